@@ -1,0 +1,92 @@
+package logcap
+
+import (
+	"errors"
+	"io"
+	"os"
+)
+
+// bufSize is how much one read takes from a pipe.
+const bufSize = 64 << 10
+
+// Capture is the output of one process: a sink per stream (stderr may share
+// stdout's, or be nil to discard it), kept across restarts.
+type Capture struct {
+	Stdout, Stderr *Sink
+	Redirect       bool // stderr goes into stdout's pipe
+}
+
+// Attach makes the pipes for one spawn and starts their pumps. It returns
+// the write ends for the child's fds 1 and 2 (nil means /dev/null), which
+// the caller closes right after the spawn. A pump ends at EOF, when the
+// child and every grandchild holding the pipe have closed it.
+func (c *Capture) Attach() (stdout, stderr *os.File, err error) {
+	if c.Stdout != nil {
+		if stdout, err = c.pipe(c.Stdout); err != nil {
+			return nil, nil, err
+		}
+	}
+	if c.Redirect {
+		return stdout, stdout, nil
+	}
+	if c.Stderr != nil {
+		if stderr, err = c.pipe(c.Stderr); err != nil {
+			if stdout != nil {
+				stdout.Close()
+			}
+			return nil, nil, err
+		}
+	}
+	return stdout, stderr, nil
+}
+
+func (c *Capture) pipe(s *Sink) (*os.File, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	s.Write(nil)
+	go pump(r, s)
+	return w, nil
+}
+
+func pump(r *os.File, s *Sink) {
+	defer r.Close()
+	buf := make([]byte, bufSize)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			s.Write(buf[:n])
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && s.Log != nil {
+				s.Log.Warn("log pipe read failed", "path", s.Path, "err", err)
+			}
+			return
+		}
+	}
+}
+
+// Reopen reopens both log files.
+func (c *Capture) Reopen() error {
+	return errors.Join(reopen(c.Stdout), reopen(c.Stderr))
+}
+
+// Close closes both log files for good.
+func (c *Capture) Close() error {
+	var err error
+	if c.Stdout != nil {
+		err = c.Stdout.Close()
+	}
+	if c.Stderr != nil && c.Stderr != c.Stdout {
+		err = errors.Join(err, c.Stderr.Close())
+	}
+	return err
+}
+
+func reopen(s *Sink) error {
+	if s == nil {
+		return nil
+	}
+	return s.Reopen()
+}

@@ -1,0 +1,108 @@
+package proc
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Stat is what /proc/PID/stat says about a process.
+type Stat struct {
+	State     byte   // 'R', 'S', 'Z', ...
+	Pgrp      int    // process group id
+	StartTime uint64 // clock ticks after boot: with the pid, identifies a process
+}
+
+// ReadStat reads /proc/PID/stat.
+func ReadStat(pid int) (Stat, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return Stat{}, err
+	}
+	// The command name is in parentheses and may hold spaces or parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return Stat{}, errors.New("malformed stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// Fields after the name: state(0) ppid(1) pgrp(2) ... starttime(19).
+	if len(f) < 20 {
+		return Stat{}, errors.New("malformed stat")
+	}
+	pgrp, _ := strconv.Atoi(f[2])
+	start, _ := strconv.ParseUint(f[19], 10, 64)
+	return Stat{State: f[0][0], Pgrp: pgrp, StartTime: start}, nil
+}
+
+// Alive reports whether the process with this pid and start time still runs
+// (a zombie does not count).
+func Alive(pid int, start uint64) bool {
+	st, err := ReadStat(pid)
+	return err == nil && st.StartTime == start && st.State != 'Z'
+}
+
+// GroupMembers lists the live processes of a process group.
+func GroupMembers(pgid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := ReadStat(pid); err == nil && st.Pgrp == pgid && st.State != 'Z' {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// Leftover is a process a previous daemon started, with its stop settings.
+type Leftover struct {
+	Pid         int
+	StartTime   uint64
+	StopSignal  syscall.Signal
+	StopWait    time.Duration
+	StopAsGroup bool
+	KillAsGroup bool
+}
+
+// StopLeftover stops a process that is not this daemon's child, the way the
+// daemon would stop its own: stop signal, stopwait, SIGKILL; then kills what
+// remains of its process group. It polls /proc, since it cannot wait4 on a
+// process it did not start.
+func StopLeftover(l Leftover) {
+	if Alive(l.Pid, l.StartTime) {
+		sendTo(l.Pid, l.StopSignal, l.StopAsGroup)
+		if !waitGone(l.Pid, l.StartTime, l.StopWait) {
+			sendTo(l.Pid, syscall.SIGKILL, l.KillAsGroup)
+			waitGone(l.Pid, l.StartTime, 10*time.Second)
+		}
+	}
+	// The group id stays the leader's pid while any member lives.
+	for _, pid := range GroupMembers(l.Pid) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+func sendTo(pid int, sig syscall.Signal, group bool) {
+	if group {
+		pid = -pid
+	}
+	syscall.Kill(pid, sig)
+}
+
+func waitGone(pid int, start uint64, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for Alive(pid, start) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}

@@ -1,0 +1,129 @@
+// Package proc starts child processes and is the only waiter for them: one
+// reaper drains wait4(-1) on SIGCHLD and routes each exit to its process by
+// PID. A program that uses proc must not call exec.Cmd.Wait while a reaper
+// runs, or the two would steal each other's exit statuses.
+package proc
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// reaper is process-wide because SIGCHLD and wait4(-1) are.
+var reaper struct {
+	mu      sync.Mutex // held across fork+register and each wait4, so no exit is looked up before its owner is known
+	procs   map[int]*Process
+	users   int
+	sigch   chan os.Signal
+	stop    chan struct{}
+	stopped chan struct{}
+	log     atomic.Pointer[slog.Logger]
+	orphans atomic.Int64
+}
+
+// Acquire starts the reaper if it is not running and makes this process a
+// child subreaper, so orphaned grandchildren are reparented to it and reaped.
+// Every Acquire needs a Release.
+func Acquire(log *slog.Logger) error {
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	if log != nil {
+		reaper.log.Store(log)
+	}
+	reaper.users++
+	if reaper.users > 1 {
+		return nil
+	}
+	if err := setSubreaper(); err != nil {
+		reaper.users--
+		return err
+	}
+	if reaper.procs == nil {
+		reaper.procs = map[int]*Process{}
+	}
+	reaper.sigch = make(chan os.Signal, 1)
+	reaper.stop = make(chan struct{})
+	reaper.stopped = make(chan struct{})
+	signal.Notify(reaper.sigch, syscall.SIGCHLD)
+	go reapLoop(reaper.sigch, reaper.stop, reaper.stopped)
+	reaper.sigch <- syscall.SIGCHLD // collect exits that came before Notify
+	return nil
+}
+
+// Release stops the reaper when its last user releases it.
+func Release() {
+	reaper.mu.Lock()
+	reaper.users--
+	if reaper.users > 0 {
+		reaper.mu.Unlock()
+		return
+	}
+	signal.Stop(reaper.sigch)
+	close(reaper.stop)
+	stopped := reaper.stopped
+	reaper.mu.Unlock()
+	<-stopped
+}
+
+// Orphans counts exits of processes proc did not start: grandchildren
+// reparented to this subreaper.
+func Orphans() int64 { return reaper.orphans.Load() }
+
+func logger() *slog.Logger {
+	if l := reaper.log.Load(); l != nil {
+		return l
+	}
+	return slog.Default()
+}
+
+func setSubreaper() error {
+	const prSetChildSubreaper = 36
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+		return os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", errno)
+	}
+	return nil
+}
+
+func reapLoop(sigch <-chan os.Signal, stop <-chan struct{}, stopped chan<- struct{}) {
+	defer close(stopped)
+	for {
+		select {
+		case <-sigch:
+			reapAll()
+		case <-stop:
+			reapAll()
+			return
+		}
+	}
+}
+
+// reapAll collects every exited child that is waiting.
+func reapAll() {
+	for {
+		var ws syscall.WaitStatus
+		reaper.mu.Lock()
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if errors.Is(err, syscall.EINTR) {
+			reaper.mu.Unlock()
+			continue
+		}
+		if err != nil || pid <= 0 {
+			reaper.mu.Unlock()
+			return
+		}
+		p := reaper.procs[pid]
+		delete(reaper.procs, pid)
+		reaper.mu.Unlock()
+		if p == nil {
+			reaper.orphans.Add(1)
+			logger().Info("reaped orphan", "pid", pid, "status", Describe(ws))
+			continue
+		}
+		p.exited(ws)
+	}
+}

@@ -1,0 +1,136 @@
+package proc
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Attr describes a child to start.
+type Attr struct {
+	Path string   // absolute path of the executable (see LookPath)
+	Argv []string // argv, Argv[0] included
+	Env  []string // the complete environment
+	Dir  string   // working directory, "" for the daemon's
+	Cred *Credential
+	// Umask is applied in the child before exec; -1 inherits the daemon's.
+	Umask int
+	// Files become the child's fds 0, 1, 2, 3, ...; nil entries are /dev/null.
+	Files []*os.File
+	// GroupGrace is how long members of the child's process group may
+	// outlive the leader before they are killed; 0 never kills them.
+	GroupGrace time.Duration
+	// OnExit is called from the reaper with the leader's wait status; it
+	// must not block.
+	OnExit func(syscall.WaitStatus)
+}
+
+// Process is a started child. Its leader is in a process group of its own
+// whose id is its pid.
+type Process struct {
+	Pid    int
+	os     *os.Process // pidfd-backed: signals never reach a recycled pid
+	grace  time.Duration
+	onExit func(syscall.WaitStatus)
+	done   chan struct{}
+	status syscall.WaitStatus
+	once   sync.Once
+}
+
+// Start spawns a child in a new process group and registers it with the
+// reaper, which must be acquired.
+func Start(a Attr) (*Process, error) {
+	path, argv := a.Path, a.Argv
+	if a.Umask >= 0 {
+		// umask is process-wide in Go: the daemon re-executes itself as a
+		// shim that sets it and execs the program (see shim.go).
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		argv = append([]string{shimArg0, strconv.FormatInt(int64(a.Umask), 8), path}, argv...)
+		path = self
+	}
+	files := make([]*os.File, len(a.Files))
+	var devnull *os.File
+	for i, f := range a.Files {
+		if f == nil {
+			if devnull == nil {
+				var err error
+				if devnull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
+					return nil, err
+				}
+				defer devnull.Close()
+			}
+			f = devnull
+		}
+		files[i] = f
+	}
+	sys := &syscall.SysProcAttr{Setpgid: true}
+	if a.Cred != nil {
+		sys.Credential = &syscall.Credential{Uid: a.Cred.Uid, Gid: a.Cred.Gid, Groups: a.Cred.Groups}
+	}
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	if reaper.users == 0 {
+		return nil, errors.New("proc: Start without Acquire")
+	}
+	osp, err := os.StartProcess(path, argv, &os.ProcAttr{Dir: a.Dir, Env: a.Env, Files: files, Sys: sys})
+	if err != nil {
+		return nil, err
+	}
+	p := &Process{Pid: osp.Pid, os: osp, grace: a.GroupGrace, onExit: a.OnExit, done: make(chan struct{})}
+	reaper.procs[p.Pid] = p
+	return p, nil
+}
+
+// Signal sends sig to the leader. A leader that has exited is not an error.
+func (p *Process) Signal(sig syscall.Signal) error {
+	err := p.os.Signal(sig)
+	if errors.Is(err, os.ErrProcessDone) {
+		return nil
+	}
+	return err
+}
+
+// SignalGroup sends sig to every member of the process group.
+func (p *Process) SignalGroup(sig syscall.Signal) error {
+	err := syscall.Kill(-p.Pid, sig)
+	if errors.Is(err, syscall.ESRCH) {
+		return nil
+	}
+	return err
+}
+
+// Done is closed once the leader was reaped; Status is valid then.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Status is the leader's wait status, valid after Done.
+func (p *Process) Status() syscall.WaitStatus { return p.status }
+
+// exited records the reaped status, and kills what is left of the process
+// group after the grace period: a supervised program leaves no orphans.
+func (p *Process) exited(ws syscall.WaitStatus) {
+	p.once.Do(func() {
+		p.status = ws
+		p.os.Release()
+		close(p.done)
+		if p.onExit != nil {
+			p.onExit(ws)
+		}
+		if p.grace > 0 && groupAlive(p.Pid) {
+			time.AfterFunc(p.grace, func() {
+				if groupAlive(p.Pid) {
+					logger().Warn("killing leftover process group", "pgid", p.Pid)
+					syscall.Kill(-p.Pid, syscall.SIGKILL)
+				}
+			})
+		}
+	})
+}
+
+// groupAlive reports whether a process group still has a member.
+func groupAlive(pgid int) bool { return syscall.Kill(-pgid, 0) == nil }

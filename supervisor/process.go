@@ -1,0 +1,241 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+type commandKind int
+
+const (
+	cmdStart commandKind = iota
+	cmdStop
+	cmdSignal
+	cmdShutdown
+)
+
+type command struct {
+	kind  commandKind
+	sig   syscall.Signal
+	reply chan error // capacity 1
+}
+
+// process owns one supervised process. Only its goroutine (run) mutates the
+// machine; everyone else reads the published ProcessInfo.
+type process struct {
+	spec    *ProcessSpec
+	rt      Runtime
+	out     Output
+	log     *slog.Logger
+	cmds    chan command
+	info    atomic.Pointer[ProcessInfo]
+	done    chan struct{} // closed when the goroutine has finished
+	onSpawn func()        // called after each spawn and exit (state file upkeep)
+}
+
+func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger) *process {
+	p := &process{
+		spec: spec,
+		rt:   rt,
+		out:  rt.NewOutput(spec),
+		log:  log.With("process", spec.FullName()),
+		cmds: make(chan command),
+		done: make(chan struct{}),
+	}
+	p.publish(machine{}, 0)
+	return p
+}
+
+// send hands a command to the actor and waits for its immediate answer.
+func (p *process) send(ctx context.Context, c command) error {
+	c.reply = make(chan error, 1)
+	select {
+	case p.cmds <- c:
+	case <-p.done:
+		return ErrShutdown
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-c.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run is the actor loop. It returns once a shutdown was requested and no
+// process remains.
+func (p *process) run() {
+	defer close(p.done)
+	defer p.out.Close()
+	var (
+		m       machine
+		child   Child
+		exits   <-chan ExitStatus
+		timer   = time.NewTimer(time.Hour)
+		timerOn bool
+	)
+	timer.Stop()
+
+	// step applies one event and performs its effects, feeding the outcome of
+	// spawns and stop signals back in as events.
+	var step func(ev event) error
+	step = func(ev event) error {
+		prev := m.State
+		next, effects, err := transition(m, ev, p.spec, time.Now())
+		if err != nil {
+			return err
+		}
+		m = next
+		if m.State != prev {
+			p.log.Debug("state", "from", prev, "to", m.State, "event", ev.kind)
+		}
+		var follow []event
+		for _, e := range effects {
+			switch e.kind {
+			case effSpawn:
+				c, serr := p.rt.Start(p.spec, p.out)
+				if serr != nil {
+					p.log.Warn("spawn error", "err", serr)
+					follow = append(follow, event{kind: evSpawnFailed, err: serr.Error()})
+					continue
+				}
+				child, exits = c, c.Done()
+				p.log.Info("spawned", "pid", c.Pid())
+				follow = append(follow, event{kind: evSpawned})
+			case effSignal:
+				if child == nil {
+					continue
+				}
+				if serr := child.Signal(e.sig, e.group); serr != nil {
+					p.log.Error("cannot signal", "signal", e.sig, "err", serr)
+					if ev.kind == evSignal {
+						return errors.Join(ErrFailed, serr)
+					}
+					follow = append(follow, event{kind: evSignalFailed, err: serr.Error()})
+				}
+			}
+		}
+		for _, f := range follow {
+			if ferr := step(f); ferr != nil {
+				return ferr
+			}
+		}
+		return nil
+	}
+
+	for {
+		var timerC <-chan time.Time
+		if timerOn {
+			timerC = timer.C
+		}
+		select {
+		case c := <-p.cmds:
+			var err error
+			switch c.kind {
+			case cmdStart:
+				if err = p.rt.Check(p.spec); err == nil {
+					err = step(event{kind: evStart})
+				}
+			case cmdStop:
+				err = step(event{kind: evStop})
+			case cmdSignal:
+				err = step(event{kind: evSignal, sig: c.sig})
+			case cmdShutdown:
+				err = step(event{kind: evShutdown})
+			}
+			p.publishChild(m, child)
+			c.reply <- err
+		case st := <-exits:
+			pid := child.Pid()
+			child, exits = nil, nil
+			p.log.Info("exited", "pid", pid, "status", st.Text)
+			step(event{kind: evExit, exit: st})
+			p.publishChild(m, child)
+		case <-timerC:
+			timerOn = false
+			step(event{kind: evTimer})
+			p.publishChild(m, child)
+		}
+		// Keep the one timer in line with the machine's deadline.
+		timer.Stop()
+		timerOn = m.Timer != timerNone
+		if timerOn {
+			timer.Reset(time.Until(m.Deadline))
+		}
+		if m.NoRestart && child == nil && !timerOn {
+			return
+		}
+	}
+}
+
+func (p *process) publishChild(m machine, c Child) {
+	pid := 0
+	if c != nil {
+		pid = c.Pid()
+	}
+	p.publish(m, pid)
+	if p.onSpawn != nil {
+		p.onSpawn()
+	}
+}
+
+// publish replaces the snapshot and wakes everyone waiting for a change.
+func (p *process) publish(m machine, pid int) {
+	info := &ProcessInfo{
+		Name:         p.spec.Name,
+		Group:        p.spec.Group,
+		Program:      p.spec.Program,
+		Instance:     p.spec.Instance,
+		State:        m.State,
+		Pid:          pid,
+		Start:        m.Start,
+		Stop:         m.Stop,
+		ExitStatus:   m.ExitStatus,
+		SpawnErr:     m.SpawnErr,
+		Restarts:     m.Restarts,
+		BackoffDelay: m.Delay,
+		Stopped:      m.OperatorStopped,
+		Spec:         p.spec,
+		output:       p.out,
+		changed:      make(chan struct{}),
+	}
+	if old := p.info.Swap(info); old != nil {
+		close(old.changed)
+	}
+}
+
+// waitUntil blocks until cond accepts the process's snapshot or ctx ends.
+func (p *process) waitUntil(ctx context.Context, cond func(*ProcessInfo) (bool, error)) error {
+	for {
+		info := p.info.Load()
+		if ok, err := cond(info); ok || err != nil {
+			return err
+		}
+		select {
+		case <-info.changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// startedOrFailed is supervisord's wait for a start: RUNNING, or an error.
+func startedOrFailed(info *ProcessInfo) (bool, error) {
+	switch {
+	case info.State == Running:
+		return true, nil
+	case info.SpawnErr != "" && info.State != Starting:
+		return false, ErrSpawn
+	case info.State != Starting:
+		return false, ErrAbnormalTermination
+	}
+	return false, nil
+}
+
+func stoppedCond(info *ProcessInfo) (bool, error) { return info.State.IsStopped(), nil }

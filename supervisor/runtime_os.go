@@ -1,0 +1,254 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/ctlsup/ctlsup/supervisor/internal/logcap"
+	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
+)
+
+// OSRuntime runs real processes: one reaper, a process group per child, log
+// capture into rotated files, singleton locks and a state file for crash
+// recovery, all under StateDir.
+type OSRuntime struct {
+	StateDir  string       // locks/ and state.json live here
+	ServerURL string       // SUPERVISOR_SERVER_URL given to children
+	Logger    *slog.Logger // defaults to slog.Default()
+
+	state *stateFile
+}
+
+// NewOSRuntime returns a runtime keeping its state under stateDir.
+func NewOSRuntime(stateDir string, log *slog.Logger) *OSRuntime {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &OSRuntime{StateDir: stateDir, Logger: log}
+}
+
+// Open acquires the reaper and stops every leftover of a previous daemon
+// recorded in the state file, before any program starts.
+func (r *OSRuntime) Open(ctx context.Context) error {
+	if err := os.MkdirAll(filepath.Join(r.StateDir, "locks"), 0o755); err != nil {
+		return fmt.Errorf("cannot create state directory: %w", err)
+	}
+	if err := proc.Acquire(r.Logger); err != nil {
+		return err
+	}
+	r.state = openStateFile(filepath.Join(r.StateDir, "state.json"), r.Logger)
+	r.state.recover()
+	return nil
+}
+
+// Close releases the reaper and writes the final state file.
+func (r *OSRuntime) Close() error {
+	r.state.close()
+	proc.Release()
+	return nil
+}
+
+// NewOutput returns the log capture of spec.
+func (r *OSRuntime) NewOutput(spec *ProcessSpec) Output {
+	log := r.Logger.With("process", spec.FullName())
+	c := &logcap.Capture{Redirect: spec.RedirectStderr}
+	if spec.Stdout.Path != "" {
+		c.Stdout = logcap.NewSink(spec.Stdout.Path, spec.Stdout.MaxBytes, spec.Stdout.Backups, log)
+	}
+	if spec.Stderr.Path != "" && !spec.RedirectStderr {
+		c.Stderr = logcap.NewSink(spec.Stderr.Path, spec.Stderr.MaxBytes, spec.Stderr.Backups, log)
+	}
+	return captureOutput{c}
+}
+
+type captureOutput struct{ *logcap.Capture }
+
+func (c captureOutput) Stats() OutputStats {
+	var st OutputStats
+	if s := c.Stdout; s != nil {
+		st.StdoutBytes, st.StdoutDropped, st.Rotations = s.Written(), s.Dropped(), s.Rotations()
+	}
+	if s := c.Stderr; s != nil {
+		st.StderrBytes, st.StderrDropped = s.Written(), s.Dropped()
+		st.Rotations += s.Rotations()
+	}
+	return st
+}
+
+// Check resolves the command as a spawn would.
+func (r *OSRuntime) Check(spec *ProcessSpec) error {
+	_, err := resolve(spec)
+	return err
+}
+
+func resolve(spec *ProcessSpec) (string, error) {
+	if len(spec.Argv) == 0 {
+		return "", fmt.Errorf("%w: empty command", ErrNoFile)
+	}
+	path, ok := spec.Environment["PATH"]
+	if !ok {
+		path = os.Getenv("PATH")
+	}
+	full, err := proc.LookPath(spec.Argv[0], path, spec.Directory)
+	switch {
+	case errors.Is(err, proc.ErrNotFound):
+		return "", errors.Join(ErrNoFile, err)
+	case err != nil:
+		return "", errors.Join(ErrNotExecutable, err)
+	}
+	return full, nil
+}
+
+// Start spawns spec: environment built from scratch, credentials, umask,
+// output pipes, and for a singleton the instance lock as fd 3.
+func (r *OSRuntime) Start(spec *ProcessSpec, out Output) (Child, error) {
+	path, err := resolve(spec)
+	if err != nil {
+		return nil, err
+	}
+	var cred *proc.Credential
+	if spec.User != "" {
+		if cred, err = proc.LookupUser(spec.User); err != nil {
+			return nil, err
+		}
+		if int(cred.Uid) == os.Getuid() {
+			cred.Uid, cred.Gid, cred.Groups = uint32(os.Getuid()), uint32(os.Getgid()), nil
+		}
+	}
+	files := make([]*os.File, 3, 4)
+	if c, ok := out.(captureOutput); ok {
+		stdout, stderr, err := c.Attach()
+		if err != nil {
+			return nil, fmt.Errorf("cannot make output pipes: %w", err)
+		}
+		files[1], files[2] = stdout, stderr
+		defer closeFiles(stdout, stderr)
+	}
+	var lock *os.File
+	if spec.Singleton {
+		if lock, err = r.takeLock(spec); err != nil {
+			return nil, err
+		}
+		defer lock.Close()
+		files = append(files, lock)
+	}
+	c := &osChild{done: make(chan ExitStatus, 1)}
+	p, err := proc.Start(proc.Attr{
+		Path:       path,
+		Argv:       spec.Argv,
+		Env:        r.childEnv(spec, cred),
+		Dir:        spec.Directory,
+		Cred:       cred,
+		Umask:      spec.Umask,
+		Files:      files,
+		GroupGrace: spec.StopWait,
+		OnExit:     c.exited,
+	})
+	if err != nil {
+		if spec.Directory != "" && errors.Is(err, syscall.ENOENT) {
+			if _, serr := os.Stat(spec.Directory); serr != nil {
+				return nil, fmt.Errorf("couldn't chdir to %s: ENOENT", spec.Directory)
+			}
+		}
+		return nil, fmt.Errorf("couldn't exec %s: %w", spec.Argv[0], err)
+	}
+	c.p = p
+	c.name = spec.FullName()
+	c.state = r.state
+	if lock != nil {
+		lock.Truncate(0)
+		fmt.Fprintf(lock, "%d\n", p.Pid)
+	}
+	r.state.add(spec, p.Pid)
+	return c, nil
+}
+
+func closeFiles(fs ...*os.File) {
+	for i, f := range fs {
+		if f != nil && !slices.Contains(fs[:i], f) {
+			f.Close()
+		}
+	}
+}
+
+// takeLock takes the singleton's instance lock without blocking. The child
+// inherits the lock, so it is held exactly as long as the child lives, even
+// if the daemon dies.
+func (r *OSRuntime) takeLock(spec *ProcessSpec) (*os.File, error) {
+	name := filepath.Join(r.StateDir, "locks", spec.Group+"."+spec.Program+".lock")
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open singleton lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(name)
+		f.Close()
+		return nil, fmt.Errorf("singleton %s is still running as pid %s", spec.FullName(),
+			strings.TrimSpace(string(holder)))
+	}
+	return f, nil
+}
+
+// childEnv builds the environment from scratch: the daemon's own minus what
+// systemd addressed to the daemon alone, the user's login variables, the
+// instance and program environment, and supervisord's SUPERVISOR_* names.
+func (r *OSRuntime) childEnv(spec *ProcessSpec, cred *proc.Credential) []string {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "NOTIFY_SOCKET" || strings.HasPrefix(k, "LISTEN_") || strings.HasPrefix(k, "WATCHDOG_") {
+			continue
+		}
+		env[k] = v
+	}
+	if cred != nil {
+		for _, kv := range cred.Env() {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+	}
+	maps.Copy(env, spec.Environment)
+	env["SUPERVISOR_ENABLED"] = "1"
+	env["SUPERVISOR_PROCESS_NAME"] = spec.Name
+	env["SUPERVISOR_GROUP_NAME"] = spec.Group
+	if r.ServerURL != "" {
+		env["SUPERVISOR_SERVER_URL"] = r.ServerURL
+	}
+	out := make([]string, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+type osChild struct {
+	p     *proc.Process
+	name  string
+	state *stateFile
+	done  chan ExitStatus
+}
+
+func (c *osChild) Pid() int { return c.p.Pid }
+
+func (c *osChild) Signal(sig syscall.Signal, group bool) error {
+	if group {
+		return c.p.SignalGroup(sig)
+	}
+	return c.p.Signal(sig)
+}
+
+func (c *osChild) Done() <-chan ExitStatus { return c.done }
+
+// exited runs in the reaper; the channel has room for the one status.
+func (c *osChild) exited(ws syscall.WaitStatus) {
+	c.state.remove(c.name, c.p.Pid)
+	c.done <- ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
+}

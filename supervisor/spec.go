@@ -1,0 +1,90 @@
+package supervisor
+
+import (
+	"reflect"
+	"syscall"
+	"time"
+)
+
+// AutoRestart says when an exited process is started again.
+type AutoRestart int
+
+const (
+	// RestartUnexpected restarts when the exit code is not in ExitCodes
+	// (supervisord's default, "unexpected").
+	RestartUnexpected AutoRestart = iota
+	// RestartAlways restarts after every exit.
+	RestartAlways
+	// RestartNever leaves the process EXITED.
+	RestartNever
+)
+
+// LogSpec says where one output stream of a process goes.
+type LogSpec struct {
+	Path     string // "" discards the stream
+	MaxBytes int64  // rotate at this size; 0 never rotates
+	Backups  int    // rotated files kept; 0 truncates instead of keeping one
+}
+
+// ProcessSpec is everything the engine needs to run one process. Config
+// loaders produce it; the engine never sees files or TOML.
+type ProcessSpec struct {
+	Name     string // process name inside its group: "gunicorn", "worker_00"
+	Group    string // group name: the instance, or the program of no instance
+	Program  string // program name the process came from
+	Instance string // instance name, "" for a program of no instance
+
+	Argv        []string          // command; Argv[0] is resolved against PATH
+	Directory   string            // working directory, "" = daemon's
+	User        string            // run as this user, "" = daemon's user
+	Umask       int               // file mode creation mask; -1 = inherit
+	Environment map[string]string // instance then program environment, merged
+
+	Priority        int
+	AutoStart       bool
+	AutoRestart     AutoRestart
+	ExitCodes       []int
+	StartSecs       time.Duration
+	StartRetries    int // -1 retries forever
+	StopSignal      syscall.Signal
+	StopWait        time.Duration
+	StopAsGroup     bool
+	KillAsGroup     bool
+	RestartMaxDelay time.Duration // cap of the crash-loop back-off
+	Singleton       bool
+
+	RedirectStderr bool
+	Stdout         LogSpec
+	Stderr         LogSpec
+}
+
+// FullName is the process's namespec: "group:name", or "name" when the group
+// has the process's own name.
+func (s *ProcessSpec) FullName() string {
+	if s.Group == s.Name {
+		return s.Name
+	}
+	return s.Group + ":" + s.Name
+}
+
+func (s *ProcessSpec) exitExpected(code int) bool {
+	for _, c := range s.ExitCodes {
+		if c == code {
+			return true
+		}
+	}
+	return false
+}
+
+// Equal reports whether two specs would run the same process the same way.
+func (s *ProcessSpec) Equal(o *ProcessSpec) bool { return reflect.DeepEqual(s, o) }
+
+// GroupSpec is a process group: an instance, or a program of no instance.
+type GroupSpec struct {
+	Name      string
+	Priority  int
+	Processes []ProcessSpec
+}
+
+// Equal reports whether two group specs are identical.
+func (g *GroupSpec) Equal(o *GroupSpec) bool { return reflect.DeepEqual(g, o) }

@@ -1,0 +1,432 @@
+package supervisor
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// Wait says whether an operation returns once its effect is issued or once
+// the processes reached the resulting state (RUNNING or a failure for start,
+// stopped for stop), as supervisord's wait argument does.
+type Wait bool
+
+// Wait modes.
+const (
+	NoWait      Wait = false
+	WaitForDone Wait = true
+)
+
+// Result is the outcome of a group or all operation for one process.
+type Result struct {
+	Name, Group string
+	Err         error // nil on success
+}
+
+// Supervisor owns every supervised process. Create it with New, set the
+// fields, call Open, and Close it to stop every process.
+type Supervisor struct {
+	// Logger receives the engine's own log; defaults to slog.Default().
+	Logger *slog.Logger
+	// Loader reads the configuration again for Reread and Update.
+	Loader func() ([]GroupSpec, error)
+
+	rt       Runtime
+	applyMu  sync.Mutex // one Apply at a time
+	mu       sync.RWMutex
+	groups   []*group // config order
+	byName   map[string]*process
+	closing  atomic.Bool
+	pending  []GroupSpec // the config read by the last Reread
+	changeFn func()      // called after spawns and exits
+}
+
+type group struct {
+	spec  GroupSpec
+	procs []*process
+}
+
+// New returns a supervisor over rt for the given groups. Nothing runs
+// until Open.
+func New(rt Runtime, groups []GroupSpec) *Supervisor {
+	s := &Supervisor{rt: rt, byName: map[string]*process{}}
+	s.pending = groups
+	return s
+}
+
+// OnChange registers fn to be called after every process state change. It
+// must be set before Open and must not block.
+func (s *Supervisor) OnChange(fn func()) { s.changeFn = fn }
+
+// Open prepares the runtime (stopping a previous daemon's leftovers) and
+// starts every autostart process in ascending priority. Processes of one
+// priority are spawned in parallel; Open does not wait for RUNNING.
+func (s *Supervisor) Open(ctx context.Context) error {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if err := s.rt.Open(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for _, gs := range s.pending {
+		s.addGroupLocked(gs)
+	}
+	all := s.allLocked()
+	s.mu.Unlock()
+	s.startAuto(ctx, all)
+	return nil
+}
+
+// Close stops every process in descending priority, each with its own
+// stopwaitsecs, waits until all are reaped, and closes the runtime.
+func (s *Supervisor) Close(ctx context.Context) error {
+	s.closing.Store(true)
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.mu.RLock()
+	all := s.allLocked()
+	s.mu.RUnlock()
+	s.shutdown(ctx, all)
+	return s.rt.Close()
+}
+
+func (s *Supervisor) newProcess(spec ProcessSpec) *process {
+	sp := spec
+	p := newProcess(&sp, s.rt, s.Logger)
+	p.onSpawn = s.changeFn
+	go p.run()
+	return p
+}
+
+// addGroupLocked registers a group and starts its actors. Must be called with
+// s.mu held.
+func (s *Supervisor) addGroupLocked(gs GroupSpec) *group {
+	g := &group{spec: gs}
+	for _, ps := range gs.Processes {
+		p := s.newProcess(ps)
+		g.procs = append(g.procs, p)
+		s.byName[ps.FullName()] = p
+	}
+	s.groups = append(s.groups, g)
+	return g
+}
+
+// allLocked lists every process, groups in config order. Must be called with
+// s.mu held.
+func (s *Supervisor) allLocked() []*process {
+	var all []*process
+	for _, g := range s.groups {
+		all = append(all, g.procs...)
+	}
+	return all
+}
+
+func (s *Supervisor) startAuto(ctx context.Context, procs []*process) {
+	var auto []*process
+	for _, p := range procs {
+		if p.spec.AutoStart {
+			auto = append(auto, p)
+		}
+	}
+	s.fanOut(ctx, auto, ascending, func(p *process) error {
+		return p.send(ctx, command{kind: cmdStart})
+	})
+}
+
+// shutdown stops procs for good in descending priority and waits for their
+// actors to finish.
+func (s *Supervisor) shutdown(ctx context.Context, procs []*process) {
+	s.fanOut(ctx, procs, descending, func(p *process) error {
+		p.send(ctx, command{kind: cmdShutdown})
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+}
+
+type order int
+
+const (
+	ascending order = iota
+	descending
+)
+
+// fanOut runs op on procs bucket by bucket of equal priority, in parallel
+// inside a bucket, and returns the results in priority order.
+func (s *Supervisor) fanOut(ctx context.Context, procs []*process, o order, op func(*process) error) []Result {
+	sorted := slices.Clone(procs)
+	slices.SortStableFunc(sorted, func(a, b *process) int {
+		c := cmp.Compare(a.spec.Priority, b.spec.Priority)
+		if o == descending {
+			c = -c
+		}
+		return c
+	})
+	results := make([]Result, len(sorted))
+	for i := 0; i < len(sorted); {
+		j := i
+		for j < len(sorted) && sorted[j].spec.Priority == sorted[i].spec.Priority {
+			j++
+		}
+		var wg sync.WaitGroup
+		for k := i; k < j; k++ {
+			wg.Go(func() {
+				p := sorted[k]
+				results[k] = Result{Name: p.spec.Name, Group: p.spec.Group, Err: op(p)}
+			})
+		}
+		wg.Wait()
+		i = j
+	}
+	return results
+}
+
+// lookup finds a process by "name" (its group has its name) or "group:name".
+func (s *Supervisor) lookup(op, name string) (*process, error) {
+	if s.closing.Load() {
+		return nil, opErr(op, name, ErrShutdown, "")
+	}
+	key := name
+	if g, n, ok := strings.Cut(name, ":"); ok && g == n {
+		key = n
+	}
+	s.mu.RLock()
+	p := s.byName[key]
+	s.mu.RUnlock()
+	if p == nil {
+		return nil, opErr(op, name, ErrBadName, "")
+	}
+	return p, nil
+}
+
+// groupProcs returns the processes of a group in config order.
+func (s *Supervisor) groupProcs(op, name string) ([]*process, error) {
+	if s.closing.Load() {
+		return nil, opErr(op, name, ErrShutdown, "")
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, g := range s.groups {
+		if g.spec.Name == name {
+			return slices.Clone(g.procs), nil
+		}
+	}
+	return nil, opErr(op, name, ErrBadName, "")
+}
+
+func (s *Supervisor) allProcs(op string) ([]*process, error) {
+	if s.closing.Load() {
+		return nil, opErr(op, "all", ErrShutdown, "")
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.allLocked(), nil
+}
+
+// StartProcess starts one process by "name" or "group:name". With
+// WaitForDone it returns once the process is RUNNING, or with ErrSpawn or
+// ErrAbnormalTermination when it failed to get there.
+func (s *Supervisor) StartProcess(ctx context.Context, name string, w Wait) error {
+	p, err := s.lookup("start", name)
+	if err != nil {
+		return err
+	}
+	return s.start(ctx, p, name, w)
+}
+
+func (s *Supervisor) start(ctx context.Context, p *process, name string, w Wait) error {
+	if err := p.send(ctx, command{kind: cmdStart}); err != nil {
+		return opErr("start", name, err, p.info.Load().SpawnErr)
+	}
+	if w == NoWait {
+		return nil
+	}
+	if err := p.waitUntil(ctx, startedOrFailed); err != nil {
+		return opErr("start", name, err, p.info.Load().SpawnErr)
+	}
+	return nil
+}
+
+// StartGroup starts the processes of a group that are not running, in
+// ascending priority; with WaitForDone each priority waits for the previous.
+func (s *Supervisor) StartGroup(ctx context.Context, name string, w Wait) ([]Result, error) {
+	procs, err := s.groupProcs("start", name)
+	if err != nil {
+		return nil, err
+	}
+	return s.startMany(ctx, procs, w), nil
+}
+
+// StartAll starts every process that is not running.
+func (s *Supervisor) StartAll(ctx context.Context, w Wait) ([]Result, error) {
+	procs, err := s.allProcs("start")
+	if err != nil {
+		return nil, err
+	}
+	return s.startMany(ctx, procs, w), nil
+}
+
+func (s *Supervisor) startMany(ctx context.Context, procs []*process, w Wait) []Result {
+	procs = slices.DeleteFunc(procs, func(p *process) bool { return p.info.Load().State.IsRunning() })
+	return s.fanOut(ctx, procs, ascending, func(p *process) error {
+		return s.start(ctx, p, p.spec.FullName(), w)
+	})
+}
+
+// StopProcess stops one process; with WaitForDone it returns once the
+// process was reaped.
+func (s *Supervisor) StopProcess(ctx context.Context, name string, w Wait) error {
+	p, err := s.lookup("stop", name)
+	if err != nil {
+		return err
+	}
+	return s.stop(ctx, p, name, w)
+}
+
+func (s *Supervisor) stop(ctx context.Context, p *process, name string, w Wait) error {
+	if err := p.send(ctx, command{kind: cmdStop}); err != nil {
+		return opErr("stop", name, err, "")
+	}
+	if w == NoWait {
+		return nil
+	}
+	return p.waitUntil(ctx, stoppedCond)
+}
+
+// StopGroup stops the running processes of a group in descending priority.
+func (s *Supervisor) StopGroup(ctx context.Context, name string, w Wait) ([]Result, error) {
+	procs, err := s.groupProcs("stop", name)
+	if err != nil {
+		return nil, err
+	}
+	return s.stopMany(ctx, procs, w), nil
+}
+
+// StopAll stops every running process in descending priority.
+func (s *Supervisor) StopAll(ctx context.Context, w Wait) ([]Result, error) {
+	procs, err := s.allProcs("stop")
+	if err != nil {
+		return nil, err
+	}
+	return s.stopMany(ctx, procs, w), nil
+}
+
+func (s *Supervisor) stopMany(ctx context.Context, procs []*process, w Wait) []Result {
+	procs = slices.DeleteFunc(procs, func(p *process) bool { return !p.info.Load().State.IsRunning() })
+	return s.fanOut(ctx, procs, descending, func(p *process) error {
+		return s.stop(ctx, p, p.spec.FullName(), w)
+	})
+}
+
+// RestartProcess stops a process, waits until it is reaped, and starts it
+// again: never two of it at once, which singletons rely on.
+func (s *Supervisor) RestartProcess(ctx context.Context, name string, w Wait) error {
+	p, err := s.lookup("restart", name)
+	if err != nil {
+		return err
+	}
+	if err := s.stop(ctx, p, name, WaitForDone); err != nil && !isNotRunning(err) {
+		return err
+	}
+	return s.start(ctx, p, name, w)
+}
+
+func isNotRunning(err error) bool {
+	oe, ok := err.(*OpError)
+	return ok && oe.Err == ErrNotRunning
+}
+
+// SignalProcess sends sig to one process's leader.
+func (s *Supervisor) SignalProcess(ctx context.Context, name string, sig syscall.Signal) error {
+	p, err := s.lookup("signal", name)
+	if err != nil {
+		return err
+	}
+	if err := p.send(ctx, command{kind: cmdSignal, sig: sig}); err != nil {
+		return opErr("signal", name, err, "")
+	}
+	return nil
+}
+
+// SignalGroup signals every signallable process of a group.
+func (s *Supervisor) SignalGroup(ctx context.Context, name string, sig syscall.Signal) ([]Result, error) {
+	procs, err := s.groupProcs("signal", name)
+	if err != nil {
+		return nil, err
+	}
+	return s.signalMany(ctx, procs, sig), nil
+}
+
+// SignalAll signals every signallable process.
+func (s *Supervisor) SignalAll(ctx context.Context, sig syscall.Signal) ([]Result, error) {
+	procs, err := s.allProcs("signal")
+	if err != nil {
+		return nil, err
+	}
+	return s.signalMany(ctx, procs, sig), nil
+}
+
+func (s *Supervisor) signalMany(ctx context.Context, procs []*process, sig syscall.Signal) []Result {
+	procs = slices.DeleteFunc(procs, func(p *process) bool { return !p.info.Load().State.IsSignallable() })
+	return s.fanOut(ctx, procs, ascending, func(p *process) error {
+		if err := p.send(ctx, command{kind: cmdSignal, sig: sig}); err != nil {
+			return opErr("signal", p.spec.FullName(), err, "")
+		}
+		return nil
+	})
+}
+
+// Processes returns a snapshot of every process, sorted by group then name
+// as supervisord's getAllProcessInfo sorts them.
+func (s *Supervisor) Processes() []*ProcessInfo {
+	s.mu.RLock()
+	infos := make([]*ProcessInfo, 0, len(s.byName))
+	for _, p := range s.byName {
+		infos = append(infos, p.info.Load())
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(infos, func(a, b *ProcessInfo) int {
+		return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Name, b.Name))
+	})
+	return infos
+}
+
+// Process returns the snapshot of one process by "name" or "group:name".
+func (s *Supervisor) Process(name string) (*ProcessInfo, error) {
+	p, err := s.lookup("info", name)
+	if err != nil {
+		return nil, err
+	}
+	return p.info.Load(), nil
+}
+
+// Groups returns the specs of the active groups in config order.
+func (s *Supervisor) Groups() []GroupSpec {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]GroupSpec, len(s.groups))
+	for i, g := range s.groups {
+		out[i] = g.spec
+	}
+	return out
+}
+
+// ReopenLogs closes and reopens every process's log files, for logrotate.
+func (s *Supervisor) ReopenLogs() {
+	s.mu.RLock()
+	all := s.allLocked()
+	s.mu.RUnlock()
+	for _, p := range all {
+		if err := p.out.Reopen(); err != nil {
+			p.log.Warn("cannot reopen logs", "err", err)
+		}
+	}
+}

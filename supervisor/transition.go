@@ -1,0 +1,257 @@
+package supervisor
+
+import (
+	"fmt"
+	"syscall"
+	"time"
+)
+
+// ExitStatus is how a process ended, in supervisord's terms.
+type ExitStatus struct {
+	Code     int    // exit code; -1 when a signal ended the process
+	Signaled bool   // true when a signal ended the process
+	Text     string // "exit status 1", "terminated by SIGTERM"
+}
+
+type eventKind int
+
+const (
+	evStart        eventKind = iota // operator start
+	evStop                          // operator stop
+	evSignal                        // operator signal
+	evShutdown                      // stop for good: daemon shutdown or removal
+	evSpawned                       // the spawn effect succeeded
+	evSpawnFailed                   // the spawn effect failed
+	evSignalFailed                  // a stop signal could not be delivered
+	evExit                          // the process was reaped
+	evTimer                         // the armed deadline passed
+	numEvents
+)
+
+var eventNames = [...]string{"start", "stop", "signal", "shutdown", "spawned", "spawn-failed",
+	"signal-failed", "exit", "timer"}
+
+func (k eventKind) String() string { return eventNames[k] }
+
+type event struct {
+	kind eventKind
+	sig  syscall.Signal // evSignal
+	exit ExitStatus     // evExit
+	err  string         // evSpawnFailed, evSignalFailed
+}
+
+// timerKind says what the armed deadline means.
+type timerKind int
+
+const (
+	timerNone      timerKind = iota
+	timerStartSecs           // STARTING -> RUNNING
+	timerRetry               // BACKOFF -> STARTING
+	timerStopWait            // STOPPING -> SIGKILL
+)
+
+// machine is the state of one process that transitions read and write.
+// It is a plain value: the transition function is pure.
+type machine struct {
+	State      State
+	Start      time.Time // last spawn
+	Stop       time.Time // last exit
+	ExitStatus int
+	SpawnErr   string
+
+	Backoff  int           // failed starts in a row (supervisord's backoff)
+	Crashes  int           // short runs in a row that ended in a restart
+	Delay    time.Duration // the pending back-off delay, 0 when none
+	Restarts int           // automatic spawns since the process was created
+
+	Timer    timerKind
+	Deadline time.Time
+
+	OperatorStopped bool // the last stop was requested, not a crash
+	NoRestart       bool // shutting down or being removed: never spawn again
+}
+
+type effectKind int
+
+const (
+	effSpawn  effectKind = iota // start the process
+	effSignal                   // send sig to the leader, or the group
+)
+
+type effect struct {
+	kind  effectKind
+	sig   syscall.Signal
+	group bool
+}
+
+const tooQuicklyText = "Exited too quickly (process log may have details)"
+
+// transition computes the next machine and the effects to perform for one
+// event. It never performs an effect itself; the actor does, and reports the
+// outcome of a spawn or a stop signal as a further event.
+func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine, []effect, error) {
+	switch ev.kind {
+	case evStart:
+		switch {
+		case m.State.IsRunning():
+			return m, nil, ErrAlreadyStarted
+		case m.State == Unknown:
+			return m, nil, ErrFailed
+		case m.State == Stopping:
+			// supervisord refuses the same way: the old process still lives.
+			return m, nil, ErrAbnormalTermination
+		}
+		m.Backoff, m.Crashes, m.OperatorStopped, m.NoRestart = 0, 0, false, false
+		m = spawning(m, now)
+		return m, []effect{{kind: effSpawn}}, nil
+
+	case evStop, evShutdown:
+		if ev.kind == evShutdown {
+			m.NoRestart = true
+		}
+		switch m.State {
+		case Starting, Running:
+			m.State, m.OperatorStopped = Stopping, true
+			m = arm(m, timerStopWait, spec.StopWait, now)
+			return m, []effect{{kind: effSignal, sig: spec.StopSignal, group: spec.StopAsGroup}}, nil
+		case Backoff:
+			m.State, m.OperatorStopped, m.Delay = Stopped, true, 0
+			m = disarm(m)
+			return m, nil, nil
+		}
+		if ev.kind == evShutdown {
+			return m, nil, nil
+		}
+		return m, nil, ErrNotRunning
+
+	case evSignal:
+		if !m.State.IsSignallable() {
+			return m, nil, ErrNotRunning
+		}
+		return m, []effect{{kind: effSignal, sig: ev.sig}}, nil
+
+	case evSpawned:
+		if m.State != Starting {
+			return m, nil, nil
+		}
+		if spec.StartSecs <= 0 {
+			m.State, m.Backoff = Running, 0
+			return disarm(m), nil, nil
+		}
+		return arm(m, timerStartSecs, spec.StartSecs, now), nil, nil
+
+	case evSpawnFailed:
+		if m.State != Starting {
+			return m, nil, nil
+		}
+		m.SpawnErr = ev.err
+		return backoff(m, spec, now), nil, nil
+
+	case evSignalFailed:
+		// supervisord's UNKNOWN: the process could not be signalled.
+		m.State = Unknown
+		return disarm(m), nil, nil
+
+	case evExit:
+		m.Stop, m.Delay = now, 0
+		switch m.State {
+		case Stopping:
+			m.State, m.ExitStatus = Stopped, ev.exit.Code
+			return disarm(m), nil, nil
+		case Starting:
+			if now.Sub(m.Start) < spec.StartSecs {
+				m.ExitStatus, m.SpawnErr = 0, tooQuicklyText
+				return backoff(m, spec, now), nil, nil
+			}
+			return exited(m, ev.exit, spec, now)
+		case Running:
+			return exited(m, ev.exit, spec, now)
+		case Unknown:
+			m.State, m.ExitStatus = Exited, ev.exit.Code
+			return disarm(m), nil, nil
+		}
+		return m, nil, nil
+
+	case evTimer:
+		switch {
+		case m.State == Starting && m.Timer == timerStartSecs:
+			m.State, m.Backoff = Running, 0
+			return disarm(m), nil, nil
+		case m.State == Backoff && m.Timer == timerRetry:
+			if m.NoRestart {
+				return disarm(m), nil, nil
+			}
+			m.Restarts++
+			return spawning(m, now), []effect{{kind: effSpawn}}, nil
+		case m.State == Stopping && m.Timer == timerStopWait:
+			m = arm(m, timerStopWait, spec.StopWait, now)
+			return m, []effect{{kind: effSignal, sig: syscall.SIGKILL, group: spec.KillAsGroup}}, nil
+		}
+		return m, nil, nil
+	}
+	panic(fmt.Sprintf("transition: unknown event %d", ev.kind))
+}
+
+func spawning(m machine, now time.Time) machine {
+	m.State, m.Start, m.SpawnErr, m.ExitStatus, m.Delay = Starting, now, "", 0, 0
+	return disarm(m)
+}
+
+// backoff counts a failed start: BACKOFF with a delay growing by a second per
+// failure (supervisord's), or FATAL once startretries is exceeded.
+func backoff(m machine, spec *ProcessSpec, now time.Time) machine {
+	m.Backoff++
+	if (spec.StartRetries >= 0 && m.Backoff > spec.StartRetries) || m.NoRestart {
+		m.State, m.Backoff, m.Delay = Fatal, 0, 0
+		if m.NoRestart {
+			m.State = Exited
+		}
+		return disarm(m)
+	}
+	m.State = Backoff
+	m.Delay = min(time.Duration(m.Backoff)*time.Second, delayCap(spec))
+	return arm(m, timerRetry, m.Delay, now)
+}
+
+// exited handles the exit of a process that had reached RUNNING. A restart
+// is immediate the first time; a crash loop (runs shorter than the cap) backs
+// off exponentially from one second to RestartMaxDelay, shown as BACKOFF.
+func exited(m machine, st ExitStatus, spec *ProcessSpec, now time.Time) (machine, []effect, error) {
+	expected := !st.Signaled && spec.exitExpected(st.Code)
+	m.State, m.ExitStatus, m.Backoff = Exited, st.Code, 0
+	if !expected {
+		m.SpawnErr = fmt.Sprintf("Bad exit code %d", st.Code)
+	}
+	m = disarm(m)
+	restart := spec.AutoRestart == RestartAlways || (spec.AutoRestart == RestartUnexpected && !expected)
+	if !restart || m.NoRestart || m.OperatorStopped {
+		return m, nil, nil
+	}
+	if now.Sub(m.Start) >= delayCap(spec) {
+		m.Crashes = 0
+	}
+	m.Crashes++
+	m.Restarts++
+	if m.Crashes <= 1 {
+		return spawning(m, now), []effect{{kind: effSpawn}}, nil
+	}
+	m.State = Backoff
+	m.Delay = min(time.Second<<min(m.Crashes-2, 30), delayCap(spec))
+	m.SpawnErr = fmt.Sprintf("crash loop: %s, restarting in %s", st.Text, m.Delay)
+	m.Restarts-- // counted when the retry timer spawns
+	return arm(m, timerRetry, m.Delay, now), nil, nil
+}
+
+func delayCap(spec *ProcessSpec) time.Duration {
+	return max(spec.RestartMaxDelay, time.Second)
+}
+
+func arm(m machine, k timerKind, d time.Duration, now time.Time) machine {
+	m.Timer, m.Deadline = k, now.Add(d)
+	return m
+}
+
+func disarm(m machine) machine {
+	m.Timer, m.Deadline = timerNone, time.Time{}
+	return m
+}
