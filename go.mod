@@ -3,6 +3,6 @@ module github.com/ctlsup/ctlsup
 go 1.26.8
 
 require (
-	github.com/BurntSushi/toml v1.6.0 // indirect
-	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
+	github.com/BurntSushi/toml v1.6.0
+	gopkg.in/natefinch/lumberjack.v2 v2.2.1
 )

@@ -52,6 +52,7 @@ func (r *OSRuntime) Open(ctx context.Context) error {
 // Close releases the reaper and writes the final state file.
 func (r *OSRuntime) Close() error {
 	r.state.close()
+	proc.KillLeftovers()
 	proc.Release()
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,10 +57,11 @@ func (s *Sink) Write(p []byte) (int, error) {
 	}
 	if len(p) == 0 {
 		// Create the file now, as supervisord does at spawn.
+		if s.size < 0 {
+			s.statLocked()
+		}
 		if _, err := s.lj.Write(nil); err != nil {
 			s.failLocked(0, err)
-		} else if s.size < 0 {
-			s.statLocked()
 		}
 		return 0, nil
 	}
@@ -95,10 +97,19 @@ func (s *Sink) Write(p []byte) (int, error) {
 }
 
 func (s *Sink) statLocked() {
-	if st, err := os.Stat(s.Path); err == nil {
-		s.size = st.Size()
-	} else if errors.Is(err, os.ErrNotExist) {
+	st, err := os.Stat(s.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		// Create the file with the usual log mode: lumberjack would make it
+		// 0600, and keeps the mode of an existing file across rotations.
+		os.MkdirAll(filepath.Dir(s.Path), 0o755)
+		if f, cerr := os.OpenFile(s.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); cerr == nil {
+			f.Close()
+		}
 		s.size = 0
+		return
+	}
+	if err == nil {
+		s.size = st.Size()
 	}
 }
 

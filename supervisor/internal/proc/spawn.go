@@ -122,14 +122,49 @@ func (p *Process) exited(ws syscall.WaitStatus) {
 			p.onExit(ws)
 		}
 		if p.grace > 0 && groupAlive(p.Pid) {
-			time.AfterFunc(p.grace, func() {
-				if groupAlive(p.Pid) {
-					logger().Warn("killing leftover process group", "pgid", p.Pid)
-					syscall.Kill(-p.Pid, syscall.SIGKILL)
-				}
-			})
+			leftovers.mu.Lock()
+			leftovers.timers[p.Pid] = time.AfterFunc(p.grace, func() { killLeftoverGroup(p.Pid) })
+			leftovers.mu.Unlock()
 		}
 	})
+}
+
+// leftovers are process groups whose leader exited while members lived on;
+// each is killed when its grace period ends, or at once by KillLeftovers.
+var leftovers = struct {
+	mu     sync.Mutex
+	timers map[int]*time.Timer
+}{timers: map[int]*time.Timer{}}
+
+func killLeftoverGroup(pgid int) {
+	leftovers.mu.Lock()
+	delete(leftovers.timers, pgid)
+	leftovers.mu.Unlock()
+	if groupAlive(pgid) {
+		logger().Warn("killing leftover process group", "pgid", pgid)
+		syscall.Kill(-pgid, syscall.SIGKILL)
+	}
+}
+
+// KillLeftovers kills every leftover process group now, without waiting for
+// its grace period, and waits briefly for them to die: the daemon leaves no
+// process behind when it exits.
+func KillLeftovers() {
+	leftovers.mu.Lock()
+	var pgids []int
+	for pgid, t := range leftovers.timers {
+		t.Stop()
+		pgids = append(pgids, pgid)
+	}
+	leftovers.timers = map[int]*time.Timer{}
+	leftovers.mu.Unlock()
+	deadline := time.Now().Add(2 * time.Second)
+	for _, pgid := range pgids {
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		for len(GroupMembers(pgid)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }
 
 // groupAlive reports whether a process group still has a member.

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/config"
+)
+
+// Main is the daemon. Tests set its fields and call Run in-process.
+type Main struct {
+	ConfigPath string
+	CheckOnly  bool // validate the configuration and exit
+
+	Stdout, Stderr io.Writer
+	// Signals delivers TERM/INT (shut down), HUP (reread + update) and USR2
+	// (reopen logs). main wires it to os/signal; tests send on it.
+	Signals <-chan os.Signal
+	// Started, if set, is called once every autostart process was issued.
+	Started func(*Main)
+
+	Config     *config.Config
+	Supervisor *supervisor.Supervisor
+	Logger     *slog.Logger
+
+	logFile *lumberjack.Logger
+	lock    *os.File
+}
+
+// NewMain returns a daemon with the default configuration path.
+func NewMain() *Main {
+	return &Main{ConfigPath: config.DefaultPath, Stdout: os.Stdout, Stderr: os.Stderr}
+}
+
+// ParseFlags reads the command line. It is separate from Run so tests can
+// configure Main directly.
+func (m *Main) ParseFlags(args []string) error {
+	fs := flag.NewFlagSet("ctlsupd", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.StringVar(&m.ConfigPath, "c", m.ConfigPath, "daemon configuration `file`")
+	fs.BoolVar(&m.CheckOnly, "check", false, "validate the configuration, print its processes and exit")
+	fs.Usage = func() {
+		fmt.Fprintln(m.Stderr, "usage: ctlsupd [-c FILE] [--check]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// Run loads the configuration, starts the programs and supervises them until
+// ctx ends or a TERM/INT arrives; then it stops everything and returns nil.
+func (m *Main) Run(ctx context.Context) (err error) {
+	cfg, err := config.Load(m.ConfigPath)
+	if err != nil {
+		return err
+	}
+	m.Config = cfg
+	if m.CheckOnly {
+		return m.printCheck()
+	}
+	if err := m.openLog(); err != nil {
+		return err
+	}
+	defer m.closeLog()
+	if err := m.lockStateDir(); err != nil {
+		return err
+	}
+	defer m.unlockStateDir()
+
+	rt := supervisor.NewOSRuntime(cfg.Daemon.StateDir, m.Logger)
+	rt.ServerURL = cfg.Daemon.ServerURL()
+	m.Supervisor = supervisor.New(rt, cfg.Groups)
+	m.Supervisor.Logger = m.Logger
+	m.Supervisor.Loader = m.load
+	if err := m.Supervisor.Open(ctx); err != nil {
+		return err
+	}
+	m.Logger.Info("ctlsupd started", "pid", os.Getpid(), "config", cfg.Daemon.File,
+		"groups", len(cfg.Groups), "processes", len(m.Supervisor.Processes()))
+	if m.Started != nil {
+		m.Started(m)
+	}
+	m.serve(ctx)
+	m.Logger.Info("shutting down")
+	err = m.Supervisor.Close(context.Background())
+	m.Logger.Info("ctlsupd stopped")
+	return err
+}
+
+// load reads the configuration again for reread and update.
+func (m *Main) load() ([]supervisor.GroupSpec, error) {
+	cfg, err := config.Load(m.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Groups, nil
+}
+
+func (m *Main) printCheck() error {
+	n := 0
+	for _, g := range m.Config.Groups {
+		for _, p := range g.Processes {
+			fmt.Fprintf(m.Stdout, "%-40s %s\n", p.FullName(), strings.Join(p.Argv, " "))
+			n++
+		}
+	}
+	fmt.Fprintf(m.Stdout, "%s: OK, %d groups, %d processes\n", m.Config.Daemon.File, len(m.Config.Groups), n)
+	return nil
+}
+
+// openLog sets up the daemon's own log: stderr, plus the logfile if set.
+func (m *Main) openLog() error {
+	var w io.Writer = m.Stderr
+	if path := m.Config.Daemon.LogFile; path != "" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		m.logFile = &lumberjack.Logger{Filename: path, MaxSize: 50, MaxBackups: 10}
+		w = io.MultiWriter(m.Stderr, m.logFile)
+	}
+	var level slog.Level
+	level.UnmarshalText([]byte(m.Config.Daemon.LogLevel))
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	}
+	return nil
+}
+
+func (m *Main) closeLog() {
+	if m.logFile != nil {
+		m.logFile.Close()
+	}
+}
+
+// lockStateDir makes sure one daemon owns a state directory: a second one
+// would stop the first one's programs as leftovers.
+func (m *Main) lockStateDir() error {
+	dir := m.Config.Daemon.StateDir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create state_dir: %w", err)
+	}
+	path := filepath.Join(dir, "ctlsupd.pid")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(path)
+		f.Close()
+		return fmt.Errorf("another ctlsupd (pid %s) uses state_dir %s", strings.TrimSpace(string(b)), dir)
+	}
+	f.Truncate(0)
+	f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	m.lock = f
+	return nil
+}
+
+func (m *Main) unlockStateDir() {
+	if m.lock != nil {
+		os.Remove(m.lock.Name())
+		m.lock.Close()
+	}
+}
+
+// reload rereads the configuration and applies it; a configuration error
+// changes nothing and is logged with its file and line.
+func (m *Main) reload(ctx context.Context) {
+	d, err := m.Supervisor.Update(ctx)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			m.Logger.Error("configuration not applied", "err", err)
+		} else {
+			m.Logger.Error("reload failed", "err", err)
+		}
+		return
+	}
+	m.Logger.Info("configuration applied", "added", d.Added, "changed", d.Changed, "removed", d.Removed)
+}

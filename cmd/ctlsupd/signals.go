@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"os"
+	"syscall"
+)
+
+// handledSignals are the signals the daemon acts on.
+var handledSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2}
+
+// serve handles signals until a TERM/INT arrives or ctx ends. HUP is reread +
+// update (not supervisord's restart-everything); USR2 reopens every log.
+func (m *Main) serve(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case sig := <-m.Signals:
+			switch sig {
+			case syscall.SIGTERM, syscall.SIGINT:
+				m.Logger.Info("received signal", "signal", sig)
+				return
+			case syscall.SIGHUP:
+				m.Logger.Info("received SIGHUP: reread and update")
+				m.reload(ctx)
+			case syscall.SIGUSR2:
+				m.Logger.Info("received SIGUSR2: reopening logs")
+				m.Supervisor.ReopenLogs()
+				if m.logFile != nil {
+					m.logFile.Close()
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,225 @@
+// Package config turns ctlsupd's daemon file and its conf.d includes into
+// validated process specs, or one error naming the file, line, table and
+// key. Loading never touches a running process.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/ctlsup/ctlsup/supervisor"
+)
+
+// DefaultPath is where ctlsupd and ctlsup look for the daemon file.
+const DefaultPath = "/etc/ctlsup/ctlsupd.toml"
+
+// Config is a loaded configuration.
+type Config struct {
+	Daemon Daemon
+	Groups []supervisor.GroupSpec
+	Files  []string // every file read, daemon file first
+}
+
+// Daemon holds the daemon file's own settings.
+type Daemon struct {
+	File     string // absolute path of the daemon file
+	LogDir   string // log directory of programs of no instance
+	StateDir string // pid file, locks, state of running children
+	LogFile  string // the daemon's own log file, "" for stderr only
+	LogLevel string // debug, info, warn, error
+	Control  Control
+	Metrics  Metrics
+}
+
+// Control is the [control] table: the supervisorctl-compatible API.
+type Control struct {
+	Socket      string
+	SocketMode  os.FileMode
+	SocketOwner string
+	HTTPListen  string
+	Username    string
+	Password    string
+}
+
+// Metrics is the [metrics] table.
+type Metrics struct {
+	Listen string
+}
+
+// ServerURL is the URL supervisorctl would use for this daemon.
+func (d *Daemon) ServerURL() string { return "unix://" + d.Control.Socket }
+
+var daemonKeys = []string{"include", "log_dir", "state_dir", "logfile", "loglevel", "control", "metrics", "program", "instance"}
+var includedKeys = []string{"include", "program", "instance"}
+var controlKeys = []string{"socket", "socket_mode", "socket_owner", "http_listen", "username", "password"}
+var metricsKeys = []string{"listen"}
+
+// file is one parsed TOML file.
+type file struct {
+	name  string // as shown in errors: relative to the working directory when shorter
+	dir   string
+	lines lineIndex
+	m     map[string]any
+	keys  []toml.Key // definition order
+}
+
+func parseFile(path string) (*file, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f := &file{name: displayName(path), dir: filepath.Dir(path), lines: indexLines(string(b))}
+	md, err := toml.Decode(string(b), &f.m)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &Error{File: f.name, Line: pe.Position.Line, Msg: pe.Message}
+		}
+		return nil, &Error{File: f.name, Msg: err.Error()}
+	}
+	f.keys = md.Keys()
+	return f, nil
+}
+
+func displayName(path string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, path); err == nil && len(rel) < len(path) && !startsDotDot(rel) {
+			return rel
+		}
+	}
+	return path
+}
+
+func startsDotDot(p string) bool { return len(p) >= 2 && p[:2] == ".." }
+
+// abs resolves p relative to the directory of the file that holds it.
+func (f *file) abs(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(f.dir, p)
+}
+
+// Load reads the daemon file at path and every file its include globs name,
+// and returns the processes they define.
+func Load(path string) (*Config, error) {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	df, err := parseFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read configuration: %w", err)
+	}
+	l := &loader{env: os.LookupEnv, seen: map[string]bool{path: true}}
+	cfg := &Config{Files: []string{path}}
+	if err := l.daemon(df, &cfg.Daemon); err != nil {
+		return nil, err
+	}
+	cfg.Daemon.File = path
+	work := []*file{df}
+	for len(work) > 0 {
+		f := work[0]
+		work = work[1:]
+		incs, err := l.includes(f)
+		if err != nil {
+			return nil, err
+		}
+		for _, inc := range incs {
+			nf, err := parseFile(inc)
+			if err != nil {
+				return nil, err
+			}
+			r := &reader{f: nf, desc: "", m: nf.m}
+			r.checkKeys(includedKeys)
+			if r.err != nil {
+				e := r.err.(*Error)
+				e.Msg += " (daemon settings belong in the daemon file)"
+				return nil, e
+			}
+			cfg.Files = append(cfg.Files, inc)
+			work = append(work, nf)
+		}
+		if err := l.collect(f); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Groups, err = l.build(&cfg.Daemon); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+type loader struct {
+	env       func(string) (string, bool)
+	seen      map[string]bool
+	instances []*instanceDef
+	programs  []*programDef
+	order     []string // group names in order of first definition
+}
+
+func (l *loader) daemon(f *file, d *Daemon) error {
+	r := &reader{f: f, desc: "daemon", m: f.m}
+	r.checkKeys(daemonKeys)
+	here := &expander{builtins: map[string]string{"here": f.dir}, daemon: l.env}
+	expandPath := func(key, def string) string {
+		s, err := here.expand(r.str(key, def))
+		if err != nil {
+			r.fail(key, "%s: %v", key, err)
+		}
+		return f.abs(s)
+	}
+	d.LogDir = expandPath("log_dir", "/var/log/ctlsup")
+	d.StateDir = expandPath("state_dir", "/run/ctlsup")
+	d.LogFile = expandPath("logfile", "")
+	d.LogLevel = r.str("loglevel", "info")
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, d.LogLevel) {
+		r.fail("loglevel", "loglevel = %q is not one of debug, info, warn, error", d.LogLevel)
+	}
+	c := r.table("control")
+	c.desc = "control"
+	c.checkKeys(controlKeys)
+	d.Control.Socket = f.abs(c.str("socket", filepath.Join(d.StateDir, "ctlsup.sock")))
+	mode := c.str("socket_mode", "0700")
+	if m, err := strconv.ParseUint(mode, 8, 32); err != nil || m > 0o777 {
+		c.fail("socket_mode", "socket_mode = %q is not an octal mode such as \"0700\"", mode)
+	} else {
+		d.Control.SocketMode = os.FileMode(m)
+	}
+	d.Control.SocketOwner = c.str("socket_owner", "")
+	d.Control.HTTPListen = c.str("http_listen", "")
+	d.Control.Username = c.str("username", "")
+	d.Control.Password = c.str("password", "")
+	m := r.table("metrics")
+	m.desc = "metrics"
+	m.checkKeys(metricsKeys)
+	d.Metrics.Listen = m.str("listen", "")
+	return errors.Join(r.err, c.err, m.err)
+}
+
+// includes expands the file's include globs, relative to the file; a file
+// already read is skipped, so include cycles end.
+func (l *loader) includes(f *file) ([]string, error) {
+	r := &reader{f: f, m: f.m}
+	var out []string
+	for _, pattern := range r.strings("include") {
+		matches, err := filepath.Glob(f.abs(pattern))
+		if err != nil {
+			r.fail("include", "include %q: %v", pattern, err)
+		}
+		slices.Sort(matches)
+		for _, m := range matches {
+			if !l.seen[m] {
+				l.seen[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out, r.err
+}

@@ -1,0 +1,334 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/ctlsup/ctlsup/supervisor"
+)
+
+var programKeys = []string{
+	"command", "directory", "user", "umask", "environment", "numprocs", "priority",
+	"autostart", "autorestart", "exitcodes", "startsecs", "startretries", "stopsignal",
+	"stopwaitsecs", "stopasgroup", "killasgroup", "redirect_stderr", "stdout_logfile",
+	"stderr_logfile", "logfile_maxbytes", "logfile_backups", "instances", "singleton",
+	"restart_max_delay",
+}
+
+var instanceKeys = []string{"log_dir", "environment", "logfile_maxbytes", "logfile_backups"}
+
+// Defaults that differ from a zero value.
+const (
+	defaultPriority        = 999
+	defaultMaxBytes        = 50 << 20
+	defaultBackups         = 10
+	defaultStartSecs       = 1
+	defaultStartRetries    = 3
+	defaultStopWaitSecs    = 10
+	defaultRestartMaxDelay = 60
+)
+
+type def struct {
+	kind string // "program" or "instance"
+	name string
+	r    *reader
+}
+
+type instanceDef struct {
+	def
+	logDir   string
+	env      map[string]string
+	maxBytes int64
+	backups  int
+}
+
+type programDef struct{ def }
+
+// collect records the file's instances and programs in definition order.
+func (l *loader) collect(f *file) error {
+	for _, kind := range []string{"program", "instance"} {
+		if v, ok := f.m[kind]; ok {
+			if _, ok := v.(map[string]any); !ok {
+				return &Error{File: f.name, Line: f.lines.line(kind), Msg: fmt.Sprintf("%s must be tables such as [%s.NAME]", kind, kind)}
+			}
+		}
+	}
+	for _, k := range f.keys {
+		if len(k) != 2 || (k[0] != "program" && k[0] != "instance") {
+			continue
+		}
+		m, ok := f.m[k[0]].(map[string]any)[k[1]].(map[string]any)
+		if !ok {
+			return &Error{File: f.name, Line: f.lines.line(k...), Msg: fmt.Sprintf("%s.%s must be a table", k[0], k[1])}
+		}
+		d := def{kind: k[0], name: k[1], r: &reader{f: f, path: []string{k[0], k[1]}, desc: fmt.Sprintf("%s %q", k[0], k[1]), m: m}}
+		for _, o := range l.instances {
+			if d.kind == "instance" && o.name == d.name {
+				return l.redefined(d, o.def)
+			}
+		}
+		for _, o := range l.programs {
+			if d.kind == "program" && o.name == d.name {
+				return l.redefined(d, o.def)
+			}
+		}
+		if d.kind == "instance" {
+			l.instances = append(l.instances, &instanceDef{def: d})
+		} else {
+			l.programs = append(l.programs, &programDef{def: d})
+		}
+		l.order = append(l.order, d.kind+"\x00"+d.name)
+	}
+	return nil
+}
+
+func (l *loader) redefined(d, prev def) error {
+	return &Error{File: d.r.f.name, Line: d.r.f.lines.line(d.r.path...), Table: d.r.desc,
+		Msg: fmt.Sprintf("already defined at %s:%d", prev.r.f.name, prev.r.f.lines.line(prev.r.path...))}
+}
+
+// build turns the collected definitions into groups: one per instance, and
+// one per program of no instance, in order of definition.
+func (l *loader) build(d *Daemon) ([]supervisor.GroupSpec, error) {
+	instances := map[string]*instanceDef{}
+	for _, in := range l.instances {
+		if err := l.readInstance(in, d); err != nil {
+			return nil, err
+		}
+		instances[in.name] = in
+	}
+	groups := map[string]*supervisor.GroupSpec{}
+	groupLine := map[string]string{}
+	var order []string
+	addGroup := func(name, where string) *supervisor.GroupSpec {
+		if g := groups[name]; g != nil {
+			return g
+		}
+		g := &supervisor.GroupSpec{Name: name, Priority: defaultPriority}
+		groups[name], groupLine[name] = g, where
+		order = append(order, name)
+		return g
+	}
+	for _, in := range l.instances {
+		addGroup(in.name, in.r.desc)
+	}
+	for _, p := range l.programs {
+		specs, err := l.readProgram(p, instances, d)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range specs {
+			if s.Instance == "" {
+				if prev, clash := groupLine[s.Group]; clash && prev != p.r.desc {
+					return nil, &Error{File: p.r.f.name, Line: p.r.f.lines.line(p.r.path...), Table: p.r.desc,
+						Msg: fmt.Sprintf("its group %q has the name of %s", s.Group, prev)}
+				}
+			}
+			g := addGroup(s.Group, p.r.desc)
+			for _, o := range g.Processes {
+				if o.Name == s.Name {
+					return nil, &Error{File: p.r.f.name, Line: p.r.f.lines.line(p.r.path...), Table: p.r.desc,
+						Msg: fmt.Sprintf("process %q is defined twice", s.FullName())}
+				}
+			}
+			g.Processes = append(g.Processes, s)
+			g.Priority = min(g.Priority, s.Priority)
+		}
+	}
+	// Groups in definition order: instances where defined, programs of no
+	// instance where defined.
+	out := make([]supervisor.GroupSpec, 0, len(order))
+	for _, key := range l.order {
+		name := key[len("program\x00"):]
+		if key[0] == 'i' {
+			name = key[len("instance\x00"):]
+		}
+		if g := groups[name]; g != nil && len(g.Processes) > 0 {
+			out = append(out, *g)
+			delete(groups, name)
+		}
+	}
+	return out, nil
+}
+
+func (l *loader) readInstance(in *instanceDef, d *Daemon) error {
+	r := in.r
+	r.checkKeys(instanceKeys)
+	x := &expander{builtins: map[string]string{"instance": in.name, "here": r.f.dir}, daemon: l.env}
+	in.logDir = r.f.abs(expandKey(r, x, "log_dir", r.str("log_dir", "")))
+	if in.logDir == "" {
+		in.logDir = filepath.Join(d.LogDir, in.name)
+	}
+	in.env = r.env("environment")
+	for k, v := range in.env {
+		in.env[k] = expandKey(r, x, "environment", v)
+	}
+	in.maxBytes = r.size("logfile_maxbytes", defaultMaxBytes)
+	in.backups = r.integer("logfile_backups", defaultBackups, 0)
+	return r.err
+}
+
+func expandKey(r *reader, x *expander, key, s string) string {
+	out, err := x.expand(s)
+	if err != nil {
+		r.fail(key, "%s: %v", key, err)
+	}
+	return out
+}
+
+// readProgram reads one program table and expands it into its processes:
+// one copy per instance (or one of no instance), numprocs each.
+func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d *Daemon) ([]supervisor.ProcessSpec, error) {
+	r := p.r
+	r.checkKeys(programKeys)
+	if !r.has("command") {
+		r.fail("command", "command is required")
+	}
+	var words []string
+	switch c := r.m["command"].(type) {
+	case string:
+		w, err := splitWords(c)
+		if err != nil {
+			r.fail("command", "command: %v", err)
+		}
+		words = w
+	case []any:
+		words = r.strings("command")
+	case nil:
+	default:
+		r.fail("command", "command must be a string or an array of strings, not %s", typeName(c))
+	}
+	if len(words) == 0 && r.err == nil {
+		r.fail("command", "command is empty")
+	}
+	numprocs := r.integer("numprocs", 1, 1)
+	singleton := r.boolean("singleton", false)
+	if singleton && numprocs > 1 {
+		r.fail("numprocs", "numprocs = %d, but a singleton program runs exactly one process", numprocs)
+	}
+	base := supervisor.ProcessSpec{
+		Program:         p.name,
+		User:            r.str("user", ""),
+		Umask:           r.octal("umask"),
+		Priority:        r.integer("priority", defaultPriority, -1<<31),
+		AutoStart:       r.boolean("autostart", true),
+		AutoRestart:     autoRestart(r),
+		ExitCodes:       r.ints("exitcodes", []int{0}),
+		StartSecs:       time.Duration(r.integer("startsecs", defaultStartSecs, 0)) * time.Second,
+		StartRetries:    r.integer("startretries", defaultStartRetries, -1),
+		StopSignal:      r.signal("stopsignal", syscall.SIGTERM),
+		StopWait:        time.Duration(r.integer("stopwaitsecs", defaultStopWaitSecs, 0)) * time.Second,
+		StopAsGroup:     r.boolean("stopasgroup", false),
+		KillAsGroup:     r.boolean("killasgroup", true),
+		RestartMaxDelay: time.Duration(r.integer("restart_max_delay", defaultRestartMaxDelay, 0)) * time.Second,
+		Singleton:       singleton,
+		RedirectStderr:  r.boolean("redirect_stderr", false),
+	}
+	if base.StopAsGroup {
+		base.KillAsGroup = true // as supervisord: stopping the group implies killing it
+	}
+	names := r.strings("instances")
+	if r.err != nil {
+		return nil, r.err
+	}
+	type target struct{ in *instanceDef }
+	targets := []target{{nil}}
+	if r.has("instances") {
+		if len(names) == 0 {
+			r.fail("instances", "instances is empty: name at least one instance, or remove the key")
+		}
+		targets = targets[:0]
+		for _, n := range names {
+			in := instances[n]
+			if in == nil {
+				r.fail("instances", "instance %q is not defined (define it with [instance.%s])", n, n)
+				return nil, r.err
+			}
+			targets = append(targets, target{in})
+		}
+	}
+	var specs []supervisor.ProcessSpec
+	for _, t := range targets {
+		for i := range numprocs {
+			s := base
+			s.ExitCodes = append([]int(nil), base.ExitCodes...)
+			s.Name = p.name
+			if numprocs > 1 {
+				s.Name = fmt.Sprintf("%s_%02d", p.name, i)
+			}
+			logDir, maxBytes, backups := d.LogDir, int64(defaultMaxBytes), defaultBackups
+			x := &expander{builtins: map[string]string{
+				"program": p.name, "process_name": s.Name, "process_num": strconv.Itoa(i), "here": r.f.dir,
+			}, daemon: l.env}
+			s.Group = p.name
+			s.Environment = map[string]string{}
+			if in := t.in; in != nil {
+				s.Instance, s.Group = in.name, in.name
+				x.builtins["instance"] = in.name
+				x.instance = in.env
+				logDir, maxBytes, backups = in.logDir, in.maxBytes, in.backups
+				maps.Copy(s.Environment, in.env)
+			}
+			for k, v := range r.env("environment") {
+				s.Environment[k] = expandKey(r, x, "environment", v)
+			}
+			s.Argv = make([]string, len(words))
+			for j, w := range words {
+				s.Argv[j] = expandKey(r, x, "command", w)
+			}
+			s.Directory = r.f.abs(expandKey(r, x, "directory", r.str("directory", "")))
+			s.User = expandKey(r, x, "user", s.User)
+			maxBytes = r.size("logfile_maxbytes", maxBytes)
+			backups = r.integer("logfile_backups", backups, 0)
+			s.Stdout = logSpec(r, x, "stdout_logfile", filepath.Join(logDir, s.Name+".log"), maxBytes, backups)
+			s.Stderr = logSpec(r, x, "stderr_logfile", filepath.Join(logDir, s.Name+".err.log"), maxBytes, backups)
+			if s.RedirectStderr {
+				s.Stderr = supervisor.LogSpec{}
+			}
+			specs = append(specs, s)
+		}
+	}
+	return specs, r.err
+}
+
+func autoRestart(r *reader) supervisor.AutoRestart {
+	switch v := r.m["autorestart"].(type) {
+	case nil:
+		return supervisor.RestartUnexpected
+	case bool:
+		if v {
+			return supervisor.RestartAlways
+		}
+		return supervisor.RestartNever
+	case string:
+		switch v {
+		case "unexpected":
+			return supervisor.RestartUnexpected
+		case "true":
+			return supervisor.RestartAlways
+		case "false":
+			return supervisor.RestartNever
+		}
+	}
+	r.fail("autorestart", `autorestart must be true, false or "unexpected"`)
+	return supervisor.RestartUnexpected
+}
+
+// logSpec reads stdout_logfile or stderr_logfile: "auto" (the default) is
+// auto, "none" discards, anything else is a path.
+func logSpec(r *reader, x *expander, key, auto string, maxBytes int64, backups int) supervisor.LogSpec {
+	v := expandKey(r, x, key, r.str(key, "auto"))
+	switch v {
+	case "auto", "AUTO":
+		v = auto
+	case "none", "NONE":
+		return supervisor.LogSpec{}
+	default:
+		v = r.f.abs(v)
+	}
+	return supervisor.LogSpec{Path: v, MaxBytes: maxBytes, Backups: backups}
+}
