@@ -149,6 +149,9 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 
 	case evSignalFailed:
 		// supervisord's UNKNOWN: the process could not be signalled.
+		if m.State != Stopping {
+			return m, nil, nil
+		}
 		m.State = Unknown
 		return disarm(m), nil, nil
 

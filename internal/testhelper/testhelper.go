@@ -1,0 +1,155 @@
+// Package testhelper lets a test binary impersonate the programs ctlsup
+// supervises: TestMain calls Run, and Argv names a helper to spawn. The
+// children are real processes running the test binary itself.
+package testhelper
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const marker = "ctlsup-test-helper"
+
+// Argv returns the command line that runs helper name with args.
+func Argv(name string, args ...string) []string {
+	self, err := os.Executable()
+	if err != nil {
+		panic(err)
+	}
+	return append([]string{self, marker, name}, args...)
+}
+
+// Run runs the helper named on the command line and exits, or returns at
+// once when the process is not a helper.
+func Run() {
+	if len(os.Args) < 3 || os.Args[1] != marker {
+		return
+	}
+	helper, ok := helpers[os.Args[2]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "unknown helper %q\n", os.Args[2])
+		os.Exit(2)
+	}
+	helper(os.Args[3:])
+	os.Exit(0)
+}
+
+func forever() { time.Sleep(1 << 62) }
+
+// spawn starts another helper in this process's group, inheriting stdio.
+func spawn(name string, args ...string) int {
+	argv := Argv(name, args...)
+	p, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}})
+	if err != nil {
+		panic(err)
+	}
+	return p.Pid
+}
+
+var helpers = map[string]func(args []string){
+	// sleep runs until a signal ends it.
+	"sleep": func([]string) { forever() },
+	// ignore-term survives SIGTERM; only SIGKILL ends it.
+	"ignore-term": func([]string) {
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("ignoring TERM")
+		forever()
+	},
+	// exit N exits with code N at once.
+	"exit": func(args []string) {
+		n, _ := strconv.Atoi(args[0])
+		os.Exit(n)
+	},
+	// fds prints the open descriptors, then sleeps.
+	"fds": func([]string) {
+		ents, _ := os.ReadDir("/proc/self/fd")
+		var fds []int
+		for _, e := range ents {
+			n, _ := strconv.Atoi(e.Name())
+			if target, _ := os.Readlink("/proc/self/fd/" + e.Name()); !strings.HasPrefix(target, "anon_inode:") || n < 3 {
+				fds = append(fds, n)
+			}
+		}
+		slices.Sort(fds)
+		fmt.Println("fds", fds)
+		forever()
+	},
+	// orphans N starts N sleeping grandchildren in its group and exits.
+	"orphans": func(args []string) {
+		n, _ := strconv.Atoi(args[0])
+		for range n {
+			fmt.Println("grandchild", spawn("sleep"))
+		}
+	},
+	// pool starts two workers in its group and exits 0 on TERM without
+	// waiting for them, as a careless pool master would.
+	"pool": func([]string) {
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGTERM)
+		fmt.Println("worker", spawn("sleep"))
+		fmt.Println("worker", spawn("sleep"))
+		<-c
+	},
+	// hold-stdout leaves a grandchild holding stdout open and exits.
+	"hold-stdout": func([]string) {
+		fmt.Println("grandchild", spawn("print-later"))
+	},
+	// print-later prints a line after a short pause, then sleeps.
+	"print-later": func([]string) {
+		time.Sleep(300 * time.Millisecond)
+		fmt.Println("late line")
+		forever()
+	},
+	// write N writes N bytes of numbered lines to stdout, then sleeps.
+	"write": func(args []string) {
+		n, _ := strconv.Atoi(args[0])
+		writeBytes(n)
+		forever()
+	},
+	// umask prints the umask, then sleeps.
+	"umask": func([]string) {
+		old := syscall.Umask(0)
+		fmt.Printf("umask %03o\n", old)
+		forever()
+	},
+	// env prints the environment and the working directory, then sleeps.
+	"env": func([]string) {
+		for _, kv := range os.Environ() {
+			fmt.Println(kv)
+		}
+		wd, _ := os.Getwd()
+		fmt.Println("PWD=" + wd)
+		forever()
+	},
+	// touch creates a file named by its argument, then sleeps.
+	"touch": func(args []string) {
+		os.WriteFile(filepath.Clean(args[0]), []byte("x"), 0o666)
+		forever()
+	},
+}
+
+// writeBytes writes exactly n bytes of recognisable, unique lines.
+func writeBytes(n int) {
+	buf := make([]byte, 0, 64<<10)
+	line := 0
+	for n > 0 {
+		s := fmt.Sprintf("%09d %s\n", line, strings.Repeat("x", 89))
+		line++
+		if len(s) > n {
+			s = s[:n]
+		}
+		buf = append(buf, s...)
+		n -= len(s)
+		if len(buf) >= 60<<10 || n == 0 {
+			os.Stdout.Write(buf)
+			buf = buf[:0]
+		}
+	}
+}

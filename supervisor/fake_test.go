@@ -1,0 +1,83 @@
+package supervisor
+
+import (
+	"context"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// fakeRuntime runs no process: each spawn is a fakeChild whose exit the test
+// (or its signal behaviour) decides. All its channels are made inside the
+// synctest bubble, so actors blocked on them are durably blocked.
+type fakeRuntime struct {
+	mu       sync.Mutex
+	nextPid  int
+	spawns   chan *fakeChild // every spawn, in order
+	behavior map[string]fakeBehavior
+	checkErr error
+}
+
+type fakeBehavior struct {
+	ignoreTerm bool          // only SIGKILL ends it
+	exitAfter  time.Duration // exits by itself with exitCode after this; 0 never
+	exitCode   int
+}
+
+type fakeChild struct {
+	rt      *fakeRuntime
+	name    string
+	pid     int
+	at      time.Time
+	done    chan ExitStatus
+	once    sync.Once
+	signals []syscall.Signal
+}
+
+func newFakeRuntime() *fakeRuntime {
+	return &fakeRuntime{nextPid: 100, spawns: make(chan *fakeChild, 1000), behavior: map[string]fakeBehavior{}}
+}
+
+func (r *fakeRuntime) Open(context.Context) error    { return nil }
+func (r *fakeRuntime) Close() error                  { return nil }
+func (r *fakeRuntime) NewOutput(*ProcessSpec) Output { return fakeOutput{} }
+func (r *fakeRuntime) Check(*ProcessSpec) error      { return r.checkErr }
+func (r *fakeRuntime) set(name string, b fakeBehavior) {
+	r.mu.Lock()
+	r.behavior[name] = b
+	r.mu.Unlock()
+}
+func (r *fakeRuntime) get(name string) fakeBehavior {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.behavior[name]
+}
+func (c *fakeChild) Pid() int                { return c.pid }
+func (c *fakeChild) Done() <-chan ExitStatus { return c.done }
+func (fakeOutput) Stats() OutputStats        { return OutputStats{} }
+func (fakeOutput) Reopen() error             { return nil }
+func (fakeOutput) Close() error              { return nil }
+
+type fakeOutput struct{}
+
+func (r *fakeRuntime) Start(spec *ProcessSpec, _ Output) (Child, error) {
+	r.mu.Lock()
+	r.nextPid++
+	c := &fakeChild{rt: r, name: spec.FullName(), pid: r.nextPid, at: time.Now(), done: make(chan ExitStatus, 1)}
+	r.mu.Unlock()
+	r.spawns <- c
+	if b := r.get(c.name); b.exitAfter > 0 {
+		time.AfterFunc(b.exitAfter, func() { c.exit(ExitStatus{Code: b.exitCode}) })
+	}
+	return c, nil
+}
+
+func (c *fakeChild) Signal(sig syscall.Signal, group bool) error {
+	c.signals = append(c.signals, sig)
+	if sig == syscall.SIGKILL || !c.rt.get(c.name).ignoreTerm {
+		c.exit(ExitStatus{Code: -1, Signaled: true, Text: "terminated by " + sig.String()})
+	}
+	return nil
+}
+
+func (c *fakeChild) exit(st ExitStatus) { c.once.Do(func() { c.done <- st }) }

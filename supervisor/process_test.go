@@ -1,0 +1,264 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// mustOpen starts a supervisor over rt with one group per spec.
+func mustOpen(t *testing.T, rt Runtime, specs ...*ProcessSpec) *Supervisor {
+	t.Helper()
+	var groups []GroupSpec
+	for _, s := range specs {
+		groups = append(groups, GroupSpec{Name: s.Group, Priority: s.Priority, Processes: []ProcessSpec{*s}})
+	}
+	s := New(rt, groups)
+	s.Logger = quietLogger()
+	if err := s.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func named(name string, mod func(*ProcessSpec)) *ProcessSpec {
+	s := testSpec()
+	s.Name, s.Group = name, name
+	if mod != nil {
+		mod(s)
+	}
+	return s
+}
+
+func TestSupervisor_StartWaitsForStartSecs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		s := mustOpen(t, rt, named("web", func(s *ProcessSpec) { s.AutoStart = false; s.StartSecs = 3 * time.Second }))
+		defer s.Close(context.Background())
+		t0 := time.Now()
+		if err := s.StartProcess(context.Background(), "web", WaitForDone); err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Since(t0); got != 3*time.Second {
+			t.Errorf("start returned after %s, want startsecs 3s", got)
+		}
+		info, _ := s.Process("web")
+		if info.State != Running || info.Pid == 0 {
+			t.Errorf("state %s pid %d", info.State, info.Pid)
+		}
+		if err := s.StartProcess(context.Background(), "web", WaitForDone); !errors.Is(err, ErrAlreadyStarted) {
+			t.Errorf("second start: %v, want already started", err)
+		}
+		if err := s.StartProcess(context.Background(), "nosuch", WaitForDone); !errors.Is(err, ErrBadName) {
+			t.Errorf("unknown name: %v", err)
+		}
+	})
+}
+
+func TestSupervisor_SpawnErrorThenFatal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		rt.set("bad", fakeBehavior{exitAfter: 100 * time.Millisecond, exitCode: 1})
+		s := mustOpen(t, rt, named("bad", func(s *ProcessSpec) { s.AutoStart = false }))
+		defer s.Close(context.Background())
+		err := s.StartProcess(context.Background(), "bad", WaitForDone)
+		if !errors.Is(err, ErrSpawn) {
+			t.Fatalf("start: %v, want spawn error", err)
+		}
+		info, _ := s.Process("bad")
+		waitState(t, s, "bad", Fatal)
+		info, _ = s.Process("bad")
+		var at []time.Duration
+		t0 := (<-rt.spawns).at
+		for len(rt.spawns) > 0 {
+			at = append(at, (<-rt.spawns).at.Sub(t0))
+		}
+		if got := fmt.Sprint(at); got != "[1.1s 3.2s 6.3s]" {
+			t.Errorf("retries at %s, want back-off 1s, 2s, 3s after each 0.1s run", got)
+		}
+		if info.Description(time.Now()) != tooQuicklyText {
+			t.Errorf("description %q", info.Description(time.Now()))
+		}
+	})
+}
+
+// waitState waits, in virtual time, until the process reaches state.
+func waitState(t *testing.T, s *Supervisor, name string, st State) {
+	t.Helper()
+	p, err := s.lookup("wait", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	if err := p.waitUntil(ctx, func(i *ProcessInfo) (bool, error) { return i.State == st, nil }); err != nil {
+		t.Fatalf("%s never reached %s: %v (state %s)", name, st, err, p.info.Load().State)
+	}
+}
+
+// TestSupervisor_StopWaitsPerProcess: processes of one priority stop in
+// parallel, each SIGKILLed after its own stopwaitsecs; a sibling that exits
+// early never cuts another's wait short.
+func TestSupervisor_StopWaitsPerProcess(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		rt.set("slow", fakeBehavior{ignoreTerm: true})
+		rt.set("slower", fakeBehavior{ignoreTerm: true})
+		s := mustOpen(t, rt,
+			named("quick", func(s *ProcessSpec) { s.StartSecs = 0 }),
+			named("slow", func(s *ProcessSpec) { s.StartSecs = 0; s.StopWait = 2 * time.Second }),
+			named("slower", func(s *ProcessSpec) { s.StartSecs = 0; s.StopWait = 5 * time.Second }))
+		defer s.Close(context.Background())
+		kids := map[string]*fakeChild{}
+		for range 3 {
+			c := <-rt.spawns
+			kids[c.name] = c
+		}
+		t0 := time.Now()
+		stopped := map[string]time.Duration{}
+		for _, name := range []string{"quick", "slow", "slower"} {
+			go func() {
+				s.StopProcess(context.Background(), name, WaitForDone)
+			}()
+		}
+		for _, name := range []string{"quick", "slow", "slower"} {
+			waitState(t, s, name, Stopped)
+			stopped[name] = time.Since(t0)
+		}
+		if stopped["quick"] != 0 || stopped["slow"] != 2*time.Second || stopped["slower"] != 5*time.Second {
+			t.Errorf("stopped at %v, want quick 0s, slow 2s, slower 5s", stopped)
+		}
+		if got := fmt.Sprint(kids["slower"].signals); got != "[terminated killed]" {
+			t.Errorf("slower got %s", got)
+		}
+	})
+}
+
+// TestSupervisor_PriorityOrder: start in ascending priority, stop in
+// descending, with WaitForDone waiting for each priority to be RUNNING.
+func TestSupervisor_PriorityOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		s := mustOpen(t, rt,
+			named("c", func(s *ProcessSpec) { s.Priority = 300; s.AutoStart = false }),
+			named("a", func(s *ProcessSpec) { s.Priority = 100; s.AutoStart = false }),
+			named("b1", func(s *ProcessSpec) { s.Priority = 200; s.AutoStart = false }),
+			named("b2", func(s *ProcessSpec) { s.Priority = 200; s.AutoStart = false }))
+		defer s.Close(context.Background())
+		t0 := time.Now()
+		res, err := s.StartAll(context.Background(), WaitForDone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		for _, r := range res {
+			order = append(order, r.Name)
+			if r.Err != nil {
+				t.Errorf("%s: %v", r.Name, r.Err)
+			}
+		}
+		if got := fmt.Sprint(order); got != "[a b1 b2 c]" {
+			t.Errorf("results %s", got)
+		}
+		spawnAt := map[string]time.Duration{}
+		for range 4 {
+			c := <-rt.spawns
+			spawnAt[c.name] = c.at.Sub(t0)
+		}
+		if spawnAt["a"] != 0 || spawnAt["b1"] != time.Second || spawnAt["b2"] != time.Second || spawnAt["c"] != 2*time.Second {
+			t.Errorf("spawned at %v, want each priority after the previous one's startsecs", spawnAt)
+		}
+		res, _ = s.StopAll(context.Background(), WaitForDone)
+		order = order[:0]
+		for _, r := range res {
+			order = append(order, r.Name)
+		}
+		if got := fmt.Sprint(order); got != "[c b1 b2 a]" {
+			t.Errorf("stop order %s", got)
+		}
+		if res, _ := s.StopAll(context.Background(), WaitForDone); len(res) != 0 {
+			t.Errorf("stopping stopped processes did something: %v", res)
+		}
+	})
+}
+
+// TestSupervisor_CrashLoopBackoff: a process that keeps exiting after
+// RUNNING restarts at once, then with growing delays shown as BACKOFF.
+func TestSupervisor_CrashLoopBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		rt.set("crashy", fakeBehavior{exitAfter: 2 * time.Second, exitCode: 3})
+		s := mustOpen(t, rt, named("crashy", func(s *ProcessSpec) { s.RestartMaxDelay = 60 * time.Second }))
+		var at []time.Duration
+		t0 := time.Now()
+		for range 5 {
+			at = append(at, (<-rt.spawns).at.Sub(t0))
+		}
+		info, _ := s.Process("crashy")
+		s.Close(context.Background())
+		if got := fmt.Sprint(at); got != "[0s 2s 5s 9s 15s]" {
+			t.Errorf("spawns at %s, want restarts after 0s, 1s, 2s, 4s of back-off", got)
+		}
+		if info.Restarts != 4 || info.ExitStatus != 0 {
+			t.Errorf("restarts %d exitstatus %d", info.Restarts, info.ExitStatus)
+		}
+	})
+}
+
+func TestSupervisor_ApplyKeepsUntouched(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		keep := named("keep", func(s *ProcessSpec) { s.StartSecs = 0 })
+		change := named("change", func(s *ProcessSpec) { s.StartSecs = 0 })
+		gone := named("gone", func(s *ProcessSpec) { s.StartSecs = 0 })
+		stopped := named("stopped", func(s *ProcessSpec) { s.StartSecs = 0 })
+		s := mustOpen(t, rt, keep, change, gone, stopped)
+		defer s.Close(context.Background())
+		for range 4 {
+			<-rt.spawns
+		}
+		if err := s.StopProcess(context.Background(), "stopped", WaitForDone); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := s.Process("keep")
+		changed := *change
+		changed.Argv = []string{"/bin/false"}
+		added := named("added", func(s *ProcessSpec) { s.StartSecs = 0 })
+		newGroups := []GroupSpec{
+			{Name: "keep", Processes: []ProcessSpec{*keep}},
+			{Name: "change", Processes: []ProcessSpec{changed}},
+			{Name: "stopped", Processes: []ProcessSpec{*stopped}},
+			{Name: "added", Processes: []ProcessSpec{*added}},
+		}
+		d, err := s.Apply(context.Background(), newGroups)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(d); got != "{[added] [change] [gone]}" {
+			t.Errorf("diff %s", got)
+		}
+		after, _ := s.Process("keep")
+		if after.Pid != before.Pid || after.State != Running {
+			t.Errorf("untouched process restarted: pid %d -> %d", before.Pid, after.Pid)
+		}
+		if _, err := s.Process("gone"); !errors.Is(err, ErrBadName) {
+			t.Errorf("removed process still there: %v", err)
+		}
+		if info, _ := s.Process("stopped"); info.State != Stopped {
+			t.Errorf("operator's stop lost: %s", info.State)
+		}
+		if info, _ := s.Process("change"); info.State != Running || info.Spec.Argv[0] != "/bin/false" {
+			t.Errorf("changed process: %s %v", info.State, info.Spec.Argv)
+		}
+		if info, _ := s.Process("added"); info.State != Running {
+			t.Errorf("added process: %s", info.State)
+		}
+	})
+}
