@@ -201,6 +201,7 @@ func TestSupervisor_CrashLoopBackoff(t *testing.T) {
 		for range 5 {
 			at = append(at, (<-rt.spawns).at.Sub(t0))
 		}
+		synctest.Wait()
 		info, _ := s.Process("crashy")
 		s.Close(context.Background())
 		if got := fmt.Sprint(at); got != "[0s 2s 5s 9s 15s]" {
