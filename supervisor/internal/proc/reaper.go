@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -43,6 +44,7 @@ func Acquire(log *slog.Logger) error {
 		reaper.users--
 		return err
 	}
+	closeInheritedOnExec()
 	if reaper.procs == nil {
 		reaper.procs = map[int]*Process{}
 	}
@@ -87,6 +89,22 @@ func setSubreaper() error {
 		return os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", errno)
 	}
 	return nil
+}
+
+// closeInheritedOnExec marks every descriptor above stderr close-on-exec.
+// Descriptors the daemon inherited without that flag (from a shell, a
+// service manager) would otherwise leak into every child; Go's own files
+// already carry it.
+func closeInheritedOnExec() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }
 
 func reapLoop(sigch <-chan os.Signal, stop <-chan struct{}, stopped chan<- struct{}) {

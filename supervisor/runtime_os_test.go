@@ -1,0 +1,364 @@
+package supervisor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
+)
+
+// syncBuffer is a log sink tests can read while the engine writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// helperSpec is a process running a test helper, logging under dir.
+func helperSpec(dir, name string, argv []string, mod func(*ProcessSpec)) *ProcessSpec {
+	s := testSpec()
+	s.Name, s.Group, s.Program = name, name, name
+	s.Argv = argv
+	s.Umask = -1
+	s.StartSecs = 0
+	s.Stdout = LogSpec{Path: filepath.Join(dir, name+".log")}
+	s.Stderr = LogSpec{Path: filepath.Join(dir, name+".err.log")}
+	if mod != nil {
+		mod(s)
+	}
+	return s
+}
+
+type osHarness struct {
+	t   *testing.T
+	dir string
+	log *syncBuffer
+	s   *Supervisor
+}
+
+func openOS(t *testing.T, specs ...*ProcessSpec) *osHarness {
+	t.Helper()
+	h := &osHarness{t: t, dir: t.TempDir(), log: &syncBuffer{}}
+	logger := slog.New(slog.NewTextHandler(h.log, nil))
+	rt := NewOSRuntime(filepath.Join(h.dir, "state"), logger)
+	var groups []GroupSpec
+	for _, s := range specs {
+		groups = append(groups, GroupSpec{Name: s.Group, Priority: s.Priority, Processes: []ProcessSpec{*s}})
+	}
+	h.s = New(rt, groups)
+	h.s.Logger = logger
+	if err := h.s.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.s.Close(context.Background()) })
+	return h
+}
+
+func (h *osHarness) wait(name string, cond func(*ProcessInfo) bool) *ProcessInfo {
+	h.t.Helper()
+	p, err := h.s.lookup("wait", name)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.waitUntil(ctx, func(i *ProcessInfo) (bool, error) { return cond(i), nil }); err != nil {
+		h.t.Fatalf("%s: %v; state %s; daemon log:\n%s", name, err, p.info.Load().State, h.log)
+	}
+	return p.info.Load()
+}
+
+func inState(st State) func(*ProcessInfo) bool {
+	return func(i *ProcessInfo) bool { return i.State == st }
+}
+
+// eventually polls cond for up to 10 s: for effects outside the engine
+// (files written by pumps, processes dying).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func readFile(path string) string { b, _ := os.ReadFile(path); return string(b) }
+
+func alive(pid int) bool {
+	st, err := proc.ReadStat(pid)
+	return err == nil && st.State != 'Z'
+}
+
+func TestOS_IgnoreTermIsKilledAfterStopWait(t *testing.T) {
+	spec := helperSpec(t.TempDir(), "stubborn", testhelper.Argv("ignore-term"), func(s *ProcessSpec) {
+		s.StopWait = 500 * time.Millisecond
+	})
+	h := openOS(t, spec)
+	info := h.wait("stubborn", inState(Running))
+	eventually(t, "the helper to ignore TERM", func() bool { return strings.Contains(readFile(spec.Stdout.Path), "ignoring TERM") })
+	t0 := time.Now()
+	if err := h.s.StopProcess(context.Background(), "stubborn", WaitForDone); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(t0); took < 500*time.Millisecond || took > 3*time.Second {
+		t.Errorf("stop took %s, want stopwaitsecs 0.5s then SIGKILL", took)
+	}
+	after, _ := h.s.Process("stubborn")
+	if after.State != Stopped || after.ExitStatus != -1 || alive(info.Pid) {
+		t.Errorf("state %s exitstatus %d alive %v", after.State, after.ExitStatus, alive(info.Pid))
+	}
+	if !strings.Contains(h.log.String(), `status="terminated by SIGKILL"`) {
+		t.Errorf("daemon log lacks the signal death:\n%s", h.log)
+	}
+}
+
+func TestOS_SignalDeathIsReportedAsSupervisordDoes(t *testing.T) {
+	h := openOS(t, helperSpec(t.TempDir(), "sleeper", testhelper.Argv("sleep"), nil))
+	h.wait("sleeper", inState(Running))
+	if err := h.s.StopProcess(context.Background(), "sleeper", WaitForDone); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := h.s.Process("sleeper")
+	if info.ExitStatus != -1 || !strings.Contains(h.log.String(), `status="terminated by SIGTERM"`) {
+		t.Errorf("exitstatus %d, log:\n%s", info.ExitStatus, h.log)
+	}
+}
+
+func grandchildren(log string) []int {
+	var pids []int
+	for _, line := range strings.Split(log, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && (f[0] == "grandchild" || f[0] == "worker") {
+			n, _ := strconv.Atoi(f[1])
+			pids = append(pids, n)
+		}
+	}
+	return pids
+}
+
+// TestOS_OrphansAreKilledAfterGrace: a child that forks grandchildren and
+// exits leaves nothing behind once its grace period (stopwaitsecs) is over.
+func TestOS_OrphansAreKilledAfterGrace(t *testing.T) {
+	spec := helperSpec(t.TempDir(), "forker", testhelper.Argv("orphans", "3"), func(s *ProcessSpec) {
+		s.AutoRestart = RestartNever
+		s.StopWait = 300 * time.Millisecond
+	})
+	h := openOS(t, spec)
+	h.wait("forker", inState(Exited))
+	var kids []int
+	eventually(t, "three grandchildren in the log", func() bool {
+		kids = grandchildren(readFile(spec.Stdout.Path))
+		return len(kids) == 3
+	})
+	eventually(t, "the grandchildren to be killed", func() bool {
+		for _, pid := range kids {
+			if alive(pid) {
+				return false
+			}
+		}
+		return true
+	})
+	if !strings.Contains(h.log.String(), "killing leftover process group") {
+		t.Errorf("no sweep logged:\n%s", h.log)
+	}
+}
+
+// TestOS_GrandchildHoldingStdout: the leader's exit is seen at once although
+// a grandchild keeps its stdout open, and what the grandchild writes later
+// still reaches the log.
+func TestOS_GrandchildHoldingStdout(t *testing.T) {
+	spec := helperSpec(t.TempDir(), "holder", testhelper.Argv("hold-stdout"), func(s *ProcessSpec) {
+		s.AutoRestart = RestartNever
+		s.StopWait = 5 * time.Second
+	})
+	h := openOS(t, spec)
+	t0 := time.Now()
+	h.wait("holder", inState(Exited))
+	if took := time.Since(t0); took > 250*time.Millisecond {
+		t.Errorf("exit seen after %s: exit detection waited for the pipe", took)
+	}
+	eventually(t, "the grandchild's late line", func() bool {
+		return strings.Contains(readFile(spec.Stdout.Path), "late line")
+	})
+}
+
+func TestOS_ExitAtOnceIsFatalAfterRetries(t *testing.T) {
+	h := openOS(t, helperSpec(t.TempDir(), "crash", testhelper.Argv("exit", "3"), func(s *ProcessSpec) {
+		s.StartSecs, s.StartRetries, s.AutoStart = time.Second, 1, false
+	}))
+	err := h.s.StartProcess(context.Background(), "crash", WaitForDone)
+	if !errors.Is(err, ErrSpawn) {
+		t.Fatalf("start: %v, want spawn error", err)
+	}
+	info := h.wait("crash", inState(Fatal))
+	if info.Description(time.Now()) != tooQuicklyText || info.ExitStatus != 0 {
+		t.Errorf("description %q exitstatus %d", info.Description(time.Now()), info.ExitStatus)
+	}
+}
+
+func TestOS_SpawnErrors(t *testing.T) {
+	dir := t.TempDir()
+	h := openOS(t,
+		helperSpec(dir, "missing", []string{"/no/such/binary"}, func(s *ProcessSpec) { s.AutoStart = false }),
+		helperSpec(dir, "notexec", []string{filepath.Join(dir, "plain.txt")}, func(s *ProcessSpec) { s.AutoStart = false }),
+		helperSpec(dir, "nodir", testhelper.Argv("sleep"), func(s *ProcessSpec) {
+			s.AutoStart, s.StartRetries, s.Directory = false, 0, "/no/such/dir"
+		}),
+		helperSpec(dir, "nouser", testhelper.Argv("sleep"), func(s *ProcessSpec) {
+			s.AutoStart, s.StartRetries, s.User = false, 0, "no-such-user-ctlsup"
+		}))
+	os.WriteFile(filepath.Join(dir, "plain.txt"), []byte("not a program"), 0o644)
+	ctx := context.Background()
+	if err := h.s.StartProcess(ctx, "missing", WaitForDone); !errors.Is(err, ErrNoFile) {
+		t.Errorf("missing binary: %v", err)
+	}
+	if err := h.s.StartProcess(ctx, "notexec", WaitForDone); !errors.Is(err, ErrNotExecutable) {
+		t.Errorf("not executable: %v", err)
+	}
+	for name, text := range map[string]string{"nodir": "couldn't chdir to /no/such/dir", "nouser": "can't find user 'no-such-user-ctlsup'"} {
+		if err := h.s.StartProcess(ctx, name, WaitForDone); !errors.Is(err, ErrSpawn) {
+			t.Errorf("%s: %v, want spawn error", name, err)
+		}
+		info := h.wait(name, inState(Fatal))
+		if !strings.Contains(info.Description(time.Now()), text) {
+			t.Errorf("%s: description %q, want %q", name, info.Description(time.Now()), text)
+		}
+	}
+}
+
+// TestOS_ChildGetsOnlyStdioFds looks at a non-Go child from outside: it
+// holds fds 0, 1, 2, plus the lock as fd 3 for a singleton, even though the
+// test process inherited other descriptors from its own parent.
+func TestOS_ChildGetsOnlyStdioFds(t *testing.T) {
+	leak, err := syscall.Dup(1) // a descriptor without close-on-exec
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(leak)
+	dir := t.TempDir()
+	h := openOS(t,
+		helperSpec(dir, "plain", []string{"/bin/sleep", "1000"}, nil),
+		helperSpec(dir, "single", []string{"/bin/sleep", "1000"}, func(s *ProcessSpec) { s.Singleton = true }))
+	for name, want := range map[string]string{"plain": "[0 1 2]", "single": "[0 1 2 3]"} {
+		info := h.wait(name, inState(Running))
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", info.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fds []int
+		for _, e := range ents {
+			n, _ := strconv.Atoi(e.Name())
+			fds = append(fds, n)
+		}
+		slices.Sort(fds)
+		if got := fmt.Sprint(fds); got != want {
+			t.Errorf("%s holds fds %s, want %s", name, got, want)
+		}
+	}
+}
+
+func TestOS_UmaskIsSetInTheChild(t *testing.T) {
+	spec := helperSpec(t.TempDir(), "masked", testhelper.Argv("umask"), func(s *ProcessSpec) { s.Umask = 0o027 })
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	openOS(t, spec)
+	eventually(t, "the umask line", func() bool { return readFile(spec.Stdout.Path) != "" })
+	if got := strings.TrimSpace(readFile(spec.Stdout.Path)); got != "umask 027" {
+		t.Errorf("child says %q, want umask 027", got)
+	}
+	if now := syscall.Umask(0o022); now != 0o022 {
+		t.Errorf("the daemon's umask changed to %03o", now)
+	}
+}
+
+func TestOS_ChildEnvironment(t *testing.T) {
+	t.Setenv("NOTIFY_SOCKET", "/run/systemd/notify")
+	t.Setenv("LISTEN_FDS", "2")
+	t.Setenv("WATCHDOG_USEC", "1000")
+	t.Setenv("CTLSUP_FROM_DAEMON", "kept")
+	dir := t.TempDir()
+	spec := helperSpec(dir, "envy", testhelper.Argv("env"), func(s *ProcessSpec) {
+		s.Group, s.Directory = "inst", dir
+		s.Environment = map[string]string{"DJANGO_SETTINGS_MODULE": "cts.settings.turkey", "CTLSUP_FROM_DAEMON": "overridden"}
+	})
+	openOS(t, spec)
+	var env string
+	eventually(t, "the environment", func() bool { env = readFile(spec.Stdout.Path); return strings.Contains(env, "PWD=") })
+	for _, want := range []string{"SUPERVISOR_ENABLED=1\n", "SUPERVISOR_PROCESS_NAME=envy\n", "SUPERVISOR_GROUP_NAME=inst\n",
+		"DJANGO_SETTINGS_MODULE=cts.settings.turkey\n", "CTLSUP_FROM_DAEMON=overridden\n", "PWD=" + dir + "\n"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("environment lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"NOTIFY_SOCKET=", "LISTEN_FDS=", "WATCHDOG_USEC="} {
+		if strings.Contains(env, bad) {
+			t.Errorf("environment leaks %s", bad)
+		}
+	}
+}
+
+// TestOS_SingletonLock: while a singleton runs, a second daemon on the same
+// state directory cannot start another, and the error names the holder.
+func TestOS_SingletonLock(t *testing.T) {
+	dir := t.TempDir()
+	spec := helperSpec(dir, "beat", testhelper.Argv("sleep"), func(s *ProcessSpec) { s.Singleton = true })
+	rt := NewOSRuntime(filepath.Join(dir, "state"), quietLogger())
+	if err := rt.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	first, err := rt.Start(spec, rt.NewOutput(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := rt.Start(spec, rt.NewOutput(spec))
+	if err == nil {
+		second.Signal(syscall.SIGKILL, false)
+		t.Fatal("a second singleton started")
+	}
+	if want := fmt.Sprintf("singleton beat is still running as pid %d", first.Pid()); err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	first.Signal(syscall.SIGTERM, false)
+	<-first.Done()
+	third, err := rt.Start(spec, rt.NewOutput(spec))
+	if err != nil {
+		t.Fatalf("lock not released by the exit: %v", err)
+	}
+	third.Signal(syscall.SIGTERM, false)
+	<-third.Done()
+}
+
+// TestOS_RestartSingletonNeverOverlaps restarts a singleton whose process
+// takes its time to stop, and checks the new one starts after the old died.
+func TestOS_RestartSingletonNeverOverlaps(t *testing.T) {
+	spec := helperSpec(t.TempDir(), "beat", testhelper.Argv("ignore-term"), func(s *ProcessSpec) {
+		s.Singleton, s.StopWait = true, 300*time.Millisecond
+	})
+	h := openOS(t, spec)
+	old := h.wait("beat", inState(Running))
+	if err := h.s.RestartProcess(context.Background(), "beat", WaitForDone); err != nil {
+		t.Fatal(err)
+	}
+	now, _ := h.s.Process("beat")
+	if now.Pid == old.Pid || alive(old.Pid) || now.State != Running {
+		t.Errorf("old pid %d (alive %v), new pid %d state %s", old.Pid, alive(old.Pid), now.Pid, now.State)
+	}
+}
