@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/ctlsup/ctlsup/supervisor/internal/logcap"
@@ -141,7 +142,7 @@ func (r *OSRuntime) Start(spec *ProcessSpec, out Output) (Child, error) {
 		defer lock.Close()
 		files = append(files, lock)
 	}
-	c := &osChild{done: make(chan ExitStatus, 1)}
+	c := &osChild{name: spec.FullName(), state: r.state, done: make(chan ExitStatus, 1)}
 	p, err := proc.Start(proc.Attr{
 		Path:       path,
 		Argv:       spec.Argv,
@@ -162,13 +163,15 @@ func (r *OSRuntime) Start(spec *ProcessSpec, out Output) (Child, error) {
 		return nil, fmt.Errorf("couldn't exec %s: %w", spec.Argv[0], err)
 	}
 	c.p = p
-	c.name = spec.FullName()
-	c.state = r.state
 	if lock != nil {
 		lock.Truncate(0)
 		fmt.Fprintf(lock, "%d\n", p.Pid)
 	}
-	r.state.add(spec, p.Pid)
+	c.mu.Lock()
+	if !c.exitSeen {
+		r.state.add(spec, p.Pid)
+	}
+	c.mu.Unlock()
 	return c, nil
 }
 
@@ -231,10 +234,13 @@ func (r *OSRuntime) childEnv(spec *ProcessSpec, cred *proc.Credential) []string 
 }
 
 type osChild struct {
-	p     *proc.Process
+	p     *proc.Process // set once Start returns; used by the actor only
 	name  string
 	state *stateFile
 	done  chan ExitStatus
+
+	mu       sync.Mutex // orders the state file's add and remove
+	exitSeen bool
 }
 
 func (c *osChild) Pid() int { return c.p.Pid }
@@ -248,8 +254,12 @@ func (c *osChild) Signal(sig syscall.Signal, group bool) error {
 
 func (c *osChild) Done() <-chan ExitStatus { return c.done }
 
-// exited runs in the reaper; the channel has room for the one status.
-func (c *osChild) exited(ws syscall.WaitStatus) {
-	c.state.remove(c.name, c.p.Pid)
+// exited runs in the reaper, possibly before Start returned; the channel
+// has room for the one status.
+func (c *osChild) exited(pid int, ws syscall.WaitStatus) {
+	c.mu.Lock()
+	c.exitSeen = true
+	c.state.remove(c.name, pid)
+	c.mu.Unlock()
 	c.done <- ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
 }

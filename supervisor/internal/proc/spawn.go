@@ -23,9 +23,9 @@ type Attr struct {
 	// GroupGrace is how long members of the child's process group may
 	// outlive the leader before they are killed; 0 never kills them.
 	GroupGrace time.Duration
-	// OnExit is called from the reaper with the leader's wait status; it
-	// must not block.
-	OnExit func(syscall.WaitStatus)
+	// OnExit is called from the reaper with the leader's pid and wait
+	// status, possibly before Start has returned; it must not block.
+	OnExit func(pid int, ws syscall.WaitStatus)
 }
 
 // Process is a started child. Its leader is in a process group of its own
@@ -34,7 +34,7 @@ type Process struct {
 	Pid    int
 	os     *os.Process // pidfd-backed: signals never reach a recycled pid
 	grace  time.Duration
-	onExit func(syscall.WaitStatus)
+	onExit func(int, syscall.WaitStatus)
 	done   chan struct{}
 	status syscall.WaitStatus
 	once   sync.Once
@@ -119,7 +119,7 @@ func (p *Process) exited(ws syscall.WaitStatus) {
 		p.os.Release()
 		close(p.done)
 		if p.onExit != nil {
-			p.onExit(ws)
+			p.onExit(p.Pid, ws)
 		}
 		if p.grace > 0 && groupAlive(p.Pid) {
 			leftovers.mu.Lock()
