@@ -1,0 +1,163 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/config"
+)
+
+// writeConfig writes a daemon file and conf.d files into a temp dir and
+// returns the daemon file's path.
+func writeConfig(t *testing.T, daemon string, confd map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
+	for name, text := range confd {
+		os.WriteFile(filepath.Join(dir, "conf.d", name), []byte(text), 0o644)
+	}
+	path := filepath.Join(dir, "ctlsupd.toml")
+	os.WriteFile(path, []byte(daemon), 0o644)
+	return path
+}
+
+const daemonFile = "include = [\"conf.d/*.toml\"]\nlog_dir = \"/var/log/x\"\nstate_dir = \"/run/x\"\n"
+
+func TestLoad_Errors(t *testing.T) {
+	t.Setenv("CTLSUP_TEST_HOME", "/srv/home")
+	for name, tc := range map[string]struct {
+		daemon, file, want string
+	}{
+		"unknown key with suggestion": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nautorestrat = true\n",
+			`conf.d/app.toml:3: program "web": unknown key "autorestrat" (did you mean "autorestart"?)`},
+		"supervisord key": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nstdout_logfile_maxbytes = \"1MB\"\n",
+			`conf.d/app.toml:3: program "web": unknown key "stdout_logfile_maxbytes" (did you mean logfile_maxbytes?)`},
+		"singleton numprocs": {daemonFile, "[program.celery-beat]\ncommand = \"/bin/true\"\nsingleton = true\n\nnumprocs = 2\n",
+			`conf.d/app.toml:5: program "celery-beat": numprocs = 2, but a singleton program runs exactly one process`},
+		"unknown instance": {daemonFile, "[instance.turkey]\n[program.web]\ninstances = [\"turkey\", \"irak\"]\ncommand = \"/bin/true\"\n",
+			`conf.d/app.toml:3: program "web": instance "irak" is not defined (define it with [instance.irak])`},
+		"unknown expansion": {daemonFile, "[program.web]\ncommand = \"/bin/gunicorn --bind :${PORT}\"\n",
+			`conf.d/app.toml:2: program "web": command: unknown name ${PORT}`},
+		"bad signal": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nstopsignal = \"TERMINATE\"\n",
+			`conf.d/app.toml:3: program "web": stopsignal = "TERMINATE" is not one of TERM, HUP, INT, QUIT, KILL, USR1, USR2`},
+		"bad size": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nlogfile_maxbytes = \"50 megs\"\n",
+			`conf.d/app.toml:3: program "web": logfile_maxbytes = "50 megs": not a size`},
+		"wrong type": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nstartsecs = \"ten\"\n",
+			`conf.d/app.toml:3: program "web": startsecs must be an integer, not a string`},
+		"missing command": {daemonFile, "[program.web]\nautostart = false\n",
+			`conf.d/app.toml:1: program "web": command is required`},
+		"group clash": {daemonFile, "[instance.web]\n[program.api]\ninstances = [\"web\"]\ncommand = \"/bin/true\"\n[program.web]\ncommand = \"/bin/true\"\n",
+			`conf.d/app.toml:5: program "web": its group "web" has the name of instance "web"`},
+		"toml syntax": {daemonFile, "[program.web]\ncommand = \"/bin/true\nautostart = true\n",
+			`conf.d/app.toml:2: `},
+		"daemon key in conf.d": {daemonFile, "log_dir = \"/tmp\"\n",
+			`conf.d/app.toml:1: unknown key "log_dir"`},
+		"daemon unknown key": {daemonFile + "[control]\nsocket = \"/run/x.sock\"\nsocket_mod = \"0700\"\n", "",
+			`ctlsupd.toml:6: control: unknown key "socket_mod" (did you mean "socket_mode"?)`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := writeConfig(t, tc.daemon, map[string]string{"app.toml": tc.file})
+			_, err := config.Load(path)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			dir := filepath.Dir(path) + "/"
+			if got := strings.ReplaceAll(err.Error(), dir, ""); !strings.HasPrefix(got, tc.want) {
+				t.Errorf("error\n got %s\nwant %s...", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoad_DuplicateAcrossFiles(t *testing.T) {
+	path := writeConfig(t, daemonFile, map[string]string{
+		"a.toml": "[program.web]\ncommand = \"/bin/true\"\n",
+		"b.toml": "\n[program.web]\ncommand = \"/bin/false\"\n",
+	})
+	_, err := config.Load(path)
+	dir := filepath.Dir(path) + "/"
+	if err == nil || strings.ReplaceAll(err.Error(), dir, "") != `conf.d/b.toml:2: program "web": already defined at conf.d/a.toml:1` {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestLoad_Program(t *testing.T) {
+	t.Setenv("CTLSUP_TEST_ROOT", "/srv")
+	path := writeConfig(t, daemonFile, map[string]string{"cts.toml": `
+[instance.turkey]
+environment = { PORT = 8001, SETTINGS = "cts.settings.${instance}" }
+logfile_maxbytes = "100MB"
+
+[program.worker]
+instances = ["turkey"]
+numprocs = 2
+command = "${CTLSUP_TEST_ROOT}/bin/celery -A cts worker -n '${instance} ${process_num}@%h' --price $$5"
+environment = { WORKER = "${process_name}" }
+umask = "027"
+startsecs = 10
+stopwaitsecs = 600
+autorestart = true
+exitcodes = [0, 2]
+stopsignal = "int"
+logfile_backups = 3
+priority = 5
+
+[program.solo]
+command = ["/bin/echo", "a b", "${here}"]
+autorestart = false
+stdout_logfile = "none"
+stderr_logfile = "err/solo.log"
+stopasgroup = true
+killasgroup = false
+`})
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Groups) != 2 || cfg.Groups[0].Name != "turkey" || cfg.Groups[1].Name != "solo" {
+		t.Fatalf("groups %+v", cfg.Groups)
+	}
+	w := cfg.Groups[0].Processes[1]
+	want := supervisor.ProcessSpec{
+		Name: "worker_01", Group: "turkey", Program: "worker", Instance: "turkey",
+		Argv:        []string{"/srv/bin/celery", "-A", "cts", "worker", "-n", "turkey 1@%h", "--price", "$5"},
+		Umask:       0o27,
+		Environment: map[string]string{"PORT": "8001", "SETTINGS": "cts.settings.turkey", "WORKER": "worker_01"},
+		Priority:    5, AutoStart: true, AutoRestart: supervisor.RestartAlways, ExitCodes: []int{0, 2},
+		StartSecs: 10 * time.Second, StartRetries: 3, StopSignal: syscall.SIGINT, StopWait: 600 * time.Second,
+		KillAsGroup: true, RestartMaxDelay: 60 * time.Second,
+		Stdout: supervisor.LogSpec{Path: "/var/log/x/turkey/worker_01.log", MaxBytes: 100 << 20, Backups: 3},
+		Stderr: supervisor.LogSpec{Path: "/var/log/x/turkey/worker_01.err.log", MaxBytes: 100 << 20, Backups: 3},
+	}
+	if !w.Equal(&want) {
+		t.Errorf("worker_01\n got %+v\nwant %+v", w, want)
+	}
+	solo := cfg.Groups[1].Processes[0]
+	confd := filepath.Join(filepath.Dir(path), "conf.d")
+	if strings.Join(solo.Argv, "|") != "/bin/echo|a b|"+confd || solo.Stdout.Path != "" ||
+		solo.Stderr.Path != filepath.Join(confd, "err/solo.log") || !solo.StopAsGroup || !solo.KillAsGroup ||
+		solo.AutoRestart != supervisor.RestartNever || solo.Umask != -1 || solo.Group != "solo" {
+		t.Errorf("solo %+v", solo)
+	}
+	if cfg.Daemon.Control.Socket != "/run/x/ctlsup.sock" || cfg.Daemon.Control.SocketMode != 0o700 {
+		t.Errorf("daemon %+v", cfg.Daemon)
+	}
+}
+
+func TestSplitWords(t *testing.T) {
+	path := writeConfig(t, daemonFile, map[string]string{"a.toml": `[program.a]
+command = '''sh -c "echo \"hi\" \$x" 'it''s' a\ b'''
+`})
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Groups[0].Processes[0].Argv, "|"); got != `sh|-c|echo "hi" $x|its|a b` {
+		t.Errorf("argv %s", got)
+	}
+}

@@ -1,0 +1,153 @@
+package logcap
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// lines returns n bytes of unique, numbered lines.
+func lines(n int) []byte {
+	var b bytes.Buffer
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "%09d %s\n", i, strings.Repeat("y", 70))
+	}
+	return b.Bytes()[:n]
+}
+
+// logFiles returns the backups, oldest first, then the current file.
+func logFiles(t *testing.T, path string) []string {
+	t.Helper()
+	matches, _ := filepath.Glob(strings.TrimSuffix(path, ".log") + "-*.log")
+	slices.Sort(matches) // lumberjack's timestamped names sort by age
+	return append(matches, path)
+}
+
+// TestSink_RotatesExactly writes 3 MB through a pipe with maxbytes 1MB and
+// two backups: the current file plus two backups hold every byte once.
+func TestSink_RotatesExactly(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "worker.log")
+	s := NewSink(path, 1<<20, 2, nil)
+	c := &Capture{Stdout: s}
+	w, _, err := c.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := lines(3 << 20)
+	for off := 0; off < len(data); off += 50_000 { // odd chunk sizes
+		w.Write(data[off:min(off+50_000, len(data))])
+	}
+	w.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Written() < int64(len(data)) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.Close()
+	files := logFiles(t, path)
+	if len(files) != 3 {
+		t.Fatalf("files %v, want the current one and 2 backups", files)
+	}
+	var all []byte
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if len(b) != 1<<20 {
+			t.Errorf("%s has %d bytes, want exactly 1 MiB", filepath.Base(f), len(b))
+		}
+		all = append(all, b...)
+	}
+	if !bytes.Equal(all, data) {
+		t.Errorf("the files do not hold the written bytes in order, once each (%d of %d bytes)", len(all), len(data))
+	}
+	if s.Rotations() != 2 || s.Dropped() != 0 {
+		t.Errorf("rotations %d dropped %d", s.Rotations(), s.Dropped())
+	}
+}
+
+// TestSink_OldBackupsArePruned keeps at most logfile_backups backups.
+func TestSink_OldBackupsArePruned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.log")
+	s := NewSink(path, 10_000, 2, nil)
+	s.Write(lines(100_000))
+	deadline := time.Now().Add(10 * time.Second)
+	for len(logFiles(t, path)) > 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // lumberjack prunes in the background
+	}
+	if n := len(logFiles(t, path)); n != 3 {
+		t.Errorf("%d files, want the current one and 2 backups", n)
+	}
+	s.Close()
+}
+
+// TestSink_NoBackupsTruncates: logfile_backups = 0 keeps one file.
+func TestSink_NoBackupsTruncates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.log")
+	s := NewSink(path, 1000, 0, nil)
+	data := lines(2500)
+	s.Write(data)
+	s.Close()
+	if files := logFiles(t, path); len(files) != 1 {
+		t.Errorf("files %v", files)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, data[2000:]) {
+		t.Errorf("current file holds %d bytes, want the last 500", len(b))
+	}
+}
+
+// TestSink_UnwritableDropsAndCounts: a log that cannot be written costs the
+// writer nothing; the bytes are counted as dropped.
+func TestSink_UnwritableDropsAndCounts(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "not-a-dir")
+	os.WriteFile(blocker, nil, 0o644)
+	s := NewSink(filepath.Join(blocker, "p.log"), 1<<20, 2, nil)
+	c := &Capture{Stdout: s}
+	w, _, err := c.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := lines(4 << 20) // far more than a pipe buffer holds
+	done := make(chan struct{})
+	go func() { w.Write(data); w.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer was blocked by an unwritable log")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Dropped() < int64(len(data)) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s.Dropped() != int64(len(data)) || s.Written() != 0 {
+		t.Errorf("dropped %d written %d, want all %d dropped", s.Dropped(), s.Written(), len(data))
+	}
+}
+
+// TestSink_ReopenAfterRename is logrotate's sequence: rename, then SIGUSR2.
+func TestSink_ReopenAfterRename(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.log")
+	s := NewSink(path, 0, 0, nil)
+	s.Write([]byte("before\n"))
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	s.Write([]byte("still old\n"))
+	s.Reopen()
+	s.Write([]byte("after\n"))
+	s.Close()
+	if got, _ := os.ReadFile(path + ".1"); string(got) != "before\nstill old\n" {
+		t.Errorf("rotated file %q", got)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "after\n" {
+		t.Errorf("new file %q", got)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o644 {
+		t.Errorf("new log mode %v, want 0644", st.Mode().Perm())
+	}
+}
