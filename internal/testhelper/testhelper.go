@@ -128,6 +128,13 @@ var helpers = map[string]func(args []string){
 		fmt.Println("PWD=" + wd)
 		forever()
 	},
+	// tick prints a numbered line every 20ms until killed.
+	"tick": func([]string) {
+		for i := 0; ; i++ {
+			fmt.Println("tick", i)
+			time.Sleep(20 * time.Millisecond)
+		}
+	},
 	// touch creates a file named by its argument, then sleeps.
 	"touch": func(args []string) {
 		os.WriteFile(filepath.Clean(args[0]), []byte("x"), 0o666)

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor"
+)
+
+var daemonBinary string // built once by TestMain
+
+func TestMain(m *testing.M) {
+	testhelper.Run()
+	os.Setenv("GORACE", "atexit_sleep_ms=0")
+	dir, err := os.MkdirTemp("", "ctlsupd-test")
+	if err != nil {
+		panic(err)
+	}
+	daemonBinary = filepath.Join(dir, "ctlsupd")
+	if out, err := exec.Command("go", "build", "-o", daemonBinary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building ctlsupd: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// program renders a [program.NAME] table running a test helper.
+func program(name, helper string, extra ...string) string {
+	var argv []string
+	for _, a := range testhelper.Argv(helper) {
+		argv = append(argv, strconv.Quote(a))
+	}
+	return fmt.Sprintf("[program.%s]\ncommand = [%s]\nstartsecs = 0\nstopwaitsecs = 2\n%s\n",
+		name, strings.Join(argv, ", "), strings.Join(extra, "\n"))
+}
+
+// testConfig writes a daemon file whose state and logs live in a temp dir.
+func testConfig(t *testing.T, confd map[string]string) (path string) {
+	t.Helper()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
+	daemon := fmt.Sprintf("include = [\"conf.d/*.toml\"]\nlog_dir = %q\nstate_dir = %q\n[control]\nsocket = %q\n",
+		filepath.Join(dir, "log"), filepath.Join(dir, "state"), filepath.Join(dir, "state", "ctlsup.sock"))
+	path = filepath.Join(dir, "ctlsupd.toml")
+	os.WriteFile(path, []byte(daemon), 0o644)
+	writeConfd(t, path, confd)
+	return path
+}
+
+func writeConfd(t *testing.T, daemonPath string, files map[string]string) {
+	t.Helper()
+	for name, text := range files {
+		p := filepath.Join(filepath.Dir(daemonPath), "conf.d", name)
+		if text == "" {
+			os.Remove(p)
+			continue
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+type runningMain struct {
+	m      *Main
+	sigs   chan os.Signal
+	done   chan error
+	stderr *syncBuffer
+}
+
+// mustRunMain runs the daemon in-process and waits until it started.
+func mustRunMain(t *testing.T, path string) *runningMain {
+	t.Helper()
+	r := &runningMain{sigs: make(chan os.Signal, 1), done: make(chan error, 1), stderr: &syncBuffer{}}
+	started := make(chan struct{})
+	r.m = &Main{ConfigPath: path, Stdout: r.stderr, Stderr: r.stderr, Signals: r.sigs,
+		Started: func(*Main) { close(started) }}
+	go func() { r.done <- r.m.Run(context.Background()) }()
+	select {
+	case <-started:
+	case err := <-r.done:
+		t.Fatalf("daemon exited: %v\n%s", err, r.stderr)
+	case <-time.After(10 * time.Second):
+		t.Fatal("daemon did not start")
+	}
+	return r
+}
+
+// waitFor polls the daemon's process table until cond holds.
+func (r *runningMain) waitFor(t *testing.T, what string, cond func(map[string]*supervisor.ProcessInfo) bool) map[string]*supervisor.ProcessInfo {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		procs := map[string]*supervisor.ProcessInfo{}
+		for _, p := range r.m.Supervisor.Processes() {
+			procs[p.FullName()] = p
+		}
+		if cond(procs) {
+			return procs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; daemon log:\n%s", what, r.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func allRunning(names ...string) func(map[string]*supervisor.ProcessInfo) bool {
+	return func(procs map[string]*supervisor.ProcessInfo) bool {
+		if len(procs) != len(names) {
+			return false
+		}
+		for _, n := range names {
+			if p := procs[n]; p == nil || p.State != supervisor.Running {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// liveInGroup lists live (non-zombie) processes of a process group.
+func liveInGroup(pgid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+			pid, _ := strconv.Atoi(e.Name())
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func TestMain_ReloadReopenAndShutdown(t *testing.T) {
+	path := testConfig(t, map[string]string{
+		"a.toml": program("keep", "sleep") + program("change", "sleep") + program("gone", "sleep") +
+			program("pool", "pool") + program("ticker", "tick"),
+	})
+	r := mustRunMain(t, path)
+	before := r.waitFor(t, "all running", allRunning("keep", "change", "gone", "pool", "ticker"))
+
+	// HUP: reread + update. keep is untouched, change restarts, gone goes,
+	// added arrives.
+	writeConfd(t, path, map[string]string{
+		"a.toml": program("keep", "sleep") + program("change", "sleep", "priority = 5") +
+			program("pool", "pool") + program("ticker", "tick"),
+		"b.toml": program("added", "sleep"),
+	})
+	r.sigs <- syscall.SIGHUP
+	after := r.waitFor(t, "the update", allRunning("keep", "change", "pool", "ticker", "added"))
+	if after["keep"].Pid != before["keep"].Pid {
+		t.Errorf("untouched program restarted: pid %d -> %d", before["keep"].Pid, after["keep"].Pid)
+	}
+	if after["change"].Pid == before["change"].Pid {
+		t.Errorf("changed program kept pid %d", after["change"].Pid)
+	}
+	if len(liveInGroup(before["gone"].Pid)) != 0 {
+		t.Errorf("removed program still runs")
+	}
+
+	// A broken file: nothing changes, and the log names file and line.
+	writeConfd(t, path, map[string]string{"b.toml": program("added", "sleep") + "bogus_key = 1\n"})
+	r.sigs <- syscall.SIGHUP
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(r.stderr.String(), "configuration not applied") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if log := r.stderr.String(); !strings.Contains(log, `conf.d/b.toml:6: program \"added\": unknown key \"bogus_key\"`) {
+		t.Errorf("config error not logged with file:line:\n%s", log)
+	}
+	still := r.waitFor(t, "nothing to change", allRunning("keep", "change", "pool", "ticker", "added"))
+	for name, p := range still {
+		if p.Pid != after[name].Pid {
+			t.Errorf("%s restarted by a broken config", name)
+		}
+	}
+
+	// USR2 after logrotate renamed the log: a new file appears.
+	tickLog := after["ticker"].Spec.Stdout.Path
+	if err := os.Rename(tickLog, tickLog+".1"); err != nil {
+		t.Fatal(err)
+	}
+	r.sigs <- syscall.SIGUSR2
+	deadline = time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(tickLog); err == nil && strings.Contains(string(b), "tick") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if b, err := os.ReadFile(tickLog); err != nil || !strings.Contains(string(b), "tick") {
+		t.Errorf("no new log after SIGUSR2: %v %q", err, b)
+	}
+
+	// TERM: everything stops, the pool's workers too, and Run returns nil.
+	r.sigs <- syscall.SIGTERM
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("shutdown hung")
+	}
+	for name, p := range still {
+		if live := liveInGroup(p.Pid); len(live) != 0 {
+			t.Errorf("%s left processes behind: %v", name, live)
+		}
+	}
+}
+
+func TestMain_Check(t *testing.T) {
+	good := testConfig(t, map[string]string{"a.toml": program("web", "sleep", "numprocs = 2")})
+	var out bytes.Buffer
+	m := &Main{ConfigPath: good, CheckOnly: true, Stdout: &out, Stderr: &out}
+	if err := m.Run(context.Background()); err != nil || !strings.Contains(out.String(), "OK, 1 groups, 2 processes") {
+		t.Errorf("check of a good config: %v\n%s", err, out.String())
+	}
+	bad := testConfig(t, map[string]string{"a.toml": program("web", "sleep", "numprocs = 0")})
+	m = &Main{ConfigPath: bad, CheckOnly: true, Stdout: &out, Stderr: &out}
+	if err := m.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "a.toml:5: program \"web\": numprocs = 0, but it must be at least 1") {
+		t.Errorf("check of a bad config: %v", err)
+	}
+}
