@@ -219,6 +219,9 @@ func (r *OSRuntime) childEnv(spec *ProcessSpec, cred *proc.Credential) []string 
 			env[k] = v
 		}
 	}
+	if spec.Directory != "" {
+		env["PWD"] = spec.Directory // the daemon's own would mislead the child
+	}
 	maps.Copy(env, spec.Environment)
 	env["SUPERVISOR_ENABLED"] = "1"
 	env["SUPERVISOR_PROCESS_NAME"] = spec.Name

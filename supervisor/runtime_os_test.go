@@ -179,9 +179,10 @@ func TestOS_OrphansAreKilledAfterGrace(t *testing.T) {
 		}
 		return true
 	})
-	if !strings.Contains(h.log.String(), "killing leftover process group") {
-		t.Errorf("no sweep logged:\n%s", h.log)
-	}
+	eventually(t, "the sweep and the reaped orphans in the daemon log", func() bool {
+		log := h.log.String()
+		return strings.Contains(log, "killing leftover process group") && strings.Count(log, "reaped orphan") == 3
+	})
 }
 
 // TestOS_GrandchildHoldingStdout: the leader's exit is seen at once although
@@ -257,23 +258,36 @@ func TestOS_ChildGetsOnlyStdioFds(t *testing.T) {
 	}
 	defer syscall.Close(leak)
 	dir := t.TempDir()
+	cLocale := func(s *ProcessSpec) { s.Environment = map[string]string{"LC_ALL": "C"} }
 	h := openOS(t,
-		helperSpec(dir, "plain", []string{"/bin/sleep", "1000"}, nil),
-		helperSpec(dir, "single", []string{"/bin/sleep", "1000"}, func(s *ProcessSpec) { s.Singleton = true }))
+		helperSpec(dir, "plain", []string{"/bin/sleep", "1000"}, cLocale),
+		helperSpec(dir, "single", []string{"/bin/sleep", "1000"}, func(s *ProcessSpec) { cLocale(s); s.Singleton = true }))
 	for name, want := range map[string]string{"plain": "[0 1 2]", "single": "[0 1 2 3]"} {
 		info := h.wait(name, inState(Running))
-		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", info.Pid))
-		if err != nil {
-			t.Fatal(err)
+		// A starting program opens files of its own (libraries, locales):
+		// compare once it has settled. A leaked descriptor never goes away.
+		var got string
+		var targets []string
+		deadline := time.Now().Add(5 * time.Second)
+		for got != want && time.Now().Before(deadline) {
+			ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", info.Pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fds []int
+			targets = targets[:0]
+			for _, e := range ents {
+				n, _ := strconv.Atoi(e.Name())
+				fds = append(fds, n)
+				target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", info.Pid, n))
+				targets = append(targets, fmt.Sprintf("%d=%s", n, target))
+			}
+			slices.Sort(fds)
+			got = fmt.Sprint(fds)
+			time.Sleep(5 * time.Millisecond)
 		}
-		var fds []int
-		for _, e := range ents {
-			n, _ := strconv.Atoi(e.Name())
-			fds = append(fds, n)
-		}
-		slices.Sort(fds)
-		if got := fmt.Sprint(fds); got != want {
-			t.Errorf("%s holds fds %s, want %s", name, got, want)
+		if got != want {
+			t.Errorf("%s holds fds %s, want %s: %v", name, got, want, targets)
 		}
 	}
 }
@@ -304,9 +318,9 @@ func TestOS_ChildEnvironment(t *testing.T) {
 	})
 	openOS(t, spec)
 	var env string
-	eventually(t, "the environment", func() bool { env = readFile(spec.Stdout.Path); return strings.Contains(env, "PWD=") })
+	eventually(t, "the environment", func() bool { env = readFile(spec.Stdout.Path); return strings.HasSuffix(env, "END\n") })
 	for _, want := range []string{"SUPERVISOR_ENABLED=1\n", "SUPERVISOR_PROCESS_NAME=envy\n", "SUPERVISOR_GROUP_NAME=inst\n",
-		"DJANGO_SETTINGS_MODULE=cts.settings.turkey\n", "CTLSUP_FROM_DAEMON=overridden\n", "PWD=" + dir + "\n"} {
+		"DJANGO_SETTINGS_MODULE=cts.settings.turkey\n", "CTLSUP_FROM_DAEMON=overridden\n", "WD=" + dir + "\n", "\nPWD=" + dir + "\n"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("environment lacks %q", want)
 		}
@@ -364,5 +378,25 @@ func TestOS_RestartSingletonNeverOverlaps(t *testing.T) {
 	now, _ := h.s.Process("beat")
 	if now.Pid == old.Pid || alive(old.Pid) || now.State != Running {
 		t.Errorf("old pid %d (alive %v), new pid %d state %s", old.Pid, alive(old.Pid), now.Pid, now.State)
+	}
+}
+
+// TestOS_UserSwitch runs a program as nobody: its uid, groups and login
+// environment come from passwd. Switching users needs a root daemon.
+func TestOS_UserSwitch(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("switching users needs root; CI runs as root")
+	}
+	spec := helperSpec(t.TempDir(), "nobody", []string{"/bin/sh", "-c", `echo "$(id -u) $(id -g) HOME=$HOME USER=$USER LOGNAME=$LOGNAME SHELL=$SHELL"; exec sleep 1000`},
+		func(s *ProcessSpec) { s.User = "nobody" })
+	openOS(t, spec)
+	cred, err := proc.LookupUser("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d %d HOME=%s USER=nobody LOGNAME=nobody SHELL=%s\n", cred.Uid, cred.Gid, cred.Home, cred.Shell)
+	eventually(t, "the child's identity", func() bool { return readFile(spec.Stdout.Path) != "" })
+	if got := readFile(spec.Stdout.Path); got != want {
+		t.Errorf("child says %q, want %q", got, want)
 	}
 }

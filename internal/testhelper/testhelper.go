@@ -125,7 +125,8 @@ var helpers = map[string]func(args []string){
 			fmt.Println(kv)
 		}
 		wd, _ := os.Getwd()
-		fmt.Println("PWD=" + wd)
+		fmt.Println("WD=" + wd)
+		fmt.Println("END")
 		forever()
 	},
 	// tick prints a numbered line every 20ms until killed.

@@ -1,0 +1,62 @@
+package proc
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+func TestDescribe(t *testing.T) {
+	for ws, want := range map[syscall.WaitStatus]string{
+		0:                             "exit status 0",
+		3 << 8:                        "exit status 3",
+		syscall.WaitStatus(15):        "terminated by SIGTERM",
+		syscall.WaitStatus(9):         "terminated by SIGKILL",
+		syscall.WaitStatus(11 | 0x80): "terminated by SIGSEGV (core dumped)",
+	} {
+		if got := Describe(ws); got != want {
+			t.Errorf("Describe(%#x) = %q, want %q", int(ws), got, want)
+		}
+	}
+	if ExitCode(syscall.WaitStatus(15)) != -1 || ExitCode(3<<8) != 3 {
+		t.Error("ExitCode: a signal death is -1, an exit its code")
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]syscall.Signal{
+		"HUP": syscall.SIGHUP, "hup": syscall.SIGHUP, "SIGHUP": syscall.SIGHUP, "1": syscall.SIGHUP,
+		"USR2": syscall.SIGUSR2, "sigterm": syscall.SIGTERM,
+	} {
+		if got, ok := ParseSignal(in); !ok || got != want {
+			t.Errorf("ParseSignal(%q) = %v, %v", in, got, ok)
+		}
+	}
+	for _, bad := range []string{"BOGUS", "", "0", "99", "SIG"} {
+		if _, ok := ParseSignal(bad); ok {
+			t.Errorf("ParseSignal(%q) accepted", bad)
+		}
+	}
+}
+
+func TestLookPath(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "prog"), []byte("#!/bin/sh\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "data"), nil, 0o644)
+	if got, err := LookPath("prog", "/nonexistent:"+dir, ""); err != nil || got != filepath.Join(dir, "prog") {
+		t.Errorf("PATH search: %q, %v", got, err)
+	}
+	for cmd, want := range map[string]error{
+		"nosuch": ErrNotFound, filepath.Join(dir, "nosuch"): ErrNotFound,
+		filepath.Join(dir, "data"): ErrNotExecutable, dir: ErrNotExecutable,
+	} {
+		if _, err := LookPath(cmd, dir, ""); !errors.Is(err, want) {
+			t.Errorf("LookPath(%q): %v, want %v", cmd, err, want)
+		}
+	}
+	if _, err := LookPath("nosuch", dir, ""); err.Error() != "can't find command 'nosuch'" {
+		t.Errorf("error text %q, want supervisord's", err)
+	}
+}
