@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"syscall"
 )
@@ -64,7 +65,7 @@ func (s *Supervisor) Signal(ctx context.Context, spec string, sig syscall.Signal
 // one turns a single-process outcome into a result; an unknown name stays
 // an error of the whole call, as a group operation's unknown group does.
 func (s *Supervisor) one(name string, err error) ([]Result, error) {
-	if oe, ok := err.(*OpError); ok && (oe.Err == ErrBadName || oe.Err == ErrShutdown) {
+	if errors.Is(err, ErrBadName) || errors.Is(err, ErrShutdown) {
 		return nil, err
 	}
 	group, proc := name, name

@@ -27,14 +27,13 @@ type command struct {
 // process owns one supervised process. Only its goroutine (run) mutates the
 // machine; everyone else reads the published ProcessInfo.
 type process struct {
-	spec    *ProcessSpec
-	rt      Runtime
-	out     Output
-	log     *slog.Logger
-	cmds    chan command
-	info    atomic.Pointer[ProcessInfo]
-	done    chan struct{} // closed when the goroutine has finished
-	onSpawn func()        // called after each spawn and exit (state file upkeep)
+	spec *ProcessSpec
+	rt   Runtime
+	out  Output
+	log  *slog.Logger
+	cmds chan command
+	info atomic.Pointer[ProcessInfo]
+	done chan struct{} // closed when the goroutine has finished
 }
 
 func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger) *process {
@@ -46,7 +45,7 @@ func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger) *process {
 		cmds: make(chan command),
 		done: make(chan struct{}),
 	}
-	p.publish(machine{}, 0)
+	p.publish(machine{}, nil)
 	return p
 }
 
@@ -149,18 +148,18 @@ func (p *process) run() {
 			case cmdShutdown:
 				err = step(event{kind: evShutdown})
 			}
-			p.publishChild(m, child)
+			p.publish(m, child)
 			c.reply <- err
 		case st := <-exits:
 			pid := child.Pid()
 			child, exits = nil, nil
 			p.log.Info("exited", "pid", pid, "status", st.Text)
 			step(event{kind: evExit, exit: st})
-			p.publishChild(m, child)
+			p.publish(m, child)
 		case <-timerC:
 			timerOn = false
 			step(event{kind: evTimer})
-			p.publishChild(m, child)
+			p.publish(m, child)
 		}
 		// Keep the one timer in line with the machine's deadline.
 		timer.Stop()
@@ -174,19 +173,12 @@ func (p *process) run() {
 	}
 }
 
-func (p *process) publishChild(m machine, c Child) {
+// publish replaces the snapshot and wakes everyone waiting for a change.
+func (p *process) publish(m machine, c Child) {
 	pid := 0
 	if c != nil {
 		pid = c.Pid()
 	}
-	p.publish(m, pid)
-	if p.onSpawn != nil {
-		p.onSpawn()
-	}
-}
-
-// publish replaces the snapshot and wakes everyone waiting for a change.
-func (p *process) publish(m machine, pid int) {
 	info := &ProcessInfo{
 		Name:         p.spec.Name,
 		Group:        p.spec.Group,

@@ -121,9 +121,6 @@ func (r *OSRuntime) Start(spec *ProcessSpec, out Output) (Child, error) {
 		if cred, err = proc.LookupUser(spec.User); err != nil {
 			return nil, err
 		}
-		if int(cred.Uid) == os.Getuid() {
-			cred.Uid, cred.Gid, cred.Groups = uint32(os.Getuid()), uint32(os.Getgid()), nil
-		}
 	}
 	files := make([]*os.File, 3, 4)
 	if c, ok := out.(captureOutput); ok {
@@ -262,7 +259,7 @@ func (c *osChild) Done() <-chan ExitStatus { return c.done }
 func (c *osChild) exited(pid int, ws syscall.WaitStatus) {
 	c.mu.Lock()
 	c.exitSeen = true
-	c.state.remove(c.name, pid)
+	c.state.remove(pid)
 	c.mu.Unlock()
 	c.done <- ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
 }

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,19 +17,6 @@ import (
 	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
-
-// syncBuffer is a log sink tests can read while the engine writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // helperSpec is a process running a test helper, logging under dir.
 func helperSpec(dir, name string, argv []string, mod func(*ProcessSpec)) *ProcessSpec {
@@ -51,13 +36,13 @@ func helperSpec(dir, name string, argv []string, mod func(*ProcessSpec)) *Proces
 type osHarness struct {
 	t   *testing.T
 	dir string
-	log *syncBuffer
+	log *testhelper.SyncBuffer
 	s   *Supervisor
 }
 
 func openOS(t *testing.T, specs ...*ProcessSpec) *osHarness {
 	t.Helper()
-	h := &osHarness{t: t, dir: t.TempDir(), log: &syncBuffer{}}
+	h := &osHarness{t: t, dir: t.TempDir(), log: &testhelper.SyncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(h.log, nil))
 	rt := NewOSRuntime(filepath.Join(h.dir, "state"), logger)
 	var groups []GroupSpec

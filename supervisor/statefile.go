@@ -80,7 +80,7 @@ func (f *stateFile) add(spec *ProcessSpec, pid int) {
 	f.touch()
 }
 
-func (f *stateFile) remove(name string, pid int) {
+func (f *stateFile) remove(pid int) {
 	f.mu.Lock()
 	delete(f.entries, pid)
 	f.mu.Unlock()

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"cmp"
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -36,14 +37,13 @@ type Supervisor struct {
 	// Loader reads the configuration again for Reread and Update.
 	Loader func() ([]GroupSpec, error)
 
-	rt       Runtime
-	applyMu  sync.Mutex // one Apply at a time
-	mu       sync.RWMutex
-	groups   []*group // config order
-	byName   map[string]*process
-	closing  atomic.Bool
-	pending  []GroupSpec // the config read by the last Reread
-	changeFn func()      // called after spawns and exits
+	rt      Runtime
+	applyMu sync.Mutex // one Apply at a time
+	mu      sync.RWMutex
+	groups  []*group // config order
+	byName  map[string]*process
+	closing atomic.Bool
+	pending []GroupSpec // the config read by the last Reread
 }
 
 type group struct {
@@ -58,10 +58,6 @@ func New(rt Runtime, groups []GroupSpec) *Supervisor {
 	s.pending = groups
 	return s
 }
-
-// OnChange registers fn to be called after every process state change. It
-// must be set before Open and must not block.
-func (s *Supervisor) OnChange(fn func()) { s.changeFn = fn }
 
 // Open prepares the runtime (stopping a previous daemon's leftovers) and
 // starts every autostart process in ascending priority. Processes of one
@@ -99,7 +95,6 @@ func (s *Supervisor) Close(ctx context.Context) error {
 func (s *Supervisor) newProcess(spec ProcessSpec) *process {
 	sp := spec
 	p := newProcess(&sp, s.rt, s.Logger)
-	p.onSpawn = s.changeFn
 	go p.run()
 	return p
 }
@@ -333,15 +328,10 @@ func (s *Supervisor) RestartProcess(ctx context.Context, name string, w Wait) er
 	if err != nil {
 		return err
 	}
-	if err := s.stop(ctx, p, name, WaitForDone); err != nil && !isNotRunning(err) {
+	if err := s.stop(ctx, p, name, WaitForDone); err != nil && !errors.Is(err, ErrNotRunning) {
 		return err
 	}
 	return s.start(ctx, p, name, w)
-}
-
-func isNotRunning(err error) bool {
-	oe, ok := err.(*OpError)
-	return ok && oe.Err == ErrNotRunning
 }
 
 // SignalProcess sends sig to one process's leader.
@@ -406,17 +396,6 @@ func (s *Supervisor) Process(name string) (*ProcessInfo, error) {
 		return nil, err
 	}
 	return p.info.Load(), nil
-}
-
-// Groups returns the specs of the active groups in config order.
-func (s *Supervisor) Groups() []GroupSpec {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]GroupSpec, len(s.groups))
-	for i, g := range s.groups {
-		out[i] = g.spec
-	}
-	return out
 }
 
 // ReopenLogs closes and reopens every process's log files, for logrotate.

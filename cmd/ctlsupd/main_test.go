@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -74,29 +73,17 @@ func writeConfd(t *testing.T, daemonPath string, files map[string]string) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 type runningMain struct {
 	m      *Main
 	sigs   chan os.Signal
 	done   chan error
-	stderr *syncBuffer
+	stderr *testhelper.SyncBuffer
 }
 
 // mustRunMain runs the daemon in-process and waits until it started.
 func mustRunMain(t *testing.T, path string) *runningMain {
 	t.Helper()
-	r := &runningMain{sigs: make(chan os.Signal, 1), done: make(chan error, 1), stderr: &syncBuffer{}}
+	r := &runningMain{sigs: make(chan os.Signal, 1), done: make(chan error, 1), stderr: &testhelper.SyncBuffer{}}
 	started := make(chan struct{})
 	r.m = &Main{ConfigPath: path, Stdout: r.stderr, Stderr: r.stderr, Signals: r.sigs,
 		Started: func(*Main) { close(started) }}

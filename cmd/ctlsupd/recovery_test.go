@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,9 +35,9 @@ func taggedProcs(tag string) []string {
 	return pids
 }
 
-func startDaemon(t *testing.T, path string) (*exec.Cmd, *syncBuffer) {
+func startDaemon(t *testing.T, path string) (*exec.Cmd, *testhelper.SyncBuffer) {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &testhelper.SyncBuffer{}
 	cmd := exec.Command(daemonBinary, "-c", path)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -45,7 +46,7 @@ func startDaemon(t *testing.T, path string) (*exec.Cmd, *syncBuffer) {
 	return cmd, out
 }
 
-func waitUntil(t *testing.T, what string, log *syncBuffer, cond func() bool) {
+func waitUntil(t *testing.T, what string, log *testhelper.SyncBuffer, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {

@@ -4,6 +4,7 @@
 package testhelper
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/signal"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -142,6 +144,20 @@ var helpers = map[string]func(args []string){
 		forever()
 	},
 }
+
+// SyncBuffer is a bytes.Buffer that a test can read while a daemon writes
+// its log into it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *SyncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // writeBytes writes exactly n bytes of recognisable, unique lines.
 func writeBytes(n int) {

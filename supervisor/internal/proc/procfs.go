@@ -83,9 +83,15 @@ func StopLeftover(l Leftover) {
 			waitGone(l.Pid, l.StartTime, 10*time.Second)
 		}
 	}
-	// The group id stays the leader's pid while any member lives.
-	for _, pid := range GroupMembers(l.Pid) {
-		syscall.Kill(pid, syscall.SIGKILL)
+	// The group id stays the leader's pid while any member lives. A kill
+	// takes effect asynchronously: wait until the members are gone, so
+	// nothing new starts beside them.
+	deadline := time.Now().Add(10 * time.Second)
+	for members := GroupMembers(l.Pid); len(members) > 0 && time.Now().Before(deadline); members = GroupMembers(l.Pid) {
+		for _, pid := range members {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

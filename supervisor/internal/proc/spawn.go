@@ -70,7 +70,9 @@ func Start(a Attr) (*Process, error) {
 		files[i] = f
 	}
 	sys := &syscall.SysProcAttr{Setpgid: true}
-	if a.Cred != nil {
+	// Switching identity needs root; a daemon that already runs as the user
+	// keeps its own credentials (setgroups would fail without root).
+	if a.Cred != nil && (os.Getuid() == 0 || int(a.Cred.Uid) != os.Getuid()) {
 		sys.Credential = &syscall.Credential{Uid: a.Cred.Uid, Gid: a.Cred.Gid, Groups: a.Cred.Groups}
 	}
 	reaper.mu.Lock()
