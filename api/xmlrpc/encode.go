@@ -1,0 +1,136 @@
+package xmlrpc
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const header = "<?xml version='1.0'?>\n"
+
+// EncodeResponse encodes a methodResponse holding one value.
+func EncodeResponse(v any) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(header + "<methodResponse>\n<params>\n<param>\n")
+	if err := encodeValue(&b, v, 0); err != nil {
+		return nil, err
+	}
+	b.WriteString("</param>\n</params>\n</methodResponse>\n")
+	return b.Bytes(), nil
+}
+
+// EncodeFault encodes a methodResponse holding a fault.
+func EncodeFault(f *Fault) []byte {
+	var b bytes.Buffer
+	b.WriteString(header + "<methodResponse>\n<fault>\n")
+	encodeValue(&b, Struct{{"faultCode", f.Code}, {"faultString", f.String}}, 0)
+	b.WriteString("</fault>\n</methodResponse>\n")
+	return b.Bytes()
+}
+
+// EncodeCall encodes a methodCall.
+func EncodeCall(method string, params ...any) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(header + "<methodCall>\n<methodName>" + escape(method) + "</methodName>\n<params>\n")
+	for _, p := range params {
+		b.WriteString("<param>\n")
+		if err := encodeValue(&b, p, 0); err != nil {
+			return nil, err
+		}
+		b.WriteString("</param>\n")
+	}
+	b.WriteString("</params>\n</methodCall>\n")
+	return b.Bytes(), nil
+}
+
+// escape is Python's xml escape for text: &, < and >; quotes stay.
+func escape(s string) string {
+	if !strings.ContainsAny(s, "&<>") {
+		return s
+	}
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+const maxDepth = 100
+
+func encodeValue(b *bytes.Buffer, v any, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("xmlrpc: value nested deeper than %d", maxDepth)
+	}
+	switch x := v.(type) {
+	case nil:
+		b.WriteString("<value><nil/></value>") // Python writes no newline here
+	case bool:
+		if x {
+			b.WriteString("<value><boolean>1</boolean></value>\n")
+		} else {
+			b.WriteString("<value><boolean>0</boolean></value>\n")
+		}
+	case int:
+		b.WriteString("<value><int>" + strconv.Itoa(x) + "</int></value>\n")
+	case int64:
+		b.WriteString("<value><int>" + strconv.FormatInt(x, 10) + "</int></value>\n")
+	case float64:
+		b.WriteString("<value><double>" + pyRepr(x) + "</double></value>\n")
+	case string:
+		b.WriteString("<value><string>" + escape(x) + "</string></value>\n")
+	case time.Time:
+		b.WriteString("<value><dateTime.iso8601>" + x.Format(isoFormat) + "</dateTime.iso8601></value>\n")
+	case []byte:
+		b.WriteString("<value><base64>\n" + pyBase64(x) + "</base64></value>\n")
+	case []any:
+		b.WriteString("<value><array><data>\n")
+		for _, e := range x {
+			if err := encodeValue(b, e, depth+1); err != nil {
+				return err
+			}
+		}
+		b.WriteString("</data></array></value>\n")
+	case []string:
+		b.WriteString("<value><array><data>\n")
+		for _, e := range x {
+			encodeValue(b, e, depth+1)
+		}
+		b.WriteString("</data></array></value>\n")
+	case Struct:
+		b.WriteString("<value><struct>\n")
+		for _, m := range x {
+			b.WriteString("<member>\n<name>" + escape(m.Name) + "</name>\n")
+			if err := encodeValue(b, m.Value, depth+1); err != nil {
+				return err
+			}
+			b.WriteString("</member>\n")
+		}
+		b.WriteString("</struct></value>\n")
+	default:
+		return fmt.Errorf("xmlrpc: cannot encode %T", v)
+	}
+	return nil
+}
+
+// pyRepr formats a float as Python's repr does.
+func pyRepr(f float64) string {
+	s := strconv.FormatFloat(f, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".eEnN") {
+		s += ".0"
+	}
+	return s
+}
+
+// pyBase64 is Python's base64.encodebytes: lines of 76 characters, each
+// ending in a newline.
+func pyBase64(p []byte) string {
+	enc := base64.StdEncoding.EncodeToString(p)
+	var b strings.Builder
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\n")
+		enc = enc[76:]
+	}
+	if enc != "" {
+		b.WriteString(enc + "\n")
+	}
+	return b.String()
+}
