@@ -81,3 +81,4 @@ func (c *fakeChild) Signal(sig syscall.Signal, group bool) error {
 }
 
 func (c *fakeChild) exit(st ExitStatus) { c.once.Do(func() { c.done <- st }) }
+func (fakeOutput) Clear() error         { return nil }

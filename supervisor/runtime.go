@@ -39,6 +39,7 @@ type Child interface {
 type Output interface {
 	Stats() OutputStats
 	Reopen() error
+	Clear() error // truncate the log files
 	Close() error
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -172,6 +173,11 @@ func (r *OSRuntime) Start(spec *ProcessSpec, out Output) (Child, error) {
 	return c, nil
 }
 
+func readHolder(lockPath string) string {
+	b, _ := os.ReadFile(lockPath)
+	return string(b)
+}
+
 func closeFiles(fs ...*os.File) {
 	for i, f := range fs {
 		if f != nil && !slices.Contains(fs[:i], f) {
@@ -189,11 +195,19 @@ func (r *OSRuntime) takeLock(spec *ProcessSpec) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open singleton lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder, _ := os.ReadFile(name)
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err != nil {
+		// The holder may be what is left of this program's previous
+		// process (a shell's child inherits the lock): those are killed
+		// after their grace period anyway, so kill them now and retry.
+		if pid, perr := strconv.Atoi(strings.TrimSpace(readHolder(name))); perr == nil && proc.KillLeftoverGroup(pid) {
+			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		}
+	}
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("singleton %s is still running as pid %s", spec.FullName(),
-			strings.TrimSpace(string(holder)))
+			strings.TrimSpace(readHolder(name)))
 	}
 	return f, nil
 }

@@ -385,3 +385,22 @@ func TestOS_UserSwitch(t *testing.T) {
 		t.Errorf("child says %q, want %q", got, want)
 	}
 }
+
+// TestOS_SingletonRestartsPastItsLeftovers: a singleton run by a shell whose
+// child inherits the lock starts again at once after a stop, although the
+// shell's child outlives it until the grace period.
+func TestOS_SingletonRestartsPastItsLeftovers(t *testing.T) {
+	spec := helperSpec(t.TempDir(), "beat", []string{"/bin/sh", "-c", "while true; do echo tick; sleep 10; done"},
+		func(s *ProcessSpec) { s.Singleton, s.StopWait = true, 30*time.Second })
+	h := openOS(t, spec)
+	old := h.wait("beat", inState(Running))
+	if err := h.s.StopProcess(context.Background(), "beat", WaitForDone); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.s.StartProcess(context.Background(), "beat", WaitForDone); err != nil {
+		t.Fatalf("start after stop: %v\n%s", err, h.log)
+	}
+	if now, _ := h.s.Process("beat"); now.Pid == old.Pid || now.State != Running {
+		t.Errorf("pid %d state %s", now.Pid, now.State)
+	}
+}

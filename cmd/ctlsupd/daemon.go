@@ -35,9 +35,18 @@ type Main struct {
 	Supervisor *supervisor.Supervisor
 	Logger     *slog.Logger
 
-	logFile *lumberjack.Logger
-	lock    *os.File
+	logFile  *lumberjack.Logger
+	lock     *os.File
+	control  *control
+	requests chan request // shutdown and restart asked for over the API
 }
+
+type request int
+
+const (
+	requestShutdown request = iota
+	requestRestart
+)
 
 // NewMain returns a daemon with the default configuration path.
 func NewMain() *Main {
@@ -66,7 +75,7 @@ func (m *Main) ParseFlags(args []string) error {
 
 // Run loads the configuration, starts the programs and supervises them until
 // ctx ends or a TERM/INT arrives; then it stops everything and returns nil.
-func (m *Main) Run(ctx context.Context) (err error) {
+func (m *Main) Run(ctx context.Context) error {
 	cfg, err := config.Load(m.ConfigPath)
 	if err != nil {
 		return err
@@ -84,24 +93,54 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	defer m.unlockStateDir()
 
+	m.requests = make(chan request, 2)
+	if err := m.openControl(); err != nil {
+		return err
+	}
+	defer m.closeControl()
+	for {
+		if err := m.startEngine(ctx); err != nil {
+			return err
+		}
+		restart := m.serve(ctx)
+		if restart {
+			m.Logger.Info("restarting: stopping every program and reading the configuration again")
+		} else {
+			m.Logger.Info("shutting down")
+		}
+		if err := m.Supervisor.Close(context.Background()); err != nil || !restart {
+			m.Logger.Info("ctlsupd stopped")
+			return err
+		}
+		cfg, err := config.Load(m.ConfigPath)
+		if err != nil {
+			// The old configuration goes on, as supervisord keeps its own.
+			m.Logger.Error("configuration not reloaded", "err", err)
+			continue
+		}
+		m.Config.Groups = cfg.Groups
+	}
+}
+
+// startEngine opens a supervisor over the loaded configuration and serves
+// the API over it.
+func (m *Main) startEngine(ctx context.Context) error {
+	cfg := m.Config
 	rt := supervisor.NewOSRuntime(cfg.Daemon.StateDir, m.Logger)
 	rt.ServerURL = cfg.Daemon.ServerURL()
 	m.Supervisor = supervisor.New(rt, cfg.Groups)
 	m.Supervisor.Logger = m.Logger
 	m.Supervisor.Loader = m.load
+	m.newAPI()
 	if err := m.Supervisor.Open(ctx); err != nil {
 		return err
 	}
 	m.Logger.Info("ctlsupd started", "pid", os.Getpid(), "config", cfg.Daemon.File,
-		"groups", len(cfg.Groups), "processes", len(m.Supervisor.Processes()))
+		"groups", len(cfg.Groups), "processes", len(m.Supervisor.Processes()), "socket", cfg.Daemon.Control.Socket)
 	if m.Started != nil {
 		m.Started(m)
 	}
-	m.serve(ctx)
-	m.Logger.Info("shutting down")
-	err = m.Supervisor.Close(context.Background())
-	m.Logger.Info("ctlsupd stopped")
-	return err
+	return nil
 }
 
 // load reads the configuration again for reread and update.

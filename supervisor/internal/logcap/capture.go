@@ -72,6 +72,18 @@ func (c *Capture) Reopen() error {
 	return errors.Join(reopen(c.Stdout), reopen(c.Stderr))
 }
 
+// Clear empties both log files.
+func (c *Capture) Clear() error {
+	var err error
+	if c.Stdout != nil {
+		err = c.Stdout.Clear()
+	}
+	if c.Stderr != nil && c.Stderr != c.Stdout {
+		err = errors.Join(err, c.Stderr.Clear())
+	}
+	return err
+}
+
 // Close closes both log files for good.
 func (c *Capture) Close() error {
 	var err error

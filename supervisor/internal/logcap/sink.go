@@ -159,6 +159,19 @@ func (s *Sink) Reopen() error {
 	return s.lj.Close()
 }
 
+// Clear empties the file; writing goes on at its start.
+func (s *Sink) Clear() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lj.Close()
+	s.size = -1
+	err := os.Truncate(s.Path, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
 // Close closes the file for good; later writes are discarded.
 func (s *Sink) Close() error {
 	s.mu.Lock()

@@ -148,6 +148,31 @@ func killLeftoverGroup(pgid int) {
 	}
 }
 
+// KillLeftoverGroup kills at once the members of process group pgid if it
+// is a leftover waiting for its grace period, waits until they are gone, and
+// reports whether it was one. A singleton's restart uses it: the old
+// process's leftovers may hold the lock the new one needs.
+func KillLeftoverGroup(pgid int) bool {
+	leftovers.mu.Lock()
+	t, ok := leftovers.timers[pgid]
+	if ok {
+		t.Stop()
+		delete(leftovers.timers, pgid)
+	}
+	leftovers.mu.Unlock()
+	if ok {
+		killAndWait(pgid, time.Now().Add(2*time.Second))
+	}
+	return ok
+}
+
+func killAndWait(pgid int, deadline time.Time) {
+	syscall.Kill(-pgid, syscall.SIGKILL)
+	for len(GroupMembers(pgid)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // KillLeftovers kills every leftover process group now, without waiting for
 // its grace period, and waits briefly for them to die: the daemon leaves no
 // process behind when it exits.
@@ -162,10 +187,7 @@ func KillLeftovers() {
 	leftovers.mu.Unlock()
 	deadline := time.Now().Add(2 * time.Second)
 	for _, pgid := range pgids {
-		syscall.Kill(-pgid, syscall.SIGKILL)
-		for len(GroupMembers(pgid)) > 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
+		killAndWait(pgid, deadline)
 	}
 }
 

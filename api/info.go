@@ -1,0 +1,128 @@
+package api
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ctlsup/ctlsup/api/xmlrpc"
+	"github.com/ctlsup/ctlsup/supervisor"
+)
+
+func unix(t time.Time) int {
+	if t.IsZero() {
+		return 0
+	}
+	return int(t.Unix())
+}
+
+// processInfo is supervisord's 14-member struct, in its member order.
+func processInfo(p *supervisor.ProcessInfo, now time.Time) xmlrpc.Struct {
+	stdout, stderr := p.Spec.Stdout.Path, p.Spec.Stderr.Path
+	return xmlrpc.Struct{
+		{Name: "name", Value: p.Name},
+		{Name: "group", Value: p.Group},
+		{Name: "start", Value: unix(p.Start)},
+		{Name: "stop", Value: unix(p.Stop)},
+		{Name: "now", Value: int(now.Unix())},
+		{Name: "state", Value: int(p.State)},
+		{Name: "statename", Value: p.State.String()},
+		{Name: "spawnerr", Value: p.SpawnErr},
+		{Name: "exitstatus", Value: p.ExitStatus},
+		{Name: "logfile", Value: stdout},
+		{Name: "stdout_logfile", Value: stdout},
+		{Name: "stderr_logfile", Value: stderr},
+		{Name: "pid", Value: p.Pid},
+		{Name: "description", Value: p.Description(now)},
+	}
+}
+
+// results turns group results into supervisord's result structs.
+func results(rs []supervisor.Result) []any {
+	out := make([]any, 0, len(rs))
+	for _, r := range rs {
+		code, desc := faultSuccess, "OK"
+		if r.Err != nil {
+			name := r.Name
+			if r.Group != r.Name {
+				name = r.Group + ":" + r.Name
+			}
+			f := toFault(r.Err, name)
+			code, desc = f.Code, f.String
+		}
+		out = append(out, xmlrpc.Struct{{Name: "name", Value: r.Name}, {Name: "group", Value: r.Group},
+			{Name: "status", Value: code}, {Name: "description", Value: desc}})
+	}
+	return out
+}
+
+func noneIfEmpty(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// configInfo lists the pending configuration as supervisord's
+// getAllConfigInfo does, sorted by process name.
+func configInfo(s *supervisor.Supervisor, serverURL string) []any {
+	var out []xmlrpc.Struct
+	for _, g := range s.Pending() {
+		inuse := s.Active(g.Name)
+		for _, p := range g.Processes {
+			uid := any("none")
+			if p.User != "" {
+				uid = p.User
+			}
+			out = append(out, xmlrpc.Struct{
+				{Name: "autostart", Value: p.AutoStart},
+				{Name: "directory", Value: noneIfEmpty(p.Directory)},
+				{Name: "uid", Value: uid},
+				{Name: "command", Value: strings.Join(p.Argv, " ")},
+				{Name: "exitcodes", Value: intsToAny(p.ExitCodes)},
+				{Name: "group", Value: g.Name},
+				{Name: "group_prio", Value: g.Priority},
+				{Name: "inuse", Value: inuse},
+				{Name: "killasgroup", Value: p.KillAsGroup},
+				{Name: "name", Value: p.Name},
+				{Name: "process_prio", Value: p.Priority},
+				{Name: "redirect_stderr", Value: p.RedirectStderr},
+				{Name: "startretries", Value: p.StartRetries},
+				{Name: "startsecs", Value: int(p.StartSecs / time.Second)},
+				{Name: "stdout_capture_maxbytes", Value: 0},
+				{Name: "stdout_events_enabled", Value: false},
+				{Name: "stdout_logfile", Value: noneIfEmpty(p.Stdout.Path)},
+				{Name: "stdout_logfile_backups", Value: p.Stdout.Backups},
+				{Name: "stdout_logfile_maxbytes", Value: int(p.Stdout.MaxBytes)},
+				{Name: "stdout_syslog", Value: false},
+				{Name: "stopsignal", Value: int(p.StopSignal)},
+				{Name: "stopwaitsecs", Value: int(p.StopWait / time.Second)},
+				{Name: "stderr_capture_maxbytes", Value: 0},
+				{Name: "stderr_events_enabled", Value: false},
+				{Name: "stderr_logfile", Value: noneIfEmpty(p.Stderr.Path)},
+				{Name: "stderr_logfile_backups", Value: p.Stderr.Backups},
+				{Name: "stderr_logfile_maxbytes", Value: int(p.Stderr.MaxBytes)},
+				{Name: "stderr_syslog", Value: false},
+				{Name: "serverurl", Value: serverURL},
+			})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b xmlrpc.Struct) int {
+		an, _ := a.Get("name")
+		bn, _ := b.Get("name")
+		return strings.Compare(an.(string), bn.(string))
+	})
+	res := make([]any, len(out))
+	for i, s := range out {
+		res[i] = s
+	}
+	return res
+}
+
+func intsToAny(ns []int) []any {
+	out := make([]any, len(ns))
+	for i, n := range ns {
+		out[i] = n
+	}
+	return out
+}

@@ -1,0 +1,97 @@
+package api
+
+import (
+	"io"
+	"os"
+	"strings"
+	"unicode/utf8"
+)
+
+// readLog reads part of a log file with supervisord's offset semantics:
+// offset >= 0 reads length bytes (0 = to the end) from offset; offset < 0
+// (with length 0) reads the last -offset bytes.
+func readLog(path string, offset, length int) (string, error) {
+	if length < 0 || (offset < 0 && length != 0) {
+		return "", fault(faultBadArguments, "")
+	}
+	if path == "" {
+		return "", fault(faultNoFile, "")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fault(faultNoFile, path)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", fault(faultFailed, err.Error())
+	}
+	size := int(st.Size())
+	start, end := offset, size
+	if offset < 0 {
+		start = max(size+offset, 0)
+	} else if length > 0 {
+		end = min(offset+length, size)
+	}
+	if start >= size || start >= end {
+		return "", nil
+	}
+	buf := make([]byte, end-start)
+	n, err := f.ReadAt(buf, int64(start))
+	if err != nil && err != io.EOF {
+		return "", fault(faultFailed, err.Error())
+	}
+	return printable(buf[:n]), nil
+}
+
+// tailLog is supervisord's tailFile: [data, new offset, overflow].
+func tailLog(path string, offset, length int) []any {
+	f, err := os.Open(path)
+	if err != nil || path == "" {
+		return []any{"", offset, false}
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return []any{"", offset, false}
+	}
+	sz := int(st.Size())
+	overflow := false
+	if sz > offset+length {
+		overflow = true
+		offset = sz - 1
+	}
+	if offset+length > sz {
+		if offset > sz-1 {
+			length = 0
+		}
+		offset = max(sz-length, 0)
+	}
+	length = max(length, 0)
+	data := make([]byte, length)
+	n, _ := f.ReadAt(data, int64(offset))
+	return []any{printable(data[:n]), sz, overflow}
+}
+
+// printable makes log bytes safe for XML 1.0: invalid UTF-8 and control
+// characters other than tab, newline and carriage return become U+FFFD.
+// supervisord sends them as they are, and supervisorctl then fails to parse
+// the answer (an ANSI colour code breaks `tail`).
+func printable(b []byte) string {
+	ok := utf8.Valid(b)
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return string(b)
+	}
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0xFFFE || r == 0xFFFF {
+			return '\uFFFD'
+		}
+		return r
+	}, strings.ToValidUTF8(string(b), "\uFFFD"))
+}

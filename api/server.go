@@ -1,0 +1,348 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/ctlsup/ctlsup/api/xmlrpc"
+	"github.com/ctlsup/ctlsup/supervisor"
+)
+
+const (
+	apiVersion   = "3.0"
+	maxBodyBytes = 1 << 20
+)
+
+// Server is supervisord's control interface over a Supervisor.
+type Server struct {
+	Supervisor     *supervisor.Supervisor
+	Version        string // getSupervisorVersion
+	Identification string // getIdentification; "supervisor" by default
+	ServerURL      string // reported in getAllConfigInfo
+	MainLog        string // the daemon's log file for readLog, "" if none
+	// Username and Password, when set, require HTTP basic auth on every
+	// request. Password may be "{SHA}" + hex sha1, as supervisord accepts.
+	Username, Password string
+	// Shutdown and Restart are called after the shutdown or restart call
+	// has been answered.
+	Shutdown, Restart func()
+	Logger            *slog.Logger
+
+	table    map[string]method
+	stopping atomic.Bool
+}
+
+// NewServer returns a server for sup.
+func NewServer(sup *supervisor.Supervisor) *Server {
+	s := &Server{Supervisor: sup, Identification: "supervisor", Logger: slog.Default(),
+		Shutdown: func() {}, Restart: func() {}}
+	s.table = s.methods()
+	return s
+}
+
+type afterKey struct{}
+
+// ServeHTTP serves /RPC2, /logtail/ and /mainlogtail.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="default"`)
+		w.Header().Set("Connection", "close")
+		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		return
+	}
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/RPC2"):
+		s.serveRPC(w, r)
+	case strings.HasPrefix(r.URL.Path, "/logtail/"), r.URL.Path == "/mainlogtail":
+		s.serveTail(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// authorized checks basic auth in constant time.
+func (s *Server) authorized(r *http.Request) bool {
+	if s.Username == "" {
+		return true
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	want := s.Password
+	if rest, isSHA := strings.CutPrefix(want, "{SHA}"); isSHA {
+		sum := sha1.Sum([]byte(pass))
+		pass, want = hex.EncodeToString(sum[:]), strings.ToLower(rest)
+	}
+	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(s.Username))
+	passOK := subtle.ConstantTimeCompare([]byte(pass), []byte(want))
+	return userOK&passOK == 1
+}
+
+func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "Bad Request", http.StatusBadRequest)
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(body); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "Request Entity Too Large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "Bad Request", http.StatusBadRequest)
+		return
+	}
+	call, err := xmlrpc.DecodeCall(&buf)
+	if err != nil {
+		http.Error(w, "Bad Request", http.StatusBadRequest)
+		return
+	}
+	var afterFn func()
+	ctx := context.WithValue(r.Context(), afterKey{}, &afterFn)
+	v, f := s.dispatch(ctx, call.Method, call.Params)
+	var out []byte
+	if f == nil {
+		out, err = xmlrpc.EncodeResponse(v)
+		if err != nil {
+			f = fault(faultFailed, err.Error())
+		}
+	}
+	if f != nil {
+		out = xmlrpc.EncodeFault(f)
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.Write(out)
+	if afterFn != nil {
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		go afterFn()
+	}
+}
+
+// dispatch runs one call and returns its value or its fault.
+func (s *Server) dispatch(ctx context.Context, name string, params []any) (any, *xmlrpc.Fault) {
+	m, ok := s.table[name]
+	if !ok {
+		return nil, fault(faultUnknownMethod, "")
+	}
+	if s.stopping.Load() && strings.HasPrefix(name, "supervisor.") {
+		return nil, fault(faultShutdownState, "")
+	}
+	v, err := m.fn(ctx, args{p: params})
+	if err != nil {
+		return nil, toFault(err, "")
+	}
+	return v, nil
+}
+
+func (s *Server) multicall(ctx context.Context, a args) (any, error) {
+	a.count(1, 1)
+	calls, ok := a.p[0].([]any)
+	if a.err != nil || !ok {
+		return nil, fault(faultIncorrectParameters, "")
+	}
+	out := make([]any, 0, len(calls))
+	for _, c := range calls {
+		st, _ := c.(xmlrpc.Struct)
+		name, _ := st.Get("methodName")
+		params, _ := st.Get("params")
+		var v any
+		var f *xmlrpc.Fault
+		switch n, _ := name.(string); {
+		case n == "":
+			f = fault(faultIncorrectParameters, "No methodName")
+		case n == "system.multicall":
+			f = fault(faultIncorrectParameters, "Recursive system.multicall forbidden")
+		default:
+			p, _ := params.([]any)
+			v, f = s.dispatch(ctx, n, p)
+		}
+		if f != nil {
+			v = xmlrpc.Struct{{Name: "faultCode", Value: f.Code}, {Name: "faultString", Value: f.String}}
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// single runs a start or stop on a namespec: one process answers true or a
+// fault; "group:*" and "all" answer their result array.
+func (s *Server) single(ctx context.Context, a args, op func(context.Context, string, supervisor.Wait) ([]supervisor.Result, error)) (any, error) {
+	a.count(1, 2)
+	name, w := a.str(0), a.wait(1)
+	if a.err != nil {
+		return nil, a.err
+	}
+	rs, err := op(ctx, name, w)
+	if err != nil {
+		return nil, toFault(err, name)
+	}
+	if supervisor.ParseName(name).Name == "" {
+		return results(rs), nil
+	}
+	if rs[0].Err != nil {
+		return nil, toFault(rs[0].Err, name)
+	}
+	return true, nil
+}
+
+func (s *Server) group(ctx context.Context, a args, op func(context.Context, string, supervisor.Wait) ([]supervisor.Result, error)) (any, error) {
+	a.count(1, 2)
+	name, w := a.str(0), a.wait(1)
+	if a.err != nil {
+		return nil, a.err
+	}
+	rs, err := op(ctx, name, w)
+	if err != nil {
+		return nil, toFault(err, name)
+	}
+	return results(rs), nil
+}
+
+func (s *Server) all(ctx context.Context, a args, op func(context.Context, supervisor.Wait) ([]supervisor.Result, error)) (any, error) {
+	a.count(0, 1)
+	w := a.wait(0)
+	if a.err != nil {
+		return nil, a.err
+	}
+	rs, err := op(ctx, w)
+	if err != nil {
+		return nil, toFault(err, "")
+	}
+	return results(rs), nil
+}
+
+// parseSignal reads parameter i as a signal; -1 for an unknown signal.
+func (s *Server) parseSignal(a *args, i int) int {
+	var str string
+	switch v := a.p[min(i, len(a.p)-1)].(type) {
+	case string:
+		str = v
+	case int:
+		str = itoa(v)
+	default:
+		a.err = fault(faultIncorrectParameters, "")
+		return 0
+	}
+	sig, ok := supervisor.ParseSignal(str)
+	if !ok {
+		return -1
+	}
+	return sig
+}
+
+func (s *Server) signal(ctx context.Context, a args, wholeGroup bool) (any, error) {
+	if !a.count(2, 2) {
+		return nil, a.err
+	}
+	name := a.str(0)
+	sig := s.parseSignal(&a, 1)
+	if a.err != nil {
+		return nil, a.err
+	}
+	t := supervisor.ParseName(name)
+	if wholeGroup {
+		t = supervisor.Target{Group: name}
+	}
+	if t.Name != "" {
+		if _, err := s.Supervisor.Process(t.Name); err != nil {
+			return nil, toFault(err, name)
+		}
+		if sig < 0 {
+			return nil, fault(faultBadSignal, signalText(a.p[1]))
+		}
+		if err := s.Supervisor.SignalProcess(ctx, t.Name, syscall.Signal(sig)); err != nil {
+			return nil, toFault(err, name)
+		}
+		return true, nil
+	}
+	if sig < 0 {
+		if !s.Supervisor.Active(t.Group) {
+			return nil, fault(faultBadName, t.Group)
+		}
+		var procs []*supervisor.ProcessInfo
+		for _, p := range s.Supervisor.Processes() {
+			if p.Group == t.Group {
+				procs = append(procs, p)
+			}
+		}
+		return s.badSignalAll(procs, signalText(a.p[1])), nil
+	}
+	rs, err := s.Supervisor.SignalGroup(ctx, t.Group, syscall.Signal(sig))
+	if err != nil {
+		return nil, toFault(err, t.Group)
+	}
+	return results(rs), nil
+}
+
+// badSignalAll is supervisord's answer to a group signal it cannot parse:
+// one BAD_SIGNAL result per signallable process.
+func (s *Server) badSignalAll(procs []*supervisor.ProcessInfo, sig string) []any {
+	var rs []supervisor.Result
+	for _, p := range procs {
+		if p.State.IsSignallable() {
+			rs = append(rs, supervisor.Result{Name: p.Name, Group: p.Group, Err: fault(faultBadSignal, sig)})
+		}
+	}
+	return results(rs)
+}
+
+func signalText(v any) string {
+	if n, ok := v.(int); ok {
+		return itoa(n)
+	}
+	s, _ := v.(string)
+	return s
+}
+
+func stdoutPath(p *supervisor.ProcessInfo) string { return p.Spec.Stdout.Path }
+func stderrPath(p *supervisor.ProcessInfo) string { return p.Spec.Stderr.Path }
+
+func (s *Server) readProcLog(a args, path func(*supervisor.ProcessInfo) string) (any, error) {
+	a.count(3, 3)
+	name, off, n := a.str(0), a.integer(1), a.integer(2)
+	if a.err != nil {
+		return nil, a.err
+	}
+	p, err := s.Supervisor.Process(name)
+	if err != nil {
+		return nil, toFault(err, name)
+	}
+	return readLog(path(p), off, n)
+}
+
+func (s *Server) tailProcLog(a args, path func(*supervisor.ProcessInfo) string) (any, error) {
+	a.count(3, 3)
+	name, off, n := a.str(0), a.integer(1), a.integer(2)
+	if a.err != nil {
+		return nil, a.err
+	}
+	p, err := s.Supervisor.Process(name)
+	if err != nil {
+		return nil, toFault(err, name)
+	}
+	return tailLog(path(p), off, n), nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// afterResponse schedules fn to run once the current response was written.
+func afterResponse(ctx context.Context, fn func()) {
+	if p, ok := ctx.Value(afterKey{}).(*func()); ok {
+		*p = fn
+	}
+}

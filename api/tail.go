@@ -1,0 +1,86 @@
+package api
+
+import (
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// tailPoll is how often a streaming tail looks for new output, as
+// supervisord does.
+const tailPoll = 100 * time.Millisecond
+
+// serveTail streams a log as supervisord's /logtail/NAME[/stdout|/stderr]
+// and /mainlogtail do: the last 1024 bytes, then every append, until the
+// client goes away.
+func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		http.Error(w, "Bad Request", http.StatusBadRequest)
+		return
+	}
+	path := s.MainLog
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/logtail/"); ok {
+		name, channel := rest, "stdout"
+		if i := strings.LastIndex(rest, "/"); i >= 0 {
+			name, channel = rest[:i], rest[i+1:]
+		}
+		p, err := s.Supervisor.Process(name)
+		if err != nil || (channel != "stdout" && channel != "stderr") {
+			http.NotFound(w, r)
+			return
+		}
+		path = p.Spec.Stdout.Path
+		if channel == "stderr" {
+			path = p.Spec.Stderr.Path
+		}
+	}
+	f, err := os.Open(path)
+	if path == "" || err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer func() { f.Close() }()
+	st, _ := f.Stat()
+	w.Header().Set("Content-Type", "text/plain;charset=utf-8")
+	w.Header().Set("Last-Modified", st.ModTime().UTC().Format(http.TimeFormat))
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	offset := max(st.Size()-1024, 0)
+	ticker := time.NewTicker(tailPoll)
+	defer ticker.Stop()
+	buf := make([]byte, 64<<10)
+	for {
+		st, err := f.Stat()
+		if cur, cerr := os.Stat(path); cerr == nil && err == nil && !os.SameFile(st, cur) {
+			// Rotated or recreated: follow the new file from its start.
+			if nf, oerr := os.Open(path); oerr == nil {
+				f.Close()
+				f, st, offset = nf, cur, 0
+			}
+		}
+		if err == nil && st.Size() < offset {
+			w.Write([]byte("==> File truncated <==\n"))
+			offset = 0
+		}
+		for {
+			n, _ := f.ReadAt(buf, offset)
+			if n == 0 {
+				break
+			}
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			offset += int64(n)
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}

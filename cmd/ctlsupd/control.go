@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/ctlsup/ctlsup/api"
+)
+
+// Version is ctlsupd's version, reported by supervisorctl's `version`.
+const Version = "0.1.0"
+
+// control serves the XML-RPC API on the control socket (and http_listen).
+// Its handler is swapped when a reload replaces the engine.
+type control struct {
+	handler atomic.Pointer[api.Server]
+	servers []*http.Server
+	socket  string
+}
+
+func (c *control) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.handler.Load().ServeHTTP(w, r)
+}
+
+// openControl listens on the configured socket and TCP address. It runs
+// before any program starts, so the socket's mode is in place first.
+func (m *Main) openControl() error {
+	d := m.Config.Daemon
+	c := &control{socket: d.Control.Socket}
+	var listeners []net.Listener
+	l, err := api.ListenUnix(d.Control.Socket, d.Control.SocketMode, d.Control.SocketOwner)
+	if err != nil {
+		return err
+	}
+	listeners = append(listeners, l)
+	if addr := d.Control.HTTPListen; addr != "" {
+		if err := api.CheckTCP(addr, d.Control.Username, d.Control.Password); err != nil {
+			l.Close()
+			return err
+		}
+		tl, err := net.Listen("tcp", addr)
+		if err != nil {
+			l.Close()
+			return err
+		}
+		listeners = append(listeners, tl)
+	}
+	for _, l := range listeners {
+		srv := &http.Server{Handler: c, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+		c.servers = append(c.servers, srv)
+		go func() {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				m.Logger.Error("control server stopped", "err", err)
+			}
+		}()
+	}
+	m.control = c
+	return nil
+}
+
+// newAPI builds the API over the current engine and makes it the one served.
+func (m *Main) newAPI() {
+	d := m.Config.Daemon
+	s := api.NewServer(m.Supervisor)
+	s.Version = Version
+	s.ServerURL = d.ServerURL()
+	s.MainLog = d.LogFile
+	s.Username, s.Password = d.Control.Username, d.Control.Password
+	s.Logger = m.Logger
+	s.Shutdown = func() { m.requests <- requestShutdown }
+	s.Restart = func() { m.requests <- requestRestart }
+	m.control.handler.Store(s)
+}
+
+// closeControl stops serving and removes the socket, as supervisord does.
+func (m *Main) closeControl() {
+	if m.control == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, srv := range m.control.servers {
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+		}
+	}
+	os.Remove(m.control.socket)
+}

@@ -1,0 +1,99 @@
+package supervisor
+
+import (
+	"context"
+	"slices"
+
+	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
+)
+
+// Pending returns the configuration read last (by New or Reread): what
+// AddGroup adds from, and what supervisorctl's avail lists.
+func (s *Supervisor) Pending() []GroupSpec {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.pending
+}
+
+// Active reports whether a group is running under the supervisor.
+func (s *Supervisor) Active(group string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.findLocked(group) >= 0
+}
+
+func (s *Supervisor) findLocked(name string) int {
+	return slices.IndexFunc(s.groups, func(g *group) bool { return g.spec.Name == name })
+}
+
+// AddGroup activates a group of the pending configuration and starts its
+// autostart processes without waiting for them.
+func (s *Supervisor) AddGroup(ctx context.Context, name string) error {
+	if s.closing.Load() {
+		return opErr("add", name, ErrShutdown, "")
+	}
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.mu.Lock()
+	i := slices.IndexFunc(s.pending, func(g GroupSpec) bool { return g.Name == name })
+	if i < 0 {
+		s.mu.Unlock()
+		return opErr("add", name, ErrBadName, "")
+	}
+	if s.findLocked(name) >= 0 {
+		s.mu.Unlock()
+		return opErr("add", name, ErrAlreadyAdded, "")
+	}
+	g := s.addGroupLocked(s.pending[i])
+	s.mu.Unlock()
+	go s.startAuto(context.WithoutCancel(ctx), g.procs)
+	return nil
+}
+
+// RemoveGroup drops an active group whose processes are all stopped.
+func (s *Supervisor) RemoveGroup(ctx context.Context, name string) error {
+	if s.closing.Load() {
+		return opErr("remove", name, ErrShutdown, "")
+	}
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.mu.Lock()
+	i := s.findLocked(name)
+	if i < 0 {
+		s.mu.Unlock()
+		return opErr("remove", name, ErrBadName, "")
+	}
+	g := s.groups[i]
+	for _, p := range g.procs {
+		if !p.info.Load().State.IsStopped() {
+			s.mu.Unlock()
+			return opErr("remove", name, ErrStillRunning, "")
+		}
+	}
+	s.groups = slices.Delete(s.groups, i, i+1)
+	for _, p := range g.procs {
+		delete(s.byName, p.spec.FullName())
+	}
+	s.mu.Unlock()
+	s.shutdown(ctx, g.procs)
+	return nil
+}
+
+// ClearLogs truncates the log files of a process.
+func (s *Supervisor) ClearLogs(name string) error {
+	p, err := s.lookup("clear", name)
+	if err != nil {
+		return err
+	}
+	if err := p.out.Clear(); err != nil {
+		return opErr("clear", name, ErrFailed, err.Error())
+	}
+	return nil
+}
+
+// ParseSignal reads a signal as supervisorctl users write it: "HUP", "hup",
+// "SIGHUP" or "1".
+func ParseSignal(s string) (int, bool) {
+	sig, ok := proc.ParseSignal(s)
+	return int(sig), ok
+}
