@@ -1,0 +1,249 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/ctlsup/ctlsup/api/client"
+	"github.com/ctlsup/ctlsup/api/xmlrpc"
+	"github.com/ctlsup/ctlsup/supervisor/config"
+)
+
+// LSB exit statuses, as supervisorctl 4.2.5 uses them.
+const (
+	exitGeneric       = 1
+	exitInvalidArgs   = 2
+	exitUnimplemented = 3
+	exitNotRunning3   = 3 // status: a listed process is not running
+	exitPrivileges    = 4 // also status: unknown name or server unreachable
+	exitNotInstalled  = 5
+	exitNotRunning    = 7
+)
+
+// Main is the client. Tests set its fields and call Run.
+type Main struct {
+	Stdout, Stderr io.Writer
+	Stdin          io.Reader
+	Getenv         func(string) string
+
+	ConfigPath string
+	ServerURL  string
+	Username   string
+	Password   string
+
+	client *client.Client
+	exit   int
+}
+
+// NewMain returns a client writing to the process's stdout and stderr.
+func NewMain() *Main {
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.Getenv}
+}
+
+// Run parses global options and runs one command (argv words joined and
+// split again, as supervisorctl does) or, with none, the interactive shell.
+// It returns the exit status.
+func (m *Main) Run(args []string) int {
+	fs := flag.NewFlagSet("ctlsup", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.StringVar(&m.ConfigPath, "c", "", "ctlsupd configuration `file` (finds the socket)")
+	fs.StringVar(&m.ServerURL, "s", "", "server `URL`: unix:///path or http://host:port")
+	fs.StringVar(&m.Username, "u", "", "`user` for basic auth")
+	fs.StringVar(&m.Password, "p", "", "`password` for basic auth")
+	fs.Usage = func() {
+		fmt.Fprintln(m.Stderr, "usage: ctlsup [-c FILE] [-s URL] [-u USER] [-p PASSWORD] [command [args]]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitInvalidArgs
+	}
+	if fs.NArg() > 0 && fs.Arg(0) == "check" {
+		m.onecmd(strings.Join(fs.Args(), " "))
+		return m.exit
+	}
+	if err := m.resolveServer(); err != nil {
+		fmt.Fprintln(m.Stderr, "Error:", err)
+		return exitInvalidArgs
+	}
+	if fs.NArg() == 0 {
+		return m.shell()
+	}
+	m.onecmd(strings.Join(fs.Args(), " "))
+	return m.exit
+}
+
+// resolveServer finds the server: -s, CTLSUP_SERVER, or the socket of the
+// ctlsupd configuration (-c or the default file).
+func (m *Main) resolveServer() error {
+	if m.ServerURL == "" {
+		m.ServerURL = m.Getenv("CTLSUP_SERVER")
+	}
+	path := m.ConfigPath
+	if path == "" {
+		if _, err := os.Stat(config.DefaultPath); err == nil {
+			path = config.DefaultPath
+		}
+	}
+	if path != "" && (m.ServerURL == "" || m.Username == "") {
+		cfg, err := config.Load(path)
+		if err != nil {
+			return err
+		}
+		if m.ServerURL == "" {
+			m.ServerURL = cfg.Daemon.ServerURL()
+		}
+		if m.Username == "" {
+			m.Username, m.Password = cfg.Daemon.Control.Username, cfg.Daemon.Control.Password
+		}
+	}
+	if m.ServerURL == "" {
+		m.ServerURL = "unix:///run/ctlsup/ctlsup.sock"
+	}
+	c, err := client.New(m.ServerURL, m.Username, m.Password)
+	m.client = c
+	return err
+}
+
+func (m *Main) out(s string) { fmt.Fprintln(m.Stdout, s) }
+
+type command struct {
+	run  func(m *Main, arg string) error
+	help func(m *Main)
+}
+
+// onecmd runs one command line. An error a command does not handle ends
+// it the way supervisorctl's catch-all does: one line, exit status 1.
+func (m *Main) onecmd(line string) {
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return
+	}
+	name, arg, _ := strings.Cut(line, " ")
+	arg = strings.TrimSpace(arg)
+	c, ok := commands[name]
+	if !ok {
+		m.out("*** Unknown syntax: " + line)
+		m.exit = exitGeneric
+		return
+	}
+	if err := c.run(m, arg); err != nil {
+		m.catchAll(err)
+	}
+}
+
+// catchAll prints an unexpected error as supervisorctl does, without the
+// Python file and line it appends.
+func (m *Main) catchAll(err error) {
+	var f *xmlrpc.Fault
+	var pe *client.ProtocolError
+	switch {
+	case errors.As(err, &f):
+		m.out(fmt.Sprintf("error: <class 'xmlrpc.client.Fault'>, <Fault %d: %s>", f.Code, pyRepr(f.String)))
+	case errors.Is(err, syscall.ENOENT):
+		m.out("error: <class 'FileNotFoundError'>, [Errno 2] No such file or directory")
+	case errors.Is(err, syscall.ECONNREFUSED):
+		m.out("error: <class 'ConnectionRefusedError'>, [Errno 111] Connection refused")
+	case errors.Is(err, client.ErrUnauthorized):
+		m.out("Server requires authentication")
+		m.out(fmt.Sprintf("error: <class 'xmlrpc.client.ProtocolError'>, <ProtocolError for 127.0.0.1/RPC2: 401 Unauthorized>"))
+	case errors.As(err, &pe):
+		m.out(fmt.Sprintf("error: <class 'xmlrpc.client.ProtocolError'>, %s", pe))
+	default:
+		m.out("error: " + err.Error())
+	}
+	m.exit = exitGeneric
+}
+
+// pyRepr quotes a string as Python's repr does.
+func pyRepr(s string) string {
+	q := "'"
+	if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
+		q = `"`
+	}
+	r := strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\t", `\t`, "\r", `\r`)
+	s = r.Replace(s)
+	if q == "'" {
+		s = strings.ReplaceAll(s, "'", `\'`)
+	}
+	return q + s + q
+}
+
+// call invokes a method on the server.
+func (m *Main) call(method string, params ...any) (any, error) {
+	return m.client.Call(method, params...)
+}
+
+// upcheck is supervisorctl's check that a supervisor answers with API 3.0.
+func (m *Main) upcheck() (bool, error) {
+	v, err := m.call("supervisor.getVersion")
+	var f *xmlrpc.Fault
+	switch {
+	case errors.As(err, &f):
+		if f.Code == 1 {
+			m.out("Sorry, supervisord responded but did not recognize the supervisor namespace commands " +
+				"that supervisorctl uses to control it.  Please check that the [rpcinterface:supervisor] " +
+				"section is enabled in the configuration file (see sample.conf).")
+			m.exit = exitUnimplemented
+			return false, nil
+		}
+		m.exit = exitGeneric
+		return false, err
+	case errors.Is(err, syscall.ECONNREFUSED):
+		m.out(m.ServerURL + " refused connection")
+		m.exit = exitPrivileges
+		return false, nil
+	case errors.Is(err, syscall.ENOENT):
+		m.out(m.ServerURL + " no such file")
+		m.exit = exitNotRunning
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	if v != "3.0" {
+		m.out(fmt.Sprintf("Sorry, this version of supervisorctl expects to talk to a server with API version 3.0, but the remote version is %v.", v))
+		m.exit = exitNotInstalled
+		return false, nil
+	}
+	return true, nil
+}
+
+// faultCode returns the code of a fault error, or 0.
+func faultCode(err error) int {
+	var f *xmlrpc.Fault
+	if errors.As(err, &f) {
+		return f.Code
+	}
+	return 0
+}
+
+// splitNamespec is supervisorctl's split_namespec: "g:*" and "g:" name no
+// process (process ""), "name" is its own group.
+func splitNamespec(spec string) (group, process string, hasProcess bool) {
+	if g, p, ok := strings.Cut(spec, ":"); ok {
+		if p == "" || p == "*" {
+			return g, "", false
+		}
+		return g, p, true
+	}
+	return spec, spec, true
+}
+
+// makeNamespec is supervisorctl's make_namespec; a missing process prints as
+// "None", as Python does.
+func makeNamespec(group, process string, hasProcess bool) string {
+	if !hasProcess {
+		process = "None"
+	}
+	if group == process {
+		return process
+	}
+	return group + ":" + process
+}

@@ -1,0 +1,375 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var ctlsupdBin, ctlsupBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ctlsup-compat")
+	if err != nil {
+		panic(err)
+	}
+	ctlsupdBin, ctlsupBin = filepath.Join(dir, "ctlsupd"), filepath.Join(dir, "ctlsup")
+	for bin, pkg := range map[string]string{ctlsupdBin: "../ctlsupd", ctlsupBin: "."} {
+		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", pkg, err, out)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// fixture is one program both daemons run.
+type fixture struct {
+	name, command string
+	group         string // a [group:x] in supervisord, an instance in ctlsup
+	numprocs      int
+	autostart     bool
+	startsecs     int
+}
+
+var fixtures = []fixture{
+	{name: "sleeper", command: "/bin/sleep 1000", autostart: true},
+	{name: "manual", command: "/bin/sleep 1000"},
+	{name: "chatty", command: "/bin/sh -c 'echo out; echo err >&2; exec /bin/sleep 1000'", autostart: true},
+	{name: "alpha", command: "/bin/sleep 1000", group: "grp", autostart: true},
+	{name: "beta", command: "/bin/sleep 1000", group: "grp", autostart: true},
+	{name: "worker", command: "/bin/sleep 1000", numprocs: 2, autostart: true},
+	{name: "failing", command: "/bin/sh -c 'exit 1'", startsecs: 1},
+}
+
+// daemon is a running supervisord or ctlsupd with the fixtures.
+type daemon struct {
+	kind string // "supervisord" or "ctlsupd"
+	dir  string
+	url  string
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+}
+
+func (d *daemon) confd() string { return filepath.Join(d.dir, "conf.d") }
+
+func (d *daemon) logPath(proc string) string { return filepath.Join(d.dir, "log", proc+".log") }
+
+// program renders one fixture in the daemon's configuration language.
+func (d *daemon) program(f fixture) string {
+	var b strings.Builder
+	if d.kind == "supervisord" {
+		fmt.Fprintf(&b, "[program:%s]\ncommand=%s\nautostart=%v\nstartsecs=%d\nstartretries=0\nstopwaitsecs=2\n",
+			f.name, f.command, f.autostart, f.startsecs)
+		name := f.name
+		if f.numprocs > 1 {
+			fmt.Fprintf(&b, "numprocs=%d\nprocess_name=%%(program_name)s_%%(process_num)02d\n", f.numprocs)
+			name = "%(program_name)s_%(process_num)02d"
+		}
+		fmt.Fprintf(&b, "stdout_logfile=%s\nstderr_logfile=%s\n\n",
+			filepath.Join(d.dir, "log", name+".log"), filepath.Join(d.dir, "log", name+".err.log"))
+		return b.String()
+	}
+	fmt.Fprintf(&b, "[program.%s]\ncommand = %q\nautostart = %v\nstartsecs = %d\nstartretries = 0\nstopwaitsecs = 2\n",
+		f.name, f.command, f.autostart, f.startsecs)
+	if f.numprocs > 1 {
+		fmt.Fprintf(&b, "numprocs = %d\n", f.numprocs)
+	}
+	if f.group != "" {
+		fmt.Fprintf(&b, "instances = [%q]\n", f.group)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// writePrograms writes the program files: one file per fixture, so tests
+// can add, change and remove them.
+func (d *daemon) writePrograms(t *testing.T, fs []fixture) {
+	t.Helper()
+	os.RemoveAll(d.confd())
+	os.MkdirAll(d.confd(), 0o755)
+	groups := map[string][]string{}
+	for _, f := range fs {
+		text := d.program(f)
+		ext := ".toml"
+		if d.kind == "supervisord" {
+			ext = ".conf"
+			if f.group != "" {
+				groups[f.group] = append(groups[f.group], f.name)
+			}
+		} else if f.group != "" {
+			text = fmt.Sprintf("[instance.%s]\n", f.group) + text
+			if len(groups[f.group]) > 0 {
+				text = d.program(f)
+			}
+			groups[f.group] = append(groups[f.group], f.name)
+		}
+		if err := os.WriteFile(filepath.Join(d.confd(), f.name+ext), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.kind == "supervisord" {
+		for g, members := range groups {
+			text := fmt.Sprintf("[group:%s]\nprograms=%s\n", g, strings.Join(members, ","))
+			os.WriteFile(filepath.Join(d.confd(), "group-"+g+".conf"), []byte(text), 0o644)
+		}
+	}
+}
+
+func startDaemon(t *testing.T, kind string) *daemon {
+	t.Helper()
+	d := &daemon{kind: kind, dir: t.TempDir()}
+	os.MkdirAll(filepath.Join(d.dir, "log"), 0o755)
+	sock := filepath.Join(d.dir, "ctl.sock")
+	d.url = "unix://" + sock
+	d.writePrograms(t, fixtures)
+	var conf string
+	if kind == "supervisord" {
+		bin, err := exec.LookPath("supervisord")
+		if err != nil {
+			t.Fatal("supervisord is not installed: the compatibility suite needs Debian's supervisor package (.ci/run installs it)")
+		}
+		conf = filepath.Join(d.dir, "supervisord.conf")
+		os.WriteFile(conf, []byte(fmt.Sprintf(`[unix_http_server]
+file=%[1]s
+[supervisord]
+logfile=%[2]s/supervisord.log
+pidfile=%[2]s/supervisord.pid
+childlogdir=%[2]s/log
+nodaemon=true
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+[supervisorctl]
+serverurl=unix://%[1]s
+[include]
+files = %[2]s/conf.d/*.conf
+`, sock, d.dir)), 0o644)
+		d.cmd = exec.Command(bin, "-n", "-c", conf)
+	} else {
+		conf = filepath.Join(d.dir, "ctlsupd.toml")
+		os.WriteFile(conf, []byte(fmt.Sprintf("include = [\"conf.d/*.toml\"]\nlog_dir = %q\nstate_dir = %q\nlogfile = %q\n[control]\nsocket = %q\n",
+			filepath.Join(d.dir, "log"), filepath.Join(d.dir, "state"), filepath.Join(d.dir, "supervisord.log"), sock)), 0o644)
+		d.cmd = exec.Command(ctlsupdBin, "-c", conf)
+	}
+	d.cmd.Stdout, d.cmd.Stderr = &d.out, &d.out
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		d.cmd.Wait()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not open its socket:\n%s", kind, d.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return d
+}
+
+// run runs one command line with a client against a daemon.
+func run(t *testing.T, clientBin string, d *daemon, line string) (string, int) {
+	t.Helper()
+	args := append([]string{"-s", d.url}, strings.Fields(line)...)
+	cmd := exec.Command(clientBin, args...)
+	cmd.Env = append(os.Environ(), "LANG=C", "LC_ALL=C")
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s %s: %v", clientBin, line, err)
+	}
+	return string(out), code
+}
+
+var normalizers = []struct {
+	re   *regexp.Regexp
+	repl string
+}{
+	{regexp.MustCompile(`pid \d+, uptime \d+:\d\d:\d\d`), "pid PID, uptime UPTIME"},
+	{regexp.MustCompile(`(?m)^\d+$`), "NUMBER"},
+	{regexp.MustCompile(`[A-Z][a-z]{2} \d\d \d\d:\d\d [AP]M`), "DATE"},
+	{regexp.MustCompile(`unix://\S+?/ctl\.sock`), "SOCKET"},
+	{regexp.MustCompile(`: file: \S+ line: \d+`), ""},
+}
+
+func normalize(s, dir string) string {
+	s = strings.ReplaceAll(s, dir, "DIR")
+	for _, n := range normalizers {
+		s = n.re.ReplaceAllString(s, n.repl)
+	}
+	return s
+}
+
+// step is one command of the differential sequence; prepare, if set, runs
+// on each daemon before it.
+type step struct {
+	line    string
+	prepare func(t *testing.T, d *daemon)
+	// unordered: the lines come from a group or all operation, which
+	// supervisord reports in completion order (it varies from run to run)
+	// and ctlsup in priority order; compare them as a set.
+	unordered bool
+	exits     bool // the daemon exits after this command: wait for it
+}
+
+var changed = func(t *testing.T, d *daemon) {
+	fs := []fixture{}
+	for _, f := range fixtures {
+		switch f.name {
+		case "chatty": // removed
+			continue
+		case "sleeper": // changed
+			f.command = "/bin/sleep 1001"
+		}
+		fs = append(fs, f)
+	}
+	fs = append(fs, fixture{name: "newprog", command: "/bin/sleep 1000", autostart: true})
+	d.writePrograms(t, fs)
+}
+
+var withLate = func(t *testing.T, d *daemon) {
+	f := fixture{name: "late", command: "/bin/sleep 1000", autostart: true}
+	os.WriteFile(filepath.Join(d.confd(), "late"+map[string]string{"supervisord": ".conf", "ctlsupd": ".toml"}[d.kind]),
+		[]byte(d.program(f)), 0o644)
+}
+
+var sequence = []step{
+	{line: "status"},
+	{line: "status sleeper"},
+	{line: "status grp:*"},
+	{line: "status grp"},
+	{line: "status nosuch"},
+	{line: "status nosuch:*"},
+	{line: "status sleeper nosuch manual"},
+	{line: "start manual"},
+	{line: "start manual"},
+	{line: "start nosuch"},
+	{line: "start nosuch:*"},
+	{line: "start"},
+	{line: "stop manual"},
+	{line: "stop manual"},
+	{line: "stop nosuch"},
+	{line: "stop nosuch:*"},
+	{line: "stop"},
+	{line: "restart sleeper"},
+	{line: "restart manual"},
+	{line: "stop grp:*", unordered: true},
+	{line: "start grp:*", unordered: true},
+	{line: "start grp:*", unordered: true},
+	{line: "stop worker:*", unordered: true},
+	{line: "status"},
+	{line: "start all", unordered: true},
+	{line: "signal HUP manual"},
+	{line: "signal HUP manual"},
+	{line: "stop manual"},
+	{line: "signal HUP manual"},
+	{line: "signal BOGUS sleeper"},
+	{line: "signal HUP nosuch"},
+	{line: "signal HUP"},
+	{line: "pid sleeper"},
+	{line: "pid manual"},
+	{line: "pid nosuch"},
+	{line: "pid grp:*"},
+	{line: "tail chatty"},
+	{line: "tail chatty stderr"},
+	{line: "tail -4 chatty"},
+	{line: "tail nosuch"},
+	{line: "tail failing"},
+	{line: "tail chatty bogus"},
+	{line: "tail"},
+	{line: "clear chatty"},
+	{line: "clear nosuch"},
+	{line: "tail chatty"},
+	{line: "avail"},
+	{line: "avail x"},
+	{line: "start failing"},
+	{line: "status failing"},
+	{line: "reread"},
+	{line: "update"},
+	{line: "reread", prepare: changed},
+	{line: "avail"},
+	{line: "update"},
+	{line: "status"},
+	{line: "reread", prepare: withLate},
+	{line: "add late"},
+	{line: "add late"},
+	{line: "remove late"},
+	{line: "stop late"},
+	{line: "remove late"},
+	{line: "remove nosuch"},
+	{line: "add nosuch"},
+	{line: "update nosuch"},
+	{line: "frobnicate"},
+	{line: "shutdown x"},
+	{line: "shutdown", exits: true},
+	{line: "status"},
+}
+
+// transcript runs the sequence with one client against a fresh daemon.
+func transcript(t *testing.T, kind, clientBin string) []string {
+	d := startDaemon(t, kind)
+	// Let autostart programs reach RUNNING (startsecs 0) everywhere.
+	time.Sleep(500 * time.Millisecond)
+	var out []string
+	for _, s := range sequence {
+		if s.prepare != nil {
+			s.prepare(t, d)
+		}
+		text, code := run(t, clientBin, d, s.line)
+		text = normalize(text, d.dir)
+		if s.unordered {
+			lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+			slices.Sort(lines)
+			text = strings.Join(lines, "\n") + "\n"
+		}
+		out = append(out, fmt.Sprintf("$ %s\n%s[exit %d]", s.line, text, code))
+		if s.exits {
+			d.cmd.Wait()
+		}
+	}
+	return out
+}
+
+// TestCompat_Differential drives supervisord 4.2.5 with the real
+// supervisorctl (the reference) and compares, command by command, what
+// supervisorctl and ctlsup print against ctlsupd, and what ctlsup prints
+// against supervisord.
+func TestCompat_Differential(t *testing.T) {
+	supervisorctl, err := exec.LookPath("supervisorctl")
+	if err != nil {
+		t.Fatal("supervisorctl is not installed: the compatibility suite needs Debian's supervisor package (.ci/run installs it)")
+	}
+	want := transcript(t, "supervisord", supervisorctl)
+	for _, c := range []struct{ name, daemon, client string }{
+		{"supervisorctl->ctlsupd", "ctlsupd", supervisorctl},
+		{"ctlsup->ctlsupd", "ctlsupd", ctlsupBin},
+		{"ctlsup->supervisord", "supervisord", ctlsupBin},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := transcript(t, c.daemon, c.client)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Errorf("step %d differs\n--- supervisorctl->supervisord\n%s\n--- %s\n%s", i, want[i], c.name, got[i])
+				}
+			}
+		})
+	}
+}

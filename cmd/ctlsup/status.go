@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+var stoppedStates = []string{"STOPPED", "EXITED", "FATAL", "UNKNOWN"}
+
+func doStatus(m *Main, arg string) error {
+	names := strings.Fields(arg)
+	asJSON := slices.Contains(names, "--json")
+	names = slices.DeleteFunc(names, func(n string) bool { return n == "--json" })
+	ok, err := m.upcheck()
+	if err != nil || !ok {
+		m.exit = exitPrivileges
+		return err
+	}
+	all, err := m.call("supervisor.getAllProcessInfo")
+	if err != nil {
+		return err
+	}
+	infos := list(all)
+	var matching []any
+	if len(names) == 0 || slices.Contains(names, "all") {
+		matching = infos
+	} else {
+		for _, name := range names {
+			group, process, hasProcess := splitNamespec(name)
+			bad := true
+			for _, info := range infos {
+				if fstr(info, "group") == group && (!hasProcess || fstr(info, "name") == process) {
+					bad = false
+					matching = append(matching, info)
+				}
+			}
+			if bad {
+				if hasProcess {
+					m.out(name + ": ERROR (no such process)")
+				} else {
+					m.out(group + ": ERROR (no such group)")
+				}
+				m.exit = exitPrivileges
+			}
+		}
+	}
+	if asJSON {
+		showJSON(m, matching)
+	} else {
+		showStatuses(m, matching)
+	}
+	for _, info := range matching {
+		if slices.Contains(stoppedStates, fstr(info, "statename")) {
+			m.exit = exitNotRunning3
+		}
+	}
+	return nil
+}
+
+// showStatuses prints supervisorctl's status table: the name column is at
+// least 30 wide, plus 3.
+func showStatuses(m *Main, infos []any) {
+	width := 30
+	specs := make([]string, len(infos))
+	for i, info := range infos {
+		specs[i] = makeNamespec(fstr(info, "group"), fstr(info, "name"), true)
+		width = max(width, len(specs[i]))
+	}
+	for i, info := range infos {
+		m.out(fmt.Sprintf("%-*s%-10s%s", width+3, specs[i], fstr(info, "statename"), fstr(info, "description")))
+	}
+}
+
+// showJSON prints the processes as a JSON array, for scripts.
+func showJSON(m *Main, infos []any) {
+	type proc struct {
+		Name        string `json:"name"`
+		Group       string `json:"group"`
+		State       string `json:"state"`
+		Pid         int    `json:"pid"`
+		Start       int    `json:"start"`
+		Stop        int    `json:"stop"`
+		ExitStatus  int    `json:"exitstatus"`
+		SpawnErr    string `json:"spawnerr"`
+		Description string `json:"description"`
+		Stdout      string `json:"stdout_logfile"`
+		Stderr      string `json:"stderr_logfile"`
+	}
+	out := []proc{}
+	for _, i := range infos {
+		out = append(out, proc{fstr(i, "name"), fstr(i, "group"), fstr(i, "statename"), fint(i, "pid"),
+			fint(i, "start"), fint(i, "stop"), fint(i, "exitstatus"), fstr(i, "spawnerr"),
+			fstr(i, "description"), fstr(i, "stdout_logfile"), fstr(i, "stderr_logfile")})
+	}
+	b, _ := json.MarshalIndent(out, "", "  ")
+	m.out(string(b))
+}
