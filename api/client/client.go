@@ -105,4 +105,6 @@ type ProtocolError struct {
 	URL, Status string
 }
 
-func (e *ProtocolError) Error() string { return fmt.Sprintf("<ProtocolError for %s: %s>", e.URL, e.Status) }
+func (e *ProtocolError) Error() string {
+	return fmt.Sprintf("<ProtocolError for %s: %s>", e.URL, e.Status)
+}
