@@ -119,11 +119,12 @@ func (s *Server) methods() map[string]method {
 				return true, nil
 			}},
 		"supervisor.reloadConfig": {sig: []string{"array"}, help: "Reload the configuration: [[added, changed, removed]]",
-			fn: func(context.Context, args) (any, error) {
+			fn: func(ctx context.Context, _ args) (any, error) {
 				d, err := sup.Reread()
 				if err != nil {
 					return nil, fault(faultCantReread, err.Error())
 				}
+				sessionOf(ctx).reread(d.Changed)
 				return []any{[]any{strs(d.Added), strs(d.Changed), strs(d.Removed)}}, nil
 			}},
 		"supervisor.addProcessGroup": {sig: []string{"boolean", "string"}, help: "Update the config for a running process from config file",
@@ -131,6 +132,12 @@ func (s *Server) methods() map[string]method {
 				name := a.str(0)
 				if a.err != nil {
 					return nil, a.err
+				}
+				if sessionOf(ctx).takeRemoved(name) {
+					if err := sup.ApplyGroup(ctx, name); err != nil {
+						return nil, toFault(err, name)
+					}
+					return true, nil
 				}
 				if err := sup.AddGroup(ctx, name); err != nil {
 					return nil, toFault(err, name)
@@ -142,6 +149,13 @@ func (s *Server) methods() map[string]method {
 				name := a.str(0)
 				if a.err != nil {
 					return nil, a.err
+				}
+				if ss := sessionOf(ctx); ss.isChanged(name) && sup.Active(name) {
+					if !sup.ChangesStopped(name) {
+						return nil, fault(faultStillRunning, name)
+					}
+					ss.markRemoved(name)
+					return true, nil
 				}
 				if err := sup.RemoveGroup(ctx, name); err != nil {
 					return nil, toFault(err, name)
@@ -157,7 +171,13 @@ func (s *Server) methods() map[string]method {
 		"supervisor.stopProcess": {sig: []string{"boolean", "string", "boolean"}, help: "Stop a process named by name",
 			fn: func(ctx context.Context, a args) (any, error) { return s.single(ctx, a, sup.Stop) }},
 		"supervisor.stopProcessGroup": {sig: []string{"array", "string", "boolean"}, help: "Stop all processes in the process group named 'name'",
-			fn: func(ctx context.Context, a args) (any, error) { return s.group(ctx, a, sup.StopGroup) }},
+			fn: func(ctx context.Context, a args) (any, error) {
+				stop := sup.StopGroup
+				if len(a.p) > 0 && sessionOf(ctx).isChanged(a.str(0)) {
+					stop = sup.StopChanged
+				}
+				return s.group(ctx, a, stop)
+			}},
 		"supervisor.stopAllProcesses": {sig: []string{"array", "boolean"}, help: "Stop all processes in the process list",
 			fn: func(ctx context.Context, a args) (any, error) { return s.all(ctx, a, sup.StopAll) }},
 		"supervisor.signalProcess": {sig: []string{"boolean", "string", "string"}, help: "Send an arbitrary UNIX signal to the process named by name",

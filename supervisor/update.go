@@ -90,6 +90,112 @@ func (s *Supervisor) Apply(ctx context.Context, groups []GroupSpec) (Diff, error
 	}
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
+	d := s.applyLocked(ctx, groups, keepIntent)
+	s.mu.Lock()
+	s.pending = groups
+	s.mu.Unlock()
+	return d, nil
+}
+
+// ApplyGroup makes the pending spec of one group the running one, as Apply
+// does for the whole configuration: its unchanged processes keep running.
+func (s *Supervisor) ApplyGroup(ctx context.Context, name string) error {
+	if s.closing.Load() {
+		return opErr("update", name, ErrShutdown, "")
+	}
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.mu.RLock()
+	pi := slices.IndexFunc(s.pending, func(g GroupSpec) bool { return g.Name == name })
+	if pi < 0 {
+		s.mu.RUnlock()
+		return opErr("update", name, ErrBadName, "")
+	}
+	groups := make([]GroupSpec, 0, len(s.groups)+1)
+	found := false
+	for _, g := range s.groups {
+		if g.spec.Name == name {
+			groups, found = append(groups, s.pending[pi]), true
+		} else {
+			groups = append(groups, g.spec)
+		}
+	}
+	if !found {
+		groups = append(groups, s.pending[pi])
+	}
+	s.mu.RUnlock()
+	s.applyLocked(ctx, groups, asAdded)
+	return nil
+}
+
+// StopChanged stops the processes of a group that the pending configuration
+// changes or drops, leaving the others running: the first step of updating
+// one group without restarting what did not change.
+func (s *Supervisor) StopChanged(ctx context.Context, name string, w Wait) ([]Result, error) {
+	procs, err := s.groupProcs("stop", name)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	next := map[string]*ProcessSpec{}
+	for i := range s.pending {
+		if s.pending[i].Name == name {
+			for j := range s.pending[i].Processes {
+				ps := &s.pending[i].Processes[j]
+				next[ps.FullName()] = ps
+			}
+		}
+	}
+	s.mu.RUnlock()
+	procs = slices.DeleteFunc(procs, func(p *process) bool {
+		ns := next[p.spec.FullName()]
+		return ns != nil && ns.Equal(p.spec)
+	})
+	return s.stopMany(ctx, procs, w), nil
+}
+
+// ChangesStopped reports whether every process of the group that the pending
+// configuration changes or drops is stopped.
+func (s *Supervisor) ChangesStopped(name string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i := s.findLocked(name)
+	if i < 0 {
+		return false
+	}
+	next := map[string]*ProcessSpec{}
+	for pi := range s.pending {
+		if s.pending[pi].Name == name {
+			for j := range s.pending[pi].Processes {
+				ps := &s.pending[pi].Processes[j]
+				next[ps.FullName()] = ps
+			}
+		}
+	}
+	for _, p := range s.groups[i].procs {
+		if ns := next[p.spec.FullName()]; (ns == nil || !ns.Equal(p.spec)) && !p.info.Load().State.IsStopped() {
+			return false
+		}
+	}
+	return true
+}
+
+// startRule decides whether the replacement of a changed process starts.
+type startRule func(old *ProcessInfo, spec *ProcessSpec) bool
+
+// keepIntent restarts what ran, and what should run unless an operator
+// stopped it: reread + update (SIGHUP).
+func keepIntent(old *ProcessInfo, spec *ProcessSpec) bool {
+	return old.State.IsRunning() || (spec.AutoStart && !old.Stopped)
+}
+
+// asAdded starts what autostart says, as a group removed and added again
+// does: supervisorctl's update sequence.
+func asAdded(_ *ProcessInfo, spec *ProcessSpec) bool { return spec.AutoStart }
+
+// applyLocked makes groups the running configuration. Must be called with
+// s.applyMu held.
+func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startChanged startRule) Diff {
 
 	s.mu.RLock()
 	d := s.diffLocked(groups)
@@ -115,8 +221,7 @@ func (s *Supervisor) Apply(ctx context.Context, groups []GroupSpec) (Diff, error
 			case op.spec.Equal(ps):
 				keep[name] = op
 			default:
-				info := op.info.Load()
-				if info.State.IsRunning() || (ps.AutoStart && !info.Stopped) {
+				if startChanged(op.info.Load(), ps) {
 					restart = append(restart, name)
 				}
 				retire = append(retire, op)
@@ -145,7 +250,6 @@ func (s *Supervisor) Apply(ctx context.Context, groups []GroupSpec) (Diff, error
 		}
 		s.groups = append(s.groups, g)
 	}
-	s.pending = groups
 	var starts []*process
 	for _, name := range restart {
 		starts = append(starts, s.byName[name])
@@ -155,5 +259,5 @@ func (s *Supervisor) Apply(ctx context.Context, groups []GroupSpec) (Diff, error
 	s.fanOut(ctx, starts, ascending, func(p *process) error {
 		return p.send(ctx, command{kind: cmdStart})
 	})
-	return d, nil
+	return d
 }

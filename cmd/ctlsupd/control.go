@@ -51,7 +51,7 @@ func (m *Main) openControl() error {
 		listeners = append(listeners, tl)
 	}
 	for _, l := range listeners {
-		srv := &http.Server{Handler: c, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+		srv := &http.Server{Handler: c, ReadHeaderTimeout: 10 * time.Second, ConnContext: api.ConnContext}
 		c.servers = append(c.servers, srv)
 		go func() {
 			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -1,0 +1,58 @@
+package api
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+func TestReadLog_Offsets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.log")
+	os.WriteFile(path, []byte("0123456789"), 0o644)
+	for _, tc := range []struct {
+		off, n int
+		want   string
+	}{
+		{0, 0, "0123456789"}, {2, 3, "234"}, {-4, 0, "6789"}, {-100, 0, "0123456789"},
+		{8, 10, "89"}, {10, 0, ""}, {50, 5, ""},
+	} {
+		if got, err := readLog(path, tc.off, tc.n); err != nil || got != tc.want {
+			t.Errorf("readLog(%d, %d) = %q, %v; want %q", tc.off, tc.n, got, err, tc.want)
+		}
+	}
+	if _, err := readLog(filepath.Join(t.TempDir(), "none"), 0, 0); err == nil || err.Error() == "" {
+		t.Error("missing file should be NO_FILE")
+	}
+}
+
+func TestTailLog_Supervisord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.log")
+	os.WriteFile(path, []byte("0123456789"), 0o644)
+	for _, tc := range []struct {
+		off, n int
+		want   []any
+	}{
+		{0, 4, []any{"6789", 10, true}},  // more than length follows: the last length bytes
+		{8, 4, []any{"6789", 10, false}}, // fewer than length follow: still the last length bytes
+		{10, 4, []any{"", 10, false}},    // nothing new
+		{0, 20, []any{"0123456789", 10, false}},
+	} {
+		if got := tailLog(path, tc.off, tc.n); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("tailLog(%d, %d) = %v, want %v", tc.off, tc.n, got, tc.want)
+		}
+	}
+	if got := tailLog(filepath.Join(t.TempDir(), "none"), 7, 4); !reflect.DeepEqual(got, []any{"", 7, false}) {
+		t.Errorf("missing file: %v", got)
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain\ttext\r\n": "plain\ttext\r\n", "\x1b[31mred\x1b[0m": "\uFFFD[31mred\uFFFD[0m", "cut \xe2\x82": "cut \uFFFD",
+	} {
+		if got := printable([]byte(in)); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,348 @@
+package api_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ctlsup/ctlsup/api"
+	"github.com/ctlsup/ctlsup/api/client"
+	"github.com/ctlsup/ctlsup/api/xmlrpc"
+	"github.com/ctlsup/ctlsup/supervisor"
+)
+
+// harness runs a real engine with /bin/sleep programs behind a real
+// control socket.
+type harness struct {
+	t      *testing.T
+	dir    string
+	sock   string
+	sup    *supervisor.Supervisor
+	srv    *api.Server
+	client *client.Client
+	groups []supervisor.GroupSpec
+}
+
+func sleeper(dir, group, name string, mod func(*supervisor.ProcessSpec)) supervisor.ProcessSpec {
+	s := supervisor.ProcessSpec{Name: name, Group: group, Program: name, Argv: []string{"/bin/sleep", "1000"},
+		Umask: -1, AutoStart: true, ExitCodes: []int{0}, StartRetries: 3, StopSignal: syscall.SIGTERM,
+		StopWait: 2 * time.Second, KillAsGroup: true, RestartMaxDelay: time.Minute,
+		Stdout: supervisor.LogSpec{Path: filepath.Join(dir, name+".log")},
+		Stderr: supervisor.LogSpec{Path: filepath.Join(dir, name+".err.log")}}
+	if mod != nil {
+		mod(&s)
+	}
+	return s
+}
+
+func newHarness(t *testing.T, configure func(h *harness)) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir()}
+	h.sock = filepath.Join(h.dir, "ctl.sock")
+	h.groups = []supervisor.GroupSpec{
+		{Name: "solo", Priority: 999, Processes: []supervisor.ProcessSpec{sleeper(h.dir, "solo", "solo", nil)}},
+		{Name: "grp", Priority: 999, Processes: []supervisor.ProcessSpec{
+			sleeper(h.dir, "grp", "alpha", nil), sleeper(h.dir, "grp", "beta", nil)}},
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h.sup = supervisor.New(supervisor.NewOSRuntime(filepath.Join(h.dir, "state"), logger), h.groups)
+	h.sup.Logger = logger
+	h.sup.Loader = func() ([]supervisor.GroupSpec, error) { return h.groups, nil }
+	if err := h.sup.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.srv = api.NewServer(h.sup)
+	h.srv.Version = "test"
+	if configure != nil {
+		configure(h)
+	}
+	l, err := api.ListenUnix(h.sock, 0o700, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: h.srv, ConnContext: api.ConnContext}
+	go hs.Serve(l)
+	h.client, _ = client.New("unix://"+h.sock, "", "")
+	t.Cleanup(func() {
+		hs.Close()
+		h.sup.Close(context.Background())
+	})
+	h.waitRunning("solo", "grp:alpha", "grp:beta")
+	return h
+}
+
+func (h *harness) waitRunning(names ...string) {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for _, n := range names {
+		for {
+			p, err := h.sup.Process(n)
+			if err == nil && p.State == supervisor.Running {
+				break
+			}
+			if time.Now().After(deadline) {
+				h.t.Fatalf("%s not running", n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+func (h *harness) pid(name string) int {
+	p, err := h.sup.Process(name)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p.Pid
+}
+
+func faultOf(err error) *xmlrpc.Fault {
+	var f *xmlrpc.Fault
+	errors.As(err, &f)
+	return f
+}
+
+func TestServer_Faults(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, tc := range []struct {
+		method string
+		params []any
+		code   int
+		text   string
+	}{
+		{"supervisor.nosuch", nil, 1, "UNKNOWN_METHOD"},
+		{"supervisor.getProcessInfo", []any{"nosuch"}, 10, "BAD_NAME: nosuch"},
+		{"supervisor.getProcessInfo", []any{"grp:*"}, 10, "BAD_NAME: grp:*"},
+		{"supervisor.getProcessInfo", []any{5}, 2, "INCORRECT_PARAMETERS"},
+		{"supervisor.getProcessInfo", nil, 2, "INCORRECT_PARAMETERS"},
+		{"supervisor.startProcess", []any{"solo"}, 60, "ALREADY_STARTED: solo"},
+		{"supervisor.startProcessGroup", []any{"nosuch"}, 10, "BAD_NAME: nosuch"},
+		{"supervisor.signalProcess", []any{"solo", "BOGUS"}, 11, "BAD_SIGNAL: BOGUS"},
+		{"supervisor.readProcessStdoutLog", []any{"solo", 0, -1}, 3, "BAD_ARGUMENTS"},
+		{"supervisor.readProcessStdoutLog", []any{"solo", -5, 5}, 3, "BAD_ARGUMENTS"},
+		{"supervisor.addProcessGroup", []any{"grp"}, 90, "ALREADY_ADDED: grp"},
+		{"supervisor.removeProcessGroup", []any{"grp"}, 91, "STILL_RUNNING: grp"},
+		{"supervisor.readLog", []any{0, 0}, 20, "NO_FILE"},
+		{"system.methodHelp", []any{"nosuch"}, 4, "SIGNATURE_UNSUPPORTED"},
+	} {
+		_, err := h.client.Call(tc.method, tc.params...)
+		if f := faultOf(err); f == nil || f.Code != tc.code || f.String != tc.text {
+			t.Errorf("%s%v: %v, want fault %d %q", tc.method, tc.params, err, tc.code, tc.text)
+		}
+	}
+	if _, err := h.client.Call("supervisor.stopProcess", "solo"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.client.Call("supervisor.stopProcess", "solo"); faultOf(err) == nil || faultOf(err).String != "NOT_RUNNING: solo" {
+		t.Errorf("stop of a stopped process: %v", err)
+	}
+}
+
+func TestServer_ProcessInfo(t *testing.T) {
+	h := newHarness(t, nil)
+	v, err := h.client.Call("supervisor.getProcessInfo", "grp:alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := v.(xmlrpc.Struct)
+	var names []string
+	for _, m := range st {
+		names = append(names, m.Name)
+	}
+	if got := strings.Join(names, " "); got != "name group start stop now state statename spawnerr exitstatus logfile stdout_logfile stderr_logfile pid description" {
+		t.Errorf("members %s", got)
+	}
+	if pid, _ := st.Get("pid"); pid != h.pid("grp:alpha") {
+		t.Errorf("pid %v", pid)
+	}
+	if d, _ := st.Get("description"); !strings.HasPrefix(d.(string), "pid ") {
+		t.Errorf("description %q", d)
+	}
+	all, _ := h.client.Call("supervisor.getAllProcessInfo")
+	var order []string
+	for _, p := range all.([]any) {
+		n, _ := p.(xmlrpc.Struct).Get("name")
+		order = append(order, n.(string))
+	}
+	if got := strings.Join(order, " "); got != "alpha beta solo" {
+		t.Errorf("getAllProcessInfo order %s, want by group then name", got)
+	}
+	methods, _ := h.client.Call("system.listMethods")
+	if n := len(methods.([]any)); n != 41 {
+		t.Errorf("listMethods gives %d methods, want supervisord's 41", n)
+	}
+}
+
+func TestServer_Multicall(t *testing.T) {
+	h := newHarness(t, nil)
+	v, err := h.client.Call("system.multicall", []any{
+		xmlrpc.Struct{{Name: "methodName", Value: "supervisor.getAPIVersion"}, {Name: "params", Value: []any{}}},
+		xmlrpc.Struct{{Name: "methodName", Value: "supervisor.getProcessInfo"}, {Name: "params", Value: []any{"nosuch"}}},
+		xmlrpc.Struct{{Name: "methodName", Value: "system.multicall"}, {Name: "params", Value: []any{}}},
+		xmlrpc.Struct{{Name: "params", Value: []any{}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := v.([]any)
+	if rs[0] != "3.0" {
+		t.Errorf("first result %v, want the bare value", rs[0])
+	}
+	for i, want := range map[int]string{1: "BAD_NAME: nosuch", 2: "INCORRECT_PARAMETERS: Recursive system.multicall forbidden", 3: "INCORRECT_PARAMETERS: No methodName"} {
+		if s, _ := rs[i].(xmlrpc.Struct).Get("faultString"); s != want {
+			t.Errorf("result %d: %v, want %q", i, rs[i], want)
+		}
+	}
+}
+
+func post(t *testing.T, sock, path, body string, header map[string]string) *http.Response {
+	t.Helper()
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return net.Dial("unix", sock)
+	}}}
+	method := http.MethodPost
+	if body == "" {
+		method = http.MethodGet
+	}
+	req, _ := http.NewRequest(method, "http://localhost"+path, strings.NewReader(body))
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func TestServer_HTTPErrors(t *testing.T) {
+	h := newHarness(t, nil)
+	call, _ := xmlrpc.EncodeCall("supervisor.getState")
+	for name, tc := range map[string]struct {
+		path, body string
+		status     int
+	}{
+		"ok":        {"/RPC2", string(call), 200},
+		"get":       {"/RPC2", "", 400},
+		"malformed": {"/RPC2", "<methodCall><oops", 400},
+		"too big":   {"/RPC2", strings.Repeat("x", 2<<20), 413},
+		"unknown":   {"/nosuch", "", 404},
+		"no log":    {"/logtail/nosuch", "", 404},
+	} {
+		if resp := post(t, h.sock, tc.path, tc.body, nil); resp.StatusCode != tc.status {
+			t.Errorf("%s: status %d, want %d", name, resp.StatusCode, tc.status)
+		}
+	}
+}
+
+func TestServer_Auth(t *testing.T) {
+	h := newHarness(t, func(h *harness) {
+		h.srv.Username, h.srv.Password = "ops", "{SHA}"+"6367c48dd193d56ea7b0baad25b19455e529f5ee" // sha1("abc123")
+	})
+	call, _ := xmlrpc.EncodeCall("supervisor.getState")
+	resp := post(t, h.sock, "/RPC2", string(call), nil)
+	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Basic realm="default"` {
+		t.Errorf("no credentials: %d %v", resp.StatusCode, resp.Header)
+	}
+	for pass, want := range map[string]int{"abc123": 200, "wrong": 401} {
+		c, _ := client.New("unix://"+h.sock, "ops", pass)
+		_, err := c.Call("supervisor.getState")
+		if (err == nil) != (want == 200) || (want == 401 && !errors.Is(err, client.ErrUnauthorized)) {
+			t.Errorf("password %q: %v", pass, err)
+		}
+	}
+}
+
+func TestListenUnix(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "a.sock")
+	l, err := api.ListenUnix(sock, 0o700, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(sock); st.Mode().Perm() != 0o700 || st.Mode()&os.ModeSocket == 0 {
+		t.Errorf("socket mode %v", st.Mode())
+	}
+	if _, err := api.ListenUnix(sock, 0o700, ""); err == nil {
+		t.Error("a second listener replaced a live socket")
+	}
+	l.Close() // leaves a stale socket file behind
+	l, err = api.ListenUnix(sock, 0o660, "")
+	if err != nil {
+		t.Fatalf("stale socket not replaced: %v", err)
+	}
+	l.Close()
+	plain := filepath.Join(dir, "plain")
+	os.WriteFile(plain, []byte("x"), 0o644)
+	if _, err := api.ListenUnix(plain, 0o700, ""); err == nil {
+		t.Error("a regular file was replaced by the socket")
+	}
+	if err := api.CheckTCP("0.0.0.0:9001", "", ""); err == nil {
+		t.Error("TCP off loopback without credentials accepted")
+	}
+	if err := api.CheckTCP("127.0.0.1:9001", "", ""); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestServer_UpdateSession plays supervisorctl's update sequence on one
+// connection: only the changed process of a changed group restarts.
+func TestServer_UpdateSession(t *testing.T) {
+	h := newHarness(t, nil)
+	alpha, beta := h.pid("grp:alpha"), h.pid("grp:beta")
+	h.groups = []supervisor.GroupSpec{h.groups[0], {Name: "grp", Priority: 999, Processes: []supervisor.ProcessSpec{
+		sleeper(h.dir, "grp", "alpha", func(s *supervisor.ProcessSpec) { s.Argv = []string{"/bin/sleep", "1001"} }),
+		sleeper(h.dir, "grp", "beta", nil)}}}
+	v, err := h.client.Call("supervisor.reloadConfig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed := v.([]any)[0].([]any)[1].([]any); len(changed) != 1 || changed[0] != "grp" {
+		t.Fatalf("reloadConfig %v", v)
+	}
+	for _, m := range []string{"supervisor.stopProcessGroup", "supervisor.removeProcessGroup", "supervisor.addProcessGroup"} {
+		if _, err := h.client.Call(m, "grp"); err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+	}
+	h.waitRunning("grp:alpha", "grp:beta")
+	if h.pid("grp:beta") != beta {
+		t.Errorf("unchanged beta restarted")
+	}
+	if h.pid("grp:alpha") == alpha {
+		t.Errorf("changed alpha kept its pid")
+	}
+}
+
+func TestServer_LogtailStreams(t *testing.T) {
+	h := newHarness(t, nil)
+	path := filepath.Join(h.dir, "solo.log")
+	os.WriteFile(path, []byte(strings.Repeat("a", 2000)+"\n"), 0o644)
+	resp := post(t, h.sock, "/logtail/solo", "", nil)
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	r := bufio.NewReader(resp.Body)
+	first := make([]byte, 1024)
+	if _, err := io.ReadFull(r, first); err != nil || strings.Trim(string(first), "a\n") != "" {
+		t.Fatalf("first chunk %q %v", first, err)
+	}
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("appended line\n")
+	f.Close()
+	line, err := r.ReadString('\n')
+	if err != nil || line != "appended line\n" {
+		t.Errorf("appended data %q %v", line, err)
+	}
+}

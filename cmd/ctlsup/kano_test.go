@@ -1,0 +1,86 @@
+package main
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestKanoKonnect runs examples/kano_konnect as written, with stand-ins
+// for uWSGI and celery and temp paths, and drives it as its operators do:
+// ctlsup restart kano_konnect-uwsgi, ctlsup reread, ctlsup update.
+func TestKanoKonnect(t *testing.T) {
+	dir := t.TempDir()
+	rewrite := strings.NewReplacer(
+		`"/var/log/ctlsup"`, `"`+filepath.Join(dir, "log")+`"`,
+		`"/run/ctlsup/ctlsup.sock"`, `"`+filepath.Join(dir, "ctl.sock")+`"`,
+		`"/run/ctlsup"`, `"`+filepath.Join(dir, "state")+`"`,
+		"/srv/kano_konnect/shared/env/bin/uwsgi --http :9090 --wsgi-file kano_konnect/kano_konnect/wsgi.py", "/bin/sleep 1000",
+		"/srv/kano_konnect/shared/env/bin/celery -A kano_konnect worker --loglevel=INFO", "/bin/sleep 1001",
+		`"/srv/kano_konnect/current/kano_konnect"`, `"`+dir+`"`,
+		`"/srv/kano_konnect/current"`, `"`+dir+`"`,
+		`user = "nobody"`, ``,
+		`startsecs = 10`, `startsecs = 1`,
+	)
+	for _, f := range []string{"ctlsupd.toml", "conf.d/kano_konnect.toml"} {
+		b, err := os.ReadFile(filepath.Join("../../examples/kano_konnect", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755)
+		os.WriteFile(filepath.Join(dir, f), []byte(rewrite.Replace(string(b))), 0o644)
+	}
+	conf := filepath.Join(dir, "ctlsupd.toml")
+	daemon := exec.Command(ctlsupdBin, "-c", conf)
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { daemon.Process.Kill(); daemon.Wait() }()
+	ctl := func(args ...string) (string, int) {
+		cmd := exec.Command(ctlsupBin, append([]string{"-c", conf}, args...)...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return string(out), code
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("unix", filepath.Join(dir, "ctl.sock")); err == nil {
+			c.Close()
+			if out, _ := ctl("status"); strings.Count(out, "RUNNING") == 2 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("kano_konnect programs did not come up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	uwsgiPid, _ := ctl("pid", "kano_konnect-uwsgi")
+	if out, code := ctl("restart", "kano_konnect-uwsgi"); out != "kano_konnect-uwsgi: stopped\nkano_konnect-uwsgi: started\n" || code != 0 {
+		t.Errorf("restart: %q exit %d", out, code)
+	}
+	if after, _ := ctl("pid", "kano_konnect-uwsgi"); after == uwsgiPid {
+		t.Errorf("restart kept pid %s", after)
+	}
+	uwsgiPid, _ = ctl("pid", "kano_konnect-uwsgi")
+
+	confd := filepath.Join(dir, "conf.d", "kano_konnect.toml")
+	b, _ := os.ReadFile(confd)
+	os.WriteFile(confd, []byte(strings.Replace(string(b), "/bin/sleep 1001", "/bin/sleep 1002", 1)), 0o644)
+	if out, code := ctl("reread"); out != "kano_konnect-celeryd: changed\n" || code != 0 {
+		t.Errorf("reread: %q exit %d", out, code)
+	}
+	if out, code := ctl("update"); out != "kano_konnect-celeryd: stopped\nkano_konnect-celeryd: updated process group\n" || code != 0 {
+		t.Errorf("update: %q exit %d", out, code)
+	}
+	if after, _ := ctl("pid", "kano_konnect-uwsgi"); after != uwsgiPid {
+		t.Errorf("update restarted the unchanged uwsgi: %s -> %s", uwsgiPid, after)
+	}
+}
