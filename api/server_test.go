@@ -346,3 +346,44 @@ func TestServer_LogtailStreams(t *testing.T) {
 		t.Errorf("appended data %q %v", line, err)
 	}
 }
+
+// memberNames lists the members of the first struct of an array response.
+func memberNames(t *testing.T, v any) []string {
+	t.Helper()
+	var names []string
+	for _, m := range v.([]any)[0].(xmlrpc.Struct) {
+		names = append(names, m.Name)
+	}
+	return names
+}
+
+// TestServer_StructsMatchSupervisord compares our structs' members, in
+// order, with responses recorded from supervisord 4.2.5.
+func TestServer_StructsMatchSupervisord(t *testing.T) {
+	h := newHarness(t, nil)
+	for file, method := range map[string]string{
+		"getAllConfigInfo.response.xml":  "supervisor.getAllConfigInfo",
+		"getAllProcessInfo.response.xml": "supervisor.getAllProcessInfo",
+		"stopProcessGroup.response.xml":  "supervisor.stopProcessGroup",
+	} {
+		raw, err := os.ReadFile(filepath.Join("xmlrpc", "testdata", "supervisord", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := xmlrpc.DecodeResponse(strings.NewReader(string(raw)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var params []any
+		if method == "supervisor.stopProcessGroup" {
+			params = []any{"grp"}
+		}
+		got, err := h.client.Call(method, params...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := strings.Join(memberNames(t, got), " "), strings.Join(memberNames(t, want), " "); g != w {
+			t.Errorf("%s members\n got %s\nwant %s", method, g, w)
+		}
+	}
+}

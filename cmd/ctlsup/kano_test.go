@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -82,5 +85,31 @@ func TestKanoKonnect(t *testing.T) {
 	}
 	if after, _ := ctl("pid", "kano_konnect-uwsgi"); after != uwsgiPid {
 		t.Errorf("update restarted the unchanged uwsgi: %s -> %s", uwsgiPid, after)
+	}
+
+	// reload: everything stops and starts again in the same daemon, on the
+	// same socket, and the old processes are gone.
+	daemonPid, _ := ctl("pid")
+	if out, code := ctl("reload"); out != "Restarted supervisord\n" || code != 0 {
+		t.Errorf("reload: %q exit %d", out, code)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if out, _ := ctl("status"); strings.Count(out, "RUNNING") == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("programs did not come back after reload")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if after, _ := ctl("pid"); after != daemonPid {
+		t.Errorf("reload changed the daemon's pid: %s -> %s", daemonPid, after)
+	}
+	old, _ := strconv.Atoi(strings.TrimSpace(uwsgiPid))
+	if err := syscall.Kill(old, 0); err == nil {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", old)); !strings.Contains(string(b), ") Z ") {
+			t.Errorf("the old uwsgi %d survived the reload", old)
+		}
 	}
 }
