@@ -16,6 +16,7 @@ const (
 	cmdStop
 	cmdSignal
 	cmdShutdown
+	cmdPing // answers at once: proves the actor is not wedged
 )
 
 type command struct {
@@ -34,6 +35,8 @@ type process struct {
 	cmds chan command
 	info atomic.Pointer[ProcessInfo]
 	done chan struct{} // closed when the goroutine has finished
+	// changed tells the supervisor a snapshot was published; set before run.
+	changed func()
 }
 
 func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger) *process {
@@ -147,6 +150,9 @@ func (p *process) run() {
 				err = step(event{kind: evSignal, sig: c.sig})
 			case cmdShutdown:
 				err = step(event{kind: evShutdown})
+			case cmdPing:
+				c.reply <- nil
+				continue
 			}
 			p.publish(m, child)
 			c.reply <- err
@@ -180,25 +186,33 @@ func (p *process) publish(m machine, c Child) {
 		pid = c.Pid()
 	}
 	info := &ProcessInfo{
-		Name:         p.spec.Name,
-		Group:        p.spec.Group,
-		Program:      p.spec.Program,
-		Instance:     p.spec.Instance,
-		State:        m.State,
-		Pid:          pid,
-		Start:        m.Start,
-		Stop:         m.Stop,
-		ExitStatus:   m.ExitStatus,
-		SpawnErr:     m.SpawnErr,
-		Restarts:     m.Restarts,
-		BackoffDelay: m.Delay,
-		Stopped:      m.OperatorStopped,
-		Spec:         p.spec,
-		output:       p.out,
-		changed:      make(chan struct{}),
+		Name:       p.spec.Name,
+		Group:      p.spec.Group,
+		Program:    p.spec.Program,
+		Instance:   p.spec.Instance,
+		State:      m.State,
+		Pid:        pid,
+		Start:      m.Start,
+		Stop:       m.Stop,
+		ExitStatus: m.ExitStatus,
+		SpawnErr:   m.SpawnErr,
+		Restarts:   m.Restarts,
+
+		RestartsAfterExit:  m.RestartsAfterExit,
+		RestartsAfterRetry: m.RestartsAfterRetry,
+		ExitsExpected:      m.ExitsExpected,
+		ExitsUnexpected:    m.ExitsUnexpected,
+		BackoffDelay:       m.Delay,
+		Stopped:            m.OperatorStopped,
+		Spec:               p.spec,
+		output:             p.out,
+		changed:            make(chan struct{}),
 	}
 	if old := p.info.Swap(info); old != nil {
 		close(old.changed)
+	}
+	if p.changed != nil {
+		p.changed()
 	}
 }
 

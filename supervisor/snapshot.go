@@ -16,10 +16,14 @@ type ProcessInfo struct {
 	Stop              time.Time // last exit, zero if never exited
 	ExitStatus        int       // last exit code; -1 for a signal death
 	SpawnErr          string
-	Restarts          int           // automatic restarts so far
-	BackoffDelay      time.Duration // pending back-off delay, 0 when none
-	Stopped           bool          // the last stop was an operator's
-	Spec              *ProcessSpec  // the spec in force; never modified
+	Restarts          int // automatic restarts so far
+	// RestartsAfterExit and RestartsAfterRetry split Restarts by reason: a
+	// process that had run, or one that failed to start.
+	RestartsAfterExit, RestartsAfterRetry int
+	ExitsExpected, ExitsUnexpected        int
+	BackoffDelay                          time.Duration // pending back-off delay, 0 when none
+	Stopped                               bool          // the last stop was an operator's
+	Spec                                  *ProcessSpec  // the spec in force; never modified
 
 	output  Output
 	changed chan struct{} // closed when a newer snapshot replaces this one

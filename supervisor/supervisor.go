@@ -44,6 +44,7 @@ type Supervisor struct {
 	byName  map[string]*process
 	closing atomic.Bool
 	pending []GroupSpec // the config read by the last Reread
+	changes changes
 }
 
 type group struct {
@@ -95,6 +96,7 @@ func (s *Supervisor) Close(ctx context.Context) error {
 func (s *Supervisor) newProcess(spec ProcessSpec) *process {
 	sp := spec
 	p := newProcess(&sp, s.rt, s.Logger)
+	p.changed = s.changes.notify
 	go p.run()
 	return p
 }

@@ -64,6 +64,12 @@ type machine struct {
 	Delay    time.Duration // the pending back-off delay, 0 when none
 	Restarts int           // automatic spawns since the process was created
 
+	// Counters for metrics.
+	RestartsAfterExit  int // restarts of a process that had reached RUNNING
+	RestartsAfterRetry int // retries of a process that failed to start
+	ExitsExpected      int // exits asked for (stop) or with an expected code
+	ExitsUnexpected    int
+
 	Timer    timerKind
 	Deadline time.Time
 
@@ -157,6 +163,11 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 
 	case evExit:
 		m.Stop, m.Delay = now, 0
+		if m.State == Stopping || (!ev.exit.Signaled && spec.exitExpected(ev.exit.Code)) {
+			m.ExitsExpected++
+		} else {
+			m.ExitsUnexpected++
+		}
 		switch m.State {
 		case Stopping:
 			m.State, m.ExitStatus = Stopped, ev.exit.Code
@@ -185,6 +196,11 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 				return disarm(m), nil, nil
 			}
 			m.Restarts++
+			if m.Backoff > 0 {
+				m.RestartsAfterRetry++
+			} else {
+				m.RestartsAfterExit++
+			}
 			return spawning(m, now), []effect{{kind: effSpawn}}, nil
 		case m.State == Stopping && m.Timer == timerStopWait:
 			m = arm(m, timerStopWait, spec.StopWait, now)
@@ -236,6 +252,7 @@ func exited(m machine, st ExitStatus, spec *ProcessSpec, now time.Time) (machine
 	m.Crashes++
 	m.Restarts++
 	if m.Crashes <= 1 {
+		m.RestartsAfterExit++
 		return spawning(m, now), []effect{{kind: effSpawn}}, nil
 	}
 	m.State = Backoff

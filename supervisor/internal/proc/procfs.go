@@ -112,3 +112,46 @@ func waitGone(pid int, start uint64, d time.Duration) bool {
 	}
 	return true
 }
+
+// GroupStat is what the live members of one process group use.
+type GroupStat struct {
+	RSSBytes   int64
+	CPUSeconds float64 // user + system time of the live members
+}
+
+// clockTicks is USER_HZ, 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// GroupUsage scans /proc once and sums memory and CPU by process group.
+func GroupUsage() map[int]GroupStat {
+	ents, _ := os.ReadDir("/proc")
+	page := int64(os.Getpagesize())
+	out := map[int]GroupStat{}
+	for _, e := range ents {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		// After the name: state(0) ppid(1) pgrp(2) ... utime(11) stime(12) ... rss(21).
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 22 || f[0] == "Z" {
+			continue
+		}
+		pgrp, _ := strconv.Atoi(f[2])
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		rss, _ := strconv.ParseInt(f[21], 10, 64)
+		g := out[pgrp]
+		g.RSSBytes += rss * page
+		g.CPUSeconds += float64(utime+stime) / clockTicks
+		out[pgrp] = g
+	}
+	return out
+}
