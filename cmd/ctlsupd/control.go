@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/coreos/go-systemd/v22/activation"
 
 	"github.com/ctlsup/ctlsup/api"
 )
@@ -29,13 +32,19 @@ func (c *control) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // openControl listens on the configured socket and TCP address. It runs
 // before any program starts, so the socket's mode is in place first.
-func (m *Main) openControl() error {
+func (m *Main) openControl(passed net.Listener) error {
 	d := m.Config.Daemon
 	c := &control{socket: d.Control.Socket}
 	var listeners []net.Listener
-	l, err := api.ListenUnix(d.Control.Socket, d.Control.SocketMode, d.Control.SocketOwner)
-	if err != nil {
-		return err
+	var l net.Listener = passed
+	if l == nil {
+		ul, err := api.ListenUnix(d.Control.Socket, d.Control.SocketMode, d.Control.SocketOwner)
+		if err != nil {
+			return err
+		}
+		l = ul
+	} else {
+		c.socket = "" // systemd owns a socket it passed
 	}
 	listeners = append(listeners, l)
 	if addr := d.Control.HTTPListen; addr != "" {
@@ -89,5 +98,31 @@ func (m *Main) closeControl() {
 			srv.Close()
 		}
 	}
-	os.Remove(m.control.socket)
+	if m.control.socket != "" {
+		os.Remove(m.control.socket)
+	}
+}
+
+func (m *Main) closeMetrics() {
+	if m.metricsServer != nil {
+		m.metricsServer.Close()
+	}
+}
+
+// activationListeners returns the sockets systemd passed, by their
+// FileDescriptorName ("control", "metrics"); empty without socket
+// activation.
+func activationListeners(log *slog.Logger) map[string]net.Listener {
+	out := map[string]net.Listener{}
+	named, err := activation.ListenersWithNames()
+	if err != nil {
+		log.Warn("ignoring systemd socket activation", "err", err)
+		return out
+	}
+	for name, ls := range named {
+		if len(ls) > 0 && ls[0] != nil {
+			out[name] = ls[0]
+		}
+	}
+	return out
 }

@@ -7,11 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"gopkg.in/natefinch/lumberjack.v2"
 
@@ -35,10 +39,22 @@ type Main struct {
 	Supervisor *supervisor.Supervisor
 	Logger     *slog.Logger
 
+	// MetricsAddr is where /metrics is served, once Run has started.
+	MetricsAddr string
+
 	logFile  *lumberjack.Logger
 	lock     *os.File
 	control  *control
 	requests chan request // shutdown and restart asked for over the API
+
+	engine        atomic.Pointer[supervisor.Supervisor] // the current engine, for goroutines
+	swapped       atomic.Pointer[chan struct{}]         // closed when a reload replaces the engine
+	metricsServer *http.Server
+	pingHook      func(context.Context) error // tests wedge the engine with it
+
+	reloadMu sync.Mutex
+	reloadOK bool
+	reloadAt time.Time
 }
 
 type request int
@@ -94,25 +110,45 @@ func (m *Main) Run(ctx context.Context) error {
 	defer m.unlockStateDir()
 
 	m.requests = make(chan request, 2)
-	if err := m.openControl(); err != nil {
+	passed := activationListeners(m.Logger)
+	if err := m.openControl(passed["control"]); err != nil {
 		return err
 	}
 	defer m.closeControl()
-	for {
+	if err := m.openMetrics(passed["metrics"]); err != nil {
+		return err
+	}
+	defer m.closeMetrics()
+	m.recordReload(true)
+	bg, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	for first := true; ; first = false {
 		if err := m.startEngine(ctx); err != nil {
 			return err
 		}
+		if first {
+			go m.keepStatus(bg)
+			go m.watchdog(bg)
+		}
+		m.notify("READY=1")
 		restart := m.serve(ctx)
 		if restart {
+			m.notifyReloading()
 			m.Logger.Info("restarting: stopping every program and reading the configuration again")
 		} else {
+			m.notify("STOPPING=1")
 			m.Logger.Info("shutting down")
 		}
-		if err := m.Supervisor.Close(context.Background()); err != nil || !restart {
+		drained := make(chan struct{})
+		go m.extendStop(drained)
+		err := m.Supervisor.Close(context.Background())
+		close(drained)
+		if err != nil || !restart {
 			m.Logger.Info("ctlsupd stopped")
 			return err
 		}
 		cfg, err := config.Load(m.ConfigPath)
+		m.recordReload(err == nil)
 		if err != nil {
 			// The old configuration goes on, as supervisord keeps its own.
 			m.Logger.Error("configuration not reloaded", "err", err)
@@ -131,6 +167,11 @@ func (m *Main) startEngine(ctx context.Context) error {
 	m.Supervisor = supervisor.New(rt, cfg.Groups)
 	m.Supervisor.Logger = m.Logger
 	m.Supervisor.Loader = m.load
+	m.engine.Store(m.Supervisor)
+	swapped := make(chan struct{})
+	if old := m.swapped.Swap(&swapped); old != nil {
+		close(*old)
+	}
 	m.newAPI()
 	if err := m.Supervisor.Open(ctx); err != nil {
 		return err
@@ -221,7 +262,10 @@ func (m *Main) unlockStateDir() {
 // reload rereads the configuration and applies it; a configuration error
 // changes nothing and is logged with its file and line.
 func (m *Main) reload(ctx context.Context) {
+	m.notifyReloading()
+	defer m.notify("READY=1")
 	d, err := m.Supervisor.Update(ctx)
+	m.recordReload(err == nil)
 	if err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) {

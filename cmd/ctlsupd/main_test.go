@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -239,4 +241,42 @@ func TestMain_Check(t *testing.T) {
 	if err := m.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "a.toml:5: program \"web\": numprocs = 0, but it must be at least 1") {
 		t.Errorf("check of a bad config: %v", err)
 	}
+}
+
+func TestMain_MetricsFollowUpdates(t *testing.T) {
+	path := testConfig(t, map[string]string{"a.toml": program("keep", "sleep") + program("gone", "sleep")})
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, append(b, []byte("[metrics]\nlisten = \"127.0.0.1:0\"\n")...), 0o644)
+	r := mustRunMain(t, path)
+	r.waitFor(t, "both running", allRunning("keep", "gone"))
+	scrape := func() string {
+		resp, err := http.Get("http://" + r.m.MetricsAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	if body := scrape(); !strings.Contains(body, `ctlsup_process_up{group="gone",name="gone"} 1`) ||
+		!strings.Contains(body, "ctlsup_config_last_reload_successful 1") {
+		t.Fatalf("metrics before the update:\n%.2000s", body)
+	}
+	writeConfd(t, path, map[string]string{"a.toml": program("keep", "sleep")})
+	r.sigs <- syscall.SIGHUP
+	r.waitFor(t, "the update", allRunning("keep"))
+	if body := scrape(); strings.Contains(body, `name="gone"`) {
+		t.Errorf("a removed program's series remain")
+	}
+	writeConfd(t, path, map[string]string{"a.toml": "[program.broken\n"})
+	r.sigs <- syscall.SIGHUP
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(scrape(), "ctlsup_config_last_reload_successful 0") {
+		if time.Now().After(deadline) {
+			t.Fatal("a failed reload does not show in the metrics")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.sigs <- syscall.SIGTERM
+	<-r.done
 }

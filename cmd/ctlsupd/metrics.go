@@ -1,0 +1,56 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ctlsup/ctlsup/api/metrics"
+	"github.com/ctlsup/ctlsup/supervisor"
+)
+
+// openMetrics serves GET /metrics on [metrics] listen (or the listener
+// systemd passed as "metrics").
+func (m *Main) openMetrics(l net.Listener) error {
+	if l == nil {
+		addr := m.Config.Daemon.Metrics.Listen
+		if addr == "" {
+			return nil
+		}
+		var err error
+		if l, err = net.Listen("tcp", addr); err != nil {
+			return err
+		}
+	}
+	reg := metrics.Registry(metrics.Source{
+		Supervisor: func() *supervisor.Supervisor { return m.engine.Load() },
+		LastReload: m.lastReload,
+		Version:    Version,
+	})
+	srv := &http.Server{Handler: metrics.Handler(reg), ReadHeaderTimeout: 10 * time.Second}
+	m.metricsServer = srv
+	m.MetricsAddr = l.Addr().String()
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("metrics server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// recordReload notes how a configuration load went, for the metrics.
+func (m *Main) recordReload(ok bool) {
+	m.reloadMu.Lock()
+	defer m.reloadMu.Unlock()
+	m.reloadOK = ok
+	if ok {
+		m.reloadAt = time.Now()
+	}
+}
+
+func (m *Main) lastReload() (bool, time.Time) {
+	m.reloadMu.Lock()
+	defer m.reloadMu.Unlock()
+	return m.reloadOK, m.reloadAt
+}

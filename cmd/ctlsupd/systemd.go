@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/sys/unix"
+
+	"github.com/ctlsup/ctlsup/supervisor"
+)
+
+// notify sends one sd_notify message; without NOTIFY_SOCKET it does
+// nothing. NOTIFY_SOCKET stays in the daemon's environment (children get
+// an environment without it), since every message reads it again.
+func (m *Main) notify(state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		m.Logger.Warn("sd_notify failed", "err", err)
+	}
+}
+
+// monotonicUsec is CLOCK_MONOTONIC in microseconds, for RELOADING=1.
+func monotonicUsec() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano() / 1000
+}
+
+func (m *Main) notifyReloading() {
+	m.notify("RELOADING=1\nMONOTONIC_USEC=" + strconv.FormatInt(monotonicUsec(), 10))
+}
+
+// statusLine summarises the engine for systemctl status.
+func statusLine(s *supervisor.Supervisor) string {
+	var running, backoff, fatal int
+	for _, p := range s.Processes() {
+		switch p.State {
+		case supervisor.Running:
+			running++
+		case supervisor.Backoff:
+			backoff++
+		case supervisor.Fatal:
+			fatal++
+		}
+	}
+	return fmt.Sprintf("%d running, %d backoff, %d fatal", running, backoff, fatal)
+}
+
+// keepStatus sends STATUS= whenever the summary changes, until ctx ends.
+// It follows the engine's change broadcast: no polling.
+func (m *Main) keepStatus(ctx context.Context) {
+	last := ""
+	for {
+		swapped := *m.swapped.Load()
+		s := m.engine.Load()
+		changed := s.Changed()
+		if line := statusLine(s); line != last {
+			m.notify("STATUS=" + line)
+			last = line
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-swapped:
+		}
+	}
+}
+
+// watchdog sends WATCHDOG=1 at half the interval systemd asks for, only
+// after the engine answered a Ping: a wedged engine stops the pings and
+// systemd restarts the daemon.
+func (m *Main) watchdog(ctx context.Context) {
+	interval, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || interval == 0 {
+		return
+	}
+	tick := time.NewTicker(interval / 2)
+	defer tick.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, interval/2)
+		err := m.ping(pctx)
+		cancel()
+		if err == nil {
+			m.notify(daemon.SdNotifyWatchdog)
+		} else if ctx.Err() == nil {
+			m.Logger.Error("engine did not answer; withholding the watchdog ping", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// ping asks the current engine whether it answers.
+func (m *Main) ping(ctx context.Context) error {
+	if m.pingHook != nil {
+		return m.pingHook(ctx)
+	}
+	return m.engine.Load().Ping(ctx)
+}
+
+// extendStop keeps systemd from killing the daemon while long stops
+// (celery's stopwaitsecs = 600) drain: EXTEND_TIMEOUT_USEC every few
+// seconds until done is closed.
+func (m *Main) extendStop(done <-chan struct{}) {
+	const every = 5 * time.Second
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		m.notify(fmt.Sprintf("EXTEND_TIMEOUT_USEC=%d", (3 * every).Microseconds()))
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+	}
+}
