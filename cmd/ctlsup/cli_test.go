@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func runMain(stdin string, env map[string]string, args ...string) (string, int) {
@@ -19,6 +20,17 @@ func runMain(stdin string, env map[string]string, args ...string) (string, int) 
 func TestCLI_ServerFromEnvJSONAndShell(t *testing.T) {
 	d := startDaemon(t, "ctlsupd")
 	env := map[string]string{"CTLSUP_SERVER": d.url}
+	// The socket serves before the programs start: wait for them.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if out, _ := runMain("", env, "status", "grp:*"); strings.Count(out, "RUNNING") == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("grp did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	// status --json, with the server from CTLSUP_SERVER.
 	out, code := runMain("", env, "status", "--json", "grp:*")
