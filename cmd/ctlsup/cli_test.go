@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 func runMain(stdin string, env map[string]string, args ...string) (string, int) {
@@ -21,16 +20,7 @@ func TestCLI_ServerFromEnvJSONAndShell(t *testing.T) {
 	d := startDaemon(t, "ctlsupd")
 	env := map[string]string{"CTLSUP_SERVER": d.url}
 	// The socket serves before the programs start: wait for them.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if out, _ := runMain("", env, "status", "grp:*"); strings.Count(out, "RUNNING") == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("grp did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	d.waitAutostarted(t)
 
 	// status --json, with the server from CTLSUP_SERVER.
 	out, code := runMain("", env, "status", "--json", "grp:*")

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ctlsup/ctlsup/api/client"
 )
 
 var ctlsupdBin, ctlsupBin string
@@ -183,6 +185,36 @@ files = %[2]s/conf.d/*.conf
 	return d
 }
 
+// waitAutostarted waits until every autostart fixture process is RUNNING:
+// supervisord gets there on its next one-second tick, ctlsupd at once.
+func (d *daemon) waitAutostarted(t *testing.T) {
+	t.Helper()
+	want := 0
+	for _, f := range fixtures {
+		if f.autostart {
+			want += max(f.numprocs, 1)
+		}
+	}
+	c, _ := client.New(d.url, "", "")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		running := 0
+		all, _ := c.Call("supervisor.getAllProcessInfo")
+		for _, p := range list(all) {
+			if fstr(p, "statename") == "RUNNING" {
+				running++
+			}
+		}
+		if running == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d of %d autostart processes running", d.kind, running, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // run runs one command line with a client against a daemon.
 func run(t *testing.T, clientBin string, d *daemon, line string) (string, int) {
 	t.Helper()
@@ -326,8 +358,7 @@ var sequence = []step{
 // transcript runs the sequence with one client against a fresh daemon.
 func transcript(t *testing.T, kind, clientBin string) []string {
 	d := startDaemon(t, kind)
-	// Let autostart programs reach RUNNING (startsecs 0) everywhere.
-	time.Sleep(500 * time.Millisecond)
+	d.waitAutostarted(t)
 	var out []string
 	for _, s := range sequence {
 		if s.prepare != nil {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/ctlsup/ctlsup/api/xmlrpc"
 )
@@ -45,7 +44,7 @@ func TestRecordSupervisordGoldens(t *testing.T) {
 		return
 	}
 	d := startDaemon(t, "supervisord")
-	time.Sleep(500 * time.Millisecond)
+	d.waitAutostarted(t)
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
 		return net.Dial("unix", d.url[len("unix://"):])
 	}}}
