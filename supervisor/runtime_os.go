@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -25,8 +26,13 @@ type OSRuntime struct {
 	StateDir  string       // locks/ and state.json live here
 	ServerURL string       // SUPERVISOR_SERVER_URL given to children
 	Logger    *slog.Logger // defaults to slog.Default()
+	// Console, when set, receives every process's output instead of its log
+	// files, each line behind ConsolePrefix(spec, stream): ctlsup run.
+	Console       io.Writer
+	ConsolePrefix func(spec *ProcessSpec, stderr bool) string
 
-	state *stateFile
+	state   *stateFile
+	console *logcap.Console
 }
 
 // NewOSRuntime returns a runtime keeping its state under stateDir.
@@ -46,6 +52,9 @@ func (r *OSRuntime) Open(ctx context.Context) error {
 	if err := proc.Acquire(r.Logger); err != nil {
 		return err
 	}
+	if r.Console != nil {
+		r.console = logcap.NewConsole(r.Console)
+	}
 	r.state = openStateFile(filepath.Join(r.StateDir, "state.json"), r.Logger)
 	r.state.recover()
 	return nil
@@ -63,6 +72,13 @@ func (r *OSRuntime) Close() error {
 func (r *OSRuntime) NewOutput(spec *ProcessSpec) Output {
 	log := r.Logger.With("process", spec.FullName())
 	c := &logcap.Capture{Redirect: spec.RedirectStderr}
+	if r.console != nil {
+		c.Stdout = &logcap.Prefixed{Console: r.console, Prefix: func() string { return r.ConsolePrefix(spec, false) }}
+		if !spec.RedirectStderr {
+			c.Stderr = &logcap.Prefixed{Console: r.console, Prefix: func() string { return r.ConsolePrefix(spec, true) }}
+		}
+		return captureOutput{c}
+	}
 	if spec.Stdout.Path != "" {
 		c.Stdout = logcap.NewSink(spec.Stdout.Path, spec.Stdout.MaxBytes, spec.Stdout.Backups, log)
 	}

@@ -29,6 +29,8 @@ func init() {
 		"version":  {doVersion, helpVersion},
 		"help":     {doHelp, helpHelp},
 		"check":    {doCheck, helpCheck},
+		"run":      {doRun, helpRun},
+		"export":   {doExport, helpExport},
 		"quit":     {func(*Main, string) error { return nil }, func(m *Main) { m.out("quit\tExit the supervisor shell.") }},
 		"exit":     {func(*Main, string) error { return nil }, func(m *Main) { m.out("exit\tExit the supervisor shell.") }},
 	}
@@ -158,4 +160,14 @@ func helpUpdate(m *Main) {
 	m.out("update\t\t\tReload config and add/remove as necessary, and will restart affected programs")
 	m.out("update all\t\tReload config and add/remove as necessary, and will restart affected programs")
 	m.out("update <gname> [...]\tUpdate specific groups")
+}
+
+func helpRun(m *Main) {
+	m.out("run [-f Procfile] [-e .env] [-m web=2,worker=1] [-p 5000] [--keep-going] [--timestamps]")
+	m.out("\t\t\tRun a Procfile in the foreground (Ctrl-C stops it)")
+}
+
+func helpExport(m *Main) {
+	m.out("export toml [-f Procfile] [-m formation] [-p port] [--instance NAME] [--log-dir DIR]")
+	m.out("\t\t\tWrite the conf.d TOML a server would use for a Procfile")
 }

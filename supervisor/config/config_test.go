@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,5 +160,37 @@ command = '''sh -c "echo \"hi\" \$x" 'it''s' a\ b'''
 	}
 	if got := strings.Join(cfg.Groups[0].Processes[0].Argv, "|"); got != `sh|-c|echo "hi" $x|its|a b` {
 		t.Errorf("argv %s", got)
+	}
+}
+
+func TestLoad_ProcfileKey(t *testing.T) {
+	path := writeConfig(t, daemonFile, map[string]string{"app.toml": `
+[instance.local]
+environment = { PORT = "5000" }
+
+[program.web]
+instances = ["local"]
+procfile = "../Procfile:web"
+stopsignal = "INT"
+`})
+	os.WriteFile(filepath.Join(filepath.Dir(path), "Procfile"), []byte("web: gunicorn app:app --bind :$PORT\nworker: celery worker\n"), 0o644)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Groups[0].Processes[0]
+	if strings.Join(p.Argv, "|") != "/bin/sh|-c|gunicorn app:app --bind :$PORT" || p.StopSignal != syscall.SIGINT {
+		t.Errorf("web %+v", p)
+	}
+	for text, want := range map[string]string{
+		"[program.web]\nprocfile = \"../Procfile:nosuch\"\n":                    `conf.d/app.toml:2: program "web": procfile `,
+		"[program.web]\nprocfile = \"../Procfile:web\"\ncommand = \"/bin/x\"\n": `conf.d/app.toml:2: program "web": set command or procfile, not both`,
+		"[program.web]\nprocfile = \"Procfile\"\n":                              `conf.d/app.toml:2: program "web": procfile = "Procfile" is not "PATH:TYPE"`,
+	} {
+		os.WriteFile(filepath.Join(filepath.Dir(path), "conf.d", "app.toml"), []byte(text), 0o644)
+		_, err := config.Load(path)
+		if got := strings.ReplaceAll(fmt.Sprint(err), filepath.Dir(path)+"/", ""); !strings.HasPrefix(got, want) {
+			t.Errorf("got %s\nwant %s...", got, want)
+		}
 	}
 }

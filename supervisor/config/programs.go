@@ -3,11 +3,14 @@ package config
 import (
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/ctlsup/ctlsup/procfile"
 	"github.com/ctlsup/ctlsup/supervisor"
 )
 
@@ -16,7 +19,7 @@ var programKeys = []string{
 	"autostart", "autorestart", "exitcodes", "startsecs", "startretries", "stopsignal",
 	"stopwaitsecs", "stopasgroup", "killasgroup", "redirect_stderr", "stdout_logfile",
 	"stderr_logfile", "logfile_maxbytes", "logfile_backups", "instances", "singleton",
-	"restart_max_delay",
+	"restart_max_delay", "procfile",
 }
 
 var instanceKeys = []string{"log_dir", "environment", "logfile_maxbytes", "logfile_backups"}
@@ -185,10 +188,15 @@ func expandKey(r *reader, x *expander, key, s string) string {
 func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d *Daemon) ([]supervisor.ProcessSpec, error) {
 	r := p.r
 	r.checkKeys(programKeys)
-	if !r.has("command") {
-		r.fail("command", "command is required")
-	}
 	var words []string
+	switch {
+	case r.has("procfile") && r.has("command"):
+		r.fail("procfile", "set command or procfile, not both")
+	case r.has("procfile"):
+		words = procfileCommand(r)
+	case !r.has("command"):
+		r.fail("command", "command is required (or procfile = \"Procfile:TYPE\")")
+	}
 	switch c := r.m["command"].(type) {
 	case string:
 		w, err := splitWords(c)
@@ -199,6 +207,9 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 	case []any:
 		words = r.strings("command")
 	case nil:
+		if r.has("command") {
+			r.fail("command", "command must be a string or an array of strings")
+		}
 	default:
 		r.fail("command", "command must be a string or an array of strings, not %s", typeName(c))
 	}
@@ -331,4 +342,37 @@ func logSpec(r *reader, x *expander, key, auto string, maxBytes int64, backups i
 		v = r.f.abs(v)
 	}
 	return supervisor.LogSpec{Path: v, MaxBytes: maxBytes, Backups: backups}
+}
+
+// procfileCommand reads `procfile = "PATH:TYPE"`: the command of process
+// type TYPE in the Procfile at PATH (relative to this file), run with
+// /bin/sh -c as foreman runs it. A server's TOML then adds only what
+// differs from the Procfile.
+func procfileCommand(r *reader) []string {
+	ref := r.str("procfile", "")
+	i := strings.LastIndex(ref, ":")
+	if i <= 0 || i == len(ref)-1 {
+		r.fail("procfile", "procfile = %q is not \"PATH:TYPE\", such as \"Procfile:web\"", ref)
+		return nil
+	}
+	path, typ := r.f.abs(ref[:i]), ref[i+1:]
+	f, err := os.Open(path)
+	if err != nil {
+		r.fail("procfile", "procfile: %v", err)
+		return nil
+	}
+	defer f.Close()
+	entries, err := procfile.Parse(f)
+	if err != nil {
+		r.fail("procfile", "procfile %s: %v", path, err)
+		return nil
+	}
+	for _, e := range entries {
+		if e.Name == typ {
+			// $ belongs to the shell here, not to ${NAME} expansion.
+			return []string{"/bin/sh", "-c", strings.ReplaceAll(e.Command, "$", "$$")}
+		}
+	}
+	r.fail("procfile", "procfile %s has no process type %q", path, typ)
+	return nil
 }

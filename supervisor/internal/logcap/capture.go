@@ -9,10 +9,22 @@ import (
 // bufSize is how much one read takes from a pipe.
 const bufSize = 64 << 10
 
-// Capture is the output of one process: a sink per stream (stderr may share
-// stdout's, or be nil to discard it), kept across restarts.
+// Stream is where a pipe's bytes go: a rotated log file (Sink) or a
+// console (Prefixed).
+type Stream interface {
+	io.Writer
+	Reopen() error
+	Clear() error
+	Close() error
+	Written() int64
+	Dropped() int64
+	Rotations() int64
+}
+
+// Capture is the output of one process: a stream per stream (stderr may
+// share stdout's, or be nil to discard it), kept across restarts.
 type Capture struct {
-	Stdout, Stderr *Sink
+	Stdout, Stderr Stream
 	Redirect       bool // stderr goes into stdout's pipe
 }
 
@@ -40,7 +52,7 @@ func (c *Capture) Attach() (stdout, stderr *os.File, err error) {
 	return stdout, stderr, nil
 }
 
-func (c *Capture) pipe(s *Sink) (*os.File, error) {
+func (c *Capture) pipe(s Stream) (*os.File, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -50,8 +62,11 @@ func (c *Capture) pipe(s *Sink) (*os.File, error) {
 	return w, nil
 }
 
-func pump(r *os.File, s *Sink) {
+func pump(r *os.File, s Stream) {
 	defer r.Close()
+	if f, ok := s.(interface{ Flush() }); ok {
+		defer f.Flush()
+	}
 	buf := make([]byte, bufSize)
 	for {
 		n, err := r.Read(buf)
@@ -59,8 +74,8 @@ func pump(r *os.File, s *Sink) {
 			s.Write(buf[:n])
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) && s.Log != nil {
-				s.Log.Warn("log pipe read failed", "path", s.Path, "err", err)
+			if sink, ok := s.(*Sink); ok && !errors.Is(err, io.EOF) && sink.Log != nil {
+				sink.Log.Warn("log pipe read failed", "path", sink.Path, "err", err)
 			}
 			return
 		}
@@ -96,7 +111,7 @@ func (c *Capture) Close() error {
 	return err
 }
 
-func reopen(s *Sink) error {
+func reopen(s Stream) error {
 	if s == nil {
 		return nil
 	}

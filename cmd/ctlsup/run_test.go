@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ctlsup/ctlsup/supervisor/config"
+)
+
+// procfileDir writes a Procfile (and .env) whose processes carry tag in
+// their command lines, so the test can find them in /proc.
+func procfileDir(t *testing.T, procfile string) (dir, tag string) {
+	dir = t.TempDir()
+	// A sleep duration no other process uses: "1000.<nanoseconds>".
+	tag = fmt.Sprintf("1000.%09d", time.Now().Nanosecond())
+	os.WriteFile(filepath.Join(dir, "Procfile"), []byte(strings.ReplaceAll(procfile, "TAG", tag)), 0o644)
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("GREETING='hi there'\n"), 0o644)
+	return dir, tag
+}
+
+// alive counts live processes whose command line holds tag.
+func alive(tag string) int {
+	n := 0
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || !bytes.Contains(cmdline, []byte(tag)) {
+			continue
+		}
+		if stat, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil && !strings.Contains(string(stat), ") Z ") {
+			n++
+		}
+	}
+	return n
+}
+
+type runner struct {
+	cmd   *exec.Cmd
+	lines chan string
+}
+
+func startRun(t *testing.T, dir string, args ...string) *runner {
+	t.Helper()
+	cmd := exec.Command(ctlsupBin, append([]string{"run"}, args...)...)
+	cmd.Dir = dir
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{cmd: cmd, lines: make(chan string, 100)}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			r.lines <- sc.Text()
+		}
+		close(r.lines)
+	}()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return r
+}
+
+// until collects lines until every wanted line was seen.
+func (r *runner) until(t *testing.T, want ...string) []string {
+	t.Helper()
+	var got []string
+	missing := map[string]bool{}
+	for _, w := range want {
+		missing[w] = true
+	}
+	timeout := time.After(10 * time.Second)
+	for len(missing) > 0 {
+		select {
+		case l, ok := <-r.lines:
+			if !ok {
+				t.Fatalf("output ended; missing %v; got:\n%s", missing, strings.Join(got, "\n"))
+			}
+			got = append(got, l)
+			delete(missing, l)
+		case <-timeout:
+			t.Fatalf("missing %v; got:\n%s", missing, strings.Join(got, "\n"))
+		}
+	}
+	return got
+}
+
+func (r *runner) exitCode(t *testing.T) int {
+	t.Helper()
+	for range r.lines {
+	}
+	err := r.cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return 0
+}
+
+// TestRun_PrefixesPortsAndExit: names padded, PORT per foreman, .env, and a
+// process that exits stops the rest with its exit code.
+func TestRun_PrefixesPortsAndExit(t *testing.T) {
+	dir, tag := procfileDir(t, "web: echo \"web on $PORT\"; exec sleep TAG\n"+
+		"worker: echo \"worker $PORT says $GREETING\"; exec sleep TAG\n"+
+		"quick: sleep 0.5; echo bye; exit 3\n")
+	r := startRun(t, dir, "-m", "web=1,worker=2,quick=1", "-p", "6000")
+	r.until(t, "web       | web on 6000", "worker_00 | worker 6100 says hi there", "worker_01 | worker 6101 says hi there")
+	if n := alive(tag); n != 3 {
+		t.Errorf("%d tagged processes, want web and two workers", n)
+	}
+	r.until(t, "quick     | bye", "ctlsup    | quick exited: exit status 3")
+	if code := r.exitCode(t); code != 3 {
+		t.Errorf("exit %d, want quick's 3", code)
+	}
+	if n := alive(tag); n != 0 {
+		t.Errorf("%d processes left behind", n)
+	}
+}
+
+// TestRun_InterruptStopsAll: Ctrl-C stops everything and exits 0.
+func TestRun_InterruptStopsAll(t *testing.T) {
+	dir, tag := procfileDir(t, "web: echo up; exec sleep TAG\nworker: echo up; sleep TAG\n")
+	r := startRun(t, dir)
+	r.until(t, "web    | up", "worker | up")
+	// web's shell execs sleep; worker's shell stays, with sleep as its child.
+	if n := alive(tag); n != 3 {
+		t.Fatalf("%d tagged processes, want 3", n)
+	}
+	r.cmd.Process.Signal(syscall.SIGINT)
+	if code := r.exitCode(t); code != 0 {
+		t.Errorf("exit %d after Ctrl-C", code)
+	}
+	if n := alive(tag); n != 0 {
+		t.Errorf("%d processes left behind", n)
+	}
+}
+
+// TestRun_KeepGoing: one exit leaves the others running.
+func TestRun_KeepGoing(t *testing.T) {
+	dir, tag := procfileDir(t, "web: echo up; exec sleep TAG\nquick: exit 4\n")
+	r := startRun(t, dir, "--keep-going")
+	r.until(t, "ctlsup | quick exited: exit status 4")
+	time.Sleep(200 * time.Millisecond)
+	if n := alive(tag); n != 1 {
+		t.Errorf("%d web processes, want it still running", n)
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	r.exitCode(t)
+	if n := alive(tag); n != 0 {
+		t.Errorf("%d processes left behind", n)
+	}
+}
+
+// TestExport_TOMLLoads: the exported TOML loads in ctlsupd with the same
+// process names and PORTs ctlsup run gives.
+func TestExport_TOMLLoads(t *testing.T) {
+	dir, _ := procfileDir(t, "web: gunicorn app:app --bind :$PORT\nworker: celery -A app worker\n")
+	cmd := exec.Command(ctlsupBin, "export", "toml", "-m", "web=1,worker=2", "--instance", "cts", "--log-dir", "/var/log/cts")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
+	os.WriteFile(filepath.Join(dir, "conf.d", "app.toml"), out, 0o644)
+	os.WriteFile(filepath.Join(dir, "ctlsupd.toml"), []byte("include = [\"conf.d/*.toml\"]\n"), 0o644)
+	cfg, err := config.Load(filepath.Join(dir, "ctlsupd.toml"))
+	if err != nil {
+		t.Fatalf("exported TOML does not load: %v\n%s", err, out)
+	}
+	var got []string
+	for _, g := range cfg.Groups {
+		for _, p := range g.Processes {
+			got = append(got, p.FullName()+" PORT="+p.Environment["PORT"]+" "+p.Argv[2]+" "+p.Environment["GREETING"]+" "+p.Stdout.Path)
+		}
+	}
+	want := []string{
+		"cts:web PORT=5000 gunicorn app:app --bind :$PORT hi there /var/log/cts/web.log",
+		"cts:worker_00 PORT=5100 celery -A app worker hi there /var/log/cts/worker_00.log",
+		"cts:worker_01 PORT=5101 celery -A app worker hi there /var/log/cts/worker_01.log",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
