@@ -65,7 +65,7 @@ func (m *Main) Run(args []string) int {
 		}
 		return exitInvalidArgs
 	}
-	if fs.NArg() > 0 && (fs.Arg(0) == "check" || fs.Arg(0) == "run" || fs.Arg(0) == "export") {
+	if fs.NArg() > 0 && (fs.Arg(0) == "check" || fs.Arg(0) == "run" || fs.Arg(0) == "export" || fs.Arg(0) == "convert") {
 		m.onecmd(strings.Join(fs.Args(), " "))
 		return m.exit
 	}

@@ -31,6 +31,7 @@ func init() {
 		"check":    {doCheck, helpCheck},
 		"run":      {doRun, helpRun},
 		"export":   {doExport, helpExport},
+		"convert":  {doConvert, helpConvert},
 		"quit":     {func(*Main, string) error { return nil }, func(m *Main) { m.out("quit\tExit the supervisor shell.") }},
 		"exit":     {func(*Main, string) error { return nil }, func(m *Main) { m.out("exit\tExit the supervisor shell.") }},
 	}
@@ -170,4 +171,9 @@ func helpRun(m *Main) {
 func helpExport(m *Main) {
 	m.out("export toml [-f Procfile] [-m formation] [-p port] [--instance NAME] [--log-dir DIR]")
 	m.out("\t\t\tWrite the conf.d TOML a server would use for a Procfile")
+}
+
+func helpConvert(m *Main) {
+	m.out("convert [-o DIR] supervisord.conf [conf.d/*.conf ...]")
+	m.out("\t\t\tWrite ctlsup TOML from supervisord INI; exit 3 if settings were left out")
 }

@@ -1,0 +1,203 @@
+package ini
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Omission is a setting convert could not carry over.
+type Omission struct {
+	File    string
+	Line    int
+	Section string
+	Key     string
+	Why     string
+}
+
+func (o Omission) String() string {
+	return fmt.Sprintf("%s:%d: [%s] %s: %s", o.File, o.Line, o.Section, o.Key, o.Why)
+}
+
+// Result is the TOML convert writes.
+type Result struct {
+	Daemon   string     // ctlsupd.toml
+	Programs string     // conf.d/supervisord.toml
+	Omitted  []Omission // what was left out, in file order
+}
+
+// dropped are supervisord program keys ctlsup has no use for, with why.
+var dropped = map[string]string{
+	"stdout_capture_maxbytes": "capture mode (event listeners) is not supported",
+	"stderr_capture_maxbytes": "capture mode (event listeners) is not supported",
+	"stdout_events_enabled":   "events are not supported",
+	"stderr_events_enabled":   "events are not supported",
+	"stdout_syslog":           "syslog output is not supported; logs go to files",
+	"stderr_syslog":           "syslog output is not supported; logs go to files",
+	"serverurl":               "children get SUPERVISOR_SERVER_URL of ctlsupd's own socket",
+}
+
+// Convert reads supervisord configuration files (following [include]) and
+// returns the equivalent ctlsup TOML.
+func Convert(paths []string) (*Result, error) {
+	var all []Section
+	seen := map[string]bool{}
+	for len(paths) > 0 {
+		path, err := filepath.Abs(paths[0])
+		paths = paths[1:]
+		if err != nil || seen[path] {
+			continue
+		}
+		seen[path] = true
+		secs, err := ParseFile(path)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range secs {
+			if s.Name == "include" {
+				if k, ok := s.Get("files"); ok {
+					for _, pat := range strings.Fields(k.Value) {
+						if !filepath.IsAbs(pat) {
+							pat = filepath.Join(filepath.Dir(path), pat)
+						}
+						matches, _ := filepath.Glob(pat)
+						slices.Sort(matches)
+						paths = append(paths, matches...)
+					}
+				}
+			}
+		}
+		all = append(all, secs...)
+	}
+	c := &converter{host: hostname()}
+	return c.run(all)
+}
+
+func hostname() string { h, _ := os.Hostname(); return h }
+
+type converter struct {
+	host     string
+	res      Result
+	daemon   strings.Builder
+	settings strings.Builder // [supervisord] settings, written after the header
+	progs    strings.Builder
+	logDir   string
+	control  []string
+}
+
+func (c *converter) omit(s *Section, key, why string, line int) {
+	c.res.Omitted = append(c.res.Omitted, Omission{File: s.File, Line: line, Section: s.Name, Key: key, Why: why})
+}
+
+func (c *converter) run(all []Section) (*Result, error) {
+	groupOf := map[string][]string{} // program -> groups listing it
+	var groups []*Section
+	for i := range all {
+		s := &all[i]
+		if name, ok := strings.CutPrefix(s.Name, "group:"); ok {
+			groups = append(groups, s)
+			if k, ok := s.Get("programs"); ok {
+				for _, p := range strings.Split(k.Value, ",") {
+					groupOf[strings.TrimSpace(p)] = append(groupOf[strings.TrimSpace(p)], name)
+				}
+			}
+			for _, k := range s.Keys {
+				if k.Name == "priority" {
+					c.omit(s, k.Name, "ctlsup orders by program priority only; set priority on its programs", k.Line)
+				} else if k.Name != "programs" {
+					c.omit(s, k.Name, "unknown group key", k.Line)
+				}
+			}
+		}
+	}
+	c.logDir = "/var/log/supervisor"
+	for i := range all {
+		s := &all[i]
+		switch kind, _, _ := strings.Cut(s.Name, ":"); kind {
+		case "supervisord":
+			c.supervisord(s)
+		case "unix_http_server", "inet_http_server":
+			c.httpServer(s)
+		case "supervisorctl", "include", "rpcinterface", "group", "program":
+		case "eventlistener", "fcgi-program", "ctlplugin":
+			c.omit(s, "", kind+" sections are not supported", s.Line)
+		default:
+			c.omit(s, "", "unknown section", s.Line)
+		}
+	}
+	fmt.Fprintf(&c.daemon, "# Converted by ctlsup convert from supervisord configuration.\ninclude = [\"conf.d/*.toml\"]\nlog_dir = %s\nstate_dir = \"/run/ctlsup\"\n",
+		tomlString(c.logDir))
+	c.daemon.WriteString(c.settings.String())
+	c.daemon.WriteString(strings.Join(c.control, ""))
+	c.progs.WriteString("# Converted by ctlsup convert from supervisord configuration.\n")
+	declared := map[string]bool{}
+	for i := range all {
+		s := &all[i]
+		if name, ok := strings.CutPrefix(s.Name, "program:"); ok {
+			if err := c.program(s, name, groupOf[name], declared); err != nil {
+				return nil, err
+			}
+		}
+	}
+	c.res.Daemon, c.res.Programs = c.daemon.String(), c.progs.String()
+	slices.SortStableFunc(c.res.Omitted, func(a, b Omission) int {
+		if a.File != b.File {
+			return strings.Compare(a.File, b.File)
+		}
+		return a.Line - b.Line
+	})
+	return &c.res, nil
+}
+
+func (c *converter) supervisord(s *Section) {
+	var logLevel string
+	for _, k := range s.Keys {
+		switch k.Name {
+		case "childlogdir":
+			c.logDir = k.Value
+		case "logfile":
+			if k.Value != "AUTO" && k.Value != "NONE" && k.Value != "syslog" {
+				fmt.Fprintf(&c.settings, "logfile = %s\n", tomlString(k.Value))
+			}
+		case "loglevel":
+			logLevel = map[string]string{"critical": "error", "error": "error", "warn": "warn", "info": "info",
+				"debug": "debug", "trace": "debug", "blather": "debug"}[strings.ToLower(k.Value)]
+		case "pidfile", "nodaemon", "silent", "minfds", "minprocs", "nocleanup", "logfile_maxbytes", "logfile_backups":
+			// ctlsupd manages these itself: pid file in state_dir, runs in the foreground under systemd.
+		default:
+			c.omit(s, k.Name, "no ctlsupd equivalent", k.Line)
+		}
+	}
+	if logLevel != "" {
+		fmt.Fprintf(&c.settings, "loglevel = %s\n", tomlString(logLevel))
+	}
+}
+
+func (c *converter) httpServer(s *Section) {
+	var b strings.Builder
+	b.WriteString("\n[control]\n")
+	for _, k := range s.Keys {
+		switch {
+		case s.Name == "unix_http_server" && k.Name == "file":
+			fmt.Fprintf(&b, "socket = %s\n", tomlString(k.Value))
+		case k.Name == "chmod":
+			fmt.Fprintf(&b, "socket_mode = %s\n", tomlString(strings.TrimPrefix(k.Value, "0o")))
+		case k.Name == "chown":
+			fmt.Fprintf(&b, "socket_owner = %s\n", tomlString(k.Value))
+		case k.Name == "port":
+			fmt.Fprintf(&b, "http_listen = %s\n", tomlString(strings.Replace(k.Value, "*:", ":", 1)))
+		case k.Name == "username" || k.Name == "password":
+			fmt.Fprintf(&b, "%s = %s\n", k.Name, tomlString(k.Value))
+		default:
+			c.omit(s, k.Name, "no ctlsupd equivalent", k.Line)
+		}
+	}
+	if len(c.control) == 0 {
+		c.control = append(c.control, b.String())
+	} else {
+		// Both servers share ctlsupd's one [control] table.
+		c.control = append(c.control, strings.TrimPrefix(b.String(), "\n[control]\n"))
+	}
+}

@@ -1,0 +1,120 @@
+package ini
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var refRE = regexp.MustCompile(`^%\(([A-Za-z0-9_]+)\)([-#0 +]*[0-9]*(?:\.[0-9]+)?)([sdirf])`)
+
+// expand resolves supervisord's %(name)s expansions into a ctlsup value:
+// ENV_X becomes ${X} (ctlsupd reads its own environment at load, as
+// supervisord did), other names their value; %% is %, and $ is escaped
+// from ctlsup's ${} expansion.
+func expand(s string, vars map[string]string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '$':
+			b.WriteString("$$")
+		case strings.HasPrefix(s[i:], "%%"):
+			b.WriteByte('%')
+			i++
+		case s[i] == '%':
+			m := refRE.FindStringSubmatch(s[i:])
+			if m == nil {
+				return "", fmt.Errorf("bad %% expansion in %q", s)
+			}
+			name, flags, verb := m[1], m[2], m[3]
+			switch v, ok := vars[name]; {
+			case strings.HasPrefix(name, "ENV_"):
+				b.WriteString("${" + strings.TrimPrefix(name, "ENV_") + "}")
+			case !ok:
+				return "", fmt.Errorf("%%(%s) cannot be expanded", name)
+			case verb == "d" || verb == "i":
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return "", fmt.Errorf("%%(%s)%s%s: %q is not a number", name, flags, verb, v)
+				}
+				b.WriteString(strings.ReplaceAll(fmt.Sprintf("%"+flags+"d", n), "$", "$$"))
+			default:
+				b.WriteString(strings.ReplaceAll(fmt.Sprintf("%"+flags+"s", v), "$", "$$"))
+			}
+			i += len(m[0]) - 1
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String(), nil
+}
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// tomlKey writes a key bare when it can be.
+func tomlKey(k string) string {
+	for _, c := range k {
+		if !(c == '_' || c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return tomlString(k)
+		}
+	}
+	return k
+}
+
+// parseEnvironment reads supervisord's environment=KEY="val",KEY2=val2.
+func parseEnvironment(s string) ([][2]string, error) {
+	var out [][2]string
+	i := 0
+	for i < len(s) {
+		for i < len(s) && (s[i] == ',' || s[i] == ' ' || s[i] == '\n' || s[i] == '\t') {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
+		eq := strings.IndexByte(s[i:], '=')
+		if eq < 0 {
+			return nil, fmt.Errorf("environment: %q is not KEY=value", s[i:])
+		}
+		key := strings.TrimSpace(s[i : i+eq])
+		i += eq + 1
+		var val strings.Builder
+		for i < len(s) && s[i] != ',' {
+			if q := s[i]; q == '"' || q == '\'' {
+				end := strings.IndexByte(s[i+1:], q)
+				if end < 0 {
+					return nil, fmt.Errorf("environment: unterminated quote after %s=", key)
+				}
+				val.WriteString(s[i+1 : i+1+end])
+				i += end + 2
+				continue
+			}
+			val.WriteByte(s[i])
+			i++
+		}
+		out = append(out, [2]string{key, strings.TrimSpace(val.String())})
+	}
+	return out, nil
+}

@@ -1,0 +1,148 @@
+package ini_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctlsup/ctlsup/supervisor/config"
+	"github.com/ctlsup/ctlsup/supervisor/config/ini"
+)
+
+// load writes a conversion result and loads it as ctlsupd would.
+func load(t *testing.T, res *ini.Result) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
+	os.WriteFile(filepath.Join(dir, "ctlsupd.toml"), []byte(res.Daemon), 0o644)
+	os.WriteFile(filepath.Join(dir, "conf.d", "supervisord.toml"), []byte(res.Programs), 0o644)
+	cfg, err := config.Load(filepath.Join(dir, "ctlsupd.toml"))
+	if err != nil {
+		t.Fatalf("converted TOML does not load: %v\n%s\n%s", err, res.Daemon, res.Programs)
+	}
+	return cfg
+}
+
+func TestConvert_Deployments(t *testing.T) {
+	t.Setenv("HOME", "/home/cts")
+	res, err := ini.Convert([]string{"testdata/supervisord.conf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := load(t, res)
+	procs := map[string]string{}
+	var names []string
+	for _, g := range cfg.Groups {
+		for _, p := range g.Processes {
+			names = append(names, p.FullName())
+			procs[p.FullName()] = strings.Join(p.Argv, " ")
+		}
+	}
+	// supervisord's names, groups and order of definition.
+	if got := strings.Join(names, " "); got != "turkey:gunicorn-turkey turkey:celery-worker-turkey_00 turkey:celery-worker-turkey_01 turkey:celery-beat-turkey kano_konnect-uwsgi kano_konnect-celeryd" {
+		t.Errorf("processes: %s", got)
+	}
+	if got := procs["turkey:celery-worker-turkey_01"]; got != "/var/www/cts/env/bin/celery -A cts worker -n turkey-01@%h" {
+		t.Errorf("expanded command %q", got)
+	}
+	find := func(name string) (p struct {
+		env        map[string]string
+		kill, stop bool
+		out, err   string
+		maxB       int64
+		backups    int
+		stopWait   float64
+		exit       []int
+		sig        string
+		priority   int
+		startsecs  float64
+		redirect   bool
+	}) {
+		for _, g := range cfg.Groups {
+			for _, s := range g.Processes {
+				if s.FullName() == name {
+					p.env, p.kill, p.stop, p.out, p.err = s.Environment, s.KillAsGroup, s.StopAsGroup, s.Stdout.Path, s.Stderr.Path
+					p.maxB, p.backups, p.stopWait, p.exit, p.sig = s.Stdout.MaxBytes, s.Stdout.Backups, s.StopWait.Seconds(), s.ExitCodes, s.StopSignal.String()
+					p.priority, p.startsecs, p.redirect = s.Priority, s.StartSecs.Seconds(), s.RedirectStderr
+				}
+			}
+		}
+		return
+	}
+	g := find("turkey:gunicorn-turkey")
+	if g.env["SECRET_KEY"] != "a%b$c" || g.out != "/var/www/cts/log/turkey/gunicorn.log" || g.maxB != 100<<20 || g.backups != 14 || !g.redirect || g.kill {
+		t.Errorf("gunicorn: %+v", g)
+	}
+	w := find("turkey:celery-worker-turkey_00")
+	if w.env["HOME"] != "/home/cts" || !w.kill || w.stop || w.stopWait != 600 || w.startsecs != 10 || w.priority != 998 ||
+		w.err != "/var/www/cts/log/turkey/celery-worker-turkey_00.err.log" {
+		t.Errorf("worker: %+v", w)
+	}
+	if b := find("turkey:celery-beat-turkey"); b.err != "" || b.out != "/var/log/supervisor/turkey/celery-beat-turkey.log" || len(b.exit) != 2 {
+		t.Errorf("beat: %+v", b)
+	}
+	if u := find("kano_konnect-uwsgi"); u.sig != "quit" {
+		t.Errorf("uwsgi stop signal %q", u.sig)
+	}
+	if c := find("kano_konnect-celeryd"); !c.stop || !c.kill {
+		t.Errorf("celeryd stopasgroup: %+v", c)
+	}
+	d := cfg.Daemon
+	if d.Control.Socket != "/var/run/supervisor.sock" || d.Control.SocketMode != 0o770 || d.Control.SocketOwner != "root:www-data" ||
+		d.Control.HTTPListen != "127.0.0.1:9001" || d.Control.Username != "ops" || d.LogLevel != "warn" || d.LogDir != "/var/log/supervisor" {
+		t.Errorf("daemon: %+v", d)
+	}
+	var omitted []string
+	for _, o := range res.Omitted {
+		omitted = append(omitted, strings.TrimPrefix(o.String(), mustAbs("testdata")+"/"))
+	}
+	want := []string{
+		"conf.d/cts-turkey.conf:3: [group:turkey] priority: ctlsup orders by program priority only; set priority on its programs",
+		"conf.d/cts-turkey.conf:35: [program:celery-beat-turkey] stdout_events_enabled: events are not supported",
+		"conf.d/kano_konnect.conf:17: [eventlistener:memmon] : eventlistener sections are not supported",
+	}
+	if strings.Join(omitted, "\n") != strings.Join(want, "\n") {
+		t.Errorf("omissions\n got %s\nwant %s", strings.Join(omitted, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func mustAbs(p string) string { a, _ := filepath.Abs(p); return a }
+
+// TestConvert_DebianConfigs converts the configuration files Debian's
+// supervisor package ships, when it is installed (CI installs it).
+func TestConvert_DebianConfigs(t *testing.T) {
+	for _, path := range []string{"/etc/supervisor/supervisord.conf", "/usr/lib/python3/dist-packages/supervisor/skel/sample.conf"} {
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("%s: %v (install Debian's supervisor package)", path, err)
+		}
+		res, err := ini.Convert([]string{path})
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		cfg := load(t, res)
+		if cfg.Daemon.Control.Socket == "" || len(res.Omitted) != 0 {
+			t.Errorf("%s: socket %q, omitted %v", path, cfg.Daemon.Control.Socket, res.Omitted)
+		}
+	}
+}
+
+func TestParseFile_Errors(t *testing.T) {
+	dir := t.TempDir()
+	for text, want := range map[string]string{
+		"key=value\n":             ":1: \"key=value\" comes before any [section]",
+		"[program:x\ncommand=a\n": ":1: section header",
+		"[program:x]\njunk\n":     ":2: \"junk\" is not \"key = value\"",
+	} {
+		p := filepath.Join(dir, "bad.conf")
+		os.WriteFile(p, []byte(text), 0o644)
+		if _, err := ini.ParseFile(p); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", text, err, want)
+		}
+	}
+	p := filepath.Join(dir, "bad.conf")
+	os.WriteFile(p, []byte("[program:x]\ncommand=/bin/a %(nosuch)s\n"), 0o644)
+	if _, err := ini.Convert([]string{p}); err == nil || !strings.Contains(err.Error(), "bad.conf:2: [program:x] command: %(nosuch) cannot be expanded") {
+		t.Errorf("unknown expansion: %v", err)
+	}
+}

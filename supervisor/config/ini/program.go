@@ -1,0 +1,212 @@
+package ini
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// program converts one [program:x]. Its processes keep supervisord's names:
+// a program of no group with one process is a program of its own group; a
+// program in a [group:g], or with numprocs, becomes instances whose
+// programs are the processes, named as supervisord names them.
+func (c *converter) program(s *Section, name string, groups []string, declared map[string]bool) error {
+	num := 1
+	if k, ok := s.Get("numprocs"); ok {
+		n, err := strconv.Atoi(k.Value)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%s:%d: [%s] numprocs = %q", s.File, k.Line, s.Name, k.Value)
+		}
+		num = n
+	}
+	start := 0
+	if k, ok := s.Get("numprocs_start"); ok {
+		start, _ = strconv.Atoi(k.Value)
+	}
+	procPattern := "%(program_name)s"
+	if k, ok := s.Get("process_name"); ok {
+		procPattern = k.Value
+	}
+	instances := groups
+	for i := range num {
+		vars := map[string]string{"program_name": name, "process_num": strconv.Itoa(start + i),
+			"group_name": name, "here": filepath.Dir(s.File), "host_node_name": c.host, "numprocs": strconv.Itoa(num)}
+		if len(groups) > 0 {
+			vars["group_name"] = groups[0]
+		}
+		proc, err := expand(procPattern, vars)
+		if err != nil {
+			return fmt.Errorf("%s:%d: [%s] process_name: %v", s.File, s.Line, s.Name, err)
+		}
+		if len(groups) == 0 && (num > 1 || proc != name) {
+			instances = []string{name}
+		}
+		for _, inst := range instances {
+			if !declared["instance\x00"+inst] {
+				declared["instance\x00"+inst] = true
+				fmt.Fprintf(&c.progs, "\n[instance.%s]\n", tomlKey(inst))
+			}
+		}
+		if declared["program\x00"+proc] {
+			return fmt.Errorf("%s:%d: [%s]: process %q is defined twice", s.File, s.Line, s.Name, proc)
+		}
+		declared["program\x00"+proc] = true
+		fmt.Fprintf(&c.progs, "\n[program.%s]\n", tomlKey(proc))
+		if len(instances) > 0 {
+			q := make([]string, len(instances))
+			for j, in := range instances {
+				q[j] = tomlString(in)
+			}
+			fmt.Fprintf(&c.progs, "instances = [%s]\n", strings.Join(q, ", "))
+		}
+		if err := c.programKeys(s, vars, i == 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// programKeys writes one process's settings; omissions are reported once.
+func (c *converter) programKeys(s *Section, vars map[string]string, report bool) error {
+	w := &c.progs
+	stopAsGroup, killAsGroup := false, false
+	var maxBytes, backups *Key
+	for _, key := range s.Keys {
+		k := key
+		val := func() (string, error) {
+			v, err := expand(k.Value, vars)
+			if err != nil {
+				return "", fmt.Errorf("%s:%d: [%s] %s: %v", s.File, k.Line, s.Name, k.Name, err)
+			}
+			return v, nil
+		}
+		switch k.Name {
+		case "command", "directory", "user":
+			v, err := val()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "%s = %s\n", k.Name, tomlString(v))
+		case "umask":
+			fmt.Fprintf(w, "umask = %s\n", tomlString(k.Value))
+		case "priority", "startsecs", "startretries", "stopwaitsecs":
+			n, err := strconv.Atoi(k.Value)
+			if err != nil {
+				return fmt.Errorf("%s:%d: [%s] %s = %q is not a number", s.File, k.Line, s.Name, k.Name, k.Value)
+			}
+			fmt.Fprintf(w, "%s = %d\n", k.Name, n)
+		case "autostart", "redirect_stderr":
+			b, err := boolean(k.Value)
+			if err != nil {
+				return fmt.Errorf("%s:%d: [%s] %s: %v", s.File, k.Line, s.Name, k.Name, err)
+			}
+			fmt.Fprintf(w, "%s = %v\n", k.Name, b)
+		case "stopasgroup":
+			stopAsGroup, _ = boolean(k.Value)
+		case "killasgroup":
+			killAsGroup, _ = boolean(k.Value)
+		case "autorestart":
+			switch v := strings.ToLower(k.Value); v {
+			case "unexpected":
+				fmt.Fprintln(w, `autorestart = "unexpected"`)
+			default:
+				b, err := boolean(v)
+				if err != nil {
+					return fmt.Errorf("%s:%d: [%s] autorestart: %v", s.File, k.Line, s.Name, err)
+				}
+				fmt.Fprintf(w, "autorestart = %v\n", b)
+			}
+		case "exitcodes":
+			var codes []string
+			for _, p := range strings.Split(k.Value, ",") {
+				if n, err := strconv.Atoi(strings.TrimSpace(p)); err == nil {
+					codes = append(codes, strconv.Itoa(n))
+				}
+			}
+			fmt.Fprintf(w, "exitcodes = [%s]\n", strings.Join(codes, ", "))
+		case "stopsignal":
+			fmt.Fprintf(w, "stopsignal = %s\n", tomlString(strings.TrimPrefix(strings.ToUpper(k.Value), "SIG")))
+		case "stdout_logfile", "stderr_logfile":
+			switch strings.ToUpper(k.Value) {
+			case "AUTO":
+				// ctlsup's auto: <log_dir>/<process>.log rather than a random name.
+			case "NONE":
+				fmt.Fprintf(w, "%s = \"none\"\n", k.Name)
+			case "SYSLOG":
+				if report {
+					c.omit(s, k.Name, "syslog output is not supported; logs go to files", k.Line)
+				}
+			default:
+				v, err := val()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "%s = %s\n", k.Name, tomlString(v))
+			}
+		case "stdout_logfile_maxbytes", "stderr_logfile_maxbytes":
+			if maxBytes == nil {
+				maxBytes = &k
+			} else if report && !strings.EqualFold(maxBytes.Value, k.Value) {
+				c.omit(s, k.Name, "ctlsup rotates stdout and stderr at one size: "+maxBytes.Name+" is used", k.Line)
+			}
+		case "stdout_logfile_backups", "stderr_logfile_backups":
+			if backups == nil {
+				backups = &k
+			} else if report && backups.Value != k.Value {
+				c.omit(s, k.Name, "ctlsup keeps one backup count for both streams: "+backups.Name+" is used", k.Line)
+			}
+		case "environment":
+			pairs, err := parseEnvironment(k.Value)
+			if err != nil {
+				return fmt.Errorf("%s:%d: [%s] %v", s.File, k.Line, s.Name, err)
+			}
+			var parts []string
+			for _, p := range pairs {
+				v, err := expand(p[1], vars)
+				if err != nil {
+					return fmt.Errorf("%s:%d: [%s] environment: %v", s.File, k.Line, s.Name, err)
+				}
+				parts = append(parts, tomlKey(p[0])+" = "+tomlString(v))
+			}
+			fmt.Fprintf(w, "environment = { %s }\n", strings.Join(parts, ", "))
+		case "numprocs", "numprocs_start", "process_name":
+		default:
+			if report {
+				why, ok := dropped[k.Name]
+				if !ok {
+					why = "unknown program key"
+				}
+				c.omit(s, k.Name, why, k.Line)
+			}
+		}
+	}
+	if maxBytes != nil {
+		fmt.Fprintf(w, "logfile_maxbytes = %s\n", sizeValue(maxBytes.Value))
+	}
+	if backups != nil {
+		fmt.Fprintf(w, "logfile_backups = %s\n", backups.Value)
+	}
+	// supervisord's defaults, written out: ctlsup's own default kills the
+	// whole group.
+	fmt.Fprintf(w, "stopasgroup = %v\nkillasgroup = %v\n", stopAsGroup, killAsGroup || stopAsGroup)
+	return nil
+}
+
+func sizeValue(v string) string {
+	if n, err := strconv.Atoi(v); err == nil {
+		return strconv.Itoa(n)
+	}
+	return tomlString(v)
+}
+
+// boolean reads supervisord's true/false/yes/no/on/off/1/0.
+func boolean(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "yes", "on", "1":
+		return true, nil
+	case "false", "no", "off", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean", v)
+}
