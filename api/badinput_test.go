@@ -1,0 +1,98 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctlsup/ctlsup/api"
+	"github.com/ctlsup/ctlsup/api/client"
+	"github.com/ctlsup/ctlsup/api/xmlrpc"
+	"github.com/ctlsup/ctlsup/supervisor"
+)
+
+// TestServer_HostileNames: names that look like paths, globs, nothing, 10 KB
+// or control characters are BAD_NAME for every method taking a name, and
+// nothing outside the configured logs is read.
+func TestServer_HostileNames(t *testing.T) {
+	h := newHarness(t, nil)
+	names := []string{"../../etc/passwd", "/etc/passwd", "*", "", strings.Repeat("a", 10<<10),
+		"\x01\x02\x1b[31m", "grp:../../etc/passwd", "solo/../../etc", "solo\x00"}
+	methods := [][]any{
+		{"supervisor.getProcessInfo"}, {"supervisor.startProcess"}, {"supervisor.stopProcess"},
+		{"supervisor.readProcessStdoutLog", 0, 100}, {"supervisor.readProcessStderrLog", 0, 100},
+		{"supervisor.tailProcessStdoutLog", 0, 100}, {"supervisor.clearProcessLogs"},
+		{"supervisor.signalProcess", "HUP"}, {"supervisor.removeProcessGroup"}, {"supervisor.addProcessGroup"},
+	}
+	for _, name := range names {
+		for _, m := range methods {
+			params := append([]any{name}, m[1:]...)
+			v, err := h.client.Call(m[0].(string), params...)
+			if strings.ContainsAny(name, "\x00\x01\x02\x1b") {
+				// XML 1.0 cannot carry these, not even as character
+				// references: the request is malformed, as supervisord
+				// also answers.
+				var pe *client.ProtocolError
+				if !errors.As(err, &pe) || pe.Status != "400 Bad Request" {
+					t.Errorf("%s(%.40q): %v %v, want 400", m[0], name, v, err)
+				}
+				continue
+			}
+			if f := faultOf(err); f == nil || f.Code != 10 {
+				t.Errorf("%s(%.40q): %v %v, want BAD_NAME", m[0], name, v, err)
+			}
+		}
+		if _, err := h.client.Call("supervisor.getState"); err != nil {
+			t.Fatalf("the server stopped answering: %v", err)
+		}
+		if resp := post(t, h.sock, "/logtail/"+url.PathEscape(name), "", nil); resp.StatusCode != 404 && resp.StatusCode != 400 {
+			t.Errorf("/logtail/%.40q: %d", name, resp.StatusCode)
+		}
+	}
+}
+
+// FuzzServeHTTP throws arbitrary requests at the handler: it answers, it
+// never panics, and the status is one supervisord could give.
+func FuzzServeHTTP(f *testing.F) {
+	call, _ := xmlrpc.EncodeCall("supervisor.getProcessInfo", "web")
+	f.Add("POST", "/RPC2", call)
+	f.Add("GET", "/logtail/web/stderr", []byte{})
+	f.Add("POST", "/RPC2", []byte("<methodCall><methodName>system.multicall</methodName><params><param><value><array><data></data></array></value></param></params></methodCall>"))
+	f.Add("PUT", "/mainlogtail", []byte("\xff\xfe"))
+	dir := f.TempDir()
+	spec := supervisor.ProcessSpec{Name: "web", Group: "web", Argv: []string{"/bin/true"}, Umask: -1,
+		Stdout: supervisor.LogSpec{Path: filepath.Join(dir, "web.log")}}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sup := supervisor.New(supervisor.NewOSRuntime(filepath.Join(dir, "state"), logger),
+		[]supervisor.GroupSpec{{Name: "web", Processes: []supervisor.ProcessSpec{spec}}})
+	sup.Logger = logger
+	if err := sup.Open(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	defer sup.Close(context.Background())
+	srv := api.NewServer(sup)
+	f.Fuzz(func(t *testing.T, method, path string, body []byte) {
+		if strings.HasPrefix(path, "/logtail") || path == "/mainlogtail" {
+			return // streams never end; covered by TestServer_LogtailStreams
+		}
+		req, err := http.NewRequest(method, "http://localhost/"+strings.TrimPrefix(path, "/"), bytes.NewReader(body))
+		if err != nil {
+			return
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		switch rec.Code {
+		case 200, 400, 404, 405, 413:
+		default:
+			t.Fatalf("%s %s: status %d", method, path, rec.Code)
+		}
+	})
+}
