@@ -404,3 +404,62 @@ func TestOS_SingletonRestartsPastItsLeftovers(t *testing.T) {
 		t.Errorf("pid %d state %s", now.Pid, now.State)
 	}
 }
+
+// TestOS_NastyChildrenStopInTime: a flood of stderr, 200 orphaned
+// grandchildren, a process that ignores every signal but KILL and one that
+// closed its output: shutdown takes stopwaitsecs plus a bounded margin and
+// leaves no process behind.
+func TestOS_NastyChildrenStopInTime(t *testing.T) {
+	dir := t.TempDir()
+	stop := func(s *ProcessSpec) { s.StopWait = time.Second }
+	h := openOS(t,
+		helperSpec(dir, "flood", testhelper.Argv("flood"), func(s *ProcessSpec) {
+			stop(s)
+			s.Stderr.MaxBytes, s.Stderr.Backups = 1<<20, 1
+		}),
+		helperSpec(dir, "forker", testhelper.Argv("orphans", "200"), func(s *ProcessSpec) { stop(s); s.AutoRestart = RestartNever }),
+		helperSpec(dir, "stubborn", testhelper.Argv("ignore-all"), stop),
+		helperSpec(dir, "closer", testhelper.Argv("close-stdio"), stop),
+		helperSpec(dir, "bystander", testhelper.Argv("sleep"), stop))
+	h.wait("forker", inState(Exited))
+	var kids []int
+	eventually(t, "200 grandchildren", func() bool {
+		kids = grandchildren(readFile(filepath.Join(dir, "forker.log")))
+		return len(kids) == 200
+	})
+	eventually(t, "the stubborn helper to ignore signals", func() bool {
+		return strings.Contains(readFile(filepath.Join(dir, "stubborn.log")), "ignoring everything")
+	})
+	// Identify processes by pid and start time: pids are reused quickly
+	// on a busy machine.
+	starts := map[int]uint64{}
+	for _, pid := range kids {
+		if st, err := proc.ReadStat(pid); err == nil {
+			starts[pid] = st.StartTime
+		}
+	}
+	for _, p := range h.s.Processes() {
+		if p.Pid != 0 {
+			if st, err := proc.ReadStat(p.Pid); err == nil {
+				starts[p.Pid] = st.StartTime
+			}
+		}
+		if p.Name != "forker" && p.State != Running {
+			t.Errorf("%s is %s: the flood disturbed it", p.Name, p.State)
+		}
+	}
+	t0 := time.Now()
+	if err := h.s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(t0); took > 4*time.Second {
+		t.Errorf("shutdown took %s, want stopwaitsecs (1s) plus a bounded margin", took)
+	}
+	for pid, start := range starts {
+		if proc.Alive(pid, start) {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			t.Errorf("pid %d survived the shutdown: %q", pid, b)
+		}
+	}
+	t.Logf("shutdown with nasty children took %s", time.Since(t0))
+}

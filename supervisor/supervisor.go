@@ -37,14 +37,16 @@ type Supervisor struct {
 	// Loader reads the configuration again for Reread and Update.
 	Loader func() ([]GroupSpec, error)
 
-	rt      Runtime
-	applyMu sync.Mutex // one Apply at a time
-	mu      sync.RWMutex
-	groups  []*group // config order
-	byName  map[string]*process
-	closing atomic.Bool
-	pending []GroupSpec // the config read by the last Reread
-	changes changes
+	rt        Runtime
+	applyMu   sync.Mutex // one Apply at a time
+	mu        sync.RWMutex
+	groups    []*group // config order
+	byName    map[string]*process
+	closing   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+	pending   []GroupSpec // the config read by the last Reread
+	changes   changes
 }
 
 type group struct {
@@ -81,16 +83,20 @@ func (s *Supervisor) Open(ctx context.Context) error {
 }
 
 // Close stops every process in descending priority, each with its own
-// stopwaitsecs, waits until all are reaped, and closes the runtime.
+// stopwaitsecs, waits until all are reaped, and closes the runtime. Later
+// calls return the first call's result.
 func (s *Supervisor) Close(ctx context.Context) error {
-	s.closing.Store(true)
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
-	s.mu.RLock()
-	all := s.allLocked()
-	s.mu.RUnlock()
-	s.shutdown(ctx, all)
-	return s.rt.Close()
+	s.closeOnce.Do(func() {
+		s.closing.Store(true)
+		s.applyMu.Lock()
+		defer s.applyMu.Unlock()
+		s.mu.RLock()
+		all := s.allLocked()
+		s.mu.RUnlock()
+		s.shutdown(ctx, all)
+		s.closeErr = s.rt.Close()
+	})
+	return s.closeErr
 }
 
 func (s *Supervisor) newProcess(spec ProcessSpec) *process {

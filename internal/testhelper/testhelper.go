@@ -131,6 +131,25 @@ var helpers = map[string]func(args []string){
 		fmt.Println("END")
 		forever()
 	},
+	// flood writes to stderr as fast as it can, forever.
+	"flood": func([]string) {
+		line := []byte(strings.Repeat("flood ", 170) + "\n")
+		for {
+			os.Stderr.Write(line)
+		}
+	},
+	// ignore-all ignores every signal that can be ignored.
+	"ignore-all": func([]string) {
+		signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+		fmt.Println("ignoring everything")
+		forever()
+	},
+	// close-stdio closes stdout and stderr, then sleeps.
+	"close-stdio": func([]string) {
+		os.Stdout.Close()
+		os.Stderr.Close()
+		forever()
+	},
 	// tick prints a numbered line every 20ms until killed.
 	"tick": func([]string) {
 		for i := 0; ; i++ {

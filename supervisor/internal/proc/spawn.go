@@ -125,7 +125,11 @@ func (p *Process) exited(ws syscall.WaitStatus) {
 		}
 		if p.grace > 0 && groupAlive(p.Pid) {
 			leftovers.mu.Lock()
-			leftovers.timers[p.Pid] = time.AfterFunc(p.grace, func() { killLeftoverGroup(p.Pid) })
+			leftovers.inFlight.Add(1)
+			leftovers.timers[p.Pid] = time.AfterFunc(p.grace, func() {
+				defer leftovers.inFlight.Done()
+				killLeftoverGroup(p.Pid)
+			})
 			leftovers.mu.Unlock()
 		}
 	})
@@ -134,17 +138,20 @@ func (p *Process) exited(ws syscall.WaitStatus) {
 // leftovers are process groups whose leader exited while members lived on;
 // each is killed when its grace period ends, or at once by KillLeftovers.
 var leftovers = struct {
-	mu     sync.Mutex
-	timers map[int]*time.Timer
+	mu       sync.Mutex
+	timers   map[int]*time.Timer
+	inFlight sync.WaitGroup // one per registered sweep until it has run or was stopped
 }{timers: map[int]*time.Timer{}}
 
+// killLeftoverGroup is a sweep whose grace period ended: it kills the
+// group and waits until its members are gone.
 func killLeftoverGroup(pgid int) {
 	leftovers.mu.Lock()
 	delete(leftovers.timers, pgid)
 	leftovers.mu.Unlock()
 	if groupAlive(pgid) {
 		logger().Warn("killing leftover process group", "pgid", pgid)
-		syscall.Kill(-pgid, syscall.SIGKILL)
+		killAndWait(pgid, time.Now().Add(5*time.Second))
 	}
 }
 
@@ -156,8 +163,10 @@ func KillLeftoverGroup(pgid int) bool {
 	leftovers.mu.Lock()
 	t, ok := leftovers.timers[pgid]
 	if ok {
-		t.Stop()
 		delete(leftovers.timers, pgid)
+		if t.Stop() {
+			leftovers.inFlight.Done()
+		}
 	}
 	leftovers.mu.Unlock()
 	if ok {
@@ -174,21 +183,24 @@ func killAndWait(pgid int, deadline time.Time) {
 }
 
 // KillLeftovers kills every leftover process group now, without waiting for
-// its grace period, and waits briefly for them to die: the daemon leaves no
-// process behind when it exits.
+// its grace period, and waits for them to die, and for sweeps already under
+// way: the daemon leaves no process behind when it exits.
 func KillLeftovers() {
 	leftovers.mu.Lock()
 	var pgids []int
 	for pgid, t := range leftovers.timers {
-		t.Stop()
+		if t.Stop() {
+			leftovers.inFlight.Done()
+		}
 		pgids = append(pgids, pgid)
 	}
 	leftovers.timers = map[int]*time.Timer{}
 	leftovers.mu.Unlock()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for _, pgid := range pgids {
 		killAndWait(pgid, deadline)
 	}
+	leftovers.inFlight.Wait()
 }
 
 // groupAlive reports whether a process group still has a member.
