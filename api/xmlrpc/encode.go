@@ -54,6 +54,16 @@ func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
+// writeEscaped writes s escaped as escape does, without allocating when
+// nothing needs escaping.
+func writeEscaped(b *bytes.Buffer, s string) {
+	if !strings.ContainsAny(s, "&<>") {
+		b.WriteString(s)
+		return
+	}
+	b.WriteString(escape(s))
+}
+
 const maxDepth = 100
 
 func encodeValue(b *bytes.Buffer, v any, depth int) error {
@@ -70,13 +80,19 @@ func encodeValue(b *bytes.Buffer, v any, depth int) error {
 			b.WriteString("<value><boolean>0</boolean></value>\n")
 		}
 	case int:
-		b.WriteString("<value><int>" + strconv.Itoa(x) + "</int></value>\n")
+		b.WriteString("<value><int>")
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(x), 10))
+		b.WriteString("</int></value>\n")
 	case int64:
-		b.WriteString("<value><int>" + strconv.FormatInt(x, 10) + "</int></value>\n")
+		b.WriteString("<value><int>")
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), x, 10))
+		b.WriteString("</int></value>\n")
 	case float64:
 		b.WriteString("<value><double>" + pyRepr(x) + "</double></value>\n")
 	case string:
-		b.WriteString("<value><string>" + escape(x) + "</string></value>\n")
+		b.WriteString("<value><string>")
+		writeEscaped(b, x)
+		b.WriteString("</string></value>\n")
 	case time.Time:
 		b.WriteString("<value><dateTime.iso8601>" + x.Format(isoFormat) + "</dateTime.iso8601></value>\n")
 	case []byte:
@@ -98,7 +114,9 @@ func encodeValue(b *bytes.Buffer, v any, depth int) error {
 	case Struct:
 		b.WriteString("<value><struct>\n")
 		for _, m := range x {
-			b.WriteString("<member>\n<name>" + escape(m.Name) + "</name>\n")
+			b.WriteString("<member>\n<name>")
+			writeEscaped(b, m.Name)
+			b.WriteString("</name>\n")
 			if err := encodeValue(b, m.Value, depth+1); err != nil {
 				return err
 			}

@@ -1,0 +1,42 @@
+package xmlrpc
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+)
+
+func processInfos(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = Struct{{"name", fmt.Sprintf("worker_%04d", i)}, {"group", "app"}, {"start", 1764041720}, {"stop", 0},
+			{"now", 1764041780}, {"state", 20}, {"statename", "RUNNING"}, {"spawnerr", ""}, {"exitstatus", 0},
+			{"logfile", "/var/log/app/worker.log"}, {"stdout_logfile", "/var/log/app/worker.log"},
+			{"stderr_logfile", "/var/log/app/worker.err.log"}, {"pid", 4242 + i}, {"description", "pid 4242, uptime 0:01:00"}}
+	}
+	return out
+}
+
+// BenchmarkEncodeAllProcessInfo1000 encodes getAllProcessInfo's answer
+// for 1000 processes.
+func BenchmarkEncodeAllProcessInfo1000(b *testing.B) {
+	v := processInfos(1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeResponse(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeAllProcessInfo1000 decodes it, as ctlsup status does.
+func BenchmarkDecodeAllProcessInfo1000(b *testing.B) {
+	raw, _ := EncodeResponse(processInfos(1000))
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeResponse(bytes.NewReader(raw)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
