@@ -213,7 +213,14 @@ func TestOS_SpawnErrors(t *testing.T) {
 		}),
 		helperSpec(dir, "nouser", testhelper.Argv("sleep"), func(s *ProcessSpec) {
 			s.AutoStart, s.StartRetries, s.User = false, 0, "no-such-user-ctlsup"
-		}))
+		}),
+		helperSpec(dir, "bystander", testhelper.Argv("sleep"), nil))
+	bystander := h.wait("bystander", inState(Running))
+	defer func() {
+		if now, _ := h.s.Process("bystander"); now.Pid != bystander.Pid || now.State != Running {
+			t.Errorf("spawn errors disturbed another program: %s pid %d", now.State, now.Pid)
+		}
+	}()
 	os.WriteFile(filepath.Join(dir, "plain.txt"), []byte("not a program"), 0o644)
 	ctx := context.Background()
 	if err := h.s.StartProcess(ctx, "missing", WaitForDone); !errors.Is(err, ErrNoFile) {

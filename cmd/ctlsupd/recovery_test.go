@@ -116,6 +116,7 @@ func TestCrashRecovery_NoSecondBeat(t *testing.T) {
 		t.Fatalf("after kill -9 the beat should survive alone, found %v", got)
 	}
 
+	workerBefore, _ := os.ReadFile(workerLog)
 	second, log2 := startDaemon(t, path)
 	waitUntil(t, "a new beat", log2, func() bool {
 		p := taggedProcs(tag)
@@ -134,6 +135,12 @@ func TestCrashRecovery_NoSecondBeat(t *testing.T) {
 			t.Errorf("old pool worker %d still runs", pid)
 		}
 	}
+
+	// Logs continue: the new pool's lines are appended to the old ones.
+	waitUntil(t, "the new pool's workers in the same log", log2, func() bool {
+		b, _ := os.ReadFile(workerLog)
+		return strings.HasPrefix(string(b), string(workerBefore)) && strings.Count(string(b), "worker ") == 4
+	})
 
 	second.Process.Signal(syscall.SIGTERM)
 	if err := second.Wait(); err != nil {

@@ -30,6 +30,8 @@ type Sink struct {
 	closed    bool
 	lastWarn  time.Time
 	lastRot   time.Time
+	opened    os.FileInfo // the file being written, to notice it was deleted or replaced
+	lastCheck time.Time
 	written   atomic.Int64
 	dropped   atomic.Int64
 	rotations atomic.Int64
@@ -65,6 +67,7 @@ func (s *Sink) Write(p []byte) (int, error) {
 		}
 		return 0, nil
 	}
+	s.checkDeletedLocked()
 	rest := p
 	for len(rest) > 0 {
 		if s.size < 0 {
@@ -96,7 +99,25 @@ func (s *Sink) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// checkDeletedLocked reopens the log, at most once a second, when its path
+// no longer names the file being written (deleted, or moved aside without
+// SIGUSR2): writing into an unlinked file would lose everything.
+func (s *Sink) checkDeletedLocked() {
+	if s.opened == nil || time.Since(s.lastCheck) < time.Second {
+		return
+	}
+	s.lastCheck = time.Now()
+	if st, err := os.Stat(s.Path); err != nil || !os.SameFile(st, s.opened) {
+		s.lj.Close()
+		s.size, s.opened = -1, nil
+	}
+}
+
 func (s *Sink) statLocked() {
+	defer func() {
+		s.opened, _ = os.Stat(s.Path)
+		s.lastCheck = time.Now()
+	}()
 	st, err := os.Stat(s.Path)
 	if errors.Is(err, os.ErrNotExist) {
 		// Create the file with the usual log mode: lumberjack would make it

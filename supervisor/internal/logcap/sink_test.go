@@ -151,3 +151,44 @@ func TestSink_ReopenAfterRename(t *testing.T) {
 		t.Errorf("new log mode %v, want 0644", st.Mode().Perm())
 	}
 }
+
+// TestSink_DeletedWhileWriting: a log deleted under the writer is created
+// again within a second and writing goes on into it.
+func TestSink_DeletedWhileWriting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.log")
+	s := NewSink(path, 0, 0, nil)
+	defer s.Close()
+	s.Write([]byte("first\n"))
+	os.Remove(path)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.Write([]byte("more\n"))
+		if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), "more") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the deleted log was never created again")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSink_ResumesWhenWritable: once an unwritable log directory can be
+// written, output reaches the file again.
+func TestSink_ResumesWhenWritable(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "logs")
+	os.WriteFile(blocker, nil, 0o644) // a file where the directory should be
+	s := NewSink(filepath.Join(blocker, "p.log"), 0, 0, nil)
+	defer s.Close()
+	s.Write([]byte("lost\n"))
+	if s.Dropped() != 5 {
+		t.Fatalf("dropped %d", s.Dropped())
+	}
+	os.Remove(blocker)
+	os.Mkdir(blocker, 0o755)
+	s.Write([]byte("kept\n"))
+	if b, _ := os.ReadFile(filepath.Join(blocker, "p.log")); string(b) != "kept\n" {
+		t.Errorf("log %q after the directory came back", b)
+	}
+}
