@@ -192,3 +192,26 @@ func TestSink_ResumesWhenWritable(t *testing.T) {
 		t.Errorf("log %q after the directory came back", b)
 	}
 }
+
+// BenchmarkPump measures the log pump: bytes through a pipe into a rotated
+// file, in 64 KiB writes as a fast producer makes them.
+func BenchmarkPump(b *testing.B) {
+	dir := b.TempDir()
+	s := NewSink(filepath.Join(dir, "p.log"), 50<<20, 2, nil)
+	c := &Capture{Stdout: s}
+	w, _, err := c.Attach()
+	if err != nil {
+		b.Fatal(err)
+	}
+	chunk := lines(64 << 10)
+	b.SetBytes(int64(len(chunk)))
+	b.ReportAllocs()
+	for b.Loop() {
+		w.Write(chunk)
+	}
+	w.Close()
+	for s.Written() < int64(b.N)*int64(len(chunk)) {
+		time.Sleep(time.Millisecond)
+	}
+	c.Close()
+}

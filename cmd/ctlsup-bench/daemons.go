@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ctlsup/ctlsup/api/client"
+)
+
+// program is one generated program, written for either daemon.
+type program struct {
+	name, command string
+	autorestart   bool
+	maxBytes      string // "50MB"
+	backups       int
+}
+
+// daemon is a running ctlsupd or supervisord.
+type daemon struct {
+	kind   string
+	dir    string
+	url    string
+	cmd    *exec.Cmd
+	client *client.Client
+	start  time.Time
+}
+
+func (d *daemon) pid() int { return d.cmd.Process.Pid }
+
+func (d *daemon) logPath(name string) string { return filepath.Join(d.dir, "log", name+".log") }
+
+// startDaemon writes the configuration for progs and starts kind.
+func startDaemon(kind, ctlsupd string, progs []program) (*daemon, error) {
+	dir, err := os.MkdirTemp("", "ctlsup-bench-")
+	if err != nil {
+		return nil, err
+	}
+	os.MkdirAll(filepath.Join(dir, "log"), 0o755)
+	sock := filepath.Join(dir, "ctl.sock")
+	d := &daemon{kind: kind, dir: dir, url: "unix://" + sock}
+	var b strings.Builder
+	switch kind {
+	case "ctlsupd":
+		fmt.Fprintf(&b, "log_dir = %q\nstate_dir = %q\n[control]\nsocket = %q\n", filepath.Join(dir, "log"), filepath.Join(dir, "state"), sock)
+		for _, p := range progs {
+			fmt.Fprintf(&b, "\n[program.%s]\ncommand = %q\nstartsecs = 0\nautorestart = %v\nstopwaitsecs = 2\nstdout_logfile = %q\nredirect_stderr = true\nlogfile_maxbytes = %q\nlogfile_backups = %d\n",
+				p.name, p.command, p.autorestart, d.logPath(p.name), p.maxBytes, p.backups)
+			// Isolated crashes restart at once: measure those, not the
+			// crash-loop back-off (the kills are 1.2 s apart).
+			b.WriteString("restart_max_delay = 1\n")
+		}
+		conf := filepath.Join(dir, "ctlsupd.toml")
+		os.WriteFile(conf, []byte(b.String()), 0o644)
+		d.cmd = exec.Command(ctlsupd, "-c", conf)
+	case "supervisord":
+		fmt.Fprintf(&b, "[unix_http_server]\nfile=%s\n[supervisord]\nlogfile=%s/supervisord.log\npidfile=%s/supervisord.pid\nchildlogdir=%s/log\nnodaemon=true\nminfds=8192\n[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
+			sock, dir, dir, dir)
+		for _, p := range progs {
+			// supervisord expands %(name)s in commands: a literal % is %%.
+			fmt.Fprintf(&b, "\n[program:%s]\ncommand=%s\nstartsecs=0\nautorestart=%v\nstopwaitsecs=2\nstdout_logfile=%s\nredirect_stderr=true\nstdout_logfile_maxbytes=%s\nstdout_logfile_backups=%d\n",
+				p.name, strings.ReplaceAll(p.command, "%", "%%"), p.autorestart, d.logPath(p.name), p.maxBytes, p.backups)
+		}
+		conf := filepath.Join(dir, "supervisord.conf")
+		os.WriteFile(conf, []byte(b.String()), 0o644)
+		d.cmd = exec.Command("supervisord", "-n", "-c", conf)
+	}
+	d.cmd.Stdout, d.cmd.Stderr = nil, nil
+	d.start = time.Now()
+	if err := d.cmd.Start(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			d.stop()
+			return nil, fmt.Errorf("%s did not open its socket", kind)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	d.client, _ = client.New(d.url, "", "")
+	return d, nil
+}
+
+// waitRunning waits until n processes are RUNNING and returns the time
+// since the daemon started.
+func (d *daemon) waitRunning(n int, limit time.Duration) (time.Duration, error) {
+	deadline := d.start.Add(limit)
+	for {
+		v, err := d.client.Call("supervisor.getAllProcessInfo")
+		if err == nil {
+			running := 0
+			for _, p := range v.([]any) {
+				if statename(p) == "RUNNING" {
+					running++
+				}
+			}
+			if running >= n {
+				return time.Since(d.start), nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%s: not all %d running after %s", d.kind, n, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (d *daemon) stop() {
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { d.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		d.cmd.Process.Kill()
+		<-done
+	}
+	os.RemoveAll(d.dir)
+}
