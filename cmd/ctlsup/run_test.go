@@ -26,6 +26,19 @@ func procfileDir(t *testing.T, procfile string) (dir, tag string) {
 	return dir, tag
 }
 
+// aliveSoon waits up to 5 s for the count of tagged processes to be want,
+// and returns the last count: a shell prints before it forks its sleep.
+func aliveSoon(tag string, want int) int {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := alive(tag)
+		if n == want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // alive counts live processes whose command line holds tag.
 func alive(tag string) int {
 	n := 0
@@ -111,14 +124,14 @@ func TestRun_PrefixesPortsAndExit(t *testing.T) {
 		"quick: sleep 0.5; echo bye; exit 3\n")
 	r := startRun(t, dir, "-m", "web=1,worker=2,quick=1", "-p", "6000")
 	r.until(t, "web       | web on 6000", "worker_00 | worker 6100 says hi there", "worker_01 | worker 6101 says hi there")
-	if n := alive(tag); n != 3 {
+	if n := aliveSoon(tag, 3); n != 3 {
 		t.Errorf("%d tagged processes, want web and two workers", n)
 	}
 	r.until(t, "quick     | bye", "ctlsup    | quick exited: exit status 3")
 	if code := r.exitCode(t); code != 3 {
 		t.Errorf("exit %d, want quick's 3", code)
 	}
-	if n := alive(tag); n != 0 {
+	if n := aliveSoon(tag, 0); n != 0 {
 		t.Errorf("%d processes left behind", n)
 	}
 }
@@ -129,14 +142,14 @@ func TestRun_InterruptStopsAll(t *testing.T) {
 	r := startRun(t, dir)
 	r.until(t, "web    | up", "worker | up")
 	// web's shell execs sleep; worker's shell stays, with sleep as its child.
-	if n := alive(tag); n != 3 {
+	if n := aliveSoon(tag, 3); n != 3 {
 		t.Fatalf("%d tagged processes, want 3", n)
 	}
 	r.cmd.Process.Signal(syscall.SIGINT)
 	if code := r.exitCode(t); code != 0 {
 		t.Errorf("exit %d after Ctrl-C", code)
 	}
-	if n := alive(tag); n != 0 {
+	if n := aliveSoon(tag, 0); n != 0 {
 		t.Errorf("%d processes left behind", n)
 	}
 }
@@ -147,12 +160,12 @@ func TestRun_KeepGoing(t *testing.T) {
 	r := startRun(t, dir, "--keep-going")
 	r.until(t, "ctlsup | quick exited: exit status 4")
 	time.Sleep(200 * time.Millisecond)
-	if n := alive(tag); n != 1 {
+	if n := aliveSoon(tag, 1); n != 1 {
 		t.Errorf("%d web processes, want it still running", n)
 	}
 	r.cmd.Process.Signal(syscall.SIGTERM)
 	r.exitCode(t)
-	if n := alive(tag); n != 0 {
+	if n := aliveSoon(tag, 0); n != 0 {
 		t.Errorf("%d processes left behind", n)
 	}
 }
