@@ -215,3 +215,29 @@ func BenchmarkPump(b *testing.B) {
 	}
 	c.Close()
 }
+
+// TestSink_DiskFull writes into /dev/full, where every write fails with
+// ENOSPC: nothing blocks, every byte is counted as dropped.
+func TestSink_DiskFull(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Fatalf("/dev/full: %v", err)
+	}
+	s := NewSink("/dev/full", 0, 0, nil)
+	defer s.Close()
+	data := lines(1 << 20)
+	done := make(chan struct{})
+	go func() {
+		for off := 0; off < len(data); off += 64 << 10 {
+			s.Write(data[off:min(off+64<<10, len(data))])
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("writing to a full disk blocked")
+	}
+	if s.Dropped() != int64(len(data)) || s.Written() != 0 {
+		t.Errorf("dropped %d written %d, want all %d dropped", s.Dropped(), s.Written(), len(data))
+	}
+}
