@@ -137,15 +137,7 @@ func (s *Supervisor) StopChanged(ctx context.Context, name string, w Wait) ([]Re
 		return nil, err
 	}
 	s.mu.RLock()
-	next := map[string]*ProcessSpec{}
-	for i := range s.pending {
-		if s.pending[i].Name == name {
-			for j := range s.pending[i].Processes {
-				ps := &s.pending[i].Processes[j]
-				next[ps.FullName()] = ps
-			}
-		}
-	}
+	next := s.pendingSpecsLocked(name)
 	s.mu.RUnlock()
 	procs = slices.DeleteFunc(procs, func(p *process) bool {
 		ns := next[p.spec.FullName()]
@@ -163,21 +155,28 @@ func (s *Supervisor) ChangesStopped(name string) bool {
 	if i < 0 {
 		return false
 	}
-	next := map[string]*ProcessSpec{}
-	for pi := range s.pending {
-		if s.pending[pi].Name == name {
-			for j := range s.pending[pi].Processes {
-				ps := &s.pending[pi].Processes[j]
-				next[ps.FullName()] = ps
-			}
-		}
-	}
+	next := s.pendingSpecsLocked(name)
 	for _, p := range s.groups[i].procs {
 		if ns := next[p.spec.FullName()]; (ns == nil || !ns.Equal(p.spec)) && !p.info.Load().State.IsStopped() {
 			return false
 		}
 	}
 	return true
+}
+
+// pendingSpecsLocked maps the namespecs of a group's processes in the
+// pending configuration to their specs. Must be called with s.mu held.
+func (s *Supervisor) pendingSpecsLocked(group string) map[string]*ProcessSpec {
+	next := map[string]*ProcessSpec{}
+	for i := range s.pending {
+		if s.pending[i].Name == group {
+			for j := range s.pending[i].Processes {
+				ps := &s.pending[i].Processes[j]
+				next[ps.FullName()] = ps
+			}
+		}
+	}
+	return next
 }
 
 // startRule decides whether the replacement of a changed process starts.
