@@ -424,7 +424,9 @@ func TestOS_NastyChildrenStopInTime(t *testing.T) {
 			stop(s)
 			s.Stderr.MaxBytes, s.Stderr.Backups = 1<<20, 1
 		}),
-		helperSpec(dir, "forker", testhelper.Argv("orphans", "200"), func(s *ProcessSpec) { stop(s); s.AutoRestart = RestartNever }),
+		// Cheap grandchildren: under -race every test-binary helper is slow to start.
+		helperSpec(dir, "forker", []string{"/bin/sh", "-c", "for i in $(seq 200); do /bin/sleep 1000 & echo grandchild $!; done"},
+			func(s *ProcessSpec) { stop(s); s.AutoRestart = RestartNever }),
 		helperSpec(dir, "stubborn", testhelper.Argv("ignore-all"), stop),
 		helperSpec(dir, "closer", testhelper.Argv("close-stdio"), stop),
 		helperSpec(dir, "bystander", testhelper.Argv("sleep"), stop))
