@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -18,8 +19,8 @@ import (
 )
 
 // TestLoad_ConcurrentClients: 50 clients issue status, start, stop and tail
-// against 500 programs at once. No call fails or hangs; latencies are
-// reported. CI runs it under -race too.
+// against 500 programs at once (5 s, CTLSUP_LOAD_SECONDS for longer). No
+// call fails or hangs; latencies are reported. CI runs it under -race too.
 func TestLoad_ConcurrentClients(t *testing.T) {
 	dir := t.TempDir()
 	var procs []supervisor.ProcessSpec
@@ -45,7 +46,12 @@ func TestLoad_ConcurrentClients(t *testing.T) {
 	go hs.Serve(l)
 	defer hs.Close()
 
-	const clients, dur = 50, 5 * time.Second
+	const clients = 50
+	dur := 5 * time.Second
+	if s := os.Getenv("CTLSUP_LOAD_SECONDS"); s != "" {
+		fmt.Sscan(s, &dur)
+		dur *= time.Second
+	}
 	var mu sync.Mutex
 	var lat []time.Duration
 	var failures []string
