@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
+	"syscall"
 )
 
 // bufSize is how much one read takes from a pipe.
@@ -62,21 +64,49 @@ func (c *Capture) pipe(s Stream) (*os.File, error) {
 	return w, nil
 }
 
+// bufs lends read buffers to pumps only while their pipe has data: a
+// thousand idle programs must not hold a thousand 64 KiB buffers.
+var bufs = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// pump copies the pipe into s until EOF. It waits for data in the runtime's
+// poller without a buffer, then reads what is there with a pooled one.
 func pump(r *os.File, s Stream) {
 	defer r.Close()
 	if f, ok := s.(interface{ Flush() }); ok {
 		defer f.Flush()
 	}
-	buf := make([]byte, bufSize)
+	rc, err := r.SyscallConn()
+	if err != nil {
+		return
+	}
 	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			s.Write(buf[:n])
-		}
-		if err != nil {
-			if sink, ok := s.(*Sink); ok && !errors.Is(err, io.EOF) && sink.Log != nil {
-				sink.Log.Warn("log pipe read failed", "path", sink.Path, "err", err)
+		done := false
+		err := rc.Read(func(fd uintptr) bool {
+			buf := bufs.Get().(*[]byte)
+			defer bufs.Put(buf)
+			for {
+				n, err := syscall.Read(int(fd), *buf)
+				switch {
+				case n > 0:
+					s.Write((*buf)[:n])
+					if n < len(*buf) {
+						return true // drained for now
+					}
+				case err == syscall.EINTR:
+				case err == syscall.EAGAIN:
+					return false // wait for more in the poller
+				default:
+					done = true // EOF (n == 0) or an error
+					if err != nil {
+						if sink, ok := s.(*Sink); ok && sink.Log != nil {
+							sink.Log.Warn("log pipe read failed", "path", sink.Path, "err", err)
+						}
+					}
+					return true
+				}
 			}
+		})
+		if err != nil || done {
 			return
 		}
 	}
