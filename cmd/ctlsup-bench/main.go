@@ -36,7 +36,11 @@ const none = -1 // not measured
 func main() {
 	quick := flag.Bool("quick", false, "smaller workloads (about a minute)")
 	skipSupervisord := flag.Bool("no-supervisord", false, "measure ctlsupd only")
+	only := flag.String("only", "", "comma-separated parts to run: idle, restart, logs, scale (default all)")
 	flag.Parse()
+	run := func(part string) bool {
+		return *only == "" || slices.Contains(strings.Split(*only, ","), part)
+	}
 	bin, err := build()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ctlsup-bench:", err)
@@ -52,14 +56,20 @@ func main() {
 	if *quick {
 		sizes, kills, lines, bulk = []int{10, 100}, 10, 50000, 32<<20
 	}
-	for _, n := range sizes {
-		idle(bin, kinds, n)
+	if run("idle") {
+		for _, n := range sizes {
+			idle(bin, kinds, n)
+		}
+		forkBaseline(sizes[len(sizes)-1])
 	}
-	forkBaseline(sizes[len(sizes)-1])
-	restartAll(bin, kinds, 100)
-	restartLatency(bin, kinds, kills)
-	logCapture(bin, kinds, bulk, lines)
-	if !*quick {
+	if run("restart") {
+		restartAll(bin, kinds, 100)
+		restartLatency(bin, kinds, kills)
+	}
+	if run("logs") {
+		logCapture(bin, kinds, bulk, lines)
+	}
+	if !*quick && run("scale") {
 		scale(bin, 5000)
 	}
 	print(kinds)

@@ -6,6 +6,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // bufSize is how much one read takes from a pipe.
@@ -55,61 +57,61 @@ func (c *Capture) Attach() (stdout, stderr *os.File, err error) {
 }
 
 func (c *Capture) pipe(s Stream) (*os.File, error) {
-	r, w, err := os.Pipe()
-	if err != nil {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return nil, os.NewSyscallError("pipe2", err)
+	}
+	// Only the daemon's end is non-blocking: the child gets an ordinary pipe.
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
 		return nil, err
 	}
 	s.Write(nil)
-	go pump(r, s)
-	return w, nil
+	if err := watch(&reader{fd: fds[0], s: s}); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, err
+	}
+	return os.NewFile(uintptr(fds[1]), "|1"), nil
 }
 
-// bufs lends read buffers to pumps only while their pipe has data: a
-// thousand idle programs must not hold a thousand 64 KiB buffers.
+// bufs lends read buffers only while a pipe has data: a thousand idle
+// programs must not hold a thousand 64 KiB buffers.
 var bufs = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
-// pump copies the pipe into s until EOF. It waits for data in the runtime's
-// poller without a buffer, then reads what is there with a pooled one.
-func pump(r *os.File, s Stream) {
-	defer r.Close()
-	if f, ok := s.(interface{ Flush() }); ok {
-		defer f.Flush()
+// errNoMore: the drain stopped at its cap with more in the pipe.
+var errNoMore = errors.New("drain capped")
+
+// drainTo empties the pipe into s: straight into a Sink's file, or through
+// a pooled buffer into any other stream.
+func drainTo(s Stream, fd int) (int64, error) {
+	if sink, ok := s.(*Sink); ok {
+		n, err := sink.drain(fd)
+		if err == nil {
+			err = errNoMore
+		}
+		return n, err
 	}
-	rc, err := r.SyscallConn()
-	if err != nil {
-		return
-	}
-	for {
-		done := false
-		err := rc.Read(func(fd uintptr) bool {
-			buf := bufs.Get().(*[]byte)
-			defer bufs.Put(buf)
-			for {
-				n, err := syscall.Read(int(fd), *buf)
-				switch {
-				case n > 0:
-					s.Write((*buf)[:n])
-					if n < len(*buf) {
-						return true // drained for now
-					}
-				case err == syscall.EINTR:
-				case err == syscall.EAGAIN:
-					return false // wait for more in the poller
-				default:
-					done = true // EOF (n == 0) or an error
-					if err != nil {
-						if sink, ok := s.(*Sink); ok && sink.Log != nil {
-							sink.Log.Warn("log pipe read failed", "path", sink.Path, "err", err)
-						}
-					}
-					return true
-				}
-			}
-		})
-		if err != nil || done {
-			return
+	buf := bufs.Get().(*[]byte)
+	defer bufs.Put(buf)
+	var moved int64
+	for moved < drainCap {
+		n, err := syscall.Read(fd, *buf)
+		switch {
+		case n > 0:
+			s.Write((*buf)[:n])
+			moved += int64(n)
+		case err == nil:
+			return moved, io.EOF
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			return moved, errEmpty
+		default:
+			return moved, err
 		}
 	}
+	return moved, errNoMore
 }
 
 // Reopen reopens both log files.

@@ -5,6 +5,7 @@ package logcap
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,11 +13,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"gopkg.in/natefinch/lumberjack.v2"
 )
 
-// Sink is one rotated log file. It decides rotation itself, to the byte, and
-// leaves naming, opening and pruning of backups to lumberjack.
+// Sink is one rotated log file. It writes through its own descriptor, so
+// pipes can be spliced into it, decides rotation itself, to the byte, and
+// leaves naming and pruning of backups to lumberjack.
 type Sink struct {
 	Path     string
 	MaxBytes int64 // rotate when the file would grow past this; 0 never
@@ -26,21 +29,25 @@ type Sink struct {
 
 	mu        sync.Mutex
 	lj        *lumberjack.Logger
-	size      int64 // current file size; -1 until known
+	f         *os.File // nil until the next write opens the path
+	fd        int
+	size      int64 // the write offset, which is the file's size
+	regular   bool  // f is a regular file (its size can be checked)
+	noSplice  bool  // the kernel cannot splice into f
 	closed    bool
 	lastWarn  time.Time
 	lastRot   time.Time
-	opened    os.FileInfo // the file being written, to notice it was deleted or replaced
 	lastCheck time.Time
 	written   atomic.Int64
 	dropped   atomic.Int64
 	rotations atomic.Int64
+	drains    atomic.Int64 // pump batches, which tests count
 }
 
 // NewSink returns a sink for path. Nothing is opened until the first write.
 func NewSink(path string, maxBytes int64, backups int, log *slog.Logger) *Sink {
 	return &Sink{
-		Path: path, MaxBytes: maxBytes, Backups: backups, Log: log, size: -1,
+		Path: path, MaxBytes: maxBytes, Backups: backups, Log: log,
 		lj: &lumberjack.Logger{
 			Filename:   path,
 			MaxSize:    1 << 30, // megabytes: lumberjack never rotates on its own
@@ -50,94 +57,126 @@ func NewSink(path string, maxBytes int64, backups int, log *slog.Logger) *Sink {
 }
 
 // Write appends p, rotating exactly at MaxBytes. It never returns an error:
-// what cannot be written is counted as dropped.
+// what cannot be written is counted as dropped. Write(nil) creates the file,
+// as supervisord does at spawn.
 func (s *Sink) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return len(p), nil
 	}
-	if len(p) == 0 {
-		// Create the file now, as supervisord does at spawn.
-		if s.size < 0 {
-			s.statLocked()
-		}
-		if _, err := s.lj.Write(nil); err != nil {
-			s.failLocked(0, err)
-		}
-		return 0, nil
+	if !s.readyLocked() {
+		s.dropped.Add(int64(len(p)))
+		return len(p), nil
 	}
-	s.checkDeletedLocked()
-	rest := p
-	for len(rest) > 0 {
-		if s.size < 0 {
-			s.statLocked()
-		}
-		chunk := rest
-		if s.MaxBytes > 0 {
-			room := s.MaxBytes - max(s.size, 0)
-			if room <= 0 {
-				s.rotateLocked()
-				room = s.MaxBytes
-			}
-			if int64(len(chunk)) > room {
-				chunk = chunk[:room]
-			}
-		}
-		n, err := s.lj.Write(chunk)
-		s.written.Add(int64(n))
-		if s.size >= 0 {
-			s.size += int64(n)
-		}
-		if err != nil {
-			s.failLocked(int64(len(rest)-n), err)
-			s.size = -1
+	for rest := p; len(rest) > 0; {
+		room := s.roomLocked()
+		if s.f == nil {
+			s.dropped.Add(int64(len(rest)))
 			break
 		}
-		rest = rest[len(chunk):]
+		n, err := s.f.Write(rest[:min(int64(len(rest)), room)])
+		s.size += int64(n)
+		s.written.Add(int64(n))
+		if err != nil {
+			s.failLocked(int64(len(rest)-n), err)
+			break
+		}
+		rest = rest[n:]
 	}
 	return len(p), nil
 }
 
-// checkDeletedLocked reopens the log, at most once a second, when its path
-// no longer names the file being written (deleted, or moved aside without
-// SIGUSR2): writing into an unlinked file would lose everything.
-func (s *Sink) checkDeletedLocked() {
-	if s.opened == nil || time.Since(s.lastCheck) < time.Second {
-		return
+// readyLocked opens the file when needed and checks that it is still the
+// file at Path, of the size written; false means the write is dropped.
+func (s *Sink) readyLocked() bool {
+	if s.f != nil {
+		s.checkLocked()
 	}
+	if s.f == nil {
+		if err := s.openLocked(); err != nil {
+			s.failLocked(0, err)
+			return false
+		}
+	}
+	return true
+}
+
+// roomLocked is how much may be written before the next rotation, rotating
+// first when the file is full. The file is closed (nil) when the rotated
+// one cannot be opened.
+func (s *Sink) roomLocked() int64 {
+	if s.MaxBytes <= 0 {
+		return 1 << 30
+	}
+	if s.size >= s.MaxBytes {
+		s.rotateLocked()
+		if err := s.openLocked(); err != nil {
+			s.failLocked(0, err)
+		}
+	}
+	return max(s.MaxBytes-s.size, 1)
+}
+
+// openLocked opens Path for writing at its end, creating it with the usual
+// log mode (lumberjack keeps an existing file's mode across rotations). It
+// does not use O_APPEND, which splice(2) refuses; checkLocked notices a
+// file truncated under it instead.
+func (s *Sink) openLocked() error {
+	os.MkdirAll(filepath.Dir(s.Path), 0o755)
+	f, err := os.OpenFile(s.Path, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	end, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		end = 0 // a device such as /dev/full
+	}
+	st, err := f.Stat()
+	s.f, s.fd, s.size = f, int(f.Fd()), end
+	s.regular = err == nil && st.Mode().IsRegular()
+	s.noSplice = false
 	s.lastCheck = time.Now()
-	if st, err := os.Stat(s.Path); err != nil || !os.SameFile(st, s.opened) {
-		s.lj.Close()
-		s.size, s.opened = -1, nil
+	return nil
+}
+
+func (s *Sink) closeLocked() {
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
 	}
 }
 
-func (s *Sink) statLocked() {
-	defer func() {
-		s.opened, _ = os.Stat(s.Path)
-		s.lastCheck = time.Now()
-	}()
-	st, err := os.Stat(s.Path)
-	if errors.Is(err, os.ErrNotExist) {
-		// Create the file with the usual log mode: lumberjack would make it
-		// 0600, and keeps the mode of an existing file across rotations.
-		os.MkdirAll(filepath.Dir(s.Path), 0o755)
-		if f, cerr := os.OpenFile(s.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); cerr == nil {
-			f.Close()
-		}
-		s.size = 0
+// checkLocked keeps writing at the file's end when it was truncated under
+// the sink (logrotate's copytruncate, `> file`), and, at most once a
+// second, reopens the path when it no longer names the file being written
+// (deleted, or moved aside without SIGUSR2): writing into an unlinked file
+// would lose everything.
+func (s *Sink) checkLocked() {
+	if !s.regular {
 		return
 	}
-	if err == nil {
-		s.size = st.Size()
+	var st unix.Stat_t
+	err := unix.Fstat(s.fd, &st)
+	if err == nil && st.Size < s.size {
+		if end, err := s.f.Seek(0, io.SeekEnd); err == nil {
+			s.size = end
+		}
+	}
+	if time.Since(s.lastCheck) < time.Second {
+		return
+	}
+	s.lastCheck = time.Now()
+	var cur unix.Stat_t
+	if perr := unix.Stat(s.Path, &cur); perr != nil || err != nil || cur.Dev != st.Dev || cur.Ino != st.Ino {
+		s.closeLocked()
 	}
 }
 
 func (s *Sink) rotateLocked() {
+	s.closeLocked()
 	var err error
 	if s.Backups == 0 {
-		s.lj.Close()
 		err = os.Truncate(s.Path, 0)
 	} else {
 		// lumberjack names backups to the millisecond; two rotations in one
@@ -146,18 +185,18 @@ func (s *Sink) rotateLocked() {
 			time.Sleep(wait)
 		}
 		err = s.lj.Rotate()
+		s.lj.Close() // lumberjack made the new file; the sink opens its own
 		s.lastRot = time.Now()
 	}
 	if err != nil {
 		s.warnLocked("cannot rotate log", err)
 	}
 	s.rotations.Add(1)
-	s.size = -1
 }
 
 func (s *Sink) failLocked(lost int64, err error) {
 	s.dropped.Add(lost)
-	s.lj.Close() // reopen on the next write: the disk may have come back
+	s.closeLocked() // reopen on the next write: the disk may have come back
 	s.warnLocked("cannot write log; dropping output", err)
 }
 
@@ -176,16 +215,15 @@ func (s *Sink) warnLocked(msg string, err error) {
 func (s *Sink) Reopen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.size = -1
-	return s.lj.Close()
+	s.closeLocked()
+	return nil
 }
 
 // Clear empties the file; writing goes on at its start.
 func (s *Sink) Clear() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.lj.Close()
-	s.size = -1
+	s.closeLocked()
 	err := os.Truncate(s.Path, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -198,6 +236,7 @@ func (s *Sink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
+	s.closeLocked()
 	return s.lj.Close()
 }
 

@@ -123,6 +123,7 @@ func TestSink_UnwritableDropsAndCounts(t *testing.T) {
 	for s.Dropped() < int64(len(data)) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
+	c.Close() // no more attempts to create the directory while it is removed
 	if s.Dropped() != int64(len(data)) || s.Written() != 0 {
 		t.Errorf("dropped %d written %d, want all %d dropped", s.Dropped(), s.Written(), len(data))
 	}

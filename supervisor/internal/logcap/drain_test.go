@@ -1,0 +1,108 @@
+package logcap
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// waitWritten waits until s has written (or dropped) n bytes.
+func waitWritten(t *testing.T, s *Sink, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Written()+s.Dropped() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("written %d dropped %d, want %d", s.Written(), s.Dropped(), n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestDrain_TruncatedUnderWriter: after `> file` or logrotate's
+// copytruncate the log goes on at the file's new end, with no hole of
+// zeros where the old bytes were.
+func TestDrain_TruncatedUnderWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.log")
+	s := NewSink(path, 0, 0, nil)
+	c := &Capture{Stdout: s}
+	w, _, err := c.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	w.Write(bytes.Repeat([]byte("a"), 5000))
+	waitWritten(t, s, 5000)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("after\n"))
+	w.Close()
+	waitWritten(t, s, 5006)
+	if b, _ := os.ReadFile(path); string(b) != "after\n" {
+		t.Errorf("log after truncation holds %d bytes %q…, want %q", len(b), b[:min(len(b), 20)], "after\n")
+	}
+}
+
+// TestDrain_IntoDevice: a log path splice cannot write (a device) is
+// copied instead; /dev/full then drops everything without blocking.
+func TestDrain_IntoDevice(t *testing.T) {
+	s := NewSink("/dev/full", 0, 0, nil)
+	c := &Capture{Stdout: s}
+	w, _, err := c.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	data := lines(2 << 20)
+	done := make(chan struct{})
+	go func() { w.Write(data); w.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer was blocked by a full device")
+	}
+	waitWritten(t, s, int64(len(data)))
+	if s.Written() != 0 || s.Dropped() != int64(len(data)) {
+		t.Errorf("written %d dropped %d, want all %d dropped", s.Written(), s.Dropped(), len(data))
+	}
+}
+
+// TestDrain_BatchesSmallWrites: 20,000 one-line writes reach the file whole
+// and in order, in far fewer drains than writes, and a lone line after a
+// pause is written at once.
+func TestDrain_BatchesSmallWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.log")
+	s := NewSink(path, 0, 0, nil)
+	c := &Capture{Stdout: s}
+	w, _, err := c.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var want bytes.Buffer
+	line := lines(100)
+	for range 20000 { // a write every 20 µs, as a busy unbuffered app makes them
+		for t := time.Now(); time.Since(t) < 20*time.Microsecond; {
+		}
+		w.Write(line)
+		want.Write(line)
+	}
+	waitWritten(t, s, int64(want.Len()))
+	t.Logf("%d drains", s.drains.Load())
+	if drains := s.drains.Load(); drains > 2000 {
+		t.Errorf("%d drains for 20000 writes: small writes are not batched", drains)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, want.Bytes()) {
+		t.Fatalf("log holds %d bytes, want the %d written, in order", len(b), want.Len())
+	}
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	w.Write([]byte("late\n"))
+	waitWritten(t, s, int64(want.Len()+5))
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("a lone line took %v to reach the log", d)
+	}
+	w.Close()
+}
