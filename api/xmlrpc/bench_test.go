@@ -35,7 +35,7 @@ func BenchmarkDecodeAllProcessInfo1000(b *testing.B) {
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := DecodeResponse(bytes.NewReader(raw)); err != nil {
+		if _, err := DecodeResponse(bytes.NewBuffer(raw)); err != nil {
 			b.Fatal(err)
 		}
 	}

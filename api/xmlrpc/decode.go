@@ -1,8 +1,8 @@
 package xmlrpc
 
 import (
+	"bytes"
 	"encoding/base64"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -15,94 +15,161 @@ import (
 var ErrMalformed = errors.New("malformed XML-RPC")
 
 type decoder struct {
-	d     *xml.Decoder
+	src   tokenSource
 	depth int
+	names map[string]string // member names, each allocated once
 }
 
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
-// next returns the next start or end element, skipping whitespace, comments
-// and processing instructions; other text is an error unless keepText.
-func (d *decoder) next() (xml.Token, error) {
-	for {
-		tok, err := d.d.Token()
-		if err != nil {
-			if err == io.EOF {
-				return nil, malformed("unexpected end of input")
-			}
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+// decode runs fn over the lexer and, when that fails, over encoding/xml,
+// whose answer and errors are the reference.
+func decode[T any](r io.Reader, fn func(*decoder) (T, error)) (T, error) {
+	in, err := readAll(r)
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if v, err := fn(&decoder{src: &lexer{in: in}}); err == nil {
+		return v, nil
+	} else if fault := (*Fault)(nil); errors.As(err, &fault) {
+		return v, err
+	}
+	return fn(&decoder{src: newXMLSource(bytes.NewReader(in))})
+}
+
+// readAll takes a buffer's bytes as they are.
+func readAll(r io.Reader) ([]byte, error) {
+	if b, ok := r.(*bytes.Buffer); ok {
+		return b.Bytes(), nil
+	}
+	return io.ReadAll(r)
+}
+
+// raw returns the next token, text included.
+func (d *decoder) raw() (token, error) {
+	t, err := d.src.token()
+	if err != nil {
+		if err == io.EOF {
+			return t, malformed("unexpected end of input")
 		}
-		switch t := tok.(type) {
-		case xml.StartElement, xml.EndElement:
-			return t, nil
-		case xml.CharData:
-			if strings.TrimSpace(string(t)) != "" {
-				return nil, malformed("unexpected text %q", string(t))
-			}
+		if errors.Is(err, ErrMalformed) {
+			return t, err
+		}
+		return t, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return t, nil
+}
+
+// next returns the next tag, skipping whitespace; other text is an error.
+func (d *decoder) next() (token, error) {
+	for {
+		t, err := d.raw()
+		if err != nil || t.kind != textData {
+			return t, err
+		}
+		if len(bytes.TrimSpace(t.text)) != 0 {
+			return t, malformed("unexpected text %q", t.text)
 		}
 	}
 }
 
 func (d *decoder) expectStart(name string) error {
-	tok, err := d.next()
+	t, err := d.next()
 	if err != nil {
 		return err
 	}
-	if s, ok := tok.(xml.StartElement); !ok || s.Name.Local != name {
+	if t.kind != startTag || t.name != name {
 		return malformed("expected <%s>", name)
 	}
 	return nil
 }
 
 func (d *decoder) expectEnd(name string) error {
-	tok, err := d.next()
+	t, err := d.next()
 	if err != nil {
 		return err
 	}
-	if e, ok := tok.(xml.EndElement); !ok || e.Name.Local != name {
+	if t.kind != endTag || t.name != name {
 		return malformed("expected </%s>", name)
 	}
 	return nil
 }
 
-// text reads character data up to the end of element name.
-func (d *decoder) text(name string) (string, error) {
-	var b strings.Builder
-	for {
-		tok, err := d.d.Token()
-		if err != nil {
-			return "", fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			b.Write(t)
-		case xml.EndElement:
-			if t.Name.Local != name {
-				return "", malformed("expected </%s>", name)
-			}
-			return b.String(), nil
-		case xml.StartElement:
-			return "", malformed("unexpected <%s> in <%s>", t.Name.Local, name)
-		}
+// memberName reads a struct member's name: the same few names recur in
+// every struct of a list, so each is allocated once.
+func (d *decoder) memberName() (string, error) {
+	t, err := d.raw()
+	if err != nil {
+		return "", err
 	}
+	switch t.kind {
+	case endTag:
+		if t.name != "name" {
+			return "", malformed("expected </name>")
+		}
+		return "", nil
+	case startTag:
+		return "", malformed("unexpected <%s> in <name>", t.name)
+	}
+	name, known := d.names[string(t.text)]
+	if !known {
+		name = string(t.text)
+	}
+	rest, err := d.text("name") // more pieces of text, from encoding/xml
+	if err != nil || rest != "" {
+		return name + rest, err
+	}
+	if !known {
+		if d.names == nil {
+			d.names = map[string]string{}
+		}
+		d.names[name] = name
+	}
+	return name, nil
 }
 
-func newDecoder(r io.Reader) *decoder {
-	d := xml.NewDecoder(r)
-	d.CharsetReader = func(charset string, input io.Reader) (io.Reader, error) {
-		if strings.EqualFold(charset, "utf-8") || strings.EqualFold(charset, "us-ascii") {
-			return input, nil
+// text reads character data up to the end of element name.
+func (d *decoder) text(name string) (string, error) {
+	var s string
+	var b []byte // only when the text comes in several pieces
+	for n := 0; ; n++ {
+		t, err := d.raw()
+		if err != nil {
+			return "", err
 		}
-		return nil, fmt.Errorf("unsupported charset %q", charset)
+		switch t.kind {
+		case textData:
+			if n == 0 {
+				s = string(t.text)
+			} else {
+				if b == nil {
+					b = []byte(s)
+				}
+				b = append(b, t.text...)
+			}
+		case endTag:
+			if t.name != name {
+				return "", malformed("expected </%s>", name)
+			}
+			if b != nil {
+				return string(b), nil
+			}
+			return s, nil
+		default:
+			return "", malformed("unexpected <%s> in <%s>", t.name, name)
+		}
 	}
-	return &decoder{d: d}
 }
 
 // DecodeCall decodes a methodCall. A missing <params> means no parameters.
 func DecodeCall(r io.Reader) (*Call, error) {
-	d := newDecoder(r)
+	return decode(r, (*decoder).call)
+}
+
+func (d *decoder) call() (*Call, error) {
 	if err := d.expectStart("methodCall"); err != nil {
 		return nil, err
 	}
@@ -118,7 +185,7 @@ func DecodeCall(r io.Reader) (*Call, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s, ok := tok.(xml.StartElement); ok && s.Name.Local == "params" {
+	if tok.kind == startTag && tok.name == "params" {
 		if c.Params, err = d.params(); err != nil {
 			return nil, err
 		}
@@ -127,7 +194,7 @@ func DecodeCall(r io.Reader) (*Call, error) {
 			return nil, err
 		}
 	}
-	if e, ok := tok.(xml.EndElement); !ok || e.Name.Local != "methodCall" {
+	if tok.kind != endTag || tok.name != "methodCall" {
 		return nil, malformed("expected </methodCall>")
 	}
 	return c, nil
@@ -141,10 +208,10 @@ func (d *decoder) params() ([]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if e, ok := tok.(xml.EndElement); ok && e.Name.Local == "params" {
+		if tok.kind == endTag && tok.name == "params" {
 			return params, nil
 		}
-		if s, ok := tok.(xml.StartElement); !ok || s.Name.Local != "param" {
+		if tok.kind != startTag || tok.name != "param" {
 			return nil, malformed("expected <param>")
 		}
 		if err := d.expectStart("value"); err != nil {
@@ -163,7 +230,10 @@ func (d *decoder) params() ([]any, error) {
 
 // DecodeResponse decodes a methodResponse: its value, or a *Fault error.
 func DecodeResponse(r io.Reader) (any, error) {
-	d := newDecoder(r)
+	return decode(r, (*decoder).response)
+}
+
+func (d *decoder) response() (any, error) {
 	if err := d.expectStart("methodResponse"); err != nil {
 		return nil, err
 	}
@@ -171,11 +241,10 @@ func DecodeResponse(r io.Reader) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, ok := tok.(xml.StartElement)
-	if !ok {
+	if tok.kind != startTag {
 		return nil, malformed("empty methodResponse")
 	}
-	switch s.Name.Local {
+	switch tok.name {
 	case "params":
 		params, err := d.params()
 		if err != nil {
@@ -204,7 +273,7 @@ func DecodeResponse(r io.Reader) (any, error) {
 		}
 		return nil, &Fault{Code: code, String: msg}
 	}
-	return nil, malformed("unexpected <%s>", s.Name.Local)
+	return nil, malformed("unexpected <%s>", tok.name)
 }
 
 func must[T any](s Struct, name string) (T, bool) {
@@ -220,22 +289,22 @@ func (d *decoder) value() (any, error) {
 	if d.depth > maxDepth {
 		return nil, malformed("values nested deeper than %d", maxDepth)
 	}
-	var text strings.Builder
+	var text []byte
 	for {
-		tok, err := d.d.Token()
+		t, err := d.raw()
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+			return nil, err
 		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			text.Write(t)
-		case xml.EndElement:
-			if t.Name.Local != "value" {
+		switch t.kind {
+		case textData:
+			text = append(text, t.text...)
+		case endTag:
+			if t.name != "value" {
 				return nil, malformed("expected </value>")
 			}
-			return text.String(), nil // a bare value is a string
-		case xml.StartElement:
-			v, err := d.typed(t.Name.Local)
+			return string(text), nil // a bare value is a string
+		case startTag:
+			v, err := d.typed(t.name)
 			if err != nil {
 				return nil, err
 			}
@@ -256,10 +325,10 @@ func (d *decoder) typed(kind string) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if e, ok := tok.(xml.EndElement); ok && e.Name.Local == "data" {
+			if tok.kind == endTag && tok.name == "data" {
 				return arr, d.expectEnd("array")
 			}
-			if s, ok := tok.(xml.StartElement); !ok || s.Name.Local != "value" {
+			if tok.kind != startTag || tok.name != "value" {
 				return nil, malformed("expected <value> in <array>")
 			}
 			v, err := d.value()
@@ -269,22 +338,22 @@ func (d *decoder) typed(kind string) (any, error) {
 			arr = append(arr, v)
 		}
 	case "struct":
-		st := Struct{}
+		st := make(Struct, 0, 16) // process info has 14 members
 		for {
 			tok, err := d.next()
 			if err != nil {
 				return nil, err
 			}
-			if e, ok := tok.(xml.EndElement); ok && e.Name.Local == "struct" {
+			if tok.kind == endTag && tok.name == "struct" {
 				return st, nil
 			}
-			if s, ok := tok.(xml.StartElement); !ok || s.Name.Local != "member" {
+			if tok.kind != startTag || tok.name != "member" {
 				return nil, malformed("expected <member> in <struct>")
 			}
 			if err := d.expectStart("name"); err != nil {
 				return nil, err
 			}
-			name, err := d.text("name")
+			name, err := d.memberName()
 			if err != nil {
 				return nil, err
 			}
