@@ -131,13 +131,14 @@ func (p *process) run() {
 		return nil
 	}
 
-	for {
-		var timerC <-chan time.Time
-		if timerOn {
-			timerC = timer.C
-		}
-		select {
-		case c := <-p.cmds:
+	// handle deals with one wake-up. It and step are closures, so the
+	// goroutine's own frame stays small while it waits: an idle actor's
+	// stack then shrinks to a few KiB, which counts with a thousand of them.
+	var handle func(w wake) // called through a variable: never inlined
+	handle = func(w wake) {
+		switch w.kind {
+		case wokeByCommand:
+			c := w.cmd
 			var err error
 			switch c.kind {
 			case cmdStart:
@@ -152,17 +153,17 @@ func (p *process) run() {
 				err = step(event{kind: evShutdown})
 			case cmdPing:
 				c.reply <- nil
-				continue
+				return
 			}
 			p.publish(m, child)
 			c.reply <- err
-		case st := <-exits:
+		case wokeByExit:
 			pid := child.Pid()
 			child, exits = nil, nil
-			p.log.Info("exited", "pid", pid, "status", st.Text)
-			step(event{kind: evExit, exit: st})
+			p.log.Info("exited", "pid", pid, "status", w.exit.Text)
+			step(event{kind: evExit, exit: w.exit})
 			p.publish(m, child)
-		case <-timerC:
+		case wokeByTimer:
 			timerOn = false
 			step(event{kind: evTimer})
 			p.publish(m, child)
@@ -173,9 +174,44 @@ func (p *process) run() {
 		if timerOn {
 			timer.Reset(time.Until(m.Deadline))
 		}
+	}
+
+	for {
+		var timerC <-chan time.Time
+		if timerOn {
+			timerC = timer.C
+		}
+		handle(p.wait(exits, timerC))
 		if m.NoRestart && child == nil && !timerOn {
 			return
 		}
+	}
+}
+
+type wakeKind uint8
+
+const (
+	wokeByCommand wakeKind = iota
+	wokeByExit
+	wokeByTimer
+)
+
+// wake is what ended the actor's wait.
+type wake struct {
+	kind wakeKind
+	cmd  command
+	exit ExitStatus
+}
+
+// wait blocks until a command, the child's exit or the timer.
+func (p *process) wait(exits <-chan ExitStatus, timerC <-chan time.Time) wake {
+	select {
+	case c := <-p.cmds:
+		return wake{kind: wokeByCommand, cmd: c}
+	case st := <-exits:
+		return wake{kind: wokeByExit, exit: st}
+	case <-timerC:
+		return wake{kind: wokeByTimer}
 	}
 }
 
