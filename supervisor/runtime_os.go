@@ -35,6 +35,12 @@ type OSRuntime struct {
 	console *logcap.Console
 }
 
+// spawnSlots bounds the spawns in flight. Forks happen one at a time anyway,
+// but each spawn holds its pipes' write ends until its fork is done: five
+// thousand programs starting at once would hold ten thousand descriptors on
+// top of the ones they keep, and run out.
+var spawnSlots = make(chan struct{}, 32)
+
 // NewOSRuntime returns a runtime keeping its state under stateDir.
 func NewOSRuntime(stateDir string, log *slog.Logger) *OSRuntime {
 	if log == nil {
@@ -133,6 +139,8 @@ func (r *OSRuntime) Start(spec *ProcessSpec, out Output) (Child, error) {
 	if err != nil {
 		return nil, err
 	}
+	spawnSlots <- struct{}{}
+	defer func() { <-spawnSlots }()
 	var cred *proc.Credential
 	if spec.User != "" {
 		if cred, err = proc.LookupUser(spec.User); err != nil {

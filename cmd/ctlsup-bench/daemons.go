@@ -95,23 +95,33 @@ func startDaemon(kind, ctlsupd string, progs []program) (*daemon, error) {
 // since the daemon started.
 func (d *daemon) waitRunning(n int, limit time.Duration) (time.Duration, error) {
 	deadline := d.start.Add(limit)
+	// Each poll costs the daemon a full process list: poll large ones less
+	// often, so the polling does not slow down what it measures.
+	every := max(20*time.Millisecond, time.Duration(n)*100*time.Microsecond)
 	for {
 		v, err := d.client.Call("supervisor.getAllProcessInfo")
 		if err == nil {
-			running := 0
+			running, fatal, why := 0, 0, ""
 			for _, p := range v.([]any) {
-				if statename(p) == "RUNNING" {
+				switch statename(p) {
+				case "RUNNING":
 					running++
+				case "FATAL":
+					fatal++
+					why = spawnerr(p)
 				}
 			}
 			if running >= n {
 				return time.Since(d.start), nil
 			}
+			if fatal > 0 && running+fatal >= n {
+				return time.Since(d.start), fmt.Errorf("%s: %d of %d FATAL (%s)", d.kind, fatal, n, why)
+			}
 		}
 		if time.Now().After(deadline) {
 			return 0, fmt.Errorf("%s: not all %d running after %s", d.kind, n, limit)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(every)
 	}
 }
 

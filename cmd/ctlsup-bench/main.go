@@ -272,7 +272,10 @@ func scale(bin binaries, n int) {
 		return
 	}
 	defer d.stop()
-	spawn, _ := d.waitRunning(n, 10*time.Minute)
+	spawn, err := d.waitRunning(n, 5*time.Minute)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
 	time.Sleep(time.Second)
 	rss, _ := memMiB(d.pid())
 	st := median(3, func() { exec.Command(bin.ctlsup, "-s", d.url, "status").Run() })

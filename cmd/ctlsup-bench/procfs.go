@@ -10,9 +10,12 @@ import (
 	"github.com/ctlsup/ctlsup/api/xmlrpc"
 )
 
-func statename(v any) string {
+func statename(v any) string { return member(v, "statename") }
+func spawnerr(v any) string  { return member(v, "spawnerr") }
+
+func member(v any, name string) string {
 	st, _ := v.(xmlrpc.Struct)
-	s, _ := st.Get("statename")
+	s, _ := st.Get(name)
 	str, _ := s.(string)
 	return str
 }

@@ -48,10 +48,13 @@ func statusLine(s *supervisor.Supervisor) string {
 	return fmt.Sprintf("%d running, %d backoff, %d fatal", running, backoff, fatal)
 }
 
-// keepStatus sends STATUS= whenever the summary changes, until ctx ends.
-// It follows the engine's change broadcast: no polling.
+// keepStatus sends STATUS= whenever the summary changes, until ctx ends,
+// and returns free memory once the engine is quiet after a burst
+// (memory.go). It follows the engine's change broadcast: no polling.
 func (m *Main) keepStatus(ctx context.Context) {
 	last := ""
+	quiet := time.NewTimer(quietRelease)
+	defer quiet.Stop()
 	for {
 		swapped := *m.swapped.Load()
 		s := m.engine.Load()
@@ -64,7 +67,13 @@ func (m *Main) keepStatus(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changed:
+			quiet.Reset(quietRelease)
 		case <-swapped:
+			quiet.Reset(quietRelease)
+		case <-quiet.C:
+			if releaseIdleMemory() {
+				m.Logger.Debug("returned free memory to the kernel")
+			}
 		}
 	}
 }

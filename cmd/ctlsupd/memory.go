@@ -1,0 +1,38 @@
+package main
+
+import (
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+)
+
+// A burst of work (spawning a thousand programs, a reload) leaves free heap
+// behind that an idle daemon never needs again; the runtime hands it back to
+// the kernel only slowly. Once the engine has been quiet for quietRelease,
+// ctlsupd returns it at once, if there is enough to be worth a collection.
+// Each burst arms the timer once: an idle daemon never wakes for it.
+const (
+	quietRelease = time.Second
+	minRelease   = 4 << 20
+)
+
+var heapSamples = []metrics.Sample{
+	{Name: "/memory/classes/heap/free:bytes"},    // free, still held
+	{Name: "/memory/classes/heap/objects:bytes"}, // live and not yet swept
+	{Name: "/gc/heap/live:bytes"},                // live at the last collection
+}
+
+// releaseIdleMemory collects and returns free heap to the kernel when at
+// least minRelease could go back, and reports whether it did.
+func releaseIdleMemory() bool {
+	metrics.Read(heapSamples)
+	free := heapSamples[0].Value.Uint64()
+	if objects, live := heapSamples[1].Value.Uint64(), heapSamples[2].Value.Uint64(); objects > live {
+		free += objects - live
+	}
+	if free < minRelease {
+		return false
+	}
+	debug.FreeOSMemory()
+	return true
+}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"runtime"
+	"testing"
+)
+
+var sink [][]byte
+
+// TestReleaseIdleMemory: garbage from a burst is returned once; with
+// nothing to return, no collection is run.
+func TestReleaseIdleMemory(t *testing.T) {
+	runtime.GC()
+	releaseIdleMemory()
+	for range 256 {
+		sink = append(sink, make([]byte, 64<<10)) // 16 MiB
+	}
+	sink = nil
+	if !releaseIdleMemory() {
+		t.Fatal("16 MiB of garbage was not returned")
+	}
+	before := gcCount()
+	if releaseIdleMemory() {
+		t.Error("released again with nothing left to return")
+	}
+	if gcCount() != before {
+		t.Error("a collection ran with nothing to return")
+	}
+}
+
+func gcCount() uint32 {
+	var st runtime.MemStats
+	runtime.ReadMemStats(&st)
+	return st.NumGC
+}
