@@ -86,10 +86,10 @@ func (r *OSRuntime) NewOutput(spec *ProcessSpec) Output {
 		return captureOutput{c}
 	}
 	if spec.Stdout.Path != "" {
-		c.Stdout = logcap.NewSink(spec.Stdout.Path, spec.Stdout.MaxBytes, spec.Stdout.Backups, log)
+		c.Stdout = logcap.OpenSink(spec.Stdout.Path, spec.Stdout.MaxBytes, spec.Stdout.Backups, log)
 	}
 	if spec.Stderr.Path != "" && !spec.RedirectStderr {
-		c.Stderr = logcap.NewSink(spec.Stderr.Path, spec.Stderr.MaxBytes, spec.Stderr.Backups, log)
+		c.Stderr = logcap.OpenSink(spec.Stderr.Path, spec.Stderr.MaxBytes, spec.Stderr.Backups, log)
 	}
 	return captureOutput{c}
 }

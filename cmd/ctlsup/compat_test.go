@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/api/client"
+
+	"github.com/ctlsup/ctlsup/internal/testhelper"
 )
 
 var ctlsupdBin, ctlsupBin string
@@ -167,10 +169,7 @@ files = %[2]s/conf.d/*.conf
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		d.cmd.Process.Kill()
-		d.cmd.Wait()
-	})
+	t.Cleanup(func() { testhelper.Stop(d.cmd) })
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if c, err := net.Dial("unix", sock); err == nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/supervisor/config/ini"
+
+	"github.com/ctlsup/ctlsup/internal/testhelper"
 )
 
 // statusColumns keeps what must match after a conversion: the namespec
@@ -54,7 +56,7 @@ func TestConvert_RoundTrip(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer testhelper.Stop(cmd)
 	cd := &daemon{kind: "ctlsupd", dir: dir, url: "unix://" + sock, cmd: cmd}
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ctlsup/ctlsup/internal/testhelper"
 )
 
 // TestKanoKonnect runs examples/kano_konnect as written, with stand-ins
@@ -42,7 +44,7 @@ func TestKanoKonnect(t *testing.T) {
 	if err := daemon.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { daemon.Process.Kill(); daemon.Wait() }()
+	defer testhelper.Stop(daemon)
 	ctl := func(args ...string) (string, int) {
 		cmd := exec.Command(ctlsupBin, append([]string{"-c", conf}, args...)...)
 		out, err := cmd.CombinedOutput()

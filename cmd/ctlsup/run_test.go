@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/supervisor/config"
+
+	"github.com/ctlsup/ctlsup/internal/testhelper"
 )
 
 // procfileDir writes a Procfile (and .env) whose processes carry tag in
@@ -77,7 +79,7 @@ func startRun(t *testing.T, dir string, args ...string) *runner {
 		}
 		close(r.lines)
 	}()
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { testhelper.Stop(cmd) })
 	return r
 }
 

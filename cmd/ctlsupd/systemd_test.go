@@ -189,7 +189,7 @@ func TestSystemd_SocketActivation(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer testhelper.Stop(cmd)
 	c, _ := client.New("unix://"+ctlPath, "", "")
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -131,13 +131,14 @@ func (c *Capture) Clear() error {
 	return err
 }
 
-// Close closes both log files for good.
+// Close closes both log files for good. Each stream is closed once, even
+// when both are one shared sink: each holds its own reference.
 func (c *Capture) Close() error {
 	var err error
 	if c.Stdout != nil {
 		err = c.Stdout.Close()
 	}
-	if c.Stderr != nil && c.Stderr != c.Stdout {
+	if c.Stderr != nil {
 		err = errors.Join(err, c.Stderr.Close())
 	}
 	return err

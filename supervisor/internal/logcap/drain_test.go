@@ -2,6 +2,7 @@ package logcap
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -105,4 +106,51 @@ func TestDrain_BatchesSmallWrites(t *testing.T) {
 		t.Errorf("a lone line took %v to reach the log", d)
 	}
 	w.Close()
+}
+
+// TestDrain_SharedFile: two streams logging into one file, as supervisord
+// allows, share its sink: every line of both arrives once, none is
+// overwritten, and the file stays open until both have closed it.
+func TestDrain_SharedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.log")
+	a := &Capture{Stdout: OpenSink(path, 0, 0, nil)}
+	b := &Capture{Stdout: OpenSink(path+"/../shared.log", 0, 0, nil)}
+	if a.Stdout != b.Stdout {
+		t.Fatal("two captures of one path got two sinks")
+	}
+	wa, _, err := a.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, _, err := b.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5000
+	done := make(chan struct{})
+	for _, w := range []*os.File{wa, wb} {
+		go func() {
+			for i := range n {
+				fmt.Fprintf(w, "%s %06d\n", w.Name(), i)
+			}
+			w.Close()
+			done <- struct{}{}
+		}()
+	}
+	<-done
+	<-done
+	s := a.Stdout.(*Sink)
+	waitWritten(t, s, 2*n*10)
+	a.Close()
+	if _, err := s.Write([]byte("")); err != nil || s.closed {
+		t.Fatal("the sink closed while the other capture still uses it")
+	}
+	b.Close()
+	got, _ := os.ReadFile(path)
+	if lines := bytes.Count(got, []byte("\n")); lines != 2*n || len(got) != 2*n*10 {
+		t.Errorf("%d lines, %d bytes; want %d lines of 10 bytes", lines, len(got), 2*n)
+	}
+	if !s.closed {
+		t.Error("the sink stayed open after both captures closed it")
+	}
 }

@@ -42,9 +42,38 @@ type Sink struct {
 	dropped   atomic.Int64
 	rotations atomic.Int64
 	drains    atomic.Int64 // pump batches, which tests count
+
+	key  string // in shared, under this key
+	refs int    // OpenSinks not yet closed; guarded by shared
 }
 
-// NewSink returns a sink for path. Nothing is opened until the first write.
+// shared holds the open sinks by path. Sinks write at their own offset
+// (splice refuses O_APPEND), so two streams logging into one file, which
+// supervisord allows, must share one sink rather than overwrite each other.
+var shared = struct {
+	sync.Mutex
+	sinks map[string]*Sink
+}{sinks: map[string]*Sink{}}
+
+// OpenSink returns the sink for path, shared with every other stream that
+// logs there: the first one's rotation settings hold. Each OpenSink needs
+// its own Close.
+func OpenSink(path string, maxBytes int64, backups int, log *slog.Logger) *Sink {
+	key := filepath.Clean(path)
+	shared.Lock()
+	defer shared.Unlock()
+	if s := shared.sinks[key]; s != nil {
+		s.refs++
+		return s
+	}
+	s := NewSink(path, maxBytes, backups, log)
+	s.key, s.refs = key, 1
+	shared.sinks[key] = s
+	return s
+}
+
+// NewSink returns a sink for path, not shared. Nothing is opened until the
+// first write.
 func NewSink(path string, maxBytes int64, backups int, log *slog.Logger) *Sink {
 	return &Sink{
 		Path: path, MaxBytes: maxBytes, Backups: backups, Log: log,
@@ -231,8 +260,21 @@ func (s *Sink) Clear() error {
 	return err
 }
 
-// Close closes the file for good; later writes are discarded.
+// Close closes the file for good, once every user of a shared sink has
+// closed it; later writes are discarded.
 func (s *Sink) Close() error {
+	if s.key != "" {
+		shared.Lock()
+		s.refs--
+		last := s.refs == 0
+		if last {
+			delete(shared.sinks, s.key)
+		}
+		shared.Unlock()
+		if !last {
+			return nil
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
