@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -30,6 +31,9 @@ type Stream interface {
 type Capture struct {
 	Stdout, Stderr Stream
 	Redirect       bool // stderr goes into stdout's pipe
+
+	mu      sync.Mutex
+	readers []*reader // pipes of this and earlier spawns not yet at EOF
 }
 
 // Attach makes the pipes for one spawn and starts their pumps. It returns
@@ -68,11 +72,16 @@ func (c *Capture) pipe(s Stream) (*os.File, error) {
 		return nil, err
 	}
 	s.Write(nil)
-	if err := watch(&reader{fd: fds[0], s: s}); err != nil {
+	r := &reader{fd: fds[0], s: s}
+	if err := watch(r); err != nil {
 		unix.Close(fds[0])
 		unix.Close(fds[1])
 		return nil, err
 	}
+	c.mu.Lock()
+	c.readers = slices.DeleteFunc(c.readers, (*reader).done)
+	c.readers = append(c.readers, r)
+	c.mu.Unlock()
 	return os.NewFile(uintptr(fds[1]), "|1"), nil
 }
 
@@ -131,9 +140,17 @@ func (c *Capture) Clear() error {
 	return err
 }
 
-// Close closes both log files for good. Each stream is closed once, even
-// when both are one shared sink: each holds its own reference.
+// Close closes both log files for good, after taking what the pipes hold:
+// a program's last lines before it exited are in its pipe, and a batch may
+// not have taken them yet. Each stream is closed once, even when both are
+// one shared sink: each holds its own reference.
 func (c *Capture) Close() error {
+	c.mu.Lock()
+	for _, r := range c.readers {
+		r.flush()
+	}
+	c.readers = nil
+	c.mu.Unlock()
 	var err error
 	if c.Stdout != nil {
 		err = c.Stdout.Close()

@@ -154,3 +154,57 @@ func TestDrain_SharedFile(t *testing.T) {
 		t.Error("the sink stayed open after both captures closed it")
 	}
 }
+
+// TestDrain_CloseTakesLastLines: a program's last lines, written just
+// before it exited, reach the log although the pipe's batch is waiting.
+func TestDrain_CloseTakesLastLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.log")
+	s := NewSink(path, 0, 0, nil)
+	c := &Capture{Stdout: s}
+	w, _, err := c.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 { // a batch under way, waiting between drains
+		fmt.Fprintf(w, "line %d\n", i)
+		time.Sleep(200 * time.Microsecond)
+	}
+	w.Write([]byte("last words\n"))
+	w.Close()
+	c.Close()
+	if b, _ := os.ReadFile(path); !bytes.HasSuffix(b, []byte("line 49\nlast words\n")) {
+		t.Errorf("log ends %q, want the last line", b[max(0, len(b)-40):])
+	}
+}
+
+// TestDrain_CloseWithChattyGrandchild: Close returns at once although a
+// writer that outlived the program keeps the pipe's batch going.
+func TestDrain_CloseWithChattyGrandchild(t *testing.T) {
+	s := NewSink(filepath.Join(t.TempDir(), "p.log"), 0, 0, nil)
+	c := &Capture{Stdout: s}
+	w, _, err := c.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer func() { close(stop); w.Close() }()
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				w.Write([]byte("still here\n"))
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waited for a writer that never stops")
+	}
+}

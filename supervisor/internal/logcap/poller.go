@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -98,8 +99,9 @@ const (
 
 // reader is the daemon's end of one output pipe.
 type reader struct {
-	// mu orders one batch before the next: the hand-over goes through the
-	// kernel (re-arm, then epoll_wait), which the memory model does not see.
+	// mu guards the pipe and orders one batch before the next: the
+	// hand-over goes through the kernel (re-arm, then epoll_wait), which
+	// the memory model does not see.
 	mu       sync.Mutex
 	fd       int
 	s        Stream
@@ -107,41 +109,71 @@ type reader struct {
 	grown    bool
 	wait     time.Duration
 	last     time.Time
+	finished atomic.Bool // at EOF, its descriptor closed
+}
+
+// done reports whether the pipe has reached EOF.
+func (r *reader) done() bool { return r.finished.Load() }
+
+// flush takes what the pipe holds now.
+func (r *reader) flush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished.Load() {
+		return
+	}
+	if _, err := drainTo(r.s, r.fd); err != errEmpty && err != errNoMore {
+		r.finish(err)
+	}
 }
 
 // batch drains the pipe until it stays empty for one wait, then arms it
-// again; at EOF it closes the pipe.
+// again; at EOF it closes the pipe. The lock is not held while waiting, so
+// a flush never waits for a batch that a chatty grandchild keeps going.
 func (r *reader) batch() {
+	for {
+		wait, more := r.drainOnce()
+		if !more {
+			return
+		}
+		time.Sleep(wait)
+	}
+}
+
+// drainOnce drains the pipe and says how long to wait before the next
+// drain, or that the batch is over.
+func (r *reader) drainOnce() (time.Duration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.finished.Load() {
+		return 0, false // a flush reached EOF after the pipe fired
+	}
 	if r.capacity == 0 {
 		r.capacity, _ = unix.FcntlInt(uintptr(r.fd), unix.F_GETPIPE_SZ, 0)
 		r.capacity = max(r.capacity, 4096)
 	}
-	for {
-		moved, err := drainTo(r.s, r.fd)
-		if err != errEmpty && err != errNoMore {
-			r.finish(err)
-			return
-		}
-		now := time.Now()
-		if moved == 0 {
-			r.wait, r.last = 0, now
-			if err := logPipes.ctl(unix.EPOLL_CTL_MOD, r.fd); err != nil {
-				r.finish(err)
-			}
-			return
-		}
-		if moved >= int64(r.capacity/2) {
-			r.grow()
-			r.wait, r.last = 0, now
-			continue // a fast producer: drain again at once
-		}
-		halfFull := time.Duration(float64(r.capacity/2) / float64(moved) * float64(now.Sub(r.last)))
-		r.wait = min(halfFull, maxBatchWait, 2*r.wait+time.Millisecond)
-		r.last = now
-		time.Sleep(r.wait)
+	moved, err := drainTo(r.s, r.fd)
+	if err != errEmpty && err != errNoMore {
+		r.finish(err)
+		return 0, false
 	}
+	now := time.Now()
+	if moved == 0 {
+		r.wait, r.last = 0, now
+		if err := logPipes.ctl(unix.EPOLL_CTL_MOD, r.fd); err != nil {
+			r.finish(err)
+		}
+		return 0, false
+	}
+	if moved >= int64(r.capacity/2) {
+		r.grow()
+		r.wait, r.last = 0, now
+		return 0, true // a fast producer: drain again at once
+	}
+	halfFull := time.Duration(float64(r.capacity/2) / float64(moved) * float64(now.Sub(r.last)))
+	r.wait = min(halfFull, maxBatchWait, 2*r.wait+time.Millisecond)
+	r.last = now
+	return r.wait, true
 }
 
 // grow enlarges a busy pipe once, so batches can be larger; beyond the
@@ -157,6 +189,7 @@ func (r *reader) grow() {
 }
 
 func (r *reader) finish(err error) {
+	r.finished.Store(true)
 	unix.EpollCtl(logPipes.epfd, unix.EPOLL_CTL_DEL, r.fd, nil)
 	logPipes.forget(r.fd)
 	unix.Close(r.fd)
