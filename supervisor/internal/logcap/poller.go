@@ -90,9 +90,12 @@ func (p *poller) run() {
 // Batching: after a drain the reader waits before looking at the pipe
 // again, so a program writing line by line costs one wake-up per batch
 // instead of one per write(2). The wait is what fills half the pipe at the
-// rate just seen, ramps up from nothing after a pause, and never exceeds
-// maxBatchWait, so the child does not find the pipe full because of it.
+// rate just seen, ramps up after a pause, and never exceeds maxBatchWait,
+// so the child does not find the pipe full because of it. A producer that
+// would fill the pipe within two minimal waits is not waited for: the next
+// write wakes the pipe, as without batching.
 const (
+	minBatchWait = time.Millisecond
 	maxBatchWait = 10 * time.Millisecond
 	bigPipe      = 1 << 20 // a busy pipe grows to this when the kernel allows
 )
@@ -170,9 +173,18 @@ func (r *reader) drainOnce() (time.Duration, bool) {
 		r.wait, r.last = 0, now
 		return 0, true // a fast producer: drain again at once
 	}
-	halfFull := time.Duration(float64(r.capacity/2) / float64(moved) * float64(now.Sub(r.last)))
-	r.wait = min(halfFull, maxBatchWait, 2*r.wait+time.Millisecond)
+	fill := time.Duration(float64(r.capacity) / float64(moved) * float64(now.Sub(r.last)))
 	r.last = now
+	if fill < 2*minBatchWait {
+		// Too fast to wait on a timer (which sleeps a millisecond at
+		// least): let the next write wake the pipe instead.
+		r.wait = 0
+		if err := logPipes.ctl(unix.EPOLL_CTL_MOD, r.fd); err != nil {
+			r.finish(err)
+		}
+		return 0, false
+	}
+	r.wait = max(minBatchWait, min(fill/2, maxBatchWait, 2*r.wait+minBatchWait))
 	return r.wait, true
 }
 
