@@ -123,7 +123,10 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		out = xmlrpc.EncodeFault(f)
 	}
+	// Content-Length as supervisord sends it: a client can read a long
+	// answer into one buffer of the right size.
 	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.Write(out)
 	if afterFn != nil {
 		if fl, ok := w.(http.Flusher); ok {

@@ -245,6 +245,19 @@ func TestServer_HTTPErrors(t *testing.T) {
 	}
 }
 
+// TestServer_ContentLength: answers carry Content-Length, as supervisord's
+// do, so a client reads a long answer into one buffer.
+func TestServer_ContentLength(t *testing.T) {
+	h := newHarness(t, nil)
+	call, _ := xmlrpc.EncodeCall("supervisor.getAllProcessInfo")
+	resp := post(t, h.sock, "/RPC2", string(call), nil)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ContentLength != int64(len(body)) || len(body) == 0 {
+		t.Errorf("Content-Length %d for a body of %d bytes", resp.ContentLength, len(body))
+	}
+}
+
 func TestServer_Auth(t *testing.T) {
 	h := newHarness(t, func(h *harness) {
 		h.srv.Username, h.srv.Password = "ops", "{SHA}"+"6367c48dd193d56ea7b0baad25b19455e529f5ee" // sha1("abc123")
