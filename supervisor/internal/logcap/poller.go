@@ -2,7 +2,9 @@ package logcap
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -11,16 +13,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// One epoll instance, outside the runtime's poller, watches every idle log
-// pipe. Each pipe is armed one-shot: once it has fired, writes into it wake
-// nothing until its batch is done and it is armed again. (The runtime's
+// One epoll instance of ctlsupd's own watches every idle log pipe. Each
+// pipe is armed one-shot: once it has fired, writes into it wake nothing
+// until its batch is done and it is armed again. (The runtime's
 // poller cannot do this: a pipe registered there wakes it on every
 // write(2), so a program writing line by line would cost one wake-up per
 // line however the reads are batched.) An idle pipe costs no goroutine and
-// no timer; a busy one has one goroutine while its batch lasts.
+// no timer; a busy one has one goroutine while its batch lasts. The epoll
+// descriptor itself waits in the runtime's poller, so no thread sits in
+// epoll_wait.
 type poller struct {
 	once  sync.Once
 	epfd  int
+	file  *os.File // keeps epfd open and in the runtime's poller
+	raw   syscall.RawConn
 	err   error
 	mu    sync.Mutex
 	pipes map[int32]*reader
@@ -46,11 +52,25 @@ func watch(r *reader) error {
 }
 
 func (p *poller) start() {
-	p.epfd, p.err = unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if p.err != nil {
-		p.err = errors.Join(errors.New("cannot watch log pipes"), p.err)
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err == nil {
+		err = unix.SetNonblock(epfd, true)
+	}
+	if err != nil {
+		p.err = errors.Join(errors.New("cannot watch log pipes"), err)
 		return
 	}
+	p.epfd = epfd
+	// The epoll descriptor itself waits in the runtime's poller. A thread
+	// blocked in epoll_wait would hold a P: the runtime takes it back
+	// after 10 ms, and each time its monitor then polls every 20 µs for a
+	// millisecond, which under a busy log cost as much CPU as the copying.
+	f := os.NewFile(uintptr(epfd), "log pipes")
+	if p.raw, err = f.SyscallConn(); err != nil {
+		p.err = errors.Join(errors.New("cannot watch log pipes"), err)
+		return
+	}
+	p.file = f
 	p.pipes = map[int32]*reader{}
 	go p.run()
 }
@@ -66,25 +86,33 @@ func (p *poller) forget(fd int) {
 	p.mu.Unlock()
 }
 
-// run hands every pipe that fired to a batch of its own.
+// run hands every pipe that fired to a batch of its own. The runtime
+// reports the epoll descriptor readable on an edge, so each wake-up takes
+// every event before waiting again.
 func (p *poller) run() {
 	events := make([]unix.EpollEvent, 256)
-	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
-		if err != nil {
+	err := p.raw.Read(func(fd uintptr) bool {
+		for {
+			n, err := unix.EpollWait(int(fd), events, 0)
 			if err == syscall.EINTR {
 				continue
 			}
-			panic("logcap: epoll_wait: " + err.Error()) // only a bad epfd
-		}
-		p.mu.Lock()
-		for _, ev := range events[:n] {
-			if r := p.pipes[ev.Fd]; r != nil {
-				go r.batch()
+			if err != nil {
+				panic("logcap: epoll_wait: " + err.Error()) // only a bad epfd
 			}
+			if n == 0 {
+				return false // wait for the next edge
+			}
+			p.mu.Lock()
+			for _, ev := range events[:n] {
+				if r := p.pipes[ev.Fd]; r != nil {
+					go r.batch()
+				}
+			}
+			p.mu.Unlock()
 		}
-		p.mu.Unlock()
-	}
+	})
+	panic("logcap: log pipe poller stopped: " + fmt.Sprint(err)) // the file is never closed
 }
 
 // Batching: after a drain the reader waits before looking at the pipe
