@@ -12,6 +12,7 @@ import (
 )
 
 func main() {
+	limitProcs()
 	m := NewMain()
 	if err := m.ParseFlags(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
