@@ -3,6 +3,7 @@ package proc
 import (
 	"errors"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -32,7 +33,6 @@ type Attr struct {
 // whose id is its pid.
 type Process struct {
 	Pid    int
-	os     *os.Process // pidfd-backed: signals never reach a recycled pid
 	grace  time.Duration
 	onExit func(int, syscall.WaitStatus)
 	done   chan struct{}
@@ -54,7 +54,11 @@ func Start(a Attr) (*Process, error) {
 		argv = append([]string{shimArg0, strconv.FormatInt(int64(a.Umask), 8), path}, argv...)
 		path = self
 	}
-	files := make([]*os.File, len(a.Files))
+	// Descriptors, not os.Files: os.StartProcess would also open a pidfd
+	// per child, one more descriptor for every child to copy and close at
+	// each fork. Signals need none: the reaper is the only waiter, so a
+	// pid is not reused before the reaper has taken it (see Signal).
+	fds := make([]uintptr, len(a.Files))
 	var devnull *os.File
 	for i, f := range a.Files {
 		if f == nil {
@@ -67,7 +71,7 @@ func Start(a Attr) (*Process, error) {
 			}
 			f = devnull
 		}
-		files[i] = f
+		fds[i] = f.Fd()
 	}
 	sys := &syscall.SysProcAttr{Setpgid: true}
 	// Switching identity needs root; a daemon that already runs as the user
@@ -80,19 +84,28 @@ func Start(a Attr) (*Process, error) {
 	if reaper.users == 0 {
 		return nil, errors.New("proc: Start without Acquire")
 	}
-	osp, err := os.StartProcess(path, argv, &os.ProcAttr{Dir: a.Dir, Env: a.Env, Files: files, Sys: sys})
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: a.Dir, Env: a.Env, Files: fds, Sys: sys})
+	runtime.KeepAlive(a.Files)
 	if err != nil {
-		return nil, err
+		return nil, &os.PathError{Op: "fork/exec", Path: path, Err: err}
 	}
-	p := &Process{Pid: osp.Pid, os: osp, grace: a.GroupGrace, onExit: a.OnExit, done: make(chan struct{})}
+	p := &Process{Pid: pid, grace: a.GroupGrace, onExit: a.OnExit, done: make(chan struct{})}
 	reaper.procs[p.Pid] = p
 	return p, nil
 }
 
-// Signal sends sig to the leader. A leader that has exited is not an error.
+// Signal sends sig to the leader. A leader that has exited is not an
+// error. Until the reaper has waited for it, the pid names this child
+// (dead or alive); the reaper's lock keeps the wait from happening between
+// the check and the kill.
 func (p *Process) Signal(sig syscall.Signal) error {
-	err := p.os.Signal(sig)
-	if errors.Is(err, os.ErrProcessDone) {
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	if reaper.procs[p.Pid] != p {
+		return nil // reaped
+	}
+	err := syscall.Kill(p.Pid, sig)
+	if errors.Is(err, syscall.ESRCH) {
 		return nil
 	}
 	return err
@@ -118,7 +131,6 @@ func (p *Process) Status() syscall.WaitStatus { return p.status }
 func (p *Process) exited(ws syscall.WaitStatus) {
 	p.once.Do(func() {
 		p.status = ws
-		p.os.Release()
 		close(p.done)
 		if p.onExit != nil {
 			p.onExit(p.Pid, ws)
