@@ -76,3 +76,26 @@ func childPids(pid int) map[int]bool {
 	}
 	return out
 }
+
+// childStarts maps each direct child of pid to its start time, which tells
+// it from a later process that reuses its pid.
+func childStarts(pid int) map[int]string {
+	out := map[int]string{}
+	for kid := range childPids(pid) {
+		out[kid] = startTime(kid)
+	}
+	return out
+}
+
+// startTime is field 22 of /proc/PID/stat, "" once the process is gone.
+func startTime(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19]
+}
