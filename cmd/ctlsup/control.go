@@ -48,67 +48,34 @@ func fromStruct(v any) result {
 		code: fint(v, "status"), desc: fstr(v, "description")}
 }
 
-func startText(r result) string {
-	name := makeNamespec(r.group, r.name, r.hasName)
-	switch r.code {
-	case fBadName:
-		return name + ": ERROR (no such process)"
-	case fNoFile:
-		return name + ": ERROR (no such file)"
-	case fNotExecutable:
-		return name + ": ERROR (file is not executable)"
-	case fAlreadyStarted:
-		return name + ": ERROR (already started)"
-	case fSpawnError:
-		return name + ": ERROR (spawn error)"
-	case fAbnormalTermination:
-		return name + ": ERROR (abnormal termination)"
-	case fSuccess:
-		return name + ": started"
-	}
-	return name + ": ERROR (" + r.desc + ")"
-}
-
-func stopText(r result) string {
-	name := makeNamespec(r.group, r.name, r.hasName)
-	switch r.code {
-	case fBadName:
-		return name + ": ERROR (no such process)"
-	case fNotRunning:
-		return name + ": ERROR (not running)"
-	case fSuccess:
-		return name + ": stopped"
-	case fFailed:
-		return r.desc
-	}
-	return name + ": ERROR (" + r.desc + ")"
-}
-
-func signalText(r result) string {
-	name := makeNamespec(r.group, r.name, r.hasName)
-	switch r.code {
-	case fBadName:
-		return name + ": ERROR (no such process)"
-	case fBadSignal:
-		return name + ": ERROR (bad signal name)"
-	case fNotRunning:
-		return name + ": ERROR (not running)"
-	case fSuccess:
-		return name + ": signalled"
-	case fFailed:
-		return r.desc
-	}
-	return name + ": ERROR (" + r.desc + ")"
-}
-
 // operation describes start, stop or signal for runOperation.
 type operation struct {
 	one, group, all string // method names
 	extra           []any  // the signal, for signal
-	text            func(result) string
-	ignored         int // fault that does not change the exit status
-	done            string
-	badGroupExit    int
+	// faults maps a fault code to supervisorctl's words for it; a code
+	// not listed shows the fault's own description.
+	faults map[int]string
+	// failedAsIs prints a FAILED fault's description alone, as
+	// supervisorctl's stop and signal do.
+	failedAsIs   bool
+	ignored      int // fault that does not change the exit status
+	done         string
+	badGroupExit int
+}
+
+// text is supervisorctl's line for one result.
+func (op operation) text(r result) string {
+	name := makeNamespec(r.group, r.name, r.hasName)
+	switch {
+	case r.code == fSuccess:
+		return name + ": " + op.done
+	case r.code == fFailed && op.failedAsIs:
+		return r.desc
+	}
+	if words, ok := op.faults[r.code]; ok {
+		return name + ": ERROR (" + words + ")"
+	}
+	return name + ": ERROR (" + r.desc + ")"
 }
 
 // runOperation is the shared body of supervisorctl's start, stop and signal.
@@ -162,12 +129,23 @@ func (m *Main) printResults(op operation, rs any) {
 }
 
 var startOp = operation{one: "supervisor.startProcess", group: "supervisor.startProcessGroup",
-	all: "supervisor.startAllProcesses", text: startText, ignored: fAlreadyStarted, done: "started",
-	badGroupExit: exitInvalidArgs}
+	all: "supervisor.startAllProcesses", ignored: fAlreadyStarted, done: "started",
+	badGroupExit: exitInvalidArgs, faults: map[int]string{
+		fBadName: "no such process", fNoFile: "no such file", fNotExecutable: "file is not executable",
+		fAlreadyStarted: "already started", fSpawnError: "spawn error", fAbnormalTermination: "abnormal termination",
+	}}
 
 var stopOp = operation{one: "supervisor.stopProcess", group: "supervisor.stopProcessGroup",
-	all: "supervisor.stopAllProcesses", text: stopText, ignored: fNotRunning, done: "stopped",
-	badGroupExit: exitGeneric}
+	all: "supervisor.stopAllProcesses", ignored: fNotRunning, done: "stopped",
+	badGroupExit: exitGeneric, failedAsIs: true, faults: map[int]string{
+		fBadName: "no such process", fNotRunning: "not running",
+	}}
+
+var signalOp = operation{one: "supervisor.signalProcess", group: "supervisor.signalProcessGroup",
+	all: "supervisor.signalAllProcesses", ignored: -1, done: "signalled",
+	badGroupExit: exitGeneric, failedAsIs: true, faults: map[int]string{
+		fBadName: "no such process", fBadSignal: "bad signal name", fNotRunning: "not running",
+	}}
 
 func doStart(m *Main, arg string) error {
 	if ok, err := m.upcheck(); !ok {
@@ -221,9 +199,8 @@ func doSignal(m *Main, arg string) error {
 		m.exit = exitGeneric
 		return nil
 	}
-	op := operation{one: "supervisor.signalProcess", group: "supervisor.signalProcessGroup",
-		all: "supervisor.signalAllProcesses", extra: []any{args[0]}, text: signalText, ignored: -1,
-		done: "signalled", badGroupExit: exitGeneric}
+	op := signalOp
+	op.extra = []any{args[0]}
 	return m.runOperation(op, args[1:])
 }
 
