@@ -21,17 +21,24 @@ func waitWritten(t *testing.T, s *Sink, n int64) {
 	}
 }
 
-// TestDrain_TruncatedUnderWriter: after `> file` or logrotate's
-// copytruncate the log goes on at the file's new end, with no hole of
-// zeros where the old bytes were.
-func TestDrain_TruncatedUnderWriter(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "p.log")
+// attach captures into a new sink at path and returns the pipe's write end.
+func attach(t *testing.T, path string) (*Sink, *Capture, *os.File) {
+	t.Helper()
 	s := NewSink(path, 0, 0, nil)
 	c := &Capture{Stdout: s}
 	w, _, err := c.Attach()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, c, w
+}
+
+// TestDrain_TruncatedUnderWriter: after `> file` or logrotate's
+// copytruncate the log goes on at the file's new end, with no hole of
+// zeros where the old bytes were.
+func TestDrain_TruncatedUnderWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.log")
+	s, c, w := attach(t, path)
 	defer c.Close()
 	w.Write(bytes.Repeat([]byte("a"), 5000))
 	waitWritten(t, s, 5000)
@@ -49,12 +56,7 @@ func TestDrain_TruncatedUnderWriter(t *testing.T) {
 // TestDrain_IntoDevice: a log path splice cannot write (a device) is
 // copied instead; /dev/full then drops everything without blocking.
 func TestDrain_IntoDevice(t *testing.T) {
-	s := NewSink("/dev/full", 0, 0, nil)
-	c := &Capture{Stdout: s}
-	w, _, err := c.Attach()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c, w := attach(t, "/dev/full")
 	defer c.Close()
 	data := lines(2 << 20)
 	done := make(chan struct{})
@@ -75,12 +77,7 @@ func TestDrain_IntoDevice(t *testing.T) {
 // pause is written at once.
 func TestDrain_BatchesSmallWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.log")
-	s := NewSink(path, 0, 0, nil)
-	c := &Capture{Stdout: s}
-	w, _, err := c.Attach()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c, w := attach(t, path)
 	defer c.Close()
 	var want bytes.Buffer
 	line := lines(100)
@@ -159,12 +156,7 @@ func TestDrain_SharedFile(t *testing.T) {
 // before it exited, reach the log although the pipe's batch is waiting.
 func TestDrain_CloseTakesLastLines(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.log")
-	s := NewSink(path, 0, 0, nil)
-	c := &Capture{Stdout: s}
-	w, _, err := c.Attach()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c, w := attach(t, path)
 	for i := range 50 { // a batch under way, waiting between drains
 		fmt.Fprintf(w, "line %d\n", i)
 		time.Sleep(200 * time.Microsecond)
@@ -180,12 +172,7 @@ func TestDrain_CloseTakesLastLines(t *testing.T) {
 // TestDrain_CloseWithChattyGrandchild: Close returns at once although a
 // writer that outlived the program keeps the pipe's batch going.
 func TestDrain_CloseWithChattyGrandchild(t *testing.T) {
-	s := NewSink(filepath.Join(t.TempDir(), "p.log"), 0, 0, nil)
-	c := &Capture{Stdout: s}
-	w, _, err := c.Attach()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c, w := attach(t, filepath.Join(t.TempDir(), "p.log"))
 	stop := make(chan struct{})
 	defer func() { close(stop); w.Close() }()
 	go func() {
