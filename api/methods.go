@@ -118,6 +118,18 @@ func (s *Server) methods() map[string]method {
 				afterResponse(ctx, s.Restart)
 				return true, nil
 			}},
+		"ctlsup.upgrade": {sig: []string{"boolean"}, help: "Re-execute the daemon's binary on disk in place, keeping every program, pipe and the control socket",
+			fn: func(ctx context.Context, _ args) (any, error) {
+				if s.Upgrade == nil {
+					return nil, fault(faultFailed, "upgrade is not available")
+				}
+				then, err := s.Upgrade()
+				if err != nil {
+					return nil, fault(faultFailed, err.Error())
+				}
+				afterResponse(ctx, then)
+				return true, nil
+			}},
 		"supervisor.reloadConfig": {sig: []string{"array"}, help: "Reload the configuration: [[added, changed, removed]]",
 			fn: func(ctx context.Context, _ args) (any, error) {
 				d, err := sup.Reread()

@@ -36,7 +36,11 @@ type Server struct {
 	// Shutdown and Restart are called after the shutdown or restart call
 	// has been answered.
 	Shutdown, Restart func()
-	Logger            *slog.Logger
+	// Upgrade, if set, serves ctlsup.upgrade: it checks that the daemon's
+	// binary on disk can take over (an error is the caller's answer) and
+	// returns what to run once the call has been answered.
+	Upgrade func() (func(), error)
+	Logger  *slog.Logger
 
 	table    map[string]method
 	stopping atomic.Bool

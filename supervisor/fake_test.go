@@ -11,6 +11,7 @@ import (
 // (or its signal behaviour) decides. All its channels are made inside the
 // synctest bubble, so actors blocked on them are durably blocked.
 type fakeRuntime struct {
+	Ephemeral
 	mu       sync.Mutex
 	nextPid  int
 	spawns   chan *fakeChild // every spawn, in order
@@ -42,6 +43,7 @@ func (r *fakeRuntime) Open(context.Context) error    { return nil }
 func (r *fakeRuntime) Close() error                  { return nil }
 func (r *fakeRuntime) NewOutput(*ProcessSpec) Output { return fakeOutput{} }
 func (r *fakeRuntime) Check(*ProcessSpec) error      { return r.checkErr }
+func (c *fakeChild) Stopping()                       {}
 func (r *fakeRuntime) set(name string, b fakeBehavior) {
 	r.mu.Lock()
 	r.behavior[name] = b

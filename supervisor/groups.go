@@ -44,7 +44,7 @@ func (s *Supervisor) AddGroup(ctx context.Context, name string) error {
 		s.mu.Unlock()
 		return opErr("add", name, ErrAlreadyAdded, "")
 	}
-	g := s.addGroupLocked(s.pending[i])
+	g := s.addGroupLocked(s.pending[i], false)
 	s.mu.Unlock()
 	go s.startAuto(context.WithoutCancel(ctx), g.procs)
 	return nil

@@ -21,6 +21,7 @@ const (
 
 type command struct {
 	kind  commandKind
+	hold  bool // cmdStop: the operator's own stop, kept for a successor
 	sig   syscall.Signal
 	reply chan error // capacity 1
 }
@@ -37,6 +38,8 @@ type process struct {
 	done chan struct{} // closed when the goroutine has finished
 	// changed tells the supervisor a snapshot was published; set before run.
 	changed func()
+	// adoption is what a previous daemon left for it; set before run.
+	adoption Adoption
 }
 
 func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger) *process {
@@ -83,6 +86,20 @@ func (p *process) run() {
 		timerOn bool
 	)
 	timer.Stop()
+	if a := p.adoption; a.Child != nil {
+		child, exits = a.Child, a.Child.Done()
+		m = adoptedMachine(p.spec, a.Started, time.Now())
+		// An operator had stopped it (the stop was under way): if it has
+		// ended meanwhile, it is not restarted.
+		m.OperatorStopped = a.Stopped
+		if m.Timer != timerNone {
+			timerOn = true
+			timer.Reset(time.Until(m.Deadline))
+		}
+		p.publish(m, child)
+	} else if a.Stopped {
+		m.OperatorStopped = true
+	}
 
 	// step applies one event and performs its effects, feeding the outcome of
 	// spawns and stop signals back in as events.
@@ -96,6 +113,9 @@ func (p *process) run() {
 		m = next
 		if m.State != prev {
 			p.log.Debug("state", "from", prev, "to", m.State, "event", ev.kind)
+			if m.State == Stopping && child != nil {
+				child.Stopping()
+			}
 		}
 		var follow []event
 		for _, e := range effects {
@@ -145,8 +165,13 @@ func (p *process) run() {
 				if err = p.rt.Check(p.spec); err == nil {
 					err = step(event{kind: evStart})
 				}
+				if err == nil {
+					p.rt.Hold(p.spec, false)
+				}
 			case cmdStop:
-				err = step(event{kind: evStop})
+				if err = step(event{kind: evStop}); err == nil && c.hold {
+					p.rt.Hold(p.spec, true)
+				}
 			case cmdSignal:
 				err = step(event{kind: evSignal, sig: c.sig})
 			case cmdShutdown:
@@ -281,3 +306,18 @@ func startedOrFailed(info *ProcessInfo) (bool, error) {
 }
 
 func stoppedCond(info *ProcessInfo) (bool, error) { return info.State.IsStopped(), nil }
+
+// adoptedMachine is the state of a process taken over from a previous
+// daemon, spawned at started: RUNNING, or STARTING until startsecs have
+// passed since its spawn.
+func adoptedMachine(spec *ProcessSpec, started, now time.Time) machine {
+	m := machine{State: Running, Start: started}
+	if started.IsZero() || started.After(now) {
+		m.Start = now
+	}
+	if left := spec.StartSecs - now.Sub(m.Start); left > 0 {
+		m.State = Starting
+		m = arm(m, timerStartSecs, left, now)
+	}
+	return m
+}

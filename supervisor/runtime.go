@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"syscall"
+	"time"
 )
 
 // Runtime is what the engine needs from the operating system. The real one
@@ -18,6 +19,19 @@ type Runtime interface {
 	// Start spawns one process. Errors wrap ErrNoFile or ErrNotExecutable
 	// when the command cannot be run at all.
 	Start(spec *ProcessSpec, out Output) (Child, error)
+	// Adopt takes over what a previous daemon left for spec: its running
+	// process, if any, and output still in its pipes. Called for every
+	// process after Open, before anything starts.
+	Adopt(spec *ProcessSpec, out Output) Adoption
+	// EndAdoption stops what nothing adopted.
+	EndAdoption()
+	// Hold records that an operator stopped a process (or started it
+	// again), for a successor.
+	Hold(spec *ProcessSpec, stopped bool)
+	// Detach leaves every process running for a successor: after it, the
+	// daemon only exits or executes its new image; undo resumes if that
+	// failed.
+	Detach() (undo func())
 	// Check reports ErrNoFile or ErrNotExecutable for a command that cannot
 	// be spawned, without spawning it.
 	Check(spec *ProcessSpec) error
@@ -33,6 +47,19 @@ type Child interface {
 	Signal(sig syscall.Signal, group bool) error
 	// Done delivers the exit status exactly once.
 	Done() <-chan ExitStatus
+	// Stopping records that a stop of the process began.
+	Stopping()
+}
+
+// Adoption is what a previous daemon left for one process.
+type Adoption struct {
+	Child   Child     // its process, still running (or ended while no daemon ran); nil if none
+	Started time.Time // when that process was spawned
+	// Restart: the process must be restarted: its configuration changed,
+	// its output can no longer be captured, or a stop was under way.
+	Restart bool
+	// Stopped: an operator had stopped the process; it is not autostarted.
+	Stopped bool
 }
 
 // Output is a process's log capture, kept across its restarts.
@@ -49,3 +76,12 @@ type OutputStats struct {
 	StdoutDropped, StderrDropped int64 // lost because the log could not be written
 	Rotations                    int64
 }
+
+// Ephemeral is the succession half of a Runtime whose processes never
+// outlive it (fakes in tests): nothing to adopt, hold or detach.
+type Ephemeral struct{}
+
+func (Ephemeral) Adopt(*ProcessSpec, Output) Adoption { return Adoption{} }
+func (Ephemeral) EndAdoption()                        {}
+func (Ephemeral) Hold(*ProcessSpec, bool)             {}
+func (Ephemeral) Detach() (undo func())               { return func() {} }

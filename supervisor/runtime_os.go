@@ -12,9 +12,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
+	"time"
 
+	"github.com/ctlsup/ctlsup/supervisor/internal/holder"
 	"github.com/ctlsup/ctlsup/supervisor/internal/logcap"
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
@@ -33,6 +34,14 @@ type OSRuntime struct {
 
 	state   *stateFile
 	console *logcap.Console
+	holder  *holder.Client // nil in the foreground (ctlsup run)
+
+	// What a previous daemon left, until EndAdoption: its live processes
+	// by name, the read ends the holder kept, the processes an operator
+	// had stopped.
+	survivors map[string]*journalEntry
+	heldPipes map[string][]heldPipe // by process name
+	held      map[string]bool
 }
 
 // spawnSlots bounds the spawns in flight. Forks happen one at a time anyway,
@@ -49,8 +58,8 @@ func NewOSRuntime(stateDir string, log *slog.Logger) *OSRuntime {
 	return &OSRuntime{StateDir: stateDir, Logger: log}
 }
 
-// Open acquires the reaper and stops every leftover of a previous daemon
-// recorded in the state file, before any program starts.
+// Open acquires the reaper, reaches the fd holder (starting one if none
+// runs) and reads what a previous daemon left running, for Adopt.
 func (r *OSRuntime) Open(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(r.StateDir, "locks"), 0o755); err != nil {
 		return fmt.Errorf("cannot create state directory: %w", err)
@@ -60,24 +69,59 @@ func (r *OSRuntime) Open(ctx context.Context) error {
 	}
 	if r.Console != nil {
 		r.console = logcap.NewConsole(r.Console)
+	} else {
+		r.holder = holder.Connect(r.StateDir, r.Logger)
 	}
-	r.state = openStateFile(filepath.Join(r.StateDir, "state.json"), r.Logger)
-	r.state.recover()
+	state, old, held := openStateFile(filepath.Join(r.StateDir, "state.json"), proc.BootID(), r.Logger)
+	r.state, r.held = state, held
+	r.takeHeldPipes()
+	r.survivors = map[string]*journalEntry{}
+	for _, e := range old {
+		r.resolve(e)
+	}
 	return nil
 }
 
-// Close releases the reaper and writes the final state file.
+// Close kills what is left of stopped programs' process groups, stops the
+// fd holder and releases the reaper: every program has stopped.
 func (r *OSRuntime) Close() error {
-	r.state.close()
 	proc.KillLeftovers()
+	r.state.close()
+	if r.holder != nil {
+		r.holder.Quit()
+	}
 	proc.Release()
 	return nil
+}
+
+// Detach leaves every program running for a successor (an upgraded image
+// of this daemon, or a new daemon): nothing is spawned or reaped and no
+// pipe is drained from now on, so exits wait for the successor and output
+// waits in the pipes; the journal and the holder have everything.
+func (r *OSRuntime) Detach() (undo func()) {
+	thaw := proc.Freeze()
+	resume := logcap.Quiesce()
+	r.state.suspend(true)
+	if r.holder != nil {
+		r.holder.Detach()
+	}
+	return func() {
+		if r.holder != nil {
+			r.holder.Reattach()
+		}
+		r.state.suspend(false)
+		resume()
+		thaw()
+	}
 }
 
 // NewOutput returns the log capture of spec.
 func (r *OSRuntime) NewOutput(spec *ProcessSpec) Output {
 	log := r.Logger.With("process", spec.FullName())
-	c := &logcap.Capture{Redirect: spec.RedirectStderr}
+	c := &logcap.Capture{Redirect: spec.RedirectStderr, Name: spec.FullName()}
+	if r.holder != nil {
+		c.Keeper = r.holder
+	}
 	if r.console != nil {
 		c.Stdout = &logcap.Prefixed{Console: r.console, Prefix: func() string { return r.ConsolePrefix(spec, false) }}
 		if !spec.RedirectStderr {
@@ -148,13 +192,13 @@ func (r *OSRuntime) Start(spec *ProcessSpec, out Output) (Child, error) {
 		}
 	}
 	files := make([]*os.File, 3, 4)
+	var pipes logcap.Pipes
 	if c, ok := out.(captureOutput); ok {
-		stdout, stderr, err := c.Attach()
-		if err != nil {
+		if pipes, err = c.Attach(); err != nil {
 			return nil, fmt.Errorf("cannot make output pipes: %w", err)
 		}
-		files[1], files[2] = stdout, stderr
-		defer closeFiles(stdout, stderr)
+		files[1], files[2] = pipes.Stdout, pipes.Stderr
+		defer closeFiles(pipes.Stdout, pipes.Stderr)
 	}
 	var lock *os.File
 	if spec.Singleton {
@@ -164,7 +208,11 @@ func (r *OSRuntime) Start(spec *ProcessSpec, out Output) (Child, error) {
 		defer lock.Close()
 		files = append(files, lock)
 	}
-	c := &osChild{name: spec.FullName(), state: r.state, done: make(chan ExitStatus, 1)}
+	// Recorded before the fork: a daemon killed right after it leaves a
+	// child its successor finds by these pipes.
+	id := r.state.spawning(spec, fingerprint(spec), pipes.Inodes[:])
+	c := &osChild{name: spec.FullName(), state: r.state, id: id, done: make(chan ExitStatus, 1)}
+	at := time.Now()
 	p, err := proc.Start(proc.Attr{
 		Path:       path,
 		Argv:       spec.Argv,
@@ -175,8 +223,10 @@ func (r *OSRuntime) Start(spec *ProcessSpec, out Output) (Child, error) {
 		Files:      files,
 		GroupGrace: spec.StopWait,
 		OnExit:     c.exited,
+		OnGone:     c.gone,
 	})
 	if err != nil {
+		r.state.gone(id)
 		if spec.Directory != "" && errors.Is(err, syscall.ENOENT) {
 			if _, serr := os.Stat(spec.Directory); serr != nil {
 				return nil, fmt.Errorf("couldn't chdir to %s: ENOENT", spec.Directory)
@@ -189,11 +239,7 @@ func (r *OSRuntime) Start(spec *ProcessSpec, out Output) (Child, error) {
 		lock.Truncate(0)
 		fmt.Fprintf(lock, "%d\n", p.Pid)
 	}
-	c.mu.Lock()
-	if !c.exitSeen {
-		r.state.add(spec, p.Pid)
-	}
-	c.mu.Unlock()
+	r.state.started(id, p.Pid, p.StartTime, at)
 	return c, nil
 }
 
@@ -275,10 +321,8 @@ type osChild struct {
 	p     *proc.Process // set once Start returns; used by the actor only
 	name  string
 	state *stateFile
+	id    uint64 // its journal entry
 	done  chan ExitStatus
-
-	mu       sync.Mutex // orders the state file's add and remove
-	exitSeen bool
 }
 
 func (c *osChild) Pid() int { return c.p.Pid }
@@ -292,12 +336,49 @@ func (c *osChild) Signal(sig syscall.Signal, group bool) error {
 
 func (c *osChild) Done() <-chan ExitStatus { return c.done }
 
+// Stopping records that a stop began, so a successor finishes it.
+func (c *osChild) Stopping() { c.state.stopping(c.id) }
+
 // exited runs in the reaper, possibly before Start returned; the channel
 // has room for the one status.
-func (c *osChild) exited(pid int, ws syscall.WaitStatus) {
-	c.mu.Lock()
-	c.exitSeen = true
-	c.state.remove(pid)
-	c.mu.Unlock()
+func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {
+	if !known {
+		c.done <- ExitStatus{Code: -1, Text: "status unknown (ended as another process's child)"}
+		return
+	}
 	c.done <- ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
+}
+
+// gone closes the journal entry once no member of the group remains.
+func (c *osChild) gone() { c.state.gone(c.id) }
+
+// Run runs argv to completion under the reaper, which must be running (the
+// runtime is open), with its output in a temporary file; it kills the
+// command when ctx ends. exec.Cmd cannot be used: its Wait would race the
+// reaper.
+func (r *OSRuntime) Run(ctx context.Context, argv []string) (output []byte, status ExitStatus, err error) {
+	out, err := os.CreateTemp("", "ctlsup-run-")
+	if err != nil {
+		return nil, status, err
+	}
+	defer os.Remove(out.Name())
+	defer out.Close()
+	exited := make(chan ExitStatus, 1)
+	p, err := proc.Start(proc.Attr{Path: argv[0], Argv: argv, Env: os.Environ(), Umask: -1,
+		Files: []*os.File{nil, out, out},
+		OnExit: func(_ int, ws syscall.WaitStatus, _ bool) {
+			exited <- ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
+		}})
+	if err != nil {
+		return nil, status, err
+	}
+	select {
+	case status = <-exited:
+	case <-ctx.Done():
+		p.Signal(syscall.SIGKILL)
+		status = <-exited
+		err = ctx.Err()
+	}
+	output, _ = os.ReadFile(out.Name())
+	return output, status, err
 }

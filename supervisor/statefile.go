@@ -1,144 +1,269 @@
 package supervisor
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"os"
 	"sync"
-	"syscall"
 	"time"
-
-	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
-// stateEntry records a running child so that a daemon started after this
-// one was killed can stop it.
-type stateEntry struct {
-	Name        string `json:"name"`
-	Pid         int    `json:"pid"`
-	StartTime   uint64 `json:"start_time"` // /proc/PID/stat starttime
-	StopSignal  int    `json:"stop_signal"`
-	StopWaitMs  int64  `json:"stop_wait_ms"`
-	StopAsGroup bool   `json:"stop_as_group"`
-	KillAsGroup bool   `json:"kill_as_group"`
+// The state journal, state_dir/state.json, is how a daemon's successor
+// learns what it left running. It is a file of JSON lines, appended with
+// one write(2) per change, synchronously: a change is in the page cache,
+// and so survives the daemon's death, before the step it records happens.
+//
+//   - a spawn record, before the fork: name, the pipes' inodes, stop
+//     settings; a crash right after the fork still finds the child by the
+//     pipe it holds (its stdout or stderr)
+//   - a started record after the fork: pid and start time
+//   - a stopping record when a stop begins
+//   - a gone record once the leader has ended and no member of its
+//     process group remains
+//   - held records for programs an operator stopped
+//
+// The first line names the boot: a journal from another boot describes no
+// live process and is ignored. The file is rewritten (compacted) when it
+// has grown to twice what it describes.
+
+// journalRecord is one line of the journal; which fields are set says what
+// it records.
+type journalRecord struct {
+	Boot string `json:"boot,omitempty"`
+
+	ID          uint64   `json:"id,omitempty"`
+	Name        string   `json:"name,omitempty"`
+	Pipes       []uint64 `json:"pipes,omitempty"` // stdout, then stderr inode (0: none)
+	Fingerprint string   `json:"fp,omitempty"`
+	Priority    int      `json:"prio,omitempty"`
+	StopSignal  int      `json:"sig,omitempty"`
+	StopWaitMs  int64    `json:"wait_ms,omitempty"`
+	StopAsGroup bool     `json:"stop_group,omitempty"`
+	KillAsGroup bool     `json:"kill_group,omitempty"`
+
+	Pid       int    `json:"pid,omitempty"`
+	StartTime uint64 `json:"start,omitempty"` // /proc/PID/stat starttime
+	SpawnedAt int64  `json:"at,omitempty"`    // unix milliseconds
+
+	Stopping bool `json:"stopping,omitempty"`
+	Gone     bool `json:"gone,omitempty"`
+
+	Held    string `json:"held,omitempty"`    // an operator stopped this process
+	Release string `json:"release,omitempty"` // ... and started it again
 }
 
-// stateFile keeps state.json current. One writer goroutine coalesces
-// changes, so a burst of spawns costs one write. Each entry is encoded once,
-// when its child starts: a write only joins them (encoding 5000 entries
-// again for every write took a quarter of the daemon's CPU while 5000
-// programs started).
+// journalEntry is one spawned process as the journal describes it.
+type journalEntry struct {
+	journalRecord
+}
+
 type stateFile struct {
-	path    string
-	log     *slog.Logger
-	mu      sync.Mutex
-	entries map[int][]byte // pid → its stateEntry in JSON
-	dirty   chan struct{}
-	stop    chan struct{}
-	stopped chan struct{}
+	path string
+	boot string
+	log  *slog.Logger
+
+	mu        sync.Mutex
+	f         *os.File
+	nextID    uint64
+	entries   map[uint64]*journalEntry
+	held      map[string]bool
+	lines     int
+	lastWarn  time.Time
+	suspended bool // a successor takes over: write nothing
 }
 
-func openStateFile(path string, log *slog.Logger) *stateFile {
-	return &stateFile{path: path, log: log, entries: map[int][]byte{},
-		dirty: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+// openStateFile reads what a previous daemon of this boot recorded and
+// starts a fresh journal holding it. The caller resolves the entries
+// (adopts or stops them) and reports each as gone when done with it.
+func openStateFile(path, boot string, log *slog.Logger) (*stateFile, []*journalEntry, map[string]bool) {
+	f := &stateFile{path: path, boot: boot, log: log, entries: map[uint64]*journalEntry{}, held: map[string]bool{}}
+	f.load()
+	var old []*journalEntry
+	for _, e := range f.entries {
+		old = append(old, e)
+	}
+	held := map[string]bool{}
+	for n := range f.held {
+		held[n] = true
+	}
+	f.mu.Lock()
+	f.compactLocked()
+	f.mu.Unlock()
+	return f, old, held
 }
 
-// recover stops every still-running process the file lists, in parallel,
-// each with its own stop settings, then starts the writer.
-func (f *stateFile) recover() {
+func (f *stateFile) load() {
 	b, err := os.ReadFile(f.path)
-	if err == nil {
-		var old []stateEntry
-		if err := json.Unmarshal(b, &old); err != nil {
-			f.log.Warn("ignoring unreadable state file", "path", f.path, "err", err)
-		}
-		var wg sync.WaitGroup
-		for _, e := range old {
-			if !proc.Alive(e.Pid, e.StartTime) && len(proc.GroupMembers(e.Pid)) == 0 {
-				continue
-			}
-			f.log.Warn("stopping leftover of a previous daemon", "process", e.Name, "pid", e.Pid)
-			wg.Go(func() {
-				proc.StopLeftover(proc.Leftover{Pid: e.Pid, StartTime: e.StartTime,
-					StopSignal: syscall.Signal(e.StopSignal), StopWait: time.Duration(e.StopWaitMs) * time.Millisecond,
-					StopAsGroup: e.StopAsGroup, KillAsGroup: e.KillAsGroup})
-			})
-		}
-		wg.Wait()
-	}
-	f.write()
-	go f.writer()
-}
-
-func (f *stateFile) add(spec *ProcessSpec, pid int) {
-	st, err := proc.ReadStat(pid)
 	if err != nil {
-		return // already gone
+		return
 	}
-	b, _ := json.Marshal(stateEntry{Name: spec.FullName(), Pid: pid, StartTime: st.StartTime,
-		StopSignal: int(spec.StopSignal), StopWaitMs: spec.StopWait.Milliseconds(),
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	first := true
+	for sc.Scan() {
+		var r journalRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			continue // a line cut short by a full disk
+		}
+		if first {
+			first = false
+			if r.Boot != f.boot {
+				if r.Boot != "" || len(b) > 0 {
+					f.log.Info("state file is from another boot or an older ctlsupd: ignoring it", "path", f.path)
+				}
+				return
+			}
+			continue
+		}
+		f.apply(r)
+	}
+}
+
+// apply folds one record into the entries.
+func (f *stateFile) apply(r journalRecord) {
+	f.nextID = max(f.nextID, r.ID)
+	switch {
+	case r.Held != "":
+		f.held[r.Held] = true
+	case r.Release != "":
+		delete(f.held, r.Release)
+	case r.Name != "":
+		f.entries[r.ID] = &journalEntry{r}
+	case r.Gone:
+		delete(f.entries, r.ID)
+	case r.Pid != 0:
+		if e := f.entries[r.ID]; e != nil {
+			e.Pid, e.StartTime, e.SpawnedAt = r.Pid, r.StartTime, r.SpawnedAt
+		}
+	case r.Stopping:
+		if e := f.entries[r.ID]; e != nil {
+			e.Stopping = true
+		}
+	}
+}
+
+// record applies r and appends it to the journal.
+func (f *stateFile) record(r journalRecord) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.suspended {
+		return
+	}
+	f.apply(r)
+	if f.lines > 2*(len(f.entries)+len(f.held))+256 {
+		f.compactLocked()
+		return
+	}
+	b, _ := json.Marshal(r)
+	f.writeLocked(append(b, '\n'))
+}
+
+// spawning records a spawn about to happen and returns its id.
+func (f *stateFile) spawning(spec *ProcessSpec, fingerprint string, pipes []uint64) uint64 {
+	f.mu.Lock()
+	f.nextID++
+	id := f.nextID
+	f.mu.Unlock()
+	f.record(journalRecord{ID: id, Name: spec.FullName(), Pipes: pipes, Fingerprint: fingerprint,
+		Priority: spec.Priority, StopSignal: int(spec.StopSignal), StopWaitMs: spec.StopWait.Milliseconds(),
 		StopAsGroup: spec.StopAsGroup, KillAsGroup: spec.KillAsGroup})
-	f.mu.Lock()
-	f.entries[pid] = b
-	f.mu.Unlock()
-	f.touch()
+	return id
 }
 
-func (f *stateFile) remove(pid int) {
-	f.mu.Lock()
-	delete(f.entries, pid)
-	f.mu.Unlock()
-	f.touch()
+func (f *stateFile) started(id uint64, pid int, start uint64, at time.Time) {
+	f.record(journalRecord{ID: id, Pid: pid, StartTime: start, SpawnedAt: at.UnixMilli()})
 }
 
-func (f *stateFile) touch() {
-	select {
-	case f.dirty <- struct{}{}:
-	default:
+func (f *stateFile) stopping(id uint64) { f.record(journalRecord{ID: id, Stopping: true}) }
+func (f *stateFile) gone(id uint64)     { f.record(journalRecord{ID: id, Gone: true}) }
+
+// hold records that an operator stopped name (or started it again), so that
+// a successor does not start what the operator stopped.
+func (f *stateFile) hold(name string, stopped bool) {
+	f.mu.Lock()
+	already := f.held[name]
+	f.mu.Unlock()
+	switch {
+	case stopped && !already:
+		f.record(journalRecord{Held: name})
+	case !stopped && already:
+		f.record(journalRecord{Release: name})
 	}
 }
 
-func (f *stateFile) writer() {
-	defer close(f.stopped)
-	for {
-		select {
-		case <-f.dirty:
-			f.write()
-		case <-f.stop:
-			f.write()
-			return
-		}
-	}
-}
-
-// write replaces the file atomically.
-func (f *stateFile) write() {
-	f.mu.Lock()
-	size := 2
+// compactLocked rewrites the journal as a boot line and one record per
+// live entry, then keeps appending to the new file.
+func (f *stateFile) compactLocked() {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.Encode(journalRecord{Boot: f.boot})
+	n := 1
 	for _, e := range f.entries {
-		size += len(e) + 1
+		enc.Encode(e.journalRecord)
+		n++
 	}
-	b := make([]byte, 0, size)
-	b = append(b, '[')
-	for _, e := range f.entries {
-		if len(b) > 1 {
-			b = append(b, ',')
-		}
-		b = append(b, e...)
+	for name := range f.held {
+		enc.Encode(journalRecord{Held: name})
+		n++
 	}
-	b = append(b, ']')
-	f.mu.Unlock()
 	tmp := f.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		f.log.Error("cannot write state file", "err", err)
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
+		f.warnLocked(err)
 		return
 	}
 	if err := os.Rename(tmp, f.path); err != nil {
-		f.log.Error("cannot write state file", "err", err)
+		f.warnLocked(err)
+		return
+	}
+	nf, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		f.warnLocked(err)
+		return
+	}
+	if f.f != nil {
+		f.f.Close()
+	}
+	f.f, f.lines = nf, n
+}
+
+func (f *stateFile) writeLocked(b []byte) {
+	if f.f == nil {
+		f.compactLocked()
+		return
+	}
+	if _, err := f.f.Write(b); err != nil {
+		f.warnLocked(err)
+		f.f.Close()
+		f.f = nil // rewrite whole at the next change: the disk may have room again
+		return
+	}
+	f.lines++
+}
+
+// warnLocked logs a failing state file at most once a minute: the programs
+// go on, but a successor may not find them all.
+func (f *stateFile) warnLocked(err error) {
+	if now := time.Now(); now.Sub(f.lastWarn) >= time.Minute {
+		f.lastWarn = now
+		f.log.Error("cannot write state file", "path", f.path, "err", err)
 	}
 }
 
+// suspend stops (or resumes) writing: a successor reads the journal as it
+// is now.
+func (f *stateFile) suspend(on bool) {
+	f.mu.Lock()
+	f.suspended = on
+	f.mu.Unlock()
+}
+
 func (f *stateFile) close() {
-	close(f.stop)
-	<-f.stopped
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.f != nil {
+		f.f.Close()
+		f.f = nil
+	}
 }

@@ -1,59 +1,95 @@
 package supervisor
 
 import (
-	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// The file joins entries encoded one by one: it must stay one JSON array
-// that recovery reads back, whatever was added and removed.
-func TestStateFile_WritesWhatRecoveryReads(t *testing.T) {
+func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// What one daemon records, the next reads back: spawned, started,
+// stopping, gone, and the operator's stops; a journal of another boot is
+// ignored, and a line cut short (a full disk) is skipped.
+func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
-	f := openStateFile(path, slog.New(slog.DiscardHandler))
-	read := func() []stateEntry {
-		t.Helper()
-		f.write()
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []stateEntry
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Fatalf("state file is not a JSON array: %v\n%s", err, b)
-		}
-		return got
+	f, old, _ := openStateFile(path, "boot-1", quietLog())
+	if len(old) != 0 {
+		t.Fatalf("a new journal describes nothing: %v", old)
 	}
-	if got := read(); len(got) != 0 {
-		t.Fatalf("empty state: %v", got)
-	}
-	self, parent := os.Getpid(), os.Getppid()
-	f.add(&ProcessSpec{Group: "cts", Name: "beat", StopSignal: syscall.SIGINT, StopWait: 30 * time.Second, StopAsGroup: true}, self)
-	f.add(&ProcessSpec{Group: "web", Name: "web", StopSignal: syscall.SIGTERM, StopWait: time.Second}, parent)
-	got := read()
+	beat := &ProcessSpec{Group: "cts", Name: "beat", StopSignal: syscall.SIGINT, StopWait: 30 * time.Second, StopAsGroup: true}
+	web := &ProcessSpec{Group: "web", Name: "web", StopSignal: syscall.SIGTERM, StopWait: time.Second}
+	gone := &ProcessSpec{Group: "x", Name: "x"}
+	b := f.spawning(beat, "fp-beat", []uint64{11, 12})
+	f.started(b, 100, 5000, time.UnixMilli(1234))
+	w := f.spawning(web, "fp-web", []uint64{21, 0})
+	f.stopping(w)
+	x := f.spawning(gone, "", nil)
+	f.started(x, 300, 1, time.Now())
+	f.gone(x)
+	f.hold("cts:worker", true)
+	f.hold("web:other", true)
+	f.hold("web:other", false)
+	f.close()
+
+	// A line cut short by a full disk is skipped.
+	fh, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	fh.WriteString(`{"id":99,"name":"cut`)
+	fh.Close()
+
+	_, got, held := openStateFile(path, "boot-1", quietLog())
 	if len(got) != 2 {
-		t.Fatalf("two entries, got %v", got)
+		t.Fatalf("want the beat and web, got %+v", got)
 	}
 	for _, e := range got {
-		switch e.Pid {
-		case self:
-			if e.Name != "cts:beat" || e.StopSignal != int(syscall.SIGINT) || e.StopWaitMs != 30000 || !e.StopAsGroup || e.StartTime == 0 {
-				t.Errorf("entry for the beat: %+v", e)
+		switch e.Name {
+		case "cts:beat":
+			if e.Pid != 100 || e.StartTime != 5000 || e.SpawnedAt != 1234 || e.StopSignal != int(syscall.SIGINT) ||
+				e.StopWaitMs != 30000 || !e.StopAsGroup || e.Fingerprint != "fp-beat" || len(e.Pipes) != 2 || e.Stopping {
+				t.Errorf("beat: %+v", e)
 			}
-		case parent:
-			if e.Name != "web" || e.StopWaitMs != 1000 || e.StopAsGroup {
-				t.Errorf("entry for web: %+v", e)
+		case "web":
+			if e.Pid != 0 || !e.Stopping || e.Pipes[0] != 21 {
+				t.Errorf("web (spawned, pid not recorded, stopping): %+v", e)
 			}
 		default:
 			t.Errorf("unexpected entry %+v", e)
 		}
 	}
-	f.remove(self)
-	if got := read(); len(got) != 1 || got[0].Pid != parent {
-		t.Fatalf("after remove: %v", got)
+	if !held["cts:worker"] || held["web:other"] || len(held) != 1 {
+		t.Errorf("operator stops: %v", held)
+	}
+
+	// Reading it compacted it: the same again, in fewer lines.
+	b2, _ := os.ReadFile(path)
+	if n := strings.Count(string(b2), "\n"); n != 4 {
+		t.Errorf("compacted journal: boot + 2 entries + 1 hold = 4 lines, got %d:\n%s", n, b2)
+	}
+	if _, again, _ := openStateFile(path, "boot-1", quietLog()); len(again) != 2 {
+		t.Errorf("after compaction: %+v", again)
+	}
+	if _, other, held := openStateFile(path, "boot-2", quietLog()); len(other) != 0 || len(held) != 0 {
+		t.Errorf("a journal of another boot must be ignored: %+v %v", other, held)
+	}
+}
+
+// The journal stays bounded: it is compacted as it grows.
+func TestStateFile_Compacts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	f, _, _ := openStateFile(path, "b", quietLog())
+	spec := &ProcessSpec{Group: "g", Name: "n"}
+	for i := range 5000 {
+		id := f.spawning(spec, "", nil)
+		f.started(id, 1000+i, 1, time.Now())
+		f.gone(id)
+	}
+	f.close()
+	b, _ := os.ReadFile(path)
+	if n := strings.Count(string(b), "\n"); n > 2*256+10 {
+		t.Errorf("journal of 5000 finished spawns has %d lines", n)
 	}
 }

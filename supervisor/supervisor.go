@@ -62,9 +62,13 @@ func New(rt Runtime, groups []GroupSpec) *Supervisor {
 	return s
 }
 
-// Open prepares the runtime (stopping a previous daemon's leftovers) and
-// starts every autostart process in ascending priority. Processes of one
-// priority are spawned in parallel; Open does not wait for RUNNING.
+// Open prepares the runtime, adopts what a previous daemon left running
+// (same pids, same output pipes), and starts every other autostart process
+// in ascending priority. Processes of one priority are spawned in
+// parallel; Open does not wait for RUNNING. Adopted processes that must be
+// restarted (configuration changed meanwhile, output lost, a stop under
+// way) are stopped in descending priority in the background, each started
+// again as soon as its own old process is gone.
 func (s *Supervisor) Open(ctx context.Context) error {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
@@ -74,12 +78,43 @@ func (s *Supervisor) Open(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	for _, gs := range s.pending {
-		s.addGroupLocked(gs)
+		s.addGroupLocked(gs, true)
 	}
 	all := s.allLocked()
 	s.mu.Unlock()
-	s.startAuto(ctx, all)
+	s.rt.EndAdoption()
+	var fresh, redo []*process
+	for _, p := range all {
+		switch a := p.adoption; {
+		case a.Child != nil && a.Restart:
+			redo = append(redo, p)
+		case a.Child == nil && !a.Stopped:
+			fresh = append(fresh, p)
+		}
+	}
+	s.startAuto(ctx, fresh)
+	if len(redo) > 0 {
+		go s.fanOut(ctx, redo, descending, func(p *process) error {
+			s.stop(ctx, p, p.spec.FullName(), WaitForDone, passing)
+			if p.spec.AutoStart && !p.adoption.Stopped {
+				s.start(ctx, p, p.spec.FullName(), NoWait)
+			}
+			return nil
+		})
+	}
 	return nil
+}
+
+// Detach leaves every process running for a successor (see
+// Runtime.Detach) and refuses further operations. undo resumes, for a
+// successor that could not be started.
+func (s *Supervisor) Detach() (undo func()) {
+	s.closing.Store(true)
+	resume := s.rt.Detach()
+	return func() {
+		resume()
+		s.closing.Store(false)
+	}
 }
 
 // Close stops every process in descending priority, each with its own
@@ -99,20 +134,24 @@ func (s *Supervisor) Close(ctx context.Context) error {
 	return s.closeErr
 }
 
-func (s *Supervisor) newProcess(spec ProcessSpec) *process {
+func (s *Supervisor) newProcess(spec ProcessSpec, adopt bool) *process {
 	sp := spec
 	p := newProcess(&sp, s.rt, s.Logger)
 	p.changed = s.changes.notify
+	if adopt {
+		p.adoption = s.rt.Adopt(p.spec, p.out)
+	}
 	go p.run()
 	return p
 }
 
-// addGroupLocked registers a group and starts its actors. Must be called with
+// addGroupLocked registers a group and starts its actors, adopting what a
+// previous daemon left for them when adopt is set. Must be called with
 // s.mu held.
-func (s *Supervisor) addGroupLocked(gs GroupSpec) *group {
+func (s *Supervisor) addGroupLocked(gs GroupSpec, adopt bool) *group {
 	g := &group{spec: gs}
 	for _, ps := range gs.Processes {
-		p := s.newProcess(ps)
+		p := s.newProcess(ps, adopt)
 		g.procs = append(g.procs, p)
 		s.byName[ps.FullName()] = p
 	}
@@ -291,11 +330,18 @@ func (s *Supervisor) StopProcess(ctx context.Context, name string, w Wait) error
 	if err != nil {
 		return err
 	}
-	return s.stop(ctx, p, name, w)
+	return s.stop(ctx, p, name, w, held)
 }
 
-func (s *Supervisor) stop(ctx context.Context, p *process, name string, w Wait) error {
-	if err := p.send(ctx, command{kind: cmdStop}); err != nil {
+// Whether a stop is the operator's own, which a successor daemon respects
+// (it does not start the process again), or a step of a restart or update.
+const (
+	held    = true
+	passing = false
+)
+
+func (s *Supervisor) stop(ctx context.Context, p *process, name string, w Wait, hold bool) error {
+	if err := p.send(ctx, command{kind: cmdStop, hold: hold}); err != nil {
 		return opErr("stop", name, err, "")
 	}
 	if w == NoWait {
@@ -310,7 +356,7 @@ func (s *Supervisor) StopGroup(ctx context.Context, name string, w Wait) ([]Resu
 	if err != nil {
 		return nil, err
 	}
-	return s.stopMany(ctx, procs, w), nil
+	return s.stopMany(ctx, procs, w, held), nil
 }
 
 // StopAll stops every running process in descending priority.
@@ -319,13 +365,13 @@ func (s *Supervisor) StopAll(ctx context.Context, w Wait) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.stopMany(ctx, procs, w), nil
+	return s.stopMany(ctx, procs, w, held), nil
 }
 
-func (s *Supervisor) stopMany(ctx context.Context, procs []*process, w Wait) []Result {
+func (s *Supervisor) stopMany(ctx context.Context, procs []*process, w Wait, hold bool) []Result {
 	procs = slices.DeleteFunc(procs, func(p *process) bool { return !p.info.Load().State.IsRunning() })
 	return s.fanOut(ctx, procs, descending, func(p *process) error {
-		return s.stop(ctx, p, p.spec.FullName(), w)
+		return s.stop(ctx, p, p.spec.FullName(), w, hold)
 	})
 }
 
@@ -336,7 +382,7 @@ func (s *Supervisor) RestartProcess(ctx context.Context, name string, w Wait) er
 	if err != nil {
 		return err
 	}
-	if err := s.stop(ctx, p, name, WaitForDone); err != nil && !errors.Is(err, ErrNotRunning) {
+	if err := s.stop(ctx, p, name, WaitForDone, passing); err != nil && !errors.Is(err, ErrNotRunning) {
 		return err
 	}
 	return s.start(ctx, p, name, w)

@@ -143,7 +143,7 @@ func (s *Supervisor) StopChanged(ctx context.Context, name string, w Wait) ([]Re
 		ns := next[p.spec.FullName()]
 		return ns != nil && ns.Equal(p.spec)
 	})
-	return s.stopMany(ctx, procs, w), nil
+	return s.stopMany(ctx, procs, w, passing), nil
 }
 
 // ChangesStopped reports whether every process of the group that the pending
@@ -242,7 +242,7 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 		for _, ps := range gs.Processes {
 			p := keep[ps.FullName()]
 			if p == nil {
-				p = s.newProcess(ps)
+				p = s.newProcess(ps, false)
 			}
 			g.procs = append(g.procs, p)
 			s.byName[ps.FullName()] = p

@@ -16,7 +16,10 @@ import (
 
 // idleRuntime runs no process: every spawn succeeds and never exits, so a
 // benchmark measures the collector, not fork.
-type idleRuntime struct{ pid atomic.Int64 }
+type idleRuntime struct {
+	supervisor.Ephemeral
+	pid atomic.Int64
+}
 
 type idleChild struct {
 	pid  int
@@ -33,6 +36,7 @@ func (r *idleRuntime) Start(*supervisor.ProcessSpec, supervisor.Output) (supervi
 	return &idleChild{pid: int(r.pid.Add(1)) + 1_000_000, done: make(chan supervisor.ExitStatus, 1)}, nil
 }
 func (c *idleChild) Pid() int                           { return c.pid }
+func (c *idleChild) Stopping()                          {}
 func (c *idleChild) Done() <-chan supervisor.ExitStatus { return c.done }
 func (c *idleChild) Signal(sig syscall.Signal, group bool) error {
 	select {

@@ -271,6 +271,21 @@ func doReload(m *Main, arg string) error {
 	return nil
 }
 
+// doUpgrade asks ctlsupd to execute its binary on disk in place; the
+// daemon checks the binary first and answers with the reason if it
+// refuses.
+func doUpgrade(m *Main, arg string) error {
+	if !m.noArgs("upgrade", arg, helpUpgrade) {
+		return nil
+	}
+	if _, err := m.call("ctlsup.upgrade"); err != nil {
+		m.exit = exitGeneric
+		return err
+	}
+	m.out("Upgrading ctlsupd in place")
+	return nil
+}
+
 func doShutdown(m *Main, arg string) error {
 	if !m.noArgs("shutdown", arg, helpShutdown) {
 		return nil

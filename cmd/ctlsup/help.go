@@ -26,6 +26,7 @@ func init() {
 		"remove":   {doRemove, helpRemove},
 		"reload":   {doReload, helpReload},
 		"shutdown": {doShutdown, helpShutdown},
+		"upgrade":  {doUpgrade, helpUpgrade},
 		"version":  {doVersion, helpVersion},
 		"help":     {doHelp, helpHelp},
 		"check":    {doCheck, helpCheck},
@@ -149,6 +150,10 @@ func helpReread(m *Main) {
 func helpAdd(m *Main)    { m.out("add <name> [...]\tActivates any updates in config for process/group") }
 func helpRemove(m *Main) { m.out("remove <name> [...]\tRemoves process/group from active config") }
 func helpReload(m *Main) { m.out("reload \t\tRestart the remote supervisord.") }
+func helpUpgrade(m *Main) {
+	m.out("upgrade \tRe-execute ctlsupd's binary on disk in place: every program keeps")
+	m.out("\t\trunning with its pid, its pipes and its logs.")
+}
 func helpShutdown(m *Main) {
 	m.out("shutdown \tShut the remote supervisord down.")
 }

@@ -37,7 +37,9 @@ func (m *Main) openControl(passed net.Listener) error {
 	c := &control{socket: d.Control.Socket}
 	var listeners []net.Listener
 	var l net.Listener = passed
-	if l == nil {
+	if il := m.inheritedListener("control"); il != nil {
+		l = il
+	} else if l == nil {
 		ul, err := api.ListenUnix(d.Control.Socket, d.Control.SocketMode, d.Control.SocketOwner)
 		if err != nil {
 			return err
@@ -47,17 +49,22 @@ func (m *Main) openControl(passed net.Listener) error {
 		c.socket = "" // systemd owns a socket it passed
 	}
 	listeners = append(listeners, l)
+	m.listeners["control"] = l
 	if addr := d.Control.HTTPListen; addr != "" {
 		if err := api.CheckTCP(addr, d.Control.Username, d.Control.Password); err != nil {
 			l.Close()
 			return err
 		}
-		tl, err := net.Listen("tcp", addr)
-		if err != nil {
-			l.Close()
-			return err
+		tl := m.inheritedListener("tcp")
+		if tl == nil {
+			var err error
+			if tl, err = net.Listen("tcp", addr); err != nil {
+				l.Close()
+				return err
+			}
 		}
 		listeners = append(listeners, tl)
+		m.listeners["tcp"] = tl
 	}
 	for _, l := range listeners {
 		srv := &http.Server{Handler: c, ReadHeaderTimeout: 10 * time.Second, ConnContext: api.ConnContext}
@@ -81,8 +88,14 @@ func (m *Main) newAPI() {
 	s.MainLog = d.LogFile
 	s.Username, s.Password = d.Control.Username, d.Control.Password
 	s.Logger = m.Logger
-	s.Shutdown = func() { m.requests <- requestShutdown }
-	s.Restart = func() { m.requests <- requestRestart }
+	s.Shutdown = func() { m.ask(requestShutdown) }
+	s.Restart = func() { m.ask(requestRestart) }
+	s.Upgrade = func() (func(), error) {
+		if err := m.checkUpgrade(); err != nil {
+			return nil, err
+		}
+		return func() { m.ask(requestUpgrade) }, nil
+	}
 	m.control.handler.Store(s)
 }
 

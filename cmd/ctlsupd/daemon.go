@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -45,7 +46,14 @@ type Main struct {
 	logFile  *lumberjack.Logger
 	lock     *os.File
 	control  *control
-	requests chan request // shutdown and restart asked for over the API
+	requests chan request // shutdown, restart and upgrade asked for over the API
+
+	// inherited are the descriptors a previous image passed across an
+	// upgrade, until taken; listeners are the open ones by the same names
+	// (control, tcp, metrics), for the next upgrade.
+	inherited map[string]*os.File
+	listeners map[string]net.Listener
+	runtime   atomic.Value // *supervisor.OSRuntime of the current engine
 
 	engine        atomic.Pointer[supervisor.Supervisor] // the current engine, for goroutines
 	swapped       atomic.Pointer[chan struct{}]         // closed when a reload replaces the engine
@@ -62,7 +70,17 @@ type request int
 const (
 	requestShutdown request = iota
 	requestRestart
+	requestUpgrade // checked already
 )
+
+// ask queues a request for the serve loop; one already queued of the same
+// kind is enough, so a caller never blocks.
+func (m *Main) ask(r request) {
+	select {
+	case m.requests <- r:
+	default:
+	}
+}
 
 // NewMain returns a daemon with the default configuration path.
 func NewMain() *Main {
@@ -100,6 +118,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.CheckOnly {
 		return m.printCheck()
 	}
+	m.inherited = takeInherited()
+	m.listeners = map[string]net.Listener{}
 	if err := m.openLog(); err != nil {
 		return err
 	}
@@ -109,7 +129,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	defer m.unlockStateDir()
 
-	m.requests = make(chan request, 2)
+	m.requests = make(chan request, 3)
 	passed := activationListeners(m.Logger)
 	if err := m.openControl(passed["control"]); err != nil {
 		return err
@@ -131,7 +151,13 @@ func (m *Main) Run(ctx context.Context) error {
 			go m.watchdog(bg)
 		}
 		m.notify("READY=1")
-		restart := m.serve(ctx)
+		end := m.serve(ctx)
+		if end == endDetach {
+			m.Logger.Info("exiting, leaving every program running for the next ctlsupd")
+			m.Supervisor.Detach()
+			return nil
+		}
+		restart := end == endRestart
 		if restart {
 			m.notifyReloading()
 			m.Logger.Info("restarting: stopping every program and reading the configuration again")
@@ -164,6 +190,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 	cfg := m.Config
 	rt := supervisor.NewOSRuntime(cfg.Daemon.StateDir, m.Logger)
 	rt.ServerURL = cfg.Daemon.ServerURL()
+	m.runtime.Store(rt)
 	m.Supervisor = supervisor.New(rt, cfg.Groups)
 	m.Supervisor.Logger = m.Logger
 	m.Supervisor.Loader = m.load
@@ -237,6 +264,11 @@ func (m *Main) lockStateDir() error {
 		return fmt.Errorf("cannot create state_dir: %w", err)
 	}
 	path := filepath.Join(dir, "ctlsupd.pid")
+	if f := m.inherited["lock"]; f != nil {
+		delete(m.inherited, "lock")
+		m.lock = f // held across the upgrade: same pid, same lock
+		return nil
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return err

@@ -13,6 +13,9 @@ import (
 // openMetrics serves GET /metrics on [metrics] listen (or the listener
 // systemd passed as "metrics").
 func (m *Main) openMetrics(l net.Listener) error {
+	if il := m.inheritedListener("metrics"); il != nil {
+		l = il
+	}
 	if l == nil {
 		addr := m.Config.Daemon.Metrics.Listen
 		if addr == "" {
@@ -30,6 +33,7 @@ func (m *Main) openMetrics(l net.Listener) error {
 	})
 	srv := &http.Server{Handler: metrics.Handler(reg), ReadHeaderTimeout: 10 * time.Second}
 	m.metricsServer = srv
+	m.listeners["metrics"] = l
 	m.MetricsAddr = l.Addr().String()
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

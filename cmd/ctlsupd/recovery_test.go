@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +13,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ctlsup/ctlsup/api/client"
+	"github.com/ctlsup/ctlsup/api/xmlrpc"
+	"github.com/ctlsup/ctlsup/internal/testhelper"
 )
 
 // taggedProcs lists live processes whose command line holds tag.
@@ -57,40 +59,28 @@ func waitUntil(t *testing.T, what string, log *testhelper.SyncBuffer, cond func(
 	}
 }
 
-// TestCrashRecovery_NoSecondBeat kills ctlsupd with SIGKILL while a
-// singleton beat and a worker pool run, then starts a new ctlsupd. The
-// leftovers are stopped before anything starts, and at no moment do two
-// beats run.
-func TestCrashRecovery_NoSecondBeat(t *testing.T) {
+// TestCrashRecovery_AdoptsSurvivors kills ctlsupd with SIGKILL while a
+// singleton beat and a worker pool run, then starts a new ctlsupd. The new
+// daemon takes both over with their pids (status shows them RUNNING), at
+// no moment do two beats run, the pool's log goes on in the same file, and
+// the adopted processes stop as usual at shutdown.
+func TestCrashRecovery_AdoptsSurvivors(t *testing.T) {
 	tag := "beat-" + strings.ReplaceAll(t.TempDir(), "/", "_")
 	path := testConfig(t, map[string]string{"app.toml": `
 [instance.turkey]
 ` + strings.Replace(program("celery-beat", "sleep", "instances = [\"turkey\"]\nsingleton = true"), `"sleep"]`, `"sleep", "`+tag+`"]`, 1) +
-		program("celery-worker", "pool", "instances = [\"turkey\"]")})
+		program("celery-worker", "pool", "instances = [\"turkey\"]") +
+		program("ticker", "tick", "instances = [\"turkey\"]")})
 
 	first, log1 := startDaemon(t, path)
 	waitUntil(t, "the first beat", log1, func() bool { return len(taggedProcs(tag)) == 1 })
-	oldBeat := taggedProcs(tag)[0]
-	stateFile := filepath.Join(filepath.Dir(path), "state", "state.json")
-	var workers []int
-	waitUntil(t, "the state file to list the pool", log1, func() bool {
-		var entries []struct{ Name string }
-		b, _ := os.ReadFile(stateFile)
-		json.Unmarshal(b, &entries)
-		return len(entries) == 2
-	})
 	workerLog := filepath.Join(filepath.Dir(path), "log", "turkey", "celery-worker.log")
 	waitUntil(t, "the pool's workers", log1, func() bool {
 		b, _ := os.ReadFile(workerLog)
 		return strings.Count(string(b), "worker ") == 2
 	})
-	b, _ := os.ReadFile(workerLog)
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var pid int
-		if _, err := fmtSscan(line, &pid); err == nil {
-			workers = append(workers, pid)
-		}
-	}
+	ctl := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	before := statusPids(t, ctl)
 
 	// Watch /proc from now on: never two beats.
 	var most atomic.Int32
@@ -112,35 +102,27 @@ func TestCrashRecovery_NoSecondBeat(t *testing.T) {
 
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
-	if got := taggedProcs(tag); len(got) != 1 {
-		t.Fatalf("after kill -9 the beat should survive alone, found %v", got)
-	}
-
-	workerBefore, _ := os.ReadFile(workerLog)
 	second, log2 := startDaemon(t, path)
-	waitUntil(t, "a new beat", log2, func() bool {
-		p := taggedProcs(tag)
-		return len(p) == 1 && p[0] != oldBeat
-	})
+	waitUntil(t, "the new daemon to serve", log2, func() bool { return len(statusPidsOrNil(ctl)) == 3 })
+	after := statusPids(t, ctl)
+	for name, pid := range before {
+		if after[name] != pid {
+			t.Errorf("%s: pid %d before the crash, %d after", name, pid, after[name])
+		}
+	}
+	if !strings.Contains(log2.String(), "adopted") {
+		t.Errorf("adoption not logged:\n%s", log2)
+	}
 	close(stop)
 	wg.Wait()
 	if n := most.Load(); n > 1 {
 		t.Errorf("%d beats ran at once", n)
 	}
-	if !strings.Contains(log2.String(), "stopping leftover of a previous daemon") {
-		t.Errorf("recovery not logged:\n%s", log2)
-	}
-	for _, pid := range workers {
-		if isLive(pid) {
-			t.Errorf("old pool worker %d still runs", pid)
-		}
-	}
 
-	// Logs continue: the new pool's lines are appended to the old ones.
-	waitUntil(t, "the new pool's workers in the same log", log2, func() bool {
-		b, _ := os.ReadFile(workerLog)
-		return strings.HasPrefix(string(b), string(workerBefore)) && strings.Count(string(b), "worker ") == 4
-	})
+	// The ticker's lines go on in the same file, none twice, none missing.
+	tickLog := filepath.Join(filepath.Dir(path), "log", "turkey", "ticker.log")
+	n0 := len(tickNumbers(t, tickLog))
+	waitUntil(t, "more ticks after the adoption", log2, func() bool { return len(tickNumbers(t, tickLog)) > n0+5 })
 
 	second.Process.Signal(syscall.SIGTERM)
 	if err := second.Wait(); err != nil {
@@ -149,6 +131,70 @@ func TestCrashRecovery_NoSecondBeat(t *testing.T) {
 	if got := taggedProcs(tag); len(got) != 0 {
 		t.Errorf("beat left after shutdown: %v", got)
 	}
+	for name, pid := range before {
+		if isLive(pid) {
+			t.Errorf("%s (pid %d) still runs after shutdown", name, pid)
+		}
+	}
+	checkTicks(t, tickNumbers(t, tickLog))
+}
+
+// tickNumbers reads the numbers of the tick helper's lines.
+func tickNumbers(t *testing.T, path string) []int {
+	t.Helper()
+	b, _ := os.ReadFile(path)
+	var nums []int
+	for _, line := range strings.Split(string(b), "\n") {
+		var n int
+		if _, err := fmt.Sscanf(line, "tick %d", &n); err == nil {
+			nums = append(nums, n)
+		}
+	}
+	return nums
+}
+
+// checkTicks fails unless nums is 0, 1, 2, ... with nothing lost or twice.
+func checkTicks(t *testing.T, nums []int) {
+	t.Helper()
+	for i, n := range nums {
+		if n != i {
+			t.Fatalf("line %d holds tick %d: lost or repeated output (%d lines)", i, n, len(nums))
+		}
+	}
+}
+
+// statusPids is name → pid of every process the daemon reports RUNNING.
+func statusPids(t *testing.T, sock string) map[string]int {
+	t.Helper()
+	m := statusPidsOrNil(sock)
+	if m == nil {
+		t.Fatal("no answer from the control socket")
+	}
+	return m
+}
+
+func statusPidsOrNil(sock string) map[string]int {
+	c, err := client.New("unix://"+sock, "", "")
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	v, err := c.Call("supervisor.getAllProcessInfo")
+	if err != nil {
+		return nil
+	}
+	out := map[string]int{}
+	for _, p := range v.([]any) {
+		info := p.(xmlrpc.Struct)
+		state, _ := info.Get("statename")
+		group, _ := info.Get("group")
+		name, _ := info.Get("name")
+		pid, _ := info.Get("pid")
+		if state == "RUNNING" {
+			out[group.(string)+":"+name.(string)] = pid.(int)
+		}
+	}
+	return out
 }
 
 func isLive(pid int) bool {

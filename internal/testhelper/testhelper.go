@@ -6,6 +6,8 @@ package testhelper
 import (
 	"bytes"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -155,6 +157,27 @@ var helpers = map[string]func(args []string){
 		for i := 0; ; i++ {
 			fmt.Println("tick", i)
 			time.Sleep(20 * time.Millisecond)
+		}
+	},
+	// http PORTFILE serves 200 "ok" on a free loopback port, which it
+	// writes to PORTFILE, until killed.
+	"http": func(args []string) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		tmp := args[0] + ".tmp"
+		os.WriteFile(tmp, []byte(strconv.Itoa(l.Addr().(*net.TCPAddr).Port)), 0o644)
+		os.Rename(tmp, args[0])
+		http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }))
+	},
+	// numbered prints numbered lines of about 100 bytes, one a millisecond,
+	// until killed.
+	"numbered": func([]string) {
+		pad := strings.Repeat(".", 90)
+		for i := 1; ; i++ {
+			fmt.Printf("line %08d %s\n", i, pad)
+			time.Sleep(time.Millisecond)
 		}
 	},
 	// touch creates a file named by its argument, then sleeps.

@@ -2,9 +2,12 @@ package logcap
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -26,63 +29,142 @@ type Stream interface {
 	Rotations() int64
 }
 
+// Keeper keeps duplicates of pipe read ends outside the daemon (the fd
+// holder), so a pipe keeps a reader while no daemon runs.
+type Keeper interface {
+	Store(id string, fd int)
+	Drop(id string)
+}
+
 // Capture is the output of one process: a stream per stream (stderr may
 // share stdout's, or be nil to discard it), kept across restarts.
 type Capture struct {
 	Stdout, Stderr Stream
 	Redirect       bool // stderr goes into stdout's pipe
+	// Keeper, if set, is given every read end under PipeID(ino, stream,
+	// Name) before the child is spawned, and told when it reached EOF.
+	Keeper Keeper
+	Name   string
 
 	mu      sync.Mutex
 	readers []*reader // pipes of this and earlier spawns not yet at EOF
 }
 
-// Attach makes the pipes for one spawn and starts their pumps. It returns
-// the write ends for the child's fds 1 and 2 (nil means /dev/null), which
-// the caller closes right after the spawn. A pump ends at EOF, when the
+// Stream names, as pipe ids carry them.
+const (
+	StreamStdout = "stdout"
+	StreamStderr = "stderr"
+)
+
+// PipeID names a read end for the Keeper: its inode, its stream and the
+// process it belongs to.
+func PipeID(ino uint64, stream, name string) string {
+	return fmt.Sprintf("%d\t%s\t%s", ino, stream, name)
+}
+
+// ParsePipeID splits what PipeID joined.
+func ParsePipeID(id string) (ino uint64, stream, name string, ok bool) {
+	f := strings.SplitN(id, "\t", 3)
+	if len(f) != 3 {
+		return 0, "", "", false
+	}
+	ino, err := strconv.ParseUint(f[0], 10, 64)
+	return ino, f[1], f[2], err == nil
+}
+
+// Pipes are the write ends for one spawn (nil means /dev/null) and the
+// inodes of the pipes (0 where there is none).
+type Pipes struct {
+	Stdout, Stderr *os.File
+	Inodes         [2]uint64
+}
+
+// Attach makes the pipes for one spawn and starts their pumps. The caller
+// closes the write ends right after the spawn. A pump ends at EOF, when the
 // child and every grandchild holding the pipe have closed it.
-func (c *Capture) Attach() (stdout, stderr *os.File, err error) {
+func (c *Capture) Attach() (Pipes, error) {
+	var p Pipes
+	var err error
 	if c.Stdout != nil {
-		if stdout, err = c.pipe(c.Stdout); err != nil {
-			return nil, nil, err
+		if p.Stdout, p.Inodes[0], err = c.pipe(c.Stdout, StreamStdout); err != nil {
+			return Pipes{}, err
 		}
 	}
 	if c.Redirect {
-		return stdout, stdout, nil
+		p.Stderr = p.Stdout
+		return p, nil
 	}
 	if c.Stderr != nil {
-		if stderr, err = c.pipe(c.Stderr); err != nil {
-			if stdout != nil {
-				stdout.Close()
+		if p.Stderr, p.Inodes[1], err = c.pipe(c.Stderr, StreamStderr); err != nil {
+			if p.Stdout != nil {
+				p.Stdout.Close()
 			}
-			return nil, nil, err
+			return Pipes{}, err
 		}
 	}
-	return stdout, stderr, nil
+	return p, nil
 }
 
-func (c *Capture) pipe(s Stream) (*os.File, error) {
+func (c *Capture) pipe(s Stream, stream string) (*os.File, uint64, error) {
 	var fds [2]int
 	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
-		return nil, os.NewSyscallError("pipe2", err)
-	}
-	// Only the daemon's end is non-blocking: the child gets an ordinary pipe.
-	if err := unix.SetNonblock(fds[0], true); err != nil {
-		unix.Close(fds[0])
-		unix.Close(fds[1])
-		return nil, err
+		return nil, 0, os.NewSyscallError("pipe2", err)
 	}
 	s.Write(nil)
-	r := &reader{fd: fds[0], s: s}
-	if err := watch(r); err != nil {
+	r, err := c.read(fds[0], s, stream)
+	if err != nil {
 		unix.Close(fds[0])
 		unix.Close(fds[1])
+		return nil, 0, err
+	}
+	return os.NewFile(uintptr(fds[1]), "|1"), r.ino, nil
+}
+
+// read starts pumping read end fd into s, giving it to the Keeper first.
+func (c *Capture) read(fd int, s Stream, stream string) (*reader, error) {
+	// Only the daemon's end is non-blocking: the child gets an ordinary pipe.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	r := &reader{fd: fd, s: s, ino: st.Ino}
+	if c.Keeper != nil {
+		r.keeper, r.id = c.Keeper, PipeID(st.Ino, stream, c.Name)
+		c.Keeper.Store(r.id, fd)
+	}
+	if err := watch(r); err != nil {
+		if r.keeper != nil {
+			r.keeper.Drop(r.id)
+		}
 		return nil, err
 	}
 	c.mu.Lock()
 	c.readers = slices.DeleteFunc(c.readers, (*reader).done)
 	c.readers = append(c.readers, r)
 	c.mu.Unlock()
-	return os.NewFile(uintptr(fds[1]), "|1"), nil
+	return r, nil
+}
+
+// Adopt pumps a read end a previous daemon left (from the fd holder, or
+// reopened through /proc) into the stream it belongs to, and owns fd from
+// now on. A stream this capture discards takes nothing: fd is closed.
+func (c *Capture) Adopt(fd int, stream string) error {
+	s := c.Stdout
+	if stream == StreamStderr && !c.Redirect {
+		s = c.Stderr
+	}
+	if s == nil {
+		unix.Close(fd)
+		return nil
+	}
+	if _, err := c.read(fd, s, stream); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	return nil
 }
 
 // bufs lends read buffers only while a pipe has data: a thousand idle

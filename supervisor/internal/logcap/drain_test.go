@@ -26,7 +26,8 @@ func attach(t *testing.T, path string) (*Sink, *Capture, *os.File) {
 	t.Helper()
 	s := NewSink(path, 0, 0, nil)
 	c := &Capture{Stdout: s}
-	w, _, err := c.Attach()
+	pp, err := c.Attach()
+	w := pp.Stdout
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,11 +116,13 @@ func TestDrain_SharedFile(t *testing.T) {
 	if a.Stdout != b.Stdout {
 		t.Fatal("two captures of one path got two sinks")
 	}
-	wa, _, err := a.Attach()
+	pa, err := a.Attach()
+	wa := pa.Stdout
 	if err != nil {
 		t.Fatal(err)
 	}
-	wb, _, err := b.Attach()
+	pb, err := b.Attach()
+	wb := pb.Stdout
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,7 +135,10 @@ type reader struct {
 	// the memory model does not see.
 	mu       sync.Mutex
 	fd       int
+	ino      uint64
 	s        Stream
+	keeper   Keeper // holds a duplicate of fd under id; nil without one
+	id       string
 	capacity int
 	grown    bool
 	wait     time.Duration
@@ -146,8 +149,23 @@ type reader struct {
 // done reports whether the pipe has reached EOF.
 func (r *reader) done() bool { return r.finished.Load() }
 
+// gate lets Quiesce wait until no drain holds bytes in the daemon's memory:
+// drains take it shared.
+var gate sync.RWMutex
+
+// Quiesce waits until no pipe is being drained and keeps it so until the
+// returned function is called: bytes are then either in a pipe or in a log
+// file, never between the two, and the daemon may exec or exit without
+// losing any.
+func Quiesce() (resume func()) {
+	gate.Lock()
+	return gate.Unlock
+}
+
 // flush takes what the pipe holds now.
 func (r *reader) flush() {
+	gate.RLock()
+	defer gate.RUnlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.finished.Load() {
@@ -174,6 +192,8 @@ func (r *reader) batch() {
 // drainOnce drains the pipe and says how long to wait before the next
 // drain, or that the batch is over.
 func (r *reader) drainOnce() (time.Duration, bool) {
+	gate.RLock()
+	defer gate.RUnlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.finished.Load() {
@@ -232,6 +252,9 @@ func (r *reader) finish(err error) {
 	r.finished.Store(true)
 	unix.EpollCtl(logPipes.epfd, unix.EPOLL_CTL_DEL, r.fd, nil)
 	logPipes.forget(r.fd)
+	if r.keeper != nil {
+		r.keeper.Drop(r.id) // before the close: the number may be reused at once
+	}
 	unix.Close(r.fd)
 	if f, ok := r.s.(interface{ Flush() }); ok {
 		f.Flush()

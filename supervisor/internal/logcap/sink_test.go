@@ -35,7 +35,8 @@ func TestSink_RotatesExactly(t *testing.T) {
 	path := filepath.Join(dir, "worker.log")
 	s := NewSink(path, 1<<20, 2, nil)
 	c := &Capture{Stdout: s}
-	w, _, err := c.Attach()
+	pp, err := c.Attach()
+	w := pp.Stdout
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,8 @@ func TestSink_UnwritableDropsAndCounts(t *testing.T) {
 	os.WriteFile(blocker, nil, 0o644)
 	s := NewSink(filepath.Join(blocker, "p.log"), 1<<20, 2, nil)
 	c := &Capture{Stdout: s}
-	w, _, err := c.Attach()
+	pp, err := c.Attach()
+	w := pp.Stdout
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +202,8 @@ func BenchmarkPump(b *testing.B) {
 	dir := b.TempDir()
 	s := NewSink(filepath.Join(dir, "p.log"), 50<<20, 2, nil)
 	c := &Capture{Stdout: s}
-	w, _, err := c.Attach()
+	pp, err := c.Attach()
+	w := pp.Stdout
 	if err != nil {
 		b.Fatal(err)
 	}

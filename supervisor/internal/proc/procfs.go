@@ -8,11 +8,14 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Stat is what /proc/PID/stat says about a process.
 type Stat struct {
 	State     byte   // 'R', 'S', 'Z', ...
+	Ppid      int    // parent's pid
 	Pgrp      int    // process group id
 	StartTime uint64 // clock ticks after boot: with the pid, identifies a process
 }
@@ -33,9 +36,10 @@ func ReadStat(pid int) (Stat, error) {
 	if len(f) < 20 {
 		return Stat{}, errors.New("malformed stat")
 	}
+	ppid, _ := strconv.Atoi(f[1])
 	pgrp, _ := strconv.Atoi(f[2])
 	start, _ := strconv.ParseUint(f[19], 10, 64)
-	return Stat{State: f[0][0], Pgrp: pgrp, StartTime: start}, nil
+	return Stat{State: f[0][0], Ppid: ppid, Pgrp: pgrp, StartTime: start}, nil
 }
 
 // Alive reports whether the process with this pid and start time still runs
@@ -72,34 +76,48 @@ type Leftover struct {
 }
 
 // StopLeftover stops a process that is not this daemon's child, the way the
-// daemon would stop its own: stop signal, stopwait, SIGKILL; then kills what
-// remains of its process group. It polls /proc, since it cannot wait4 on a
-// process it did not start.
+// daemon would stop its own: stop signal, stopwait, SIGKILL (logged); then
+// kills what remains of its process group. Every signal is sent only while
+// the process, or its group, is provably the recorded one. It polls /proc,
+// since it cannot wait4 on a process it did not start.
 func StopLeftover(l Leftover) {
-	if Alive(l.Pid, l.StartTime) {
-		sendTo(l.Pid, l.StopSignal, l.StopAsGroup)
+	id := Identity{Pid: l.Pid, StartTime: l.StartTime}
+	if id.Alive() {
+		sendTo(id, l.StopSignal, l.StopAsGroup)
 		if !waitGone(l.Pid, l.StartTime, l.StopWait) {
-			sendTo(l.Pid, syscall.SIGKILL, l.KillAsGroup)
+			logger().Warn("leftover did not stop in time: sending SIGKILL", "pid", l.Pid, "stopwait", l.StopWait)
+			sendTo(id, syscall.SIGKILL, l.KillAsGroup)
 			waitGone(l.Pid, l.StartTime, 10*time.Second)
 		}
 	}
-	// The group id stays the leader's pid while any member lives. A kill
-	// takes effect asynchronously: wait until the members are gone, so
-	// nothing new starts beside them.
-	deadline := time.Now().Add(10 * time.Second)
-	for members := GroupMembers(l.Pid); len(members) > 0 && time.Now().Before(deadline); members = GroupMembers(l.Pid) {
-		for _, pid := range members {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	// A kill takes effect asynchronously: wait until the members are gone,
+	// so nothing new starts beside them.
+	killAndWait(id, time.Now().Add(10*time.Second))
 }
 
-func sendTo(pid int, sig syscall.Signal, group bool) {
-	if group {
-		pid = -pid
+func sendTo(id Identity, sig syscall.Signal, group bool) {
+	if group && GroupOurs(id) {
+		syscall.Kill(-id.Pid, sig)
+		return
 	}
-	syscall.Kill(pid, sig)
+	signalLeader(id, sig)
+}
+
+// signalLeader signals a process that is not our child through a pidfd,
+// which pins it while its identity is checked: no reused pid is hit.
+func signalLeader(id Identity, sig syscall.Signal) error {
+	fd, err := unix.PidfdOpen(id.Pid, 0)
+	if err != nil {
+		return nil // gone
+	}
+	defer unix.Close(fd)
+	if !id.Alive() {
+		return nil
+	}
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil && err != syscall.ESRCH {
+		return err
+	}
+	return nil
 }
 
 func waitGone(pid int, start uint64, d time.Duration) bool {

@@ -17,19 +17,25 @@ import (
 
 // reaper is process-wide because SIGCHLD and wait4(-1) are.
 var reaper struct {
-	mu      sync.Mutex // held across fork+register and each wait4, so no exit is looked up before its owner is known
-	procs   map[int]*Process
-	users   int
-	sigch   chan os.Signal
-	stop    chan struct{}
-	stopped chan struct{}
-	log     atomic.Pointer[slog.Logger]
-	orphans atomic.Int64
+	mu    sync.Mutex // held across fork+register and each wait4, so no exit is looked up before its owner is known
+	procs map[int]*Process
+	// unclaimed keeps the statuses of unknown children until adoption is
+	// over: after an in-place upgrade the children of the old image are
+	// ours, and one may exit before it is adopted.
+	unclaimed map[int]syscall.WaitStatus
+	claiming  bool
+	users     int
+	sigch     chan os.Signal
+	stop      chan struct{}
+	stopped   chan struct{}
+	log       atomic.Pointer[slog.Logger]
+	orphans   atomic.Int64
 }
 
 // Acquire starts the reaper if it is not running and makes this process a
 // child subreaper, so orphaned grandchildren are reparented to it and reaped.
-// Every Acquire needs a Release.
+// Every Acquire needs a Release. Until EndAdoption, exits of children
+// nobody registered are kept for Adopt.
 func Acquire(log *slog.Logger) error {
 	reaper.mu.Lock()
 	defer reaper.mu.Unlock()
@@ -48,6 +54,7 @@ func Acquire(log *slog.Logger) error {
 	if reaper.procs == nil {
 		reaper.procs = map[int]*Process{}
 	}
+	reaper.unclaimed, reaper.claiming = map[int]syscall.WaitStatus{}, true
 	reaper.sigch = make(chan os.Signal, 1)
 	reaper.stop = make(chan struct{})
 	reaper.stopped = make(chan struct{})
@@ -57,9 +64,26 @@ func Acquire(log *slog.Logger) error {
 	return nil
 }
 
-// Release stops the reaper when its last user releases it.
+// EndAdoption ends the window in which exits of unknown children wait for
+// Adopt: from now on they are orphans.
+func EndAdoption() {
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	for pid, ws := range reaper.unclaimed {
+		reaper.orphans.Add(1)
+		logger().Info("reaped orphan", "pid", pid, "status", Describe(ws))
+	}
+	reaper.unclaimed, reaper.claiming = nil, false
+}
+
+// Release stops the reaper when its last user releases it. A Release
+// without an Acquire is a no-op.
 func Release() {
 	reaper.mu.Lock()
+	if reaper.users == 0 {
+		reaper.mu.Unlock()
+		return
+	}
 	reaper.users--
 	if reaper.users > 0 {
 		reaper.mu.Unlock()
@@ -93,8 +117,8 @@ func setSubreaper() error {
 
 // closeInheritedOnExec marks every descriptor above stderr close-on-exec.
 // Descriptors the daemon inherited without that flag (from a shell, a
-// service manager) would otherwise leak into every child; Go's own files
-// already carry it.
+// service manager, its own previous image) would otherwise leak into every
+// child; Go's own files already carry it.
 func closeInheritedOnExec() {
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
@@ -136,12 +160,24 @@ func reapAll() {
 		}
 		p := reaper.procs[pid]
 		delete(reaper.procs, pid)
+		if p == nil && reaper.claiming {
+			reaper.unclaimed[pid] = ws
+			reaper.mu.Unlock()
+			continue
+		}
 		reaper.mu.Unlock()
 		if p == nil {
 			reaper.orphans.Add(1)
 			logger().Info("reaped orphan", "pid", pid, "status", Describe(ws))
 			continue
 		}
-		p.exited(ws)
+		p.exited(ws, true)
 	}
+}
+
+// Freeze stops reaping and spawning until thaw is called: a daemon about
+// to execute its new image leaves every exit for that image to collect.
+func Freeze() (thaw func()) {
+	reaper.mu.Lock()
+	return reaper.mu.Unlock
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Attr describes a child to start.
@@ -22,23 +24,40 @@ type Attr struct {
 	// Files become the child's fds 0, 1, 2, 3, ...; nil entries are /dev/null.
 	Files []*os.File
 	// GroupGrace is how long members of the child's process group may
-	// outlive the leader before they are killed; 0 never kills them.
+	// outlive the leader before they are killed; 0 kills them at once.
 	GroupGrace time.Duration
-	// OnExit is called from the reaper with the leader's pid and wait
-	// status, possibly before Start has returned; it must not block.
-	OnExit func(pid int, ws syscall.WaitStatus)
+	// OnExit is called with the leader's pid and wait status once it has
+	// ended, possibly before Start has returned; it must not block. known
+	// is false when the status could not be learnt (an adopted process
+	// that was not our child, on a kernel before 6.15).
+	OnExit func(pid int, ws syscall.WaitStatus, known bool)
+	// OnGone, if set, is called once the leader has ended and no member of
+	// its process group remains.
+	OnGone func()
+	// Session starts the child in a session of its own (and so a process
+	// group of its own) rather than only a process group.
+	Session bool
 }
 
-// Process is a started child. Its leader is in a process group of its own
-// whose id is its pid.
+// Process is a started or adopted child. Its leader is in a process group
+// of its own whose id is its pid.
 type Process struct {
-	Pid    int
-	grace  time.Duration
-	onExit func(int, syscall.WaitStatus)
-	done   chan struct{}
-	status syscall.WaitStatus
-	once   sync.Once
+	Pid       int
+	StartTime uint64 // the leader's, from /proc/PID/stat
+	grace     time.Duration
+	onExit    func(int, syscall.WaitStatus, bool)
+	onGone    func()
+	done      chan struct{}
+	status    syscall.WaitStatus
+	once      sync.Once
+	// pidfd, for a process that is not our child (adopted after the
+	// daemon that started it died): signals go through it.
+	pidfdMu sync.Mutex
+	pidfd   *os.File
 }
+
+// Identity is the leader's pid and start time.
+func (p *Process) Identity() Identity { return Identity{Pid: p.Pid, StartTime: p.StartTime} }
 
 // Start spawns a child in a new process group and registers it with the
 // reaper, which must be acquired.
@@ -46,13 +65,11 @@ func Start(a Attr) (*Process, error) {
 	path, argv := a.Path, a.Argv
 	if a.Umask >= 0 {
 		// umask is process-wide in Go: the daemon re-executes itself as a
-		// shim that sets it and execs the program (see shim.go).
-		self, err := os.Executable()
-		if err != nil {
-			return nil, err
-		}
+		// shim that sets it and execs the program (see shim.go). The
+		// running image, not the path it came from: after a package
+		// upgrade that path names another binary.
 		argv = append([]string{shimArg0, strconv.FormatInt(int64(a.Umask), 8), path}, argv...)
-		path = self
+		path = "/proc/self/exe"
 	}
 	// Descriptors, not os.Files: os.StartProcess would also open a pidfd
 	// per child, one more descriptor for every child to copy and close at
@@ -73,7 +90,7 @@ func Start(a Attr) (*Process, error) {
 		}
 		fds[i] = f.Fd()
 	}
-	sys := &syscall.SysProcAttr{Setpgid: true}
+	sys := &syscall.SysProcAttr{Setpgid: !a.Session, Setsid: a.Session}
 	// Switching identity needs root; a daemon that already runs as the user
 	// keeps its own credentials (setgroups would fail without root).
 	if a.Cred != nil && (os.Getuid() == 0 || int(a.Cred.Uid) != os.Getuid()) {
@@ -89,16 +106,80 @@ func Start(a Attr) (*Process, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "fork/exec", Path: path, Err: err}
 	}
-	p := &Process{Pid: pid, grace: a.GroupGrace, onExit: a.OnExit, done: make(chan struct{})}
+	p := newProcess(pid, a)
+	// Not reaped yet, so the pid is this child's, dead or alive.
+	if st, err := ReadStat(pid); err == nil {
+		p.StartTime = st.StartTime
+	}
 	reaper.procs[p.Pid] = p
+	return p, nil
+}
+
+func newProcess(pid int, a Attr) *Process {
+	return &Process{Pid: pid, grace: a.GroupGrace, onExit: a.OnExit, onGone: a.OnGone, done: make(chan struct{})}
+}
+
+// Adopt takes over a process that a previous daemon started, once its
+// identity is proven. After an in-place upgrade it is still our child and
+// the reaper waits for it; after the daemon died it is someone else's
+// child, watched through a pidfd. A process that has already ended is
+// reported at once, with its status when the kernel still knows it.
+// Attr's OnExit, OnGone and GroupGrace apply; the rest is ignored.
+func Adopt(id Identity, a Attr) (*Process, error) {
+	p := newProcess(id.Pid, a)
+	p.StartTime = id.StartTime
+	reaper.mu.Lock()
+	if reaper.users == 0 {
+		reaper.mu.Unlock()
+		return nil, errors.New("proc: Adopt without Acquire")
+	}
+	if ws, ok := reaper.unclaimed[id.Pid]; ok {
+		delete(reaper.unclaimed, id.Pid)
+		reaper.mu.Unlock()
+		go p.exited(ws, true)
+		return p, nil
+	}
+	st, err := ReadStat(id.Pid)
+	if err == nil && st.StartTime == id.StartTime && st.Ppid == os.Getpid() {
+		reaper.procs[id.Pid] = p
+		reaper.mu.Unlock()
+		return p, nil
+	}
+	reaper.mu.Unlock()
+	f, err := watchPidfd(id)
+	if err != nil {
+		go p.exited(0, false) // ended while no daemon ran
+		return p, nil
+	}
+	p.pidfd = f
+	go func() {
+		waitPidfd(f)
+		p.pidfdMu.Lock()
+		ws, known := exitFromPidfd(int(f.Fd()))
+		f.Close()
+		p.pidfd = nil
+		p.pidfdMu.Unlock()
+		p.exited(ws, known)
+	}()
 	return p, nil
 }
 
 // Signal sends sig to the leader. A leader that has exited is not an
 // error. Until the reaper has waited for it, the pid names this child
 // (dead or alive); the reaper's lock keeps the wait from happening between
-// the check and the kill.
+// the check and the kill. An adopted process that is not our child is
+// signalled through its pidfd.
 func (p *Process) Signal(sig syscall.Signal) error {
+	p.pidfdMu.Lock()
+	if f := p.pidfd; f != nil {
+		defer p.pidfdMu.Unlock()
+		err := unix.PidfdSendSignal(int(f.Fd()), sig, nil, 0)
+		if errors.Is(err, syscall.ESRCH) {
+			return nil
+		}
+		return err
+	}
+	p.pidfdMu.Unlock()
 	reaper.mu.Lock()
 	defer reaper.mu.Unlock()
 	if reaper.procs[p.Pid] != p {
@@ -111,8 +192,12 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	return err
 }
 
-// SignalGroup sends sig to every member of the process group.
+// SignalGroup sends sig to every member of the process group, as long as
+// the group is provably still the one this leader founded.
 func (p *Process) SignalGroup(sig syscall.Signal) error {
+	if !GroupOurs(p.Identity()) {
+		return nil
+	}
 	err := syscall.Kill(-p.Pid, sig)
 	if errors.Is(err, syscall.ESRCH) {
 		return nil
@@ -126,44 +211,71 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // Status is the leader's wait status, valid after Done.
 func (p *Process) Status() syscall.WaitStatus { return p.status }
 
-// exited records the reaped status, and kills what is left of the process
+// exited records the leader's end, and kills what is left of its process
 // group after the grace period: a supervised program leaves no orphans.
-func (p *Process) exited(ws syscall.WaitStatus) {
+func (p *Process) exited(ws syscall.WaitStatus, known bool) {
 	p.once.Do(func() {
 		p.status = ws
 		close(p.done)
 		if p.onExit != nil {
-			p.onExit(p.Pid, ws)
+			p.onExit(p.Pid, ws, known)
 		}
-		if p.grace > 0 && groupAlive(p.Pid) {
-			leftovers.mu.Lock()
-			leftovers.inFlight.Add(1)
-			leftovers.timers[p.Pid] = time.AfterFunc(p.grace, func() {
-				defer leftovers.inFlight.Done()
-				killLeftoverGroup(p.Pid)
-			})
-			leftovers.mu.Unlock()
+		id := p.Identity()
+		if !groupAlive(id) {
+			p.gone()
+			return
 		}
+		leftovers.mu.Lock()
+		leftovers.inFlight.Add(1)
+		sw := &sweep{id: id, gone: p.gone}
+		sw.timer = time.AfterFunc(p.grace, func() {
+			defer leftovers.inFlight.Done()
+			killLeftoverGroup(sw)
+		})
+		leftovers.sweeps[p.Pid] = sw
+		leftovers.mu.Unlock()
 	})
 }
 
-// leftovers are process groups whose leader exited while members lived on;
-// each is killed when its grace period ends, or at once by KillLeftovers.
+func (p *Process) gone() {
+	if p.onGone != nil {
+		p.onGone()
+	}
+}
+
+// sweep is a process group whose leader ended while members lived on.
+type sweep struct {
+	id    Identity
+	timer *time.Timer
+	gone  func()
+}
+
+// leftovers are the sweeps waiting for their grace period; each kills its
+// group when the period ends, or at once by KillLeftovers.
 var leftovers = struct {
 	mu       sync.Mutex
-	timers   map[int]*time.Timer
+	sweeps   map[int]*sweep
 	inFlight sync.WaitGroup // one per registered sweep until it has run or was stopped
-}{timers: map[int]*time.Timer{}}
+}{sweeps: map[int]*sweep{}}
 
 // killLeftoverGroup is a sweep whose grace period ended: it kills the
 // group and waits until its members are gone.
-func killLeftoverGroup(pgid int) {
+func killLeftoverGroup(sw *sweep) {
 	leftovers.mu.Lock()
-	delete(leftovers.timers, pgid)
+	if leftovers.sweeps[sw.id.Pid] == sw {
+		delete(leftovers.sweeps, sw.id.Pid)
+	}
 	leftovers.mu.Unlock()
-	if groupAlive(pgid) {
-		logger().Warn("killing leftover process group", "pgid", pgid)
-		killAndWait(pgid, time.Now().Add(5*time.Second))
+	if groupAlive(sw.id) {
+		logger().Warn("killing leftover process group", "pgid", sw.id.Pid)
+	}
+	finishSweep(sw, time.Now().Add(5*time.Second))
+}
+
+// finishSweep kills the group and reports it gone once it is empty.
+func finishSweep(sw *sweep, deadline time.Time) {
+	if killAndWait(sw.id, deadline) && sw.gone != nil {
+		sw.gone()
 	}
 }
 
@@ -173,25 +285,34 @@ func killLeftoverGroup(pgid int) {
 // process's leftovers may hold the lock the new one needs.
 func KillLeftoverGroup(pgid int) bool {
 	leftovers.mu.Lock()
-	t, ok := leftovers.timers[pgid]
+	sw, ok := leftovers.sweeps[pgid]
 	if ok {
-		delete(leftovers.timers, pgid)
-		if t.Stop() {
+		delete(leftovers.sweeps, pgid)
+		if sw.timer.Stop() {
 			leftovers.inFlight.Done()
 		}
 	}
 	leftovers.mu.Unlock()
 	if ok {
-		killAndWait(pgid, time.Now().Add(2*time.Second))
+		finishSweep(sw, time.Now().Add(2*time.Second))
 	}
 	return ok
 }
 
-func killAndWait(pgid int, deadline time.Time) {
-	syscall.Kill(-pgid, syscall.SIGKILL)
-	for len(GroupMembers(pgid)) > 0 && time.Now().Before(deadline) {
+// killAndWait kills the group while it is provably ours and waits until it
+// is empty; it reports whether it is.
+func killAndWait(id Identity, deadline time.Time) bool {
+	if !GroupOurs(id) {
+		return true // every member of ours is gone
+	}
+	syscall.Kill(-id.Pid, syscall.SIGKILL)
+	for len(OursGroupMembers(id)) > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	return true
 }
 
 // KillLeftovers kills every leftover process group now, without waiting for
@@ -199,21 +320,24 @@ func killAndWait(pgid int, deadline time.Time) {
 // way: the daemon leaves no process behind when it exits.
 func KillLeftovers() {
 	leftovers.mu.Lock()
-	var pgids []int
-	for pgid, t := range leftovers.timers {
-		if t.Stop() {
+	var sweeps []*sweep
+	for _, sw := range leftovers.sweeps {
+		if sw.timer.Stop() {
 			leftovers.inFlight.Done()
 		}
-		pgids = append(pgids, pgid)
+		sweeps = append(sweeps, sw)
 	}
-	leftovers.timers = map[int]*time.Timer{}
+	leftovers.sweeps = map[int]*sweep{}
 	leftovers.mu.Unlock()
 	deadline := time.Now().Add(5 * time.Second)
-	for _, pgid := range pgids {
-		killAndWait(pgid, deadline)
+	for _, sw := range sweeps {
+		finishSweep(sw, deadline)
 	}
 	leftovers.inFlight.Wait()
 }
 
-// groupAlive reports whether a process group still has a member.
-func groupAlive(pgid int) bool { return syscall.Kill(-pgid, 0) == nil }
+// groupAlive reports whether the leader's process group still has a
+// member of ours: kill(2) with signal 0 tells without scanning /proc.
+func groupAlive(id Identity) bool {
+	return GroupOurs(id) && syscall.Kill(-id.Pid, 0) == nil
+}

@@ -1,0 +1,219 @@
+package holder
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
+)
+
+// Client is the daemon's side of the holder. It keeps the set of
+// descriptors it has stored, so that a holder that died is replaced and
+// given them again; a missing holder never stops the daemon (the programs
+// then lose their reader only while no daemon runs).
+type Client struct {
+	dir string
+	log *slog.Logger
+
+	mu     sync.Mutex
+	conn   *net.UnixConn
+	held   map[string]int // id → the daemon's own descriptor
+	closed bool
+}
+
+// Connect reaches the holder of dir, starting one if none answers.
+func Connect(dir string, log *slog.Logger) *Client {
+	c := &Client{dir: dir, log: log, held: map[string]int{}}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.connectLocked(); err != nil {
+		log.Warn("no fd holder: programs' output pipes will not outlive the daemon", "err", err)
+	}
+	return c
+}
+
+func (c *Client) connectLocked() error {
+	conn, err := dial(c.dir)
+	if err != nil {
+		if err := start(c.dir); err != nil {
+			return err
+		}
+		for i := 0; i < 200 && err != nil; i++ {
+			time.Sleep(5 * time.Millisecond)
+			conn, err = dial(c.dir)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	c.conn = conn
+	go c.watch(conn)
+	return nil
+}
+
+func dial(dir string) (*net.UnixConn, error) {
+	return net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: filepath.Join(dir, SocketName), Net: "unixpacket"})
+}
+
+// start runs the holder: this binary again, in a session of its own so that
+// no terminal or session signal reaches it, with /dev/null for stdio so it
+// keeps no pipe of whoever started the daemon.
+func start(dir string) error {
+	_, err := proc.Start(proc.Attr{Path: "/proc/self/exe", Argv: []string{Arg0, dir}, Dir: "/",
+		Env: []string{}, Umask: -1, Files: make([]*os.File, 3), Session: true})
+	if err != nil {
+		return fmt.Errorf("cannot start fd holder: %w", err)
+	}
+	return nil
+}
+
+// watch notices the holder's death (its end closed) and replaces it.
+func (c *Client) watch(conn *net.UnixConn) {
+	buf := make([]byte, maxMsg)
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			break
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.conn != conn {
+		return
+	}
+	conn.Close()
+	c.conn = nil
+	c.log.Warn("fd holder went away; starting another")
+	if err := c.connectLocked(); err != nil {
+		c.log.Error("cannot restart fd holder", "err", err)
+		return
+	}
+	for id, fd := range c.held {
+		c.sendLocked('S', id, fd)
+	}
+}
+
+func (c *Client) sendLocked(op byte, id string, fd int) {
+	if c.conn == nil {
+		return
+	}
+	var oob []byte
+	if fd >= 0 {
+		oob = syscall.UnixRights(fd)
+	}
+	if _, _, err := c.conn.WriteMsgUnix(append([]byte{op}, id...), oob, nil); err != nil {
+		c.log.Warn("fd holder: cannot send", "op", string(op), "err", err)
+	}
+}
+
+// Store gives the holder a duplicate of fd under id. The daemon keeps fd
+// and must Drop id before closing it.
+func (c *Client) Store(id string, fd int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.held[id] = fd
+	c.sendLocked('S', id, fd)
+}
+
+// Drop tells the holder to close its duplicate of id.
+func (c *Client) Drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.held[id]; !ok {
+		return
+	}
+	delete(c.held, id)
+	c.sendLocked('D', id, -1)
+}
+
+// Take returns every descriptor the holder keeps, by id: the read ends a
+// previous daemon stored. The holder keeps its duplicates; the caller owns
+// the returned descriptors and Stores again those it goes on using.
+func (c *Client) Take() (map[string]int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil {
+		return nil, errors.New("no fd holder")
+	}
+	// A connection of its own, so the watcher does not eat the answers.
+	conn, err := dial(c.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte{'L'}); err != nil {
+		return nil, err
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	out := map[string]int{}
+	buf := make([]byte, maxMsg)
+	oob := make([]byte, syscall.CmsgSpace(4*4))
+	for {
+		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		if err != nil {
+			for _, fd := range out {
+				syscall.Close(fd)
+			}
+			return nil, err
+		}
+		if n == 0 || buf[0] == 'E' {
+			return out, nil
+		}
+		fds := receivedFDs(oob[:oobn])
+		if buf[0] == 'F' && len(fds) == 1 {
+			out[string(buf[1:n])] = fds[0]
+			fds = fds[1:]
+		}
+		for _, fd := range fds {
+			syscall.Close(fd)
+		}
+	}
+}
+
+// Quit stops the holder: the daemon is shutting down and every program has
+// stopped, so nothing needs holding.
+func (c *Client) Quit() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.conn == nil {
+		return
+	}
+	c.sendLocked('Q', "", -1)
+	c.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	c.conn.Close()
+	c.conn = nil
+}
+
+// Detach lets go of the holder without stopping it: the daemon exits or
+// re-executes and leaves the programs running.
+func (c *Client) Detach() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn = nil
+	}
+}
+
+// Reattach undoes Detach: the daemon carries on after all, and gives a
+// holder (the same one, or a new one) its descriptors again.
+func (c *Client) Reattach() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = false
+	if err := c.connectLocked(); err != nil {
+		c.log.Error("cannot reach fd holder", "err", err)
+		return
+	}
+	for id, fd := range c.held {
+		c.sendLocked('S', id, fd)
+	}
+}

@@ -1,0 +1,191 @@
+// Package holder keeps duplicates of the read ends of the programs' output
+// pipes in a tiny process of its own, so that a pipe keeps a reader while
+// no daemon runs: after ctlsupd is killed, a program's writes wait in its
+// pipe (until the pipe is full) instead of failing with EPIPE, and the next
+// daemon takes the read ends back and goes on where the old one stopped.
+// The idea is s6's fd holder. The holder never reads the pipes; it only
+// holds them.
+//
+// Protocol: one SOCK_SEQPACKET message per operation on state_dir/holder.sock,
+// a byte for the operation followed by an identifier:
+//
+//	'S' id + one descriptor  store (replacing the one under id)
+//	'D' id                   drop
+//	'L'                      list: answered by 'F' id + descriptor per entry, then 'E'
+//	'Q'                      quit: answered by 'q', then the holder exits
+package holder
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+)
+
+// Arg0 marks a re-execution of the daemon's binary as the holder.
+const Arg0 = "ctlsup-holder"
+
+// SocketName and LockName are the holder's files in the state directory.
+const (
+	SocketName = "holder.sock"
+	LockName   = "holder.lock"
+)
+
+const maxMsg = 4096
+
+// The holder runs before main in any binary that links this package.
+func init() {
+	if len(os.Args) != 2 || os.Args[0] != Arg0 {
+		return
+	}
+	if err := serve(os.Args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, "ctlsup-holder:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+type server struct {
+	mu   sync.Mutex
+	fds  map[string]int
+	quit chan struct{}
+	once sync.Once
+}
+
+// serve holds descriptors for clients until asked to quit or terminated.
+// A second holder on the same directory exits at once.
+func serve(dir string) error {
+	lock, err := os.OpenFile(filepath.Join(dir, LockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return nil // another holder serves this directory
+	}
+	// Signals meant for a terminal or the daemon's session are not for it;
+	// TERM is: whoever kills everything kills the holder too.
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGPIPE, syscall.SIGUSR1, syscall.SIGUSR2)
+	path := filepath.Join(dir, SocketName)
+	os.Remove(path)
+	old := syscall.Umask(0o077)
+	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	syscall.Umask(old)
+	if err != nil {
+		return err
+	}
+	s := &server{fds: map[string]int{}, quit: make(chan struct{})}
+	go func() {
+		<-s.quit
+		l.Close()
+	}()
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			select {
+			case <-s.quit:
+				return nil
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			continue
+		}
+		if !trusted(c) {
+			c.Close()
+			continue
+		}
+		go s.handle(c)
+	}
+}
+
+// trusted admits only clients of the holder's own user, or root.
+func trusted(c *net.UnixConn) bool {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var cred *syscall.Ucred
+	raw.Control(func(fd uintptr) {
+		cred, err = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	})
+	return err == nil && (cred.Uid == 0 || int(cred.Uid) == os.Getuid())
+}
+
+func (s *server) handle(c *net.UnixConn) {
+	defer c.Close()
+	buf := make([]byte, maxMsg)
+	oob := make([]byte, syscall.CmsgSpace(4*4))
+	for {
+		n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+		if err != nil || n == 0 {
+			return
+		}
+		fds := receivedFDs(oob[:oobn])
+		op, id := buf[0], string(buf[1:n])
+		switch op {
+		case 'S':
+			if len(fds) == 1 {
+				s.store(id, fds[0])
+				fds = fds[1:]
+			}
+		case 'D':
+			s.drop(id)
+		case 'L':
+			s.list(c)
+		case 'Q':
+			c.Write([]byte{'q'})
+			s.once.Do(func() { close(s.quit) })
+		}
+		for _, fd := range fds {
+			syscall.Close(fd)
+		}
+	}
+}
+
+func (s *server) store(id string, fd int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.fds[id]; ok {
+		syscall.Close(old)
+	}
+	s.fds[id] = fd
+}
+
+func (s *server) drop(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if fd, ok := s.fds[id]; ok {
+		syscall.Close(fd)
+		delete(s.fds, id)
+	}
+}
+
+func (s *server) list(c *net.UnixConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, fd := range s.fds {
+		if _, _, err := c.WriteMsgUnix(append([]byte{'F'}, id...), syscall.UnixRights(fd), nil); err != nil {
+			return
+		}
+	}
+	c.Write([]byte{'E'})
+}
+
+func receivedFDs(oob []byte) []int {
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for _, m := range msgs {
+		if got, err := syscall.ParseUnixRights(&m); err == nil {
+			fds = append(fds, got...)
+		}
+	}
+	return fds
+}

@@ -1,0 +1,93 @@
+package proc
+
+import (
+	"os"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// pidfdInfo is the kernel's struct pidfd_info (Linux 6.13; the exit code
+// from 6.15), as far as this package reads it.
+type pidfdInfo struct {
+	Mask     uint64
+	CgroupID uint64
+	Pid      uint32
+	Tgid     uint32
+	Ppid     uint32
+	Ruid     uint32
+	Rgid     uint32
+	Euid     uint32
+	Egid     uint32
+	Suid     uint32
+	Sgid     uint32
+	Fsuid    uint32
+	Fsgid    uint32
+	ExitCode int32
+}
+
+const (
+	pidfdInfoExit = 1 << 3
+	// _IOWR(0xFF, 11, struct pidfd_info) with the 64-byte first version.
+	pidfdGetInfo = 3<<30 | 64<<16 | 0xFF<<8 | 11
+)
+
+// exitFromPidfd asks the kernel how a process that was not our child
+// ended. The status is there once its reaper (init, or a service manager)
+// has reaped it, which some inits do only every second or so; on kernels
+// before 6.15 nothing is known.
+func exitFromPidfd(fd int) (syscall.WaitStatus, bool) {
+	for range 300 {
+		var info [64]byte
+		(*pidfdInfo)(unsafe.Pointer(&info)).Mask = pidfdInfoExit
+		_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), pidfdGetInfo, uintptr(unsafe.Pointer(&info)))
+		if errno == syscall.ENOTTY || errno == syscall.EINVAL || errno == syscall.EOPNOTSUPP {
+			return 0, false // the kernel has no PIDFD_GET_INFO
+		}
+		if errno == 0 {
+			pi := (*pidfdInfo)(unsafe.Pointer(&info))
+			if pi.Mask&pidfdInfoExit != 0 {
+				return syscall.WaitStatus(pi.ExitCode), true
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return 0, false
+}
+
+// watchPidfd opens a pidfd on id and checks, with the pidfd pinning the
+// process, that it is still the one recorded. The returned file waits in
+// the runtime's poller: readable once the process has terminated.
+func watchPidfd(id Identity) (*os.File, error) {
+	fd, err := unix.PidfdOpen(id.Pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return nil, os.NewSyscallError("pidfd_open", err)
+	}
+	if !id.Alive() {
+		unix.Close(fd)
+		return nil, syscall.ESRCH
+	}
+	return os.NewFile(uintptr(fd), "pidfd"), nil
+}
+
+// waitPidfd blocks until the process behind f terminates.
+func waitPidfd(f *os.File) {
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	exited := func(fd uintptr, timeout int) bool {
+		p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, _ := unix.Poll(p, timeout)
+		return n > 0
+	}
+	if raw.Read(func(fd uintptr) bool { return exited(fd, 0) }) != nil {
+		// Not in the runtime's poller: wait in poll(2) on a thread.
+		raw.Control(func(fd uintptr) {
+			for !exited(fd, -1) {
+			}
+		})
+	}
+}

@@ -1,0 +1,224 @@
+package supervisor
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ctlsup/ctlsup/supervisor/internal/logcap"
+	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
+)
+
+// heldPipe is a read end a previous daemon left with the holder.
+type heldPipe struct {
+	id     string
+	fd     int
+	ino    uint64
+	stream string
+}
+
+// takeHeldPipes takes back the read ends the holder kept, by process name.
+func (r *OSRuntime) takeHeldPipes() {
+	r.heldPipes = map[string][]heldPipe{}
+	if r.holder == nil {
+		return
+	}
+	fds, err := r.holder.Take()
+	if err != nil {
+		r.Logger.Warn("cannot take pipes back from the fd holder", "err", err)
+	}
+	for id, fd := range fds {
+		ino, stream, name, ok := logcap.ParsePipeID(id)
+		if !ok {
+			syscall.Close(fd)
+			r.holder.Drop(id)
+			continue
+		}
+		r.heldPipes[name] = append(r.heldPipes[name], heldPipe{id: id, fd: fd, ino: ino, stream: stream})
+	}
+}
+
+// resolve proves a journal entry's process is still the one recorded (or
+// finds the child of a spawn whose pid was not recorded yet) and keeps it
+// for Adopt. An entry whose process is gone stays, so the engine learns
+// that it ended while no daemon ran; if two entries name one process, the
+// newer is the survivor and the older is stopped.
+func (r *OSRuntime) resolve(e *journalEntry) {
+	if e.Pid == 0 {
+		pid, start, ok := findByPipes(e.Pipes)
+		if !ok {
+			r.state.gone(e.ID) // the fork never happened, or its child is gone
+			return
+		}
+		e.Pid, e.StartTime = pid, start
+		if e.SpawnedAt == 0 {
+			e.SpawnedAt = time.Now().UnixMilli()
+		}
+	}
+	if prev := r.survivors[e.Name]; prev != nil {
+		older := prev
+		if prev.ID > e.ID {
+			older, e = e, prev
+		}
+		r.stopLeftover(older)
+	}
+	r.survivors[e.Name] = e
+}
+
+// findByPipes finds the leader of a process group holding one of the pipes
+// as its stdout or stderr: a child forked just before the daemon died,
+// before its pid was recorded.
+func findByPipes(inodes []uint64) (pid int, start uint64, ok bool) {
+	want := map[string]bool{}
+	for _, ino := range inodes {
+		if ino != 0 {
+			want["pipe:["+strconv.FormatUint(ino, 10)+"]"] = true
+		}
+	}
+	if len(want) == 0 {
+		return 0, 0, false
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		for _, fd := range []string{"/fd/1", "/fd/2"} {
+			if link, _ := os.Readlink("/proc/" + e.Name() + fd); want[link] {
+				if st, err := proc.ReadStat(p); err == nil && st.Pgrp == p && st.State != 'Z' {
+					return p, st.StartTime, true
+				}
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// stopLeftover stops, in the background, a process of a previous daemon
+// that nothing adopts, with the stop settings it was started with.
+func (r *OSRuntime) stopLeftover(e *journalEntry) {
+	id := proc.Identity{Pid: e.Pid, StartTime: e.StartTime}
+	if !id.Alive() && len(proc.OursGroupMembers(id)) == 0 {
+		r.state.gone(e.ID)
+		return
+	}
+	r.Logger.Warn("stopping leftover of a previous daemon", "process", e.Name, "pid", e.Pid)
+	go func() {
+		proc.StopLeftover(proc.Leftover{Pid: e.Pid, StartTime: e.StartTime,
+			StopSignal: syscall.Signal(e.StopSignal), StopWait: time.Duration(e.StopWaitMs) * time.Millisecond,
+			StopAsGroup: e.StopAsGroup, KillAsGroup: e.KillAsGroup})
+		r.state.gone(e.ID)
+	}()
+}
+
+// Adopt takes over the process a previous daemon left running for spec,
+// with its pid, and the read ends of its pipes: those the holder kept, or
+// else the pipes reopened through /proc/PID/fd. Pipes of earlier spawns of
+// spec still holding output are drained into its logs too.
+func (r *OSRuntime) Adopt(spec *ProcessSpec, out Output) Adoption {
+	name := spec.FullName()
+	a := Adoption{Stopped: r.held[name]}
+	capture, _ := out.(captureOutput)
+	taken := map[uint64]bool{}
+	for _, hp := range r.heldPipes[name] {
+		taken[hp.ino] = true
+		if capture.Capture == nil {
+			syscall.Close(hp.fd)
+			r.holder.Drop(hp.id)
+		} else if err := capture.Adopt(hp.fd, hp.stream); err != nil {
+			r.Logger.Warn("cannot take over a log pipe", "process", name, "err", err)
+		}
+	}
+	delete(r.heldPipes, name)
+	e := r.survivors[name]
+	if e == nil {
+		return a
+	}
+	delete(r.survivors, name)
+	c := &osChild{name: name, state: r.state, id: e.ID, done: make(chan ExitStatus, 1)}
+	p, err := proc.Adopt(proc.Identity{Pid: e.Pid, StartTime: e.StartTime},
+		proc.Attr{GroupGrace: spec.StopWait, OnExit: c.exited, OnGone: c.gone})
+	if err != nil {
+		r.Logger.Error("cannot adopt", "process", name, "pid", e.Pid, "err", err)
+		r.stopLeftover(e)
+		return a
+	}
+	c.p = p
+	lost := false
+	for i, ino := range e.Pipes {
+		if ino == 0 || taken[ino] {
+			continue
+		}
+		stream := logcap.StreamStdout
+		if i == 1 {
+			stream = logcap.StreamStderr
+		}
+		fd, ok := reopenPipe(e.Pid, i+1, ino)
+		if ok && capture.Capture != nil {
+			ok = capture.Adopt(fd, stream) == nil
+		}
+		lost = lost || !ok
+	}
+	changed := e.Fingerprint != fingerprint(spec)
+	switch {
+	case lost && (proc.Identity{Pid: e.Pid, StartTime: e.StartTime}).Alive():
+		r.Logger.Warn("the output pipes of an adopted process are gone: restarting it", "process", name, "pid", e.Pid)
+	case changed:
+		r.Logger.Info("configuration changed while no daemon ran: restarting", "process", name, "pid", e.Pid)
+	}
+	a.Child = c
+	a.Started = time.UnixMilli(e.SpawnedAt)
+	a.Restart = lost || e.Stopping || changed
+	r.Logger.Info("adopted", "pid", e.Pid, "process", name)
+	return a
+}
+
+// reopenPipe opens a new read end on the pipe a process holds as fd n, if
+// it still is the recorded pipe.
+func reopenPipe(pid, n int, ino uint64) (int, bool) {
+	fd, err := unix.Open(fmt.Sprintf("/proc/%d/fd/%d", pid, n), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Ino != ino || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		unix.Close(fd)
+		return -1, false
+	}
+	return fd, true
+}
+
+// EndAdoption stops what a previous daemon left that no process of the
+// configuration adopted, and lets go of pipes nobody claimed.
+func (r *OSRuntime) EndAdoption() {
+	for _, e := range r.survivors {
+		r.stopLeftover(e)
+	}
+	for _, pipes := range r.heldPipes {
+		for _, hp := range pipes {
+			syscall.Close(hp.fd)
+			r.holder.Drop(hp.id)
+		}
+	}
+	r.survivors, r.heldPipes = nil, nil
+	proc.EndAdoption()
+}
+
+// Hold records that an operator stopped a process (or started it again).
+func (r *OSRuntime) Hold(spec *ProcessSpec, stopped bool) { r.state.hold(spec.FullName(), stopped) }
+
+// fingerprint identifies what a spec runs, so a successor adopting a
+// process can tell whether its configuration changed meanwhile.
+func fingerprint(spec *ProcessSpec) string {
+	b, _ := json.Marshal(spec)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
