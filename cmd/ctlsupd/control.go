@@ -24,6 +24,7 @@ type control struct {
 	handler atomic.Pointer[api.Server]
 	servers []*http.Server
 	socket  string
+	conns   *busyConns
 }
 
 func (c *control) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -34,7 +35,7 @@ func (c *control) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // before any program starts, so the socket's mode is in place first.
 func (m *Main) openControl(passed net.Listener) error {
 	d := m.Config.Daemon
-	c := &control{socket: d.Control.Socket}
+	c := &control{socket: d.Control.Socket, conns: newBusyConns()}
 	var listeners []net.Listener
 	var l net.Listener = passed
 	if il := m.inheritedListener("control"); il != nil {
@@ -48,6 +49,7 @@ func (m *Main) openControl(passed net.Listener) error {
 	} else {
 		c.socket = "" // systemd owns a socket it passed
 	}
+	l = &pausable{Listener: l}
 	listeners = append(listeners, l)
 	m.listeners["control"] = l
 	if addr := d.Control.HTTPListen; addr != "" {
@@ -63,11 +65,13 @@ func (m *Main) openControl(passed net.Listener) error {
 				return err
 			}
 		}
+		tl = &pausable{Listener: tl}
 		listeners = append(listeners, tl)
 		m.listeners["tcp"] = tl
 	}
 	for _, l := range listeners {
-		srv := &http.Server{Handler: c, ReadHeaderTimeout: 10 * time.Second, ConnContext: api.ConnContext}
+		srv := &http.Server{Handler: c, ReadHeaderTimeout: 10 * time.Second, ConnContext: api.ConnContext,
+			ConnState: c.conns.track}
 		c.servers = append(c.servers, srv)
 		go func() {
 			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -33,6 +33,7 @@ func (m *Main) openMetrics(l net.Listener) error {
 	})
 	srv := &http.Server{Handler: metrics.Handler(reg), ReadHeaderTimeout: 10 * time.Second}
 	m.metricsServer = srv
+	l = &pausable{Listener: l}
 	m.listeners["metrics"] = l
 	m.MetricsAddr = l.Addr().String()
 	go func() {

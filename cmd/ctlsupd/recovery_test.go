@@ -209,3 +209,71 @@ func isLive(pid int) bool {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func fmtSscan(line string, pid *int) (int, error) { return fmt.Sscanf(line, "worker %d", pid) }
+
+// holderPid finds the fd holder serving a state directory.
+func holderPid(stateDir string) string {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && string(b) == "ctlsup-holder\x00"+stateDir+"\x00" && isLive(atoiOr0(e.Name())) {
+			return e.Name()
+		}
+	}
+	return ""
+}
+
+func atoiOr0(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// TestDetach_QuitLeavesProgramsForTheNextDaemon: SIGQUIT (systemd's
+// RestartKillSignal in the shipped unit) makes ctlsupd exit 0 leaving its
+// programs running; the next ctlsupd adopts them. A holder killed
+// meanwhile is replaced, and the programs' output still survives the
+// daemon's death afterwards.
+func TestDetach_QuitLeavesProgramsForTheNextDaemon(t *testing.T) {
+	path := testConfig(t, map[string]string{"app.toml": program("ticker", "tick") + program("sleeper", "sleep")})
+	stateDir := filepath.Join(filepath.Dir(path), "state")
+	sock := filepath.Join(stateDir, "ctlsup.sock")
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "both RUNNING", log1, func() bool { return len(statusPidsOrNil(sock)) == 2 })
+	before := statusPids(t, sock)
+
+	first.Process.Signal(syscall.SIGQUIT)
+	if err := first.Wait(); err != nil {
+		t.Fatalf("ctlsupd after SIGQUIT: %v\n%s", err, log1)
+	}
+	for name, pid := range before {
+		if !isLive(pid) {
+			t.Fatalf("%s (pid %d) did not survive the detach", name, pid)
+		}
+	}
+	second, log2 := startDaemon(t, path)
+	waitUntil(t, "both adopted", log2, func() bool { return len(statusPidsOrNil(sock)) == 2 })
+
+	// The holder dies: the daemon starts another and gives it the pipes.
+	old := holderPid(stateDir)
+	if old == "" {
+		t.Fatal("no fd holder runs")
+	}
+	syscall.Kill(atoiOr0(old), syscall.SIGKILL)
+	waitUntil(t, "a new holder", log2, func() bool { h := holderPid(stateDir); return h != "" && h != old })
+	time.Sleep(100 * time.Millisecond) // let it receive the pipes
+	second.Process.Signal(syscall.SIGKILL)
+	second.Wait()
+	time.Sleep(300 * time.Millisecond) // the ticker writes meanwhile: with no reader it would die of SIGPIPE
+	third, log3 := startDaemon(t, path)
+	waitUntil(t, "both adopted again", log3, func() bool { return len(statusPidsOrNil(sock)) == 2 })
+	after := statusPids(t, sock)
+	for name, pid := range before {
+		if after[name] != pid {
+			t.Errorf("%s: pid %d before, %d after\n%s", name, pid, after[name], log3)
+		}
+	}
+	third.Process.Signal(syscall.SIGTERM)
+	if err := third.Wait(); err != nil {
+		t.Errorf("ctlsupd exit: %v", err)
+	}
+	if h := holderPid(stateDir); h != "" {
+		t.Errorf("holder %s still runs after shutdown", h)
+	}
+	checkTicks(t, tickNumbers(t, filepath.Join(filepath.Dir(path), "log", "ticker.log")))
+}

@@ -108,19 +108,15 @@ func (m *Main) upgrade(checked bool) {
 	}
 	m.Logger.Info("upgrading: executing the binary on disk in place", "binary", exePath, "pid", os.Getpid())
 	m.notifyReloading()
-	m.stopServing()
+	m.pauseServing()
 	undo := m.Supervisor.Detach()
-	m.closeLog()
 	err = syscall.Exec(exePath, os.Args, append(os.Environ(), inheritEnv+"="+env))
 	m.Logger.Error("upgrade failed: carrying on with the running binary", "err", err)
 	undo()
-	for name, f := range pass {
-		syscall.CloseOnExec(int(f.Fd()))
-		m.inherited[name] = f
+	for _, f := range pass {
+		f.Close()
 	}
-	if err := errors.Join(m.openControl(nil), m.openMetrics(nil)); err != nil {
-		m.Logger.Error("cannot serve again after a failed upgrade", "err", err)
-	}
+	m.resumeServing()
 	m.notify("READY=1")
 }
 
@@ -176,19 +172,24 @@ func (m *Main) passable() (map[string]*os.File, string, error) {
 	return files, strings.Join(parts, ","), nil
 }
 
-// stopServing answers the requests under way and closes the servers; the
-// listeners' duplicates keep the sockets, so new clients queue.
-func (m *Main) stopServing() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if m.control != nil {
-		for _, srv := range m.control.servers {
-			if err := srv.Shutdown(ctx); err != nil {
-				srv.Close()
-			}
+// pauseServing stops accepting connections and waits (5 s at most) until
+// the requests under way are answered: new clients queue in the sockets'
+// backlogs for the next image.
+func (m *Main) pauseServing() {
+	for _, l := range m.listeners {
+		if p, ok := l.(*pausable); ok {
+			p.pause()
 		}
 	}
-	if m.metricsServer != nil {
-		m.metricsServer.Close()
+	if m.control != nil {
+		m.control.conns.wait(5 * time.Second)
+	}
+}
+
+func (m *Main) resumeServing() {
+	for _, l := range m.listeners {
+		if p, ok := l.(*pausable); ok {
+			p.resume()
+		}
 	}
 }

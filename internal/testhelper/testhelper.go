@@ -4,6 +4,7 @@
 package testhelper
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -171,13 +172,20 @@ var helpers = map[string]func(args []string){
 		os.Rename(tmp, args[0])
 		http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }))
 	},
-	// numbered prints numbered lines of about 100 bytes, one a millisecond,
-	// until killed.
-	"numbered": func([]string) {
+	// numbered [TAG [fast]] prints numbered lines of about 100 bytes, one a
+	// millisecond, until killed; fast, the first 200,000 as fast as it can.
+	"numbered": func(args []string) {
+		fast := len(args) > 1 && args[1] == "fast"
 		pad := strings.Repeat(".", 90)
+		w := bufio.NewWriterSize(os.Stdout, 4096)
 		for i := 1; ; i++ {
-			fmt.Printf("line %08d %s\n", i, pad)
-			time.Sleep(time.Millisecond)
+			fmt.Fprintf(w, "line %08d %s\n", i, pad)
+			if !fast || i > 200_000 {
+				w.Flush()
+				time.Sleep(time.Millisecond)
+			} else if w.Available() < 128 {
+				w.Flush()
+			}
 		}
 	},
 	// touch creates a file named by its argument, then sleeps.

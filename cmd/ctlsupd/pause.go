@@ -1,0 +1,113 @@
+package main
+
+import (
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// pausable is a listener whose Accept can be held without closing the
+// socket: across an upgrade, connections that arrive wait in the kernel's
+// backlog for the next image, and none is accepted and then dropped.
+type pausable struct {
+	net.Listener
+	mu      sync.Mutex
+	resumed chan struct{} // nil while accepting; closed by resume
+}
+
+type deadliner interface{ SetDeadline(time.Time) error }
+
+func (l *pausable) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		l.mu.Lock()
+		held := l.resumed
+		l.mu.Unlock()
+		if held == nil {
+			return c, err
+		}
+		if err == nil {
+			return c, nil // accepted before the pause took hold: served
+		}
+		<-held // the deadline that paused Accept: wait to be resumed
+	}
+}
+
+// pause stops accepting: Accept, woken by a deadline in the past, waits.
+func (l *pausable) pause() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.resumed != nil {
+		return
+	}
+	l.resumed = make(chan struct{})
+	if d, ok := l.Listener.(deadliner); ok {
+		d.SetDeadline(time.Unix(1, 0))
+	}
+}
+
+func (l *pausable) resume() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.resumed == nil {
+		return
+	}
+	if d, ok := l.Listener.(deadliner); ok {
+		d.SetDeadline(time.Time{})
+	}
+	close(l.resumed)
+	l.resumed = nil
+}
+
+// File duplicates the listening socket, for the next image.
+func (l *pausable) File() (*os.File, error) {
+	f, ok := l.Listener.(interface{ File() (*os.File, error) })
+	if !ok {
+		return nil, os.ErrInvalid
+	}
+	return f.File()
+}
+
+// busyConns counts a server's connections that are reading or serving a
+// request, so an upgrade can wait until every answer is out.
+type busyConns struct {
+	mu    sync.Mutex
+	busy  map[net.Conn]bool
+	quiet *sync.Cond
+}
+
+func newBusyConns() *busyConns {
+	b := &busyConns{busy: map[net.Conn]bool{}}
+	b.quiet = sync.NewCond(&b.mu)
+	return b
+}
+
+// track is an http.Server's ConnState hook.
+func (b *busyConns) track(c net.Conn, st http.ConnState) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch st {
+	case http.StateNew, http.StateActive:
+		b.busy[c] = true
+	default:
+		delete(b.busy, c)
+		if len(b.busy) == 0 {
+			b.quiet.Broadcast()
+		}
+	}
+}
+
+// wait waits until no connection is busy, or d has passed (a client that
+// follows a log with tail -f stays busy).
+func (b *busyConns) wait(d time.Duration) {
+	t := time.AfterFunc(d, func() { b.mu.Lock(); b.quiet.Broadcast(); b.mu.Unlock() })
+	defer t.Stop()
+	deadline := time.Now().Add(d)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for len(b.busy) > 0 && time.Now().Before(deadline) {
+		b.quiet.Wait()
+	}
+}

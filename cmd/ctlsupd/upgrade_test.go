@@ -1,0 +1,133 @@
+package main
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ctlsup/ctlsup/api/client"
+	"github.com/ctlsup/ctlsup/internal/testhelper"
+)
+
+// copyBinary installs the daemon binary at path, as a package upgrade
+// would: a new file renamed over the old one.
+func copyBinary(t *testing.T, path string) {
+	t.Helper()
+	src, err := os.Open(daemonBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	tmp := path + ".new"
+	dst, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	dst.Close()
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUpgrade_InPlace upgrades ctlsupd twice (ctlsup.upgrade, then SIGUSR1)
+// to a binary installed over its own while a program logs as fast as it
+// can: the daemon keeps its pid and now runs the new binary, every program
+// keeps its pid, no line is lost or written twice, and the control socket
+// answers every call made meanwhile.
+func TestUpgrade_InPlace(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ctlsupd")
+	copyBinary(t, bin)
+	var argv []string
+	for _, a := range testhelper.Argv("numbered", "upgrade", "fast") {
+		argv = append(argv, strconv.Quote(a))
+	}
+	path := testConfig(t, map[string]string{"app.toml": program("ticker", "tick") + `
+[program.fast]
+command = [` + strings.Join(argv, ", ") + `]
+startsecs = 0
+logfile_maxbytes = "4MB"
+logfile_backups = 100
+`})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	out := &testhelper.SyncBuffer{}
+	d := exec.Command(bin, "-c", path)
+	d.Stdout, d.Stderr = out, out
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "both programs RUNNING", out, func() bool { return len(statusPidsOrNil(sock)) == 2 })
+	before := statusPids(t, sock)
+
+	// Call the control socket without pause, a new connection each time.
+	var calls, failures atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c, _ := client.New("unix://"+sock, "", "")
+			if _, err := c.Call("supervisor.getState"); err != nil {
+				failures.Add(1)
+				t.Logf("call failed: %v", err)
+			}
+			c.Close()
+			calls.Add(1)
+		}
+	})
+
+	exe := func() string { l, _ := os.Readlink("/proc/" + strconv.Itoa(d.Process.Pid) + "/exe"); return l }
+	for round, how := range []string{"ctlsup.upgrade", "SIGUSR1"} {
+		copyBinary(t, bin)
+		if !strings.HasSuffix(exe(), "(deleted)") {
+			t.Fatalf("the running binary should have been replaced on disk: %s", exe())
+		}
+		if how == "SIGUSR1" {
+			d.Process.Signal(syscall.SIGUSR1)
+		} else {
+			c, _ := client.New("unix://"+sock, "", "")
+			if _, err := c.Call("ctlsup.upgrade"); err != nil {
+				t.Fatalf("ctlsup.upgrade: %v", err)
+			}
+			c.Close()
+		}
+		waitUntil(t, "the new image to run", out, func() bool {
+			return !strings.HasSuffix(exe(), "(deleted)") && strings.Count(out.String(), "ctlsupd started") == round+2
+		})
+		after := statusPids(t, sock)
+		for name, pid := range before {
+			if after[name] != pid {
+				t.Errorf("after %s, %s has pid %d, had %d", how, name, after[name], pid)
+			}
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if n := failures.Load(); n > 0 {
+		t.Errorf("%d of %d control calls failed during the upgrades", n, calls.Load())
+	}
+	t.Logf("%d control calls answered during two upgrades", calls.Load())
+
+	d.Process.Signal(syscall.SIGTERM)
+	if err := d.Wait(); err != nil {
+		t.Errorf("ctlsupd exit: %v\n%s", err, out)
+	}
+	checkNumbered(t, filepath.Join(filepath.Dir(path), "log", "fast.log"))
+	checkTicks(t, tickNumbers(t, filepath.Join(filepath.Dir(path), "log", "ticker.log")))
+}
