@@ -24,6 +24,9 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Arg0 marks a re-execution of the daemon's binary as the holder.
@@ -50,10 +53,11 @@ func init() {
 }
 
 type server struct {
-	mu   sync.Mutex
-	fds  map[string]int
-	quit chan struct{}
-	once sync.Once
+	mu    sync.Mutex
+	fds   map[string]int
+	conns map[*net.UnixConn]bool // connections being handled
+	quit  chan struct{}
+	once  sync.Once
 }
 
 // serve holds descriptors for clients until asked to quit or terminated.
@@ -77,7 +81,7 @@ func serve(dir string) error {
 	if err != nil {
 		return err
 	}
-	s := &server{fds: map[string]int{}, quit: make(chan struct{})}
+	s := &server{fds: map[string]int{}, conns: map[*net.UnixConn]bool{}, quit: make(chan struct{})}
 	go func() {
 		<-s.quit
 		l.Close()
@@ -117,7 +121,15 @@ func trusted(c *net.UnixConn) bool {
 }
 
 func (s *server) handle(c *net.UnixConn) {
-	defer c.Close()
+	s.mu.Lock()
+	s.conns[c] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
 	buf := make([]byte, maxMsg)
 	oob := make([]byte, syscall.CmsgSpace(4*4))
 	for {
@@ -136,6 +148,7 @@ func (s *server) handle(c *net.UnixConn) {
 		case 'D':
 			s.drop(id)
 		case 'L':
+			s.settle(c)
 			s.list(c)
 		case 'Q':
 			c.Write([]byte{'q'})
@@ -163,6 +176,44 @@ func (s *server) drop(id string) {
 		syscall.Close(fd)
 		delete(s.fds, id)
 	}
+}
+
+// settle waits (a few seconds at most) until what clients that have hung
+// up sent before they went is stored: a daemon killed right after a store
+// must not have its successor list the holder before that store.
+func (s *server) settle(self *net.UnixConn) {
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		pending := false
+		s.mu.Lock()
+		for c := range s.conns {
+			if c != self && hungUp(c) {
+				pending = true
+			}
+		}
+		s.mu.Unlock()
+		if !pending {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// hungUp reports whether the peer closed the connection (its handler will
+// reach EOF once it has read what is queued).
+func hungUp(c *net.UnixConn) bool {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var hup bool
+	raw.Control(func(fd uintptr) {
+		p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+		if n, _ := unix.Poll(p, 0); n > 0 {
+			hup = p[0].Revents&(unix.POLLHUP|unix.POLLRDHUP) != 0
+		}
+	})
+	return hup
 }
 
 func (s *server) list(c *net.UnixConn) {

@@ -1,0 +1,108 @@
+package holder
+
+import (
+	"log/slog"
+	"os"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
+)
+
+func inode(t *testing.T, fd int) uint64 {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+func holderPid(dir string) int {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && string(b) == Arg0+"\x00"+dir+"\x00" {
+			if st, err := proc.ReadStat(atoi(e.Name())); err == nil && st.State != 'Z' {
+				return atoi(e.Name())
+			}
+		}
+	}
+	return 0
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// The holder keeps what it is given, hands duplicates back to a new
+// client, forgets what is dropped, survives its client, and when it dies
+// the client starts another and gives it everything again.
+func TestHolder_KeepsHandsBackAndIsReplaced(t *testing.T) {
+	if err := proc.Acquire(slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Release()
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	c := Connect(dir, log)
+	var p1, p2 [2]int
+	syscall.Pipe2(p1[:], syscall.O_CLOEXEC)
+	syscall.Pipe2(p2[:], syscall.O_CLOEXEC)
+	c.Store("one", p1[0])
+	c.Store("two", p2[0])
+	c.Drop("two")
+	c.Detach() // the daemon dies
+
+	// The pipe keeps a reader in the holder: a write does not fail.
+	syscall.Close(p1[0])
+	if _, err := syscall.Write(p1[1], []byte("kept")); err != nil {
+		t.Fatalf("write with only the holder reading: %v", err)
+	}
+
+	c2 := Connect(dir, log)
+	got, err := c2.Take()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got["one"] == 0 {
+		t.Fatalf("take: %v, want only one", got)
+	}
+	if inode(t, got["one"]) != inode(t, p1[1]) {
+		t.Fatal("the descriptor handed back is not the stored pipe")
+	}
+	buf := make([]byte, 8)
+	if n, _ := syscall.Read(got["one"], buf); string(buf[:n]) != "kept" {
+		t.Fatalf("read %q through the handed-back read end", buf[:n])
+	}
+	c2.Store("one", got["one"])
+
+	// The holder dies: another is started and given the pipe again.
+	old := holderPid(dir)
+	syscall.Kill(old, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for pid := holderPid(dir); pid == 0 || pid == old; pid = holderPid(dir) {
+		if time.Now().After(deadline) {
+			t.Fatal("no new holder")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var again map[string]int
+	for again == nil || len(again) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the new holder did not get the pipe")
+		}
+		again, _ = c2.Take()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if inode(t, again["one"]) != inode(t, p1[1]) {
+		t.Fatal("the new holder holds another pipe")
+	}
+	c2.Quit()
+	for holderPid(dir) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the holder did not quit")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

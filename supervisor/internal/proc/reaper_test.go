@@ -1,0 +1,160 @@
+package proc
+
+import (
+	"log/slog"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func acquire(t *testing.T) {
+	t.Helper()
+	if err := Acquire(slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(Release)
+}
+
+// stranger starts /bin/sleep in a process group of its own, outside the
+// reaper, as some other service's process.
+func stranger(t *testing.T) Identity {
+	t.Helper()
+	pid, err := syscall.ForkExec("/bin/sleep", []string{"sleep", "30"}, &syscall.ProcAttr{
+		Sys: &syscall.SysProcAttr{Setpgid: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	st, err := ReadStat(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Identity{Pid: pid, StartTime: st.StartTime}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// A recorded leader whose pid now belongs to a process started at another
+// time: the pid (and so the process group id) was reused by a stranger.
+// Nothing that acts on the recorded process or its group may touch it.
+func TestIdentity_ReusedPidIsNotOurs(t *testing.T) {
+	acquire(t)
+	s := stranger(t)
+	recorded := Identity{Pid: s.Pid, StartTime: s.StartTime - 1}
+	if recorded.Alive() || GroupOurs(recorded) || len(OursGroupMembers(recorded)) != 0 {
+		t.Fatal("a reused pid must not count as ours")
+	}
+	p := &Process{Pid: recorded.Pid, StartTime: recorded.StartTime}
+	p.SignalGroup(syscall.SIGKILL)
+	StopLeftover(Leftover{Pid: recorded.Pid, StartTime: recorded.StartTime, StopSignal: syscall.SIGTERM,
+		StopWait: 100 * time.Millisecond, StopAsGroup: true, KillAsGroup: true})
+	if !killAndWait(recorded, time.Now().Add(100*time.Millisecond)) {
+		t.Error("a stranger's group must count as none of ours left")
+	}
+	if !s.Alive() {
+		t.Fatal("the stranger was killed")
+	}
+	// The real identity is ours to stop.
+	StopLeftover(Leftover{Pid: s.Pid, StartTime: s.StartTime, StopSignal: syscall.SIGTERM, StopWait: time.Second})
+	if s.Alive() {
+		t.Fatal("StopLeftover left the recorded process running")
+	}
+}
+
+// A leader that has exited leaves members in its group: the group id is
+// pinned by them, so it is still ours and the sweep kills them, right away
+// when the grace period is 0.
+func TestSweep_MembersOfAnExitedLeader(t *testing.T) {
+	acquire(t)
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	gone := make(chan struct{})
+	p, err := Start(Attr{Path: "/bin/sh", Argv: []string{"sh", "-c", "sleep 30 & echo $!; exit 0"}, Umask: -1,
+		Files: []*os.File{nil, w, nil}, GroupGrace: 0, OnGone: func() { close(gone) }})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 32)
+	n, _ := r.Read(buf)
+	var member int
+	for _, c := range buf[:n] {
+		if c >= '0' && c <= '9' {
+			member = member*10 + int(c-'0')
+		}
+	}
+	select {
+	case <-gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnGone not called")
+	}
+	<-p.Done()
+	if isAlive(member) {
+		t.Fatalf("member %d of the exited leader's group still runs", member)
+	}
+}
+
+func isAlive(pid int) bool {
+	st, err := ReadStat(pid)
+	return err == nil && st.State != 'Z'
+}
+
+// After an in-place upgrade the children of the old image are ours: one
+// that ended before it was adopted is reported with its real status, one
+// still running is waited for by the reaper. A recorded process that is
+// gone is reported at once, status unknown.
+func TestAdopt_OwnChildrenAndGoneOnes(t *testing.T) {
+	acquire(t)
+	spawn := func(argv ...string) Identity {
+		pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{Sys: &syscall.SysProcAttr{Setpgid: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := ReadStat(pid)
+		return Identity{Pid: pid, StartTime: st.StartTime}
+	}
+	quick := spawn("/bin/sh", "-c", "exit 7")
+	long := spawn("/bin/sleep", "30")
+	time.Sleep(200 * time.Millisecond) // the quick one ends and is reaped, unclaimed
+
+	type exit struct {
+		ws    syscall.WaitStatus
+		known bool
+	}
+	adopt := func(id Identity) chan exit {
+		ch := make(chan exit, 1)
+		if _, err := Adopt(id, Attr{OnExit: func(_ int, ws syscall.WaitStatus, known bool) { ch <- exit{ws, known} }}); err != nil {
+			t.Fatal(err)
+		}
+		return ch
+	}
+	qe, le := adopt(quick), adopt(long)
+	if e := <-qe; !e.known || e.ws.ExitStatus() != 7 {
+		t.Errorf("ended before adoption: %+v, want exit status 7", e)
+	}
+	syscall.Kill(long.Pid, syscall.SIGTERM)
+	if e := <-le; !e.known || e.ws.Signal() != syscall.SIGTERM {
+		t.Errorf("adopted child: %+v, want terminated by SIGTERM", e)
+	}
+	ge := adopt(Identity{Pid: long.Pid, StartTime: long.StartTime})
+	if e := <-ge; e.known {
+		t.Errorf("a process already gone: %+v, want unknown", e)
+	}
+	EndAdoption()
+}
+
+// Release without Acquire does nothing (it used to close a channel twice).
+func TestRelease_Unbalanced(t *testing.T) {
+	acquire(t)
+	Release()
+	Release()
+	Acquire(nil) // for the cleanup's Release
+}
