@@ -70,25 +70,33 @@ func startDaemon(kind, ctlsupd string, progs []program) (*daemon, error) {
 		os.WriteFile(conf, []byte(b.String()), 0o644)
 		d.cmd = exec.Command("supervisord", "-n", "-c", conf)
 	}
+	if err := d.launch(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// launch starts d.cmd and waits until its control socket answers.
+func (d *daemon) launch() error {
 	d.cmd.Stdout, d.cmd.Stderr = nil, nil
 	d.start = time.Now()
 	if err := d.cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if c, err := net.Dial("unix", sock); err == nil {
+		if c, err := net.Dial("unix", strings.TrimPrefix(d.url, "unix://")); err == nil {
 			c.Close()
 			break
 		}
 		if time.Now().After(deadline) {
 			d.stop()
-			return nil, fmt.Errorf("%s did not open its socket", kind)
+			return fmt.Errorf("%s did not open its socket", d.kind)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	d.client, _ = client.New(d.url, "", "")
-	return d, nil
+	return nil
 }
 
 // waitRunning waits until n processes are RUNNING and returns the time

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ctlsup/ctlsup/api/xmlrpc"
 )
 
 // row is one line of the table; a NaN figure was not measured.
@@ -36,7 +38,7 @@ const none = -1 // not measured
 func main() {
 	quick := flag.Bool("quick", false, "smaller workloads (about a minute)")
 	skipSupervisord := flag.Bool("no-supervisord", false, "measure ctlsupd only")
-	only := flag.String("only", "", "comma-separated parts to run: idle, restart, logs, scale (default all)")
+	only := flag.String("only", "", "comma-separated parts to run: idle, restart, logs, adopt, scale (default all)")
 	flag.Parse()
 	run := func(part string) bool {
 		return *only == "" || slices.Contains(strings.Split(*only, ","), part)
@@ -68,6 +70,9 @@ func main() {
 	}
 	if run("logs") {
 		logCapture(bin, kinds, bulk, lines)
+	}
+	if run("adopt") {
+		adoption(bin, sizes[len(sizes)-1])
 	}
 	if !*quick && run("scale") {
 		scale(bin, 5000)
@@ -263,6 +268,59 @@ func restartLatency(bin binaries, kinds []string, kills int) {
 	add("restart after kill -9, p50", get("ctlsupd", func(r q) float64 { return r.p50 }), get("supervisord", func(r q) float64 { return r.p50 }), "ms", "≤ 5 ms")
 	add("restart after kill -9, p90", get("ctlsupd", func(r q) float64 { return r.p90 }), get("supervisord", func(r q) float64 { return r.p90 }), "ms", "")
 	add("restart after kill -9, max", get("ctlsupd", func(r q) float64 { return r.max }), get("supervisord", func(r q) float64 { return r.max }), "ms", "")
+}
+
+// adoption: ctlsupd is killed with SIGKILL while n programs run; the time
+// from a new daemon's start until it has adopted every one (RUNNING, same
+// pid). supervisord has no such thing: its programs die with it or run on
+// unmanaged.
+func adoption(bin binaries, n int) {
+	d, err := startDaemon("ctlsupd", bin.ctlsupd, sleepers(n))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	defer d.stop()
+	if _, err := d.waitRunning(n, 5*time.Minute); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	before := d.pids()
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	d.cmd = exec.Command(d.cmd.Path, d.cmd.Args[1:]...)
+	if err := d.launch(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	took, err := d.waitRunning(n, 5*time.Minute)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	after, same := d.pids(), 0
+	for name, pid := range before {
+		if after[name] == pid {
+			same++
+		}
+	}
+	add(fmt.Sprintf("adopt %d programs after kill -9 (%d kept their pid)", n, same), took.Seconds(), none, "s", "")
+}
+
+// pids is name → pid of every process.
+func (d *daemon) pids() map[string]int {
+	out := map[string]int{}
+	v, err := d.client.Call("supervisor.getAllProcessInfo")
+	if err != nil {
+		return out
+	}
+	for _, p := range v.([]any) {
+		st, _ := p.(xmlrpc.Struct)
+		pid, _ := st.Get("pid")
+		n, _ := pid.(int)
+		out[member(p, "name")] = n
+	}
+	return out
 }
 
 // scale: 5000 programs under ctlsupd alone (supervisord needs minutes).
