@@ -190,6 +190,9 @@ func (p *process) run() {
 			p.publish(m, child)
 		case wokeByTimer:
 			timerOn = false
+			if m.State == Stopping && child != nil {
+				p.log.Warn("did not stop in time: sending SIGKILL", "pid", child.Pid(), "stopwaitsecs", p.spec.StopWait.Seconds())
+			}
 			step(event{kind: evTimer})
 			p.publish(m, child)
 		}

@@ -277,3 +277,34 @@ func TestDetach_QuitLeavesProgramsForTheNextDaemon(t *testing.T) {
 	}
 	checkTicks(t, tickNumbers(t, filepath.Join(filepath.Dir(path), "log", "ticker.log")))
 }
+
+// TestCrashRecovery_ChangedWhileDown: a program whose configuration changed
+// while no daemon ran is adopted and then restarted with its new settings,
+// in the open (STOPPING shows in status); the others keep their pids. A
+// program removed meanwhile is stopped.
+func TestCrashRecovery_ChangedWhileDown(t *testing.T) {
+	path := testConfig(t, map[string]string{"app.toml": program("kept", "sleep") + program("changed", "sleep") + program("removed", "sleep")})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "all RUNNING", log1, func() bool { return len(statusPidsOrNil(sock)) == 3 })
+	before := statusPids(t, sock)
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	writeConfd(t, path, map[string]string{"app.toml": program("kept", "sleep") + program("changed", "sleep", `environment = { NEW = "1" }`)})
+	second, log2 := startDaemon(t, path)
+	waitUntil(t, "changed restarted", log2, func() bool {
+		now := statusPidsOrNil(sock)
+		return now["changed:changed"] != 0 && now["changed:changed"] != before["changed:changed"]
+	})
+	waitUntil(t, "the removed program stopped", log2, func() bool { return !isLive(before["removed:removed"]) })
+	if now := statusPids(t, sock); now["kept:kept"] != before["kept:kept"] {
+		t.Errorf("kept: pid %d, was %d", now["kept:kept"], before["kept:kept"])
+	}
+	for _, want := range []string{"configuration changed while no daemon ran", "stopping leftover of a previous daemon"} {
+		if !strings.Contains(log2.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log2)
+		}
+	}
+	second.Process.Signal(syscall.SIGTERM)
+	second.Wait()
+}
