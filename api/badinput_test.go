@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,7 +68,19 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add("GET", "/logtail/web/stderr", []byte{})
 	f.Add("POST", "/RPC2", []byte("<methodCall><methodName>system.multicall</methodName><params><param><value><array><data></data></array></value></param></params></methodCall>"))
 	f.Add("PUT", "/mainlogtail", []byte("\xff\xfe"))
+	// The log methods get a non-empty log, and sizes that once made the
+	// daemon allocate what the client asked for.
+	for _, c := range [][]any{
+		{"supervisor.tailProcessStdoutLog", "web", 0, 1 << 40},
+		{"supervisor.readProcessStdoutLog", "web", 0, 0},
+		{"supervisor.readProcessStdoutLog", "web", -(1 << 40), 0},
+		{"supervisor.readProcessStdoutLog", "web", 1 << 40, 1 << 40},
+	} {
+		b, _ := xmlrpc.EncodeCall(c[0].(string), c[1:]...)
+		f.Add("POST", "/RPC2", b)
+	}
 	dir := f.TempDir()
+	os.WriteFile(filepath.Join(dir, "web.log"), bytes.Repeat([]byte("a log line\n"), 1000), 0o644)
 	spec := supervisor.ProcessSpec{Name: "web", Group: "web", Argv: []string{"/bin/true"}, Umask: -1,
 		Stdout: supervisor.LogSpec{Path: filepath.Join(dir, "web.log")}}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -95,4 +108,50 @@ func FuzzServeHTTP(f *testing.F) {
 			t.Fatalf("%s %s: status %d", method, path, rec.Code)
 		}
 	})
+}
+
+// TestServer_LogReadsAreBounded: no size a client names makes the daemon
+// allocate it. A tail longer than a request may read answers the end of
+// the log with overflow set; a read of more answers a fault; a multicall
+// shares one budget.
+func TestServer_LogReadsAreBounded(t *testing.T) {
+	h := newHarness(t, nil)
+	info, _ := h.sup.Process("solo")
+	big := bytes.Repeat([]byte("0123456789abcdef"), 9<<20/16) // 9 MiB: over the limit
+	if err := os.WriteFile(info.Spec.Stdout.Path, big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err := h.client.Call("supervisor.tailProcessStdoutLog", "solo", 0, 1<<40)
+	if err != nil {
+		t.Fatalf("tail of 2^40 bytes: %v", err)
+	}
+	r := v.([]any)
+	if s := r[0].(string); len(s) == 0 || len(s) > 8<<20 || !strings.HasSuffix(string(big), s) || r[2] != true {
+		t.Errorf("tail: %d bytes, overflow %v", len(s), r[2])
+	}
+	if _, err := h.client.Call("supervisor.readProcessStdoutLog", "solo", 0, 0); faultOf(err) == nil || faultOf(err).Code != 30 {
+		t.Errorf("reading 9 MiB at once: %v, want FAILED", err)
+	}
+	calls := []any{}
+	for range 4 {
+		calls = append(calls, xmlrpc.Struct{{Name: "methodName", Value: "supervisor.readProcessStdoutLog"},
+			{Name: "params", Value: []any{"solo", 0, 3 << 20}}})
+	}
+	v, err = h.client.Call("system.multicall", calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := v.([]any)
+	ok := 0
+	for _, g := range got {
+		if _, isFault := g.(xmlrpc.Struct); !isFault {
+			ok++
+		}
+	}
+	if ok != 2 {
+		t.Errorf("a multicall of four 3 MiB reads: %d answered, want 2 within the 8 MiB budget", ok)
+	}
+	if _, err := h.client.Call("supervisor.getState"); err != nil {
+		t.Fatal(err)
+	}
 }

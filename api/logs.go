@@ -1,16 +1,50 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"os"
 	"strings"
 	"unicode/utf8"
 )
 
+// A request may read at most this much log in all (a multicall of reads
+// included): the daemon must not be the process that runs out of memory
+// because a client asked for a 90 MiB log, or for 2^40 bytes of one.
+const maxReadPerRequest = 8 << 20
+
+type budgetKey struct{}
+
+func withReadBudget(ctx context.Context) context.Context {
+	left := int64(maxReadPerRequest)
+	return context.WithValue(ctx, budgetKey{}, &left)
+}
+
+// take reserves n bytes of the request's read budget.
+func take(ctx context.Context, n int) bool {
+	left, ok := ctx.Value(budgetKey{}).(*int64)
+	if !ok {
+		left = new(int64)
+		*left = maxReadPerRequest
+	}
+	if int64(n) > *left {
+		return false
+	}
+	*left -= int64(n)
+	return true
+}
+
+// errTooLarge is the fault for a read over the budget: the client asks for
+// a range instead (tail reads the end of a log within it).
+func errTooLarge(n int) error {
+	return fault(faultFailed, fmt.Sprintf("reading %d bytes is over the limit of %d bytes a request may read; read a smaller range", n, maxReadPerRequest))
+}
+
 // readLog reads part of a log file with supervisord's offset semantics:
 // offset >= 0 reads length bytes (0 = to the end) from offset; offset < 0
 // (with length 0) reads the last -offset bytes.
-func readLog(path string, offset, length int) (string, error) {
+func readLog(ctx context.Context, path string, offset, length int) (string, error) {
 	if length < 0 || (offset < 0 && length != 0) {
 		return "", fault(faultBadArguments, "")
 	}
@@ -36,6 +70,9 @@ func readLog(path string, offset, length int) (string, error) {
 	if start >= size || start >= end {
 		return "", nil
 	}
+	if !take(ctx, end-start) {
+		return "", errTooLarge(end - start)
+	}
 	buf := make([]byte, end-start)
 	n, err := f.ReadAt(buf, int64(start))
 	if err != nil && err != io.EOF {
@@ -44,8 +81,10 @@ func readLog(path string, offset, length int) (string, error) {
 	return printable(buf[:n]), nil
 }
 
-// tailLog is supervisord's tailFile: [data, new offset, overflow].
-func tailLog(path string, offset, length int) []any {
+// tailLog is supervisord's tailFile: [data, new offset, overflow]. The
+// length is what the client asks for, clamped to what the request may
+// still read: a longer tail says overflow, as supervisord's does.
+func tailLog(ctx context.Context, path string, offset, length int) []any {
 	f, err := os.Open(path)
 	if err != nil || path == "" {
 		return []any{"", offset, false}
@@ -56,6 +95,10 @@ func tailLog(path string, offset, length int) []any {
 		return []any{"", offset, false}
 	}
 	sz := int(st.Size())
+	length = min(max(length, 0), maxReadPerRequest)
+	for length > 0 && !take(ctx, length) {
+		length /= 2
+	}
 	overflow := false
 	if sz > offset+length {
 		overflow = true

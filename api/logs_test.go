@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,11 +18,11 @@ func TestReadLog_Offsets(t *testing.T) {
 		{0, 0, "0123456789"}, {2, 3, "234"}, {-4, 0, "6789"}, {-100, 0, "0123456789"},
 		{8, 10, "89"}, {10, 0, ""}, {50, 5, ""},
 	} {
-		if got, err := readLog(path, tc.off, tc.n); err != nil || got != tc.want {
+		if got, err := readLog(context.Background(), path, tc.off, tc.n); err != nil || got != tc.want {
 			t.Errorf("readLog(%d, %d) = %q, %v; want %q", tc.off, tc.n, got, err, tc.want)
 		}
 	}
-	if _, err := readLog(filepath.Join(t.TempDir(), "none"), 0, 0); err == nil || err.Error() == "" {
+	if _, err := readLog(context.Background(), filepath.Join(t.TempDir(), "none"), 0, 0); err == nil || err.Error() == "" {
 		t.Error("missing file should be NO_FILE")
 	}
 }
@@ -38,11 +39,11 @@ func TestTailLog_Supervisord(t *testing.T) {
 		{10, 4, []any{"", 10, false}},    // nothing new
 		{0, 20, []any{"0123456789", 10, false}},
 	} {
-		if got := tailLog(path, tc.off, tc.n); !reflect.DeepEqual(got, tc.want) {
+		if got := tailLog(context.Background(), path, tc.off, tc.n); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("tailLog(%d, %d) = %v, want %v", tc.off, tc.n, got, tc.want)
 		}
 	}
-	if got := tailLog(filepath.Join(t.TempDir(), "none"), 7, 4); !reflect.DeepEqual(got, []any{"", 7, false}) {
+	if got := tailLog(context.Background(), filepath.Join(t.TempDir(), "none"), 7, 4); !reflect.DeepEqual(got, []any{"", 7, false}) {
 		t.Errorf("missing file: %v", got)
 	}
 }

@@ -86,7 +86,7 @@ func (s *Server) methods() map[string]method {
 		"supervisor.getPID": {sig: []string{"int"}, help: "Return the PID of supervisord",
 			fn: func(context.Context, args) (any, error) { return os.Getpid(), nil }},
 		"supervisor.readLog": {sig: []string{"string", "int", "int"}, help: "Read length bytes from the main log starting at offset",
-			fn: func(_ context.Context, a args) (any, error) {
+			fn: func(ctx context.Context, a args) (any, error) {
 				off, n := a.integer(0), a.integer(1)
 				if a.err != nil {
 					return nil, a.err
@@ -94,7 +94,7 @@ func (s *Server) methods() map[string]method {
 				if s.MainLog == "" {
 					return nil, fault(faultNoFile, "")
 				}
-				return readLog(s.MainLog, off, n)
+				return readLog(ctx, s.MainLog, off, n)
 			}},
 		"supervisor.clearLog": {sig: []string{"boolean"}, help: "Clear the main log",
 			fn: func(context.Context, args) (any, error) {
@@ -237,13 +237,13 @@ func (s *Server) methods() map[string]method {
 				return out, nil
 			}},
 		"supervisor.readProcessStdoutLog": {sig: []string{"string", "string", "int", "int"}, help: "Read length bytes from name's stdout log starting at offset",
-			fn: func(_ context.Context, a args) (any, error) { return s.readProcLog(a, stdoutPath) }},
+			fn: func(ctx context.Context, a args) (any, error) { return s.readProcLog(ctx, a, stdoutPath) }},
 		"supervisor.readProcessStderrLog": {sig: []string{"string", "string", "int", "int"}, help: "Read length bytes from name's stderr log starting at offset",
-			fn: func(_ context.Context, a args) (any, error) { return s.readProcLog(a, stderrPath) }},
+			fn: func(ctx context.Context, a args) (any, error) { return s.readProcLog(ctx, a, stderrPath) }},
 		"supervisor.tailProcessStdoutLog": {sig: []string{"array", "string", "int", "int"}, help: "Provides a more efficient way to tail the (stdout) log than readProcessStdoutLog",
-			fn: func(_ context.Context, a args) (any, error) { return s.tailProcLog(a, stdoutPath) }},
+			fn: func(ctx context.Context, a args) (any, error) { return s.tailProcLog(ctx, a, stdoutPath) }},
 		"supervisor.tailProcessStderrLog": {sig: []string{"array", "string", "int", "int"}, help: "Provides a more efficient way to tail the (stderr) log than readProcessStderrLog",
-			fn: func(_ context.Context, a args) (any, error) { return s.tailProcLog(a, stderrPath) }},
+			fn: func(ctx context.Context, a args) (any, error) { return s.tailProcLog(ctx, a, stderrPath) }},
 		"supervisor.clearProcessLogs": {sig: []string{"boolean", "string"}, help: "Clear the stdout and stderr logs for the named process and reopen them",
 			fn: func(_ context.Context, a args) (any, error) {
 				name := a.str(0)

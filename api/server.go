@@ -116,6 +116,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request) {
 	}
 	var afterFn func()
 	ctx := context.WithValue(r.Context(), afterKey{}, &afterFn)
+	ctx = withReadBudget(ctx)
 	v, f := s.dispatch(ctx, call.Method, call.Params)
 	var out []byte
 	if f == nil {
@@ -319,7 +320,7 @@ func signalText(v any) string {
 func stdoutPath(p *supervisor.ProcessInfo) string { return p.Spec.Stdout.Path }
 func stderrPath(p *supervisor.ProcessInfo) string { return p.Spec.Stderr.Path }
 
-func (s *Server) readProcLog(a args, path func(*supervisor.ProcessInfo) string) (any, error) {
+func (s *Server) readProcLog(ctx context.Context, a args, path func(*supervisor.ProcessInfo) string) (any, error) {
 	a.count(3, 3)
 	name, off, n := a.str(0), a.integer(1), a.integer(2)
 	if a.err != nil {
@@ -329,10 +330,10 @@ func (s *Server) readProcLog(a args, path func(*supervisor.ProcessInfo) string) 
 	if err != nil {
 		return nil, toFault(err, name)
 	}
-	return readLog(path(p), off, n)
+	return readLog(ctx, path(p), off, n)
 }
 
-func (s *Server) tailProcLog(a args, path func(*supervisor.ProcessInfo) string) (any, error) {
+func (s *Server) tailProcLog(ctx context.Context, a args, path func(*supervisor.ProcessInfo) string) (any, error) {
 	a.count(3, 3)
 	name, off, n := a.str(0), a.integer(1), a.integer(2)
 	if a.err != nil {
@@ -342,7 +343,7 @@ func (s *Server) tailProcLog(a args, path func(*supervisor.ProcessInfo) string) 
 	if err != nil {
 		return nil, toFault(err, name)
 	}
-	return tailLog(path(p), off, n), nil
+	return tailLog(ctx, path(p), off, n), nil
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

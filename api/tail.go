@@ -41,7 +41,11 @@ func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() { f.Close() }()
-	st, _ := f.Stat()
+	st, err := f.Stat()
+	if err != nil {
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain;charset=utf-8")
 	w.Header().Set("Last-Modified", st.ModTime().UTC().Format(http.TimeFormat))
 	w.Header().Set("X-Accel-Buffering", "no")

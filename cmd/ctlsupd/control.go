@@ -70,11 +70,11 @@ func (m *Main) openControl(passed net.Listener) error {
 		m.listeners["tcp"] = tl
 	}
 	for _, l := range listeners {
-		srv := &http.Server{Handler: c, ReadHeaderTimeout: 10 * time.Second, ConnContext: api.ConnContext,
-			ConnState: c.conns.track}
+		srv := &http.Server{Handler: c, ConnContext: api.ConnContext, ConnState: c.conns.track,
+			ReadHeaderTimeout: api.ReadHeaderTimeout, ReadTimeout: api.ReadTimeout, IdleTimeout: api.IdleTimeout}
 		c.servers = append(c.servers, srv)
 		go func() {
-			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(api.LimitListener(l, api.MaxConns, api.MaxConnsPerHost)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				m.Logger.Error("control server stopped", "err", err)
 			}
 		}()

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ctlsup/ctlsup/api"
 	"github.com/ctlsup/ctlsup/api/metrics"
 	"github.com/ctlsup/ctlsup/supervisor"
 )
@@ -31,13 +32,14 @@ func (m *Main) openMetrics(l net.Listener) error {
 		LastReload: m.lastReload,
 		Version:    Version,
 	})
-	srv := &http.Server{Handler: metrics.Handler(reg), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: metrics.Handler(reg), ReadHeaderTimeout: api.ReadHeaderTimeout,
+		ReadTimeout: api.ReadTimeout, IdleTimeout: api.IdleTimeout}
 	m.metricsServer = srv
 	l = &pausable{Listener: l}
 	m.listeners["metrics"] = l
 	m.MetricsAddr = l.Addr().String()
 	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(api.LimitListener(l, api.MaxConns, api.MaxConnsPerHost)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Logger.Error("metrics server stopped", "err", err)
 		}
 	}()
