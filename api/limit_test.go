@@ -32,9 +32,9 @@ func TestLimitListener(t *testing.T) {
 		}
 		conns = append(conns, c)
 	}
-	deadline := time.Now().Add(300 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // the server accepts every one meanwhile
 	for _, c := range conns {
-		c.SetReadDeadline(deadline)
+		c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 		if _, err := c.Read(make([]byte, 1)); err == io.EOF {
 			closed++
 		} else {
