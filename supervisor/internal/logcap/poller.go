@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -23,7 +24,8 @@ import (
 // descriptor itself waits in the runtime's poller, so no thread sits in
 // epoll_wait.
 type poller struct {
-	once  sync.Once
+	broken atomic.Bool // epoll failed: every pipe is polled on a timer
+	once   sync.Once
 	epfd  int
 	file  *os.File // keeps epfd open and in the runtime's poller
 	raw   syscall.RawConn
@@ -44,6 +46,10 @@ func watch(r *reader) error {
 	p.mu.Lock()
 	p.pipes[int32(r.fd)] = r
 	p.mu.Unlock()
+	if p.broken.Load() {
+		go r.batch()
+		return nil
+	}
 	if err := p.ctl(unix.EPOLL_CTL_ADD, r.fd); err != nil {
 		p.forget(r.fd)
 		return err
@@ -98,7 +104,8 @@ func (p *poller) run() {
 				continue
 			}
 			if err != nil {
-				panic("logcap: epoll_wait: " + err.Error()) // only a bad epfd
+				p.fail(err)
+				return true
 			}
 			if n == 0 {
 				return false // wait for the next edge
@@ -112,7 +119,27 @@ func (p *poller) run() {
 			p.mu.Unlock()
 		}
 	})
-	panic("logcap: log pipe poller stopped: " + fmt.Sprint(err)) // the file is never closed
+	if !p.broken.Load() {
+		p.fail(fmt.Errorf("log pipe poller stopped: %v", err))
+	}
+}
+
+// brokenPoll is how often a pipe is drained once epoll has failed.
+const brokenPoll = 10 * time.Millisecond
+
+// fail gives up on epoll (it cannot fail but for a bad descriptor): the
+// daemon must go on supervising, so every pipe is then drained on a timer
+// by a goroutine of its own, which costs more but loses nothing.
+func (p *poller) fail(err error) {
+	if p.broken.Swap(true) {
+		return
+	}
+	slog.Error("log capture: epoll failed; draining every pipe on a timer from now on", "err", err)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.pipes {
+		go r.batch()
+	}
 }
 
 // Batching: after a drain the reader waits before looking at the pipe
@@ -144,6 +171,7 @@ type reader struct {
 	wait     time.Duration
 	last     time.Time
 	finished atomic.Bool // at EOF, its descriptor closed
+	batching atomic.Bool // a batch goroutine runs
 }
 
 // done reports whether the pipe has reached EOF.
@@ -180,9 +208,18 @@ func (r *reader) flush() {
 // again; at EOF it closes the pipe. The lock is not held while waiting, so
 // a flush never waits for a batch that a chatty grandchild keeps going.
 func (r *reader) batch() {
+	if !r.batching.CompareAndSwap(false, true) {
+		return // one batch at a time
+	}
 	for {
 		wait, more := r.drainOnce()
 		if !more {
+			r.batching.Store(false)
+			// The poller may have failed meanwhile: then nothing wakes
+			// this pipe again but its own loop.
+			if logPipes.broken.Load() && !r.done() && r.batching.CompareAndSwap(false, true) {
+				continue
+			}
 			return
 		}
 		time.Sleep(wait)
@@ -209,6 +246,9 @@ func (r *reader) drainOnce() (time.Duration, bool) {
 		return 0, false
 	}
 	now := time.Now()
+	if logPipes.broken.Load() {
+		return brokenPoll, true
+	}
 	if moved == 0 {
 		r.wait, r.last = 0, now
 		if err := logPipes.ctl(unix.EPOLL_CTL_MOD, r.fd); err != nil {
