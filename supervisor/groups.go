@@ -75,7 +75,9 @@ func (s *Supervisor) RemoveGroup(ctx context.Context, name string) error {
 		delete(s.byName, p.spec.FullName())
 	}
 	s.mu.Unlock()
-	s.shutdown(ctx, g.procs)
+	// Committed: the group is gone from the tables, so its actors end
+	// whatever becomes of ctx.
+	s.shutdown(context.WithoutCancel(ctx), g.procs)
 	return nil
 }
 

@@ -474,3 +474,38 @@ func TestOS_NastyChildrenStopInTime(t *testing.T) {
 	}
 	t.Logf("shutdown with nasty children took %s", time.Since(t0))
 }
+
+// TestOS_UpdateCompletesWhenTheCallerGivesUp: a client that hangs up in the
+// middle of an update (its context ends while the old process takes its
+// time to stop) does not abandon it: the old process is stopped and the
+// changed program runs with its new settings.
+func TestOS_UpdateCompletesWhenTheCallerGivesUp(t *testing.T) {
+	spec := helperSpec(t.TempDir(), "slow", testhelper.Argv("ignore-term"), func(s *ProcessSpec) {
+		s.StopWait = 500 * time.Millisecond
+		s.StartSecs = 0
+	})
+	h := openOS(t, spec)
+	old := h.wait("slow", inState(Running)).Pid
+	eventually(t, "the TERM handler", func() bool { return strings.Contains(readFile(spec.Stdout.Path), "ignoring TERM") })
+	changed := *spec
+	changed.Environment = map[string]string{"NEW": "1"}
+	h.s.mu.Lock()
+	h.s.pending = []GroupSpec{{Name: spec.Group, Processes: []ProcessSpec{changed}}}
+	h.s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := h.s.ApplyGroup(ctx, spec.Group); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ApplyGroup with a context that ends first: %v", err)
+	}
+	var info *ProcessInfo
+	eventually(t, "the changed program running", func() bool {
+		info, _ = h.s.Process("slow")
+		return info != nil && info.State == Running && info.Pid != old && info.Pid != 0
+	})
+	if info.Spec.Environment["NEW"] != "1" {
+		t.Error("the new settings were not applied")
+	}
+	if alive(old) {
+		t.Errorf("the old process %d runs on, untracked", old)
+	}
+}

@@ -31,6 +31,10 @@ type Result struct {
 
 // Supervisor owns every supervised process. Create it with New, set the
 // fields, call Open, and Close it to stop every process.
+//
+// Contexts bound waiting, never committed work: a method whose context
+// ends returns ctx.Err(), but what it had started (a stop, a spawn, an
+// update of the process tables) still runs to its end.
 type Supervisor struct {
 	// Logger receives the engine's own log; defaults to slog.Default().
 	Logger *slog.Logger

@@ -88,13 +88,37 @@ func (s *Supervisor) Apply(ctx context.Context, groups []GroupSpec) (Diff, error
 	if s.closing.Load() {
 		return Diff{}, ErrShutdown
 	}
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
-	d := s.applyLocked(ctx, groups, keepIntent)
-	s.mu.Lock()
-	s.pending = groups
-	s.mu.Unlock()
+	var d Diff
+	err := commit(ctx, func(ctx context.Context) {
+		s.applyMu.Lock()
+		defer s.applyMu.Unlock()
+		d = s.applyLocked(ctx, groups, keepIntent)
+		s.mu.Lock()
+		s.pending = groups
+		s.mu.Unlock()
+	})
+	if err != nil {
+		return Diff{}, err
+	}
 	return d, nil
+}
+
+// commit runs work to its end whatever becomes of ctx, which only bounds
+// how long the caller waits for it: a client hanging up in the middle of
+// an update must not leave an old process running untracked, or a changed
+// one stopped for good.
+func commit(ctx context.Context, work func(context.Context)) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		work(context.WithoutCancel(ctx))
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // ApplyGroup makes the pending spec of one group the running one, as Apply
@@ -103,13 +127,30 @@ func (s *Supervisor) ApplyGroup(ctx context.Context, name string) error {
 	if s.closing.Load() {
 		return opErr("update", name, ErrShutdown, "")
 	}
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
+	var err error
+	if cerr := commit(ctx, func(ctx context.Context) {
+		s.applyMu.Lock()
+		defer s.applyMu.Unlock()
+		groups, ok := s.withPendingGroup(name)
+		if !ok {
+			err = opErr("update", name, ErrBadName, "")
+			return
+		}
+		s.applyLocked(ctx, groups, asAdded)
+	}); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// withPendingGroup is the running configuration with group name replaced
+// by (or extended with) its pending spec.
+func (s *Supervisor) withPendingGroup(name string) ([]GroupSpec, bool) {
 	s.mu.RLock()
+	defer s.mu.RUnlock()
 	pi := slices.IndexFunc(s.pending, func(g GroupSpec) bool { return g.Name == name })
 	if pi < 0 {
-		s.mu.RUnlock()
-		return opErr("update", name, ErrBadName, "")
+		return nil, false
 	}
 	groups := make([]GroupSpec, 0, len(s.groups)+1)
 	found := false
@@ -123,9 +164,7 @@ func (s *Supervisor) ApplyGroup(ctx context.Context, name string) error {
 	if !found {
 		groups = append(groups, s.pending[pi])
 	}
-	s.mu.RUnlock()
-	s.applyLocked(ctx, groups, asAdded)
-	return nil
+	return groups, true
 }
 
 // StopChanged stops the processes of a group that the pending configuration
