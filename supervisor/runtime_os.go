@@ -86,12 +86,12 @@ func (r *OSRuntime) Open(ctx context.Context) error {
 // fd holder and releases the reaper: every program has stopped.
 func (r *OSRuntime) Close() error {
 	proc.KillLeftovers()
-	r.state.close()
+	err := r.state.close()
 	if r.holder != nil {
 		r.holder.Quit()
 	}
 	proc.Release()
-	return nil
+	return err
 }
 
 // Detach leaves every program running for a successor (an upgraded image

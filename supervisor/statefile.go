@@ -259,11 +259,13 @@ func (f *stateFile) suspend(on bool) {
 	f.mu.Unlock()
 }
 
-func (f *stateFile) close() {
+func (f *stateFile) close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.f != nil {
-		f.f.Close()
-		f.f = nil
+	if f.f == nil {
+		return nil
 	}
+	err := f.f.Close()
+	f.f = nil
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -122,8 +123,9 @@ func (s *Supervisor) Detach() (undo func()) {
 }
 
 // Close stops every process in descending priority, each with its own
-// stopwaitsecs, waits until all are reaped, and closes the runtime. Later
-// calls return the first call's result.
+// stopwaitsecs, waits until all are reaped, and closes the runtime. It
+// returns every error of that teardown, joined. Later calls return the
+// first call's result.
 func (s *Supervisor) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
@@ -132,8 +134,7 @@ func (s *Supervisor) Close(ctx context.Context) error {
 		s.mu.RLock()
 		all := s.allLocked()
 		s.mu.RUnlock()
-		s.shutdown(ctx, all)
-		s.closeErr = s.rt.Close()
+		s.closeErr = errors.Join(s.shutdown(ctx, all), s.rt.Close())
 	})
 	return s.closeErr
 }
@@ -186,16 +187,22 @@ func (s *Supervisor) startAuto(ctx context.Context, procs []*process) {
 }
 
 // shutdown stops procs for good in descending priority and waits for their
-// actors to finish.
-func (s *Supervisor) shutdown(ctx context.Context, procs []*process) {
-	s.fanOut(ctx, procs, descending, func(p *process) error {
+// actors to finish; it names those that had not when ctx ended.
+func (s *Supervisor) shutdown(ctx context.Context, procs []*process) error {
+	results := s.fanOut(ctx, procs, descending, func(p *process) error {
 		p.send(ctx, command{kind: cmdShutdown})
 		select {
 		case <-p.done:
+			return nil
 		case <-ctx.Done():
+			return fmt.Errorf("%s: not stopped: %w", p.spec.FullName(), ctx.Err())
 		}
-		return nil
 	})
+	var errs []error
+	for _, r := range results {
+		errs = append(errs, r.Err)
+	}
+	return errors.Join(errs...)
 }
 
 type order int

@@ -294,6 +294,9 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 	}
 	s.mu.Unlock()
 
+	if s.closing.Load() {
+		return d // shutting down meanwhile: start nothing only to stop it
+	}
 	s.fanOut(ctx, starts, ascending, func(p *process) error {
 		return p.send(ctx, command{kind: cmdStart})
 	})

@@ -166,7 +166,7 @@ func (m *Main) Run(ctx context.Context) error {
 			m.Logger.Info("shutting down")
 		}
 		drained := make(chan struct{})
-		go m.extendStop(drained)
+		go m.extendStop(drained, m.stopLimit())
 		err := m.Supervisor.Close(context.Background())
 		close(drained)
 		if err != nil || !restart {
@@ -293,10 +293,10 @@ func (m *Main) unlockStateDir() {
 
 // reload rereads the configuration and applies it; a configuration error
 // changes nothing and is logged with its file and line.
-func (m *Main) reload(ctx context.Context) {
+func (m *Main) reload(ctx context.Context, sup *supervisor.Supervisor) {
 	m.notifyReloading()
 	defer m.notify("READY=1")
-	d, err := m.Supervisor.Update(ctx)
+	d, err := sup.Update(ctx)
 	m.recordReload(err == nil)
 	if err != nil {
 		var ce *config.Error

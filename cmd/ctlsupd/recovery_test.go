@@ -308,3 +308,45 @@ func TestCrashRecovery_ChangedWhileDown(t *testing.T) {
 	second.Process.Signal(syscall.SIGTERM)
 	second.Wait()
 }
+
+// TestSignals_TermDuringReload: TERM is acted on while a reload waits for a
+// slow stop (it used to wait for the reload's stops to finish).
+func TestSignals_TermDuringReload(t *testing.T) {
+	path := testConfig(t, map[string]string{"app.toml": program("slow", "ignore-term")})
+	d, log := startDaemon(t, path)
+	waitUntil(t, "slow ignoring TERM", log, func() bool {
+		b, _ := os.ReadFile(filepath.Join(filepath.Dir(path), "log", "slow.log"))
+		return strings.Contains(string(b), "ignoring TERM")
+	})
+	writeConfd(t, path, map[string]string{"app.toml": program("slow", "ignore-term", `environment = { X = "1" }`)})
+	d.Process.Signal(syscall.SIGHUP)
+	waitUntil(t, "the reload's stop under way", log, func() bool { return strings.Contains(log.String(), "received SIGHUP") })
+	time.Sleep(100 * time.Millisecond)
+	d.Process.Signal(syscall.SIGTERM)
+	if err := d.Wait(); err != nil {
+		t.Fatalf("ctlsupd: %v\n%s", err, log)
+	}
+	out := log.String()
+	term, kill := strings.Index(out, "received signal"), strings.Index(out, "did not stop in time")
+	if term < 0 || kill < 0 || term > kill {
+		t.Errorf("TERM should be taken before the reload's stop ends:\n%s", out)
+	}
+}
+
+// TestAsk_NeverBlocks: shutdown, restart and upgrade requests beyond what
+// the daemon keeps queued never block the caller (a third one used to).
+func TestAsk_NeverBlocks(t *testing.T) {
+	m := &Main{requests: make(chan request, 3)}
+	done := make(chan struct{})
+	go func() {
+		for range 10 {
+			m.ask(requestRestart)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a request blocked")
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"syscall"
+
+	"github.com/ctlsup/ctlsup/supervisor"
 )
 
 // handledSignals are the signals the daemon acts on.
@@ -25,8 +27,40 @@ const (
 // supervisord's restart-everything); USR2 reopens every log; USR1 (and
 // ctlsup.upgrade) executes the binary on disk in place.
 func (m *Main) serve(ctx context.Context) ending {
-	for {
+	// A reload runs beside this loop, so TERM is never kept waiting by
+	// the stops of an update; HUPs that come meanwhile make one more.
+	var reloading chan struct{}
+	again := false
+	reload := func() {
+		reloading = make(chan struct{})
+		go func(done chan struct{}, sup *supervisor.Supervisor) {
+			defer close(done)
+			m.reload(ctx, sup)
+		}(reloading, m.Supervisor)
+	}
+	// A restart asked for before this engine started was served by it.
+	for drained := false; !drained; {
 		select {
+		case r := <-m.requests:
+			if r == requestShutdown {
+				return endShutdown
+			}
+		default:
+			drained = true
+		}
+	}
+	for {
+		var reloaded <-chan struct{}
+		if reloading != nil {
+			reloaded = reloading
+		}
+		select {
+		case <-reloaded:
+			reloading = nil
+			if again {
+				again = false
+				reload()
+			}
 		case <-ctx.Done():
 			return endShutdown
 		case r := <-m.requests:
@@ -51,7 +85,11 @@ func (m *Main) serve(ctx context.Context) ending {
 				m.upgrade(false)
 			case syscall.SIGHUP:
 				m.Logger.Info("received SIGHUP: reread and update")
-				m.reload(ctx)
+				if reloading != nil {
+					again = true
+				} else {
+					reload()
+				}
 			case syscall.SIGUSR2:
 				m.Logger.Info("received SIGUSR2: reopening logs")
 				m.Supervisor.ReopenLogs()

@@ -113,14 +113,31 @@ func (m *Main) ping(ctx context.Context) error {
 	return m.engine.Load().Ping(ctx)
 }
 
+// stopLimit is how long a stop of every program may take: the longest
+// stopwaitsecs and a margin.
+func (m *Main) stopLimit() time.Duration {
+	var longest time.Duration
+	for _, p := range m.Supervisor.Processes() {
+		longest = max(longest, p.Spec.StopWait)
+	}
+	return longest + stopMargin
+}
+
+// stopMargin is how long past the longest stopwaitsecs a stop may take
+// (the SIGKILL, the group sweep, the reaping) before systemd may act.
+const stopMargin = 30 * time.Second
+
 // extendStop keeps systemd from killing the daemon while long stops
 // (celery's stopwaitsecs = 600) drain: EXTEND_TIMEOUT_USEC every few
-// seconds until done is closed.
-func (m *Main) extendStop(done <-chan struct{}) {
+// seconds until done is closed, but never longer than the longest
+// stopwaitsecs plus a margin: a child stuck in D state must not make
+// `systemctl stop` hang for ever.
+func (m *Main) extendStop(done <-chan struct{}, limit time.Duration) {
 	const every = 5 * time.Second
+	until := time.Now().Add(limit)
 	t := time.NewTicker(every)
 	defer t.Stop()
-	for {
+	for time.Now().Before(until) {
 		m.notify(fmt.Sprintf("EXTEND_TIMEOUT_USEC=%d", (3 * every).Microseconds()))
 		select {
 		case <-done:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -212,5 +213,27 @@ func TestSystemd_SocketActivation(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "state", "ctlsup.sock")); err == nil {
 		t.Error("ctlsupd made its own socket although systemd passed one")
+	}
+}
+
+// TestExtendStop_Bounded: EXTEND_TIMEOUT_USEC stops once the longest
+// stopwaitsecs and its margin have passed, even if a stop never ends (a
+// child in D state), so systemctl stop cannot hang for ever.
+func TestExtendStop_Bounded(t *testing.T) {
+	path, msgs := notifySocket(t)
+	t.Setenv("NOTIFY_SOCKET", path)
+	m := &Main{Logger: slog.New(slog.DiscardHandler)}
+	ended := make(chan struct{})
+	go func() {
+		m.extendStop(make(chan struct{}), 50*time.Millisecond) // never done
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("extendStop went on past its limit")
+	}
+	if got := <-msgs; !strings.HasPrefix(got, "EXTEND_TIMEOUT_USEC=") {
+		t.Errorf("first message %q", got)
 	}
 }

@@ -26,12 +26,12 @@ import (
 type poller struct {
 	broken atomic.Bool // epoll failed: every pipe is polled on a timer
 	once   sync.Once
-	epfd  int
-	file  *os.File // keeps epfd open and in the runtime's poller
-	raw   syscall.RawConn
-	err   error
-	mu    sync.Mutex
-	pipes map[int32]*reader
+	epfd   int
+	file   *os.File // keeps epfd open and in the runtime's poller
+	raw    syscall.RawConn
+	err    error
+	mu     sync.Mutex
+	pipes  map[int32]*reader
 }
 
 var logPipes poller
