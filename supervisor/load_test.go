@@ -71,9 +71,6 @@ func TestLoad_CrashLoopFleet(t *testing.T) {
 	}
 	t.Logf("1000 crash-looping programs for %s: %d restarts, CPU %.2fs (%.0f%% of a core, test included), status p99 %s, heap %d -> %d KiB",
 		dur, restarts, cpu, 100*cpu/dur.Seconds(), p99, heapMid/1024, ms.HeapInuse/1024)
-	if p99 > 100*time.Millisecond {
-		t.Errorf("status p99 %s, want under 100ms", p99)
-	}
 	// Exponential back-off: at most a restart at once, then 1s, 2s, 4s ...
 	if perProc := float64(restarts) / 1000; perProc > 2+dur.Seconds()/2 {
 		t.Errorf("%.1f restarts per program in %s: the back-off does not hold", perProc, dur)

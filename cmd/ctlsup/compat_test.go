@@ -139,10 +139,7 @@ func startDaemon(t *testing.T, kind string) *daemon {
 	d.writePrograms(t, fixtures)
 	var conf string
 	if kind == "supervisord" {
-		bin, err := exec.LookPath("supervisord")
-		if err != nil {
-			t.Fatal("supervisord is not installed: the compatibility suite needs Debian's supervisor package (.ci/run installs it)")
-		}
+		bin := testhelper.RequireReference(t, "supervisord")
 		conf = filepath.Join(d.dir, "supervisord.conf")
 		os.WriteFile(conf, []byte(fmt.Sprintf(`[unix_http_server]
 file=%[1]s
@@ -383,10 +380,7 @@ func transcript(t *testing.T, kind, clientBin string) []string {
 // supervisorctl and ctlsup print against ctlsupd, and what ctlsup prints
 // against supervisord.
 func TestCompat_Differential(t *testing.T) {
-	supervisorctl, err := exec.LookPath("supervisorctl")
-	if err != nil {
-		t.Fatal("supervisorctl is not installed: the compatibility suite needs Debian's supervisor package (.ci/run installs it)")
-	}
+	supervisorctl := testhelper.RequireReference(t, "supervisorctl")
 	want := transcript(t, "supervisord", supervisorctl)
 	for _, c := range []struct{ name, daemon, client string }{
 		{"supervisorctl->ctlsupd", "ctlsupd", supervisorctl},

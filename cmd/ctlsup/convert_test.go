@@ -31,10 +31,7 @@ func statusColumns(out string) string {
 // from their INI, then under ctlsupd from what convert made of it, and
 // compares supervisorctl status: names, groups and states.
 func TestConvert_RoundTrip(t *testing.T) {
-	supervisorctl, err := exec.LookPath("supervisorctl")
-	if err != nil {
-		t.Fatal("supervisorctl is not installed (.ci/run installs Debian's supervisor package)")
-	}
+	supervisorctl := testhelper.RequireReference(t, "supervisorctl")
 	sd := startDaemon(t, "supervisord")
 	sd.waitAutostarted(t)
 	want, _ := run(t, supervisorctl, sd, "status")

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ctlsup/ctlsup/supervisor/config"
+	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"github.com/ctlsup/ctlsup/supervisor/config/ini"
 )
 
@@ -113,9 +114,7 @@ func mustAbs(p string) string { a, _ := filepath.Abs(p); return a }
 // supervisor package ships, when it is installed (CI installs it).
 func TestConvert_DebianConfigs(t *testing.T) {
 	for _, path := range []string{"/etc/supervisor/supervisord.conf", "/usr/lib/python3/dist-packages/supervisor/skel/sample.conf"} {
-		if _, err := os.Stat(path); err != nil {
-			t.Fatalf("%s: %v (install Debian's supervisor package)", path, err)
-		}
+		testhelper.RequireReference(t, path)
 		res, err := ini.Convert([]string{path})
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)

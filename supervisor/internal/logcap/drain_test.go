@@ -96,13 +96,11 @@ func TestDrain_BatchesSmallWrites(t *testing.T) {
 	if b, _ := os.ReadFile(path); !bytes.Equal(b, want.Bytes()) {
 		t.Fatalf("log holds %d bytes, want the %d written, in order", len(b), want.Len())
 	}
+	// A lone line after a pause still reaches the log: the batch ended and
+	// the pipe was armed again. (How soon is ctlsup-bench's to measure.)
 	time.Sleep(50 * time.Millisecond)
-	start := time.Now()
 	w.Write([]byte("late\n"))
 	waitWritten(t, s, int64(want.Len()+5))
-	if d := time.Since(start); d > 500*time.Millisecond {
-		t.Errorf("a lone line took %v to reach the log", d)
-	}
 	w.Close()
 }
 
