@@ -77,12 +77,38 @@ func OpenSink(path string, maxBytes int64, backups int, log *slog.Logger) *Sink 
 func NewSink(path string, maxBytes int64, backups int, log *slog.Logger) *Sink {
 	return &Sink{
 		Path: path, MaxBytes: maxBytes, Backups: backups, Log: log,
-		lj: &lumberjack.Logger{
+		lj: rotator(path, max(backups, 1)),
+	}
+}
+
+// rotators keeps one lumberjack.Logger per log path and backup count for
+// the life of the process. A Logger that has rotated runs a goroutine that
+// prunes backups and that nothing ever stops; one Logger per sink would
+// leave one such goroutine behind per sink closed by an update or reload.
+var rotators = struct {
+	sync.Mutex
+	m map[rotatorKey]*lumberjack.Logger
+}{m: map[rotatorKey]*lumberjack.Logger{}}
+
+type rotatorKey struct {
+	path    string
+	backups int
+}
+
+func rotator(path string, backups int) *lumberjack.Logger {
+	k := rotatorKey{filepath.Clean(path), backups}
+	rotators.Lock()
+	defer rotators.Unlock()
+	lj := rotators.m[k]
+	if lj == nil {
+		lj = &lumberjack.Logger{
 			Filename:   path,
 			MaxSize:    1 << 30, // megabytes: lumberjack never rotates on its own
-			MaxBackups: max(backups, 1),
-		},
+			MaxBackups: backups,
+		}
+		rotators.m[k] = lj
 	}
+	return lj
 }
 
 // Write appends p, rotating exactly at MaxBytes. It never returns an error:

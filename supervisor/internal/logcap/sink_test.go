@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -243,5 +244,28 @@ func TestSink_DiskFull(t *testing.T) {
 	}
 	if s.Dropped() != int64(len(data)) || s.Written() != 0 {
 		t.Errorf("dropped %d written %d, want all %d dropped", s.Dropped(), s.Written(), len(data))
+	}
+}
+
+// TestSink_NoGoroutinePerRotatedSink: sinks that rotated and were closed,
+// as 100 updates or reloads close them, leave no goroutine each behind
+// (lumberjack's pruning goroutine is never stopped, so there is one per
+// log path, not one per sink).
+func TestSink_NoGoroutinePerRotatedSink(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cycled.log")
+	cycle := func() {
+		s := NewSink(path, 100, 3, nil)
+		s.Write(bytes.Repeat([]byte("x"), 250)) // two rotations
+		s.Close()
+	}
+	cycle()
+	time.Sleep(50 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	for range 100 {
+		cycle()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if after := runtime.NumGoroutine(); after > before+5 {
+		t.Errorf("goroutines: %d before 100 rotated sinks, %d after", before, after)
 	}
 }
