@@ -6,10 +6,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/BurntSushi/toml"
 
@@ -69,12 +72,90 @@ type file struct {
 	keys  []toml.Key // definition order
 }
 
-func parseFile(path string) (*file, error) {
-	b, err := os.ReadFile(path)
+// Limits on what a configuration file may be: a file that breaks one is an
+// error with its name, never a daemon that runs out of memory or waits for
+// ever (an include matching /dev/zero or a FIFO, 500,000 nested tables).
+const (
+	maxFileSize = 4 << 20
+	maxNesting  = 32
+)
+
+// readConfigFile reads a regular file of at most maxFileSize bytes. It
+// opens without blocking (a FIFO with no writer would block the open) and
+// looks at what it opened before reading.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if st.Size() > maxFileSize {
+		return nil, fmt.Errorf("%s is %d bytes; a configuration file may have at most %d", path, st.Size(), maxFileSize)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err == nil && len(b) > maxFileSize {
+		err = fmt.Errorf("%s grew past %d bytes while read", path, maxFileSize)
+	}
+	return b, err
+}
+
+// tooDeep finds the first line where arrays and inline tables nest deeper
+// than maxNesting (the TOML parser would recurse that deep), skipping
+// strings and comments; 0 if none.
+func tooDeep(text string) int {
+	depth, line := 0, 1
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; c {
+		case '\n':
+			line++
+		case '#':
+			for i < len(text) && text[i] != '\n' {
+				i++
+			}
+			i--
+		case '"', '\'':
+			quote := string(c)
+			if strings.HasPrefix(text[i:], strings.Repeat(quote, 3)) {
+				quote = strings.Repeat(quote, 3)
+			}
+			i += len(quote)
+			for i < len(text) && !strings.HasPrefix(text[i:], quote) {
+				if text[i] == '\n' {
+					line++
+				}
+				if text[i] == '\\' && c == '"' {
+					i++
+				}
+				i++
+			}
+			i += len(quote) - 1
+		case '[', '{':
+			if depth++; depth > maxNesting {
+				return line
+			}
+		case ']', '}':
+			depth = max(depth-1, 0)
+		}
+	}
+	return 0
+}
+
+func parseFile(path string) (*file, error) {
+	b, err := readConfigFile(path)
+	if err != nil {
+		return nil, &Error{File: displayName(path), Msg: err.Error()}
+	}
 	f := &file{name: displayName(path), dir: filepath.Dir(path), lines: indexLines(string(b))}
+	if line := tooDeep(string(b)); line > 0 {
+		return nil, &Error{File: f.name, Line: line, Msg: fmt.Sprintf("arrays and tables nest more than %d deep", maxNesting)}
+	}
 	md, err := toml.Decode(string(b), &f.m)
 	if err != nil {
 		var pe toml.ParseError

@@ -184,6 +184,10 @@ func expandKey(r *reader, x *expander, key, s string) string {
 }
 
 // readProgram reads one program table and expands it into its processes:
+// maxNumprocs bounds one program's processes: a typo of a few zeros must be
+// an error, not a daemon that allocates for a hundred million processes.
+const maxNumprocs = 10000
+
 // one copy per instance (or one of no instance), numprocs each.
 func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d *Daemon) ([]supervisor.ProcessSpec, error) {
 	r := p.r
@@ -217,6 +221,10 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 		r.fail("command", "command is empty")
 	}
 	numprocs := r.integer("numprocs", 1, 1)
+	if numprocs > maxNumprocs {
+		r.fail("numprocs", "numprocs = %d, but a program may run at most %d processes", numprocs, maxNumprocs)
+		numprocs = 1
+	}
 	singleton := r.boolean("singleton", false)
 	if singleton && numprocs > 1 {
 		r.fail("numprocs", "numprocs = %d, but a singleton program runs exactly one process", numprocs)

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ctlsup/ctlsup/supervisor/config"
 	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor/config"
 	"github.com/ctlsup/ctlsup/supervisor/config/ini"
 )
 
