@@ -42,7 +42,7 @@ func TestLoad_ConcurrentClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: api.NewServer(sup), ConnContext: api.ConnContext}
+	hs := &http.Server{Handler: api.NewServer(sup)}
 	go hs.Serve(l)
 	defer hs.Close()
 

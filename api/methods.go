@@ -136,7 +136,6 @@ func (s *Server) methods() map[string]method {
 				if err != nil {
 					return nil, fault(faultCantReread, err.Error())
 				}
-				sessionOf(ctx).reread(d.Changed)
 				return []any{[]any{strs(d.Added), strs(d.Changed), strs(d.Removed)}}, nil
 			}},
 		"supervisor.addProcessGroup": {sig: []string{"boolean", "string"}, help: "Update the config for a running process from config file",
@@ -144,12 +143,6 @@ func (s *Server) methods() map[string]method {
 				name := a.str(0)
 				if a.err != nil {
 					return nil, a.err
-				}
-				if sessionOf(ctx).takeRemoved(name) {
-					if err := sup.ApplyGroup(ctx, name); err != nil {
-						return nil, toFault(err, name)
-					}
-					return true, nil
 				}
 				if err := sup.AddGroup(ctx, name); err != nil {
 					return nil, toFault(err, name)
@@ -161,13 +154,6 @@ func (s *Server) methods() map[string]method {
 				name := a.str(0)
 				if a.err != nil {
 					return nil, a.err
-				}
-				if ss := sessionOf(ctx); ss.isChanged(name) && sup.Active(name) {
-					if !sup.ChangesStopped(name) {
-						return nil, fault(faultStillRunning, name)
-					}
-					ss.markRemoved(name)
-					return true, nil
 				}
 				if err := sup.RemoveGroup(ctx, name); err != nil {
 					return nil, toFault(err, name)
@@ -183,12 +169,24 @@ func (s *Server) methods() map[string]method {
 		"supervisor.stopProcess": {sig: []string{"boolean", "string", "boolean"}, help: "Stop a process named by name",
 			fn: func(ctx context.Context, a args) (any, error) { return s.single(ctx, a, sup.Stop) }},
 		"supervisor.stopProcessGroup": {sig: []string{"array", "string", "boolean"}, help: "Stop all processes in the process group named 'name'",
+			fn: func(ctx context.Context, a args) (any, error) { return s.group(ctx, a, sup.StopGroup) }},
+		// ctlsup's own update, as ctlsup update uses it: after reloadConfig,
+		// stop only what changed in a group, then make its new spec the
+		// running one (untouched processes keep running with their pids).
+		// The standard methods always mean what they mean to supervisord.
+		"ctlsup.stopChangedProcesses": {sig: []string{"array", "string", "boolean"}, help: "Stop the processes of a group that the reread configuration changes or drops",
+			fn: func(ctx context.Context, a args) (any, error) { return s.group(ctx, a, sup.StopChanged) }},
+		"ctlsup.updateProcessGroup": {sig: []string{"boolean", "string"}, help: "Make the reread configuration of a group the running one, restarting only its changed processes",
 			fn: func(ctx context.Context, a args) (any, error) {
-				stop := sup.StopGroup
-				if len(a.p) > 0 && sessionOf(ctx).isChanged(a.str(0)) {
-					stop = sup.StopChanged
+				a.count(1, 1)
+				name := a.str(0)
+				if a.err != nil {
+					return nil, a.err
 				}
-				return s.group(ctx, a, stop)
+				if err := sup.ApplyGroup(ctx, name); err != nil {
+					return nil, toFault(err, name)
+				}
+				return true, nil
 			}},
 		"supervisor.stopAllProcesses": {sig: []string{"array", "boolean"}, help: "Stop all processes in the process list",
 			fn: func(ctx context.Context, a args) (any, error) { return s.all(ctx, a, sup.StopAll) }},

@@ -70,7 +70,7 @@ func newHarness(t *testing.T, configure func(h *harness)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: h.srv, ConnContext: api.ConnContext}
+	hs := &http.Server{Handler: h.srv}
 	go hs.Serve(l)
 	h.client, _ = client.New("unix://"+h.sock, "", "")
 	t.Cleanup(func() {
@@ -186,8 +186,8 @@ func TestServer_ProcessInfo(t *testing.T) {
 			theirs++
 		}
 	}
-	if theirs != 41 || ours != 1 {
-		t.Errorf("listMethods gives %d methods of supervisord's (want 41) and %d of ctlsup's (ctlsup.upgrade)", theirs, ours)
+	if theirs != 41 || ours != 3 {
+		t.Errorf("listMethods gives %d methods of supervisord's (want 41) and %d of ctlsup's (want 3)", theirs, ours)
 	}
 }
 
@@ -316,32 +316,59 @@ func TestListenUnix(t *testing.T) {
 	}
 }
 
-// TestServer_UpdateSession plays supervisorctl's update sequence on one
-// connection: only the changed process of a changed group restarts.
-func TestServer_UpdateSession(t *testing.T) {
+// TestServer_UpdateMeanings: after reloadConfig on a kept-alive
+// connection, the standard methods still mean what they mean to
+// supervisord (a deploy script's stopProcessGroup stops the whole group;
+// supervisorctl's update restarts a changed group whole), while ctlsup's
+// own methods restart only what changed.
+func TestServer_UpdateMeanings(t *testing.T) {
 	h := newHarness(t, nil)
-	alpha, beta := h.pid("grp:alpha"), h.pid("grp:beta")
-	h.groups = []supervisor.GroupSpec{h.groups[0], {Name: "grp", Priority: 999, Processes: []supervisor.ProcessSpec{
-		sleeper(h.dir, "grp", "alpha", func(s *supervisor.ProcessSpec) { s.Argv = []string{"/bin/sleep", "1001"} }),
-		sleeper(h.dir, "grp", "beta", nil)}}}
-	v, err := h.client.Call("supervisor.reloadConfig")
-	if err != nil {
+	change := func(arg string) {
+		h.groups = []supervisor.GroupSpec{h.groups[0], {Name: "grp", Priority: 999, Processes: []supervisor.ProcessSpec{
+			sleeper(h.dir, "grp", "alpha", func(s *supervisor.ProcessSpec) { s.Argv = []string{"/bin/sleep", arg} }),
+			sleeper(h.dir, "grp", "beta", nil)}}}
+		v, err := h.client.Call("supervisor.reloadConfig")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if changed := v.([]any)[0].([]any)[1].([]any); len(changed) != 1 || changed[0] != "grp" {
+			t.Fatalf("reloadConfig %v", v)
+		}
+	}
+
+	change("1001")
+	beta := h.pid("grp:beta")
+	if _, err := h.client.Call("supervisor.stopProcessGroup", "grp"); err != nil {
 		t.Fatal(err)
 	}
-	if changed := v.([]any)[0].([]any)[1].([]any); len(changed) != 1 || changed[0] != "grp" {
-		t.Fatalf("reloadConfig %v", v)
+	for _, name := range []string{"grp:alpha", "grp:beta"} {
+		if info, _ := h.sup.Process(name); info.State != supervisor.Stopped {
+			t.Errorf("stopProcessGroup after reloadConfig left %s %s", name, info.State)
+		}
 	}
-	for _, m := range []string{"supervisor.stopProcessGroup", "supervisor.removeProcessGroup", "supervisor.addProcessGroup"} {
+	for _, m := range []string{"supervisor.removeProcessGroup", "supervisor.addProcessGroup"} {
+		if _, err := h.client.Call(m, "grp"); err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+	}
+	h.waitRunning("grp:alpha", "grp:beta")
+	if h.pid("grp:beta") == beta {
+		t.Errorf("supervisorctl's update kept beta's pid; supervisord restarts the group whole")
+	}
+
+	change("1002")
+	alpha, beta := h.pid("grp:alpha"), h.pid("grp:beta")
+	for _, m := range []string{"ctlsup.stopChangedProcesses", "ctlsup.updateProcessGroup"} {
 		if _, err := h.client.Call(m, "grp"); err != nil {
 			t.Fatalf("%s: %v", m, err)
 		}
 	}
 	h.waitRunning("grp:alpha", "grp:beta")
 	if h.pid("grp:beta") != beta {
-		t.Errorf("unchanged beta restarted")
+		t.Errorf("ctlsup's update restarted the unchanged beta")
 	}
 	if h.pid("grp:alpha") == alpha {
-		t.Errorf("changed alpha kept its pid")
+		t.Errorf("ctlsup's update kept the changed alpha's pid")
 	}
 }
 

@@ -185,24 +185,6 @@ func (s *Supervisor) StopChanged(ctx context.Context, name string, w Wait) ([]Re
 	return s.stopMany(ctx, procs, w, passing), nil
 }
 
-// ChangesStopped reports whether every process of the group that the pending
-// configuration changes or drops is stopped.
-func (s *Supervisor) ChangesStopped(name string) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	i := s.findLocked(name)
-	if i < 0 {
-		return false
-	}
-	next := s.pendingSpecsLocked(name)
-	for _, p := range s.groups[i].procs {
-		if ns := next[p.spec.FullName()]; (ns == nil || !ns.Equal(p.spec)) && !p.info.Load().State.IsStopped() {
-			return false
-		}
-	}
-	return true
-}
-
 // pendingSpecsLocked maps the namespecs of a group's processes in the
 // pending configuration to their specs. Must be called with s.mu held.
 func (s *Supervisor) pendingSpecsLocked(group string) map[string]*ProcessSpec {

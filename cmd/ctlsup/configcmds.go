@@ -180,14 +180,7 @@ func doUpdate(m *Main, arg string) error {
 		if skip(g) {
 			continue
 		}
-		if _, err := m.call("supervisor.stopProcessGroup", g); err != nil {
-			return err
-		}
-		m.out(g + ": stopped")
-		if _, err := m.call("supervisor.removeProcessGroup", g); err != nil {
-			return err
-		}
-		if _, err := m.call("supervisor.addProcessGroup", g); err != nil {
+		if err := updateGroup(m, g); err != nil {
 			return err
 		}
 		m.out(g + ": updated process group")
@@ -202,6 +195,31 @@ func doUpdate(m *Main, arg string) error {
 		m.out(g + ": added process group")
 	}
 	return nil
+}
+
+// updateGroup applies a changed group. Against ctlsupd only its changed
+// processes stop and start again (ctlsup's own methods); against
+// supervisord, which lacks them, the group is stopped, removed and added
+// again, as supervisorctl does. Either way it prints supervisorctl's lines.
+func updateGroup(m *Main, g string) error {
+	_, err := m.call("ctlsup.stopChangedProcesses", g)
+	if faultCode(err) == fUnknownMethod {
+		if _, err := m.call("supervisor.stopProcessGroup", g); err != nil {
+			return err
+		}
+		m.out(g + ": stopped")
+		if _, err := m.call("supervisor.removeProcessGroup", g); err != nil {
+			return err
+		}
+		_, err = m.call("supervisor.addProcessGroup", g)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	m.out(g + ": stopped")
+	_, err = m.call("ctlsup.updateProcessGroup", g)
+	return err
 }
 
 func doAdd(m *Main, arg string) error {

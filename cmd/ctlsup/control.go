@@ -13,6 +13,7 @@ const (
 	fNoFile              = 20
 	fNotExecutable       = 21
 	fFailed              = 30
+	fUnknownMethod       = 1
 	fAbnormalTermination = 40
 	fSpawnError          = 50
 	fAlreadyStarted      = 60

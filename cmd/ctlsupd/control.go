@@ -70,7 +70,7 @@ func (m *Main) openControl(passed net.Listener) error {
 		m.listeners["tcp"] = tl
 	}
 	for _, l := range listeners {
-		srv := &http.Server{Handler: c, ConnContext: api.ConnContext, ConnState: c.conns.track,
+		srv := &http.Server{Handler: c, ConnState: c.conns.track,
 			ReadHeaderTimeout: api.ReadHeaderTimeout, ReadTimeout: api.ReadTimeout, IdleTimeout: api.IdleTimeout}
 		c.servers = append(c.servers, srv)
 		go func() {
