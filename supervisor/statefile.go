@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -208,8 +210,16 @@ func (f *stateFile) compactLocked() {
 		enc.Encode(journalRecord{Held: name})
 		n++
 	}
+	// Created exclusively and reopened without following links: a link
+	// planted in state_dir is never written through.
 	tmp := f.path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
+	os.Remove(tmp)
+	tf, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		_, err = tf.Write(buf.Bytes())
+		err = errors.Join(err, tf.Close())
+	}
+	if err != nil {
 		f.warnLocked(err)
 		return
 	}
@@ -217,7 +227,7 @@ func (f *stateFile) compactLocked() {
 		f.warnLocked(err)
 		return
 	}
-	nf, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND, 0)
+	nf, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		f.warnLocked(err)
 		return

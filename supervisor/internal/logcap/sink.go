@@ -5,12 +5,14 @@ package logcap
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -27,21 +29,22 @@ type Sink struct {
 
 	Log *slog.Logger
 
-	mu        sync.Mutex
-	lj        *lumberjack.Logger
-	f         *os.File // nil until the next write opens the path
-	fd        int
-	size      int64 // the write offset, which is the file's size
-	regular   bool  // f is a regular file (its size can be checked)
-	noSplice  bool  // the kernel cannot splice into f
-	closed    bool
-	lastWarn  time.Time
-	lastRot   time.Time
-	lastCheck time.Time
-	written   atomic.Int64
-	dropped   atomic.Int64
-	rotations atomic.Int64
-	drains    atomic.Int64 // pump batches, which tests count
+	mu         sync.Mutex
+	lj         *lumberjack.Logger
+	f          *os.File // nil until the next write opens the path
+	fd         int
+	size       int64 // the write offset, which is the file's size
+	regular    bool  // f is a regular file (its size can be checked)
+	noSplice   bool  // the kernel cannot splice into f
+	closed     bool
+	dirChecked bool
+	lastWarn   time.Time
+	lastRot    time.Time
+	lastCheck  time.Time
+	written    atomic.Int64
+	dropped    atomic.Int64
+	rotations  atomic.Int64
+	drains     atomic.Int64 // pump batches, which tests count
 
 	key  string // in shared, under this key
 	refs int    // OpenSinks not yet closed; guarded by shared
@@ -179,7 +182,8 @@ func (s *Sink) roomLocked() int64 {
 // file truncated under it instead.
 func (s *Sink) openLocked() error {
 	os.MkdirAll(filepath.Dir(s.Path), 0o755)
-	f, err := os.OpenFile(s.Path, os.O_CREATE|os.O_WRONLY, 0o644)
+	s.checkDirLocked()
+	f, err := openNoFollow(s.Path, os.O_CREATE|os.O_WRONLY)
 	if err != nil {
 		return err
 	}
@@ -232,7 +236,7 @@ func (s *Sink) rotateLocked() {
 	s.closeLocked()
 	var err error
 	if s.Backups == 0 {
-		err = os.Truncate(s.Path, 0)
+		err = truncateNoFollow(s.Path)
 	} else {
 		// lumberjack names backups to the millisecond; two rotations in one
 		// millisecond would overwrite a backup.
@@ -279,7 +283,7 @@ func (s *Sink) Clear() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closeLocked()
-	err := os.Truncate(s.Path, 0)
+	err := truncateNoFollow(s.Path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -312,3 +316,49 @@ func (s *Sink) Close() error {
 func (s *Sink) Written() int64   { return s.written.Load() }
 func (s *Sink) Dropped() int64   { return s.dropped.Load() }
 func (s *Sink) Rotations() int64 { return s.rotations.Load() }
+
+// A program's user who can write into its log directory could plant
+// NAME.log -> /etc/shadow there: a root daemon following the link would
+// append to, create or truncate any file. Log files are opened and
+// truncated without following a symbolic link in their last component.
+
+// errSymlink refuses a log path that is a symbolic link.
+var errSymlink = errors.New("the log file is a symbolic link: not followed")
+
+func openNoFollow(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW, 0o644)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s: %w", path, errSymlink)
+	}
+	return f, err
+}
+
+func truncateNoFollow(path string) error {
+	f, err := openNoFollow(path, os.O_WRONLY|syscall.O_NONBLOCK)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Truncate(0)
+}
+
+// checkDirLocked warns, once per sink, when a root daemon writes logs into
+// a directory that someone else can write to: the sink's own opens do not
+// follow links, but lumberjack's rotation renames and creates by path.
+func (s *Sink) checkDirLocked() {
+	if s.dirChecked || os.Geteuid() != 0 {
+		return
+	}
+	s.dirChecked = true
+	dir := filepath.Dir(s.Path)
+	var st syscall.Stat_t
+	if syscall.Stat(dir, &st) != nil {
+		return
+	}
+	if st.Uid != 0 || st.Mode&0o022 != 0 && st.Mode&syscall.S_ISVTX == 0 {
+		if s.Log != nil {
+			s.Log.Warn("log directory is writable by another user than root: a link planted there is not followed, but prefer a directory only root can write",
+				"dir", dir, "owner_uid", st.Uid, "mode", fmt.Sprintf("%04o", st.Mode&0o7777))
+		}
+	}
+}

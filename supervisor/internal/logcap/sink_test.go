@@ -269,3 +269,46 @@ func TestSink_NoGoroutinePerRotatedSink(t *testing.T) {
 		t.Errorf("goroutines: %d before 100 rotated sinks, %d after", before, after)
 	}
 }
+
+// TestSink_DoesNotFollowPlantedLinks: a log path that is a symbolic link
+// (planted by a program's user in a directory it can write) is never
+// followed: writes are dropped and counted, clear and reopen leave the
+// target alone.
+func TestSink_DoesNotFollowPlantedLinks(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "shadow")
+	os.WriteFile(target, []byte("secret\n"), 0o600)
+	path := filepath.Join(dir, "web.log")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSink(path, 0, 0, nil)
+	s.Write([]byte("appended\n"))
+	s.Reopen()
+	s.Write([]byte("after reopen\n"))
+	if err := s.Clear(); err == nil {
+		t.Error("clear of a link succeeded")
+	}
+	s.Close()
+	if b, _ := os.ReadFile(target); string(b) != "secret\n" {
+		t.Errorf("the link's target was changed: %q", b)
+	}
+	if s.Dropped() != int64(len("appended\n")+len("after reopen\n")) {
+		t.Errorf("dropped %d bytes", s.Dropped())
+	}
+
+	// A link planted after the file was deleted is noticed and not followed.
+	path2 := filepath.Join(dir, "worker.log")
+	s2 := NewSink(path2, 0, 0, nil)
+	s2.Write([]byte("first\n"))
+	os.Remove(path2)
+	os.Symlink(target, path2)
+	s2.mu.Lock()
+	s2.lastCheck = time.Time{} // the sink looks at its path at most once a second
+	s2.mu.Unlock()
+	s2.Write([]byte("second\n"))
+	s2.Close()
+	if b, _ := os.ReadFile(target); string(b) != "secret\n" {
+		t.Errorf("the link's target was changed: %q", b)
+	}
+}
