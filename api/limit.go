@@ -2,6 +2,7 @@ package api
 
 import (
 	"net"
+	"os"
 	"sync"
 	"time"
 )
@@ -87,4 +88,20 @@ func (c *limitedConn) Close() error {
 		c.l.mu.Unlock()
 	})
 	return c.Conn.Close()
+}
+
+// SetDeadline and File reach the listener below, so a limited listener can
+// be paused and passed across an upgrade in place.
+func (l *limited) SetDeadline(t time.Time) error {
+	if d, ok := l.Listener.(interface{ SetDeadline(time.Time) error }); ok {
+		return d.SetDeadline(t)
+	}
+	return nil
+}
+
+func (l *limited) File() (*os.File, error) {
+	if f, ok := l.Listener.(interface{ File() (*os.File, error) }); ok {
+		return f.File()
+	}
+	return nil, os.ErrInvalid
 }

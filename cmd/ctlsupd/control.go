@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,20 +23,34 @@ const Version = "0.1.0"
 // Its handler is swapped when a reload replaces the engine.
 type control struct {
 	handler atomic.Pointer[api.Server]
+	ready   chan struct{} // closed once a handler is set
+	once    sync.Once
 	servers []*http.Server
 	socket  string
 	conns   *busyConns
 }
 
+// ServeHTTP serves with the current engine's API. The socket serves from
+// before the engine is open (after an upgrade, clients have waited in its
+// backlog): a request that comes first waits for the engine.
 func (c *control) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c.handler.Load().ServeHTTP(w, r)
+	h := c.handler.Load()
+	if h == nil {
+		select {
+		case <-c.ready:
+			h = c.handler.Load()
+		case <-r.Context().Done():
+			return
+		}
+	}
+	h.ServeHTTP(w, r)
 }
 
 // openControl listens on the configured socket and TCP address. It runs
 // before any program starts, so the socket's mode is in place first.
 func (m *Main) openControl(passed net.Listener) error {
 	d := m.Config.Daemon
-	c := &control{socket: d.Control.Socket, conns: newBusyConns()}
+	c := &control{socket: d.Control.Socket, conns: newBusyConns(), ready: make(chan struct{})}
 	var listeners []net.Listener
 	var l net.Listener = passed
 	if il := m.inheritedListener("control"); il != nil {
@@ -49,7 +64,7 @@ func (m *Main) openControl(passed net.Listener) error {
 	} else {
 		c.socket = "" // systemd owns a socket it passed
 	}
-	l = &pausable{Listener: l}
+	l = &pausable{Listener: api.LimitListener(l, api.MaxConns, api.MaxConnsPerHost), conns: c.conns}
 	listeners = append(listeners, l)
 	m.listeners["control"] = l
 	if addr := d.Control.HTTPListen; addr != "" {
@@ -65,7 +80,7 @@ func (m *Main) openControl(passed net.Listener) error {
 				return err
 			}
 		}
-		tl = &pausable{Listener: tl}
+		tl = &pausable{Listener: api.LimitListener(tl, api.MaxConns, api.MaxConnsPerHost), conns: c.conns}
 		listeners = append(listeners, tl)
 		m.listeners["tcp"] = tl
 	}
@@ -74,7 +89,7 @@ func (m *Main) openControl(passed net.Listener) error {
 			ReadHeaderTimeout: api.ReadHeaderTimeout, ReadTimeout: api.ReadTimeout, IdleTimeout: api.IdleTimeout}
 		c.servers = append(c.servers, srv)
 		go func() {
-			if err := srv.Serve(api.LimitListener(l, api.MaxConns, api.MaxConnsPerHost)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				m.Logger.Error("control server stopped", "err", err)
 			}
 		}()
@@ -101,6 +116,7 @@ func (m *Main) newAPI() {
 		return func() { m.ask(requestUpgrade) }, nil
 	}
 	m.control.handler.Store(s)
+	m.control.once.Do(func() { close(m.control.ready) })
 }
 
 // closeControl stops serving and removes the socket, as supervisord does.

@@ -35,11 +35,11 @@ func (m *Main) openMetrics(l net.Listener) error {
 	srv := &http.Server{Handler: metrics.Handler(reg), ReadHeaderTimeout: api.ReadHeaderTimeout,
 		ReadTimeout: api.ReadTimeout, IdleTimeout: api.IdleTimeout}
 	m.metricsServer = srv
-	l = &pausable{Listener: l}
+	l = &pausable{Listener: api.LimitListener(l, api.MaxConns, api.MaxConnsPerHost)}
 	m.listeners["metrics"] = l
 	m.MetricsAddr = l.Addr().String()
 	go func() {
-		if err := srv.Serve(api.LimitListener(l, api.MaxConns, api.MaxConnsPerHost)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Logger.Error("metrics server stopped", "err", err)
 		}
 	}()

@@ -13,6 +13,7 @@ import (
 // backlog for the next image, and none is accepted and then dropped.
 type pausable struct {
 	net.Listener
+	conns   *busyConns // counts what Accept hands out, if set
 	mu      sync.Mutex
 	resumed chan struct{} // nil while accepting; closed by resume
 }
@@ -25,11 +26,16 @@ func (l *pausable) Accept() (net.Conn, error) {
 		l.mu.Lock()
 		held := l.resumed
 		l.mu.Unlock()
-		if held == nil {
-			return c, err
-		}
 		if err == nil {
-			return c, nil // accepted before the pause took hold: served
+			// Served, even if the pause came meanwhile: counted until the
+			// server reports it, so an upgrade waits for its answer.
+			if l.conns != nil {
+				l.conns.accepted()
+			}
+			return c, nil
+		}
+		if held == nil {
+			return nil, err
 		}
 		<-held // the deadline that paused Accept: wait to be resumed
 	}
@@ -73,9 +79,16 @@ func (l *pausable) File() (*os.File, error) {
 // busyConns counts a server's connections that are reading or serving a
 // request, so an upgrade can wait until every answer is out.
 type busyConns struct {
-	mu    sync.Mutex
-	busy  map[net.Conn]bool
-	quiet *sync.Cond
+	mu      sync.Mutex
+	busy    map[net.Conn]bool
+	pending int // accepted, not yet reported by the server
+	quiet   *sync.Cond
+}
+
+func (b *busyConns) accepted() {
+	b.mu.Lock()
+	b.pending++
+	b.mu.Unlock()
 }
 
 func newBusyConns() *busyConns {
@@ -89,11 +102,14 @@ func (b *busyConns) track(c net.Conn, st http.ConnState) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch st {
-	case http.StateNew, http.StateActive:
+	case http.StateNew:
+		b.pending = max(b.pending-1, 0)
+		b.busy[c] = true
+	case http.StateActive:
 		b.busy[c] = true
 	default:
 		delete(b.busy, c)
-		if len(b.busy) == 0 {
+		if len(b.busy) == 0 && b.pending == 0 {
 			b.quiet.Broadcast()
 		}
 	}
@@ -107,7 +123,7 @@ func (b *busyConns) wait(d time.Duration) {
 	deadline := time.Now().Add(d)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for len(b.busy) > 0 && time.Now().Before(deadline) {
+	for (len(b.busy) > 0 || b.pending > 0) && time.Now().Before(deadline) {
 		b.quiet.Wait()
 	}
 }

@@ -101,16 +101,16 @@ func (m *Main) upgrade(checked bool) {
 			return
 		}
 	}
-	pass, env, err := m.passable()
-	if err != nil {
-		m.Logger.Error("upgrade refused", "err", err)
-		return
-	}
 	m.Logger.Info("upgrading: executing the binary on disk in place", "binary", exePath, "pid", os.Getpid())
 	m.notifyReloading()
 	m.pauseServing()
+	// Nothing is spawned from here on, so no child can inherit the
+	// descriptors passed to the new image.
 	undo := m.Supervisor.Detach()
-	err = syscall.Exec(exePath, os.Args, append(os.Environ(), inheritEnv+"="+env))
+	pass, env, err := m.passable()
+	if err == nil {
+		err = syscall.Exec(exePath, os.Args, append(os.Environ(), inheritEnv+"="+env))
+	}
 	m.Logger.Error("upgrade failed: carrying on with the running binary", "err", err)
 	undo()
 	for _, f := range pass {

@@ -67,6 +67,7 @@ logfile_backups = 100
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { stopLeftDaemon(d) })
 	waitUntil(t, "both programs RUNNING", out, func() bool { return len(statusPidsOrNil(sock)) == 2 })
 	before := statusPids(t, sock)
 
@@ -84,7 +85,7 @@ logfile_backups = 100
 			c, _ := client.New("unix://"+sock, "", "")
 			if _, err := c.Call("supervisor.getState"); err != nil {
 				failures.Add(1)
-				t.Logf("call failed: %v", err)
+				t.Logf("%s call failed: %v", time.Now().Format("15:04:05.000000"), err)
 			}
 			c.Close()
 			calls.Add(1)
@@ -120,7 +121,7 @@ logfile_backups = 100
 	close(stop)
 	wg.Wait()
 	if n := failures.Load(); n > 0 {
-		t.Errorf("%d of %d control calls failed during the upgrades", n, calls.Load())
+		t.Errorf("%d of %d control calls failed during the upgrades\n%s", n, calls.Load(), out)
 	}
 	t.Logf("%d control calls answered during two upgrades", calls.Load())
 

@@ -15,6 +15,19 @@ import (
 // package) a missing reference fails instead.
 func RequireReference(t testing.TB, name string) string {
 	t.Helper()
+	return require(t, name, "the compatibility suite compares ctlsup with Debian's supervisor 4.2.5 (apt-get install supervisor; .ci/run installs it)")
+}
+
+// RequirePackage is RequireReference for the real servers some tests run
+// (gunicorn, redis-server, celery): skipped with the package named where
+// it is missing, failed instead under CTLSUP_REQUIRE_SUPERVISORD=1.
+func RequirePackage(t testing.TB, name, pkg string) string {
+	t.Helper()
+	return require(t, name, "this test runs the real program (apt-get install "+pkg+"; .ci/run installs it)")
+}
+
+func require(t testing.TB, name, why string) string {
+	t.Helper()
 	path := name
 	var err error
 	if name[0] == '/' {
@@ -25,8 +38,7 @@ func RequireReference(t testing.TB, name string) string {
 	if err == nil {
 		return path
 	}
-	msg := fmt.Sprintf("%s is missing: the compatibility suite compares ctlsup with Debian's supervisor 4.2.5 "+
-		"(apt-get install supervisor; .ci/run installs it)", name)
+	msg := fmt.Sprintf("%s is missing: %s", name, why)
 	if os.Getenv("CTLSUP_REQUIRE_SUPERVISORD") == "1" {
 		t.Fatal(msg)
 	}

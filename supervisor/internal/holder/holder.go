@@ -86,6 +86,7 @@ func serve(dir string) error {
 		<-s.quit
 		l.Close()
 	}()
+	go s.exitWhenIdle()
 	for {
 		c, err := l.AcceptUnix()
 		if err != nil {
@@ -175,6 +176,29 @@ func (s *server) drop(id string) {
 	if fd, ok := s.fds[id]; ok {
 		syscall.Close(fd)
 		delete(s.fds, id)
+	}
+}
+
+// idleExit is how long a holder with nothing to hold and no client stays.
+const idleExit = 30 * time.Second
+
+// exitWhenIdle ends a holder that holds nothing while no daemon is
+// connected: one whose daemon shut down without reaching it.
+func (s *server) exitWhenIdle() {
+	var idleSince time.Time
+	for range time.Tick(idleExit / 6) {
+		s.mu.Lock()
+		idle := len(s.fds) == 0 && len(s.conns) == 0
+		s.mu.Unlock()
+		switch {
+		case !idle:
+			idleSince = time.Time{}
+		case idleSince.IsZero():
+			idleSince = time.Now()
+		case time.Since(idleSince) >= idleExit:
+			s.once.Do(func() { close(s.quit) })
+			return
+		}
 	}
 }
 
