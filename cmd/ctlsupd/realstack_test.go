@@ -57,7 +57,8 @@ def tick():
 `), 0o644)
 	redisPort, webPort := freePort(t), freePort(t)
 	ticks := filepath.Join(dir, "ticks")
-	env := fmt.Sprintf(`environment = { BROKER = "redis://127.0.0.1:%d/0", TICKS = %q }`, redisPort, ticks)
+	// Debian's /usr/bin/celery runs the python3 found on PATH: Debian's.
+	env := fmt.Sprintf(`environment = { PATH = "/usr/bin:/bin", BROKER = "redis://127.0.0.1:%d/0", TICKS = %q }`, redisPort, ticks)
 	q := strconv.Quote
 	path := testConfig(t, map[string]string{"stack.toml": fmt.Sprintf(`
 [program.redis]
@@ -92,6 +93,12 @@ startsecs = 0
 	defer func() {
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", log)
+			for _, name := range []string{"redis", "web", "worker", "beat"} {
+				for _, ext := range []string{".log", ".err.log"} {
+					b, _ := os.ReadFile(filepath.Join(filepath.Dir(path), "log", name+ext))
+					t.Logf("%s%s:\n%s", name, ext, b[max(0, len(b)-3000):])
+				}
+			}
 		}
 	}()
 	waitFor := func(what string, limit time.Duration, cond func() bool) {
