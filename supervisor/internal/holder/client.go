@@ -14,6 +14,13 @@ import (
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
+// sendTimeout bounds one message to the holder; retryEvery spaces the
+// attempts to reach one after it was lost.
+const (
+	sendTimeout = 2 * time.Second
+	retryEvery  = 10 * time.Second
+)
+
 // Client is the daemon's side of the holder. It keeps the set of
 // descriptors it has stored, so that a holder that died is replaced and
 // given them again; a missing holder never stops the daemon (the programs
@@ -22,10 +29,11 @@ type Client struct {
 	dir string
 	log *slog.Logger
 
-	mu     sync.Mutex
-	conn   *net.UnixConn
-	held   map[string]int // id → the daemon's own descriptor
-	closed bool
+	mu      sync.Mutex
+	conn    *net.UnixConn
+	held    map[string]int // id → the daemon's own descriptor
+	closed  bool
+	lastTry time.Time
 }
 
 // Connect reaches the holder of dir, starting one if none answers.
@@ -87,29 +95,60 @@ func (c *Client) watch(conn *net.UnixConn) {
 	if c.closed || c.conn != conn {
 		return
 	}
-	conn.Close()
+	c.dropConnLocked(errors.New("fd holder went away"))
+	c.lastTry = time.Time{}
+	c.reconnectLocked()
+}
+
+// dropConnLocked gives up the connection to the holder.
+func (c *Client) dropConnLocked(err error) {
+	c.log.Warn("fd holder lost; another will be started", "err", err)
+	c.conn.Close()
 	c.conn = nil
-	c.log.Warn("fd holder went away; starting another")
+}
+
+// reconnectLocked reaches (or starts) a holder and gives it every
+// descriptor held, at most once per retryEvery.
+func (c *Client) reconnectLocked() bool {
+	if c.closed || time.Since(c.lastTry) < retryEvery {
+		return false
+	}
+	c.lastTry = time.Now()
 	if err := c.connectLocked(); err != nil {
-		c.log.Error("cannot restart fd holder", "err", err)
-		return
+		c.log.Error("cannot reach an fd holder", "err", err)
+		return false
 	}
 	for id, fd := range c.held {
-		c.sendLocked('S', id, fd)
+		if err := c.writeLocked('S', id, fd); err != nil {
+			c.dropConnLocked(err)
+			return false
+		}
 	}
+	return true
 }
 
 func (c *Client) sendLocked(op byte, id string, fd int) {
+	if c.conn == nil && !c.reconnectLocked() {
+		return
+	}
 	if c.conn == nil {
 		return
 	}
+	if err := c.writeLocked(op, id, fd); err != nil {
+		c.dropConnLocked(err)
+	}
+}
+
+// writeLocked sends one message. A holder that stopped reading (stopped,
+// or wedged) must not stop spawns: a send gives up after sendTimeout.
+func (c *Client) writeLocked(op byte, id string, fd int) error {
 	var oob []byte
 	if fd >= 0 {
 		oob = syscall.UnixRights(fd)
 	}
-	if _, _, err := c.conn.WriteMsgUnix(append([]byte{op}, id...), oob, nil); err != nil {
-		c.log.Warn("fd holder: cannot send", "op", string(op), "err", err)
-	}
+	c.conn.SetWriteDeadline(time.Now().Add(sendTimeout))
+	_, _, err := c.conn.WriteMsgUnix(append([]byte{op}, id...), oob, nil)
+	return err
 }
 
 // Store gives the holder a duplicate of fd under id. The daemon keeps fd
@@ -208,12 +247,6 @@ func (c *Client) Detach() {
 func (c *Client) Reattach() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closed = false
-	if err := c.connectLocked(); err != nil {
-		c.log.Error("cannot reach fd holder", "err", err)
-		return
-	}
-	for id, fd := range c.held {
-		c.sendLocked('S', id, fd)
-	}
+	c.closed, c.lastTry = false, time.Time{}
+	c.reconnectLocked()
 }
