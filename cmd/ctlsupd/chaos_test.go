@@ -22,9 +22,10 @@ import (
 
 // TestCrashChaos kills ctlsupd with SIGKILL at random moments (right after
 // its start, while it adopts, during a burst of 200 restarts from an
-// update, during a restart storm, right after a log reopen) and starts it
-// again each time. The programs never notice: the HTTP server, the beat
-// and the chatty logger keep their pids throughout, the server answers
+// update, during a restart storm, right after a log reopen, while the
+// chatty logger's file rotates) and starts it again each time. The
+// programs never notice: the HTTP server, the worker pool, the beat and
+// the chatty logger keep their pids throughout, the server answers
 // every request, never two beats run, no process the daemons started is
 // left unmanaged or runs twice, and every numbered line is in the logs
 // exactly once. CTLSUP_CHAOS_KILLS sets the number of kills (30).
@@ -53,6 +54,9 @@ func TestCrashChaos(t *testing.T) {
 [program.web]
 command = %s
 startsecs = 0
+[program.worker]
+command = %s
+startsecs = 0
 [program.beat]
 command = %s
 singleton = true
@@ -67,13 +71,13 @@ command = "sleep %s"
 numprocs = 200
 startsecs = 0
 environment = { GEN = "%d" }
-`, helper("http", portFile, tag), helper("sleep", tag+"-beat"), helper("numbered", tag), sleepArg, gen)
+`, helper("http", portFile, tag), helper("pool", tag), helper("sleep", tag+"-beat"), helper("numbered", tag), sleepArg, gen)
 	}
 	path := testConfig(t, map[string]string{"app.toml": confd(0)})
 	confPath := filepath.Join(filepath.Dir(path), "conf.d", "app.toml")
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
 	chattyLog := filepath.Join(filepath.Dir(path), "log", "chatty.log")
-	const programs = 203
+	const programs = 204
 
 	var beats, httpFails, httpOK atomic.Int64
 	stop := make(chan struct{})
@@ -177,7 +181,7 @@ environment = { GEN = "%d" }
 	}
 	stopWatching()
 	last := statusPids(t, sock)
-	for _, name := range []string{"web:web", "beat:beat", "chatty:chatty"} {
+	for _, name := range []string{"web:web", "worker:worker", "beat:beat", "chatty:chatty"} {
 		if first[name] != last[name] {
 			t.Errorf("%s: pid %d at first, %d at the end: it was restarted", name, first[name], last[name])
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -243,8 +244,14 @@ func (s *Sink) rotateLocked() {
 		if wait := time.Millisecond - time.Since(s.lastRot); wait > 0 {
 			time.Sleep(wait)
 		}
-		err = s.lj.Rotate()
+		err = asDirWriter(filepath.Dir(s.Path), s.lj.Rotate)
 		s.lj.Close() // lumberjack made the new file; the sink opens its own
+		// Run as the directory's writer, lumberjack cannot give the new
+		// file the old one's owner: it belongs to that writer, as it
+		// should in that directory.
+		if pe := (*os.PathError)(nil); errors.As(err, &pe) && pe.Op == "chown" {
+			err = nil
+		}
 		s.lastRot = time.Now()
 	}
 	if err != nil {
@@ -342,9 +349,67 @@ func truncateNoFollow(path string) error {
 	return f.Truncate(0)
 }
 
+// asDirWriter runs fn, which renames and creates files by path
+// (lumberjack's rotation), with the file system identity of whoever else
+// can write into dir, when a root daemon's log directory is writable by
+// another user: a link that user plants in the middle of the rotation
+// then reaches nothing that user could not write anyway. The identity is
+// the directory's owner, or nobody when the directory is writable by
+// group or others.
+func asDirWriter(dir string, fn func() error) error {
+	if os.Geteuid() != 0 {
+		return fn()
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return fn()
+	}
+	uid, gid := int(st.Uid), int(st.Gid)
+	switch {
+	case st.Mode&0o022 != 0 && st.Mode&syscall.S_ISVTX == 0:
+		uid, gid = nobody, nobody
+	case uid == 0:
+		return fn() // only root can write it
+	}
+	return withFSID(uid, gid, fn)
+}
+
+// nobody is the overflow uid and gid.
+const nobody = 65534
+
+// withFSID runs fn on one thread whose file system uid and gid are uid
+// and gid: setfsuid(2) is per thread, and leaving the root identity drops
+// the file capabilities (CAP_DAC_OVERRIDE, CAP_CHOWN, ...) with it. A
+// thread whose identity cannot be restored is never given back to the
+// runtime: it ends with the goroutine.
+func withFSID(uid, gid int, fn func() error) error {
+	runtime.LockOSThread()
+	setfsgid(gid)
+	setfsuid(uid)
+	err := fn()
+	setfsuid(0)
+	setfsgid(0)
+	if currentFSUID() != 0 {
+		return errors.Join(err, errors.New("cannot restore the file system identity"))
+	}
+	runtime.UnlockOSThread()
+	return err
+}
+
+func setfsuid(id int) { syscall.RawSyscall(syscall.SYS_SETFSUID, uintptr(id), 0, 0) }
+func setfsgid(id int) { syscall.RawSyscall(syscall.SYS_SETFSGID, uintptr(id), 0, 0) }
+
+// currentFSUID reads the thread's file system uid: setfsuid(-1) changes
+// nothing and returns it.
+func currentFSUID() int {
+	r, _, _ := syscall.RawSyscall(syscall.SYS_SETFSUID, ^uintptr(0), 0, 0)
+	return int(r)
+}
+
 // checkDirLocked warns, once per sink, when a root daemon writes logs into
-// a directory that someone else can write to: the sink's own opens do not
-// follow links, but lumberjack's rotation renames and creates by path.
+// a directory that someone else can write to: links are not followed and
+// rotation runs as that user, but such a directory still lets that user
+// delete or replace the logs.
 func (s *Sink) checkDirLocked() {
 	if s.dirChecked || os.Geteuid() != 0 {
 		return
@@ -357,7 +422,7 @@ func (s *Sink) checkDirLocked() {
 	}
 	if st.Uid != 0 || st.Mode&0o022 != 0 && st.Mode&syscall.S_ISVTX == 0 {
 		if s.Log != nil {
-			s.Log.Warn("log directory is writable by another user than root: a link planted there is not followed, but prefer a directory only root can write",
+			s.Log.Warn("log directory is writable by another user than root, who can delete or replace the logs; links planted there are not followed",
 				"dir", dir, "owner_uid", st.Uid, "mode", fmt.Sprintf("%04o", st.Mode&0o7777))
 		}
 	}

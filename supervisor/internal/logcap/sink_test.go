@@ -2,6 +2,7 @@ package logcap
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -310,5 +311,49 @@ func TestSink_DoesNotFollowPlantedLinks(t *testing.T) {
 	s2.Close()
 	if b, _ := os.ReadFile(target); string(b) != "secret\n" {
 		t.Errorf("the link's target was changed: %q", b)
+	}
+}
+
+// TestSink_RotationRunsAsTheDirectorysWriter: in a log directory another
+// user can write, rotation runs with that user's file system identity, so
+// a link planted in the middle of it reaches nothing that user could not
+// write anyway; and the identity is back to root afterwards.
+func TestSink_RotationRunsAsTheDirectorysWriter(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: a daemon that is not root cannot reach another user's files anyway")
+	}
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("root only\n"), 0o600)
+	err := withFSID(nobody, nobody, func() error {
+		f, err := os.OpenFile(secret, os.O_WRONLY|os.O_TRUNC, 0)
+		if err == nil {
+			f.Close()
+		}
+		return err
+	})
+	if !errors.Is(err, os.ErrPermission) {
+		t.Fatalf("truncating a root-only file as nobody: %v, want permission denied", err)
+	}
+	if b, _ := os.ReadFile(secret); string(b) != "root only\n" {
+		t.Fatal("the root-only file was truncated")
+	}
+	if f, err := os.OpenFile(secret, os.O_WRONLY|os.O_APPEND, 0); err != nil {
+		t.Fatalf("root's identity was not restored: %v", err)
+	} else {
+		f.Close()
+	}
+
+	// A rotation in a directory nobody owns still rotates.
+	parent := t.TempDir()
+	os.Chmod(parent, 0o755) // traversable, as a log directory's parents are
+	os.Chmod(filepath.Dir(parent), 0o755)
+	dir := filepath.Join(parent, "logs")
+	os.Mkdir(dir, 0o755)
+	os.Chown(dir, nobody, nobody)
+	s := NewSink(filepath.Join(dir, "web.log"), 100, 3, nil)
+	s.Write(bytes.Repeat([]byte("x"), 250))
+	s.Close()
+	if backups, _ := filepath.Glob(filepath.Join(dir, "web-*.log")); len(backups) != 2 {
+		t.Errorf("backups after two rotations in nobody's directory: %v", backups)
 	}
 }
