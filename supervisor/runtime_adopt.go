@@ -167,16 +167,20 @@ func (r *OSRuntime) Adopt(spec *ProcessSpec, out Output) Adoption {
 		}
 		lost = lost || !ok
 	}
+	// A process that has ended is left to its restart policy, which
+	// starts it with the current configuration anyway.
+	alive := (proc.Identity{Pid: e.Pid, StartTime: e.StartTime}).Alive()
 	changed := e.Fingerprint != fingerprint(spec)
 	switch {
-	case lost && (proc.Identity{Pid: e.Pid, StartTime: e.StartTime}).Alive():
+	case !alive:
+	case lost:
 		r.Logger.Warn("the output pipes of an adopted process are gone: restarting it", "process", name, "pid", e.Pid)
 	case changed:
 		r.Logger.Info("configuration changed while no daemon ran: restarting", "process", name, "pid", e.Pid)
 	}
 	a.Child = c
 	a.Started = time.UnixMilli(e.SpawnedAt)
-	a.Restart = lost || e.Stopping || changed
+	a.Restart = alive && (lost || e.Stopping || changed)
 	r.Logger.Info("adopted", "pid", e.Pid, "process", name)
 	return a
 }
