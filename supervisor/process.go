@@ -3,6 +3,8 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"log/slog"
 	"sync/atomic"
 	"syscall"
@@ -113,6 +115,7 @@ func (p *process) run() {
 		m = next
 		if m.State != prev {
 			p.log.Debug("state", "from", prev, "to", m.State, "event", ev.kind)
+			p.logMilestone(prev, m.State)
 			if m.State == Stopping && child != nil {
 				child.Stopping()
 			}
@@ -250,17 +253,18 @@ func (p *process) publish(m machine, c Child) {
 		pid = c.Pid()
 	}
 	info := &ProcessInfo{
-		Name:       p.spec.Name,
-		Group:      p.spec.Group,
-		Program:    p.spec.Program,
-		Instance:   p.spec.Instance,
-		State:      m.State,
-		Pid:        pid,
-		Start:      m.Start,
-		Stop:       m.Stop,
-		ExitStatus: m.ExitStatus,
-		SpawnErr:   m.SpawnErr,
-		Restarts:   m.Restarts,
+		Name:         p.spec.Name,
+		Group:        p.spec.Group,
+		Program:      p.spec.Program,
+		Instance:     p.spec.Instance,
+		State:        m.State,
+		Pid:          pid,
+		Start:        m.Start,
+		Stop:         m.Stop,
+		ExitStatus:   m.ExitStatus,
+		LastExitCode: m.LastExit,
+		SpawnErr:     m.SpawnErr,
+		Restarts:     m.Restarts,
 
 		RestartsAfterExit:  m.RestartsAfterExit,
 		RestartsAfterRetry: m.RestartsAfterRetry,
@@ -323,4 +327,17 @@ func adoptedMachine(spec *ProcessSpec, started, now time.Time) machine {
 		m = arm(m, timerStartSecs, left, now)
 	}
 	return m
+}
+
+// logMilestone writes supervisord's main-log lines that people grep for:
+// a start that held for startsecs, and a program given up on.
+func (p *process) logMilestone(from, to State) {
+	name := p.spec.FullName()
+	switch {
+	case from == Starting && to == Running:
+		p.log.Info(fmt.Sprintf("success: %s entered RUNNING state, process has stayed up for > than %s seconds (startsecs)",
+			name, strconv.FormatFloat(p.spec.StartSecs.Seconds(), 'f', -1, 64)))
+	case to == Fatal:
+		p.log.Info(fmt.Sprintf("gave up: %s entered FATAL state, too many start retries too quickly", name))
+	}
 }

@@ -509,3 +509,26 @@ func TestOS_UpdateCompletesWhenTheCallerGivesUp(t *testing.T) {
 		t.Errorf("the old process %d runs on, untracked", old)
 	}
 }
+
+// TestOS_MilestonesInTheMainLog: supervisord's "success:" and "gave up:"
+// lines, which people grep for, are in the daemon's log at its default
+// level.
+func TestOS_MilestonesInTheMainLog(t *testing.T) {
+	dir := t.TempDir()
+	ok := helperSpec(dir, "steady", testhelper.Argv("sleep"), func(s *ProcessSpec) { s.StartSecs = 100 * time.Millisecond })
+	bad := helperSpec(dir, "broken", testhelper.Argv("exit", "3"), func(s *ProcessSpec) {
+		s.StartSecs = time.Second
+		s.StartRetries = 0
+	})
+	h := openOS(t, ok, bad)
+	h.wait("steady", inState(Running))
+	h.wait("broken", inState(Fatal))
+	for _, want := range []string{
+		"success: steady entered RUNNING state, process has stayed up for > than 0.1 seconds (startsecs)",
+		"gave up: broken entered FATAL state, too many start retries too quickly",
+	} {
+		if !strings.Contains(h.log.String(), want) {
+			t.Errorf("daemon log lacks %q:\n%s", want, h.log)
+		}
+	}
+}

@@ -14,7 +14,8 @@ type ProcessInfo struct {
 	Pid               int       // 0 when no process runs
 	Start             time.Time // last spawn, zero if never started
 	Stop              time.Time // last exit, zero if never exited
-	ExitStatus        int       // last exit code; -1 for a signal death
+	ExitStatus        int       // last exit code; -1 for a signal death; 0 again once respawned
+	LastExitCode      int       // the last exit code, kept across spawns
 	SpawnErr          string
 	Restarts          int // automatic restarts so far
 	// RestartsAfterExit and RestartsAfterRetry split Restarts by reason: a

@@ -57,6 +57,7 @@ type machine struct {
 	Start      time.Time // last spawn
 	Stop       time.Time // last exit
 	ExitStatus int
+	LastExit   int // the last exit code, kept across spawns (ExitStatus is reset, as supervisord's)
 	SpawnErr   string
 
 	Backoff  int           // failed starts in a row (supervisord's backoff)
@@ -162,7 +163,7 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 		return disarm(m), nil, nil
 
 	case evExit:
-		m.Stop, m.Delay = now, 0
+		m.Stop, m.Delay, m.LastExit = now, 0, ev.exit.Code
 		if m.State == Stopping || (!ev.exit.Signaled && spec.exitExpected(ev.exit.Code)) {
 			m.ExitsExpected++
 		} else {

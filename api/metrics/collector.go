@@ -94,7 +94,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descRestarts, float64(p.RestartsAfterRetry), g, n, "retry")
 		counter(descExits, float64(p.ExitsExpected), g, n, "true")
 		counter(descExits, float64(p.ExitsUnexpected), g, n, "false")
-		gauge(descExitCode, float64(p.ExitStatus), g, n)
+		gauge(descExitCode, float64(p.LastExitCode), g, n)
 		gauge(descBackoff, p.BackoffDelay.Seconds(), g, n)
 		var u supervisor.Usage
 		if p.Pid != 0 {

@@ -107,8 +107,9 @@ func stateSet(group, name, current string) string {
 	return b.String()
 }
 
-// TestCollector_KillRaisesRestarts kills a child: restarts_total rises and
-// the state set follows the new process.
+// TestCollector_KillRaisesRestarts kills a child: restarts_total rises,
+// the state set follows the new process, and last_exit_code keeps the
+// kill's -1 after the respawn.
 func TestCollector_KillRaisesRestarts(t *testing.T) {
 	dir := t.TempDir()
 	s := openEngine(t, supervisor.NewOSRuntime(filepath.Join(dir, "state"), nil), []supervisor.GroupSpec{
@@ -135,7 +136,7 @@ ctlsup_process_exits_total{expected="false",group="turkey",name="gunicorn"} 1
 ctlsup_process_exits_total{expected="true",group="turkey",name="gunicorn"} 0
 # HELP ctlsup_process_last_exit_code The last exit code; -1 for a death by signal.
 # TYPE ctlsup_process_last_exit_code gauge
-ctlsup_process_last_exit_code{group="turkey",name="gunicorn"} 0
+ctlsup_process_last_exit_code{group="turkey",name="gunicorn"} -1
 `), "ctlsup_process_exits_total", "ctlsup_process_last_exit_code"); err != nil {
 		t.Error(err)
 	}
