@@ -1,34 +1,39 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/ctlsup/ctlsup/supervisor/config"
 )
 
-// doCheck validates the ctlsupd configuration without a running daemon.
+// doCheck validates the ctlsupd configuration without a running daemon:
+// `check`, `check FILE` or `check -c FILE`.
 func doCheck(m *Main, arg string) error {
 	path := m.ConfigPath
-	if f := strings.Fields(arg); len(f) == 1 {
+	switch f := strings.Fields(arg); {
+	case len(f) == 1:
 		path = f[0]
+	case len(f) == 2 && f[0] == "-c":
+		path = f[1]
+	case len(f) > 0:
+		m.out("Error: check takes a file: check [-c] FILE")
+		m.exit = exitGeneric
+		return nil
 	}
 	if path == "" {
 		path = config.DefaultPath
 	}
 	cfg, err := config.Load(path)
+	if err == nil {
+		err = cfg.Check()
+	}
 	if err != nil {
 		m.out(err.Error())
 		m.exit = exitGeneric
 		return nil
 	}
-	n := 0
-	for _, g := range cfg.Groups {
-		for _, p := range g.Processes {
-			m.out(fmt.Sprintf("%-40s %s", p.FullName(), strings.Join(p.Argv, " ")))
-			n++
-		}
-	}
-	m.out(fmt.Sprintf("%s: OK, %d groups, %d processes", cfg.Daemon.File, len(cfg.Groups), n))
+	var b strings.Builder
+	cfg.WriteSummary(&b)
+	m.out(strings.TrimSuffix(b.String(), "\n"))
 	return nil
 }

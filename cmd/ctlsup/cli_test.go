@@ -56,4 +56,11 @@ func TestCLI_Check(t *testing.T) {
 	if out, code := runMain("", nil, "-c", path, "check"); code != 1 || !strings.Contains(out, "ctlsupd.toml:3: program \"web\": stopsignal") {
 		t.Errorf("check of a bad file: exit %d\n%s", code, out)
 	}
+	// `check -c FILE`, as the help writes it, checks FILE; a user that
+	// does not exist fails as the spawn would.
+	other := filepath.Join(dir, "other.toml")
+	os.WriteFile(other, []byte("[program.api]\ncommand = \"/bin/true\"\nuser = \"nobdy\"\n"), 0o644)
+	if out, code := runMain("", nil, "check", "-c", other); code != 1 || !strings.Contains(out, `process api: user = "nobdy"`) {
+		t.Errorf("check -c FILE with an unknown user: exit %d\n%s", code, out)
+	}
 }

@@ -221,14 +221,10 @@ func (m *Main) load() ([]supervisor.GroupSpec, error) {
 }
 
 func (m *Main) printCheck() error {
-	n := 0
-	for _, g := range m.Config.Groups {
-		for _, p := range g.Processes {
-			fmt.Fprintf(m.Stdout, "%-40s %s\n", p.FullName(), strings.Join(p.Argv, " "))
-			n++
-		}
+	if err := m.Config.Check(); err != nil {
+		return err
 	}
-	fmt.Fprintf(m.Stdout, "%s: OK, %d groups, %d processes\n", m.Config.Daemon.File, len(m.Config.Groups), n)
+	m.Config.WriteSummary(m.Stdout)
 	return nil
 }
 
