@@ -99,6 +99,7 @@ func (s *Supervisor) Open(ctx context.Context) error {
 	}
 	s.startAuto(ctx, fresh)
 	if len(redo) > 0 {
+		ctx := context.WithoutCancel(ctx) // committed: the old processes are ours to replace
 		go s.fanOut(ctx, redo, descending, func(p *process) error {
 			s.stop(ctx, p, p.spec.FullName(), WaitForDone, passing)
 			if p.spec.AutoStart && !p.adoption.Stopped {

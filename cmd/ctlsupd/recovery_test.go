@@ -45,25 +45,8 @@ func startDaemon(t *testing.T, path string) (*exec.Cmd, *testhelper.SyncBuffer) 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { stopLeftDaemon(cmd) })
+	t.Cleanup(func() { testhelper.Stop(cmd) }) // a daemon a failed test left, with its programs
 	return cmd, out
-}
-
-// stopLeftDaemon stops a daemon a failed test left running, with its
-// programs: TERM, as SIGKILL would leave the programs running.
-func stopLeftDaemon(cmd *exec.Cmd) {
-	if cmd.ProcessState != nil {
-		return
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
 }
 
 func waitUntil(t *testing.T, what string, log *testhelper.SyncBuffer, cond func() bool) {

@@ -67,7 +67,7 @@ logfile_backups = 100
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { stopLeftDaemon(d) })
+	t.Cleanup(func() { testhelper.Stop(d) })
 	waitUntil(t, "both programs RUNNING", out, func() bool { return len(statusPidsOrNil(sock)) == 2 })
 	before := statusPids(t, sock)
 
