@@ -155,3 +155,20 @@ func TestServer_LogReadsAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestServer_ClearLogDoesNotFollowLinks: clearLog on a main log path that
+// is a planted symbolic link truncates nothing.
+func TestServer_ClearLogDoesNotFollowLinks(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "shadow")
+	os.WriteFile(target, []byte("secret\n"), 0o600)
+	link := filepath.Join(dir, "ctlsupd.log")
+	os.Symlink(target, link)
+	h := newHarness(t, func(h *harness) { h.srv.MainLog = link })
+	if _, err := h.client.Call("supervisor.clearLog"); err == nil {
+		t.Error("clearLog through a link succeeded")
+	}
+	if b, _ := os.ReadFile(target); string(b) != "secret\n" {
+		t.Errorf("the link's target was truncated: %q", b)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 )
 
@@ -137,4 +138,15 @@ func printable(b []byte) string {
 		}
 		return r
 	}, strings.ToValidUTF8(string(b), "\uFFFD"))
+}
+
+// truncateNoFollow empties a log file, refusing one that is a symbolic
+// link: a root daemon must not truncate where a planted link points.
+func truncateNoFollow(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Truncate(0)
 }

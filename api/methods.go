@@ -101,7 +101,7 @@ func (s *Server) methods() map[string]method {
 				if s.MainLog == "" {
 					return nil, fault(faultNoFile, "")
 				}
-				if err := os.Truncate(s.MainLog, 0); err != nil {
+				if err := truncateNoFollow(s.MainLog); err != nil {
 					return nil, fault(faultFailed, err.Error())
 				}
 				return true, nil

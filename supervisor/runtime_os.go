@@ -382,3 +382,26 @@ func (r *OSRuntime) Run(ctx context.Context, argv []string) (output []byte, stat
 	output, _ = os.ReadFile(out.Name())
 	return output, status, err
 }
+
+// LogFile is a rotated log file written the way program logs are: rotated
+// exactly at its size, never through a planted symbolic link, and never
+// blocking its writer. The daemon's own log uses it.
+type LogFile interface {
+	io.Writer
+	Reopen() error // for logrotate's create mode (SIGUSR2)
+	Clear() error
+	Close() error
+}
+
+// OpenLogFile returns the log file at path; nothing is opened before the
+// first write.
+func OpenLogFile(path string, maxBytes int64, backups int) LogFile {
+	return logcap.NewSink(path, maxBytes, backups, nil)
+}
+
+// CheckUser reports whether a program's user exists, as a spawn would
+// find it.
+func CheckUser(name string) error {
+	_, err := proc.LookupUser(name)
+	return err
+}

@@ -18,8 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"gopkg.in/natefinch/lumberjack.v2"
-
 	"github.com/ctlsup/ctlsup/supervisor"
 	"github.com/ctlsup/ctlsup/supervisor/config"
 )
@@ -43,7 +41,7 @@ type Main struct {
 	// MetricsAddr is where /metrics is served, once Run has started.
 	MetricsAddr string
 
-	logFile  *lumberjack.Logger
+	logFile  supervisor.LogFile
 	lock     *os.File
 	control  *control
 	requests chan request // shutdown, restart and upgrade asked for over the API
@@ -235,7 +233,7 @@ func (m *Main) openLog() error {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
-		m.logFile = &lumberjack.Logger{Filename: path, MaxSize: 50, MaxBackups: 10}
+		m.logFile = supervisor.OpenLogFile(path, 50<<20, 10)
 		w = io.MultiWriter(m.Stderr, m.logFile)
 	}
 	var level slog.Level

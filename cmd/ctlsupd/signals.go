@@ -94,7 +94,7 @@ func (m *Main) serve(ctx context.Context) ending {
 				m.Logger.Info("received SIGUSR2: reopening logs")
 				m.Supervisor.ReopenLogs()
 				if m.logFile != nil {
-					m.logFile.Close()
+					m.logFile.Reopen()
 				}
 			}
 		}

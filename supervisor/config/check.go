@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
+	"github.com/ctlsup/ctlsup/supervisor"
 )
 
 // Check finds what the files are right about but the machine is not,
@@ -18,7 +18,7 @@ func (c *Config) Check() error {
 			if p.User == "" {
 				continue
 			}
-			if _, err := proc.LookupUser(p.User); err != nil {
+			if err := supervisor.CheckUser(p.User); err != nil {
 				errs = append(errs, fmt.Errorf("process %s: user = %q: %w", p.FullName(), p.User, err))
 			}
 		}
