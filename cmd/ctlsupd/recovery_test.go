@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctlsup/ctlsup/api"
 	"github.com/ctlsup/ctlsup/api/client"
 	"github.com/ctlsup/ctlsup/api/xmlrpc"
 	"github.com/ctlsup/ctlsup/internal/testhelper"
@@ -349,5 +351,48 @@ func TestAsk_NeverBlocks(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("a request blocked")
+	}
+}
+
+// TestEdges_IdleConnectionsCannotStarveThePrograms: 2048 idle TCP
+// connections to http_listen hold a bounded number of the daemon's
+// descriptors; a crash-looping program goes on being spawned, and the
+// control socket answers.
+func TestEdges_IdleConnectionsCannotStarveThePrograms(t *testing.T) {
+	port := freePort(t)
+	path := testConfig(t, map[string]string{"app.toml": strings.Replace(program("looper", "exit"), `"exit"]`, `"exit", "1"]`, 1) +
+		"autorestart = true\nrestart_max_delay = 1\n"})
+	// A TCP listener beside the socket.
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(b), "[control]\n", fmt.Sprintf("[control]\nhttp_listen = \"127.0.0.1:%d\"\n", port), 1)), 0o644)
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	d, log := startDaemon(t, path)
+	waitUntil(t, "the control socket", log, func() bool { return statusPidsOrNil(sock) != nil })
+
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range 2048 {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			break // refused or reset: the daemon keeps its descriptors
+		}
+		conns = append(conns, c)
+	}
+	spawned := func() int { return strings.Count(log.String(), "msg=spawned") }
+	before := spawned()
+	waitUntil(t, "the crash-looping program spawned twice more", log, func() bool { return spawned() >= before+2 })
+	if strings.Contains(log.String(), "too many open files") {
+		t.Errorf("the daemon ran out of descriptors:\n%s", log)
+	}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", d.Process.Pid))
+	if len(fds) > api.MaxConnsPerHost+100 {
+		t.Errorf("the daemon holds %d descriptors with %d idle connections open", len(fds), len(conns))
+	}
+	if statusPidsOrNil(sock) == nil {
+		t.Error("the control socket does not answer")
 	}
 }
