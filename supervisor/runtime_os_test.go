@@ -310,8 +310,14 @@ func TestOS_ChildEnvironment(t *testing.T) {
 		s.Group, s.Directory = "inst", dir
 		s.Environment = map[string]string{"DJANGO_SETTINGS_MODULE": "cts.settings.turkey", "CTLSUP_FROM_DAEMON": "overridden"}
 	})
-	openOS(t, spec)
+	h := openOS(t, spec)
 	var env string
+	defer func() {
+		if t.Failed() {
+			info, _ := h.s.Process("inst:envy")
+			t.Logf("process: %+v\nstdout so far (%d bytes):\n%s\ndaemon log:\n%s", info, len(env), env, h.log)
+		}
+	}()
 	eventually(t, "the environment", func() bool { env = readFile(spec.Stdout.Path); return strings.HasSuffix(env, "END\n") })
 	for _, want := range []string{"SUPERVISOR_ENABLED=1\n", "SUPERVISOR_PROCESS_NAME=envy\n", "SUPERVISOR_GROUP_NAME=inst\n",
 		"DJANGO_SETTINGS_MODULE=cts.settings.turkey\n", "CTLSUP_FROM_DAEMON=overridden\n", "WD=" + dir + "\n", "\nPWD=" + dir + "\n"} {

@@ -80,8 +80,9 @@ func (m *Main) Run(args []string) int {
 	return m.exit
 }
 
-// resolveServer finds the server: -s, CTLSUP_SERVER, or the socket of the
-// ctlsupd configuration (-c or the default file).
+// resolveServer finds the server: -s or CTLSUP_SERVER (then nothing is
+// read), or the daemon file's socket and credentials (-c or the default
+// file; its conf.d files are not read), or a supervisord INI file's.
 func (m *Main) resolveServer() error {
 	if m.ServerURL == "" {
 		m.ServerURL = m.Getenv("CTLSUP_SERVER")
@@ -92,16 +93,14 @@ func (m *Main) resolveServer() error {
 			path = config.DefaultPath
 		}
 	}
-	if path != "" && (m.ServerURL == "" || m.Username == "") {
-		cfg, err := config.Load(path)
+	if path != "" && m.ServerURL == "" {
+		srv, err := config.LocateServer(path)
 		if err != nil {
 			return err
 		}
-		if m.ServerURL == "" {
-			m.ServerURL = cfg.Daemon.ServerURL()
-		}
+		m.ServerURL = srv.URL
 		if m.Username == "" {
-			m.Username, m.Password = cfg.Daemon.Control.Username, cfg.Daemon.Control.Password
+			m.Username, m.Password = srv.Username, srv.Password
 		}
 	}
 	if m.ServerURL == "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,5 +63,33 @@ func TestCLI_Check(t *testing.T) {
 	os.WriteFile(other, []byte("[program.api]\ncommand = \"/bin/true\"\nuser = \"nobdy\"\n"), 0o644)
 	if out, code := runMain("", nil, "check", "-c", other); code != 1 || !strings.Contains(out, `process api: user = "nobdy"`) {
 		t.Errorf("check -c FILE with an unknown user: exit %d\n%s", code, out)
+	}
+}
+
+// TestCLI_FindsTheServerWithoutReadingConfd: a mistake in a conf.d file
+// (or a variable the client's environment lacks) does not stop commands;
+// -s reads no file at all; a supervisord INI file, as Ansible and Salt
+// pass it with -c, names the server too.
+func TestCLI_FindsTheServerWithoutReadingConfd(t *testing.T) {
+	d := startDaemon(t, "ctlsupd")
+	d.waitAutostarted(t)
+	sock := strings.TrimPrefix(d.url, "unix://")
+	dir := t.TempDir()
+	daemon := filepath.Join(dir, "ctlsupd.toml")
+	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
+	os.WriteFile(daemon, []byte(fmt.Sprintf("include = [\"conf.d/*.toml\"]\n[control]\nsocket = %q\n", sock)), 0o644)
+	os.WriteFile(filepath.Join(dir, "conf.d", "typo.toml"), []byte("[program.web]\ncommand = \"${NOT_SET_ANYWHERE}\"\nstopsignl = \"TERM\"\n"), 0o644)
+	if out, code := runMain("", nil, "-c", daemon, "pid"); code != 0 || strings.TrimSpace(out) == "" {
+		t.Errorf("pid with a broken conf.d file: exit %d\n%s", code, out)
+	}
+	broken := filepath.Join(dir, "broken.toml")
+	os.WriteFile(broken, []byte("this is not TOML ["), 0o644)
+	if out, code := runMain("", nil, "-c", broken, "-s", d.url, "pid"); code != 0 {
+		t.Errorf("-s with a broken -c file: exit %d\n%s", code, out)
+	}
+	conf := filepath.Join(dir, "supervisord.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("[unix_http_server]\nfile=%s\n\n[supervisorctl]\n\n[program:x]\ncommand=/bin/true\n", sock)), 0o644)
+	if out, code := runMain("", nil, "-c", conf, "pid"); code != 0 || strings.TrimSpace(out) == "" {
+		t.Errorf("-c with a supervisord INI file: exit %d\n%s", code, out)
 	}
 }

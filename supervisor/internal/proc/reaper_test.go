@@ -25,12 +25,15 @@ func stranger(t *testing.T) Identity {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
 	st, err := ReadStat(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Identity{Pid: pid, StartTime: st.StartTime}
+	id := Identity{Pid: pid, StartTime: st.StartTime}
+	// By then the pid may be another process's: signal it only if it is
+	// still this one.
+	t.Cleanup(func() { signalLeader(id, syscall.SIGKILL) })
+	return id
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {

@@ -1,0 +1,102 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ctlsup/ctlsup/supervisor/config/ini"
+)
+
+// Server is what a client needs to reach a daemon: its URL and
+// credentials.
+type Server struct {
+	URL                string
+	Username, Password string
+}
+
+// LocateServer reads only what locates the control socket: the daemon
+// file's own settings (no conf.d file is read, so a mistake in one does
+// not stop every command), or, for a supervisord INI file as Ansible and
+// Salt pass it, [supervisorctl] serverurl, else [unix_http_server] file,
+// else [inet_http_server] port, with their credentials.
+func LocateServer(path string) (Server, error) {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return Server{}, err
+	}
+	if looksLikeINI(path) {
+		return iniServer(path)
+	}
+	f, err := parseFile(path)
+	if err != nil {
+		return Server{}, fmt.Errorf("cannot read configuration: %w", err)
+	}
+	var d Daemon
+	if err := (&loader{env: os.LookupEnv, seen: map[string]bool{}}).daemon(f, &d); err != nil {
+		return Server{}, err
+	}
+	return Server{URL: d.ServerURL(), Username: d.Control.Username, Password: d.Control.Password}, nil
+}
+
+// looksLikeINI tells a supervisord file by its sections: TOML has no
+// [supervisord] or [supervisorctl] table, and no colon in a table name.
+func looksLikeINI(path string) bool {
+	b, err := readConfigFile(path)
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "[") || strings.HasPrefix(line, "[[") {
+			continue
+		}
+		name := strings.Trim(line, "[] ")
+		switch {
+		case name == "supervisord", name == "supervisorctl", name == "unix_http_server", name == "inet_http_server",
+			strings.HasPrefix(name, "program:"), strings.HasPrefix(name, "include"):
+			return true
+		}
+	}
+	return false
+}
+
+func iniServer(path string) (Server, error) {
+	sections, err := ini.ParseFile(path)
+	if err != nil {
+		return Server{}, err
+	}
+	get := func(section, key string) string {
+		for i := range sections {
+			if sections[i].Name == section {
+				if k, ok := sections[i].Get(key); ok {
+					return strings.TrimSpace(k.Value)
+				}
+			}
+		}
+		return ""
+	}
+	var s Server
+	switch {
+	case get("supervisorctl", "serverurl") != "":
+		s.URL = get("supervisorctl", "serverurl")
+		s.Username, s.Password = get("supervisorctl", "username"), get("supervisorctl", "password")
+	case get("unix_http_server", "file") != "":
+		s.URL = "unix://" + get("unix_http_server", "file")
+		s.Username, s.Password = get("unix_http_server", "username"), get("unix_http_server", "password")
+	case get("inet_http_server", "port") != "":
+		port := get("inet_http_server", "port")
+		if strings.HasPrefix(port, ":") || strings.HasPrefix(port, "*:") {
+			port = "127.0.0.1:" + port[strings.Index(port, ":")+1:]
+		}
+		s.URL = "http://" + port
+		s.Username, s.Password = get("inet_http_server", "username"), get("inet_http_server", "password")
+	default:
+		return Server{}, fmt.Errorf("%s: no [supervisorctl] serverurl, [unix_http_server] or [inet_http_server]", path)
+	}
+	if get("supervisorctl", "username") != "" {
+		s.Username, s.Password = get("supervisorctl", "username"), get("supervisorctl", "password")
+	}
+	return s, nil
+}
