@@ -2,7 +2,6 @@ package api
 
 import (
 	"net"
-	"os"
 	"sync"
 	"time"
 )
@@ -90,8 +89,8 @@ func (c *limitedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// SetDeadline and File reach the listener below, so a limited listener can
-// be paused and passed across an upgrade in place.
+// SetDeadline reaches the listener below, so a limited listener can be
+// paused; Unwrap gives it, to pass its socket across an upgrade in place.
 func (l *limited) SetDeadline(t time.Time) error {
 	if d, ok := l.Listener.(interface{ SetDeadline(time.Time) error }); ok {
 		return d.SetDeadline(t)
@@ -99,9 +98,4 @@ func (l *limited) SetDeadline(t time.Time) error {
 	return nil
 }
 
-func (l *limited) File() (*os.File, error) {
-	if f, ok := l.Listener.(interface{ File() (*os.File, error) }); ok {
-		return f.File()
-	}
-	return nil, os.ErrInvalid
-}
+func (l *limited) Unwrap() net.Listener { return l.Listener }

@@ -161,11 +161,13 @@ func (r *OSRuntime) Adopt(spec *ProcessSpec, out Output) Adoption {
 		if i == 1 {
 			stream = logcap.StreamStderr
 		}
-		fd, ok := reopenPipe(e.Pid, i+1, ino)
+		fd, ok, writing := reopenPipe(e.Pid, i+1, ino)
 		if ok && capture.Capture != nil {
 			ok = capture.Adopt(fd, stream) == nil
 		}
-		lost = lost || !ok
+		// Lost only if the program still writes into that pipe: one that
+		// closed or redirected its stdout needs no reader.
+		lost = lost || (!ok && writing)
 	}
 	// A process that has ended is left to its restart policy, which
 	// starts it with the current configuration anyway.
@@ -186,18 +188,22 @@ func (r *OSRuntime) Adopt(spec *ProcessSpec, out Output) Adoption {
 }
 
 // reopenPipe opens a new read end on the pipe a process holds as fd n, if
-// it still is the recorded pipe.
-func reopenPipe(pid, n int, ino uint64) (int, bool) {
-	fd, err := unix.Open(fmt.Sprintf("/proc/%d/fd/%d", pid, n), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+// it still is the recorded pipe; writing says whether it is.
+func reopenPipe(pid, n int, ino uint64) (fd int, ok, writing bool) {
+	path := fmt.Sprintf("/proc/%d/fd/%d", pid, n)
+	if link, err := os.Readlink(path); err != nil || link != "pipe:["+strconv.FormatUint(ino, 10)+"]" {
+		return -1, false, false
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return -1, false
+		return -1, false, true
 	}
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil || st.Ino != ino || st.Mode&unix.S_IFMT != unix.S_IFIFO {
 		unix.Close(fd)
-		return -1, false
+		return -1, false, true
 	}
-	return fd, true
+	return fd, true, true
 }
 
 // EndAdoption stops what a previous daemon left that no process of the

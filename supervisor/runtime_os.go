@@ -99,12 +99,14 @@ func (r *OSRuntime) Close() error {
 // pipe is drained from now on, so exits wait for the successor and output
 // waits in the pipes; the journal and the holder have everything.
 func (r *OSRuntime) Detach() (undo func()) {
-	thaw := proc.Freeze()
-	resume := logcap.Quiesce()
-	r.state.suspend(true)
+	// The holder first: once detached, it never starts another holder,
+	// which would need the reaper that Freeze holds.
 	if r.holder != nil {
 		r.holder.Detach()
 	}
+	thaw := proc.Freeze()
+	resume := logcap.Quiesce()
+	r.state.suspend(true)
 	return func() {
 		if r.holder != nil {
 			r.holder.Reattach()

@@ -150,10 +150,10 @@ func (f *stateFile) apply(r journalRecord) {
 func (f *stateFile) record(r journalRecord) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.suspended {
-		return
-	}
 	f.apply(r)
+	if f.suspended {
+		return // written whole when resumed
+	}
 	if f.lines > 2*(len(f.entries)+len(f.held))+256 {
 		f.compactLocked()
 		return
@@ -265,8 +265,12 @@ func (f *stateFile) warnLocked(err error) {
 // is now.
 func (f *stateFile) suspend(on bool) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	was := f.suspended
 	f.suspended = on
-	f.mu.Unlock()
+	if was && !on {
+		f.compactLocked() // what happened meanwhile
+	}
 }
 
 func (f *stateFile) close() error {

@@ -53,8 +53,9 @@ func (m *Main) openControl(passed net.Listener) error {
 	c := &control{socket: d.Control.Socket, conns: newBusyConns(), ready: make(chan struct{})}
 	var listeners []net.Listener
 	var l net.Listener = passed
-	if il := m.inheritedListener("control"); il != nil {
-		l = il
+	addr := d.Control.Socket
+	if il, was := m.inheritedListener("control", d.Control.Socket); il != nil {
+		l, addr = il, was
 	} else if l == nil {
 		ul, err := api.ListenUnix(d.Control.Socket, d.Control.SocketMode, d.Control.SocketOwner)
 		if err != nil {
@@ -62,8 +63,12 @@ func (m *Main) openControl(passed net.Listener) error {
 		}
 		l = ul
 	} else {
+		addr = systemdAddr
+	}
+	if addr == systemdAddr {
 		c.socket = "" // systemd owns a socket it passed
 	}
+	m.listenAddr["control"] = addr
 	l = &pausable{Listener: api.LimitListener(l, api.MaxConns, api.MaxConnsPerHost), conns: c.conns}
 	listeners = append(listeners, l)
 	m.listeners["control"] = l
@@ -72,7 +77,8 @@ func (m *Main) openControl(passed net.Listener) error {
 			l.Close()
 			return err
 		}
-		tl := m.inheritedListener("tcp")
+		tl, _ := m.inheritedListener("tcp", addr)
+		m.listenAddr["tcp"] = addr
 		if tl == nil {
 			var err error
 			if tl, err = net.Listen("tcp", addr); err != nil {

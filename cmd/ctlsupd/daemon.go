@@ -49,9 +49,10 @@ type Main struct {
 	// inherited are the descriptors a previous image passed across an
 	// upgrade, until taken; listeners are the open ones by the same names
 	// (control, tcp, metrics), for the next upgrade.
-	inherited map[string]*os.File
-	listeners map[string]net.Listener
-	runtime   atomic.Value // *supervisor.OSRuntime of the current engine
+	inherited  map[string]inheritedFD
+	listeners  map[string]net.Listener
+	listenAddr map[string]string // what each listener serves, for an upgrade
+	runtime    atomic.Value      // *supervisor.OSRuntime of the current engine
 
 	engine        atomic.Pointer[supervisor.Supervisor] // the current engine, for goroutines
 	swapped       atomic.Pointer[chan struct{}]         // closed when a reload replaces the engine
@@ -117,7 +118,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return m.printCheck()
 	}
 	m.inherited = takeInherited()
-	m.listeners = map[string]net.Listener{}
+	m.listeners, m.listenAddr = map[string]net.Listener{}, map[string]string{}
 	if err := m.openLog(); err != nil {
 		return err
 	}
@@ -137,6 +138,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	defer m.closeMetrics()
+	m.closeUnclaimed()
 	m.recordReload(true)
 	bg, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
@@ -258,9 +260,9 @@ func (m *Main) lockStateDir() error {
 		return fmt.Errorf("cannot create state_dir: %w", err)
 	}
 	path := filepath.Join(dir, "ctlsupd.pid")
-	if f := m.inherited["lock"]; f != nil {
+	if in, ok := m.inherited["lock"]; ok {
 		delete(m.inherited, "lock")
-		m.lock = f // held across the upgrade: same pid, same lock
+		m.lock = in.f // held across the upgrade: same pid, same lock
 		return nil
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)

@@ -14,11 +14,19 @@ import (
 // openMetrics serves GET /metrics on [metrics] listen (or the listener
 // systemd passed as "metrics").
 func (m *Main) openMetrics(l net.Listener) error {
-	if il := m.inheritedListener("metrics"); il != nil {
+	addr := m.Config.Daemon.Metrics.Listen
+	if l != nil {
+		m.listenAddr["metrics"] = systemdAddr
+	} else {
+		m.listenAddr["metrics"] = addr
+	}
+	if il, was := m.inheritedListener("metrics", addr); il != nil && (addr != "" || was == systemdAddr) {
 		l = il
+		m.listenAddr["metrics"] = was
+	} else if il != nil {
+		il.Close() // metrics were turned off
 	}
 	if l == nil {
-		addr := m.Config.Daemon.Metrics.Listen
 		if addr == "" {
 			return nil
 		}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -67,13 +68,26 @@ func (l *pausable) resume() {
 	l.resumed = nil
 }
 
-// File duplicates the listening socket, for the next image.
-func (l *pausable) File() (*os.File, error) {
-	f, ok := l.Listener.(interface{ File() (*os.File, error) })
-	if !ok {
-		return nil, os.ErrInvalid
+// dup duplicates the listening socket for the next image, without
+// close-on-exec.
+func (l *pausable) dup() (int, error) {
+	inner := l.Listener
+	if u, ok := inner.(interface{ Unwrap() net.Listener }); ok {
+		inner = u.Unwrap()
 	}
-	return f.File()
+	sc, ok := inner.(syscall.Conn)
+	if !ok {
+		return -1, os.ErrInvalid
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	if cerr := raw.Control(func(s uintptr) { fd, err = syscall.Dup(int(s)) }); cerr != nil {
+		return -1, cerr
+	}
+	return fd, err
 }
 
 // busyConns counts a server's connections that are reading or serving a

@@ -68,7 +68,7 @@ func (m *Main) serve(ctx context.Context) ending {
 			case requestRestart:
 				return endRestart
 			case requestUpgrade:
-				m.upgrade(true)
+				m.upgrade()
 				continue
 			}
 			return endShutdown
@@ -82,7 +82,15 @@ func (m *Main) serve(ctx context.Context) ending {
 				return endDetach
 			case syscall.SIGUSR1:
 				m.Logger.Info("received SIGUSR1: upgrading in place")
-				m.upgrade(false)
+				// The check runs a program for up to 30 s: beside this
+				// loop, so TERM is not kept waiting.
+				go func() {
+					if err := m.checkUpgrade(); err != nil {
+						m.Logger.Error("upgrade refused", "err", err)
+						return
+					}
+					m.ask(requestUpgrade)
+				}()
 			case syscall.SIGHUP:
 				m.Logger.Info("received SIGHUP: reread and update")
 				if reloading != nil {

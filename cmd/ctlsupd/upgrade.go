@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -37,40 +38,69 @@ var exePath = func() string {
 
 // takeInherited returns the descriptors a previous image passed, by name,
 // and removes the variable so that no child sees it.
-func takeInherited() map[string]*os.File {
+// Each entry is name=fd@address: the address (socket path, host:port, or
+// "systemd" for a socket systemd passed) the listener served, so a new
+// image whose configuration moved it opens the new one instead.
+func takeInherited() map[string]inheritedFD {
 	v, ok := os.LookupEnv(inheritEnv)
 	if !ok {
 		return nil
 	}
 	os.Unsetenv(inheritEnv)
-	files := map[string]*os.File{}
+	files := map[string]inheritedFD{}
 	for _, kv := range strings.Split(v, ",") {
-		name, num, _ := strings.Cut(kv, "=")
+		name, rest, _ := strings.Cut(kv, "=")
+		num, addr, _ := strings.Cut(rest, "@")
 		fd, err := strconv.Atoi(num)
 		if err != nil || fd < 3 {
 			continue
 		}
 		syscall.CloseOnExec(fd)
-		files[name] = os.NewFile(uintptr(fd), name)
+		addr, _ = url.QueryUnescape(addr)
+		files[name] = inheritedFD{os.NewFile(uintptr(fd), name), addr}
 	}
 	return files
 }
 
-// inheritedListener turns a passed descriptor back into a listener.
-func (m *Main) inheritedListener(name string) net.Listener {
-	f := m.inherited[name]
-	if f == nil {
-		return nil
+// inheritedFD is a descriptor a previous image passed, and what it served.
+type inheritedFD struct {
+	f    *os.File
+	addr string
+}
+
+// closeUnclaimed closes what the previous image passed that nothing took
+// (a listener the configuration no longer has).
+func (m *Main) closeUnclaimed() {
+	for name, in := range m.inherited {
+		in.f.Close()
+		delete(m.inherited, name)
+	}
+}
+
+// inheritedListener turns a passed descriptor back into a listener, if it
+// served want (or systemd's socket, when want is ""), reporting the
+// address it served.
+func (m *Main) inheritedListener(name, want string) (net.Listener, string) {
+	in, ok := m.inherited[name]
+	if !ok {
+		return nil, ""
 	}
 	delete(m.inherited, name)
-	defer f.Close()
-	l, err := net.FileListener(f)
+	defer in.f.Close()
+	if in.addr != want && in.addr != systemdAddr {
+		m.Logger.Info("the configuration moved a listener: opening the new one", "name", name, "was", in.addr, "now", want)
+		return nil, ""
+	}
+	l, err := net.FileListener(in.f)
 	if err != nil {
 		m.Logger.Error("cannot take over an inherited listener", "name", name, "err", err)
-		return nil
+		return nil, ""
 	}
-	return l
+	return l, in.addr
 }
+
+// systemdAddr marks a socket systemd passed: it is systemd's to remove.
+const systemdAddr = "systemd"
 
 // checkUpgrade runs the binary on disk with --check on the configuration:
 // a binary that cannot start here, or cannot read the configuration, is
@@ -92,15 +122,10 @@ func (m *Main) checkUpgrade() error {
 	return nil
 }
 
-// upgrade executes the binary on disk in place. It returns only if that
-// failed; the daemon then carries on as it was.
-func (m *Main) upgrade(checked bool) {
-	if !checked {
-		if err := m.checkUpgrade(); err != nil {
-			m.Logger.Error("upgrade refused", "err", err)
-			return
-		}
-	}
+// upgrade executes the binary on disk in place, which checkUpgrade has
+// approved. It returns only if that failed; the daemon then carries on as
+// it was.
+func (m *Main) upgrade() {
 	m.Logger.Info("upgrading: executing the binary on disk in place", "binary", exePath, "pid", os.Getpid())
 	m.notifyReloading()
 	m.pauseServing()
@@ -113,63 +138,54 @@ func (m *Main) upgrade(checked bool) {
 	}
 	m.Logger.Error("upgrade failed: carrying on with the running binary", "err", err)
 	undo()
-	for _, f := range pass {
-		f.Close()
-	}
+	closeAll(pass)
 	m.resumeServing()
 	m.notify("READY=1")
 }
 
-// passable duplicates the descriptors the new image needs, without
-// close-on-exec, and names them for CTLSUPD_INHERIT.
-func (m *Main) passable() (map[string]*os.File, string, error) {
-	if m.inherited == nil {
-		m.inherited = map[string]*os.File{}
-	}
-	files := map[string]*os.File{}
-	add := func(name string, f *os.File, err error) error {
+// passable duplicates the descriptors the new image needs and names them
+// for CTLSUPD_INHERIT. dup(2) leaves close-on-exec off, and working on
+// the raw descriptors keeps the shared sockets non-blocking (os.File.Fd
+// would make them blocking for the running listeners too).
+func (m *Main) passable() (fds []int, env string, err error) {
+	var parts []string
+	add := func(name string, fd int, err error) error {
 		if err != nil {
 			return fmt.Errorf("cannot pass %s: %w", name, err)
 		}
-		// The duplicate from File carries close-on-exec: clear it.
-		if _, _, errno := syscall.Syscall(syscall.SYS_FCNTL, f.Fd(), syscall.F_SETFD, 0); errno != 0 {
-			f.Close()
-			return fmt.Errorf("cannot pass %s: %w", name, errno)
-		}
-		files[name] = f
+		fds = append(fds, fd)
+		parts = append(parts, name+"="+strconv.Itoa(fd)+"@"+url.QueryEscape(m.listenAddr[name]))
 		return nil
 	}
-	fail := func(err error) (map[string]*os.File, string, error) {
-		for _, f := range files {
-			f.Close()
+	defer func() {
+		if err != nil {
+			closeAll(fds)
+			fds, env = nil, ""
 		}
-		return nil, "", err
-	}
+	}()
 	if m.lock != nil {
 		fd, err := syscall.Dup(int(m.lock.Fd()))
-		var f *os.File
-		if err == nil {
-			f = os.NewFile(uintptr(fd), "lock")
-		}
-		if err := add("lock", f, err); err != nil {
-			return fail(err)
+		if err := add("lock", fd, err); err != nil {
+			return nil, "", err
 		}
 	}
 	for name, l := range m.listeners {
-		fl, ok := l.(interface{ File() (*os.File, error) })
+		p, ok := l.(*pausable)
 		if !ok {
-			return fail(fmt.Errorf("cannot pass %s", name))
+			return nil, "", fmt.Errorf("cannot pass %s", name)
 		}
-		f, err := fl.File()
-		if err := add(name, f, err); err != nil {
-			return fail(err)
+		fd, err := p.dup()
+		if err := add(name, fd, err); err != nil {
+			return nil, "", err
 		}
 	}
-	var parts []string
-	for name, f := range files {
-		parts = append(parts, name+"="+strconv.Itoa(int(f.Fd())))
+	return fds, strings.Join(parts, ","), nil
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		syscall.Close(fd)
 	}
-	return files, strings.Join(parts, ","), nil
 }
 
 // pauseServing stops accepting connections and waits (5 s at most) until

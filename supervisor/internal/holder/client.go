@@ -164,10 +164,7 @@ func (c *Client) Store(id string, fd int) {
 func (c *Client) Drop(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.held[id]; !ok {
-		return
-	}
-	delete(c.held, id)
+	delete(c.held, id) // also for ids a previous daemon stored
 	c.sendLocked('D', id, -1)
 }
 
@@ -225,9 +222,10 @@ func (c *Client) Quit() {
 		return
 	}
 	c.sendLocked('Q', "", -1)
-	c.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-	c.conn.Close()
-	c.conn = nil
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn = nil
+	}
 }
 
 // Detach lets go of the holder without stopping it: the daemon exits or

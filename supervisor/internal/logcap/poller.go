@@ -47,7 +47,7 @@ func watch(r *reader) error {
 	p.pipes[int32(r.fd)] = r
 	p.mu.Unlock()
 	if p.broken.Load() {
-		go r.batch()
+		go r.pollBroken()
 		return nil
 	}
 	if err := p.ctl(unix.EPOLL_CTL_ADD, r.fd); err != nil {
@@ -138,7 +138,7 @@ func (p *poller) fail(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, r := range p.pipes {
-		go r.batch()
+		go r.pollBroken()
 	}
 }
 
@@ -171,7 +171,7 @@ type reader struct {
 	wait     time.Duration
 	last     time.Time
 	finished atomic.Bool // at EOF, its descriptor closed
-	batching atomic.Bool // a batch goroutine runs
+	polling  atomic.Bool // pollBroken runs for it
 }
 
 // done reports whether the pipe has reached EOF.
@@ -208,22 +208,39 @@ func (r *reader) flush() {
 // again; at EOF it closes the pipe. The lock is not held while waiting, so
 // a flush never waits for a batch that a chatty grandchild keeps going.
 func (r *reader) batch() {
-	if !r.batching.CompareAndSwap(false, true) {
-		return // one batch at a time
-	}
 	for {
 		wait, more := r.drainOnce()
 		if !more {
-			r.batching.Store(false)
-			// The poller may have failed meanwhile: then nothing wakes
-			// this pipe again but its own loop.
-			if logPipes.broken.Load() && !r.done() && r.batching.CompareAndSwap(false, true) {
-				continue
-			}
 			return
 		}
 		time.Sleep(wait)
 	}
+}
+
+// pollBroken drains the pipe on a timer until EOF, once epoll has failed:
+// one such loop per pipe.
+func (r *reader) pollBroken() {
+	if !r.polling.CompareAndSwap(false, true) {
+		return
+	}
+	for r.drainBroken() {
+		time.Sleep(brokenPoll)
+	}
+}
+
+func (r *reader) drainBroken() bool {
+	gate.RLock()
+	defer gate.RUnlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished.Load() {
+		return false
+	}
+	if _, err := drainTo(r.s, r.fd); err != errEmpty && err != errNoMore {
+		r.finish(err)
+		return false
+	}
+	return true
 }
 
 // drainOnce drains the pipe and says how long to wait before the next
@@ -247,7 +264,7 @@ func (r *reader) drainOnce() (time.Duration, bool) {
 	}
 	now := time.Now()
 	if logPipes.broken.Load() {
-		return brokenPoll, true
+		return 0, false // pollBroken drains it from now on
 	}
 	if moved == 0 {
 		r.wait, r.last = 0, now
