@@ -183,6 +183,25 @@ files = %[2]s/conf.d/*.conf
 
 // waitAutostarted waits until every autostart fixture process is RUNNING:
 // supervisord gets there on its next one-second tick, ctlsupd at once.
+// settled waits until a process has left STARTING and BACKOFF: what status
+// shows then does not depend on how busy the machine is.
+func settled(name string) func(t *testing.T, d *daemon) {
+	return func(t *testing.T, d *daemon) {
+		t.Helper()
+		c, _ := client.New(d.url, "", "")
+		defer c.Close()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			info, err := c.Call("supervisor.getProcessInfo", name)
+			if st := fstr(info, "statename"); err == nil && st != "STARTING" && st != "BACKOFF" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s did not settle", d.kind, name)
+			}
+		}
+	}
+}
+
 func (d *daemon) waitAutostarted(t *testing.T) {
 	t.Helper()
 	want := 0
@@ -329,7 +348,7 @@ var sequence = []step{
 	{line: "avail"},
 	{line: "avail x"},
 	{line: "start failing"},
-	{line: "status failing"},
+	{line: "status failing", prepare: settled("failing")},
 	{line: "reread"},
 	{line: "update"},
 	{line: "reread", prepare: changed},
