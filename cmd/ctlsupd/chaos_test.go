@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/api/client"
-	"github.com/ctlsup/ctlsup/api/xmlrpc"
 	"github.com/ctlsup/ctlsup/internal/testhelper"
 )
 
@@ -261,23 +260,11 @@ func checkNumbered(t *testing.T, path string) {
 // notRunning lists the processes not RUNNING with their state and
 // description.
 func notRunning(sock string) []string {
-	c, err := client.New("unix://"+sock, "", "")
-	if err != nil {
-		return nil
-	}
-	defer c.Close()
-	v, err := c.Call("supervisor.getAllProcessInfo")
-	if err != nil {
-		return nil
-	}
+	infos, _ := processInfos(sock)
 	var out []string
-	for _, p := range v.([]any) {
-		info := p.(xmlrpc.Struct)
-		state, _ := info.Get("statename")
-		name, _ := info.Get("name")
-		desc, _ := info.Get("description")
-		if state != "RUNNING" {
-			out = append(out, fmt.Sprintf("%v %v (%v)", name, state, desc))
+	for _, info := range infos {
+		if info["statename"] != "RUNNING" {
+			out = append(out, fmt.Sprintf("%v %v (%v)", info["name"], info["statename"], info["description"]))
 		}
 	}
 	return out

@@ -177,27 +177,40 @@ func statusPids(t *testing.T, sock string) map[string]int {
 }
 
 func statusPidsOrNil(sock string) map[string]int {
+	infos, ok := processInfos(sock)
+	if !ok {
+		return nil
+	}
+	out := map[string]int{}
+	for _, info := range infos {
+		if info["statename"] == "RUNNING" {
+			out[info["group"].(string)+":"+info["name"].(string)] = info["pid"].(int)
+		}
+	}
+	return out
+}
+
+// processInfos is getAllProcessInfo over the control socket, each process
+// as a map; false when the daemon does not answer.
+func processInfos(sock string) ([]map[string]any, bool) {
 	c, err := client.New("unix://"+sock, "", "")
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	defer c.Close()
 	v, err := c.Call("supervisor.getAllProcessInfo")
 	if err != nil {
-		return nil
+		return nil, false
 	}
-	out := map[string]int{}
+	var out []map[string]any
 	for _, p := range v.([]any) {
-		info := p.(xmlrpc.Struct)
-		state, _ := info.Get("statename")
-		group, _ := info.Get("group")
-		name, _ := info.Get("name")
-		pid, _ := info.Get("pid")
-		if state == "RUNNING" {
-			out[group.(string)+":"+name.(string)] = pid.(int)
+		info := map[string]any{}
+		for _, m := range p.(xmlrpc.Struct) {
+			info[m.Name] = m.Value
 		}
+		out = append(out, info)
 	}
-	return out
+	return out, true
 }
 
 func isLive(pid int) bool {
