@@ -104,6 +104,11 @@ func serve(dir string) error {
 			c.Close()
 			continue
 		}
+		// Registered before its handler runs: a listing must wait for what
+		// a client that already hung up had sent (see settle).
+		s.mu.Lock()
+		s.conns[c] = true
+		s.mu.Unlock()
 		go s.handle(c)
 	}
 }
@@ -122,9 +127,6 @@ func trusted(c *net.UnixConn) bool {
 }
 
 func (s *server) handle(c *net.UnixConn) {
-	s.mu.Lock()
-	s.conns[c] = true
-	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
