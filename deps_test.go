@@ -10,19 +10,26 @@ import (
 // STYLE.md §4.2, and why. A prefix matches the package and everything below.
 var forbidden = map[string]map[string]string{
 	"supervisor": {
-		"github.com/ctlsup/ctlsup/supervisor/config": "the engine knows nothing of files",
-		"github.com/ctlsup/ctlsup/procfile":          "the engine knows nothing of files",
-		"github.com/ctlsup/ctlsup/api":               "the engine imports no transport",
-		"github.com/ctlsup/ctlsup/cmd":               "nothing imports cmd",
-		"net/http":                                   "the engine imports no transport",
-		"github.com/BurntSushi/toml":                 "the engine never sees TOML",
-		"github.com/prometheus":                      "metrics read snapshots from outside",
-		"github.com/coreos/go-systemd":               "systemd is wired in cmd/ctlsupd",
+		"github.com/ctlsup/ctlsup/supervisor/config":    "the engine knows nothing of files",
+		"github.com/ctlsup/ctlsup/procfile":             "the engine knows nothing of files",
+		"github.com/ctlsup/ctlsup/api":                  "the engine imports no transport",
+		"github.com/ctlsup/ctlsup/cmd":                  "nothing imports cmd",
+		"net/http":                                      "the engine imports no transport",
+		"github.com/BurntSushi/toml":                    "the engine never sees TOML",
+		"github.com/prometheus":                         "metrics read snapshots from outside",
+		"github.com/coreos/go-systemd":                  "systemd is wired in cmd/ctlsupd",
+		"github.com/ctlsup/ctlsup/supervisor/internal":  "the engine knows no OS: supervisor/osruntime is its runtime",
+		"github.com/ctlsup/ctlsup/supervisor/osruntime": "the runtime is wired in cmd/",
+	},
+	"supervisor/osruntime": {
+		"github.com/ctlsup/ctlsup/supervisor/config": "the runtime runs specs, never reads files",
+		"github.com/ctlsup/ctlsup/api":               "the runtime imports no transport",
 	},
 	"supervisor/config": {
-		"github.com/ctlsup/ctlsup/supervisor/internal": "loading never touches a running process",
-		"github.com/ctlsup/ctlsup/api":                 "config is not a transport",
-		"os/exec":                                      "loading never runs anything",
+		"github.com/ctlsup/ctlsup/supervisor/internal":  "loading never touches a running process",
+		"github.com/ctlsup/ctlsup/api":                  "config is not a transport",
+		"os/exec":                                       "loading never runs anything",
+		"github.com/ctlsup/ctlsup/supervisor/osruntime": "loading never touches a running process",
 	},
 	"supervisor/internal/proc": {
 		"github.com/ctlsup/ctlsup/supervisor/config": "proc is a leaf the engine calls",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 	"io"
 	"log/slog"
 	"net/http"
@@ -84,7 +85,7 @@ func FuzzServeHTTP(f *testing.F) {
 	spec := supervisor.ProcessSpec{Name: "web", Group: "web", Argv: []string{"/bin/true"}, Umask: -1,
 		Stdout: supervisor.LogSpec{Path: filepath.Join(dir, "web.log")}}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sup := supervisor.New(supervisor.NewOSRuntime(filepath.Join(dir, "state"), logger),
+	sup := supervisor.New(osruntime.New(filepath.Join(dir, "state"), logger),
 		[]supervisor.GroupSpec{{Name: "web", Processes: []supervisor.ProcessSpec{spec}}})
 	sup.Logger = logger
 	if err := sup.Open(context.Background()); err != nil {

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 	"io"
 	"log/slog"
 	"net/http"
@@ -30,7 +31,7 @@ func TestLoad_ConcurrentClients(t *testing.T) {
 		}))
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sup := supervisor.New(supervisor.NewOSRuntime(filepath.Join(dir, "state"), logger),
+	sup := supervisor.New(osruntime.New(filepath.Join(dir, "state"), logger),
 		[]supervisor.GroupSpec{{Name: "app", Processes: procs}})
 	sup.Logger = logger
 	if err := sup.Open(context.Background()); err != nil {

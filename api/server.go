@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"github.com/ctlsup/ctlsup/internal/signame"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -246,11 +247,11 @@ func (s *Server) parseSignal(a *args, i int) int {
 		a.err = fault(faultIncorrectParameters, "")
 		return 0
 	}
-	sig, ok := supervisor.ParseSignal(str)
+	sig, ok := signame.Parse(str)
 	if !ok {
 		return -1
 	}
-	return sig
+	return int(sig)
 }
 
 func (s *Server) signal(ctx context.Context, a args, wholeGroup bool) (any, error) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 	"io"
 	"log/slog"
 	"net"
@@ -55,7 +56,7 @@ func newHarness(t *testing.T, configure func(h *harness)) *harness {
 			sleeper(h.dir, "grp", "alpha", nil), sleeper(h.dir, "grp", "beta", nil)}},
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h.sup = supervisor.New(supervisor.NewOSRuntime(filepath.Join(h.dir, "state"), logger), h.groups)
+	h.sup = supervisor.New(osruntime.New(filepath.Join(h.dir, "state"), logger), h.groups)
 	h.sup.Logger = logger
 	h.sup.Loader = func() ([]supervisor.GroupSpec, error) { return h.groups, nil }
 	if err := h.sup.Open(context.Background()); err != nil {

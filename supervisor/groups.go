@@ -3,8 +3,6 @@ package supervisor
 import (
 	"context"
 	"slices"
-
-	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
 // Pending returns the configuration read last (by New or Reread): what
@@ -91,11 +89,4 @@ func (s *Supervisor) ClearLogs(name string) error {
 		return opErr("clear", name, ErrFailed, err.Error())
 	}
 	return nil
-}
-
-// ParseSignal reads a signal as supervisorctl users write it: "HUP", "hup",
-// "SIGHUP" or "1".
-func ParseSignal(s string) (int, bool) {
-	sig, ok := proc.ParseSignal(s)
-	return int(sig), ok
 }

@@ -3,8 +3,6 @@ package supervisor
 import (
 	"context"
 	"sync"
-
-	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
 // changes is a broadcast: its channel is closed and replaced whenever any
@@ -51,22 +49,29 @@ func (s *Supervisor) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Usage is the resources a process and its process group use now.
+// Usage is what a process, with everything it started, uses.
 type Usage struct {
-	RSSBytes   int64
-	CPUSeconds float64
+	// CPUSeconds is user and system time since the daemon started,
+	// summed over the process's spawns: a counter that never goes down.
+	CPUSeconds      float64
+	MemoryBytes     int64  // now: the cgroup's memory.current, or the group's resident memory
+	MemoryPeakBytes int64  // the highest memory.current of the current spawn; 0 if unknown
+	Tasks           int    // processes (pids.current or the process group's members)
+	OOMKills        int64  // kernel OOM kills in the process's cgroups since the daemon started
+	Cgroup          string // the current spawn's cgroup, "" without one
 }
 
-// ResourceUsage reads /proc once and returns the usage of every process
-// group, keyed by its id (a supervised process's pid).
-func ResourceUsage() map[int]Usage {
-	out := map[int]Usage{}
-	for pgid, g := range proc.GroupUsage() {
-		out[pgid] = Usage{RSSBytes: g.RSSBytes, CPUSeconds: g.CPUSeconds}
+// Meter is implemented by runtimes that measure their processes.
+type Meter interface {
+	// Usage reads the usage of every process, by full name.
+	Usage() map[string]Usage
+}
+
+// Usage reads what every process uses, by full name; empty when the
+// runtime cannot measure.
+func (s *Supervisor) Usage() map[string]Usage {
+	if m, ok := s.rt.(Meter); ok {
+		return m.Usage()
 	}
-	return out
+	return nil
 }
-
-// OrphansReaped counts exits of processes the daemon did not start:
-// grandchildren reparented to it.
-func OrphansReaped() int64 { return proc.Orphans() }

@@ -20,6 +20,7 @@ import (
 type Source struct {
 	Supervisor func() *supervisor.Supervisor // the current engine (a reload replaces it)
 	LastReload func() (ok bool, at time.Time)
+	Orphans    func() int64 // exits of processes the daemon did not start
 	Version    string
 }
 
@@ -73,12 +74,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descReloadOK, b2f(ok))
 		gauge(descReloadTime, float64(at.UnixMilli())/1000)
 	}
-	counter(descOrphans, float64(supervisor.OrphansReaped()))
+	if c.src.Orphans != nil {
+		counter(descOrphans, float64(c.src.Orphans()))
+	}
 	sup := c.src.Supervisor()
 	if sup == nil {
 		return
 	}
-	usage := supervisor.ResourceUsage()
+	usage := sup.Usage()
 	for _, p := range sup.Processes() {
 		g, n := p.Group, p.Name
 		for _, st := range supervisor.AllStates {
@@ -96,11 +99,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descExits, float64(p.ExitsUnexpected), g, n, "false")
 		gauge(descExitCode, float64(p.LastExitCode), g, n)
 		gauge(descBackoff, p.BackoffDelay.Seconds(), g, n)
-		var u supervisor.Usage
-		if p.Pid != 0 {
-			u = usage[p.Pid]
-		}
-		gauge(descRSS, float64(u.RSSBytes), g, n)
+		u := usage[p.FullName()]
+		gauge(descRSS, float64(u.MemoryBytes), g, n)
 		counter(descCPU, u.CPUSeconds, g, n)
 		st := p.OutputStats()
 		counter(descLogWritten, float64(st.StdoutBytes), g, n, "stdout")

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"fmt"
+	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -60,7 +61,7 @@ func TestCollector_Golden(t *testing.T) {
 	dir := t.TempDir()
 	manual := spec(dir, "web", "web")
 	manual.AutoStart = false
-	s := openEngine(t, supervisor.NewOSRuntime(filepath.Join(dir, "state"), nil), []supervisor.GroupSpec{
+	s := openEngine(t, osruntime.New(filepath.Join(dir, "state"), nil), []supervisor.GroupSpec{
 		{Name: "turkey", Processes: []supervisor.ProcessSpec{spec(dir, "turkey", "gunicorn")}},
 		{Name: "web", Processes: []supervisor.ProcessSpec{manual}},
 	})
@@ -112,7 +113,7 @@ func stateSet(group, name, current string) string {
 // kill's -1 after the respawn.
 func TestCollector_KillRaisesRestarts(t *testing.T) {
 	dir := t.TempDir()
-	s := openEngine(t, supervisor.NewOSRuntime(filepath.Join(dir, "state"), nil), []supervisor.GroupSpec{
+	s := openEngine(t, osruntime.New(filepath.Join(dir, "state"), nil), []supervisor.GroupSpec{
 		{Name: "turkey", Processes: []supervisor.ProcessSpec{spec(dir, "turkey", "gunicorn")}}})
 	first := waitFor(t, s, "turkey:gunicorn", func(p *supervisor.ProcessInfo) bool { return p.State == supervisor.Running })
 	c := metrics.NewCollector(source(s))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 	"strings"
 
 	"github.com/ctlsup/ctlsup/supervisor/config"
@@ -25,7 +26,7 @@ func doCheck(m *Main, arg string) error {
 	}
 	cfg, err := config.Load(path)
 	if err == nil {
-		err = cfg.Check()
+		err = cfg.Check(osruntime.CheckUser)
 	}
 	if err != nil {
 		m.out(err.Error())

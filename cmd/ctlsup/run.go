@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 	"io"
 	"log/slog"
 	"os"
@@ -148,7 +149,7 @@ func doRun(m *Main, arg string) error {
 	}
 	defer os.RemoveAll(state)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rt := supervisor.NewOSRuntime(state, logger)
+	rt := osruntime.New(state, logger)
 	rt.Console = m.Stdout
 	rt.ConsolePrefix = func(spec *supervisor.ProcessSpec, _ bool) string { return prefix(spec.Name) }
 	sup := supervisor.New(rt, []supervisor.GroupSpec{group})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 	"io"
 	"log/slog"
 	"net"
@@ -41,7 +42,7 @@ type Main struct {
 	// MetricsAddr is where /metrics is served, once Run has started.
 	MetricsAddr string
 
-	logFile  supervisor.LogFile
+	logFile  osruntime.LogFile
 	lock     *os.File
 	control  *control
 	requests chan request // shutdown, restart and upgrade asked for over the API
@@ -52,7 +53,7 @@ type Main struct {
 	inherited  map[string]inheritedFD
 	listeners  map[string]net.Listener
 	listenAddr map[string]string // what each listener serves, for an upgrade
-	runtime    atomic.Value      // *supervisor.OSRuntime of the current engine
+	runtime    atomic.Value      // *osruntime.Runtime of the current engine
 
 	engine        atomic.Pointer[supervisor.Supervisor] // the current engine, for goroutines
 	swapped       atomic.Pointer[chan struct{}]         // closed when a reload replaces the engine
@@ -188,7 +189,7 @@ func (m *Main) Run(ctx context.Context) error {
 // the API over it.
 func (m *Main) startEngine(ctx context.Context) error {
 	cfg := m.Config
-	rt := supervisor.NewOSRuntime(cfg.Daemon.StateDir, m.Logger)
+	rt := osruntime.New(cfg.Daemon.StateDir, m.Logger)
 	rt.ServerURL = cfg.Daemon.ServerURL()
 	m.runtime.Store(rt)
 	m.Supervisor = supervisor.New(rt, cfg.Groups)
@@ -221,7 +222,7 @@ func (m *Main) load() ([]supervisor.GroupSpec, error) {
 }
 
 func (m *Main) printCheck() error {
-	if err := m.Config.Check(); err != nil {
+	if err := m.Config.Check(osruntime.CheckUser); err != nil {
 		return err
 	}
 	m.Config.WriteSummary(m.Stdout)
@@ -235,7 +236,7 @@ func (m *Main) openLog() error {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
-		m.logFile = supervisor.OpenLogFile(path, 50<<20, 10)
+		m.logFile = osruntime.OpenLogFile(path, 50<<20, 10)
 		w = io.MultiWriter(m.Stderr, m.logFile)
 	}
 	var level slog.Level

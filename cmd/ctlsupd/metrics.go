@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 	"net"
 	"net/http"
 	"time"
@@ -38,6 +39,7 @@ func (m *Main) openMetrics(l net.Listener) error {
 	reg := metrics.Registry(metrics.Source{
 		Supervisor: func() *supervisor.Supervisor { return m.engine.Load() },
 		LastReload: m.lastReload,
+		Orphans:    osruntime.Orphans,
 		Version:    Version,
 	})
 	srv := &http.Server{Handler: metrics.Handler(reg), ReadHeaderTimeout: api.ReadHeaderTimeout,

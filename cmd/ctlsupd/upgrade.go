@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 	"net"
 	"net/url"
 	"os"
@@ -11,8 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/ctlsup/ctlsup/supervisor"
 )
 
 // An upgrade executes the daemon's binary on disk in place, as nginx and
@@ -106,7 +105,7 @@ const systemdAddr = "systemd"
 // a binary that cannot start here, or cannot read the configuration, is
 // refused before the running daemon is replaced by it.
 func (m *Main) checkUpgrade() error {
-	rt, ok := m.runtime.Load().(*supervisor.OSRuntime)
+	rt, ok := m.runtime.Load().(*osruntime.Runtime)
 	if !ok {
 		return errors.New("no runtime to run the check")
 	}

@@ -5,20 +5,19 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/ctlsup/ctlsup/supervisor"
 )
 
 // Check finds what the files are right about but the machine is not,
-// as a spawn would: a user that does not exist.
-func (c *Config) Check() error {
+// as a spawn would: a user that does not exist (checkUser is the
+// runtime's lookup, so loading itself never touches the machine).
+func (c *Config) Check(checkUser func(name string) error) error {
 	var errs []error
 	for _, g := range c.Groups {
 		for _, p := range g.Processes {
 			if p.User == "" {
 				continue
 			}
-			if err := supervisor.CheckUser(p.User); err != nil {
+			if err := checkUser(p.User); err != nil {
 				errs = append(errs, fmt.Errorf("process %s: user = %q: %w", p.FullName(), p.User, err))
 			}
 		}

@@ -45,6 +45,7 @@ type Capture struct {
 	// Name) before the child is spawned, and told when it reached EOF.
 	Keeper Keeper
 	Name   string
+	Hub    *Hub // whose poller pumps the pipes
 
 	mu      sync.Mutex
 	readers []*reader // pipes of this and earlier spawns not yet at EOF
@@ -130,12 +131,12 @@ func (c *Capture) read(fd int, s Stream, stream string) (*reader, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, err
 	}
-	r := &reader{fd: fd, s: s, ino: st.Ino}
+	r := &reader{hub: c.Hub, fd: fd, s: s, ino: st.Ino}
 	if c.Keeper != nil {
 		r.keeper, r.id = c.Keeper, PipeID(st.Ino, stream, c.Name)
 		c.Keeper.Store(r.id, fd)
 	}
-	if err := watch(r); err != nil {
+	if err := c.Hub.poller.watch(r); err != nil {
 		if r.keeper != nil {
 			r.keeper.Drop(r.id)
 		}

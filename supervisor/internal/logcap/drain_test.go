@@ -22,10 +22,18 @@ func waitWritten(t *testing.T, s *Sink, n int64) {
 }
 
 // attach captures into a new sink at path and returns the pipe's write end.
+// testHub is the hub of the tests that need no hub of their own.
+var testHub = NewHub()
+
 func attach(t *testing.T, path string) (*Sink, *Capture, *os.File) {
 	t.Helper()
+	return attachTo(t, testHub, path)
+}
+
+func attachTo(t *testing.T, h *Hub, path string) (*Sink, *Capture, *os.File) {
+	t.Helper()
 	s := NewSink(path, 0, 0, nil)
-	c := &Capture{Stdout: s}
+	c := &Capture{Stdout: s, Hub: h}
 	pp, err := c.Attach()
 	w := pp.Stdout
 	if err != nil {
@@ -109,8 +117,8 @@ func TestDrain_BatchesSmallWrites(t *testing.T) {
 // overwritten, and the file stays open until both have closed it.
 func TestDrain_SharedFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "shared.log")
-	a := &Capture{Stdout: OpenSink(path, 0, 0, nil)}
-	b := &Capture{Stdout: OpenSink(path+"/../shared.log", 0, 0, nil)}
+	a := &Capture{Stdout: testHub.OpenSink(path, 0, 0, nil), Hub: testHub}
+	b := &Capture{Stdout: testHub.OpenSink(path+"/../shared.log", 0, 0, nil), Hub: testHub}
 	if a.Stdout != b.Stdout {
 		t.Fatal("two captures of one path got two sinks")
 	}

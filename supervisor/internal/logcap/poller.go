@@ -25,6 +25,7 @@ import (
 // epoll_wait.
 type poller struct {
 	broken atomic.Bool // epoll failed: every pipe is polled on a timer
+	closed atomic.Bool // its hub closed: run ends quietly
 	once   sync.Once
 	epfd   int
 	file   *os.File // keeps epfd open and in the runtime's poller
@@ -34,14 +35,14 @@ type poller struct {
 	pipes  map[int32]*reader
 }
 
-var logPipes poller
-
 // watch starts watching r's pipe.
-func watch(r *reader) error {
-	p := &logPipes
+func (p *poller) watch(r *reader) error {
+	if p.closed.Load() {
+		return errors.New("log capture closed")
+	}
 	p.once.Do(p.start)
-	if p.err != nil {
-		return p.err
+	if p.err != nil || p.pipes == nil {
+		return errors.Join(errors.New("cannot watch log pipes"), p.err)
 	}
 	p.mu.Lock()
 	p.pipes[int32(r.fd)] = r
@@ -119,7 +120,7 @@ func (p *poller) run() {
 			p.mu.Unlock()
 		}
 	})
-	if !p.broken.Load() {
+	if !p.broken.Load() && !p.closed.Load() {
 		p.fail(fmt.Errorf("log pipe poller stopped: %v", err))
 	}
 }
@@ -161,6 +162,7 @@ type reader struct {
 	// hand-over goes through the kernel (re-arm, then epoll_wait), which
 	// the memory model does not see.
 	mu       sync.Mutex
+	hub      *Hub
 	fd       int
 	ino      uint64
 	s        Stream
@@ -177,23 +179,10 @@ type reader struct {
 // done reports whether the pipe has reached EOF.
 func (r *reader) done() bool { return r.finished.Load() }
 
-// gate lets Quiesce wait until no drain holds bytes in the daemon's memory:
-// drains take it shared.
-var gate sync.RWMutex
-
-// Quiesce waits until no pipe is being drained and keeps it so until the
-// returned function is called: bytes are then either in a pipe or in a log
-// file, never between the two, and the daemon may exec or exit without
-// losing any.
-func Quiesce() (resume func()) {
-	gate.Lock()
-	return gate.Unlock
-}
-
 // flush takes what the pipe holds now.
 func (r *reader) flush() {
-	gate.RLock()
-	defer gate.RUnlock()
+	r.hub.gate.RLock()
+	defer r.hub.gate.RUnlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.finished.Load() {
@@ -229,8 +218,8 @@ func (r *reader) pollBroken() {
 }
 
 func (r *reader) drainBroken() bool {
-	gate.RLock()
-	defer gate.RUnlock()
+	r.hub.gate.RLock()
+	defer r.hub.gate.RUnlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.finished.Load() {
@@ -246,8 +235,8 @@ func (r *reader) drainBroken() bool {
 // drainOnce drains the pipe and says how long to wait before the next
 // drain, or that the batch is over.
 func (r *reader) drainOnce() (time.Duration, bool) {
-	gate.RLock()
-	defer gate.RUnlock()
+	r.hub.gate.RLock()
+	defer r.hub.gate.RUnlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.finished.Load() {
@@ -263,12 +252,12 @@ func (r *reader) drainOnce() (time.Duration, bool) {
 		return 0, false
 	}
 	now := time.Now()
-	if logPipes.broken.Load() {
+	if r.hub.poller.broken.Load() {
 		return 0, false // pollBroken drains it from now on
 	}
 	if moved == 0 {
 		r.wait, r.last = 0, now
-		if err := logPipes.ctl(unix.EPOLL_CTL_MOD, r.fd); err != nil {
+		if err := r.hub.poller.ctl(unix.EPOLL_CTL_MOD, r.fd); err != nil {
 			r.finish(err)
 		}
 		return 0, false
@@ -284,7 +273,7 @@ func (r *reader) drainOnce() (time.Duration, bool) {
 		// Too fast to wait on a timer (which sleeps a millisecond at
 		// least): let the next write wake the pipe instead.
 		r.wait = 0
-		if err := logPipes.ctl(unix.EPOLL_CTL_MOD, r.fd); err != nil {
+		if err := r.hub.poller.ctl(unix.EPOLL_CTL_MOD, r.fd); err != nil {
 			r.finish(err)
 		}
 		return 0, false
@@ -307,8 +296,8 @@ func (r *reader) grow() {
 
 func (r *reader) finish(err error) {
 	r.finished.Store(true)
-	unix.EpollCtl(logPipes.epfd, unix.EPOLL_CTL_DEL, r.fd, nil)
-	logPipes.forget(r.fd)
+	unix.EpollCtl(r.hub.poller.epfd, unix.EPOLL_CTL_DEL, r.fd, nil)
+	r.hub.poller.forget(r.fd)
 	if r.keeper != nil {
 		r.keeper.Drop(r.id) // before the close: the number may be reused at once
 	}

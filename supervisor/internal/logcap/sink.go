@@ -47,32 +47,25 @@ type Sink struct {
 	rotations  atomic.Int64
 	drains     atomic.Int64 // pump batches, which tests count
 
-	key  string // in shared, under this key
-	refs int    // OpenSinks not yet closed; guarded by shared
+	hub  *Hub   // the hub sharing it, nil for a sink of its own
+	key  string // in hub.sinks under this key
+	refs int    // OpenSinks not yet closed; guarded by hub.mu
 }
 
-// shared holds the open sinks by path. Sinks write at their own offset
-// (splice refuses O_APPEND), so two streams logging into one file, which
-// supervisord allows, must share one sink rather than overwrite each other.
-var shared = struct {
-	sync.Mutex
-	sinks map[string]*Sink
-}{sinks: map[string]*Sink{}}
-
-// OpenSink returns the sink for path, shared with every other stream that
-// logs there: the first one's rotation settings hold. Each OpenSink needs
-// its own Close.
-func OpenSink(path string, maxBytes int64, backups int, log *slog.Logger) *Sink {
+// OpenSink returns the hub's sink for path, shared with every other stream
+// that logs there: the first one's rotation settings hold. Each OpenSink
+// needs its own Close.
+func (h *Hub) OpenSink(path string, maxBytes int64, backups int, log *slog.Logger) *Sink {
 	key := filepath.Clean(path)
-	shared.Lock()
-	defer shared.Unlock()
-	if s := shared.sinks[key]; s != nil {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s := h.sinks[key]; s != nil {
 		s.refs++
 		return s
 	}
 	s := NewSink(path, maxBytes, backups, log)
-	s.key, s.refs = key, 1
-	shared.sinks[key] = s
+	s.hub, s.key, s.refs = h, key, 1
+	h.sinks[key] = s
 	return s
 }
 
@@ -300,14 +293,14 @@ func (s *Sink) Clear() error {
 // Close closes the file for good, once every user of a shared sink has
 // closed it; later writes are discarded.
 func (s *Sink) Close() error {
-	if s.key != "" {
-		shared.Lock()
+	if h := s.hub; h != nil {
+		h.mu.Lock()
 		s.refs--
 		last := s.refs == 0
 		if last {
-			delete(shared.sinks, s.key)
+			delete(h.sinks, s.key)
 		}
-		shared.Unlock()
+		h.mu.Unlock()
 		if !last {
 			return nil
 		}

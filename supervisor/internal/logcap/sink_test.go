@@ -36,7 +36,7 @@ func TestSink_RotatesExactly(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "worker.log")
 	s := NewSink(path, 1<<20, 2, nil)
-	c := &Capture{Stdout: s}
+	c := &Capture{Stdout: s, Hub: testHub}
 	pp, err := c.Attach()
 	w := pp.Stdout
 	if err != nil {
@@ -109,7 +109,7 @@ func TestSink_UnwritableDropsAndCounts(t *testing.T) {
 	blocker := filepath.Join(dir, "not-a-dir")
 	os.WriteFile(blocker, nil, 0o644)
 	s := NewSink(filepath.Join(blocker, "p.log"), 1<<20, 2, nil)
-	c := &Capture{Stdout: s}
+	c := &Capture{Stdout: s, Hub: testHub}
 	pp, err := c.Attach()
 	w := pp.Stdout
 	if err != nil {
@@ -203,7 +203,7 @@ func TestSink_ResumesWhenWritable(t *testing.T) {
 func BenchmarkPump(b *testing.B) {
 	dir := b.TempDir()
 	s := NewSink(filepath.Join(dir, "p.log"), 50<<20, 2, nil)
-	c := &Capture{Stdout: s}
+	c := &Capture{Stdout: s, Hub: testHub}
 	pp, err := c.Attach()
 	w := pp.Stdout
 	if err != nil {

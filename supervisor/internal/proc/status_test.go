@@ -25,22 +25,6 @@ func TestDescribe(t *testing.T) {
 	}
 }
 
-func TestParseSignal(t *testing.T) {
-	for in, want := range map[string]syscall.Signal{
-		"HUP": syscall.SIGHUP, "hup": syscall.SIGHUP, "SIGHUP": syscall.SIGHUP, "1": syscall.SIGHUP,
-		"USR2": syscall.SIGUSR2, "sigterm": syscall.SIGTERM,
-	} {
-		if got, ok := ParseSignal(in); !ok || got != want {
-			t.Errorf("ParseSignal(%q) = %v, %v", in, got, ok)
-		}
-	}
-	for _, bad := range []string{"BOGUS", "", "0", "99", "SIG"} {
-		if _, ok := ParseSignal(bad); ok {
-			t.Errorf("ParseSignal(%q) accepted", bad)
-		}
-	}
-}
-
 func TestLookPath(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "prog"), []byte("#!/bin/sh\n"), 0o755)

@@ -1,8 +1,9 @@
-package supervisor
+package osruntime
 
 import (
 	"context"
 	"fmt"
+	"github.com/ctlsup/ctlsup/supervisor"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,11 +34,11 @@ func TestLoad_CrashLoopFleet(t *testing.T) {
 		dur *= time.Second
 	}
 	dir := t.TempDir()
-	var specs []*ProcessSpec
+	var specs []*supervisor.ProcessSpec
 	for i := range 1000 {
-		specs = append(specs, helperSpec(dir, fmt.Sprintf("crash%04d", i), []string{"/bin/false"}, func(s *ProcessSpec) {
-			s.AutoRestart, s.StartRetries = RestartAlways, -1
-			s.Stdout, s.Stderr = LogSpec{}, LogSpec{}
+		specs = append(specs, helperSpec(dir, fmt.Sprintf("crash%04d", i), []string{"/bin/false"}, func(s *supervisor.ProcessSpec) {
+			s.AutoRestart, s.StartRetries = supervisor.RestartAlways, -1
+			s.Stdout, s.Stderr = supervisor.LogSpec{}, supervisor.LogSpec{}
 		}))
 	}
 	h := openOS(t, specs...)
@@ -85,15 +86,15 @@ func TestLoad_CrashLoopFleet(t *testing.T) {
 // descriptor leaks.
 func TestLoad_UpdateCycles(t *testing.T) {
 	dir := t.TempDir()
-	var procs []ProcessSpec
+	var procs []supervisor.ProcessSpec
 	for i := range 500 {
-		procs = append(procs, *helperSpec(dir, fmt.Sprintf("p%03d", i), []string{"/bin/sleep", "1000"}, func(s *ProcessSpec) {
+		procs = append(procs, *helperSpec(dir, fmt.Sprintf("p%03d", i), []string{"/bin/sleep", "1000"}, func(s *supervisor.ProcessSpec) {
 			s.Group = "app"
-			s.Stdout, s.Stderr = LogSpec{}, LogSpec{}
+			s.Stdout, s.Stderr = supervisor.LogSpec{}, supervisor.LogSpec{}
 		}))
 	}
 	logger := quietLogger()
-	s := New(NewOSRuntime(filepath.Join(dir, "state"), logger), []GroupSpec{{Name: "app", Processes: procs}})
+	s := supervisor.New(New(filepath.Join(dir, "state"), logger), []supervisor.GroupSpec{{Name: "app", Processes: procs}})
 	s.Logger = logger
 	if err := s.Open(context.Background()); err != nil {
 		t.Fatal(err)
@@ -110,7 +111,7 @@ func TestLoad_UpdateCycles(t *testing.T) {
 	for {
 		running := 0
 		for _, p := range s.Processes() {
-			if p.State == Running {
+			if p.State == supervisor.Running {
 				running++
 			}
 		}
@@ -131,7 +132,7 @@ func TestLoad_UpdateCycles(t *testing.T) {
 		// the rest alone; even cycles change it back.
 		i := cycle % 10
 		next[i].Argv = []string{"/bin/sleep", fmt.Sprint(1000 + cycle%2)}
-		if _, err := s.Apply(context.Background(), []GroupSpec{{Name: "app", Processes: next}}); err != nil {
+		if _, err := s.Apply(context.Background(), []supervisor.GroupSpec{{Name: "app", Processes: next}}); err != nil {
 			t.Fatal(err)
 		}
 	}

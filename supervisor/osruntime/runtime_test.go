@@ -1,9 +1,10 @@
-package supervisor
+package osruntime
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ctlsup/ctlsup/supervisor"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,14 +20,14 @@ import (
 )
 
 // helperSpec is a process running a test helper, logging under dir.
-func helperSpec(dir, name string, argv []string, mod func(*ProcessSpec)) *ProcessSpec {
+func helperSpec(dir, name string, argv []string, mod func(*supervisor.ProcessSpec)) *supervisor.ProcessSpec {
 	s := testSpec()
 	s.Name, s.Group, s.Program = name, name, name
 	s.Argv = argv
 	s.Umask = -1
 	s.StartSecs = 0
-	s.Stdout = LogSpec{Path: filepath.Join(dir, name+".log")}
-	s.Stderr = LogSpec{Path: filepath.Join(dir, name+".err.log")}
+	s.Stdout = supervisor.LogSpec{Path: filepath.Join(dir, name+".log")}
+	s.Stderr = supervisor.LogSpec{Path: filepath.Join(dir, name+".err.log")}
 	if mod != nil {
 		mod(s)
 	}
@@ -37,19 +38,19 @@ type osHarness struct {
 	t   *testing.T
 	dir string
 	log *testhelper.SyncBuffer
-	s   *Supervisor
+	s   *supervisor.Supervisor
 }
 
-func openOS(t *testing.T, specs ...*ProcessSpec) *osHarness {
+func openOS(t *testing.T, specs ...*supervisor.ProcessSpec) *osHarness {
 	t.Helper()
 	h := &osHarness{t: t, dir: t.TempDir(), log: &testhelper.SyncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(h.log, nil))
-	rt := NewOSRuntime(filepath.Join(h.dir, "state"), logger)
-	var groups []GroupSpec
+	rt := New(filepath.Join(h.dir, "state"), logger)
+	var groups []supervisor.GroupSpec
 	for _, s := range specs {
-		groups = append(groups, GroupSpec{Name: s.Group, Priority: s.Priority, Processes: []ProcessSpec{*s}})
+		groups = append(groups, supervisor.GroupSpec{Name: s.Group, Priority: s.Priority, Processes: []supervisor.ProcessSpec{*s}})
 	}
-	h.s = New(rt, groups)
+	h.s = supervisor.New(rt, groups)
 	h.s.Logger = logger
 	if err := h.s.Open(context.Background()); err != nil {
 		t.Fatal(err)
@@ -58,22 +59,28 @@ func openOS(t *testing.T, specs ...*ProcessSpec) *osHarness {
 	return h
 }
 
-func (h *osHarness) wait(name string, cond func(*ProcessInfo) bool) *ProcessInfo {
+func (h *osHarness) wait(name string, cond func(*supervisor.ProcessInfo) bool) *supervisor.ProcessInfo {
 	h.t.Helper()
-	p, err := h.s.lookup("wait", name)
-	if err != nil {
-		h.t.Fatal(err)
+	timeout := time.After(10 * time.Second)
+	for {
+		changed := h.s.Changed()
+		info, err := h.s.Process(name)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if cond(info) {
+			return info
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			h.t.Fatalf("%s: timed out; state %s; daemon log:\n%s", name, info.State, h.log)
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := p.waitUntil(ctx, func(i *ProcessInfo) (bool, error) { return cond(i), nil }); err != nil {
-		h.t.Fatalf("%s: %v; state %s; daemon log:\n%s", name, err, p.info.Load().State, h.log)
-	}
-	return p.info.Load()
 }
 
-func inState(st State) func(*ProcessInfo) bool {
-	return func(i *ProcessInfo) bool { return i.State == st }
+func inState(st supervisor.State) func(*supervisor.ProcessInfo) bool {
+	return func(i *supervisor.ProcessInfo) bool { return i.State == st }
 }
 
 // eventually polls cond for up to 10 s: for effects outside the engine
@@ -97,21 +104,21 @@ func alive(pid int) bool {
 }
 
 func TestOS_IgnoreTermIsKilledAfterStopWait(t *testing.T) {
-	spec := helperSpec(t.TempDir(), "stubborn", testhelper.Argv("ignore-term"), func(s *ProcessSpec) {
+	spec := helperSpec(t.TempDir(), "stubborn", testhelper.Argv("ignore-term"), func(s *supervisor.ProcessSpec) {
 		s.StopWait = 500 * time.Millisecond
 	})
 	h := openOS(t, spec)
-	info := h.wait("stubborn", inState(Running))
+	info := h.wait("stubborn", inState(supervisor.Running))
 	eventually(t, "the helper to ignore TERM", func() bool { return strings.Contains(readFile(spec.Stdout.Path), "ignoring TERM") })
 	t0 := time.Now()
-	if err := h.s.StopProcess(context.Background(), "stubborn", WaitForDone); err != nil {
+	if err := h.s.StopProcess(context.Background(), "stubborn", supervisor.WaitForDone); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(t0); took < 500*time.Millisecond || took > 3*time.Second {
 		t.Errorf("stop took %s, want stopwaitsecs 0.5s then SIGKILL", took)
 	}
 	after, _ := h.s.Process("stubborn")
-	if after.State != Stopped || after.ExitStatus != -1 || alive(info.Pid) {
+	if after.State != supervisor.Stopped || after.ExitStatus != -1 || alive(info.Pid) {
 		t.Errorf("state %s exitstatus %d alive %v", after.State, after.ExitStatus, alive(info.Pid))
 	}
 	if !strings.Contains(h.log.String(), `status="terminated by SIGKILL"`) {
@@ -121,8 +128,8 @@ func TestOS_IgnoreTermIsKilledAfterStopWait(t *testing.T) {
 
 func TestOS_SignalDeathIsReportedAsSupervisordDoes(t *testing.T) {
 	h := openOS(t, helperSpec(t.TempDir(), "sleeper", testhelper.Argv("sleep"), nil))
-	h.wait("sleeper", inState(Running))
-	if err := h.s.StopProcess(context.Background(), "sleeper", WaitForDone); err != nil {
+	h.wait("sleeper", inState(supervisor.Running))
+	if err := h.s.StopProcess(context.Background(), "sleeper", supervisor.WaitForDone); err != nil {
 		t.Fatal(err)
 	}
 	info, _ := h.s.Process("sleeper")
@@ -145,12 +152,12 @@ func grandchildren(log string) []int {
 // TestOS_OrphansAreKilledAfterGrace: a child that forks grandchildren and
 // exits leaves nothing behind once its grace period (stopwaitsecs) is over.
 func TestOS_OrphansAreKilledAfterGrace(t *testing.T) {
-	spec := helperSpec(t.TempDir(), "forker", testhelper.Argv("orphans", "3"), func(s *ProcessSpec) {
-		s.AutoRestart = RestartNever
+	spec := helperSpec(t.TempDir(), "forker", testhelper.Argv("orphans", "3"), func(s *supervisor.ProcessSpec) {
+		s.AutoRestart = supervisor.RestartNever
 		s.StopWait = 300 * time.Millisecond
 	})
 	h := openOS(t, spec)
-	h.wait("forker", inState(Exited))
+	h.wait("forker", inState(supervisor.Exited))
 	var kids []int
 	eventually(t, "three grandchildren in the log", func() bool {
 		kids = grandchildren(readFile(spec.Stdout.Path))
@@ -174,13 +181,13 @@ func TestOS_OrphansAreKilledAfterGrace(t *testing.T) {
 // a grandchild keeps its stdout open, and what the grandchild writes later
 // still reaches the log.
 func TestOS_GrandchildHoldingStdout(t *testing.T) {
-	spec := helperSpec(t.TempDir(), "holder", testhelper.Argv("hold-stdout"), func(s *ProcessSpec) {
-		s.AutoRestart = RestartNever
+	spec := helperSpec(t.TempDir(), "holder", testhelper.Argv("hold-stdout"), func(s *supervisor.ProcessSpec) {
+		s.AutoRestart = supervisor.RestartNever
 		s.StopWait = 5 * time.Second
 	})
 	h := openOS(t, spec)
 	t0 := time.Now()
-	h.wait("holder", inState(Exited))
+	h.wait("holder", inState(supervisor.Exited))
 	// The grandchild holds the pipe forever: waiting for it would never end.
 	// The bound only leaves room for a loaded machine.
 	if took := time.Since(t0); took > 3*time.Second {
@@ -192,15 +199,15 @@ func TestOS_GrandchildHoldingStdout(t *testing.T) {
 }
 
 func TestOS_ExitAtOnceIsFatalAfterRetries(t *testing.T) {
-	h := openOS(t, helperSpec(t.TempDir(), "crash", testhelper.Argv("exit", "3"), func(s *ProcessSpec) {
+	h := openOS(t, helperSpec(t.TempDir(), "crash", testhelper.Argv("exit", "3"), func(s *supervisor.ProcessSpec) {
 		s.StartSecs, s.StartRetries, s.AutoStart = time.Second, 1, false
 	}))
-	err := h.s.StartProcess(context.Background(), "crash", WaitForDone)
-	if !errors.Is(err, ErrSpawn) {
+	err := h.s.StartProcess(context.Background(), "crash", supervisor.WaitForDone)
+	if !errors.Is(err, supervisor.ErrSpawn) {
 		t.Fatalf("start: %v, want spawn error", err)
 	}
-	info := h.wait("crash", inState(Fatal))
-	if info.Description(time.Now()) != tooQuicklyText || info.ExitStatus != 0 {
+	info := h.wait("crash", inState(supervisor.Fatal))
+	if info.Description(time.Now()) != "Exited too quickly (process log may have details)" || info.ExitStatus != 0 {
 		t.Errorf("description %q exitstatus %d", info.Description(time.Now()), info.ExitStatus)
 	}
 }
@@ -208,34 +215,34 @@ func TestOS_ExitAtOnceIsFatalAfterRetries(t *testing.T) {
 func TestOS_SpawnErrors(t *testing.T) {
 	dir := t.TempDir()
 	h := openOS(t,
-		helperSpec(dir, "missing", []string{"/no/such/binary"}, func(s *ProcessSpec) { s.AutoStart = false }),
-		helperSpec(dir, "notexec", []string{filepath.Join(dir, "plain.txt")}, func(s *ProcessSpec) { s.AutoStart = false }),
-		helperSpec(dir, "nodir", testhelper.Argv("sleep"), func(s *ProcessSpec) {
+		helperSpec(dir, "missing", []string{"/no/such/binary"}, func(s *supervisor.ProcessSpec) { s.AutoStart = false }),
+		helperSpec(dir, "notexec", []string{filepath.Join(dir, "plain.txt")}, func(s *supervisor.ProcessSpec) { s.AutoStart = false }),
+		helperSpec(dir, "nodir", testhelper.Argv("sleep"), func(s *supervisor.ProcessSpec) {
 			s.AutoStart, s.StartRetries, s.Directory = false, 0, "/no/such/dir"
 		}),
-		helperSpec(dir, "nouser", testhelper.Argv("sleep"), func(s *ProcessSpec) {
+		helperSpec(dir, "nouser", testhelper.Argv("sleep"), func(s *supervisor.ProcessSpec) {
 			s.AutoStart, s.StartRetries, s.User = false, 0, "no-such-user-ctlsup"
 		}),
 		helperSpec(dir, "bystander", testhelper.Argv("sleep"), nil))
-	bystander := h.wait("bystander", inState(Running))
+	bystander := h.wait("bystander", inState(supervisor.Running))
 	defer func() {
-		if now, _ := h.s.Process("bystander"); now.Pid != bystander.Pid || now.State != Running {
+		if now, _ := h.s.Process("bystander"); now.Pid != bystander.Pid || now.State != supervisor.Running {
 			t.Errorf("spawn errors disturbed another program: %s pid %d", now.State, now.Pid)
 		}
 	}()
 	os.WriteFile(filepath.Join(dir, "plain.txt"), []byte("not a program"), 0o644)
 	ctx := context.Background()
-	if err := h.s.StartProcess(ctx, "missing", WaitForDone); !errors.Is(err, ErrNoFile) {
+	if err := h.s.StartProcess(ctx, "missing", supervisor.WaitForDone); !errors.Is(err, supervisor.ErrNoFile) {
 		t.Errorf("missing binary: %v", err)
 	}
-	if err := h.s.StartProcess(ctx, "notexec", WaitForDone); !errors.Is(err, ErrNotExecutable) {
+	if err := h.s.StartProcess(ctx, "notexec", supervisor.WaitForDone); !errors.Is(err, supervisor.ErrNotExecutable) {
 		t.Errorf("not executable: %v", err)
 	}
 	for name, text := range map[string]string{"nodir": "couldn't chdir to /no/such/dir", "nouser": "can't find user 'no-such-user-ctlsup'"} {
-		if err := h.s.StartProcess(ctx, name, WaitForDone); !errors.Is(err, ErrSpawn) {
+		if err := h.s.StartProcess(ctx, name, supervisor.WaitForDone); !errors.Is(err, supervisor.ErrSpawn) {
 			t.Errorf("%s: %v, want spawn error", name, err)
 		}
-		info := h.wait(name, inState(Fatal))
+		info := h.wait(name, inState(supervisor.Fatal))
 		if !strings.Contains(info.Description(time.Now()), text) {
 			t.Errorf("%s: description %q, want %q", name, info.Description(time.Now()), text)
 		}
@@ -252,12 +259,12 @@ func TestOS_ChildGetsOnlyStdioFds(t *testing.T) {
 	}
 	defer syscall.Close(leak)
 	dir := t.TempDir()
-	cLocale := func(s *ProcessSpec) { s.Environment = map[string]string{"LC_ALL": "C"} }
+	cLocale := func(s *supervisor.ProcessSpec) { s.Environment = map[string]string{"LC_ALL": "C"} }
 	h := openOS(t,
 		helperSpec(dir, "plain", []string{"/bin/sleep", "1000"}, cLocale),
-		helperSpec(dir, "single", []string{"/bin/sleep", "1000"}, func(s *ProcessSpec) { cLocale(s); s.Singleton = true }))
+		helperSpec(dir, "single", []string{"/bin/sleep", "1000"}, func(s *supervisor.ProcessSpec) { cLocale(s); s.Singleton = true }))
 	for name, want := range map[string]string{"plain": "[0 1 2]", "single": "[0 1 2 3]"} {
-		info := h.wait(name, inState(Running))
+		info := h.wait(name, inState(supervisor.Running))
 		// A starting program opens files of its own (libraries, locales):
 		// compare once it has settled. A leaked descriptor never goes away.
 		var got string
@@ -287,7 +294,7 @@ func TestOS_ChildGetsOnlyStdioFds(t *testing.T) {
 }
 
 func TestOS_UmaskIsSetInTheChild(t *testing.T) {
-	spec := helperSpec(t.TempDir(), "masked", testhelper.Argv("umask"), func(s *ProcessSpec) { s.Umask = 0o027 })
+	spec := helperSpec(t.TempDir(), "masked", testhelper.Argv("umask"), func(s *supervisor.ProcessSpec) { s.Umask = 0o027 })
 	old := syscall.Umask(0o022)
 	defer syscall.Umask(old)
 	openOS(t, spec)
@@ -306,7 +313,7 @@ func TestOS_ChildEnvironment(t *testing.T) {
 	t.Setenv("WATCHDOG_USEC", "1000")
 	t.Setenv("CTLSUP_FROM_DAEMON", "kept")
 	dir := t.TempDir()
-	spec := helperSpec(dir, "envy", testhelper.Argv("env"), func(s *ProcessSpec) {
+	spec := helperSpec(dir, "envy", testhelper.Argv("env"), func(s *supervisor.ProcessSpec) {
 		s.Group, s.Directory = "inst", dir
 		s.Environment = map[string]string{"DJANGO_SETTINGS_MODULE": "cts.settings.turkey", "CTLSUP_FROM_DAEMON": "overridden"}
 	})
@@ -336,8 +343,8 @@ func TestOS_ChildEnvironment(t *testing.T) {
 // state directory cannot start another, and the error names the holder.
 func TestOS_SingletonLock(t *testing.T) {
 	dir := t.TempDir()
-	spec := helperSpec(dir, "beat", testhelper.Argv("sleep"), func(s *ProcessSpec) { s.Singleton = true })
-	rt := NewOSRuntime(filepath.Join(dir, "state"), quietLogger())
+	spec := helperSpec(dir, "beat", testhelper.Argv("sleep"), func(s *supervisor.ProcessSpec) { s.Singleton = true })
+	rt := New(filepath.Join(dir, "state"), quietLogger())
 	if err := rt.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -367,16 +374,16 @@ func TestOS_SingletonLock(t *testing.T) {
 // TestOS_RestartSingletonNeverOverlaps restarts a singleton whose process
 // takes its time to stop, and checks the new one starts after the old died.
 func TestOS_RestartSingletonNeverOverlaps(t *testing.T) {
-	spec := helperSpec(t.TempDir(), "beat", testhelper.Argv("ignore-term"), func(s *ProcessSpec) {
+	spec := helperSpec(t.TempDir(), "beat", testhelper.Argv("ignore-term"), func(s *supervisor.ProcessSpec) {
 		s.Singleton, s.StopWait = true, 300*time.Millisecond
 	})
 	h := openOS(t, spec)
-	old := h.wait("beat", inState(Running))
-	if err := h.s.RestartProcess(context.Background(), "beat", WaitForDone); err != nil {
+	old := h.wait("beat", inState(supervisor.Running))
+	if err := h.s.RestartProcess(context.Background(), "beat", supervisor.WaitForDone); err != nil {
 		t.Fatal(err)
 	}
 	now, _ := h.s.Process("beat")
-	if now.Pid == old.Pid || alive(old.Pid) || now.State != Running {
+	if now.Pid == old.Pid || alive(old.Pid) || now.State != supervisor.Running {
 		t.Errorf("old pid %d (alive %v), new pid %d state %s", old.Pid, alive(old.Pid), now.Pid, now.State)
 	}
 }
@@ -388,7 +395,7 @@ func TestOS_UserSwitch(t *testing.T) {
 		t.Skip("switching users needs root; CI runs as root")
 	}
 	spec := helperSpec(t.TempDir(), "nobody", []string{"/bin/sh", "-c", `echo "$(id -u) $(id -g) HOME=$HOME USER=$USER LOGNAME=$LOGNAME SHELL=$SHELL"; exec sleep 1000`},
-		func(s *ProcessSpec) { s.User = "nobody" })
+		func(s *supervisor.ProcessSpec) { s.User = "nobody" })
 	openOS(t, spec)
 	cred, err := proc.LookupUser("nobody")
 	if err != nil {
@@ -406,16 +413,16 @@ func TestOS_UserSwitch(t *testing.T) {
 // shell's child outlives it until the grace period.
 func TestOS_SingletonRestartsPastItsLeftovers(t *testing.T) {
 	spec := helperSpec(t.TempDir(), "beat", []string{"/bin/sh", "-c", "while true; do echo tick; sleep 10; done"},
-		func(s *ProcessSpec) { s.Singleton, s.StopWait = true, 30*time.Second })
+		func(s *supervisor.ProcessSpec) { s.Singleton, s.StopWait = true, 30*time.Second })
 	h := openOS(t, spec)
-	old := h.wait("beat", inState(Running))
-	if err := h.s.StopProcess(context.Background(), "beat", WaitForDone); err != nil {
+	old := h.wait("beat", inState(supervisor.Running))
+	if err := h.s.StopProcess(context.Background(), "beat", supervisor.WaitForDone); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.s.StartProcess(context.Background(), "beat", WaitForDone); err != nil {
+	if err := h.s.StartProcess(context.Background(), "beat", supervisor.WaitForDone); err != nil {
 		t.Fatalf("start after stop: %v\n%s", err, h.log)
 	}
-	if now, _ := h.s.Process("beat"); now.Pid == old.Pid || now.State != Running {
+	if now, _ := h.s.Process("beat"); now.Pid == old.Pid || now.State != supervisor.Running {
 		t.Errorf("pid %d state %s", now.Pid, now.State)
 	}
 }
@@ -426,19 +433,19 @@ func TestOS_SingletonRestartsPastItsLeftovers(t *testing.T) {
 // leaves no process behind.
 func TestOS_NastyChildrenStopInTime(t *testing.T) {
 	dir := t.TempDir()
-	stop := func(s *ProcessSpec) { s.StopWait = time.Second }
+	stop := func(s *supervisor.ProcessSpec) { s.StopWait = time.Second }
 	h := openOS(t,
-		helperSpec(dir, "flood", testhelper.Argv("flood"), func(s *ProcessSpec) {
+		helperSpec(dir, "flood", testhelper.Argv("flood"), func(s *supervisor.ProcessSpec) {
 			stop(s)
 			s.Stderr.MaxBytes, s.Stderr.Backups = 1<<20, 1
 		}),
 		// Cheap grandchildren: under -race every test-binary helper is slow to start.
 		helperSpec(dir, "forker", []string{"/bin/sh", "-c", "for i in $(seq 200); do /bin/sleep 1000 & echo grandchild $!; done"},
-			func(s *ProcessSpec) { stop(s); s.AutoRestart = RestartNever }),
+			func(s *supervisor.ProcessSpec) { stop(s); s.AutoRestart = supervisor.RestartNever }),
 		helperSpec(dir, "stubborn", testhelper.Argv("ignore-all"), stop),
 		helperSpec(dir, "closer", testhelper.Argv("close-stdio"), stop),
 		helperSpec(dir, "bystander", testhelper.Argv("sleep"), stop))
-	h.wait("forker", inState(Exited))
+	h.wait("forker", inState(supervisor.Exited))
 	var kids []int
 	eventually(t, "200 grandchildren", func() bool {
 		kids = grandchildren(readFile(filepath.Join(dir, "forker.log")))
@@ -461,7 +468,7 @@ func TestOS_NastyChildrenStopInTime(t *testing.T) {
 				starts[p.Pid] = st.StartTime
 			}
 		}
-		if p.Name != "forker" && p.State != Running {
+		if p.Name != "forker" && p.State != supervisor.Running {
 			t.Errorf("%s is %s: the flood disturbed it", p.Name, p.State)
 		}
 	}
@@ -486,27 +493,30 @@ func TestOS_NastyChildrenStopInTime(t *testing.T) {
 // time to stop) does not abandon it: the old process is stopped and the
 // changed program runs with its new settings.
 func TestOS_UpdateCompletesWhenTheCallerGivesUp(t *testing.T) {
-	spec := helperSpec(t.TempDir(), "slow", testhelper.Argv("ignore-term"), func(s *ProcessSpec) {
+	spec := helperSpec(t.TempDir(), "slow", testhelper.Argv("ignore-term"), func(s *supervisor.ProcessSpec) {
 		s.StopWait = 500 * time.Millisecond
 		s.StartSecs = 0
 	})
 	h := openOS(t, spec)
-	old := h.wait("slow", inState(Running)).Pid
+	old := h.wait("slow", inState(supervisor.Running)).Pid
 	eventually(t, "the TERM handler", func() bool { return strings.Contains(readFile(spec.Stdout.Path), "ignoring TERM") })
 	changed := *spec
 	changed.Environment = map[string]string{"NEW": "1"}
-	h.s.mu.Lock()
-	h.s.pending = []GroupSpec{{Name: spec.Group, Processes: []ProcessSpec{changed}}}
-	h.s.mu.Unlock()
+	h.s.Loader = func() ([]supervisor.GroupSpec, error) {
+		return []supervisor.GroupSpec{{Name: spec.Group, Processes: []supervisor.ProcessSpec{changed}}}, nil
+	}
+	if _, err := h.s.Reread(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := h.s.ApplyGroup(ctx, spec.Group); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("ApplyGroup with a context that ends first: %v", err)
 	}
-	var info *ProcessInfo
+	var info *supervisor.ProcessInfo
 	eventually(t, "the changed program running", func() bool {
 		info, _ = h.s.Process("slow")
-		return info != nil && info.State == Running && info.Pid != old && info.Pid != 0
+		return info != nil && info.State == supervisor.Running && info.Pid != old && info.Pid != 0
 	})
 	if info.Spec.Environment["NEW"] != "1" {
 		t.Error("the new settings were not applied")
@@ -521,14 +531,14 @@ func TestOS_UpdateCompletesWhenTheCallerGivesUp(t *testing.T) {
 // level.
 func TestOS_MilestonesInTheMainLog(t *testing.T) {
 	dir := t.TempDir()
-	ok := helperSpec(dir, "steady", testhelper.Argv("sleep"), func(s *ProcessSpec) { s.StartSecs = 100 * time.Millisecond })
-	bad := helperSpec(dir, "broken", testhelper.Argv("exit", "3"), func(s *ProcessSpec) {
+	ok := helperSpec(dir, "steady", testhelper.Argv("sleep"), func(s *supervisor.ProcessSpec) { s.StartSecs = 100 * time.Millisecond })
+	bad := helperSpec(dir, "broken", testhelper.Argv("exit", "3"), func(s *supervisor.ProcessSpec) {
 		s.StartSecs = time.Second
 		s.StartRetries = 0
 	})
 	h := openOS(t, ok, bad)
-	h.wait("steady", inState(Running))
-	h.wait("broken", inState(Fatal))
+	h.wait("steady", inState(supervisor.Running))
+	h.wait("broken", inState(supervisor.Fatal))
 	for _, want := range []string{
 		"success: steady entered RUNNING state, process has stayed up for > than 0.1 seconds (startsecs)",
 		"gave up: broken entered FATAL state, too many start retries too quickly",

@@ -1,9 +1,10 @@
-package supervisor
+package osruntime
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ctlsup/ctlsup/supervisor"
 	"io"
 	"log/slog"
 	"maps"
@@ -20,20 +21,26 @@ import (
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
-// OSRuntime runs real processes: one reaper, a process group per child, log
+// Runtime runs real processes: one reaper, a process group per child, log
 // capture into rotated files, singleton locks and a state file for crash
 // recovery, all under StateDir.
-type OSRuntime struct {
+type Runtime struct {
 	StateDir  string       // locks/ and state.json live here
 	ServerURL string       // SUPERVISOR_SERVER_URL given to children
 	Logger    *slog.Logger // defaults to slog.Default()
 	// Console, when set, receives every process's output instead of its log
 	// files, each line behind ConsolePrefix(spec, stream): ctlsup run.
 	Console       io.Writer
-	ConsolePrefix func(spec *ProcessSpec, stderr bool) string
+	ConsolePrefix func(spec *supervisor.ProcessSpec, stderr bool) string
 
 	state   *stateFile
+	hub     *logcap.Hub // this runtime's log pipes and sinks
 	console *logcap.Console
+	// spawnSlots bounds the spawns in flight. Forks happen one at a time
+	// anyway, but each spawn holds its pipes' write ends until its fork
+	// is done: five thousand programs starting at once would hold ten
+	// thousand descriptors on top of the ones they keep, and run out.
+	spawnSlots chan struct{}
 	holder  *holder.Client // nil in the foreground (ctlsup run)
 
 	// What a previous daemon left, until EndAdoption: its live processes
@@ -44,23 +51,17 @@ type OSRuntime struct {
 	held      map[string]bool
 }
 
-// spawnSlots bounds the spawns in flight. Forks happen one at a time anyway,
-// but each spawn holds its pipes' write ends until its fork is done: five
-// thousand programs starting at once would hold ten thousand descriptors on
-// top of the ones they keep, and run out.
-var spawnSlots = make(chan struct{}, 32)
-
-// NewOSRuntime returns a runtime keeping its state under stateDir.
-func NewOSRuntime(stateDir string, log *slog.Logger) *OSRuntime {
+// NewRuntime returns a runtime keeping its state under stateDir.
+func New(stateDir string, log *slog.Logger) *Runtime {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &OSRuntime{StateDir: stateDir, Logger: log}
+	return &Runtime{StateDir: stateDir, Logger: log, hub: logcap.NewHub(), spawnSlots: make(chan struct{}, 32)}
 }
 
 // Open acquires the reaper, reaches the fd holder (starting one if none
 // runs) and reads what a previous daemon left running, for Adopt.
-func (r *OSRuntime) Open(ctx context.Context) error {
+func (r *Runtime) Open(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(r.StateDir, "locks"), 0o755); err != nil {
 		return fmt.Errorf("cannot create state directory: %w", err)
 	}
@@ -84,9 +85,9 @@ func (r *OSRuntime) Open(ctx context.Context) error {
 
 // Close kills what is left of stopped programs' process groups, stops the
 // fd holder and releases the reaper: every program has stopped.
-func (r *OSRuntime) Close() error {
+func (r *Runtime) Close() error {
 	proc.KillLeftovers()
-	err := r.state.close()
+	err := errors.Join(r.state.close(), r.hub.Close())
 	if r.holder != nil {
 		r.holder.Quit()
 	}
@@ -98,14 +99,14 @@ func (r *OSRuntime) Close() error {
 // of this daemon, or a new daemon): nothing is spawned or reaped and no
 // pipe is drained from now on, so exits wait for the successor and output
 // waits in the pipes; the journal and the holder have everything.
-func (r *OSRuntime) Detach() (undo func()) {
+func (r *Runtime) Detach() (undo func()) {
 	// The holder first: once detached, it never starts another holder,
 	// which would need the reaper that Freeze holds.
 	if r.holder != nil {
 		r.holder.Detach()
 	}
 	thaw := proc.Freeze()
-	resume := logcap.Quiesce()
+	resume := r.hub.Quiesce()
 	r.state.suspend(true)
 	return func() {
 		if r.holder != nil {
@@ -118,9 +119,9 @@ func (r *OSRuntime) Detach() (undo func()) {
 }
 
 // NewOutput returns the log capture of spec.
-func (r *OSRuntime) NewOutput(spec *ProcessSpec) Output {
+func (r *Runtime) NewOutput(spec *supervisor.ProcessSpec) supervisor.Output {
 	log := r.Logger.With("process", spec.FullName())
-	c := &logcap.Capture{Redirect: spec.RedirectStderr, Name: spec.FullName()}
+	c := &logcap.Capture{Redirect: spec.RedirectStderr, Name: spec.FullName(), Hub: r.hub}
 	if r.holder != nil {
 		c.Keeper = r.holder
 	}
@@ -132,18 +133,18 @@ func (r *OSRuntime) NewOutput(spec *ProcessSpec) Output {
 		return captureOutput{c}
 	}
 	if spec.Stdout.Path != "" {
-		c.Stdout = logcap.OpenSink(spec.Stdout.Path, spec.Stdout.MaxBytes, spec.Stdout.Backups, log)
+		c.Stdout = r.hub.OpenSink(spec.Stdout.Path, spec.Stdout.MaxBytes, spec.Stdout.Backups, log)
 	}
 	if spec.Stderr.Path != "" && !spec.RedirectStderr {
-		c.Stderr = logcap.OpenSink(spec.Stderr.Path, spec.Stderr.MaxBytes, spec.Stderr.Backups, log)
+		c.Stderr = r.hub.OpenSink(spec.Stderr.Path, spec.Stderr.MaxBytes, spec.Stderr.Backups, log)
 	}
 	return captureOutput{c}
 }
 
 type captureOutput struct{ *logcap.Capture }
 
-func (c captureOutput) Stats() OutputStats {
-	var st OutputStats
+func (c captureOutput) Stats() supervisor.OutputStats {
+	var st supervisor.OutputStats
 	if s := c.Stdout; s != nil {
 		st.StdoutBytes, st.StdoutDropped, st.Rotations = s.Written(), s.Dropped(), s.Rotations()
 	}
@@ -155,14 +156,14 @@ func (c captureOutput) Stats() OutputStats {
 }
 
 // Check resolves the command as a spawn would.
-func (r *OSRuntime) Check(spec *ProcessSpec) error {
+func (r *Runtime) Check(spec *supervisor.ProcessSpec) error {
 	_, err := resolve(spec)
 	return err
 }
 
-func resolve(spec *ProcessSpec) (string, error) {
+func resolve(spec *supervisor.ProcessSpec) (string, error) {
 	if len(spec.Argv) == 0 {
-		return "", fmt.Errorf("%w: empty command", ErrNoFile)
+		return "", fmt.Errorf("%w: empty command", supervisor.ErrNoFile)
 	}
 	path, ok := spec.Environment["PATH"]
 	if !ok {
@@ -171,22 +172,22 @@ func resolve(spec *ProcessSpec) (string, error) {
 	full, err := proc.LookPath(spec.Argv[0], path, spec.Directory)
 	switch {
 	case errors.Is(err, proc.ErrNotFound):
-		return "", errors.Join(ErrNoFile, err)
+		return "", errors.Join(supervisor.ErrNoFile, err)
 	case err != nil:
-		return "", errors.Join(ErrNotExecutable, err)
+		return "", errors.Join(supervisor.ErrNotExecutable, err)
 	}
 	return full, nil
 }
 
 // Start spawns spec: environment built from scratch, credentials, umask,
 // output pipes, and for a singleton the instance lock as fd 3.
-func (r *OSRuntime) Start(spec *ProcessSpec, out Output) (Child, error) {
+func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (supervisor.Child, error) {
 	path, err := resolve(spec)
 	if err != nil {
 		return nil, err
 	}
-	spawnSlots <- struct{}{}
-	defer func() { <-spawnSlots }()
+	r.spawnSlots <- struct{}{}
+	defer func() { <-r.spawnSlots }()
 	var cred *proc.Credential
 	if spec.User != "" {
 		if cred, err = proc.LookupUser(spec.User); err != nil {
@@ -213,7 +214,7 @@ func (r *OSRuntime) Start(spec *ProcessSpec, out Output) (Child, error) {
 	// Recorded before the fork: a daemon killed right after it leaves a
 	// child its successor finds by these pipes.
 	id := r.state.spawning(spec, fingerprint(spec), pipes.Inodes[:])
-	c := &osChild{name: spec.FullName(), state: r.state, id: id, done: make(chan ExitStatus, 1)}
+	c := &osChild{name: spec.FullName(), state: r.state, id: id, done: make(chan supervisor.ExitStatus, 1)}
 	at := time.Now()
 	p, err := proc.Start(proc.Attr{
 		Path:       path,
@@ -261,7 +262,7 @@ func closeFiles(fs ...*os.File) {
 // takeLock takes the singleton's instance lock without blocking. The child
 // inherits the lock, so it is held exactly as long as the child lives, even
 // if the daemon dies.
-func (r *OSRuntime) takeLock(spec *ProcessSpec) (*os.File, error) {
+func (r *Runtime) takeLock(spec *supervisor.ProcessSpec) (*os.File, error) {
 	name := filepath.Join(r.StateDir, "locks", spec.Group+"."+spec.Program+".lock")
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -287,7 +288,7 @@ func (r *OSRuntime) takeLock(spec *ProcessSpec) (*os.File, error) {
 // childEnv builds the environment from scratch: the daemon's own minus what
 // systemd addressed to the daemon alone, the user's login variables, the
 // instance and program environment, and supervisord's SUPERVISOR_* names.
-func (r *OSRuntime) childEnv(spec *ProcessSpec, cred *proc.Credential) []string {
+func (r *Runtime) childEnv(spec *supervisor.ProcessSpec, cred *proc.Credential) []string {
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -324,7 +325,7 @@ type osChild struct {
 	name  string
 	state *stateFile
 	id    uint64 // its journal entry
-	done  chan ExitStatus
+	done  chan supervisor.ExitStatus
 }
 
 func (c *osChild) Pid() int { return c.p.Pid }
@@ -336,7 +337,7 @@ func (c *osChild) Signal(sig syscall.Signal, group bool) error {
 	return c.p.Signal(sig)
 }
 
-func (c *osChild) Done() <-chan ExitStatus { return c.done }
+func (c *osChild) Done() <-chan supervisor.ExitStatus { return c.done }
 
 // Stopping records that a stop began, so a successor finishes it.
 func (c *osChild) Stopping() { c.state.stopping(c.id) }
@@ -345,10 +346,10 @@ func (c *osChild) Stopping() { c.state.stopping(c.id) }
 // has room for the one status.
 func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {
 	if !known {
-		c.done <- ExitStatus{Code: -1, Text: "status unknown (ended as another process's child)"}
+		c.done <- supervisor.ExitStatus{Code: -1, Text: "status unknown (ended as another process's child)"}
 		return
 	}
-	c.done <- ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
+	c.done <- supervisor.ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
 }
 
 // gone closes the journal entry once no member of the group remains.
@@ -358,18 +359,18 @@ func (c *osChild) gone() { c.state.gone(c.id) }
 // runtime is open), with its output in a temporary file; it kills the
 // command when ctx ends. exec.Cmd cannot be used: its Wait would race the
 // reaper.
-func (r *OSRuntime) Run(ctx context.Context, argv []string) (output []byte, status ExitStatus, err error) {
+func (r *Runtime) Run(ctx context.Context, argv []string) (output []byte, status supervisor.ExitStatus, err error) {
 	out, err := os.CreateTemp("", "ctlsup-run-")
 	if err != nil {
 		return nil, status, err
 	}
 	defer os.Remove(out.Name())
 	defer out.Close()
-	exited := make(chan ExitStatus, 1)
+	exited := make(chan supervisor.ExitStatus, 1)
 	p, err := proc.Start(proc.Attr{Path: argv[0], Argv: argv, Env: os.Environ(), Umask: -1,
 		Files: []*os.File{nil, out, out},
 		OnExit: func(_ int, ws syscall.WaitStatus, _ bool) {
-			exited <- ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
+			exited <- supervisor.ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
 		}})
 	if err != nil {
 		return nil, status, err
@@ -407,3 +408,8 @@ func CheckUser(name string) error {
 	_, err := proc.LookupUser(name)
 	return err
 }
+
+// Orphans counts exits of processes the daemon did not start: grandchildren
+// reparented to it. The reaper is process-wide (SIGCHLD and wait4(-1) are),
+// so this is too.
+func Orphans() int64 { return proc.Orphans() }

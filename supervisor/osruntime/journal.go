@@ -1,10 +1,11 @@
-package supervisor
+package osruntime
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/ctlsup/ctlsup/supervisor"
 	"log/slog"
 	"os"
 	"sync"
@@ -163,7 +164,7 @@ func (f *stateFile) record(r journalRecord) {
 }
 
 // spawning records a spawn about to happen and returns its id.
-func (f *stateFile) spawning(spec *ProcessSpec, fingerprint string, pipes []uint64) uint64 {
+func (f *stateFile) spawning(spec *supervisor.ProcessSpec, fingerprint string, pipes []uint64) uint64 {
 	f.mu.Lock()
 	f.nextID++
 	id := f.nextID

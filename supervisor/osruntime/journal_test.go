@@ -1,7 +1,7 @@
-package supervisor
+package osruntime
 
 import (
-	"log/slog"
+	"github.com/ctlsup/ctlsup/supervisor"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,20 +10,18 @@ import (
 	"time"
 )
 
-func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
 // What one daemon records, the next reads back: spawned, started,
 // stopping, gone, and the operator's stops; a journal of another boot is
 // ignored, and a line cut short (a full disk) is skipped.
 func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
-	f, old, _ := openStateFile(path, "boot-1", quietLog())
+	f, old, _ := openStateFile(path, "boot-1", quietLogger())
 	if len(old) != 0 {
 		t.Fatalf("a new journal describes nothing: %v", old)
 	}
-	beat := &ProcessSpec{Group: "cts", Name: "beat", StopSignal: syscall.SIGINT, StopWait: 30 * time.Second, StopAsGroup: true}
-	web := &ProcessSpec{Group: "web", Name: "web", StopSignal: syscall.SIGTERM, StopWait: time.Second}
-	gone := &ProcessSpec{Group: "x", Name: "x"}
+	beat := &supervisor.ProcessSpec{Group: "cts", Name: "beat", StopSignal: syscall.SIGINT, StopWait: 30 * time.Second, StopAsGroup: true}
+	web := &supervisor.ProcessSpec{Group: "web", Name: "web", StopSignal: syscall.SIGTERM, StopWait: time.Second}
+	gone := &supervisor.ProcessSpec{Group: "x", Name: "x"}
 	b := f.spawning(beat, "fp-beat", []uint64{11, 12})
 	f.started(b, 100, 5000, time.UnixMilli(1234))
 	w := f.spawning(web, "fp-web", []uint64{21, 0})
@@ -41,7 +39,7 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	fh.WriteString(`{"id":99,"name":"cut`)
 	fh.Close()
 
-	_, got, held := openStateFile(path, "boot-1", quietLog())
+	_, got, held := openStateFile(path, "boot-1", quietLogger())
 	if len(got) != 2 {
 		t.Fatalf("want the beat and web, got %+v", got)
 	}
@@ -69,10 +67,10 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	if n := strings.Count(string(b2), "\n"); n != 4 {
 		t.Errorf("compacted journal: boot + 2 entries + 1 hold = 4 lines, got %d:\n%s", n, b2)
 	}
-	if _, again, _ := openStateFile(path, "boot-1", quietLog()); len(again) != 2 {
+	if _, again, _ := openStateFile(path, "boot-1", quietLogger()); len(again) != 2 {
 		t.Errorf("after compaction: %+v", again)
 	}
-	if _, other, held := openStateFile(path, "boot-2", quietLog()); len(other) != 0 || len(held) != 0 {
+	if _, other, held := openStateFile(path, "boot-2", quietLogger()); len(other) != 0 || len(held) != 0 {
 		t.Errorf("a journal of another boot must be ignored: %+v %v", other, held)
 	}
 }
@@ -80,8 +78,8 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 // The journal stays bounded: it is compacted as it grows.
 func TestStateFile_Compacts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
-	f, _, _ := openStateFile(path, "b", quietLog())
-	spec := &ProcessSpec{Group: "g", Name: "n"}
+	f, _, _ := openStateFile(path, "b", quietLogger())
+	spec := &supervisor.ProcessSpec{Group: "g", Name: "n"}
 	for i := range 5000 {
 		id := f.spawning(spec, "", nil)
 		f.started(id, 1000+i, 1, time.Now())

@@ -1,10 +1,11 @@
-package supervisor
+package osruntime
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/ctlsup/ctlsup/supervisor"
 	"os"
 	"strconv"
 	"syscall"
@@ -25,7 +26,7 @@ type heldPipe struct {
 }
 
 // takeHeldPipes takes back the read ends the holder kept, by process name.
-func (r *OSRuntime) takeHeldPipes() {
+func (r *Runtime) takeHeldPipes() {
 	r.heldPipes = map[string][]heldPipe{}
 	if r.holder == nil {
 		return
@@ -50,7 +51,7 @@ func (r *OSRuntime) takeHeldPipes() {
 // for Adopt. An entry whose process is gone stays, so the engine learns
 // that it ended while no daemon ran; if two entries name one process, the
 // newer is the survivor and the older is stopped.
-func (r *OSRuntime) resolve(e *journalEntry) {
+func (r *Runtime) resolve(e *journalEntry) {
 	if e.Pid == 0 {
 		pid, start, ok := findByPipes(e.Pipes)
 		if !ok {
@@ -104,7 +105,7 @@ func findByPipes(inodes []uint64) (pid int, start uint64, ok bool) {
 
 // stopLeftover stops, in the background, a process of a previous daemon
 // that nothing adopts, with the stop settings it was started with.
-func (r *OSRuntime) stopLeftover(e *journalEntry) {
+func (r *Runtime) stopLeftover(e *journalEntry) {
 	id := proc.Identity{Pid: e.Pid, StartTime: e.StartTime}
 	if !id.Alive() && len(proc.OursGroupMembers(id)) == 0 {
 		r.state.gone(e.ID)
@@ -123,9 +124,9 @@ func (r *OSRuntime) stopLeftover(e *journalEntry) {
 // with its pid, and the read ends of its pipes: those the holder kept, or
 // else the pipes reopened through /proc/PID/fd. Pipes of earlier spawns of
 // spec still holding output are drained into its logs too.
-func (r *OSRuntime) Adopt(spec *ProcessSpec, out Output) Adoption {
+func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) supervisor.Adoption {
 	name := spec.FullName()
-	a := Adoption{Stopped: r.held[name]}
+	a := supervisor.Adoption{Stopped: r.held[name]}
 	capture, _ := out.(captureOutput)
 	taken := map[uint64]bool{}
 	for _, hp := range r.heldPipes[name] {
@@ -143,7 +144,7 @@ func (r *OSRuntime) Adopt(spec *ProcessSpec, out Output) Adoption {
 		return a
 	}
 	delete(r.survivors, name)
-	c := &osChild{name: name, state: r.state, id: e.ID, done: make(chan ExitStatus, 1)}
+	c := &osChild{name: name, state: r.state, id: e.ID, done: make(chan supervisor.ExitStatus, 1)}
 	p, err := proc.Adopt(proc.Identity{Pid: e.Pid, StartTime: e.StartTime},
 		proc.Attr{GroupGrace: spec.StopWait, OnExit: c.exited, OnGone: c.gone})
 	if err != nil {
@@ -208,7 +209,7 @@ func reopenPipe(pid, n int, ino uint64) (fd int, ok, writing bool) {
 
 // EndAdoption stops what a previous daemon left that no process of the
 // configuration adopted, and lets go of pipes nobody claimed.
-func (r *OSRuntime) EndAdoption() {
+func (r *Runtime) EndAdoption() {
 	for _, e := range r.survivors {
 		r.stopLeftover(e)
 	}
@@ -223,11 +224,13 @@ func (r *OSRuntime) EndAdoption() {
 }
 
 // Hold records that an operator stopped a process (or started it again).
-func (r *OSRuntime) Hold(spec *ProcessSpec, stopped bool) { r.state.hold(spec.FullName(), stopped) }
+func (r *Runtime) Hold(spec *supervisor.ProcessSpec, stopped bool) {
+	r.state.hold(spec.FullName(), stopped)
+}
 
 // fingerprint identifies what a spec runs, so a successor adopting a
 // process can tell whether its configuration changed meanwhile.
-func fingerprint(spec *ProcessSpec) string {
+func fingerprint(spec *supervisor.ProcessSpec) string {
 	b, _ := json.Marshal(spec)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])

@@ -1,0 +1,22 @@
+package signame
+
+import (
+	"syscall"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	for in, want := range map[string]syscall.Signal{
+		"HUP": syscall.SIGHUP, "hup": syscall.SIGHUP, "SIGHUP": syscall.SIGHUP, "1": syscall.SIGHUP,
+		"USR2": syscall.SIGUSR2, "sigterm": syscall.SIGTERM,
+	} {
+		if got, ok := Parse(in); !ok || got != want {
+			t.Errorf("Parse(%q) = %v, %v", in, got, ok)
+		}
+	}
+	for _, bad := range []string{"BOGUS", "", "0", "99", "SIG"} {
+		if _, ok := Parse(bad); ok {
+			t.Errorf("Parse(%q) accepted", bad)
+		}
+	}
+}

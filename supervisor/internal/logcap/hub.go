@@ -1,0 +1,46 @@
+package logcap
+
+import "sync"
+
+// Hub is one runtime's log capture: the poller that watches its pipes, the
+// gate that quiesces its drains, and its sinks by path. Two runtimes in one
+// process share none of it. (Rotators are the exception, by file: see
+// rotator.)
+type Hub struct {
+	poller poller
+	// gate lets Quiesce wait until no drain holds bytes in the daemon's
+	// memory: drains take it shared.
+	gate sync.RWMutex
+	// sinks are the open sinks by path. Sinks write at their own offset
+	// (splice refuses O_APPEND), so two streams logging into one file,
+	// which supervisord allows, must share one sink rather than overwrite
+	// each other.
+	mu    sync.Mutex
+	sinks map[string]*Sink
+}
+
+// NewHub returns a hub; its poller starts with the first pipe.
+func NewHub() *Hub { return &Hub{sinks: map[string]*Sink{}} }
+
+// Quiesce waits until no pipe is being drained and keeps it so until the
+// returned function is called: bytes are then either in a pipe or in a log
+// file, never between the two, and the daemon may exec or exit without
+// losing any.
+func (h *Hub) Quiesce() (resume func()) {
+	h.gate.Lock()
+	return h.gate.Unlock
+}
+
+// Close stops the poller, once every pipe has reached EOF: the runtime's
+// processes are gone.
+func (h *Hub) Close() error {
+	p := &h.poller
+	if p.closed.Swap(true) {
+		return nil
+	}
+	p.once.Do(func() {}) // a poller never started stays so
+	if p.file == nil {
+		return nil
+	}
+	return p.file.Close()
+}
