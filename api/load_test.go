@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/ctlsup/ctlsup/api"
 	"github.com/ctlsup/ctlsup/api/client"
 	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 )
 
 // TestLoad_ConcurrentClients: 50 clients issue status, start, stop and tail

@@ -188,6 +188,8 @@ func (s *Server) methods() map[string]method {
 				}
 				return true, nil
 			}},
+		"ctlsup.getAllProcessUsage": {sig: []string{"array"}, help: "What every process uses: CPU seconds (a counter across its restarts), memory, tasks, OOM kills and its cgroup",
+			fn: func(context.Context, args) (any, error) { return s.usage(sup), nil }},
 		"supervisor.stopAllProcesses": {sig: []string{"array", "boolean"}, help: "Stop all processes in the process list",
 			fn: func(ctx context.Context, a args) (any, error) { return s.all(ctx, a, sup.StopAll) }},
 		"supervisor.signalProcess": {sig: []string{"boolean", "string", "string"}, help: "Send an arbitrary UNIX signal to the process named by name",

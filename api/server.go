@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
-	"github.com/ctlsup/ctlsup/internal/signame"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/ctlsup/ctlsup/api/xmlrpc"
+	"github.com/ctlsup/ctlsup/internal/signame"
 	"github.com/ctlsup/ctlsup/supervisor"
 )
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 	"io"
 	"log/slog"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"github.com/ctlsup/ctlsup/api/client"
 	"github.com/ctlsup/ctlsup/api/xmlrpc"
 	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 )
 
 // harness runs a real engine with /bin/sleep programs behind a real
@@ -187,8 +187,19 @@ func TestServer_ProcessInfo(t *testing.T) {
 			theirs++
 		}
 	}
-	if theirs != 41 || ours != 3 {
-		t.Errorf("listMethods gives %d methods of supervisord's (want 41) and %d of ctlsup's (want 3)", theirs, ours)
+	if theirs != 41 || ours != 4 {
+		t.Errorf("listMethods gives %d methods of supervisord's (want 41) and %d of ctlsup's (want 4)", theirs, ours)
+	}
+	usage, err := h.client.Call("ctlsup.getAllProcessUsage")
+	if err != nil || len(usage.([]any)) != len(all.([]any)) {
+		t.Fatalf("getAllProcessUsage: %v, %v", usage, err)
+	}
+	for _, u := range usage.([]any) {
+		cpu, _ := u.(xmlrpc.Struct).Get("cpu_seconds")
+		name, _ := u.(xmlrpc.Struct).Get("name")
+		if _, ok := cpu.(float64); !ok || name == "" {
+			t.Errorf("usage entry %v", u)
+		}
 	}
 }
 

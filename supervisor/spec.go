@@ -56,6 +56,24 @@ type ProcessSpec struct {
 	RedirectStderr bool
 	Stdout         LogSpec
 	Stderr         LogSpec
+
+	Limits Limits
+}
+
+// Limits are a process's resource limits, applied to its cgroup (memory,
+// CPU, tasks) or to the process itself (OOM score); zero values set none.
+type Limits struct {
+	MemoryMax  int64 // memory.max in bytes: the kernel OOM-kills beyond it
+	MemoryHigh int64 // memory.high in bytes: reclaimed and throttled beyond it
+	CPUMax     int   // CPU quota in percent of one CPU (150: one and a half)
+	PidsMax    int   // most tasks at once
+	// OOMScoreAdj is the process's oom_score_adj (-1000..1000), nil to
+	// inherit the daemon's.
+	OOMScoreAdj *int
+	// MemoryRestart restarts the process, with its stop signal, once its
+	// resident memory (with everything it started) has stayed above this
+	// many bytes for two checks in a row: superlance's memmon.
+	MemoryRestart int64
 }
 
 // FullName is the process's namespec: "group:name", or "name" when the group

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Wait says whether an operation returns once its effect is issued or once
@@ -41,6 +42,9 @@ type Supervisor struct {
 	Logger *slog.Logger
 	// Loader reads the configuration again for Reread and Update.
 	Loader func() ([]GroupSpec, error)
+	// MemoryCheck is how often memory_restart is checked;
+	// DefaultMemoryCheck if zero.
+	MemoryCheck time.Duration
 
 	rt        Runtime
 	applyMu   sync.Mutex // one Apply at a time
@@ -52,6 +56,7 @@ type Supervisor struct {
 	closeErr  error
 	pending   []GroupSpec // the config read by the last Reread
 	changes   changes
+	quit      chan struct{} // closed by Close
 }
 
 type group struct {
@@ -62,7 +67,7 @@ type group struct {
 // New returns a supervisor over rt for the given groups. Nothing runs
 // until Open.
 func New(rt Runtime, groups []GroupSpec) *Supervisor {
-	s := &Supervisor{rt: rt, byName: map[string]*process{}}
+	s := &Supervisor{rt: rt, byName: map[string]*process{}, quit: make(chan struct{})}
 	s.pending = groups
 	return s
 }
@@ -78,9 +83,13 @@ func (s *Supervisor) Open(ctx context.Context) error {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
+	if s.MemoryCheck <= 0 {
+		s.MemoryCheck = DefaultMemoryCheck
+	}
 	if err := s.rt.Open(ctx); err != nil {
 		return err
 	}
+	go s.watchMemory()
 	s.mu.Lock()
 	for _, gs := range s.pending {
 		s.addGroupLocked(gs, true)
@@ -130,6 +139,7 @@ func (s *Supervisor) Detach() (undo func()) {
 func (s *Supervisor) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
+		close(s.quit)
 		s.applyMu.Lock()
 		defer s.applyMu.Unlock()
 		s.mu.RLock()

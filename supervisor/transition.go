@@ -11,6 +11,8 @@ type ExitStatus struct {
 	Code     int    // exit code; -1 when a signal ended the process
 	Signaled bool   // true when a signal ended the process
 	Text     string // "exit status 1", "terminated by SIGTERM"
+	// OOMKilled: the kernel killed it for exceeding its memory limit.
+	OOMKilled bool
 }
 
 type eventKind int

@@ -54,7 +54,8 @@ type Usage struct {
 	// CPUSeconds is user and system time since the daemon started,
 	// summed over the process's spawns: a counter that never goes down.
 	CPUSeconds      float64
-	MemoryBytes     int64  // now: the cgroup's memory.current, or the group's resident memory
+	MemoryBytes     int64  // now: the cgroup's memory.current, or else RSSBytes
+	RSSBytes        int64  // resident memory of its processes now
 	MemoryPeakBytes int64  // the highest memory.current of the current spawn; 0 if unknown
 	Tasks           int    // processes (pids.current or the process group's members)
 	OOMKills        int64  // kernel OOM kills in the process's cgroups since the daemon started

@@ -21,7 +21,10 @@ type Source struct {
 	Supervisor func() *supervisor.Supervisor // the current engine (a reload replaces it)
 	LastReload func() (ok bool, at time.Time)
 	Orphans    func() int64 // exits of processes the daemon did not start
-	Version    string
+	// Containment names how programs are contained: "cgroup" or
+	// "process-group".
+	Containment func() string
+	Version     string
 }
 
 var (
@@ -38,8 +41,13 @@ var (
 	descExits       = prometheus.NewDesc("ctlsup_process_exits_total", "Exits, expected (stop, or an exit code in exitcodes) or not.", append(labels, "expected"), nil)
 	descExitCode    = prometheus.NewDesc("ctlsup_process_last_exit_code", "The last exit code; -1 for a death by signal.", labels, nil)
 	descBackoff     = prometheus.NewDesc("ctlsup_process_backoff_delay_seconds", "The pending delay before the next restart; 0 when none.", labels, nil)
-	descRSS         = prometheus.NewDesc("ctlsup_process_resident_memory_bytes", "Resident memory of the process and its process group.", labels, nil)
-	descCPU         = prometheus.NewDesc("ctlsup_process_cpu_seconds_total", "CPU time of the live members of the process group.", labels, nil)
+	descContainment = prometheus.NewDesc("ctlsup_containment_info", "How programs are contained: a cgroup per process, or process groups (the fallback); always 1.", []string{"mode"}, nil)
+	descRSS         = prometheus.NewDesc("ctlsup_process_resident_memory_bytes", "Resident memory of the process and everything it started.", labels, nil)
+	descMemory      = prometheus.NewDesc("ctlsup_process_memory_bytes", "The process's cgroup memory.current (page cache included); resident memory without the memory controller.", labels, nil)
+	descMemoryPeak  = prometheus.NewDesc("ctlsup_process_memory_peak_bytes", "The highest memory of the current spawn (cgroup memory.peak where available, else the highest seen).", labels, nil)
+	descTasks       = prometheus.NewDesc("ctlsup_process_tasks", "Processes of the program now (pids.current, or its cgroup's or process group's members).", labels, nil)
+	descOOMKills    = prometheus.NewDesc("ctlsup_process_oom_kills_total", "Processes of the program the kernel killed for exceeding memory_max (cgroup memory.events oom_kill).", labels, nil)
+	descCPU         = prometheus.NewDesc("ctlsup_process_cpu_seconds_total", "User and system CPU time of the process and everything it started, across its restarts since the daemon started.", labels, nil)
 	descLogWritten  = prometheus.NewDesc("ctlsup_log_written_bytes_total", "Output bytes written to the log files.", append(labels, "stream"), nil)
 	descLogDropped  = prometheus.NewDesc("ctlsup_log_dropped_bytes_total", "Output bytes lost because the log could not be written.", append(labels, "stream"), nil)
 	descLogRotation = prometheus.NewDesc("ctlsup_log_rotations_total", "Log file rotations.", labels, nil)
@@ -54,7 +62,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuild, descReloadOK, descReloadTime, descOrphans, descState, descUp,
-		descStart, descRestarts, descExits, descExitCode, descBackoff, descRSS, descCPU, descLogWritten,
+		descStart, descRestarts, descExits, descExitCode, descBackoff, descRSS, descCPU, descLogWritten, descContainment, descMemory, descMemoryPeak, descTasks, descOOMKills,
 		descLogDropped, descLogRotation} {
 		ch <- d
 	}
@@ -73,6 +81,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ok, at := c.src.LastReload()
 		gauge(descReloadOK, b2f(ok))
 		gauge(descReloadTime, float64(at.UnixMilli())/1000)
+	}
+	if c.src.Containment != nil {
+		gauge(descContainment, 1, c.src.Containment())
 	}
 	if c.src.Orphans != nil {
 		counter(descOrphans, float64(c.src.Orphans()))
@@ -100,7 +111,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descExitCode, float64(p.LastExitCode), g, n)
 		gauge(descBackoff, p.BackoffDelay.Seconds(), g, n)
 		u := usage[p.FullName()]
-		gauge(descRSS, float64(u.MemoryBytes), g, n)
+		gauge(descRSS, float64(u.RSSBytes), g, n)
+		gauge(descMemory, float64(u.MemoryBytes), g, n)
+		gauge(descMemoryPeak, float64(u.MemoryPeakBytes), g, n)
+		gauge(descTasks, float64(u.Tasks), g, n)
+		counter(descOOMKills, float64(u.OOMKills), g, n)
 		counter(descCPU, u.CPUSeconds, g, n)
 		st := p.OutputStats()
 		counter(descLogWritten, float64(st.StdoutBytes), g, n, "stdout")

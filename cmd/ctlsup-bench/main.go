@@ -38,7 +38,7 @@ const none = -1 // not measured
 func main() {
 	quick := flag.Bool("quick", false, "smaller workloads (about a minute)")
 	skipSupervisord := flag.Bool("no-supervisord", false, "measure ctlsupd only")
-	only := flag.String("only", "", "comma-separated parts to run: idle, restart, logs, adopt, scale (default all)")
+	only := flag.String("only", "", "comma-separated parts to run: idle, restart, logs, adopt, cgroups, scale (default all)")
 	flag.Parse()
 	run := func(part string) bool {
 		return *only == "" || slices.Contains(strings.Split(*only, ","), part)
@@ -73,6 +73,9 @@ func main() {
 	}
 	if run("adopt") {
 		adoption(bin, sizes[len(sizes)-1])
+	}
+	if run("cgroups") {
+		cgroupCost(bin, sizes[len(sizes)-1])
 	}
 	if !*quick && run("scale") {
 		scale(bin, 5000)
@@ -305,6 +308,42 @@ func adoption(bin binaries, n int) {
 		}
 	}
 	add(fmt.Sprintf("adopt %d programs after kill -9 (%d kept their pid)", n, same), took.Seconds(), none, "s", "")
+}
+
+// cgroupCost: the start of n programs with a cgroup per spawn against
+// process groups only (CTLSUP_CGROUPS=off), interleaved three times; the
+// medians and their ratio.
+func cgroupCost(bin binaries, n int) {
+	var with, without []float64
+	for range 3 {
+		for _, off := range []bool{false, true} {
+			if off {
+				os.Setenv("CTLSUP_CGROUPS", "off")
+			}
+			d, err := startDaemon("ctlsupd", bin.ctlsupd, sleepers(n))
+			os.Unsetenv("CTLSUP_CGROUPS")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return
+			}
+			took, err := d.waitRunning(n, 5*time.Minute)
+			d.stop()
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return
+			}
+			if off {
+				without = append(without, took.Seconds())
+			} else {
+				with = append(with, took.Seconds())
+			}
+		}
+	}
+	slices.Sort(with)
+	slices.Sort(without)
+	add(fmt.Sprintf("start until %d RUNNING, a cgroup per spawn", n), with[1], none, "s", "")
+	add(fmt.Sprintf("start until %d RUNNING, process groups only", n), without[1], none, "s", "")
+	add("cgroups / process groups, start time", with[1]/without[1], none, "ratio", "")
 }
 
 // pids is name → pid of every process.

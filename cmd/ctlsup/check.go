@@ -1,10 +1,10 @@
 package main
 
 import (
-	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 	"strings"
 
 	"github.com/ctlsup/ctlsup/supervisor/config"
+	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 )
 
 // doCheck validates the ctlsupd configuration without a running daemon:

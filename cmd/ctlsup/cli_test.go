@@ -25,12 +25,22 @@ func TestCLI_ServerFromEnvJSONAndShell(t *testing.T) {
 
 	// status --json, with the server from CTLSUP_SERVER.
 	out, code := runMain("", env, "status", "--json", "grp:*")
-	var procs []struct{ Name, Group, State string }
+	var procs []struct {
+		Name, Group, State string
+		Usage              *struct {
+			CPUSeconds *float64 `json:"cpu_seconds"`
+			Tasks      int      `json:"tasks"`
+		}
+	}
 	if err := json.Unmarshal([]byte(out), &procs); err != nil || code != 0 {
 		t.Fatalf("status --json: %v exit %d\n%s", err, code, out)
 	}
 	if len(procs) != 2 || procs[0].Name != "alpha" || procs[0].Group != "grp" || procs[0].State != "RUNNING" {
 		t.Errorf("status --json: %+v", procs)
+	}
+	// ctlsupd's usage comes along: CPU, memory, tasks of a running process.
+	if u := procs[0].Usage; u == nil || u.CPUSeconds == nil || u.Tasks < 1 {
+		t.Errorf("status --json: no usage for a running process:\n%s", out)
 	}
 
 	// argv words are joined and split again, as supervisorctl does.

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/api/client"
-
 	"github.com/ctlsup/ctlsup/internal/testhelper"
 )
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 	"io"
 	"log/slog"
 	"net"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/ctlsup/ctlsup/supervisor"
 	"github.com/ctlsup/ctlsup/supervisor/config"
+	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 )
 
 // Main is the daemon. Tests set its fields and call Run in-process.

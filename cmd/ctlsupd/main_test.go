@@ -259,7 +259,9 @@ func TestMain_MetricsFollowUpdates(t *testing.T) {
 		return string(body)
 	}
 	if body := scrape(); !strings.Contains(body, `ctlsup_process_up{group="gone",name="gone"} 1`) ||
-		!strings.Contains(body, "ctlsup_config_last_reload_successful 1") {
+		!strings.Contains(body, "ctlsup_config_last_reload_successful 1") ||
+		!strings.Contains(body, `ctlsup_containment_info{mode="`) ||
+		!strings.Contains(body, `ctlsup_process_tasks{group="keep",name="keep"} 1`) {
 		t.Fatalf("metrics before the update:\n%.2000s", body)
 	}
 	writeConfd(t, path, map[string]string{"a.toml": program("keep", "sleep")})

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 	"net"
 	"net/http"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/ctlsup/ctlsup/api"
 	"github.com/ctlsup/ctlsup/api/metrics"
 	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 )
 
 // openMetrics serves GET /metrics on [metrics] listen (or the listener
@@ -40,7 +40,13 @@ func (m *Main) openMetrics(l net.Listener) error {
 		Supervisor: func() *supervisor.Supervisor { return m.engine.Load() },
 		LastReload: m.lastReload,
 		Orphans:    osruntime.Orphans,
-		Version:    Version,
+		Containment: func() string {
+			if rt, ok := m.runtime.Load().(*osruntime.Runtime); ok {
+				return rt.Containment().Mode
+			}
+			return osruntime.ModeProcessGroup
+		},
+		Version: Version,
 	})
 	srv := &http.Server{Handler: metrics.Handler(reg), ReadHeaderTimeout: api.ReadHeaderTimeout,
 		ReadTimeout: api.ReadTimeout, IdleTimeout: api.IdleTimeout}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/api/client"
+	"github.com/ctlsup/ctlsup/internal/testhelper"
 )
 
 // notifySocket listens like systemd does and delivers each datagram.

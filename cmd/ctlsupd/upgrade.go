@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 	"net"
 	"net/url"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 )
 
 // An upgrade executes the daemon's binary on disk in place, as nginx and

@@ -58,6 +58,17 @@ func spawn(name string, args ...string) int {
 	return p.Pid
 }
 
+// spawnSession starts another helper in a session of its own.
+func spawnSession(name string, args ...string) int {
+	argv := Argv(name, args...)
+	p, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+		Sys: &syscall.SysProcAttr{Setsid: true}})
+	if err != nil {
+		panic(err)
+	}
+	return p.Pid
+}
+
 var helpers = map[string]func(args []string){
 	// sleep runs until a signal ends it.
 	"sleep": func([]string) { forever() },
@@ -187,6 +198,67 @@ var helpers = map[string]func(args []string){
 				w.Flush()
 			}
 		}
+	},
+	// escape starts a process that leaves the process group with setsid(2)
+	// and a daemon that double-forks out of it, prints their pids, and
+	// sleeps: what process groups cannot contain.
+	"escape": func([]string) {
+		fmt.Println("escaper", spawnSession("sleep"))
+		p, err := os.StartProcess(Argv("daemonize")[0], Argv("daemonize"), &os.ProcAttr{Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}})
+		if err != nil {
+			panic(err)
+		}
+		p.Wait() // the intermediate exits at once, as a daemonizer's does
+		forever()
+	},
+	// daemonize starts a sleeping daemon in a session of its own, prints
+	// its pid and exits.
+	"daemonize": func([]string) {
+		fmt.Println("daemon", spawnSession("sleep"))
+	},
+	// recycle N runs N workers one after another, each burning about 0.2 s
+	// of CPU, waiting for each as a pool master does, then sleeps.
+	"recycle": func(args []string) {
+		n, _ := strconv.Atoi(args[0])
+		for i := range n {
+			p, err := os.StartProcess(Argv("burn")[0], Argv("burn"), &os.ProcAttr{})
+			if err != nil {
+				panic(err)
+			}
+			p.Wait()
+			fmt.Println("recycled", i)
+		}
+		forever()
+	},
+	// burn uses about 0.2 s of CPU and exits.
+	"burn": func([]string) {
+		var st syscall.Rusage
+		for x := 0; ; x++ {
+			if x%100000 == 0 {
+				syscall.Getrusage(syscall.RUSAGE_SELF, &st)
+				if st.Utime.Sec*1e6+st.Utime.Usec+st.Stime.Sec*1e6+st.Stime.Usec > 200000 {
+					return
+				}
+			}
+		}
+	},
+	// hold-memory MIB allocates and touches MIB mebibytes, says so, and
+	// sleeps; with "grow", it keeps allocating until it is killed.
+	"hold-memory": func(args []string) {
+		n, _ := strconv.Atoi(args[0])
+		var keep [][]byte
+		for i := 0; i < n || len(args) > 1; i++ {
+			b := make([]byte, 1<<20)
+			for j := range b {
+				b[j] = byte(j)
+			}
+			keep = append(keep, b)
+			if i == n-1 {
+				fmt.Println("holding", n, "MiB")
+			}
+		}
+		forever()
+		fmt.Println(len(keep))
 	},
 	// touch creates a file named by its argument, then sleeps.
 	"touch": func(args []string) {

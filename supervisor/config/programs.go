@@ -20,6 +20,7 @@ var programKeys = []string{
 	"stopwaitsecs", "stopasgroup", "killasgroup", "redirect_stderr", "stdout_logfile",
 	"stderr_logfile", "logfile_maxbytes", "logfile_backups", "instances", "singleton",
 	"restart_max_delay", "procfile",
+	"memory_max", "memory_high", "cpu_max", "pids_max", "oom_score_adj", "memory_restart",
 }
 
 var instanceKeys = []string{"log_dir", "environment", "logfile_maxbytes", "logfile_backups"}
@@ -246,6 +247,7 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 		RestartMaxDelay: time.Duration(r.integer("restart_max_delay", defaultRestartMaxDelay, 0)) * time.Second,
 		Singleton:       singleton,
 		RedirectStderr:  r.boolean("redirect_stderr", false),
+		Limits:          limits(r),
 	}
 	if base.StopAsGroup {
 		base.KillAsGroup = true // as supervisord: stopping the group implies killing it

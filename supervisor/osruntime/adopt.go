@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/ctlsup/ctlsup/supervisor"
 	"os"
 	"strconv"
 	"syscall"
@@ -13,6 +12,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/internal/cgroup"
 	"github.com/ctlsup/ctlsup/supervisor/internal/logcap"
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
@@ -107,17 +108,63 @@ func findByPipes(inodes []uint64) (pid int, start uint64, ok bool) {
 // that nothing adopts, with the stop settings it was started with.
 func (r *Runtime) stopLeftover(e *journalEntry) {
 	id := proc.Identity{Pid: e.Pid, StartTime: e.StartTime}
-	if !id.Alive() && len(proc.OursGroupMembers(id)) == 0 {
+	leaf := r.leafOf(e)
+	l := proc.Leftover{Pid: e.Pid, StartTime: e.StartTime,
+		StopSignal: syscall.Signal(e.StopSignal), StopWait: time.Duration(e.StopWaitMs) * time.Millisecond,
+		StopAsGroup: e.StopAsGroup, KillAsGroup: e.KillAsGroup}
+	if leaf != nil {
+		l.Container = leaf
+		r.claimed[leaf.Path] = true
+	}
+	if !id.Alive() && len(proc.OursGroupMembers(id)) == 0 && (leaf == nil || !leaf.Populated()) {
+		if leaf != nil {
+			leaf.Remove()
+		}
 		r.state.gone(e.ID)
 		return
 	}
 	r.Logger.Warn("stopping leftover of a previous daemon", "process", e.Name, "pid", e.Pid)
 	go func() {
-		proc.StopLeftover(proc.Leftover{Pid: e.Pid, StartTime: e.StartTime,
-			StopSignal: syscall.Signal(e.StopSignal), StopWait: time.Duration(e.StopWaitMs) * time.Millisecond,
-			StopAsGroup: e.StopAsGroup, KillAsGroup: e.KillAsGroup})
+		proc.StopLeftover(l)
+		if leaf != nil {
+			leaf.Remove()
+		}
 		r.state.gone(e.ID)
 	}()
+}
+
+// leafOf is the cgroup a journal entry names, if it is one of ours.
+func (r *Runtime) leafOf(e *journalEntry) *cgroup.Leaf {
+	if r.cgroups == nil {
+		return nil
+	}
+	leaf, ok := r.cgroups.Open(e.Cgroup)
+	if !ok {
+		return nil
+	}
+	return leaf
+}
+
+// sweepLeaves kills and removes the cgroups under the base that no
+// adopted or leftover process claims: spawns whose leader is gone, or
+// whose journal entry is, and what they left running. Everything in them
+// is ours: nothing else is ever put there.
+func (r *Runtime) sweepLeaves() {
+	if r.cgroups == nil {
+		return
+	}
+	for _, leaf := range r.cgroups.Leaves() {
+		if r.claimed[leaf.Path] {
+			continue
+		}
+		if leaf.Populated() {
+			r.Logger.Warn("killing what a previous daemon's spawn left running", "cgroup", leaf.Path, "pids", leaf.Procs())
+			leaf.KillAndWait(time.Now().Add(5 * time.Second))
+		}
+		if err := leaf.Remove(); err != nil {
+			r.Logger.Warn("cannot remove a leftover cgroup", "cgroup", leaf.Path, "err", err)
+		}
+	}
 }
 
 // Adopt takes over the process a previous daemon left running for spec,
@@ -144,15 +191,21 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		return a
 	}
 	delete(r.survivors, name)
-	c := &osChild{name: name, state: r.state, id: e.ID, done: make(chan supervisor.ExitStatus, 1)}
-	p, err := proc.Adopt(proc.Identity{Pid: e.Pid, StartTime: e.StartTime},
-		proc.Attr{GroupGrace: spec.StopWait, OnExit: c.exited, OnGone: c.gone})
+	c := &osChild{name: name, state: r.state, id: e.ID, done: make(chan supervisor.ExitStatus, 1), acct: &r.acct}
+	attr := proc.Attr{GroupGrace: spec.StopWait, OnExit: c.exited, OnGone: c.gone}
+	if c.leaf = r.leafOf(e); c.leaf != nil {
+		attr.Container = c.leaf
+		r.claimed[c.leaf.Path] = true
+	}
+	c.usage = r.acct.begin(name, c.leaf)
+	p, err := proc.Adopt(proc.Identity{Pid: e.Pid, StartTime: e.StartTime}, attr)
 	if err != nil {
 		r.Logger.Error("cannot adopt", "process", name, "pid", e.Pid, "err", err)
 		r.stopLeftover(e)
 		return a
 	}
 	c.p = p
+	r.acct.forked(c.usage, p.Identity())
 	lost := false
 	for i, ino := range e.Pipes {
 		if ino == 0 || taken[ino] {
@@ -219,7 +272,8 @@ func (r *Runtime) EndAdoption() {
 			r.holder.Drop(hp.id)
 		}
 	}
-	r.survivors, r.heldPipes = nil, nil
+	r.sweepLeaves()
+	r.survivors, r.heldPipes, r.claimed = nil, nil, nil
 	proc.EndAdoption()
 }
 

@@ -5,12 +5,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"github.com/ctlsup/ctlsup/supervisor"
 	"log/slog"
 	"os"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ctlsup/ctlsup/supervisor"
 )
 
 // The state journal, state_dir/state.json, is how a daemon's successor
@@ -40,6 +41,7 @@ type journalRecord struct {
 	Name        string   `json:"name,omitempty"`
 	Pipes       []uint64 `json:"pipes,omitempty"` // stdout, then stderr inode (0: none)
 	Fingerprint string   `json:"fp,omitempty"`
+	Cgroup      string   `json:"cgroup,omitempty"` // the spawn's cgroup directory
 	Priority    int      `json:"prio,omitempty"`
 	StopSignal  int      `json:"sig,omitempty"`
 	StopWaitMs  int64    `json:"wait_ms,omitempty"`
@@ -118,6 +120,7 @@ func (f *stateFile) load() {
 				}
 				return
 			}
+			f.nextID = r.ID
 			continue
 		}
 		f.apply(r)
@@ -163,16 +166,19 @@ func (f *stateFile) record(r journalRecord) {
 	f.writeLocked(append(b, '\n'))
 }
 
-// spawning records a spawn about to happen and returns its id.
-func (f *stateFile) spawning(spec *supervisor.ProcessSpec, fingerprint string, pipes []uint64) uint64 {
+// newID returns the id of a spawn about to be recorded.
+func (f *stateFile) newID() uint64 {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.nextID++
-	id := f.nextID
-	f.mu.Unlock()
-	f.record(journalRecord{ID: id, Name: spec.FullName(), Pipes: pipes, Fingerprint: fingerprint,
+	return f.nextID
+}
+
+// spawning records a spawn about to happen.
+func (f *stateFile) spawning(id uint64, spec *supervisor.ProcessSpec, fingerprint string, pipes []uint64, cgroup string) {
+	f.record(journalRecord{ID: id, Name: spec.FullName(), Pipes: pipes, Fingerprint: fingerprint, Cgroup: cgroup,
 		Priority: spec.Priority, StopSignal: int(spec.StopSignal), StopWaitMs: spec.StopWait.Milliseconds(),
 		StopAsGroup: spec.StopAsGroup, KillAsGroup: spec.KillAsGroup})
-	return id
 }
 
 func (f *stateFile) started(id uint64, pid int, start uint64, at time.Time) {
@@ -201,7 +207,9 @@ func (f *stateFile) hold(name string, stopped bool) {
 func (f *stateFile) compactLocked() {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	enc.Encode(journalRecord{Boot: f.boot})
+	// The header carries the last id: spawn ids (which name cgroups too)
+	// never repeat within a boot, even once their entries are dropped.
+	enc.Encode(journalRecord{Boot: f.boot, ID: f.nextID})
 	n := 1
 	for _, e := range f.entries {
 		enc.Encode(e.journalRecord)

@@ -1,13 +1,14 @@
 package osruntime
 
 import (
-	"github.com/ctlsup/ctlsup/supervisor"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ctlsup/ctlsup/supervisor"
 )
 
 // What one daemon records, the next reads back: spawned, started,
@@ -22,11 +23,14 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	beat := &supervisor.ProcessSpec{Group: "cts", Name: "beat", StopSignal: syscall.SIGINT, StopWait: 30 * time.Second, StopAsGroup: true}
 	web := &supervisor.ProcessSpec{Group: "web", Name: "web", StopSignal: syscall.SIGTERM, StopWait: time.Second}
 	gone := &supervisor.ProcessSpec{Group: "x", Name: "x"}
-	b := f.spawning(beat, "fp-beat", []uint64{11, 12})
+	b := f.newID()
+	f.spawning(b, beat, "fp-beat", []uint64{11, 12}, "")
 	f.started(b, 100, 5000, time.UnixMilli(1234))
-	w := f.spawning(web, "fp-web", []uint64{21, 0})
+	w := f.newID()
+	f.spawning(w, web, "fp-web", []uint64{21, 0}, "")
 	f.stopping(w)
-	x := f.spawning(gone, "", nil)
+	x := f.newID()
+	f.spawning(x, gone, "", nil, "")
 	f.started(x, 300, 1, time.Now())
 	f.gone(x)
 	f.hold("cts:worker", true)
@@ -81,7 +85,8 @@ func TestStateFile_Compacts(t *testing.T) {
 	f, _, _ := openStateFile(path, "b", quietLogger())
 	spec := &supervisor.ProcessSpec{Group: "g", Name: "n"}
 	for i := range 5000 {
-		id := f.spawning(spec, "", nil)
+		id := f.newID()
+		f.spawning(id, spec, "", nil, "")
 		f.started(id, 1000+i, 1, time.Now())
 		f.gone(id)
 	}

@@ -3,7 +3,6 @@ package osruntime
 import (
 	"context"
 	"fmt"
-	"github.com/ctlsup/ctlsup/supervisor"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -11,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ctlsup/ctlsup/supervisor"
 )
 
 func cpuSeconds() float64 {

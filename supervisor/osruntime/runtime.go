@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ctlsup/ctlsup/supervisor"
 	"io"
 	"log/slog"
 	"maps"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/internal/cgroup"
 	"github.com/ctlsup/ctlsup/supervisor/internal/holder"
 	"github.com/ctlsup/ctlsup/supervisor/internal/logcap"
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
@@ -41,7 +42,10 @@ type Runtime struct {
 	// is done: five thousand programs starting at once would hold ten
 	// thousand descriptors on top of the ones they keep, and run out.
 	spawnSlots chan struct{}
-	holder  *holder.Client // nil in the foreground (ctlsup run)
+	holder     *holder.Client  // nil in the foreground (ctlsup run)
+	cgroups    *cgroup.Manager // nil in process-group mode
+	cgroupErr  error           // why cgroups are not used
+	acct       accounts
 
 	// What a previous daemon left, until EndAdoption: its live processes
 	// by name, the read ends the holder kept, the processes an operator
@@ -49,6 +53,7 @@ type Runtime struct {
 	survivors map[string]*journalEntry
 	heldPipes map[string][]heldPipe // by process name
 	held      map[string]bool
+	claimed   map[string]bool // cgroups adopted or being stopped
 }
 
 // NewRuntime returns a runtime keeping its state under stateDir.
@@ -68,6 +73,8 @@ func (r *Runtime) Open(ctx context.Context) error {
 	if err := proc.Acquire(r.Logger); err != nil {
 		return err
 	}
+	// Before the holder starts: it then runs in the daemon's leaf.
+	r.openContainment()
 	if r.Console != nil {
 		r.console = logcap.NewConsole(r.Console)
 	} else {
@@ -76,7 +83,7 @@ func (r *Runtime) Open(ctx context.Context) error {
 	state, old, held := openStateFile(filepath.Join(r.StateDir, "state.json"), proc.BootID(), r.Logger)
 	r.state, r.held = state, held
 	r.takeHeldPipes()
-	r.survivors = map[string]*journalEntry{}
+	r.survivors, r.claimed = map[string]*journalEntry{}, map[string]bool{}
 	for _, e := range old {
 		r.resolve(e)
 	}
@@ -88,6 +95,9 @@ func (r *Runtime) Open(ctx context.Context) error {
 func (r *Runtime) Close() error {
 	proc.KillLeftovers()
 	err := errors.Join(r.state.close(), r.hub.Close())
+	if r.cgroups != nil {
+		r.cgroups.Close()
+	}
 	if r.holder != nil {
 		r.holder.Quit()
 	}
@@ -211,24 +221,47 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		defer lock.Close()
 		files = append(files, lock)
 	}
+	id := r.state.newID()
+	c := &osChild{name: spec.FullName(), state: r.state, id: id, done: make(chan supervisor.ExitStatus, 1), acct: &r.acct}
+	var cgroupDir *os.File
+	var container proc.Container
+	if r.cgroups != nil {
+		leaf, dir, lerr := r.cgroups.NewLeaf(c.name, id, leafLimits(spec.Limits))
+		switch {
+		case leaf == nil:
+			r.Logger.Warn("cannot create the process's cgroup: its process group contains it", "process", c.name, "err", lerr)
+		case lerr != nil:
+			r.Logger.Warn("limits not applied", "process", c.name, "err", lerr)
+		}
+		if leaf != nil {
+			defer dir.Close()
+			c.leaf, cgroupDir, container = leaf, dir, leaf
+		}
+	}
+	c.usage = r.acct.begin(c.name, c.leaf)
 	// Recorded before the fork: a daemon killed right after it leaves a
-	// child its successor finds by these pipes.
-	id := r.state.spawning(spec, fingerprint(spec), pipes.Inodes[:])
-	c := &osChild{name: spec.FullName(), state: r.state, id: id, done: make(chan supervisor.ExitStatus, 1)}
+	// child its successor finds by these pipes, or by its cgroup.
+	r.state.spawning(id, spec, fingerprint(spec), pipes.Inodes[:], c.cgroupPath())
 	at := time.Now()
 	p, err := proc.Start(proc.Attr{
-		Path:       path,
-		Argv:       spec.Argv,
-		Env:        r.childEnv(spec, cred),
-		Dir:        spec.Directory,
-		Cred:       cred,
-		Umask:      spec.Umask,
-		Files:      files,
-		GroupGrace: spec.StopWait,
-		OnExit:     c.exited,
-		OnGone:     c.gone,
+		Path:        path,
+		Argv:        spec.Argv,
+		Env:         r.childEnv(spec, cred),
+		Dir:         spec.Directory,
+		Cred:        cred,
+		Umask:       spec.Umask,
+		Files:       files,
+		GroupGrace:  spec.StopWait,
+		OnExit:      c.exited,
+		OnGone:      c.gone,
+		CgroupDir:   cgroupDir,
+		Container:   container,
+		OOMScoreAdj: spec.Limits.OOMScoreAdj,
 	})
 	if err != nil {
+		if c.leaf != nil {
+			c.leaf.Remove()
+		}
 		r.state.gone(id)
 		if spec.Directory != "" && errors.Is(err, syscall.ENOENT) {
 			if _, serr := os.Stat(spec.Directory); serr != nil {
@@ -238,6 +271,7 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		return nil, fmt.Errorf("couldn't exec %s: %w", spec.Argv[0], err)
 	}
 	c.p = p
+	r.acct.forked(c.usage, p.Identity())
 	if lock != nil {
 		lock.Truncate(0)
 		fmt.Fprintf(lock, "%d\n", p.Pid)
@@ -326,6 +360,16 @@ type osChild struct {
 	state *stateFile
 	id    uint64 // its journal entry
 	done  chan supervisor.ExitStatus
+	leaf  *cgroup.Leaf // its cgroup; nil in process-group mode
+	acct  *accounts
+	usage *spawnUsage // its part of its program's account
+}
+
+func (c *osChild) cgroupPath() string {
+	if c.leaf == nil {
+		return ""
+	}
+	return c.leaf.Path
 }
 
 func (c *osChild) Pid() int { return c.p.Pid }
@@ -349,11 +393,25 @@ func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {
 		c.done <- supervisor.ExitStatus{Code: -1, Text: "status unknown (ended as another process's child)"}
 		return
 	}
-	c.done <- supervisor.ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
+	st := supervisor.ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
+	// The kernel counts its OOM kills in the cgroup: a SIGKILL with one
+	// counted is the memory limit's, and says so.
+	if c.leaf != nil && ws.Signaled() && ws.Signal() == syscall.SIGKILL && c.leaf.OOMKills() > 0 {
+		st.Text += " (out of memory: memory_max reached)"
+		st.OOMKilled = true
+	}
+	c.done <- st
 }
 
-// gone closes the journal entry once no member of the group remains.
-func (c *osChild) gone() { c.state.gone(c.id) }
+// gone closes the journal entry once no process of the spawn remains, and
+// removes its cgroup after adding what it used to the program's account.
+func (c *osChild) gone() {
+	c.acct.end(c.name, c.usage)
+	if c.leaf != nil {
+		c.leaf.Remove()
+	}
+	c.state.gone(c.id)
+}
 
 // Run runs argv to completion under the reaper, which must be running (the
 // runtime is open), with its output in a temporary file; it kills the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ctlsup/ctlsup/supervisor"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor"
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
@@ -38,10 +38,17 @@ type osHarness struct {
 	t   *testing.T
 	dir string
 	log *testhelper.SyncBuffer
+	rt  *Runtime
 	s   *supervisor.Supervisor
 }
 
 func openOS(t *testing.T, specs ...*supervisor.ProcessSpec) *osHarness {
+	t.Helper()
+	return openOSWith(t, nil, specs...)
+}
+
+// openOSWith opens an engine over specs after set has adjusted it.
+func openOSWith(t *testing.T, set func(*supervisor.Supervisor), specs ...*supervisor.ProcessSpec) *osHarness {
 	t.Helper()
 	h := &osHarness{t: t, dir: t.TempDir(), log: &testhelper.SyncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(h.log, nil))
@@ -50,8 +57,11 @@ func openOS(t *testing.T, specs ...*supervisor.ProcessSpec) *osHarness {
 	for _, s := range specs {
 		groups = append(groups, supervisor.GroupSpec{Name: s.Group, Priority: s.Priority, Processes: []supervisor.ProcessSpec{*s}})
 	}
-	h.s = supervisor.New(rt, groups)
+	h.rt, h.s = rt, supervisor.New(rt, groups)
 	h.s.Logger = logger
+	if set != nil {
+		set(h.s)
+	}
 	if err := h.s.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +183,7 @@ func TestOS_OrphansAreKilledAfterGrace(t *testing.T) {
 	})
 	eventually(t, "the sweep and the reaped orphans in the daemon log", func() bool {
 		log := h.log.String()
-		return strings.Contains(log, "killing leftover process group") && strings.Count(log, "reaped orphan") == 3
+		return strings.Contains(log, "killing leftover processes") && strings.Count(log, "reaped orphan") == 3
 	})
 }
 

@@ -73,6 +73,7 @@ type Leftover struct {
 	StopWait    time.Duration
 	StopAsGroup bool
 	KillAsGroup bool
+	Container   Container // its cgroup, if it has one
 }
 
 // StopLeftover stops a process that is not this daemon's child, the way the
@@ -92,7 +93,8 @@ func StopLeftover(l Leftover) {
 	}
 	// A kill takes effect asynchronously: wait until the members are gone,
 	// so nothing new starts beside them.
-	killAndWait(id, time.Now().Add(10*time.Second))
+	sw := &sweep{id: id, container: l.Container}
+	sw.killAndWait(time.Now().Add(10 * time.Second))
 }
 
 func sendTo(id Identity, sig syscall.Signal, group bool) {
@@ -133,8 +135,11 @@ func waitGone(pid int, start uint64, d time.Duration) bool {
 
 // GroupStat is what the live members of one process group use.
 type GroupStat struct {
-	RSSBytes   int64
-	CPUSeconds float64 // user + system time of the live members
+	RSSBytes int64
+	// CPUSeconds is the user and system time of the live members and of
+	// the children they have waited for (cutime, cstime).
+	CPUSeconds float64
+	Members    int
 }
 
 // clockTicks is USER_HZ, 100 on every Linux architecture Go supports.
@@ -165,11 +170,31 @@ func GroupUsage() map[int]GroupStat {
 		pgrp, _ := strconv.Atoi(f[2])
 		utime, _ := strconv.ParseInt(f[11], 10, 64)
 		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		cutime, _ := strconv.ParseInt(f[13], 10, 64)
+		cstime, _ := strconv.ParseInt(f[14], 10, 64)
 		rss, _ := strconv.ParseInt(f[21], 10, 64)
 		g := out[pgrp]
 		g.RSSBytes += rss * page
-		g.CPUSeconds += float64(utime+stime) / clockTicks
+		g.CPUSeconds += float64(utime+stime+cutime+cstime) / clockTicks
+		g.Members++
 		out[pgrp] = g
 	}
 	return out
+}
+
+// ResidentBytes sums the resident memory of pids (statm's second field).
+func ResidentBytes(pids []int) int64 {
+	page := int64(os.Getpagesize())
+	var total int64
+	for _, pid := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) > 1 {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			total += n * page
+		}
+	}
+	return total
 }

@@ -37,6 +37,23 @@ type Attr struct {
 	// Session starts the child in a session of its own (and so a process
 	// group of its own) rather than only a process group.
 	Session bool
+	// CgroupDir, if set, is the directory of the cgroup the child starts
+	// in (clone3 with CLONE_INTO_CGROUP), and Container that cgroup:
+	// leftovers are then found and killed through it, not the process
+	// group, so setsid and double forks do not escape.
+	CgroupDir *os.File
+	Container Container
+	// OOMScoreAdj, if set, is written to the child's oom_score_adj right
+	// after the fork, while the reaper's lock proves the pid is the child.
+	OOMScoreAdj *int
+}
+
+// Container holds a child and everything it started: its cgroup.
+type Container interface {
+	Populated() bool                     // a live process remains
+	KillAndWait(deadline time.Time) bool // SIGKILL them all, and report whether none is left
+	Procs() []int                        // its processes now
+	Contains(pid int) bool               // pid is one of them now
 }
 
 // Process is a started or adopted child. Its leader is in a process group
@@ -45,6 +62,7 @@ type Process struct {
 	Pid       int
 	StartTime uint64 // the leader's, from /proc/PID/stat
 	grace     time.Duration
+	container Container
 	onExit    func(int, syscall.WaitStatus, bool)
 	onGone    func()
 	done      chan struct{}
@@ -91,6 +109,9 @@ func Start(a Attr) (*Process, error) {
 		fds[i] = f.Fd()
 	}
 	sys := &syscall.SysProcAttr{Setpgid: !a.Session, Setsid: a.Session}
+	if a.CgroupDir != nil {
+		sys.UseCgroupFD, sys.CgroupFD = true, int(a.CgroupDir.Fd())
+	}
 	// Switching identity needs root; a daemon that already runs as the user
 	// keeps its own credentials (setgroups would fail without root).
 	if a.Cred != nil && (os.Getuid() == 0 || int(a.Cred.Uid) != os.Getuid()) {
@@ -103,11 +124,17 @@ func Start(a Attr) (*Process, error) {
 	}
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: a.Dir, Env: a.Env, Files: fds, Sys: sys})
 	runtime.KeepAlive(a.Files)
+	runtime.KeepAlive(a.CgroupDir)
 	if err != nil {
 		return nil, &os.PathError{Op: "fork/exec", Path: path, Err: err}
 	}
 	p := newProcess(pid, a)
 	// Not reaped yet, so the pid is this child's, dead or alive.
+	if a.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*a.OOMScoreAdj)), 0); err != nil {
+			logger().Warn("cannot set oom_score_adj", "pid", pid, "err", err)
+		}
+	}
 	if st, err := ReadStat(pid); err == nil {
 		p.StartTime = st.StartTime
 	}
@@ -116,7 +143,7 @@ func Start(a Attr) (*Process, error) {
 }
 
 func newProcess(pid int, a Attr) *Process {
-	return &Process{Pid: pid, grace: a.GroupGrace, onExit: a.OnExit, onGone: a.OnGone, done: make(chan struct{})}
+	return &Process{Pid: pid, grace: a.GroupGrace, container: a.Container, onExit: a.OnExit, onGone: a.OnGone, done: make(chan struct{})}
 }
 
 // Adopt takes over a process that a previous daemon started, once its
@@ -124,7 +151,8 @@ func newProcess(pid int, a Attr) *Process {
 // the reaper waits for it; after the daemon died it is someone else's
 // child, watched through a pidfd. A process that has already ended is
 // reported at once, with its status when the kernel still knows it.
-// Attr's OnExit, OnGone and GroupGrace apply; the rest is ignored.
+// Attr's OnExit, OnGone, GroupGrace and Container apply; the rest is
+// ignored.
 func Adopt(id Identity, a Attr) (*Process, error) {
 	p := newProcess(id.Pid, a)
 	p.StartTime = id.StartTime
@@ -195,6 +223,9 @@ func (p *Process) Signal(sig syscall.Signal) error {
 // SignalGroup sends sig to every member of the process group, as long as
 // the group is provably still the one this leader founded.
 func (p *Process) SignalGroup(sig syscall.Signal) error {
+	if p.container != nil {
+		return signalInContainer(p.container, p.Pid, sig)
+	}
 	if !GroupOurs(p.Identity()) {
 		return nil
 	}
@@ -220,14 +251,13 @@ func (p *Process) exited(ws syscall.WaitStatus, known bool) {
 		if p.onExit != nil {
 			p.onExit(p.Pid, ws, known)
 		}
-		id := p.Identity()
-		if !groupAlive(id) {
+		sw := &sweep{id: p.Identity(), container: p.container, gone: p.gone}
+		if !sw.alive() {
 			p.gone()
 			return
 		}
 		leftovers.mu.Lock()
 		leftovers.inFlight.Add(1)
-		sw := &sweep{id: id, gone: p.gone}
 		sw.timer = time.AfterFunc(p.grace, func() {
 			defer leftovers.inFlight.Done()
 			killLeftoverGroup(sw)
@@ -243,11 +273,29 @@ func (p *Process) gone() {
 	}
 }
 
-// sweep is a process group whose leader ended while members lived on.
+// sweep is a process group (or cgroup) whose leader ended while members
+// lived on.
 type sweep struct {
-	id    Identity
-	timer *time.Timer
-	gone  func()
+	id        Identity
+	container Container // nil: the process group
+	timer     *time.Timer
+	gone      func()
+}
+
+// alive reports whether a member of ours remains.
+func (sw *sweep) alive() bool {
+	if sw.container != nil {
+		return sw.container.Populated()
+	}
+	return groupAlive(sw.id)
+}
+
+// killAndWait kills the members and waits until none is left.
+func (sw *sweep) killAndWait(deadline time.Time) bool {
+	if sw.container != nil {
+		return sw.container.KillAndWait(deadline)
+	}
+	return killAndWait(sw.id, deadline)
 }
 
 // leftovers are the sweeps waiting for their grace period; each kills its
@@ -266,15 +314,15 @@ func killLeftoverGroup(sw *sweep) {
 		delete(leftovers.sweeps, sw.id.Pid)
 	}
 	leftovers.mu.Unlock()
-	if groupAlive(sw.id) {
-		logger().Warn("killing leftover process group", "pgid", sw.id.Pid)
+	if sw.alive() {
+		logger().Warn("killing leftover processes", "pgid", sw.id.Pid, "cgroup", sw.container != nil)
 	}
 	finishSweep(sw, time.Now().Add(5*time.Second))
 }
 
 // finishSweep kills the group and reports it gone once it is empty.
 func finishSweep(sw *sweep, deadline time.Time) {
-	if killAndWait(sw.id, deadline) && sw.gone != nil {
+	if sw.killAndWait(deadline) && sw.gone != nil {
 		sw.gone()
 	}
 }
@@ -340,4 +388,21 @@ func KillLeftovers() {
 // member of ours: kill(2) with signal 0 tells without scanning /proc.
 func groupAlive(id Identity) bool {
 	return GroupOurs(id) && syscall.Kill(-id.Pid, 0) == nil
+}
+
+// signalInContainer sends sig to the members of process group pgid that
+// are in c. Each is pinned by a pidfd and proven to be in c afterwards, so
+// a pid reused by a stranger meanwhile is never signalled.
+func signalInContainer(c Container, pgid int, sig syscall.Signal) error {
+	for _, pid := range c.Procs() {
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue // gone
+		}
+		if st, err := ReadStat(pid); err == nil && st.Pgrp == pgid && c.Contains(pid) {
+			unix.PidfdSendSignal(fd, sig, nil, 0)
+		}
+		unix.Close(fd)
+	}
+	return nil
 }

@@ -1,0 +1,62 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// DefaultMemoryCheck is how often memory_restart is checked, as superlance's
+// memmon does on supervisord's TICK_5 events.
+const DefaultMemoryCheck = 5 * time.Second
+
+// watchMemory restarts, with its stop signal, a process whose resident
+// memory stayed above its memory_restart for two checks in a row: a
+// program that must shut down warm, where memory_max would kill it. It
+// wakes only while some process has memory_restart.
+func (s *Supervisor) watchMemory() {
+	over := map[string]int{}
+	for !s.closing.Load() {
+		changed := s.changes.wait()
+		if !s.anyMemoryRestart() {
+			select {
+			case <-changed:
+			case <-s.quit:
+				return
+			}
+			continue
+		}
+		select {
+		case <-time.After(s.MemoryCheck):
+		case <-s.quit:
+			return
+		}
+		usage := s.Usage()
+		for _, p := range s.Processes() {
+			name, limit := p.FullName(), p.Spec.Limits.MemoryRestart
+			rss := usage[name].RSSBytes
+			if limit <= 0 || p.State != Running || rss <= limit {
+				delete(over, name)
+				continue
+			}
+			if over[name]++; over[name] < 2 {
+				continue
+			}
+			delete(over, name)
+			s.Logger.Warn(fmt.Sprintf("memory_restart: %s uses %d bytes, above %d: restarting it", name, rss, limit),
+				"process", name, "rss_bytes", rss, "memory_restart", limit)
+			go s.RestartProcess(context.Background(), name, NoWait)
+		}
+	}
+}
+
+func (s *Supervisor) anyMemoryRestart() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, p := range s.byName {
+		if p.spec.Limits.MemoryRestart > 0 {
+			return true
+		}
+	}
+	return false
+}
