@@ -78,7 +78,7 @@ func configInfo(s *supervisor.Supervisor, serverURL string) []any {
 				{Name: "autostart", Value: p.AutoStart},
 				{Name: "directory", Value: noneIfEmpty(p.Directory)},
 				{Name: "uid", Value: uid},
-				{Name: "command", Value: strings.Join(p.Argv, " ")},
+				{Name: "command", Value: shellJoin(p.Argv)},
 				{Name: "exitcodes", Value: intsToAny(p.ExitCodes)},
 				{Name: "group", Value: g.Name},
 				{Name: "group_prio", Value: g.Priority},
@@ -125,4 +125,27 @@ func intsToAny(ns []int) []any {
 		out[i] = n
 	}
 	return out
+}
+
+// shellJoin renders argv as a command line a POSIX shell (and Python's
+// shlex, which supervisord uses) splits back into the same words: words
+// with anything but letters, digits and @%+=:,./_- are single-quoted.
+func shellJoin(argv []string) string {
+	words := make([]string, len(argv))
+	for i, w := range argv {
+		words[i] = shellQuote(w)
+	}
+	return strings.Join(words, " ")
+}
+
+func shellQuote(w string) string {
+	if w == "" {
+		return "''"
+	}
+	for _, c := range w {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("@%+=:,./_-", c)) {
+			return "'" + strings.ReplaceAll(w, "'", `'"'"'`) + "'"
+		}
+	}
+	return w
 }

@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -12,11 +14,37 @@ import (
 )
 
 // method is one entry of the method table: its handler, signature (return
-// type first, as system.methodSignature reports it) and help text.
+// type first, as system.methodSignature reports it), how many trailing
+// parameters are optional, and its documentation. The dispatcher checks
+// every call's parameter count against it.
 type method struct {
-	fn   func(ctx context.Context, a args) (any, error)
-	sig  []string
-	help string
+	fn      func(ctx context.Context, a args) (any, error)
+	sig     []string
+	opt     int
+	help    string
+	params  []param // one per parameter type in sig
+	returns string
+}
+
+// param documents one parameter.
+type param struct{ name, doc string }
+
+// doc is system.methodHelp's text: the description, then a tag per
+// parameter and for the result, the layout tools parse.
+func (m method) doc() string {
+	var b strings.Builder
+	b.WriteString(m.help + "\n")
+	for i, p := range m.params {
+		fmt.Fprintf(&b, "\n@param %s %s  %s", m.sig[i+1], p.name, p.doc)
+	}
+	fmt.Fprintf(&b, "\n@return %s result  %s", m.sig[0], m.returns)
+	return b.String()
+}
+
+// arityOK reports whether n parameters fit the signature.
+func (m method) arityOK(n int) bool {
+	most := len(m.sig) - 1
+	return n <= most && n >= most-m.opt
 }
 
 // args reads positional parameters; a missing or mistyped one becomes
@@ -73,19 +101,19 @@ func (a *args) count(lo, hi int) bool {
 func (s *Server) methods() map[string]method {
 	sup := s.Supervisor
 	m := map[string]method{
-		"supervisor.getAPIVersion": {sig: []string{"string"}, help: "Return the version of the RPC API used by supervisord",
+		"supervisor.getAPIVersion": {sig: []string{"string"}, help: "The version of the XML-RPC interface this daemon speaks.", returns: "the API version, \"3.0\"",
 			fn: func(context.Context, args) (any, error) { return apiVersion, nil }},
-		"supervisor.getSupervisorVersion": {sig: []string{"string"}, help: "Return the version of the supervisor package in use by supervisord",
+		"supervisor.getSupervisorVersion": {sig: []string{"string"}, help: "The version of the daemon answering.", returns: "the daemon's version",
 			fn: func(context.Context, args) (any, error) { return s.Version, nil }},
-		"supervisor.getIdentification": {sig: []string{"string"}, help: "Return identifying string of supervisord",
+		"supervisor.getIdentification": {sig: []string{"string"}, help: "The identification string of this daemon, as configured.", returns: "the identification string",
 			fn: func(context.Context, args) (any, error) { return s.Identification, nil }},
-		"supervisor.getState": {sig: []string{"struct"}, help: "Return current state of supervisord as a struct",
+		"supervisor.getState": {sig: []string{"struct"}, help: "The daemon's own state: RUNNING, or SHUTDOWN while it stops.", returns: "statecode and statename",
 			fn: func(context.Context, args) (any, error) {
 				return xmlrpc.Struct{{Name: "statecode", Value: 1}, {Name: "statename", Value: "RUNNING"}}, nil
 			}},
-		"supervisor.getPID": {sig: []string{"int"}, help: "Return the PID of supervisord",
+		"supervisor.getPID": {sig: []string{"int"}, help: "The process id of the daemon.", returns: "the daemon's pid",
 			fn: func(context.Context, args) (any, error) { return os.Getpid(), nil }},
-		"supervisor.readLog": {sig: []string{"string", "int", "int"}, help: "Read length bytes from the main log starting at offset",
+		"supervisor.readLog": {sig: []string{"string", "int", "int"}, help: "Read bytes from the daemon's own log file.", params: []param{{"offset", "where to start; negative counts from the end"}, {"length", "how many bytes; 0 reads to the end"}}, returns: "the bytes read",
 			fn: func(ctx context.Context, a args) (any, error) {
 				off, n := a.integer(0), a.integer(1)
 				if a.err != nil {
@@ -96,7 +124,7 @@ func (s *Server) methods() map[string]method {
 				}
 				return readLog(ctx, s.MainLog, off, n)
 			}},
-		"supervisor.clearLog": {sig: []string{"boolean"}, help: "Clear the main log",
+		"supervisor.clearLog": {sig: []string{"boolean"}, help: "Truncate the daemon's own log file.", returns: "true once the main log is truncated",
 			fn: func(context.Context, args) (any, error) {
 				if s.MainLog == "" {
 					return nil, fault(faultNoFile, "")
@@ -106,19 +134,19 @@ func (s *Server) methods() map[string]method {
 				}
 				return true, nil
 			}},
-		"supervisor.shutdown": {sig: []string{"boolean"}, help: "Shut down the supervisor process",
+		"supervisor.shutdown": {sig: []string{"boolean"}, help: "Stop every program, in descending priority, then exit.", returns: "true; the daemon stops every program and exits after answering",
 			fn: func(ctx context.Context, _ args) (any, error) {
 				s.stopping.Store(true)
 				afterResponse(ctx, s.Shutdown)
 				return true, nil
 			}},
-		"supervisor.restart": {sig: []string{"boolean"}, help: "Restart the supervisor process",
+		"supervisor.restart": {sig: []string{"boolean"}, help: "Stop every program, reread the configuration and start again.", returns: "true; the daemon stops every program, rereads its files and starts again after answering",
 			fn: func(ctx context.Context, _ args) (any, error) {
 				s.stopping.Store(true)
 				afterResponse(ctx, s.Restart)
 				return true, nil
 			}},
-		"ctlsup.upgrade": {sig: []string{"boolean"}, help: "Re-execute the daemon's binary on disk in place, keeping every program, pipe and the control socket",
+		"ctlsup.upgrade": {sig: []string{"boolean"}, help: "Re-execute the daemon's binary on disk in place, keeping every program, pipe and the control socket.", returns: "true; the new image takes over after answering",
 			fn: func(ctx context.Context, _ args) (any, error) {
 				if s.Upgrade == nil {
 					return nil, fault(faultFailed, "upgrade is not available")
@@ -130,7 +158,7 @@ func (s *Server) methods() map[string]method {
 				afterResponse(ctx, then)
 				return true, nil
 			}},
-		"supervisor.reloadConfig": {sig: []string{"array"}, help: "Reload the configuration: [[added, changed, removed]]",
+		"supervisor.reloadConfig": {sig: []string{"array"}, help: "Reread the configuration files and report which groups they add, change and remove, without applying anything.", returns: "[[added, changed, removed]] group names",
 			fn: func(ctx context.Context, _ args) (any, error) {
 				d, err := sup.Reread()
 				if err != nil {
@@ -138,7 +166,7 @@ func (s *Server) methods() map[string]method {
 				}
 				return []any{[]any{strs(d.Added), strs(d.Changed), strs(d.Removed)}}, nil
 			}},
-		"supervisor.addProcessGroup": {sig: []string{"boolean", "string"}, help: "Update the config for a running process from config file",
+		"supervisor.addProcessGroup": {sig: []string{"boolean", "string"}, help: "Activate a group of the reread configuration and start its autostart processes.", params: []param{{"name", "the group to add from the reread configuration"}}, returns: "true once it is active",
 			fn: func(ctx context.Context, a args) (any, error) {
 				name := a.str(0)
 				if a.err != nil {
@@ -149,7 +177,7 @@ func (s *Server) methods() map[string]method {
 				}
 				return true, nil
 			}},
-		"supervisor.removeProcessGroup": {sig: []string{"boolean", "string"}, help: "Remove a stopped process from the active configuration",
+		"supervisor.removeProcessGroup": {sig: []string{"boolean", "string"}, help: "Remove a group whose processes are all stopped.", params: []param{{"name", "the stopped group to remove"}}, returns: "true once it is removed",
 			fn: func(ctx context.Context, a args) (any, error) {
 				name := a.str(0)
 				if a.err != nil {
@@ -160,23 +188,23 @@ func (s *Server) methods() map[string]method {
 				}
 				return true, nil
 			}},
-		"supervisor.startProcess": {sig: []string{"boolean", "string", "boolean"}, help: "Start a process",
+		"supervisor.startProcess": {sig: []string{"boolean", "string", "boolean"}, help: "Start one process, or every process of a group with \"group:*\".", opt: 1, params: []param{{"name", "\"group:name\", or \"group:*\""}, {"wait", "wait until it is RUNNING (default true)"}}, returns: "true once started",
 			fn: func(ctx context.Context, a args) (any, error) { return s.single(ctx, a, sup.Start) }},
-		"supervisor.startProcessGroup": {sig: []string{"array", "string", "boolean"}, help: "Start all processes in the group named 'name'",
+		"supervisor.startProcessGroup": {sig: []string{"array", "string", "boolean"}, help: "Start every process of a group, in priority order.", opt: 1, params: []param{{"name", "the group"}, {"wait", "wait until each is RUNNING (default true)"}}, returns: "a result struct per process",
 			fn: func(ctx context.Context, a args) (any, error) { return s.group(ctx, a, sup.StartGroup) }},
-		"supervisor.startAllProcesses": {sig: []string{"array", "boolean"}, help: "Start all processes listed in the configuration file",
+		"supervisor.startAllProcesses": {sig: []string{"array", "boolean"}, help: "Start every configured process, in priority order.", opt: 1, params: []param{{"wait", "wait until each is RUNNING (default true)"}}, returns: "a result struct per process",
 			fn: func(ctx context.Context, a args) (any, error) { return s.all(ctx, a, sup.StartAll) }},
-		"supervisor.stopProcess": {sig: []string{"boolean", "string", "boolean"}, help: "Stop a process named by name",
+		"supervisor.stopProcess": {sig: []string{"boolean", "string", "boolean"}, help: "Stop one process, or every process of a group with \"group:*\".", opt: 1, params: []param{{"name", "\"group:name\", or \"group:*\""}, {"wait", "wait until it has stopped (default true)"}}, returns: "true once stopped",
 			fn: func(ctx context.Context, a args) (any, error) { return s.single(ctx, a, sup.Stop) }},
-		"supervisor.stopProcessGroup": {sig: []string{"array", "string", "boolean"}, help: "Stop all processes in the process group named 'name'",
+		"supervisor.stopProcessGroup": {sig: []string{"array", "string", "boolean"}, help: "Stop every process of a group, in descending priority.", opt: 1, params: []param{{"name", "the group"}, {"wait", "wait until each has stopped (default true)"}}, returns: "a result struct per process",
 			fn: func(ctx context.Context, a args) (any, error) { return s.group(ctx, a, sup.StopGroup) }},
 		// ctlsup's own update, as ctlsup update uses it: after reloadConfig,
 		// stop only what changed in a group, then make its new spec the
 		// running one (untouched processes keep running with their pids).
 		// The standard methods always mean what they mean to supervisord.
-		"ctlsup.stopChangedProcesses": {sig: []string{"array", "string", "boolean"}, help: "Stop the processes of a group that the reread configuration changes or drops",
+		"ctlsup.stopChangedProcesses": {sig: []string{"array", "string", "boolean"}, help: "Stop the processes of a group that the reread configuration changes or drops.", opt: 1, params: []param{{"name", "the group"}, {"wait", "wait until each has stopped (default true)"}}, returns: "a result struct per process stopped",
 			fn: func(ctx context.Context, a args) (any, error) { return s.group(ctx, a, sup.StopChanged) }},
-		"ctlsup.updateProcessGroup": {sig: []string{"boolean", "string"}, help: "Make the reread configuration of a group the running one, restarting only its changed processes",
+		"ctlsup.updateProcessGroup": {sig: []string{"boolean", "string"}, help: "Make the reread configuration of a group the running one, restarting only its changed processes.", params: []param{{"name", "the group"}}, returns: "true once the group runs its reread configuration",
 			fn: func(ctx context.Context, a args) (any, error) {
 				a.count(1, 1)
 				name := a.str(0)
@@ -188,15 +216,15 @@ func (s *Server) methods() map[string]method {
 				}
 				return true, nil
 			}},
-		"ctlsup.getAllProcessUsage": {sig: []string{"array"}, help: "What every process uses: CPU seconds (a counter across its restarts), memory, tasks, OOM kills and its cgroup",
+		"ctlsup.getAllProcessUsage": {sig: []string{"array"}, help: "What every process uses: CPU seconds (a counter across its restarts), memory, tasks, OOM kills and its cgroup.", returns: "a usage struct per process",
 			fn: func(context.Context, args) (any, error) { return s.usage(sup), nil }},
-		"supervisor.stopAllProcesses": {sig: []string{"array", "boolean"}, help: "Stop all processes in the process list",
+		"supervisor.stopAllProcesses": {sig: []string{"array", "boolean"}, help: "Stop every process, in descending priority.", opt: 1, params: []param{{"wait", "wait until each has stopped (default true)"}}, returns: "a result struct per process",
 			fn: func(ctx context.Context, a args) (any, error) { return s.all(ctx, a, sup.StopAll) }},
-		"supervisor.signalProcess": {sig: []string{"boolean", "string", "string"}, help: "Send an arbitrary UNIX signal to the process named by name",
+		"supervisor.signalProcess": {sig: []string{"boolean", "string", "string"}, help: "Send a signal to one process, or to every process of a group with \"group:*\".", params: []param{{"name", "\"group:name\", or \"group:*\""}, {"signal", "a name (\"HUP\", \"SIGHUP\") or a number"}}, returns: "true once sent",
 			fn: func(ctx context.Context, a args) (any, error) { return s.signal(ctx, a, false) }},
-		"supervisor.signalProcessGroup": {sig: []string{"array", "string", "string"}, help: "Send a signal to all processes in the group named 'name'",
+		"supervisor.signalProcessGroup": {sig: []string{"array", "string", "string"}, help: "Send a signal to every process of a group.", params: []param{{"name", "the group"}, {"signal", "a name (\"HUP\", \"SIGHUP\") or a number"}}, returns: "a result struct per process",
 			fn: func(ctx context.Context, a args) (any, error) { return s.signal(ctx, a, true) }},
-		"supervisor.signalAllProcesses": {sig: []string{"array", "string"}, help: "Send a signal to all processes in the process list",
+		"supervisor.signalAllProcesses": {sig: []string{"array", "string"}, help: "Send a signal to every process.", params: []param{{"signal", "a name (\"HUP\", \"SIGHUP\") or a number"}}, returns: "a result struct per process",
 			fn: func(ctx context.Context, a args) (any, error) {
 				a.count(1, 1)
 				sig := s.parseSignal(&a, 0)
@@ -212,9 +240,9 @@ func (s *Server) methods() map[string]method {
 				}
 				return results(rs), nil
 			}},
-		"supervisor.getAllConfigInfo": {sig: []string{"array"}, help: "Get info about all available process configurations",
+		"supervisor.getAllConfigInfo": {sig: []string{"array"}, help: "The configuration of every process, active or not.", returns: "a struct per configured process",
 			fn: func(context.Context, args) (any, error) { return configInfo(sup, s.ServerURL), nil }},
-		"supervisor.getProcessInfo": {sig: []string{"struct", "string"}, help: "Get info about a process named name",
+		"supervisor.getProcessInfo": {sig: []string{"struct", "string"}, help: "The state, pid, times and log paths of one process.", params: []param{{"name", "\"group:name\""}}, returns: "the process's info struct",
 			fn: func(_ context.Context, a args) (any, error) {
 				name := a.str(0)
 				if a.err != nil {
@@ -226,7 +254,7 @@ func (s *Server) methods() map[string]method {
 				}
 				return processInfo(p, time.Now()), nil
 			}},
-		"supervisor.getAllProcessInfo": {sig: []string{"array"}, help: "Get info about all processes",
+		"supervisor.getAllProcessInfo": {sig: []string{"array"}, help: "The state, pid, times and log paths of every process.", returns: "an info struct per process",
 			fn: func(context.Context, args) (any, error) {
 				now := time.Now()
 				procs := sup.Processes()
@@ -236,15 +264,15 @@ func (s *Server) methods() map[string]method {
 				}
 				return out, nil
 			}},
-		"supervisor.readProcessStdoutLog": {sig: []string{"string", "string", "int", "int"}, help: "Read length bytes from name's stdout log starting at offset",
+		"supervisor.readProcessStdoutLog": {sig: []string{"string", "string", "int", "int"}, help: "Read bytes from a process's stdout log.", params: []param{{"name", "\"group:name\""}, {"offset", "where to start; negative counts from the end"}, {"length", "how many bytes; 0 reads to the end"}}, returns: "the bytes read",
 			fn: func(ctx context.Context, a args) (any, error) { return s.readProcLog(ctx, a, stdoutPath) }},
-		"supervisor.readProcessStderrLog": {sig: []string{"string", "string", "int", "int"}, help: "Read length bytes from name's stderr log starting at offset",
+		"supervisor.readProcessStderrLog": {sig: []string{"string", "string", "int", "int"}, help: "Read bytes from a process's stderr log.", params: []param{{"name", "\"group:name\""}, {"offset", "where to start; negative counts from the end"}, {"length", "how many bytes; 0 reads to the end"}}, returns: "the bytes read",
 			fn: func(ctx context.Context, a args) (any, error) { return s.readProcLog(ctx, a, stderrPath) }},
-		"supervisor.tailProcessStdoutLog": {sig: []string{"array", "string", "int", "int"}, help: "Provides a more efficient way to tail the (stdout) log than readProcessStdoutLog",
+		"supervisor.tailProcessStdoutLog": {sig: []string{"array", "string", "int", "int"}, help: "Follow a process's stdout log: the bytes after offset, at most length of them.", params: []param{{"name", "\"group:name\""}, {"offset", "the offset the previous call returned"}, {"length", "the most bytes wanted"}}, returns: "[bytes, next offset, overflow]",
 			fn: func(ctx context.Context, a args) (any, error) { return s.tailProcLog(ctx, a, stdoutPath) }},
-		"supervisor.tailProcessStderrLog": {sig: []string{"array", "string", "int", "int"}, help: "Provides a more efficient way to tail the (stderr) log than readProcessStderrLog",
+		"supervisor.tailProcessStderrLog": {sig: []string{"array", "string", "int", "int"}, help: "Follow a process's stderr log: the bytes after offset, at most length of them.", params: []param{{"name", "\"group:name\""}, {"offset", "the offset the previous call returned"}, {"length", "the most bytes wanted"}}, returns: "[bytes, next offset, overflow]",
 			fn: func(ctx context.Context, a args) (any, error) { return s.tailProcLog(ctx, a, stderrPath) }},
-		"supervisor.clearProcessLogs": {sig: []string{"boolean", "string"}, help: "Clear the stdout and stderr logs for the named process and reopen them",
+		"supervisor.clearProcessLogs": {sig: []string{"boolean", "string"}, help: "Truncate a process's stdout and stderr logs.", params: []param{{"name", "\"group:name\""}}, returns: "true once truncated",
 			fn: func(_ context.Context, a args) (any, error) {
 				name := a.str(0)
 				if a.err != nil {
@@ -258,15 +286,16 @@ func (s *Server) methods() map[string]method {
 				}
 				return true, nil
 			}},
-		"supervisor.clearAllProcessLogs": {sig: []string{"array"}, help: "Clear all process log files",
+		"supervisor.clearAllProcessLogs": {sig: []string{"array"}, help: "Truncate the logs of every process.", returns: "a result struct per process",
 			fn: func(context.Context, args) (any, error) {
 				var rs []supervisor.Result
-				for _, p := range sup.Processes() {
+				for _, p := range sup.ByPriority() { // supervisord's order
+
 					rs = append(rs, supervisor.Result{Name: p.Name, Group: p.Group, Err: sup.ClearLogs(p.FullName())})
 				}
 				return results(rs), nil
 			}},
-		"supervisor.sendProcessStdin": {sig: []string{"boolean", "string", "string"}, help: "Send a string of chars to the stdin of the process name",
+		"supervisor.sendProcessStdin": {sig: []string{"boolean", "string", "string"}, help: "Write characters to a process's stdin.", params: []param{{"name", "\"group:name\""}, {"chars", "the characters to write"}}, returns: "true once written",
 			fn: func(_ context.Context, a args) (any, error) {
 				name := a.str(0)
 				a.str(1)
@@ -283,7 +312,7 @@ func (s *Server) methods() map[string]method {
 				// ctlsup gives programs /dev/null as stdin.
 				return nil, fault(faultNoFile, name)
 			}},
-		"supervisor.sendRemoteCommEvent": {sig: []string{"boolean", "string", "string"}, help: "Send an event that will be received by event listener subprocesses",
+		"supervisor.sendRemoteCommEvent": {sig: []string{"boolean", "string", "string"}, help: "Send a REMOTE_COMMUNICATION event to event listeners.", params: []param{{"type", "the event's type string"}, {"data", "the event's data"}}, returns: "true once sent",
 			fn: func(_ context.Context, a args) (any, error) {
 				a.str(0)
 				a.str(1)
@@ -299,27 +328,27 @@ func (s *Server) methods() map[string]method {
 	m["supervisor.readProcessLog"] = m["supervisor.readProcessStdoutLog"]
 	m["supervisor.tailProcessLog"] = m["supervisor.tailProcessStdoutLog"]
 	m["supervisor.clearProcessLog"] = m["supervisor.clearProcessLogs"]
-	m["system.listMethods"] = method{sig: []string{"array"}, help: "Return an array listing the available method names",
+	m["system.listMethods"] = method{sig: []string{"array"}, help: "The names of every method.", returns: "the method names",
 		fn: func(context.Context, args) (any, error) { return strs(s.methodNames()), nil }}
-	m["system.methodHelp"] = method{sig: []string{"string", "string"}, help: "Return a string showing the method's documentation",
+	m["system.methodHelp"] = method{sig: []string{"string", "string"}, help: "The documentation of a method.", params: []param{{"name", "a method name"}}, returns: "its documentation",
 		fn: func(_ context.Context, a args) (any, error) {
 			name := a.str(0)
 			mm, ok := s.table[name]
 			if a.err != nil || !ok {
 				return nil, fault(faultSignatureUnsupported, "")
 			}
-			return mm.help, nil
+			return mm.doc(), nil
 		}}
-	m["system.methodSignature"] = method{sig: []string{"array", "string"}, help: "Return an array describing the method signature",
+	m["system.methodSignature"] = method{sig: []string{"array", "string"}, help: "The types a method returns and takes: [return type, parameter types...].", params: []param{{"name", "a method name"}}, returns: "[return type, parameter types...]",
 		fn: func(_ context.Context, a args) (any, error) {
 			name := a.str(0)
 			mm, ok := s.table[name]
 			if a.err != nil || !ok {
 				return nil, fault(faultSignatureUnsupported, "")
 			}
-			return []any{strs(mm.sig)}, nil
+			return strs(mm.sig), nil
 		}}
-	m["system.multicall"] = method{sig: []string{"array", "array"}, help: "Process an array of calls, and return an array of results",
+	m["system.multicall"] = method{sig: []string{"array", "array"}, help: "Run several calls in one request and return their results in order.", params: []param{{"calls", "structs of methodName and params"}}, returns: "per call, a one-element array with its result, or a fault struct",
 		fn: func(ctx context.Context, a args) (any, error) { return s.multicall(ctx, a) }}
 	return m
 }

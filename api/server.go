@@ -75,22 +75,44 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// Credentials are what a listener requires: HTTP basic auth with this
+// username and password, or nothing when Username is "". Password may be
+// "{SHA}" + hex sha1, as supervisord accepts.
+type Credentials struct{ Username, Password string }
+
+type credentialsKey struct{}
+
+// WithCredentials makes ctx's requests require creds instead of the
+// Server's own: each listener has its own, as supervisord's unix and inet
+// servers do.
+func WithCredentials(ctx context.Context, creds Credentials) context.Context {
+	return context.WithValue(ctx, credentialsKey{}, creds)
+}
+
 // authorized checks basic auth in constant time.
 func (s *Server) authorized(r *http.Request) bool {
-	if s.Username == "" {
+	want := Credentials{s.Username, s.Password}
+	if c, ok := r.Context().Value(credentialsKey{}).(Credentials); ok {
+		want = c
+	}
+	return want.allow(r)
+}
+
+func (want Credentials) allow(r *http.Request) bool {
+	if want.Username == "" {
 		return true
 	}
 	user, pass, ok := r.BasicAuth()
 	if !ok {
 		return false
 	}
-	want := s.Password
-	if rest, isSHA := strings.CutPrefix(want, "{SHA}"); isSHA {
+	wantPass := want.Password
+	if rest, isSHA := strings.CutPrefix(wantPass, "{SHA}"); isSHA {
 		sum := sha1.Sum([]byte(pass))
-		pass, want = hex.EncodeToString(sum[:]), strings.ToLower(rest)
+		pass, wantPass = hex.EncodeToString(sum[:]), strings.ToLower(rest)
 	}
-	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(s.Username))
-	passOK := subtle.ConstantTimeCompare([]byte(pass), []byte(want))
+	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(want.Username))
+	passOK := subtle.ConstantTimeCompare([]byte(pass), []byte(wantPass))
 	return userOK&passOK == 1
 }
 
@@ -147,6 +169,9 @@ func (s *Server) dispatch(ctx context.Context, name string, params []any) (any, 
 	m, ok := s.table[name]
 	if !ok {
 		return nil, fault(faultUnknownMethod, "")
+	}
+	if !m.arityOK(len(params)) {
+		return nil, fault(faultIncorrectParameters, "")
 	}
 	if s.stopping.Load() && strings.HasPrefix(name, "supervisor.") {
 		return nil, fault(faultShutdownState, "")

@@ -16,7 +16,7 @@ const DefaultMemoryCheck = 5 * time.Second
 // wakes only while some process has memory_restart.
 func (s *Supervisor) watchMemory() {
 	over := map[string]int{}
-	for !s.closing.Load() {
+	for {
 		changed := s.changes.wait()
 		if !s.anyMemoryRestart() {
 			select {
@@ -30,6 +30,9 @@ func (s *Supervisor) watchMemory() {
 		case <-time.After(s.MemoryCheck):
 		case <-s.quit:
 			return
+		}
+		if s.closing.Load() {
+			continue // detached (an upgrade under way, which may be undone) or closing
 		}
 		usage := s.Usage()
 		for _, p := range s.Processes() {

@@ -42,6 +42,9 @@ type process struct {
 	changed func()
 	// adoption is what a previous daemon left for it; set before run.
 	adoption Adoption
+	// groupPrio is its group's priority, which orders it before its own;
+	// an update may change it while the process runs on.
+	groupPrio atomic.Int64
 }
 
 func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger) *process {

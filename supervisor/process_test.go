@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -141,8 +142,9 @@ func TestSupervisor_StopWaitsPerProcess(t *testing.T) {
 	})
 }
 
-// TestSupervisor_PriorityOrder: start in ascending priority, stop in
-// descending, with WaitForDone waiting for each priority to be RUNNING.
+// TestSupervisor_PriorityOrder: as supervisord, starts and stops are
+// issued in ascending priority, all at once, and WaitForDone waits for all
+// of them at the end: priority orders, it does not wait.
 func TestSupervisor_PriorityOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt := newFakeRuntime()
@@ -168,19 +170,27 @@ func TestSupervisor_PriorityOrder(t *testing.T) {
 			t.Errorf("results %s", got)
 		}
 		spawnAt := map[string]time.Duration{}
+		var spawnOrder []string
 		for range 4 {
 			c := <-rt.spawns
 			spawnAt[c.name] = c.at.Sub(t0)
+			spawnOrder = append(spawnOrder, c.name)
 		}
-		if spawnAt["a"] != 0 || spawnAt["b1"] != time.Second || spawnAt["b2"] != time.Second || spawnAt["c"] != 2*time.Second {
-			t.Errorf("spawned at %v, want each priority after the previous one's startsecs", spawnAt)
+		if got := fmt.Sprint(spawnOrder); got != "[a b1 b2 c]" {
+			t.Errorf("spawn order %s", got)
+		}
+		if spawnAt["a"] != 0 || spawnAt["b1"] != 0 || spawnAt["b2"] != 0 || spawnAt["c"] != 0 {
+			t.Errorf("spawned at %v, want every start issued at once", spawnAt)
+		}
+		if took := time.Since(t0); took != time.Second {
+			t.Errorf("start all took %s, want one startsecs", took)
 		}
 		res, _ = s.StopAll(context.Background(), WaitForDone)
 		order = order[:0]
 		for _, r := range res {
 			order = append(order, r.Name)
 		}
-		if got := fmt.Sprint(order); got != "[c b1 b2 a]" {
+		if got := fmt.Sprint(order); got != "[a b1 b2 c]" {
 			t.Errorf("stop order %s", got)
 		}
 		if res, _ := s.StopAll(context.Background(), WaitForDone); len(res) != 0 {
@@ -260,6 +270,52 @@ func TestSupervisor_ApplyKeepsUntouched(t *testing.T) {
 		}
 		if info, _ := s.Process("added"); info.State != Running {
 			t.Errorf("added process: %s", info.State)
+		}
+	})
+}
+
+// TestSupervisor_GroupPriorityOrders: a group's own priority orders its
+// processes before their own priority, as supervisord orders
+// (group priority, process priority): signal all, clear all and startup.
+func TestSupervisor_GroupPriorityOrders(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		proc := func(group, name string, prio int) ProcessSpec {
+			s := testSpec()
+			s.Group, s.Name, s.Priority, s.StartSecs = group, name, prio, 0
+			return *s
+		}
+		s := New(rt, []GroupSpec{
+			{Name: "late", Priority: 999, Processes: []ProcessSpec{proc("late", "web", 10)}},
+			{Name: "early", Priority: 5, Processes: []ProcessSpec{proc("early", "beat", 900), proc("early", "worker", 800)}},
+		})
+		s.Logger = quietLogger()
+		if err := s.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(context.Background())
+		var spawned []string
+		for range 3 {
+			spawned = append(spawned, (<-rt.spawns).name)
+		}
+		if got := fmt.Sprint(spawned); got != "[early:worker early:beat late:web]" {
+			t.Errorf("startup order %s, want by group priority first", got)
+		}
+		synctest.Wait()
+		res, _ := s.SignalAll(context.Background(), syscall.SIGHUP)
+		var order []string
+		for _, r := range res {
+			order = append(order, r.Group+":"+r.Name)
+		}
+		if got := fmt.Sprint(order); got != "[early:worker early:beat late:web]" {
+			t.Errorf("signal all order %s", got)
+		}
+		order = order[:0]
+		for _, p := range s.ByPriority() {
+			order = append(order, p.FullName())
+		}
+		if got := fmt.Sprint(order); got != "[early:worker early:beat late:web]" {
+			t.Errorf("ByPriority %s", got)
 		}
 	})
 }

@@ -7,8 +7,9 @@ import (
 )
 
 // Runtime is what the engine needs from the operating system. The real one
-// (NewOSRuntime) spawns, reaps and captures logs; tests supply fakes whose
-// processes exit when the test says so.
+// (supervisor/osruntime, wired in by cmd/) spawns, contains, reaps and
+// captures logs; tests supply fakes whose processes exit when the test
+// says so.
 type Runtime interface {
 	// Open prepares the runtime before any process starts; the real runtime
 	// stops leftovers of a previous daemon here.

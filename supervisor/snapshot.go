@@ -44,6 +44,8 @@ func (p *ProcessInfo) Description(now time.Time) string {
 	case Running:
 		up := now.Truncate(time.Second).Sub(p.Start.Truncate(time.Second))
 		return fmt.Sprintf("pid %d, uptime %s", p.Pid, Uptime(up))
+	case Starting:
+		return p.SpawnErr // a crash loop's delay says so; a plain start says nothing, as supervisord's
 	case Backoff, Fatal:
 		if p.SpawnErr != "" {
 			return p.SpawnErr

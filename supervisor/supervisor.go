@@ -168,6 +168,7 @@ func (s *Supervisor) addGroupLocked(gs GroupSpec, adopt bool) *group {
 	g := &group{spec: gs}
 	for _, ps := range gs.Processes {
 		p := s.newProcess(ps, adopt)
+		p.groupPrio.Store(int64(gs.Priority))
 		g.procs = append(g.procs, p)
 		s.byName[ps.FullName()] = p
 	}
@@ -192,9 +193,9 @@ func (s *Supervisor) startAuto(ctx context.Context, procs []*process) {
 			auto = append(auto, p)
 		}
 	}
-	s.fanOut(ctx, auto, ascending, func(p *process) error {
+	s.inOrder(ctx, auto, ascending, func(p *process) error {
 		return p.send(ctx, command{kind: cmdStart})
-	})
+	}, nil)
 }
 
 // shutdown stops procs for good in descending priority and waits for their
@@ -223,21 +224,71 @@ const (
 	descending
 )
 
-// fanOut runs op on procs bucket by bucket of equal priority, in parallel
-// inside a bucket, and returns the results in priority order.
-func (s *Supervisor) fanOut(ctx context.Context, procs []*process, o order, op func(*process) error) []Result {
+// sortByPriority orders procs as supervisord does: groups by priority,
+// then name; inside a group, processes by priority, then configuration
+// order.
+func sortByPriority(procs []*process, o order) []*process {
+	return sortBy(procs, o, func(a, b *process) int {
+		return cmp.Or(cmp.Compare(a.groupPrio.Load(), b.groupPrio.Load()), cmp.Compare(a.spec.Group, b.spec.Group),
+			cmp.Compare(a.spec.Priority, b.spec.Priority))
+	})
+}
+
+// byLevel is fanOut's order: by (group priority, priority) level.
+func byLevel(a, b *process) int {
+	la, lb := a.level(), b.level()
+	return cmp.Or(cmp.Compare(la[0], lb[0]), cmp.Compare(la[1], lb[1]))
+}
+
+func (p *process) level() [2]int64 { return [2]int64{p.groupPrio.Load(), int64(p.spec.Priority)} }
+
+func sortBy(procs []*process, o order, less func(a, b *process) int) []*process {
 	sorted := slices.Clone(procs)
 	slices.SortStableFunc(sorted, func(a, b *process) int {
-		c := cmp.Compare(a.spec.Priority, b.spec.Priority)
+		c := less(a, b)
 		if o == descending {
 			c = -c
 		}
 		return c
 	})
+	return sorted
+}
+
+// inOrder is how supervisord runs an operator's start, stop or signal of
+// many processes: issue runs for each in priority order, one after the
+// other, then wait (if set) for all of them at once. Priority is an order
+// here, not a barrier: ten priority levels do not cost ten startsecs.
+// Results come in priority order.
+func (s *Supervisor) inOrder(ctx context.Context, procs []*process, o order, issue, wait func(*process) error) []Result {
+	sorted := sortByPriority(procs, o)
+	results := make([]Result, len(sorted))
+	for i, p := range sorted {
+		results[i] = Result{Name: p.spec.Name, Group: p.spec.Group, Err: issue(p)}
+	}
+	if wait == nil {
+		return results
+	}
+	var wg sync.WaitGroup
+	for i, p := range sorted {
+		if results[i].Err == nil {
+			wg.Go(func() { results[i].Err = wait(p) })
+		}
+	}
+	wg.Wait()
+	return results
+}
+
+// fanOut runs op level by level of equal (group, process) priority, in
+// parallel inside a level, each level after the previous one has finished:
+// the daemon's own shutdown and the restarts after adoption, where a
+// program must be gone before those it depends on stop. Results come in
+// priority order.
+func (s *Supervisor) fanOut(ctx context.Context, procs []*process, o order, op func(*process) error) []Result {
+	sorted := sortBy(procs, o, byLevel)
 	results := make([]Result, len(sorted))
 	for i := 0; i < len(sorted); {
 		j := i
-		for j < len(sorted) && sorted[j].spec.Priority == sorted[i].spec.Priority {
+		for j < len(sorted) && sorted[j].level() == sorted[i].level() {
 			j++
 		}
 		var wg sync.WaitGroup
@@ -251,6 +302,19 @@ func (s *Supervisor) fanOut(ctx context.Context, procs []*process, o order, op f
 		i = j
 	}
 	return results
+}
+
+// ByPriority lists the processes in supervisord's priority order: by group
+// priority, then process priority, then configuration order.
+func (s *Supervisor) ByPriority() []*ProcessInfo {
+	s.mu.RLock()
+	sorted := sortByPriority(s.allLocked(), ascending)
+	s.mu.RUnlock()
+	infos := make([]*ProcessInfo, len(sorted))
+	for i, p := range sorted {
+		infos[i] = p.info.Load()
+	}
+	return infos
 }
 
 // lookup finds a process by "name" (its group has its name) or "group:name".
@@ -307,12 +371,20 @@ func (s *Supervisor) StartProcess(ctx context.Context, name string, w Wait) erro
 }
 
 func (s *Supervisor) start(ctx context.Context, p *process, name string, w Wait) error {
+	if err := s.issueStart(ctx, p, name); err != nil || w == NoWait {
+		return err
+	}
+	return s.awaitStart(ctx, p, name)
+}
+
+func (s *Supervisor) issueStart(ctx context.Context, p *process, name string) error {
 	if err := p.send(ctx, command{kind: cmdStart}); err != nil {
 		return opErr("start", name, err, p.info.Load().SpawnErr)
 	}
-	if w == NoWait {
-		return nil
-	}
+	return nil
+}
+
+func (s *Supervisor) awaitStart(ctx context.Context, p *process, name string) error {
 	if err := p.waitUntil(ctx, startedOrFailed); err != nil {
 		return opErr("start", name, err, p.info.Load().SpawnErr)
 	}
@@ -320,7 +392,7 @@ func (s *Supervisor) start(ctx context.Context, p *process, name string, w Wait)
 }
 
 // StartGroup starts the processes of a group that are not running, in
-// ascending priority; with WaitForDone each priority waits for the previous.
+// ascending priority; with WaitForDone it then waits for all of them.
 func (s *Supervisor) StartGroup(ctx context.Context, name string, w Wait) ([]Result, error) {
 	procs, err := s.groupProcs("start", name)
 	if err != nil {
@@ -340,9 +412,11 @@ func (s *Supervisor) StartAll(ctx context.Context, w Wait) ([]Result, error) {
 
 func (s *Supervisor) startMany(ctx context.Context, procs []*process, w Wait) []Result {
 	procs = slices.DeleteFunc(procs, func(p *process) bool { return p.info.Load().State.IsRunning() })
-	return s.fanOut(ctx, procs, ascending, func(p *process) error {
-		return s.start(ctx, p, p.spec.FullName(), w)
-	})
+	var wait func(*process) error
+	if w == WaitForDone {
+		wait = func(p *process) error { return s.awaitStart(ctx, p, p.spec.FullName()) }
+	}
+	return s.inOrder(ctx, procs, ascending, func(p *process) error { return s.issueStart(ctx, p, p.spec.FullName()) }, wait)
 }
 
 // StopProcess stops one process; with WaitForDone it returns once the
@@ -363,16 +437,22 @@ const (
 )
 
 func (s *Supervisor) stop(ctx context.Context, p *process, name string, w Wait, hold bool) error {
-	if err := p.send(ctx, command{kind: cmdStop, hold: hold}); err != nil {
-		return opErr("stop", name, err, "")
-	}
-	if w == NoWait {
-		return nil
+	if err := s.issueStop(ctx, p, name, hold); err != nil || w == NoWait {
+		return err
 	}
 	return p.waitUntil(ctx, stoppedCond)
 }
 
-// StopGroup stops the running processes of a group in descending priority.
+func (s *Supervisor) issueStop(ctx context.Context, p *process, name string, hold bool) error {
+	if err := p.send(ctx, command{kind: cmdStop, hold: hold}); err != nil {
+		return opErr("stop", name, err, "")
+	}
+	return nil
+}
+
+// StopGroup stops the running processes of a group, issuing the stops in
+// priority order as supervisord does; with WaitForDone it then waits for
+// all of them.
 func (s *Supervisor) StopGroup(ctx context.Context, name string, w Wait) ([]Result, error) {
 	procs, err := s.groupProcs("stop", name)
 	if err != nil {
@@ -381,7 +461,7 @@ func (s *Supervisor) StopGroup(ctx context.Context, name string, w Wait) ([]Resu
 	return s.stopMany(ctx, procs, w, held), nil
 }
 
-// StopAll stops every running process in descending priority.
+// StopAll stops every running process, as StopGroup does.
 func (s *Supervisor) StopAll(ctx context.Context, w Wait) ([]Result, error) {
 	procs, err := s.allProcs("stop")
 	if err != nil {
@@ -392,9 +472,11 @@ func (s *Supervisor) StopAll(ctx context.Context, w Wait) ([]Result, error) {
 
 func (s *Supervisor) stopMany(ctx context.Context, procs []*process, w Wait, hold bool) []Result {
 	procs = slices.DeleteFunc(procs, func(p *process) bool { return !p.info.Load().State.IsRunning() })
-	return s.fanOut(ctx, procs, descending, func(p *process) error {
-		return s.stop(ctx, p, p.spec.FullName(), w, hold)
-	})
+	var wait func(*process) error
+	if w == WaitForDone {
+		wait = func(p *process) error { return p.waitUntil(ctx, stoppedCond) }
+	}
+	return s.inOrder(ctx, procs, ascending, func(p *process) error { return s.issueStop(ctx, p, p.spec.FullName(), hold) }, wait)
 }
 
 // RestartProcess stops a process, waits until it is reaped, and starts it
@@ -442,12 +524,12 @@ func (s *Supervisor) SignalAll(ctx context.Context, sig syscall.Signal) ([]Resul
 
 func (s *Supervisor) signalMany(ctx context.Context, procs []*process, sig syscall.Signal) []Result {
 	procs = slices.DeleteFunc(procs, func(p *process) bool { return !p.info.Load().State.IsSignallable() })
-	return s.fanOut(ctx, procs, ascending, func(p *process) error {
+	return s.inOrder(ctx, procs, ascending, func(p *process) error {
 		if err := p.send(ctx, command{kind: cmdSignal, sig: sig}); err != nil {
 			return opErr("signal", p.spec.FullName(), err, "")
 		}
 		return nil
-	})
+	}, nil)
 }
 
 // Processes returns a snapshot of every process, sorted by group then name

@@ -118,15 +118,15 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 		if ev.kind == evShutdown {
 			m.NoRestart = true
 		}
-		switch m.State {
-		case Starting, Running:
+		switch {
+		case m.restartPending(), m.State == Backoff:
+			m.State, m.OperatorStopped, m.Delay, m.SpawnErr = Stopped, true, 0, ""
+			m = disarm(m)
+			return m, nil, nil
+		case m.State == Starting, m.State == Running:
 			m.State, m.OperatorStopped = Stopping, true
 			m = arm(m, timerStopWait, spec.StopWait, now)
 			return m, []effect{{kind: effSignal, sig: spec.StopSignal, group: spec.StopAsGroup}}, nil
-		case Backoff:
-			m.State, m.OperatorStopped, m.Delay = Stopped, true, 0
-			m = disarm(m)
-			return m, nil, nil
 		}
 		if ev.kind == evShutdown {
 			return m, nil, nil
@@ -134,7 +134,7 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 		return m, nil, ErrNotRunning
 
 	case evSignal:
-		if !m.State.IsSignallable() {
+		if !m.State.IsSignallable() || m.restartPending() {
 			return m, nil, ErrNotRunning
 		}
 		return m, []effect{{kind: effSignal, sig: ev.sig}}, nil
@@ -194,7 +194,7 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 		case m.State == Starting && m.Timer == timerStartSecs:
 			m.State, m.Backoff = Running, 0
 			return disarm(m), nil, nil
-		case m.State == Backoff && m.Timer == timerRetry:
+		case (m.State == Backoff || m.State == Starting) && m.Timer == timerRetry:
 			if m.NoRestart {
 				return disarm(m), nil, nil
 			}
@@ -237,7 +237,12 @@ func backoff(m machine, spec *ProcessSpec, now time.Time) machine {
 
 // exited handles the exit of a process that had reached RUNNING. A restart
 // is immediate the first time; a crash loop (runs shorter than the cap) backs
-// off exponentially from one second to RestartMaxDelay, shown as BACKOFF.
+// off exponentially from one second to RestartMaxDelay. The delay shows as
+// STARTING with no pid, as supervisord shows such a program (it restarts at
+// once, so RUNNING, EXITED and STARTING are all one sees): tools that drive
+// supervisorctl leave a STARTING program be for state=started and stop it
+// for state=stopped, and `start` answers "already started" as it would.
+// BACKOFF stays what it is in supervisord: a start that failed.
 func exited(m machine, st ExitStatus, spec *ProcessSpec, now time.Time) (machine, []effect, error) {
 	expected := !st.Signaled && spec.exitExpected(st.Code)
 	m.State, m.ExitStatus, m.Backoff = Exited, st.Code, 0
@@ -258,12 +263,15 @@ func exited(m machine, st ExitStatus, spec *ProcessSpec, now time.Time) (machine
 		m.RestartsAfterExit++
 		return spawning(m, now), []effect{{kind: effSpawn}}, nil
 	}
-	m.State = Backoff
+	m.State = Starting
 	m.Delay = min(time.Second<<min(m.Crashes-2, 30), delayCap(spec))
 	m.SpawnErr = fmt.Sprintf("crash loop: %s, restarting in %s", st.Text, m.Delay)
 	m.Restarts-- // counted when the retry timer spawns
 	return arm(m, timerRetry, m.Delay, now), nil, nil
 }
+
+// restartPending reports a crash-loop delay: STARTING, no process yet.
+func (m machine) restartPending() bool { return m.State == Starting && m.Timer == timerRetry }
 
 func delayCap(spec *ProcessSpec) time.Duration {
 	return max(spec.RestartMaxDelay, time.Second)

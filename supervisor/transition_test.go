@@ -173,8 +173,9 @@ func TestTransition_RetryForever(t *testing.T) {
 }
 
 // TestTransition_CrashLoop: after RUNNING, the first exit restarts at once,
-// a crash loop backs off 1s, 2s, 4s ... up to the cap, and a run as long as
-// the cap resets it.
+// a crash loop backs off 1s, 2s, 4s ... up to the cap (shown as STARTING
+// with no process, which stop cancels and start calls already started),
+// and a run as long as the cap resets it.
 func TestTransition_CrashLoop(t *testing.T) {
 	spec := testSpec()
 	spec.RestartMaxDelay = 8 * time.Second
@@ -185,16 +186,32 @@ func TestTransition_CrashLoop(t *testing.T) {
 		now = now.Add(2 * time.Second)
 		var effs []effect
 		m, effs, _ = transition(m, event{kind: evExit, exit: ExitStatus{Code: 1}}, spec, now)
-		switch m.State {
-		case Starting:
+		switch {
+		case m.State == Starting && !m.restartPending():
 			delays = append(delays, 0)
 			if effectsString(effs) != "spawn" {
 				t.Fatalf("immediate restart without spawn")
 			}
-		case Backoff:
+		case m.restartPending():
 			delays = append(delays, m.Delay)
+			if effs != nil {
+				t.Fatalf("a delayed restart spawned at once: %s", effectsString(effs))
+			}
+			if _, _, err := transition(m, event{kind: evStart}, spec, now); err != ErrAlreadyStarted {
+				t.Errorf("start during the delay: %v, want already started", err)
+			}
+			if _, _, err := transition(m, event{kind: evSignal, sig: syscall.SIGHUP}, spec, now); err != ErrNotRunning {
+				t.Errorf("signal during the delay: %v, want not running", err)
+			}
+			if stopped, _, err := transition(m, event{kind: evStop}, spec, now); err != nil || stopped.State != Stopped {
+				t.Errorf("stop during the delay: %v, state %s", err, stopped.State)
+			}
 			now = m.Deadline
-			m, _, _ = transition(m, event{kind: evTimer}, spec, now)
+			var effs []effect
+			m, effs, _ = transition(m, event{kind: evTimer}, spec, now)
+			if effectsString(effs) != "spawn" || m.State != Starting {
+				t.Fatalf("the delay ended without a spawn")
+			}
 		default:
 			t.Fatalf("state %s", m.State)
 		}

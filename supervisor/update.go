@@ -265,6 +265,7 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 			if p == nil {
 				p = s.newProcess(ps, false)
 			}
+			p.groupPrio.Store(int64(gs.Priority))
 			g.procs = append(g.procs, p)
 			s.byName[ps.FullName()] = p
 		}
@@ -279,8 +280,8 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 	if s.closing.Load() {
 		return d // shutting down meanwhile: start nothing only to stop it
 	}
-	s.fanOut(ctx, starts, ascending, func(p *process) error {
+	s.inOrder(ctx, starts, ascending, func(p *process) error {
 		return p.send(ctx, command{kind: cmdStart})
-	})
+	}, nil)
 	return d
 }

@@ -43,15 +43,16 @@ type fixture struct {
 	numprocs      int
 	autostart     bool
 	startsecs     int
+	priority      int // 0: the default, 999
 }
 
 var fixtures = []fixture{
-	{name: "sleeper", command: "/bin/sleep 1000", autostart: true},
+	{name: "sleeper", command: "/bin/sleep 1000", autostart: true, priority: 200},
 	{name: "manual", command: "/bin/sleep 1000"},
 	{name: "chatty", command: "/bin/sh -c 'echo out; echo err >&2; exec /bin/sleep 1000'", autostart: true},
-	{name: "alpha", command: "/bin/sleep 1000", group: "grp", autostart: true},
+	{name: "alpha", command: "/bin/sleep 1000", group: "grp", autostart: true, priority: 510},
 	{name: "beta", command: "/bin/sleep 1000", group: "grp", autostart: true},
-	{name: "worker", command: "/bin/sleep 1000", numprocs: 2, autostart: true},
+	{name: "worker", command: "/bin/sleep 1000", numprocs: 2, autostart: true, priority: 20},
 	{name: "failing", command: "/bin/sh -c 'exit 1'", startsecs: 1},
 }
 
@@ -79,6 +80,9 @@ func (d *daemon) program(f fixture) string {
 			fmt.Fprintf(&b, "numprocs=%d\nprocess_name=%%(program_name)s_%%(process_num)02d\n", f.numprocs)
 			name = "%(program_name)s_%(process_num)02d"
 		}
+		if f.priority != 0 {
+			fmt.Fprintf(&b, "priority=%d\n", f.priority)
+		}
 		fmt.Fprintf(&b, "stdout_logfile=%s\nstderr_logfile=%s\n\n",
 			filepath.Join(d.dir, "log", name+".log"), filepath.Join(d.dir, "log", name+".err.log"))
 		return b.String()
@@ -87,6 +91,9 @@ func (d *daemon) program(f fixture) string {
 		f.name, f.command, f.autostart, f.startsecs)
 	if f.numprocs > 1 {
 		fmt.Fprintf(&b, "numprocs = %d\n", f.numprocs)
+	}
+	if f.priority != 0 {
+		fmt.Fprintf(&b, "priority = %d\n", f.priority)
 	}
 	if f.group != "" {
 		fmt.Fprintf(&b, "instances = [%q]\n", f.group)
@@ -323,6 +330,7 @@ var sequence = []step{
 	{line: "stop worker:*", unordered: true},
 	{line: "status"},
 	{line: "start all", unordered: true},
+	{line: "signal CONT all"}, // in (group priority, priority) order
 	{line: "signal HUP manual"},
 	{line: "signal HUP manual"},
 	{line: "stop manual"},
@@ -334,6 +342,11 @@ var sequence = []step{
 	{line: "pid manual"},
 	{line: "pid nosuch"},
 	{line: "pid grp:*"},
+	{line: "fg"},
+	{line: "fg nosuch"},
+	{line: "fg a b"},
+	{line: "fg failing"},
+	{line: "open bogus://x"},
 	{line: "tail chatty"},
 	{line: "tail chatty stderr"},
 	{line: "tail -4 chatty"},
@@ -414,4 +427,42 @@ func TestCompat_Differential(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCompat_RPCEdges calls both daemons through Python's xmlrpc.client
+// (supervisor's own unix transport), as Ansible, Salt and dashboards do:
+// parameter counts, method signatures and the tags of method help must
+// answer alike. The daemon's state must survive calls that supervisord
+// refuses (shutdown('x') shuts nothing down).
+func TestCompat_RPCEdges(t *testing.T) {
+	testhelper.RequireReference(t, "supervisorctl")
+	python := "/usr/bin/python3" // Debian's, which has the supervisor module
+	outputs := map[string]string{}
+	for _, kind := range []string{"supervisord", "ctlsupd"} {
+		d := startDaemon(t, kind)
+		d.waitAutostarted(t)
+		out, err := exec.Command(python, "testdata/rpc_edges.py", d.url).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", kind, err, out)
+		}
+		outputs[kind] = string(out)
+		if code := run2(t, d, "status sleeper"); code != 0 {
+			t.Errorf("%s: sleeper not running after the calls (exit %d)", kind, code)
+		}
+	}
+	want := strings.Split(outputs["supervisord"], "\n")
+	got := strings.Split(outputs["ctlsupd"], "\n")
+	if len(got) != len(want) {
+		t.Errorf("%d lines against supervisord's %d", len(got), len(want))
+	}
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			t.Errorf("supervisord: %s\nctlsupd:     %s", want[i], got[i])
+		}
+	}
+}
+
+func run2(t *testing.T, d *daemon, line string) int {
+	_, code := run(t, ctlsupBin, d, line)
+	return code
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,5 +73,95 @@ func TestConvert_RoundTrip(t *testing.T) {
 	}
 	if len(res.Omitted) != 0 {
 		t.Errorf("omitted: %v", res.Omitted)
+	}
+}
+
+// TestConvert_CredentialsPerListener: the common supervisord setup, an
+// open 0700 socket and a password on TCP, answers supervisorctl the same
+// after convert: the socket without credentials, TCP only with them.
+func TestConvert_CredentialsPerListener(t *testing.T) {
+	supervisorctl := testhelper.RequireReference(t, "supervisorctl")
+	supervisord := testhelper.RequireReference(t, "supervisord")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "ctl.sock")
+	conf := filepath.Join(dir, "supervisord.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`[unix_http_server]
+file=%[1]s
+chmod=0700
+[inet_http_server]
+port=%[2]s
+username=ops
+password=secret
+[supervisord]
+logfile=%[3]s/supervisord.log
+pidfile=%[3]s/supervisord.pid
+childlogdir=%[3]s
+nodaemon=true
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+[program:sleeper]
+command=/bin/sleep 1000
+startsecs=0
+`, sock, port, dir)), 0o644)
+	ask := func(args ...string) string {
+		out, _ := exec.Command(supervisorctl, args...).CombinedOutput()
+		return statusColumns(string(out))
+	}
+	answers := func() []string {
+		return []string{
+			ask("-s", "unix://"+sock, "status"),
+			ask("-s", "http://"+port, "status"),
+			ask("-s", "http://"+port, "-u", "ops", "-p", "secret", "status"),
+		}
+	}
+	waitFor := func(what string, cond func() bool) {
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	sd := exec.Command(supervisord, "-n", "-c", conf)
+	if err := sd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer testhelper.Stop(sd)
+	waitFor("supervisord", func() bool { return strings.Contains(ask("-s", "unix://"+sock, "status"), "RUNNING") })
+	want := answers()
+	exec.Command(supervisorctl, "-s", "unix://"+sock, "shutdown").Run()
+	sd.Wait()
+
+	res, err := ini.Convert([]string{conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemonTOML := strings.Replace(res.Daemon, `state_dir = "/run/ctlsup"`, `state_dir = "`+filepath.Join(dir, "state")+`"`, 1)
+	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
+	os.WriteFile(filepath.Join(dir, "ctlsupd.toml"), []byte(daemonTOML), 0o644)
+	os.WriteFile(filepath.Join(dir, "conf.d", "supervisord.toml"), []byte(res.Programs), 0o644)
+	cd := exec.Command(ctlsupdBin, "-c", filepath.Join(dir, "ctlsupd.toml"))
+	if err := cd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer testhelper.Stop(cd)
+	waitFor("ctlsupd", func() bool {
+		return strings.Contains(ask("-s", "http://"+port, "-u", "ops", "-p", "secret", "status"), "RUNNING")
+	})
+	got := answers()
+	for i, what := range []string{"socket, no credentials", "TCP, no credentials", "TCP, credentials"} {
+		if got[i] != want[i] {
+			t.Errorf("%s:\nsupervisord: %q\nctlsupd:     %q", what, want[i], got[i])
+		}
+	}
+	if !strings.Contains(want[0], "RUNNING") || strings.Contains(want[1], "RUNNING") {
+		t.Errorf("supervisord's own answers are not the ones this test expects: %q", want)
 	}
 }

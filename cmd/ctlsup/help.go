@@ -17,6 +17,8 @@ func init() {
 		"signal":   {doSignal, helpSignal},
 		"pid":      {doPid, helpPid},
 		"tail":     {doTail, helpTail},
+		"fg":       {doFg, helpFg},
+		"open":     {doOpen, helpOpen},
 		"maintail": {doMaintail, helpMaintail},
 		"clear":    {doClear, helpClear},
 		"avail":    {doAvail, helpAvail},

@@ -7,7 +7,8 @@ import (
 )
 
 // shell is the interactive mode: status first, then one command a line
-// until quit, exit or end of input.
+// until quit, exit or end of input. It exits 0 whatever the commands did,
+// as supervisorctl's does: a script piping commands in checks output.
 func (m *Main) shell() int {
 	m.onecmd("status")
 	m.exit = 0
@@ -16,11 +17,11 @@ func (m *Main) shell() int {
 		fmt.Fprint(m.Stdout, "ctlsup> ")
 		if !sc.Scan() {
 			m.out("")
-			return m.exit
+			return 0
 		}
 		line := strings.TrimSpace(sc.Text())
 		if line == "quit" || line == "exit" {
-			return m.exit
+			return 0
 		}
 		m.onecmd(line)
 	}

@@ -72,8 +72,12 @@ func (m *Main) openControl(passed net.Listener) error {
 	l = &pausable{Listener: api.LimitListener(l, api.MaxConns, api.MaxConnsPerHost), conns: c.conns}
 	listeners = append(listeners, l)
 	m.listeners["control"] = l
+	auth := map[net.Listener]api.Credentials{}
+	user, pass := d.Control.SocketAuth()
+	auth[l] = api.Credentials{Username: user, Password: pass}
 	if addr := d.Control.HTTPListen; addr != "" {
-		if err := api.CheckTCP(addr, d.Control.Username, d.Control.Password); err != nil {
+		user, pass := d.Control.HTTPAuth()
+		if err := api.CheckTCP(addr, user, pass); err != nil {
 			l.Close()
 			return err
 		}
@@ -87,11 +91,15 @@ func (m *Main) openControl(passed net.Listener) error {
 			}
 		}
 		tl = &pausable{Listener: api.LimitListener(tl, api.MaxConns, api.MaxConnsPerHost), conns: c.conns}
+		auth[tl] = api.Credentials{Username: user, Password: pass}
 		listeners = append(listeners, tl)
 		m.listeners["tcp"] = tl
 	}
 	for _, l := range listeners {
+		creds := auth[l]
 		srv := &http.Server{Handler: c, ConnState: c.conns.track,
+			// Each listener asks for its own credentials.
+			ConnContext:       func(ctx context.Context, _ net.Conn) context.Context { return api.WithCredentials(ctx, creds) },
 			ReadHeaderTimeout: api.ReadHeaderTimeout, ReadTimeout: api.ReadTimeout, IdleTimeout: api.IdleTimeout}
 		c.servers = append(c.servers, srv)
 		go func() {
@@ -111,7 +119,6 @@ func (m *Main) newAPI() {
 	s.Version = Version
 	s.ServerURL = d.ServerURL()
 	s.MainLog = d.LogFile
-	s.Username, s.Password = d.Control.Username, d.Control.Password
 	s.Logger = m.Logger
 	s.Shutdown = func() { m.ask(requestShutdown) }
 	s.Restart = func() { m.ask(requestRestart) }

@@ -46,8 +46,28 @@ type Control struct {
 	SocketMode  os.FileMode
 	SocketOwner string
 	HTTPListen  string
-	Username    string
-	Password    string
+	// Username and Password lock both listeners; the Socket* and HTTP*
+	// pairs, when set, lock one listener instead, as supervisord's
+	// [unix_http_server] and [inet_http_server] each have their own.
+	Username, Password             string
+	SocketUsername, SocketPassword string
+	HTTPUsername, HTTPPassword     string
+}
+
+// SocketAuth is the credentials the unix socket requires ("" for none).
+func (c Control) SocketAuth() (username, password string) {
+	if c.SocketUsername != "" {
+		return c.SocketUsername, c.SocketPassword
+	}
+	return c.Username, c.Password
+}
+
+// HTTPAuth is the credentials http_listen requires ("" for none).
+func (c Control) HTTPAuth() (username, password string) {
+	if c.HTTPUsername != "" {
+		return c.HTTPUsername, c.HTTPPassword
+	}
+	return c.Username, c.Password
 }
 
 // Metrics is the [metrics] table.
@@ -60,7 +80,8 @@ func (d *Daemon) ServerURL() string { return "unix://" + d.Control.Socket }
 
 var daemonKeys = []string{"include", "log_dir", "state_dir", "logfile", "loglevel", "control", "metrics", "program", "instance"}
 var includedKeys = []string{"include", "program", "instance"}
-var controlKeys = []string{"socket", "socket_mode", "socket_owner", "http_listen", "username", "password"}
+var controlKeys = []string{"socket", "socket_mode", "socket_owner", "http_listen", "username", "password",
+	"socket_username", "socket_password", "http_username", "http_password"}
 var metricsKeys = []string{"listen"}
 
 // file is one parsed TOML file.
@@ -277,6 +298,15 @@ func (l *loader) daemon(f *file, d *Daemon) error {
 	d.Control.HTTPListen = c.str("http_listen", "")
 	d.Control.Username = c.str("username", "")
 	d.Control.Password = c.str("password", "")
+	d.Control.SocketUsername = c.str("socket_username", "")
+	d.Control.SocketPassword = c.str("socket_password", "")
+	d.Control.HTTPUsername = c.str("http_username", "")
+	d.Control.HTTPPassword = c.str("http_password", "")
+	for _, pair := range [][2]string{{"username", "password"}, {"socket_username", "socket_password"}, {"http_username", "http_password"}} {
+		if c.has(pair[1]) && !c.has(pair[0]) {
+			c.fail(pair[1], "%s without %s: set both", pair[1], pair[0])
+		}
+	}
 	m := r.table("metrics")
 	m.desc = "metrics"
 	m.checkKeys(metricsKeys)

@@ -23,7 +23,7 @@ var programKeys = []string{
 	"memory_max", "memory_high", "cpu_max", "pids_max", "oom_score_adj", "memory_restart",
 }
 
-var instanceKeys = []string{"log_dir", "environment", "logfile_maxbytes", "logfile_backups"}
+var instanceKeys = []string{"log_dir", "environment", "logfile_maxbytes", "logfile_backups", "priority"}
 
 // Defaults that differ from a zero value.
 const (
@@ -48,6 +48,7 @@ type instanceDef struct {
 	env      map[string]string
 	maxBytes int64
 	backups  int
+	priority int
 }
 
 type programDef struct{ def }
@@ -118,7 +119,7 @@ func (l *loader) build(d *Daemon) ([]supervisor.GroupSpec, error) {
 		return g
 	}
 	for _, in := range l.instances {
-		addGroup(in.name, in.r.desc)
+		addGroup(in.name, in.r.desc).Priority = in.priority
 	}
 	for _, p := range l.programs {
 		specs, err := l.readProgram(p, instances, d)
@@ -140,7 +141,9 @@ func (l *loader) build(d *Daemon) ([]supervisor.GroupSpec, error) {
 				}
 			}
 			g.Processes = append(g.Processes, s)
-			g.Priority = min(g.Priority, s.Priority)
+			if s.Instance == "" {
+				g.Priority = s.Priority // a program's own group: supervisord's homogeneous group
+			}
 		}
 	}
 	// Groups in definition order: instances where defined, programs of no
@@ -173,6 +176,7 @@ func (l *loader) readInstance(in *instanceDef, d *Daemon) error {
 	}
 	in.maxBytes = r.size("logfile_maxbytes", defaultMaxBytes)
 	in.backups = r.integer("logfile_backups", defaultBackups, 0)
+	in.priority = r.integer("priority", defaultPriority, -1<<31)
 	return r.err
 }
 

@@ -37,7 +37,8 @@ func LocateServer(path string) (Server, error) {
 	if err := (&loader{env: os.LookupEnv, seen: map[string]bool{}}).daemon(f, &d); err != nil {
 		return Server{}, err
 	}
-	return Server{URL: d.ServerURL(), Username: d.Control.Username, Password: d.Control.Password}, nil
+	user, pass := d.Control.SocketAuth()
+	return Server{URL: d.ServerURL(), Username: user, Password: pass}, nil
 }
 
 // looksLikeINI tells a supervisord file by its sections: TOML has no

@@ -56,6 +56,9 @@ func (r *Runtime) resolve(e *journalEntry) {
 	if e.Pid == 0 {
 		pid, start, ok := findByPipes(e.Pipes)
 		if !ok {
+			pid, start, ok = r.findInLeaf(e)
+		}
+		if !ok {
 			r.state.gone(e.ID) // the fork never happened, or its child is gone
 			return
 		}
@@ -99,6 +102,22 @@ func findByPipes(inodes []uint64) (pid int, start uint64, ok bool) {
 					return p, st.StartTime, true
 				}
 			}
+		}
+	}
+	return 0, 0, false
+}
+
+// findInLeaf finds the leader of a spawn whose pid was not recorded in
+// the cgroup the journal names: a child that closed its output pipes is
+// still there.
+func (r *Runtime) findInLeaf(e *journalEntry) (pid int, start uint64, ok bool) {
+	leaf := r.leafOf(e)
+	if leaf == nil {
+		return 0, 0, false
+	}
+	for _, p := range leaf.Procs() {
+		if st, err := proc.ReadStat(p); err == nil && st.Pgrp == p && st.State != 'Z' {
+			return p, st.StartTime, true
 		}
 	}
 	return 0, 0, false
@@ -150,21 +169,25 @@ func (r *Runtime) leafOf(e *journalEntry) *cgroup.Leaf {
 // whose journal entry is, and what they left running. Everything in them
 // is ours: nothing else is ever put there.
 func (r *Runtime) sweepLeaves() {
-	if r.cgroups == nil {
-		return
-	}
-	for _, leaf := range r.cgroups.Leaves() {
+	var left []*cgroup.Leaf
+	for _, leaf := range r.leftLeaves { // listed before anything spawned
 		if r.claimed[leaf.Path] {
 			continue
 		}
 		if leaf.Populated() {
 			r.Logger.Warn("killing what a previous daemon's spawn left running", "cgroup", leaf.Path, "pids", leaf.Procs())
-			leaf.KillAndWait(time.Now().Add(5 * time.Second))
+			leaf.Kill()
 		}
+		left = append(left, leaf)
+	}
+	deadline := time.Now().Add(5 * time.Second) // one for all of them
+	for _, leaf := range left {
+		leaf.KillAndWait(deadline)
 		if err := leaf.Remove(); err != nil {
 			r.Logger.Warn("cannot remove a leftover cgroup", "cgroup", leaf.Path, "err", err)
 		}
 	}
+	r.leftLeaves = nil
 }
 
 // Adopt takes over the process a previous daemon left running for spec,
@@ -191,7 +214,8 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		return a
 	}
 	delete(r.survivors, name)
-	c := &osChild{name: name, state: r.state, id: e.ID, done: make(chan supervisor.ExitStatus, 1), acct: &r.acct}
+	c := &osChild{name: name, state: r.state, id: e.ID, done: make(chan supervisor.ExitStatus, 1), acct: &r.acct,
+		memoryMax: spec.Limits.MemoryMax}
 	attr := proc.Attr{GroupGrace: spec.StopWait, OnExit: c.exited, OnGone: c.gone}
 	if c.leaf = r.leafOf(e); c.leaf != nil {
 		attr.Container = c.leaf

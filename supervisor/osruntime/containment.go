@@ -1,6 +1,7 @@
 package osruntime
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/ctlsup/ctlsup/supervisor"
@@ -25,39 +26,68 @@ type Containment struct {
 	Reason      string   // why cgroups are not used
 }
 
-// Containment reports the mode chosen at Open.
+// Containment reports the mode chosen at Open. Metrics may ask while Open
+// runs: the choice is published once made.
 func (r *Runtime) Containment() Containment {
-	if r.cgroups == nil {
-		reason := "not opened"
-		if r.cgroupErr != nil {
-			reason = r.cgroupErr.Error()
-		}
-		return Containment{Mode: ModeProcessGroup, Reason: reason}
+	if c := r.containment.Load(); c != nil {
+		return *c
 	}
-	return Containment{Mode: ModeCgroup, Base: r.cgroups.Base, Controllers: r.cgroups.Controllers}
+	return Containment{Mode: ModeProcessGroup, Reason: "not opened"}
 }
 
 // openContainment sets up cgroups, or says why process groups must do.
 func (r *Runtime) openContainment() {
-	r.cgroups, r.cgroupErr = cgroup.Setup(r.StateDir, r.Logger)
-	c := r.Containment()
-	if c.Mode == ModeCgroup {
-		r.Logger.Info("containment: a cgroup per process", "cgroup", c.Base, "controllers", c.Controllers)
-	} else {
+	m, err := cgroup.Setup(r.StateDir, r.Logger)
+	c := Containment{Mode: ModeProcessGroup}
+	if err != nil {
+		c.Reason = err.Error()
 		r.Logger.Warn("containment: process groups (setsid and double forks can escape them)", "reason", c.Reason)
+	} else {
+		r.cgroups = m
+		c = Containment{Mode: ModeCgroup, Base: m.Base, Controllers: m.Controllers}
+		r.Logger.Info("containment: a cgroup per process", "cgroup", c.Base, "controllers", c.Controllers)
 	}
+	r.containment.Store(&c)
+}
+
+// dropCgroups falls back to process groups for good: the kernel refused
+// to start a process in a cgroup although it has the feature (a seccomp
+// filter that answers clone3 with ENOSYS, as container runtimes' do).
+func (r *Runtime) dropCgroups(err error) {
+	r.cgroupsOff.Store(true)
+	c := Containment{Mode: ModeProcessGroup, Reason: "clone3 into a cgroup failed: " + err.Error()}
+	r.containment.Store(&c)
+	r.Logger.Warn("containment: process groups from now on (setsid and double forks can escape them)", "reason", c.Reason)
+}
+
+// useCgroups reports whether spawns get a cgroup.
+func (r *Runtime) useCgroups() bool { return r.cgroups != nil && !r.cgroupsOff.Load() }
+
+// warnLimits says, once per program, that its cgroup limits cannot apply.
+func (r *Runtime) warnLimits(spec *supervisor.ProcessSpec) {
+	l := spec.Limits
+	if l.MemoryMax == 0 && l.MemoryHigh == 0 && l.CPUMax == 0 && l.PidsMax == 0 {
+		return
+	}
+	if _, done := r.limitsWarned.LoadOrStore(spec.FullName(), true); done {
+		return
+	}
+	r.Logger.Warn("memory_max, memory_high, cpu_max and pids_max not applied: no cgroups",
+		"process", spec.FullName(), "reason", r.Containment().Reason)
 }
 
 func leafLimits(l supervisor.Limits) cgroup.Limits {
 	return cgroup.Limits{MemoryMax: l.MemoryMax, MemoryHigh: l.MemoryHigh, CPUMax: l.CPUMax, PidsMax: l.PidsMax}
 }
 
-// account is what one program has used across its spawns, so its CPU
-// counter never goes down: a spawn's final usage is added when it is gone.
+// account is what one program has used across its spawns, so its CPU and
+// OOM counters never go down: the spawns still alive (an old one's
+// leftovers may outlive its restart by stopwaitsecs) count beside the
+// totals of those that are gone.
 type account struct {
 	cpuDone float64 // spawns that are gone
 	oomDone int64
-	cur     *spawnUsage // the current spawn, if any
+	live    []*spawnUsage // oldest first
 }
 
 // spawnUsage is one spawn's part of its account.
@@ -91,7 +121,8 @@ func (a *accounts) begin(name string, leaf *cgroup.Leaf) *spawnUsage {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	sp := &spawnUsage{leaf: leaf}
-	a.get(name).cur = sp
+	acc := a.get(name)
+	acc.live = append(acc.live, sp)
 	return sp
 }
 
@@ -102,65 +133,112 @@ func (a *accounts) forked(sp *spawnUsage, id proc.Identity) {
 	sp.id = id
 }
 
-// end closes the account of a spawn none of whose processes remain.
-func (a *accounts) end(name string, sp *spawnUsage) {
+// abort forgets a spawn whose fork failed.
+func (a *accounts) abort(name string, sp *spawnUsage) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	acc := a.get(name)
+	acc.live = slices.DeleteFunc(acc.live, func(x *spawnUsage) bool { return x == sp })
+}
+
+// end closes the account of a spawn none of whose processes remain: what
+// it used moves into the totals.
+func (a *accounts) end(name string, sp *spawnUsage) {
+	var st cgroup.Stat
 	if sp.leaf != nil {
-		st := sp.leaf.Stat()
-		acc.cpuDone += st.CPUSeconds
+		st = sp.leaf.Stat()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	acc := a.get(name)
+	if !slices.Contains(acc.live, sp) {
+		return
+	}
+	acc.live = slices.DeleteFunc(acc.live, func(x *spawnUsage) bool { return x == sp })
+	if sp.leaf != nil {
+		acc.cpuDone += max(st.CPUSeconds, sp.cpuSeen)
 		acc.oomDone += st.OOMKills
 	} else {
 		acc.cpuDone += sp.cpuSeen
 	}
-	if acc.cur == sp {
-		acc.cur = nil
-	}
 }
 
-// Usage reads what every process uses: from its cgroup, or in
-// process-group mode from one scan of /proc. CPU counts every spawn since
-// the daemon started, and never goes down.
+// Usage reads what every process uses: from its spawns' cgroups, or in
+// process-group mode from one scan of /proc. CPU and OOM kills count every
+// spawn since the daemon started and never go down; memory and tasks are
+// the newest spawn's. Files are read without the lock, which the reaper
+// needs.
 func (r *Runtime) Usage() map[string]supervisor.Usage {
-	var groups map[int]proc.GroupStat
-	r.acct.mu.Lock()
-	defer r.acct.mu.Unlock()
-	out := make(map[string]supervisor.Usage, len(r.acct.m))
-	for name, acc := range r.acct.m {
-		u := supervisor.Usage{CPUSeconds: acc.cpuDone, OOMKills: acc.oomDone}
-		sp := acc.cur
-		switch {
-		case sp == nil:
-		case sp.leaf != nil:
-			st := sp.leaf.Stat()
-			u.CPUSeconds += st.CPUSeconds
-			u.OOMKills += st.OOMKills
-			u.MemoryBytes, u.MemoryPeakBytes, u.Tasks = st.MemoryBytes, st.MemoryPeakBytes, st.Tasks
-			u.RSSBytes = proc.ResidentBytes(sp.leaf.Procs())
-			if !st.HasMemory {
-				u.MemoryBytes = u.RSSBytes
-			}
-			u.Cgroup = sp.leaf.Path
-		case sp.id.Pid != 0:
-			if groups == nil {
-				groups = proc.GroupUsage()
-			}
-			g := groups[sp.id.Pid]
-			if !proc.GroupOurs(sp.id) {
-				g = proc.GroupStat{}
-			}
-			// Members that exit unwaited-for take their time with them:
-			// the highest sum seen keeps the counter from going down.
-			sp.cpuSeen = max(sp.cpuSeen, g.CPUSeconds)
-			u.CPUSeconds += sp.cpuSeen
-			u.RSSBytes, u.MemoryBytes, u.Tasks = g.RSSBytes, g.RSSBytes, g.Members
-		}
-		if sp != nil {
-			sp.peakSeen = max(sp.peakSeen, u.MemoryPeakBytes, u.MemoryBytes)
-			u.MemoryPeakBytes = sp.peakSeen
-		}
-		out[name] = u
+	type view struct {
+		name    string
+		done    float64
+		oomDone int64
+		live    []*spawnUsage
 	}
+	r.acct.mu.Lock()
+	views := make([]view, 0, len(r.acct.m))
+	for name, acc := range r.acct.m {
+		views = append(views, view{name, acc.cpuDone, acc.oomDone, slices.Clone(acc.live)})
+	}
+	r.acct.mu.Unlock()
+	var groups map[int]proc.GroupStat
+	out := make(map[string]supervisor.Usage, len(views))
+	type sample struct {
+		sp   *spawnUsage
+		cpu  float64
+		peak int64
+	}
+	var samples []sample
+	for _, v := range views {
+		u := supervisor.Usage{CPUSeconds: v.done, OOMKills: v.oomDone}
+		for i, sp := range v.live {
+			newest := i == len(v.live)-1
+			var cpu float64
+			switch {
+			case sp.leaf != nil:
+				st := sp.leaf.Stat()
+				cpu = st.CPUSeconds
+				u.OOMKills += st.OOMKills
+				if newest {
+					u.MemoryBytes, u.MemoryPeakBytes, u.Tasks = st.MemoryBytes, st.MemoryPeakBytes, st.Tasks
+					u.RSSBytes = proc.ResidentBytes(sp.leaf.Procs())
+					if !st.HasMemory {
+						u.MemoryBytes = u.RSSBytes
+					}
+					u.Cgroup = sp.leaf.Path
+				}
+			case sp.id.Pid != 0:
+				if groups == nil {
+					groups = proc.GroupUsage()
+				}
+				g := groups[sp.id.Pid]
+				if !proc.GroupOurs(sp.id) {
+					g = proc.GroupStat{}
+				}
+				cpu = g.CPUSeconds
+				if newest {
+					u.RSSBytes, u.MemoryBytes, u.Tasks = g.RSSBytes, g.RSSBytes, g.Members
+				}
+			}
+			// Members that exit unwaited-for take their time with them
+			// (process-group mode): the highest sum seen keeps the
+			// counter from going down.
+			cpu = max(cpu, sp.cpuSeen)
+			u.CPUSeconds += cpu
+			peak := int64(0)
+			if newest {
+				peak = max(sp.peakSeen, u.MemoryPeakBytes, u.MemoryBytes)
+				u.MemoryPeakBytes = peak
+			}
+			samples = append(samples, sample{sp, cpu, peak})
+		}
+		out[v.name] = u
+	}
+	r.acct.mu.Lock()
+	for _, s := range samples {
+		s.sp.cpuSeen = max(s.sp.cpuSeen, s.cpu)
+		s.sp.peakSeen = max(s.sp.peakSeen, s.peak)
+	}
+	r.acct.mu.Unlock()
 	return out
 }

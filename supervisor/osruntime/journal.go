@@ -20,16 +20,18 @@ import (
 // and so survives the daemon's death, before the step it records happens.
 //
 //   - a spawn record, before the fork: name, the pipes' inodes, stop
-//     settings; a crash right after the fork still finds the child by the
-//     pipe it holds (its stdout or stderr)
+//     settings and its cgroup; a crash right after the fork still finds
+//     the child by the pipe it holds (its stdout or stderr), or in its
+//     cgroup
 //   - a started record after the fork: pid and start time
 //   - a stopping record when a stop begins
-//   - a gone record once the leader has ended and no member of its
-//     process group remains
+//   - a gone record once the leader has ended and no process of its
+//     cgroup (or process group) remains
 //   - held records for programs an operator stopped
 //
-// The first line names the boot: a journal from another boot describes no
-// live process and is ignored. The file is rewritten (compacted) when it
+// The first line names the boot, and the last spawn id given (ids name
+// cgroups, and never repeat within a boot): a journal from another boot
+// describes no live process and is ignored. The file is rewritten (compacted) when it
 // has grown to twice what it describes.
 
 // journalRecord is one line of the journal; which fields are set says what

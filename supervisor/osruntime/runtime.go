@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,9 +24,9 @@ import (
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
-// Runtime runs real processes: one reaper, a process group per child, log
-// capture into rotated files, singleton locks and a state file for crash
-// recovery, all under StateDir.
+// Runtime runs real processes: one reaper, a cgroup (or else a process
+// group) per spawn, log capture into rotated files, singleton locks and a
+// journal for crash recovery, all under StateDir.
 type Runtime struct {
 	StateDir  string       // locks/ and state.json live here
 	ServerURL string       // SUPERVISOR_SERVER_URL given to children
@@ -43,9 +45,15 @@ type Runtime struct {
 	// thousand descriptors on top of the ones they keep, and run out.
 	spawnSlots chan struct{}
 	holder     *holder.Client  // nil in the foreground (ctlsup run)
-	cgroups    *cgroup.Manager // nil in process-group mode
-	cgroupErr  error           // why cgroups are not used
-	acct       accounts
+	cgroups    *cgroup.Manager // nil in process-group mode; set by Open
+	cgroupsOff atomic.Bool     // the kernel refused a spawn into a cgroup
+	// containment is the mode in use, published for metrics.
+	containment  atomic.Pointer[Containment]
+	limitsWarned sync.Map // process names told their limits cannot apply
+	acct         accounts
+	// leftLeaves are the cgroups a previous daemon left, listed before
+	// anything spawns: what nothing adopts among them is swept.
+	leftLeaves []*cgroup.Leaf
 
 	// What a previous daemon left, until EndAdoption: its live processes
 	// by name, the read ends the holder kept, the processes an operator
@@ -56,7 +64,7 @@ type Runtime struct {
 	claimed   map[string]bool // cgroups adopted or being stopped
 }
 
-// NewRuntime returns a runtime keeping its state under stateDir.
+// New returns a runtime keeping its state under stateDir.
 func New(stateDir string, log *slog.Logger) *Runtime {
 	if log == nil {
 		log = slog.Default()
@@ -75,6 +83,9 @@ func (r *Runtime) Open(ctx context.Context) error {
 	}
 	// Before the holder starts: it then runs in the daemon's leaf.
 	r.openContainment()
+	if r.cgroups != nil {
+		r.leftLeaves = r.cgroups.Leaves()
+	}
 	if r.Console != nil {
 		r.console = logcap.NewConsole(r.Console)
 	} else {
@@ -221,29 +232,9 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		defer lock.Close()
 		files = append(files, lock)
 	}
-	id := r.state.newID()
-	c := &osChild{name: spec.FullName(), state: r.state, id: id, done: make(chan supervisor.ExitStatus, 1), acct: &r.acct}
-	var cgroupDir *os.File
-	var container proc.Container
-	if r.cgroups != nil {
-		leaf, dir, lerr := r.cgroups.NewLeaf(c.name, id, leafLimits(spec.Limits))
-		switch {
-		case leaf == nil:
-			r.Logger.Warn("cannot create the process's cgroup: its process group contains it", "process", c.name, "err", lerr)
-		case lerr != nil:
-			r.Logger.Warn("limits not applied", "process", c.name, "err", lerr)
-		}
-		if leaf != nil {
-			defer dir.Close()
-			c.leaf, cgroupDir, container = leaf, dir, leaf
-		}
-	}
-	c.usage = r.acct.begin(c.name, c.leaf)
-	// Recorded before the fork: a daemon killed right after it leaves a
-	// child its successor finds by these pipes, or by its cgroup.
-	r.state.spawning(id, spec, fingerprint(spec), pipes.Inodes[:], c.cgroupPath())
-	at := time.Now()
-	p, err := proc.Start(proc.Attr{
+	c := &osChild{name: spec.FullName(), state: r.state, done: make(chan supervisor.ExitStatus, 1), acct: &r.acct,
+		memoryMax: spec.Limits.MemoryMax}
+	attr := proc.Attr{
 		Path:        path,
 		Argv:        spec.Argv,
 		Env:         r.childEnv(spec, cred),
@@ -254,15 +245,17 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		GroupGrace:  spec.StopWait,
 		OnExit:      c.exited,
 		OnGone:      c.gone,
-		CgroupDir:   cgroupDir,
-		Container:   container,
 		OOMScoreAdj: spec.Limits.OOMScoreAdj,
-	})
+	}
+	at := time.Now()
+	p, err := r.fork(spec, c, &attr, pipes.Inodes[:])
+	if err != nil && c.leaf != nil && errors.Is(err, syscall.ENOSYS) {
+		r.dropCgroups(err)
+		r.abandon(c)
+		p, err = r.fork(spec, c, &attr, pipes.Inodes[:])
+	}
 	if err != nil {
-		if c.leaf != nil {
-			c.leaf.Remove()
-		}
-		r.state.gone(id)
+		r.abandon(c)
 		if spec.Directory != "" && errors.Is(err, syscall.ENOENT) {
 			if _, serr := os.Stat(spec.Directory); serr != nil {
 				return nil, fmt.Errorf("couldn't chdir to %s: ENOENT", spec.Directory)
@@ -276,8 +269,44 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		lock.Truncate(0)
 		fmt.Fprintf(lock, "%d\n", p.Pid)
 	}
-	r.state.started(id, p.Pid, p.StartTime, at)
+	r.state.started(c.id, p.Pid, p.StartTime, at)
 	return c, nil
+}
+
+// fork records the spawn and forks it, into a cgroup of its own when
+// cgroups are in use.
+func (r *Runtime) fork(spec *supervisor.ProcessSpec, c *osChild, attr *proc.Attr, pipes []uint64) (*proc.Process, error) {
+	c.id, c.leaf = r.state.newID(), nil
+	attr.CgroupDir, attr.Container = nil, nil
+	if r.useCgroups() {
+		leaf, dir, err := r.cgroups.NewLeaf(c.name, c.id, leafLimits(spec.Limits))
+		switch {
+		case leaf == nil:
+			r.Logger.Warn("cannot create the process's cgroup: its process group contains it", "process", c.name, "err", err)
+		case err != nil:
+			r.Logger.Warn("limits not applied", "process", c.name, "err", err)
+		}
+		if leaf != nil {
+			defer dir.Close()
+			c.leaf, attr.CgroupDir, attr.Container = leaf, dir, leaf
+		}
+	} else {
+		r.warnLimits(spec)
+	}
+	c.usage = r.acct.begin(c.name, c.leaf)
+	// Recorded before the fork: a daemon killed right after it leaves a
+	// child its successor finds by these pipes, or by its cgroup.
+	r.state.spawning(c.id, spec, fingerprint(spec), pipes, c.cgroupPath())
+	return proc.Start(*attr)
+}
+
+// abandon undoes what fork recorded for a spawn that did not happen.
+func (r *Runtime) abandon(c *osChild) {
+	r.acct.abort(c.name, c.usage)
+	if c.leaf != nil {
+		c.leaf.Remove()
+	}
+	r.state.gone(c.id)
 }
 
 func readHolder(lockPath string) string {
@@ -363,6 +392,12 @@ type osChild struct {
 	leaf  *cgroup.Leaf // its cgroup; nil in process-group mode
 	acct  *accounts
 	usage *spawnUsage // its part of its program's account
+	// memoryMax is its limit, which an OOM kill's exit text names.
+	memoryMax int64
+	// killed: the daemon sent it SIGKILL, so a SIGKILL death is not the
+	// kernel's OOM killer.
+	killed   atomic.Bool
+	goneOnce sync.Once
 }
 
 func (c *osChild) cgroupPath() string {
@@ -375,6 +410,9 @@ func (c *osChild) cgroupPath() string {
 func (c *osChild) Pid() int { return c.p.Pid }
 
 func (c *osChild) Signal(sig syscall.Signal, group bool) error {
+	if sig == syscall.SIGKILL {
+		c.killed.Store(true)
+	}
 	if group {
 		return c.p.SignalGroup(sig)
 	}
@@ -394,11 +432,15 @@ func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {
 		return
 	}
 	st := supervisor.ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
-	// The kernel counts its OOM kills in the cgroup: a SIGKILL with one
-	// counted is the memory limit's, and says so.
-	if c.leaf != nil && ws.Signaled() && ws.Signal() == syscall.SIGKILL && c.leaf.OOMKills() > 0 {
-		st.Text += " (out of memory: memory_max reached)"
+	// The kernel counts its OOM kills in the spawn's cgroup: a SIGKILL
+	// the daemon did not send, with one counted, is the OOM killer's.
+	if c.leaf != nil && ws.Signaled() && ws.Signal() == syscall.SIGKILL && !c.killed.Load() && c.leaf.OOMKills() > 0 {
 		st.OOMKilled = true
+		if c.memoryMax > 0 {
+			st.Text += " (out of memory: memory_max reached)"
+		} else {
+			st.Text += " (killed by the kernel's OOM killer)"
+		}
 	}
 	c.done <- st
 }
@@ -406,11 +448,13 @@ func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {
 // gone closes the journal entry once no process of the spawn remains, and
 // removes its cgroup after adding what it used to the program's account.
 func (c *osChild) gone() {
-	c.acct.end(c.name, c.usage)
-	if c.leaf != nil {
-		c.leaf.Remove()
-	}
-	c.state.gone(c.id)
+	c.goneOnce.Do(func() {
+		c.acct.end(c.name, c.usage)
+		if c.leaf != nil {
+			c.leaf.Remove()
+		}
+		c.state.gone(c.id)
+	})
 }
 
 // Run runs argv to completion under the reaper, which must be running (the

@@ -85,6 +85,8 @@ type converter struct {
 	progs    strings.Builder
 	logDir   string
 	control  []string
+	// groupPrio is each [group:x]'s priority, which its instance keeps.
+	groupPrio map[string]string
 }
 
 func (c *converter) omit(s *Section, key, why string, line int) {
@@ -105,7 +107,10 @@ func (c *converter) run(all []Section) (*Result, error) {
 			}
 			for _, k := range s.Keys {
 				if k.Name == "priority" {
-					c.omit(s, k.Name, "ctlsup orders by program priority only; set priority on its programs", k.Line)
+					if c.groupPrio == nil {
+						c.groupPrio = map[string]string{}
+					}
+					c.groupPrio[name] = k.Value
 				} else if k.Name != "programs" {
 					c.omit(s, k.Name, "unknown group key", k.Line)
 				}
@@ -189,7 +194,12 @@ func (c *converter) httpServer(s *Section) {
 		case k.Name == "port":
 			fmt.Fprintf(&b, "http_listen = %s\n", tomlString(strings.Replace(k.Value, "*:", ":", 1)))
 		case k.Name == "username" || k.Name == "password":
-			fmt.Fprintf(&b, "%s = %s\n", k.Name, tomlString(k.Value))
+			// Each server keeps its own credentials, as in supervisord.
+			prefix := "socket_"
+			if s.Name == "inet_http_server" {
+				prefix = "http_"
+			}
+			fmt.Fprintf(&b, "%s%s = %s\n", prefix, k.Name, tomlString(k.Value))
 		default:
 			c.omit(s, k.Name, "no ctlsupd equivalent", k.Line)
 		}

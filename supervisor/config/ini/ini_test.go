@@ -91,15 +91,22 @@ func TestConvert_Deployments(t *testing.T) {
 	}
 	d := cfg.Daemon
 	if d.Control.Socket != "/var/run/supervisor.sock" || d.Control.SocketMode != 0o770 || d.Control.SocketOwner != "root:www-data" ||
-		d.Control.HTTPListen != "127.0.0.1:9001" || d.Control.Username != "ops" || d.LogLevel != "warn" || d.LogDir != "/var/log/supervisor" {
+		d.Control.HTTPListen != "127.0.0.1:9001" || d.Control.HTTPUsername != "ops" || d.Control.Username != "" || d.LogLevel != "warn" || d.LogDir != "/var/log/supervisor" {
 		t.Errorf("daemon: %+v", d)
 	}
 	var omitted []string
 	for _, o := range res.Omitted {
 		omitted = append(omitted, strings.TrimPrefix(o.String(), mustAbs("testdata")+"/"))
 	}
+	// [group:turkey] priority carries over as its instance's priority;
+	// a program's own group has the program's.
+	for _, g := range cfg.Groups {
+		want := map[string]int{"turkey": 100, "kano_konnect-uwsgi": 999}
+		if p, ok := want[g.Name]; ok && g.Priority != p {
+			t.Errorf("group %s priority %d, want %d", g.Name, g.Priority, p)
+		}
+	}
 	want := []string{
-		"conf.d/cts-turkey.conf:3: [group:turkey] priority: ctlsup orders by program priority only; set priority on its programs",
 		"conf.d/cts-turkey.conf:35: [program:celery-beat-turkey] stdout_events_enabled: events are not supported",
 		"conf.d/kano_konnect.conf:17: [eventlistener:memmon] : eventlistener sections are not supported",
 	}

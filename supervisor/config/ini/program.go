@@ -46,6 +46,18 @@ func (c *converter) program(s *Section, name string, groups []string, declared m
 			if !declared["instance\x00"+inst] {
 				declared["instance\x00"+inst] = true
 				fmt.Fprintf(&c.progs, "\n[instance.%s]\n", tomlKey(inst))
+				// The group's priority: a [group:x]'s own, or for the
+				// group supervisord makes of one program, the program's.
+				prio, ok := c.groupPrio[inst]
+				if k, has := s.Get("priority"); !ok && has && len(groups) == 0 {
+					prio, ok = k.Value, true
+				}
+				if ok {
+					if _, err := strconv.Atoi(strings.TrimSpace(prio)); err != nil {
+						return fmt.Errorf("%s:%d: [%s] priority = %q", s.File, s.Line, s.Name, prio)
+					}
+					fmt.Fprintf(&c.progs, "priority = %s\n", strings.TrimSpace(prio))
+				}
 			}
 		}
 		if declared["program\x00"+proc] {

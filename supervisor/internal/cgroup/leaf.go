@@ -57,7 +57,15 @@ func LeafName(name string, id uint64) string {
 // the spawn.
 func (m *Manager) NewLeaf(name string, id uint64, lim Limits) (*Leaf, *os.File, error) {
 	l := m.leaf(LeafName(name, id))
-	if err := os.Mkdir(l.Path, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	err := os.Mkdir(l.Path, 0o755)
+	if errors.Is(err, os.ErrExist) {
+		// Only if a journal write was lost can an id come again: an
+		// empty leaf is made afresh, a populated one is someone's.
+		if err = unix.Rmdir(l.Path); err == nil {
+			err = os.Mkdir(l.Path, 0o755)
+		}
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	dir, err := os.OpenFile(l.Path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -177,8 +185,23 @@ func (l *Leaf) Kill() error {
 		return err
 	}
 	defer writeFile(filepath.Join(l.Path, "cgroup.freeze"), "0")
+	// The freeze completes asynchronously; until then a member may fork.
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if b, err := os.ReadFile(filepath.Join(l.Path, "cgroup.events")); err != nil || keyed(b, "frozen") == 1 {
+			break
+		}
+	}
 	for _, pid := range l.Procs() {
-		syscall.Kill(pid, syscall.SIGKILL) // in this leaf, so ours: frozen, it cannot exit and be replaced
+		// A member may still have exited and its pid been taken by a
+		// stranger: pinned by a pidfd, it is killed only if still here.
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue
+		}
+		if l.Contains(pid) {
+			unix.PidfdSendSignal(fd, syscall.SIGKILL, nil, 0)
+		}
+		unix.Close(fd)
 	}
 	return nil
 }

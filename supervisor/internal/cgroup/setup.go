@@ -69,8 +69,14 @@ func Setup(stateDir string, log *slog.Logger) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A daemon that moved itself into a base's leaf earlier (before an
+	// upgrade's exec, or a previous engine of this process) starts from
+	// where it was then: bases never nest.
+	if filepath.Base(own) == "daemon" && strings.HasPrefix(filepath.Base(filepath.Dir(own)), "ctlsup-") {
+		own = filepath.Dir(filepath.Dir(own))
+	}
 	rel, ok := strings.CutPrefix(own, root)
-	if !ok {
+	if !ok || (rel != "" && !strings.HasPrefix(rel, "/") && root != "/") {
 		return nil, fmt.Errorf("the daemon's cgroup %s is outside the cgroup2 mount at %s", own, mount)
 	}
 	dir := filepath.Join(mount, rel)

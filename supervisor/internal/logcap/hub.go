@@ -31,8 +31,9 @@ func (h *Hub) Quiesce() (resume func()) {
 	return h.gate.Unlock
 }
 
-// Close stops the poller, once every pipe has reached EOF: the runtime's
-// processes are gone.
+// Close stops the poller once the runtime's processes are gone: what is
+// left in a pipe is drained one last time into its log, and the pipe is
+// closed.
 func (h *Hub) Close() error {
 	p := &h.poller
 	if p.closed.Swap(true) {
@@ -41,6 +42,15 @@ func (h *Hub) Close() error {
 	p.once.Do(func() {}) // a poller never started stays so
 	if p.file == nil {
 		return nil
+	}
+	p.mu.Lock()
+	left := make([]*reader, 0, len(p.pipes))
+	for _, r := range p.pipes {
+		left = append(left, r)
+	}
+	p.mu.Unlock()
+	for _, r := range left {
+		r.close()
 	}
 	return p.file.Close()
 }

@@ -294,6 +294,19 @@ func (r *reader) grow() {
 	}
 }
 
+// close drains what the pipe holds and closes it, at the hub's end.
+func (r *reader) close() {
+	r.hub.gate.RLock()
+	defer r.hub.gate.RUnlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished.Load() {
+		return
+	}
+	drainTo(r.s, r.fd)
+	r.finish(io.EOF)
+}
+
 func (r *reader) finish(err error) {
 	r.finished.Store(true)
 	unix.EpollCtl(r.hub.poller.epfd, unix.EPOLL_CTL_DEL, r.fd, nil)

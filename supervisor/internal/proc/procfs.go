@@ -84,10 +84,10 @@ type Leftover struct {
 func StopLeftover(l Leftover) {
 	id := Identity{Pid: l.Pid, StartTime: l.StartTime}
 	if id.Alive() {
-		sendTo(id, l.StopSignal, l.StopAsGroup)
+		sendTo(id, l.StopSignal, l.StopAsGroup, l.Container)
 		if !waitGone(l.Pid, l.StartTime, l.StopWait) {
 			logger().Warn("leftover did not stop in time: sending SIGKILL", "pid", l.Pid, "stopwait", l.StopWait)
-			sendTo(id, syscall.SIGKILL, l.KillAsGroup)
+			sendTo(id, syscall.SIGKILL, l.KillAsGroup, l.Container)
 			waitGone(l.Pid, l.StartTime, 10*time.Second)
 		}
 	}
@@ -97,7 +97,17 @@ func StopLeftover(l Leftover) {
 	sw.killAndWait(time.Now().Add(10 * time.Second))
 }
 
-func sendTo(id Identity, sig syscall.Signal, group bool) {
+// sendTo signals a leftover's leader, or its group: through its cgroup
+// when it has one, else while the group is provably its.
+func sendTo(id Identity, sig syscall.Signal, group bool, c Container) {
+	if group && c != nil {
+		if sig == syscall.SIGKILL {
+			c.Kill()
+		} else {
+			signalInContainer(c, id.Pid, sig)
+		}
+		return
+	}
 	if group && GroupOurs(id) {
 		syscall.Kill(-id.Pid, sig)
 		return

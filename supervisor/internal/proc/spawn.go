@@ -54,6 +54,7 @@ type Container interface {
 	KillAndWait(deadline time.Time) bool // SIGKILL them all, and report whether none is left
 	Procs() []int                        // its processes now
 	Contains(pid int) bool               // pid is one of them now
+	Kill() error                         // SIGKILL every one of them, forks under way included
 }
 
 // Process is a started or adopted child. Its leader is in a process group
@@ -224,6 +225,11 @@ func (p *Process) Signal(sig syscall.Signal) error {
 // the group is provably still the one this leader founded.
 func (p *Process) SignalGroup(sig syscall.Signal) error {
 	if p.container != nil {
+		if sig == syscall.SIGKILL {
+			// A stop's last word reaches everything the program
+			// started, setsid'd children and daemons included.
+			return p.container.Kill()
+		}
 		return signalInContainer(p.container, p.Pid, sig)
 	}
 	if !GroupOurs(p.Identity()) {
@@ -247,23 +253,37 @@ func (p *Process) Status() syscall.WaitStatus { return p.status }
 func (p *Process) exited(ws syscall.WaitStatus, known bool) {
 	p.once.Do(func() {
 		p.status = ws
+		// The sweep is registered, and counted, before anyone learns of
+		// the exit: a restart that follows finds it (KillLeftoverGroup),
+		// and a shutdown waits for it (KillLeftovers).
+		sw := &sweep{id: p.Identity(), container: p.container, gone: p.gone}
+		alive := sw.alive()
+		leftovers.mu.Lock()
+		leftovers.pending++
+		if alive {
+			grace := p.grace
+			if leftovers.closing > 0 {
+				grace = 0 // the daemon is shutting down: no grace period
+			}
+			sw.timer = time.AfterFunc(grace, func() {
+				killLeftoverGroup(sw)
+				leftovers.mu.Lock()
+				leftovers.doneLocked()
+				leftovers.mu.Unlock()
+			})
+			leftovers.sweeps[p.Pid] = sw
+		}
+		leftovers.mu.Unlock()
 		close(p.done)
 		if p.onExit != nil {
 			p.onExit(p.Pid, ws, known)
 		}
-		sw := &sweep{id: p.Identity(), container: p.container, gone: p.gone}
-		if !sw.alive() {
+		if !alive {
+			leftovers.mu.Lock()
+			leftovers.doneLocked()
+			leftovers.mu.Unlock()
 			p.gone()
-			return
 		}
-		leftovers.mu.Lock()
-		leftovers.inFlight.Add(1)
-		sw.timer = time.AfterFunc(p.grace, func() {
-			defer leftovers.inFlight.Done()
-			killLeftoverGroup(sw)
-		})
-		leftovers.sweeps[p.Pid] = sw
-		leftovers.mu.Unlock()
 	})
 }
 
@@ -300,11 +320,31 @@ func (sw *sweep) killAndWait(deadline time.Time) bool {
 
 // leftovers are the sweeps waiting for their grace period; each kills its
 // group when the period ends, or at once by KillLeftovers.
-var leftovers = struct {
-	mu       sync.Mutex
-	sweeps   map[int]*sweep
-	inFlight sync.WaitGroup // one per registered sweep until it has run or was stopped
-}{sweeps: map[int]*sweep{}}
+type leftoverSweeps struct {
+	mu     sync.Mutex
+	sweeps map[int]*sweep
+	// pending counts exits whose sweep has not run, been stopped or
+	// found nothing to do; idle is signalled when it drops to zero. (A
+	// WaitGroup would forbid an exit's Add while KillLeftovers waits.)
+	pending int
+	idle    sync.Cond
+	closing int // KillLeftovers calls under way: sweeps get no grace
+}
+
+var leftovers = newLeftoverSweeps()
+
+func newLeftoverSweeps() *leftoverSweeps {
+	l := &leftoverSweeps{sweeps: map[int]*sweep{}}
+	l.idle.L = &l.mu
+	return l
+}
+
+// doneLocked counts one pending sweep as over. l.mu is held.
+func (l *leftoverSweeps) doneLocked() {
+	if l.pending--; l.pending == 0 {
+		l.idle.Broadcast()
+	}
+}
 
 // killLeftoverGroup is a sweep whose grace period ended: it kills the
 // group and waits until its members are gone.
@@ -337,7 +377,7 @@ func KillLeftoverGroup(pgid int) bool {
 	if ok {
 		delete(leftovers.sweeps, pgid)
 		if sw.timer.Stop() {
-			leftovers.inFlight.Done()
+			leftovers.doneLocked()
 		}
 	}
 	leftovers.mu.Unlock()
@@ -368,10 +408,16 @@ func killAndWait(id Identity, deadline time.Time) bool {
 // way: the daemon leaves no process behind when it exits.
 func KillLeftovers() {
 	leftovers.mu.Lock()
+	leftovers.closing++
+	defer func() {
+		leftovers.mu.Lock()
+		leftovers.closing--
+		leftovers.mu.Unlock()
+	}()
 	var sweeps []*sweep
 	for _, sw := range leftovers.sweeps {
 		if sw.timer.Stop() {
-			leftovers.inFlight.Done()
+			leftovers.doneLocked()
 		}
 		sweeps = append(sweeps, sw)
 	}
@@ -381,7 +427,11 @@ func KillLeftovers() {
 	for _, sw := range sweeps {
 		finishSweep(sw, deadline)
 	}
-	leftovers.inFlight.Wait()
+	leftovers.mu.Lock()
+	for leftovers.pending > 0 {
+		leftovers.idle.Wait()
+	}
+	leftovers.mu.Unlock()
 }
 
 // groupAlive reports whether the leader's process group still has a
