@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -444,6 +445,33 @@ func TestServer_StructsMatchSupervisord(t *testing.T) {
 		}
 		if g, w := strings.Join(memberNames(t, got), " "), strings.Join(memberNames(t, want), " "); g != w {
 			t.Errorf("%s members\n got %s\nwant %s", method, g, w)
+		}
+	}
+}
+
+// TestServer_LogtailFollowsRotation: bytes written just before a rotation
+// (the file renamed to a backup, a new one created) reach the follower
+// before the new file's: nothing is lost across rotations.
+func TestServer_LogtailFollowsRotation(t *testing.T) {
+	h := newHarness(t, nil)
+	path := filepath.Join(h.dir, "solo.log")
+	os.WriteFile(path, []byte("start\n"), 0o644)
+	resp := post(t, h.sock, "/logtail/solo", "", nil)
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	if line, err := r.ReadString('\n'); err != nil || line != "start\n" {
+		t.Fatalf("first line %q %v", line, err)
+	}
+	for i := range 5 {
+		f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		fmt.Fprintf(f, "last of file %d\n", i)
+		f.Close()
+		os.Rename(path, fmt.Sprintf("%s.%d", path, i))
+		os.WriteFile(path, fmt.Appendf(nil, "first of file %d\n", i+1), 0o644)
+		for _, want := range []string{fmt.Sprintf("last of file %d\n", i), fmt.Sprintf("first of file %d\n", i+1)} {
+			if line, err := r.ReadString('\n'); err != nil || line != want {
+				t.Fatalf("rotation %d: %q %v, want %q", i, line, err, want)
+			}
 		}
 	}
 }

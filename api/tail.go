@@ -58,7 +58,13 @@ func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
 	for {
 		st, err := f.Stat()
 		if cur, cerr := os.Stat(path); cerr == nil && err == nil && !os.SameFile(st, cur) {
-			// Rotated or recreated: follow the new file from its start.
+			// Rotated or recreated: the open file is the rotated one
+			// (a rename keeps it whole), so what was written to it
+			// since the last read goes out first; then the new file,
+			// from its start. Nothing written across a rotation is lost.
+			if !copyFrom(w, f, &offset, buf) {
+				return
+			}
 			if nf, oerr := os.Open(path); oerr == nil {
 				f.Close()
 				f, st, offset = nf, cur, 0
@@ -68,15 +74,8 @@ func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte("==> File truncated <==\n"))
 			offset = 0
 		}
-		for {
-			n, _ := f.ReadAt(buf, offset)
-			if n == 0 {
-				break
-			}
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
-			}
-			offset += int64(n)
+		if !copyFrom(w, f, &offset, buf) {
+			return
 		}
 		if flusher != nil {
 			flusher.Flush()
@@ -86,5 +85,19 @@ func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-ticker.C:
 		}
+	}
+}
+
+// copyFrom sends what f holds past *offset; false when the client is gone.
+func copyFrom(w http.ResponseWriter, f *os.File, offset *int64, buf []byte) bool {
+	for {
+		n, _ := f.ReadAt(buf, *offset)
+		if n == 0 {
+			return true
+		}
+		if _, err := w.Write(buf[:n]); err != nil {
+			return false
+		}
+		*offset += int64(n)
 	}
 }

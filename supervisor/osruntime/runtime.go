@@ -341,11 +341,44 @@ func (r *Runtime) takeLock(spec *supervisor.ProcessSpec) (*os.File, error) {
 		}
 	}
 	if err != nil {
+		holders := lockHolders(f)
 		f.Close()
-		return nil, fmt.Errorf("singleton %s is still running as pid %s", spec.FullName(),
-			strings.TrimSpace(readHolder(name)))
+		// The pid it was spawned as, while that process holds it; else
+		// whatever holds it now (what it started and left behind).
+		spawned := strings.TrimSpace(readHolder(name))
+		if len(holders) > 0 && !slices.Contains(holders, spawned) {
+			return nil, fmt.Errorf("singleton %s is still running as pid %s", spec.FullName(), strings.Join(holders, ", "))
+		}
+		return nil, fmt.Errorf("singleton %s is still running as pid %s", spec.FullName(), spawned)
 	}
 	return f, nil
+}
+
+// lockHolders names the processes that hold the lock file open (the
+// process spawned with it, or what it started and left holding it), from
+// their descriptors in /proc, not from the pid recorded at spawn.
+func lockHolders(lock *os.File) []string {
+	want, err := lock.Stat()
+	if err != nil {
+		return nil
+	}
+	self := strconv.Itoa(os.Getpid())
+	var holders []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid := e.Name()
+		if pid[0] < '0' || pid[0] > '9' || pid == self {
+			continue
+		}
+		fds, _ := os.ReadDir("/proc/" + pid + "/fd")
+		for _, fd := range fds {
+			if st, err := os.Stat("/proc/" + pid + "/fd/" + fd.Name()); err == nil && os.SameFile(st, want) {
+				holders = append(holders, pid)
+				break
+			}
+		}
+	}
+	return holders
 }
 
 // childEnv builds the environment from scratch: the daemon's own minus what

@@ -1,11 +1,13 @@
 package osruntime
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -556,5 +558,32 @@ func TestOS_MilestonesInTheMainLog(t *testing.T) {
 		if !strings.Contains(h.log.String(), want) {
 			t.Errorf("daemon log lacks %q:\n%s", want, h.log)
 		}
+	}
+}
+
+// TestOS_SingletonErrorNamesTheHolder: when what holds a singleton's lock
+// is not the process it was spawned as (a previous daemon's spawn left a
+// child holding it), the error names the holder's pid.
+func TestOS_SingletonErrorNamesTheHolder(t *testing.T) {
+	dir := t.TempDir()
+	spec := helperSpec(dir, "beat", testhelper.Argv("sleep"), func(s *supervisor.ProcessSpec) { s.Singleton = true })
+	rt := New(filepath.Join(dir, "state"), quietLogger())
+	if err := rt.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	// A stranger to this daemon holds the lock, with another pid recorded.
+	lock := filepath.Join(dir, "state", "locks", "beat.beat.lock")
+	holder := exec.Command("/bin/sh", "-c", "exec 3<>"+lock+"; flock -x 3; echo locked; exec sleep 1000")
+	out, _ := holder.StdoutPipe()
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	bufio.NewReader(out).ReadString('\n')
+	os.WriteFile(lock, []byte("1\n"), 0o644)
+	_, err := rt.Start(spec, rt.NewOutput(spec))
+	if want := fmt.Sprintf("singleton beat is still running as pid %d", holder.Process.Pid); err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
 	}
 }

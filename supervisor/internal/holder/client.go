@@ -96,8 +96,19 @@ func (c *Client) watch(conn *net.UnixConn) {
 		return
 	}
 	c.dropConnLocked(errors.New("fd holder went away"))
-	c.lastTry = time.Time{}
-	c.reconnectLocked()
+	// A holder dying closes its connections before its listening socket:
+	// a reconnect that fast may reach the dying one and be reset. Try
+	// again, soon at first, until one holds the descriptors or the
+	// client is closed (a successor will start its own).
+	for delay := 20 * time.Millisecond; ; delay = min(2*delay, retryEvery) {
+		c.lastTry = time.Time{}
+		if c.reconnectLocked() || c.closed || c.conn != nil {
+			return
+		}
+		c.mu.Unlock()
+		time.Sleep(delay)
+		c.mu.Lock()
+	}
 }
 
 // dropConnLocked gives up the connection to the holder.
