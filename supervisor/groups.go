@@ -44,6 +44,7 @@ func (s *Supervisor) AddGroup(ctx context.Context, name string) error {
 	}
 	g := s.addGroupLocked(s.pending[i], false)
 	s.mu.Unlock()
+	s.keepSockets()
 	go s.startAuto(context.WithoutCancel(ctx), g.procs)
 	return nil
 }
@@ -76,6 +77,7 @@ func (s *Supervisor) RemoveGroup(ctx context.Context, name string) error {
 	// Committed: the group is gone from the tables, so its actors end
 	// whatever becomes of ctx.
 	s.shutdown(context.WithoutCancel(ctx), g.procs)
+	s.keepSockets()
 	return nil
 }
 

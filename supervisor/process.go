@@ -18,13 +18,17 @@ const (
 	cmdStop
 	cmdSignal
 	cmdShutdown
-	cmdPing // answers at once: proves the actor is not wedged
+	cmdPing       // answers at once: proves the actor is not wedged
+	cmdWait       // a start waits for dependencies (text says which)
+	cmdDepsReady  // they are ready: spawn
+	cmdDepsFailed // one failed (text says which): the start fails
 )
 
 type command struct {
 	kind  commandKind
 	hold  bool // cmdStop: the operator's own stop, kept for a successor
 	sig   syscall.Signal
+	text  string     // cmdWait, cmdDepsFailed
 	reply chan error // capacity 1
 }
 
@@ -45,6 +49,8 @@ type process struct {
 	// groupPrio is its group's priority, which orders it before its own;
 	// an update may change it while the process runs on.
 	groupPrio atomic.Int64
+	// statusText is the last STATUS= its spawn sent; the actor's own.
+	statusText string
 }
 
 func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger) *process {
@@ -87,12 +93,19 @@ func (p *process) run() {
 		m       machine
 		child   Child
 		exits   <-chan ExitStatus
+		notes   <-chan Note // the child's readiness notes, if it has any
 		timer   = time.NewTimer(time.Hour)
 		timerOn bool
 	)
+	watch := func(c Child) {
+		child, exits, notes = c, c.Done(), nil
+		if a, ok := c.(Announcer); ok {
+			notes = a.Notes()
+		}
+	}
 	timer.Stop()
 	if a := p.adoption; a.Child != nil {
-		child, exits = a.Child, a.Child.Done()
+		watch(a.Child)
 		m = adoptedMachine(p.spec, a.Started, time.Now())
 		// An operator had stopped it (the stop was under way): if it has
 		// ended meanwhile, it is not restarted.
@@ -133,7 +146,8 @@ func (p *process) run() {
 					follow = append(follow, event{kind: evSpawnFailed, err: serr.Error()})
 					continue
 				}
-				child, exits = c, c.Done()
+				watch(c)
+				p.statusText = ""
 				p.log.Info("spawned", "pid", c.Pid())
 				follow = append(follow, event{kind: evSpawned})
 			case effSignal:
@@ -185,12 +199,28 @@ func (p *process) run() {
 			case cmdPing:
 				c.reply <- nil
 				return
+			case cmdWait:
+				if err = p.rt.Check(p.spec); err == nil {
+					err = step(event{kind: evWait, err: c.text})
+				}
+			case cmdDepsReady:
+				err = step(event{kind: evDepsReady})
+			case cmdDepsFailed:
+				err = step(event{kind: evDepsFailed, err: c.text})
 			}
 			p.publish(m, child)
 			c.reply <- err
+		case wokeByNote:
+			if w.note.Status != "" {
+				p.statusText = w.note.Status
+			}
+			if w.note.Ready {
+				step(event{kind: evReady})
+			}
+			p.publish(m, child)
 		case wokeByExit:
 			pid := child.Pid()
-			child, exits = nil, nil
+			child, exits, notes = nil, nil, nil
 			p.log.Info("exited", "pid", pid, "status", w.exit.Text)
 			step(event{kind: evExit, exit: w.exit})
 			p.publish(m, child)
@@ -215,7 +245,7 @@ func (p *process) run() {
 		if timerOn {
 			timerC = timer.C
 		}
-		handle(p.wait(exits, timerC))
+		handle(p.wait(exits, notes, timerC))
 		if m.NoRestart && child == nil && !timerOn {
 			return
 		}
@@ -228,6 +258,7 @@ const (
 	wokeByCommand wakeKind = iota
 	wokeByExit
 	wokeByTimer
+	wokeByNote
 )
 
 // wake is what ended the actor's wait.
@@ -235,15 +266,18 @@ type wake struct {
 	kind wakeKind
 	cmd  command
 	exit ExitStatus
+	note Note
 }
 
 // wait blocks until a command, the child's exit or the timer.
-func (p *process) wait(exits <-chan ExitStatus, timerC <-chan time.Time) wake {
+func (p *process) wait(exits <-chan ExitStatus, notes <-chan Note, timerC <-chan time.Time) wake {
 	select {
 	case c := <-p.cmds:
 		return wake{kind: wokeByCommand, cmd: c}
 	case st := <-exits:
 		return wake{kind: wokeByExit, exit: st}
+	case n := <-notes:
+		return wake{kind: wokeByNote, note: n}
 	case <-timerC:
 		return wake{kind: wokeByTimer}
 	}
@@ -267,6 +301,8 @@ func (p *process) publish(m machine, c Child) {
 		ExitStatus:   m.ExitStatus,
 		LastExitCode: m.LastExit,
 		SpawnErr:     m.SpawnErr,
+		StatusText:   p.statusText,
+		Waiting:      m.Waiting,
 		Restarts:     m.Restarts,
 
 		RestartsAfterExit:  m.RestartsAfterExit,
@@ -325,6 +361,11 @@ func adoptedMachine(spec *ProcessSpec, started, now time.Time) machine {
 	if started.IsZero() || started.After(now) {
 		m.Start = now
 	}
+	if spec.Ready.Kind != ReadyStartSecs {
+		// Its readiness was the previous daemon's to see: it ran on, so
+		// it is taken as ready.
+		return m
+	}
 	if left := spec.StartSecs - now.Sub(m.Start); left > 0 {
 		m.State = Starting
 		m = arm(m, timerStartSecs, left, now)
@@ -337,6 +378,8 @@ func adoptedMachine(spec *ProcessSpec, started, now time.Time) machine {
 func (p *process) logMilestone(from, to State) {
 	name := p.spec.FullName()
 	switch {
+	case from == Starting && to == Running && p.spec.Ready.Kind != ReadyStartSecs:
+		p.log.Info(fmt.Sprintf("success: %s entered RUNNING state, process is ready (ready = %s)", name, p.spec.Ready.Kind))
 	case from == Starting && to == Running:
 		p.log.Info(fmt.Sprintf("success: %s entered RUNNING state, process has stayed up for > than %s seconds (startsecs)",
 			name, strconv.FormatFloat(p.spec.StartSecs.Seconds(), 'f', -1, 64)))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -316,6 +317,63 @@ func TestSupervisor_GroupPriorityOrders(t *testing.T) {
 		}
 		if got := fmt.Sprint(order); got != "[early:worker early:beat late:web]" {
 			t.Errorf("ByPriority %s", got)
+		}
+	})
+}
+
+// TestSupervisor_DependsOn: a program starts only once what it depends on
+// is RUNNING (starting it if needed), whatever the priorities; stop all
+// stops it before its dependency.
+func TestSupervisor_DependsOn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		s := mustOpen(t, rt,
+			named("celery", func(s *ProcessSpec) { s.Priority = 1; s.DependsOn = []string{"redis"}; s.StartSecs = 0 }),
+			named("redis", func(s *ProcessSpec) { s.Priority = 900; s.StartSecs = 2 * time.Second }))
+		defer s.Close(context.Background())
+		t0 := time.Now()
+		first, second := <-rt.spawns, <-rt.spawns
+		if first.name != "redis" || second.name != "celery" || second.at.Sub(t0) != 2*time.Second {
+			t.Errorf("spawned %s at %s then %s at %s: want celery once redis is RUNNING (2s)",
+				first.name, first.at.Sub(t0), second.name, second.at.Sub(t0))
+		}
+		synctest.Wait()
+		res, _ := s.StopAll(context.Background(), WaitForDone)
+		var order []string
+		for _, r := range res {
+			order = append(order, r.Name)
+		}
+		if got := fmt.Sprint(order); got != "[celery redis]" {
+			t.Errorf("stop order %s, want the dependent first", got)
+		}
+		// Started alone, it starts its dependency and waits for it.
+		t1 := time.Now()
+		if err := s.StartProcess(context.Background(), "celery", WaitForDone); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(t1); took != 2*time.Second {
+			t.Errorf("start celery took %s, want redis's startsecs", took)
+		}
+		if info, _ := s.Process("redis"); info.State != Running {
+			t.Errorf("redis %s", info.State)
+		}
+	})
+}
+
+// TestSupervisor_DependencyFailure: a dependency that gives up makes the
+// dependent's start fail instead of waiting forever.
+func TestSupervisor_DependencyFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		rt.set("redis", fakeBehavior{exitAfter: 10 * time.Millisecond, exitCode: 1})
+		s := mustOpen(t, rt,
+			named("celery", func(s *ProcessSpec) { s.AutoStart = false; s.DependsOn = []string{"redis"} }),
+			named("redis", func(s *ProcessSpec) { s.AutoStart = false; s.StartRetries = 0 }))
+		defer s.Close(context.Background())
+		err := s.StartProcess(context.Background(), "celery", WaitForDone)
+		info, _ := s.Process("celery")
+		if err == nil || info.State != Fatal || !strings.Contains(info.SpawnErr, "dependency redis is FATAL") {
+			t.Errorf("start: %v; celery %s %q", err, info.State, info.SpawnErr)
 		}
 	})
 }

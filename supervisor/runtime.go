@@ -52,6 +52,25 @@ type Child interface {
 	Stopping()
 }
 
+// SocketKeeper is a Runtime that owns listening sockets for its
+// processes: KeepSockets binds those specs name and closes the others.
+// The engine calls it whenever its processes change.
+type SocketKeeper interface {
+	KeepSockets(specs []*ProcessSpec)
+}
+
+// Announcer is a Child that reports its readiness: a notify socket's
+// READY=1 and STATUS=, or a probe's success.
+type Announcer interface {
+	Notes() <-chan Note
+}
+
+// Note is one readiness report.
+type Note struct {
+	Ready  bool   // READY=1, or the probe succeeded
+	Status string // STATUS=, free text for status
+}
+
 // Adoption is what a previous daemon left for one process.
 type Adoption struct {
 	Child   Child     // its process, still running (or ended while no daemon ran); nil if none

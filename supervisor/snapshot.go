@@ -17,7 +17,9 @@ type ProcessInfo struct {
 	ExitStatus        int       // last exit code; -1 for a signal death; 0 again once respawned
 	LastExitCode      int       // the last exit code, kept across spawns
 	SpawnErr          string
-	Restarts          int // automatic restarts so far
+	StatusText        string // the last STATUS= of a notify program
+	Waiting           bool   // STARTING with no process: waiting for its dependencies
+	Restarts          int    // automatic restarts so far
 	// RestartsAfterExit and RestartsAfterRetry split Restarts by reason: a
 	// process that had run, or one that failed to start.
 	RestartsAfterExit, RestartsAfterRetry int
@@ -45,7 +47,13 @@ func (p *ProcessInfo) Description(now time.Time) string {
 		up := now.Truncate(time.Second).Sub(p.Start.Truncate(time.Second))
 		return fmt.Sprintf("pid %d, uptime %s", p.Pid, Uptime(up))
 	case Starting:
-		return p.SpawnErr // a crash loop's delay says so; a plain start says nothing, as supervisord's
+		// A crash loop's delay, a wait for dependencies, or what a notify
+		// program says of its start; a plain start says nothing, as
+		// supervisord's.
+		if p.SpawnErr != "" {
+			return p.SpawnErr
+		}
+		return p.StatusText
 	case Backoff, Fatal:
 		if p.SpawnErr != "" {
 			return p.SpawnErr

@@ -58,6 +58,48 @@ type ProcessSpec struct {
 	Stderr         LogSpec
 
 	Limits Limits
+
+	// Sockets are listening sockets the daemon owns and hands over the
+	// systemd way: fds 3, 4, ... with LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES.
+	Sockets []SocketSpec
+	// Ready says when the process is RUNNING; the zero value is
+	// supervisord's rule (up for startsecs).
+	Ready Readiness
+	// DependsOn names processes ("name", "group:name", "group:*") that must
+	// be ready before this one starts, and stop only after it.
+	DependsOn []string
+}
+
+// SocketSpec is a listening socket the daemon binds and keeps across the
+// restarts of the programs that use it.
+type SocketSpec struct {
+	Name      string
+	Network   string // "tcp" or "unix"
+	Address   string // host:port, or a path
+	Mode      uint32 // a unix socket's file mode; 0 leaves the umask's
+	Owner     string // a unix socket's "user" or "user:group"
+	Backlog   int
+	ReusePort bool
+}
+
+// ReadyKind is how readiness is learnt.
+type ReadyKind string
+
+// Readiness kinds.
+const (
+	ReadyStartSecs ReadyKind = ""       // up for startsecs, as supervisord
+	ReadyNotify    ReadyKind = "notify" // READY=1 on the process's NOTIFY_SOCKET
+	ReadyTCP       ReadyKind = "tcp"    // a TCP connect succeeds
+	ReadyHTTP      ReadyKind = "http"   // an HTTP GET answers 2xx
+	ReadyExec      ReadyKind = "exec"   // a command exits 0
+)
+
+// Readiness is a process's readiness rule. For every kind but startsecs,
+// StartSecs is the time it has to become ready.
+type Readiness struct {
+	Kind   ReadyKind
+	Target string   // host:port for tcp, a URL for http
+	Argv   []string // the command for exec
 }
 
 // Limits are a process's resource limits, applied to its cgroup (memory,

@@ -97,6 +97,7 @@ func (s *Supervisor) Open(ctx context.Context) error {
 	all := s.allLocked()
 	s.mu.Unlock()
 	s.rt.EndAdoption()
+	s.keepSockets() // bound at start, before anything needs them
 	var fresh, redo []*process
 	for _, p := range all {
 		switch a := p.adoption; {
@@ -194,7 +195,7 @@ func (s *Supervisor) startAuto(ctx context.Context, procs []*process) {
 		}
 	}
 	s.inOrder(ctx, auto, ascending, func(p *process) error {
-		return p.send(ctx, command{kind: cmdStart})
+		return s.issueStart(ctx, p, p.spec.FullName())
 	}, nil)
 }
 
@@ -279,29 +280,31 @@ func (s *Supervisor) inOrder(ctx context.Context, procs []*process, o order, iss
 }
 
 // fanOut runs op level by level of equal (group, process) priority, in
-// parallel inside a level, each level after the previous one has finished:
-// the daemon's own shutdown and the restarts after adoption, where a
-// program must be gone before those it depends on stop. Results come in
-// priority order.
+// parallel inside a level, each level after the previous one has finished,
+// and a process after those that depend on it: the daemon's own shutdown
+// and the restarts after adoption. Results come in that order.
 func (s *Supervisor) fanOut(ctx context.Context, procs []*process, o order, op func(*process) error) []Result {
-	sorted := sortBy(procs, o, byLevel)
-	results := make([]Result, len(sorted))
-	for i := 0; i < len(sorted); {
-		j := i
-		for j < len(sorted) && sorted[j].level() == sorted[i].level() {
-			j++
-		}
+	var results []Result
+	for _, level := range s.dependentsFirst(procs, o) {
+		part := make([]Result, len(level))
 		var wg sync.WaitGroup
-		for k := i; k < j; k++ {
-			wg.Go(func() {
-				p := sorted[k]
-				results[k] = Result{Name: p.spec.Name, Group: p.spec.Group, Err: op(p)}
-			})
+		for k, p := range level {
+			wg.Go(func() { part[k] = Result{Name: p.spec.Name, Group: p.spec.Group, Err: op(p)} })
 		}
 		wg.Wait()
-		i = j
+		results = append(results, part...)
 	}
 	return results
+}
+
+// anyDependencies reports whether a process of procs depends on another.
+func (s *Supervisor) anyDependencies(procs []*process) bool {
+	for _, p := range procs {
+		if len(p.spec.DependsOn) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // ByPriority lists the processes in supervisord's priority order: by group
@@ -375,13 +378,6 @@ func (s *Supervisor) start(ctx context.Context, p *process, name string, w Wait)
 		return err
 	}
 	return s.awaitStart(ctx, p, name)
-}
-
-func (s *Supervisor) issueStart(ctx context.Context, p *process, name string) error {
-	if err := p.send(ctx, command{kind: cmdStart}); err != nil {
-		return opErr("start", name, err, p.info.Load().SpawnErr)
-	}
-	return nil
 }
 
 func (s *Supervisor) awaitStart(ctx context.Context, p *process, name string) error {
@@ -472,6 +468,10 @@ func (s *Supervisor) StopAll(ctx context.Context, w Wait) ([]Result, error) {
 
 func (s *Supervisor) stopMany(ctx context.Context, procs []*process, w Wait, hold bool) []Result {
 	procs = slices.DeleteFunc(procs, func(p *process) bool { return !p.info.Load().State.IsRunning() })
+	if s.anyDependencies(procs) {
+		// What depends on another stops first, and is waited for.
+		return s.fanOut(ctx, procs, ascending, func(p *process) error { return s.stop(ctx, p, p.spec.FullName(), WaitForDone, hold) })
+	}
 	var wait func(*process) error
 	if w == WaitForDone {
 		wait = func(p *process) error { return p.waitUntil(ctx, stoppedCond) }

@@ -27,11 +27,15 @@ const (
 	evSignalFailed                  // a stop signal could not be delivered
 	evExit                          // the process was reaped
 	evTimer                         // the armed deadline passed
+	evReady                         // the process said, or a probe found, it is ready
+	evWait                          // a start waits for its dependencies
+	evDepsReady                     // the dependencies are ready: spawn
+	evDepsFailed                    // a dependency failed: the start fails
 	numEvents
 )
 
 var eventNames = [...]string{"start", "stop", "signal", "shutdown", "spawned", "spawn-failed",
-	"signal-failed", "exit", "timer"}
+	"signal-failed", "exit", "timer", "ready", "wait", "deps-ready", "deps-failed"}
 
 func (k eventKind) String() string { return eventNames[k] }
 
@@ -39,7 +43,7 @@ type event struct {
 	kind eventKind
 	sig  syscall.Signal // evSignal
 	exit ExitStatus     // evExit
-	err  string         // evSpawnFailed, evSignalFailed
+	err  string         // evSpawnFailed, evSignalFailed, evWait, evDepsFailed
 }
 
 // timerKind says what the armed deadline means.
@@ -78,6 +82,13 @@ type machine struct {
 
 	OperatorStopped bool // the last stop was requested, not a crash
 	NoRestart       bool // shutting down or being removed: never spawn again
+
+	// Waiting: STARTING with no process yet, until the dependencies are
+	// ready.
+	Waiting bool
+	// ReadyTimedOut: the stop under way is a start that did not become
+	// ready within startsecs; its exit is a failed start.
+	ReadyTimedOut bool
 }
 
 type effectKind int
@@ -102,6 +113,8 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 	switch ev.kind {
 	case evStart:
 		switch {
+		case m.Waiting:
+			return m, nil, ErrAlreadyStarted
 		case m.State.IsRunning():
 			return m, nil, ErrAlreadyStarted
 		case m.State == Unknown:
@@ -119,8 +132,12 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 			m.NoRestart = true
 		}
 		switch {
+		case m.State == Stopping && m.ReadyTimedOut && ev.kind == evStop:
+			// Already stopping for being late: now stopped for good.
+			m.ReadyTimedOut, m.OperatorStopped = false, true
+			return m, nil, nil
 		case m.restartPending(), m.State == Backoff:
-			m.State, m.OperatorStopped, m.Delay, m.SpawnErr = Stopped, true, 0, ""
+			m.State, m.OperatorStopped, m.Delay, m.SpawnErr, m.Waiting = Stopped, true, 0, "", false
 			m = disarm(m)
 			return m, nil, nil
 		case m.State == Starting, m.State == Running:
@@ -133,6 +150,43 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 		}
 		return m, nil, ErrNotRunning
 
+	case evWait:
+		switch {
+		case m.State.IsRunning() || m.Waiting:
+			return m, nil, ErrAlreadyStarted
+		case m.State == Unknown:
+			return m, nil, ErrFailed
+		case m.State == Stopping:
+			return m, nil, ErrAbnormalTermination
+		}
+		m.Backoff, m.Crashes, m.OperatorStopped, m.NoRestart = 0, 0, false, false
+		m = disarm(m)
+		m.State, m.Waiting, m.SpawnErr, m.ExitStatus, m.Delay = Starting, true, ev.err, 0, 0
+		return m, nil, nil
+
+	case evDepsReady:
+		if !m.Waiting {
+			return m, nil, nil // stopped meanwhile
+		}
+		m.Waiting = false
+		m = spawning(m, now)
+		return m, []effect{{kind: effSpawn}}, nil
+
+	case evDepsFailed:
+		if !m.Waiting {
+			return m, nil, nil
+		}
+		m.Waiting = false
+		m.State, m.SpawnErr = Fatal, ev.err
+		return m, nil, nil
+
+	case evReady:
+		if m.State != Starting || m.Waiting || m.restartPending() {
+			return m, nil, nil
+		}
+		m.State, m.Backoff = Running, 0
+		return disarm(m), nil, nil
+
 	case evSignal:
 		if !m.State.IsSignallable() || m.restartPending() {
 			return m, nil, ErrNotRunning
@@ -142,6 +196,13 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 	case evSpawned:
 		if m.State != Starting {
 			return m, nil, nil
+		}
+		if spec.Ready.Kind != ReadyStartSecs {
+			// Ready when it says so; startsecs is the time it has.
+			if spec.StartSecs <= 0 {
+				return disarm(m), nil, nil
+			}
+			return arm(m, timerStartSecs, spec.StartSecs, now), nil, nil
 		}
 		if spec.StartSecs <= 0 {
 			m.State, m.Backoff = Running, 0
@@ -173,9 +234,19 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 		}
 		switch m.State {
 		case Stopping:
+			if m.ReadyTimedOut {
+				m.ReadyTimedOut, m.ExitStatus = false, 0
+				m.SpawnErr = fmt.Sprintf("not ready within startsecs (%s)", spec.StartSecs)
+				return backoff(disarm(m), spec, now), nil, nil
+			}
 			m.State, m.ExitStatus = Stopped, ev.exit.Code
 			return disarm(m), nil, nil
 		case Starting:
+			if spec.Ready.Kind != ReadyStartSecs {
+				// It ended before it was ready: a failed start.
+				m.ExitStatus, m.SpawnErr = 0, "exited before it was ready: "+ev.exit.Text
+				return backoff(m, spec, now), nil, nil
+			}
 			if now.Sub(m.Start) < spec.StartSecs {
 				m.ExitStatus, m.SpawnErr = 0, tooQuicklyText
 				return backoff(m, spec, now), nil, nil
@@ -191,6 +262,11 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 
 	case evTimer:
 		switch {
+		case m.State == Starting && m.Timer == timerStartSecs && spec.Ready.Kind != ReadyStartSecs:
+			// Not ready in time: stopped, and counted as a failed start.
+			m.State, m.ReadyTimedOut = Stopping, true
+			m = arm(m, timerStopWait, spec.StopWait, now)
+			return m, []effect{{kind: effSignal, sig: spec.StopSignal, group: spec.StopAsGroup}}, nil
 		case m.State == Starting && m.Timer == timerStartSecs:
 			m.State, m.Backoff = Running, 0
 			return disarm(m), nil, nil
@@ -270,8 +346,11 @@ func exited(m machine, st ExitStatus, spec *ProcessSpec, now time.Time) (machine
 	return arm(m, timerRetry, m.Delay, now), nil, nil
 }
 
-// restartPending reports a crash-loop delay: STARTING, no process yet.
-func (m machine) restartPending() bool { return m.State == Starting && m.Timer == timerRetry }
+// restartPending reports STARTING with no process yet: a crash loop's
+// delay, or a wait for dependencies.
+func (m machine) restartPending() bool {
+	return m.State == Starting && (m.Timer == timerRetry || m.Waiting)
+}
 
 func delayCap(spec *ProcessSpec) time.Duration {
 	return max(spec.RestartMaxDelay, time.Second)

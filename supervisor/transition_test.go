@@ -57,6 +57,10 @@ func TestTransition_EveryPair(t *testing.T) {
 		evSignalFailed: {kind: evSignalFailed, err: "EPERM"},
 		evExit:         {kind: evExit, exit: ExitStatus{Code: 1, Text: "exit status 1"}},
 		evTimer:        {kind: evTimer},
+		evReady:        {kind: evReady},
+		evWait:         {kind: evWait, err: "waiting for redis"},
+		evDepsReady:    {kind: evDepsReady},
+		evDepsFailed:   {kind: evDepsFailed, err: "dependency redis failed"},
 	}
 	type want struct {
 		state   State
@@ -68,35 +72,43 @@ func TestTransition_EveryPair(t *testing.T) {
 		Stopped: {
 			{Starting, "spawn", nil}, {Stopped, "", ErrNotRunning}, {Stopped, "", ErrNotRunning},
 			{Stopped, "", nil}, {Stopped, "", nil}, {Stopped, "", nil}, {Stopped, "", nil},
-			{Stopped, "", nil}, {Stopped, "", nil}},
+			{Stopped, "", nil}, {Stopped, "", nil},
+			{Stopped, "", nil}, {Starting, "", nil}, {Stopped, "", nil}, {Stopped, "", nil}},
 		Starting: {
 			{Starting, "", ErrAlreadyStarted}, {Stopping, term, nil}, {Starting, hup, nil},
 			{Stopping, term, nil}, {Starting, "", nil}, {Backoff, "", nil}, {Starting, "", nil},
-			{Backoff, "", nil}, {Running, "", nil}},
+			{Backoff, "", nil}, {Running, "", nil},
+			{Running, "", nil}, {Starting, "", ErrAlreadyStarted}, {Starting, "", nil}, {Starting, "", nil}},
 		Running: {
 			{Running, "", ErrAlreadyStarted}, {Stopping, term, nil}, {Running, hup, nil},
 			{Stopping, term, nil}, {Running, "", nil}, {Running, "", nil}, {Running, "", nil},
-			{Starting, "spawn", nil}, {Running, "", nil}},
+			{Starting, "spawn", nil}, {Running, "", nil},
+			{Running, "", nil}, {Running, "", ErrAlreadyStarted}, {Running, "", nil}, {Running, "", nil}},
 		Backoff: {
 			{Backoff, "", ErrAlreadyStarted}, {Stopped, "", nil}, {Backoff, "", ErrNotRunning},
 			{Stopped, "", nil}, {Backoff, "", nil}, {Backoff, "", nil}, {Backoff, "", nil},
-			{Backoff, "", nil}, {Starting, "spawn", nil}},
+			{Backoff, "", nil}, {Starting, "spawn", nil},
+			{Backoff, "", nil}, {Backoff, "", ErrAlreadyStarted}, {Backoff, "", nil}, {Backoff, "", nil}},
 		Stopping: {
 			{Stopping, "", ErrAbnormalTermination}, {Stopping, "", ErrNotRunning}, {Stopping, hup, nil},
 			{Stopping, "", nil}, {Stopping, "", nil}, {Stopping, "", nil}, {Unknown, "", nil},
-			{Stopped, "", nil}, {Stopping, kill, nil}},
+			{Stopped, "", nil}, {Stopping, kill, nil},
+			{Stopping, "", nil}, {Stopping, "", ErrAbnormalTermination}, {Stopping, "", nil}, {Stopping, "", nil}},
 		Exited: {
 			{Starting, "spawn", nil}, {Exited, "", ErrNotRunning}, {Exited, "", ErrNotRunning},
 			{Exited, "", nil}, {Exited, "", nil}, {Exited, "", nil}, {Exited, "", nil},
-			{Exited, "", nil}, {Exited, "", nil}},
+			{Exited, "", nil}, {Exited, "", nil},
+			{Exited, "", nil}, {Starting, "", nil}, {Exited, "", nil}, {Exited, "", nil}},
 		Fatal: {
 			{Starting, "spawn", nil}, {Fatal, "", ErrNotRunning}, {Fatal, "", ErrNotRunning},
 			{Fatal, "", nil}, {Fatal, "", nil}, {Fatal, "", nil}, {Fatal, "", nil},
-			{Fatal, "", nil}, {Fatal, "", nil}},
+			{Fatal, "", nil}, {Fatal, "", nil},
+			{Fatal, "", nil}, {Starting, "", nil}, {Fatal, "", nil}, {Fatal, "", nil}},
 		Unknown: {
 			{Unknown, "", ErrFailed}, {Unknown, "", ErrNotRunning}, {Unknown, "", ErrNotRunning},
 			{Unknown, "", nil}, {Unknown, "", nil}, {Unknown, "", nil}, {Unknown, "", nil},
-			{Exited, "", nil}, {Unknown, "", nil}},
+			{Exited, "", nil}, {Unknown, "", nil},
+			{Unknown, "", nil}, {Unknown, "", ErrFailed}, {Unknown, "", nil}, {Unknown, "", nil}},
 	}
 	for _, st := range AllStates {
 		for ev := range numEvents {
@@ -271,5 +283,59 @@ func TestUptime(t *testing.T) {
 		if got := Uptime(d); got != want {
 			t.Errorf("Uptime(%s) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestTransition_Readiness: with a readiness rule a process is STARTING
+// until it is ready; not ready within startsecs it is stopped and counts
+// as a failed start, as is an exit before it was ready.
+func TestTransition_Readiness(t *testing.T) {
+	spec := testSpec()
+	spec.Ready = Readiness{Kind: ReadyNotify}
+	spec.StartSecs = 5 * time.Second
+	now := time.Unix(1_000_000, 0)
+	m, _, _ := transition(machine{}, event{kind: evStart}, spec, now)
+	m, _, _ = transition(m, event{kind: evSpawned}, spec, now)
+	if m.State != Starting || m.Timer != timerStartSecs {
+		t.Fatalf("after spawn: %s timer %d", m.State, m.Timer)
+	}
+	if r, _, _ := transition(m, event{kind: evReady}, spec, now.Add(time.Second)); r.State != Running {
+		t.Errorf("ready: %s", r.State)
+	}
+	late, effs, _ := transition(m, event{kind: evTimer}, spec, m.Deadline)
+	if late.State != Stopping || effectsString(effs) != "signal terminated" {
+		t.Fatalf("not ready in time: %s %s", late.State, effectsString(effs))
+	}
+	late, _, _ = transition(late, event{kind: evExit, exit: ExitStatus{Code: -1, Signaled: true}}, spec, m.Deadline.Add(time.Second))
+	if late.State != Backoff || !strings.Contains(late.SpawnErr, "not ready within startsecs") {
+		t.Errorf("after the late one's exit: %s %q", late.State, late.SpawnErr)
+	}
+	early, _, _ := transition(m, event{kind: evExit, exit: ExitStatus{Code: 1, Text: "exit status 1"}}, spec, now.Add(4*time.Second))
+	if early.State != Backoff {
+		t.Errorf("exit before ready: %s", early.State)
+	}
+}
+
+// TestTransition_WaitForDependencies: a start waiting for its dependencies
+// is STARTING with no process; ready dependencies spawn it, a failed one
+// makes it FATAL, and a stop cancels it.
+func TestTransition_WaitForDependencies(t *testing.T) {
+	spec := testSpec()
+	now := time.Unix(1_000_000, 0)
+	m, effs, err := transition(machine{}, event{kind: evWait, err: "waiting for redis"}, spec, now)
+	if err != nil || m.State != Starting || !m.Waiting || effs != nil {
+		t.Fatalf("wait: %v %s %v", err, m.State, effs)
+	}
+	if _, _, err := transition(m, event{kind: evSignal, sig: syscall.SIGHUP}, spec, now); err != ErrNotRunning {
+		t.Errorf("signal while waiting: %v", err)
+	}
+	if s, _, _ := transition(m, event{kind: evStop}, spec, now); s.State != Stopped || s.Waiting {
+		t.Errorf("stop while waiting: %s", s.State)
+	}
+	if r, effs, _ := transition(m, event{kind: evDepsReady}, spec, now); r.State != Starting || r.Waiting || effectsString(effs) != "spawn" {
+		t.Errorf("deps ready: %s %s", r.State, effectsString(effs))
+	}
+	if f, _, _ := transition(m, event{kind: evDepsFailed, err: "dependency redis is FATAL"}, spec, now); f.State != Fatal || f.SpawnErr == "" {
+		t.Errorf("deps failed: %s %q", f.State, f.SpawnErr)
 	}
 }

@@ -277,11 +277,12 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 	}
 	s.mu.Unlock()
 
+	s.keepSockets()
 	if s.closing.Load() {
 		return d // shutting down meanwhile: start nothing only to stop it
 	}
 	s.inOrder(ctx, starts, ascending, func(p *process) error {
-		return p.send(ctx, command{kind: cmdStart})
+		return s.issueStart(ctx, p, p.spec.FullName())
 	}, nil)
 	return d
 }

@@ -38,7 +38,7 @@ const none = -1 // not measured
 func main() {
 	quick := flag.Bool("quick", false, "smaller workloads (about a minute)")
 	skipSupervisord := flag.Bool("no-supervisord", false, "measure ctlsupd only")
-	only := flag.String("only", "", "comma-separated parts to run: idle, restart, logs, adopt, cgroups, scale (default all)")
+	only := flag.String("only", "", "comma-separated parts to run: idle, restart, logs, adopt, cgroups, zerodowntime, scale (default all)")
 	flag.Parse()
 	run := func(part string) bool {
 		return *only == "" || slices.Contains(strings.Split(*only, ","), part)
@@ -73,6 +73,9 @@ func main() {
 	}
 	if run("adopt") {
 		adoption(bin, sizes[len(sizes)-1])
+	}
+	if run("zerodowntime") {
+		zeroDowntime(bin, kinds, 20)
 	}
 	if run("cgroups") {
 		cgroupCost(bin, sizes[len(sizes)-1])

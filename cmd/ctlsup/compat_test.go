@@ -20,6 +20,7 @@ import (
 var ctlsupdBin, ctlsupBin string
 
 func TestMain(m *testing.M) {
+	testhelper.Run() // the test binary is also the helpers' (stand-ins for servers)
 	dir, err := os.MkdirTemp("", "ctlsup-compat")
 	if err != nil {
 		panic(err)

@@ -177,6 +177,9 @@ func doStop(m *Main, arg string) error {
 }
 
 func doRestart(m *Main, arg string) error {
+	if slices.Contains(strings.Fields(arg), "--rolling") {
+		return doRollingRestart(m, strings.Fields(arg))
+	}
 	if len(strings.Fields(arg)) == 0 {
 		m.out("Error: restart requires a process name")
 		m.exit = exitGeneric

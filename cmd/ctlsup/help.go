@@ -108,6 +108,8 @@ func helpRestart(m *Main) {
 	m.out("restart <gname>:*\tRestart all processes in a group")
 	m.out("restart <name> <name>\tRestart multiple processes or groups")
 	m.out("restart all\t\tRestart all processes")
+	m.out("restart --rolling [--batch N] <gname>\tRestart a group's processes N at a time (default 1),")
+	m.out("\t\t\teach batch RUNNING (ready) before the next stops")
 	m.out("Note: restart does not reread config files. For that, see reread and update.")
 }
 

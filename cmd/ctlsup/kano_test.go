@@ -16,15 +16,27 @@ import (
 )
 
 // TestKanoKonnect runs examples/kano_konnect as written, with stand-ins
-// for uWSGI and celery and temp paths, and drives it as its operators do:
-// ctlsup restart kano_konnect-uwsgi, ctlsup reread, ctlsup update.
+// for uWSGI (serving HTTP on the socket ctlsupd holds, ready when it
+// answers) and celery (started once it does) and temp paths, and drives
+// it as its operators do: ctlsup restart kano_konnect-uwsgi, ctlsup
+// reread, ctlsup update.
 func TestKanoKonnect(t *testing.T) {
 	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().String()
+	l.Close()
+	// uWSGI's stand-in serves HTTP on the socket ctlsupd holds for it.
+	standIn := strings.Join(testhelper.Argv("listen-fds"), " ")
 	rewrite := strings.NewReplacer(
 		`"/var/log/ctlsup"`, `"`+filepath.Join(dir, "log")+`"`,
 		`"/run/ctlsup/ctlsup.sock"`, `"`+filepath.Join(dir, "ctl.sock")+`"`,
 		`"/run/ctlsup"`, `"`+filepath.Join(dir, "state")+`"`,
-		"/srv/kano_konnect/shared/env/bin/uwsgi --http :9090 --wsgi-file kano_konnect/kano_konnect/wsgi.py", "/bin/sleep 1000",
+		"/srv/kano_konnect/shared/env/bin/uwsgi --master --protocol http --wsgi-file kano_konnect/kano_konnect/wsgi.py --hook-master-start 'unix_signal:15 gracefully_kill_them_all'", standIn,
+		`"0.0.0.0:9090"`, `"`+port+`"`,
+		`"http://127.0.0.1:9090/"`, `"http://`+port+`/"`,
 		"/srv/kano_konnect/shared/env/bin/celery -A kano_konnect worker --loglevel=INFO", "/bin/sleep 1001",
 		`"/srv/kano_konnect/current/kano_konnect"`, `"`+dir+`"`,
 		`"/srv/kano_konnect/current"`, `"`+dir+`"`,
@@ -63,7 +75,8 @@ func TestKanoKonnect(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("kano_konnect programs did not come up")
+			out, _ := ctl("status")
+			t.Fatalf("kano_konnect programs did not come up:\n%s", out)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

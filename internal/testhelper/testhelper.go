@@ -260,6 +260,64 @@ var helpers = map[string]func(args []string){
 		forever()
 		fmt.Println(len(keep))
 	},
+	// notify DELAY [STATUS] says STATUS= at once on NOTIFY_SOCKET, READY=1
+	// after DELAY ("never": never), then sleeps.
+	"notify": func(args []string) {
+		send := func(msg string) {
+			addr := os.Getenv("NOTIFY_SOCKET")
+			if strings.HasPrefix(addr, "@") {
+				addr = "\x00" + addr[1:]
+			}
+			c, err := net.Dial("unixgram", addr)
+			if err != nil {
+				fmt.Println("notify:", err)
+				return
+			}
+			c.Write([]byte(msg))
+			c.Close()
+		}
+		if len(args) > 1 {
+			send("STATUS=" + args[1])
+		}
+		if args[0] != "never" {
+			d, _ := time.ParseDuration(args[0])
+			time.Sleep(d)
+			send("READY=1\nSTATUS=serving")
+			fmt.Println("ready sent")
+		}
+		forever()
+	},
+	// serve-after DELAY ADDR serves HTTP 200 on ADDR after DELAY.
+	"serve-after": func(args []string) {
+		d, _ := time.ParseDuration(args[0])
+		time.Sleep(d)
+		l, err := net.Listen("tcp", args[1])
+		if err != nil {
+			panic(err)
+		}
+		http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }))
+	},
+	// touch-after DELAY FILE creates FILE after DELAY, then sleeps.
+	"touch-after": func(args []string) {
+		d, _ := time.ParseDuration(args[0])
+		time.Sleep(d)
+		os.WriteFile(args[1], []byte("x"), 0o666)
+		forever()
+	},
+	// listen-fds serves HTTP 200 "pid N" on every socket systemd's way
+	// gives it (LISTEN_FDS, LISTEN_PID), saying how many it got.
+	"listen-fds": func([]string) {
+		n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+		fmt.Println("LISTEN_FDS", n, "LISTEN_PID ok", os.Getenv("LISTEN_PID") == strconv.Itoa(os.Getpid()), "names", os.Getenv("LISTEN_FDNAMES"))
+		for i := range n {
+			l, err := net.FileListener(os.NewFile(uintptr(3+i), "listener"))
+			if err != nil {
+				panic(err)
+			}
+			go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintf(w, "pid %d", os.Getpid()) }))
+		}
+		forever()
+	},
 	// touch creates a file named by its argument, then sleeps.
 	"touch": func(args []string) {
 		os.WriteFile(filepath.Clean(args[0]), []byte("x"), 0o666)

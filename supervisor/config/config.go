@@ -78,8 +78,8 @@ type Metrics struct {
 // ServerURL is the URL supervisorctl would use for this daemon.
 func (d *Daemon) ServerURL() string { return "unix://" + d.Control.Socket }
 
-var daemonKeys = []string{"include", "log_dir", "state_dir", "logfile", "loglevel", "control", "metrics", "program", "instance"}
-var includedKeys = []string{"include", "program", "instance"}
+var daemonKeys = []string{"include", "log_dir", "state_dir", "logfile", "loglevel", "control", "metrics", "program", "instance", "socket"}
+var includedKeys = []string{"include", "program", "instance", "socket"}
 var controlKeys = []string{"socket", "socket_mode", "socket_owner", "http_listen", "username", "password",
 	"socket_username", "socket_password", "http_username", "http_password"}
 var metricsKeys = []string{"listen"}
@@ -219,7 +219,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read configuration: %w", err)
 	}
-	l := &loader{env: os.LookupEnv, seen: map[string]bool{path: true}}
+	l := &loader{env: os.LookupEnv, seen: map[string]bool{path: true}, where: map[string]*reader{}}
 	cfg := &Config{Files: []string{path}}
 	if err := l.daemon(df, &cfg.Daemon); err != nil {
 		return nil, err
@@ -255,6 +255,9 @@ func Load(path string) (*Config, error) {
 	if cfg.Groups, err = l.build(&cfg.Daemon); err != nil {
 		return nil, err
 	}
+	if err := checkDependencies(cfg.Groups, l.where); err != nil {
+		return nil, err
+	}
 	return cfg, nil
 }
 
@@ -263,7 +266,12 @@ type loader struct {
 	seen      map[string]bool
 	instances []*instanceDef
 	programs  []*programDef
+	sockets   []*socketDef
 	order     []string // group names in order of first definition
+	// socketsByName are the sockets read, for the programs naming them.
+	socketsByName map[string]*socketDef
+	// where is each process's program table, for errors found later.
+	where map[string]*reader
 }
 
 func (l *loader) daemon(f *file, d *Daemon) error {

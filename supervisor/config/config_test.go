@@ -58,6 +58,16 @@ func TestLoad_Errors(t *testing.T) {
 			`conf.d/app.toml:2: `},
 		"daemon key in conf.d": {daemonFile, "log_dir = \"/tmp\"\n",
 			`conf.d/app.toml:1: unknown key "log_dir"`},
+		"unknown socket": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nsockets = [\"http\"]\n",
+			`conf.d/app.toml:3: program "web": socket "http" is not defined (define it with [socket.http])`},
+		"bad listen": {daemonFile, "[socket.http]\nlisten = \"8000\"\n",
+			`conf.d/app.toml:2: socket "http": listen = "8000" is not host:port or unix:/path`},
+		"bad ready": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nready = \"port 8000\"\n",
+			`conf.d/app.toml:3: program "web": ready = "port 8000" is not "notify", "tcp:HOST:PORT", "http://..." or "exec:COMMAND"`},
+		"dependency on nothing": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\ndepends_on = [\"redsi\"]\n",
+			`conf.d/app.toml:3: program "web": depends_on: "redsi" names no process`},
+		"dependency cycle": {daemonFile, "[program.a]\ncommand = \"/bin/true\"\ndepends_on = [\"b\"]\n[program.b]\ncommand = \"/bin/true\"\ndepends_on = [\"c\"]\n[program.c]\ncommand = \"/bin/true\"\ndepends_on = [\"a\"]\n",
+			`conf.d/app.toml:3: program "a": depends_on makes a cycle: a -> b -> c -> a`},
 		"daemon unknown key": {daemonFile + "[control]\nsocket = \"/run/x.sock\"\nsocket_mod = \"0700\"\n", "",
 			`ctlsupd.toml:6: control: unknown key "socket_mod" (did you mean "socket_mode"?)`},
 	} {
@@ -192,5 +202,61 @@ stopsignal = "INT"
 		if got := strings.ReplaceAll(fmt.Sprint(err), filepath.Dir(path)+"/", ""); !strings.HasPrefix(got, want) {
 			t.Errorf("got %s\nwant %s...", got, want)
 		}
+	}
+}
+
+// TestLoad_SocketsReadinessDependencies: a program's sockets (per
+// instance through ${instance}), readiness and dependencies.
+func TestLoad_SocketsReadinessDependencies(t *testing.T) {
+	path := writeConfig(t, daemonFile, map[string]string{"app.toml": `
+[socket.web-turkey]
+listen = "127.0.0.1:8001"
+[socket.web-iraq]
+listen = "unix:/run/cts/iraq.sock"
+mode = "0660"
+backlog = 64
+[instance.turkey]
+environment = { PORT = "8001" }
+[instance.iraq]
+environment = { PORT = "8002" }
+[program.redis]
+command = "/usr/bin/redis-server"
+ready = "tcp:127.0.0.1:6379"
+[program.web]
+instances = ["turkey", "iraq"]
+command = "/usr/bin/gunicorn app:app"
+sockets = ["web-${instance}"]
+ready = "notify"
+depends_on = ["redis"]
+[program.worker]
+instances = ["turkey", "iraq"]
+command = "/usr/bin/celery worker"
+ready = "exec:celery inspect ping"
+depends_on = ["${instance}:web"]
+`})
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := map[string]supervisor.ProcessSpec{}
+	for _, g := range cfg.Groups {
+		for _, p := range g.Processes {
+			specs[p.FullName()] = p
+		}
+	}
+	if s := specs["turkey:web"].Sockets; len(s) != 1 || s[0].Address != "127.0.0.1:8001" || s[0].Network != "tcp" || s[0].Backlog != 4096 {
+		t.Errorf("turkey's socket %+v", s)
+	}
+	if s := specs["iraq:web"].Sockets; len(s) != 1 || s[0].Address != "/run/cts/iraq.sock" || s[0].Mode != 0o660 || s[0].Backlog != 64 {
+		t.Errorf("iraq's socket %+v", s)
+	}
+	if r := specs["redis"].Ready; r.Kind != supervisor.ReadyTCP || r.Target != "127.0.0.1:6379" {
+		t.Errorf("redis ready %+v", r)
+	}
+	if r := specs["iraq:worker"].Ready; r.Kind != supervisor.ReadyExec || fmt.Sprint(r.Argv) != "[celery inspect ping]" {
+		t.Errorf("worker ready %+v", r)
+	}
+	if d := specs["iraq:worker"].DependsOn; fmt.Sprint(d) != "[iraq:web]" {
+		t.Errorf("worker depends on %v", d)
 	}
 }

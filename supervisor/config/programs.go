@@ -21,6 +21,7 @@ var programKeys = []string{
 	"stderr_logfile", "logfile_maxbytes", "logfile_backups", "instances", "singleton",
 	"restart_max_delay", "procfile",
 	"memory_max", "memory_high", "cpu_max", "pids_max", "oom_score_adj", "memory_restart",
+	"sockets", "ready", "depends_on",
 }
 
 var instanceKeys = []string{"log_dir", "environment", "logfile_maxbytes", "logfile_backups", "priority"}
@@ -55,7 +56,7 @@ type programDef struct{ def }
 
 // collect records the file's instances and programs in definition order.
 func (l *loader) collect(f *file) error {
-	for _, kind := range []string{"program", "instance"} {
+	for _, kind := range []string{"program", "instance", "socket"} {
 		if v, ok := f.m[kind]; ok {
 			if _, ok := v.(map[string]any); !ok {
 				return &Error{File: f.name, Line: f.lines.line(kind), Msg: fmt.Sprintf("%s must be tables such as [%s.NAME]", kind, kind)}
@@ -63,7 +64,7 @@ func (l *loader) collect(f *file) error {
 		}
 	}
 	for _, k := range f.keys {
-		if len(k) != 2 || (k[0] != "program" && k[0] != "instance") {
+		if len(k) != 2 || (k[0] != "program" && k[0] != "instance" && k[0] != "socket") {
 			continue
 		}
 		m, ok := f.m[k[0]].(map[string]any)[k[1]].(map[string]any)
@@ -75,6 +76,15 @@ func (l *loader) collect(f *file) error {
 			if d.kind == "instance" && o.name == d.name {
 				return l.redefined(d, o.def)
 			}
+		}
+		if d.kind == "socket" {
+			for _, o := range l.sockets {
+				if o.name == d.name {
+					return l.redefined(d, o.def)
+				}
+			}
+			l.sockets = append(l.sockets, &socketDef{def: d})
+			continue
 		}
 		for _, o := range l.programs {
 			if d.kind == "program" && o.name == d.name {
@@ -106,6 +116,14 @@ func (l *loader) build(d *Daemon) ([]supervisor.GroupSpec, error) {
 		}
 		instances[in.name] = in
 	}
+	sockets := map[string]*socketDef{}
+	for _, sd := range l.sockets {
+		if err := sd.read(); err != nil {
+			return nil, err
+		}
+		sockets[sd.name] = sd
+	}
+	l.socketsByName = sockets
 	groups := map[string]*supervisor.GroupSpec{}
 	groupLine := map[string]string{}
 	var order []string
@@ -314,6 +332,12 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 			if s.RedirectStderr {
 				s.Stderr = supervisor.LogSpec{}
 			}
+			s.Sockets = l.programSockets(r, x)
+			s.Ready = readiness(r, x)
+			for _, d := range r.strings("depends_on") {
+				s.DependsOn = append(s.DependsOn, expandKey(r, x, "depends_on", d))
+			}
+			l.where[s.FullName()] = r
 			specs = append(specs, s)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -37,6 +38,13 @@ func (r *Runtime) takeHeldPipes() {
 		r.Logger.Warn("cannot take pipes back from the fd holder", "err", err)
 	}
 	for id, fd := range fds {
+		if key, ok := strings.CutPrefix(id, socketIDPrefix); ok {
+			if r.socks.held == nil {
+				r.socks.held = map[string]int{}
+			}
+			r.socks.held[key] = fd
+			continue
+		}
 		ino, stream, name, ok := logcap.ParsePipeID(id)
 		if !ok {
 			syscall.Close(fd)

@@ -51,6 +51,8 @@ type Runtime struct {
 	containment  atomic.Pointer[Containment]
 	limitsWarned sync.Map // process names told their limits cannot apply
 	acct         accounts
+	socks        sockets  // listening sockets the programs share
+	notify       notifier // the NOTIFY_SOCKET of ready = "notify" programs
 	// leftLeaves are the cgroups a previous daemon left, listed before
 	// anything spawns: what nothing adopts among them is swept.
 	leftLeaves []*cgroup.Leaf
@@ -105,6 +107,8 @@ func (r *Runtime) Open(ctx context.Context) error {
 // fd holder and releases the reaper: every program has stopped.
 func (r *Runtime) Close() error {
 	proc.KillLeftovers()
+	r.closeSockets()
+	r.closeNotify()
 	err := errors.Join(r.state.close(), r.hub.Close())
 	if r.cgroups != nil {
 		r.cgroups.Close()
@@ -224,6 +228,13 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		files[1], files[2] = pipes.Stdout, pipes.Stderr
 		defer closeFiles(pipes.Stdout, pipes.Stderr)
 	}
+	// Listening sockets at 3, 4, ... as LISTEN_FDS wants them; any other
+	// descriptor (a singleton's lock) after them.
+	socks, err := r.socketFiles(spec)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, socks...)
 	var lock *os.File
 	if spec.Singleton {
 		if lock, err = r.takeLock(spec); err != nil {
@@ -232,12 +243,28 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		defer lock.Close()
 		files = append(files, lock)
 	}
+	env := r.childEnv(spec, cred)
+	if len(socks) > 0 {
+		names := make([]string, len(socks))
+		for i, s := range spec.Sockets {
+			names[i] = s.Name
+		}
+		env = append(env, "LISTEN_FDS="+strconv.Itoa(len(socks)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
+	}
+	if spec.Ready.Kind == supervisor.ReadyNotify {
+		addr, err := r.notifyAddress()
+		if err != nil {
+			return nil, fmt.Errorf("cannot make the notify socket: %w", err)
+		}
+		env = append(env, "NOTIFY_SOCKET="+addr)
+	}
 	c := &osChild{name: spec.FullName(), state: r.state, done: make(chan supervisor.ExitStatus, 1), acct: &r.acct,
-		memoryMax: spec.Limits.MemoryMax}
+		memoryMax: spec.Limits.MemoryMax, notes: make(chan supervisor.Note, 8), rt: r}
 	attr := proc.Attr{
 		Path:        path,
 		Argv:        spec.Argv,
-		Env:         r.childEnv(spec, cred),
+		Env:         env,
+		ListenPID:   len(socks) > 0,
 		Dir:         spec.Directory,
 		Cred:        cred,
 		Umask:       spec.Umask,
@@ -265,6 +292,12 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 	}
 	c.p = p
 	r.acct.forked(c.usage, p.Identity())
+	switch spec.Ready.Kind {
+	case supervisor.ReadyNotify:
+		r.watchNotes(c)
+	case supervisor.ReadyTCP, supervisor.ReadyHTTP, supervisor.ReadyExec:
+		go r.probe(c, spec.Ready)
+	}
 	if lock != nil {
 		lock.Truncate(0)
 		fmt.Fprintf(lock, "%d\n", p.Pid)
@@ -431,6 +464,8 @@ type osChild struct {
 	// kernel's OOM killer.
 	killed   atomic.Bool
 	goneOnce sync.Once
+	notes    chan supervisor.Note // readiness, from the notify socket or a probe
+	rt       *Runtime
 }
 
 func (c *osChild) cgroupPath() string {
@@ -482,6 +517,9 @@ func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {
 // removes its cgroup after adding what it used to the program's account.
 func (c *osChild) gone() {
 	c.goneOnce.Do(func() {
+		if c.rt != nil {
+			c.rt.unwatchNotes(c)
+		}
 		c.acct.end(c.name, c.usage)
 		if c.leaf != nil {
 			c.leaf.Remove()

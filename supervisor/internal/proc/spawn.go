@@ -46,6 +46,8 @@ type Attr struct {
 	// OOMScoreAdj, if set, is written to the child's oom_score_adj right
 	// after the fork, while the reaper's lock proves the pid is the child.
 	OOMScoreAdj *int
+	// ListenPID sets LISTEN_PID to the child's own pid (see shim.go).
+	ListenPID bool
 }
 
 // Container holds a child and everything it started: its cgroup.
@@ -82,12 +84,19 @@ func (p *Process) Identity() Identity { return Identity{Pid: p.Pid, StartTime: p
 // reaper, which must be acquired.
 func Start(a Attr) (*Process, error) {
 	path, argv := a.Path, a.Argv
-	if a.Umask >= 0 {
-		// umask is process-wide in Go: the daemon re-executes itself as a
-		// shim that sets it and execs the program (see shim.go). The
-		// running image, not the path it came from: after a package
-		// upgrade that path names another binary.
-		argv = append([]string{shimArg0, strconv.FormatInt(int64(a.Umask), 8), path}, argv...)
+	if a.Umask >= 0 || a.ListenPID {
+		// What only the child can do, the daemon's own image does in it
+		// before it execs the program (see shim.go). The running image,
+		// not the path it came from: after a package upgrade that path
+		// names another binary.
+		mask, listen := "-", "-"
+		if a.Umask >= 0 {
+			mask = strconv.FormatInt(int64(a.Umask), 8)
+		}
+		if a.ListenPID {
+			listen = "listen"
+		}
+		argv = append([]string{shimArg0, mask, listen, path}, argv...)
 		path = "/proc/self/exe"
 	}
 	// Descriptors, not os.Files: os.StartProcess would also open a pidfd

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ctlsup/ctlsup/internal/testhelper"
+)
+
+// loadResult is what a load generator saw.
+type loadResult struct {
+	ok, failed int
+	refused    int           // connections refused: the port was closed
+	maxGap     time.Duration // the longest time without a successful answer
+	errs       []string
+}
+
+// generateLoad sends requests one after another, each on a new connection,
+// until stop is closed.
+func generateLoad(url string, stop <-chan struct{}) *loadResult {
+	res := &loadResult{}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	last := time.Now()
+	for {
+		select {
+		case <-stop:
+			return res
+		default:
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+		}
+		now := time.Now()
+		if err != nil {
+			res.failed++
+			if strings.Contains(err.Error(), "connection refused") {
+				res.refused++
+			}
+			if len(res.errs) < 5 {
+				res.errs = append(res.errs, err.Error())
+			}
+			continue
+		}
+		res.ok++
+		res.maxGap = max(res.maxGap, now.Sub(last))
+		last = now
+	}
+}
+
+// appDaemon runs ctlsupd over programs (TOML) in a temp dir, with a WSGI
+// app at dir/app/wsgi.py.
+func appDaemon(t *testing.T, programs string) (dir, url string) {
+	t.Helper()
+	dir = t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
+	os.WriteFile(filepath.Join(dir, "app", "wsgi.py"), []byte(`import os
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"pid %d" % os.getpid()]
+application = app
+`), 0o644)
+	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
+	sock := filepath.Join(dir, "ctl.sock")
+	os.WriteFile(filepath.Join(dir, "ctlsupd.toml"), []byte(fmt.Sprintf(
+		"include = [\"conf.d/*.toml\"]\nlog_dir = %q\nstate_dir = %q\n[control]\nsocket = %q\n",
+		filepath.Join(dir, "log"), filepath.Join(dir, "state"), sock)), 0o644)
+	os.WriteFile(filepath.Join(dir, "conf.d", "app.toml"), []byte(strings.ReplaceAll(programs, "APP", filepath.Join(dir, "app"))), 0o644)
+	d := exec.Command(ctlsupdBin, "-c", filepath.Join(dir, "ctlsupd.toml"))
+	var out testhelper.SyncBuffer
+	d.Stdout, d.Stderr = &out, &out
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		testhelper.Stop(d)
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", out.String())
+		}
+	})
+	return dir, "unix://" + sock
+}
+
+func freeTCP(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// ctl runs ctlsup against the daemon.
+func ctl(t *testing.T, url string, args ...string) string {
+	t.Helper()
+	out, _ := exec.Command(ctlsupBin, append([]string{"-s", url}, args...)...).CombinedOutput()
+	return string(out)
+}
+
+func waitServing(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get("http://" + addr + "/"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never served", addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// restartsUnderLoad runs action n times while a client sends requests,
+// and fails the test on any failed request.
+func restartsUnderLoad(t *testing.T, addr string, n int, action func()) *loadResult {
+	t.Helper()
+	res := underLoad(t, addr, n, action)
+	if res.failed != 0 || res.ok == 0 {
+		t.Errorf("%d requests failed, %d succeeded, longest gap %s: %v", res.failed, res.ok, res.maxGap, res.errs)
+	}
+	return res
+}
+
+// underLoad runs action n times while a client sends requests.
+func underLoad(t *testing.T, addr string, n int, action func()) *loadResult {
+	t.Helper()
+	waitServing(t, addr)
+	stop := make(chan struct{})
+	var res *loadResult
+	var wg sync.WaitGroup
+	wg.Go(func() { res = generateLoad("http://"+addr+"/", stop) })
+	for range n {
+		time.Sleep(100 * time.Millisecond)
+		action()
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d requests, %d failed, longest gap %s", res.ok, res.failed, res.maxGap)
+	return res
+}
+
+// TestSockets_GunicornRestartsLoseNothing: Debian's gunicorn takes the
+// socket ctlsupd holds (LISTEN_FDS), says READY=1 on NOTIFY_SOCKET, and is
+// restarted five times while a client sends requests: none fails.
+func TestSockets_GunicornRestartsLoseNothing(t *testing.T) {
+	gunicorn := testhelper.RequirePackage(t, "gunicorn", "gunicorn")
+	addr := freeTCP(t)
+	_, url := appDaemon(t, fmt.Sprintf(`
+[socket.web]
+listen = %q
+[program.web]
+command = [%q, "--workers", "2", "--chdir", "APP", "wsgi:app"]
+environment = { PATH = "/usr/bin:/bin" }
+sockets = ["web"]
+ready = "notify"
+startsecs = 20
+`, addr, gunicorn))
+	restartsUnderLoad(t, addr, 5, func() {
+		if out := ctl(t, url, "restart", "web"); !strings.Contains(out, "web: started") {
+			t.Fatalf("restart: %s", out)
+		}
+	})
+}
+
+// TestSockets_UWSGIRestartsKeepThePort: the same with Debian's uWSGI,
+// which takes LISTEN_FDS with --protocol http; ready is an HTTP probe
+// (uWSGI sends READY=1 on its first start only). The port never refuses a
+// connection. uWSGI 2.0 itself may reset one request a worker had just
+// accepted when its graceful stop comes (its race, not the socket's): at
+// most a few are tolerated here, and its own HUP reload loses none.
+func TestSockets_UWSGIRestartsKeepThePort(t *testing.T) {
+	uwsgi := testhelper.RequirePackage(t, "uwsgi_python3", "uwsgi-core uwsgi-plugin-python3")
+	addr := freeTCP(t)
+	_, url := appDaemon(t, fmt.Sprintf(`
+[socket.web]
+listen = %q
+[program.web]
+command = [%q, "--master", "--processes", "2", "--protocol", "http", "--chdir", "APP", "--wsgi-file", "wsgi.py", "--hook-master-start", "unix_signal:15 gracefully_kill_them_all"]
+sockets = ["web"]
+ready = "http://%s/"
+startsecs = 20
+`, addr, uwsgi, addr))
+	res := underLoad(t, addr, 3, func() {
+		if out := ctl(t, url, "restart", "web"); !strings.Contains(out, "web: started") {
+			t.Fatalf("restart: %s", out)
+		}
+	})
+	if res.refused != 0 || res.failed > 3 || res.ok == 0 {
+		t.Errorf("%d requests failed (%d refused), %d succeeded: %v", res.failed, res.refused, res.ok, res.errs)
+	}
+	restartsUnderLoad(t, addr, 3, func() {
+		ctl(t, url, "signal", "HUP", "web")
+		time.Sleep(500 * time.Millisecond)
+	})
+}
+
+// TestSockets_RollingRestartAndUpdate: four gunicorn processes share one
+// held socket; a rolling restart, then an update that changes them, lose
+// no request.
+func TestSockets_RollingRestartAndUpdate(t *testing.T) {
+	gunicorn := testhelper.RequirePackage(t, "gunicorn", "gunicorn")
+	addr := freeTCP(t)
+	programs := fmt.Sprintf(`
+[socket.web]
+listen = %q
+[program.web]
+command = [%q, "--workers", "1", "--chdir", "APP", "wsgi:app"]
+environment = { PATH = "/usr/bin:/bin", VERSION = "VER" }
+numprocs = 4
+sockets = ["web"]
+ready = "notify"
+startsecs = 20
+`, addr, gunicorn)
+	dir, url := appDaemon(t, strings.ReplaceAll(programs, "VER", "1"))
+	restartsUnderLoad(t, addr, 1, func() {
+		out := ctl(t, url, "restart", "--rolling", "web")
+		if strings.Count(out, ": restarted") != 4 {
+			t.Fatalf("rolling restart: %s", out)
+		}
+	})
+	conf := filepath.Join(dir, "conf.d", "app.toml")
+	restartsUnderLoad(t, addr, 1, func() {
+		os.WriteFile(conf, []byte(strings.ReplaceAll(strings.ReplaceAll(programs, "APP", filepath.Join(dir, "app")), "VER", "2")), 0o644)
+		ctl(t, url, "reread")
+		if out := ctl(t, url, "update"); !strings.Contains(out, "web") {
+			t.Fatalf("update: %s", out)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for strings.Count(ctl(t, url, "status"), "RUNNING") != 4 {
+			if time.Now().After(deadline) {
+				t.Fatalf("not all RUNNING after update: %s", ctl(t, url, "status"))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}

@@ -1,0 +1,161 @@
+package osruntime
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestReady_Kinds: with each readiness rule a process is STARTING until it
+// is ready (not merely up for startsecs), then RUNNING.
+func TestReady_Kinds(t *testing.T) {
+	dir := t.TempDir()
+	addr1, addr2 := freeAddr(t), freeAddr(t)
+	file := filepath.Join(dir, "ready-file")
+	for _, tc := range []struct {
+		name  string
+		argv  []string
+		ready supervisor.Readiness
+	}{
+		{"notify", testhelper.Argv("notify", "600ms", "warming up"), supervisor.Readiness{Kind: supervisor.ReadyNotify}},
+		{"tcp", testhelper.Argv("serve-after", "600ms", addr1), supervisor.Readiness{Kind: supervisor.ReadyTCP, Target: addr1}},
+		{"http", testhelper.Argv("serve-after", "600ms", addr2), supervisor.Readiness{Kind: supervisor.ReadyHTTP, Target: "http://" + addr2 + "/"}},
+		{"exec", testhelper.Argv("touch-after", "600ms", file), supervisor.Readiness{Kind: supervisor.ReadyExec, Argv: []string{"test", "-e", file}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := helperSpec(dir, tc.name, tc.argv, func(s *supervisor.ProcessSpec) {
+				s.Ready, s.StartSecs = tc.ready, 10*time.Second
+			})
+			h := openOS(t, spec)
+			t0 := time.Now()
+			info := h.wait(tc.name, func(i *supervisor.ProcessInfo) bool { return i.Pid != 0 })
+			if info.State != supervisor.Starting {
+				t.Errorf("before it is ready: %s", info.State)
+			}
+			if tc.name == "notify" {
+				st := h.wait(tc.name, func(i *supervisor.ProcessInfo) bool { return i.StatusText != "" })
+				if st.State == supervisor.Starting && st.Description(time.Now()) != "warming up" {
+					t.Errorf("STATUS= not shown: %q", st.Description(time.Now()))
+				}
+			}
+			h.wait(tc.name, inState(supervisor.Running))
+			if took := time.Since(t0); took < 500*time.Millisecond {
+				t.Errorf("RUNNING after %s, before it was ready", took)
+			}
+		})
+	}
+}
+
+// TestReady_NotReadyInTime: a process not ready within startsecs is
+// stopped and its start counts as failed.
+func TestReady_NotReadyInTime(t *testing.T) {
+	spec := helperSpec(t.TempDir(), "mute", testhelper.Argv("notify", "never"), func(s *supervisor.ProcessSpec) {
+		s.Ready, s.StartSecs, s.StartRetries, s.StopWait = supervisor.Readiness{Kind: supervisor.ReadyNotify}, 300*time.Millisecond, 0, time.Second
+	})
+	h := openOS(t, spec)
+	info := h.wait("mute", inState(supervisor.Fatal))
+	if !strings.Contains(info.SpawnErr, "not ready within startsecs") {
+		t.Errorf("FATAL for %q", info.SpawnErr)
+	}
+}
+
+// TestReady_NotifyFromAnotherProgramIsIgnored: READY=1 counts only from
+// the spawn it belongs to.
+func TestReady_NotifyFromAnotherProgramIsIgnored(t *testing.T) {
+	dir := t.TempDir()
+	waiting := helperSpec(dir, "waiting", testhelper.Argv("notify", "never"), func(s *supervisor.ProcessSpec) {
+		s.Ready, s.StartSecs = supervisor.Readiness{Kind: supervisor.ReadyNotify}, 30*time.Second
+	})
+	liar := helperSpec(dir, "liar", testhelper.Argv("notify", "10ms"), func(s *supervisor.ProcessSpec) {
+		s.Ready, s.StartSecs = supervisor.Readiness{Kind: supervisor.ReadyNotify}, 30*time.Second
+	})
+	h := openOS(t, waiting, liar)
+	h.wait("liar", inState(supervisor.Running))
+	time.Sleep(200 * time.Millisecond)
+	if info, _ := h.s.Process("waiting"); info.State != supervisor.Starting {
+		t.Errorf("waiting is %s after another program's READY=1", info.State)
+	}
+}
+
+// TestDepends_WaitsForThePort: a celery stand-in that depends on a redis
+// stand-in starts only once redis's port answers.
+func TestDepends_WaitsForThePort(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	redis := helperSpec(dir, "redis", testhelper.Argv("serve-after", "700ms", addr), func(s *supervisor.ProcessSpec) {
+		s.Ready, s.StartSecs, s.Priority = supervisor.Readiness{Kind: supervisor.ReadyTCP, Target: addr}, 10*time.Second, 900
+	})
+	celery := helperSpec(dir, "celery", []string{"/bin/sh", "-c", "exec 3<>/dev/tcp/" + strings.Replace(addr, ":", "/", 1) + " 2>/dev/null && echo connected || echo refused; exec sleep 1000"}, func(s *supervisor.ProcessSpec) {
+		s.DependsOn, s.Priority = []string{"redis"}, 1
+	})
+	// /bin/sh may lack /dev/tcp: bash has it.
+	celery.Argv[0] = "/bin/bash"
+	h := openOS(t, celery, redis)
+	h.wait("celery", inState(supervisor.Running))
+	eventually(t, "celery's try", func() bool { return strings.Contains(readFile(celery.Stdout.Path), "e") })
+	if out := readFile(celery.Stdout.Path); !strings.Contains(out, "connected") {
+		t.Errorf("celery started before redis listened: %q", out)
+	}
+}
+
+// TestSockets_HeldAcrossRestarts: a program given a socket gets it as fd
+// 3 with LISTEN_FDS and its own LISTEN_PID; the port never closes while it
+// restarts: a connection made meanwhile waits in the backlog and is served.
+func TestSockets_HeldAcrossRestarts(t *testing.T) {
+	addr := freeAddr(t)
+	spec := helperSpec(t.TempDir(), "web", testhelper.Argv("listen-fds"), func(s *supervisor.ProcessSpec) {
+		s.Sockets = []supervisor.SocketSpec{{Name: "http", Network: "tcp", Address: addr, Backlog: 128}}
+		s.Ready, s.StartSecs = supervisor.Readiness{Kind: supervisor.ReadyHTTP, Target: "http://" + addr + "/"}, 10*time.Second
+	})
+	h := openOS(t, spec)
+	first := h.wait("web", inState(supervisor.Running))
+	if out := readFile(spec.Stdout.Path); !strings.Contains(out, "LISTEN_FDS 1 LISTEN_PID ok true names http") {
+		t.Fatalf("the program saw: %q", out)
+	}
+	get := func() (string, error) {
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := c.Get("http://" + addr + "/")
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b), nil
+	}
+	if err := h.s.StopProcess(context.Background(), "web", supervisor.WaitForDone); err != nil {
+		t.Fatal(err)
+	}
+	// Stopped, the port still accepts: the request waits for a server.
+	answer := make(chan string, 1)
+	go func() {
+		body, err := get()
+		answer <- fmt.Sprint(body, err)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := h.s.StartProcess(context.Background(), "web", supervisor.WaitForDone); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := h.s.Process("web")
+	if got := <-answer; got != fmt.Sprintf("pid %d<nil>", second.Pid) || second.Pid == first.Pid {
+		t.Errorf("a request made while stopped: %q (pids %d then %d)", got, first.Pid, second.Pid)
+	}
+}
