@@ -296,29 +296,23 @@ func (s *Server) methods() map[string]method {
 				return results(rs), nil
 			}},
 		"supervisor.sendProcessStdin": {sig: []string{"boolean", "string", "string"}, help: "Write characters to a process's stdin.", params: []param{{"name", "\"group:name\""}, {"chars", "the characters to write"}}, returns: "true once written",
-			fn: func(_ context.Context, a args) (any, error) {
-				name := a.str(0)
-				a.str(1)
+			fn: func(ctx context.Context, a args) (any, error) {
+				name, chars := a.str(0), a.str(1)
 				if a.err != nil {
 					return nil, a.err
 				}
-				p, err := sup.Process(name)
-				if err != nil {
+				if err := sup.SendStdin(ctx, name, []byte(chars)); err != nil {
 					return nil, toFault(err, name)
 				}
-				if !p.State.IsRunning() {
-					return nil, fault(faultNotRunning, name)
-				}
-				// ctlsup gives programs /dev/null as stdin.
-				return nil, fault(faultNoFile, name)
+				return true, nil
 			}},
 		"supervisor.sendRemoteCommEvent": {sig: []string{"boolean", "string", "string"}, help: "Send a REMOTE_COMMUNICATION event to event listeners.", params: []param{{"type", "the event's type string"}, {"data", "the event's data"}}, returns: "true once sent",
 			fn: func(_ context.Context, a args) (any, error) {
-				a.str(0)
-				a.str(1)
+				typ, data := a.str(0), a.str(1)
 				if a.err != nil {
 					return nil, a.err
 				}
+				sup.EmitRemote(typ, data)
 				return true, nil
 			}},
 	}

@@ -76,6 +76,17 @@ func (s *Supervisor) awaitDeps(p *process, deps []*process) {
 		if !p.info.Load().Waiting || s.closing.Load() {
 			return
 		}
+		// Looked up again each time: an update may have replaced them.
+		s.mu.RLock()
+		deps = s.depsLocked(p)
+		cycle := s.waitsOnLocked(deps, p, map[*process]bool{})
+		s.mu.RUnlock()
+		if cycle {
+			// Groups of two configurations can close a cycle that
+			// neither had: waiting would never end.
+			p.send(ctx, command{kind: cmdDepsFailed, text: "dependency cycle: " + p.spec.FullName() + " waits for itself"})
+			return
+		}
 		ready := true
 		for _, d := range deps {
 			switch st := d.info.Load(); {
@@ -145,7 +156,10 @@ func (s *Supervisor) dependentsFirst(procs []*process, o order) [][]*process {
 	return slices.DeleteFunc(levels, func(l []*process) bool { return len(l) == 0 })
 }
 
-// keepSockets tells the runtime which sockets the processes name now.
+// keepSockets tells the runtime which sockets the processes name now, and
+// those the reread configuration names: supervisorctl's update removes a
+// changed group before it adds it again, and its socket must stay open
+// in between.
 func (s *Supervisor) keepSockets() {
 	k, ok := s.rt.(SocketKeeper)
 	if !ok {
@@ -156,6 +170,68 @@ func (s *Supervisor) keepSockets() {
 	for _, p := range s.allLocked() {
 		specs = append(specs, p.spec)
 	}
+	for gi := range s.pending {
+		for pi := range s.pending[gi].Processes {
+			specs = append(specs, &s.pending[gi].Processes[pi])
+		}
+	}
 	s.mu.RUnlock()
 	k.KeepSockets(specs)
+}
+
+// waitsOnLocked reports whether one of deps, or what it waits for in
+// turn, is waiting for p. s.mu is held.
+func (s *Supervisor) waitsOnLocked(deps []*process, p *process, seen map[*process]bool) bool {
+	for _, d := range deps {
+		if seen[d] || !d.info.Load().Waiting {
+			continue
+		}
+		seen[d] = true
+		next := s.depsLocked(d)
+		if slices.Contains(next, p) || s.waitsOnLocked(next, p, seen) {
+			return true
+		}
+	}
+	return false
+}
+
+// dependencyLevels splits procs so that every process comes in a level
+// after all of procs that depend on it; with no dependencies, one level.
+func (s *Supervisor) dependencyLevels(procs []*process) [][]*process {
+	if !s.anyDependencies(procs) {
+		return [][]*process{procs}
+	}
+	in := map[*process]bool{}
+	for _, p := range procs {
+		in[p] = true
+	}
+	s.mu.RLock()
+	deps := map[*process][]*process{}
+	for _, p := range procs {
+		for _, d := range s.depsLocked(p) {
+			if in[d] {
+				deps[p] = append(deps[p], d)
+			}
+		}
+	}
+	s.mu.RUnlock()
+	rank := map[*process]int{}
+	for changed, rounds := true, 0; changed && rounds <= len(procs); rounds++ {
+		changed = false
+		for _, p := range procs {
+			for _, d := range deps[p] {
+				if rank[d] <= rank[p] {
+					rank[d], changed = rank[p]+1, true
+				}
+			}
+		}
+	}
+	var levels [][]*process
+	for _, p := range procs {
+		for len(levels) <= rank[p] {
+			levels = append(levels, nil)
+		}
+		levels[rank[p]] = append(levels[rank[p]], p)
+	}
+	return slices.DeleteFunc(levels, func(l []*process) bool { return len(l) == 0 })
 }

@@ -45,6 +45,8 @@ func (s *Supervisor) AddGroup(ctx context.Context, name string) error {
 	g := s.addGroupLocked(s.pending[i], false)
 	s.mu.Unlock()
 	s.keepSockets()
+	s.startPools()
+	s.emitGroup(true, name)
 	go s.startAuto(context.WithoutCancel(ctx), g.procs)
 	return nil
 }
@@ -78,6 +80,8 @@ func (s *Supervisor) RemoveGroup(ctx context.Context, name string) error {
 	// whatever becomes of ctx.
 	s.shutdown(context.WithoutCancel(ctx), g.procs)
 	s.keepSockets()
+	s.startPools()
+	s.emitGroup(false, name)
 	return nil
 }
 
@@ -89,6 +93,20 @@ func (s *Supervisor) ClearLogs(name string) error {
 	}
 	if err := p.out.Clear(); err != nil {
 		return opErr("clear", name, ErrFailed, err.Error())
+	}
+	return nil
+}
+
+// SendStdin writes data to a process's stdin (a process whose spec has
+// Stdin): ErrNotRunning when it is not running, ErrNoFile when it has no
+// stdin pipe or closed it.
+func (s *Supervisor) SendStdin(ctx context.Context, name string, data []byte) error {
+	p, err := s.lookup("stdin", name)
+	if err != nil {
+		return err
+	}
+	if err := p.send(ctx, command{kind: cmdStdin, data: data}); err != nil {
+		return opErr("stdin", name, err, "")
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ const (
 	cmdWait       // a start waits for dependencies (text says which)
 	cmdDepsReady  // they are ready: spawn
 	cmdDepsFailed // one failed (text says which): the start fails
+	cmdStdin      // write data to the process's stdin
 )
 
 type command struct {
@@ -29,6 +31,7 @@ type command struct {
 	hold  bool // cmdStop: the operator's own stop, kept for a successor
 	sig   syscall.Signal
 	text  string     // cmdWait, cmdDepsFailed
+	data  []byte     // cmdStdin
 	reply chan error // capacity 1
 }
 
@@ -51,13 +54,16 @@ type process struct {
 	groupPrio atomic.Int64
 	// statusText is the last STATUS= its spawn sent; the actor's own.
 	statusText string
+	// onState reports each state change as supervisord's events; set
+	// before run. pid is the current (or just ended) process's.
+	onState func(spec *ProcessSpec, from, to State, tries, pid int, expected bool)
 }
 
-func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger) *process {
+func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger, out Output) *process {
 	p := &process{
 		spec: spec,
 		rt:   rt,
-		out:  rt.NewOutput(spec),
+		out:  out,
 		log:  log.With("process", spec.FullName()),
 		cmds: make(chan command),
 		done: make(chan struct{}),
@@ -97,8 +103,10 @@ func (p *process) run() {
 		timer   = time.NewTimer(time.Hour)
 		timerOn bool
 	)
+	lastPid := 0 // the current process's, or the last one's once it ended
 	watch := func(c Child) {
 		child, exits, notes = c, c.Done(), nil
+		lastPid = c.Pid()
 		if a, ok := c.(Announcer); ok {
 			notes = a.Notes()
 		}
@@ -129,9 +137,19 @@ func (p *process) run() {
 			return err
 		}
 		m = next
+		if p.onState != nil && (m.State != prev || m.HasVia) {
+			from := prev
+			if m.HasVia && m.Via != prev {
+				p.onState(p.spec, prev, m.Via, m.Backoff, lastPid, m.ExitExpected)
+				from = m.Via
+			}
+			if m.State != from {
+				p.onState(p.spec, from, m.State, m.Backoff, lastPid, m.ExitExpected)
+			}
+		}
 		if m.State != prev {
 			p.log.Debug("state", "from", prev, "to", m.State, "event", ev.kind)
-			p.logMilestone(prev, m.State)
+			p.logMilestone(prev, m.State, m.SpawnErr)
 			if m.State == Stopping && child != nil {
 				child.Stopping()
 			}
@@ -203,10 +221,16 @@ func (p *process) run() {
 				if err = p.rt.Check(p.spec); err == nil {
 					err = step(event{kind: evWait, err: c.text})
 				}
+				if err == nil {
+					p.rt.Hold(p.spec, false) // started by the operator: no longer held stopped
+				}
 			case cmdDepsReady:
 				err = step(event{kind: evDepsReady})
 			case cmdDepsFailed:
 				err = step(event{kind: evDepsFailed, err: c.text})
+			case cmdStdin:
+				c.reply <- writeStdin(m, child, c.data)
+				return
 			}
 			p.publish(m, child)
 			c.reply <- err
@@ -375,7 +399,7 @@ func adoptedMachine(spec *ProcessSpec, started, now time.Time) machine {
 
 // logMilestone writes supervisord's main-log lines that people grep for:
 // a start that held for startsecs, and a program given up on.
-func (p *process) logMilestone(from, to State) {
+func (p *process) logMilestone(from, to State, why string) {
 	name := p.spec.FullName()
 	switch {
 	case from == Starting && to == Running && p.spec.Ready.Kind != ReadyStartSecs:
@@ -383,7 +407,25 @@ func (p *process) logMilestone(from, to State) {
 	case from == Starting && to == Running:
 		p.log.Info(fmt.Sprintf("success: %s entered RUNNING state, process has stayed up for > than %s seconds (startsecs)",
 			name, strconv.FormatFloat(p.spec.StartSecs.Seconds(), 'f', -1, 64)))
+	case to == Fatal && strings.HasPrefix(why, "dependency"):
+		p.log.Info(fmt.Sprintf("gave up: %s entered FATAL state, %s", name, why))
 	case to == Fatal:
 		p.log.Info(fmt.Sprintf("gave up: %s entered FATAL state, too many start retries too quickly", name))
 	}
+}
+
+// writeStdin passes data to the child's stdin, as supervisord does: only
+// while it runs and is not being stopped.
+func writeStdin(m machine, child Child, data []byte) error {
+	if child == nil || m.State == Stopping || m.restartPending() {
+		return ErrNotRunning
+	}
+	w, ok := child.(StdinWriter)
+	if !ok {
+		return ErrNoFile
+	}
+	if err := w.WriteStdin(data); err != nil {
+		return errors.Join(ErrNoFile, err)
+	}
+	return nil
 }

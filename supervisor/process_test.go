@@ -328,8 +328,8 @@ func TestSupervisor_DependsOn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt := newFakeRuntime()
 		s := mustOpen(t, rt,
-			named("celery", func(s *ProcessSpec) { s.Priority = 1; s.DependsOn = []string{"redis"}; s.StartSecs = 0 }),
-			named("redis", func(s *ProcessSpec) { s.Priority = 900; s.StartSecs = 2 * time.Second }))
+			named("celery", func(s *ProcessSpec) { s.Priority = 900; s.DependsOn = []string{"redis"}; s.StartSecs = 0 }),
+			named("redis", func(s *ProcessSpec) { s.Priority = 1; s.StartSecs = 2 * time.Second }))
 		defer s.Close(context.Background())
 		t0 := time.Now()
 		first, second := <-rt.spawns, <-rt.spawns
@@ -338,14 +338,20 @@ func TestSupervisor_DependsOn(t *testing.T) {
 				first.name, first.at.Sub(t0), second.name, second.at.Sub(t0))
 		}
 		synctest.Wait()
-		res, _ := s.StopAll(context.Background(), WaitForDone)
-		var order []string
-		for _, r := range res {
-			order = append(order, r.Name)
+		// redis comes first by priority; it stops only once celery has.
+		rt.set("celery", fakeBehavior{ignoreTerm: true})
+		t2 := time.Now()
+		go s.StopAll(context.Background(), WaitForDone)
+		synctest.Wait()
+		if info, _ := s.Process("redis"); info.State != Running {
+			t.Errorf("redis is %s while celery still stops", info.State)
 		}
-		if got := fmt.Sprint(order); got != "[celery redis]" {
-			t.Errorf("stop order %s, want the dependent first", got)
+		time.Sleep(11 * time.Second) // celery's stopwaitsecs, then SIGKILL
+		synctest.Wait()
+		if info, _ := s.Process("redis"); info.State != Stopped || info.Stop.Sub(t2) < 10*time.Second {
+			t.Errorf("redis %s at %s, want stopped after celery", info.State, info.Stop.Sub(t2))
 		}
+		rt.set("celery", fakeBehavior{})
 		// Started alone, it starts its dependency and waits for it.
 		t1 := time.Now()
 		if err := s.StartProcess(context.Background(), "celery", WaitForDone); err != nil {

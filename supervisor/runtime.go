@@ -59,6 +59,26 @@ type SocketKeeper interface {
 	KeepSockets(specs []*ProcessSpec)
 }
 
+// Tapper is a Runtime that can hand a process's output to the engine as
+// well as to its logs: an event listener's answers, PROCESS_LOG events.
+// A nil func leaves that stream as NewOutput would.
+type Tapper interface {
+	NewTappedOutput(spec *ProcessSpec, stdout, stderr func([]byte)) Output
+}
+
+// CommandRunner is a Runtime that runs a shell command to completion (an
+// on_fatal or on_exit action), with env added to the daemon's.
+type CommandRunner interface {
+	RunCommand(ctx context.Context, command string, env []string) ([]byte, ExitStatus, error)
+}
+
+// StdinWriter is a Child with a pipe as stdin.
+type StdinWriter interface {
+	// WriteStdin queues b for the process's stdin without blocking; it
+	// fails once the process closed its stdin or too much is queued.
+	WriteStdin(b []byte) error
+}
+
 // Announcer is a Child that reports its readiness: a notify socket's
 // READY=1 and STATUS=, or a probe's success.
 type Announcer interface {

@@ -68,6 +68,17 @@ type ProcessSpec struct {
 	// DependsOn names processes ("name", "group:name", "group:*") that must
 	// be ready before this one starts, and stop only after it.
 	DependsOn []string
+	// Stdin gives the process a pipe as stdin, which SendStdin writes to;
+	// otherwise it reads /dev/null.
+	Stdin bool
+	// StdoutEvents and StderrEvents send its output as PROCESS_LOG events
+	// (supervisord's stdout_events_enabled, stderr_events_enabled).
+	StdoutEvents, StderrEvents bool
+	// OnFatal and OnExit are what happens when the process goes FATAL, or
+	// exits (EXITED): "shutdown" stops the daemon (a container's PID 1
+	// then exits), any other value is a command run with the event in its
+	// environment; "" does nothing. What event listeners were for.
+	OnFatal, OnExit string
 }
 
 // SocketSpec is a listening socket the daemon binds and keeps across the
@@ -144,6 +155,8 @@ type GroupSpec struct {
 	Name      string
 	Priority  int
 	Processes []ProcessSpec
+	// Listener makes it an event listener pool; nil for other groups.
+	Listener *ListenerSpec
 }
 
 // Equal reports whether two group specs are identical.

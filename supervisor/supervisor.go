@@ -45,6 +45,9 @@ type Supervisor struct {
 	// MemoryCheck is how often memory_restart is checked;
 	// DefaultMemoryCheck if zero.
 	MemoryCheck time.Duration
+	// OnShutdown asks the daemon to shut down: a process's on_fatal or
+	// on_exit = "shutdown".
+	OnShutdown func()
 
 	rt        Runtime
 	applyMu   sync.Mutex // one Apply at a time
@@ -57,6 +60,9 @@ type Supervisor struct {
 	pending   []GroupSpec // the config read by the last Reread
 	changes   changes
 	quit      chan struct{} // closed by Close
+	events    bus
+	poolsMu   sync.Mutex
+	pools     map[string]*pool // event listener pools by group
 }
 
 type group struct {
@@ -98,6 +104,11 @@ func (s *Supervisor) Open(ctx context.Context) error {
 	s.mu.Unlock()
 	s.rt.EndAdoption()
 	s.keepSockets() // bound at start, before anything needs them
+	s.startPools()
+	for _, g := range s.groupNames() {
+		s.emitGroup(true, g)
+	}
+	s.emit("SUPERVISOR_STATE_CHANGE_RUNNING", "")
 	var fresh, redo []*process
 	for _, p := range all {
 		switch a := p.adoption; {
@@ -139,6 +150,7 @@ func (s *Supervisor) Detach() (undo func()) {
 // first call's result.
 func (s *Supervisor) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
+		s.emit("SUPERVISOR_STATE_CHANGE_STOPPING", "")
 		s.closing.Store(true)
 		close(s.quit)
 		s.applyMu.Lock()
@@ -151,10 +163,11 @@ func (s *Supervisor) Close(ctx context.Context) error {
 	return s.closeErr
 }
 
-func (s *Supervisor) newProcess(spec ProcessSpec, adopt bool) *process {
+func (s *Supervisor) newProcess(spec ProcessSpec, adopt, listener bool) *process {
 	sp := spec
-	p := newProcess(&sp, s.rt, s.Logger)
+	p := newProcess(&sp, s.rt, s.Logger, s.newOutput(&sp, listener))
 	p.changed = s.changes.notify
+	p.onState = s.emitState
 	if adopt {
 		p.adoption = s.rt.Adopt(p.spec, p.out)
 	}
@@ -168,7 +181,7 @@ func (s *Supervisor) newProcess(spec ProcessSpec, adopt bool) *process {
 func (s *Supervisor) addGroupLocked(gs GroupSpec, adopt bool) *group {
 	g := &group{spec: gs}
 	for _, ps := range gs.Processes {
-		p := s.newProcess(ps, adopt)
+		p := s.newProcess(ps, adopt, gs.Listener != nil)
 		p.groupPrio.Store(int64(gs.Priority))
 		g.procs = append(g.procs, p)
 		s.byName[ps.FullName()] = p
@@ -412,7 +425,13 @@ func (s *Supervisor) startMany(ctx context.Context, procs []*process, w Wait) []
 	if w == WaitForDone {
 		wait = func(p *process) error { return s.awaitStart(ctx, p, p.spec.FullName()) }
 	}
-	return s.inOrder(ctx, procs, ascending, func(p *process) error { return s.issueStart(ctx, p, p.spec.FullName()) }, wait)
+	return s.inOrder(ctx, procs, ascending, func(p *process) error {
+		err := s.issueStart(ctx, p, p.spec.FullName())
+		if errors.Is(err, ErrAlreadyStarted) {
+			return nil // started meanwhile as another's dependency
+		}
+		return err
+	}, wait)
 }
 
 // StopProcess stops one process; with WaitForDone it returns once the
@@ -468,15 +487,21 @@ func (s *Supervisor) StopAll(ctx context.Context, w Wait) ([]Result, error) {
 
 func (s *Supervisor) stopMany(ctx context.Context, procs []*process, w Wait, hold bool) []Result {
 	procs = slices.DeleteFunc(procs, func(p *process) bool { return !p.info.Load().State.IsRunning() })
-	if s.anyDependencies(procs) {
-		// What depends on another stops first, and is waited for.
-		return s.fanOut(ctx, procs, ascending, func(p *process) error { return s.stop(ctx, p, p.spec.FullName(), WaitForDone, hold) })
+	issue := func(p *process) error { return s.issueStop(ctx, p, p.spec.FullName(), hold) }
+	waitStopped := func(p *process) error { return p.waitUntil(ctx, stoppedCond) }
+	levels := s.dependencyLevels(procs)
+	var results []Result
+	for i, level := range levels {
+		// Priority orders within a level; only dependencies wait: a
+		// level stops once those depending on it have (the last one
+		// waits only when asked).
+		var wait func(*process) error
+		if w == WaitForDone || i < len(levels)-1 {
+			wait = waitStopped
+		}
+		results = append(results, s.inOrder(ctx, level, ascending, issue, wait)...)
 	}
-	var wait func(*process) error
-	if w == WaitForDone {
-		wait = func(p *process) error { return p.waitUntil(ctx, stoppedCond) }
-	}
-	return s.inOrder(ctx, procs, ascending, func(p *process) error { return s.issueStop(ctx, p, p.spec.FullName(), hold) }, wait)
+	return results
 }
 
 // RestartProcess stops a process, waits until it is reaped, and starts it

@@ -89,6 +89,15 @@ type machine struct {
 	// ReadyTimedOut: the stop under way is a start that did not become
 	// ready within startsecs; its exit is a failed start.
 	ReadyTimedOut bool
+
+	// Via is a state this transition passed through on its way (EXITED
+	// before a restart after an exit, BACKOFF before FATAL), which events
+	// must show as supervisord shows it; HasVia says there is one, and
+	// ExitExpected whether the exit was expected. They describe the last
+	// transition only.
+	Via          State
+	HasVia       bool
+	ExitExpected bool
 }
 
 type effectKind int
@@ -110,6 +119,7 @@ const tooQuicklyText = "Exited too quickly (process log may have details)"
 // event. It never performs an effect itself; the actor does, and reports the
 // outcome of a spawn or a stop signal as a further event.
 func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine, []effect, error) {
+	m.HasVia = false
 	switch ev.kind {
 	case evStart:
 		switch {
@@ -222,7 +232,7 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 		if m.State != Stopping {
 			return m, nil, nil
 		}
-		m.State = Unknown
+		m.State, m.ReadyTimedOut = Unknown, false
 		return disarm(m), nil, nil
 
 	case evExit:
@@ -291,7 +301,7 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 }
 
 func spawning(m machine, now time.Time) machine {
-	m.State, m.Start, m.SpawnErr, m.ExitStatus, m.Delay = Starting, now, "", 0, 0
+	m.State, m.Start, m.SpawnErr, m.ExitStatus, m.Delay, m.ReadyTimedOut = Starting, now, "", 0, 0, false
 	return disarm(m)
 }
 
@@ -300,7 +310,9 @@ func spawning(m machine, now time.Time) machine {
 func backoff(m machine, spec *ProcessSpec, now time.Time) machine {
 	m.Backoff++
 	if (spec.StartRetries >= 0 && m.Backoff > spec.StartRetries) || m.NoRestart {
-		m.State, m.Backoff, m.Delay = Fatal, 0, 0
+		// supervisord enters BACKOFF (counting the try), then gives up.
+		m.Via, m.HasVia = Backoff, true
+		m.State, m.Delay = Fatal, 0
 		if m.NoRestart {
 			m.State = Exited
 		}
@@ -321,7 +333,7 @@ func backoff(m machine, spec *ProcessSpec, now time.Time) machine {
 // BACKOFF stays what it is in supervisord: a start that failed.
 func exited(m machine, st ExitStatus, spec *ProcessSpec, now time.Time) (machine, []effect, error) {
 	expected := !st.Signaled && spec.exitExpected(st.Code)
-	m.State, m.ExitStatus, m.Backoff = Exited, st.Code, 0
+	m.State, m.ExitStatus, m.Backoff, m.ExitExpected = Exited, st.Code, 0, expected
 	if !expected {
 		m.SpawnErr = fmt.Sprintf("Bad exit code %d", st.Code)
 	}
@@ -335,6 +347,7 @@ func exited(m machine, st ExitStatus, spec *ProcessSpec, now time.Time) (machine
 	}
 	m.Crashes++
 	m.Restarts++
+	m.Via, m.HasVia = Exited, true
 	if m.Crashes <= 1 {
 		m.RestartsAfterExit++
 		return spawning(m, now), []effect{{kind: effSpawn}}, nil

@@ -263,7 +263,7 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 		for _, ps := range gs.Processes {
 			p := keep[ps.FullName()]
 			if p == nil {
-				p = s.newProcess(ps, false)
+				p = s.newProcess(ps, false, gs.Listener != nil)
 			}
 			p.groupPrio.Store(int64(gs.Priority))
 			g.procs = append(g.procs, p)
@@ -278,6 +278,13 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 	s.mu.Unlock()
 
 	s.keepSockets()
+	s.startPools()
+	for _, g := range d.Removed {
+		s.emitGroup(false, g)
+	}
+	for _, g := range d.Added {
+		s.emitGroup(true, g)
+	}
 	if s.closing.Load() {
 		return d // shutting down meanwhile: start nothing only to stop it
 	}

@@ -55,7 +55,10 @@ func doRollingRestart(m *Main, args []string) error {
 		found := false
 		for _, info := range list(all) {
 			g, n := fstr(info, "group"), fstr(info, "name")
-			if name == "all" || (g == group && (!hasProcess || n == process)) {
+			// A bare name is a group, or a program's processes in every
+			// instance (its name, or its numprocs names NAME_00, ...).
+			bare := !strings.Contains(name, ":") && (n == name || strings.HasPrefix(n, name+"_"))
+			if name == "all" || (g == group && (!hasProcess || n == process)) || bare {
 				spec := makeNamespec(g, n, true)
 				if !slices.Contains(members, spec) {
 					members = append(members, spec)

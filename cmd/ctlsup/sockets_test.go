@@ -114,8 +114,9 @@ func ctl(t *testing.T, url string, args ...string) string {
 func waitServing(t *testing.T, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	client := &http.Client{Timeout: 2 * time.Second}
 	for {
-		if resp, err := http.Get("http://" + addr + "/"); err == nil {
+		if resp, err := client.Get("http://" + addr + "/"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return
@@ -182,8 +183,8 @@ startsecs = 20
 }
 
 // TestSockets_UWSGIRestartsKeepThePort: the same with Debian's uWSGI,
-// which takes LISTEN_FDS with --protocol http; ready is an HTTP probe
-// (uWSGI sends READY=1 on its first start only). The port never refuses a
+// which takes LISTEN_FDS with --protocol http and says READY=1 (on each
+// fresh start; not after its own HUP re-exec). The port never refuses a
 // connection. uWSGI 2.0 itself may reset one request a worker had just
 // accepted when its graceful stop comes (its race, not the socket's): at
 // most a few are tolerated here, and its own HUP reload loses none.
@@ -196,9 +197,9 @@ listen = %q
 [program.web]
 command = [%q, "--master", "--processes", "2", "--protocol", "http", "--chdir", "APP", "--wsgi-file", "wsgi.py", "--hook-master-start", "unix_signal:15 gracefully_kill_them_all"]
 sockets = ["web"]
-ready = "http://%s/"
+ready = "notify"
 startsecs = 20
-`, addr, uwsgi, addr))
+`, addr, uwsgi))
 	res := underLoad(t, addr, 3, func() {
 		if out := ctl(t, url, "restart", "web"); !strings.Contains(out, "web: started") {
 			t.Fatalf("restart: %s", out)
@@ -231,10 +232,38 @@ ready = "notify"
 startsecs = 20
 `, addr, gunicorn)
 	dir, url := appDaemon(t, strings.ReplaceAll(programs, "VER", "1"))
+	for deadline := time.Now().Add(30 * time.Second); strings.Count(ctl(t, url, "status"), "RUNNING") != 4; {
+		if time.Now().After(deadline) {
+			t.Fatalf("not all RUNNING: %s", ctl(t, url, "status"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	restartsUnderLoad(t, addr, 1, func() {
+		// One at a time: while it runs, at least three serve.
+		stop := make(chan struct{})
+		fewest := make(chan int, 1)
+		go func() {
+			low := 4
+			for {
+				select {
+				case <-stop:
+					fewest <- low
+					return
+				default:
+				}
+				if st := ctl(t, url, "status"); strings.Count(st, "\n") == 4 {
+					low = min(low, strings.Count(st, "RUNNING"))
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
 		out := ctl(t, url, "restart", "--rolling", "web")
+		close(stop)
 		if strings.Count(out, ": restarted") != 4 {
 			t.Fatalf("rolling restart: %s", out)
+		}
+		if low := <-fewest; low < 3 {
+			t.Errorf("only %d of 4 RUNNING at one point of the rolling restart", low)
 		}
 	})
 	conf := filepath.Join(dir, "conf.d", "app.toml")
@@ -252,4 +281,43 @@ startsecs = 20
 			time.Sleep(50 * time.Millisecond)
 		}
 	})
+}
+
+// TestStdin_Fg: supervisorctl's fg, and ctlsup's, pass typed lines to a
+// program with stdin = true and show what it writes.
+func TestStdin_Fg(t *testing.T) {
+	supervisorctl := testhelper.RequireReference(t, "supervisorctl")
+	_, url := appDaemon(t, "[program.cat]\ncommand = \"/bin/cat\"\nstdin = true\nstartsecs = 0\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(ctl(t, url, "status", "cat"), "RUNNING") {
+		if time.Now().After(deadline) {
+			t.Fatal("cat not RUNNING")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, client := range []string{supervisorctl, ctlsupBin} {
+		word := "typed-by-" + filepath.Base(client)
+		cmd := exec.Command(client, "-s", url, "fg", "cat")
+		in, _ := cmd.StdinPipe()
+		var out testhelper.SyncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // attached
+		fmt.Fprintln(in, word)
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), word) && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		in.Close()
+		if client == supervisorctl {
+			// Its output thread ends only at its next 30 s poll.
+			time.Sleep(200 * time.Millisecond)
+			cmd.Process.Kill()
+		}
+		cmd.Wait()
+		if got := out.String(); !strings.Contains(got, word) || !strings.Contains(got, "Exiting foreground") {
+			t.Errorf("%s fg:\n%s", filepath.Base(client), got)
+		}
+	}
 }

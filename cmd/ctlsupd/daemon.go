@@ -195,6 +195,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 	m.Supervisor = supervisor.New(rt, cfg.Groups)
 	m.Supervisor.Logger = m.Logger
 	m.Supervisor.Loader = m.load
+	m.Supervisor.OnShutdown = func() { m.ask(requestShutdown) }
 	m.engine.Store(m.Supervisor)
 	swapped := make(chan struct{})
 	if old := m.swapped.Swap(&swapped); old != nil {

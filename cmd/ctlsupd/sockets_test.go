@@ -22,7 +22,7 @@ func TestSockets_SurviveTheDaemonsDeath(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	path := testConfig(t, map[string]string{"app.toml": fmt.Sprintf("[socket.http]\nlisten = %q\n", addr) +
-		program("web", "listen-fds", `sockets = ["http"]`, fmt.Sprintf(`ready = "http://%s/"`, addr))})
+		program("web", "listen-fds", `sockets = ["http"]`, `ready = "notify"`)})
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
 	first, log1 := startDaemon(t, path)
 	waitUntil(t, "web RUNNING", log1, func() bool { return statusPidsOrNil(sock)["web:web"] != 0 })

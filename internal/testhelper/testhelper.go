@@ -316,6 +316,12 @@ var helpers = map[string]func(args []string){
 			}
 			go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintf(w, "pid %d", os.Getpid()) }))
 		}
+		if addr := os.Getenv("NOTIFY_SOCKET"); addr != "" {
+			if c, err := net.Dial("unixgram", addr); err == nil {
+				c.Write([]byte("READY=1"))
+				c.Close()
+			}
+		}
 		forever()
 	},
 	// touch creates a file named by its argument, then sleeps.

@@ -78,8 +78,8 @@ type Metrics struct {
 // ServerURL is the URL supervisorctl would use for this daemon.
 func (d *Daemon) ServerURL() string { return "unix://" + d.Control.Socket }
 
-var daemonKeys = []string{"include", "log_dir", "state_dir", "logfile", "loglevel", "control", "metrics", "program", "instance", "socket"}
-var includedKeys = []string{"include", "program", "instance", "socket"}
+var daemonKeys = []string{"include", "log_dir", "state_dir", "logfile", "loglevel", "control", "metrics", "program", "instance", "socket", "eventlistener"}
+var includedKeys = []string{"include", "program", "instance", "socket", "eventlistener"}
 var controlKeys = []string{"socket", "socket_mode", "socket_owner", "http_listen", "username", "password",
 	"socket_username", "socket_password", "http_username", "http_password"}
 var metricsKeys = []string{"listen"}

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,7 +22,29 @@ var programKeys = []string{
 	"stderr_logfile", "logfile_maxbytes", "logfile_backups", "instances", "singleton",
 	"restart_max_delay", "procfile",
 	"memory_max", "memory_high", "cpu_max", "pids_max", "oom_score_adj", "memory_restart",
-	"sockets", "ready", "depends_on",
+	"sockets", "ready", "depends_on", "stdin", "stdout_events_enabled", "stderr_events_enabled",
+	"on_fatal", "on_exit",
+}
+
+// listenerKeys are what an [eventlistener.X] takes beyond a program's.
+var listenerKeys = []string{"events", "buffer_size", "result_handler"}
+
+// listenerSpec reads a pool's events (required), buffer_size (10, as
+// supervisord's) and result_handler (only supervisord's default).
+func listenerSpec(r *reader) *supervisor.ListenerSpec {
+	spec := &supervisor.ListenerSpec{Events: r.strings("events"), BufferSize: r.integer("buffer_size", 10, 1)}
+	if len(spec.Events) == 0 {
+		r.fail("events", "events is required: the event types the pool listens to, such as [\"PROCESS_STATE\"]")
+	}
+	for _, e := range spec.Events {
+		if !supervisor.ValidEventType(e) {
+			r.fail("events", "events: %q is not an event type", e)
+		}
+	}
+	if h := r.str("result_handler", "supervisor.dispatchers:default_handler"); h != "supervisor.dispatchers:default_handler" {
+		r.fail("result_handler", "result_handler %q: only supervisord's default (OK acknowledges, anything else rejects) is supported", h)
+	}
+	return spec
 }
 
 var instanceKeys = []string{"log_dir", "environment", "logfile_maxbytes", "logfile_backups", "priority"}
@@ -52,11 +75,14 @@ type instanceDef struct {
 	priority int
 }
 
-type programDef struct{ def }
+type programDef struct {
+	def
+	listener bool // an [eventlistener.X]: a pool of its processes
+}
 
 // collect records the file's instances and programs in definition order.
 func (l *loader) collect(f *file) error {
-	for _, kind := range []string{"program", "instance", "socket"} {
+	for _, kind := range []string{"program", "instance", "socket", "eventlistener"} {
 		if v, ok := f.m[kind]; ok {
 			if _, ok := v.(map[string]any); !ok {
 				return &Error{File: f.name, Line: f.lines.line(kind), Msg: fmt.Sprintf("%s must be tables such as [%s.NAME]", kind, kind)}
@@ -64,7 +90,7 @@ func (l *loader) collect(f *file) error {
 		}
 	}
 	for _, k := range f.keys {
-		if len(k) != 2 || (k[0] != "program" && k[0] != "instance" && k[0] != "socket") {
+		if len(k) != 2 || (k[0] != "program" && k[0] != "instance" && k[0] != "socket" && k[0] != "eventlistener") {
 			continue
 		}
 		m, ok := f.m[k[0]].(map[string]any)[k[1]].(map[string]any)
@@ -87,16 +113,18 @@ func (l *loader) collect(f *file) error {
 			continue
 		}
 		for _, o := range l.programs {
-			if d.kind == "program" && o.name == d.name {
+			if (d.kind == "program" || d.kind == "eventlistener") && o.name == d.name {
 				return l.redefined(d, o.def)
 			}
 		}
-		if d.kind == "instance" {
+		switch d.kind {
+		case "instance":
 			l.instances = append(l.instances, &instanceDef{def: d})
-		} else {
-			l.programs = append(l.programs, &programDef{def: d})
+			l.order = append(l.order, "instance\x00"+d.name)
+		default:
+			l.programs = append(l.programs, &programDef{def: d, listener: d.kind == "eventlistener"})
+			l.order = append(l.order, "program\x00"+d.name)
 		}
-		l.order = append(l.order, d.kind+"\x00"+d.name)
 	}
 	return nil
 }
@@ -117,10 +145,17 @@ func (l *loader) build(d *Daemon) ([]supervisor.GroupSpec, error) {
 		instances[in.name] = in
 	}
 	sockets := map[string]*socketDef{}
+	addrs := map[string]*socketDef{}
 	for _, sd := range l.sockets {
 		if err := sd.read(); err != nil {
 			return nil, err
 		}
+		key := sd.spec.Network + " " + sd.spec.Address
+		if prev := addrs[key]; prev != nil {
+			return nil, &Error{File: sd.r.f.name, Line: sd.r.f.lines.line(append(sd.r.path, "listen")...), Table: sd.r.desc,
+				Msg: fmt.Sprintf("listen = %q is socket %q's too: name it once", sd.spec.Address, prev.name)}
+		}
+		addrs[key] = sd
 		sockets[sd.name] = sd
 	}
 	l.socketsByName = sockets
@@ -161,6 +196,9 @@ func (l *loader) build(d *Daemon) ([]supervisor.GroupSpec, error) {
 			g.Processes = append(g.Processes, s)
 			if s.Instance == "" {
 				g.Priority = s.Priority // a program's own group: supervisord's homogeneous group
+			}
+			if p.listener {
+				g.Listener = listenerSpec(p.r)
 			}
 		}
 	}
@@ -214,7 +252,14 @@ const maxNumprocs = 10000
 // one copy per instance (or one of no instance), numprocs each.
 func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d *Daemon) ([]supervisor.ProcessSpec, error) {
 	r := p.r
-	r.checkKeys(programKeys)
+	if p.listener {
+		r.checkKeys(append(slices.Clone(programKeys), listenerKeys...))
+		if r.has("instances") {
+			r.fail("instances", "an event listener pool is a group of its own: it takes no instances")
+		}
+	} else {
+		r.checkKeys(programKeys)
+	}
 	var words []string
 	switch {
 	case r.has("procfile") && r.has("command"):
@@ -256,7 +301,7 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 		Program:         p.name,
 		User:            r.str("user", ""),
 		Umask:           r.octal("umask"),
-		Priority:        r.integer("priority", defaultPriority, -1<<31),
+		Priority:        r.integer("priority", map[bool]int{false: defaultPriority, true: -1}[p.listener], -1<<31),
 		AutoStart:       r.boolean("autostart", true),
 		AutoRestart:     autoRestart(r),
 		ExitCodes:       r.ints("exitcodes", []int{0}),
@@ -270,6 +315,11 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 		Singleton:       singleton,
 		RedirectStderr:  r.boolean("redirect_stderr", false),
 		Limits:          limits(r),
+		Stdin:           r.boolean("stdin", false) || p.listener,
+		StdoutEvents:    r.boolean("stdout_events_enabled", false),
+		OnFatal:         r.str("on_fatal", ""),
+		OnExit:          r.str("on_exit", ""),
+		StderrEvents:    r.boolean("stderr_events_enabled", false),
 	}
 	if base.StopAsGroup {
 		base.KillAsGroup = true // as supervisord: stopping the group implies killing it
@@ -334,6 +384,7 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 			}
 			s.Sockets = l.programSockets(r, x)
 			s.Ready = readiness(r, x)
+			checkProbeTarget(r, s)
 			for _, d := range r.strings("depends_on") {
 				s.DependsOn = append(s.DependsOn, expandKey(r, x, "depends_on", d))
 			}

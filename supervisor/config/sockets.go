@@ -165,3 +165,36 @@ func checkDependencies(groups []supervisor.GroupSpec, where map[string]*reader) 
 	}
 	return nil
 }
+
+// checkProbeTarget refuses a tcp or http probe aimed at a socket the
+// daemon holds for the program: the kernel accepts connections into the
+// held socket's backlog whether the program serves or not (and on a shared
+// socket its siblings answer), so such a probe would find it ready at once.
+func checkProbeTarget(r *reader, s supervisor.ProcessSpec) {
+	target := s.Ready.Target
+	if s.Ready.Kind == supervisor.ReadyHTTP {
+		if u, err := url.Parse(target); err == nil {
+			target = u.Host
+		}
+	}
+	if s.Ready.Kind != supervisor.ReadyTCP && s.Ready.Kind != supervisor.ReadyHTTP {
+		return
+	}
+	for _, sock := range s.Sockets {
+		if sock.Network == "tcp" && sameTCP(sock.Address, target) {
+			r.fail("ready", "ready probes %s, the socket %q ctlsupd holds for the program: it would answer before the program does; use ready = \"notify\", or probe another port", target, sock.Name)
+		}
+	}
+}
+
+// sameTCP compares host:port addresses, a wildcard host matching any.
+func sameTCP(a, b string) bool {
+	ha, pa, err1 := net.SplitHostPort(a)
+	hb, pb, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || pa != pb {
+		return false
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	local := func(h string) bool { return h == "localhost" || h == "127.0.0.1" || h == "::1" }
+	return ha == hb || wild(ha) || wild(hb) || (local(ha) && local(hb))
+}

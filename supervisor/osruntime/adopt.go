@@ -29,7 +29,7 @@ type heldPipe struct {
 
 // takeHeldPipes takes back the read ends the holder kept, by process name.
 func (r *Runtime) takeHeldPipes() {
-	r.heldPipes = map[string][]heldPipe{}
+	r.heldPipes, r.heldStdin = map[string][]heldPipe{}, map[uint64]int{}
 	if r.holder == nil {
 		return
 	}
@@ -38,6 +38,12 @@ func (r *Runtime) takeHeldPipes() {
 		r.Logger.Warn("cannot take pipes back from the fd holder", "err", err)
 	}
 	for id, fd := range fds {
+		if ino, ok := strings.CutPrefix(id, stdinIDPrefix); ok {
+			if n, err := strconv.ParseUint(ino, 10, 64); err == nil {
+				r.heldStdin[n] = fd
+				continue
+			}
+		}
 		if key, ok := strings.CutPrefix(id, socketIDPrefix); ok {
 			if r.socks.held == nil {
 				r.socks.held = map[string]int{}
@@ -113,6 +119,31 @@ func findByPipes(inodes []uint64) (pid int, start uint64, ok bool) {
 		}
 	}
 	return 0, 0, false
+}
+
+// takeStdin takes back the write end of an adopted process's stdin: the
+// one the holder kept, or else a new one opened through /proc (a pipe's
+// /proc/PID/fd entry opens as the pipe itself).
+func (r *Runtime) takeStdin(e *journalEntry) *stdinPipe {
+	id := stdinID(e.Stdin)
+	if fd, ok := r.heldStdin[e.Stdin]; ok {
+		delete(r.heldStdin, e.Stdin)
+		r.holder.Store(id, fd) // Take handed it over: stored again for the next holder
+		return r.adoptStdin(fd, id)
+	}
+	var st unix.Stat_t
+	link := "/proc/" + strconv.Itoa(e.Pid) + "/fd/0"
+	if unix.Stat(link, &st) != nil || st.Ino != e.Stdin {
+		return nil
+	}
+	fd, err := unix.Open(link, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	if r.holder != nil {
+		r.holder.Store(id, fd)
+	}
+	return r.adoptStdin(fd, id)
 }
 
 // findInLeaf finds the leader of a spawn whose pid was not recorded in
@@ -238,6 +269,9 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	}
 	c.p = p
 	r.acct.forked(c.usage, p.Identity())
+	if e.Stdin != 0 {
+		c.stdin = r.takeStdin(e)
+	}
 	lost := false
 	for i, ino := range e.Pipes {
 		if ino == 0 || taken[ino] {
@@ -304,8 +338,12 @@ func (r *Runtime) EndAdoption() {
 			r.holder.Drop(hp.id)
 		}
 	}
+	for ino, fd := range r.heldStdin {
+		syscall.Close(fd)
+		r.holder.Drop(stdinID(ino))
+	}
 	r.sweepLeaves()
-	r.survivors, r.heldPipes, r.claimed = nil, nil, nil
+	r.survivors, r.heldPipes, r.claimed, r.heldStdin = nil, nil, nil, nil
 	proc.EndAdoption()
 }
 
@@ -315,9 +353,56 @@ func (r *Runtime) Hold(spec *supervisor.ProcessSpec, stopped bool) {
 }
 
 // fingerprint identifies what a spec runs, so a successor adopting a
-// process can tell whether its configuration changed meanwhile.
+// process can tell whether its configuration changed meanwhile. Settings
+// at their zero value are left out: a newer daemon that knows more
+// settings computes the same fingerprint for the same configuration, and
+// an upgrade does not restart everything.
 func fingerprint(spec *supervisor.ProcessSpec) string {
 	b, _ := json.Marshal(spec)
+	var v any
+	json.Unmarshal(b, &v)
+	b, _ = json.Marshal(dropZero(v)) // maps marshal with sorted keys
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
+}
+
+// dropZero removes zero values (false, 0, "", null, empty objects and
+// arrays) from decoded JSON, recursively.
+func dropZero(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			e = dropZero(e)
+			if isZero(e) {
+				delete(x, k)
+			} else {
+				x[k] = e
+			}
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = dropZero(e)
+		}
+		return x
+	}
+	return v
+}
+
+func isZero(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case bool:
+		return !x
+	case float64:
+		return x == 0
+	case string:
+		return x == ""
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
 }

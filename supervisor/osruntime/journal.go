@@ -44,6 +44,7 @@ type journalRecord struct {
 	Pipes       []uint64 `json:"pipes,omitempty"` // stdout, then stderr inode (0: none)
 	Fingerprint string   `json:"fp,omitempty"`
 	Cgroup      string   `json:"cgroup,omitempty"` // the spawn's cgroup directory
+	Stdin       uint64   `json:"stdin,omitempty"`  // its stdin pipe's inode, when it has one
 	Priority    int      `json:"prio,omitempty"`
 	StopSignal  int      `json:"sig,omitempty"`
 	StopWaitMs  int64    `json:"wait_ms,omitempty"`
@@ -177,8 +178,8 @@ func (f *stateFile) newID() uint64 {
 }
 
 // spawning records a spawn about to happen.
-func (f *stateFile) spawning(id uint64, spec *supervisor.ProcessSpec, fingerprint string, pipes []uint64, cgroup string) {
-	f.record(journalRecord{ID: id, Name: spec.FullName(), Pipes: pipes, Fingerprint: fingerprint, Cgroup: cgroup,
+func (f *stateFile) spawning(id uint64, spec *supervisor.ProcessSpec, fingerprint string, pipes []uint64, stdin uint64, cgroup string) {
+	f.record(journalRecord{ID: id, Name: spec.FullName(), Pipes: pipes, Stdin: stdin, Fingerprint: fingerprint, Cgroup: cgroup,
 		Priority: spec.Priority, StopSignal: int(spec.StopSignal), StopWaitMs: spec.StopWait.Milliseconds(),
 		StopAsGroup: spec.StopAsGroup, KillAsGroup: spec.KillAsGroup})
 }

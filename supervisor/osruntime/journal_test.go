@@ -24,13 +24,13 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	web := &supervisor.ProcessSpec{Group: "web", Name: "web", StopSignal: syscall.SIGTERM, StopWait: time.Second}
 	gone := &supervisor.ProcessSpec{Group: "x", Name: "x"}
 	b := f.newID()
-	f.spawning(b, beat, "fp-beat", []uint64{11, 12}, "")
+	f.spawning(b, beat, "fp-beat", []uint64{11, 12}, 0, "")
 	f.started(b, 100, 5000, time.UnixMilli(1234))
 	w := f.newID()
-	f.spawning(w, web, "fp-web", []uint64{21, 0}, "")
+	f.spawning(w, web, "fp-web", []uint64{21, 0}, 0, "")
 	f.stopping(w)
 	x := f.newID()
-	f.spawning(x, gone, "", nil, "")
+	f.spawning(x, gone, "", nil, 0, "")
 	f.started(x, 300, 1, time.Now())
 	f.gone(x)
 	f.hold("cts:worker", true)
@@ -86,7 +86,7 @@ func TestStateFile_Compacts(t *testing.T) {
 	spec := &supervisor.ProcessSpec{Group: "g", Name: "n"}
 	for i := range 5000 {
 		id := f.newID()
-		f.spawning(id, spec, "", nil, "")
+		f.spawning(id, spec, "", nil, 0, "")
 		f.started(id, 1000+i, 1, time.Now())
 		f.gone(id)
 	}
@@ -94,5 +94,23 @@ func TestStateFile_Compacts(t *testing.T) {
 	b, _ := os.ReadFile(path)
 	if n := strings.Count(string(b), "\n"); n > 2*256+10 {
 		t.Errorf("journal of 5000 finished spawns has %d lines", n)
+	}
+}
+
+// TestFingerprint_NewSettingsKeepIt: a setting a newer daemon knows, left
+// at its zero value, does not change a spec's fingerprint (an upgrade
+// would otherwise restart every adopted program); a set one does.
+func TestFingerprint_NewSettingsKeepIt(t *testing.T) {
+	spec := testSpec()
+	before := fingerprint(spec)
+	plain := *spec
+	plain.Sockets, plain.DependsOn = nil, []string{}
+	if fingerprint(&plain) != before {
+		t.Error("an empty list changed the fingerprint")
+	}
+	changed := *spec
+	changed.Ready = supervisor.Readiness{Kind: supervisor.ReadyNotify}
+	if fingerprint(&changed) == before {
+		t.Error("a readiness rule did not change the fingerprint")
 	}
 }

@@ -2,18 +2,17 @@ package osruntime
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/ctlsup/ctlsup/supervisor"
-	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
 // notifier is the runtime's sd_notify socket, as systemd's
@@ -24,49 +23,65 @@ import (
 // process group): one program cannot declare another ready. It costs one
 // socket and a goroutine parked in the runtime's poller.
 type notifier struct {
-	once  sync.Once
-	conn  *net.UnixConn
-	addr  string
-	err   error
-	mu    sync.Mutex
-	watch map[*osChild]bool
+	mu      sync.Mutex
+	conn    *net.UnixConn
+	addr    string
+	tmpDir  string // holds the socket when state_dir's path is too long
+	watch   map[*osChild]bool
+	unowned []pendingNote // notes no spawn claimed yet: one may be still forking
 }
 
-// address starts the socket on first use and returns its NOTIFY_SOCKET.
+// pendingNote is a note kept a moment for a spawn that is still forking.
+type pendingNote struct {
+	pid  int
+	note supervisor.Note
+	at   time.Time
+}
+
+// notifyAddress starts the socket on first use (again after a failure)
+// and returns its NOTIFY_SOCKET.
 func (r *Runtime) notifyAddress() (string, error) {
 	n := &r.notify
-	n.once.Do(func() {
-		path := filepath.Join(r.StateDir, "notify.sock")
-		if len(path) >= 100 { // sun_path's limit: an abstract name instead
-			sum := sha256.Sum256([]byte(path))
-			path = "@ctlsup-notify-" + hex.EncodeToString(sum[:8])
-		} else {
-			os.Remove(path)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.conn != nil {
+		return n.addr, nil
+	}
+	path := filepath.Join(r.StateDir, "notify.sock")
+	if len(path) >= 100 { // sun_path's limit: a short private directory instead
+		dir, err := os.MkdirTemp("", "ctlsup-notify-")
+		if err != nil {
+			return "", err
 		}
-		name := path
-		if strings.HasPrefix(name, "@") {
-			name = "\x00" + name[1:]
-		}
-		n.conn, n.err = net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
-		if n.err != nil {
-			return
-		}
-		if raw, err := n.conn.SyscallConn(); err == nil {
-			raw.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSCRED, 1) })
-		}
-		n.addr, n.watch = path, map[*osChild]bool{}
-		go r.receiveNotes()
-	})
-	return n.addr, n.err
+		n.tmpDir, path = dir, filepath.Join(dir, "notify.sock")
+	}
+	os.Remove(path)
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		return "", err
+	}
+	// Programs running as other users must be able to send: the kernel's
+	// credentials, not the file mode, say who sent what (as systemd's own
+	// notify socket, 0777).
+	os.Chmod(path, 0o666)
+	if raw, err := conn.SyscallConn(); err == nil {
+		raw.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSCRED, 1) })
+	}
+	n.conn, n.addr = conn, path
+	if n.watch == nil {
+		n.watch = map[*osChild]bool{}
+	}
+	go r.receiveNotes(conn)
+	return n.addr, nil
 }
 
 // receiveNotes hands each datagram to the spawn its sender belongs to.
-func (r *Runtime) receiveNotes() {
+func (r *Runtime) receiveNotes(conn *net.UnixConn) {
 	n := &r.notify
 	buf := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
 	for {
-		nb, noob, _, _, err := n.conn.ReadMsgUnix(buf, oob)
+		nb, noob, _, _, err := conn.ReadMsgUnix(buf, oob)
 		if err != nil {
 			return // closed
 		}
@@ -76,9 +91,20 @@ func (r *Runtime) receiveNotes() {
 		}
 		note := parseNote(buf[:nb])
 		n.mu.Lock()
+		claimed := false
 		for c := range n.watch {
 			if c.owns(pid) {
 				c.note(note)
+				claimed = true
+			}
+		}
+		if !claimed {
+			// Its spawn may not be watched yet (the fork has not
+			// returned): kept two seconds for watchNotes.
+			now := time.Now()
+			n.unowned = slices.DeleteFunc(n.unowned, func(p pendingNote) bool { return now.Sub(p.at) > 2*time.Second })
+			if len(n.unowned) < 256 {
+				n.unowned = append(n.unowned, pendingNote{pid, note, now})
 			}
 		}
 		n.mu.Unlock()
@@ -114,9 +140,20 @@ func parseNote(b []byte) supervisor.Note {
 }
 
 func (r *Runtime) watchNotes(c *osChild) {
-	r.notify.mu.Lock()
-	r.notify.watch[c] = true
-	r.notify.mu.Unlock()
+	n := &r.notify
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.watch == nil {
+		n.watch = map[*osChild]bool{}
+	}
+	n.watch[c] = true
+	n.unowned = slices.DeleteFunc(n.unowned, func(p pendingNote) bool {
+		if c.owns(p.pid) {
+			c.note(p.note)
+			return true
+		}
+		return false
+	})
 }
 
 func (r *Runtime) unwatchNotes(c *osChild) {
@@ -127,12 +164,15 @@ func (r *Runtime) unwatchNotes(c *osChild) {
 
 func (r *Runtime) closeNotify() {
 	n := &r.notify
-	n.once.Do(func() {}) // never started: stays so
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.conn != nil {
 		n.conn.Close()
-		if !strings.HasPrefix(n.addr, "@") {
-			os.Remove(n.addr)
+		os.Remove(n.addr)
+		if n.tmpDir != "" {
+			os.Remove(n.tmpDir)
 		}
+		n.conn = nil
 	}
 }
 
@@ -144,11 +184,9 @@ func (c *osChild) owns(pid int) bool {
 	if pid == c.p.Pid {
 		return true
 	}
-	if c.leaf != nil {
-		return c.leaf.Contains(pid)
-	}
-	st, err := proc.ReadStat(pid)
-	return err == nil && st.Pgrp == c.p.Pid && proc.GroupOurs(c.p.Identity())
+	// Without a cgroup only the leader counts: any process of the
+	// daemon's session could join another's process group.
+	return c.leaf != nil && c.leaf.Contains(pid)
 }
 
 // note passes a readiness note to the engine without ever blocking the

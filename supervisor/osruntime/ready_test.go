@@ -2,6 +2,7 @@ package osruntime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -157,5 +158,54 @@ func TestSockets_HeldAcrossRestarts(t *testing.T) {
 	second, _ := h.s.Process("web")
 	if got := <-answer; got != fmt.Sprintf("pid %d<nil>", second.Pid) || second.Pid == first.Pid {
 		t.Errorf("a request made while stopped: %q (pids %d then %d)", got, first.Pid, second.Pid)
+	}
+}
+
+// TestStdin: a program with stdin = true reads what SendStdin writes; one
+// without has none (NO_FILE, as its stdin is /dev/null).
+func TestStdin(t *testing.T) {
+	dir := t.TempDir()
+	cat := helperSpec(dir, "cat", []string{"/bin/cat"}, func(s *supervisor.ProcessSpec) { s.Stdin = true })
+	plain := helperSpec(dir, "plain", testhelper.Argv("sleep"), nil)
+	h := openOS(t, cat, plain)
+	h.wait("cat", inState(supervisor.Running))
+	h.wait("plain", inState(supervisor.Running))
+	for _, line := range []string{"hello\n", "world\n"} {
+		if err := h.s.SendStdin(context.Background(), "cat", []byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "cat's echo", func() bool { return readFile(cat.Stdout.Path) == "hello\nworld\n" })
+	if err := h.s.SendStdin(context.Background(), "plain", []byte("x")); !errors.Is(err, supervisor.ErrNoFile) {
+		t.Errorf("stdin of a program without one: %v", err)
+	}
+	h.s.StopProcess(context.Background(), "cat", supervisor.WaitForDone)
+	if err := h.s.SendStdin(context.Background(), "cat", []byte("x")); !errors.Is(err, supervisor.ErrNotRunning) {
+		t.Errorf("stdin of a stopped program: %v", err)
+	}
+}
+
+// TestActions_OnFatalAndOnExit: on_exit runs a command with the event in
+// its environment; on_fatal = "shutdown" asks the daemon to stop.
+func TestActions_OnFatalAndOnExit(t *testing.T) {
+	dir := t.TempDir()
+	record := filepath.Join(dir, "exit-event")
+	once := helperSpec(dir, "once", testhelper.Argv("exit", "3"), func(s *supervisor.ProcessSpec) {
+		s.AutoRestart, s.StartSecs = supervisor.RestartNever, 0
+		s.OnExit = `echo "$CTLSUP_EVENT $CTLSUP_PROCESS $CTLSUP_EXPECTED $CTLSUP_PAYLOAD" > ` + record
+	})
+	failing := helperSpec(dir, "failing", testhelper.Argv("exit", "1"), func(s *supervisor.ProcessSpec) {
+		s.StartSecs, s.StartRetries, s.OnFatal = time.Second, 0, "shutdown"
+	})
+	shutdown := make(chan struct{}, 1)
+	h := openOSWith(t, func(s *supervisor.Supervisor) { s.OnShutdown = func() { shutdown <- struct{}{} } }, once, failing)
+	eventually(t, "the on_exit command", func() bool { return strings.Contains(readFile(record), "expected:0") })
+	if got := strings.TrimSpace(readFile(record)); !strings.HasPrefix(got, "PROCESS_STATE_EXITED once 0 processname:once groupname:once from_state:RUNNING expected:0 pid:") {
+		t.Errorf("on_exit saw %q", got)
+	}
+	select {
+	case <-shutdown:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("on_fatal = shutdown did not ask for a shutdown:\n%s", h.log)
 	}
 }

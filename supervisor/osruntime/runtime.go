@@ -62,6 +62,7 @@ type Runtime struct {
 	// had stopped.
 	survivors map[string]*journalEntry
 	heldPipes map[string][]heldPipe // by process name
+	heldStdin map[uint64]int        // stdin write ends by pipe inode
 	held      map[string]bool
 	claimed   map[string]bool // cgroups adopted or being stopped
 }
@@ -220,6 +221,8 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		}
 	}
 	files := make([]*os.File, 3, 4)
+	var stdin *stdinPipe
+	var stdinIno uint64
 	var pipes logcap.Pipes
 	if c, ok := out.(captureOutput); ok {
 		if pipes, err = c.Attach(); err != nil {
@@ -258,8 +261,16 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		}
 		env = append(env, "NOTIFY_SOCKET="+addr)
 	}
+	if spec.Stdin {
+		var childEnd *os.File
+		if childEnd, stdin, stdinIno, err = r.newStdin(); err != nil {
+			return nil, fmt.Errorf("cannot make a stdin pipe: %w", err)
+		}
+		defer childEnd.Close()
+		files[0] = childEnd
+	}
 	c := &osChild{name: spec.FullName(), state: r.state, done: make(chan supervisor.ExitStatus, 1), acct: &r.acct,
-		memoryMax: spec.Limits.MemoryMax, notes: make(chan supervisor.Note, 8), rt: r}
+		memoryMax: spec.Limits.MemoryMax, notes: make(chan supervisor.Note, 8), rt: r, stdin: stdin}
 	attr := proc.Attr{
 		Path:        path,
 		Argv:        spec.Argv,
@@ -275,14 +286,20 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		OOMScoreAdj: spec.Limits.OOMScoreAdj,
 	}
 	at := time.Now()
-	p, err := r.fork(spec, c, &attr, pipes.Inodes[:])
+	p, err := r.fork(spec, c, &attr, pipes.Inodes[:], stdinIno)
 	if err != nil && c.leaf != nil && errors.Is(err, syscall.ENOSYS) {
 		r.dropCgroups(err)
 		r.abandon(c)
-		p, err = r.fork(spec, c, &attr, pipes.Inodes[:])
+		p, err = r.fork(spec, c, &attr, pipes.Inodes[:], stdinIno)
 	}
 	if err != nil {
 		r.abandon(c)
+		if stdin != nil {
+			if r.holder != nil {
+				r.holder.Drop(stdin.id)
+			}
+			stdin.close()
+		}
 		if spec.Directory != "" && errors.Is(err, syscall.ENOENT) {
 			if _, serr := os.Stat(spec.Directory); serr != nil {
 				return nil, fmt.Errorf("couldn't chdir to %s: ENOENT", spec.Directory)
@@ -296,7 +313,7 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 	case supervisor.ReadyNotify:
 		r.watchNotes(c)
 	case supervisor.ReadyTCP, supervisor.ReadyHTTP, supervisor.ReadyExec:
-		go r.probe(c, spec.Ready)
+		go r.probe(c, spec)
 	}
 	if lock != nil {
 		lock.Truncate(0)
@@ -308,7 +325,7 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 
 // fork records the spawn and forks it, into a cgroup of its own when
 // cgroups are in use.
-func (r *Runtime) fork(spec *supervisor.ProcessSpec, c *osChild, attr *proc.Attr, pipes []uint64) (*proc.Process, error) {
+func (r *Runtime) fork(spec *supervisor.ProcessSpec, c *osChild, attr *proc.Attr, pipes []uint64, stdin uint64) (*proc.Process, error) {
 	c.id, c.leaf = r.state.newID(), nil
 	attr.CgroupDir, attr.Container = nil, nil
 	if r.useCgroups() {
@@ -329,7 +346,7 @@ func (r *Runtime) fork(spec *supervisor.ProcessSpec, c *osChild, attr *proc.Attr
 	c.usage = r.acct.begin(c.name, c.leaf)
 	// Recorded before the fork: a daemon killed right after it leaves a
 	// child its successor finds by these pipes, or by its cgroup.
-	r.state.spawning(c.id, spec, fingerprint(spec), pipes, c.cgroupPath())
+	r.state.spawning(c.id, spec, fingerprint(spec), pipes, stdin, c.cgroupPath())
 	return proc.Start(*attr)
 }
 
@@ -435,7 +452,14 @@ func (r *Runtime) childEnv(spec *supervisor.ProcessSpec, cred *proc.Credential) 
 	if spec.Directory != "" {
 		env["PWD"] = spec.Directory // the daemon's own would mislead the child
 	}
-	maps.Copy(env, spec.Environment)
+	for k, v := range spec.Environment {
+		// What the daemon sets for the sockets and readiness it gives
+		// is its own to set: a program's copy would win in getenv.
+		if k == "NOTIFY_SOCKET" || strings.HasPrefix(k, "LISTEN_") {
+			continue
+		}
+		env[k] = v
+	}
 	env["SUPERVISOR_ENABLED"] = "1"
 	env["SUPERVISOR_PROCESS_NAME"] = spec.Name
 	env["SUPERVISOR_GROUP_NAME"] = spec.Group
@@ -466,6 +490,15 @@ type osChild struct {
 	goneOnce sync.Once
 	notes    chan supervisor.Note // readiness, from the notify socket or a probe
 	rt       *Runtime
+	stdin    *stdinPipe // nil without Stdin
+}
+
+// WriteStdin queues b for the process's stdin.
+func (c *osChild) WriteStdin(b []byte) error {
+	if c.stdin == nil {
+		return os.ErrNotExist
+	}
+	return c.stdin.write(b)
 }
 
 func (c *osChild) cgroupPath() string {
@@ -520,6 +553,12 @@ func (c *osChild) gone() {
 		if c.rt != nil {
 			c.rt.unwatchNotes(c)
 		}
+		if c.stdin != nil {
+			if c.rt != nil && c.rt.holder != nil {
+				c.rt.holder.Drop(c.stdin.id)
+			}
+			c.stdin.close()
+		}
 		c.acct.end(c.name, c.usage)
 		if c.leaf != nil {
 			c.leaf.Remove()
@@ -533,6 +572,20 @@ func (c *osChild) gone() {
 // command when ctx ends. exec.Cmd cannot be used: its Wait would race the
 // reaper.
 func (r *Runtime) Run(ctx context.Context, argv []string) (output []byte, status supervisor.ExitStatus, err error) {
+	return r.run(ctx, proc.Attr{Path: argv[0], Argv: argv, Env: os.Environ(), Umask: -1})
+}
+
+// RunCommand runs a shell command (an on_fatal or on_exit action) with env
+// added to the daemon's environment, for at most a minute.
+func (r *Runtime) RunCommand(ctx context.Context, command string, env []string) ([]byte, supervisor.ExitStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return r.run(ctx, proc.Attr{Path: "/bin/sh", Argv: []string{"/bin/sh", "-c", command}, Env: append(os.Environ(), env...), Umask: -1})
+}
+
+// run is Run with the child's attributes: a readiness command runs as its
+// program does (user, directory, environment).
+func (r *Runtime) run(ctx context.Context, a proc.Attr) (output []byte, status supervisor.ExitStatus, err error) {
 	out, err := os.CreateTemp("", "ctlsup-run-")
 	if err != nil {
 		return nil, status, err
@@ -540,11 +593,11 @@ func (r *Runtime) Run(ctx context.Context, argv []string) (output []byte, status
 	defer os.Remove(out.Name())
 	defer out.Close()
 	exited := make(chan supervisor.ExitStatus, 1)
-	p, err := proc.Start(proc.Attr{Path: argv[0], Argv: argv, Env: os.Environ(), Umask: -1,
-		Files: []*os.File{nil, out, out},
-		OnExit: func(_ int, ws syscall.WaitStatus, _ bool) {
-			exited <- supervisor.ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
-		}})
+	a.Files = []*os.File{nil, out, out}
+	a.OnExit = func(_ int, ws syscall.WaitStatus, _ bool) {
+		exited <- supervisor.ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
+	}
+	p, err := proc.Start(a)
 	if err != nil {
 		return nil, status, err
 	}

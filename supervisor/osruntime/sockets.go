@@ -23,15 +23,32 @@ import (
 // until the new process accepts. The fd holder keeps a duplicate, so the
 // sockets outlive the daemon's own death and upgrade too.
 type sockets struct {
-	mu   sync.Mutex
-	open map[string]*os.File
-	held map[string]int // what a previous daemon left with the holder, until taken
+	mu    sync.Mutex
+	open  map[string]*os.File
+	specs map[string]supervisor.SocketSpec // the settings each was last given
+	held  map[string]int                   // what a previous daemon left with the holder, until taken
 }
 
-// socketKey names a socket by everything that makes it: a changed
-// definition is another socket.
+// socketKey names a socket by its address: a change of its other
+// settings (name, mode, owner, backlog) is applied to the socket in place,
+// so the port never closes for it.
 func socketKey(s supervisor.SocketSpec) string {
-	return fmt.Sprintf("%s\t%s\t%s\t%o\t%s\t%d\t%t", s.Name, s.Network, s.Address, s.Mode, s.Owner, s.Backlog, s.ReusePort)
+	return s.Network + "\t" + s.Address
+}
+
+// adjust applies a socket's settings to the bound socket.
+func (r *Runtime) adjust(f *os.File, s supervisor.SocketSpec) {
+	unix.Listen(int(f.Fd()), max(s.Backlog, 1)) // listen(2) again sets the backlog
+	if s.Network == "unix" {
+		if s.Mode != 0 {
+			os.Chmod(s.Address, os.FileMode(s.Mode))
+		}
+		if s.Owner != "" {
+			if err := chownSocket(s.Address, s.Owner); err != nil {
+				r.Logger.Warn("cannot give the socket to its owner", "socket", s.Name, "owner", s.Owner, "err", err)
+			}
+		}
+	}
 }
 
 const socketIDPrefix = "socket\t"
@@ -54,8 +71,16 @@ func (r *Runtime) socket(s supervisor.SocketSpec) (*os.File, error) {
 	r.socks.mu.Lock()
 	defer r.socks.mu.Unlock()
 	if f := r.socks.open[key]; f != nil {
+		if r.socks.specs[key] != s {
+			r.adjust(f, s)
+			r.socks.specs[key] = s
+		}
 		return f, nil
 	}
+	if r.socks.specs == nil {
+		r.socks.specs = map[string]supervisor.SocketSpec{}
+	}
+	r.socks.specs[key] = s
 	if r.socks.open == nil {
 		r.socks.open = map[string]*os.File{}
 	}
@@ -63,6 +88,10 @@ func (r *Runtime) socket(s supervisor.SocketSpec) (*os.File, error) {
 		delete(r.socks.held, key)
 		f := os.NewFile(uintptr(fd), s.Name)
 		r.socks.open[key] = f
+		r.adjust(f, s)
+		if r.holder != nil {
+			r.holder.Store(socketIDPrefix+key, fd) // Take hands it over: stored again for the next holder
+		}
 		r.Logger.Info("socket taken over from the previous daemon", "socket", s.Name, "address", s.Address)
 		return f, nil
 	}
@@ -114,11 +143,12 @@ func (r *Runtime) closeSocketLocked(key string, f *os.File) {
 	}
 	f.Close()
 	delete(r.socks.open, key)
-	fields := strings.Split(key, "\t")
-	if len(fields) > 2 && fields[1] == "unix" {
-		os.Remove(fields[2])
+	sp := r.socks.specs[key]
+	delete(r.socks.specs, key)
+	if sp.Network == "unix" {
+		os.Remove(sp.Address)
 	}
-	r.Logger.Info("socket closed", "socket", fields[0])
+	r.Logger.Info("socket closed", "socket", sp.Name, "address", sp.Address)
 }
 
 // closeSockets closes every socket: the daemon stops.
@@ -150,6 +180,11 @@ func listen(s supervisor.SocketSpec) (*os.File, error) {
 			family = unix.AF_INET6
 			a := &unix.SockaddrInet6{Port: addr.Port}
 			copy(a.Addr[:], addr.IP.To16())
+			if addr.Zone != "" {
+				if ifi, err := net.InterfaceByName(addr.Zone); err == nil {
+					a.ZoneId = uint32(ifi.Index)
+				}
+			}
 			sa = a
 		}
 	case "unix":
@@ -164,8 +199,16 @@ func listen(s supervisor.SocketSpec) (*os.File, error) {
 		return nil, fmt.Errorf("unknown network %q", s.Network)
 	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil && family == unix.AF_INET6 && wildcard(s.Address) {
+		// No IPv6: the wildcard on IPv4 alone.
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: sa.(*unix.SockaddrInet6).Port}
+		fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	}
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
+	}
+	if family == unix.AF_INET6 && wildcard(s.Address) {
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0) // both families, as Go's net.Listen does
 	}
 	fail := func(op string, err error) (*os.File, error) {
 		unix.Close(fd)
@@ -249,4 +292,10 @@ func lookupGroup(name string) (int, error) {
 		}
 	}
 	return 0, errors.New("no such group: " + name)
+}
+
+// wildcard reports an address with no host (":8000"): every interface.
+func wildcard(addr string) bool {
+	host, _, _ := net.SplitHostPort(addr)
+	return host == ""
 }

@@ -30,10 +30,8 @@ type Result struct {
 
 // dropped are supervisord program keys ctlsup has no use for, with why.
 var dropped = map[string]string{
-	"stdout_capture_maxbytes": "capture mode (event listeners) is not supported",
-	"stderr_capture_maxbytes": "capture mode (event listeners) is not supported",
-	"stdout_events_enabled":   "events are not supported",
-	"stderr_events_enabled":   "events are not supported",
+	"stdout_capture_maxbytes": "capture mode (PROCESS_COMMUNICATION events) is not supported",
+	"stderr_capture_maxbytes": "capture mode (PROCESS_COMMUNICATION events) is not supported",
 	"stdout_syslog":           "syslog output is not supported; logs go to files",
 	"stderr_syslog":           "syslog output is not supported; logs go to files",
 	"serverurl":               "children get SUPERVISOR_SERVER_URL of ctlsupd's own socket",
@@ -125,8 +123,8 @@ func (c *converter) run(all []Section) (*Result, error) {
 			c.supervisord(s)
 		case "unix_http_server", "inet_http_server":
 			c.httpServer(s)
-		case "supervisorctl", "include", "rpcinterface", "group", "program":
-		case "eventlistener", "fcgi-program", "ctlplugin":
+		case "supervisorctl", "include", "rpcinterface", "group", "program", "eventlistener":
+		case "fcgi-program", "ctlplugin":
 			c.omit(s, "", kind+" sections are not supported", s.Line)
 		default:
 			c.omit(s, "", "unknown section", s.Line)
@@ -142,6 +140,11 @@ func (c *converter) run(all []Section) (*Result, error) {
 		s := &all[i]
 		if name, ok := strings.CutPrefix(s.Name, "program:"); ok {
 			if err := c.program(s, name, groupOf[name], declared); err != nil {
+				return nil, err
+			}
+		}
+		if name, ok := strings.CutPrefix(s.Name, "eventlistener:"); ok {
+			if err := c.eventListener(s, name, declared); err != nil {
 				return nil, err
 			}
 		}

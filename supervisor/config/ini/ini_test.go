@@ -1,6 +1,7 @@
 package ini_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,24 +42,25 @@ func TestConvert_Deployments(t *testing.T) {
 		}
 	}
 	// supervisord's names, groups and order of definition.
-	if got := strings.Join(names, " "); got != "turkey:gunicorn-turkey turkey:celery-worker-turkey_00 turkey:celery-worker-turkey_01 turkey:celery-beat-turkey kano_konnect-uwsgi kano_konnect-celeryd" {
+	if got := strings.Join(names, " "); got != "turkey:gunicorn-turkey turkey:celery-worker-turkey_00 turkey:celery-worker-turkey_01 turkey:celery-beat-turkey kano_konnect-uwsgi kano_konnect-celeryd memmon" {
 		t.Errorf("processes: %s", got)
 	}
 	if got := procs["turkey:celery-worker-turkey_01"]; got != "/var/www/cts/env/bin/celery -A cts worker -n turkey-01@%h" {
 		t.Errorf("expanded command %q", got)
 	}
 	find := func(name string) (p struct {
-		env        map[string]string
-		kill, stop bool
-		out, err   string
-		maxB       int64
-		backups    int
-		stopWait   float64
-		exit       []int
-		sig        string
-		priority   int
-		startsecs  float64
-		redirect   bool
+		env          map[string]string
+		kill, stop   bool
+		out, err     string
+		maxB         int64
+		backups      int
+		stopWait     float64
+		exit         []int
+		sig          string
+		priority     int
+		startsecs    float64
+		redirect     bool
+		stdoutEvents bool
 	}) {
 		for _, g := range cfg.Groups {
 			for _, s := range g.Processes {
@@ -66,6 +68,7 @@ func TestConvert_Deployments(t *testing.T) {
 					p.env, p.kill, p.stop, p.out, p.err = s.Environment, s.KillAsGroup, s.StopAsGroup, s.Stdout.Path, s.Stderr.Path
 					p.maxB, p.backups, p.stopWait, p.exit, p.sig = s.Stdout.MaxBytes, s.Stdout.Backups, s.StopWait.Seconds(), s.ExitCodes, s.StopSignal.String()
 					p.priority, p.startsecs, p.redirect = s.Priority, s.StartSecs.Seconds(), s.RedirectStderr
+					p.stdoutEvents = s.StdoutEvents
 				}
 			}
 		}
@@ -106,10 +109,16 @@ func TestConvert_Deployments(t *testing.T) {
 			t.Errorf("group %s priority %d, want %d", g.Name, g.Priority, p)
 		}
 	}
-	want := []string{
-		"conf.d/cts-turkey.conf:35: [program:celery-beat-turkey] stdout_events_enabled: events are not supported",
-		"conf.d/kano_konnect.conf:17: [eventlistener:memmon] : eventlistener sections are not supported",
+	// Events carry over now: the memmon listener pool, stdout_events_enabled.
+	for _, g := range cfg.Groups {
+		if g.Name == "memmon" && (g.Listener == nil || fmt.Sprint(g.Listener.Events) != "[TICK_60]" || !g.Processes[0].Stdin) {
+			t.Errorf("memmon pool: %+v", g.Listener)
+		}
 	}
+	if b := find("turkey:celery-beat-turkey"); !b.stdoutEvents {
+		t.Error("celery-beat-turkey's stdout_events_enabled was dropped")
+	}
+	want := []string{}
 	if strings.Join(omitted, "\n") != strings.Join(want, "\n") {
 		t.Errorf("omissions\n got %s\nwant %s", strings.Join(omitted, "\n"), strings.Join(want, "\n"))
 	}

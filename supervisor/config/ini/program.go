@@ -182,6 +182,16 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 				parts = append(parts, tomlKey(p[0])+" = "+tomlString(v))
 			}
 			fmt.Fprintf(w, "environment = { %s }\n", strings.Join(parts, ", "))
+		case "stdout_events_enabled", "stderr_events_enabled":
+			b, err := boolean(k.Value)
+			if err != nil {
+				return fmt.Errorf("%s:%d: [%s] %s: %v", s.File, k.Line, s.Name, k.Name, err)
+			}
+			fmt.Fprintf(w, "%s = %v\n", k.Name, b)
+		case "events", "buffer_size", "result_handler":
+			if !strings.HasPrefix(s.Name, "eventlistener:") && report {
+				c.omit(s, k.Name, "an event listener's key, in a program", k.Line)
+			}
 		case "numprocs", "numprocs_start", "process_name":
 		default:
 			if report {
@@ -221,4 +231,48 @@ func boolean(v string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("%q is not a boolean", v)
+}
+
+// eventListener converts an [eventlistener:x]: a pool of its own, its
+// processes named x (or x_00, x_01, ... with numprocs).
+func (c *converter) eventListener(s *Section, name string, declared map[string]bool) error {
+	if declared["program\x00"+name] {
+		return fmt.Errorf("%s:%d: [%s]: %q is defined twice", s.File, s.Line, s.Name, name)
+	}
+	declared["program\x00"+name] = true
+	fmt.Fprintf(&c.progs, "\n[eventlistener.%s]\n", tomlKey(name))
+	if k, ok := s.Get("events"); ok {
+		var q []string
+		for _, e := range strings.Split(k.Value, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				q = append(q, tomlString(e))
+			}
+		}
+		fmt.Fprintf(&c.progs, "events = [%s]\n", strings.Join(q, ", "))
+	}
+	if k, ok := s.Get("buffer_size"); ok {
+		n, err := strconv.Atoi(k.Value)
+		if err != nil {
+			return fmt.Errorf("%s:%d: [%s] buffer_size = %q is not a number", s.File, k.Line, s.Name, k.Value)
+		}
+		fmt.Fprintf(&c.progs, "buffer_size = %d\n", n)
+	}
+	if k, ok := s.Get("result_handler"); ok && k.Value != "supervisor.dispatchers:default_handler" {
+		c.omit(s, k.Name, "only the default result handler (OK acknowledges, anything else rejects) is supported", k.Line)
+	}
+	if k, ok := s.Get("numprocs"); ok {
+		n, err := strconv.Atoi(k.Value)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%s:%d: [%s] numprocs = %q", s.File, k.Line, s.Name, k.Value)
+		}
+		if n > 1 {
+			fmt.Fprintf(&c.progs, "numprocs = %d\n", n)
+			if p, ok := s.Get("process_name"); ok && p.Value != "%(program_name)s_%(process_num)02d" {
+				c.omit(s, p.Name, "ctlsup names a pool's processes NAME_00, NAME_01, ...", p.Line)
+			}
+		}
+	}
+	vars := map[string]string{"program_name": name, "process_num": "0", "group_name": name,
+		"here": filepath.Dir(s.File), "host_node_name": c.host, "numprocs": "1"}
+	return c.programKeys(s, vars, true)
 }

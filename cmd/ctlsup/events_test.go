@@ -1,0 +1,189 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctlsup/ctlsup/api/client"
+	"github.com/ctlsup/ctlsup/internal/testhelper"
+)
+
+// listenerDaemon runs kind with an event listener pool written with
+// supervisor's childutils, recording into events, beside a program that
+// runs once and one that fails to start.
+func listenerDaemon(t *testing.T, kind, dir string, quitOnFatal bool) (*exec.Cmd, string) {
+	t.Helper()
+	script, _ := filepath.Abs("testdata/record_listener.py")
+	events := filepath.Join(dir, "events.log")
+	sock := filepath.Join(dir, "ctl.sock")
+	env := ""
+	if quitOnFatal {
+		env = "QUIT_ON_FATAL=1"
+	}
+	var cmd *exec.Cmd
+	switch kind {
+	case "supervisord":
+		conf := filepath.Join(dir, "supervisord.conf")
+		envLine := ""
+		if env != "" {
+			envLine = "environment=" + env
+		}
+		os.WriteFile(conf, []byte(fmt.Sprintf(`[unix_http_server]
+file=%[1]s
+[supervisord]
+logfile=%[2]s/supervisord.log
+pidfile=%[2]s/supervisord.pid
+childlogdir=%[2]s
+nodaemon=true
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+[eventlistener:recorder]
+command=/usr/bin/python3 %[3]s %[4]s
+events=PROCESS_STATE,REMOTE_COMMUNICATION
+%[5]s
+[program:once]
+command=/bin/sh -c 'sleep 1.5; exit 3'
+startsecs=1
+autorestart=false
+[program:failing]
+command=/bin/sh -c 'exit 1'
+startsecs=5
+startretries=1
+autostart=false
+`, sock, dir, script, events, envLine)), 0o644)
+		cmd = exec.Command(testhelper.RequireReference(t, "supervisord"), "-n", "-c", conf)
+	default:
+		conf := filepath.Join(dir, "ctlsupd.toml")
+		envLine := ""
+		if quitOnFatal {
+			envLine = `environment = { QUIT_ON_FATAL = "1" }`
+		}
+		os.WriteFile(conf, []byte(fmt.Sprintf(`log_dir = %[2]q
+state_dir = "%[2]s/state"
+[control]
+socket = %[1]q
+[eventlistener.recorder]
+command = ["/usr/bin/python3", %[3]q, %[4]q]
+events = ["PROCESS_STATE", "REMOTE_COMMUNICATION"]
+%[5]s
+[program.once]
+command = "/bin/sh -c 'sleep 1.5; exit 3'"
+startsecs = 1
+autorestart = false
+[program.failing]
+command = "/bin/sh -c 'exit 1'"
+startsecs = 5
+startretries = 1
+autostart = false
+`, sock, dir, script, events, envLine)), 0o644)
+		cmd = exec.Command(ctlsupdBin, "-c", conf)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { testhelper.Stop(cmd) })
+	return cmd, "unix://" + sock
+}
+
+func waitFile(t *testing.T, path, want string, limit time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		b, _ := os.ReadFile(path)
+		if strings.Contains(string(b), want) {
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never held %q:\n%s", path, want, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// byProcess splits recorded events into one sequence per process (and
+// one for the rest), without pool serials: the daemons interleave
+// processes differently, each in its own time.
+func byProcess(log string) map[string][]string {
+	out := map[string][]string{}
+	for line := range strings.SplitSeq(strings.TrimSpace(log), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		rest := strings.Join(append([]string{f[0]}, f[2:]...), " ")
+		key := "other"
+		for _, w := range f {
+			if p, ok := strings.CutPrefix(w, "processname:"); ok {
+				key = p
+			}
+		}
+		out[key] = append(out[key], rest)
+	}
+	return out
+}
+
+// TestEvents_ListenerSeesWhatSupervisordSends: the same listener, written
+// with supervisor's childutils, gets under ctlsupd the events it gets
+// under supervisord 4.2.5: the same names and payloads, per process in the
+// same order, with pool serials counting up from 0.
+func TestEvents_ListenerSeesWhatSupervisordSends(t *testing.T) {
+	testhelper.RequireReference(t, "supervisorctl")
+	logs := map[string]string{}
+	for _, kind := range []string{"supervisord", "ctlsupd"} {
+		dir := t.TempDir()
+		_, url := listenerDaemon(t, kind, dir, false)
+		events := filepath.Join(dir, "events.log")
+		waitFile(t, events, "processname:once groupname:once from_state:RUNNING expected:0", 20*time.Second)
+		c, _ := client.New(url, "", "")
+		c.Call("supervisor.startProcess", "failing", true)
+		waitFile(t, events, "PROCESS_STATE_FATAL", 20*time.Second)
+		if _, err := c.Call("supervisor.sendRemoteCommEvent", "deploy", "v42 rolled out"); err != nil {
+			t.Fatal(err)
+		}
+		logs[kind] = waitFile(t, events, "REMOTE_COMMUNICATION", 10*time.Second)
+	}
+	want, got := byProcess(logs["supervisord"]), byProcess(logs["ctlsupd"])
+	for _, p := range []string{"once", "failing", "recorder", "other"} {
+		if !slices.Equal(got[p], want[p]) {
+			t.Errorf("%s's events differ\nsupervisord:\n  %s\nctlsupd:\n  %s", p, strings.Join(want[p], "\n  "), strings.Join(got[p], "\n  "))
+		}
+	}
+	var serials []string
+	for line := range strings.SplitSeq(strings.TrimSpace(logs["ctlsupd"]), "\n") {
+		serials = append(serials, strings.Fields(line)[1])
+	}
+	for i, s := range serials {
+		if s != fmt.Sprintf("poolserial:%d", i) {
+			t.Errorf("pool serials %v: want 0, 1, 2, ...", serials)
+			break
+		}
+	}
+}
+
+// TestEvents_QuitOnFatal: the listener Docker images with supervisord as
+// PID 1 carry (shut the daemon down when a program goes FATAL) works:
+// ctlsupd exits.
+func TestEvents_QuitOnFatal(t *testing.T) {
+	testhelper.RequireReference(t, "supervisorctl")
+	dir := t.TempDir()
+	cmd, url := listenerDaemon(t, "ctlsupd", dir, true)
+	waitFile(t, filepath.Join(dir, "events.log"), "processname:recorder", 20*time.Second)
+	c, _ := client.New(url, "", "")
+	c.Call("supervisor.startProcess", "failing", true)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ctlsupd exit: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("ctlsupd still runs after the listener asked it to shut down")
+	}
+}

@@ -1,0 +1,350 @@
+package supervisor
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// ListenerSpec makes a group an event listener pool, as supervisord's
+// [eventlistener:x]: its processes read events on stdin and answer on
+// stdout with supervisord's protocol (READY, then RESULT n and a body).
+type ListenerSpec struct {
+	Events     []string // event types, abstract ones included
+	BufferSize int      // events kept while no listener is ready; the oldest go first
+}
+
+// Listener states, as supervisord names them.
+const (
+	listenerAcknowledged = "ACKNOWLEDGED" // started, or answered: waiting for READY
+	listenerReady        = "READY"
+	listenerBusy         = "BUSY"
+	listenerUnknown      = "UNKNOWN" // it broke the protocol: no more events until it restarts
+)
+
+// pool dispatches the events its group subscribes to, one at a time per
+// listener, as supervisord's EventListenerPool does: an event goes to a
+// READY listener, which is BUSY until its RESULT; OK acknowledges it, any
+// other result (FAIL) puts it back at the head of the buffer, and so does
+// a listener that ends while BUSY. Everything runs in the pool's own
+// goroutine, fed by non-blocking queues, so no process waits for it.
+type pool struct {
+	s      *Supervisor
+	name   string
+	spec   ListenerSpec
+	serial uint64
+
+	mu      sync.Mutex // guards inbox and wake only
+	inbox   []func()
+	wake    chan struct{}
+	cancel  func()
+	buf     []*poolEvent
+	members map[string]*listener // by full name
+	procs   []*process           // the group's, when the pool started
+}
+
+type poolEvent struct {
+	ev         Event
+	poolSerial uint64
+}
+
+type listener struct {
+	state     string
+	pending   []byte // protocol bytes not yet understood
+	resultLen int    // -1: waiting for the RESULT line
+	result    []byte
+	event     *poolEvent // the event it is BUSY with
+}
+
+// startPools starts a pool for every listener group (before anything
+// else emits: pools see every group added).
+func (s *Supervisor) startPools() {
+	s.mu.RLock()
+	groups := slices.Clone(s.groups)
+	s.mu.RUnlock()
+	s.poolsMu.Lock()
+	defer s.poolsMu.Unlock()
+	live := map[string]bool{}
+	for _, g := range groups {
+		live[g.spec.Name] = true
+		if pl := s.pools[g.spec.Name]; pl != nil && (g.spec.Listener == nil || !slices.Equal(pl.procs, g.procs)) {
+			s.stopPoolLocked(g.spec.Name) // changed by an update
+		}
+		if g.spec.Listener != nil && s.pools[g.spec.Name] == nil {
+			s.startPoolLocked(g)
+		}
+	}
+	for name := range s.pools {
+		if !live[name] {
+			s.stopPoolLocked(name)
+		}
+	}
+}
+
+// startPoolLocked starts g's pool. s.poolsMu is held.
+func (s *Supervisor) startPoolLocked(g *group) {
+	if s.pools == nil {
+		s.pools = map[string]*pool{}
+	}
+	pl := &pool{s: s, name: g.spec.Name, spec: *g.spec.Listener, wake: make(chan struct{}, 1), members: map[string]*listener{},
+		procs: slices.Clone(g.procs)}
+	for _, p := range g.procs {
+		pl.members[p.spec.FullName()] = &listener{state: listenerAcknowledged, resultLen: -1}
+	}
+	s.pools[pl.name] = pl
+	pl.cancel = s.Subscribe(pl.spec.Events, func(ev Event) { pl.post(func() { pl.accept(&poolEvent{ev: ev}, false) }) })
+	go pl.run()
+}
+
+// stopPoolLocked ends a removed or changed group's pool. s.poolsMu is held.
+func (s *Supervisor) stopPoolLocked(name string) {
+	if pl := s.pools[name]; pl != nil {
+		pl.cancel()
+		pl.post(nil) // ends run
+		delete(s.pools, name)
+	}
+}
+
+// post queues work for the pool's goroutine; nil ends it.
+func (pl *pool) post(f func()) {
+	pl.mu.Lock()
+	pl.inbox = append(pl.inbox, f)
+	pl.mu.Unlock()
+	select {
+	case pl.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (pl *pool) run() {
+	for {
+		select {
+		case <-pl.wake:
+		case <-pl.s.quit:
+			return
+		}
+		pl.mu.Lock()
+		work := pl.inbox
+		pl.inbox = nil
+		pl.mu.Unlock()
+		for _, f := range work {
+			if f == nil {
+				return
+			}
+			f()
+		}
+		pl.dispatch()
+	}
+}
+
+// accept buffers an event (at the head when it comes back).
+func (pl *pool) accept(pe *poolEvent, head bool) {
+	if !head {
+		pe.poolSerial = pl.serial
+		pl.serial++
+	}
+	if len(pl.buf) >= max(pl.spec.BufferSize, 1) {
+		pl.s.Logger.Error(fmt.Sprintf("pool %s event buffer overflowed, discarding event %d", pl.name, pl.buf[0].ev.Serial))
+		pl.buf = pl.buf[1:]
+	}
+	if head {
+		pl.buf = append([]*poolEvent{pe}, pl.buf...)
+	} else {
+		pl.buf = append(pl.buf, pe)
+	}
+}
+
+// dispatch sends buffered events, oldest first, to READY listeners.
+func (pl *pool) dispatch() {
+	for len(pl.buf) > 0 {
+		name, l := pl.readyListener()
+		if l == nil {
+			return
+		}
+		pe := pl.buf[0]
+		pl.buf = pl.buf[1:]
+		if err := pl.s.SendStdin(context.Background(), name, pl.envelope(pe)); err != nil {
+			pl.s.Logger.Debug("cannot send an event to a listener", "listener", name, "err", err)
+			pl.buf = append([]*poolEvent{pe}, pl.buf...)
+			l.state = listenerUnknown // it cannot take events until it restarts
+			continue
+		}
+		l.state, l.event = listenerBusy, pe
+	}
+}
+
+func (pl *pool) readyListener() (string, *listener) {
+	for name, l := range pl.members {
+		if l.state != listenerReady {
+			continue
+		}
+		if info, err := pl.s.Process(name); err == nil && info.State == Running {
+			return name, l
+		}
+	}
+	return "", nil
+}
+
+// envelope is supervisord's header line and payload; len counts
+// characters, as Python's listeners read them.
+func (pl *pool) envelope(pe *poolEvent) []byte {
+	return fmt.Appendf(nil, "ver:3.0 server:supervisor serial:%d pool:%s poolserial:%d eventname:%s len:%d\n%s",
+		pe.ev.Serial, pl.name, pe.poolSerial, pe.ev.Type, utf8.RuneCountInString(pe.ev.Payload), pe.ev.Payload)
+}
+
+// feed takes what a listener wrote on stdout.
+func (pl *pool) feed(name string, data []byte) {
+	b := bytes.Clone(data)
+	pl.post(func() {
+		l := pl.members[name]
+		if l == nil {
+			return
+		}
+		l.pending = append(l.pending, b...)
+		pl.parse(name, l)
+	})
+}
+
+// parse advances a listener's protocol state with what it wrote.
+func (pl *pool) parse(name string, l *listener) {
+	const ready = "READY\n"
+	for len(l.pending) > 0 {
+		switch l.state {
+		case listenerUnknown:
+			l.pending = nil
+		case listenerAcknowledged:
+			if len(l.pending) < len(ready) {
+				return
+			}
+			if string(l.pending[:len(ready)]) != ready {
+				pl.s.Logger.Warn("event listener broke the protocol: expected READY", "listener", name)
+				l.state, l.pending = listenerUnknown, nil
+				return
+			}
+			l.pending, l.state = l.pending[len(ready):], listenerReady
+		case listenerReady:
+			pl.s.Logger.Warn("event listener wrote without an event", "listener", name)
+			l.state, l.pending = listenerUnknown, nil
+		case listenerBusy:
+			if l.resultLen < 0 {
+				i := bytes.IndexByte(l.pending, '\n')
+				if i < 0 {
+					return
+				}
+				line := l.pending[:i]
+				l.pending = l.pending[i+1:]
+				n, err := strconv.Atoi(string(bytes.TrimPrefix(line, []byte("RESULT "))))
+				if !bytes.HasPrefix(line, []byte("RESULT ")) || err != nil || n < 0 {
+					pl.s.Logger.Warn(fmt.Sprintf("%s: bad result line: '%s'", name, line))
+					pl.reject(l)
+					l.state, l.pending = listenerUnknown, nil
+					return
+				}
+				l.resultLen, l.result = n, nil
+			}
+			need := l.resultLen - len(l.result)
+			take := min(need, len(l.pending))
+			l.result = append(l.result, l.pending[:take]...)
+			l.pending = l.pending[take:]
+			if len(l.result) < l.resultLen {
+				return
+			}
+			if string(l.result) != "OK" {
+				pl.s.Logger.Warn(fmt.Sprintf("%s: event was rejected", name))
+				pl.reject(l)
+			}
+			l.state, l.event, l.resultLen, l.result = listenerAcknowledged, nil, -1, nil
+		}
+	}
+}
+
+// reject puts a listener's event back at the head of the buffer.
+func (pl *pool) reject(l *listener) {
+	if l.event != nil {
+		pl.accept(l.event, true)
+		l.event = nil
+	}
+}
+
+// memberState follows a listener's process: a new spawn starts
+// ACKNOWLEDGED; one that ends while BUSY gives its event back.
+func (pl *pool) memberState(name string, to State) {
+	pl.post(func() {
+		l := pl.members[name]
+		if l == nil {
+			return
+		}
+		switch to {
+		case Starting:
+			pl.reject(l)
+			*l = listener{state: listenerAcknowledged, resultLen: -1}
+		case Running:
+		default:
+			pl.reject(l)
+			l.state = listenerUnknown
+		}
+	})
+}
+
+// poolOf is the pool a process belongs to, if it is a listener.
+func (s *Supervisor) poolOf(spec *ProcessSpec) *pool {
+	s.poolsMu.Lock()
+	defer s.poolsMu.Unlock()
+	return s.pools[spec.Group]
+}
+
+// newOutput is the process's log capture, tapped for the engine when it is
+// an event listener (its stdout is the protocol) or sends PROCESS_LOG
+// events.
+func (s *Supervisor) newOutput(spec *ProcessSpec, listener bool) Output {
+	t, ok := s.rt.(Tapper)
+	if !ok || (!listener && !spec.StdoutEvents && !spec.StderrEvents) {
+		return s.rt.NewOutput(spec)
+	}
+	name := spec.FullName()
+	pid := func() int {
+		if info, err := s.Process(name); err == nil {
+			return info.Pid
+		}
+		return 0
+	}
+	var stdout, stderr func([]byte)
+	switch {
+	case listener:
+		stdout = func(b []byte) {
+			if pl := s.poolOf(spec); pl != nil {
+				pl.feed(name, b)
+			}
+		}
+	case spec.StdoutEvents:
+		stdout = func(b []byte) { s.emitLog(spec, pid(), "stdout", b) }
+	}
+	if spec.StderrEvents {
+		stderr = func(b []byte) { s.emitLog(spec, pid(), "stderr", b) }
+	}
+	return t.NewTappedOutput(spec, stdout, stderr)
+}
+
+// groupNames lists the active groups in supervisord's order (priority,
+// then name), as it adds them at startup.
+func (s *Supervisor) groupNames() []string {
+	s.mu.RLock()
+	groups := slices.Clone(s.groups)
+	s.mu.RUnlock()
+	slices.SortStableFunc(groups, func(a, b *group) int {
+		if a.spec.Priority != b.spec.Priority {
+			return a.spec.Priority - b.spec.Priority
+		}
+		return strings.Compare(a.spec.Name, b.spec.Name)
+	})
+	names := make([]string, len(groups))
+	for i, g := range groups {
+		names[i] = g.spec.Name
+	}
+	return names
+}
