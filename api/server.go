@@ -57,7 +57,8 @@ func NewServer(sup *supervisor.Supervisor) *Server {
 
 type afterKey struct{}
 
-// ServeHTTP serves /RPC2, /logtail/ and /mainlogtail.
+// ServeHTTP serves /RPC2, /logtail/, /mainlogtail and the web page (/ and
+// /ui/).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="default"`)
@@ -70,6 +71,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveRPC(w, r)
 	case strings.HasPrefix(r.URL.Path, "/logtail/"), r.URL.Path == "/mainlogtail":
 		s.serveTail(w, r)
+	case r.URL.Path == "/", strings.HasPrefix(r.URL.Path, "/ui/"):
+		s.serveWeb(w, r)
 	default:
 		http.NotFound(w, r)
 	}

@@ -1,0 +1,174 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ctlsup/ctlsup/supervisor"
+)
+
+// The web page: supervisord's status page (start, stop, restart, clear,
+// tail, restart and stop all) on the same listeners and auth as XML-RPC,
+// with the state kept live by server-sent events and the tail following.
+// One HTML file with its script and style, served from the binary.
+//
+//go:embed web/index.html
+var webFiles embed.FS
+
+// csrfToken guards the page's actions: a POST must carry it in a header,
+// which a page of another site cannot set. One per daemon process, so a
+// page stays usable across a reload.
+var csrfToken = func() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}()
+
+// serveWeb serves GET / (the page), GET /ui/state (server-sent events)
+// and POST /ui/action.
+func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/" && r.Method == http.MethodGet:
+		page, _ := webFiles.ReadFile("web/index.html")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Write([]byte(strings.Replace(string(page), "{{CSRF}}", csrfToken, 1)))
+	case r.URL.Path == "/ui/state" && r.Method == http.MethodGet:
+		s.serveState(w, r)
+	case r.URL.Path == "/ui/action" && r.Method == http.MethodPost:
+		s.serveAction(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// uiProcess is one row of the page.
+type uiProcess struct {
+	Group       string `json:"group"`
+	Name        string `json:"name"`
+	Spec        string `json:"spec"`
+	State       string `json:"state"`
+	Description string `json:"description"`
+	Pid         int    `json:"pid"`
+	Waiting     bool   `json:"waiting,omitempty"`
+	Backoff     bool   `json:"backoff,omitempty"` // a back-off delay runs (crash loop or failed start)
+}
+
+func (s *Server) uiSnapshot() []uiProcess {
+	now := time.Now()
+	var out []uiProcess
+	for _, p := range s.Supervisor.Processes() {
+		out = append(out, uiProcess{Group: p.Group, Name: p.Name, Spec: p.FullName(), State: p.State.String(),
+			Description: p.Description(now), Pid: p.Pid, Waiting: p.Waiting, Backoff: p.BackoffDelay > 0})
+	}
+	return out
+}
+
+// serveState streams the processes as server-sent events: the state now,
+// then again after each change (at most every 200 ms), and a comment
+// every 25 s so proxies keep the stream open.
+func (s *Server) serveState(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	// The page runs longer than ReadTimeout and its writes pause: lift
+	// the server's deadlines for this stream.
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Time{})
+	keepAlive := time.NewTicker(25 * time.Second)
+	defer keepAlive.Stop()
+	for {
+		changed := s.Supervisor.Changed()
+		b, _ := json.Marshal(s.uiSnapshot())
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+			return
+		}
+		flusher.Flush()
+	wait:
+		select {
+		case <-r.Context().Done():
+			return
+		case <-keepAlive.C:
+			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil {
+				return
+			}
+			flusher.Flush()
+			goto wait
+		case <-changed:
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(200 * time.Millisecond): // a burst of changes is one update
+		}
+	}
+}
+
+// serveAction runs one of the page's actions through the engine, as the
+// XML-RPC methods do, and answers JSON {ok, message}.
+func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-CSRF-Token") != csrfToken {
+		http.Error(w, "Forbidden: missing or wrong X-CSRF-Token (reload the page)", http.StatusForbidden)
+		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && !strings.HasSuffix(origin, "://"+r.Host) {
+		http.Error(w, "Forbidden: cross-origin", http.StatusForbidden)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	var req struct{ Action, Name string }
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, "Bad Request", http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
+	defer cancel()
+	sup := s.Supervisor
+	var err error
+	msg := req.Name + ": " + req.Action + " done"
+	switch req.Action {
+	case "start":
+		err = sup.StartProcess(ctx, req.Name, supervisor.WaitForDone)
+	case "stop":
+		err = sup.StopProcess(ctx, req.Name, supervisor.WaitForDone)
+	case "restart":
+		err = sup.RestartProcess(ctx, req.Name, supervisor.WaitForDone)
+	case "clear":
+		err = sup.ClearLogs(req.Name)
+	case "startall":
+		_, err = sup.StartAll(ctx, supervisor.NoWait)
+		msg = "all started"
+	case "stopall":
+		_, err = sup.StopAll(ctx, supervisor.WaitForDone)
+		msg = "all stopped"
+	case "restartall":
+		if _, err = sup.StopAll(ctx, supervisor.WaitForDone); err == nil {
+			_, err = sup.StartAll(ctx, supervisor.NoWait)
+		}
+		msg = "all restarted"
+	default:
+		err = errors.New("unknown action")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		f := toFault(err, req.Name)
+		json.NewEncoder(w).Encode(map[string]any{"ok": false, "message": f.String})
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"ok": true, "message": msg})
+}
