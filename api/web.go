@@ -24,7 +24,8 @@ import (
 var webFiles embed.FS
 
 // csrfToken guards the page's actions: a POST must carry it in a header,
-// which a page of another site cannot set. One per daemon process, so a
+// which a page of another site can neither read nor set (so no Origin
+// check, which a reverse proxy rewriting Host would break). One per daemon process, so a
 // page stays usable across a reload.
 var csrfToken = func() string {
 	b := make([]byte, 16)
@@ -103,6 +104,8 @@ func (s *Server) serveState(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-s.Supervisor.Done():
+			return // a reload replaced the engine: the page reconnects to the new one
 		case <-keepAlive.C:
 			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil {
 				return
@@ -124,10 +127,6 @@ func (s *Server) serveState(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("X-CSRF-Token") != csrfToken {
 		http.Error(w, "Forbidden: missing or wrong X-CSRF-Token (reload the page)", http.StatusForbidden)
-		return
-	}
-	if origin := r.Header.Get("Origin"); origin != "" && !strings.HasSuffix(origin, "://"+r.Host) {
-		http.Error(w, "Forbidden: cross-origin", http.StatusForbidden)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)

@@ -226,3 +226,7 @@ func (s *Supervisor) tick() {
 		}
 	}
 }
+
+// Done is closed once Close has begun: what follows the engine (a webhook)
+// ends with it.
+func (s *Supervisor) Done() <-chan struct{} { return s.quit }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -54,6 +55,8 @@ type poolEvent struct {
 }
 
 type listener struct {
+	proc      *process
+	running   bool // RUNNING, as its state events said
 	state     string
 	pending   []byte // protocol bytes not yet understood
 	resultLen int    // -1: waiting for the RESULT line
@@ -72,7 +75,8 @@ func (s *Supervisor) startPools() {
 	live := map[string]bool{}
 	for _, g := range groups {
 		live[g.spec.Name] = true
-		if pl := s.pools[g.spec.Name]; pl != nil && (g.spec.Listener == nil || !slices.Equal(pl.procs, g.procs)) {
+		if pl := s.pools[g.spec.Name]; pl != nil && (g.spec.Listener == nil || !slices.Equal(pl.procs, g.procs) ||
+			!slices.Equal(pl.spec.Events, g.spec.Listener.Events) || pl.spec.BufferSize != g.spec.Listener.BufferSize) {
 			s.stopPoolLocked(g.spec.Name) // changed by an update
 		}
 		if g.spec.Listener != nil && s.pools[g.spec.Name] == nil {
@@ -94,11 +98,21 @@ func (s *Supervisor) startPoolLocked(g *group) {
 	pl := &pool{s: s, name: g.spec.Name, spec: *g.spec.Listener, wake: make(chan struct{}, 1), members: map[string]*listener{},
 		procs: slices.Clone(g.procs)}
 	for _, p := range g.procs {
-		pl.members[p.spec.FullName()] = &listener{state: listenerAcknowledged, resultLen: -1}
+		pl.members[p.spec.FullName()] = &listener{proc: p, running: p.info.Load().State == Running,
+			state: listenerAcknowledged, resultLen: -1}
 	}
 	s.pools[pl.name] = pl
 	pl.cancel = s.Subscribe(pl.spec.Events, func(ev Event) { pl.post(func() { pl.accept(&poolEvent{ev: ev}, false) }) })
 	go pl.run()
+}
+
+// stopPools ends every pool: the daemon closes, its processes stopped.
+func (s *Supervisor) stopPools() {
+	s.poolsMu.Lock()
+	defer s.poolsMu.Unlock()
+	for name := range s.pools {
+		s.stopPoolLocked(name)
+	}
 }
 
 // stopPoolLocked ends a removed or changed group's pool. s.poolsMu is held.
@@ -121,13 +135,12 @@ func (pl *pool) post(f func()) {
 	}
 }
 
+// run serves the pool until it is stopped (its group removed or changed,
+// or the daemon closed once every process has stopped: listeners, which
+// stop last, get the shutdown's events).
 func (pl *pool) run() {
 	for {
-		select {
-		case <-pl.wake:
-		case <-pl.s.quit:
-			return
-		}
+		<-pl.wake
 		pl.mu.Lock()
 		work := pl.inbox
 		pl.inbox = nil
@@ -168,7 +181,9 @@ func (pl *pool) dispatch() {
 		}
 		pe := pl.buf[0]
 		pl.buf = pl.buf[1:]
-		if err := pl.s.SendStdin(context.Background(), name, pl.envelope(pe)); err != nil {
+		// Straight to the process, not by name: during shutdown names
+		// are refused, and listeners still take events then.
+		if err := l.proc.send(context.Background(), command{kind: cmdStdin, data: pl.envelope(pe)}); err != nil {
 			pl.s.Logger.Debug("cannot send an event to a listener", "listener", name, "err", err)
 			pl.buf = append([]*poolEvent{pe}, pl.buf...)
 			l.state = listenerUnknown // it cannot take events until it restarts
@@ -180,10 +195,7 @@ func (pl *pool) dispatch() {
 
 func (pl *pool) readyListener() (string, *listener) {
 	for name, l := range pl.members {
-		if l.state != listenerReady {
-			continue
-		}
-		if info, err := pl.s.Process(name); err == nil && info.State == Running {
+		if l.state == listenerReady && l.running {
 			return name, l
 		}
 	}
@@ -279,11 +291,15 @@ func (pl *pool) memberState(name string, to State) {
 		if l == nil {
 			return
 		}
+		l.running = to == Running
 		switch to {
 		case Starting:
 			pl.reject(l)
-			*l = listener{state: listenerAcknowledged, resultLen: -1}
+			*l = listener{proc: l.proc, state: listenerAcknowledged, resultLen: -1}
 		case Running:
+		case Stopping:
+			// It may still answer: its event comes back only if it
+			// ends without (supervisord's finish()).
 		default:
 			pl.reject(l)
 			l.state = listenerUnknown
@@ -301,33 +317,81 @@ func (s *Supervisor) poolOf(spec *ProcessSpec) *pool {
 // newOutput is the process's log capture, tapped for the engine when it is
 // an event listener (its stdout is the protocol) or sends PROCESS_LOG
 // events.
-func (s *Supervisor) newOutput(spec *ProcessSpec, listener bool) Output {
+func (s *Supervisor) newOutput(spec *ProcessSpec, listener bool, pidRef *atomic.Int64) Output {
 	t, ok := s.rt.(Tapper)
-	if !ok || (!listener && !spec.StdoutEvents && !spec.StderrEvents) {
+	if !ok || (!listener && !spec.StdoutEvents && !spec.StderrEvents && spec.StdoutCaptureMaxBytes == 0 && spec.StderrCaptureMaxBytes == 0) {
 		return s.rt.NewOutput(spec)
 	}
 	name := spec.FullName()
-	pid := func() int {
-		if info, err := s.Process(name); err == nil {
-			return info.Pid
-		}
-		return 0
-	}
+	pid := func() int { return int(pidRef.Load()) }
 	var stdout, stderr func([]byte)
-	switch {
-	case listener:
+	if listener {
 		stdout = func(b []byte) {
 			if pl := s.poolOf(spec); pl != nil {
 				pl.feed(name, b)
 			}
 		}
-	case spec.StdoutEvents:
-		stdout = func(b []byte) { s.emitLog(spec, pid(), "stdout", b) }
+	} else {
+		stdout = s.streamEvents(spec, pid, "stdout", spec.StdoutEvents, spec.StdoutCaptureMaxBytes)
 	}
-	if spec.StderrEvents {
-		stderr = func(b []byte) { s.emitLog(spec, pid(), "stderr", b) }
-	}
+	stderr = s.streamEvents(spec, pid, "stderr", spec.StderrEvents, spec.StderrCaptureMaxBytes)
 	return t.NewTappedOutput(spec, stdout, stderr)
+}
+
+// Capture mode's tokens, as supervisord's.
+const (
+	captureBegin = "<!--XSUPERVISOR:BEGIN-->"
+	captureEnd   = "<!--XSUPERVISOR:END-->"
+)
+
+// streamEvents is a stream's tap: PROCESS_LOG events for what it writes,
+// and in capture mode a PROCESS_COMMUNICATION event for each block between
+// the tokens; nil when the stream sends neither.
+func (s *Supervisor) streamEvents(spec *ProcessSpec, pid func() int, channel string, logEvents bool, captureMax int64) func([]byte) {
+	if !logEvents && captureMax <= 0 {
+		return nil
+	}
+	var pending []byte // looking for a token across writes
+	var capture []byte
+	capturing := false
+	return func(b []byte) {
+		if logEvents {
+			s.emitLog(spec, pid(), channel, b)
+		}
+		if captureMax <= 0 {
+			return
+		}
+		pending = append(pending, b...)
+		for {
+			if !capturing {
+				i := bytes.Index(pending, []byte(captureBegin))
+				if i < 0 {
+					// Keep what could be the start of a token.
+					pending = pending[max(0, len(pending)-len(captureBegin)+1):]
+					return
+				}
+				pending, capturing, capture = pending[i+len(captureBegin):], true, nil
+				continue
+			}
+			i := bytes.Index(pending, []byte(captureEnd))
+			if i < 0 {
+				keep := max(0, len(pending)-len(captureEnd)+1)
+				capture = append(capture, pending[:keep]...)
+				pending = pending[keep:]
+				if int64(len(capture)) > captureMax {
+					capture = capture[:captureMax]
+				}
+				return
+			}
+			capture = append(capture, pending[:i]...)
+			if int64(len(capture)) > captureMax {
+				capture = capture[:captureMax]
+			}
+			pending, capturing = pending[i+len(captureEnd):], false
+			s.emit("PROCESS_COMMUNICATION_"+strings.ToUpper(channel),
+				fmt.Sprintf("processname:%s groupname:%s pid:%d\n%s", spec.Name, spec.Group, pid(), capture))
+		}
+	}
 }
 
 // groupNames lists the active groups in supervisord's order (priority,

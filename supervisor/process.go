@@ -49,6 +49,12 @@ type process struct {
 	changed func()
 	// adoption is what a previous daemon left for it; set before run.
 	adoption Adoption
+	// listener: it is an event listener, whose protocol state a successor
+	// cannot know.
+	listener bool
+	// pid is the current process's pid, or the last one's once it ended:
+	// what PROCESS_LOG events name.
+	pid *atomic.Int64
 	// groupPrio is its group's priority, which orders it before its own;
 	// an update may change it while the process runs on.
 	groupPrio atomic.Int64
@@ -107,6 +113,9 @@ func (p *process) run() {
 	watch := func(c Child) {
 		child, exits, notes = c, c.Done(), nil
 		lastPid = c.Pid()
+		if p.pid != nil {
+			p.pid.Store(int64(lastPid))
+		}
 		if a, ok := c.(Announcer); ok {
 			notes = a.Notes()
 		}

@@ -74,6 +74,11 @@ type ProcessSpec struct {
 	// StdoutEvents and StderrEvents send its output as PROCESS_LOG events
 	// (supervisord's stdout_events_enabled, stderr_events_enabled).
 	StdoutEvents, StderrEvents bool
+	// StdoutCaptureMaxBytes and StderrCaptureMaxBytes turn on capture
+	// mode: output between <!--XSUPERVISOR:BEGIN--> and
+	// <!--XSUPERVISOR:END--> (at most this many bytes) is sent as a
+	// PROCESS_COMMUNICATION event.
+	StdoutCaptureMaxBytes, StderrCaptureMaxBytes int64
 	// OnFatal and OnExit are what happens when the process goes FATAL, or
 	// exits (EXITED): "shutdown" stops the daemon (a container's PID 1
 	// then exits), any other value is a command run with the event in its

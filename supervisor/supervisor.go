@@ -112,7 +112,9 @@ func (s *Supervisor) Open(ctx context.Context) error {
 	var fresh, redo []*process
 	for _, p := range all {
 		switch a := p.adoption; {
-		case a.Child != nil && a.Restart:
+		case a.Child != nil && (a.Restart || p.listener):
+			// A listener's protocol state died with the old daemon:
+			// restarted, it starts afresh with READY.
 			redo = append(redo, p)
 		case a.Child == nil && !a.Stopped:
 			fresh = append(fresh, p)
@@ -158,14 +160,18 @@ func (s *Supervisor) Close(ctx context.Context) error {
 		s.mu.RLock()
 		all := s.allLocked()
 		s.mu.RUnlock()
-		s.closeErr = errors.Join(s.shutdown(ctx, all), s.rt.Close())
+		err := s.shutdown(ctx, all)
+		s.stopPools() // after the listeners, which stop last, had the shutdown's events
+		s.closeErr = errors.Join(err, s.rt.Close())
 	})
 	return s.closeErr
 }
 
 func (s *Supervisor) newProcess(spec ProcessSpec, adopt, listener bool) *process {
 	sp := spec
-	p := newProcess(&sp, s.rt, s.Logger, s.newOutput(&sp, listener))
+	pid := new(atomic.Int64)
+	p := newProcess(&sp, s.rt, s.Logger, s.newOutput(&sp, listener, pid))
+	p.listener, p.pid = listener, pid
 	p.changed = s.changes.notify
 	p.onState = s.emitState
 	if adopt {

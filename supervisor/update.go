@@ -228,6 +228,18 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 	var retire []*process // stopped and dropped
 	var restart []string  // new processes to start after the stops
 	keep := map[string]*process{}
+	// A changed listener group is replaced whole, as supervisord replaces
+	// a changed group: its listeners start afresh with the new pool.
+	replaced := map[string]bool{}
+	s.mu.RLock()
+	for _, og := range s.groups {
+		for _, g := range groups {
+			if g.Name == og.spec.Name && (g.Listener != nil || og.spec.Listener != nil) && !og.spec.Equal(&g) {
+				replaced[g.Name] = true
+			}
+		}
+	}
+	s.mu.RUnlock()
 	for _, g := range groups {
 		for i := range g.Processes {
 			ps := &g.Processes[i]
@@ -238,7 +250,7 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 				if ps.AutoStart {
 					restart = append(restart, name)
 				}
-			case op.spec.Equal(ps):
+			case op.spec.Equal(ps) && !replaced[g.Name]:
 				keep[name] = op
 			default:
 				if startChanged(op.info.Load(), ps) {

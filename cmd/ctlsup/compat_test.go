@@ -356,6 +356,7 @@ var sequence = []step{
 	{line: "tail chatty bogus"},
 	{line: "tail"},
 	{line: "clear chatty"},
+	{line: "clear all"}, // in priority order, as supervisord
 	{line: "clear nosuch"},
 	{line: "tail chatty"},
 	{line: "avail"},

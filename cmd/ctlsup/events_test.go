@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,8 +46,12 @@ nodaemon=true
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 [eventlistener:recorder]
 command=/usr/bin/python3 %[3]s %[4]s
-events=PROCESS_STATE,REMOTE_COMMUNICATION
+events=PROCESS_STATE,REMOTE_COMMUNICATION,PROCESS_COMMUNICATION
 %[5]s
+[program:talker]
+command=/bin/sh -c 'sleep 1; printf "before<!--XSUPERVISOR:BEGIN-->a message<!--XSUPERVISOR:END-->after\n"; exec sleep 1000'
+stdout_capture_maxbytes=1MB
+startsecs=0
 [program:once]
 command=/bin/sh -c 'sleep 1.5; exit 3'
 startsecs=1
@@ -70,8 +75,12 @@ state_dir = "%[2]s/state"
 socket = %[1]q
 [eventlistener.recorder]
 command = ["/usr/bin/python3", %[3]q, %[4]q]
-events = ["PROCESS_STATE", "REMOTE_COMMUNICATION"]
+events = ["PROCESS_STATE", "REMOTE_COMMUNICATION", "PROCESS_COMMUNICATION"]
 %[5]s
+[program.talker]
+command = "/bin/sh -c 'sleep 1; printf \"before<!--XSUPERVISOR:BEGIN-->a message<!--XSUPERVISOR:END-->after\\n\"; exec sleep 1000'"
+stdout_capture_maxbytes = "1MB"
+startsecs = 0
 [program.once]
 command = "/bin/sh -c 'sleep 1.5; exit 3'"
 startsecs = 1
@@ -146,10 +155,11 @@ func TestEvents_ListenerSeesWhatSupervisordSends(t *testing.T) {
 		if _, err := c.Call("supervisor.sendRemoteCommEvent", "deploy", "v42 rolled out"); err != nil {
 			t.Fatal(err)
 		}
+		waitFile(t, events, "PROCESS_COMMUNICATION_STDOUT", 10*time.Second)
 		logs[kind] = waitFile(t, events, "REMOTE_COMMUNICATION", 10*time.Second)
 	}
 	want, got := byProcess(logs["supervisord"]), byProcess(logs["ctlsupd"])
-	for _, p := range []string{"once", "failing", "recorder", "other"} {
+	for _, p := range []string{"once", "failing", "recorder", "talker", "other"} {
 		if !slices.Equal(got[p], want[p]) {
 			t.Errorf("%s's events differ\nsupervisord:\n  %s\nctlsupd:\n  %s", p, strings.Join(want[p], "\n  "), strings.Join(got[p], "\n  "))
 		}
@@ -185,5 +195,36 @@ func TestEvents_QuitOnFatal(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("ctlsupd still runs after the listener asked it to shut down")
+	}
+}
+
+// TestEvents_ListenerAcrossDaemonRestart: a new daemon that takes over a
+// listener pool restarts its listeners (their protocol state is gone with
+// the old daemon), and they get its events.
+func TestEvents_ListenerAcrossDaemonRestart(t *testing.T) {
+	testhelper.RequireReference(t, "supervisorctl")
+	dir := t.TempDir()
+	first, url := listenerDaemon(t, "ctlsupd", dir, false)
+	events := filepath.Join(dir, "events.log")
+	waitFile(t, events, "processname:recorder", 20*time.Second)
+	first.Process.Signal(syscall.SIGQUIT) // leaves every program to the next daemon
+	first.Wait()
+	second := exec.Command(ctlsupdBin, "-c", filepath.Join(dir, "ctlsupd.toml"))
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer testhelper.Stop(second)
+	c, _ := client.New(url, "", "")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c.Call("supervisor.sendRemoteCommEvent", "after", "the new daemon")
+		if b, _ := os.ReadFile(events); strings.Contains(string(b), "the new daemon") {
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(events)
+			t.Fatalf("the listener gets nothing from the new daemon:\n%s", b)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

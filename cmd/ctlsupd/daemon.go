@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ctlsup/ctlsup/api"
 	"github.com/ctlsup/ctlsup/supervisor"
 	"github.com/ctlsup/ctlsup/supervisor/config"
 	"github.com/ctlsup/ctlsup/supervisor/osruntime"
@@ -202,6 +203,9 @@ func (m *Main) startEngine(ctx context.Context) error {
 		close(*old)
 	}
 	m.newAPI()
+	if h := cfg.Daemon.Webhook; h.URL != "" {
+		api.StartWebhook(m.Supervisor, h.URL, h.Events, m.Logger)
+	}
 	if err := m.Supervisor.Open(ctx); err != nil {
 		return err
 	}

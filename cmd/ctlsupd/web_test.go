@@ -101,8 +101,13 @@ autorestart = true
 	); err != nil {
 		t.Errorf("tail: %v", err)
 	}
+	// It follows: a tick written after the tail opened shows up.
 	if _, err := chromedp.Run(step, chromedp.Poll[bool](`document.getElementById("tail-text").textContent.includes("tick")`)); err != nil {
 		t.Errorf("the tail shows nothing: %v", err)
+	}
+	first, _ := chromedp.Run(step, chromedp.Evaluate[string](`document.getElementById("tail-text").textContent.trim().split("\n").pop()`))
+	if _, err := chromedp.Run(step, chromedp.Poll[bool](fmt.Sprintf(`document.getElementById("tail-text").textContent.trim().split("\n").pop() !== %q`, first))); err != nil {
+		t.Errorf("the tail does not follow (still %q): %v", first, err)
 	}
 	if shot := os.Getenv("CTLSUP_SCREENSHOT"); shot != "" {
 		if png, err := chromedp.Run(step, chromedp.FullScreenshot(100)); err == nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,6 +39,13 @@ type Daemon struct {
 	LogLevel string // debug, info, warn, error
 	Control  Control
 	Metrics  Metrics
+	Webhook  Webhook
+}
+
+// Webhook is the [webhook] table: events POSTed as JSON to a URL.
+type Webhook struct {
+	URL    string
+	Events []string // event types, abstract ones included; PROCESS_STATE by default
 }
 
 // Control is the [control] table: the supervisorctl-compatible API.
@@ -78,11 +86,12 @@ type Metrics struct {
 // ServerURL is the URL supervisorctl would use for this daemon.
 func (d *Daemon) ServerURL() string { return "unix://" + d.Control.Socket }
 
-var daemonKeys = []string{"include", "log_dir", "state_dir", "logfile", "loglevel", "control", "metrics", "program", "instance", "socket", "eventlistener"}
+var daemonKeys = []string{"include", "log_dir", "state_dir", "logfile", "loglevel", "control", "metrics", "webhook", "program", "instance", "socket", "eventlistener"}
 var includedKeys = []string{"include", "program", "instance", "socket", "eventlistener"}
 var controlKeys = []string{"socket", "socket_mode", "socket_owner", "http_listen", "username", "password",
 	"socket_username", "socket_password", "http_username", "http_password"}
 var metricsKeys = []string{"listen"}
+var webhookKeys = []string{"url", "events"}
 
 // file is one parsed TOML file.
 type file struct {
@@ -319,7 +328,23 @@ func (l *loader) daemon(f *file, d *Daemon) error {
 	m.desc = "metrics"
 	m.checkKeys(metricsKeys)
 	d.Metrics.Listen = m.str("listen", "")
-	return errors.Join(r.err, c.err, m.err)
+	h := r.table("webhook")
+	h.desc = "webhook"
+	h.checkKeys(webhookKeys)
+	d.Webhook.URL = h.str("url", "")
+	if u, err := url.Parse(d.Webhook.URL); d.Webhook.URL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		h.fail("url", "url = %q is not an http:// or https:// URL", d.Webhook.URL)
+	}
+	d.Webhook.Events = h.strings("events")
+	if len(d.Webhook.Events) == 0 {
+		d.Webhook.Events = []string{"PROCESS_STATE"}
+	}
+	for _, e := range d.Webhook.Events {
+		if !supervisor.ValidEventType(e) {
+			h.fail("events", "events: %q is not an event type", e)
+		}
+	}
+	return errors.Join(r.err, c.err, m.err, h.err)
 }
 
 // includes expands the file's include globs, relative to the file; a file

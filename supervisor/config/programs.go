@@ -23,7 +23,7 @@ var programKeys = []string{
 	"restart_max_delay", "procfile",
 	"memory_max", "memory_high", "cpu_max", "pids_max", "oom_score_adj", "memory_restart",
 	"sockets", "ready", "depends_on", "stdin", "stdout_events_enabled", "stderr_events_enabled",
-	"on_fatal", "on_exit",
+	"on_fatal", "on_exit", "stdout_capture_maxbytes", "stderr_capture_maxbytes",
 }
 
 // listenerKeys are what an [eventlistener.X] takes beyond a program's.
@@ -32,7 +32,13 @@ var listenerKeys = []string{"events", "buffer_size", "result_handler"}
 // listenerSpec reads a pool's events (required), buffer_size (10, as
 // supervisord's) and result_handler (only supervisord's default).
 func listenerSpec(r *reader) *supervisor.ListenerSpec {
-	spec := &supervisor.ListenerSpec{Events: r.strings("events"), BufferSize: r.integer("buffer_size", 10, 1)}
+	spec := &supervisor.ListenerSpec{BufferSize: r.integer("buffer_size", 10, 1)}
+	for _, e := range r.strings("events") {
+		spec.Events = append(spec.Events, strings.ToUpper(strings.TrimSpace(e))) // as supervisord reads them
+	}
+	if r.boolean("redirect_stderr", false) {
+		r.fail("redirect_stderr", "an event listener's stdout is its protocol: redirect_stderr would break it")
+	}
 	if len(spec.Events) == 0 {
 		r.fail("events", "events is required: the event types the pool listens to, such as [\"PROCESS_STATE\"]")
 	}
@@ -298,28 +304,30 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 		r.fail("numprocs", "numprocs = %d, but a singleton program runs exactly one process", numprocs)
 	}
 	base := supervisor.ProcessSpec{
-		Program:         p.name,
-		User:            r.str("user", ""),
-		Umask:           r.octal("umask"),
-		Priority:        r.integer("priority", map[bool]int{false: defaultPriority, true: -1}[p.listener], -1<<31),
-		AutoStart:       r.boolean("autostart", true),
-		AutoRestart:     autoRestart(r),
-		ExitCodes:       r.ints("exitcodes", []int{0}),
-		StartSecs:       time.Duration(r.integer("startsecs", defaultStartSecs, 0)) * time.Second,
-		StartRetries:    r.integer("startretries", defaultStartRetries, -1),
-		StopSignal:      r.signal("stopsignal", syscall.SIGTERM),
-		StopWait:        time.Duration(r.integer("stopwaitsecs", defaultStopWaitSecs, 0)) * time.Second,
-		StopAsGroup:     r.boolean("stopasgroup", false),
-		KillAsGroup:     r.boolean("killasgroup", true),
-		RestartMaxDelay: time.Duration(r.integer("restart_max_delay", defaultRestartMaxDelay, 0)) * time.Second,
-		Singleton:       singleton,
-		RedirectStderr:  r.boolean("redirect_stderr", false),
-		Limits:          limits(r),
-		Stdin:           r.boolean("stdin", false) || p.listener,
-		StdoutEvents:    r.boolean("stdout_events_enabled", false),
-		OnFatal:         r.str("on_fatal", ""),
-		OnExit:          r.str("on_exit", ""),
-		StderrEvents:    r.boolean("stderr_events_enabled", false),
+		Program:               p.name,
+		User:                  r.str("user", ""),
+		Umask:                 r.octal("umask"),
+		Priority:              r.integer("priority", map[bool]int{false: defaultPriority, true: -1}[p.listener], -1<<31),
+		AutoStart:             r.boolean("autostart", true),
+		AutoRestart:           autoRestart(r),
+		ExitCodes:             r.ints("exitcodes", []int{0}),
+		StartSecs:             time.Duration(r.integer("startsecs", defaultStartSecs, 0)) * time.Second,
+		StartRetries:          r.integer("startretries", defaultStartRetries, -1),
+		StopSignal:            r.signal("stopsignal", syscall.SIGTERM),
+		StopWait:              time.Duration(r.integer("stopwaitsecs", defaultStopWaitSecs, 0)) * time.Second,
+		StopAsGroup:           r.boolean("stopasgroup", false),
+		KillAsGroup:           r.boolean("killasgroup", true),
+		RestartMaxDelay:       time.Duration(r.integer("restart_max_delay", defaultRestartMaxDelay, 0)) * time.Second,
+		Singleton:             singleton,
+		RedirectStderr:        r.boolean("redirect_stderr", false),
+		Limits:                limits(r),
+		Stdin:                 r.boolean("stdin", false) || p.listener,
+		StdoutEvents:          r.boolean("stdout_events_enabled", false),
+		OnFatal:               r.str("on_fatal", ""),
+		StdoutCaptureMaxBytes: r.size("stdout_capture_maxbytes", 0),
+		StderrCaptureMaxBytes: r.size("stderr_capture_maxbytes", 0),
+		OnExit:                r.str("on_exit", ""),
+		StderrEvents:          r.boolean("stderr_events_enabled", false),
 	}
 	if base.StopAsGroup {
 		base.KillAsGroup = true // as supervisord: stopping the group implies killing it

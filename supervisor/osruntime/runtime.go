@@ -580,7 +580,14 @@ func (r *Runtime) Run(ctx context.Context, argv []string) (output []byte, status
 func (r *Runtime) RunCommand(ctx context.Context, command string, env []string) ([]byte, supervisor.ExitStatus, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	return r.run(ctx, proc.Attr{Path: "/bin/sh", Argv: []string{"/bin/sh", "-c", command}, Env: append(os.Environ(), env...), Umask: -1})
+	var base []string
+	for _, kv := range os.Environ() {
+		// What systemd addressed to the daemon alone, as for programs.
+		if !strings.HasPrefix(kv, "NOTIFY_SOCKET=") && !strings.HasPrefix(kv, "LISTEN_") && !strings.HasPrefix(kv, "WATCHDOG_") {
+			base = append(base, kv)
+		}
+	}
+	return r.run(ctx, proc.Attr{Path: "/bin/sh", Argv: []string{"/bin/sh", "-c", command}, Env: append(base, env...), Umask: -1})
 }
 
 // run is Run with the child's attributes: a readiness command runs as its

@@ -54,6 +54,9 @@ func (r *Runtime) newStdin() (child *os.File, sp *stdinPipe, ino uint64, err err
 
 // adoptStdin drives a stdin write end (new, or a previous daemon's).
 func (r *Runtime) adoptStdin(fd int, id string) *stdinPipe {
+	// Non-blocking, so the write waits in the runtime's poller and close
+	// can end it (a grandchild may hold the read end and never read).
+	unix.SetNonblock(fd, true)
 	sp := &stdinPipe{f: os.NewFile(uintptr(fd), "stdin"), id: id, wake: make(chan struct{}, 1)}
 	go sp.drain()
 	return sp
@@ -88,7 +91,6 @@ func (sp *stdinPipe) drain() {
 				closed := sp.closed
 				sp.mu.Unlock()
 				if closed {
-					sp.f.Close()
 					return
 				}
 				break
@@ -107,11 +109,13 @@ func (sp *stdinPipe) drain() {
 	}
 }
 
-// close ends the pipe once what is queued is written (or failed).
+// close ends the pipe: its process has gone, and what is still queued is
+// for nobody.
 func (sp *stdinPipe) close() {
 	sp.mu.Lock()
-	sp.closed = true
+	sp.closed, sp.queue, sp.queued = true, nil, 0
 	sp.mu.Unlock()
+	sp.f.Close() // ends a write that waits
 	select {
 	case sp.wake <- struct{}{}:
 	default:

@@ -30,11 +30,9 @@ type Result struct {
 
 // dropped are supervisord program keys ctlsup has no use for, with why.
 var dropped = map[string]string{
-	"stdout_capture_maxbytes": "capture mode (PROCESS_COMMUNICATION events) is not supported",
-	"stderr_capture_maxbytes": "capture mode (PROCESS_COMMUNICATION events) is not supported",
-	"stdout_syslog":           "syslog output is not supported; logs go to files",
-	"stderr_syslog":           "syslog output is not supported; logs go to files",
-	"serverurl":               "children get SUPERVISOR_SERVER_URL of ctlsupd's own socket",
+	"stdout_syslog": "syslog output is not supported; logs go to files",
+	"stderr_syslog": "syslog output is not supported; logs go to files",
+	"serverurl":     "children get SUPERVISOR_SERVER_URL of ctlsupd's own socket",
 }
 
 // Convert reads supervisord configuration files (following [include]) and

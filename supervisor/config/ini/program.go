@@ -182,6 +182,8 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 				parts = append(parts, tomlKey(p[0])+" = "+tomlString(v))
 			}
 			fmt.Fprintf(w, "environment = { %s }\n", strings.Join(parts, ", "))
+		case "stdout_capture_maxbytes", "stderr_capture_maxbytes":
+			fmt.Fprintf(w, "%s = %s\n", k.Name, sizeValue(k.Value))
 		case "stdout_events_enabled", "stderr_events_enabled":
 			b, err := boolean(k.Value)
 			if err != nil {
