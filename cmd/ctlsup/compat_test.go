@@ -331,7 +331,7 @@ var sequence = []step{
 	{line: "stop worker:*", unordered: true},
 	{line: "status"},
 	{line: "start all", unordered: true},
-	{line: "signal CONT all"}, // in (group priority, priority) order
+	{line: "signal CONT all", prepare: settled("failing")}, // in (group priority, priority) order
 	{line: "signal HUP manual"},
 	{line: "signal HUP manual"},
 	{line: "stop manual"},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ctlsup/ctlsup/api/client"
 	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor/config/ini"
 )
 
 // listenerDaemon runs kind with an event listener pool written with
@@ -29,7 +30,7 @@ func listenerDaemon(t *testing.T, kind, dir string, quitOnFatal bool) (*exec.Cmd
 	}
 	var cmd *exec.Cmd
 	switch kind {
-	case "supervisord":
+	case "supervisord", "converted":
 		conf := filepath.Join(dir, "supervisord.conf")
 		envLine := ""
 		if env != "" {
@@ -63,6 +64,18 @@ startretries=1
 autostart=false
 `, sock, dir, script, events, envLine)), 0o644)
 		cmd = exec.Command(testhelper.RequireReference(t, "supervisord"), "-n", "-c", conf)
+		if kind == "converted" {
+			// The same file, through ctlsup convert, under ctlsupd.
+			res, err := ini.Convert([]string{conf})
+			if err != nil || len(res.Omitted) != 0 {
+				t.Fatalf("convert: %v, omitted %v", err, res.Omitted)
+			}
+			daemon := strings.Replace(res.Daemon, `state_dir = "/run/ctlsup"`, `state_dir = "`+filepath.Join(dir, "state")+`"`, 1)
+			os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
+			os.WriteFile(filepath.Join(dir, "ctlsupd.toml"), []byte(daemon), 0o644)
+			os.WriteFile(filepath.Join(dir, "conf.d", "supervisord.toml"), []byte(res.Programs), 0o644)
+			cmd = exec.Command(ctlsupdBin, "-c", filepath.Join(dir, "ctlsupd.toml"))
+		}
 	default:
 		conf := filepath.Join(dir, "ctlsupd.toml")
 		envLine := ""
@@ -140,11 +153,12 @@ func byProcess(log string) map[string][]string {
 // TestEvents_ListenerSeesWhatSupervisordSends: the same listener, written
 // with supervisor's childutils, gets under ctlsupd the events it gets
 // under supervisord 4.2.5: the same names and payloads, per process in the
-// same order, with pool serials counting up from 0.
+// same order, with pool serials counting up from 0; and so it does under
+// ctlsupd running supervisord's own file through ctlsup convert.
 func TestEvents_ListenerSeesWhatSupervisordSends(t *testing.T) {
 	testhelper.RequireReference(t, "supervisorctl")
 	logs := map[string]string{}
-	for _, kind := range []string{"supervisord", "ctlsupd"} {
+	for _, kind := range []string{"supervisord", "ctlsupd", "converted"} {
 		dir := t.TempDir()
 		_, url := listenerDaemon(t, kind, dir, false)
 		events := filepath.Join(dir, "events.log")
@@ -158,10 +172,13 @@ func TestEvents_ListenerSeesWhatSupervisordSends(t *testing.T) {
 		waitFile(t, events, "PROCESS_COMMUNICATION_STDOUT", 10*time.Second)
 		logs[kind] = waitFile(t, events, "REMOTE_COMMUNICATION", 10*time.Second)
 	}
-	want, got := byProcess(logs["supervisord"]), byProcess(logs["ctlsupd"])
-	for _, p := range []string{"once", "failing", "recorder", "talker", "other"} {
-		if !slices.Equal(got[p], want[p]) {
-			t.Errorf("%s's events differ\nsupervisord:\n  %s\nctlsupd:\n  %s", p, strings.Join(want[p], "\n  "), strings.Join(got[p], "\n  "))
+	want := byProcess(logs["supervisord"])
+	for _, kind := range []string{"ctlsupd", "converted"} {
+		got := byProcess(logs[kind])
+		for _, p := range []string{"once", "failing", "recorder", "talker", "other"} {
+			if !slices.Equal(got[p], want[p]) {
+				t.Errorf("%s's events differ\nsupervisord:\n  %s\n%s:\n  %s", p, strings.Join(want[p], "\n  "), kind, strings.Join(got[p], "\n  "))
+			}
 		}
 	}
 	var serials []string
