@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/api/client"
+	"github.com/ctlsup/ctlsup/api/xmlrpc"
 	"github.com/ctlsup/ctlsup/internal/testhelper"
 )
 
@@ -72,6 +78,7 @@ logfile_backups = 100
 	before := statusPids(t, sock)
 
 	// Call the control socket without pause, a new connection each time.
+	getState, _ := xmlrpc.EncodeCall("supervisor.getState")
 	var calls, failures atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -82,12 +89,26 @@ logfile_backups = 100
 				return
 			default:
 			}
-			c, _ := client.New("unix://"+sock, "", "")
-			if _, err := c.Call("supervisor.getState"); err != nil {
+			// Connection: close, as supervisorctl's calls: a kept-alive
+			// connection would linger in the client's pool and count
+			// against the daemon's connection limit.
+			hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
+				DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+					var d net.Dialer
+					return d.DialContext(ctx, "unix", sock)
+				}}}
+			resp, err := hc.Post("http://localhost/RPC2", "text/xml", bytes.NewReader(getState))
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode != 200 {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+			if err != nil {
 				failures.Add(1)
 				t.Logf("%s call failed: %v", time.Now().Format("15:04:05.000000"), err)
 			}
-			c.Close()
 			calls.Add(1)
 		}
 	})
