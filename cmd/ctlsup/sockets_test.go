@@ -169,11 +169,14 @@ func TestSockets_GunicornRestartsLoseNothing(t *testing.T) {
 [socket.web]
 listen = %q
 [program.web]
-command = [%q, "--workers", "2", "--chdir", "APP", "wsgi:app"]
+command = [%q, "--workers", "2", "--timeout", "10", "--chdir", "APP", "wsgi:app"]
 environment = { PATH = "/usr/bin:/bin" }
 sockets = ["web"]
 ready = "notify"
 startsecs = 20
+# A sync worker notices TERM at its next poll (every timeout/2): longer
+# than that, so a graceful stop is never cut short by SIGKILL.
+stopwaitsecs = 40
 `, addr, gunicorn))
 	restartsUnderLoad(t, addr, 5, func() {
 		if out := ctl(t, url, "restart", "web"); !strings.Contains(out, "web: started") {
@@ -224,12 +227,13 @@ func TestSockets_RollingRestartAndUpdate(t *testing.T) {
 [socket.web]
 listen = %q
 [program.web]
-command = [%q, "--workers", "1", "--chdir", "APP", "wsgi:app"]
+command = [%q, "--workers", "1", "--timeout", "10", "--chdir", "APP", "wsgi:app"]
 environment = { PATH = "/usr/bin:/bin", VERSION = "VER" }
 numprocs = 4
 sockets = ["web"]
 ready = "notify"
 startsecs = 20
+stopwaitsecs = 40
 `, addr, gunicorn)
 	dir, url := appDaemon(t, strings.ReplaceAll(programs, "VER", "1"))
 	for deadline := time.Now().Add(30 * time.Second); strings.Count(ctl(t, url, "status"), "RUNNING") != 4; {
