@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -323,6 +324,45 @@ var helpers = map[string]func(args []string){
 			}
 		}
 		forever()
+	},
+	// listener FILE MODE is an event listener: it records "serial
+	// eventname payload" lines into FILE and answers OK, except in MODE
+	// "fail-first" (FAIL to its first event), "die-first" (exits on its
+	// first event without answering) and "never-ready" (never says READY).
+	"listener": func(args []string) {
+		file, mode := args[0], args[1]
+		in := bufio.NewReader(os.Stdin)
+		first := true
+		if mode == "never-ready" {
+			forever()
+		}
+		for {
+			os.Stdout.WriteString("READY\n")
+			line, err := in.ReadString('\n')
+			if err != nil {
+				return
+			}
+			headers := map[string]string{}
+			for _, kv := range strings.Fields(line) {
+				k, v, _ := strings.Cut(kv, ":")
+				headers[k] = v
+			}
+			n, _ := strconv.Atoi(headers["len"])
+			payload := make([]byte, n)
+			io.ReadFull(in, payload)
+			f, _ := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+			fmt.Fprintf(f, "%s %s %s pid:%d\n", headers["serial"], headers["eventname"], strings.ReplaceAll(string(payload), "\n", " "), os.Getpid())
+			f.Close()
+			switch {
+			case first && mode == "fail-first":
+				os.Stdout.WriteString("RESULT 4\nFAIL")
+			case first && mode == "die-first":
+				os.Exit(1)
+			default:
+				os.Stdout.WriteString("RESULT 2\nOK")
+			}
+			first = false
+		}
 	},
 	// touch creates a file named by its argument, then sleeps.
 	"touch": func(args []string) {

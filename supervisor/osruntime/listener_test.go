@@ -1,0 +1,72 @@
+package osruntime
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor"
+)
+
+// openPool runs one event listener pool of a listener helper in MODE.
+func openPool(t *testing.T, mode string, buffer int) (*supervisor.Supervisor, string, *testhelper.SyncBuffer) {
+	t.Helper()
+	dir := t.TempDir()
+	record := filepath.Join(dir, "events")
+	spec := helperSpec(dir, "pool", testhelper.Argv("listener", record, mode), func(s *supervisor.ProcessSpec) {
+		s.Stdin, s.AutoRestart = true, supervisor.RestartAlways
+	})
+	log := &testhelper.SyncBuffer{}
+	logger := slog.New(slog.NewTextHandler(log, nil))
+	s := supervisor.New(New(filepath.Join(dir, "state"), logger), []supervisor.GroupSpec{{Name: "pool", Processes: []supervisor.ProcessSpec{*spec},
+		Listener: &supervisor.ListenerSpec{Events: []string{"REMOTE_COMMUNICATION"}, BufferSize: buffer}}})
+	s.Logger = logger
+	if err := s.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s, record, log
+}
+
+// TestListener_FailIsRequeued: an event the listener answers FAIL comes
+// back to it, the same event (same serial), before the next one.
+func TestListener_FailIsRequeued(t *testing.T) {
+	s, record, _ := openPool(t, "fail-first", 10)
+	s.EmitRemote("one", "first")
+	s.EmitRemote("two", "second")
+	eventually(t, "both events", func() bool { return strings.Count(readFile(record), "\n") >= 3 })
+	lines := strings.Split(strings.TrimSpace(readFile(record)), "\n")
+	if !strings.HasPrefix(lines[0], "0 REMOTE_COMMUNICATION type:one first") || !strings.HasPrefix(lines[1], "0 REMOTE_COMMUNICATION type:one first") ||
+		!strings.HasPrefix(lines[2], "1 REMOTE_COMMUNICATION type:two second") {
+		t.Errorf("events received:\n%s", readFile(record))
+	}
+}
+
+// TestListener_DeathMidEventIsRequeued: a listener that dies while busy
+// gives its event back; the restarted one gets it.
+func TestListener_DeathMidEventIsRequeued(t *testing.T) {
+	s, record, _ := openPool(t, "die-first", 10)
+	time.Sleep(100 * time.Millisecond)
+	s.EmitRemote("one", "first")
+	eventually(t, "the event again, after the restart", func() bool { return strings.Count(readFile(record), "type:one") >= 2 })
+	lines := strings.Split(strings.TrimSpace(readFile(record)), "\n")
+	if pid := func(l string) string { return l[strings.LastIndex(l, "pid:"):] }; pid(lines[0]) == pid(lines[1]) {
+		t.Errorf("the same process got it twice:\n%s", readFile(record))
+	}
+}
+
+// TestListener_FullBufferDropsTheOldest: with no listener ready, a full
+// buffer drops its oldest event and says so.
+func TestListener_FullBufferDropsTheOldest(t *testing.T) {
+	s, _, log := openPool(t, "never-ready", 2)
+	for _, typ := range []string{"a", "b", "c"} {
+		s.EmitRemote(typ, "x")
+	}
+	eventually(t, "the overflow logged", func() bool {
+		return strings.Contains(log.String(), "pool pool event buffer overflowed, discarding event 0")
+	})
+}
