@@ -216,6 +216,18 @@ func (s *Server) methods() map[string]method {
 				}
 				return true, nil
 			}},
+		"ctlsup.restartProcess": {sig: []string{"boolean", "string", "boolean"}, help: "Restart one process: stop, then start; a program with start_before_stop starts its replacement first and stops the old one once that is ready.", opt: 1, params: []param{{"name", "\"group:name\""}, {"wait", "wait until the replacement is RUNNING (default true)"}}, returns: "true once restarted",
+			fn: func(ctx context.Context, a args) (any, error) {
+				a.count(1, 2)
+				name, w := a.str(0), a.wait(1)
+				if a.err != nil {
+					return nil, a.err
+				}
+				if err := sup.RestartProcess(ctx, name, w); err != nil {
+					return nil, toFault(err, name)
+				}
+				return true, nil
+			}},
 		"ctlsup.getAllProcessUsage": {sig: []string{"array"}, help: "What every process uses: CPU seconds (a counter across its restarts), memory, tasks, OOM kills and its cgroup.", returns: "a usage struct per process",
 			fn: func(context.Context, args) (any, error) { return s.usage(sup), nil }},
 		"supervisor.stopAllProcesses": {sig: []string{"array", "boolean"}, help: "Stop every process, in descending priority.", opt: 1, params: []param{{"wait", "wait until each has stopped (default true)"}}, returns: "a result struct per process",

@@ -75,7 +75,9 @@ func (r *fakeRuntime) Start(spec *ProcessSpec, _ Output) (Child, error) {
 }
 
 func (c *fakeChild) Signal(sig syscall.Signal, group bool) error {
+	c.rt.mu.Lock()
 	c.signals = append(c.signals, sig)
+	c.rt.mu.Unlock()
 	if sig == syscall.SIGKILL || !c.rt.get(c.name).ignoreTerm {
 		c.exit(ExitStatus{Code: -1, Signaled: true, Text: "terminated by " + sig.String()})
 	}
@@ -84,3 +86,10 @@ func (c *fakeChild) Signal(sig syscall.Signal, group bool) error {
 
 func (c *fakeChild) exit(st ExitStatus) { c.once.Do(func() { c.done <- st }) }
 func (fakeOutput) Clear() error         { return nil }
+
+// signalled is what the child was sent so far.
+func (c *fakeChild) signalled() []syscall.Signal {
+	c.rt.mu.Lock()
+	defer c.rt.mu.Unlock()
+	return append([]syscall.Signal(nil), c.signals...)
+}

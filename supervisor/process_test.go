@@ -383,3 +383,42 @@ func TestSupervisor_DependencyFailure(t *testing.T) {
 		}
 	})
 }
+
+// TestSupervisor_StartBeforeStop: a restart starts the replacement first;
+// a replacement that fails leaves the old process running, and one that
+// gets ready stops the old one only then.
+func TestSupervisor_StartBeforeStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		s := mustOpen(t, rt, named("web", func(s *ProcessSpec) {
+			s.StartSecs, s.StartRetries, s.StartBeforeStop = time.Second, 0, true
+		}))
+		defer s.Close(context.Background())
+		old := <-rt.spawns
+		time.Sleep(1500 * time.Millisecond) // RUNNING
+		synctest.Wait()
+		rt.set("web", fakeBehavior{exitAfter: 100 * time.Millisecond, exitCode: 1})
+		if err := s.RestartProcess(context.Background(), "web", WaitForDone); err == nil {
+			t.Fatal("a replacement that exits at once was accepted")
+		}
+		<-rt.spawns // the failed replacement
+		if info, _ := s.Process("web"); info.State != Running || info.Pid != old.pid || len(old.signalled()) != 0 {
+			t.Fatalf("after a failed replacement: %s pid %d (old %d), old signalled %v", info.State, info.Pid, old.pid, old.signalled())
+		}
+		rt.set("web", fakeBehavior{})
+		done := make(chan error, 1)
+		go func() { done <- s.RestartProcess(context.Background(), "web", WaitForDone) }()
+		next := <-rt.spawns
+		time.Sleep(999 * time.Millisecond)
+		synctest.Wait()
+		if len(old.signalled()) != 0 {
+			t.Errorf("old signalled %v before its replacement was ready", old.signalled())
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if info, _ := s.Process("web"); info.State != Running || info.Pid != next.pid || len(old.signalled()) != 1 {
+			t.Errorf("after the restart: %s pid %d (want %d), old signalled %v", info.State, info.Pid, next.pid, old.signalled())
+		}
+	})
+}

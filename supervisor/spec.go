@@ -84,6 +84,14 @@ type ProcessSpec struct {
 	// then exits), any other value is a command run with the event in its
 	// environment; "" does nothing. What event listeners were for.
 	OnFatal, OnExit string
+	// RollingUpdate makes an update replace this program's changed
+	// processes that many at a time, each batch ready before the next
+	// stops; 0 replaces them all at once, as supervisord.
+	RollingUpdate int
+	// StartBeforeStop makes a replacement (a rolling update or restart,
+	// the web page's restart, memory_restart) start before the process
+	// it replaces stops, which stops once the new one is ready.
+	StartBeforeStop bool
 }
 
 // SocketSpec is a listening socket the daemon binds and keeps across the

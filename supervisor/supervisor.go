@@ -511,10 +511,26 @@ func (s *Supervisor) stopMany(ctx context.Context, procs []*process, w Wait, hol
 }
 
 // RestartProcess stops a process, waits until it is reaped, and starts it
-// again: never two of it at once, which singletons rely on.
+// again: never two of it at once, which singletons rely on. A running
+// process with StartBeforeStop is replaced instead: its successor starts
+// first, and it stops once that one is ready.
 func (s *Supervisor) RestartProcess(ctx context.Context, name string, w Wait) error {
 	p, err := s.lookup("restart", name)
 	if err != nil {
+		return err
+	}
+	if p.spec.StartBeforeStop && p.info.Load().State.IsRunning() {
+		if cerr := commit(ctx, func(ctx context.Context) {
+			s.applyMu.Lock()
+			defer s.applyMu.Unlock()
+			if s.closing.Load() {
+				err = opErr("restart", name, ErrShutdown, "")
+				return
+			}
+			err = s.replace(ctx, p, p.spec)
+		}); cerr != nil {
+			return cerr
+		}
 		return err
 	}
 	if err := s.stop(ctx, p, name, WaitForDone, passing); err != nil && !errors.Is(err, ErrNotRunning) {

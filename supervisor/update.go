@@ -180,7 +180,7 @@ func (s *Supervisor) StopChanged(ctx context.Context, name string, w Wait) ([]Re
 	s.mu.RUnlock()
 	procs = slices.DeleteFunc(procs, func(p *process) bool {
 		ns := next[p.spec.FullName()]
-		return ns != nil && ns.Equal(p.spec)
+		return ns != nil && (ns.Equal(p.spec) || rolls(p, ns))
 	})
 	return s.stopMany(ctx, procs, w, passing), nil
 }
@@ -227,6 +227,7 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 
 	var retire []*process // stopped and dropped
 	var restart []string  // new processes to start after the stops
+	var rollouts []rollout // running processes replaced a batch at a time
 	keep := map[string]*process{}
 	// A changed listener group is replaced whole, as supervisord replaces
 	// a changed group: its listeners start afresh with the new pool.
@@ -252,6 +253,9 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 				}
 			case op.spec.Equal(ps) && !replaced[g.Name]:
 				keep[name] = op
+			case rolls(op, ps) && !replaced[g.Name]:
+				keep[name] = op // until its replacement is ready
+				rollouts = append(rollouts, rollout{op, ps})
 			default:
 				if startChanged(op.info.Load(), ps) {
 					restart = append(restart, name)
@@ -303,5 +307,12 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 	s.inOrder(ctx, starts, ascending, func(p *process) error {
 		return s.issueStart(ctx, p, p.spec.FullName())
 	}, nil)
+	s.roll(ctx, rollouts)
 	return d
+}
+
+// rolls reports whether an update replaces a running process a batch at a
+// time rather than stopping it with the others.
+func rolls(p *process, next *ProcessSpec) bool {
+	return next.RollingUpdate > 0 && p.info.Load().State.IsRunning()
 }

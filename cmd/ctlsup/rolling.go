@@ -91,8 +91,17 @@ func doRollingRestart(m *Main, args []string) error {
 	return nil
 }
 
-// restartOne stops a process, starts it and waits until it is RUNNING.
+// restartOne restarts a process and waits until it is RUNNING: through
+// ctlsupd's own restart, which honours start_before_stop, or by a stop and
+// a start against a daemon without it (supervisord).
 func (m *Main) restartOne(name string) string {
+	_, err := m.call("ctlsup.restartProcess", name, true)
+	if err == nil {
+		return name + ": restarted"
+	}
+	if faultCode(err) != fUnknownMethod {
+		return fmt.Sprintf("%s: ERROR (%v)", name, err)
+	}
 	if _, err := m.call("supervisor.stopProcess", name, true); err != nil && !strings.Contains(err.Error(), "NOT_RUNNING") {
 		return fmt.Sprintf("%s: ERROR (%v)", name, err)
 	}

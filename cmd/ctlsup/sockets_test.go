@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -218,8 +219,8 @@ startsecs = 20
 }
 
 // TestSockets_RollingRestartAndUpdate: four gunicorn processes share one
-// held socket; a rolling restart, then an update that changes them, lose
-// no request.
+// held socket; a rolling restart, then a rolling update that changes them,
+// lose no request, and at least three serve at every moment.
 func TestSockets_RollingRestartAndUpdate(t *testing.T) {
 	gunicorn := testhelper.RequirePackage(t, "gunicorn", "gunicorn")
 	addr := freeTCP(t)
@@ -234,6 +235,7 @@ sockets = ["web"]
 ready = "notify"
 startsecs = 20
 stopwaitsecs = 40
+rolling_update = 1
 `, addr, gunicorn)
 	dir, url := appDaemon(t, strings.ReplaceAll(programs, "VER", "1"))
 	for deadline := time.Now().Add(30 * time.Second); strings.Count(ctl(t, url, "status"), "RUNNING") != 4; {
@@ -243,48 +245,102 @@ stopwaitsecs = 40
 		time.Sleep(50 * time.Millisecond)
 	}
 	restartsUnderLoad(t, addr, 1, func() {
-		// One at a time: while it runs, at least three serve.
-		stop := make(chan struct{})
-		fewest := make(chan int, 1)
-		go func() {
-			low := 4
-			for {
-				select {
-				case <-stop:
-					fewest <- low
-					return
-				default:
-				}
-				if st := ctl(t, url, "status"); strings.Count(st, "\n") == 4 {
-					low = min(low, strings.Count(st, "RUNNING"))
-				}
-				time.Sleep(20 * time.Millisecond)
+		low := fewestRunning(t, url, 4, func() {
+			if out := ctl(t, url, "restart", "--rolling", "web"); strings.Count(out, ": restarted") != 4 {
+				t.Fatalf("rolling restart: %s", out)
 			}
-		}()
-		out := ctl(t, url, "restart", "--rolling", "web")
-		close(stop)
-		if strings.Count(out, ": restarted") != 4 {
-			t.Fatalf("rolling restart: %s", out)
-		}
-		if low := <-fewest; low < 3 {
+		})
+		if low < 3 {
 			t.Errorf("only %d of 4 RUNNING at one point of the rolling restart", low)
 		}
 	})
+	before := ctl(t, url, "pid", "all")
 	conf := filepath.Join(dir, "conf.d", "app.toml")
 	restartsUnderLoad(t, addr, 1, func() {
 		os.WriteFile(conf, []byte(strings.ReplaceAll(strings.ReplaceAll(programs, "APP", filepath.Join(dir, "app")), "VER", "2")), 0o644)
 		ctl(t, url, "reread")
-		if out := ctl(t, url, "update"); !strings.Contains(out, "web") {
-			t.Fatalf("update: %s", out)
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for strings.Count(ctl(t, url, "status"), "RUNNING") != 4 {
-			if time.Now().After(deadline) {
-				t.Fatalf("not all RUNNING after update: %s", ctl(t, url, "status"))
+		low := fewestRunning(t, url, 4, func() {
+			if out := ctl(t, url, "update"); !strings.Contains(out, "web: updated") {
+				t.Fatalf("update: %s", out)
 			}
-			time.Sleep(50 * time.Millisecond)
+		})
+		if low < 3 {
+			t.Errorf("only %d of 4 RUNNING at one point of the rolling update", low)
 		}
 	})
+	after := ctl(t, url, "pid", "all")
+	for _, pid := range strings.Fields(before) {
+		if slices.Contains(strings.Fields(after), pid) {
+			t.Errorf("pid %s survived the update: before %q, after %q", pid, before, after)
+		}
+	}
+	if st := ctl(t, url, "status"); strings.Count(st, "RUNNING") != 4 {
+		t.Errorf("after the update: %s", st)
+	}
+}
+
+// TestSockets_StartBeforeStop: one gunicorn with start_before_stop is
+// restarted through ctlsupd's own restart: the replacement starts and
+// gets ready while the old one serves, so the process never leaves
+// RUNNING and no request fails.
+func TestSockets_StartBeforeStop(t *testing.T) {
+	gunicorn := testhelper.RequirePackage(t, "gunicorn", "gunicorn")
+	addr := freeTCP(t)
+	_, url := appDaemon(t, fmt.Sprintf(`
+[socket.web]
+listen = %q
+[program.web]
+command = [%q, "--workers", "1", "--timeout", "10", "--chdir", "APP", "wsgi:app"]
+environment = { PATH = "/usr/bin:/bin" }
+sockets = ["web"]
+ready = "notify"
+startsecs = 20
+stopwaitsecs = 40
+start_before_stop = true
+`, addr, gunicorn))
+	waitServing(t, addr)
+	for range 3 {
+		before := strings.TrimSpace(ctl(t, url, "pid", "web"))
+		restartsUnderLoad(t, addr, 1, func() {
+			low := fewestRunning(t, url, 1, func() {
+				if out := ctl(t, url, "restart", "--rolling", "web"); !strings.Contains(out, "web: restarted") {
+					t.Fatalf("restart: %s", out)
+				}
+			})
+			if low < 1 {
+				t.Errorf("web left RUNNING during its restart")
+			}
+		})
+		if after := strings.TrimSpace(ctl(t, url, "pid", "web")); after == before || after == "0" {
+			t.Errorf("pid %s before the restart, %s after", before, after)
+		}
+	}
+}
+
+// fewestRunning runs action and returns the fewest of n processes RUNNING
+// at once meanwhile, as status showed them every 20 ms.
+func fewestRunning(t *testing.T, url string, n int, action func()) int {
+	t.Helper()
+	stop := make(chan struct{})
+	fewest := make(chan int, 1)
+	go func() {
+		low := 1 << 30
+		for {
+			select {
+			case <-stop:
+				fewest <- low
+				return
+			default:
+			}
+			if st := ctl(t, url, "status"); strings.Count(st, "\n") == n {
+				low = min(low, strings.Count(st, "RUNNING"))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	action()
+	close(stop)
+	return <-fewest
 }
 
 // TestStdin_Fg: supervisorctl's fg, and ctlsup's, pass typed lines to a

@@ -24,6 +24,7 @@ var programKeys = []string{
 	"memory_max", "memory_high", "cpu_max", "pids_max", "oom_score_adj", "memory_restart",
 	"sockets", "ready", "depends_on", "stdin", "stdout_events_enabled", "stderr_events_enabled",
 	"on_fatal", "on_exit", "stdout_capture_maxbytes", "stderr_capture_maxbytes",
+	"rolling_update", "start_before_stop",
 }
 
 // listenerKeys are what an [eventlistener.X] takes beyond a program's.
@@ -303,6 +304,10 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 	if singleton && numprocs > 1 {
 		r.fail("numprocs", "numprocs = %d, but a singleton program runs exactly one process", numprocs)
 	}
+	startBeforeStop := r.boolean("start_before_stop", false)
+	if startBeforeStop && singleton {
+		r.fail("start_before_stop", "start_before_stop runs two of the program at once for a moment, which singleton forbids")
+	}
 	base := supervisor.ProcessSpec{
 		Program:               p.name,
 		User:                  r.str("user", ""),
@@ -328,6 +333,8 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 		StderrCaptureMaxBytes: r.size("stderr_capture_maxbytes", 0),
 		OnExit:                r.str("on_exit", ""),
 		StderrEvents:          r.boolean("stderr_events_enabled", false),
+		RollingUpdate:         r.integer("rolling_update", 0, 0),
+		StartBeforeStop:       startBeforeStop,
 	}
 	if base.StopAsGroup {
 		base.KillAsGroup = true // as supervisord: stopping the group implies killing it
