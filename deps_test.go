@@ -46,6 +46,18 @@ var forbidden = map[string]map[string]string{
 	"api/client": {
 		"github.com/ctlsup/ctlsup/supervisor": "the client speaks only the protocol",
 	},
+	// The coordination services' clients are heavy: only ctlsup-lease,
+	// started for a [cluster], links them.
+	"cmd/ctlsupd":        heavyClients,
+	"supervisor/cluster": heavyClients,
+}
+
+var heavyClients = map[string]string{
+	"go.etcd.io/":            "etcd's client belongs in ctlsup-lease",
+	"google.golang.org/grpc": "etcd's client belongs in ctlsup-lease",
+	"github.com/redis/":      "the Redis client belongs in ctlsup-lease",
+	"github.com/jackc/":      "the PostgreSQL client belongs in ctlsup-lease",
+	"github.com/ctlsup/ctlsup/supervisor/cluster/backends": "the backends belong in ctlsup-lease",
 }
 
 // internalPrefix holds packages that only the engine may import.

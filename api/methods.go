@@ -228,6 +228,24 @@ func (s *Server) methods() map[string]method {
 				}
 				return true, nil
 			}},
+		"ctlsup.getClusterInfo": {sig: []string{"struct"}, help: "This daemon's cluster: its node name (\"\" without [cluster]) and who holds each singleton = \"cluster\" process's lease.", returns: "a struct with node and holders",
+			fn: func(context.Context, args) (any, error) {
+				node := ""
+				if sup.Leases != nil {
+					node = sup.Leases.Node()
+				}
+				var holders []any
+				for _, p := range sup.Processes() {
+					if p.Spec.ClusterSingleton {
+						holders = append(holders, xmlrpc.Struct{{Name: "name", Value: p.Name}, {Name: "group", Value: p.Group},
+							{Name: "holder", Value: sup.LeaseHolders()[p.FullName()]}})
+					}
+				}
+				if holders == nil {
+					holders = []any{}
+				}
+				return xmlrpc.Struct{{Name: "node", Value: node}, {Name: "holders", Value: holders}}, nil
+			}},
 		"ctlsup.getAllProcessUsage": {sig: []string{"array"}, help: "What every process uses: CPU seconds (a counter across its restarts), memory, tasks, OOM kills and its cgroup.", returns: "a usage struct per process",
 			fn: func(context.Context, args) (any, error) { return s.usage(sup), nil }},
 		"supervisor.stopAllProcesses": {sig: []string{"array", "boolean"}, help: "Stop every process, in descending priority.", opt: 1, params: []param{{"wait", "wait until each has stopped (default true)"}}, returns: "a result struct per process",

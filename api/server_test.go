@@ -188,8 +188,8 @@ func TestServer_ProcessInfo(t *testing.T) {
 			theirs++
 		}
 	}
-	if theirs != 41 || ours != 5 {
-		t.Errorf("listMethods gives %d methods of supervisord's (want 41) and %d of ctlsup's (want 5)", theirs, ours)
+	if theirs != 41 || ours != 6 {
+		t.Errorf("listMethods gives %d methods of supervisord's (want 41) and %d of ctlsup's (want 6)", theirs, ours)
 	}
 	usage, err := h.client.Call("ctlsup.getAllProcessUsage")
 	if err != nil || len(usage.([]any)) != len(all.([]any)) {

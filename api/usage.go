@@ -9,10 +9,11 @@ import (
 // getAllProcessInfo. Byte counts are doubles: XML-RPC's int has 32 bits.
 func (s *Server) usage(sup *supervisor.Supervisor) []any {
 	u := sup.Usage()
+	holders := sup.LeaseHolders()
 	out := []any{}
 	for _, p := range sup.Processes() {
 		pu := u[p.FullName()]
-		out = append(out, xmlrpc.Struct{
+		st := xmlrpc.Struct{
 			{Name: "name", Value: p.Name},
 			{Name: "group", Value: p.Group},
 			{Name: "cpu_seconds", Value: pu.CPUSeconds},
@@ -22,7 +23,12 @@ func (s *Server) usage(sup *supervisor.Supervisor) []any {
 			{Name: "tasks", Value: pu.Tasks},
 			{Name: "oom_kills", Value: int(pu.OOMKills)},
 			{Name: "cgroup", Value: pu.Cgroup},
-		})
+		}
+		if p.Spec.ClusterSingleton {
+			// Who holds its cluster lease ("" while unknown).
+			st = append(st, xmlrpc.Member{Name: "cluster_holder", Value: holders[p.FullName()]})
+		}
+		out = append(out, st)
 	}
 	return out
 }

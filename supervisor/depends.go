@@ -44,6 +44,13 @@ func (s *Supervisor) issueStart(ctx context.Context, p *process, name string) er
 	s.mu.RLock()
 	deps := s.depsLocked(p)
 	s.mu.RUnlock()
+	if s.needsLease(p) {
+		if err := p.send(ctx, command{kind: cmdWait, text: clusterWait("", "")}); err != nil {
+			return opErr("start", name, err, p.info.Load().SpawnErr)
+		}
+		go s.awaitLease(p, deps)
+		return nil
+	}
 	if len(deps) == 0 {
 		if err := p.send(ctx, command{kind: cmdStart}); err != nil {
 			return opErr("start", name, err, p.info.Load().SpawnErr)

@@ -147,6 +147,9 @@ func (s *Supervisor) emitState(spec *ProcessSpec, from, to State, tries int, pid
 	case Running, Stopping, Stopped:
 		payload += fmt.Sprintf(" pid:%d", pid)
 	}
+	if spec.ClusterSingleton && (to == Stopped || to == Exited || to == Fatal) {
+		s.releaseLease(spec) // stopped for good: another node takes over at once
+	}
 	s.emit("PROCESS_STATE_"+to.String(), payload)
 	if pl := s.poolOf(spec); pl != nil {
 		pl.memberState(spec.FullName(), to)

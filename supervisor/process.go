@@ -24,6 +24,7 @@ const (
 	cmdDepsReady  // they are ready: spawn
 	cmdDepsFailed // one failed (text says which): the start fails
 	cmdStdin      // write data to the process's stdin
+	cmdWaitText   // what a waiting start waits for changed (text)
 )
 
 type command struct {
@@ -63,6 +64,11 @@ type process struct {
 	// onState reports each state change as supervisord's events; set
 	// before run. pid is the current (or just ended) process's.
 	onState func(spec *ProcessSpec, from, to State, tries, pid int, expected bool)
+	// mayNotSpawn, if set, says a spawn must wait (for a cluster lease);
+	// onGated then starts that wait, once the wait is published (gated).
+	mayNotSpawn func() bool
+	onGated     func()
+	gated       bool
 }
 
 func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger, out Output) *process {
@@ -167,6 +173,14 @@ func (p *process) run() {
 		for _, e := range effects {
 			switch e.kind {
 			case effSpawn:
+				if p.mayNotSpawn != nil && p.mayNotSpawn() {
+					// A cluster singleton whose lease is not held (lost,
+					// or an adopted process's not yet resumed): it
+					// waits for it instead.
+					p.gated = true
+					follow = append(follow, event{kind: evGated, err: clusterWaitText})
+					continue
+				}
 				c, serr := p.rt.Start(p.spec, p.out)
 				if serr != nil {
 					p.log.Warn("spawn error", "err", serr)
@@ -201,7 +215,8 @@ func (p *process) run() {
 	// handle deals with one wake-up. It and step are closures, so the
 	// goroutine's own frame stays small while it waits: an idle actor's
 	// stack then shrinks to a few KiB, which counts with a thousand of them.
-	var handle func(w wake) // called through a variable: never inlined
+	//lint:ignore S1021 declared apart so that handle is called through a variable, never inlined
+	var handle func(w wake)
 	handle = func(w wake) {
 		switch w.kind {
 		case wokeByCommand:
@@ -233,6 +248,8 @@ func (p *process) run() {
 				if err == nil {
 					p.rt.Hold(p.spec, false) // started by the operator: no longer held stopped
 				}
+			case cmdWaitText:
+				err = step(event{kind: evWaitText, err: c.text})
 			case cmdDepsReady:
 				err = step(event{kind: evDepsReady})
 			case cmdDepsFailed:
@@ -354,6 +371,11 @@ func (p *process) publish(m machine, c Child) {
 	if p.changed != nil {
 		p.changed()
 	}
+	if p.gated {
+		// What waits for the lease sees the wait published.
+		p.gated = false
+		go p.onGated()
+	}
 }
 
 // waitUntil blocks until cond accepts the process's snapshot or ctx ends.
@@ -375,6 +397,10 @@ func (p *process) waitUntil(ctx context.Context, cond func(*ProcessInfo) (bool, 
 func startedOrFailed(info *ProcessInfo) (bool, error) {
 	switch {
 	case info.State == Running:
+		return true, nil
+	case info.Waiting && strings.HasPrefix(info.SpawnErr, clusterWaitText):
+		// Another node holds its lease: started here is standing by,
+		// which may last as long as that node runs it.
 		return true, nil
 	case info.SpawnErr != "" && info.State != Starting:
 		return false, ErrSpawn

@@ -74,9 +74,8 @@ func TestSupervisor_SpawnErrorThenFatal(t *testing.T) {
 		if !errors.Is(err, ErrSpawn) {
 			t.Fatalf("start: %v, want spawn error", err)
 		}
-		info, _ := s.Process("bad")
 		waitState(t, s, "bad", Fatal)
-		info, _ = s.Process("bad")
+		info, _ := s.Process("bad")
 		var at []time.Duration
 		t0 := (<-rt.spawns).at
 		for len(rt.spawns) > 0 {

@@ -44,14 +44,17 @@ type ProcessSpec struct {
 	AutoStart       bool
 	AutoRestart     AutoRestart
 	ExitCodes       []int
-	StartSecs       time.Duration
-	StartRetries    int // -1 retries forever
+	StartSecs       time.Duration //lint:ignore ST1011 supervisord's name for it
+	StartRetries    int           // -1 retries forever
 	StopSignal      syscall.Signal
 	StopWait        time.Duration
 	StopAsGroup     bool
 	KillAsGroup     bool
 	RestartMaxDelay time.Duration // cap of the crash-loop back-off
 	Singleton       bool
+	// ClusterSingleton keeps the process to one daemon of the cluster:
+	// it runs only while this daemon holds its lease (see Leases).
+	ClusterSingleton bool
 
 	RedirectStderr bool
 	Stdout         LogSpec

@@ -63,6 +63,13 @@ type Supervisor struct {
 	events    bus
 	poolsMu   sync.Mutex
 	pools     map[string]*pool // event listener pools by group
+
+	// Leases, if set, keeps singleton = "cluster" processes to one daemon
+	// of the cluster; set before Open.
+	Leases       Leases
+	leaseMu      sync.Mutex
+	leases       map[string]*heldLease // held, by process name
+	leaseHolders map[string]string     // who holds each known lease
 }
 
 type group struct {
@@ -73,7 +80,8 @@ type group struct {
 // New returns a supervisor over rt for the given groups. Nothing runs
 // until Open.
 func New(rt Runtime, groups []GroupSpec) *Supervisor {
-	s := &Supervisor{rt: rt, byName: map[string]*process{}, quit: make(chan struct{})}
+	s := &Supervisor{rt: rt, byName: map[string]*process{}, quit: make(chan struct{}),
+		leases: map[string]*heldLease{}, leaseHolders: map[string]string{}}
 	s.pending = groups
 	return s
 }
@@ -109,17 +117,20 @@ func (s *Supervisor) Open(ctx context.Context) error {
 		s.emitGroup(true, g)
 	}
 	s.emit("SUPERVISOR_STATE_CHANGE_RUNNING", "")
-	var fresh, redo []*process
+	var fresh, redo, kept []*process
 	for _, p := range all {
 		switch a := p.adoption; {
 		case a.Child != nil && (a.Restart || p.listener):
 			// A listener's protocol state died with the old daemon:
 			// restarted, it starts afresh with READY.
 			redo = append(redo, p)
-		case a.Child == nil && !a.Stopped:
+		case a.Child != nil:
+			kept = append(kept, p)
+		case !a.Stopped:
 			fresh = append(fresh, p)
 		}
 	}
+	s.resumeLeases(kept)
 	s.startAuto(ctx, fresh)
 	if len(redo) > 0 {
 		ctx := context.WithoutCancel(ctx) // committed: the old processes are ours to replace
@@ -174,6 +185,15 @@ func (s *Supervisor) newProcess(spec ProcessSpec, adopt, listener bool) *process
 	p.listener, p.pid = listener, pid
 	p.changed = s.changes.notify
 	p.onState = s.emitState
+	if p.spec.ClusterSingleton && s.Leases != nil {
+		p.mayNotSpawn = func() bool { return s.needsLease(p) }
+		p.onGated = func() {
+			s.mu.RLock()
+			deps := s.depsLocked(p)
+			s.mu.RUnlock()
+			s.awaitLease(p, deps)
+		}
+	}
 	if adopt {
 		p.adoption = s.rt.Adopt(p.spec, p.out)
 	}

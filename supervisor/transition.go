@@ -31,11 +31,14 @@ const (
 	evWait                          // a start waits for its dependencies
 	evDepsReady                     // the dependencies are ready: spawn
 	evDepsFailed                    // a dependency failed: the start fails
+	evWaitText                      // a waiting start waits for something else now
+	evGated                         // a spawn must wait (for a cluster lease)
 	numEvents
 )
 
 var eventNames = [...]string{"start", "stop", "signal", "shutdown", "spawned", "spawn-failed",
-	"signal-failed", "exit", "timer", "ready", "wait", "deps-ready", "deps-failed"}
+	"signal-failed", "exit", "timer", "ready", "wait", "deps-ready", "deps-failed",
+	"wait-text", "gated"}
 
 func (k eventKind) String() string { return eventNames[k] }
 
@@ -172,6 +175,17 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 		m.Backoff, m.Crashes, m.OperatorStopped, m.NoRestart = 0, 0, false, false
 		m = disarm(m)
 		m.State, m.Waiting, m.SpawnErr, m.ExitStatus, m.Delay = Starting, true, ev.err, 0, 0
+		return m, nil, nil
+
+	case evGated:
+		m = disarm(m)
+		m.State, m.Waiting, m.SpawnErr = Starting, true, ev.err
+		return m, nil, nil
+
+	case evWaitText:
+		if m.Waiting {
+			m.SpawnErr = ev.err
+		}
 		return m, nil, nil
 
 	case evDepsReady:

@@ -61,6 +61,8 @@ func TestTransition_EveryPair(t *testing.T) {
 		evWait:         {kind: evWait, err: "waiting for redis"},
 		evDepsReady:    {kind: evDepsReady},
 		evDepsFailed:   {kind: evDepsFailed, err: "dependency redis failed"},
+		evWaitText:     {kind: evWaitText, err: "waiting for the cluster lease: held by node-b"},
+		evGated:        {kind: evGated, err: "waiting for the cluster lease"},
 	}
 	type want struct {
 		state   State
@@ -73,42 +75,42 @@ func TestTransition_EveryPair(t *testing.T) {
 			{Starting, "spawn", nil}, {Stopped, "", ErrNotRunning}, {Stopped, "", ErrNotRunning},
 			{Stopped, "", nil}, {Stopped, "", nil}, {Stopped, "", nil}, {Stopped, "", nil},
 			{Stopped, "", nil}, {Stopped, "", nil},
-			{Stopped, "", nil}, {Starting, "", nil}, {Stopped, "", nil}, {Stopped, "", nil}},
+			{Stopped, "", nil}, {Starting, "", nil}, {Stopped, "", nil}, {Stopped, "", nil}, {Stopped, "", nil}, {Starting, "", nil}},
 		Starting: {
 			{Starting, "", ErrAlreadyStarted}, {Stopping, term, nil}, {Starting, hup, nil},
 			{Stopping, term, nil}, {Starting, "", nil}, {Backoff, "", nil}, {Starting, "", nil},
 			{Backoff, "", nil}, {Running, "", nil},
-			{Running, "", nil}, {Starting, "", ErrAlreadyStarted}, {Starting, "", nil}, {Starting, "", nil}},
+			{Running, "", nil}, {Starting, "", ErrAlreadyStarted}, {Starting, "", nil}, {Starting, "", nil}, {Starting, "", nil}, {Starting, "", nil}},
 		Running: {
 			{Running, "", ErrAlreadyStarted}, {Stopping, term, nil}, {Running, hup, nil},
 			{Stopping, term, nil}, {Running, "", nil}, {Running, "", nil}, {Running, "", nil},
 			{Starting, "spawn", nil}, {Running, "", nil},
-			{Running, "", nil}, {Running, "", ErrAlreadyStarted}, {Running, "", nil}, {Running, "", nil}},
+			{Running, "", nil}, {Running, "", ErrAlreadyStarted}, {Running, "", nil}, {Running, "", nil}, {Running, "", nil}, {Starting, "", nil}},
 		Backoff: {
 			{Backoff, "", ErrAlreadyStarted}, {Stopped, "", nil}, {Backoff, "", ErrNotRunning},
 			{Stopped, "", nil}, {Backoff, "", nil}, {Backoff, "", nil}, {Backoff, "", nil},
 			{Backoff, "", nil}, {Starting, "spawn", nil},
-			{Backoff, "", nil}, {Backoff, "", ErrAlreadyStarted}, {Backoff, "", nil}, {Backoff, "", nil}},
+			{Backoff, "", nil}, {Backoff, "", ErrAlreadyStarted}, {Backoff, "", nil}, {Backoff, "", nil}, {Backoff, "", nil}, {Starting, "", nil}},
 		Stopping: {
 			{Stopping, "", ErrAbnormalTermination}, {Stopping, "", ErrNotRunning}, {Stopping, hup, nil},
 			{Stopping, "", nil}, {Stopping, "", nil}, {Stopping, "", nil}, {Unknown, "", nil},
 			{Stopped, "", nil}, {Stopping, kill, nil},
-			{Stopping, "", nil}, {Stopping, "", ErrAbnormalTermination}, {Stopping, "", nil}, {Stopping, "", nil}},
+			{Stopping, "", nil}, {Stopping, "", ErrAbnormalTermination}, {Stopping, "", nil}, {Stopping, "", nil}, {Stopping, "", nil}, {Starting, "", nil}},
 		Exited: {
 			{Starting, "spawn", nil}, {Exited, "", ErrNotRunning}, {Exited, "", ErrNotRunning},
 			{Exited, "", nil}, {Exited, "", nil}, {Exited, "", nil}, {Exited, "", nil},
 			{Exited, "", nil}, {Exited, "", nil},
-			{Exited, "", nil}, {Starting, "", nil}, {Exited, "", nil}, {Exited, "", nil}},
+			{Exited, "", nil}, {Starting, "", nil}, {Exited, "", nil}, {Exited, "", nil}, {Exited, "", nil}, {Starting, "", nil}},
 		Fatal: {
 			{Starting, "spawn", nil}, {Fatal, "", ErrNotRunning}, {Fatal, "", ErrNotRunning},
 			{Fatal, "", nil}, {Fatal, "", nil}, {Fatal, "", nil}, {Fatal, "", nil},
 			{Fatal, "", nil}, {Fatal, "", nil},
-			{Fatal, "", nil}, {Starting, "", nil}, {Fatal, "", nil}, {Fatal, "", nil}},
+			{Fatal, "", nil}, {Starting, "", nil}, {Fatal, "", nil}, {Fatal, "", nil}, {Fatal, "", nil}, {Starting, "", nil}},
 		Unknown: {
 			{Unknown, "", ErrFailed}, {Unknown, "", ErrNotRunning}, {Unknown, "", ErrNotRunning},
 			{Unknown, "", nil}, {Unknown, "", nil}, {Unknown, "", nil}, {Unknown, "", nil},
 			{Exited, "", nil}, {Unknown, "", nil},
-			{Unknown, "", nil}, {Unknown, "", ErrFailed}, {Unknown, "", nil}, {Unknown, "", nil}},
+			{Unknown, "", nil}, {Unknown, "", ErrFailed}, {Unknown, "", nil}, {Unknown, "", nil}, {Unknown, "", nil}, {Starting, "", nil}},
 	}
 	for _, st := range AllStates {
 		for ev := range numEvents {

@@ -225,8 +225,8 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 	}
 	s.mu.RUnlock()
 
-	var retire []*process // stopped and dropped
-	var restart []string  // new processes to start after the stops
+	var retire []*process  // stopped and dropped
+	var restart []string   // new processes to start after the stops
 	var rollouts []rollout // running processes replaced a batch at a time
 	keep := map[string]*process{}
 	// A changed listener group is replaced whole, as supervisord replaces

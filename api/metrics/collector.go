@@ -25,6 +25,16 @@ type Source struct {
 	// "process-group".
 	Containment func() string
 	Version     string
+	// Cluster, if set, counts what the cluster's lease manager did.
+	Cluster func() ClusterStats
+}
+
+// ClusterStats are a lease manager's counters.
+type ClusterStats struct {
+	Node                          string
+	Renewals, RenewFailures, Lost int64
+	Acquired                      int64
+	LastAcquireWait               time.Duration
 }
 
 var (
@@ -51,6 +61,13 @@ var (
 	descLogWritten  = prometheus.NewDesc("ctlsup_log_written_bytes_total", "Output bytes written to the log files.", append(labels, "stream"), nil)
 	descLogDropped  = prometheus.NewDesc("ctlsup_log_dropped_bytes_total", "Output bytes lost because the log could not be written.", append(labels, "stream"), nil)
 	descLogRotation = prometheus.NewDesc("ctlsup_log_rotations_total", "Log file rotations.", labels, nil)
+
+	descLeaseHeld     = prometheus.NewDesc("ctlsup_cluster_lease_held", "For a singleton = \"cluster\" process: 1 while this node holds its lease.", labels, nil)
+	descLeaseHolder   = prometheus.NewDesc("ctlsup_cluster_lease_holder", "The node holding the process's lease, as a label, as far as this node knows; always 1.", append(labels, "node"), nil)
+	descLeaseRenewals = prometheus.NewDesc("ctlsup_cluster_lease_renewals_total", "Renewals of this node's leases, by outcome.", []string{"result"}, nil)
+	descLeasesLost    = prometheus.NewDesc("ctlsup_cluster_leases_lost_total", "Leases this node lost (could not renew in time, or taken away): their processes were stopped.", nil, nil)
+	descLeasesTaken   = prometheus.NewDesc("ctlsup_cluster_leases_acquired_total", "Leases this node acquired.", nil, nil)
+	descLeaseWait     = prometheus.NewDesc("ctlsup_cluster_lease_acquire_seconds", "How long the last acquisition waited, from its first try.", nil, nil)
 )
 
 // Collector is a prometheus.Collector over the engine.
@@ -63,7 +80,7 @@ func NewCollector(src Source) *Collector { return &Collector{src: src} }
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuild, descReloadOK, descReloadTime, descOrphans, descState, descUp,
 		descStart, descRestarts, descExits, descExitCode, descBackoff, descRSS, descCPU, descLogWritten, descContainment, descMemory, descMemoryPeak, descTasks, descOOMKills,
-		descLogDropped, descLogRotation} {
+		descLogDropped, descLogRotation, descLeaseHeld, descLeaseHolder, descLeaseRenewals, descLeasesLost, descLeasesTaken, descLeaseWait} {
 		ch <- d
 	}
 }
@@ -88,11 +105,25 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c.src.Orphans != nil {
 		counter(descOrphans, float64(c.src.Orphans()))
 	}
+	var node string
+	if c.src.Cluster != nil {
+		cs := c.src.Cluster()
+		node = cs.Node
+		counter(descLeaseRenewals, float64(cs.Renewals), "ok")
+		counter(descLeaseRenewals, float64(cs.RenewFailures), "failed")
+		counter(descLeasesLost, float64(cs.Lost))
+		counter(descLeasesTaken, float64(cs.Acquired))
+		gauge(descLeaseWait, cs.LastAcquireWait.Seconds())
+	}
 	sup := c.src.Supervisor()
 	if sup == nil {
 		return
 	}
 	usage := sup.Usage()
+	var holders map[string]string
+	if c.src.Cluster != nil {
+		holders = sup.LeaseHolders()
+	}
 	for _, p := range sup.Processes() {
 		g, n := p.Group, p.Name
 		for _, st := range supervisor.AllStates {
@@ -123,6 +154,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descLogDropped, float64(st.StdoutDropped), g, n, "stdout")
 		counter(descLogDropped, float64(st.StderrDropped), g, n, "stderr")
 		counter(descLogRotation, float64(st.Rotations), g, n)
+		if holders != nil && p.Spec.ClusterSingleton {
+			h := holders[p.FullName()]
+			gauge(descLeaseHeld, b2f(h != "" && h == node), g, n)
+			if h != "" {
+				gauge(descLeaseHolder, 1, g, n, h)
+			}
+		}
 	}
 }
 

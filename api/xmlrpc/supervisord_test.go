@@ -28,7 +28,9 @@ func TestReplaySupervisord(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}
-			again, err = EncodeCall(c.Method, c.Params...)
+			if again, err = EncodeCall(c.Method, c.Params...); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
 		} else {
 			v, err := DecodeResponse(bytes.NewReader(raw))
 			var fault *Fault
@@ -38,7 +40,9 @@ func TestReplaySupervisord(t *testing.T) {
 			case err != nil:
 				t.Fatalf("%s: %v", f, err)
 			default:
-				again, err = EncodeResponse(v)
+				if again, err = EncodeResponse(v); err != nil {
+					t.Fatalf("%s: %v", f, err)
+				}
 			}
 		}
 		if !bytes.Equal(again, raw) {

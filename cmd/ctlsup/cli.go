@@ -33,8 +33,11 @@ type Main struct {
 
 	ConfigPath string
 	ServerURL  string
-	Username   string
-	Password   string
+	// Peers are more servers, from more -s options or [cluster] peers:
+	// status shows them all in one table.
+	Peers    []string
+	Username string
+	Password string
 
 	client *client.Client
 	exit   int
@@ -52,7 +55,14 @@ func (m *Main) Run(args []string) int {
 	fs := flag.NewFlagSet("ctlsup", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	fs.StringVar(&m.ConfigPath, "c", "", "ctlsupd configuration `file` (finds the socket)")
-	fs.StringVar(&m.ServerURL, "s", "", "server `URL`: unix:///path or http://host:port")
+	fs.Func("s", "server `URL`: unix:///path or http://host:port; again for more servers (status shows all)", func(v string) error {
+		if m.ServerURL == "" {
+			m.ServerURL = v
+		} else {
+			m.Peers = append(m.Peers, v)
+		}
+		return nil
+	})
 	fs.StringVar(&m.Username, "u", "", "`user` for basic auth")
 	fs.StringVar(&m.Password, "p", "", "`password` for basic auth")
 	fs.Usage = func() {
@@ -99,6 +109,7 @@ func (m *Main) resolveServer() error {
 			return err
 		}
 		m.ServerURL = srv.URL
+		m.Peers = append(m.Peers, srv.Peers...)
 		if m.Username == "" {
 			m.Username, m.Password = srv.Username, srv.Password
 		}
@@ -152,7 +163,7 @@ func (m *Main) catchAll(err error) {
 		m.out("error: <class 'ConnectionRefusedError'>, [Errno 111] Connection refused")
 	case errors.Is(err, client.ErrUnauthorized):
 		m.out("Server requires authentication")
-		m.out(fmt.Sprintf("error: <class 'xmlrpc.client.ProtocolError'>, <ProtocolError for 127.0.0.1/RPC2: 401 Unauthorized>"))
+		m.out("error: <class 'xmlrpc.client.ProtocolError'>, <ProtocolError for 127.0.0.1/RPC2: 401 Unauthorized>")
 	case errors.As(err, &pe):
 		m.out(fmt.Sprintf("error: <class 'xmlrpc.client.ProtocolError'>, %s", pe))
 	default:

@@ -68,8 +68,6 @@ type daemon struct {
 
 func (d *daemon) confd() string { return filepath.Join(d.dir, "conf.d") }
 
-func (d *daemon) logPath(proc string) string { return filepath.Join(d.dir, "log", proc+".log") }
-
 // program renders one fixture in the daemon's configuration language.
 func (d *daemon) program(f fixture) string {
 	var b strings.Builder

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/ctlsup/ctlsup/api/xmlrpc"
 )
 
 var stoppedStates = []string{"STOPPED", "EXITED", "FATAL", "UNKNOWN"}
@@ -13,6 +15,9 @@ func doStatus(m *Main, arg string) error {
 	names := strings.Fields(arg)
 	asJSON := slices.Contains(names, "--json")
 	names = slices.DeleteFunc(names, func(n string) bool { return n == "--json" })
+	if len(m.Peers) > 0 {
+		return doClusterStatus(m, names, asJSON)
+	}
 	ok, err := m.upcheck()
 	if err != nil || !ok {
 		m.exit = exitPrivileges
@@ -83,6 +88,7 @@ func showJSON(m *Main, infos []any) {
 		Tasks           int     `json:"tasks"`
 		OOMKills        int     `json:"oom_kills"`
 		Cgroup          string  `json:"cgroup,omitempty"`
+		ClusterHolder   *string `json:"cluster_holder,omitempty"` // singleton = "cluster": the node holding its lease
 	}
 	type proc struct {
 		Name        string `json:"name"`
@@ -105,7 +111,13 @@ func showJSON(m *Main, infos []any) {
 		for _, u := range list(all) {
 			used[[2]string{fstr(u, "group"), fstr(u, "name")}] = &usage{ffloat(u, "cpu_seconds"),
 				int64(ffloat(u, "memory_bytes")), int64(ffloat(u, "memory_peak_bytes")), int64(ffloat(u, "rss_bytes")),
-				fint(u, "tasks"), fint(u, "oom_kills"), fstr(u, "cgroup")}
+				fint(u, "tasks"), fint(u, "oom_kills"), fstr(u, "cgroup"), nil}
+			if st, _ := u.(xmlrpc.Struct); st != nil {
+				if h, ok := st.Get("cluster_holder"); ok {
+					s, _ := h.(string)
+					used[[2]string{fstr(u, "group"), fstr(u, "name")}].ClusterHolder = &s
+				}
+			}
 		}
 	}
 	out := []proc{}
@@ -118,3 +130,5 @@ func showJSON(m *Main, infos []any) {
 	b, _ := json.MarshalIndent(out, "", "  ")
 	m.out(string(b))
 }
+
+func jsonIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ctlsup/ctlsup/api"
 	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/cluster"
 	"github.com/ctlsup/ctlsup/supervisor/config"
 	"github.com/ctlsup/ctlsup/supervisor/osruntime"
 )
@@ -64,6 +65,8 @@ type Main struct {
 	reloadMu sync.Mutex
 	reloadOK bool
 	reloadAt time.Time
+
+	leases *cluster.Manager // nil without [cluster]
 }
 
 type request int
@@ -130,6 +133,14 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	defer m.unlockStateDir()
 
+	if err := m.openCluster(); err != nil {
+		return err
+	}
+	if m.leases != nil {
+		// After the engine: its programs stopped (and their leases given
+		// up), or left running under their fences.
+		defer m.leases.Close()
+	}
 	m.requests = make(chan request, 3)
 	passed := activationListeners(m.Logger)
 	if err := m.openControl(passed["control"]); err != nil {
@@ -197,6 +208,9 @@ func (m *Main) startEngine(ctx context.Context) error {
 	m.Supervisor.Logger = m.Logger
 	m.Supervisor.Loader = m.load
 	m.Supervisor.OnShutdown = func() { m.ask(requestShutdown) }
+	if m.leases != nil {
+		m.Supervisor.Leases = m.leases
+	}
 	m.engine.Store(m.Supervisor)
 	swapped := make(chan struct{})
 	if old := m.swapped.Swap(&swapped); old != nil {

@@ -33,6 +33,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building ctlsupd: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	// Next to ctlsupd, where it looks for it first.
+	for name, pkg := range map[string]string{LeaseHelper: "../ctlsup-lease", "ctlsup": "../ctlsup"} {
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", name, err, out)
+			os.Exit(1)
+		}
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -47,6 +47,7 @@ func (m *Main) openMetrics(l net.Listener) error {
 			return osruntime.ModeProcessGroup
 		},
 		Version: Version,
+		Cluster: m.clusterStats(),
 	})
 	srv := &http.Server{Handler: metrics.Handler(reg), ReadHeaderTimeout: api.ReadHeaderTimeout,
 		ReadTimeout: api.ReadTimeout, IdleTimeout: api.IdleTimeout}

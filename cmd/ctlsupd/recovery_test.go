@@ -224,8 +224,6 @@ func isLive(pid int) bool {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-func fmtSscan(line string, pid *int) (int, error) { return fmt.Sscanf(line, "worker %d", pid) }
-
 // holderPid finds the fd holder serving a state directory.
 func holderPid(stateDir string) string {
 	ents, _ := os.ReadDir("/proc")

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -40,6 +41,17 @@ type Daemon struct {
 	Control  Control
 	Metrics  Metrics
 	Webhook  Webhook
+	Cluster  Cluster
+}
+
+// Cluster is the [cluster] table: the coordination service that keeps a
+// singleton = "cluster" program to one node, and the peers status shows.
+type Cluster struct {
+	Backend string        // etcd://h:2379[,h...], redis://h:6379/N, postgres://...; "" for none
+	Node    string        // this daemon's name in the cluster; the hostname by default
+	TTL     time.Duration // how long a lease outlives its holder's last renewal
+	Margin  time.Duration // how long before the lease's end the program must be gone
+	Peers   []string      // control URLs of the other nodes, for status
 }
 
 // Webhook is the [webhook] table: events POSTed as JSON to a URL.
@@ -86,7 +98,8 @@ type Metrics struct {
 // ServerURL is the URL supervisorctl would use for this daemon.
 func (d *Daemon) ServerURL() string { return "unix://" + d.Control.Socket }
 
-var daemonKeys = []string{"include", "log_dir", "state_dir", "logfile", "loglevel", "control", "metrics", "webhook", "program", "instance", "socket", "eventlistener"}
+var daemonKeys = []string{"include", "log_dir", "state_dir", "logfile", "loglevel", "control", "metrics", "webhook", "cluster", "program", "instance", "socket", "eventlistener"}
+var clusterKeys = []string{"backend", "node", "lease_ttl", "fence_margin", "peers"}
 var includedKeys = []string{"include", "program", "instance", "socket", "eventlistener"}
 var controlKeys = []string{"socket", "socket_mode", "socket_owner", "http_listen", "username", "password",
 	"socket_username", "socket_password", "http_username", "http_password"}
@@ -344,7 +357,38 @@ func (l *loader) daemon(f *file, d *Daemon) error {
 			h.fail("events", "events: %q is not an event type", e)
 		}
 	}
-	return errors.Join(r.err, c.err, m.err, h.err)
+	cl := l.cluster(r, d)
+	return errors.Join(r.err, c.err, m.err, h.err, cl.err)
+}
+
+// cluster reads [cluster]. The lease lasts lease_ttl seconds after a
+// renewal is sent (default 30); a holder that could not renew stops its
+// programs so that they are gone fence_margin seconds (default 2) before
+// that.
+func (l *loader) cluster(r *reader, d *Daemon) *reader {
+	t := r.table("cluster")
+	t.desc = "cluster"
+	t.checkKeys(clusterKeys)
+	c := &d.Cluster
+	c.Backend = t.str("backend", "")
+	if c.Backend != "" {
+		u, err := url.Parse(c.Backend)
+		if err != nil || !slices.Contains([]string{"etcd", "redis", "rediss", "postgres", "postgresql"}, u.Scheme) || u.Host == "" {
+			t.fail("backend", "backend = %q: want etcd://HOST:PORT[,HOST:PORT...], redis://HOST:PORT/DB or postgres://USER@HOST:PORT/DB", c.Backend)
+		}
+	}
+	host, _ := os.Hostname()
+	c.Node = t.str("node", host)
+	if c.Node == "" || strings.ContainsAny(c.Node, " \t\n/") {
+		t.fail("node", "node = %q: a cluster node needs a name with no spaces or slashes", c.Node)
+	}
+	c.TTL = time.Duration(t.integer("lease_ttl", 30, 2)) * time.Second
+	c.Margin = time.Duration(t.integer("fence_margin", 2, 0)) * time.Second
+	if c.Margin >= c.TTL/2 {
+		t.fail("fence_margin", "fence_margin (%s) must be less than half of lease_ttl (%s)", c.Margin, c.TTL)
+	}
+	c.Peers = t.strings("peers")
+	return t
 }
 
 // includes expands the file's include globs, relative to the file; a file

@@ -300,7 +300,14 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 		r.fail("numprocs", "numprocs = %d, but a program may run at most %d processes", numprocs, maxNumprocs)
 		numprocs = 1
 	}
-	singleton := r.boolean("singleton", false)
+	singleton, cluster := singletonKind(r)
+	if cluster && d.Cluster.Backend == "" {
+		r.fail("singleton", `singleton = "cluster" needs a [cluster] backend in the daemon file`)
+	}
+	if stop := time.Duration(r.integer("stopwaitsecs", defaultStopWaitSecs, 0)) * time.Second; cluster && stop+d.Cluster.Margin > d.Cluster.TTL/2 {
+		r.fail("stopwaitsecs", "stopwaitsecs (%s) + fence_margin (%s) must be at most half of lease_ttl (%s): a cluster singleton must stop before its lease can end elsewhere, with renewals to spare",
+			stop, d.Cluster.Margin, d.Cluster.TTL)
+	}
 	if singleton && numprocs > 1 {
 		r.fail("numprocs", "numprocs = %d, but a singleton program runs exactly one process", numprocs)
 	}
@@ -324,6 +331,7 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 		KillAsGroup:           r.boolean("killasgroup", true),
 		RestartMaxDelay:       time.Duration(r.integer("restart_max_delay", defaultRestartMaxDelay, 0)) * time.Second,
 		Singleton:             singleton,
+		ClusterSingleton:      cluster,
 		RedirectStderr:        r.boolean("redirect_stderr", false),
 		Limits:                limits(r),
 		Stdin:                 r.boolean("stdin", false) || p.listener,
@@ -408,6 +416,27 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 		}
 	}
 	return specs, r.err
+}
+
+// singletonKind reads singleton: true (or "host") keeps the program to one
+// process on this host; "cluster" to one in the whole cluster, and on
+// this host too.
+func singletonKind(r *reader) (singleton, cluster bool) {
+	switch v := r.m["singleton"].(type) {
+	case nil:
+		return false, false
+	case bool:
+		return v, false
+	case string:
+		switch v {
+		case "host":
+			return true, false
+		case "cluster":
+			return true, true
+		}
+	}
+	r.fail("singleton", `singleton = %v: want true, false, "host" or "cluster"`, r.m["singleton"])
+	return false, false
 }
 
 func autoRestart(r *reader) supervisor.AutoRestart {

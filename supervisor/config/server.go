@@ -14,6 +14,7 @@ import (
 type Server struct {
 	URL                string
 	Username, Password string
+	Peers              []string // [cluster] peers: the other nodes' URLs, for status
 }
 
 // LocateServer reads only what locates the control socket: the daemon
@@ -38,7 +39,7 @@ func LocateServer(path string) (Server, error) {
 		return Server{}, err
 	}
 	user, pass := d.Control.SocketAuth()
-	return Server{URL: d.ServerURL(), Username: user, Password: pass}, nil
+	return Server{URL: d.ServerURL(), Username: user, Password: pass, Peers: d.Cluster.Peers}, nil
 }
 
 // looksLikeINI tells a supervisord file by its sections: TOML has no

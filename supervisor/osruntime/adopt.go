@@ -267,8 +267,9 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		r.stopLeftover(e)
 		return a
 	}
-	c.p = p
+	c.p, c.rt = p, r
 	r.acct.forked(c.usage, p.Identity())
+	r.fenceLive(c)
 	if e.Stdin != 0 {
 		c.stdin = r.takeStdin(e)
 	}

@@ -65,6 +65,8 @@ type Runtime struct {
 	heldStdin map[uint64]int        // stdin write ends by pipe inode
 	held      map[string]bool
 	claimed   map[string]bool // cgroups adopted or being stopped
+
+	fences fences
 }
 
 // New returns a runtime keeping its state under stateDir.
@@ -320,6 +322,7 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		fmt.Fprintf(lock, "%d\n", p.Pid)
 	}
 	r.state.started(c.id, p.Pid, p.StartTime, at)
+	r.fenceLive(c)
 	return c, nil
 }
 
@@ -564,6 +567,9 @@ func (c *osChild) gone() {
 			c.leaf.Remove()
 		}
 		c.state.gone(c.id)
+		if c.rt != nil {
+			c.rt.fenceGone(c)
+		}
 	})
 }
 

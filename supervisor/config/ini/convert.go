@@ -91,11 +91,9 @@ func (c *converter) omit(s *Section, key, why string, line int) {
 
 func (c *converter) run(all []Section) (*Result, error) {
 	groupOf := map[string][]string{} // program -> groups listing it
-	var groups []*Section
 	for i := range all {
 		s := &all[i]
 		if name, ok := strings.CutPrefix(s.Name, "group:"); ok {
-			groups = append(groups, s)
 			if k, ok := s.Get("programs"); ok {
 				for _, p := range strings.Split(k.Value, ",") {
 					groupOf[strings.TrimSpace(p)] = append(groupOf[strings.TrimSpace(p)], name)

@@ -32,13 +32,14 @@ type Client struct {
 	mu      sync.Mutex
 	conn    *net.UnixConn
 	held    map[string]int // id → the daemon's own descriptor
+	fences  map[string]Fence
 	closed  bool
 	lastTry time.Time
 }
 
 // Connect reaches the holder of dir, starting one if none answers.
 func Connect(dir string, log *slog.Logger) *Client {
-	c := &Client{dir: dir, log: log, held: map[string]int{}}
+	c := &Client{dir: dir, log: log, held: map[string]int{}, fences: map[string]Fence{}}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.connectLocked(); err != nil {
@@ -135,27 +136,30 @@ func (c *Client) reconnectLocked() bool {
 			return false
 		}
 	}
-	return true
+	for id, f := range c.fences {
+		c.sendFenceLocked(id, f)
+	}
+	return c.conn != nil
 }
 
-func (c *Client) sendLocked(op byte, id string, fd int) {
+func (c *Client) sendLocked(op byte, id string, fds ...int) {
 	if c.conn == nil && !c.reconnectLocked() {
 		return
 	}
 	if c.conn == nil {
 		return
 	}
-	if err := c.writeLocked(op, id, fd); err != nil {
+	if err := c.writeLocked(op, id, fds...); err != nil {
 		c.dropConnLocked(err)
 	}
 }
 
 // writeLocked sends one message. A holder that stopped reading (stopped,
 // or wedged) must not stop spawns: a send gives up after sendTimeout.
-func (c *Client) writeLocked(op byte, id string, fd int) error {
+func (c *Client) writeLocked(op byte, id string, fds ...int) error {
 	var oob []byte
-	if fd >= 0 {
-		oob = syscall.UnixRights(fd)
+	if len(fds) > 0 {
+		oob = syscall.UnixRights(fds...)
 	}
 	c.conn.SetWriteDeadline(time.Now().Add(sendTimeout))
 	_, _, err := c.conn.WriteMsgUnix(append([]byte{op}, id...), oob, nil)
@@ -176,7 +180,7 @@ func (c *Client) Drop(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.held, id) // also for ids a previous daemon stored
-	c.sendLocked('D', id, -1)
+	c.sendLocked('D', id)
 }
 
 // Take returns every descriptor the holder keeps, by id: the read ends a
@@ -232,7 +236,7 @@ func (c *Client) Quit() {
 	if c.conn == nil {
 		return
 	}
-	c.sendLocked('Q', "", -1)
+	c.sendLocked('Q', "")
 	if c.conn != nil {
 		c.conn.Close()
 		c.conn = nil

@@ -13,6 +13,12 @@
 //	'D' id                   drop
 //	'L'                      list: answered by 'F' id + descriptor per entry, then 'E'
 //	'Q'                      quit: answered by 'q', then the holder exits
+//	'K' id \n params + fds   fence (replacing the one under id); see fence.go
+//	'C' id                   cancel a fence
+//
+// The holder also fences cluster singletons: a program whose lease the
+// daemon stopped renewing (because the daemon died) gets its stop signal
+// and SIGKILL at the times the daemon last gave, as it would have done.
 package holder
 
 import (
@@ -53,11 +59,12 @@ func init() {
 }
 
 type server struct {
-	mu    sync.Mutex
-	fds   map[string]int
-	conns map[*net.UnixConn]bool // connections being handled
-	quit  chan struct{}
-	once  sync.Once
+	mu     sync.Mutex
+	fds    map[string]int
+	fences map[string]*fence
+	conns  map[*net.UnixConn]bool // connections being handled
+	quit   chan struct{}
+	once   sync.Once
 }
 
 // serve holds descriptors for clients until asked to quit or terminated.
@@ -81,7 +88,7 @@ func serve(dir string) error {
 	if err != nil {
 		return err
 	}
-	s := &server{fds: map[string]int{}, conns: map[*net.UnixConn]bool{}, quit: make(chan struct{})}
+	s := &server{fds: map[string]int{}, fences: map[string]*fence{}, conns: map[*net.UnixConn]bool{}, quit: make(chan struct{})}
 	go func() {
 		<-s.quit
 		l.Close()
@@ -150,6 +157,10 @@ func (s *server) handle(c *net.UnixConn) {
 			}
 		case 'D':
 			s.drop(id)
+		case 'K':
+			fds = s.fence(id, fds)
+		case 'C':
+			s.cancelFence(id)
 		case 'L':
 			s.settle(c)
 			s.list(c)
@@ -190,7 +201,7 @@ func (s *server) exitWhenIdle() {
 	var idleSince time.Time
 	for range time.Tick(idleExit / 6) {
 		s.mu.Lock()
-		idle := len(s.fds) == 0 && len(s.conns) == 0
+		idle := len(s.fds) == 0 && len(s.fences) == 0 && len(s.conns) == 0
 		s.mu.Unlock()
 		switch {
 		case !idle:

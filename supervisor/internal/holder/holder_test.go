@@ -88,7 +88,7 @@ func TestHolder_KeepsHandsBackAndIsReplaced(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	var again map[string]int
-	for again == nil || len(again) == 0 {
+	for len(again) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the new holder did not get the pipe")
 		}

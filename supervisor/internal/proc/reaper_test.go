@@ -36,15 +36,6 @@ func stranger(t *testing.T) Identity {
 	return id
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // A recorded leader whose pid now belongs to a process started at another
 // time: the pid (and so the process group id) was reused by a stranger.
 // Nothing that acts on the recorded process or its group may touch it.
