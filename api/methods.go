@@ -246,6 +246,8 @@ func (s *Server) methods() map[string]method {
 				}
 				return xmlrpc.Struct{{Name: "node", Value: node}, {Name: "holders", Value: holders}}, nil
 			}},
+		"ctlsup.getAllProcessStatus": {sig: []string{"string"}, help: "What `status` shows of every process, compact: a JSON array of [group, name, statename, description], one per process.", returns: "the JSON text",
+			fn: func(context.Context, args) (any, error) { return statusTable(sup.Processes(), time.Now()), nil }},
 		"ctlsup.getAllProcessUsage": {sig: []string{"array"}, help: "What every process uses: CPU seconds (a counter across its restarts), memory, tasks, OOM kills and its cgroup.", returns: "a usage struct per process",
 			fn: func(context.Context, args) (any, error) { return s.usage(sup), nil }},
 		"supervisor.stopAllProcesses": {sig: []string{"array", "boolean"}, help: "Stop every process, in descending priority.", opt: 1, params: []param{{"wait", "wait until each has stopped (default true)"}}, returns: "a result struct per process",

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -188,8 +189,25 @@ func TestServer_ProcessInfo(t *testing.T) {
 			theirs++
 		}
 	}
-	if theirs != 41 || ours != 6 {
-		t.Errorf("listMethods gives %d methods of supervisord's (want 41) and %d of ctlsup's (want 6)", theirs, ours)
+	// ctlsup's compact status table: the same processes, in the same order.
+	table, err := h.client.Call("ctlsup.getAllProcessStatus")
+	var rows [][4]string
+	if err != nil || json.Unmarshal([]byte(table.(string)), &rows) != nil || len(rows) != len(all.([]any)) {
+		t.Fatalf("getAllProcessStatus: %v %v", table, err)
+	}
+	for i, r := range rows {
+		info := all.([]any)[i].(xmlrpc.Struct)
+		for k, member := range []string{"group", "name", "statename", "description"} {
+			if v, _ := info.Get(member); v != r[k] && member != "description" {
+				t.Errorf("row %d: %s %q, getAllProcessInfo says %q", i, member, r[k], v)
+			}
+		}
+		if info, _ := info.Get("statename"); info == "RUNNING" && !strings.HasPrefix(r[3], "pid ") {
+			t.Errorf("row %d: description %q", i, r[3])
+		}
+	}
+	if theirs != 41 || ours != 7 {
+		t.Errorf("listMethods gives %d methods of supervisord's (want 41) and %d of ctlsup's (want 7)", theirs, ours)
 	}
 	usage, err := h.client.Call("ctlsup.getAllProcessUsage")
 	if err != nil || len(usage.([]any)) != len(all.([]any)) {

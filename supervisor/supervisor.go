@@ -295,15 +295,38 @@ func sortBy(procs []*process, o order, less func(a, b *process) int) []*process 
 }
 
 // inOrder is how supervisord runs an operator's start, stop or signal of
-// many processes: issue runs for each in priority order, one after the
-// other, then wait (if set) for all of them at once. Priority is an order
+// many processes: issue runs for each in priority order, a level of equal
+// priority at a time, then wait (if set) for all of them at once. Priority is an order
 // here, not a barrier: ten priority levels do not cost ten startsecs.
 // Results come in priority order.
 func (s *Supervisor) inOrder(ctx context.Context, procs []*process, o order, issue, wait func(*process) error) []Result {
 	sorted := sortByPriority(procs, o)
 	results := make([]Result, len(sorted))
-	for i, p := range sorted {
-		results[i] = Result{Name: p.spec.Name, Group: p.spec.Group, Err: issue(p)}
+	// A start is issued once the previous one has spawned, which takes
+	// the whole of a spawn's path: one after another, 10,000 of them
+	// would take each one's in turn. Processes of one (group priority,
+	// priority) level have no order among them: theirs are issued
+	// together, a level once the one before it is done.
+	byLvl := make([]int, len(sorted))
+	for i := range byLvl {
+		byLvl[i] = i
+	}
+	slices.SortStableFunc(byLvl, func(a, b int) int {
+		if o == descending {
+			return byLevel(sorted[b], sorted[a])
+		}
+		return byLevel(sorted[a], sorted[b])
+	})
+	for start := 0; start < len(byLvl); {
+		end := start + 1
+		for end < len(byLvl) && byLevel(sorted[byLvl[start]], sorted[byLvl[end]]) == 0 {
+			end++
+		}
+		eachAtOnce(byLvl[start:end], func(i int) {
+			p := sorted[i]
+			results[i] = Result{Name: p.spec.Name, Group: p.spec.Group, Err: issue(p)}
+		})
+		start = end
 	}
 	if wait == nil {
 		return results
@@ -316,6 +339,32 @@ func (s *Supervisor) inOrder(ctx context.Context, procs []*process, o order, iss
 	}
 	wg.Wait()
 	return results
+}
+
+// issueWorkers bounds the issues under way at once: enough to keep a fork
+// going while other spawns prepare their pipes, logs and cgroups.
+const issueWorkers = 8
+
+// eachAtOnce calls fn for each of idx, issueWorkers at a time.
+func eachAtOnce(idx []int, fn func(int)) {
+	if len(idx) == 1 {
+		fn(idx[0])
+		return
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(issueWorkers, len(idx)) {
+		wg.Go(func() {
+			for i := range next {
+				fn(i)
+			}
+		})
+	}
+	for _, i := range idx {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // fanOut runs op level by level of equal (group, process) priority, in

@@ -3,12 +3,12 @@ package metrics_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ctlsup/ctlsup/api/metrics"
 	"github.com/ctlsup/ctlsup/supervisor"
@@ -50,23 +50,47 @@ func (noOutput) Reopen() error                 { return nil }
 func (noOutput) Clear() error                  { return nil }
 func (noOutput) Close() error                  { return nil }
 
-// BenchmarkScrape1000 gathers the metrics of 1000 processes, /proc scan
-// included: the cost of one Prometheus scrape.
-func BenchmarkScrape1000(b *testing.B) {
-	var procs []supervisor.ProcessSpec
-	for i := range 1000 {
-		procs = append(procs, supervisor.ProcessSpec{Name: fmt.Sprintf("worker_%03d", i), Group: "app",
-			Argv: []string{"x"}, Umask: -1, AutoStart: true, StopWait: time.Second, RestartMaxDelay: time.Minute})
-	}
-	s := supervisor.New(&idleRuntime{}, []supervisor.GroupSpec{{Name: "app", Processes: procs}})
-	s.Open(context.Background())
-	defer s.Close(context.Background())
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics.NewCollector(metrics.Source{Supervisor: func() *supervisor.Supervisor { return s }, Version: "bench"}))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := reg.Gather(); err != nil {
-			b.Fatal(err)
-		}
+// BenchmarkScrape gathers the metrics of 1000 and 10,000 processes,
+// written as a scrape writes them: the cost of one Prometheus scrape.
+func BenchmarkScrape(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			var procs []supervisor.ProcessSpec
+			for i := range n {
+				procs = append(procs, supervisor.ProcessSpec{Name: fmt.Sprintf("worker_%05d", i), Group: "app",
+					Argv: []string{"x"}, Umask: -1, AutoStart: true, StopWait: time.Second, RestartMaxDelay: time.Minute})
+			}
+			s := supervisor.New(&idleRuntime{}, []supervisor.GroupSpec{{Name: "app", Processes: procs}})
+			s.Open(context.Background())
+			defer s.Close(context.Background())
+			for running := 0; running < n; time.Sleep(10 * time.Millisecond) {
+				running = 0
+				for _, p := range s.Processes() {
+					if p.State == supervisor.Running {
+						running++
+					}
+				}
+			}
+			h := metrics.Handler(metrics.Source{Supervisor: func() *supervisor.Supervisor { return s }, Version: "bench"})
+			req := httptest.NewRequest("GET", "/metrics", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := &discard{header: http.Header{}}
+				h.ServeHTTP(w, req)
+				if w.status != 0 && w.status != http.StatusOK {
+					b.Fatal(w.status)
+				}
+			}
+		})
 	}
 }
+
+// discard is a ResponseWriter that keeps nothing.
+type discard struct {
+	header http.Header
+	status int
+}
+
+func (d *discard) Header() http.Header         { return d.header }
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(code int)        { d.status = code }

@@ -5,13 +5,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"net/http/httptest"
+
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/ctlsup/ctlsup/api/metrics"
 	"github.com/ctlsup/ctlsup/supervisor"
@@ -56,6 +63,63 @@ func source(s *supervisor.Supervisor) metrics.Source {
 		LastReload: func() (bool, time.Time) { return true, time.Unix(1764000000, 0) }}
 }
 
+// serve serves src's metrics and returns the /metrics URL.
+func serve(t *testing.T, src metrics.Source) string {
+	t.Helper()
+	srv := httptest.NewServer(metrics.Handler(src))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/metrics"
+}
+
+// scrape reads url's exposition as Prometheus would.
+func scrape(t *testing.T, url string) (map[string]*dto.MetricFamily, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatalf("the exposition does not parse: %v\n%s", err, body)
+	}
+	return mfs, string(body)
+}
+
+// value is the value of name's series whose labels include want.
+func value(t *testing.T, url, name string, want map[string]string) float64 {
+	t.Helper()
+	mfs, _ := scrape(t, url)
+	mf := mfs[name]
+	if mf == nil {
+		t.Fatalf("no %s", name)
+	}
+next:
+	for _, m := range mf.Metric {
+		got := map[string]string{}
+		for _, l := range m.Label {
+			got[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if got[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue()
+		case m.Gauge != nil:
+			return m.Gauge.GetValue()
+		case m.Untyped != nil:
+			return m.Untyped.GetValue()
+		}
+	}
+	t.Fatalf("no %s series with %v", name, want)
+	return 0
+}
+
 // TestCollector_Golden checks the exposition of a fixture, and lints it.
 func TestCollector_Golden(t *testing.T) {
 	dir := t.TempDir()
@@ -66,8 +130,9 @@ func TestCollector_Golden(t *testing.T) {
 		{Name: "web", Processes: []supervisor.ProcessSpec{manual}},
 	})
 	waitFor(t, s, "turkey:gunicorn", func(p *supervisor.ProcessInfo) bool { return p.State == supervisor.Running })
-	c := metrics.NewCollector(source(s))
-	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+	url := serve(t, source(s))
+	mfs, body := scrape(t, url)
+	if problems, err := promlint.New(strings.NewReader(body)).Lint(); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
 	}
 	golden := `
@@ -87,12 +152,17 @@ ctlsup_process_restarts_total{group="web",name="web",reason="retry"} 0
 # HELP ctlsup_process_state The process's supervisord state: 1 for the current one, 0 for the others.
 # TYPE ctlsup_process_state gauge
 ` + stateSet("turkey", "gunicorn", "RUNNING") + stateSet("web", "web", "STOPPED")
-	if err := testutil.CollectAndCompare(c, strings.NewReader(golden), "ctlsup_process_up",
+	if err := testutil.ScrapeAndCompare(url, strings.NewReader(golden), "ctlsup_process_up",
 		"ctlsup_process_restarts_total", "ctlsup_process_state", "ctlsup_config_last_reload_successful"); err != nil {
 		t.Error(err)
 	}
-	if n := testutil.CollectAndCount(c, "ctlsup_process_resident_memory_bytes"); n != 2 {
-		t.Errorf("%d memory series", n)
+	if mf := mfs["ctlsup_process_resident_memory_bytes"]; mf == nil || len(mf.Metric) != 2 {
+		t.Errorf("memory series: %v", mf)
+	}
+	for _, name := range []string{"ctlsup_build_info", "go_goroutines", "process_resident_memory_bytes", "ctlsup_log_written_bytes_total"} {
+		if mfs[name] == nil {
+			t.Errorf("no %s", name)
+		}
 	}
 }
 
@@ -116,9 +186,9 @@ func TestCollector_KillRaisesRestarts(t *testing.T) {
 	s := openEngine(t, osruntime.New(filepath.Join(dir, "state"), nil), []supervisor.GroupSpec{
 		{Name: "turkey", Processes: []supervisor.ProcessSpec{spec(dir, "turkey", "gunicorn")}}})
 	first := waitFor(t, s, "turkey:gunicorn", func(p *supervisor.ProcessInfo) bool { return p.State == supervisor.Running })
-	c := metrics.NewCollector(source(s))
+	url := serve(t, source(s))
 	restarts := func() float64 {
-		return testutil.ToFloat64(filterCollector{c, `reason="exit"`})
+		return value(t, url, "ctlsup_process_restarts_total", map[string]string{"reason": "exit"})
 	}
 	if got := restarts(); got != 0 {
 		t.Fatalf("restarts %v before the kill", got)
@@ -130,7 +200,7 @@ func TestCollector_KillRaisesRestarts(t *testing.T) {
 	if got := restarts(); got != 1 {
 		t.Errorf("restarts_total{reason=exit} = %v, want 1", got)
 	}
-	if err := testutil.CollectAndCompare(c, strings.NewReader(`
+	if err := testutil.ScrapeAndCompare(url, strings.NewReader(`
 # HELP ctlsup_process_exits_total Exits, expected (stop, or an exit code in exitcodes) or not.
 # TYPE ctlsup_process_exits_total counter
 ctlsup_process_exits_total{expected="false",group="turkey",name="gunicorn"} 1

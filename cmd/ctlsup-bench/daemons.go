@@ -29,6 +29,8 @@ type daemon struct {
 	cmd    *exec.Cmd
 	client *client.Client
 	start  time.Time
+
+	metricsURL string
 }
 
 func (d *daemon) pid() int { return d.cmd.Process.Pid }
@@ -37,6 +39,12 @@ func (d *daemon) logPath(name string) string { return filepath.Join(d.dir, "log"
 
 // startDaemon writes the configuration for progs and starts kind.
 func startDaemon(kind, ctlsupd string, progs []program) (*daemon, error) {
+	return startDaemonWith(kind, ctlsupd, progs, false)
+}
+
+// startDaemonWith starts the daemon, ctlsupd serving /metrics on a free
+// port if metrics is set.
+func startDaemonWith(kind, ctlsupd string, progs []program, metrics bool) (*daemon, error) {
 	dir, err := os.MkdirTemp("", "ctlsup-bench-")
 	if err != nil {
 		return nil, err
@@ -48,6 +56,11 @@ func startDaemon(kind, ctlsupd string, progs []program) (*daemon, error) {
 	switch kind {
 	case "ctlsupd":
 		fmt.Fprintf(&b, "log_dir = %q\nstate_dir = %q\n[control]\nsocket = %q\n", filepath.Join(dir, "log"), filepath.Join(dir, "state"), sock)
+		if metrics {
+			addr := freeAddr()
+			d.metricsURL = "http://" + addr + "/metrics"
+			fmt.Fprintf(&b, "[metrics]\nlisten = %q\n", addr)
+		}
 		for _, p := range progs {
 			fmt.Fprintf(&b, "\n[program.%s]\ncommand = %q\nstartsecs = 0\nautorestart = %v\nstopwaitsecs = 2\nstdout_logfile = %q\nredirect_stderr = true\nlogfile_maxbytes = %q\nlogfile_backups = %d\n",
 				p.name, p.command, p.autorestart, d.logPath(p.name), p.maxBytes, p.backups)
@@ -103,9 +116,13 @@ func (d *daemon) launch() error {
 // since the daemon started.
 func (d *daemon) waitRunning(n int, limit time.Duration) (time.Duration, error) {
 	deadline := d.start.Add(limit)
-	// Each poll costs the daemon a full process list: poll large ones less
-	// often, so the polling does not slow down what it measures.
-	every := max(20*time.Millisecond, time.Duration(n)*100*time.Microsecond)
+	// A process list costs the daemon (and a 2-core machine) enough to
+	// slow down what it measures: until the daemon has as many children
+	// as programs, which /proc tells at no cost to it, only /proc is read.
+	for len(childPids(d.pid())) < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	every := 20 * time.Millisecond
 	for {
 		v, err := d.client.Call("supervisor.getAllProcessInfo")
 		if err == nil {
@@ -154,4 +171,14 @@ func (d *daemon) stop() {
 		}
 	}
 	os.RemoveAll(d.dir)
+}
+
+// freeAddr is a loopback address with a port nothing listens on now.
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:9811"
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -81,7 +81,7 @@ func main() {
 		cgroupCost(bin, sizes[len(sizes)-1])
 	}
 	if !*quick && run("scale") {
-		scale(bin, 5000)
+		scale(bin, []int{1000, 5000, 10000})
 	}
 	print(kinds)
 }
@@ -185,19 +185,7 @@ func median(n int, fn func()) float64 {
 // forkBaseline: forking and exec'ing n sleeps in a loop, the floor of
 // any supervisor's start time.
 func forkBaseline(n int) {
-	t := time.Now()
-	var cmds []*exec.Cmd
-	for range n {
-		c := exec.Command("/bin/sleep", "100000")
-		c.Start()
-		cmds = append(cmds, c)
-	}
-	d := time.Since(t).Seconds()
-	for _, c := range cmds {
-		c.Process.Kill()
-		c.Wait()
-	}
-	add(fmt.Sprintf("fork+exec %d sleeps in a loop (baseline)", n), d, none, "s", "")
+	add(fmt.Sprintf("fork+exec %d sleeps in a loop (baseline)", n), forkLoop(n), none, "s", "")
 }
 
 // restartAll: `restart all` with n programs, through each daemon's client.
@@ -366,24 +354,6 @@ func (d *daemon) pids() map[string]int {
 }
 
 // scale: 5000 programs under ctlsupd alone (supervisord needs minutes).
-func scale(bin binaries, n int) {
-	d, err := startDaemon("ctlsupd", bin.ctlsupd, sleepers(n))
-	if err != nil {
-		return
-	}
-	defer d.stop()
-	spawn, err := d.waitRunning(n, 5*time.Minute)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	time.Sleep(time.Second)
-	rss, _ := memMiB(d.pid())
-	st := median(3, func() { exec.Command(bin.ctlsup, "-s", d.url, "status").Run() })
-	add(fmt.Sprintf("scale: start until %d RUNNING", n), spawn.Seconds(), none, "s", "")
-	add(fmt.Sprintf("scale: RSS with %d programs", n), rss, none, "MiB", "")
-	add(fmt.Sprintf("scale: `ctlsup status` with %d programs", n), st, none, "s", "")
-}
-
 func print(kinds []string) {
 	fmt.Printf("%-58s %12s %12s %8s  %s\n", "figure", "ctlsupd", "supervisord", "ratio", "target")
 	fmt.Println(strings.Repeat("-", 110))

@@ -124,6 +124,9 @@ func (m *Main) resolveServer() error {
 
 func (m *Main) out(s string) { fmt.Fprintln(m.Stdout, s) }
 
+// outBlock writes many lines at once: one write for a 10,000-line table.
+func (m *Main) outBlock(s string) { io.WriteString(m.Stdout, s) }
+
 type command struct {
 	run  func(m *Main, arg string) error
 	help func(m *Main)

@@ -23,6 +23,11 @@ func doStatus(m *Main, arg string) error {
 		m.exit = exitPrivileges
 		return err
 	}
+	if !asJSON {
+		if rows, ok := m.statusRows(); ok {
+			return m.showRows(names, rows)
+		}
+	}
 	all, err := m.call("supervisor.getAllProcessInfo")
 	if err != nil {
 		return err
@@ -132,3 +137,62 @@ func showJSON(m *Main, infos []any) {
 }
 
 func jsonIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
+
+// statusRow is what `status` shows of a process: group, name, statename
+// and description.
+type statusRow [4]string
+
+// statusRows reads the table through ctlsupd's compact method; false
+// against a daemon without it (supervisord), which getAllProcessInfo then
+// serves.
+func (m *Main) statusRows() ([]statusRow, bool) {
+	v, err := m.call("ctlsup.getAllProcessStatus")
+	text, _ := v.(string)
+	var rows []statusRow
+	if err != nil || json.Unmarshal([]byte(text), &rows) != nil {
+		return nil, false
+	}
+	return rows, true
+}
+
+// showRows is doStatus over rows: the named processes or groups (all
+// when none), errors for unknown names, and the exit status.
+func (m *Main) showRows(names []string, rows []statusRow) error {
+	matching := rows
+	if len(names) > 0 && !slices.Contains(names, "all") {
+		matching = nil
+		for _, name := range names {
+			group, process, hasProcess := splitNamespec(name)
+			bad := true
+			for _, r := range rows {
+				if r[0] == group && (!hasProcess || r[1] == process) {
+					bad = false
+					matching = append(matching, r)
+				}
+			}
+			if bad {
+				if hasProcess {
+					m.out(name + ": ERROR (no such process)")
+				} else {
+					m.out(group + ": ERROR (no such group)")
+				}
+				m.exit = exitPrivileges
+			}
+		}
+	}
+	width := 30
+	specs := make([]string, len(matching))
+	for i, r := range matching {
+		specs[i] = makeNamespec(r[0], r[1], true)
+		width = max(width, len(specs[i]))
+	}
+	var b strings.Builder
+	for i, r := range matching {
+		fmt.Fprintf(&b, "%-*s%-10s%s\n", width+3, specs[i], r[2], r[3])
+		if slices.Contains(stoppedStates, r[2]) {
+			m.exit = exitNotRunning3
+		}
+	}
+	m.outBlock(b.String())
+	return nil
+}

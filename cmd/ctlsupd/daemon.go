@@ -108,6 +108,11 @@ func (m *Main) ParseFlags(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// Absolute: an upgrade's check of the new binary runs elsewhere than
+	// the directory the daemon was started from.
+	if abs, err := filepath.Abs(m.ConfigPath); err == nil {
+		m.ConfigPath = abs
+	}
 	return nil
 }
 
@@ -203,6 +208,9 @@ func (m *Main) startEngine(ctx context.Context) error {
 	cfg := m.Config
 	rt := osruntime.New(cfg.Daemon.StateDir, m.Logger)
 	rt.ServerURL = cfg.Daemon.ServerURL()
+	// A switch to compare against, and a way out should the spawner
+	// misbehave on some kernel: the daemon then forks its children itself.
+	rt.DirectFork = os.Getenv("CTLSUPD_DIRECT_FORK") == "1"
 	m.runtime.Store(rt)
 	m.Supervisor = supervisor.New(rt, cfg.Groups)
 	m.Supervisor.Logger = m.Logger

@@ -36,7 +36,7 @@ func (m *Main) openMetrics(l net.Listener) error {
 			return err
 		}
 	}
-	reg := metrics.Registry(metrics.Source{
+	handler := metrics.Handler(metrics.Source{
 		Supervisor: func() *supervisor.Supervisor { return m.engine.Load() },
 		LastReload: m.lastReload,
 		Orphans:    osruntime.Orphans,
@@ -49,7 +49,7 @@ func (m *Main) openMetrics(l net.Listener) error {
 		Version: Version,
 		Cluster: m.clusterStats(),
 	})
-	srv := &http.Server{Handler: metrics.Handler(reg), ReadHeaderTimeout: api.ReadHeaderTimeout,
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: api.ReadHeaderTimeout,
 		ReadTimeout: api.ReadTimeout, IdleTimeout: api.IdleTimeout}
 	m.metricsServer = srv
 	l = &pausable{Listener: api.LimitListener(l, api.MaxConns, api.MaxConnsPerHost)}

@@ -51,6 +51,9 @@ func statusLine(s *supervisor.Supervisor) string {
 // keepStatus sends STATUS= whenever the summary changes, until ctx ends,
 // and returns free memory once the engine is quiet after a burst
 // (memory.go). It follows the engine's change broadcast: no polling.
+// statusEvery spaces STATUS= updates: each counts every process.
+const statusEvery = time.Second
+
 func (m *Main) keepStatus(ctx context.Context) {
 	last := ""
 	quiet := time.NewTimer(quietRelease)
@@ -68,6 +71,12 @@ func (m *Main) keepStatus(ctx context.Context) {
 			return
 		case <-changed:
 			quiet.Reset(quietRelease)
+			// The line counts every process: once a second at most.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(statusEvery):
+			}
 		case <-swapped:
 			quiet.Reset(quietRelease)
 		case <-quiet.C:

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -358,6 +359,36 @@ func (r *Runtime) Hold(spec *supervisor.ProcessSpec, stopped bool) {
 // at their zero value are left out: a newer daemon that knows more
 // settings computes the same fingerprint for the same configuration, and
 // an upgrade does not restart everything.
+// fingerprints remembers each process's last spec and its fingerprint: a
+// spec does not change once loaded, and restarts do not recompute it.
+type fingerprints struct {
+	mu   sync.Mutex
+	last map[string]specFingerprint // by process name
+}
+
+type specFingerprint struct {
+	spec *supervisor.ProcessSpec
+	sum  string
+}
+
+func (f *fingerprints) of(spec *supervisor.ProcessSpec) string {
+	name := spec.FullName()
+	f.mu.Lock()
+	if e, ok := f.last[name]; ok && e.spec == spec {
+		f.mu.Unlock()
+		return e.sum
+	}
+	f.mu.Unlock()
+	sum := fingerprint(spec)
+	f.mu.Lock()
+	if f.last == nil {
+		f.last = map[string]specFingerprint{}
+	}
+	f.last[name] = specFingerprint{spec, sum}
+	f.mu.Unlock()
+	return sum
+}
+
 func fingerprint(spec *supervisor.ProcessSpec) string {
 	b, _ := json.Marshal(spec)
 	var v any

@@ -200,8 +200,12 @@ func (r *Runtime) Usage() map[string]supervisor.Usage {
 				cpu = st.CPUSeconds
 				u.OOMKills += st.OOMKills
 				if newest {
+					procs := sp.leaf.Procs()
+					if st.Tasks < 0 {
+						st.Tasks = len(procs)
+					}
 					u.MemoryBytes, u.MemoryPeakBytes, u.Tasks = st.MemoryBytes, st.MemoryPeakBytes, st.Tasks
-					u.RSSBytes = proc.ResidentBytes(sp.leaf.Procs())
+					u.RSSBytes = proc.ResidentBytes(procs)
 					if !st.HasMemory {
 						u.MemoryBytes = u.RSSBytes
 					}

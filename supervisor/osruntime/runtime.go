@@ -44,9 +44,18 @@ type Runtime struct {
 	// is done: five thousand programs starting at once would hold ten
 	// thousand descriptors on top of the ones they keep, and run out.
 	spawnSlots chan struct{}
-	holder     *holder.Client  // nil in the foreground (ctlsup run)
-	cgroups    *cgroup.Manager // nil in process-group mode; set by Open
-	cgroupsOff atomic.Bool     // the kernel refused a spawn into a cgroup
+	holder     *holder.Client // nil in the foreground (ctlsup run)
+	// spawner forks the children from a helper with a small descriptor
+	// table (see proc.Spawner); nil: the daemon forks them itself.
+	spawner *proc.Spawner
+	// DirectFork, set before Open, forks from the daemon itself.
+	DirectFork bool
+	children   atomic.Int64 // spawned and not yet gone: what a fork copies grows with it
+	// spawnerFrom is the number of children from which one bound for a
+	// cgroup is forked by the spawner (see helperFromChildren).
+	spawnerFrom int64
+	cgroups     *cgroup.Manager // nil in process-group mode; set by Open
+	cgroupsOff  atomic.Bool     // the kernel refused a spawn into a cgroup
 	// containment is the mode in use, published for metrics.
 	containment  atomic.Pointer[Containment]
 	limitsWarned sync.Map // process names told their limits cannot apply
@@ -67,6 +76,10 @@ type Runtime struct {
 	claimed   map[string]bool // cgroups adopted or being stopped
 
 	fences fences
+
+	fingerprints  fingerprints
+	daemonEnvOnce sync.Once
+	daemonEnv     map[string]string // what children inherit of the daemon's environment
 }
 
 // New returns a runtime keeping its state under stateDir.
@@ -88,6 +101,9 @@ func (r *Runtime) Open(ctx context.Context) error {
 	}
 	// Before the holder starts: it then runs in the daemon's leaf.
 	r.openContainment()
+	if !r.DirectFork {
+		r.openSpawner()
+	}
 	if r.cgroups != nil {
 		r.leftLeaves = r.cgroups.Leaves()
 	}
@@ -110,6 +126,9 @@ func (r *Runtime) Open(ctx context.Context) error {
 // fd holder and releases the reaper: every program has stopped.
 func (r *Runtime) Close() error {
 	proc.KillLeftovers()
+	if r.spawner != nil {
+		r.spawner.Close()
+	}
 	r.closeSockets()
 	r.closeNotify()
 	err := errors.Join(r.state.close(), r.hub.Close())
@@ -133,6 +152,10 @@ func (r *Runtime) Detach() (undo func()) {
 	if r.holder != nil {
 		r.holder.Detach()
 	}
+	// The spawner exits and is reaped now, not found by the successor.
+	if r.spawner != nil {
+		r.spawner.Close()
+	}
 	thaw := proc.Freeze()
 	resume := r.hub.Quiesce()
 	r.state.suspend(true)
@@ -143,6 +166,11 @@ func (r *Runtime) Detach() (undo func()) {
 		r.state.suspend(false)
 		resume()
 		thaw()
+		if r.spawner != nil {
+			if err := r.spawner.Reopen(); err != nil {
+				r.Logger.Warn("the daemon forks its children itself", "err", err)
+			}
+		}
 	}
 }
 
@@ -349,8 +377,16 @@ func (r *Runtime) fork(spec *supervisor.ProcessSpec, c *osChild, attr *proc.Attr
 	c.usage = r.acct.begin(c.name, c.leaf)
 	// Recorded before the fork: a daemon killed right after it leaves a
 	// child its successor finds by these pipes, or by its cgroup.
-	r.state.spawning(c.id, spec, fingerprint(spec), pipes, stdin, c.cgroupPath())
-	return proc.Start(*attr)
+	r.state.spawning(c.id, spec, r.fingerprints.of(spec), pipes, stdin, c.cgroupPath())
+	// Counted before the fork: the child may be gone before it returns.
+	c.counted = true
+	r.children.Add(1)
+	p, err := r.startProcess(*attr)
+	if err != nil {
+		c.counted = false
+		r.children.Add(-1)
+	}
+	return p, err
 }
 
 // abandon undoes what fork recorded for a spawn that did not happen.
@@ -438,14 +474,17 @@ func lockHolders(lock *os.File) []string {
 // systemd addressed to the daemon alone, the user's login variables, the
 // instance and program environment, and supervisord's SUPERVISOR_* names.
 func (r *Runtime) childEnv(spec *supervisor.ProcessSpec, cred *proc.Credential) []string {
-	env := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		if k == "NOTIFY_SOCKET" || strings.HasPrefix(k, "LISTEN_") || strings.HasPrefix(k, "WATCHDOG_") {
-			continue
+	r.daemonEnvOnce.Do(func() {
+		r.daemonEnv = map[string]string{}
+		for _, kv := range os.Environ() {
+			k, v, _ := strings.Cut(kv, "=")
+			if k == "NOTIFY_SOCKET" || strings.HasPrefix(k, "LISTEN_") || strings.HasPrefix(k, "WATCHDOG_") {
+				continue
+			}
+			r.daemonEnv[k] = v
 		}
-		env[k] = v
-	}
+	})
+	env := maps.Clone(r.daemonEnv)
 	if cred != nil {
 		for _, kv := range cred.Env() {
 			k, v, _ := strings.Cut(kv, "=")
@@ -491,6 +530,7 @@ type osChild struct {
 	// kernel's OOM killer.
 	killed   atomic.Bool
 	goneOnce sync.Once
+	counted  bool                 // in rt.children: set before the fork, read once it is gone
 	notes    chan supervisor.Note // readiness, from the notify socket or a probe
 	rt       *Runtime
 	stdin    *stdinPipe // nil without Stdin
@@ -563,6 +603,9 @@ func (c *osChild) gone() {
 			c.stdin.close()
 		}
 		c.acct.end(c.name, c.usage)
+		if c.counted {
+			c.rt.children.Add(-1)
+		}
 		if c.leaf != nil {
 			c.leaf.Remove()
 		}
@@ -610,7 +653,7 @@ func (r *Runtime) run(ctx context.Context, a proc.Attr) (output []byte, status s
 	a.OnExit = func(_ int, ws syscall.WaitStatus, _ bool) {
 		exited <- supervisor.ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
 	}
-	p, err := proc.Start(a)
+	p, err := r.startProcess(a)
 	if err != nil {
 		return nil, status, err
 	}

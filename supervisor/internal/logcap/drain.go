@@ -24,6 +24,9 @@ func (s *Sink) drain(fd int) (int64, error) {
 	defer s.mu.Unlock()
 	s.drains.Add(1)
 	var moved int64
+	if s.f == nil && !s.closed && pipeEmpty(fd) {
+		return 0, emptyOrEOF(fd) // opened for bytes to write only (see Write)
+	}
 	for moved < drainCap {
 		if s.closed || !s.readyLocked() {
 			n, err := discard(fd)
@@ -37,9 +40,8 @@ func (s *Sink) drain(fd int) (int64, error) {
 			continue
 		}
 		if s.MaxBytes > 0 && s.size >= s.MaxBytes {
-			// Rotate only for bytes to write, as a write would. (TIOCINQ
-			// is FIONREAD: the bytes a pipe holds.)
-			if avail, err := unix.IoctlGetInt(fd, unix.TIOCINQ); err == nil && avail == 0 {
+			// Rotate only for bytes to write, as a write would.
+			if pipeEmpty(fd) {
 				return moved, emptyOrEOF(fd)
 			}
 		}
@@ -114,6 +116,13 @@ func (s *Sink) copyLocked(fd int, want int) (int, error) {
 }
 
 // emptyOrEOF tells an empty pipe from one every writer has closed.
+// pipeEmpty reports whether the pipe fd holds no byte now. (TIOCINQ is
+// FIONREAD: the bytes a pipe holds.)
+func pipeEmpty(fd int) bool {
+	avail, err := unix.IoctlGetInt(fd, unix.TIOCINQ)
+	return err == nil && avail == 0
+}
+
 func emptyOrEOF(fd int) error {
 	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	if n, err := unix.Poll(p, 0); err == nil && n > 0 && p[0].Revents&unix.POLLHUP != 0 {

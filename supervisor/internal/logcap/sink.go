@@ -110,12 +110,24 @@ func rotator(path string, backups int) *lumberjack.Logger {
 
 // Write appends p, rotating exactly at MaxBytes. It never returns an error:
 // what cannot be written is counted as dropped. Write(nil) creates the file,
-// as supervisord does at spawn.
+// as supervisord does at spawn, without holding it open: a quiet program
+// costs no descriptor, which every fork would copy (and 10,000 programs
+// would exhaust a 20,000 descriptor limit).
 func (s *Sink) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return len(p), nil
+	}
+	if len(p) == 0 {
+		if s.f == nil {
+			if err := s.openLocked(); err != nil {
+				s.failLocked(0, err)
+			} else {
+				s.closeLocked()
+			}
+		}
+		return 0, nil
 	}
 	if !s.readyLocked() {
 		s.dropped.Add(int64(len(p)))

@@ -24,12 +24,15 @@ var reaper struct {
 	// ours, and one may exit before it is adopted.
 	unclaimed map[int]syscall.WaitStatus
 	claiming  bool
-	users     int
-	sigch     chan os.Signal
-	stop      chan struct{}
-	stopped   chan struct{}
-	log       atomic.Pointer[slog.Logger]
-	orphans   atomic.Int64
+	// failedForks counts children a spawner's failed exec left behind
+	// (see Spawner.forkExec): their exits are expected, not orphans'.
+	failedForks int
+	users       int
+	sigch       chan os.Signal
+	stop        chan struct{}
+	stopped     chan struct{}
+	log         atomic.Pointer[slog.Logger]
+	orphans     atomic.Int64
 }
 
 // Acquire starts the reaper if it is not running and makes this process a
@@ -160,6 +163,11 @@ func reapAll() {
 		}
 		p := reaper.procs[pid]
 		delete(reaper.procs, pid)
+		if p == nil && reaper.failedForks > 0 && ws.Exited() && ws.ExitStatus() == 253 {
+			reaper.failedForks--
+			reaper.mu.Unlock()
+			continue
+		}
 		if p == nil && reaper.claiming {
 			reaper.unclaimed[pid] = ws
 			reaper.mu.Unlock()

@@ -81,8 +81,25 @@ type Process struct {
 func (p *Process) Identity() Identity { return Identity{Pid: p.Pid, StartTime: p.StartTime} }
 
 // Start spawns a child in a new process group and registers it with the
-// reaper, which must be acquired.
-func Start(a Attr) (*Process, error) {
+// reaper, which must be acquired. The daemon forks it itself; see
+// Spawner.Start for a fork that does not copy the daemon's descriptors.
+func Start(a Attr) (*Process, error) { return start(a, syscall.ForkExec) }
+
+// forkExec forks and execs; it runs with the reaper's lock held, so the
+// child cannot be reaped before it is registered.
+type forkExec func(path string, argv []string, attr *syscall.ProcAttr) (int, error)
+
+func start(a Attr, fork forkExec) (*Process, error) {
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	if reaper.users == 0 {
+		return nil, errors.New("proc: Start without Acquire")
+	}
+	return forkLocked(a, fork)
+}
+
+// forkLocked forks and registers a child. reaper.mu is held.
+func forkLocked(a Attr, fork forkExec) (*Process, error) {
 	path, argv := a.Path, a.Argv
 	if a.Umask >= 0 || a.ListenPID {
 		// What only the child can do, the daemon's own image does in it
@@ -104,17 +121,12 @@ func Start(a Attr) (*Process, error) {
 	// each fork. Signals need none: the reaper is the only waiter, so a
 	// pid is not reused before the reaper has taken it (see Signal).
 	fds := make([]uintptr, len(a.Files))
-	var devnull *os.File
 	for i, f := range a.Files {
 		if f == nil {
-			if devnull == nil {
-				var err error
-				if devnull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
-					return nil, err
-				}
-				defer devnull.Close()
+			var err error
+			if f, err = devNull(); err != nil {
+				return nil, err
 			}
-			f = devnull
 		}
 		fds[i] = f.Fd()
 	}
@@ -127,12 +139,7 @@ func Start(a Attr) (*Process, error) {
 	if a.Cred != nil && (os.Getuid() == 0 || int(a.Cred.Uid) != os.Getuid()) {
 		sys.Credential = &syscall.Credential{Uid: a.Cred.Uid, Gid: a.Cred.Gid, Groups: a.Cred.Groups}
 	}
-	reaper.mu.Lock()
-	defer reaper.mu.Unlock()
-	if reaper.users == 0 {
-		return nil, errors.New("proc: Start without Acquire")
-	}
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: a.Dir, Env: a.Env, Files: fds, Sys: sys})
+	pid, err := fork(path, argv, &syscall.ProcAttr{Dir: a.Dir, Env: a.Env, Files: fds, Sys: sys})
 	runtime.KeepAlive(a.Files)
 	runtime.KeepAlive(a.CgroupDir)
 	if err != nil {
@@ -465,3 +472,6 @@ func signalInContainer(c Container, pgid int, sig syscall.Signal) error {
 	}
 	return nil
 }
+
+// devNull is /dev/null, opened once: the stdin of most children.
+var devNull = sync.OnceValues(func() (*os.File, error) { return os.OpenFile(os.DevNull, os.O_RDWR, 0) })

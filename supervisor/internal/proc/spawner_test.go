@@ -1,0 +1,137 @@
+package proc
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func newSpawner(t *testing.T) *Spawner {
+	t.Helper()
+	acquire(t)
+	s, err := NewSpawner(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// spawnShell runs script under /bin/sh through s with its output in a
+// file, and returns the exit status and the output.
+func spawnShell(t *testing.T, s *Spawner, script string) (syscall.WaitStatus, string) {
+	t.Helper()
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	exited := make(chan syscall.WaitStatus, 1)
+	_, err = s.Start(Attr{Path: "/bin/sh", Argv: []string{"sh", "-c", script}, Umask: -1,
+		Files: []*os.File{nil, out, out}, OnExit: func(_ int, ws syscall.WaitStatus, _ bool) { exited <- ws }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ws := <-exited:
+		b, _ := os.ReadFile(out.Name())
+		return ws, string(b)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the child did not exit")
+	}
+	return 0, ""
+}
+
+// TestSpawner_ChildIsOurs: the helper forks, but the child is the
+// daemon's: its parent, reaped by the reaper with its status, holding no
+// descriptor but its own three, however many the daemon holds.
+func TestSpawner_ChildIsOurs(t *testing.T) {
+	s := newSpawner(t)
+	var held []*os.File
+	for range 200 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, r, w)
+	}
+	defer func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}()
+	orphans := Orphans()
+	ws, out := spawnShell(t, s, `echo "$PPID"; ls /proc/$$/fd; exit 7`)
+	if !ws.Exited() || ws.ExitStatus() != 7 {
+		t.Errorf("status %v, want exit 7", Describe(ws))
+	}
+	lines := strings.Fields(out)
+	if len(lines) == 0 || lines[0] != strconv.Itoa(os.Getpid()) {
+		t.Fatalf("output %q: want the daemon's pid (%d) as the parent", out, os.Getpid())
+	}
+	if fds := strings.Join(lines[1:], " "); fds != "0 1 2" {
+		t.Errorf("child holds fds %q, want 0 1 2", fds)
+	}
+	if Orphans() != orphans {
+		t.Error("the child was reaped as an orphan")
+	}
+}
+
+// TestSpawner_ExecFailure: a child that fails before its exec is an error
+// for the caller, and its exit is not reported as an orphan's.
+func TestSpawner_ExecFailure(t *testing.T) {
+	s := newSpawner(t)
+	orphans := Orphans()
+	_, err := s.Start(Attr{Path: "/bin/true", Argv: []string{"true"}, Dir: "/nonexistent/dir", Umask: -1})
+	if !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("err %v, want ENOENT", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		reaper.mu.Lock()
+		pending := reaper.failedForks
+		reaper.mu.Unlock()
+		if pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the failed child was never reaped")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if Orphans() != orphans {
+		t.Error("the failed child counted as an orphan")
+	}
+}
+
+// TestSpawner_HelperKilled: a spawn after the helper died still starts
+// its child (the daemon forks it itself), and another helper takes over.
+func TestSpawner_HelperKilled(t *testing.T) {
+	s := newSpawner(t)
+	first := s.Pid()
+	if first == 0 {
+		t.Fatal("no helper")
+	}
+	syscall.Kill(first, syscall.SIGKILL)
+	for isAlive(first) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if ws, out := spawnShell(t, s, `echo "$PPID"`); ws.ExitStatus() != 0 || strings.TrimSpace(out) != strconv.Itoa(os.Getpid()) {
+		t.Fatalf("after the helper died: status %v, output %q", Describe(ws), out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Pid() == 0 || s.Pid() == first {
+		if time.Now().After(deadline) {
+			t.Fatal("no new helper")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ws, out := spawnShell(t, s, `echo "$PPID"`); ws.ExitStatus() != 0 || strings.TrimSpace(out) != strconv.Itoa(os.Getpid()) {
+		t.Fatalf("with the new helper: status %v, output %q", Describe(ws), out)
+	}
+}
