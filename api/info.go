@@ -34,7 +34,7 @@ func processInfo(p *supervisor.ProcessInfo, now time.Time) xmlrpc.Struct {
 		{Name: "stdout_logfile", Value: stdout},
 		{Name: "stderr_logfile", Value: stderr},
 		{Name: "pid", Value: p.Pid},
-		{Name: "description", Value: p.Description(now)},
+		{Name: "description", Value: Description(p, now)},
 	}
 }
 
@@ -44,7 +44,7 @@ func processInfo(p *supervisor.ProcessInfo, now time.Time) xmlrpc.Struct {
 func statusTable(procs []*supervisor.ProcessInfo, now time.Time) string {
 	rows := make([][4]string, len(procs))
 	for i, p := range procs {
-		rows[i] = [4]string{p.Group, p.Name, p.State.String(), p.Description(now)}
+		rows[i] = [4]string{p.Group, p.Name, p.State.String(), Description(p, now)}
 	}
 	b, _ := json.Marshal(rows)
 	return string(b)

@@ -191,19 +191,23 @@ func (s *Server) methods() map[string]method {
 		"supervisor.startProcess": {sig: []string{"boolean", "string", "boolean"}, help: "Start one process, or every process of a group with \"group:*\".", opt: 1, params: []param{{"name", "\"group:name\", or \"group:*\""}, {"wait", "wait until it is RUNNING (default true)"}}, returns: "true once started",
 			fn: func(ctx context.Context, a args) (any, error) { return s.single(ctx, a, sup.Start) }},
 		"supervisor.startProcessGroup": {sig: []string{"array", "string", "boolean"}, help: "Start every process of a group, in priority order.", opt: 1, params: []param{{"name", "the group"}, {"wait", "wait until each is RUNNING (default true)"}}, returns: "a result struct per process",
-			fn: func(ctx context.Context, a args) (any, error) { return s.group(ctx, a, sup.StartGroup) }},
+			fn: func(ctx context.Context, a args) (any, error) { return s.group(ctx, a, sup.Start) }},
 		"supervisor.startAllProcesses": {sig: []string{"array", "boolean"}, help: "Start every configured process, in priority order.", opt: 1, params: []param{{"wait", "wait until each is RUNNING (default true)"}}, returns: "a result struct per process",
-			fn: func(ctx context.Context, a args) (any, error) { return s.all(ctx, a, sup.StartAll) }},
+			fn: func(ctx context.Context, a args) (any, error) { return s.all(ctx, a, sup.Start) }},
 		"supervisor.stopProcess": {sig: []string{"boolean", "string", "boolean"}, help: "Stop one process, or every process of a group with \"group:*\".", opt: 1, params: []param{{"name", "\"group:name\", or \"group:*\""}, {"wait", "wait until it has stopped (default true)"}}, returns: "true once stopped",
 			fn: func(ctx context.Context, a args) (any, error) { return s.single(ctx, a, sup.Stop) }},
 		"supervisor.stopProcessGroup": {sig: []string{"array", "string", "boolean"}, help: "Stop every process of a group, in descending priority.", opt: 1, params: []param{{"name", "the group"}, {"wait", "wait until each has stopped (default true)"}}, returns: "a result struct per process",
-			fn: func(ctx context.Context, a args) (any, error) { return s.group(ctx, a, sup.StopGroup) }},
+			fn: func(ctx context.Context, a args) (any, error) { return s.group(ctx, a, sup.Stop) }},
 		// ctlsup's own update, as ctlsup update uses it: after reloadConfig,
 		// stop only what changed in a group, then make its new spec the
 		// running one (untouched processes keep running with their pids).
 		// The standard methods always mean what they mean to supervisord.
 		"ctlsup.stopChangedProcesses": {sig: []string{"array", "string", "boolean"}, help: "Stop the processes of a group that the reread configuration changes or drops.", opt: 1, params: []param{{"name", "the group"}, {"wait", "wait until each has stopped (default true)"}}, returns: "a result struct per process stopped",
-			fn: func(ctx context.Context, a args) (any, error) { return s.group(ctx, a, sup.StopChanged) }},
+			fn: func(ctx context.Context, a args) (any, error) {
+				return s.group(ctx, a, func(ctx context.Context, t supervisor.Target, w supervisor.Wait) ([]supervisor.Result, error) {
+					return sup.StopChanged(ctx, t.Group, w)
+				})
+			}},
 		"ctlsup.updateProcessGroup": {sig: []string{"boolean", "string"}, help: "Make the reread configuration of a group the running one, restarting only its changed processes.", params: []param{{"name", "the group"}}, returns: "true once the group runs its reread configuration",
 			fn: func(ctx context.Context, a args) (any, error) {
 				a.count(1, 1)
@@ -223,7 +227,7 @@ func (s *Server) methods() map[string]method {
 				if a.err != nil {
 					return nil, a.err
 				}
-				if err := sup.RestartProcess(ctx, name, w); err != nil {
+				if err := supervisor.Err(sup.Restart(ctx, supervisor.Process(name), w)); err != nil {
 					return nil, toFault(err, name)
 				}
 				return true, nil
@@ -251,7 +255,7 @@ func (s *Server) methods() map[string]method {
 		"ctlsup.getAllProcessUsage": {sig: []string{"array"}, help: "What every process uses: CPU seconds (a counter across its restarts), memory, tasks, OOM kills and its cgroup.", returns: "a usage struct per process",
 			fn: func(context.Context, args) (any, error) { return s.usage(sup), nil }},
 		"supervisor.stopAllProcesses": {sig: []string{"array", "boolean"}, help: "Stop every process, in descending priority.", opt: 1, params: []param{{"wait", "wait until each has stopped (default true)"}}, returns: "a result struct per process",
-			fn: func(ctx context.Context, a args) (any, error) { return s.all(ctx, a, sup.StopAll) }},
+			fn: func(ctx context.Context, a args) (any, error) { return s.all(ctx, a, sup.Stop) }},
 		"supervisor.signalProcess": {sig: []string{"boolean", "string", "string"}, help: "Send a signal to one process, or to every process of a group with \"group:*\".", params: []param{{"name", "\"group:name\", or \"group:*\""}, {"signal", "a name (\"HUP\", \"SIGHUP\") or a number"}}, returns: "true once sent",
 			fn: func(ctx context.Context, a args) (any, error) { return s.signal(ctx, a, false) }},
 		"supervisor.signalProcessGroup": {sig: []string{"array", "string", "string"}, help: "Send a signal to every process of a group.", params: []param{{"name", "the group"}, {"signal", "a name (\"HUP\", \"SIGHUP\") or a number"}}, returns: "a result struct per process",
@@ -266,7 +270,7 @@ func (s *Server) methods() map[string]method {
 				if sig < 0 {
 					return s.badSignalAll(sup.Processes(), a.str(0)), nil
 				}
-				rs, err := sup.SignalAll(ctx, syscall.Signal(sig))
+				rs, err := sup.Signal(ctx, supervisor.All(), syscall.Signal(sig))
 				if err != nil {
 					return nil, toFault(err, "")
 				}
@@ -310,7 +314,7 @@ func (s *Server) methods() map[string]method {
 				if a.err != nil {
 					return nil, a.err
 				}
-				if supervisor.ParseName(name).Group != "" {
+				if ParseNamespec(name).Group != "" {
 					return nil, fault(faultBadName, name)
 				}
 				if err := sup.ClearLogs(name); err != nil {

@@ -218,17 +218,18 @@ func (s *Server) multicall(ctx context.Context, a args) (any, error) {
 
 // single runs a start or stop on a namespec: one process answers true or a
 // fault; "group:*" and "all" answer their result array.
-func (s *Server) single(ctx context.Context, a args, op func(context.Context, string, supervisor.Wait) ([]supervisor.Result, error)) (any, error) {
+func (s *Server) single(ctx context.Context, a args, op targetOp) (any, error) {
 	a.count(1, 2)
 	name, w := a.str(0), a.wait(1)
 	if a.err != nil {
 		return nil, a.err
 	}
-	rs, err := op(ctx, name, w)
+	t := ParseNamespec(name)
+	rs, err := op(ctx, t, w)
 	if err != nil {
 		return nil, toFault(err, name)
 	}
-	if supervisor.ParseName(name).Name == "" {
+	if t.Name == "" {
 		return results(rs), nil
 	}
 	if rs[0].Err != nil {
@@ -237,26 +238,29 @@ func (s *Server) single(ctx context.Context, a args, op func(context.Context, st
 	return true, nil
 }
 
-func (s *Server) group(ctx context.Context, a args, op func(context.Context, string, supervisor.Wait) ([]supervisor.Result, error)) (any, error) {
+// targetOp is an engine operation on a target: Start, Stop.
+type targetOp func(context.Context, supervisor.Target, supervisor.Wait) ([]supervisor.Result, error)
+
+func (s *Server) group(ctx context.Context, a args, op targetOp) (any, error) {
 	a.count(1, 2)
 	name, w := a.str(0), a.wait(1)
 	if a.err != nil {
 		return nil, a.err
 	}
-	rs, err := op(ctx, name, w)
+	rs, err := op(ctx, supervisor.Group(name), w)
 	if err != nil {
 		return nil, toFault(err, name)
 	}
 	return results(rs), nil
 }
 
-func (s *Server) all(ctx context.Context, a args, op func(context.Context, supervisor.Wait) ([]supervisor.Result, error)) (any, error) {
+func (s *Server) all(ctx context.Context, a args, op targetOp) (any, error) {
 	a.count(0, 1)
 	w := a.wait(0)
 	if a.err != nil {
 		return nil, a.err
 	}
-	rs, err := op(ctx, w)
+	rs, err := op(ctx, supervisor.All(), w)
 	if err != nil {
 		return nil, toFault(err, "")
 	}
@@ -291,9 +295,9 @@ func (s *Server) signal(ctx context.Context, a args, wholeGroup bool) (any, erro
 	if a.err != nil {
 		return nil, a.err
 	}
-	t := supervisor.ParseName(name)
+	t := ParseNamespec(name)
 	if wholeGroup {
-		t = supervisor.Target{Group: name}
+		t = supervisor.Group(name)
 	}
 	if t.Name != "" {
 		if _, err := s.Supervisor.Process(t.Name); err != nil {
@@ -302,7 +306,7 @@ func (s *Server) signal(ctx context.Context, a args, wholeGroup bool) (any, erro
 		if sig < 0 {
 			return nil, fault(faultBadSignal, signalText(a.p[1]))
 		}
-		if err := s.Supervisor.SignalProcess(ctx, t.Name, syscall.Signal(sig)); err != nil {
+		if err := supervisor.Err(s.Supervisor.Signal(ctx, t, syscall.Signal(sig))); err != nil {
 			return nil, toFault(err, name)
 		}
 		return true, nil
@@ -319,7 +323,7 @@ func (s *Server) signal(ctx context.Context, a args, wholeGroup bool) (any, erro
 		}
 		return s.badSignalAll(procs, signalText(a.p[1])), nil
 	}
-	rs, err := s.Supervisor.SignalGroup(ctx, t.Group, syscall.Signal(sig))
+	rs, err := s.Supervisor.Signal(ctx, t, syscall.Signal(sig))
 	if err != nil {
 		return nil, toFault(err, t.Group)
 	}

@@ -70,7 +70,7 @@ func (s *Server) uiSnapshot() []uiProcess {
 	var out []uiProcess
 	for _, p := range s.Supervisor.Processes() {
 		out = append(out, uiProcess{Group: p.Group, Name: p.Name, Spec: p.FullName(), State: p.State.String(),
-			Description: p.Description(now), Pid: p.Pid, Waiting: p.Waiting, Backoff: p.BackoffDelay > 0})
+			Description: Description(p, now), Pid: p.Pid, Waiting: p.Waiting, Backoff: p.BackoffDelay > 0})
 	}
 	return out
 }
@@ -142,23 +142,21 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
 	msg := req.Name + ": " + req.Action + " done"
 	switch req.Action {
 	case "start":
-		err = sup.StartProcess(ctx, req.Name, supervisor.WaitForDone)
+		err = supervisor.Err(sup.Start(ctx, supervisor.Process(req.Name), supervisor.WaitForDone))
 	case "stop":
-		err = sup.StopProcess(ctx, req.Name, supervisor.WaitForDone)
+		err = supervisor.Err(sup.Stop(ctx, supervisor.Process(req.Name), supervisor.WaitForDone))
 	case "restart":
-		err = sup.RestartProcess(ctx, req.Name, supervisor.WaitForDone)
+		err = supervisor.Err(sup.Restart(ctx, supervisor.Process(req.Name), supervisor.WaitForDone))
 	case "clear":
 		err = sup.ClearLogs(req.Name)
 	case "startall":
-		_, err = sup.StartAll(ctx, supervisor.NoWait)
+		_, err = sup.Start(ctx, supervisor.All(), supervisor.NoWait)
 		msg = "all started"
 	case "stopall":
-		_, err = sup.StopAll(ctx, supervisor.WaitForDone)
+		_, err = sup.Stop(ctx, supervisor.All(), supervisor.WaitForDone)
 		msg = "all stopped"
 	case "restartall":
-		if _, err = sup.StopAll(ctx, supervisor.WaitForDone); err == nil {
-			_, err = sup.StartAll(ctx, supervisor.NoWait)
-		}
+		_, err = sup.Restart(ctx, supervisor.All(), supervisor.NoWait)
 		msg = "all restarted"
 	default:
 		err = errors.New("unknown action")

@@ -56,7 +56,7 @@ func (s *Supervisor) watchMemory() {
 			delete(over, name)
 			s.Logger.Warn(fmt.Sprintf("memory_restart: %s uses %d bytes, above %d: restarting it", name, rss, limit),
 				"process", name, "rss_bytes", rss, "memory_restart", limit)
-			go s.RestartProcess(context.Background(), name, NoWait)
+			go s.restartOne(context.Background(), name, NoWait)
 		}
 	}
 }

@@ -45,7 +45,7 @@ func TestSupervisor_StartWaitsForStartSecs(t *testing.T) {
 		s := mustOpen(t, rt, named("web", func(s *ProcessSpec) { s.AutoStart = false; s.StartSecs = 3 * time.Second }))
 		defer s.Close(context.Background())
 		t0 := time.Now()
-		if err := s.StartProcess(context.Background(), "web", WaitForDone); err != nil {
+		if err := s.startOne(context.Background(), "web", WaitForDone); err != nil {
 			t.Fatal(err)
 		}
 		if got := time.Since(t0); got != 3*time.Second {
@@ -55,10 +55,10 @@ func TestSupervisor_StartWaitsForStartSecs(t *testing.T) {
 		if info.State != Running || info.Pid == 0 {
 			t.Errorf("state %s pid %d", info.State, info.Pid)
 		}
-		if err := s.StartProcess(context.Background(), "web", WaitForDone); !errors.Is(err, ErrAlreadyStarted) {
+		if err := s.startOne(context.Background(), "web", WaitForDone); !errors.Is(err, ErrAlreadyStarted) {
 			t.Errorf("second start: %v, want already started", err)
 		}
-		if err := s.StartProcess(context.Background(), "nosuch", WaitForDone); !errors.Is(err, ErrBadName) {
+		if err := s.startOne(context.Background(), "nosuch", WaitForDone); !errors.Is(err, ErrBadName) {
 			t.Errorf("unknown name: %v", err)
 		}
 	})
@@ -70,7 +70,7 @@ func TestSupervisor_SpawnErrorThenFatal(t *testing.T) {
 		rt.set("bad", fakeBehavior{exitAfter: 100 * time.Millisecond, exitCode: 1})
 		s := mustOpen(t, rt, named("bad", func(s *ProcessSpec) { s.AutoStart = false }))
 		defer s.Close(context.Background())
-		err := s.StartProcess(context.Background(), "bad", WaitForDone)
+		err := s.startOne(context.Background(), "bad", WaitForDone)
 		if !errors.Is(err, ErrSpawn) {
 			t.Fatalf("start: %v, want spawn error", err)
 		}
@@ -84,8 +84,8 @@ func TestSupervisor_SpawnErrorThenFatal(t *testing.T) {
 		if got := fmt.Sprint(at); got != "[1.1s 3.2s 6.3s]" {
 			t.Errorf("retries at %s, want back-off 1s, 2s, 3s after each 0.1s run", got)
 		}
-		if info.Description(time.Now()) != tooQuicklyText {
-			t.Errorf("description %q", info.Description(time.Now()))
+		if info.SpawnErr != tooQuicklyText {
+			t.Errorf("description %q", info.SpawnErr)
 		}
 	})
 }
@@ -126,7 +126,7 @@ func TestSupervisor_StopWaitsPerProcess(t *testing.T) {
 		stopped := map[string]time.Duration{}
 		for _, name := range []string{"quick", "slow", "slower"} {
 			go func() {
-				s.StopProcess(context.Background(), name, WaitForDone)
+				s.stopOne(context.Background(), name, WaitForDone)
 			}()
 		}
 		for _, name := range []string{"quick", "slow", "slower"} {
@@ -155,7 +155,7 @@ func TestSupervisor_PriorityOrder(t *testing.T) {
 			named("b2", func(s *ProcessSpec) { s.Priority = 200; s.AutoStart = false }))
 		defer s.Close(context.Background())
 		t0 := time.Now()
-		res, err := s.StartAll(context.Background(), WaitForDone)
+		res, err := s.startAll(context.Background(), WaitForDone)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +185,7 @@ func TestSupervisor_PriorityOrder(t *testing.T) {
 		if took := time.Since(t0); took != time.Second {
 			t.Errorf("start all took %s, want one startsecs", took)
 		}
-		res, _ = s.StopAll(context.Background(), WaitForDone)
+		res, _ = s.stopAll(context.Background(), WaitForDone)
 		order = order[:0]
 		for _, r := range res {
 			order = append(order, r.Name)
@@ -193,7 +193,7 @@ func TestSupervisor_PriorityOrder(t *testing.T) {
 		if got := fmt.Sprint(order); got != "[a b1 b2 c]" {
 			t.Errorf("stop order %s", got)
 		}
-		if res, _ := s.StopAll(context.Background(), WaitForDone); len(res) != 0 {
+		if res, _ := s.stopAll(context.Background(), WaitForDone); len(res) != 0 {
 			t.Errorf("stopping stopped processes did something: %v", res)
 		}
 	})
@@ -235,7 +235,7 @@ func TestSupervisor_ApplyKeepsUntouched(t *testing.T) {
 		for range 4 {
 			<-rt.spawns
 		}
-		if err := s.StopProcess(context.Background(), "stopped", WaitForDone); err != nil {
+		if err := s.stopOne(context.Background(), "stopped", WaitForDone); err != nil {
 			t.Fatal(err)
 		}
 		before, _ := s.Process("keep")
@@ -302,7 +302,7 @@ func TestSupervisor_GroupPriorityOrders(t *testing.T) {
 			t.Errorf("startup order %s, want by group priority first", got)
 		}
 		synctest.Wait()
-		res, _ := s.SignalAll(context.Background(), syscall.SIGHUP)
+		res, _ := s.signalAll(context.Background(), syscall.SIGHUP)
 		var order []string
 		for _, r := range res {
 			order = append(order, r.Group+":"+r.Name)
@@ -340,7 +340,7 @@ func TestSupervisor_DependsOn(t *testing.T) {
 		// redis comes first by priority; it stops only once celery has.
 		rt.set("celery", fakeBehavior{ignoreTerm: true})
 		t2 := time.Now()
-		go s.StopAll(context.Background(), WaitForDone)
+		go s.stopAll(context.Background(), WaitForDone)
 		synctest.Wait()
 		if info, _ := s.Process("redis"); info.State != Running {
 			t.Errorf("redis is %s while celery still stops", info.State)
@@ -353,7 +353,7 @@ func TestSupervisor_DependsOn(t *testing.T) {
 		rt.set("celery", fakeBehavior{})
 		// Started alone, it starts its dependency and waits for it.
 		t1 := time.Now()
-		if err := s.StartProcess(context.Background(), "celery", WaitForDone); err != nil {
+		if err := s.startOne(context.Background(), "celery", WaitForDone); err != nil {
 			t.Fatal(err)
 		}
 		if took := time.Since(t1); took != 2*time.Second {
@@ -375,7 +375,7 @@ func TestSupervisor_DependencyFailure(t *testing.T) {
 			named("celery", func(s *ProcessSpec) { s.AutoStart = false; s.DependsOn = []string{"redis"} }),
 			named("redis", func(s *ProcessSpec) { s.AutoStart = false; s.StartRetries = 0 }))
 		defer s.Close(context.Background())
-		err := s.StartProcess(context.Background(), "celery", WaitForDone)
+		err := s.startOne(context.Background(), "celery", WaitForDone)
 		info, _ := s.Process("celery")
 		if err == nil || info.State != Fatal || !strings.Contains(info.SpawnErr, "dependency redis is FATAL") {
 			t.Errorf("start: %v; celery %s %q", err, info.State, info.SpawnErr)
@@ -397,7 +397,7 @@ func TestSupervisor_StartBeforeStop(t *testing.T) {
 		time.Sleep(1500 * time.Millisecond) // RUNNING
 		synctest.Wait()
 		rt.set("web", fakeBehavior{exitAfter: 100 * time.Millisecond, exitCode: 1})
-		if err := s.RestartProcess(context.Background(), "web", WaitForDone); err == nil {
+		if err := s.restartOne(context.Background(), "web", WaitForDone); err == nil {
 			t.Fatal("a replacement that exits at once was accepted")
 		}
 		<-rt.spawns // the failed replacement
@@ -406,7 +406,7 @@ func TestSupervisor_StartBeforeStop(t *testing.T) {
 		}
 		rt.set("web", fakeBehavior{})
 		done := make(chan error, 1)
-		go func() { done <- s.RestartProcess(context.Background(), "web", WaitForDone) }()
+		go func() { done <- s.restartOne(context.Background(), "web", WaitForDone) }()
 		next := <-rt.spawns
 		time.Sleep(999 * time.Millisecond)
 		synctest.Wait()

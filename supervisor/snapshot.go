@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -37,48 +36,3 @@ func (p *ProcessInfo) FullName() string { return p.Spec.FullName() }
 
 // OutputStats reports the process's log capture counters.
 func (p *ProcessInfo) OutputStats() OutputStats { return p.output.Stats() }
-
-// Description is supervisord's status text: "pid 7680, uptime 13:22:18" when
-// RUNNING, the spawn error in BACKOFF and FATAL, the stop time (server local
-// time) or "Not started" in STOPPED and EXITED.
-func (p *ProcessInfo) Description(now time.Time) string {
-	switch p.State {
-	case Running:
-		up := now.Truncate(time.Second).Sub(p.Start.Truncate(time.Second))
-		return fmt.Sprintf("pid %d, uptime %s", p.Pid, Uptime(up))
-	case Starting:
-		// A crash loop's delay, a wait for dependencies, or what a notify
-		// program says of its start; a plain start says nothing, as
-		// supervisord's.
-		if p.SpawnErr != "" {
-			return p.SpawnErr
-		}
-		return p.StatusText
-	case Backoff, Fatal:
-		if p.SpawnErr != "" {
-			return p.SpawnErr
-		}
-		return fmt.Sprintf("unknown error (try \"tail %s\")", p.Name)
-	case Stopped, Exited:
-		if p.Start.IsZero() {
-			return "Not started"
-		}
-		return p.Stop.Local().Format("Jan 02 03:04 PM")
-	}
-	return ""
-}
-
-// Uptime formats a duration the way Python prints a timedelta: "H:MM:SS",
-// "1 day, H:MM:SS", "3 days, H:MM:SS". Negative durations print as 0:00:00.
-func Uptime(d time.Duration) string {
-	secs := max(int64(d/time.Second), 0)
-	days, secs := secs/86400, secs%86400
-	hms := fmt.Sprintf("%d:%02d:%02d", secs/3600, secs%3600/60, secs%60)
-	switch days {
-	case 0:
-		return hms
-	case 1:
-		return "1 day, " + hms
-	}
-	return fmt.Sprintf("%d days, %s", days, hms)
-}

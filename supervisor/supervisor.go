@@ -32,7 +32,10 @@ type Result struct {
 }
 
 // Supervisor owns every supervised process. Create it with New, set the
-// fields, call Open, and Close it to stop every process.
+// fields, call Open, and Close it to stop every process. Operations on
+// processes (Start, Stop, Restart, Signal) take a Target: All(), a
+// Group or a Process; reading a namespec into one is the API's business.
+// A configuration change is applied only by Update, Apply or ApplyGroup.
 //
 // Contexts bound waiting, never committed work: a method whose context
 // ends returns ctx.Err(), but what it had started (a stop, a spawn, an
@@ -450,10 +453,10 @@ func (s *Supervisor) allProcs(op string) ([]*process, error) {
 	return s.allLocked(), nil
 }
 
-// StartProcess starts one process by "name" or "group:name". With
+// startOne starts one process by "name" or "group:name". With
 // WaitForDone it returns once the process is RUNNING, or with ErrSpawn or
 // ErrAbnormalTermination when it failed to get there.
-func (s *Supervisor) StartProcess(ctx context.Context, name string, w Wait) error {
+func (s *Supervisor) startOne(ctx context.Context, name string, w Wait) error {
 	p, err := s.lookup("start", name)
 	if err != nil {
 		return err
@@ -475,9 +478,9 @@ func (s *Supervisor) awaitStart(ctx context.Context, p *process, name string) er
 	return nil
 }
 
-// StartGroup starts the processes of a group that are not running, in
+// startGroup starts the processes of a group that are not running, in
 // ascending priority; with WaitForDone it then waits for all of them.
-func (s *Supervisor) StartGroup(ctx context.Context, name string, w Wait) ([]Result, error) {
+func (s *Supervisor) startGroup(ctx context.Context, name string, w Wait) ([]Result, error) {
 	procs, err := s.groupProcs("start", name)
 	if err != nil {
 		return nil, err
@@ -485,8 +488,8 @@ func (s *Supervisor) StartGroup(ctx context.Context, name string, w Wait) ([]Res
 	return s.startMany(ctx, procs, w), nil
 }
 
-// StartAll starts every process that is not running.
-func (s *Supervisor) StartAll(ctx context.Context, w Wait) ([]Result, error) {
+// startAll starts every process that is not running.
+func (s *Supervisor) startAll(ctx context.Context, w Wait) ([]Result, error) {
 	procs, err := s.allProcs("start")
 	if err != nil {
 		return nil, err
@@ -509,9 +512,9 @@ func (s *Supervisor) startMany(ctx context.Context, procs []*process, w Wait) []
 	}, wait)
 }
 
-// StopProcess stops one process; with WaitForDone it returns once the
+// stopOne stops one process; with WaitForDone it returns once the
 // process was reaped.
-func (s *Supervisor) StopProcess(ctx context.Context, name string, w Wait) error {
+func (s *Supervisor) stopOne(ctx context.Context, name string, w Wait) error {
 	p, err := s.lookup("stop", name)
 	if err != nil {
 		return err
@@ -540,10 +543,10 @@ func (s *Supervisor) issueStop(ctx context.Context, p *process, name string, hol
 	return nil
 }
 
-// StopGroup stops the running processes of a group, issuing the stops in
+// stopGroup stops the running processes of a group, issuing the stops in
 // priority order as supervisord does; with WaitForDone it then waits for
 // all of them.
-func (s *Supervisor) StopGroup(ctx context.Context, name string, w Wait) ([]Result, error) {
+func (s *Supervisor) stopGroup(ctx context.Context, name string, w Wait) ([]Result, error) {
 	procs, err := s.groupProcs("stop", name)
 	if err != nil {
 		return nil, err
@@ -551,8 +554,8 @@ func (s *Supervisor) StopGroup(ctx context.Context, name string, w Wait) ([]Resu
 	return s.stopMany(ctx, procs, w, held), nil
 }
 
-// StopAll stops every running process, as StopGroup does.
-func (s *Supervisor) StopAll(ctx context.Context, w Wait) ([]Result, error) {
+// stopAll stops every running process, as stopGroup does.
+func (s *Supervisor) stopAll(ctx context.Context, w Wait) ([]Result, error) {
 	procs, err := s.allProcs("stop")
 	if err != nil {
 		return nil, err
@@ -579,11 +582,11 @@ func (s *Supervisor) stopMany(ctx context.Context, procs []*process, w Wait, hol
 	return results
 }
 
-// RestartProcess stops a process, waits until it is reaped, and starts it
+// restartOne stops a process, waits until it is reaped, and starts it
 // again: never two of it at once, which singletons rely on. A running
 // process with StartBeforeStop is replaced instead: its successor starts
 // first, and it stops once that one is ready.
-func (s *Supervisor) RestartProcess(ctx context.Context, name string, w Wait) error {
+func (s *Supervisor) restartOne(ctx context.Context, name string, w Wait) error {
 	p, err := s.lookup("restart", name)
 	if err != nil {
 		return err
@@ -608,8 +611,8 @@ func (s *Supervisor) RestartProcess(ctx context.Context, name string, w Wait) er
 	return s.start(ctx, p, name, w)
 }
 
-// SignalProcess sends sig to one process's leader.
-func (s *Supervisor) SignalProcess(ctx context.Context, name string, sig syscall.Signal) error {
+// signalOne sends sig to one process's leader.
+func (s *Supervisor) signalOne(ctx context.Context, name string, sig syscall.Signal) error {
 	p, err := s.lookup("signal", name)
 	if err != nil {
 		return err
@@ -620,8 +623,8 @@ func (s *Supervisor) SignalProcess(ctx context.Context, name string, sig syscall
 	return nil
 }
 
-// SignalGroup signals every signallable process of a group.
-func (s *Supervisor) SignalGroup(ctx context.Context, name string, sig syscall.Signal) ([]Result, error) {
+// signalGroup signals every signallable process of a group.
+func (s *Supervisor) signalGroup(ctx context.Context, name string, sig syscall.Signal) ([]Result, error) {
 	procs, err := s.groupProcs("signal", name)
 	if err != nil {
 		return nil, err
@@ -629,8 +632,8 @@ func (s *Supervisor) SignalGroup(ctx context.Context, name string, sig syscall.S
 	return s.signalMany(ctx, procs, sig), nil
 }
 
-// SignalAll signals every signallable process.
-func (s *Supervisor) SignalAll(ctx context.Context, sig syscall.Signal) ([]Result, error) {
+// signalAll signals every signallable process.
+func (s *Supervisor) signalAll(ctx context.Context, sig syscall.Signal) ([]Result, error) {
 	procs, err := s.allProcs("signal")
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ type program struct {
 	autorestart   bool
 	maxBytes      string // "50MB"
 	backups       int
+	extra         string // more TOML lines for ctlsupd; {dir} is the daemon's directory
 }
 
 // daemon is a running ctlsupd or supervisord.
@@ -41,6 +42,10 @@ func (d *daemon) logPath(name string) string { return filepath.Join(d.dir, "log"
 func startDaemon(kind, ctlsupd string, progs []program) (*daemon, error) {
 	return startDaemonWith(kind, ctlsupd, progs, false)
 }
+
+// ctlsupdExtra is appended to ctlsupd's configuration: tables beside the
+// programs ({dir} is the daemon's directory).
+var ctlsupdExtra string
 
 // startDaemonWith starts the daemon, ctlsupd serving /metrics on a free
 // port if metrics is set.
@@ -67,7 +72,9 @@ func startDaemonWith(kind, ctlsupd string, progs []program, metrics bool) (*daem
 			// Isolated crashes restart at once: measure those, not the
 			// crash-loop back-off (the kills are 1.2 s apart).
 			b.WriteString("restart_max_delay = 1\n")
+			b.WriteString(strings.ReplaceAll(p.extra, "{dir}", dir))
 		}
+		b.WriteString(strings.ReplaceAll(ctlsupdExtra, "{dir}", dir))
 		conf := filepath.Join(dir, "ctlsupd.toml")
 		os.WriteFile(conf, []byte(b.String()), 0o644)
 		d.cmd = exec.Command(ctlsupd, "-c", conf)

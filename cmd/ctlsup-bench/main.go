@@ -38,7 +38,7 @@ const none = -1 // not measured
 func main() {
 	quick := flag.Bool("quick", false, "smaller workloads (about a minute)")
 	skipSupervisord := flag.Bool("no-supervisord", false, "measure ctlsupd only")
-	only := flag.String("only", "", "comma-separated parts to run: idle, restart, logs, adopt, cgroups, zerodowntime, scale (default all)")
+	only := flag.String("only", "", "comma-separated parts to run: idle, restart, logs, adopt, cgroups, zerodowntime, features, scale (default all)")
 	flag.Parse()
 	run := func(part string) bool {
 		return *only == "" || slices.Contains(strings.Split(*only, ","), part)
@@ -67,6 +67,7 @@ func main() {
 	if run("restart") {
 		restartAll(bin, kinds, 100)
 		restartLatency(bin, kinds, kills)
+		restartAtScale(bin, kinds, sizes[len(sizes)-1], kills, "")
 	}
 	if run("logs") {
 		logCapture(bin, kinds, bulk, lines)
@@ -79,6 +80,9 @@ func main() {
 	}
 	if run("cgroups") {
 		cgroupCost(bin, sizes[len(sizes)-1])
+	}
+	if run("features") {
+		features(bin, sizes[len(sizes)-1], kills)
 	}
 	if !*quick && run("scale") {
 		scale(bin, []int{1000, 5000, 10000})
@@ -225,7 +229,10 @@ func restartLatency(bin binaries, kinds []string, kills int) {
 			kids := childPids(d.pid())
 			var victim int
 			for pid := range kids {
-				victim = pid
+				// The program, not ctlsupd's fd holder or spawner.
+				if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); string(b) == "sleep\n" {
+					victim = pid
+				}
 			}
 			if victim == 0 {
 				continue

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -98,4 +103,168 @@ func scrape(url string) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+}
+
+// restartAtScale: kill -9 one of n running programs, chosen at random,
+// and time until its replacement has exec'd (the kernel's exec event of a
+// child of the daemon); isolated crashes 300 ms apart.
+func restartAtScale(bin binaries, kinds []string, n, kills int, label string) {
+	type q struct{ p50, p90, max float64 }
+	res := map[string]q{}
+	w, err := newExecWatch()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "restart at scale needs the process events connector (root):", err)
+		return
+	}
+	defer w.close()
+	for _, k := range kinds {
+		d, err := startDaemon(k, bin.ctlsupd, sleepers(n))
+		if err != nil {
+			continue
+		}
+		if _, err := d.waitRunning(n, 10*time.Minute); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		time.Sleep(2 * time.Second)
+		lat := killLatencies(d, w, kills)
+		d.stop()
+		if len(lat) > 0 {
+			res[k] = q{lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)-1]}
+		}
+	}
+	get := func(k string, f func(q) float64) float64 {
+		if r, ok := res[k]; ok {
+			return f(r)
+		}
+		return none
+	}
+	add(fmt.Sprintf("restart after kill -9, %d running%s, p50", n, label), get("ctlsupd", func(r q) float64 { return r.p50 }), get("supervisord", func(r q) float64 { return r.p50 }), "ms", "≤ 1.5 ms")
+	add(fmt.Sprintf("restart after kill -9, %d running%s, p90", n, label), get("ctlsupd", func(r q) float64 { return r.p90 }), get("supervisord", func(r q) float64 { return r.p90 }), "ms", "")
+	add(fmt.Sprintf("restart after kill -9, %d running%s, max", n, label), get("ctlsupd", func(r q) float64 { return r.max }), get("supervisord", func(r q) float64 { return r.max }), "ms", "≤ 5 ms")
+}
+
+// ppidOf is field 4 of /proc/PID/stat.
+func ppidOf(stat []byte) int {
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[1])
+	return n
+}
+
+// killLatencies kills a random running sleep of d kills times, 300 ms
+// apart, and returns the milliseconds until each replacement exec'd,
+// sorted.
+func killLatencies(d *daemon, w *execWatch, kills int) []float64 {
+	var lat []float64
+	// A replacement killed again soon is a crash loop, which backs off:
+	// only processes this run has not started are victims.
+	replacements := map[int]bool{}
+	for range kills {
+		time.Sleep(300 * time.Millisecond)
+		var sleeps []int
+		for pid := range childPids(d.pid()) {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); string(b) == "sleep\n" && !replacements[pid] {
+				sleeps = append(sleeps, pid)
+			}
+		}
+		if len(sleeps) == 0 {
+			break
+		}
+		victim := sleeps[rand.IntN(len(sleeps))]
+		w.drain()
+		t := time.Now()
+		syscall.Kill(victim, syscall.SIGKILL)
+		for deadline := t.Add(10 * time.Second); ; {
+			pid := w.next(deadline)
+			if pid == 0 {
+				break
+			}
+			if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && ppidOf(st) == d.pid() {
+				lat = append(lat, time.Since(t).Seconds()*1000)
+				replacements[pid] = true
+				break
+			}
+		}
+	}
+	slices.Sort(lat)
+	return lat
+}
+
+// listener is an event listener that acknowledges every event.
+const listener = `import sys
+while True:
+    sys.stdout.write("READY\n"); sys.stdout.flush()
+    header = sys.stdin.readline()
+    if not header:
+        break
+    fields = dict(f.split(":", 1) for f in header.split())
+    sys.stdin.read(int(fields["len"]))
+    sys.stdout.write("RESULT 2\nOK"); sys.stdout.flush()
+`
+
+// features: start n programs, then kill -9 of one of them, under ctlsupd
+// with each feature of this wave on, and off where it can be.
+func features(bin binaries, n, kills int) {
+	w, err := newExecWatch()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "features need the process events connector (root):", err)
+		return
+	}
+	defer w.close()
+	script, _ := os.CreateTemp("", "ctlsup-bench-listener-*.py")
+	script.WriteString(listener)
+	script.Close()
+	defer os.Remove(script.Name())
+	type variant struct {
+		label, env, top string
+		extra           func(i int) string
+	}
+	for _, v := range []variant{
+		{label: "as shipped (cgroups, spawner, fd holder)"},
+		{label: "process groups (CTLSUP_CGROUPS=off)", env: "CTLSUP_CGROUPS=off"},
+		{label: "forked by the daemon (CTLSUPD_DIRECT_FORK=1)", env: "CTLSUPD_DIRECT_FORK=1"},
+		{label: "a held unix socket each", extra: func(i int) string {
+			return fmt.Sprintf("sockets = [\"s%d\"]\n[socket.s%d]\nlisten = \"unix:{dir}/s%d.sock\"\n", i, i, i)
+		}},
+		{label: "ready = exec probe", extra: func(int) string { return "ready = \"exec:/bin/true\"\n" }},
+		{label: "a PROCESS_STATE listener", top: fmt.Sprintf("[eventlistener.ev]\ncommand = \"python3 %s\"\nevents = [\"PROCESS_STATE\"]\nbuffer_size = 10000\n", script.Name())},
+	} {
+		progs := sleepers(n)
+		if v.extra != nil {
+			for i := range progs {
+				progs[i].extra = v.extra(i)
+			}
+		}
+		if k, val, ok := strings.Cut(v.env, "="); ok {
+			os.Setenv(k, val)
+		}
+		ctlsupdExtra = v.top
+		d, err := startDaemon("ctlsupd", bin.ctlsupd, progs)
+		ctlsupdExtra = ""
+		if k, _, ok := strings.Cut(v.env, "="); ok {
+			os.Unsetenv(k)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			continue
+		}
+		extra := 0
+		if v.top != "" {
+			extra = 1 // the listener
+		}
+		took, err := d.waitRunning(n+extra, 10*time.Minute)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		time.Sleep(2 * time.Second)
+		lat := killLatencies(d, w, kills)
+		d.stop()
+		add(fmt.Sprintf("features: start until %d RUNNING, %s", n, v.label), took.Seconds(), none, "s", "")
+		if len(lat) > 0 {
+			add(fmt.Sprintf("features: restart after kill -9, p50, %s", v.label), lat[len(lat)/2], none, "ms", "")
+			add(fmt.Sprintf("features: restart after kill -9, max, %s", v.label), lat[len(lat)-1], none, "ms", "")
+		}
+	}
 }

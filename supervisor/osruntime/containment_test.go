@@ -60,7 +60,7 @@ func TestCgroup_EscapersAreKilledAtStop(t *testing.T) {
 	if u.Cgroup == "" || u.Tasks != 3 {
 		t.Errorf("usage %+v: want its cgroup and 3 tasks", u)
 	}
-	if err := h.s.StopProcess(context.Background(), "escapes", supervisor.WaitForDone); err != nil {
+	if err := supervisor.Err(h.s.Stop(context.Background(), supervisor.Process("escapes"), supervisor.WaitForDone)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the escapers to be killed", func() bool { return !alive(kids[0]) && !alive(kids[1]) })
@@ -123,7 +123,7 @@ func TestUsage_CPUNeverGoesDownAcrossWorkerRecycling(t *testing.T) {
 			}
 			// Across a restart too: the counter covers every spawn.
 			before := h.s.Usage()["pool"].CPUSeconds
-			if err := h.s.RestartProcess(context.Background(), "pool", supervisor.WaitForDone); err != nil {
+			if err := supervisor.Err(h.s.Restart(context.Background(), supervisor.Process("pool"), supervisor.WaitForDone)); err != nil {
 				t.Fatal(err)
 			}
 			if after := h.s.Usage()["pool"].CPUSeconds; after < before {

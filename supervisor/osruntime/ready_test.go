@@ -54,8 +54,8 @@ func TestReady_Kinds(t *testing.T) {
 			}
 			if tc.name == "notify" {
 				st := h.wait(tc.name, func(i *supervisor.ProcessInfo) bool { return i.StatusText != "" })
-				if st.State == supervisor.Starting && st.Description(time.Now()) != "warming up" {
-					t.Errorf("STATUS= not shown: %q", st.Description(time.Now()))
+				if st.State == supervisor.Starting && st.StatusText != "warming up" {
+					t.Errorf("STATUS= not shown: %q", st.StatusText)
 				}
 			}
 			h.wait(tc.name, inState(supervisor.Running))
@@ -142,7 +142,7 @@ func TestSockets_HeldAcrossRestarts(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return string(b), nil
 	}
-	if err := h.s.StopProcess(context.Background(), "web", supervisor.WaitForDone); err != nil {
+	if err := supervisor.Err(h.s.Stop(context.Background(), supervisor.Process("web"), supervisor.WaitForDone)); err != nil {
 		t.Fatal(err)
 	}
 	// Stopped, the port still accepts: the request waits for a server.
@@ -152,7 +152,7 @@ func TestSockets_HeldAcrossRestarts(t *testing.T) {
 		answer <- fmt.Sprint(body, err)
 	}()
 	time.Sleep(200 * time.Millisecond)
-	if err := h.s.StartProcess(context.Background(), "web", supervisor.WaitForDone); err != nil {
+	if err := supervisor.Err(h.s.Start(context.Background(), supervisor.Process("web"), supervisor.WaitForDone)); err != nil {
 		t.Fatal(err)
 	}
 	second, _ := h.s.Process("web")
@@ -179,7 +179,7 @@ func TestStdin(t *testing.T) {
 	if err := h.s.SendStdin(context.Background(), "plain", []byte("x")); !errors.Is(err, supervisor.ErrNoFile) {
 		t.Errorf("stdin of a program without one: %v", err)
 	}
-	h.s.StopProcess(context.Background(), "cat", supervisor.WaitForDone)
+	supervisor.Err(h.s.Stop(context.Background(), supervisor.Process("cat"), supervisor.WaitForDone))
 	if err := h.s.SendStdin(context.Background(), "cat", []byte("x")); !errors.Is(err, supervisor.ErrNotRunning) {
 		t.Errorf("stdin of a stopped program: %v", err)
 	}

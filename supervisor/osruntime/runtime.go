@@ -50,12 +50,8 @@ type Runtime struct {
 	spawner *proc.Spawner
 	// DirectFork, set before Open, forks from the daemon itself.
 	DirectFork bool
-	children   atomic.Int64 // spawned and not yet gone: what a fork copies grows with it
-	// spawnerFrom is the number of children from which one bound for a
-	// cgroup is forked by the spawner (see helperFromChildren).
-	spawnerFrom int64
-	cgroups     *cgroup.Manager // nil in process-group mode; set by Open
-	cgroupsOff  atomic.Bool     // the kernel refused a spawn into a cgroup
+	cgroups    *cgroup.Manager // nil in process-group mode; set by Open
+	cgroupsOff atomic.Bool     // the kernel refused a spawn into a cgroup
 	// containment is the mode in use, published for metrics.
 	containment  atomic.Pointer[Containment]
 	limitsWarned sync.Map // process names told their limits cannot apply
@@ -378,15 +374,7 @@ func (r *Runtime) fork(spec *supervisor.ProcessSpec, c *osChild, attr *proc.Attr
 	// Recorded before the fork: a daemon killed right after it leaves a
 	// child its successor finds by these pipes, or by its cgroup.
 	r.state.spawning(c.id, spec, r.fingerprints.of(spec), pipes, stdin, c.cgroupPath())
-	// Counted before the fork: the child may be gone before it returns.
-	c.counted = true
-	r.children.Add(1)
-	p, err := r.startProcess(*attr)
-	if err != nil {
-		c.counted = false
-		r.children.Add(-1)
-	}
-	return p, err
+	return r.startProcess(*attr)
 }
 
 // abandon undoes what fork recorded for a spawn that did not happen.
@@ -530,7 +518,6 @@ type osChild struct {
 	// kernel's OOM killer.
 	killed   atomic.Bool
 	goneOnce sync.Once
-	counted  bool                 // in rt.children: set before the fork, read once it is gone
 	notes    chan supervisor.Note // readiness, from the notify socket or a probe
 	rt       *Runtime
 	stdin    *stdinPipe // nil without Stdin
@@ -603,9 +590,6 @@ func (c *osChild) gone() {
 			c.stdin.close()
 		}
 		c.acct.end(c.name, c.usage)
-		if c.counted {
-			c.rt.children.Add(-1)
-		}
 		if c.leaf != nil {
 			c.leaf.Remove()
 		}

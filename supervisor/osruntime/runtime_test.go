@@ -123,7 +123,7 @@ func TestOS_IgnoreTermIsKilledAfterStopWait(t *testing.T) {
 	info := h.wait("stubborn", inState(supervisor.Running))
 	eventually(t, "the helper to ignore TERM", func() bool { return strings.Contains(readFile(spec.Stdout.Path), "ignoring TERM") })
 	t0 := time.Now()
-	if err := h.s.StopProcess(context.Background(), "stubborn", supervisor.WaitForDone); err != nil {
+	if err := supervisor.Err(h.s.Stop(context.Background(), supervisor.Process("stubborn"), supervisor.WaitForDone)); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(t0); took < 500*time.Millisecond || took > 3*time.Second {
@@ -141,7 +141,7 @@ func TestOS_IgnoreTermIsKilledAfterStopWait(t *testing.T) {
 func TestOS_SignalDeathIsReportedAsSupervisordDoes(t *testing.T) {
 	h := openOS(t, helperSpec(t.TempDir(), "sleeper", testhelper.Argv("sleep"), nil))
 	h.wait("sleeper", inState(supervisor.Running))
-	if err := h.s.StopProcess(context.Background(), "sleeper", supervisor.WaitForDone); err != nil {
+	if err := supervisor.Err(h.s.Stop(context.Background(), supervisor.Process("sleeper"), supervisor.WaitForDone)); err != nil {
 		t.Fatal(err)
 	}
 	info, _ := h.s.Process("sleeper")
@@ -214,13 +214,13 @@ func TestOS_ExitAtOnceIsFatalAfterRetries(t *testing.T) {
 	h := openOS(t, helperSpec(t.TempDir(), "crash", testhelper.Argv("exit", "3"), func(s *supervisor.ProcessSpec) {
 		s.StartSecs, s.StartRetries, s.AutoStart = time.Second, 1, false
 	}))
-	err := h.s.StartProcess(context.Background(), "crash", supervisor.WaitForDone)
+	err := supervisor.Err(h.s.Start(context.Background(), supervisor.Process("crash"), supervisor.WaitForDone))
 	if !errors.Is(err, supervisor.ErrSpawn) {
 		t.Fatalf("start: %v, want spawn error", err)
 	}
 	info := h.wait("crash", inState(supervisor.Fatal))
-	if info.Description(time.Now()) != "Exited too quickly (process log may have details)" || info.ExitStatus != 0 {
-		t.Errorf("description %q exitstatus %d", info.Description(time.Now()), info.ExitStatus)
+	if info.SpawnErr != "Exited too quickly (process log may have details)" || info.ExitStatus != 0 {
+		t.Errorf("description %q exitstatus %d", info.SpawnErr, info.ExitStatus)
 	}
 }
 
@@ -244,19 +244,19 @@ func TestOS_SpawnErrors(t *testing.T) {
 	}()
 	os.WriteFile(filepath.Join(dir, "plain.txt"), []byte("not a program"), 0o644)
 	ctx := context.Background()
-	if err := h.s.StartProcess(ctx, "missing", supervisor.WaitForDone); !errors.Is(err, supervisor.ErrNoFile) {
+	if err := supervisor.Err(h.s.Start(ctx, supervisor.Process("missing"), supervisor.WaitForDone)); !errors.Is(err, supervisor.ErrNoFile) {
 		t.Errorf("missing binary: %v", err)
 	}
-	if err := h.s.StartProcess(ctx, "notexec", supervisor.WaitForDone); !errors.Is(err, supervisor.ErrNotExecutable) {
+	if err := supervisor.Err(h.s.Start(ctx, supervisor.Process("notexec"), supervisor.WaitForDone)); !errors.Is(err, supervisor.ErrNotExecutable) {
 		t.Errorf("not executable: %v", err)
 	}
 	for name, text := range map[string]string{"nodir": "couldn't chdir to /no/such/dir", "nouser": "can't find user 'no-such-user-ctlsup'"} {
-		if err := h.s.StartProcess(ctx, name, supervisor.WaitForDone); !errors.Is(err, supervisor.ErrSpawn) {
+		if err := supervisor.Err(h.s.Start(ctx, supervisor.Process(name), supervisor.WaitForDone)); !errors.Is(err, supervisor.ErrSpawn) {
 			t.Errorf("%s: %v, want spawn error", name, err)
 		}
 		info := h.wait(name, inState(supervisor.Fatal))
-		if !strings.Contains(info.Description(time.Now()), text) {
-			t.Errorf("%s: description %q, want %q", name, info.Description(time.Now()), text)
+		if !strings.Contains(info.SpawnErr, text) {
+			t.Errorf("%s: description %q, want %q", name, info.SpawnErr, text)
 		}
 	}
 }
@@ -391,7 +391,7 @@ func TestOS_RestartSingletonNeverOverlaps(t *testing.T) {
 	})
 	h := openOS(t, spec)
 	old := h.wait("beat", inState(supervisor.Running))
-	if err := h.s.RestartProcess(context.Background(), "beat", supervisor.WaitForDone); err != nil {
+	if err := supervisor.Err(h.s.Restart(context.Background(), supervisor.Process("beat"), supervisor.WaitForDone)); err != nil {
 		t.Fatal(err)
 	}
 	now, _ := h.s.Process("beat")
@@ -428,10 +428,10 @@ func TestOS_SingletonRestartsPastItsLeftovers(t *testing.T) {
 		func(s *supervisor.ProcessSpec) { s.Singleton, s.StopWait = true, 30*time.Second })
 	h := openOS(t, spec)
 	old := h.wait("beat", inState(supervisor.Running))
-	if err := h.s.StopProcess(context.Background(), "beat", supervisor.WaitForDone); err != nil {
+	if err := supervisor.Err(h.s.Stop(context.Background(), supervisor.Process("beat"), supervisor.WaitForDone)); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.s.StartProcess(context.Background(), "beat", supervisor.WaitForDone); err != nil {
+	if err := supervisor.Err(h.s.Start(context.Background(), supervisor.Process("beat"), supervisor.WaitForDone)); err != nil {
 		t.Fatalf("start after stop: %v\n%s", err, h.log)
 	}
 	if now, _ := h.s.Process("beat"); now.Pid == old.Pid || now.State != supervisor.Running {

@@ -3,9 +3,6 @@ package osruntime
 import (
 	"context"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/ctlsup/ctlsup/internal/testhelper"
@@ -13,36 +10,21 @@ import (
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
-// cgroupOf is the cgroup v2 path /proc/PID/cgroup names.
-func cgroupOf(t *testing.T, pid int) string {
-	t.Helper()
-	for line := range strings.SplitSeq(readFile("/proc/"+strconv.Itoa(pid)+"/cgroup"), "\n") {
-		if p, ok := strings.CutPrefix(line, "0::"); ok {
-			return p
-		}
-	}
-	t.Fatalf("pid %d: no cgroup v2 line", pid)
-	return ""
-}
-
-// TestSpawner_ChildInItsCgroup: a child the spawner forks is the daemon's
-// own, starts in its program's cgroup (the helper moves there to fork it),
-// and the helper is back in the daemon's cgroup afterwards, so a program's
-// cgroup never holds or kills it.
-func TestSpawner_ChildInItsCgroup(t *testing.T) {
-	spec := helperSpec(t.TempDir(), "contained", testhelper.Argv("sleep"), func(s *supervisor.ProcessSpec) { s.AutoStart = false })
+// TestSpawner_ForksProgramsInProcessGroupMode: without cgroups the
+// spawner forks the program, which is still the daemon's child; stopping
+// it leaves the helper alone.
+func TestSpawner_ForksProgramsInProcessGroupMode(t *testing.T) {
+	t.Setenv("CTLSUP_CGROUPS", "off")
+	spec := helperSpec(t.TempDir(), "plain", testhelper.Argv("sleep"), nil)
 	h := openOS(t, spec)
-	requireCgroups(t, h)
 	if h.rt.spawner == nil || h.rt.spawner.Pid() == 0 {
 		t.Fatal("no spawner runs")
 	}
-	h.rt.spawnerFrom = 0 // every child through the spawner
 	helper := h.rt.spawner.Pid()
-	home := cgroupOf(t, helper)
-	if err := h.s.StartProcess(context.Background(), "contained", supervisor.WaitForDone); err != nil {
-		t.Fatal(err)
+	info := h.wait("plain", inState(supervisor.Running))
+	if h.rt.spawner.Forks() == 0 {
+		t.Error("the spawner forked nothing")
 	}
-	info := h.wait("contained", inState(supervisor.Running))
 	st, err := proc.ReadStat(info.Pid)
 	if err != nil {
 		t.Fatal(err)
@@ -50,17 +32,29 @@ func TestSpawner_ChildInItsCgroup(t *testing.T) {
 	if st.Ppid != os.Getpid() {
 		t.Errorf("child's parent is %d, want the daemon (%d), not the helper (%d)", st.Ppid, os.Getpid(), helper)
 	}
-	u := h.s.Usage()["contained"]
-	if got := cgroupOf(t, info.Pid); u.Cgroup == "" || !strings.HasSuffix(u.Cgroup, got) {
-		t.Errorf("child in cgroup %s, want its own (%s)", got, u.Cgroup)
-	}
-	if got := cgroupOf(t, helper); got != home || filepath.Base(got) == filepath.Base(u.Cgroup) {
-		t.Errorf("helper in %s after the spawn, want %s", got, home)
-	}
-	if err := h.s.StopProcess(context.Background(), "contained", supervisor.WaitForDone); err != nil {
+	if err := supervisor.Err(h.s.Stop(context.Background(), supervisor.Process("plain"), supervisor.WaitForDone)); err != nil {
 		t.Fatal(err)
 	}
 	if !alive(helper) {
 		t.Error("stopping the program killed the helper")
+	}
+}
+
+// TestSpawner_CgroupChildrenForkedByTheDaemon: a child bound for a cgroup
+// is cloned into it by the daemon (the helper cannot), and starts there.
+func TestSpawner_CgroupChildrenForkedByTheDaemon(t *testing.T) {
+	spec := helperSpec(t.TempDir(), "contained", testhelper.Argv("sleep"), nil)
+	h := openOS(t, spec)
+	requireCgroups(t, h)
+	info := h.wait("contained", inState(supervisor.Running))
+	if n := h.rt.spawner.Forks(); n != 0 {
+		t.Errorf("the spawner forked %d children bound for cgroups", n)
+	}
+	u := h.s.Usage()["contained"]
+	if u.Cgroup == "" {
+		t.Errorf("usage %+v: no cgroup", u)
+	}
+	if l, ok := h.rt.cgroups.Open(u.Cgroup); !ok || !l.Contains(info.Pid) {
+		t.Errorf("pid %d is not in its cgroup %s", info.Pid, u.Cgroup)
 	}
 }

@@ -40,7 +40,6 @@ var wanted = []string{"cpu", "memory", "pids", "io"}
 // Manager is the daemon's base cgroup.
 type Manager struct {
 	Base string // absolute path of the base
-	Home string // absolute path of the daemon's own cgroup
 	name string // the base as /proc/PID/cgroup names it
 
 	Controllers []string // enabled for the leaves
@@ -97,7 +96,6 @@ func Setup(stateDir string, log *slog.Logger) (*Manager, error) {
 	_, err = os.Stat(filepath.Join(m.Base, "cgroup.kill"))
 	m.Killable = err == nil
 	isRoot := !exists(filepath.Join(dir, "cgroup.type"))
-	m.Home = dir
 	if !isRoot {
 		daemon := filepath.Join(m.Base, "daemon")
 		if err := os.Mkdir(daemon, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
@@ -106,7 +104,6 @@ func Setup(stateDir string, log *slog.Logger) (*Manager, error) {
 		if err := writeFile(filepath.Join(daemon, "cgroup.procs"), "0"); err != nil {
 			return nil, fmt.Errorf("cannot move the daemon into %s: %w", daemon, err)
 		}
-		m.Home = daemon
 	}
 	m.enable(dir)
 	return m, nil

@@ -14,20 +14,26 @@ import (
 )
 
 // A fork copies the forking process's descriptor table and an exec then
-// closes it again: in a daemon that holds two descriptors per program,
+// closes it again: in a daemon that holds a descriptor or two per program,
 // each spawn costs time in proportion to the programs already running
 // (3 ms a fork+exec with 10,000 open descriptors, against 0.7 ms with
 // none). A Spawner forks from a helper process whose table holds a
 // handful of entries. The helper clones with CLONE_PARENT, so each child
 // is the daemon's own: the reaper waits for it, signals and adoption work
 // as for a child the daemon forked itself.
+//
+// A child bound for a cgroup is forked by the daemon: clone3 refuses an
+// exit signal with CLONE_PARENT (and Go's clone3 always sets one), and the
+// helper moving itself into the cgroup to fork costs a cgroup migration,
+// which waits for an RCU grace period: 10 ms or more for an isolated
+// restart, more than the copy it would save.
 type Spawner struct {
 	// All fields are guarded by reaper.mu, which every fork holds.
 	fd       int // the daemon's end of the helper's socket; -1 without a helper
 	helper   *Process
 	restarts int
 	closed   bool
-	home     *os.File // the helper's cgroup, or nil
+	forks    int // children the helper forked
 }
 
 // spawnerArg0 marks a re-execution of the daemon's binary as its spawner.
@@ -48,7 +54,6 @@ type spawnRequest struct {
 	Setpgid bool
 	Setsid  bool
 	Cred    *syscall.Credential
-	Cgroup  bool // the last descriptor is the cgroup to clone into
 }
 
 type spawnReply struct {
@@ -61,22 +66,8 @@ type spawnReply struct {
 // NewSpawner starts the helper. The reaper must be acquired. A daemon
 // whose helper cannot start, or dies more often than it is restarted,
 // forks its children itself.
-//
-// home, if set, is the cgroup the helper runs in: to start a child in a
-// cgroup of its own, the helper moves itself there, forks, and moves back
-// (clone3 cannot put a CLONE_PARENT child into a cgroup: the kernel
-// refuses an exit signal with CLONE_PARENT, and Go's clone3 always sets
-// one).
-func NewSpawner(home *os.File) (*Spawner, error) {
+func NewSpawner() (*Spawner, error) {
 	s := &Spawner{fd: -1}
-	if home != nil {
-		fd, err := unix.Dup(int(home.Fd()))
-		if err != nil {
-			return nil, err
-		}
-		unix.CloseOnExec(fd)
-		s.home = os.NewFile(uintptr(fd), "home cgroup")
-	}
 	reaper.mu.Lock()
 	defer reaper.mu.Unlock()
 	if reaper.users == 0 {
@@ -107,7 +98,7 @@ func (s *Spawner) launchLocked() error {
 	}
 	defer devnull.Close()
 	a := Attr{Path: "/proc/self/exe", Argv: []string{spawnerArg0}, Dir: "/", Umask: -1, Session: true,
-		Files: []*os.File{devnull, devnull, os.Stderr, theirs, s.home}}
+		Files: []*os.File{devnull, devnull, os.Stderr, theirs}}
 	p, err := forkLocked(a, syscall.ForkExec)
 	if err != nil {
 		unix.Close(ours)
@@ -150,8 +141,12 @@ func (s *Spawner) Pid() int {
 	return s.helper.Pid
 }
 
-// Cgroups reports whether the helper can start children in cgroups.
-func (s *Spawner) Cgroups() bool { return s.home != nil }
+// Forks counts the children the helper forked.
+func (s *Spawner) Forks() int {
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	return s.forks
+}
 
 // Reopen starts a new helper after Close: an upgrade that failed to
 // execute its new image goes on as before.
@@ -168,17 +163,14 @@ func (s *Spawner) Reopen() error {
 // forkExec asks the helper to fork, and forks directly when it cannot.
 // reaper.mu is held.
 func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (int, error) {
-	if s.fd < 0 || (attr.Sys.UseCgroupFD && s.home == nil) {
+	if s.fd < 0 || attr.Sys.UseCgroupFD {
 		return syscall.ForkExec(path, argv, attr)
 	}
 	req := spawnRequest{Path: path, Argv: argv, Env: attr.Env, Dir: attr.Dir,
-		Setpgid: attr.Sys.Setpgid, Setsid: attr.Sys.Setsid, Cred: attr.Sys.Credential, Cgroup: attr.Sys.UseCgroupFD}
-	fds := make([]int, 0, len(attr.Files)+1)
+		Setpgid: attr.Sys.Setpgid, Setsid: attr.Sys.Setsid, Cred: attr.Sys.Credential}
+	fds := make([]int, 0, len(attr.Files))
 	for _, f := range attr.Files {
 		fds = append(fds, int(f))
-	}
-	if req.Cgroup {
-		fds = append(fds, attr.Sys.CgroupFD)
 	}
 	b, err := json.Marshal(req)
 	if err != nil || len(b) > maxSpawnRequest || len(fds) > maxSpawnFiles {
@@ -214,6 +206,7 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (
 		}
 		return 0, errors.New(rep.Err)
 	}
+	s.forks++
 	return rep.Pid, nil
 }
 

@@ -14,7 +14,7 @@ import (
 func newSpawner(t *testing.T) *Spawner {
 	t.Helper()
 	acquire(t)
-	s, err := NewSpawner(nil)
+	s, err := NewSpawner()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,8 +65,11 @@ func TestSpawner_ChildIsOurs(t *testing.T) {
 			f.Close()
 		}
 	}()
-	orphans := Orphans()
+	orphans, forks := Orphans(), s.Forks()
 	ws, out := spawnShell(t, s, `echo "$PPID"; ls /proc/$$/fd; exit 7`)
+	if s.Forks() != forks+1 {
+		t.Error("the helper did not fork the child")
+	}
 	if !ws.Exited() || ws.ExitStatus() != 7 {
 		t.Errorf("status %v, want exit 7", Describe(ws))
 	}

@@ -8,18 +8,9 @@ import (
 	"testing/synctest"
 )
 
-func TestParseName(t *testing.T) {
-	for spec, want := range map[string]Target{
-		"all": {All: true}, "turkey:*": {Group: "turkey"}, "turkey:": {Group: "turkey"},
-		"turkey:gunicorn": {Name: "turkey:gunicorn"}, "kano_konnect-uwsgi": {Name: "kano_konnect-uwsgi"},
-	} {
-		if got := ParseName(spec); got != want {
-			t.Errorf("ParseName(%q) = %+v, want %+v", spec, got, want)
-		}
-	}
-}
-
-func TestSupervisor_Namespecs(t *testing.T) {
+// TestSupervisor_Targets: a group, a process and everything, unknown
+// names as errors of the whole call, results in priority order.
+func TestSupervisor_Targets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt := newFakeRuntime()
 		groups := []GroupSpec{{Name: "turkey"}, {Name: "solo"}}
@@ -36,29 +27,38 @@ func TestSupervisor_Namespecs(t *testing.T) {
 		s.Open(context.Background())
 		defer s.Close(context.Background())
 		ctx := context.Background()
-		res, err := s.Start(ctx, "turkey:*", WaitForDone)
+		res, err := s.Start(ctx, Group("turkey"), WaitForDone)
 		if err != nil || fmt.Sprintf("%d %s %s", len(res), res[0].Name, res[1].Name) != "2 gunicorn beat" {
 			t.Errorf("start turkey:* = %v, %v", res, err)
 		}
-		if res, err := s.Start(ctx, "solo", WaitForDone); err != nil || len(res) != 1 || res[0].Err != nil {
+		if res, err := s.Start(ctx, Process("solo"), WaitForDone); err != nil || len(res) != 1 || res[0].Err != nil {
 			t.Errorf("start solo = %v, %v", res, err)
 		}
-		if res, _ := s.Start(ctx, "turkey:beat", WaitForDone); !errors.Is(res[0].Err, ErrAlreadyStarted) {
+		if res, _ := s.Start(ctx, Process("turkey:beat"), WaitForDone); !errors.Is(res[0].Err, ErrAlreadyStarted) {
 			t.Errorf("start of a running process: %v", res)
 		}
-		if _, err := s.Start(ctx, "nosuch:*", WaitForDone); !errors.Is(err, ErrBadName) {
+		if _, err := s.Start(ctx, Group("nosuch"), WaitForDone); !errors.Is(err, ErrBadName) {
 			t.Errorf("unknown group: %v", err)
 		}
-		if _, err := s.Stop(ctx, "turkey:nosuch", WaitForDone); !errors.Is(err, ErrBadName) {
+		if _, err := s.Stop(ctx, Process("turkey:nosuch"), WaitForDone); !errors.Is(err, ErrBadName) {
 			t.Errorf("unknown process: %v", err)
 		}
-		if res, err := s.Stop(ctx, "all", WaitForDone); err != nil || len(res) != 3 {
+		if res, err := s.Stop(ctx, All(), WaitForDone); err != nil || len(res) != 3 {
 			t.Errorf("stop all = %v, %v", res, err)
 		}
 		for _, p := range s.Processes() {
 			if p.State != Stopped {
 				t.Errorf("%s is %s after stop all", p.FullName(), p.State)
 			}
+		}
+		if err := Err(s.Restart(ctx, Process("solo"), WaitForDone)); err != nil {
+			t.Errorf("restart solo: %v", err)
+		}
+		if res, err := s.Restart(ctx, Group("turkey"), WaitForDone); Err(res, err) != nil || len(res) != 2 {
+			t.Errorf("restart turkey:* = %v, %v", res, err)
+		}
+		if err := Err(s.Start(ctx, Process("solo"), WaitForDone)); !errors.Is(err, ErrAlreadyStarted) {
+			t.Errorf("Err of a failed start: %v", err)
 		}
 	})
 }

@@ -1,0 +1,53 @@
+package api
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ctlsup/ctlsup/supervisor"
+)
+
+// Description is supervisord's status text: "pid 7680, uptime 13:22:18" when
+// RUNNING, the spawn error in BACKOFF and FATAL, the stop time (server local
+// time) or "Not started" in STOPPED and EXITED.
+func Description(p *supervisor.ProcessInfo, now time.Time) string {
+	switch p.State {
+	case supervisor.Running:
+		up := now.Truncate(time.Second).Sub(p.Start.Truncate(time.Second))
+		return fmt.Sprintf("pid %d, uptime %s", p.Pid, Uptime(up))
+	case supervisor.Starting:
+		// A crash loop's delay, a wait for dependencies, or what a notify
+		// program says of its start; a plain start says nothing, as
+		// supervisord's.
+		if p.SpawnErr != "" {
+			return p.SpawnErr
+		}
+		return p.StatusText
+	case supervisor.Backoff, supervisor.Fatal:
+		if p.SpawnErr != "" {
+			return p.SpawnErr
+		}
+		return fmt.Sprintf("unknown error (try \"tail %s\")", p.Name)
+	case supervisor.Stopped, supervisor.Exited:
+		if p.Start.IsZero() {
+			return "Not started"
+		}
+		return p.Stop.Local().Format("Jan 02 03:04 PM")
+	}
+	return ""
+}
+
+// Uptime formats a duration the way Python prints a timedelta: "H:MM:SS",
+// "1 day, H:MM:SS", "3 days, H:MM:SS". Negative durations print as 0:00:00.
+func Uptime(d time.Duration) string {
+	secs := max(int64(d/time.Second), 0)
+	days, secs := secs/86400, secs%86400
+	hms := fmt.Sprintf("%d:%02d:%02d", secs/3600, secs%3600/60, secs%60)
+	switch days {
+	case 0:
+		return hms
+	case 1:
+		return "1 day, " + hms
+	}
+	return fmt.Sprintf("%d days, %s", days, hms)
+}
