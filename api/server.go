@@ -296,8 +296,13 @@ func (s *Server) signal(ctx context.Context, a args, wholeGroup bool) (any, erro
 		return nil, a.err
 	}
 	t := ParseNamespec(name)
-	if wholeGroup {
+	switch {
+	case wholeGroup:
 		t = supervisor.Group(name)
+	case t.All:
+		// signalProcess has no "all", as supervisord's has none: a
+		// group "all" is unknown (signalAllProcesses signals every one).
+		return nil, fault(faultBadName, name)
 	}
 	if t.Name != "" {
 		if _, err := s.Supervisor.Process(t.Name); err != nil {

@@ -131,6 +131,7 @@ func TestServer_Faults(t *testing.T) {
 		{"supervisor.startProcess", []any{"solo"}, 60, "ALREADY_STARTED: solo"},
 		{"supervisor.startProcessGroup", []any{"nosuch"}, 10, "BAD_NAME: nosuch"},
 		{"supervisor.signalProcess", []any{"solo", "BOGUS"}, 11, "BAD_SIGNAL: BOGUS"},
+		{"supervisor.signalProcess", []any{"all", "CONT"}, 10, "BAD_NAME: all"},
 		{"supervisor.readProcessStdoutLog", []any{"solo", 0, -1}, 3, "BAD_ARGUMENTS"},
 		{"supervisor.readProcessStdoutLog", []any{"solo", -5, 5}, 3, "BAD_ARGUMENTS"},
 		{"supervisor.addProcessGroup", []any{"grp"}, 90, "ALREADY_ADDED: grp"},

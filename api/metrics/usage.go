@@ -21,8 +21,9 @@ const (
 )
 
 type usageCache struct {
-	mu         sync.Mutex
-	sup        *supervisor.Supervisor // the engine the reading is of
+	reading    sync.Mutex // one reading at a time: scrapes that meet share it
+	mu         sync.Mutex // the fields
+	sup        *supervisor.Supervisor
 	m          map[string]supervisor.Usage
 	at         time.Time
 	took       time.Duration
@@ -30,32 +31,52 @@ type usageCache struct {
 }
 
 func (c *usageCache) get(sup *supervisor.Supervisor) map[string]supervisor.Usage {
-	c.mu.Lock()
-	if c.sup == sup && c.m != nil {
-		age := time.Since(c.at)
-		if age < reuse {
-			defer c.mu.Unlock()
-			return c.m
-		}
-		if c.took > syncLimit {
-			if !c.refreshing {
-				c.refreshing = true
-				go c.read(sup)
-			}
-			defer c.mu.Unlock()
-			return c.m
-		}
+	if m, ok := c.cached(sup, true); ok {
+		return m
 	}
-	c.mu.Unlock()
+	c.reading.Lock()
+	defer c.reading.Unlock()
+	if m, ok := c.cached(sup, false); ok {
+		return m // read while this scrape waited
+	}
 	return c.read(sup)
 }
 
-// read takes a new reading and keeps it.
+// cached returns a reading of sup's to answer with: a recent one, or
+// (stale allowed, readings slow) the last one while a new one is taken in
+// the background.
+func (c *usageCache) cached(sup *supervisor.Supervisor, stale bool) (map[string]supervisor.Usage, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sup != sup || c.m == nil {
+		return nil, false
+	}
+	if time.Since(c.at) < reuse {
+		return c.m, true
+	}
+	if !stale || c.took <= syncLimit {
+		return nil, false
+	}
+	if !c.refreshing {
+		c.refreshing = true
+		go func() {
+			c.reading.Lock()
+			defer c.reading.Unlock()
+			c.read(sup)
+			c.mu.Lock()
+			c.refreshing = false
+			c.mu.Unlock()
+		}()
+	}
+	return c.m, true
+}
+
+// read takes a new reading and keeps it. c.reading is held.
 func (c *usageCache) read(sup *supervisor.Supervisor) map[string]supervisor.Usage {
 	start := time.Now()
 	m := sup.Usage()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.sup, c.m, c.at, c.took, c.refreshing = sup, m, time.Now(), time.Since(start), false
+	c.sup, c.m, c.at, c.took = sup, m, time.Now(), time.Since(start)
 	return m
 }

@@ -261,7 +261,7 @@ func (c *clusterTest) checkTicks(instance string) int {
 	})
 	for i := 1; i < len(sorted); i++ {
 		if prev, cur := sorted[i-1], sorted[i]; cur.first <= prev.last {
-			c.t.Errorf("%s: %s's beat (%.3f-%.3f) overlaps %s's (%.3f-%.3f)", instance, cur.node, cur.first, cur.last, prev.node, prev.first, prev.last)
+			c.t.Errorf("%s: %s's beat (%.3f-%.3f) overlaps %s's (%.3f-%.3f); logs:\n%s", instance, cur.node, cur.first, cur.last, prev.node, prev.first, prev.last, c.logs())
 		}
 	}
 	return len(sorted)

@@ -137,8 +137,9 @@ func (m *Main) upgrade() {
 		err = syscall.Exec(exePath, os.Args, append(os.Environ(), inheritEnv+"="+env))
 	}
 	m.Logger.Error("upgrade failed: carrying on with the running binary", "err", err)
-	undo()
+	// Closed first: undo starts helpers, which must not inherit them.
 	closeAll(pass)
+	undo()
 	m.resumeServing()
 	m.notify("READY=1")
 }

@@ -81,7 +81,16 @@ func (b *pgBackend) TryAcquire(ctx context.Context, key string) (cluster.Attempt
 		return cluster.Attempt{}, err
 	}
 	if b.held[key] {
-		return cluster.Attempt{Held: true, Mine: true}, nil
+		// Held in this session if the session still lives: a session
+		// that died unnoticed (the service restarted while no renewal
+		// ran) holds nothing, and another node may hold the key.
+		if _, err := c.Exec(ctx, "SELECT 1"); err == nil {
+			return cluster.Attempt{Held: true, Mine: true}, nil
+		}
+		b.brokenLocked()
+		if c, err = b.connLocked(ctx); err != nil {
+			return cluster.Attempt{}, err
+		}
 	}
 	var ok bool
 	if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockID(key)).Scan(&ok); err != nil {

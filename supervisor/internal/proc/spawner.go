@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,10 +41,12 @@ type Spawner struct {
 const spawnerArg0 = "ctlsup-spawner"
 
 const (
-	maxSpawnRequest = 1 << 20 // argv and environment, encoded
-	maxSpawnFiles   = 253     // SCM_MAX_FD
-	spawnTimeout    = 10 * time.Second
-	helperRestarts  = 3
+	maxSpawnRequest = 192 << 10 // argv and environment, encoded: below net.core.wmem_max's default
+	maxSpawnFiles   = 253       // SCM_MAX_FD
+	// spawnTimeout bounds a round trip, which holds the reaper's lock: a
+	// fork+exec takes a millisecond.
+	spawnTimeout   = 3 * time.Second
+	helperRestarts = 3
 )
 
 type spawnRequest struct {
@@ -97,7 +100,9 @@ func (s *Spawner) launchLocked() error {
 		return err
 	}
 	defer devnull.Close()
-	a := Attr{Path: "/proc/self/exe", Argv: []string{spawnerArg0}, Dir: "/", Umask: -1, Session: true,
+	// In the daemon's directory: a child without a directory of its own
+	// starts in its forker's, which must be the daemon's.
+	a := Attr{Path: "/proc/self/exe", Argv: []string{spawnerArg0}, Umask: -1, Session: true,
 		Files: []*os.File{devnull, devnull, os.Stderr, theirs}}
 	p, err := forkLocked(a, syscall.ForkExec)
 	if err != nil {
@@ -173,12 +178,17 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (
 		fds = append(fds, int(f))
 	}
 	b, err := json.Marshal(req)
-	if err != nil || len(b) > maxSpawnRequest || len(fds) > maxSpawnFiles {
-		return syscall.ForkExec(path, argv, attr) // too big to send: rare enough to pay the copy
+	if err != nil || len(b) > maxSpawnRequest || len(fds) > maxSpawnFiles || !validUTF8(req) {
+		// Too big to send, or bytes JSON would not carry as they are:
+		// rare enough to pay the copy.
+		return syscall.ForkExec(path, argv, attr)
 	}
 	since := uptimeTicks()
 	if err := sendRetry(s.fd, b, unix.UnixRights(fds...)); err != nil {
-		s.failLocked(err, false, since) // nothing was forked
+		if err == unix.EMSGSIZE || err == unix.ENOBUFS {
+			return syscall.ForkExec(path, argv, attr) // the socket's limit, not the helper's fault
+		}
+		s.failLocked(err, false, since, "") // nothing was forked
 		return syscall.ForkExec(path, argv, attr)
 	}
 	buf := make([]byte, 4096)
@@ -192,7 +202,7 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (
 	}
 	if err != nil {
 		// The helper may have forked the child before it failed.
-		s.failLocked(err, true, since)
+		s.failLocked(err, true, since, argv[0])
 		return syscall.ForkExec(path, argv, attr)
 	}
 	if rep.Errno != 0 || rep.Err != "" {
@@ -207,7 +217,20 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (
 		return 0, errors.New(rep.Err)
 	}
 	s.forks++
+	s.restarts = 0 // a helper that works again may fail again before forks are given up
 	return rep.Pid, nil
+}
+
+// validUTF8 reports whether JSON carries every string of req unchanged.
+func validUTF8(req spawnRequest) bool {
+	for _, list := range [][]string{{req.Path, req.Dir}, req.Argv, req.Env} {
+		for _, s := range list {
+			if !utf8.ValidString(s) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func sendRetry(fd int, b, oob []byte) error {
@@ -232,7 +255,7 @@ func recvRetry(fd int, buf []byte) (int, error) {
 // forked for the request it did not answer is killed too, so that no
 // program runs twice. Another helper is started in the background, a few
 // times at most. reaper.mu is held.
-func (s *Spawner) failLocked(err error, mayHaveForked bool, since uint64) {
+func (s *Spawner) failLocked(err error, mayHaveForked bool, since uint64, argv0 string) {
 	logger().Warn("the spawner failed: the daemon forks its children itself", "err", err)
 	unix.Close(s.fd)
 	s.fd = -1
@@ -241,7 +264,7 @@ func (s *Spawner) failLocked(err error, mayHaveForked bool, since uint64) {
 		syscall.Kill(s.helper.Pid, syscall.SIGKILL)
 	}
 	if mayHaveForked {
-		killLostChild(since, s.helper.Pid)
+		killLostChild(since, s.helper.Pid, argv0)
 	}
 	if s.restarts < helperRestarts {
 		s.restarts++
@@ -258,27 +281,61 @@ func (s *Spawner) failLocked(err error, mayHaveForked bool, since uint64) {
 	}
 }
 
-// killLostChild kills a child of the daemon that nobody registered, that
-// leads its own process group and that started since the request was
-// sent: the one the helper forked before it failed. reaper.mu is held, so
-// no child of the daemon is reaped meanwhile and each pid is its own.
-func killLostChild(since uint64, helper int) {
+// killLostChild kills a child of the daemon that nobody registered,
+// that started since the request was sent, and that is the helper's fork
+// for it: still the helper's image (before its exec), or the program
+// (argv0) leading its own process group. reaper.mu is held, so no child of
+// the daemon is reaped meanwhile and each pid is its own.
+func killLostChild(since uint64, helper int, argv0 string) {
+	for _, pid := range ownChildren() {
+		if pid == helper || reaper.procs[pid] != nil {
+			continue
+		}
+		st, err := ReadStat(pid)
+		if err != nil || st.Ppid != os.Getpid() || st.StartTime < since {
+			continue
+		}
+		cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		first, _, _ := strings.Cut(string(cmd), "\x00")
+		if first != spawnerArg0 && !(first == argv0 && st.Pgrp == pid) {
+			continue
+		}
+		logger().Warn("killing a child the failed spawner left unregistered", "pid", pid)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// ownChildren lists the daemon's children: from its threads' children
+// files, or where the kernel has none (CONFIG_PROC_CHILDREN), from every
+// process's parent.
+func ownChildren() []int {
+	var pids []int
 	tasks, _ := os.ReadDir("/proc/self/task")
+	listed := false
 	for _, t := range tasks {
-		b, _ := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
+		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
+		if err != nil {
+			continue
+		}
+		listed = true
 		for _, f := range strings.Fields(string(b)) {
-			pid, _ := strconv.Atoi(f)
-			if pid <= 0 || pid == helper || reaper.procs[pid] != nil {
-				continue
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
 			}
-			st, err := ReadStat(pid)
-			if err != nil || st.Ppid != os.Getpid() || st.Pgrp != pid || st.StartTime < since {
-				continue
-			}
-			logger().Warn("killing a child the failed spawner left unregistered", "pid", pid)
-			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
+	if listed {
+		return pids
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			if st, err := ReadStat(pid); err == nil && st.Ppid == os.Getpid() {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
 }
 
 // uptimeTicks is the time since boot in clock ticks (USER_HZ, 100 on

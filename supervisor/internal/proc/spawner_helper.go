@@ -16,7 +16,10 @@ func init() {
 	if len(os.Args) != 1 || os.Args[0] != spawnerArg0 {
 		return
 	}
-	unix.CloseOnExec(3) // inherited without it: no child may inherit it
+	// Whatever the daemon had open without close-on-exec when it started
+	// the helper (its socket at 3 included) must not reach the children.
+	// Marked, not closed: the Go runtime may own some of them by now.
+	closeInheritedOnExec()
 	serveSpawner(3)
 	os.Exit(0)
 }
@@ -77,9 +80,10 @@ func spawnOne(b []byte, fds []int) spawnReply {
 	pid, err := syscall.ForkExec(req.Path, req.Argv, &syscall.ProcAttr{Dir: req.Dir, Env: req.Env, Files: files, Sys: sys})
 	if err != nil {
 		// The child may have failed after its fork: it exits with 253.
+		// EAGAIN is the fork's own failure (a tasks limit): no child.
 		var errno syscall.Errno
 		if errors.As(err, &errno) {
-			return spawnReply{Errno: int(errno), Forked: true}
+			return spawnReply{Errno: int(errno), Forked: errno != syscall.EAGAIN}
 		}
 		return spawnReply{Err: err.Error(), Forked: true}
 	}

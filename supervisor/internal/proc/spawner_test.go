@@ -66,13 +66,20 @@ func TestSpawner_ChildIsOurs(t *testing.T) {
 		}
 	}()
 	orphans, forks := Orphans(), s.Forks()
-	ws, out := spawnShell(t, s, `echo "$PPID"; ls /proc/$$/fd; exit 7`)
+	ws, out := spawnShell(t, s, `echo "$PPID"; pwd -P >&2; ls /proc/$$/fd; exit 7`)
 	if s.Forks() != forks+1 {
 		t.Error("the helper did not fork the child")
 	}
 	if !ws.Exited() || ws.ExitStatus() != 7 {
 		t.Errorf("status %v, want exit 7", Describe(ws))
 	}
+	// A child without a directory of its own starts in the daemon's.
+	wd, _ := os.Getwd()
+	wd, _ = filepath.EvalSymlinks(wd)
+	if !strings.Contains(out, "\n"+wd+"\n") {
+		t.Errorf("output %q: want the daemon's directory %s", out, wd)
+	}
+	out = strings.Replace(out, wd+"\n", "", 1)
 	lines := strings.Fields(out)
 	if len(lines) == 0 || lines[0] != strconv.Itoa(os.Getpid()) {
 		t.Fatalf("output %q: want the daemon's pid (%d) as the parent", out, os.Getpid())
