@@ -56,10 +56,12 @@ func TestCgroup_EscapersAreKilledAtStop(t *testing.T) {
 		kids = pidsAfter(readFile(spec.Stdout.Path), "escaper", "daemon")
 		return len(kids) == 2
 	})
-	u := h.s.Usage()["escapes"]
-	if u.Cgroup == "" || u.Tasks != 3 {
-		t.Errorf("usage %+v: want its cgroup and 3 tasks", u)
-	}
+	// The daemonizer's intermediate process may still be exiting.
+	var u supervisor.Usage
+	eventually(t, "its cgroup with 3 tasks", func() bool {
+		u = h.s.Usage()["escapes"]
+		return u.Cgroup != "" && u.Tasks == 3
+	})
 	if err := supervisor.Err(h.s.Stop(context.Background(), supervisor.Process("escapes"), supervisor.WaitForDone)); err != nil {
 		t.Fatal(err)
 	}
