@@ -40,7 +40,7 @@ func processInfo(p *supervisor.ProcessInfo, now time.Time) xmlrpc.Struct {
 
 // statusTable is ctlsup.getAllProcessStatus's answer. At 10,000 processes
 // getAllProcessInfo is 11 MB of XML, whose decoding alone takes a client
-// longer than `status` should; this is 1 MB of JSON.
+// longer than `status` should; this is 0.6 MB of JSON.
 func statusTable(procs []*supervisor.ProcessInfo, now time.Time) string {
 	rows := make([][4]string, len(procs))
 	for i, p := range procs {

@@ -107,6 +107,17 @@ func (p *process) send(ctx context.Context, c command) error {
 func (p *process) run() {
 	defer close(p.done)
 	defer p.out.Close()
+	turn := p.actor()
+	for turn() {
+	}
+}
+
+// actor sets up the actor's state and returns one turn of its loop: wait
+// for a wake-up, handle it, and report whether to go on. The setup's frame
+// (over a KiB) is gone while the actor waits: an idle actor then uses
+// under 2 KiB of stack, so the collector shrinks the 8 KiB a spawn grew it
+// to back to 4 KiB, 40 MiB at 10,000 programs.
+func (p *process) actor() (turn func() bool) {
 	var (
 		m       machine
 		child   Child
@@ -290,15 +301,13 @@ func (p *process) run() {
 		}
 	}
 
-	for {
+	return func() bool {
 		var timerC <-chan time.Time
 		if timerOn {
 			timerC = timer.C
 		}
 		handle(p.wait(exits, notes, timerC))
-		if m.NoRestart && child == nil && !timerOn {
-			return
-		}
+		return !m.NoRestart || child != nil || timerOn
 	}
 }
 

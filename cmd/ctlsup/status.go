@@ -24,43 +24,25 @@ func doStatus(m *Main, arg string) error {
 		return err
 	}
 	if !asJSON {
-		if rows, ok := m.statusRows(); ok {
-			return m.showRows(names, rows)
+		rows, ok := m.statusRows()
+		if !ok {
+			all, err := m.call("supervisor.getAllProcessInfo")
+			if err != nil {
+				return err
+			}
+			for _, info := range list(all) {
+				rows = append(rows, statusRow{fstr(info, "group"), fstr(info, "name"), fstr(info, "statename"), fstr(info, "description")})
+			}
 		}
+		m.showRows(names, rows)
+		return nil
 	}
 	all, err := m.call("supervisor.getAllProcessInfo")
 	if err != nil {
 		return err
 	}
-	infos := list(all)
-	var matching []any
-	if len(names) == 0 || slices.Contains(names, "all") {
-		matching = infos
-	} else {
-		for _, name := range names {
-			group, process, hasProcess := splitNamespec(name)
-			bad := true
-			for _, info := range infos {
-				if fstr(info, "group") == group && (!hasProcess || fstr(info, "name") == process) {
-					bad = false
-					matching = append(matching, info)
-				}
-			}
-			if bad {
-				if hasProcess {
-					m.out(name + ": ERROR (no such process)")
-				} else {
-					m.out(group + ": ERROR (no such group)")
-				}
-				m.exit = exitPrivileges
-			}
-		}
-	}
-	if asJSON {
-		showJSON(m, matching)
-	} else {
-		showStatuses(m, matching)
-	}
+	matching := selectNamed(m, names, list(all), func(info any) (string, string) { return fstr(info, "group"), fstr(info, "name") })
+	showJSON(m, matching)
 	for _, info := range matching {
 		if slices.Contains(stoppedStates, fstr(info, "statename")) {
 			m.exit = exitNotRunning3
@@ -69,18 +51,33 @@ func doStatus(m *Main, arg string) error {
 	return nil
 }
 
-// showStatuses prints supervisorctl's status table: the name column is at
-// least 30 wide, plus 3.
-func showStatuses(m *Main, infos []any) {
-	width := 30
-	specs := make([]string, len(infos))
-	for i, info := range infos {
-		specs[i] = makeNamespec(fstr(info, "group"), fstr(info, "name"), true)
-		width = max(width, len(specs[i]))
+// selectNamed keeps the items the namespecs name (all of them for none, or
+// "all"), and reports each namespec that names nothing as supervisorctl
+// does.
+func selectNamed[T any](m *Main, names []string, items []T, groupAndName func(T) (string, string)) []T {
+	if len(names) == 0 || slices.Contains(names, "all") {
+		return items
 	}
-	for i, info := range infos {
-		m.out(fmt.Sprintf("%-*s%-10s%s", width+3, specs[i], fstr(info, "statename"), fstr(info, "description")))
+	var out []T
+	for _, name := range names {
+		group, process, hasProcess := splitNamespec(name)
+		bad := true
+		for _, it := range items {
+			if g, n := groupAndName(it); g == group && (!hasProcess || n == process) {
+				bad = false
+				out = append(out, it)
+			}
+		}
+		if bad {
+			if hasProcess {
+				m.out(name + ": ERROR (no such process)")
+			} else {
+				m.out(group + ": ERROR (no such group)")
+			}
+			m.exit = exitPrivileges
+		}
 	}
+	return out
 }
 
 // showJSON prints the processes as a JSON array, for scripts.
@@ -155,31 +152,10 @@ func (m *Main) statusRows() ([]statusRow, bool) {
 	return rows, true
 }
 
-// showRows is doStatus over rows: the named processes or groups (all
-// when none), errors for unknown names, and the exit status.
-func (m *Main) showRows(names []string, rows []statusRow) error {
-	matching := rows
-	if len(names) > 0 && !slices.Contains(names, "all") {
-		matching = nil
-		for _, name := range names {
-			group, process, hasProcess := splitNamespec(name)
-			bad := true
-			for _, r := range rows {
-				if r[0] == group && (!hasProcess || r[1] == process) {
-					bad = false
-					matching = append(matching, r)
-				}
-			}
-			if bad {
-				if hasProcess {
-					m.out(name + ": ERROR (no such process)")
-				} else {
-					m.out(group + ": ERROR (no such group)")
-				}
-				m.exit = exitPrivileges
-			}
-		}
-	}
+// showRows prints supervisorctl's status table of the processes names
+// names: the name column is at least 30 wide, plus 3; one write.
+func (m *Main) showRows(names []string, rows []statusRow) {
+	matching := selectNamed(m, names, rows, func(r statusRow) (string, string) { return r[0], r[1] })
 	width := 30
 	specs := make([]string, len(matching))
 	for i, r := range matching {
@@ -194,5 +170,4 @@ func (m *Main) showRows(names []string, rows []statusRow) error {
 		}
 	}
 	m.outBlock(b.String())
-	return nil
 }
