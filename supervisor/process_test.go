@@ -176,7 +176,9 @@ func TestSupervisor_PriorityOrder(t *testing.T) {
 			spawnAt[c.name] = c.at.Sub(t0)
 			spawnOrder = append(spawnOrder, c.name)
 		}
-		if got := fmt.Sprint(spawnOrder); got != "[a b1 b2 c]" {
+		// Levels in order; processes of one level start together, in
+		// no order among them.
+		if got := fmt.Sprint(spawnOrder); got != "[a b1 b2 c]" && got != "[a b2 b1 c]" {
 			t.Errorf("spawn order %s", got)
 		}
 		if spawnAt["a"] != 0 || spawnAt["b1"] != 0 || spawnAt["b2"] != 0 || spawnAt["c"] != 0 {

@@ -236,7 +236,7 @@ func (s *Supervisor) startAuto(ctx context.Context, procs []*process) {
 			auto = append(auto, p)
 		}
 	}
-	s.inOrder(ctx, auto, ascending, func(p *process) error {
+	s.inLevels(auto, ascending, func(p *process) error {
 		return s.issueStart(ctx, p, p.spec.FullName())
 	}, nil)
 }
@@ -297,39 +297,54 @@ func sortBy(procs []*process, o order, less func(a, b *process) int) []*process 
 	return sorted
 }
 
-// inOrder is how supervisord runs an operator's start, stop or signal of
-// many processes: issue runs for each in priority order, a level of equal
-// priority at a time, then wait (if set) for all of them at once. Priority is an order
-// here, not a barrier: ten priority levels do not cost ten startsecs.
+// inOrder is how supervisord runs an operator's stop or signal of many
+// processes: issue runs for each in priority order, one after the other,
+// then wait (if set) for all of them at once. Priority is an order here,
+// not a barrier: ten priority levels do not cost ten stopwaitsecs.
 // Results come in priority order.
-func (s *Supervisor) inOrder(ctx context.Context, procs []*process, o order, issue, wait func(*process) error) []Result {
+func (s *Supervisor) inOrder(procs []*process, o order, issue, wait func(*process) error) []Result {
+	return s.issueAndWait(procs, o, false, issue, wait)
+}
+
+// inLevels is inOrder for starts. A start is issued once the previous one
+// has spawned, which takes the whole of a spawn's path: one after another,
+// 10,000 of them would take each one's in turn. Processes of one (group
+// priority, priority) level have no order among them: theirs are issued
+// together, a level once the one before it is done.
+func (s *Supervisor) inLevels(procs []*process, o order, issue, wait func(*process) error) []Result {
+	return s.issueAndWait(procs, o, true, issue, wait)
+}
+
+func (s *Supervisor) issueAndWait(procs []*process, o order, together bool, issue, wait func(*process) error) []Result {
 	sorted := sortByPriority(procs, o)
 	results := make([]Result, len(sorted))
-	// A start is issued once the previous one has spawned, which takes
-	// the whole of a spawn's path: one after another, 10,000 of them
-	// would take each one's in turn. Processes of one (group priority,
-	// priority) level have no order among them: theirs are issued
-	// together, a level once the one before it is done.
-	byLvl := make([]int, len(sorted))
-	for i := range byLvl {
-		byLvl[i] = i
+	one := func(i int) {
+		p := sorted[i]
+		results[i] = Result{Name: p.spec.Name, Group: p.spec.Group, Err: issue(p)}
 	}
-	slices.SortStableFunc(byLvl, func(a, b int) int {
-		if o == descending {
-			return byLevel(sorted[b], sorted[a])
+	if !together {
+		for i := range sorted {
+			one(i)
 		}
-		return byLevel(sorted[a], sorted[b])
-	})
-	for start := 0; start < len(byLvl); {
-		end := start + 1
-		for end < len(byLvl) && byLevel(sorted[byLvl[start]], sorted[byLvl[end]]) == 0 {
-			end++
+	} else {
+		byLvl := make([]int, len(sorted))
+		for i := range byLvl {
+			byLvl[i] = i
 		}
-		eachAtOnce(byLvl[start:end], func(i int) {
-			p := sorted[i]
-			results[i] = Result{Name: p.spec.Name, Group: p.spec.Group, Err: issue(p)}
+		slices.SortStableFunc(byLvl, func(a, b int) int {
+			if o == descending {
+				return byLevel(sorted[b], sorted[a])
+			}
+			return byLevel(sorted[a], sorted[b])
 		})
-		start = end
+		for start := 0; start < len(byLvl); {
+			end := start + 1
+			for end < len(byLvl) && byLevel(sorted[byLvl[start]], sorted[byLvl[end]]) == 0 {
+				end++
+			}
+			eachAtOnce(byLvl[start:end], one)
+			start = end
+		}
 	}
 	if wait == nil {
 		return results
@@ -503,7 +518,7 @@ func (s *Supervisor) startMany(ctx context.Context, procs []*process, w Wait) []
 	if w == WaitForDone {
 		wait = func(p *process) error { return s.awaitStart(ctx, p, p.spec.FullName()) }
 	}
-	return s.inOrder(ctx, procs, ascending, func(p *process) error {
+	return s.inLevels(procs, ascending, func(p *process) error {
 		err := s.issueStart(ctx, p, p.spec.FullName())
 		if errors.Is(err, ErrAlreadyStarted) {
 			return nil // started meanwhile as another's dependency
@@ -577,7 +592,7 @@ func (s *Supervisor) stopMany(ctx context.Context, procs []*process, w Wait, hol
 		if w == WaitForDone || i < len(levels)-1 {
 			wait = waitStopped
 		}
-		results = append(results, s.inOrder(ctx, level, ascending, issue, wait)...)
+		results = append(results, s.inOrder(level, ascending, issue, wait)...)
 	}
 	return results
 }
@@ -643,7 +658,7 @@ func (s *Supervisor) signalAll(ctx context.Context, sig syscall.Signal) ([]Resul
 
 func (s *Supervisor) signalMany(ctx context.Context, procs []*process, sig syscall.Signal) []Result {
 	procs = slices.DeleteFunc(procs, func(p *process) bool { return !p.info.Load().State.IsSignallable() })
-	return s.inOrder(ctx, procs, ascending, func(p *process) error {
+	return s.inOrder(procs, ascending, func(p *process) error {
 		if err := p.send(ctx, command{kind: cmdSignal, sig: sig}); err != nil {
 			return opErr("signal", p.spec.FullName(), err, "")
 		}

@@ -304,7 +304,7 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 	if s.closing.Load() {
 		return d // shutting down meanwhile: start nothing only to stop it
 	}
-	s.inOrder(ctx, starts, ascending, func(p *process) error {
+	s.inLevels(starts, ascending, func(p *process) error {
 		return s.issueStart(ctx, p, p.spec.FullName())
 	}, nil)
 	s.roll(ctx, rollouts)
