@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ctlsup/ctlsup/api/xmlrpc"
@@ -66,8 +65,8 @@ func main() {
 	}
 	if run("restart") {
 		restartAll(bin, kinds, 100)
-		restartLatency(bin, kinds, kills)
-		restartAtScale(bin, kinds, sizes[len(sizes)-1], kills, "")
+		restartAtScale(bin, kinds, 1, kills, 1200*time.Millisecond)
+		restartAtScale(bin, kinds, sizes[len(sizes)-1], kills, 300*time.Millisecond)
 	}
 	if run("logs") {
 		logCapture(bin, kinds, bulk, lines)
@@ -210,65 +209,6 @@ func restartAll(bin binaries, kinds []string, n int) {
 		return time.Since(t).Seconds()
 	})
 	add(fmt.Sprintf("`restart all`, %d programs", n), c, s, "s", "")
-}
-
-// restartLatency: kill -9 a program's process, time until the new one
-// exists; isolated crashes 1.2 s apart.
-func restartLatency(bin binaries, kinds []string, kills int) {
-	type q struct{ p50, p90, max float64 }
-	res := map[string]q{}
-	for _, k := range kinds {
-		d, err := startDaemon(k, bin.ctlsupd, sleepers(1))
-		if err != nil {
-			continue
-		}
-		d.waitRunning(1, time.Minute)
-		var lat []float64
-		for range kills {
-			time.Sleep(1200 * time.Millisecond)
-			kids := childPids(d.pid())
-			var victim int
-			for pid := range kids {
-				// The program, not ctlsupd's fd holder or spawner.
-				if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); string(b) == "sleep\n" {
-					victim = pid
-				}
-			}
-			if victim == 0 {
-				continue
-			}
-			t := time.Now()
-			syscall.Kill(victim, syscall.SIGKILL)
-			for time.Since(t) < 10*time.Second {
-				now := childPids(d.pid())
-				found := false
-				for pid := range now {
-					if pid != victim && !kids[pid] {
-						found = true
-					}
-				}
-				if found {
-					break
-				}
-				time.Sleep(100 * time.Microsecond)
-			}
-			lat = append(lat, time.Since(t).Seconds()*1000)
-		}
-		d.stop()
-		slices.Sort(lat)
-		if len(lat) > 0 {
-			res[k] = q{lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)-1]}
-		}
-	}
-	get := func(k string, f func(q) float64) float64 {
-		if r, ok := res[k]; ok {
-			return f(r)
-		}
-		return none
-	}
-	add("restart after kill -9, p50", get("ctlsupd", func(r q) float64 { return r.p50 }), get("supervisord", func(r q) float64 { return r.p50 }), "ms", "≤ 5 ms")
-	add("restart after kill -9, p90", get("ctlsupd", func(r q) float64 { return r.p90 }), get("supervisord", func(r q) float64 { return r.p90 }), "ms", "")
-	add("restart after kill -9, max", get("ctlsupd", func(r q) float64 { return r.max }), get("supervisord", func(r q) float64 { return r.max }), "ms", "")
 }
 
 // adoption: ctlsupd is killed with SIGKILL while n programs run; the time
