@@ -138,25 +138,51 @@ func (m *Manager) Acquire(ctx context.Context, want supervisor.LeaseWant) (super
 			return nil, fmt.Errorf("%s: %w (%s)", want.Key, supervisor.ErrLeaseHeldElsewhere, a.Holder)
 		case !a.Held:
 			waiting(a.Holder, "")
-		case a.Quarantine && !a.Mine && !want.Resume:
+		case a.Quarantine && !a.Mine && want.Resume:
+			// Another node took the key over while this daemon was
+			// down: what it adopted is no longer the holder's program.
+			m.release(want.Key)
+			return nil, fmt.Errorf("%s: %w (%s)", want.Key, supervisor.ErrLeaseHeldElsewhere, a.Previous)
+		case a.Quarantine && !a.Mine:
 			// The previous holder's program may run for up to a TTL
-			// after the moment its lease ended: wait that long, holding.
+			// after the moment its lease ended: wait that long, holding
+			// and renewing (a key held in silence lapses: PostgreSQL
+			// ends a session idle for a TTL, and its lock with it).
 			waiting("", "taking over from "+a.Previous+" once its lease has surely ended")
-			if !sleep(ctx, m.cfg.TTL) {
+			kept, at, err := m.keepFor(ctx, want.Key, m.cfg.TTL)
+			if err != nil {
 				m.release(want.Key)
-				return nil, ctx.Err()
+				return nil, err
 			}
-			sent = time.Now()
-			lost, err := m.renew(ctx, []string{want.Key})
-			if err != nil || len(lost) > 0 {
+			if !kept {
 				continue
 			}
-			return m.hold(want, sent, first), nil
+			return m.hold(want, at, first), nil
 		default:
 			return m.hold(want, sent, first), nil
 		}
 		if !sleep(ctx, m.cfg.Poll()) {
 			return nil, ctx.Err()
+		}
+	}
+}
+
+// keepFor renews key every RenewEvery for d, and reports whether it was
+// kept throughout, with the send time of the last renewal; err is ctx's.
+func (m *Manager) keepFor(ctx context.Context, key string, d time.Duration) (kept bool, sent time.Time, err error) {
+	end := time.Now().Add(d)
+	for {
+		wait := min(m.cfg.RenewEvery(), time.Until(end))
+		if wait > 0 && !sleep(ctx, wait) {
+			return false, sent, ctx.Err()
+		}
+		sent = time.Now()
+		lost, err := m.renew(ctx, []string{key})
+		if err != nil || len(lost) > 0 {
+			return false, sent, nil
+		}
+		if !sent.Before(end) {
+			return true, sent, nil
 		}
 	}
 }

@@ -23,6 +23,7 @@ type fakeBackend struct {
 	// quarantine makes the next acquisition report a holder that lost
 	// its session without giving the key up.
 	quarantine string
+	renewals   int
 }
 
 func (b *fakeBackend) TryAcquire(_ context.Context, key string) (Attempt, error) {
@@ -52,6 +53,7 @@ func (b *fakeBackend) Renew(_ context.Context, keys []string) ([]string, error) 
 	if b.down {
 		return nil, errors.New("unreachable")
 	}
+	b.renewals++
 	var lost []string
 	for _, k := range keys {
 		if b.keys[k] != b.node {
@@ -182,6 +184,57 @@ func TestManager_QuarantineWaitsATTL(t *testing.T) {
 		}
 		if reason == "" {
 			t.Error("the wait was not reported")
+		}
+	})
+}
+
+// TestManager_QuarantineKeepsTheKey: the key is renewed all through the
+// quarantine (a PostgreSQL session idle for a TTL loses its lock), and a
+// key another node lost in the middle of it is not granted.
+func TestManager_QuarantineKeepsTheKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &fakeBackend{node: "node-a", keys: map[string]string{}, quarantine: "node-b"}
+		m := New(b, testCfg, quiet())
+		defer m.Close()
+		if _, err := m.Acquire(context.Background(), supervisor.LeaseWant{Key: "k"}); err != nil {
+			t.Fatal(err)
+		}
+		if want := int(testCfg.TTL / testCfg.RenewEvery()); b.renewals < want {
+			t.Errorf("%d renewals during the quarantine, want at least %d", b.renewals, want)
+		}
+
+		// The session ends in the middle of the quarantine: another node
+		// takes the key, and this one keeps waiting.
+		b2 := &fakeBackend{node: "node-a", keys: map[string]string{}, quarantine: "node-b"}
+		m2 := New(b2, testCfg, quiet())
+		defer m2.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*testCfg.TTL)
+		defer cancel()
+		go func() {
+			time.Sleep(testCfg.TTL / 2)
+			b2.set(func() { b2.keys["k"] = "node-c" })
+		}()
+		if _, err := m2.Acquire(ctx, supervisor.LeaseWant{Key: "k"}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a key lost during the quarantine was granted (err %v)", err)
+		}
+	})
+}
+
+// TestManager_ResumeRefusesATakenKey: a daemon resuming the lease of a
+// process it adopted finds that another node held the key meanwhile: the
+// lease is not its to resume.
+func TestManager_ResumeRefusesATakenKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &fakeBackend{node: "node-a", keys: map[string]string{}, quarantine: "node-c"}
+		m := New(b, testCfg, quiet())
+		defer m.Close()
+		_, err := m.Acquire(context.Background(), supervisor.LeaseWant{Key: "k", Resume: true})
+		if !errors.Is(err, supervisor.ErrLeaseHeldElsewhere) {
+			t.Fatalf("resume of a key node-c held meanwhile: %v", err)
+		}
+		m.Close() // waits for the release
+		if h := b.keys["k"]; h != "" {
+			t.Errorf("the key stays %q's", h)
 		}
 	})
 }
