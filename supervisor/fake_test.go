@@ -26,12 +26,11 @@ type fakeBehavior struct {
 }
 
 type fakeChild struct {
-	rt      *fakeRuntime
-	name    string
-	pid     int
-	at      time.Time
-	done    chan ExitStatus
-	once    sync.Once
+	rt   *fakeRuntime
+	name string
+	pid  int
+	at   time.Time
+	Exit
 	signals []syscall.Signal
 }
 
@@ -54,18 +53,17 @@ func (r *fakeRuntime) get(name string) fakeBehavior {
 	defer r.mu.Unlock()
 	return r.behavior[name]
 }
-func (c *fakeChild) Pid() int                { return c.pid }
-func (c *fakeChild) Done() <-chan ExitStatus { return c.done }
-func (fakeOutput) Stats() OutputStats        { return OutputStats{} }
-func (fakeOutput) Reopen() error             { return nil }
-func (fakeOutput) Close() error              { return nil }
+func (c *fakeChild) Pid() int         { return c.pid }
+func (fakeOutput) Stats() OutputStats { return OutputStats{} }
+func (fakeOutput) Reopen() error      { return nil }
+func (fakeOutput) Close() error       { return nil }
 
 type fakeOutput struct{}
 
 func (r *fakeRuntime) Start(spec *ProcessSpec, _ Output) (Child, error) {
 	r.mu.Lock()
 	r.nextPid++
-	c := &fakeChild{rt: r, name: spec.FullName(), pid: r.nextPid, at: time.Now(), done: make(chan ExitStatus, 1)}
+	c := &fakeChild{rt: r, name: spec.FullName(), pid: r.nextPid, at: time.Now()}
 	r.mu.Unlock()
 	r.spawns <- c
 	if b := r.get(c.name); b.exitAfter > 0 {
@@ -84,7 +82,7 @@ func (c *fakeChild) Signal(sig syscall.Signal, group bool) error {
 	return nil
 }
 
-func (c *fakeChild) exit(st ExitStatus) { c.once.Do(func() { c.done <- st }) }
+func (c *fakeChild) exit(st ExitStatus) { c.Exited(st) }
 func (fakeOutput) Clear() error         { return nil }
 
 // signalled is what the child was sent so far.

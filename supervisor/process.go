@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -36,19 +37,23 @@ type command struct {
 	reply chan error // capacity 1
 }
 
-// process owns one supervised process. Only its goroutine (run) mutates the
-// machine; everyone else reads the published ProcessInfo.
+// process owns one supervised process. Its actor mutates the machine one
+// wake-up at a time; everyone else reads the published ProcessInfo.
+//
+// The actor holds no goroutine while nothing happens: commands, the
+// child's exit, its readiness notes and the timer are posted to a mailbox,
+// and a goroutine runs only while the mailbox has something in it. Ten
+// thousand idle programs then cost no stacks.
 type process struct {
 	spec *ProcessSpec
 	rt   Runtime
 	out  Output
 	log  *slog.Logger
-	cmds chan command
 	info atomic.Pointer[ProcessInfo]
-	done chan struct{} // closed when the goroutine has finished
-	// changed tells the supervisor a snapshot was published; set before run.
+	done chan struct{} // closed when the actor has finished
+	// changed tells the supervisor a snapshot was published; set before begin.
 	changed func()
-	// adoption is what a previous daemon left for it; set before run.
+	// adoption is what a previous daemon left for it; set before begin.
 	adoption Adoption
 	// listener: it is an event listener, whose protocol state a successor
 	// cannot know.
@@ -59,16 +64,43 @@ type process struct {
 	// groupPrio is its group's priority, which orders it before its own;
 	// an update may change it while the process runs on.
 	groupPrio atomic.Int64
-	// statusText is the last STATUS= its spawn sent; the actor's own.
-	statusText string
 	// onState reports each state change as supervisord's events; set
-	// before run. pid is the current (or just ended) process's.
+	// before begin. pid is the current (or just ended) process's.
 	onState func(spec *ProcessSpec, from, to State, tries, pid int, expected bool)
 	// mayNotSpawn, if set, says a spawn must wait (for a cluster lease);
 	// onGated then starts that wait, once the wait is published (gated).
 	mayNotSpawn func() bool
 	onGated     func()
-	gated       bool
+
+	box mailbox
+	a   actorState // the actor's own: touched only by the turn under way
+}
+
+// mailbox is what waits for the actor.
+type mailbox struct {
+	mu       sync.Mutex
+	wakes    []wake
+	turning  bool // a goroutine is handling the wakes
+	finished bool // the actor ended: nothing more is handled
+	// Readiness notes are merged while one waits, so that a chatty
+	// notify socket cannot grow the mailbox.
+	noteQueued bool
+	note       Note
+	noteGen    uint32
+	next       chan struct{} // closed at the next publish; see nextPublish
+}
+
+// actorState is the actor's state between wake-ups.
+type actorState struct {
+	m        machine
+	child    Child
+	childGen uint32 // which spawn an exit or a note is from
+	timer    *time.Timer
+	timerGen uint32 // which arming a firing is from
+	lastPid  int    // the current process's, or the last one's once it ended
+	// statusText is the last STATUS= its spawn sent.
+	statusText string
+	gated      bool
 }
 
 func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger, out Output) *process {
@@ -76,23 +108,23 @@ func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger, out Output) *pr
 		spec: spec,
 		rt:   rt,
 		out:  out,
-		log:  log.With("process", spec.FullName()),
-		cmds: make(chan command),
+		log:  log,
 		done: make(chan struct{}),
 	}
-	p.publish(machine{}, nil)
+	p.publish()
 	return p
 }
 
+// logger is the process's logger: made when first needed, since most
+// processes log only when something goes wrong.
+func (p *process) logger() *slog.Logger { return p.log.With("process", p.spec.FullName()) }
+
 // send hands a command to the actor and waits for its immediate answer.
+// Once posted, a command is carried out even if ctx ends first.
 func (p *process) send(ctx context.Context, c command) error {
 	c.reply = make(chan error, 1)
-	select {
-	case p.cmds <- c:
-	case <-p.done:
+	if !p.post(wake{kind: wokeByCommand, cmd: c}) {
 		return ErrShutdown
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 	select {
 	case err := <-c.reply:
@@ -102,213 +134,318 @@ func (p *process) send(ctx context.Context, c command) error {
 	}
 }
 
-// run is the actor loop. It returns once a shutdown was requested and no
-// process remains.
-func (p *process) run() {
-	defer close(p.done)
-	defer p.out.Close()
-	turn := p.actor()
-	for turn() {
+// post queues a wake-up and starts a turn if none is under way. It never
+// blocks, so the reaper and timers may call it; false once the actor
+// has finished.
+func (p *process) post(w wake) bool {
+	b := &p.box
+	b.mu.Lock()
+	if b.finished {
+		b.mu.Unlock()
+		return false
+	}
+	b.wakes = append(b.wakes, w)
+	p.turnLocked()
+	return true
+}
+
+// postNote queues a readiness note of spawn gen, merged into one already
+// waiting.
+func (p *process) postNote(n Note, gen uint32) {
+	b := &p.box
+	b.mu.Lock()
+	if b.finished {
+		b.mu.Unlock()
+		return
+	}
+	if b.noteQueued && b.noteGen == gen {
+		b.note.Ready = b.note.Ready || n.Ready
+		if n.Status != "" {
+			b.note.Status = n.Status
+		}
+		b.mu.Unlock()
+		return
+	}
+	b.noteQueued, b.note, b.noteGen = true, n, gen
+	b.wakes = append(b.wakes, wake{kind: wokeByNote, gen: gen})
+	p.turnLocked()
+}
+
+// turnLocked starts a turn unless one is under way, and unlocks the box.
+func (p *process) turnLocked() {
+	b := &p.box
+	start := !b.turning
+	b.turning = true
+	b.mu.Unlock()
+	if start {
+		go p.turn()
 	}
 }
 
-// actor sets up the actor's state and returns one turn of its loop: wait
-// for a wake-up, handle it, and report whether to go on. The setup's frame
-// (over a KiB) is gone while the actor waits: an idle actor then uses
-// under 2 KiB of stack, so the collector shrinks the 8 KiB a spawn grew it
-// to back to 4 KiB, 40 MiB at 10,000 programs.
-func (p *process) actor() (turn func() bool) {
-	var (
-		m       machine
-		child   Child
-		exits   <-chan ExitStatus
-		notes   <-chan Note // the child's readiness notes, if it has any
-		timer   = time.NewTimer(time.Hour)
-		timerOn bool
-	)
-	lastPid := 0 // the current process's, or the last one's once it ended
-	watch := func(c Child) {
-		child, exits, notes = c, c.Done(), nil
-		lastPid = c.Pid()
-		if p.pid != nil {
-			p.pid.Store(int64(lastPid))
+// turn handles wake-ups until the mailbox is empty, and then ends: an idle
+// actor holds no goroutine. Only one turn runs at a time.
+func (p *process) turn() {
+	b := &p.box
+	for {
+		b.mu.Lock()
+		if len(b.wakes) == 0 {
+			b.turning = false
+			b.wakes = nil // an idle actor keeps no buffer
+			b.mu.Unlock()
+			return
 		}
-		if a, ok := c.(Announcer); ok {
-			notes = a.Notes()
+		w := b.wakes[0]
+		b.wakes[0] = wake{}
+		b.wakes = b.wakes[1:]
+		if w.kind == wokeByNote {
+			w.note, b.noteQueued = b.note, false
+		}
+		b.mu.Unlock()
+		p.handle(w)
+		if !p.goesOn() {
+			p.finish()
+			return
 		}
 	}
-	timer.Stop()
-	if a := p.adoption; a.Child != nil {
-		watch(a.Child)
-		m = adoptedMachine(p.spec, a.Started, time.Now())
-		// An operator had stopped it (the stop was under way): if it has
-		// ended meanwhile, it is not restarted.
-		m.OperatorStopped = a.Stopped
-		if m.Timer != timerNone {
-			timerOn = true
-			timer.Reset(time.Until(m.Deadline))
-		}
-		p.publish(m, child)
-	} else if a.Stopped {
-		m.OperatorStopped = true
-	}
+}
 
-	// step applies one event and performs its effects, feeding the outcome of
-	// spawns and stop signals back in as events.
-	var step func(ev event) error
-	step = func(ev event) error {
-		prev := m.State
-		next, effects, err := transition(m, ev, p.spec, time.Now())
-		if err != nil {
-			return err
-		}
-		m = next
-		if p.onState != nil && (m.State != prev || m.HasVia) {
-			from := prev
-			if m.HasVia && m.Via != prev {
-				p.onState(p.spec, prev, m.Via, m.Backoff, lastPid, m.ExitExpected)
-				from = m.Via
-			}
-			if m.State != from {
-				p.onState(p.spec, from, m.State, m.Backoff, lastPid, m.ExitExpected)
-			}
-		}
-		if m.State != prev {
-			p.log.Debug("state", "from", prev, "to", m.State, "event", ev.kind)
-			p.logMilestone(prev, m.State, m.SpawnErr)
-			if m.State == Stopping && child != nil {
-				child.Stopping()
-			}
-		}
-		var follow []event
-		for _, e := range effects {
-			switch e.kind {
-			case effSpawn:
-				if p.mayNotSpawn != nil && p.mayNotSpawn() {
-					// A cluster singleton whose lease is not held (lost,
-					// or an adopted process's not yet resumed): it
-					// waits for it instead.
-					p.gated = true
-					follow = append(follow, event{kind: evGated, err: clusterWaitText})
-					continue
-				}
-				c, serr := p.rt.Start(p.spec, p.out)
-				if serr != nil {
-					p.log.Warn("spawn error", "err", serr)
-					follow = append(follow, event{kind: evSpawnFailed, err: serr.Error()})
-					continue
-				}
-				watch(c)
-				p.statusText = ""
-				p.log.Info("spawned", "pid", c.Pid())
-				follow = append(follow, event{kind: evSpawned})
-			case effSignal:
-				if child == nil {
-					continue
-				}
-				if serr := child.Signal(e.sig, e.group); serr != nil {
-					p.log.Error("cannot signal", "signal", e.sig, "err", serr)
-					if ev.kind == evSignal {
-						return errors.Join(ErrFailed, serr)
-					}
-					follow = append(follow, event{kind: evSignalFailed, err: serr.Error()})
-				}
-			}
-		}
-		for _, f := range follow {
-			if ferr := step(f); ferr != nil {
-				return ferr
-			}
-		}
-		return nil
-	}
+// goesOn says whether the actor has anything left to do: it ends once a
+// shutdown was requested and no process or timer remains.
+func (p *process) goesOn() bool {
+	a := &p.a
+	return !a.m.NoRestart || a.child != nil || a.timer != nil
+}
 
-	// handle deals with one wake-up. It and step are closures, so the
-	// goroutine's own frame stays small while it waits: an idle actor's
-	// stack then shrinks to a few KiB, which counts with a thousand of them.
-	//lint:ignore S1021 declared apart so that handle is called through a variable, never inlined
-	var handle func(w wake)
-	handle = func(w wake) {
-		switch w.kind {
-		case wokeByCommand:
-			c := w.cmd
-			var err error
-			switch c.kind {
-			case cmdStart:
-				if err = p.rt.Check(p.spec); err == nil {
-					err = step(event{kind: evStart})
-				}
-				if err == nil {
-					p.rt.Hold(p.spec, false)
-				}
-			case cmdStop:
-				if err = step(event{kind: evStop}); err == nil && c.hold {
-					p.rt.Hold(p.spec, true)
-				}
-			case cmdSignal:
-				err = step(event{kind: evSignal, sig: c.sig})
-			case cmdShutdown:
-				err = step(event{kind: evShutdown})
-			case cmdPing:
-				c.reply <- nil
-				return
-			case cmdWait:
-				if err = p.rt.Check(p.spec); err == nil {
-					err = step(event{kind: evWait, err: c.text})
-				}
-				if err == nil {
-					p.rt.Hold(p.spec, false) // started by the operator: no longer held stopped
-				}
-			case cmdWaitText:
-				err = step(event{kind: evWaitText, err: c.text})
-			case cmdDepsReady:
-				err = step(event{kind: evDepsReady})
-			case cmdDepsFailed:
-				err = step(event{kind: evDepsFailed, err: c.text})
-			case cmdStdin:
-				c.reply <- writeStdin(m, child, c.data)
-				return
-			}
-			p.publish(m, child)
-			c.reply <- err
-		case wokeByNote:
-			if w.note.Status != "" {
-				p.statusText = w.note.Status
-			}
-			if w.note.Ready {
-				step(event{kind: evReady})
-			}
-			p.publish(m, child)
-		case wokeByExit:
-			pid := child.Pid()
-			child, exits, notes = nil, nil, nil
-			p.log.Info("exited", "pid", pid, "status", w.exit.Text)
-			step(event{kind: evExit, exit: w.exit})
-			p.publish(m, child)
-		case wokeByTimer:
-			timerOn = false
-			if m.State == Stopping && child != nil {
-				p.log.Warn("did not stop in time: sending SIGKILL", "pid", child.Pid(), "stopwaitsecs", p.spec.StopWait.Seconds())
-			}
-			step(event{kind: evTimer})
-			p.publish(m, child)
-		}
-		// Keep the one timer in line with the machine's deadline.
-		timer.Stop()
-		timerOn = m.Timer != timerNone
-		if timerOn {
-			timer.Reset(time.Until(m.Deadline))
+// finish ends the actor: commands still queued are answered ErrShutdown.
+func (p *process) finish() {
+	b := &p.box
+	b.mu.Lock()
+	b.finished, b.turning = true, false
+	left := b.wakes
+	b.wakes = nil
+	b.mu.Unlock()
+	for _, w := range left {
+		if w.kind == wokeByCommand {
+			w.cmd.reply <- ErrShutdown
 		}
 	}
+	p.out.Close()
+	close(p.done)
+}
 
-	return func() bool {
-		var timerC <-chan time.Time
-		if timerOn {
-			timerC = timer.C
-		}
-		handle(p.wait(exits, notes, timerC))
-		return !m.NoRestart || child != nil || timerOn
+// begin sets the actor up: takes over an adopted process, if any. It runs
+// before anything is posted.
+func (p *process) begin() {
+	a := &p.a
+	ad := p.adoption
+	if ad.Child == nil {
+		a.m.OperatorStopped = ad.Stopped
+		p.publish()
+		return
 	}
+	// A wake-up posted while this runs waits for it.
+	p.box.mu.Lock()
+	p.box.turning = true
+	p.box.mu.Unlock()
+	p.watch(ad.Child)
+	a.m = adoptedMachine(p.spec, ad.Started, time.Now())
+	// An operator had stopped it (the stop was under way): if it has
+	// ended meanwhile, it is not restarted.
+	a.m.OperatorStopped = ad.Stopped
+	p.armTimer()
+	p.publish()
+	p.box.mu.Lock()
+	if len(p.box.wakes) == 0 {
+		p.box.turning = false
+		p.box.mu.Unlock()
+		return
+	}
+	p.box.mu.Unlock()
+	go p.turn()
+}
+
+// watch makes c the current child: its exit and notes wake the actor.
+func (p *process) watch(c Child) {
+	a := &p.a
+	a.child = c
+	a.childGen++
+	gen := a.childGen
+	a.lastPid = c.Pid()
+	if p.pid != nil {
+		p.pid.Store(int64(a.lastPid))
+	}
+	if n, ok := c.(Announcer); ok {
+		n.OnNote(func(note Note) { p.postNote(note, gen) })
+	}
+	c.OnExit(func(st ExitStatus) { p.post(wake{kind: wokeByExit, exit: st, gen: gen}) })
+}
+
+// armTimer keeps the one timer in line with the machine's deadline. A
+// firing of an earlier arming is told apart by its generation.
+func (p *process) armTimer() {
+	a := &p.a
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
+	a.timerGen++
+	if a.m.Timer == timerNone {
+		return
+	}
+	gen := a.timerGen
+	a.timer = time.AfterFunc(time.Until(a.m.Deadline), func() { p.post(wake{kind: wokeByTimer, gen: gen}) })
+}
+
+// step applies one event and performs its effects, feeding the outcome of
+// spawns and stop signals back in as events.
+func (p *process) step(ev event) error {
+	a := &p.a
+	prev := a.m.State
+	next, effects, err := transition(a.m, ev, p.spec, time.Now())
+	if err != nil {
+		return err
+	}
+	a.m = next
+	m := &a.m
+	if p.onState != nil && (m.State != prev || m.HasVia) {
+		from := prev
+		if m.HasVia && m.Via != prev {
+			p.onState(p.spec, prev, m.Via, m.Backoff, a.lastPid, m.ExitExpected)
+			from = m.Via
+		}
+		if m.State != from {
+			p.onState(p.spec, from, m.State, m.Backoff, a.lastPid, m.ExitExpected)
+		}
+	}
+	if m.State != prev {
+		if p.log.Enabled(context.Background(), slog.LevelDebug) {
+			p.logger().Debug("state", "from", prev, "to", m.State, "event", ev.kind)
+		}
+		p.logMilestone(prev, m.State, m.SpawnErr)
+		if m.State == Stopping && a.child != nil {
+			a.child.Stopping()
+		}
+	}
+	var follow []event
+	for _, e := range effects {
+		switch e.kind {
+		case effSpawn:
+			if p.mayNotSpawn != nil && p.mayNotSpawn() {
+				// A cluster singleton whose lease is not held (lost,
+				// or an adopted process's not yet resumed): it
+				// waits for it instead.
+				a.gated = true
+				follow = append(follow, event{kind: evGated, err: clusterWaitText})
+				continue
+			}
+			c, serr := p.rt.Start(p.spec, p.out)
+			if serr != nil {
+				p.logger().Warn("spawn error", "err", serr)
+				follow = append(follow, event{kind: evSpawnFailed, err: serr.Error()})
+				continue
+			}
+			p.watch(c)
+			a.statusText = ""
+			p.logger().Info("spawned", "pid", c.Pid())
+			follow = append(follow, event{kind: evSpawned})
+		case effSignal:
+			if a.child == nil {
+				continue
+			}
+			if serr := a.child.Signal(e.sig, e.group); serr != nil {
+				p.logger().Error("cannot signal", "signal", e.sig, "err", serr)
+				if ev.kind == evSignal {
+					return errors.Join(ErrFailed, serr)
+				}
+				follow = append(follow, event{kind: evSignalFailed, err: serr.Error()})
+			}
+		}
+	}
+	for _, f := range follow {
+		if ferr := p.step(f); ferr != nil {
+			return ferr
+		}
+	}
+	return nil
+}
+
+// handle deals with one wake-up.
+func (p *process) handle(w wake) {
+	a := &p.a
+	switch w.kind {
+	case wokeByCommand:
+		c := w.cmd
+		var err error
+		switch c.kind {
+		case cmdStart:
+			if err = p.rt.Check(p.spec); err == nil {
+				err = p.step(event{kind: evStart})
+			}
+			if err == nil {
+				p.rt.Hold(p.spec, false)
+			}
+		case cmdStop:
+			if err = p.step(event{kind: evStop}); err == nil && c.hold {
+				p.rt.Hold(p.spec, true)
+			}
+		case cmdSignal:
+			err = p.step(event{kind: evSignal, sig: c.sig})
+		case cmdShutdown:
+			err = p.step(event{kind: evShutdown})
+		case cmdPing:
+			c.reply <- nil
+			return
+		case cmdWait:
+			if err = p.rt.Check(p.spec); err == nil {
+				err = p.step(event{kind: evWait, err: c.text})
+			}
+			if err == nil {
+				p.rt.Hold(p.spec, false) // started by the operator: no longer held stopped
+			}
+		case cmdWaitText:
+			err = p.step(event{kind: evWaitText, err: c.text})
+		case cmdDepsReady:
+			err = p.step(event{kind: evDepsReady})
+		case cmdDepsFailed:
+			err = p.step(event{kind: evDepsFailed, err: c.text})
+		case cmdStdin:
+			c.reply <- writeStdin(a.m, a.child, c.data)
+			return
+		}
+		p.armTimer()
+		p.publish()
+		c.reply <- err
+		return
+	case wokeByNote:
+		if w.gen != a.childGen || a.child == nil {
+			return // from an earlier spawn
+		}
+		if w.note.Status != "" {
+			a.statusText = w.note.Status
+		}
+		if w.note.Ready {
+			p.step(event{kind: evReady})
+		}
+	case wokeByExit:
+		if w.gen != a.childGen || a.child == nil {
+			return
+		}
+		pid := a.child.Pid()
+		a.child = nil
+		p.logger().Info("exited", "pid", pid, "status", w.exit.Text)
+		p.step(event{kind: evExit, exit: w.exit})
+	case wokeByTimer:
+		if w.gen != a.timerGen || a.timer == nil {
+			return // stopped or re-armed since
+		}
+		a.timer = nil
+		if a.m.State == Stopping && a.child != nil {
+			p.logger().Warn("did not stop in time: sending SIGKILL", "pid", a.child.Pid(), "stopwaitsecs", p.spec.StopWait.Seconds())
+		}
+		p.step(event{kind: evTimer})
+	}
+	p.armTimer()
+	p.publish()
 }
 
 type wakeKind uint8
@@ -320,33 +457,20 @@ const (
 	wokeByNote
 )
 
-// wake is what ended the actor's wait.
+// wake is what the actor is woken for.
 type wake struct {
 	kind wakeKind
+	gen  uint32 // wokeByExit, wokeByNote: the spawn's; wokeByTimer: the arming's
 	cmd  command
 	exit ExitStatus
 	note Note
 }
 
-// wait blocks until a command, the child's exit or the timer.
-func (p *process) wait(exits <-chan ExitStatus, notes <-chan Note, timerC <-chan time.Time) wake {
-	select {
-	case c := <-p.cmds:
-		return wake{kind: wokeByCommand, cmd: c}
-	case st := <-exits:
-		return wake{kind: wokeByExit, exit: st}
-	case n := <-notes:
-		return wake{kind: wokeByNote, note: n}
-	case <-timerC:
-		return wake{kind: wokeByTimer}
-	}
-}
-
 // publish replaces the snapshot and wakes everyone waiting for a change.
-func (p *process) publish(m machine, c Child) {
-	pid := 0
-	if c != nil {
-		pid = c.Pid()
+func (p *process) publish() {
+	m, pid := &p.a.m, 0
+	if p.a.child != nil {
+		pid = p.a.child.Pid()
 	}
 	info := &ProcessInfo{
 		Name:         p.spec.Name,
@@ -360,7 +484,7 @@ func (p *process) publish(m machine, c Child) {
 		ExitStatus:   m.ExitStatus,
 		LastExitCode: m.LastExit,
 		SpawnErr:     m.SpawnErr,
-		StatusText:   p.statusText,
+		StatusText:   p.a.statusText,
 		Waiting:      m.Waiting,
 		Restarts:     m.Restarts,
 
@@ -372,30 +496,47 @@ func (p *process) publish(m machine, c Child) {
 		Stopped:            m.OperatorStopped,
 		Spec:               p.spec,
 		output:             p.out,
-		changed:            make(chan struct{}),
 	}
-	if old := p.info.Swap(info); old != nil {
-		close(old.changed)
+	p.info.Store(info)
+	b := &p.box
+	b.mu.Lock()
+	if b.next != nil {
+		close(b.next)
+		b.next = nil
 	}
+	b.mu.Unlock()
 	if p.changed != nil {
 		p.changed()
 	}
-	if p.gated {
+	if p.a.gated {
 		// What waits for the lease sees the wait published.
-		p.gated = false
+		p.a.gated = false
 		go p.onGated()
 	}
+}
+
+// nextPublish returns a channel closed at the next publish. It is made
+// only for a waiter: most snapshots are replaced with nobody waiting.
+func (p *process) nextPublish() <-chan struct{} {
+	b := &p.box
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.next == nil {
+		b.next = make(chan struct{})
+	}
+	return b.next
 }
 
 // waitUntil blocks until cond accepts the process's snapshot or ctx ends.
 func (p *process) waitUntil(ctx context.Context, cond func(*ProcessInfo) (bool, error)) error {
 	for {
+		next := p.nextPublish() // before the load: no publish is missed
 		info := p.info.Load()
 		if ok, err := cond(info); ok || err != nil {
 			return err
 		}
 		select {
-		case <-info.changed:
+		case <-next:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -447,14 +588,14 @@ func (p *process) logMilestone(from, to State, why string) {
 	name := p.spec.FullName()
 	switch {
 	case from == Starting && to == Running && p.spec.Ready.Kind != ReadyStartSecs:
-		p.log.Info(fmt.Sprintf("success: %s entered RUNNING state, process is ready (ready = %s)", name, p.spec.Ready.Kind))
+		p.logger().Info(fmt.Sprintf("success: %s entered RUNNING state, process is ready (ready = %s)", name, p.spec.Ready.Kind))
 	case from == Starting && to == Running:
-		p.log.Info(fmt.Sprintf("success: %s entered RUNNING state, process has stayed up for > than %s seconds (startsecs)",
+		p.logger().Info(fmt.Sprintf("success: %s entered RUNNING state, process has stayed up for > than %s seconds (startsecs)",
 			name, strconv.FormatFloat(p.spec.StartSecs.Seconds(), 'f', -1, 64)))
 	case to == Fatal && strings.HasPrefix(why, "dependency"):
-		p.log.Info(fmt.Sprintf("gave up: %s entered FATAL state, %s", name, why))
+		p.logger().Info(fmt.Sprintf("gave up: %s entered FATAL state, %s", name, why))
 	case to == Fatal:
-		p.log.Info(fmt.Sprintf("gave up: %s entered FATAL state, too many start retries too quickly", name))
+		p.logger().Info(fmt.Sprintf("gave up: %s entered FATAL state, too many start retries too quickly", name))
 	}
 }
 

@@ -46,8 +46,10 @@ type Child interface {
 	// Signal sends sig to the process, or to its whole process group.
 	// Signalling a process that already exited is not an error.
 	Signal(sig syscall.Signal, group bool) error
-	// Done delivers the exit status exactly once.
-	Done() <-chan ExitStatus
+	// OnExit has exited called once with the exit status, from any
+	// goroutine, at once if the process has ended already. The engine
+	// calls it once per child; exited never blocks. Embed Exit for it.
+	OnExit(exited func(ExitStatus))
 	// Stopping records that a stop of the process began.
 	Stopping()
 }
@@ -80,9 +82,10 @@ type StdinWriter interface {
 }
 
 // Announcer is a Child that reports its readiness: a notify socket's
-// READY=1 and STATUS=, or a probe's success.
+// READY=1 and STATUS=, or a probe's success. OnNote has noted called for
+// each note, from any goroutine; noted never blocks. Embed Notes for it.
 type Announcer interface {
-	Notes() <-chan Note
+	OnNote(noted func(Note))
 }
 
 // Note is one readiness report.

@@ -27,8 +27,7 @@ type ProcessInfo struct {
 	Stopped                               bool          // the last stop was an operator's
 	Spec                                  *ProcessSpec  // the spec in force; never modified
 
-	output  Output
-	changed chan struct{} // closed when a newer snapshot replaces this one
+	output Output
 }
 
 // FullName is the namespec: "group:name", or "name" for a group of its own.

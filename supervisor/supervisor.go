@@ -181,10 +181,11 @@ func (s *Supervisor) Close(ctx context.Context) error {
 	return s.closeErr
 }
 
-func (s *Supervisor) newProcess(spec ProcessSpec, adopt, listener bool) *process {
-	sp := spec
+// newProcess makes the actor of spec, which it shares with the
+// configuration it came from: a spec is never changed once loaded.
+func (s *Supervisor) newProcess(spec *ProcessSpec, adopt, listener bool) *process {
 	pid := new(atomic.Int64)
-	p := newProcess(&sp, s.rt, s.Logger, s.newOutput(&sp, listener, pid))
+	p := newProcess(spec, s.rt, s.Logger, s.newOutput(spec, listener, pid))
 	p.listener, p.pid = listener, pid
 	p.changed = s.changes.notify
 	p.onState = s.emitState
@@ -200,7 +201,7 @@ func (s *Supervisor) newProcess(spec ProcessSpec, adopt, listener bool) *process
 	if adopt {
 		p.adoption = s.rt.Adopt(p.spec, p.out)
 	}
-	go p.run()
+	p.begin()
 	return p
 }
 
@@ -209,7 +210,8 @@ func (s *Supervisor) newProcess(spec ProcessSpec, adopt, listener bool) *process
 // s.mu held.
 func (s *Supervisor) addGroupLocked(gs GroupSpec, adopt bool) *group {
 	g := &group{spec: gs}
-	for _, ps := range gs.Processes {
+	for i := range gs.Processes {
+		ps := &gs.Processes[i]
 		p := s.newProcess(ps, adopt, gs.Listener != nil)
 		p.groupPrio.Store(int64(gs.Priority))
 		g.procs = append(g.procs, p)
@@ -697,7 +699,7 @@ func (s *Supervisor) ReopenLogs() {
 	s.mu.RUnlock()
 	for _, p := range all {
 		if err := p.out.Reopen(); err != nil {
-			p.log.Warn("cannot reopen logs", "err", err)
+			p.logger().Warn("cannot reopen logs", "err", err)
 		}
 	}
 }

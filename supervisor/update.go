@@ -276,7 +276,8 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 	s.byName = map[string]*process{}
 	for _, gs := range groups {
 		g := &group{spec: gs}
-		for _, ps := range gs.Processes {
+		for i := range gs.Processes {
+			ps := &gs.Processes[i]
 			p := keep[ps.FullName()]
 			if p == nil {
 				p = s.newProcess(ps, false, gs.Listener != nil)

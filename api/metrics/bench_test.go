@@ -22,8 +22,8 @@ type idleRuntime struct {
 }
 
 type idleChild struct {
-	pid  int
-	done chan supervisor.ExitStatus
+	pid int
+	supervisor.Exit
 }
 
 type noOutput struct{}
@@ -33,16 +33,12 @@ func (r *idleRuntime) Close() error                                        { ret
 func (r *idleRuntime) Check(*supervisor.ProcessSpec) error                 { return nil }
 func (r *idleRuntime) NewOutput(*supervisor.ProcessSpec) supervisor.Output { return noOutput{} }
 func (r *idleRuntime) Start(*supervisor.ProcessSpec, supervisor.Output) (supervisor.Child, error) {
-	return &idleChild{pid: int(r.pid.Add(1)) + 1_000_000, done: make(chan supervisor.ExitStatus, 1)}, nil
+	return &idleChild{pid: int(r.pid.Add(1)) + 1_000_000}, nil
 }
-func (c *idleChild) Pid() int                           { return c.pid }
-func (c *idleChild) Stopping()                          {}
-func (c *idleChild) Done() <-chan supervisor.ExitStatus { return c.done }
+func (c *idleChild) Pid() int  { return c.pid }
+func (c *idleChild) Stopping() {}
 func (c *idleChild) Signal(sig syscall.Signal, group bool) error {
-	select {
-	case c.done <- supervisor.ExitStatus{Code: -1, Signaled: true}:
-	default:
-	}
+	c.Exited(supervisor.ExitStatus{Code: -1, Signaled: true})
 	return nil
 }
 func (noOutput) Stats() supervisor.OutputStats { return supervisor.OutputStats{} }

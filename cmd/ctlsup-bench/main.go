@@ -84,7 +84,7 @@ func main() {
 		features(bin, sizes[len(sizes)-1], kills)
 	}
 	if !*quick && run("scale") {
-		scale(bin, []int{1000, 5000, 10000})
+		scale(bin, kinds, []int{1000, 5000, 10000})
 	}
 	print(kinds)
 }

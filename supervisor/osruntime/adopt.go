@@ -254,7 +254,7 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		return a
 	}
 	delete(r.survivors, name)
-	c := &osChild{name: name, state: r.state, id: e.ID, done: make(chan supervisor.ExitStatus, 1), acct: &r.acct,
+	c := &osChild{name: name, state: r.state, id: e.ID, acct: &r.acct,
 		memoryMax: spec.Limits.MemoryMax}
 	attr := proc.Attr{GroupGrace: spec.StopWait, OnExit: c.exited, OnGone: c.gone}
 	if c.leaf = r.leafOf(e); c.leaf != nil {

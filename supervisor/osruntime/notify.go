@@ -189,23 +189,5 @@ func (c *osChild) owns(pid int) bool {
 	return c.leaf != nil && c.leaf.Contains(pid)
 }
 
-// note passes a readiness note to the engine without ever blocking the
-// receiver: a STATUS= that finds the queue full is dropped, a READY=1 is
-// kept.
-func (c *osChild) note(n supervisor.Note) {
-	select {
-	case c.notes <- n:
-	default:
-		if n.Ready {
-			go func() {
-				select {
-				case c.notes <- n:
-				case <-c.p.Done():
-				}
-			}()
-		}
-	}
-}
-
-// Notes delivers the spawn's readiness notes.
-func (c *osChild) Notes() <-chan supervisor.Note { return c.notes }
+// note passes a readiness note to the engine; it never blocks.
+func (c *osChild) note(n supervisor.Note) { c.Note(n) }

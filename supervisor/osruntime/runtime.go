@@ -172,7 +172,8 @@ func (r *Runtime) Detach() (undo func()) {
 
 // NewOutput returns the log capture of spec.
 func (r *Runtime) NewOutput(spec *supervisor.ProcessSpec) supervisor.Output {
-	log := r.Logger.With("process", spec.FullName())
+	// A sink's warnings name its path; processes may share it.
+	log := r.Logger
 	c := &logcap.Capture{Redirect: spec.RedirectStderr, Name: spec.FullName(), Hub: r.hub}
 	if r.holder != nil {
 		c.Keeper = r.holder
@@ -295,8 +296,8 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		defer childEnd.Close()
 		files[0] = childEnd
 	}
-	c := &osChild{name: spec.FullName(), state: r.state, done: make(chan supervisor.ExitStatus, 1), acct: &r.acct,
-		memoryMax: spec.Limits.MemoryMax, notes: make(chan supervisor.Note, 8), rt: r, stdin: stdin}
+	c := &osChild{name: spec.FullName(), state: r.state, acct: &r.acct,
+		memoryMax: spec.Limits.MemoryMax, rt: r, stdin: stdin}
 	attr := proc.Attr{
 		Path:        path,
 		Argv:        spec.Argv,
@@ -508,17 +509,17 @@ type osChild struct {
 	name  string
 	state *stateFile
 	id    uint64 // its journal entry
-	done  chan supervisor.ExitStatus
-	leaf  *cgroup.Leaf // its cgroup; nil in process-group mode
-	acct  *accounts
-	usage *spawnUsage // its part of its program's account
+	supervisor.Exit
+	supervisor.Notes              // readiness, from the notify socket or a probe
+	leaf             *cgroup.Leaf // its cgroup; nil in process-group mode
+	acct             *accounts
+	usage            *spawnUsage // its part of its program's account
 	// memoryMax is its limit, which an OOM kill's exit text names.
 	memoryMax int64
 	// killed: the daemon sent it SIGKILL, so a SIGKILL death is not the
 	// kernel's OOM killer.
 	killed   atomic.Bool
 	goneOnce sync.Once
-	notes    chan supervisor.Note // readiness, from the notify socket or a probe
 	rt       *Runtime
 	stdin    *stdinPipe // nil without Stdin
 }
@@ -550,16 +551,14 @@ func (c *osChild) Signal(sig syscall.Signal, group bool) error {
 	return c.p.Signal(sig)
 }
 
-func (c *osChild) Done() <-chan supervisor.ExitStatus { return c.done }
-
 // Stopping records that a stop began, so a successor finishes it.
 func (c *osChild) Stopping() { c.state.stopping(c.id) }
 
-// exited runs in the reaper, possibly before Start returned; the channel
-// has room for the one status.
+// exited runs in the reaper, possibly before Start returned: Exit keeps
+// the status until the engine asks for it.
 func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {
 	if !known {
-		c.done <- supervisor.ExitStatus{Code: -1, Text: "status unknown (ended as another process's child)"}
+		c.Exited(supervisor.ExitStatus{Code: -1, Text: "status unknown (ended as another process's child)"})
 		return
 	}
 	st := supervisor.ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
@@ -573,7 +572,7 @@ func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {
 			st.Text += " (killed by the kernel's OOM killer)"
 		}
 	}
-	c.done <- st
+	c.Exited(st)
 }
 
 // gone closes the journal entry once no process of the spawn remains, and

@@ -374,13 +374,13 @@ func TestOS_SingletonLock(t *testing.T) {
 		t.Errorf("error %q, want %q", err, want)
 	}
 	first.Signal(syscall.SIGTERM, false)
-	<-first.Done()
+	exitOf(first)
 	third, err := rt.Start(spec, rt.NewOutput(spec))
 	if err != nil {
 		t.Fatalf("lock not released by the exit: %v", err)
 	}
 	third.Signal(syscall.SIGTERM, false)
-	<-third.Done()
+	exitOf(third)
 }
 
 // TestOS_RestartSingletonNeverOverlaps restarts a singleton whose process
@@ -586,4 +586,11 @@ func TestOS_SingletonErrorNamesTheHolder(t *testing.T) {
 	if want := fmt.Sprintf("singleton beat is still running as pid %d", holder.Process.Pid); err == nil || err.Error() != want {
 		t.Errorf("error %v, want %q", err, want)
 	}
+}
+
+// exitOf waits for c's exit status.
+func exitOf(c supervisor.Child) supervisor.ExitStatus {
+	ch := make(chan supervisor.ExitStatus, 1)
+	c.OnExit(func(st supervisor.ExitStatus) { ch <- st })
+	return <-ch
 }
