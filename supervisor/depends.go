@@ -48,7 +48,7 @@ func (s *Supervisor) issueStart(ctx context.Context, p *process, name string) er
 		if err := p.send(ctx, command{kind: cmdWait, text: clusterWait("", "")}); err != nil {
 			return opErr("start", name, err, p.info.Load().SpawnErr)
 		}
-		go s.awaitLease(p, deps)
+		go s.leaseWaiter(p)
 		return nil
 	}
 	if len(deps) == 0 {

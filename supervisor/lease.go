@@ -91,10 +91,36 @@ func (s *Supervisor) needsLease(p *process) bool {
 	return s.leases[p.spec.FullName()] == nil
 }
 
+// leaseWaiter waits for p's lease on behalf of every wait it is gated
+// into, one at a time: two acquisitions of one lease for one process would
+// end with the later giving up the lease the process runs under. A wait
+// that begins while the waiter finishes is served by it.
+func (s *Supervisor) leaseWaiter(p *process) {
+	if !p.leaseWaiting.CompareAndSwap(false, true) {
+		p.leaseWaitAgain.Store(true)
+		return
+	}
+	for {
+		s.mu.RLock()
+		deps := s.depsLocked(p)
+		s.mu.RUnlock()
+		s.awaitLease(p, deps) // serves the wait under way, if any
+		p.leaseWaiting.Store(false)
+		// A wait that began before the store above asked for another
+		// round; one that began after it has a waiter of its own.
+		if !p.leaseWaitAgain.Swap(false) || !p.leaseWaiting.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
 // awaitLease acquires p's lease while p waits (STARTING, no pid), then
 // goes on as a start does: its dependencies, then the spawn. It gives up
 // when p stops waiting or the daemon closes.
 func (s *Supervisor) awaitLease(p *process, deps []*process) {
+	if !p.info.Load().Waiting {
+		return // served already, or stopped
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { // stop waiting when p does

@@ -71,6 +71,9 @@ type process struct {
 	// onGated then starts that wait, once the wait is published (gated).
 	mayNotSpawn func() bool
 	onGated     func()
+	// leaseWaiting: a goroutine waits for its lease; leaseWaitAgain: a
+	// wait began while it was finishing (see Supervisor.leaseWaiter).
+	leaseWaiting, leaseWaitAgain atomic.Bool
 
 	box mailbox
 	a   actorState // the actor's own: touched only by the turn under way

@@ -191,12 +191,7 @@ func (s *Supervisor) newProcess(spec *ProcessSpec, adopt, listener bool) *proces
 	p.onState = s.emitState
 	if p.spec.ClusterSingleton && s.Leases != nil {
 		p.mayNotSpawn = func() bool { return s.needsLease(p) }
-		p.onGated = func() {
-			s.mu.RLock()
-			deps := s.depsLocked(p)
-			s.mu.RUnlock()
-			s.awaitLease(p, deps)
-		}
+		p.onGated = func() { s.leaseWaiter(p) }
 	}
 	if adopt {
 		p.adoption = s.rt.Adopt(p.spec, p.out)

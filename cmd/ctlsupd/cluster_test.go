@@ -375,6 +375,10 @@ func TestCluster_OneBeatAcrossNodes(t *testing.T) {
 
 			for _, n := range c.nodes {
 				testhelper.Stop(n.cmd)
+				// Stop's SIGKILL would hide a daemon stuck on its way out.
+				if st := n.cmd.ProcessState; st == nil || !st.Success() {
+					t.Errorf("%s did not exit by itself after SIGTERM: %v", n.name, st)
+				}
 			}
 			runs := c.checkTicks("turkey") + c.checkTicks("iraq")
 			t.Logf("%s (lease_ttl %ds, fence_margin %ds): handover %s, failover after SIGKILL %s, after a cut %s; "+

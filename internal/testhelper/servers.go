@@ -1,6 +1,7 @@
 package testhelper
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"os"
@@ -19,12 +20,16 @@ type Server struct {
 	start func() *exec.Cmd
 	cmd   *exec.Cmd
 	log   *SyncBuffer
+	// stopSignal is the server's own "stop now": PostgreSQL's SIGTERM
+	// waits for every client to leave, and Stop's SIGKILL 15 s later
+	// would leave its backends orphaned, serving on.
+	stopSignal syscall.Signal
 }
 
 // Stop stops the server (its data stays, for Start).
 func (s *Server) Stop() {
 	if s.cmd != nil {
-		Stop(s.cmd)
+		StopWith(s.cmd, cmp.Or(s.stopSignal, syscall.SIGTERM))
 		s.cmd = nil
 	}
 }
@@ -134,5 +139,6 @@ func StartPostgres(t testing.TB) (*Server, string) {
 		c.Dir = "/"
 		return c
 	})
+	s.stopSignal = syscall.SIGINT // fast shutdown: sessions end at once, as `pg_ctl stop` does
 	return s, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
 }

@@ -10,11 +10,14 @@ import (
 // in production, and SIGKILL only if it has not exited after 15 s. A
 // SIGKILLed daemon leaves its programs running (that is what crash
 // recovery is for), which a test must not do to the machine.
-func Stop(cmd *exec.Cmd) {
+func Stop(cmd *exec.Cmd) { StopWith(cmd, syscall.SIGTERM) }
+
+// StopWith is Stop with another stop signal.
+func StopWith(cmd *exec.Cmd, sig syscall.Signal) {
 	if cmd.Process == nil {
 		return
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Process.Signal(sig)
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	select {

@@ -79,9 +79,11 @@ type Manager struct {
 
 	mu     sync.Mutex
 	leases map[string]*lease
-	quit   chan struct{}
-	wg     sync.WaitGroup
-	closed sync.Once
+	// releasing: releases under way, closed when done.
+	releasing map[string]chan struct{}
+	quit      chan struct{}
+	wg        sync.WaitGroup
+	closed    sync.Once
 
 	stats Stats
 }
@@ -95,7 +97,7 @@ type Stats struct {
 
 // New starts a manager over b.
 func New(b Backend, cfg Config, log *slog.Logger) *Manager {
-	m := &Manager{b: b, cfg: cfg, log: log, leases: map[string]*lease{}, quit: make(chan struct{})}
+	m := &Manager{b: b, cfg: cfg, log: log, leases: map[string]*lease{}, releasing: map[string]chan struct{}{}, quit: make(chan struct{})}
 	m.wg.Go(m.renewLoop)
 	return m
 }
@@ -126,6 +128,9 @@ func (m *Manager) Acquire(ctx context.Context, want supervisor.LeaseWant) (super
 	}
 	first := time.Now()
 	for {
+		if err := m.released(ctx, want.Key); err != nil {
+			return nil, err
+		}
 		sent := time.Now()
 		a, err := m.try(ctx, want.Key)
 		switch {
@@ -263,15 +268,48 @@ func (m *Manager) renewLoop() {
 }
 
 // release forgets key and gives it up, in the background: a stop must not
-// wait for the service.
+// wait for the service. An acquisition of key waits for it (see
+// releasing): a release that came after it would give up the new hold.
 func (m *Manager) release(key string) {
+	done := make(chan struct{})
+	m.mu.Lock()
+	prev := m.releasing[key]
+	m.releasing[key] = done
+	m.mu.Unlock()
 	m.wg.Go(func() {
+		defer func() {
+			m.mu.Lock()
+			if m.releasing[key] == done {
+				delete(m.releasing, key)
+			}
+			m.mu.Unlock()
+			close(done)
+		}()
+		if prev != nil {
+			<-prev
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.opTimeout())
 		defer cancel()
 		if err := m.b.Release(ctx, key); err != nil {
 			m.log.Warn("cannot give the cluster lease up: it ends by itself after its TTL", "key", key, "err", err)
 		}
 	})
+}
+
+// released waits until no release of key is under way.
+func (m *Manager) released(ctx context.Context, key string) error {
+	m.mu.Lock()
+	ch := m.releasing[key]
+	m.mu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close stops renewing, waits for releases under way and closes the

@@ -24,6 +24,8 @@ type fakeBackend struct {
 	// its session without giving the key up.
 	quarantine string
 	renewals   int
+	// releaseGate, if set, holds every release until closed.
+	releaseGate chan struct{}
 }
 
 func (b *fakeBackend) TryAcquire(_ context.Context, key string) (Attempt, error) {
@@ -64,6 +66,9 @@ func (b *fakeBackend) Renew(_ context.Context, keys []string) ([]string, error) 
 }
 
 func (b *fakeBackend) Release(_ context.Context, key string) error {
+	if b.releaseGate != nil {
+		<-b.releaseGate
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.keys[key] == b.node {
@@ -241,6 +246,43 @@ func TestManager_ResumeRefusesATakenKey(t *testing.T) {
 		m.Close() // waits for the release
 		if h := b.keys["k"]; h != "" {
 			t.Errorf("the key stays %q's", h)
+		}
+	})
+}
+
+// TestManager_AcquireWaitsForARelease: a lease given up in the background
+// and wanted again at once is taken once the release is done; a release
+// arriving after the new hold would give it up.
+func TestManager_AcquireWaitsForARelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &fakeBackend{node: "node-a", keys: map[string]string{}, releaseGate: make(chan struct{})}
+		m := New(b, testCfg, quiet())
+		defer m.Close()
+		l, err := m.Acquire(context.Background(), supervisor.LeaseWant{Key: "k"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Release() // waits at the service
+		done := make(chan error, 1)
+		go func() {
+			_, err := m.Acquire(context.Background(), supervisor.LeaseWant{Key: "k"})
+			done <- err
+		}()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			t.Fatalf("taken again while its release was under way (%v)", err)
+		default:
+		}
+		close(b.releaseGate)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if h := b.keys["k"]; h != "node-a" {
+			t.Errorf("the key is %q's after the release and the new hold", h)
 		}
 	})
 }

@@ -185,10 +185,11 @@ func (r *Remote) startLocked() error {
 	return nil
 }
 
-// read dispatches the helper's answers until it exits, then fails what
-// was pending.
+// read dispatches the helper's answers until its output ends, then fails
+// what was pending. exited closes then, not once the helper is reaped: a
+// daemon closing down has stopped its reaper by the time it closes the
+// helper, whose end it must not wait for.
 func (r *Remote) read(cmd *proc.Process, out *os.File, exited chan struct{}) {
-	defer close(exited)
 	defer out.Close()
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -205,20 +206,21 @@ func (r *Remote) read(cmd *proc.Process, out *os.File, exited chan struct{}) {
 			ch <- resp
 		}
 	}
-	<-cmd.Done()
-	err := errors.New(proc.Describe(cmd.Status()))
 	r.mu.Lock()
+	closed := r.closed
 	if r.cmd == cmd {
 		r.cmd = nil
-		if !r.closed {
-			r.log.Warn("ctlsup-lease exited; started again on the next request", "err", err)
-		}
 	}
 	for id, ch := range r.pending {
 		ch <- response{ID: id, Err: "ctlsup-lease exited"}
 		delete(r.pending, id)
 	}
 	r.mu.Unlock()
+	close(exited)
+	if !closed {
+		<-cmd.Done()
+		r.log.Warn("ctlsup-lease exited; started again on the next request", "err", proc.Describe(cmd.Status()))
+	}
 }
 
 // Serve answers a daemon's requests with b until in ends: the helper's

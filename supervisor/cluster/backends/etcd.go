@@ -25,8 +25,12 @@ type etcdBackend struct {
 	node string
 	ttl  int64
 
-	mu    sync.Mutex
-	lease clientv3.LeaseID // 0 until granted, again after it expired
+	// freshMu makes freshLease one at a time: requests run concurrently,
+	// and two that each found the lease expired would grant two, the
+	// keys of one then lost at the next renewal.
+	freshMu sync.Mutex
+	mu      sync.Mutex
+	lease   clientv3.LeaseID // 0 until granted, again after it expired
 }
 
 func openEtcd(u *url.URL, node string, ttl time.Duration) (cluster.Backend, error) {
@@ -46,6 +50,8 @@ func etcdKey(key string) string { return "/" + keyPrefix + key }
 // freshLease renews this node's lease, or grants one: either way it lasts
 // a TTL from now on, whatever it was attached to before.
 func (b *etcdBackend) freshLease(ctx context.Context) (clientv3.LeaseID, bool, error) {
+	b.freshMu.Lock()
+	defer b.freshMu.Unlock()
 	b.mu.Lock()
 	id := b.lease
 	b.mu.Unlock()

@@ -18,7 +18,9 @@ import (
 // session). A table records who held each key and whether it gave the key
 // up: a node taking a key whose holder's session simply ended waits a TTL
 // before running the program (Attempt.Quarantine), since that holder's
-// program may run until then.
+// program may run until then. The table also keeps whom the holder took
+// the key from, and when: a node that took a key and lost its session
+// before the wait was over, then takes it again, still waits.
 type pgBackend struct {
 	url  string
 	node string
@@ -54,6 +56,8 @@ func (b *pgBackend) connLocked(ctx context.Context) (*pgx.Conn, error) {
 	for _, q := range []string{
 		fmt.Sprintf("SET idle_session_timeout = %d", b.ttl.Milliseconds()),
 		`CREATE TABLE IF NOT EXISTS ctlsup_singleton (key text PRIMARY KEY, holder text NOT NULL, released boolean NOT NULL, at timestamptz NOT NULL DEFAULT now())`,
+		`ALTER TABLE ctlsup_singleton ADD COLUMN IF NOT EXISTS taken_from text NOT NULL DEFAULT ''`,
+		`ALTER TABLE ctlsup_singleton ADD COLUMN IF NOT EXISTS taken_at timestamptz NOT NULL DEFAULT now()`,
 	} {
 		if _, err := c.Exec(ctx, q); err != nil {
 			c.Close(context.Background())
@@ -80,26 +84,31 @@ func (b *pgBackend) TryAcquire(ctx context.Context, key string) (cluster.Attempt
 	if err != nil {
 		return cluster.Attempt{}, err
 	}
-	if b.held[key] {
-		// Held in this session if the session still lives: a session
-		// that died unnoticed (the service restarted while no renewal
-		// ran) holds nothing, and another node may hold the key.
-		if _, err := c.Exec(ctx, "SELECT 1"); err == nil {
-			return cluster.Attempt{Held: true, Mine: true}, nil
+	// Held in this session already if the session still lives (a session
+	// that died unnoticed holds nothing, and another node may hold the
+	// key); taken again it would be locked twice, and one unlock would
+	// not give it up. Either way the table decides whether it must wait.
+	ok := b.held[key]
+	if ok {
+		if _, err := c.Exec(ctx, "SELECT 1"); err != nil {
+			b.brokenLocked()
+			if c, err = b.connLocked(ctx); err != nil {
+				return cluster.Attempt{}, err
+			}
+			ok = false
 		}
-		b.brokenLocked()
-		if c, err = b.connLocked(ctx); err != nil {
+	}
+	if !ok {
+		if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockID(key)).Scan(&ok); err != nil {
+			b.brokenLocked()
 			return cluster.Attempt{}, err
 		}
 	}
-	var ok bool
-	if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockID(key)).Scan(&ok); err != nil {
-		b.brokenLocked()
-		return cluster.Attempt{}, err
-	}
-	var holder string
+	var holder, from string
 	var released bool
-	err = c.QueryRow(ctx, "SELECT holder, released FROM ctlsup_singleton WHERE key = $1", key).Scan(&holder, &released)
+	var takenMs int64
+	err = c.QueryRow(ctx, `SELECT holder, released, taken_from, (extract(epoch FROM now() - taken_at) * 1000)::bigint
+		FROM ctlsup_singleton WHERE key = $1`, key).Scan(&holder, &released, &from, &takenMs)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		b.brokenLocked()
 		return cluster.Attempt{}, err
@@ -108,14 +117,25 @@ func (b *pgBackend) TryAcquire(ctx context.Context, key string) (cluster.Attempt
 		return cluster.Attempt{Holder: holder}, nil
 	}
 	b.held[key] = true
-	if _, err := c.Exec(ctx, `INSERT INTO ctlsup_singleton (key, holder, released, at) VALUES ($1, $2, false, now())
-		ON CONFLICT (key) DO UPDATE SET holder = $2, released = false, at = now()`, key, b.node); err != nil {
+	a := cluster.Attempt{Held: true}
+	switch {
+	case holder != "" && holder != b.node && !released:
+		// Taken from a holder whose session ended: it may run on.
+		a.Quarantine, a.Previous = true, holder
+		_, err = c.Exec(ctx, `INSERT INTO ctlsup_singleton (key, holder, released, at, taken_from, taken_at) VALUES ($1, $2, false, now(), $3, now())
+			ON CONFLICT (key) DO UPDATE SET holder = $2, released = false, at = now(), taken_from = $3, taken_at = now()`, key, b.node, holder)
+	case holder == b.node && !released && from != "" && from != b.node && time.Duration(takenMs)*time.Millisecond < b.ttl:
+		// Taken from another holder less than a TTL ago (in this
+		// session, or in one lost since): its program may still run.
+		a.Quarantine, a.Previous = true, from
+	default:
+		a.Mine = holder == b.node && !released
+		_, err = c.Exec(ctx, `INSERT INTO ctlsup_singleton (key, holder, released, at, taken_from) VALUES ($1, $2, false, now(), '')
+			ON CONFLICT (key) DO UPDATE SET holder = $2, released = false, at = now(), taken_from = ''`, key, b.node)
+	}
+	if err != nil {
 		b.brokenLocked()
 		return cluster.Attempt{}, err
-	}
-	a := cluster.Attempt{Held: true, Mine: holder == b.node && !released}
-	if holder != "" && holder != b.node && !released {
-		a.Quarantine, a.Previous = true, holder
 	}
 	return a, nil
 }
@@ -147,7 +167,14 @@ func (b *pgBackend) Release(ctx context.Context, key string) error {
 	if b.conn == nil || !b.held[key] {
 		return nil
 	}
-	if _, err := b.conn.Exec(ctx, "UPDATE ctlsup_singleton SET released = true, at = now() WHERE key = $1 AND holder = $2", key, b.node); err != nil {
+	// Given up within a TTL of taking it from a holder that did not give
+	// it up, the key goes back to that holder: its program may still
+	// run, and the next taker must wait as this node would have.
+	if _, err := b.conn.Exec(ctx, `UPDATE ctlsup_singleton SET
+			released = (taken_from = '' OR now() - taken_at >= $3 * interval '1 millisecond'),
+			holder = CASE WHEN taken_from <> '' AND now() - taken_at < $3 * interval '1 millisecond' THEN taken_from ELSE holder END,
+			at = now()
+		WHERE key = $1 AND holder = $2`, key, b.node, b.ttl.Milliseconds()); err != nil {
 		b.brokenLocked()
 		return err
 	}

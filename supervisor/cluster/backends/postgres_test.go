@@ -1,0 +1,96 @@
+package backends
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ctlsup/ctlsup/internal/testhelper"
+)
+
+// TestPostgres_TakeoverWaitsEvenAfterALostSession: a node that took a key
+// from a holder whose session ended, and lost its own session before the
+// TTL was over, still waits when it takes the key again: the previous
+// holder's program may still run. Once a TTL has passed, it does not.
+func TestPostgres_TakeoverWaitsEvenAfterALostSession(t *testing.T) {
+	_, url := testhelper.StartPostgres(t)
+	ctx := context.Background()
+	const ttl = 2 * time.Second
+	open := func(node string) *pgBackend {
+		b, err := openPostgres(url, node, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b.(*pgBackend)
+	}
+	c := open("node-c")
+	if a, err := c.TryAcquire(ctx, "beat"); err != nil || !a.Held {
+		t.Fatalf("node-c: %+v %v", a, err)
+	}
+	c.mu.Lock()
+	c.brokenLocked() // its session ends without a release
+	c.mu.Unlock()
+
+	a := open("node-a")
+	got, err := a.TryAcquire(ctx, "beat")
+	if err != nil || !got.Held || !got.Quarantine || got.Previous != "node-c" {
+		t.Fatalf("node-a's first take: %+v %v; want held, quarantined from node-c", got, err)
+	}
+	if got, err = a.TryAcquire(ctx, "beat"); err != nil || !got.Quarantine || got.Mine {
+		t.Fatalf("node-a taking again in its session during the wait: %+v %v; want still quarantined", got, err)
+	}
+	a.mu.Lock()
+	a.brokenLocked() // lost during the quarantine
+	a.mu.Unlock()
+	got, err = a.TryAcquire(ctx, "beat")
+	if err != nil || !got.Held || !got.Quarantine || got.Previous != "node-c" || got.Mine {
+		t.Fatalf("node-a's second take within the TTL: %+v %v; want quarantined from node-c", got, err)
+	}
+
+	time.Sleep(ttl)
+	a.mu.Lock()
+	a.brokenLocked()
+	a.mu.Unlock()
+	got, err = a.TryAcquire(ctx, "beat")
+	if err != nil || !got.Held || got.Quarantine || !got.Mine {
+		t.Errorf("node-a's take a TTL later: %+v %v; want its own, no wait", got, err)
+	}
+}
+
+// TestPostgres_GivingUpDuringTheWaitKeepsIt: a node that takes a key from
+// a holder whose session ended, and gives it up before a TTL has passed
+// (a resume refused, a wait abandoned), leaves it to the next taker as it
+// found it: that holder's program may still run, so the next one waits.
+func TestPostgres_GivingUpDuringTheWaitKeepsIt(t *testing.T) {
+	_, url := testhelper.StartPostgres(t)
+	ctx := context.Background()
+	open := func(node string) *pgBackend {
+		b, err := openPostgres(url, node, 6*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b.(*pgBackend)
+	}
+	c := open("node-c")
+	if a, err := c.TryAcquire(ctx, "beat"); err != nil || !a.Held {
+		t.Fatalf("node-c: %+v %v", a, err)
+	}
+	c.mu.Lock()
+	c.brokenLocked()
+	c.mu.Unlock()
+
+	a := open("node-a")
+	if got, err := a.TryAcquire(ctx, "beat"); err != nil || !got.Quarantine {
+		t.Fatalf("node-a: %+v %v; want quarantined", got, err)
+	}
+	if err := a.Release(ctx, "beat"); err != nil {
+		t.Fatal(err)
+	}
+	b := open("node-b")
+	got, err := b.TryAcquire(ctx, "beat")
+	if err != nil || !got.Held || !got.Quarantine || got.Previous != "node-c" {
+		t.Errorf("node-b after node-a gave up during its wait: %+v %v; want quarantined from node-c", got, err)
+	}
+}
