@@ -17,6 +17,9 @@ type pausable struct {
 	conns   *busyConns // counts what Accept hands out, if set
 	mu      sync.Mutex
 	resumed chan struct{} // nil while accepting; closed by resume
+	// parked is closed once Accept waits for the resume: every
+	// connection it handed out before is counted by then.
+	parked chan struct{}
 }
 
 type deadliner interface{ SetDeadline(time.Time) error }
@@ -38,21 +41,33 @@ func (l *pausable) Accept() (net.Conn, error) {
 		if held == nil {
 			return nil, err
 		}
+		l.mu.Lock()
+		if l.resumed == held {
+			select {
+			case <-l.parked:
+			default:
+				close(l.parked)
+			}
+		}
+		l.mu.Unlock()
 		<-held // the deadline that paused Accept: wait to be resumed
 	}
 }
 
 // pause stops accepting: Accept, woken by a deadline in the past, waits.
-func (l *pausable) pause() {
+// The channel returned is closed once it does: a connection accepted
+// just as the pause came is counted by then.
+func (l *pausable) pause() <-chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.resumed != nil {
-		return
+		return l.parked
 	}
-	l.resumed = make(chan struct{})
+	l.resumed, l.parked = make(chan struct{}), make(chan struct{})
 	if d, ok := l.Listener.(deadliner); ok {
 		d.SetDeadline(time.Unix(1, 0))
 	}
+	return l.parked
 }
 
 func (l *pausable) resume() {

@@ -193,9 +193,19 @@ func closeAll(fds []int) {
 // the requests under way are answered: new clients queue in the sockets'
 // backlogs for the next image.
 func (m *Main) pauseServing() {
+	var parked []<-chan struct{}
 	for _, l := range m.listeners {
 		if p, ok := l.(*pausable); ok {
-			p.pause()
+			parked = append(parked, p.pause())
+		}
+	}
+	// A connection Accept returned as the pause came is counted only
+	// once Accept has returned it: wait for each to stop accepting.
+	giveUp := time.After(time.Second)
+	for _, ch := range parked {
+		select {
+		case <-ch:
+		case <-giveUp:
 		}
 	}
 	if m.control != nil {
