@@ -55,18 +55,41 @@ func (b *pgBackend) connLocked(ctx context.Context) (*pgx.Conn, error) {
 	}
 	for _, q := range []string{
 		fmt.Sprintf("SET idle_session_timeout = %d", b.ttl.Milliseconds()),
-		`CREATE TABLE IF NOT EXISTS ctlsup_singleton (key text PRIMARY KEY, holder text NOT NULL, released boolean NOT NULL, at timestamptz NOT NULL DEFAULT now())`,
-		`ALTER TABLE ctlsup_singleton ADD COLUMN IF NOT EXISTS taken_from text NOT NULL DEFAULT ''`,
-		`ALTER TABLE ctlsup_singleton ADD COLUMN IF NOT EXISTS taken_at timestamptz NOT NULL DEFAULT now()`,
+		`CREATE TABLE IF NOT EXISTS ctlsup_singleton (key text PRIMARY KEY, holder text NOT NULL, released boolean NOT NULL,
+			at timestamptz NOT NULL DEFAULT now(), taken_from text NOT NULL DEFAULT '', taken_at timestamptz NOT NULL DEFAULT now())`,
 	} {
 		if _, err := c.Exec(ctx, q); err != nil {
 			c.Close(context.Background())
 			return nil, err
 		}
 	}
+	if err := upgradeTable(ctx, c); err != nil {
+		c.Close(context.Background())
+		return nil, err
+	}
 	b.conn = c
 	b.held = map[string]bool{}
 	return c, nil
+}
+
+// upgradeTable adds the columns a table made by an older ctlsupd lacks.
+// It looks first: ALTER TABLE locks the table against every other node's
+// queries, which each connection must not do.
+func upgradeTable(ctx context.Context, c *pgx.Conn) error {
+	var n int
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = 'ctlsup_singleton' AND column_name IN ('taken_from', 'taken_at')`).Scan(&n); err != nil || n == 2 {
+		return err
+	}
+	for _, q := range []string{
+		`ALTER TABLE ctlsup_singleton ADD COLUMN IF NOT EXISTS taken_from text NOT NULL DEFAULT ''`,
+		`ALTER TABLE ctlsup_singleton ADD COLUMN IF NOT EXISTS taken_at timestamptz NOT NULL DEFAULT now()`,
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // broken drops a session that failed: its locks are gone, or soon will be.

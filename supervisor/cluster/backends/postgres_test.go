@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/jackc/pgx/v5"
 )
 
 // TestPostgres_TakeoverWaitsEvenAfterALostSession: a node that took a key
@@ -92,5 +93,34 @@ func TestPostgres_GivingUpDuringTheWaitKeepsIt(t *testing.T) {
 	got, err := b.TryAcquire(ctx, "beat")
 	if err != nil || !got.Held || !got.Quarantine || got.Previous != "node-c" {
 		t.Errorf("node-b after node-a gave up during its wait: %+v %v; want quarantined from node-c", got, err)
+	}
+}
+
+// TestPostgres_OlderTableGainsItsColumns: a table an older ctlsupd made,
+// with a holder recorded in it, gets the new columns and keeps its row.
+func TestPostgres_OlderTableGainsItsColumns(t *testing.T) {
+	_, url := testhelper.StartPostgres(t)
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	for _, q := range []string{
+		`CREATE TABLE ctlsup_singleton (key text PRIMARY KEY, holder text NOT NULL, released boolean NOT NULL, at timestamptz NOT NULL DEFAULT now())`,
+		`INSERT INTO ctlsup_singleton (key, holder, released) VALUES ('beat', 'node-c', false)`,
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := openPostgres(url, "node-a", 6*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got, err := b.TryAcquire(ctx, "beat")
+	if err != nil || !got.Held || !got.Quarantine || got.Previous != "node-c" {
+		t.Errorf("take over an older table's key: %+v %v; want quarantined from node-c", got, err)
 	}
 }
