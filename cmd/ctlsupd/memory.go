@@ -25,16 +25,16 @@ var heapSamples = []metrics.Sample{
 	{Name: "/sched/goroutines:goroutines"},
 }
 
-// idleStack is what an idle goroutine's stack should come down to: an
-// actor's stack grows to 8 KiB while it spawns (the spawn runs on it) and
-// needs a fraction of that while it waits.
+// idleStack is what an idle goroutine's stack should come down to: a
+// burst grows the stacks of the goroutines that outlive it (servers,
+// pollers) beyond what they need while they wait.
 const idleStack = 4 << 10
 
 // releaseIdleMemory collects and returns free heap to the kernel when at
 // least minRelease could go back, and reports whether it did. Where the
 // goroutines' stacks average more than idleStack, it collects twice more
 // first: each collection halves the stacks that use less than a quarter of
-// theirs, 80 MiB of stacks at 10,000 programs.
+// theirs.
 func releaseIdleMemory() bool {
 	metrics.Read(heapSamples)
 	free := heapSamples[0].Value.Uint64()
