@@ -9,6 +9,28 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+func openPG(t *testing.T, url, node string, ttl time.Duration) *pgBackend {
+	t.Helper()
+	b, err := openPostgres(url, node, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b.(*pgBackend)
+}
+
+// heldThenDead has b take "beat", then ends its session without a
+// release, as a node that died or was cut off.
+func heldThenDead(t *testing.T, b *pgBackend) {
+	t.Helper()
+	if a, err := b.TryAcquire(context.Background(), "beat"); err != nil || !a.Held {
+		t.Fatalf("%s: %+v %v", b.node, a, err)
+	}
+	b.mu.Lock()
+	b.brokenLocked()
+	b.mu.Unlock()
+}
+
 // TestPostgres_TakeoverWaitsEvenAfterALostSession: a node that took a key
 // from a holder whose session ended, and lost its own session before the
 // TTL was over, still waits when it takes the key again: the previous
@@ -17,21 +39,8 @@ func TestPostgres_TakeoverWaitsEvenAfterALostSession(t *testing.T) {
 	_, url := testhelper.StartPostgres(t)
 	ctx := context.Background()
 	const ttl = 2 * time.Second
-	open := func(node string) *pgBackend {
-		b, err := openPostgres(url, node, ttl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { b.Close() })
-		return b.(*pgBackend)
-	}
-	c := open("node-c")
-	if a, err := c.TryAcquire(ctx, "beat"); err != nil || !a.Held {
-		t.Fatalf("node-c: %+v %v", a, err)
-	}
-	c.mu.Lock()
-	c.brokenLocked() // its session ends without a release
-	c.mu.Unlock()
+	open := func(node string) *pgBackend { return openPG(t, url, node, ttl) }
+	heldThenDead(t, open("node-c"))
 
 	a := open("node-a")
 	got, err := a.TryAcquire(ctx, "beat")
@@ -66,21 +75,8 @@ func TestPostgres_TakeoverWaitsEvenAfterALostSession(t *testing.T) {
 func TestPostgres_GivingUpDuringTheWaitKeepsIt(t *testing.T) {
 	_, url := testhelper.StartPostgres(t)
 	ctx := context.Background()
-	open := func(node string) *pgBackend {
-		b, err := openPostgres(url, node, 6*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { b.Close() })
-		return b.(*pgBackend)
-	}
-	c := open("node-c")
-	if a, err := c.TryAcquire(ctx, "beat"); err != nil || !a.Held {
-		t.Fatalf("node-c: %+v %v", a, err)
-	}
-	c.mu.Lock()
-	c.brokenLocked()
-	c.mu.Unlock()
+	open := func(node string) *pgBackend { return openPG(t, url, node, 6*time.Second) }
+	heldThenDead(t, open("node-c"))
 
 	a := open("node-a")
 	if got, err := a.TryAcquire(ctx, "beat"); err != nil || !got.Quarantine {
