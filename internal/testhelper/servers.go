@@ -24,6 +24,9 @@ type Server struct {
 	// waits for every client to leave, and Stop's SIGKILL 15 s later
 	// would leave its backends orphaned, serving on.
 	stopSignal syscall.Signal
+	// ready, if set, says the server answers: listening is not enough
+	// for PostgreSQL, which refuses sessions while it starts up.
+	ready func() bool
 }
 
 // Stop stops the server (its data stays, for Start).
@@ -45,7 +48,9 @@ func (s *Server) Start(t testing.TB) {
 	for {
 		if c, err := net.DialTimeout("tcp", s.Addr, time.Second); err == nil {
 			c.Close()
-			return
+			if s.ready == nil || s.ready() {
+				return
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s did not listen on %s: %s", s.cmd.Path, s.Addr, s.log)
@@ -65,8 +70,8 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func newServer(t testing.TB, port int, start func() *exec.Cmd) *Server {
-	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), log: &SyncBuffer{}}
+func newServer(t testing.TB, port int, start func() *exec.Cmd, ready func() bool) *Server {
+	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), log: &SyncBuffer{}, ready: ready}
 	s.start = func() *exec.Cmd {
 		c := start()
 		c.Stdout, c.Stderr = s.log, s.log
@@ -84,7 +89,7 @@ func StartRedis(t testing.TB) *Server {
 	dir, port := t.TempDir(), FreePort(t)
 	return newServer(t, port, func() *exec.Cmd {
 		return exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no")
-	})
+	}, nil)
 }
 
 // StartEtcd runs Debian's etcd as a one-member cluster.
@@ -100,7 +105,7 @@ func StartEtcd(t testing.TB) *Server {
 			"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
 			"--initial-cluster", "test="+peerURL)
 		return c
-	})
+	}, nil)
 }
 
 // StartPostgres runs Debian's PostgreSQL server in a fresh cluster owned
@@ -138,6 +143,8 @@ func StartPostgres(t testing.TB) (*Server, string) {
 		c.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 		c.Dir = "/"
 		return c
+	}, func() bool {
+		return exec.Command(filepath.Join(bindir, "pg_isready"), "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(port)).Run() == nil
 	})
 	s.stopSignal = syscall.SIGINT // fast shutdown: sessions end at once, as `pg_ctl stop` does
 	return s, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
