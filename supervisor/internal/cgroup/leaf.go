@@ -134,7 +134,8 @@ func (m *Manager) Leaves() []*Leaf {
 // Populated reports whether a live process remains in the leaf (zombies
 // do not count). A leaf that is gone is empty.
 func (l *Leaf) Populated() bool {
-	b, err := os.ReadFile(filepath.Join(l.Path, "cgroup.events"))
+	var buf [256]byte
+	b, err := proc.ReadSmall(l.Path+"/cgroup.events", buf[:])
 	if err != nil {
 		return false
 	}
@@ -274,7 +275,8 @@ func (l *Leaf) Stat() Stat {
 // OOMKills is memory.events' oom_kill: processes of the leaf the kernel
 // killed for memory; 0 without the memory controller.
 func (l *Leaf) OOMKills() int64 {
-	b, err := os.ReadFile(filepath.Join(l.Path, "memory.events"))
+	var buf [512]byte
+	b, err := proc.ReadSmall(l.Path+"/memory.events", buf[:])
 	if err != nil {
 		return 0
 	}

@@ -63,6 +63,7 @@ func Acquire(log *slog.Logger) error {
 	reaper.stopped = make(chan struct{})
 	signal.Notify(reaper.sigch, syscall.SIGCHLD)
 	go reapLoop(reaper.sigch, reaper.stop, reaper.stopped)
+	startWaiterLocked()
 	reaper.sigch <- syscall.SIGCHLD // collect exits that came before Notify
 	return nil
 }
@@ -139,19 +140,25 @@ func reapLoop(sigch <-chan os.Signal, stop <-chan struct{}, stopped chan<- struc
 	for {
 		select {
 		case <-sigch:
-			reapAll()
+			reapAll(false)
 		case <-stop:
-			reapAll()
+			reapAll(false)
 			return
 		}
 	}
 }
 
-// reapAll collects every exited child that is waiting.
-func reapAll() {
+// reapAll collects every exited child that is waiting; for the waiter
+// (acquired), only while the reaper is acquired: after its last Release
+// the exits are someone else's to collect, an upgraded image's.
+func reapAll(acquired bool) {
 	for {
 		var ws syscall.WaitStatus
 		reaper.mu.Lock()
+		if acquired && reaper.users == 0 {
+			reaper.mu.Unlock()
+			return
+		}
 		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
 		if errors.Is(err, syscall.EINTR) {
 			reaper.mu.Unlock()

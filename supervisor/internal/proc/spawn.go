@@ -156,6 +156,7 @@ func forkLocked(a Attr, fork forkExec) (*Process, error) {
 		p.StartTime = st.StartTime
 	}
 	reaper.procs[p.Pid] = p
+	forkedLocked()
 	return p, nil
 }
 
@@ -293,6 +294,10 @@ func (p *Process) exited(ws syscall.WaitStatus, known bool) {
 		close(p.done)
 		if p.onExit != nil {
 			p.onExit(p.Pid, ws, known)
+			// The exit's owner (a restart, typically) runs first, on this
+			// CPU, while it is warm: waking another to run it costs more
+			// than the bookkeeping below, which can wait.
+			runtime.Gosched()
 		}
 		if !alive {
 			leftovers.mu.Lock()
