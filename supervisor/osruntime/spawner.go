@@ -14,10 +14,9 @@ func (r *Runtime) openSpawner() {
 	r.spawner = s
 }
 
-// startProcess forks through the spawner, but a child bound for a cgroup,
-// which only the daemon can clone into it.
+// startProcess forks through the spawner if there is one.
 func (r *Runtime) startProcess(a proc.Attr) (*proc.Process, error) {
-	if r.spawner == nil || a.CgroupDir != nil {
+	if r.spawner == nil {
 		return proc.Start(a)
 	}
 	return r.spawner.Start(a)

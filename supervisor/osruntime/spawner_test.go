@@ -2,8 +2,14 @@ package osruntime
 
 import (
 	"context"
+	"errors"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"github.com/ctlsup/ctlsup/supervisor"
@@ -40,21 +46,82 @@ func TestSpawner_ForksProgramsInProcessGroupMode(t *testing.T) {
 	}
 }
 
-// TestSpawner_CgroupChildrenForkedByTheDaemon: a child bound for a cgroup
-// is cloned into it by the daemon (the helper cannot), and starts there.
-func TestSpawner_CgroupChildrenForkedByTheDaemon(t *testing.T) {
-	spec := helperSpec(t.TempDir(), "contained", testhelper.Argv("sleep"), nil)
+// TestSpawner_ClonesCgroupChildrenIntoTheirCgroup: a child bound for a
+// cgroup is forked by the helper straight into it (clone3 with
+// CLONE_PARENT and CLONE_INTO_CGROUP), and is the daemon's child as Go's
+// own fork would make it: no signal of the helper's caught or blocked,
+// the descriptor limit Go gives children, only its own descriptors.
+func TestSpawner_ClonesCgroupChildrenIntoTheirCgroup(t *testing.T) {
+	spec := helperSpec(t.TempDir(), "contained", []string{"/bin/sleep", "1000"}, nil)
 	h := openOS(t, spec)
 	requireCgroups(t, h)
 	info := h.wait("contained", inState(supervisor.Running))
-	if n := h.rt.spawner.Forks(); n != 0 {
-		t.Errorf("the spawner forked %d children bound for cgroups", n)
+	if h.rt.spawner.Forks() == 0 {
+		t.Error("the helper forked nothing")
 	}
 	u := h.s.Usage()["contained"]
-	if u.Cgroup == "" {
-		t.Errorf("usage %+v: no cgroup", u)
+	if l, ok := h.rt.cgroups.Open(u.Cgroup); u.Cgroup == "" || !ok || !l.Contains(info.Pid) {
+		t.Errorf("pid %d is not in its cgroup %q", info.Pid, u.Cgroup)
 	}
-	if l, ok := h.rt.cgroups.Open(u.Cgroup); !ok || !l.Contains(info.Pid) {
-		t.Errorf("pid %d is not in its cgroup %s", info.Pid, u.Cgroup)
+	st, err := proc.ReadStat(info.Pid)
+	if err != nil || st.Ppid != os.Getpid() || st.Pgrp != info.Pid {
+		t.Errorf("stat %+v, %v: want the daemon's child leading its own group", st, err)
+	}
+	status := readFile("/proc/" + strconv.Itoa(info.Pid) + "/status")
+	for _, field := range []string{"SigBlk", "SigIgn", "SigCgt"} {
+		if !strings.Contains(status, field+":\t0000000000000000\n") {
+			t.Errorf("%s not empty in the child:\n%s", field, status)
+		}
+	}
+	// The dynamic loader holds a library open for a moment after exec.
+	eventually(t, "the child to hold only its own 3 descriptors", func() bool {
+		fds, _ := os.ReadDir("/proc/" + strconv.Itoa(info.Pid) + "/fd")
+		return len(fds) == 3
+	})
+	// What Go's own fork gives a child.
+	direct, err := proc.Start(proc.Attr{Path: "/bin/sleep", Argv: []string{"sleep", "1000"}, Umask: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Signal(syscall.SIGKILL)
+	if got, want := nofileLine(t, info.Pid), nofileLine(t, direct.Pid); got != want {
+		t.Errorf("descriptor limit %q, Go's fork gives %q", got, want)
+	}
+}
+
+func nofileLine(t *testing.T, pid int) string {
+	t.Helper()
+	for line := range strings.SplitSeq(readFile("/proc/"+strconv.Itoa(pid)+"/limits"), "\n") {
+		if strings.HasPrefix(line, "Max open files") {
+			return line
+		}
+	}
+	t.Fatalf("no descriptor limit for %d", pid)
+	return ""
+}
+
+// TestSpawner_CgroupExecFailure: a child that cannot exec reports why, and
+// its exit is the failed fork's, not an orphan's.
+func TestSpawner_CgroupExecFailure(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "garbage")
+	os.WriteFile(bad, []byte("\x7fELF not really"), 0o755)
+	spec := helperSpec(dir, "garbage", []string{bad}, func(s *supervisor.ProcessSpec) { s.AutoStart, s.StartRetries = false, 0 })
+	h := openOS(t, spec)
+	requireCgroups(t, h)
+	orphans := proc.Orphans()
+	err := supervisor.Err(h.s.Start(context.Background(), supervisor.Process("garbage"), supervisor.WaitForDone))
+	if !errors.Is(err, supervisor.ErrSpawn) {
+		t.Fatalf("start: %v, want a spawn error", err)
+	}
+	if info := h.wait("garbage", inState(supervisor.Fatal)); !strings.Contains(info.SpawnErr, "exec format error") {
+		t.Errorf("description %q, want the exec's error", info.SpawnErr)
+	}
+	time.Sleep(200 * time.Millisecond) // the failed child's exit is reaped
+	if n := proc.Orphans() - orphans; n != 0 {
+		t.Errorf("%d orphans reaped: the failed child was not expected", n)
+	}
+	if h.rt.spawner.Forks() != 0 {
+		t.Error("a failed fork counted as forked")
 	}
 }

@@ -23,18 +23,17 @@ import (
 // is the daemon's own: the reaper waits for it, signals and adoption work
 // as for a child the daemon forked itself.
 //
-// A child bound for a cgroup is forked by the daemon: clone3 refuses an
-// exit signal with CLONE_PARENT (and Go's clone3 always sets one), and the
-// helper moving itself into the cgroup to fork costs a cgroup migration,
-// which waits for an RCU grace period: 10 ms or more for an isolated
-// restart, more than the copy it would save.
+// A child bound for a cgroup is cloned into it by the helper with a fork
+// of its own (see rawfork.go), where the architecture and the descriptor
+// limit allow; elsewhere the daemon forks it.
 type Spawner struct {
 	// All fields are guarded by reaper.mu, which every fork holds.
 	fd       int // the daemon's end of the helper's socket; -1 without a helper
 	helper   *Process
 	restarts int
 	closed   bool
-	forks    int // children the helper forked
+	forks    int  // children the helper forked
+	noCgroup bool // the helper cannot fork into a cgroup
 }
 
 // spawnerArg0 marks a re-execution of the daemon's binary as its spawner.
@@ -57,6 +56,8 @@ type spawnRequest struct {
 	Setpgid bool
 	Setsid  bool
 	Cred    *syscall.Credential
+	// Cgroup: the last descriptor is the cgroup the child starts in.
+	Cgroup bool
 }
 
 type spawnReply struct {
@@ -64,6 +65,8 @@ type spawnReply struct {
 	Errno  int
 	Err    string
 	Forked bool // the error may come from a child that exits with 253
+	// NoCgroup: this helper cannot fork into a cgroup; the daemon does.
+	NoCgroup bool
 }
 
 // NewSpawner starts the helper. The reaper must be acquired. A daemon
@@ -102,7 +105,11 @@ func (s *Spawner) launchLocked() error {
 	defer devnull.Close()
 	// In the daemon's directory: a child without a directory of its own
 	// starts in its forker's, which must be the daemon's.
-	a := Attr{Path: "/proc/self/exe", Argv: []string{spawnerArg0}, Umask: -1, Session: true,
+	argv := []string{spawnerArg0}
+	if soft := childNofileLocked(); soft > 0 {
+		argv = append(argv, "nofile="+strconv.FormatUint(soft, 10))
+	}
+	a := Attr{Path: "/proc/self/exe", Argv: argv, Umask: -1, Session: true,
 		Files: []*os.File{devnull, devnull, os.Stderr, theirs}}
 	p, err := forkLocked(a, syscall.ForkExec)
 	if err != nil {
@@ -168,14 +175,18 @@ func (s *Spawner) Reopen() error {
 // forkExec asks the helper to fork, and forks directly when it cannot.
 // reaper.mu is held.
 func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (int, error) {
-	if s.fd < 0 || attr.Sys.UseCgroupFD {
+	if s.fd < 0 || attr.Sys.UseCgroupFD && s.noCgroup {
 		return syscall.ForkExec(path, argv, attr)
 	}
 	req := spawnRequest{Path: path, Argv: argv, Env: attr.Env, Dir: attr.Dir,
-		Setpgid: attr.Sys.Setpgid, Setsid: attr.Sys.Setsid, Cred: attr.Sys.Credential}
-	fds := make([]int, 0, len(attr.Files))
+		Setpgid: attr.Sys.Setpgid, Setsid: attr.Sys.Setsid, Cred: attr.Sys.Credential,
+		Cgroup: attr.Sys.UseCgroupFD}
+	fds := make([]int, 0, len(attr.Files)+1)
 	for _, f := range attr.Files {
 		fds = append(fds, int(f))
+	}
+	if req.Cgroup {
+		fds = append(fds, attr.Sys.CgroupFD)
 	}
 	b, err := json.Marshal(req)
 	if err != nil || len(b) > maxSpawnRequest || len(fds) > maxSpawnFiles || !validUTF8(req) {
@@ -203,6 +214,10 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (
 	if err != nil {
 		// The helper may have forked the child before it failed.
 		s.failLocked(err, true, since, argv[0])
+		return syscall.ForkExec(path, argv, attr)
+	}
+	if rep.NoCgroup {
+		s.noCgroup = true
 		return syscall.ForkExec(path, argv, attr)
 	}
 	if rep.Errno != 0 || rep.Err != "" {

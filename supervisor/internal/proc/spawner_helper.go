@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -13,8 +15,16 @@ import (
 // The spawner runs before main in any binary that links this package. Its
 // socket is fd 3; it exits when the daemon's end closes.
 func init() {
-	if len(os.Args) != 1 || os.Args[0] != spawnerArg0 {
+	if len(os.Args) < 1 || len(os.Args) > 2 || os.Args[0] != spawnerArg0 {
 		return
+	}
+	// The descriptor limit the daemon's children get: the helper's
+	// children, however forked, get it too.
+	if len(os.Args) == 2 {
+		if v, ok := strings.CutPrefix(os.Args[1], "nofile="); ok {
+			n, _ := strconv.ParseUint(v, 10, 64)
+			setNofile(n)
+		}
 	}
 	// Whatever the daemon had open without close-on-exec when it started
 	// the helper (its socket at 3 included) must not reach the children.
@@ -71,6 +81,12 @@ func spawnOne(b []byte, fds []int) spawnReply {
 	var req spawnRequest
 	if err := json.Unmarshal(b, &req); err != nil {
 		return spawnReply{Err: "bad spawn request: " + err.Error()}
+	}
+	if req.Cgroup {
+		if len(fds) < 2 || !rawForkUsable() {
+			return spawnReply{NoCgroup: true}
+		}
+		return rawCgroupSpawn(&req, fds[:len(fds)-1], fds[len(fds)-1])
 	}
 	files := make([]uintptr, len(fds))
 	for i, f := range fds {
