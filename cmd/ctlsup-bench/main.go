@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,11 @@ func add(figure string, ctlsup, super float64, unit, target string) {
 const none = -1 // not measured
 
 func main() {
+	if len(os.Args) == 2 && filepath.Base(os.Args[0]) == restarterArg0 {
+		n, _ := strconv.Atoi(os.Args[1])
+		runRestarter(n)
+		return
+	}
 	quick := flag.Bool("quick", false, "smaller workloads (about a minute)")
 	skipSupervisord := flag.Bool("no-supervisord", false, "measure ctlsupd only")
 	only := flag.String("only", "", "comma-separated parts to run: idle, restart, logs, adopt, cgroups, zerodowntime, features, scale (default all)")
