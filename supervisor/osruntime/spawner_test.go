@@ -21,13 +21,13 @@ import (
 // it leaves the helper alone.
 func TestSpawner_ForksProgramsInProcessGroupMode(t *testing.T) {
 	t.Setenv("CTLSUP_CGROUPS", "off")
-	spec := helperSpec(t.TempDir(), "plain", testhelper.Argv("sleep"), nil)
+	spec := helperSpec(t.TempDir(), "plain", testhelper.Argv("sleep"), func(s *supervisor.ProcessSpec) { s.AutoStart = false })
 	h := openOS(t, spec)
 	if h.rt.spawner == nil || h.rt.spawner.Pid() == 0 {
 		t.Fatal("no spawner runs")
 	}
 	helper := h.rt.spawner.Pid()
-	info := h.wait("plain", inState(supervisor.Running))
+	info := h.startHelped("plain")
 	if h.rt.spawner.Forks() == 0 {
 		t.Error("the spawner forked nothing")
 	}
@@ -46,16 +46,27 @@ func TestSpawner_ForksProgramsInProcessGroupMode(t *testing.T) {
 	}
 }
 
+// startHelped starts name with the helper forking, however few
+// descriptors the test daemon holds, and waits until it runs.
+func (h *osHarness) startHelped(name string) *supervisor.ProcessInfo {
+	h.t.Helper()
+	h.rt.spawner.SmallTable.Store(0)
+	if err := supervisor.Err(h.s.Start(context.Background(), supervisor.Process(name), supervisor.WaitForDone)); err != nil {
+		h.t.Fatal(err)
+	}
+	return h.wait(name, inState(supervisor.Running))
+}
+
 // TestSpawner_ClonesCgroupChildrenIntoTheirCgroup: a child bound for a
 // cgroup is forked by the helper straight into it (clone3 with
 // CLONE_PARENT and CLONE_INTO_CGROUP), and is the daemon's child as Go's
 // own fork would make it: no signal of the helper's caught or blocked,
 // the descriptor limit Go gives children, only its own descriptors.
 func TestSpawner_ClonesCgroupChildrenIntoTheirCgroup(t *testing.T) {
-	spec := helperSpec(t.TempDir(), "contained", []string{"/bin/sleep", "1000"}, nil)
+	spec := helperSpec(t.TempDir(), "contained", []string{"/bin/sleep", "1000"}, func(s *supervisor.ProcessSpec) { s.AutoStart = false })
 	h := openOS(t, spec)
 	requireCgroups(t, h)
-	info := h.wait("contained", inState(supervisor.Running))
+	info := h.startHelped("contained")
 	if h.rt.spawner.Forks() == 0 {
 		t.Error("the helper forked nothing")
 	}
@@ -109,6 +120,7 @@ func TestSpawner_CgroupExecFailure(t *testing.T) {
 	spec := helperSpec(dir, "garbage", []string{bad}, func(s *supervisor.ProcessSpec) { s.AutoStart, s.StartRetries = false, 0 })
 	h := openOS(t, spec)
 	requireCgroups(t, h)
+	h.rt.spawner.SmallTable.Store(0)
 	orphans := proc.Orphans()
 	err := supervisor.Err(h.s.Start(context.Background(), supervisor.Process("garbage"), supervisor.WaitForDone))
 	if !errors.Is(err, supervisor.ErrSpawn) {

@@ -4,6 +4,7 @@ package proc
 
 import (
 	"runtime"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -59,8 +60,9 @@ func rawForkUsable() bool {
 	return lim.Max == 0 || lim.Cur != lim.Max-1
 }
 
-// caughtSignals lists the signals the helper has handlers for.
-func caughtSignals() []int {
+// caughtSignals lists the signals the helper has handlers for: those it
+// installed when it started, which do not change.
+var caughtSignals = sync.OnceValue(func() []int {
 	var sigs []int
 	for sig := 1; sig <= 64; sig++ {
 		if sig == int(syscall.SIGKILL) || sig == int(syscall.SIGSTOP) {
@@ -73,7 +75,7 @@ func caughtSignals() []int {
 		}
 	}
 	return sigs
-}
+})
 
 // rawCgroupSpawn forks and execs req's child into the cgroup cgfd, with
 // fds as its descriptors 0, 1, 2, ...
@@ -159,7 +161,9 @@ func newChildPlan(req *spawnRequest, fds []int) (*childPlan, error) {
 // the fork, as Go's own fork does: no handler of the helper's may run in
 // the child, which shares its memory.
 //
+//go:noinline
 //go:norace
+//go:nocheckptr
 func rawFork(c *childPlan, cgfd int) (int, syscall.Errno) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -182,6 +186,7 @@ func rawVfork(trap, a1, a2, a3 uintptr) (r1 uintptr, err syscall.Errno)
 //
 //go:nosplit
 //go:norace
+//go:nocheckptr
 func runChild(c *childPlan) {
 	var e syscall.Errno
 	for _, sig := range c.reset {

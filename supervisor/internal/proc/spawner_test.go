@@ -19,6 +19,7 @@ func newSpawner(t *testing.T) *Spawner {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	s.SmallTable.Store(0) // the helper forks, however few descriptors the test holds
 	return s
 }
 
@@ -143,5 +144,25 @@ func TestSpawner_HelperKilled(t *testing.T) {
 	}
 	if ws, out := spawnShell(t, s, `echo "$PPID"`); ws.ExitStatus() != 0 || strings.TrimSpace(out) != strconv.Itoa(os.Getpid()) {
 		t.Fatalf("with the new helper: status %v, output %q", Describe(ws), out)
+	}
+}
+
+// TestSpawner_SmallTableForksDirectly: while the daemon holds few
+// descriptors it forks itself, sparing the round trip to the helper.
+func TestSpawner_SmallTableForksDirectly(t *testing.T) {
+	s := newSpawner(t)
+	s.SmallTable.Store(defaultSmallTable)
+	if ws, out := spawnShell(t, s, "echo direct"); ws.ExitStatus() != 0 || out != "direct\n" {
+		t.Fatalf("status %v, output %q", ws, out)
+	}
+	if s.Forks() != 0 {
+		t.Error("the helper forked for a daemon with a small table")
+	}
+	s.SmallTable.Store(0)
+	if ws, out := spawnShell(t, s, "echo helped"); ws.ExitStatus() != 0 || out != "helped\n" {
+		t.Fatalf("status %v, output %q", ws, out)
+	}
+	if s.Forks() != 1 {
+		t.Errorf("the helper forked %d children, want 1", s.Forks())
 	}
 }
