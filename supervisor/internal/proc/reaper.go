@@ -1,6 +1,6 @@
 // Package proc starts child processes and is the only waiter for them: one
-// reaper drains wait4(-1) on SIGCHLD and routes each exit to its process by
-// PID. A program that uses proc must not call exec.Cmd.Wait while a reaper
+// reaper drains wait4(-1) when a child exits (a thread blocked in waitid
+// tells it first, SIGCHLD too) and routes each exit to its process by PID. A program that uses proc must not call exec.Cmd.Wait while a reaper
 // runs, or the two would steal each other's exit statuses.
 package proc
 
