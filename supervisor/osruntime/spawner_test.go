@@ -129,6 +129,10 @@ func TestSpawner_CgroupExecFailure(t *testing.T) {
 	if info := h.wait("garbage", inState(supervisor.Fatal)); !strings.Contains(info.SpawnErr, "exec format error") {
 		t.Errorf("description %q, want the exec's error", info.SpawnErr)
 	}
+	// The failed child was waited for before its cgroup was removed.
+	if left, _ := filepath.Glob(filepath.Join(h.rt.cgroups.Base, "garbage@*")); len(left) != 0 {
+		t.Errorf("the failed spawn's cgroup remains: %v", left)
+	}
 	time.Sleep(200 * time.Millisecond) // the failed child's exit is reaped
 	if n := proc.Orphans() - orphans; n != 0 {
 		t.Errorf("%d orphans reaped: the failed child was not expected", n)

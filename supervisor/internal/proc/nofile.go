@@ -58,6 +58,9 @@ func softNofile(path string) uint64 {
 	return 0
 }
 
+// nofileTold: the helper runs with the limit the daemon's children get.
+var nofileTold bool
+
 // setNofile sets this process's soft descriptor limit; Go's own forks
 // then give children the same (Setrlimit tells it so).
 func setNofile(soft uint64) {
@@ -66,5 +69,5 @@ func setNofile(soft uint64) {
 		return
 	}
 	lim.Cur = soft
-	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	nofileTold = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim) == nil
 }

@@ -51,8 +51,11 @@ type childPlan struct {
 }
 
 // rawForkUsable reports whether a raw fork gives the child the limits a
-// Go fork would.
+// Go fork would: the helper was told them, or Go did not raise its own.
 func rawForkUsable() bool {
+	if nofileTold {
+		return true
+	}
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return false
@@ -116,7 +119,9 @@ func rawCgroupSpawn(req *spawnRequest, fds []int, cgfd int) spawnReply {
 	if n == 0 {
 		return spawnReply{Pid: pid}
 	}
-	return spawnReply{Errno: int(*(*uint64)(unsafe.Pointer(&b))), Forked: true}
+	// The child is exiting, still in its cgroup: the daemon, its parent,
+	// waits for it before it removes the cgroup.
+	return spawnReply{Pid: pid, Errno: int(*(*uint64)(unsafe.Pointer(&b))), Forked: true}
 }
 
 func newChildPlan(req *spawnRequest, fds []int) (*childPlan, error) {
@@ -185,6 +190,7 @@ func rawVfork(trap, a1, a2, a3 uintptr) (r1 uintptr, err syscall.Errno)
 // lock, no write to anything the helper reads after the fork.
 //
 //go:nosplit
+//go:noinline
 //go:norace
 //go:nocheckptr
 func runChild(c *childPlan) {
@@ -227,6 +233,9 @@ func runChild(c *childPlan) {
 		if _, _, e = syscall.RawSyscall6(syscall.SYS_DUP3, uintptr(c.fds[i]), uintptr(i), 0, 0, 0, 0); e != 0 {
 			goto fail
 		}
+	}
+	for i := len(c.fds); i < 3; i++ { // the helper's own, as Go's fork does
+		syscall.RawSyscall6(syscall.SYS_CLOSE, uintptr(i), 0, 0, 0, 0, 0)
 	}
 	_, _, e = syscall.RawSyscall6(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(c.path)),
 		uintptr(unsafe.Pointer(&c.argv[0])), uintptr(unsafe.Pointer(&c.envv[0])), 0, 0, 0)

@@ -34,7 +34,11 @@ type Spawner struct {
 	restarts int
 	closed   bool
 	forks    int  // children the helper forked
-	noCgroup bool // the helper cannot fork into a cgroup
+	noCgroup bool // this helper cannot fork into a cgroup
+	// tableTop is the highest descriptor number seen in a spawn: programs
+	// that ended leave holes below the table's top, where new descriptors
+	// go, so one spawn's numbers can understate the table.
+	tableTop int
 	// SmallTable: while the daemon's descriptors number fewer than this
 	// (the child's, the newest, tell), it forks itself: copying a small
 	// table costs less than the round trip to the helper, two wakeups.
@@ -126,7 +130,7 @@ func (s *Spawner) launchLocked() error {
 		unix.Close(ours)
 		return fmt.Errorf("cannot start the spawner: %w", err)
 	}
-	s.fd, s.helper = ours, p
+	s.fd, s.helper, s.noCgroup = ours, p, false
 	return nil
 }
 
@@ -185,7 +189,8 @@ func (s *Spawner) Reopen() error {
 // forkExec asks the helper to fork, and forks directly when it cannot.
 // reaper.mu is held.
 func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (int, error) {
-	if s.fd < 0 || attr.Sys.UseCgroupFD && s.noCgroup || smallTable(attr, int(s.SmallTable.Load())) {
+	s.tableTop = max(s.tableTop, topFD(attr))
+	if s.fd < 0 || attr.Sys.UseCgroupFD && s.noCgroup || s.tableTop < int(s.SmallTable.Load()) {
 		return syscall.ForkExec(path, argv, attr)
 	}
 	req := spawnRequest{Path: path, Argv: argv, Env: attr.Env, Dir: attr.Dir,
@@ -232,8 +237,13 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (
 	}
 	if rep.Errno != 0 || rep.Err != "" {
 		// A child that failed before its exec exits with 253, as the
-		// daemon's child: the reaper takes it without an orphan's report.
-		if rep.Forked {
+		// daemon's child. Named, it is waited for here: it may still be in
+		// the cgroup its spawner is about to remove. Otherwise the reaper
+		// takes it without an orphan's report.
+		switch {
+		case rep.Forked && rep.Pid > 0:
+			waitFailedChild(rep.Pid)
+		case rep.Forked:
 			reaper.failedForks++
 		}
 		if rep.Errno != 0 {
@@ -246,15 +256,26 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (
 	return rep.Pid, nil
 }
 
-// smallTable reports whether the daemon's descriptor table is below size:
-// the kernel gives each new descriptor the lowest free number, so the
-// child's (made just now) are about as high as the table is long.
-func smallTable(attr *syscall.ProcAttr, size int) bool {
+// waitFailedChild collects a child that failed before its exec. reaper.mu
+// is held, so no other waiter takes it.
+func waitFailedChild(pid int) {
+	var ws syscall.WaitStatus
+	for {
+		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != syscall.EINTR {
+			return
+		}
+	}
+}
+
+// topFD is the highest of a spawn's descriptors: the kernel gives each
+// new descriptor the lowest free number, so the child's (made just now)
+// are as high as the daemon's table is full.
+func topFD(attr *syscall.ProcAttr) int {
 	top := attr.Sys.CgroupFD
 	for _, fd := range attr.Files {
 		top = max(top, int(fd))
 	}
-	return top < size
+	return top
 }
 
 // validUTF8 reports whether JSON carries every string of req unchanged.

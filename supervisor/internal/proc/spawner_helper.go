@@ -83,7 +83,10 @@ func spawnOne(b []byte, fds []int) spawnReply {
 		return spawnReply{Err: "bad spawn request: " + err.Error()}
 	}
 	if req.Cgroup {
-		if len(fds) < 2 || !rawForkUsable() {
+		if len(fds) < 2 {
+			return spawnReply{Err: "bad spawn request: no cgroup descriptor"}
+		}
+		if !rawForkUsable() {
 			return spawnReply{NoCgroup: true}
 		}
 		return rawCgroupSpawn(&req, fds[:len(fds)-1], fds[len(fds)-1])

@@ -158,11 +158,26 @@ func TestSpawner_SmallTableForksDirectly(t *testing.T) {
 	if s.Forks() != 0 {
 		t.Error("the helper forked for a daemon with a small table")
 	}
-	s.SmallTable.Store(0)
+	// A table grown past the size keeps the helper forking, even once
+	// the spawn's own descriptors land in holes far below its top.
+	var held []*os.File
+	for range defaultSmallTable / 2 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, r, w)
+	}
 	if ws, out := spawnShell(t, s, "echo helped"); ws.ExitStatus() != 0 || out != "helped\n" {
 		t.Fatalf("status %v, output %q", ws, out)
 	}
-	if s.Forks() != 1 {
-		t.Errorf("the helper forked %d children, want 1", s.Forks())
+	for _, f := range held {
+		f.Close()
+	}
+	if ws, out := spawnShell(t, s, "echo still helped"); ws.ExitStatus() != 0 || out != "still helped\n" {
+		t.Fatalf("status %v, output %q", ws, out)
+	}
+	if s.Forks() != 2 {
+		t.Errorf("the helper forked %d children, want 2", s.Forks())
 	}
 }

@@ -56,10 +56,16 @@ func waitLoop() {
 		switch {
 		case err == nil:
 			reapAll(true)
+		case errors.Is(err, unix.EINTR):
 		case errors.Is(err, unix.ECHILD):
 			reaper.mu.Lock()
 			waiter.idle = waiter.forks == forks
 			reaper.mu.Unlock()
+		default:
+			// Refused (a seccomp filter, say): SIGCHLD alone wakes the
+			// reaper from now on.
+			logger().Warn("the reaper's waiter stops; exits are noticed by SIGCHLD alone", "err", err)
+			return
 		}
 	}
 }
