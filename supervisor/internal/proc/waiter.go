@@ -22,7 +22,7 @@ var waiter struct {
 	forks uint64 // children registered, to tell whether one came during a waitid
 }
 
-// startWaiter starts the waiter once per process: a thread blocked in
+// startWaiterLocked starts the waiter once per process: a thread blocked in
 // waitid cannot be told to stop, so it parks while the reaper is released
 // instead. reaper.mu is held.
 func startWaiterLocked() {
