@@ -1,6 +1,7 @@
 // Package proc starts child processes and is the only waiter for them: one
 // reaper drains wait4(-1) when a child exits (a thread blocked in waitid
-// tells it first, SIGCHLD too) and routes each exit to its process by PID. A program that uses proc must not call exec.Cmd.Wait while a reaper
+// tells it first, SIGCHLD too) and routes each exit to its process by PID.
+// A program that uses proc must not call exec.Cmd.Wait while a reaper
 // runs, or the two would steal each other's exit statuses.
 package proc
 

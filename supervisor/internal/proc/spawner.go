@@ -39,9 +39,9 @@ type Spawner struct {
 	// that ended leave holes below the table's top, where new descriptors
 	// go, so one spawn's numbers can understate the table.
 	tableTop int
-	// SmallTable: while the daemon's descriptors number fewer than this
-	// (the child's, the newest, tell), it forks itself: copying a small
-	// table costs less than the round trip to the helper, two wakeups.
+	// SmallTable: while tableTop is below this, the daemon forks itself:
+	// copying a small table costs less than the round trip to the
+	// helper, two wakeups.
 	SmallTable atomic.Int32
 }
 
