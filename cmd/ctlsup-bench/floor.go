@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -49,7 +50,13 @@ func restartFloor(w *execWatch, n, kills int, gap time.Duration) (p50, worst flo
 		return none, none
 	}
 	defer func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // none: its sleeps are in groups of their own
+		// Stopped first, so it replaces none of the sleeps killed next.
+		syscall.Kill(cmd.Process.Pid, syscall.SIGSTOP)
+		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid)); err != nil || stoppedState(st) {
+				break
+			}
+		}
 		for pid := range childPids(cmd.Process.Pid) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
@@ -65,4 +72,10 @@ func restartFloor(w *execWatch, n, kills int, gap time.Duration) (p50, worst flo
 		return none, none
 	}
 	return lat[len(lat)/2], lat[len(lat)-1]
+}
+
+// stoppedState reports whether /proc/PID/stat says the process is stopped.
+func stoppedState(stat []byte) bool {
+	i := bytes.LastIndexByte(stat, ')')
+	return i >= 0 && i+2 < len(stat) && stat[i+2] == 'T'
 }
