@@ -1,14 +1,10 @@
 package osruntime
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -352,89 +348,4 @@ func (r *Runtime) EndAdoption() {
 // Hold records that an operator stopped a process (or started it again).
 func (r *Runtime) Hold(spec *supervisor.ProcessSpec, stopped bool) {
 	r.state.hold(spec.FullName(), stopped)
-}
-
-// fingerprint identifies what a spec runs, so a successor adopting a
-// process can tell whether its configuration changed meanwhile. Settings
-// at their zero value are left out: a newer daemon that knows more
-// settings computes the same fingerprint for the same configuration, and
-// an upgrade does not restart everything.
-// fingerprints remembers each process's last spec and its fingerprint: a
-// spec does not change once loaded, and restarts do not recompute it.
-type fingerprints struct {
-	mu   sync.Mutex
-	last map[string]specFingerprint // by process name
-}
-
-type specFingerprint struct {
-	spec *supervisor.ProcessSpec
-	sum  string
-}
-
-func (f *fingerprints) of(spec *supervisor.ProcessSpec) string {
-	name := spec.FullName()
-	f.mu.Lock()
-	if e, ok := f.last[name]; ok && e.spec == spec {
-		f.mu.Unlock()
-		return e.sum
-	}
-	f.mu.Unlock()
-	sum := fingerprint(spec)
-	f.mu.Lock()
-	if f.last == nil {
-		f.last = map[string]specFingerprint{}
-	}
-	f.last[name] = specFingerprint{spec, sum}
-	f.mu.Unlock()
-	return sum
-}
-
-func fingerprint(spec *supervisor.ProcessSpec) string {
-	b, _ := json.Marshal(spec)
-	var v any
-	json.Unmarshal(b, &v)
-	b, _ = json.Marshal(dropZero(v)) // maps marshal with sorted keys
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
-}
-
-// dropZero removes zero values (false, 0, "", null, empty objects and
-// arrays) from decoded JSON, recursively.
-func dropZero(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			e = dropZero(e)
-			if isZero(e) {
-				delete(x, k)
-			} else {
-				x[k] = e
-			}
-		}
-		return x
-	case []any:
-		for i, e := range x {
-			x[i] = dropZero(e)
-		}
-		return x
-	}
-	return v
-}
-
-func isZero(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return true
-	case bool:
-		return !x
-	case float64:
-		return x == 0
-	case string:
-		return x == ""
-	case map[string]any:
-		return len(x) == 0
-	case []any:
-		return len(x) == 0
-	}
-	return false
 }

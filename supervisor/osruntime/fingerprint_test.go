@@ -1,0 +1,120 @@
+package osruntime
+
+import (
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/ctlsup/ctlsup/supervisor"
+)
+
+// TestFingerprint_SameAsRoundTrip: the sum written straight from the spec
+// equals the JSON round trip's for specs of every shape, so a daemon
+// upgraded across the change adopts its programs without restarting them.
+func TestFingerprint_SameAsRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 3000 {
+		var spec supervisor.ProcessSpec
+		fillRandom(rng, reflect.ValueOf(&spec).Elem(), 0)
+		want := fingerprintJSON(&spec)
+		if got := fingerprint(&spec); got != want {
+			b, _ := appendCanonical(nil, reflect.ValueOf(&spec).Elem())
+			t.Fatalf("spec %d: fingerprint %s, round trip %s; canonical text:\n%s\nspec: %#v", i, got, want, b, spec)
+		}
+	}
+	if fingerprint(testSpec()) != fingerprintJSON(testSpec()) {
+		t.Error("the test spec's fingerprint differs from the round trip's")
+	}
+}
+
+// TestFingerprint_DirectPath: the specs a configuration gives are written
+// straight, not through the round trip kept for what it cannot write.
+func TestFingerprint_DirectPath(t *testing.T) {
+	if _, err := appendCanonical(nil, reflect.ValueOf(testSpec()).Elem()); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(20, func() { fingerprint(testSpec()) })
+	roundTrip := testing.AllocsPerRun(20, func() { fingerprintJSON(testSpec()) })
+	if allocs*4 > roundTrip {
+		t.Errorf("fingerprint allocates %.0f times, the round trip %.0f", allocs, roundTrip)
+	}
+}
+
+var randomStrings = []string{
+	"", "", "a", "web", "/usr/bin/gunicorn", "a<b>&c", "quote\"back\\slash",
+	"\x00\x01\x1f\x7f", "\b\f\n\r\t", "\u2028\u2029", "\xff", "ok\xfe\xffbad",
+	"é日本", "\uFFFD", "line\nbreak", "PATH", "PATH\xff", "PATH\xfe",
+}
+
+var randomNumbers = []int64{
+	0, 0, 1, -1, 3, 1000, 2_000_000_000, 1 << 53, 1<<53 + 1,
+	math.MaxInt64, math.MinInt64, 5_000_000_001, -42,
+}
+
+// fillRandom sets v to a random value, with zeros, empties and the
+// strings and numbers JSON treats specially over-represented.
+func fillRandom(rng *rand.Rand, v reflect.Value, depth int) {
+	switch v.Kind() {
+	case reflect.Bool:
+		v.SetBool(rng.IntN(2) == 0)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n := randomNumbers[rng.IntN(len(randomNumbers))]
+		if v.OverflowInt(n) {
+			n = int64(rng.IntN(100))
+		}
+		v.SetInt(n)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n := uint64(randomNumbers[rng.IntN(len(randomNumbers))])
+		if v.OverflowUint(n) {
+			n = uint64(rng.IntN(100))
+		}
+		v.SetUint(n)
+	case reflect.String:
+		v.SetString(randomStrings[rng.IntN(len(randomStrings))])
+	case reflect.Pointer:
+		if rng.IntN(2) == 0 {
+			return
+		}
+		v.Set(reflect.New(v.Type().Elem()))
+		fillRandom(rng, v.Elem(), depth+1)
+	case reflect.Slice:
+		switch rng.IntN(4) {
+		case 0:
+			return // nil
+		case 1:
+			v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+			return
+		}
+		n := 1 + rng.IntN(3)
+		v.Set(reflect.MakeSlice(v.Type(), n, n))
+		for i := range n {
+			if rng.IntN(3) > 0 {
+				fillRandom(rng, v.Index(i), depth+1)
+			}
+		}
+	case reflect.Map:
+		switch rng.IntN(4) {
+		case 0:
+			return
+		case 1:
+			v.Set(reflect.MakeMap(v.Type()))
+			return
+		}
+		m := reflect.MakeMap(v.Type())
+		for range 1 + rng.IntN(4) {
+			k := reflect.New(v.Type().Key()).Elem()
+			fillRandom(rng, k, depth+1)
+			e := reflect.New(v.Type().Elem()).Elem()
+			fillRandom(rng, e, depth+1)
+			m.SetMapIndex(k, e)
+		}
+		v.Set(m)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() && rng.IntN(3) > 0 {
+				fillRandom(rng, v.Field(i), depth+1)
+			}
+		}
+	}
+}
