@@ -75,7 +75,7 @@ type Runtime struct {
 
 	fingerprints  fingerprints
 	daemonEnvOnce sync.Once
-	daemonEnv     map[string]string // what children inherit of the daemon's environment
+	daemonEnv     []envVar // what children inherit of the daemon's environment, by name
 }
 
 // New returns a runtime keeping its state under stateDir.
@@ -464,24 +464,28 @@ func lockHolders(lock *os.File) []string {
 // instance and program environment, and supervisord's SUPERVISOR_* names.
 func (r *Runtime) childEnv(spec *supervisor.ProcessSpec, cred *proc.Credential) []string {
 	r.daemonEnvOnce.Do(func() {
-		r.daemonEnv = map[string]string{}
-		for _, kv := range os.Environ() {
-			k, v, _ := strings.Cut(kv, "=")
-			if k == "NOTIFY_SOCKET" || strings.HasPrefix(k, "LISTEN_") || strings.HasPrefix(k, "WATCHDOG_") {
+		seen := map[string]bool{}
+		environ := os.Environ()
+		for i := len(environ) - 1; i >= 0; i-- { // the last of a name wins, as in getenv's map
+			k, _, _ := strings.Cut(environ[i], "=")
+			if seen[k] || k == "NOTIFY_SOCKET" || strings.HasPrefix(k, "LISTEN_") || strings.HasPrefix(k, "WATCHDOG_") {
 				continue
 			}
-			r.daemonEnv[k] = v
+			seen[k] = true
+			r.daemonEnv = append(r.daemonEnv, envVar{k, environ[i]})
 		}
+		slices.SortFunc(r.daemonEnv, func(a, b envVar) int { return strings.Compare(a.key, b.key) })
 	})
-	env := maps.Clone(r.daemonEnv)
+	// What the spawn sets over the daemon's environment, the later wins.
+	over := make(map[string]string, len(spec.Environment)+6)
 	if cred != nil {
 		for _, kv := range cred.Env() {
 			k, v, _ := strings.Cut(kv, "=")
-			env[k] = v
+			over[k] = v
 		}
 	}
 	if spec.Directory != "" {
-		env["PWD"] = spec.Directory // the daemon's own would mislead the child
+		over["PWD"] = spec.Directory // the daemon's own would mislead the child
 	}
 	for k, v := range spec.Environment {
 		// What the daemon sets for the sockets and readiness it gives
@@ -489,20 +493,38 @@ func (r *Runtime) childEnv(spec *supervisor.ProcessSpec, cred *proc.Credential) 
 		if k == "NOTIFY_SOCKET" || strings.HasPrefix(k, "LISTEN_") {
 			continue
 		}
-		env[k] = v
+		over[k] = v
 	}
-	env["SUPERVISOR_ENABLED"] = "1"
-	env["SUPERVISOR_PROCESS_NAME"] = spec.Name
-	env["SUPERVISOR_GROUP_NAME"] = spec.Group
+	over["SUPERVISOR_ENABLED"] = "1"
+	over["SUPERVISOR_PROCESS_NAME"] = spec.Name
+	over["SUPERVISOR_GROUP_NAME"] = spec.Group
 	if r.ServerURL != "" {
-		env["SUPERVISOR_SERVER_URL"] = r.ServerURL
+		over["SUPERVISOR_SERVER_URL"] = r.ServerURL
 	}
-	out := make([]string, 0, len(env))
-	for _, k := range slices.Sorted(maps.Keys(env)) {
-		out = append(out, k+"="+env[k])
+	// Both sorted by name: merged, the daemon's "k=v" strings are reused
+	// and only what the spawn sets is built.
+	keys := slices.Sorted(maps.Keys(over))
+	out := make([]string, 0, len(r.daemonEnv)+len(keys))
+	inherited := r.daemonEnv
+	for _, k := range keys {
+		for len(inherited) > 0 && inherited[0].key < k {
+			out = append(out, inherited[0].kv)
+			inherited = inherited[1:]
+		}
+		if len(inherited) > 0 && inherited[0].key == k {
+			inherited = inherited[1:]
+		}
+		out = append(out, k+"="+over[k])
+	}
+	for _, e := range inherited {
+		out = append(out, e.kv)
 	}
 	return out
 }
+
+// envVar is one variable of the daemon's environment: its name, and the
+// "name=value" a child inherits.
+type envVar struct{ key, kv string }
 
 type osChild struct {
 	p     *proc.Process // set once Start returns; used by the actor only

@@ -594,3 +594,33 @@ func exitOf(c supervisor.Child) supervisor.ExitStatus {
 	c.OnExit(func(st supervisor.ExitStatus) { ch <- st })
 	return <-ch
 }
+
+// TestChildEnv_OneOfEachName: a name the spawn sets replaces the daemon's
+// own rather than following it (Go programs keep the first of two, glibc
+// getenv too), and the environment is sorted by name.
+func TestChildEnv_OneOfEachName(t *testing.T) {
+	t.Setenv("CTLSUP_FROM_DAEMON", "kept")
+	t.Setenv("PWD", "/daemon")
+	r := New(t.TempDir(), quietLogger())
+	spec := &supervisor.ProcessSpec{Name: "envy", Group: "inst", Directory: "/srv",
+		Environment: map[string]string{"CTLSUP_FROM_DAEMON": "overridden", "AAA_FIRST": "1", "zzz_last": "1"}}
+	env := r.childEnv(spec, nil)
+	seen := map[string]string{}
+	for i, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		if _, twice := seen[name]; twice {
+			t.Errorf("%s is set twice", name)
+		}
+		seen[name] = value
+		if i > 0 {
+			if prev, _, _ := strings.Cut(env[i-1], "="); prev >= name {
+				t.Errorf("%s follows %s", name, prev)
+			}
+		}
+	}
+	for name, want := range map[string]string{"CTLSUP_FROM_DAEMON": "overridden", "PWD": "/srv", "AAA_FIRST": "1", "zzz_last": "1", "SUPERVISOR_GROUP_NAME": "inst"} {
+		if seen[name] != want {
+			t.Errorf("%s=%q, want %q", name, seen[name], want)
+		}
+	}
+}
