@@ -20,9 +20,16 @@ type Stat struct {
 	StartTime uint64 // clock ticks after boot: with the pid, identifies a process
 }
 
-// ReadStat reads /proc/PID/stat.
+// ReadStat reads /proc/PID/stat. It allocates little: it runs at every
+// spawn, and for every process when a group's members are listed.
 func ReadStat(pid int) (Stat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	var buf [1024]byte
+	b, err := ReadSmall("/proc/"+strconv.Itoa(pid)+"/stat", buf[:])
+	if err == nil && len(b) == len(buf) {
+		// A line this long: a command name of parentheses and spaces
+		// cannot make it, but the fields after it may grow one day.
+		b, err = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	}
 	if err != nil {
 		return Stat{}, err
 	}
@@ -31,14 +38,26 @@ func ReadStat(pid int) (Stat, error) {
 	if i < 0 {
 		return Stat{}, errors.New("malformed stat")
 	}
-	f := strings.Fields(string(b[i+1:]))
 	// Fields after the name: state(0) ppid(1) pgrp(2) ... starttime(19).
-	if len(f) < 20 {
+	var f [20][]byte
+	n := 0
+	for rest := b[i+1:]; n < len(f); n++ {
+		rest = bytes.TrimLeft(rest, " \n")
+		end := bytes.IndexAny(rest, " \n")
+		if end < 0 {
+			end = len(rest)
+		}
+		if end == 0 {
+			break
+		}
+		f[n], rest = rest[:end], rest[end:]
+	}
+	if n < len(f) {
 		return Stat{}, errors.New("malformed stat")
 	}
-	ppid, _ := strconv.Atoi(f[1])
-	pgrp, _ := strconv.Atoi(f[2])
-	start, _ := strconv.ParseUint(f[19], 10, 64)
+	ppid, _ := strconv.Atoi(string(f[1]))
+	pgrp, _ := strconv.Atoi(string(f[2]))
+	start, _ := strconv.ParseUint(string(f[19]), 10, 64)
 	return Stat{State: f[0][0], Ppid: ppid, Pgrp: pgrp, StartTime: start}, nil
 }
 

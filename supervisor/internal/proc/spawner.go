@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +44,11 @@ type Spawner struct {
 	// copying a small table costs less than the round trip to the
 	// helper, two wakeups.
 	SmallTable atomic.Int32
+	// A request's encoding and its reply, reused: the lock serializes
+	// round trips.
+	enc     *json.Encoder
+	sendBuf bytes.Buffer
+	recvBuf []byte
 }
 
 // spawnerArg0 marks a re-execution of the daemon's binary as its spawner.
@@ -203,7 +209,16 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (
 	if req.Cgroup {
 		fds = append(fds, attr.Sys.CgroupFD)
 	}
-	b, err := json.Marshal(req)
+	if s.enc == nil {
+		s.enc = json.NewEncoder(&s.sendBuf)
+		s.recvBuf = make([]byte, 4096)
+	}
+	if s.sendBuf.Cap() > 64<<10 {
+		s.sendBuf = bytes.Buffer{} // a rare huge environment: not kept
+	}
+	s.sendBuf.Reset()
+	err := s.enc.Encode(req)
+	b := s.sendBuf.Bytes()
 	if err != nil || len(b) > maxSpawnRequest || len(fds) > maxSpawnFiles || !validUTF8(req) {
 		// Too big to send, or bytes JSON would not carry as they are:
 		// rare enough to pay the copy.
@@ -217,7 +232,7 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (
 		s.failLocked(err, false, since, "") // nothing was forked
 		return syscall.ForkExec(path, argv, attr)
 	}
-	buf := make([]byte, 4096)
+	buf := s.recvBuf
 	n, err := recvRetry(s.fd, buf)
 	var rep spawnReply
 	if err == nil && n == 0 {
