@@ -1,8 +1,6 @@
 package proc
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,7 +9,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -46,9 +43,7 @@ type Spawner struct {
 	SmallTable atomic.Int32
 	// A request's encoding and its reply, reused: the lock serializes
 	// round trips.
-	enc     *json.Encoder
-	sendBuf bytes.Buffer
-	recvBuf []byte
+	sendBuf, recvBuf []byte
 }
 
 // spawnerArg0 marks a re-execution of the daemon's binary as its spawner.
@@ -209,19 +204,15 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (
 	if req.Cgroup {
 		fds = append(fds, attr.Sys.CgroupFD)
 	}
-	if s.enc == nil {
-		s.enc = json.NewEncoder(&s.sendBuf)
+	if s.recvBuf == nil {
 		s.recvBuf = make([]byte, 4096)
 	}
-	if s.sendBuf.Cap() > 64<<10 {
-		s.sendBuf = bytes.Buffer{} // a rare huge environment: not kept
+	b := req.encode(s.sendBuf[:0])
+	if cap(b) <= 64<<10 {
+		s.sendBuf = b // a rare huge environment is not kept
 	}
-	s.sendBuf.Reset()
-	err := s.enc.Encode(req)
-	b := s.sendBuf.Bytes()
-	if err != nil || len(b) > maxSpawnRequest || len(fds) > maxSpawnFiles || !validUTF8(req) {
-		// Too big to send, or bytes JSON would not carry as they are:
-		// rare enough to pay the copy.
+	if len(b) > maxSpawnRequest || len(fds) > maxSpawnFiles {
+		// Too big to send: rare enough to pay the copy.
 		return syscall.ForkExec(path, argv, attr)
 	}
 	since := uptimeTicks()
@@ -239,7 +230,7 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (
 		err = errors.New("the spawner exited")
 	}
 	if err == nil {
-		err = json.Unmarshal(buf[:n], &rep)
+		err = rep.decode(buf[:n])
 	}
 	if err != nil {
 		// The helper may have forked the child before it failed.
@@ -291,18 +282,6 @@ func topFD(attr *syscall.ProcAttr) int {
 		top = max(top, int(fd))
 	}
 	return top
-}
-
-// validUTF8 reports whether JSON carries every string of req unchanged.
-func validUTF8(req spawnRequest) bool {
-	for _, list := range [][]string{{req.Path, req.Dir}, req.Argv, req.Env} {
-		for _, s := range list {
-			if !utf8.ValidString(s) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func sendRetry(fd int, b, oob []byte) error {

@@ -1,7 +1,6 @@
 package proc
 
 import (
-	"encoding/json"
 	"errors"
 	"os"
 	"os/signal"
@@ -42,6 +41,7 @@ func serveSpawner(fd int) {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGPIPE)
 	buf := make([]byte, maxSpawnRequest)
 	oob := make([]byte, unix.CmsgSpace(4*maxSpawnFiles))
+	var reply []byte
 	for {
 		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == syscall.EINTR {
@@ -55,8 +55,8 @@ func serveSpawner(fd int) {
 		for _, f := range fds {
 			unix.Close(f)
 		}
-		b, _ := json.Marshal(rep)
-		if sendRetry(fd, b, nil) != nil {
+		reply = rep.encode(reply[:0])
+		if sendRetry(fd, reply, nil) != nil {
 			return
 		}
 	}
@@ -79,7 +79,7 @@ func receivedFDs(oob []byte) []int {
 // spawnOne forks and execs one request's child as a sibling of the helper.
 func spawnOne(b []byte, fds []int) spawnReply {
 	var req spawnRequest
-	if err := json.Unmarshal(b, &req); err != nil {
+	if err := req.decode(b); err != nil {
 		return spawnReply{Err: "bad spawn request: " + err.Error()}
 	}
 	if req.Cgroup {
