@@ -13,6 +13,7 @@ import (
 
 func main() {
 	limitProcs()
+	limitHeapGrowth()
 	m := NewMain()
 	if err := m.ParseFlags(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -37,3 +37,19 @@ func gcCount() uint32 {
 	runtime.ReadMemStats(&st)
 	return st.NumGC
 }
+
+// TestLimitHeapGrowth: ctlsupd collects at heapGrowth, unless GOGC says
+// otherwise.
+func TestLimitHeapGrowth(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	limitHeapGrowth()
+	if got := debug.SetGCPercent(100); got != heapGrowth {
+		t.Errorf("GC percent %d without GOGC, want %d", got, heapGrowth)
+	}
+	t.Setenv("GOGC", "200")
+	limitHeapGrowth()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GC percent %d with GOGC set, want it left alone", got)
+	}
+}
