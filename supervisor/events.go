@@ -154,7 +154,13 @@ func (s *Supervisor) emitState(spec *ProcessSpec, from, to State, tries int, pid
 	if pl := s.poolOf(spec); pl != nil {
 		pl.memberState(spec.FullName(), to)
 	}
-	action := map[State]string{Fatal: spec.OnFatal, Exited: spec.OnExit}[to]
+	var action string
+	switch to {
+	case Fatal:
+		action = spec.OnFatal
+	case Exited:
+		action = spec.OnExit
+	}
 	if action != "" {
 		env := []string{"CTLSUP_EVENT=PROCESS_STATE_" + to.String(), "CTLSUP_PROCESS=" + spec.FullName(),
 			"CTLSUP_GROUP=" + spec.Group, "CTLSUP_FROM_STATE=" + from.String(), "CTLSUP_PID=" + strconv.Itoa(pid),
