@@ -1,6 +1,7 @@
 // Package proc starts child processes and is the only waiter for them: one
 // reaper drains wait4(-1) when a child exits (a thread blocked in waitid
-// tells it first, SIGCHLD too) and routes each exit to its process by PID.
+// tells it; SIGCHLD while no waiter waits) and routes each exit to its
+// process by PID.
 // A program that uses proc must not call exec.Cmd.Wait while a reaper
 // runs, or the two would steal each other's exit statuses.
 package proc
@@ -34,6 +35,7 @@ var reaper struct {
 	stopped     chan struct{}
 	log         atomic.Pointer[slog.Logger]
 	orphans     atomic.Int64
+	kicks       atomic.Int64 // sweeps for SIGCHLD, or Acquire's first one
 }
 
 // Acquire starts the reaper if it is not running and makes this process a
@@ -62,6 +64,9 @@ func Acquire(log *slog.Logger) error {
 	reaper.sigch = make(chan os.Signal, 1)
 	reaper.stop = make(chan struct{})
 	reaper.stopped = make(chan struct{})
+	// Notified for as long as the reaper runs: SIGCHLD sweeps whenever
+	// the waiter is not waiting (see waiter), and the loop lets it go
+	// otherwise.
 	signal.Notify(reaper.sigch, syscall.SIGCHLD)
 	go reapLoop(reaper.sigch, reaper.stop, reaper.stopped)
 	startWaiterLocked()
@@ -141,6 +146,10 @@ func reapLoop(sigch <-chan os.Signal, stop <-chan struct{}, stopped chan<- struc
 	for {
 		select {
 		case <-sigch:
+			if waiter.active.Load() {
+				continue // the waiter has it, or will
+			}
+			reaper.kicks.Add(1)
 			reapAll(false)
 		case <-stop:
 			reapAll(false)

@@ -3,24 +3,36 @@ package proc
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// A child's exit reaches the reaper two ways. SIGCHLD goes through the Go
-// runtime's signal handler, its signal goroutine and a channel: three
-// wakeups, 0.3 ms on an idle machine, which is as long as the kernel
-// takes to end the child. The waiter is a thread blocked in
-// waitid(WNOWAIT), which the kernel wakes directly; it reaps nothing
+// A child's exit reaches the reaper through the waiter, a thread blocked
+// in waitid(WNOWAIT), which the kernel wakes directly; it reaps nothing
 // itself, so every exit is still collected under the reaper's lock.
-// SIGCHLD stays: it covers a waiter that is not running.
+// SIGCHLD goes through the Go runtime's signal handler, its signal
+// goroutine and a channel: three wakeups, 0.3 ms on an idle machine,
+// which is as long as the kernel takes to end the child. While the
+// waiter waits, the reaper's loop lets SIGCHLD go: taking the reaper's
+// lock to scan every child (22 us with 1000) for an exit the waiter had
+// collected delayed the restart that exit started. SIGCHLD sweeps while
+// the waiter does not wait: parked with no child (a child the daemon did
+// not fork through proc, as tests do, then still gets collected), or
+// stopped by an error.
 var waiter struct {
 	once sync.Once
 	cond *sync.Cond // on reaper.mu
 	// idle: the last waitid found no child and none was forked since.
 	idle  bool
 	forks uint64 // children registered, to tell whether one came during a waitid
+	// active: the waiter is in, or about to enter, waitid for the reaper.
+	active atomic.Bool
 }
+
+// waitid is unix.Waitid; a test makes it fail.
+var waitid = unix.Waitid
 
 // startWaiterLocked starts the waiter once per process: a thread blocked in
 // waitid cannot be told to stop, so it parks while the reaper is released
@@ -47,12 +59,14 @@ func waitLoop() {
 	for {
 		reaper.mu.Lock()
 		for reaper.users == 0 || waiter.idle {
+			waiter.active.Store(false)
 			waiter.cond.Wait()
 		}
+		waiter.active.Store(true)
 		forks := waiter.forks
 		reaper.mu.Unlock()
 		var info unix.Siginfo
-		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		err := waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOWAIT, nil)
 		switch {
 		case err == nil:
 			reapAll(true)
@@ -60,11 +74,29 @@ func waitLoop() {
 		case errors.Is(err, unix.ECHILD):
 			reaper.mu.Lock()
 			waiter.idle = waiter.forks == forks
+			if waiter.idle {
+				// A child forked outside proc since, and gone before
+				// this, had its SIGCHLD let go: sweep once.
+				waiter.active.Store(false)
+				select {
+				case reaper.sigch <- syscall.SIGCHLD:
+				default:
+				}
+			}
 			reaper.mu.Unlock()
 		default:
-			// Refused (a seccomp filter, say): SIGCHLD alone wakes the
-			// reaper from now on.
-			logger().Warn("the reaper's waiter stops; exits are noticed by SIGCHLD alone", "err", err)
+			// Refused (a seccomp filter, say): SIGCHLD wakes the
+			// reaper from now on, and once now for what exited meanwhile.
+			logger().Warn("the reaper's waiter stops; exits are noticed by SIGCHLD", "err", err)
+			reaper.mu.Lock()
+			waiter.active.Store(false)
+			if reaper.users > 0 {
+				select {
+				case reaper.sigch <- syscall.SIGCHLD:
+				default:
+				}
+			}
+			reaper.mu.Unlock()
 			return
 		}
 	}

@@ -1,10 +1,14 @@
 package proc
 
 import (
-	"os/signal"
+	"os"
+	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func startTrue(t *testing.T) *Process {
@@ -16,19 +20,32 @@ func startTrue(t *testing.T) *Process {
 	return p
 }
 
-// With SIGCHLD no longer delivered to the reaper, the waiter alone
-// collects each exit, and it parks, not spins, once no child is left.
+// While the waiter waits, it alone collects each exit: SIGCHLD does not
+// make the reaper sweep beside it. It parks, not spins, once no child is
+// left.
 func TestWaiter_CollectsWithoutSIGCHLD(t *testing.T) {
 	acquire(t)
-	signal.Stop(reaper.sigch)
-	t.Cleanup(func() { signal.Notify(reaper.sigch, syscall.SIGCHLD) })
+	// A child that runs throughout keeps the waiter waiting, as a
+	// daemon's programs do.
+	sleeper, err := Start(Attr{Path: "/bin/sleep", Argv: []string{"sleep", "30"}, Umask: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // Acquire's own sweep, done
+	kicks := reaper.kicks.Load()
 	for range 3 {
 		select {
 		case <-startTrue(t).Done():
 		case <-time.After(10 * time.Second):
-			t.Fatal("an exit was not collected without SIGCHLD")
+			t.Fatal("an exit was not collected")
 		}
 	}
+	time.Sleep(50 * time.Millisecond) // a SIGCHLD's sweep would have run by now
+	if n := reaper.kicks.Load() - kicks; n != 0 {
+		t.Errorf("SIGCHLD made the reaper sweep %d times beside the waiter", n)
+	}
+	syscall.Kill(sleeper.Pid, syscall.SIGKILL)
+	<-sleeper.Done()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		reaper.mu.Lock()
 		idle := waiter.idle
@@ -76,5 +93,40 @@ func TestWaiter_LeavesExitsAfterRelease(t *testing.T) {
 	got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
 	if err != nil || got != pid || !ws.Exited() {
 		t.Fatalf("the exit was not left for its waiter: wait4 = %d, %v", got, err)
+	}
+}
+
+// waiterRefusedProbe, set in a re-executed test binary, makes waitid fail
+// there before the reaper starts.
+const waiterRefusedProbe = "CTLSUP_TEST_WAITID_REFUSED"
+
+// Where waitid is refused (a seccomp filter), the waiter stops and
+// SIGCHLD takes over: exits are still collected.
+func TestWaiter_RefusedFallsBackToSIGCHLD(t *testing.T) {
+	if os.Getenv(waiterRefusedProbe) != "" {
+		waitid = func(int, int, *unix.Siginfo, int, *unix.Rusage) error { return unix.EPERM }
+		if err := Acquire(nil); err != nil {
+			os.Exit(2)
+		}
+		for range 3 {
+			select {
+			case <-startTrue(t).Done():
+			case <-time.After(10 * time.Second):
+				os.Stdout.WriteString("an exit was not collected\n")
+				os.Exit(1)
+			}
+		}
+		if waiter.active.Load() {
+			os.Stdout.WriteString("the stopped waiter still counts as waiting\n")
+			os.Exit(1)
+		}
+		os.Stdout.WriteString("ok\n")
+		os.Exit(0)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWaiter_RefusedFallsBackToSIGCHLD$")
+	cmd.Env = append(os.Environ(), waiterRefusedProbe+"=1")
+	out, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Fatalf("with waitid refused: %v %s", err, out)
 	}
 }
