@@ -1,7 +1,6 @@
 package cgroup
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -283,13 +282,15 @@ func (l *Leaf) OOMKills() int64 {
 	return keyed(b, "oom_kill")
 }
 
-// keyed reads "key value" lines, as cgroup.events and cpu.stat have.
+// keyed reads "key value" lines, as cgroup.events and cpu.stat have. It
+// allocates nothing: every exit reads cgroup.events.
 func keyed(b []byte, key string) int64 {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), " ")
-		if ok && k == key {
-			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	for len(b) > 0 {
+		var line []byte
+		line, b, _ = bytes.Cut(b, []byte{'\n'})
+		k, v, ok := bytes.Cut(line, []byte{' '})
+		if ok && string(k) == key {
+			n, _ := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
 			return n
 		}
 	}
