@@ -174,8 +174,16 @@ func (r *spawnReply) encode(b []byte) []byte {
 	b = append(b, spawnWireVersion, flags)
 	b = binary.LittleEndian.AppendUint32(b, uint32(int32(r.Pid)))
 	b = binary.LittleEndian.AppendUint32(b, uint32(int32(r.Errno)))
-	return appendString(b, r.Err)
+	// The daemon reads a reply into 4 KiB: an error that names a long
+	// path must not make it a malformed one (which gives the helper up).
+	msg := r.Err
+	if len(msg) > maxReplyText {
+		msg = msg[:maxReplyText]
+	}
+	return appendString(b, msg)
 }
+
+const maxReplyText = 2048
 
 func (r *spawnReply) decode(b []byte) error {
 	w := wireReader{b: b}

@@ -2,6 +2,7 @@ package proc
 
 import (
 	"reflect"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -23,6 +24,13 @@ func TestSpawnWire_RoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("sent %+v, decoded %+v", want, got)
 		}
+	}
+	long := spawnReply{Err: strings.Repeat("/very/long/path", 1000)}
+	var got spawnReply
+	if b := long.encode(nil); len(b) > 4096 {
+		t.Errorf("a reply with a long error is %d bytes: more than the daemon reads", len(b))
+	} else if err := got.decode(b); err != nil || !strings.HasPrefix(long.Err, got.Err) {
+		t.Errorf("a long error decoded as %.40q (%v)", got.Err, err)
 	}
 	for _, want := range []spawnReply{{Pid: 4242}, {Errno: int(syscall.ENOENT), Forked: true, Pid: 7}, {Err: "bad: \xff", NoCgroup: true}} {
 		var got spawnReply
