@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -208,16 +209,23 @@ func appendNumber(b []byte, f float64, drop bool) []byte {
 	return strconv.AppendFloat(b, f, 'f', -1, 64)
 }
 
-// appendObject appends "{" and the members that add writes, or, with drop
-// and no member written, nothing at all.
-func appendObject(b []byte, drop bool, add func(b []byte) ([]byte, bool, error)) ([]byte, error) {
+// appendMembers appends an object of n members, each a key and its
+// value, leaving out those whose value is zero; with drop and no member
+// left, it appends nothing at all.
+func appendMembers(b []byte, drop bool, n int, member func(i int) (string, reflect.Value)) ([]byte, error) {
 	mark := len(b)
 	b = append(b, '{')
-	b, any, err := add(b)
-	if err != nil {
-		return b, err
+	wrote := false
+	for i := range n {
+		key, v := member(i)
+		var added bool
+		var err error
+		if b, added, err = appendMember(b, !wrote, key, v); err != nil {
+			return b, err
+		}
+		wrote = wrote || added
 	}
-	if !any && drop {
+	if !wrote && drop {
 		return b[:mark], nil
 	}
 	return append(b, '}'), nil
@@ -244,17 +252,8 @@ func appendStruct(b []byte, v reflect.Value, drop bool) ([]byte, error) {
 	if err != nil {
 		return b, err
 	}
-	return appendObject(b, drop, func(b []byte) ([]byte, bool, error) {
-		wrote := false
-		for _, f := range fields {
-			var added bool
-			var err error
-			if b, added, err = appendMember(b, !wrote, f.name, v.Field(f.index)); err != nil {
-				return b, wrote, err
-			}
-			wrote = wrote || added
-		}
-		return b, wrote, nil
+	return appendMembers(b, drop, len(fields), func(i int) (string, reflect.Value) {
+		return fields[i].name, v.Field(fields[i].index)
 	})
 }
 
@@ -279,31 +278,14 @@ func appendMap(b []byte, v reflect.Value, drop bool) ([]byte, error) {
 	for it := v.MapRange(); it.Next(); {
 		members = append(members, member{validUTF8(it.Key().String()), it.Value()})
 	}
-	slices.SortFunc(members, func(x, y member) int {
-		switch {
-		case x.key < y.key:
-			return -1
-		case x.key > y.key:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(members, func(x, y member) int { return strings.Compare(x.key, y.key) })
 	for i := 1; i < len(members); i++ {
 		if members[i].key == members[i-1].key {
 			return b, errNotCanonical // decoding would keep only one of them
 		}
 	}
-	return appendObject(b, drop, func(b []byte) ([]byte, bool, error) {
-		wrote := false
-		for _, m := range members {
-			var added bool
-			var err error
-			if b, added, err = appendMember(b, !wrote, m.key, m.val); err != nil {
-				return b, wrote, err
-			}
-			wrote = wrote || added
-		}
-		return b, wrote, nil
+	return appendMembers(b, drop, len(members), func(i int) (string, reflect.Value) {
+		return members[i].key, members[i].val
 	})
 }
 
@@ -330,15 +312,7 @@ func sortedFields(t reflect.Type) ([]canonicalField, error) {
 			fields = append(fields, canonicalField{f.Name, i})
 		}
 	}
-	slices.SortFunc(fields, func(x, y canonicalField) int {
-		switch {
-		case x.name < y.name:
-			return -1
-		case x.name > y.name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(fields, func(x, y canonicalField) int { return strings.Compare(x.name, y.name) })
 	fieldsByType.Store(t, fields)
 	return fields, nil
 }
