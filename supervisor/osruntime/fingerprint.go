@@ -2,6 +2,7 @@ package osruntime
 
 import (
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -124,17 +125,21 @@ func (f *fingerprints) of(spec *supervisor.ProcessSpec) string {
 
 var errNotCanonical = errors.New("no canonical form")
 
-// appendCanonical appends v as the round trip would print it, or appends
-// nothing if the round trip drops it (a zero value). A kind it does not
-// know, or map keys the round trip would merge, give errNotCanonical.
+// appendCanonical appends the spec v as the round trip prints it: the
+// object itself stays, as "{}" if every member is zero. A kind it does
+// not know, a type with its own JSON or text form, or map keys the round
+// trip would merge, give errNotCanonical.
 func appendCanonical(b []byte, v reflect.Value) ([]byte, error) {
-	return appendValue(b, v, true)
+	return appendValue(b, v, false)
 }
 
 // appendValue appends v. With drop, a zero value appends nothing (an
 // object's field); without, it appends what the round trip keeps for it
 // (an array's element).
 func appendValue(b []byte, v reflect.Value, drop bool) ([]byte, error) {
+	if marshalsItself(v.Type()) {
+		return b, errNotCanonical
+	}
 	switch v.Kind() {
 	case reflect.Bool:
 		if !v.Bool() {
@@ -287,6 +292,24 @@ func appendMap(b []byte, v reflect.Value, drop bool) ([]byte, error) {
 	return appendMembers(b, drop, len(members), func(i int) (string, reflect.Value) {
 		return members[i].key, members[i].val
 	})
+}
+
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+	ownForm       sync.Map // reflect.Type → bool
+)
+
+// marshalsItself reports whether encoding/json would print t through its
+// own MarshalJSON or MarshalText, which appendValue cannot follow.
+func marshalsItself(t reflect.Type) bool {
+	if own, ok := ownForm.Load(t); ok {
+		return own.(bool)
+	}
+	p := reflect.PointerTo(t)
+	own := t.Implements(jsonMarshaler) || p.Implements(jsonMarshaler) || t.Implements(textMarshaler) || p.Implements(textMarshaler)
+	ownForm.Store(t, own)
+	return own
 }
 
 type canonicalField struct {

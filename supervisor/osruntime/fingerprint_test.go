@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/ctlsup/ctlsup/supervisor"
 )
@@ -23,8 +24,32 @@ func TestFingerprint_SameAsRoundTrip(t *testing.T) {
 			t.Fatalf("spec %d: fingerprint %s, round trip %s; canonical text:\n%s\nspec: %#v", i, got, want, b, spec)
 		}
 	}
-	if fingerprint(testSpec()) != fingerprintJSON(testSpec()) {
-		t.Error("the test spec's fingerprint differs from the round trip's")
+	zero := 0
+	for _, spec := range []*supervisor.ProcessSpec{
+		testSpec(),
+		{}, // every member dropped: the round trip still prints {}
+		{Environment: map[string]string{"EMPTY": ""}},
+		{Limits: supervisor.Limits{OOMScoreAdj: &zero}},
+	} {
+		if got, want := fingerprint(spec), fingerprintJSON(spec); got != want {
+			t.Errorf("fingerprint of %+v: %s, round trip %s", spec, got, want)
+		}
+	}
+	// The sum earlier daemons wrote for the test spec: an upgrade must
+	// find it again, even if both functions above were changed alike.
+	if got := fingerprint(testSpec()); got != testSpecFingerprint {
+		t.Errorf("the test spec's fingerprint is %s, earlier daemons computed %s", got, testSpecFingerprint)
+	}
+}
+
+// testSpecFingerprint is fingerprintJSON(testSpec()) as of the JSON round
+// trip's last release.
+const testSpecFingerprint = "422e1b57f9c8d17b"
+
+// A type with its own JSON form is left to the round trip.
+func TestFingerprint_OwnJSONFormFallsBack(t *testing.T) {
+	if _, err := appendCanonical(nil, reflect.ValueOf(struct{ At time.Time }{time.Unix(1, 0)})); err == nil {
+		t.Error("a time.Time was written field by field")
 	}
 }
 
