@@ -465,14 +465,13 @@ func lockHolders(lock *os.File) []string {
 func (r *Runtime) childEnv(spec *supervisor.ProcessSpec, cred *proc.Credential) []string {
 	r.daemonEnvOnce.Do(func() {
 		seen := map[string]bool{}
-		environ := os.Environ()
-		for i := len(environ) - 1; i >= 0; i-- { // the last of a name wins, as in getenv's map
-			k, _, _ := strings.Cut(environ[i], "=")
+		for _, kv := range os.Environ() { // Go's keeps the first of a name
+			k, v, _ := strings.Cut(kv, "=")
 			if seen[k] || k == "NOTIFY_SOCKET" || strings.HasPrefix(k, "LISTEN_") || strings.HasPrefix(k, "WATCHDOG_") {
 				continue
 			}
 			seen[k] = true
-			r.daemonEnv = append(r.daemonEnv, envVar{k, environ[i]})
+			r.daemonEnv = append(r.daemonEnv, envVar{k, k + "=" + v})
 		}
 		slices.SortFunc(r.daemonEnv, func(a, b envVar) int { return strings.Compare(a.key, b.key) })
 	})
