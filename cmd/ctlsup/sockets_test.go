@@ -90,9 +90,27 @@ application = app
 		testhelper.Stop(d)
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", out.String())
+			logTails(t, filepath.Join(dir, "log"))
 		}
 	})
 	return dir, "unix://" + sock
+}
+
+// logTails logs the end of each program's log in dir: why a server
+// exited is in its own output, not in the daemon's.
+func logTails(t *testing.T, dir string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if len(b) > 4096 {
+			b = b[len(b)-4096:]
+		}
+		t.Logf("end of %s:\n%s", filepath.Base(f), b)
+	}
 }
 
 func freeTCP(t *testing.T) string {
