@@ -51,6 +51,7 @@ func TestSpawner_ForksProgramsInProcessGroupMode(t *testing.T) {
 func (h *osHarness) startHelped(name string) *supervisor.ProcessInfo {
 	h.t.Helper()
 	h.rt.spawner.SmallTable.Store(0)
+	h.rt.spawner.SharedFork.Store(false)
 	if err := supervisor.Err(h.s.Start(context.Background(), supervisor.Process(name), supervisor.WaitForDone)); err != nil {
 		h.t.Fatal(err)
 	}
@@ -58,18 +59,40 @@ func (h *osHarness) startHelped(name string) *supervisor.ProcessInfo {
 }
 
 // TestSpawner_ClonesCgroupChildrenIntoTheirCgroup: a child bound for a
-// cgroup is forked by the helper straight into it (clone3 with
-// CLONE_PARENT and CLONE_INTO_CGROUP), and is the daemon's child as Go's
-// own fork would make it: no signal of the helper's caught or blocked,
-// the descriptor limit Go gives children, only its own descriptors.
+// cgroup is cloned straight into it (clone3 with CLONE_INTO_CGROUP),
+// either by the daemon with a shared descriptor table or by the helper
+// (with CLONE_PARENT), and is the daemon's child as Go's own fork would
+// make it: no signal of the forker's caught or blocked, the descriptor
+// limit Go gives children, only its own descriptors.
 func TestSpawner_ClonesCgroupChildrenIntoTheirCgroup(t *testing.T) {
-	spec := helperSpec(t.TempDir(), "contained", []string{"/bin/sleep", "1000"}, func(s *supervisor.ProcessSpec) { s.AutoStart = false })
-	h := openOS(t, spec)
-	requireCgroups(t, h)
-	info := h.startHelped("contained")
-	if h.rt.spawner.Forks() == 0 {
-		t.Error("the helper forked nothing")
+	for _, shared := range []bool{true, false} {
+		name := map[bool]string{true: "shared table", false: "helper"}[shared]
+		t.Run(name, func(t *testing.T) {
+			spec := helperSpec(t.TempDir(), "contained", []string{"/bin/sleep", "1000"}, func(s *supervisor.ProcessSpec) { s.AutoStart = false })
+			h := openOS(t, spec)
+			requireCgroups(t, h)
+			var info *supervisor.ProcessInfo
+			if shared {
+				if err := supervisor.Err(h.s.Start(context.Background(), supervisor.Process("contained"), supervisor.WaitForDone)); err != nil {
+					t.Fatal(err)
+				}
+				info = h.wait("contained", inState(supervisor.Running))
+				if h.rt.spawner.SharedForks() == 0 || h.rt.spawner.Forks() != 0 {
+					t.Error("the daemon did not fork the child")
+				}
+			} else {
+				info = h.startHelped("contained")
+				if h.rt.spawner.Forks() == 0 {
+					t.Error("the helper forked nothing")
+				}
+			}
+			checkClonedChild(t, h, info)
+		})
 	}
+}
+
+func checkClonedChild(t *testing.T, h *osHarness, info *supervisor.ProcessInfo) {
+	t.Helper()
 	u := h.s.Usage()["contained"]
 	if l, ok := h.rt.cgroups.Open(u.Cgroup); u.Cgroup == "" || !ok || !l.Contains(info.Pid) {
 		t.Errorf("pid %d is not in its cgroup %q", info.Pid, u.Cgroup)
@@ -112,32 +135,38 @@ func nofileLine(t *testing.T, pid int) string {
 }
 
 // TestSpawner_CgroupExecFailure: a child that cannot exec reports why, and
-// its exit is the failed fork's, not an orphan's.
+// its exit is the failed fork's, not an orphan's, whoever forked it.
 func TestSpawner_CgroupExecFailure(t *testing.T) {
-	dir := t.TempDir()
-	bad := filepath.Join(dir, "garbage")
-	os.WriteFile(bad, []byte("\x7fELF not really"), 0o755)
-	spec := helperSpec(dir, "garbage", []string{bad}, func(s *supervisor.ProcessSpec) { s.AutoStart, s.StartRetries = false, 0 })
-	h := openOS(t, spec)
-	requireCgroups(t, h)
-	h.rt.spawner.SmallTable.Store(0)
-	orphans := proc.Orphans()
-	err := supervisor.Err(h.s.Start(context.Background(), supervisor.Process("garbage"), supervisor.WaitForDone))
-	if !errors.Is(err, supervisor.ErrSpawn) {
-		t.Fatalf("start: %v, want a spawn error", err)
-	}
-	if info := h.wait("garbage", inState(supervisor.Fatal)); !strings.Contains(info.SpawnErr, "exec format error") {
-		t.Errorf("description %q, want the exec's error", info.SpawnErr)
-	}
-	// The failed child was waited for before its cgroup was removed.
-	if left, _ := filepath.Glob(filepath.Join(h.rt.cgroups.Base, "garbage@*")); len(left) != 0 {
-		t.Errorf("the failed spawn's cgroup remains: %v", left)
-	}
-	time.Sleep(200 * time.Millisecond) // the failed child's exit is reaped
-	if n := proc.Orphans() - orphans; n != 0 {
-		t.Errorf("%d orphans reaped: the failed child was not expected", n)
-	}
-	if h.rt.spawner.Forks() != 0 {
-		t.Error("a failed fork counted as forked")
+	for _, shared := range []bool{true, false} {
+		name := map[bool]string{true: "shared table", false: "helper"}[shared]
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			bad := filepath.Join(dir, "garbage")
+			os.WriteFile(bad, []byte("\x7fELF not really"), 0o755)
+			spec := helperSpec(dir, "garbage", []string{bad}, func(s *supervisor.ProcessSpec) { s.AutoStart, s.StartRetries = false, 0 })
+			h := openOS(t, spec)
+			requireCgroups(t, h)
+			h.rt.spawner.SmallTable.Store(0)
+			h.rt.spawner.SharedFork.Store(shared)
+			orphans := proc.Orphans()
+			err := supervisor.Err(h.s.Start(context.Background(), supervisor.Process("garbage"), supervisor.WaitForDone))
+			if !errors.Is(err, supervisor.ErrSpawn) {
+				t.Fatalf("start: %v, want a spawn error", err)
+			}
+			if info := h.wait("garbage", inState(supervisor.Fatal)); !strings.Contains(info.SpawnErr, "exec format error") {
+				t.Errorf("description %q, want the exec's error", info.SpawnErr)
+			}
+			// The failed child was waited for before its cgroup was removed.
+			if left, _ := filepath.Glob(filepath.Join(h.rt.cgroups.Base, "garbage@*")); len(left) != 0 {
+				t.Errorf("the failed spawn's cgroup remains: %v", left)
+			}
+			time.Sleep(200 * time.Millisecond) // the failed child's exit is reaped
+			if n := proc.Orphans() - orphans; n != 0 {
+				t.Errorf("%d orphans reaped: the failed child was not expected", n)
+			}
+			if h.rt.spawner.Forks() != 0 || h.rt.spawner.SharedForks() != 0 {
+				t.Error("a failed fork counted as forked")
+			}
+		})
 	}
 }

@@ -41,14 +41,30 @@ type childPlan struct {
 	setsid     bool
 	setpgid    bool
 	cred       bool
+	setgroups  bool
 	uid, gid   uintptr
 	groups     []uint32
 	fds        []int // become 0, 1, 2, ...; each above len(fds)
-	reset      []int // signals the helper catches: default in the child
+	reset      []int // signals the forker catches: default in the child
 	dfl        kernelSigaction
 	mask       uint64 // the thread's signal mask before the fork
-	errw       int    // the exec error pipe's write end
+	// unshareFrom, if not 0: the child shares its forker's descriptor
+	// table and first takes a private copy of the descriptors below it.
+	unshareFrom uintptr
+	// nofile, if set: the child's RLIMIT_NOFILE (soft, hard).
+	nofile *[2]uint64
+	// failed is written by a child that fails before its exec: the
+	// errno, with the step that failed above bit 32. The forker's thread
+	// reads it once the vfork has returned, that is once the child
+	// exec'd (and left it 0) or exited.
+	failed uint64
 }
+
+// Steps of the child that may fail, as reported in childPlan.failed.
+const (
+	stepSetup   = 0
+	stepUnshare = 1
+)
 
 // rawForkUsable reports whether a raw fork gives the child the limits a
 // Go fork would: the helper was told them, or Go did not raise its own.
@@ -83,99 +99,81 @@ var caughtSignals = sync.OnceValue(func() []int {
 // rawCgroupSpawn forks and execs req's child into the cgroup cgfd, with
 // fds as its descriptors 0, 1, 2, ...
 func rawCgroupSpawn(req *spawnRequest, fds []int, cgfd int) spawnReply {
-	plan, err := newChildPlan(req, fds)
+	plan, err := newChildPlan(req.Path, req.Argv, req.Env, req.Dir, req.Setsid, req.Setpgid, req.Cred)
 	if err != nil {
 		return spawnReply{Err: err.Error()}
-	}
-	defer func() {
-		for _, fd := range plan.fds {
-			unix.Close(fd)
-		}
-	}()
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return spawnReply{Errno: int(err.(syscall.Errno))}
-	}
-	plan.errw = p[1]
-	pid, errno := rawFork(plan, cgfd)
-	unix.Close(p[1])
-	defer unix.Close(p[0])
-	if errno != 0 {
-		return spawnReply{Errno: int(errno)}
-	}
-	// The pipe closes at the exec; before it the child reports a failure.
-	var b [8]byte
-	n := 0
-	for n < len(b) {
-		m, err := unix.Read(p[0], b[n:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || m == 0 {
-			break
-		}
-		n += m
-	}
-	if n == 0 {
-		return spawnReply{Pid: pid}
-	}
-	// The child is exiting, still in its cgroup: the daemon, its parent,
-	// waits for it before it removes the cgroup.
-	return spawnReply{Pid: pid, Errno: int(*(*uint64)(unsafe.Pointer(&b))), Forked: true}
-}
-
-func newChildPlan(req *spawnRequest, fds []int) (*childPlan, error) {
-	c := &childPlan{setsid: req.Setsid, setpgid: req.Setpgid && !req.Setsid}
-	var err error
-	if c.path, err = syscall.BytePtrFromString(req.Path); err != nil {
-		return nil, err
-	}
-	if req.Dir != "" {
-		if c.dir, err = syscall.BytePtrFromString(req.Dir); err != nil {
-			return nil, err
-		}
-	}
-	if c.argv, err = syscall.SlicePtrFromStrings(req.Argv); err != nil {
-		return nil, err
-	}
-	if c.envv, err = syscall.SlicePtrFromStrings(req.Env); err != nil {
-		return nil, err
-	}
-	if req.Cred != nil {
-		c.cred, c.uid, c.gid = true, uintptr(req.Cred.Uid), uintptr(req.Cred.Gid)
-		c.groups = req.Cred.Groups
 	}
 	// Each source above the slots the child fills, so that no dup3 into
 	// slot i overwrites a source still to be copied.
 	for _, fd := range fds {
 		up, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, len(fds))
 		if err != nil {
-			for _, f := range c.fds {
-				unix.Close(f)
-			}
+			closeAll(plan.fds)
+			return spawnReply{Errno: int(err.(syscall.Errno))}
+		}
+		plan.fds = append(plan.fds, up)
+	}
+	defer closeAll(plan.fds)
+	args := cloneArgs{flags: unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_PARENT | unix.CLONE_INTO_CGROUP, cgroup: uint64(cgfd)}
+	pid, errno := rawFork(plan, &args)
+	if errno != 0 {
+		return spawnReply{Errno: int(errno)}
+	}
+	if plan.failed != 0 {
+		// The child is exiting, still in its cgroup: the daemon, its
+		// parent, waits for it before it removes the cgroup.
+		return spawnReply{Pid: pid, Errno: int(uint32(plan.failed)), Forked: true}
+	}
+	return spawnReply{Pid: pid}
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+// newChildPlan prepares what the child needs, all of it allocated before
+// the fork; the caller fills in the descriptors.
+func newChildPlan(path string, argv, env []string, dir string, setsid, setpgid bool, cred *syscall.Credential) (*childPlan, error) {
+	c := &childPlan{setsid: setsid, setpgid: setpgid && !setsid}
+	var err error
+	if c.path, err = syscall.BytePtrFromString(path); err != nil {
+		return nil, err
+	}
+	if dir != "" {
+		if c.dir, err = syscall.BytePtrFromString(dir); err != nil {
 			return nil, err
 		}
-		c.fds = append(c.fds, up)
+	}
+	if c.argv, err = syscall.SlicePtrFromStrings(argv); err != nil {
+		return nil, err
+	}
+	if c.envv, err = syscall.SlicePtrFromStrings(env); err != nil {
+		return nil, err
+	}
+	if cred != nil {
+		c.cred, c.uid, c.gid = true, uintptr(cred.Uid), uintptr(cred.Gid)
+		c.setgroups, c.groups = !cred.NoSetGroups, cred.Groups
 	}
 	c.reset = caughtSignals()
 	return c, nil
 }
 
-// rawFork clones the child and runs the plan in it; the helper's thread
-// is suspended until the child's exec or exit. Signals are blocked around
-// the fork, as Go's own fork does: no handler of the helper's may run in
-// the child, which shares its memory.
+// rawFork clones the child as args say and runs the plan in it; the
+// calling thread is suspended until the child's exec or exit. Signals
+// are blocked around the fork, as Go's own fork does: no handler of the
+// forker's may run in the child, which shares its memory.
 //
 //go:noinline
 //go:norace
 //go:nocheckptr
-func rawFork(c *childPlan, cgfd int) (int, syscall.Errno) {
+func rawFork(c *childPlan, args *cloneArgs) (int, syscall.Errno) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	all := ^uint64(0)
 	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, 2 /* SIG_SETMASK */, uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&c.mask)), 8, 0, 0)
-	args := cloneArgs{flags: unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_PARENT | unix.CLONE_INTO_CGROUP, cgroup: uint64(cgfd)}
-	pid, e := rawVfork(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args), 0)
+	pid, e := rawVfork(unix.SYS_CLONE3, uintptr(unsafe.Pointer(args)), unsafe.Sizeof(*args), 0)
 	if e == 0 && pid == 0 {
 		runChild(c) // does not return
 	}
@@ -195,6 +193,20 @@ func rawVfork(trap, a1, a2, a3 uintptr) (r1 uintptr, err syscall.Errno)
 //go:nocheckptr
 func runChild(c *childPlan) {
 	var e syscall.Errno
+	step := uint64(stepSetup)
+	if c.unshareFrom != 0 {
+		// First, while the table is still the forker's: nothing of it is
+		// touched until the child has its own.
+		if _, _, e = syscall.RawSyscall6(unix.SYS_CLOSE_RANGE, c.unshareFrom, ^uintptr(0)>>32, unshareFlags, 0, 0, 0); e != 0 {
+			step = stepUnshare
+			goto fail
+		}
+	}
+	if c.nofile != nil {
+		if _, _, e = syscall.RawSyscall6(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, uintptr(unsafe.Pointer(c.nofile)), 0, 0, 0); e != 0 {
+			goto fail
+		}
+	}
 	for _, sig := range c.reset {
 		syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&c.dfl)), 0, 8, 0, 0)
 	}
@@ -210,12 +222,14 @@ func runChild(c *childPlan) {
 		}
 	}
 	if c.cred {
-		var groups uintptr
-		if len(c.groups) > 0 {
-			groups = uintptr(unsafe.Pointer(&c.groups[0]))
-		}
-		if _, _, e = syscall.RawSyscall6(syscall.SYS_SETGROUPS, uintptr(len(c.groups)), groups, 0, 0, 0, 0); e != 0 {
-			goto fail
+		if c.setgroups {
+			var groups uintptr
+			if len(c.groups) > 0 {
+				groups = uintptr(unsafe.Pointer(&c.groups[0]))
+			}
+			if _, _, e = syscall.RawSyscall6(syscall.SYS_SETGROUPS, uintptr(len(c.groups)), groups, 0, 0, 0, 0); e != 0 {
+				goto fail
+			}
 		}
 		if _, _, e = syscall.RawSyscall6(syscall.SYS_SETGID, c.gid, 0, 0, 0, 0, 0); e != 0 {
 			goto fail
@@ -234,14 +248,13 @@ func runChild(c *childPlan) {
 			goto fail
 		}
 	}
-	for i := len(c.fds); i < 3; i++ { // the helper's own, as Go's fork does
+	for i := len(c.fds); i < 3; i++ { // the forker's own, as Go's fork does
 		syscall.RawSyscall6(syscall.SYS_CLOSE, uintptr(i), 0, 0, 0, 0, 0)
 	}
 	_, _, e = syscall.RawSyscall6(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(c.path)),
 		uintptr(unsafe.Pointer(&c.argv[0])), uintptr(unsafe.Pointer(&c.envv[0])), 0, 0, 0)
 fail:
-	errno := uint64(e)
-	syscall.RawSyscall6(syscall.SYS_WRITE, uintptr(c.errw), uintptr(unsafe.Pointer(&errno)), 8, 0, 0, 0)
+	c.failed = uint64(e) | step<<32
 	for {
 		syscall.RawSyscall6(syscall.SYS_EXIT_GROUP, 253, 0, 0, 0, 0, 0)
 	}

@@ -25,6 +25,10 @@ import (
 // A child bound for a cgroup is cloned into it by the helper with a fork
 // of its own (see rawfork.go), where the architecture and the descriptor
 // limit allow; elsewhere the daemon forks it.
+//
+// Where the kernel lets a child unshare its descriptor table (see
+// sharedfork.go), the daemon forks every child itself, with no copy and
+// no round trip; the helper then forks only what that cannot.
 type Spawner struct {
 	// All fields are guarded by reaper.mu, which every fork holds.
 	fd       int // the daemon's end of the helper's socket; -1 without a helper
@@ -33,6 +37,13 @@ type Spawner struct {
 	closed   bool
 	forks    int  // children the helper forked
 	noCgroup bool // this helper cannot fork into a cgroup
+	// shared forks from the daemon with a shared descriptor table; nil
+	// where it cannot. SharedFork turns it off (tests, benchmarks).
+	shared     *sharedFork
+	SharedFork atomic.Bool
+	// childNofile is the soft descriptor limit Go gives the daemon's
+	// children, 0 if unknown.
+	childNofile uint64
 	// tableTop is the highest descriptor number seen in a spawn: programs
 	// that ended leave holes below the table's top, where new descriptors
 	// go, so one spawn's numbers can understate the table.
@@ -94,6 +105,9 @@ func NewSpawner() (*Spawner, error) {
 	if reaper.users == 0 {
 		return nil, errors.New("proc: NewSpawner without Acquire")
 	}
+	s.childNofile = childNofileLocked()
+	s.shared = newSharedFork(s.childNofile)
+	s.SharedFork.Store(true)
 	if err := s.launchLocked(); err != nil {
 		return nil, err
 	}
@@ -121,8 +135,8 @@ func (s *Spawner) launchLocked() error {
 	// In the daemon's directory: a child without a directory of its own
 	// starts in its forker's, which must be the daemon's.
 	argv := []string{spawnerArg0}
-	if soft := childNofileLocked(); soft > 0 {
-		argv = append(argv, "nofile="+strconv.FormatUint(soft, 10))
+	if s.childNofile > 0 {
+		argv = append(argv, "nofile="+strconv.FormatUint(s.childNofile, 10))
 	}
 	a := Attr{Path: "/proc/self/exe", Argv: argv, Umask: -1, Session: true,
 		Files: []*os.File{devnull, devnull, os.Stderr, theirs}}
@@ -140,7 +154,8 @@ func (s *Spawner) Start(a Attr) (*Process, error) { return start(a, s.forkExec) 
 
 // Close stops the helper (it exits when its socket closes) and waits
 // until it is reaped, so that a successor image does not find it as a
-// stranger.
+// stranger. The daemon's slots are given back; the daemon's own forks
+// go on without them.
 func (s *Spawner) Close() {
 	reaper.mu.Lock()
 	if s.fd >= 0 {
@@ -148,6 +163,10 @@ func (s *Spawner) Close() {
 		s.fd = -1
 	}
 	s.closed = true
+	if s.shared != nil {
+		s.shared.close()
+		s.shared = nil
+	}
 	helper := s.helper
 	reaper.mu.Unlock()
 	if helper != nil {
@@ -175,6 +194,17 @@ func (s *Spawner) Forks() int {
 	return s.forks
 }
 
+// SharedForks counts the children the daemon forked with a shared
+// descriptor table.
+func (s *Spawner) SharedForks() int {
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	if s.shared == nil {
+		return 0
+	}
+	return s.shared.forks
+}
+
 // Reopen starts a new helper after Close: an upgrade that failed to
 // execute its new image goes on as before.
 func (s *Spawner) Reopen() error {
@@ -184,12 +214,20 @@ func (s *Spawner) Reopen() error {
 		return nil
 	}
 	s.closed, s.restarts = false, 0
+	if s.shared == nil {
+		s.shared = newSharedFork(s.childNofile)
+	}
 	return s.launchLocked()
 }
 
-// forkExec asks the helper to fork, and forks directly when it cannot.
-// reaper.mu is held.
+// forkExec forks with a shared table, or asks the helper to fork, or
+// forks with Go's fork when neither can. reaper.mu is held.
 func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (int, error) {
+	if s.shared != nil && s.SharedFork.Load() {
+		if pid, err, done := s.shared.forkLocked(path, argv, attr); done {
+			return pid, err
+		}
+	}
 	s.tableTop = max(s.tableTop, topFD(attr))
 	if s.fd < 0 || attr.Sys.UseCgroupFD && s.noCgroup || s.tableTop < int(s.SmallTable.Load()) {
 		return syscall.ForkExec(path, argv, attr)

@@ -20,6 +20,7 @@ func newSpawner(t *testing.T) *Spawner {
 	}
 	t.Cleanup(s.Close)
 	s.SmallTable.Store(0) // the helper forks, however few descriptors the test holds
+	s.SharedFork.Store(false)
 	return s
 }
 
