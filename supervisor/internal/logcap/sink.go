@@ -30,7 +30,9 @@ type Sink struct {
 
 	Log *slog.Logger
 
-	mu         sync.Mutex
+	mu sync.Mutex
+	// lj names and prunes backups; looked up at the first rotation, as
+	// most programs' logs never rotate.
 	lj         *lumberjack.Logger
 	f          *os.File // nil until the next write opens the path
 	fd         int
@@ -72,10 +74,7 @@ func (h *Hub) OpenSink(path string, maxBytes int64, backups int, log *slog.Logge
 // NewSink returns a sink for path, not shared. Nothing is opened until the
 // first write.
 func NewSink(path string, maxBytes int64, backups int, log *slog.Logger) *Sink {
-	return &Sink{
-		Path: path, MaxBytes: maxBytes, Backups: backups, Log: log,
-		lj: rotator(path, max(backups, 1)),
-	}
+	return &Sink{Path: path, MaxBytes: maxBytes, Backups: backups, Log: log}
 }
 
 // rotators keeps one lumberjack.Logger per log path and backup count for
@@ -249,6 +248,9 @@ func (s *Sink) rotateLocked() {
 		if wait := time.Millisecond - time.Since(s.lastRot); wait > 0 {
 			time.Sleep(wait)
 		}
+		if s.lj == nil {
+			s.lj = rotator(s.Path, s.Backups)
+		}
 		err = asDirWriter(filepath.Dir(s.Path), s.lj.Rotate)
 		s.lj.Close() // lumberjack made the new file; the sink opens its own
 		// Run as the directory's writer, lumberjack cannot give the new
@@ -321,6 +323,9 @@ func (s *Sink) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	s.closeLocked()
+	if s.lj == nil {
+		return nil
+	}
 	return s.lj.Close()
 }
 
