@@ -50,11 +50,11 @@ type process struct {
 	out  Output
 	log  *slog.Logger
 	info atomic.Pointer[ProcessInfo]
-	done chan struct{} // closed when the actor has finished
 	// changed tells the supervisor a snapshot was published; set before begin.
 	changed func()
-	// adoption is what a previous daemon left for it; set before begin.
-	adoption Adoption
+	// adoption is what a previous daemon left for it, nil if nothing;
+	// set before begin.
+	adoption *Adoption
 	// listener: it is an event listener, whose protocol state a successor
 	// cannot know.
 	listener bool
@@ -91,6 +91,10 @@ type mailbox struct {
 	note       Note
 	noteGen    uint32
 	next       chan struct{} // closed at the next publish; see nextPublish
+	// done is closed once the actor has finished (ended): made when first
+	// asked for, as only a shutdown waits for it.
+	done  chan struct{}
+	ended bool
 }
 
 // actorState is the actor's state between wake-ups.
@@ -112,7 +116,6 @@ func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger, out Output) *pr
 		rt:   rt,
 		out:  out,
 		log:  log,
-		done: make(chan struct{}),
 	}
 	p.publish()
 	return p
@@ -233,14 +236,41 @@ func (p *process) finish() {
 		}
 	}
 	p.out.Close()
-	close(p.done)
+	b.mu.Lock()
+	b.ended = true
+	if b.done != nil {
+		close(b.done)
+	}
+	b.mu.Unlock()
+}
+
+// done is closed once the actor has finished.
+func (p *process) done() <-chan struct{} {
+	b := &p.box
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done == nil {
+		b.done = make(chan struct{})
+		if b.ended {
+			close(b.done)
+		}
+	}
+	return b.done
+}
+
+// adopted is what a previous daemon left for it.
+func (p *process) adopted() Adoption {
+	if p.adoption == nil {
+		return Adoption{}
+	}
+	return *p.adoption
 }
 
 // begin sets the actor up: takes over an adopted process, if any. It runs
 // before anything is posted.
 func (p *process) begin() {
 	a := &p.a
-	ad := p.adoption
+	ad := p.adopted()
 	if ad.Child == nil {
 		a.m.OperatorStopped = ad.Stopped
 		p.publish()

@@ -18,13 +18,13 @@ type ProcessInfo struct {
 	SpawnErr          string
 	StatusText        string // the last STATUS= of a notify program
 	Waiting           bool   // STARTING with no process: waiting for its dependencies
+	Stopped           bool   // the last stop was an operator's
 	Restarts          int    // automatic restarts so far
 	// RestartsAfterExit and RestartsAfterRetry split Restarts by reason: a
 	// process that had run, or one that failed to start.
 	RestartsAfterExit, RestartsAfterRetry int
 	ExitsExpected, ExitsUnexpected        int
 	BackoffDelay                          time.Duration // pending back-off delay, 0 when none
-	Stopped                               bool          // the last stop was an operator's
 	Spec                                  *ProcessSpec  // the spec in force; never modified
 
 	output Output

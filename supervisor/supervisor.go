@@ -122,7 +122,7 @@ func (s *Supervisor) Open(ctx context.Context) error {
 	s.emit("SUPERVISOR_STATE_CHANGE_RUNNING", "")
 	var fresh, redo, kept []*process
 	for _, p := range all {
-		switch a := p.adoption; {
+		switch a := p.adopted(); {
 		case a.Child != nil && (a.Restart || p.listener):
 			// A listener's protocol state died with the old daemon:
 			// restarted, it starts afresh with READY.
@@ -139,7 +139,7 @@ func (s *Supervisor) Open(ctx context.Context) error {
 		ctx := context.WithoutCancel(ctx) // committed: the old processes are ours to replace
 		go s.fanOut(ctx, redo, descending, func(p *process) error {
 			s.stop(ctx, p, p.spec.FullName(), WaitForDone, passing)
-			if p.spec.AutoStart && !p.adoption.Stopped {
+			if p.spec.AutoStart && !p.adopted().Stopped {
 				s.start(ctx, p, p.spec.FullName(), NoWait)
 			}
 			return nil
@@ -194,7 +194,9 @@ func (s *Supervisor) newProcess(spec *ProcessSpec, adopt, listener bool) *proces
 		p.onGated = func() { s.leaseWaiter(p) }
 	}
 	if adopt {
-		p.adoption = s.rt.Adopt(p.spec, p.out)
+		if a := s.rt.Adopt(p.spec, p.out); a.Child != nil || a.Restart || a.Stopped {
+			p.adoption = &a
+		}
 	}
 	p.begin()
 	return p
@@ -244,7 +246,7 @@ func (s *Supervisor) shutdown(ctx context.Context, procs []*process) error {
 	results := s.fanOut(ctx, procs, descending, func(p *process) error {
 		p.send(ctx, command{kind: cmdShutdown})
 		select {
-		case <-p.done:
+		case <-p.done():
 			return nil
 		case <-ctx.Done():
 			return fmt.Errorf("%s: not stopped: %w", p.spec.FullName(), ctx.Err())
