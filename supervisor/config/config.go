@@ -280,6 +280,7 @@ func Load(path string) (*Config, error) {
 	if err := checkDependencies(cfg.Groups, l.where); err != nil {
 		return nil, err
 	}
+	detachStrings(cfg)
 	return cfg, nil
 }
 
