@@ -267,7 +267,8 @@ func features(bin binaries, n, kills int) {
 	for _, v := range []variant{
 		{label: "as shipped (cgroups, spawner, fd holder)"},
 		{label: "process groups (CTLSUP_CGROUPS=off)", env: "CTLSUP_CGROUPS=off"},
-		{label: "forked by the daemon (CTLSUPD_DIRECT_FORK=1)", env: "CTLSUPD_DIRECT_FORK=1"},
+		{label: "forked by the helper (CTLSUPD_HELPER_FORK=1)", env: "CTLSUPD_HELPER_FORK=1"},
+		{label: "forked by Go's fork (CTLSUPD_DIRECT_FORK=1)", env: "CTLSUPD_DIRECT_FORK=1"},
 		{label: "a held unix socket each", extra: func(i int) string {
 			return fmt.Sprintf("sockets = [\"s%d\"]\n[socket.s%d]\nlisten = \"unix:{dir}/s%d.sock\"\n", i, i, i)
 		}},

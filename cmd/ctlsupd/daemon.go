@@ -211,6 +211,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 	// A switch to compare against, and a way out should the spawner
 	// misbehave on some kernel: the daemon then forks its children itself.
 	rt.DirectFork = os.Getenv("CTLSUPD_DIRECT_FORK") == "1"
+	rt.HelperFork = os.Getenv("CTLSUPD_HELPER_FORK") == "1"
 	m.runtime.Store(rt)
 	m.Supervisor = supervisor.New(rt, cfg.Groups)
 	m.Supervisor.Logger = m.Logger

@@ -45,13 +45,15 @@ type Runtime struct {
 	// thousand descriptors on top of the ones they keep, and run out.
 	spawnSlots chan struct{}
 	holder     *holder.Client // nil in the foreground (ctlsup run)
-	// spawner forks the children from a helper with a small descriptor
-	// table (see proc.Spawner); nil: the daemon forks them itself.
+	// spawner forks the children without copying the daemon's
+	// descriptor table (see proc.Spawner); nil: Go's fork does.
 	spawner *proc.Spawner
-	// DirectFork, set before Open, forks from the daemon itself.
-	DirectFork bool
-	cgroups    *cgroup.Manager // nil in process-group mode; set by Open
-	cgroupsOff atomic.Bool     // the kernel refused a spawn into a cgroup
+	// DirectFork, set before Open, forks with Go's fork, copying the
+	// daemon's table. HelperFork leaves every fork to the helper, never
+	// sharing the daemon's table.
+	DirectFork, HelperFork bool
+	cgroups                *cgroup.Manager // nil in process-group mode; set by Open
+	cgroupsOff             atomic.Bool     // the kernel refused a spawn into a cgroup
 	// containment is the mode in use, published for metrics.
 	containment  atomic.Pointer[Containment]
 	limitsWarned sync.Map // process names told their limits cannot apply

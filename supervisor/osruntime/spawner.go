@@ -11,6 +11,7 @@ func (r *Runtime) openSpawner() {
 		r.Logger.Warn("the daemon forks its children itself", "err", err)
 		return
 	}
+	s.SharedFork.Store(!r.HelperFork)
 	r.spawner = s
 }
 
