@@ -106,3 +106,42 @@ func TestHolder_KeepsHandsBackAndIsReplaced(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Stores and drops are queued; Flush sends them. A store dropped before
+// it was sent is not sent: its descriptor may be closed by then, and a
+// send of a closed descriptor would cost the connection to the holder.
+func TestClient_FlushSendsQueuedStores(t *testing.T) {
+	if err := proc.Acquire(slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Release()
+	c := Connect(t.TempDir(), slog.New(slog.DiscardHandler))
+	defer c.Quit()
+	c.mu.Lock()
+	c.draining = true // no background send: the test drains
+	c.mu.Unlock()
+	var kept, dropped [2]int
+	syscall.Pipe2(kept[:], syscall.O_CLOEXEC)
+	syscall.Pipe2(dropped[:], syscall.O_CLOEXEC)
+	defer syscall.Close(kept[1])
+	defer syscall.Close(dropped[1])
+	c.Store("kept", kept[0])
+	c.Store("dropped", dropped[0])
+	c.Drop("dropped")
+	syscall.Close(dropped[0])
+	c.Flush()
+	syscall.Close(kept[0])
+	if _, err := syscall.Write(kept[1], []byte("x")); err != nil {
+		t.Errorf("write after Flush with only the holder reading: %v", err)
+	}
+	c.mu.Lock()
+	lost, queued := c.conn == nil, len(c.queue)
+	c.draining = false
+	c.mu.Unlock()
+	if lost {
+		t.Error("the connection to the holder was lost: a closed descriptor was sent")
+	}
+	if queued != 0 {
+		t.Errorf("%d messages still queued after Flush", queued)
+	}
+}
