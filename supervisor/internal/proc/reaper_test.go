@@ -3,6 +3,9 @@ package proc
 import (
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -93,6 +96,46 @@ func TestSweep_MembersOfAnExitedLeader(t *testing.T) {
 	<-p.Done()
 	if isAlive(member) {
 		t.Fatalf("member %d of the exited leader's group still runs", member)
+	}
+}
+
+// TestSweep_TakenByTheExitsOwner: the exit's owner (a singleton's
+// restart) may kill the leftovers itself before the reaper has looked for
+// any: the sweep is found, the member killed, OnGone called once, and
+// nothing stays pending for a shutdown to wait for.
+func TestSweep_TakenByTheExitsOwner(t *testing.T) {
+	acquire(t)
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	var gones atomic.Int32
+	taken := make(chan bool, 1)
+	p, err := Start(Attr{Path: "/bin/sh", Argv: []string{"sh", "-c", "sleep 30 & echo $!; read _"}, Umask: -1,
+		Files: []*os.File{r, w, nil}, GroupGrace: time.Hour, OnGone: func() { gones.Add(1) },
+		OnExit: func(pid int, _ syscall.WaitStatus, _ bool) { taken <- KillLeftoverGroup(pid) }})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 32)
+	n, _ := r.Read(buf)
+	member, _ := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	p.Signal(syscall.SIGTERM)
+	if !<-taken {
+		t.Fatal("the exit's owner did not find the sweep")
+	}
+	if isAlive(member) {
+		t.Errorf("member %d still runs", member)
+	}
+	done := make(chan struct{})
+	go func() { KillLeftovers(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("KillLeftovers waits for a sweep that was taken")
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := gones.Load(); n != 1 {
+		t.Errorf("OnGone called %d times, want 1", n)
 	}
 }
 

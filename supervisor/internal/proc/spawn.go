@@ -272,11 +272,28 @@ func (p *Process) exited(ws syscall.WaitStatus, known bool) {
 		p.status = ws
 		// The sweep is registered, and counted, before anyone learns of
 		// the exit: a restart that follows finds it (KillLeftoverGroup),
-		// and a shutdown waits for it (KillLeftovers).
+		// and a shutdown waits for it (KillLeftovers). Whether anything
+		// is left is asked after the exit's owner has run: a read of
+		// the cgroup's events that a restart need not wait for.
 		sw := &sweep{id: p.Identity(), container: p.container, gone: p.gone}
-		alive := sw.alive()
 		leftovers.mu.Lock()
 		leftovers.pending++
+		leftovers.sweeps[p.Pid] = sw
+		leftovers.mu.Unlock()
+		close(p.done)
+		if p.onExit != nil {
+			p.onExit(p.Pid, ws, known)
+			// The exit's owner (a restart, typically) runs first, on this
+			// CPU, while it is warm: waking another to run it costs more
+			// than the bookkeeping below, which can wait.
+			runtime.Gosched()
+		}
+		alive := sw.alive()
+		leftovers.mu.Lock()
+		if leftovers.sweeps[p.Pid] != sw {
+			leftovers.mu.Unlock()
+			return // taken meanwhile: its taker finishes it
+		}
 		if alive {
 			grace := p.grace
 			if leftovers.closing > 0 {
@@ -288,23 +305,13 @@ func (p *Process) exited(ws syscall.WaitStatus, known bool) {
 				leftovers.doneLocked()
 				leftovers.mu.Unlock()
 			})
-			leftovers.sweeps[p.Pid] = sw
-		}
-		leftovers.mu.Unlock()
-		close(p.done)
-		if p.onExit != nil {
-			p.onExit(p.Pid, ws, known)
-			// The exit's owner (a restart, typically) runs first, on this
-			// CPU, while it is warm: waking another to run it costs more
-			// than the bookkeeping below, which can wait.
-			runtime.Gosched()
-		}
-		if !alive {
-			leftovers.mu.Lock()
-			leftovers.doneLocked()
 			leftovers.mu.Unlock()
-			p.gone()
+			return
 		}
+		delete(leftovers.sweeps, p.Pid)
+		leftovers.doneLocked()
+		leftovers.mu.Unlock()
+		p.gone()
 	})
 }
 
@@ -319,8 +326,20 @@ func (p *Process) gone() {
 type sweep struct {
 	id        Identity
 	container Container // nil: the process group
-	timer     *time.Timer
-	gone      func()
+	// timer ends the grace period; nil until the exit's owner has run
+	// and something was found left.
+	timer *time.Timer
+	gone  func()
+}
+
+// takeLocked stops the sweep's grace period for a caller that finishes it
+// now, and counts it as no longer pending if the timer had not fired (or
+// was not armed yet). leftovers.mu is held, and the sweep was just
+// removed from leftovers.sweeps.
+func (sw *sweep) takeLocked() {
+	if sw.timer == nil || sw.timer.Stop() {
+		leftovers.doneLocked()
+	}
 }
 
 // alive reports whether a member of ours remains.
@@ -397,9 +416,7 @@ func KillLeftoverGroup(pgid int) bool {
 	sw, ok := leftovers.sweeps[pgid]
 	if ok {
 		delete(leftovers.sweeps, pgid)
-		if sw.timer.Stop() {
-			leftovers.doneLocked()
-		}
+		sw.takeLocked()
 	}
 	leftovers.mu.Unlock()
 	if ok {
@@ -437,9 +454,7 @@ func KillLeftovers() {
 	}()
 	var sweeps []*sweep
 	for _, sw := range leftovers.sweeps {
-		if sw.timer.Stop() {
-			leftovers.doneLocked()
-		}
+		sw.takeLocked()
 		sweeps = append(sweeps, sw)
 	}
 	leftovers.sweeps = map[int]*sweep{}
