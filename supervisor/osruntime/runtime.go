@@ -377,11 +377,6 @@ func (r *Runtime) fork(spec *supervisor.ProcessSpec, c *osChild, attr *proc.Attr
 	// Recorded before the fork: a daemon killed right after it leaves a
 	// child its successor finds by these pipes, or by its cgroup.
 	r.state.spawning(c.id, spec, r.fingerprints.of(spec), pipes, stdin, c.cgroupPath())
-	if r.holder != nil {
-		// The pipes went to the holder while the above ran; a child
-		// whose pipes it lacked would lose them with the daemon.
-		r.holder.Flush()
-	}
 	return r.startProcess(*attr)
 }
 

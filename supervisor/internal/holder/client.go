@@ -35,16 +35,6 @@ type Client struct {
 	fences  map[string]Fence
 	closed  bool
 	lastTry time.Time
-	// queue holds stores and drops not sent yet, in order: a spawn does
-	// not wait for its pipe's sendmsg, which a goroutine (draining) does
-	// meanwhile, and Flush finishes before the fork.
-	queue    []queued
-	draining bool
-}
-
-type queued struct {
-	op byte // 'S' or 'D'
-	id string
 }
 
 // Connect reaches the holder of dir, starting one if none answers.
@@ -176,13 +166,13 @@ func (c *Client) writeLocked(op byte, id string, fds ...int) error {
 	return err
 }
 
-// Store gives the holder a duplicate of fd under id, soon: Flush waits
-// until it has. The daemon keeps fd and must Drop id before closing it.
+// Store gives the holder a duplicate of fd under id. The daemon keeps fd
+// and must Drop id before closing it.
 func (c *Client) Store(id string, fd int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.held[id] = fd
-	c.queueLocked('S', id)
+	c.sendLocked('S', id, fd)
 }
 
 // Drop tells the holder to close its duplicate of id.
@@ -190,46 +180,7 @@ func (c *Client) Drop(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.held, id) // also for ids a previous daemon stored
-	c.queueLocked('D', id)
-}
-
-// Flush returns once the holder was sent every store and drop made so
-// far: a program is forked only once its pipes are held.
-func (c *Client) Flush() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.drainLocked()
-}
-
-func (c *Client) queueLocked(op byte, id string) {
-	c.queue = append(c.queue, queued{op, id})
-	if !c.draining {
-		c.draining = true
-		go func() {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			c.drainLocked()
-			c.draining = false
-		}()
-	}
-}
-
-// drainLocked sends what is queued. A store is sent only while its id is
-// held: a drop since means the descriptor may be closed already, and the
-// drop follows in the queue.
-func (c *Client) drainLocked() {
-	for i := range c.queue {
-		q := &c.queue[i]
-		if q.op == 'S' {
-			if fd, ok := c.held[q.id]; ok {
-				c.sendLocked('S', q.id, fd)
-			}
-		} else {
-			c.sendLocked(q.op, q.id)
-		}
-		q.id = ""
-	}
-	c.queue = c.queue[:0]
+	c.sendLocked('D', id)
 }
 
 // Take returns every descriptor the holder keeps, by id: the read ends a
@@ -238,7 +189,6 @@ func (c *Client) drainLocked() {
 func (c *Client) Take() (map[string]int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.drainLocked()
 	if c.conn == nil {
 		return nil, errors.New("no fd holder")
 	}
@@ -282,7 +232,6 @@ func (c *Client) Take() (map[string]int, error) {
 func (c *Client) Quit() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.drainLocked()
 	c.closed = true
 	if c.conn == nil {
 		return
@@ -299,7 +248,6 @@ func (c *Client) Quit() {
 func (c *Client) Detach() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.drainLocked() // a successor finds every pipe
 	c.closed = true
 	if c.conn != nil {
 		c.conn.Close()
