@@ -586,6 +586,14 @@ func TestOS_SingletonErrorNamesTheHolder(t *testing.T) {
 	if want := fmt.Sprintf("singleton beat is still running as pid %d", holder.Process.Pid); err == nil || err.Error() != want {
 		t.Errorf("error %v, want %q", err, want)
 	}
+	// A spawn that failed leaves no cgroup behind.
+	if rt.useCgroups() {
+		if left, _ := filepath.Glob(filepath.Join(rt.cgroups.Base, "beat@*")); len(left) != 0 {
+			t.Errorf("the failed spawn's cgroup remains: %v", left)
+		}
+	} else if os.Getenv("CTLSUP_REQUIRE_CGROUPS") == "1" {
+		t.Error("cgroups required (CTLSUP_REQUIRE_CGROUPS=1) but not in use")
+	}
 }
 
 // exitOf waits for c's exit status.
