@@ -138,6 +138,34 @@ func TestOS_IgnoreTermIsKilledAfterStopWait(t *testing.T) {
 	}
 }
 
+// TestOS_ExitLineBeforeItsRestart: an exit's line is written once its
+// restart has forked, yet before the restart's own line, with the time
+// of the exit.
+func TestOS_ExitLineBeforeItsRestart(t *testing.T) {
+	h := openOS(t, helperSpec(t.TempDir(), "sleeper", testhelper.Argv("sleep"), func(s *supervisor.ProcessSpec) {
+		s.AutoRestart = supervisor.RestartAlways
+	}))
+	first := h.wait("sleeper", inState(supervisor.Running))
+	syscall.Kill(first.Pid, syscall.SIGKILL)
+	second := h.wait("sleeper", func(i *supervisor.ProcessInfo) bool { return i.State == supervisor.Running && i.Pid != first.Pid })
+	var exited, spawned int
+	var exitedAt, spawnedAt string
+	for i, line := range strings.Split(h.log.String(), "\n") {
+		switch {
+		case strings.Contains(line, "msg=exited") && strings.Contains(line, fmt.Sprintf("pid=%d ", first.Pid)):
+			exited, exitedAt = i, line[:strings.Index(line, " ")]
+		case strings.Contains(line, "msg=spawned") && strings.Contains(line, fmt.Sprintf("pid=%d", second.Pid)):
+			spawned, spawnedAt = i, line[:strings.Index(line, " ")]
+		}
+	}
+	if exited == 0 || spawned == 0 || exited > spawned {
+		t.Fatalf("want the exit of %d logged before the spawn of %d:\n%s", first.Pid, second.Pid, h.log)
+	}
+	if exitedAt > spawnedAt {
+		t.Errorf("exit logged at %s, after the spawn at %s", exitedAt, spawnedAt)
+	}
+}
+
 func TestOS_SignalDeathIsReportedAsSupervisordDoes(t *testing.T) {
 	h := openOS(t, helperSpec(t.TempDir(), "sleeper", testhelper.Argv("sleep"), nil))
 	h.wait("sleeper", inState(supervisor.Running))
