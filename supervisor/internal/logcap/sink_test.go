@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -356,4 +357,41 @@ func TestSink_RotationRunsAsTheDirectorysWriter(t *testing.T) {
 	if backups, _ := filepath.Glob(filepath.Join(dir, "web-*.log")); len(backups) != 2 {
 		t.Errorf("backups after two rotations in nobody's directory: %v", backups)
 	}
+}
+
+// TestSink_SpawnCreatesTheFile: Write(nil), a spawn's, creates a missing
+// file and its directory without keeping it open, leaves an existing
+// file's content alone, and follows no link planted at the path.
+func TestSink_SpawnCreatesTheFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "new", "sub", "web.log")
+	s := NewSink(path, 0, 0, nil)
+	defer s.Close()
+	s.Write(nil)
+	if st, err := os.Stat(path); err != nil || st.Size() != 0 || st.Mode().Perm() != 0o644&^umask() {
+		t.Fatalf("after the spawn: %v, %v", st, err)
+	}
+	if s.f != nil {
+		t.Error("the file was kept open")
+	}
+	os.WriteFile(path, []byte("kept\n"), 0o644)
+	s.Write(nil)
+	if b, _ := os.ReadFile(path); string(b) != "kept\n" {
+		t.Errorf("content %q after a second spawn", b)
+	}
+	target := filepath.Join(dir, "shadow")
+	link := filepath.Join(dir, "link.log")
+	os.Symlink(target, link)
+	l := NewSink(link, 0, 0, nil)
+	defer l.Close()
+	l.Write(nil)
+	if _, err := os.Stat(target); !os.IsNotExist(err) {
+		t.Errorf("the link's target was created: %v", err)
+	}
+}
+
+func umask() os.FileMode {
+	m := syscall.Umask(0)
+	syscall.Umask(m)
+	return os.FileMode(m)
 }
