@@ -4,6 +4,7 @@ package proc
 
 import (
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -127,6 +128,27 @@ func rawCgroupSpawn(req *spawnRequest, fds []int, cgfd int) spawnReply {
 	return spawnReply{Pid: pid}
 }
 
+// cStrings is a NULL-terminated array of NUL-terminated copies of ss,
+// all in one buffer: two allocations for an environment, where
+// syscall.SlicePtrFromStrings makes one per variable.
+func cStrings(ss []string) ([]*byte, error) {
+	n := 0
+	for _, s := range ss {
+		if strings.IndexByte(s, 0) >= 0 {
+			return nil, syscall.EINVAL
+		}
+		n += len(s) + 1
+	}
+	buf := make([]byte, n)
+	ptrs := make([]*byte, len(ss)+1)
+	at := 0
+	for i, s := range ss {
+		ptrs[i] = &buf[at]
+		at += copy(buf[at:], s) + 1
+	}
+	return ptrs, nil
+}
+
 func closeAll(fds []int) {
 	for _, fd := range fds {
 		unix.Close(fd)
@@ -146,10 +168,10 @@ func newChildPlan(path string, argv, env []string, dir string, setsid, setpgid b
 			return nil, err
 		}
 	}
-	if c.argv, err = syscall.SlicePtrFromStrings(argv); err != nil {
+	if c.argv, err = cStrings(argv); err != nil {
 		return nil, err
 	}
-	if c.envv, err = syscall.SlicePtrFromStrings(env); err != nil {
+	if c.envv, err = cStrings(env); err != nil {
 		return nil, err
 	}
 	if cred != nil {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // newSharedSpawner is a spawner whose children the daemon forks with a
@@ -255,5 +257,26 @@ func TestSharedFork_TooManyDescriptorsGoToTheHelper(t *testing.T) {
 	}
 	if s.Forks() != 1 || s.SharedForks() != 0 {
 		t.Errorf("helper forks %d, shared forks %d", s.Forks(), s.SharedForks())
+	}
+}
+
+// TestCStrings: each string NUL-terminated in one buffer, the array
+// NULL-terminated; an empty string is an empty C string; a NUL inside
+// is refused.
+func TestCStrings(t *testing.T) {
+	ptrs, err := cStrings([]string{"A=1", "", "PATH=/bin"})
+	if err != nil || len(ptrs) != 4 || ptrs[3] != nil {
+		t.Fatalf("%v, %v", ptrs, err)
+	}
+	for i, want := range []string{"A=1", "", "PATH=/bin"} {
+		if got := unix.BytePtrToString(ptrs[i]); got != want {
+			t.Errorf("string %d is %q, want %q", i, got, want)
+		}
+	}
+	if _, err := cStrings([]string{"A=1\x00B=2"}); err != syscall.EINVAL {
+		t.Errorf("a NUL inside: %v, want EINVAL", err)
+	}
+	if ptrs, _ := cStrings(nil); len(ptrs) != 1 || ptrs[0] != nil {
+		t.Errorf("no strings: %v", ptrs)
 	}
 }
