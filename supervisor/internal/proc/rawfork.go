@@ -65,6 +65,7 @@ type childPlan struct {
 const (
 	stepSetup   = 0
 	stepUnshare = 1
+	stepLimit   = 2
 )
 
 // rawForkUsable reports whether a raw fork gives the child the limits a
@@ -80,8 +81,10 @@ func rawForkUsable() bool {
 	return lim.Max == 0 || lim.Cur != lim.Max-1
 }
 
-// caughtSignals lists the signals the helper has handlers for: those it
-// installed when it started, which do not change.
+// caughtSignals lists the signals the forker has handlers for, read at
+// its first fork: Go's runtime installs them at start, and the helper and
+// ctlsupd call signal.Notify before their first spawn. (A handler
+// installed later would not be reset in a child before its exec.)
 var caughtSignals = sync.OnceValue(func() []int {
 	var sigs []int
 	for sig := 1; sig <= 64; sig++ {
@@ -226,6 +229,7 @@ func runChild(c *childPlan) {
 	}
 	if c.nofile != nil {
 		if _, _, e = syscall.RawSyscall6(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, uintptr(unsafe.Pointer(c.nofile)), 0, 0, 0); e != 0 {
+			step = stepLimit
 			goto fail
 		}
 	}

@@ -130,25 +130,38 @@ func (f *sharedFork) forkLocked(path string, argv []string, attr *syscall.ProcAt
 	switch {
 	case err != nil:
 		return 0, err, true
-	case errno == syscall.ENOSYS:
-		f.off = true // no clone3
+	case errno == syscall.ENOSYS || errno == syscall.EPERM:
+		// No clone3, or a seccomp filter refusing it (as older
+		// container runtimes' do): Go's fork and the helper's use clone.
+		f.turnOff("clone3", errno)
 		return 0, nil, false
-	case errno == syscall.EINVAL:
-		return 0, nil, false // flags this kernel refuses: another fork says why
 	case errno != 0:
-		return 0, errno, true
+		return 0, nil, false // flags this kernel refuses, or a fork's own failure: another fork says why
 	case plan.failed != 0:
 		// The child exits with 253, having execed nothing; collected
 		// here, under the reaper's lock, before its cgroup is removed.
 		waitFailedChild(pid)
 		errno = syscall.Errno(uint32(plan.failed))
-		if plan.failed>>32 == stepUnshare {
-			f.off = true
-			logger().Info("the kernel cannot unshare a descriptor table: the helper forks the daemon's children", "err", errno)
+		switch plan.failed >> 32 {
+		case stepUnshare:
+			if errno == syscall.EINVAL || errno == syscall.ENOSYS || errno == syscall.EPERM {
+				f.turnOff("close_range(CLOSE_RANGE_UNSHARE)", errno)
+			}
+			return 0, nil, false // nothing else was done: another fork tries
+		case stepLimit:
+			// The hard limit was lowered since it was learnt: Go's
+			// fork, which leaves the limit alone then, takes over.
+			f.turnOff("the descriptor limit", errno)
 			return 0, nil, false
 		}
 		return 0, errno, true
 	}
 	f.forks++
 	return pid, nil, true
+}
+
+// turnOff leaves every later fork to the helper (or Go's fork).
+func (f *sharedFork) turnOff(what string, errno syscall.Errno) {
+	f.off = true
+	logger().Info("the daemon no longer forks with a shared descriptor table: the helper forks its children", "refused", what, "err", errno)
 }

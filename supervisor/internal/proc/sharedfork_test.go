@@ -280,3 +280,27 @@ func TestCStrings(t *testing.T) {
 		t.Errorf("no strings: %v", ptrs)
 	}
 }
+
+// TestSharedFork_LimitRefusedFallsBack: a child that cannot take the
+// descriptor limit learnt at start (its hard limit lowered since) exits
+// having done nothing else, and the helper forks from then on.
+func TestSharedFork_LimitRefusedFallsBack(t *testing.T) {
+	s := newSharedSpawner(t)
+	reaper.mu.Lock()
+	s.shared.nofile = [2]uint64{2, 1} // soft above hard: refused
+	reaper.mu.Unlock()
+	orphans := Orphans()
+	if ws, out := spawnShell(t, s, "echo helped"); ws.ExitStatus() != 0 || out != "helped\n" {
+		t.Fatalf("status %v, output %q", Describe(ws), out)
+	}
+	reaper.mu.Lock()
+	off := s.shared.off
+	reaper.mu.Unlock()
+	if !off || s.Forks() != 1 || s.SharedForks() != 0 {
+		t.Errorf("shared fork off %v, helper forks %d, shared forks %d: want the helper to take over", off, s.Forks(), s.SharedForks())
+	}
+	time.Sleep(100 * time.Millisecond)
+	if Orphans() != orphans {
+		t.Error("the refused child was reaped as an orphan")
+	}
+}

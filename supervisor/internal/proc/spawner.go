@@ -109,6 +109,9 @@ func NewSpawner() (*Spawner, error) {
 	s.shared = newSharedFork(s.childNofile)
 	s.SharedFork.Store(true)
 	if err := s.launchLocked(); err != nil {
+		if s.shared != nil {
+			s.shared.close()
+		}
 		return nil, err
 	}
 	return s, nil
