@@ -290,9 +290,9 @@ func (p *Process) exited(ws syscall.WaitStatus, known bool) {
 		}
 		alive := sw.alive()
 		leftovers.mu.Lock()
-		if leftovers.sweeps[p.Pid] != sw {
+		if sw.taken {
 			leftovers.mu.Unlock()
-			return // taken meanwhile: its taker finishes it
+			return // its taker finishes it
 		}
 		if alive {
 			grace := p.grace
@@ -308,7 +308,10 @@ func (p *Process) exited(ws syscall.WaitStatus, known bool) {
 			leftovers.mu.Unlock()
 			return
 		}
-		delete(leftovers.sweeps, p.Pid)
+		// The pid, reaped, may already lead another exit's sweep.
+		if leftovers.sweeps[p.Pid] == sw {
+			delete(leftovers.sweeps, p.Pid)
+		}
 		leftovers.doneLocked()
 		leftovers.mu.Unlock()
 		p.gone()
@@ -329,6 +332,9 @@ type sweep struct {
 	// timer ends the grace period; nil until the exit's owner has run
 	// and something was found left.
 	timer *time.Timer
+	// taken: KillLeftoverGroup or KillLeftovers finishes it, not the
+	// exit that registered it. Guarded by leftovers.mu.
+	taken bool
 	gone  func()
 }
 
@@ -337,6 +343,7 @@ type sweep struct {
 // was not armed yet). leftovers.mu is held, and the sweep was just
 // removed from leftovers.sweeps.
 func (sw *sweep) takeLocked() {
+	sw.taken = true
 	if sw.timer == nil || sw.timer.Stop() {
 		leftovers.doneLocked()
 	}
