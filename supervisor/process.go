@@ -406,6 +406,11 @@ func (p *process) step(ev event) error {
 				follow = append(follow, event{kind: evGated, err: clusterWaitText})
 				continue
 			}
+			if p.spec.Singleton {
+				// Its start may first wait for the last process's
+				// leftovers to die: the exit is told before that.
+				p.flushExitLog()
+			}
 			c, serr := p.rt.Start(p.spec, p.out)
 			if serr != nil {
 				p.alog().Warn("spawn error", "err", serr)
