@@ -21,8 +21,10 @@ import (
 //
 // Where this cannot be done the helper forks (see Spawner): a kernel
 // that refuses the unshare (learnt from the first child, which then
-// exits having touched nothing), a spawn with more descriptors than
-// slots, a daemon whose table was already large when it reserved them.
+// exits having touched nothing), no clone3 or a filter refusing it, a
+// hard descriptor limit lowered below the one learnt, a spawn with more
+// descriptors than slots, a daemon whose table was already large when it
+// reserved them.
 
 // closeRangeUnshare is CLOSE_RANGE_UNSHARE from linux/close_range.h.
 const closeRangeUnshare = 1 << 1
@@ -48,7 +50,7 @@ type sharedFork struct {
 	// nofile is the RLIMIT_NOFILE the daemon's children get: Go's own
 	// fork restores the soft limit the process started with.
 	nofile [2]uint64
-	off    bool // the kernel refused the unshare
+	off    bool // refused once for good: see turnOff
 	forks  int
 }
 
@@ -149,8 +151,7 @@ func (f *sharedFork) forkLocked(path string, argv []string, attr *syscall.ProcAt
 			}
 			return 0, nil, false // nothing else was done: another fork tries
 		case stepLimit:
-			// The hard limit was lowered since it was learnt: Go's
-			// fork, which leaves the limit alone then, takes over.
+			// The hard limit was lowered since it was learnt.
 			f.turnOff("the descriptor limit", errno)
 			return 0, nil, false
 		}
