@@ -152,12 +152,6 @@ func cStrings(ss []string) ([]*byte, error) {
 	return ptrs, nil
 }
 
-func closeAll(fds []int) {
-	for _, fd := range fds {
-		unix.Close(fd)
-	}
-}
-
 // newChildPlan prepares what the child needs, all of it allocated before
 // the fork; the caller fills in the descriptors.
 func newChildPlan(path string, argv, env []string, dir string, setsid, setpgid bool, cred *syscall.Credential) (*childPlan, error) {

@@ -36,19 +36,7 @@ func newSharedSpawner(t *testing.T) *Spawner {
 func TestSharedFork_ChildIsAsGoForksIt(t *testing.T) {
 	s := newSharedSpawner(t)
 	devNull() // opened now, low: a later test's table stays small
-	var held []*os.File
-	for range 300 {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, r, w)
-	}
-	defer func() {
-		for _, f := range held {
-			f.Close()
-		}
-	}()
+	defer closeAll(holdPipes(t, 300))
 	orphans, forks := Orphans(), s.SharedForks()
 	// The shell (and grep) catch signals of their own: cat, a child forked,
 	// tells what the spawn gave.

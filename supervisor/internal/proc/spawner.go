@@ -303,6 +303,12 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (
 	return rep.Pid, nil
 }
 
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
 // waitFailedChild collects a child that failed before its exec. reaper.mu
 // is held, so no other waiter takes it.
 func waitFailedChild(pid int) {

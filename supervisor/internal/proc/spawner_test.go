@@ -24,6 +24,22 @@ func newSpawner(t *testing.T) *Spawner {
 	return s
 }
 
+// holdPipes opens n pipes, filling the test daemon's descriptor table
+// with 2n descriptors, and returns them for closeAll.
+func holdPipes(t *testing.T, n int) []int {
+	t.Helper()
+	var held []int
+	for range n {
+		var p [2]int
+		if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+			closeAll(held)
+			t.Fatal(err)
+		}
+		held = append(held, p[0], p[1])
+	}
+	return held
+}
+
 // spawnShell runs script under /bin/sh through s with its output in a
 // file, and returns the exit status and the output.
 func spawnShell(t *testing.T, s *Spawner, script string) (syscall.WaitStatus, string) {
@@ -54,19 +70,7 @@ func spawnShell(t *testing.T, s *Spawner, script string) (syscall.WaitStatus, st
 // descriptor but its own three, however many the daemon holds.
 func TestSpawner_ChildIsOurs(t *testing.T) {
 	s := newSpawner(t)
-	var held []*os.File
-	for range 200 {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, r, w)
-	}
-	defer func() {
-		for _, f := range held {
-			f.Close()
-		}
-	}()
+	defer closeAll(holdPipes(t, 200))
 	orphans, forks := Orphans(), s.Forks()
 	ws, out := spawnShell(t, s, `echo "$PPID"; pwd -P >&2; ls /proc/$$/fd; exit 7`)
 	if s.Forks() != forks+1 {
@@ -161,20 +165,11 @@ func TestSpawner_SmallTableForksDirectly(t *testing.T) {
 	}
 	// A table grown past the size keeps the helper forking, even once
 	// the spawn's own descriptors land in holes far below its top.
-	var held []*os.File
-	for range defaultSmallTable / 2 {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, r, w)
-	}
+	held := holdPipes(t, defaultSmallTable/2)
 	if ws, out := spawnShell(t, s, "echo helped"); ws.ExitStatus() != 0 || out != "helped\n" {
 		t.Fatalf("status %v, output %q", ws, out)
 	}
-	for _, f := range held {
-		f.Close()
-	}
+	closeAll(held)
 	if ws, out := spawnShell(t, s, "echo still helped"); ws.ExitStatus() != 0 || out != "still helped\n" {
 		t.Fatalf("status %v, output %q", ws, out)
 	}
