@@ -29,10 +29,14 @@ type Leaf struct {
 	Path     string // in the file system
 	name     string // as /proc/PID/cgroup names it
 	killable bool
+	// Whether the leaf has the memory and pids controllers: a usage
+	// reading opens no file it cannot have.
+	memory, pids bool
 }
 
 func (m *Manager) leaf(name string) *Leaf {
-	return &Leaf{Path: filepath.Join(m.Base, name), name: m.name + "/" + name, killable: m.Killable}
+	return &Leaf{Path: filepath.Join(m.Base, name), name: m.name + "/" + name, killable: m.Killable,
+		memory: m.Has("memory"), pids: m.Has("pids")}
 }
 
 // LeafName names a spawn's leaf: the program's full name, escaped so that
@@ -255,18 +259,22 @@ func (l *Leaf) Stat() Stat {
 	if b, err := proc.ReadSmall(dir+"cpu.stat", buf[:]); err == nil {
 		st.CPUSeconds = float64(keyed(b, "usage_usec")) / 1e6
 	}
-	if b, err := proc.ReadSmall(dir+"memory.current", buf[:]); err == nil {
-		st.HasMemory = true
-		st.MemoryBytes, _ = strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
-		if b, err := proc.ReadSmall(dir+"memory.peak", buf[:]); err == nil {
-			st.MemoryPeakBytes, _ = strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
-		}
-		if b, err := proc.ReadSmall(dir+"memory.events", buf[:]); err == nil {
-			st.OOMKills = keyed(b, "oom_kill")
+	if l.memory {
+		if b, err := proc.ReadSmall(dir+"memory.current", buf[:]); err == nil {
+			st.HasMemory = true
+			st.MemoryBytes, _ = strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
+			if b, err := proc.ReadSmall(dir+"memory.peak", buf[:]); err == nil {
+				st.MemoryPeakBytes, _ = strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
+			}
+			if b, err := proc.ReadSmall(dir+"memory.events", buf[:]); err == nil {
+				st.OOMKills = keyed(b, "oom_kill")
+			}
 		}
 	}
-	if b, err := proc.ReadSmall(dir+"pids.current", buf[:]); err == nil {
-		st.Tasks, _ = strconv.Atoi(string(bytes.TrimSpace(b)))
+	if l.pids {
+		if b, err := proc.ReadSmall(dir+"pids.current", buf[:]); err == nil {
+			st.Tasks, _ = strconv.Atoi(string(bytes.TrimSpace(b)))
+		}
 	}
 	return st
 }
@@ -274,6 +282,9 @@ func (l *Leaf) Stat() Stat {
 // OOMKills is memory.events' oom_kill: processes of the leaf the kernel
 // killed for memory; 0 without the memory controller.
 func (l *Leaf) OOMKills() int64 {
+	if !l.memory {
+		return 0
+	}
 	var buf [512]byte
 	b, err := proc.ReadSmall(l.Path+"/memory.events", buf[:])
 	if err != nil {
