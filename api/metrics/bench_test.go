@@ -18,8 +18,11 @@ import (
 // benchmark measures the collector, not fork.
 type idleRuntime struct {
 	supervisor.Ephemeral
-	pid atomic.Int64
+	pid   atomic.Int64
+	usage map[string]supervisor.Usage // every program's, so the usage series are written
 }
+
+func (r *idleRuntime) Usage() map[string]supervisor.Usage { return r.usage }
 
 type idleChild struct {
 	pid int
@@ -52,11 +55,13 @@ func BenchmarkScrape(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			var procs []supervisor.ProcessSpec
+			rt := &idleRuntime{usage: map[string]supervisor.Usage{}}
 			for i := range n {
 				procs = append(procs, supervisor.ProcessSpec{Name: fmt.Sprintf("worker_%05d", i), Group: "app",
 					Argv: []string{"x"}, Umask: -1, AutoStart: true, StopWait: time.Second, RestartMaxDelay: time.Minute})
+				rt.usage[procs[i].FullName()] = supervisor.Usage{RSSBytes: 12 << 20, MemoryBytes: 14 << 20, Tasks: 1, CPUSeconds: 1.25}
 			}
-			s := supervisor.New(&idleRuntime{}, []supervisor.GroupSpec{{Name: "app", Processes: procs}})
+			s := supervisor.New(rt, []supervisor.GroupSpec{{Name: "app", Processes: procs}})
 			s.Open(context.Background())
 			defer s.Close(context.Background())
 			for running := 0; running < n; time.Sleep(10 * time.Millisecond) {

@@ -88,6 +88,19 @@ func scrape(t *testing.T, url string) (map[string]*dto.MetricFamily, string) {
 	return mfs, string(body)
 }
 
+// scrapeWithUsage scrapes until the usage series are there: a scrape
+// waits for a usage reading at most 100 ms, which a loaded machine can
+// pass even for two programs.
+func scrapeWithUsage(t *testing.T, url string) (map[string]*dto.MetricFamily, string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		mfs, body := scrape(t, url)
+		if mfs["ctlsup_process_cpu_seconds_total"] != nil || time.Now().After(deadline) {
+			return mfs, body
+		}
+	}
+}
+
 // value is the value of name's series whose labels include want.
 func value(t *testing.T, url, name string, want map[string]string) float64 {
 	t.Helper()
@@ -131,7 +144,7 @@ func TestCollector_Golden(t *testing.T) {
 	})
 	waitFor(t, s, "turkey:gunicorn", func(p *supervisor.ProcessInfo) bool { return p.State == supervisor.Running })
 	url := serve(t, source(s))
-	mfs, body := scrape(t, url)
+	mfs, body := scrapeWithUsage(t, url)
 	if problems, err := promlint.New(strings.NewReader(body)).Lint(); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
 	}

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"bufio"
 	"io"
 	"math"
 	"strconv"
@@ -29,6 +28,7 @@ type row struct {
 type family struct {
 	name, help, typ string
 	write           func(e *encoder, r *row)
+	usage           bool // written only when there is a usage reading
 }
 
 var processFamilies = []family{
@@ -36,72 +36,72 @@ var processFamilies = []family{
 		for _, st := range supervisor.AllStates {
 			e.sample(r, "state", stateNames[st], b2f(r.info.State == st))
 		}
-	}},
+	}, false},
 	{"ctlsup_process_up", "1 when the process is RUNNING.", "gauge", func(e *encoder, r *row) {
 		e.sample(r, "", "", b2f(r.info.State == supervisor.Running))
-	}},
+	}, false},
 	{"ctlsup_process_start_time_seconds", "When the process was last spawned; 0 if never.", "gauge", func(e *encoder, r *row) {
 		start := 0.0
 		if !r.info.Start.IsZero() {
 			start = float64(r.info.Start.UnixMilli()) / 1000
 		}
 		e.sample(r, "", "", start)
-	}},
+	}, false},
 	{"ctlsup_process_restarts_total", "Automatic restarts: after the process exited (exit) or failed to start (retry).", "counter", func(e *encoder, r *row) {
 		e.sample(r, "reason", "exit", float64(r.info.RestartsAfterExit))
 		e.sample(r, "reason", "retry", float64(r.info.RestartsAfterRetry))
-	}},
+	}, false},
 	{"ctlsup_process_exits_total", "Exits, expected (stop, or an exit code in exitcodes) or not.", "counter", func(e *encoder, r *row) {
 		e.sample(r, "expected", "false", float64(r.info.ExitsUnexpected))
 		e.sample(r, "expected", "true", float64(r.info.ExitsExpected))
-	}},
+	}, false},
 	{"ctlsup_process_last_exit_code", "The last exit code; -1 for a death by signal.", "gauge", func(e *encoder, r *row) {
 		e.sample(r, "", "", float64(r.info.LastExitCode))
-	}},
+	}, false},
 	{"ctlsup_process_backoff_delay_seconds", "The pending delay before the next restart; 0 when none.", "gauge", func(e *encoder, r *row) {
 		e.sample(r, "", "", r.info.BackoffDelay.Seconds())
-	}},
+	}, false},
 	{"ctlsup_process_resident_memory_bytes", "Resident memory of the process and everything it started.", "gauge", func(e *encoder, r *row) {
 		e.sample(r, "", "", float64(r.usage.RSSBytes))
-	}},
+	}, true},
 	{"ctlsup_process_memory_bytes", "The process's cgroup memory.current (page cache included); resident memory without the memory controller.", "gauge", func(e *encoder, r *row) {
 		e.sample(r, "", "", float64(r.usage.MemoryBytes))
-	}},
+	}, true},
 	{"ctlsup_process_memory_peak_bytes", "The highest memory of the current spawn (cgroup memory.peak where available, else the highest seen).", "gauge", func(e *encoder, r *row) {
 		e.sample(r, "", "", float64(r.usage.MemoryPeakBytes))
-	}},
+	}, true},
 	{"ctlsup_process_tasks", "Processes of the program now (pids.current, or its cgroup's or process group's members).", "gauge", func(e *encoder, r *row) {
 		e.sample(r, "", "", float64(r.usage.Tasks))
-	}},
+	}, true},
 	{"ctlsup_process_oom_kills_total", "Processes of the program the kernel killed for exceeding memory_max (cgroup memory.events oom_kill).", "counter", func(e *encoder, r *row) {
 		e.sample(r, "", "", float64(r.usage.OOMKills))
-	}},
+	}, true},
 	{"ctlsup_process_cpu_seconds_total", "User and system CPU time of the process and everything it started, across its restarts since the daemon started.", "counter", func(e *encoder, r *row) {
 		e.sample(r, "", "", r.usage.CPUSeconds)
-	}},
+	}, true},
 	{"ctlsup_log_written_bytes_total", "Output bytes written to the log files.", "counter", func(e *encoder, r *row) {
 		e.sample(r, "stream", "stdout", float64(r.out.StdoutBytes))
 		e.sample(r, "stream", "stderr", float64(r.out.StderrBytes))
-	}},
+	}, false},
 	{"ctlsup_log_dropped_bytes_total", "Output bytes lost because the log could not be written.", "counter", func(e *encoder, r *row) {
 		e.sample(r, "stream", "stdout", float64(r.out.StdoutDropped))
 		e.sample(r, "stream", "stderr", float64(r.out.StderrDropped))
-	}},
+	}, false},
 	{"ctlsup_log_rotations_total", "Log file rotations.", "counter", func(e *encoder, r *row) {
 		e.sample(r, "", "", float64(r.out.Rotations))
-	}},
+	}, false},
 }
 
 // Cluster singletons only; node is this daemon's.
 var leaseFamilies = []family{
 	{"ctlsup_cluster_lease_held", "For a singleton = \"cluster\" process: 1 while this node holds its lease.", "gauge", func(e *encoder, r *row) {
 		e.sample(r, "", "", b2f(r.holder != "" && r.holder == e.node))
-	}},
+	}, false},
 	{"ctlsup_cluster_lease_holder", "The node holding the process's lease, as a label, as far as this node knows; always 1.", "gauge", func(e *encoder, r *row) {
 		if r.holder != "" {
 			e.sample(r, "node", escapeLabel(r.holder), 1)
 		}
-	}},
+	}, false},
 }
 
 var stateNames = func() map[supervisor.State]string {
@@ -121,7 +121,7 @@ func writeProcesses(w io.Writer, src Source, usages *usageCache) error {
 	infos := sup.Processes()
 	usage := usages.get(sup)
 	var holders map[string]string
-	e := &encoder{w: bufio.NewWriterSize(w, 64<<10)}
+	e := &encoder{w: w, buf: make([]byte, 0, flushAt+4<<10)}
 	if src.Cluster != nil {
 		holders = sup.LeaseHolders()
 		e.node = src.Cluster().Node
@@ -137,6 +137,9 @@ func writeProcesses(w io.Writer, src Source, usages *usageCache) error {
 		}
 	}
 	for _, f := range processFamilies {
+		if f.usage && usage == nil {
+			continue // no reading yet (see usageCache)
+		}
 		e.family(f)
 		for i := range rows {
 			f.write(e, &rows[i])
@@ -150,50 +153,74 @@ func writeProcesses(w io.Writer, src Source, usages *usageCache) error {
 			}
 		}
 	}
-	return e.w.Flush()
+	return e.flush()
 }
 
+// encoder appends to one buffer and writes it out when it passes flushAt:
+// a sample is a handful of appends, not a handful of calls through a
+// bufio.Writer.
 type encoder struct {
-	w    *bufio.Writer
+	w    io.Writer
+	err  error
+	buf  []byte
 	name string // the family being written
 	node string
-	num  []byte
+}
+
+const flushAt = 64 << 10
+
+func (e *encoder) flush() error {
+	if e.err == nil && len(e.buf) > 0 {
+		_, e.err = e.w.Write(e.buf)
+	}
+	e.buf = e.buf[:0]
+	return e.err
 }
 
 func (e *encoder) family(f family) {
 	e.name = f.name
-	e.w.WriteString("# HELP " + f.name + " " + f.help + "\n# TYPE " + f.name + " " + f.typ + "\n")
+	e.buf = append(e.buf, "# HELP "...)
+	e.buf = append(e.buf, f.name...)
+	e.buf = append(e.buf, ' ')
+	e.buf = append(e.buf, f.help...)
+	e.buf = append(e.buf, "\n# TYPE "...)
+	e.buf = append(e.buf, f.name...)
+	e.buf = append(e.buf, ' ')
+	e.buf = append(e.buf, f.typ...)
+	e.buf = append(e.buf, '\n')
 }
 
 // sample writes one series of the current family: r's labels and
 // key="value" if key is set (value already escaped), label names in
 // order as client libraries write them.
 func (e *encoder) sample(r *row, key, value string, v float64) {
-	e.w.WriteString(e.name)
-	e.w.WriteByte('{')
+	b := append(e.buf, e.name...)
+	b = append(b, '{')
 	switch {
 	case key == "":
-		e.w.WriteString(r.labels)
+		b = append(b, r.labels...)
 	case key < "group":
-		e.label(key, value)
-		e.w.WriteByte(',')
-		e.w.WriteString(r.labels)
+		b = appendLabel(b, key, value)
+		b = append(b, ',')
+		b = append(b, r.labels...)
 	default:
-		e.w.WriteString(r.labels)
-		e.w.WriteByte(',')
-		e.label(key, value)
+		b = append(b, r.labels...)
+		b = append(b, ',')
+		b = appendLabel(b, key, value)
 	}
-	e.w.WriteString("} ")
-	e.num = appendValue(e.num[:0], v)
-	e.w.Write(e.num)
-	e.w.WriteByte('\n')
+	b = append(b, "} "...)
+	b = appendValue(b, v)
+	e.buf = append(b, '\n')
+	if len(e.buf) >= flushAt {
+		e.flush()
+	}
 }
 
-func (e *encoder) label(key, value string) {
-	e.w.WriteString(key)
-	e.w.WriteString(`="`)
-	e.w.WriteString(value)
-	e.w.WriteByte('"')
+func appendLabel(b []byte, key, value string) []byte {
+	b = append(b, key...)
+	b = append(b, `="`...)
+	b = append(b, value...)
+	return append(b, '"')
 }
 
 // appendValue formats v as the text format wants it.

@@ -7,76 +7,75 @@ import (
 	"github.com/ctlsup/ctlsup/supervisor"
 )
 
-// Reading a program's usage reads a few cgroup or /proc files: about
-// 0.1 ms a program, a second at 10,000, longer than a scrape should take.
-// A scrape whose last reading took longer than syncLimit answers with that
-// reading and takes a new one in the background for the next scrape
-// (stale while revalidate, as cAdvisor's housekeeping is): the usage
-// series then lag one scrape interval, the others do not. Smaller daemons
-// read afresh at each scrape; scrapes within reuse of each other share one
-// reading.
+// Reading a program's usage reads a few cgroup or /proc files: tens of
+// microseconds a program, a second or more at 10,000 (the first reading
+// of fresh cgroups is the slowest), longer than a scrape should take. So a
+// scrape waits for a reading at most syncLimit from the reading's start.
+// When it is not done by then the scrape answers with the last reading
+// (stale while revalidate, as cAdvisor's housekeeping is: the usage series
+// lag one scrape interval, the others do not) or, before the first
+// reading, without the usage series; the reading goes on for the next
+// scrape. Smaller daemons read afresh at each scrape; scrapes within reuse
+// of each other share one reading.
 const (
 	syncLimit = 100 * time.Millisecond
 	reuse     = time.Second
 )
 
 type usageCache struct {
-	reading    sync.Mutex // one reading at a time: scrapes that meet share it
-	mu         sync.Mutex // the fields
-	sup        *supervisor.Supervisor
-	m          map[string]supervisor.Usage
-	at         time.Time
-	took       time.Duration
-	refreshing bool
+	mu   sync.Mutex
+	sup  *supervisor.Supervisor // whose reading m is
+	m    map[string]supervisor.Usage
+	at   time.Time     // when m was taken
+	took time.Duration // how long taking m took
+	// The reading under way, if any: done is closed when it ends.
+	done  chan struct{}
+	since time.Time
 }
 
+// get returns the usage a scrape of sup answers with; nil when there is no
+// reading yet.
 func (c *usageCache) get(sup *supervisor.Supervisor) map[string]supervisor.Usage {
-	if m, ok := c.cached(sup, true); ok {
-		return m
+	c.mu.Lock()
+	if c.sup == sup && c.m != nil && time.Since(c.at) < reuse {
+		defer c.mu.Unlock()
+		return c.m
 	}
-	c.reading.Lock()
-	defer c.reading.Unlock()
-	if m, ok := c.cached(sup, false); ok {
-		return m // read while this scrape waited
+	done := c.startLocked(sup)
+	wait := syncLimit - time.Since(c.since)
+	if c.m != nil && c.took > syncLimit {
+		wait = 0 // readings are slow: the last one will do
 	}
-	return c.read(sup)
-}
-
-// cached returns a reading of sup's to answer with: a recent one, or
-// (stale allowed, readings slow) the last one while a new one is taken in
-// the background.
-func (c *usageCache) cached(sup *supervisor.Supervisor, stale bool) (map[string]supervisor.Usage, bool) {
+	c.mu.Unlock()
+	if wait > 0 {
+		timer := time.NewTimer(wait)
+		select {
+		case <-done:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.sup != sup || c.m == nil {
-		return nil, false
-	}
-	if time.Since(c.at) < reuse {
-		return c.m, true
-	}
-	if !stale || c.took <= syncLimit {
-		return nil, false
-	}
-	if !c.refreshing {
-		c.refreshing = true
-		go func() {
-			c.reading.Lock()
-			defer c.reading.Unlock()
-			c.read(sup)
-			c.mu.Lock()
-			c.refreshing = false
-			c.mu.Unlock()
-		}()
-	}
-	return c.m, true
+	return c.m
 }
 
-// read takes a new reading and keeps it. c.reading is held.
-func (c *usageCache) read(sup *supervisor.Supervisor) map[string]supervisor.Usage {
-	start := time.Now()
-	m := sup.Usage()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sup, c.m, c.at, c.took = sup, m, time.Now(), time.Since(start)
-	return m
+// startLocked starts a reading of sup's unless one is under way, and
+// returns the channel that closes when the reading ends. c.mu is held.
+func (c *usageCache) startLocked(sup *supervisor.Supervisor) <-chan struct{} {
+	if c.done != nil {
+		return c.done
+	}
+	done := make(chan struct{})
+	c.done, c.since = done, time.Now()
+	go func() {
+		start := time.Now()
+		m := sup.Usage()
+		c.mu.Lock()
+		c.sup, c.m, c.at, c.took = sup, m, time.Now(), time.Since(start)
+		c.done = nil
+		c.mu.Unlock()
+		close(done)
+	}()
+	return done
 }

@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"context"
+	"net/http/httptest"
+	"strings"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -41,32 +43,89 @@ func (r *meterRuntime) Usage() map[string]supervisor.Usage {
 func reading(m map[string]supervisor.Usage) int { return int(m["p"].CPUSeconds) }
 
 // TestUsageCache: a daemon whose reading is quick reads afresh at each
-// scrape; one whose reading is slow answers with the last reading and
-// reads the next in the background; scrapes within a second share one.
+// scrape, and scrapes within a second share one reading. One whose reading
+// is slow answers its first scrapes without usage, then with the last
+// reading while it takes the next in the background.
 func TestUsageCache(t *testing.T) {
 	for _, tc := range []struct {
-		cost   time.Duration
-		second int // the reading the second scrape, 10 s later, sees
-	}{{time.Millisecond, 2}, {time.Second, 1}} {
+		cost                 time.Duration
+		first, second, third int // the reading each scrape, 10 s apart, sees; 0 for none
+	}{{time.Millisecond, 1, 2, 3}, {time.Second, 0, 1, 2}} {
 		synctest.Test(t, func(t *testing.T) {
 			rt := &meterRuntime{cost: tc.cost}
 			sup := supervisor.New(rt, nil)
 			c := &usageCache{}
-			if got := reading(c.get(sup)); got != 1 {
-				t.Fatalf("first scrape saw reading %d", got)
+			scrape := func(want int, when string) {
+				t.Helper()
+				m := c.get(sup)
+				if got := reading(m); got != want || (want == 0) != (m == nil) {
+					t.Fatalf("cost %v, %s: saw reading %d (map %v), want %d", tc.cost, when, got, m, want)
+				}
 			}
-			if got := reading(c.get(sup)); got != 1 || rt.readings != 1 {
-				t.Fatalf("a scrape right after: reading %d, %d taken", got, rt.readings)
+			scrape(tc.first, "first scrape")
+			scrape(tc.first, "a scrape right after")
+			if tc.first == 1 && rt.readings != 1 {
+				t.Fatalf("scrapes a moment apart took %d readings", rt.readings)
 			}
 			time.Sleep(10 * time.Second)
-			if got := reading(c.get(sup)); got != tc.second {
-				t.Fatalf("cost %v: second scrape saw reading %d, want %d", tc.cost, got, tc.second)
-			}
+			scrape(tc.second, "second scrape")
 			time.Sleep(10 * time.Second)
-			if got := reading(c.get(sup)); got != tc.second+1 {
-				t.Fatalf("cost %v: third scrape saw reading %d, want %d", tc.cost, got, tc.second+1)
-			}
+			scrape(tc.third, "third scrape")
 			time.Sleep(10 * time.Second) // the background reading ends
 		})
 	}
+}
+
+// TestUsageCache_WaitsAtMostSyncLimit: a scrape that finds a slow reading
+// under way waits for it no longer than syncLimit from its start.
+func TestUsageCache_WaitsAtMostSyncLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sup := supervisor.New(&meterRuntime{cost: time.Hour}, nil)
+		c := &usageCache{}
+		start := time.Now()
+		if m := c.get(sup); m != nil {
+			t.Fatalf("saw a reading before any ended: %v", m)
+		}
+		if waited := time.Since(start); waited != syncLimit {
+			t.Fatalf("the first scrape waited %v, want %v", waited, syncLimit)
+		}
+		c.get(sup)
+		if waited := time.Since(start); waited != syncLimit {
+			t.Fatalf("a second scrape waited again: %v in all", waited)
+		}
+		time.Sleep(2 * time.Hour)
+	})
+}
+
+// TestHandler_UsageSeriesWaitForAReading: while the first usage reading is
+// under way past syncLimit, a scrape answers at once with every series but
+// the usage ones; once the reading is in, they are there.
+func TestHandler_UsageSeriesWaitForAReading(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sup := supervisor.New(&meterRuntime{cost: time.Second}, []supervisor.GroupSpec{{Name: "p",
+			Processes: []supervisor.ProcessSpec{{Name: "p", Group: "p", Argv: []string{"x"}, Umask: -1}}}})
+		if err := sup.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer sup.Close(context.Background())
+		h := Handler(Source{Supervisor: func() *supervisor.Supervisor { return sup }})
+		body := func() string {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+			return w.Body.String()
+		}
+		start := time.Now()
+		first := body()
+		if waited := time.Since(start); waited != syncLimit {
+			t.Errorf("the first scrape waited %v for the reading, want %v", waited, syncLimit)
+		}
+		if !strings.Contains(first, `ctlsup_process_up{group="p",name="p"} 0`) || strings.Contains(first, "ctlsup_process_cpu_seconds_total") {
+			t.Errorf("first scrape, without a reading:\n%s", first)
+		}
+		time.Sleep(2 * time.Second)
+		if later := body(); !strings.Contains(later, `ctlsup_process_cpu_seconds_total{group="p",name="p"} 1`) {
+			t.Errorf("a scrape after the reading:\n%s", later)
+		}
+		time.Sleep(2 * time.Second) // the reading that scrape started ends
+	})
 }

@@ -265,7 +265,13 @@ func TestMain_MetricsFollowUpdates(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return string(body)
 	}
-	if body := scrape(); !strings.Contains(body, `ctlsup_process_up{group="gone",name="gone"} 1`) ||
+	body := scrape()
+	// A scrape waits at most 100 ms for the usage reading (the tasks).
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(body, "ctlsup_process_tasks") && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		body = scrape()
+	}
+	if !strings.Contains(body, `ctlsup_process_up{group="gone",name="gone"} 1`) ||
 		!strings.Contains(body, "ctlsup_config_last_reload_successful 1") ||
 		!strings.Contains(body, `ctlsup_containment_info{mode="`) ||
 		!strings.Contains(body, `ctlsup_process_tasks{group="keep",name="keep"} 1`) {
