@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/internal/cgroup"
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
@@ -168,5 +171,60 @@ func TestSpawner_CgroupExecFailure(t *testing.T) {
 				t.Error("a failed fork counted as forked")
 			}
 		})
+	}
+}
+
+// TestSpawner_DaemonRunsWhileAChildIsBeforeItsExec: the daemon's fork
+// waits for its child's exec as a system call does, so with a single P
+// (as ctlsupd runs) its other goroutines run meanwhile. The child is
+// cloned into a frozen cgroup, where it stops before it runs; a goroutine
+// of the daemon's sees it there and thaws it. A fork that kept the P would
+// let that goroutine run only after a shell thawed the child 10 s later.
+func TestSpawner_DaemonRunsWhileAChildIsBeforeItsExec(t *testing.T) {
+	spec := helperSpec(t.TempDir(), "frozen", []string{"/bin/sleep", "1000"}, func(s *supervisor.ProcessSpec) { s.AutoStart = false })
+	h := openOS(t, spec)
+	requireCgroups(t, h)
+	leaf, dir, err := h.rt.cgroups.NewLeaf("frozen", 1<<40, cgroup.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leaf.Remove()
+	defer dir.Close()
+	freeze := filepath.Join(leaf.Path, "cgroup.freeze")
+	if err := os.WriteFile(freeze, []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	fallback := exec.Command("/bin/sh", "-c", `sleep 10; echo 0 > "$0"`, freeze)
+	if err := fallback.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { fallback.Process.Kill(); fallback.Wait() }()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+
+	sawChildWaiting := make(chan bool, 1)
+	go func() {
+		events := ""
+		for !strings.Contains(events, "populated 1") {
+			time.Sleep(time.Millisecond)
+			events = readFile(filepath.Join(leaf.Path, "cgroup.events"))
+		}
+		// Still frozen: the shell has not thawed it, so the fork has
+		// not returned.
+		sawChildWaiting <- strings.Contains(events, "frozen 1")
+		os.WriteFile(freeze, []byte("0"), 0)
+	}()
+	shared := h.rt.spawner.SharedForks()
+	exited := make(chan struct{})
+	p, err := h.rt.spawner.Start(proc.Attr{Path: "/bin/sleep", Argv: []string{"sleep", "1000"}, Umask: -1, CgroupDir: dir,
+		OnExit: func(int, syscall.WaitStatus, bool) { close(exited) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { p.Signal(syscall.SIGKILL); <-exited }()
+	if h.rt.spawner.SharedForks() != shared+1 {
+		t.Fatal("the daemon did not fork the child itself")
+	}
+	if !<-sawChildWaiting {
+		t.Error("the daemon ran nothing else while its child waited before its exec")
 	}
 }

@@ -192,13 +192,40 @@ func rawFork(c *childPlan, args *cloneArgs) (int, syscall.Errno) {
 	defer runtime.UnlockOSThread()
 	all := ^uint64(0)
 	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, 2 /* SIG_SETMASK */, uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&c.mask)), 8, 0, 0)
+	pid, e := vfork(c, args)
+	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, 2, uintptr(unsafe.Pointer(&c.mask)), 0, 8, 0, 0)
+	return int(pid), e
+}
+
+// vfork forks c's child and returns in the forker once the child has
+// exec'd or exited. The forker's thread waits as in any system call: the
+// runtime may give its P to another thread meanwhile (as for a blocking
+// read), so a daemon with one P prepares its next spawn, or collects its
+// garbage, while this child gets to its exec; it does not if nothing else
+// is runnable, and then exitsyscall takes the P straight back. Between
+// entersyscall and exitsyscall only nosplit code runs: the child's, and
+// the assembly of the fork.
+//
+//go:nosplit
+//go:norace
+func vfork(c *childPlan, args *cloneArgs) (uintptr, syscall.Errno) {
+	entersyscall()
 	pid, e := rawVfork(unix.SYS_CLONE3, uintptr(unsafe.Pointer(args)), unsafe.Sizeof(*args), 0)
 	if e == 0 && pid == 0 {
 		runChild(c) // does not return
 	}
-	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, 2, uintptr(unsafe.Pointer(&c.mask)), 0, 8, 0, 0)
-	return int(pid), e
+	exitsyscall()
+	return pid, e
 }
+
+// The runtime's system call bookkeeping, as syscall.Syscall uses it (the
+// runtime exports both for packages that make their own system calls).
+//
+//go:linkname entersyscall runtime.entersyscall
+func entersyscall()
+
+//go:linkname exitsyscall runtime.exitsyscall
+func exitsyscall()
 
 func rawVfork(trap, a1, a2, a3 uintptr) (r1 uintptr, err syscall.Errno)
 
