@@ -184,6 +184,19 @@ func newChildPlan(path string, argv, env []string, dir string, setsid, setpgid b
 // are blocked around the fork, as Go's own fork does: no handler of the
 // forker's may run in the child, which shares its memory.
 //
+// The thread waits as in any system call: the runtime may give its P to
+// another thread meanwhile (as for a blocking read), so a daemon with one
+// P prepares its next spawn, or collects its garbage, while this child
+// gets to its exec; it does not if nothing else is runnable, and then
+// exitsyscall takes the P straight back. Between entersyscall and
+// exitsyscall only nosplit code runs (the fork's assembly, the child's
+// runChild), so this frame, checked on entry, is the last that is.
+//
+// Neither the child nor that window may run instrumentation: this package
+// cannot be tested with -race and -cover together, whose atomic coverage
+// counters call into the race runtime (as Go's own fork, in the standard
+// library, is never built with coverage).
+//
 //go:noinline
 //go:norace
 //go:nocheckptr
@@ -192,30 +205,14 @@ func rawFork(c *childPlan, args *cloneArgs) (int, syscall.Errno) {
 	defer runtime.UnlockOSThread()
 	all := ^uint64(0)
 	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, 2 /* SIG_SETMASK */, uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&c.mask)), 8, 0, 0)
-	pid, e := vfork(c, args)
-	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, 2, uintptr(unsafe.Pointer(&c.mask)), 0, 8, 0, 0)
-	return int(pid), e
-}
-
-// vfork forks c's child and returns in the forker once the child has
-// exec'd or exited. The forker's thread waits as in any system call: the
-// runtime may give its P to another thread meanwhile (as for a blocking
-// read), so a daemon with one P prepares its next spawn, or collects its
-// garbage, while this child gets to its exec; it does not if nothing else
-// is runnable, and then exitsyscall takes the P straight back. Between
-// entersyscall and exitsyscall only nosplit code runs: the child's, and
-// the assembly of the fork.
-//
-//go:nosplit
-//go:norace
-func vfork(c *childPlan, args *cloneArgs) (uintptr, syscall.Errno) {
 	entersyscall()
 	pid, e := rawVfork(unix.SYS_CLONE3, uintptr(unsafe.Pointer(args)), unsafe.Sizeof(*args), 0)
 	if e == 0 && pid == 0 {
 		runChild(c) // does not return
 	}
 	exitsyscall()
-	return pid, e
+	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, 2, uintptr(unsafe.Pointer(&c.mask)), 0, 8, 0, 0)
+	return int(pid), e
 }
 
 // The runtime's system call bookkeeping, as syscall.Syscall uses it (the
@@ -231,7 +228,10 @@ func rawVfork(trap, a1, a2, a3 uintptr) (r1 uintptr, err syscall.Errno)
 
 // runChild runs in the child, on the helper's stack and in its memory:
 // raw system calls only, no allocation, no stack growth (nosplit), no
-// lock, no write to anything the helper reads after the fork.
+// lock, no write to anything the helper reads after the fork. No index
+// is checked either: a bounds check's panic call would not fit in the
+// nosplit stack of a build without optimisation (-N -l, as debuggers
+// build), and the plan's slices are never empty where they are read.
 //
 //go:nosplit
 //go:noinline
@@ -270,10 +270,7 @@ func runChild(c *childPlan) {
 	}
 	if c.cred {
 		if c.setgroups {
-			var groups uintptr
-			if len(c.groups) > 0 {
-				groups = uintptr(unsafe.Pointer(&c.groups[0]))
-			}
+			groups := uintptr(unsafe.Pointer(unsafe.SliceData(c.groups)))
 			if _, _, e = syscall.RawSyscall6(syscall.SYS_SETGROUPS, uintptr(len(c.groups)), groups, 0, 0, 0, 0); e != 0 {
 				goto fail
 			}
@@ -290,8 +287,8 @@ func runChild(c *childPlan) {
 			goto fail
 		}
 	}
-	for i := 0; i < len(c.fds); i++ {
-		if _, _, e = syscall.RawSyscall6(syscall.SYS_DUP3, uintptr(c.fds[i]), uintptr(i), 0, 0, 0, 0); e != 0 {
+	for i, fd := range c.fds {
+		if _, _, e = syscall.RawSyscall6(syscall.SYS_DUP3, uintptr(fd), uintptr(i), 0, 0, 0, 0); e != 0 {
 			goto fail
 		}
 	}
@@ -299,7 +296,7 @@ func runChild(c *childPlan) {
 		syscall.RawSyscall6(syscall.SYS_CLOSE, uintptr(i), 0, 0, 0, 0, 0)
 	}
 	_, _, e = syscall.RawSyscall6(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(c.path)),
-		uintptr(unsafe.Pointer(&c.argv[0])), uintptr(unsafe.Pointer(&c.envv[0])), 0, 0, 0)
+		uintptr(unsafe.Pointer(unsafe.SliceData(c.argv))), uintptr(unsafe.Pointer(unsafe.SliceData(c.envv))), 0, 0, 0)
 fail:
 	c.failed = uint64(e) | step<<32
 	for {
