@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"log/slog"
 	"sync"
 	"time"
 
@@ -23,59 +24,85 @@ const (
 )
 
 type usageCache struct {
-	mu   sync.Mutex
-	sup  *supervisor.Supervisor // whose reading m is
-	m    map[string]supervisor.Usage
-	at   time.Time     // when m was taken
-	took time.Duration // how long taking m took
-	// The reading under way, if any: done is closed when it ends.
+	mu      sync.Mutex
+	last    *usageReading // the newest that ended
+	pending *usageReading // under way: its done closes when it ends
+}
+
+// usageReading is one reading of an engine's usage. A daemon's engine is
+// replaced when it restarts: a reading is only ever used for its own.
+type usageReading struct {
+	sup   *supervisor.Supervisor
+	m     map[string]supervisor.Usage
+	since time.Time     // when it started
+	at    time.Time     // when it ended
+	took  time.Duration // how long it took
 	done  chan struct{}
-	since time.Time
 }
 
 // get returns the usage a scrape of sup answers with; nil when there is no
-// reading yet.
+// reading of sup's yet.
 func (c *usageCache) get(sup *supervisor.Supervisor) map[string]supervisor.Usage {
 	c.mu.Lock()
-	if c.sup == sup && c.m != nil && time.Since(c.at) < reuse {
-		defer c.mu.Unlock()
-		return c.m
+	last := c.last
+	if last != nil && last.sup != sup {
+		last = nil // the previous engine's
 	}
-	done := c.startLocked(sup)
-	wait := syncLimit - time.Since(c.since)
-	if c.m != nil && c.took > syncLimit {
+	if last != nil && time.Since(last.at) < reuse {
+		c.mu.Unlock()
+		return last.m
+	}
+	r := c.pending
+	if r == nil || r.sup != sup {
+		r = c.startLocked(sup) // a reading of a previous engine ends unused
+	}
+	wait := syncLimit - time.Since(r.since)
+	if last != nil && last.took > syncLimit {
 		wait = 0 // readings are slow: the last one will do
 	}
 	c.mu.Unlock()
 	if wait > 0 {
 		timer := time.NewTimer(wait)
 		select {
-		case <-done:
+		case <-r.done:
 		case <-timer.C:
 		}
 		timer.Stop()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.m
+	if c.last != nil && c.last.sup == sup {
+		return c.last.m
+	}
+	return nil
 }
 
-// startLocked starts a reading of sup's unless one is under way, and
-// returns the channel that closes when the reading ends. c.mu is held.
-func (c *usageCache) startLocked(sup *supervisor.Supervisor) <-chan struct{} {
-	if c.done != nil {
-		return c.done
-	}
-	done := make(chan struct{})
-	c.done, c.since = done, time.Now()
+// startLocked starts a reading of sup's. c.mu is held.
+func (c *usageCache) startLocked(sup *supervisor.Supervisor) *usageReading {
+	r := &usageReading{sup: sup, since: time.Now(), done: make(chan struct{})}
+	c.pending = r
 	go func() {
-		start := time.Now()
+		defer close(r.done)
+		// A scrape used to run the reading, and net/http recovered its
+		// panic: so does this goroutine, rather than end the daemon.
+		defer func() {
+			if v := recover(); v != nil {
+				slog.Error("metrics: reading the programs' usage failed", "panic", v)
+				c.mu.Lock()
+				if c.pending == r {
+					c.pending = nil
+				}
+				c.mu.Unlock()
+			}
+		}()
 		m := sup.Usage()
 		c.mu.Lock()
-		c.sup, c.m, c.at, c.took = sup, m, time.Now(), time.Since(start)
-		c.done = nil
-		c.mu.Unlock()
-		close(done)
+		defer c.mu.Unlock()
+		if c.pending != r {
+			return // a reading of another engine started since
+		}
+		r.m, r.at, r.took = m, time.Now(), time.Since(r.since)
+		c.last, c.pending = r, nil
 	}()
-	return done
+	return r
 }

@@ -18,6 +18,7 @@ type meterRuntime struct {
 	supervisor.Ephemeral
 	cost     time.Duration
 	readings int
+	base     int // added to the reading's number
 }
 
 type nopOutput struct{}
@@ -37,7 +38,7 @@ func (r *meterRuntime) Start(*supervisor.ProcessSpec, supervisor.Output) (superv
 func (r *meterRuntime) Usage() map[string]supervisor.Usage {
 	time.Sleep(r.cost)
 	r.readings++
-	return map[string]supervisor.Usage{"p": {CPUSeconds: float64(r.readings)}}
+	return map[string]supervisor.Usage{"p": {CPUSeconds: float64(r.base + r.readings)}}
 }
 
 func reading(m map[string]supervisor.Usage) int { return int(m["p"].CPUSeconds) }
@@ -127,5 +128,40 @@ func TestHandler_UsageSeriesWaitForAReading(t *testing.T) {
 			t.Errorf("a scrape after the reading:\n%s", later)
 		}
 		time.Sleep(2 * time.Second) // the reading that scrape started ends
+	})
+}
+
+// TestUsageCache_NewEngineNotAnsweredWithTheOld: a restarted daemon's new
+// engine is never answered with a reading of the engine it replaced, even
+// one that ends after the new engine's own.
+func TestUsageCache_NewEngineNotAnsweredWithTheOld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		oldRT := &meterRuntime{cost: time.Millisecond}
+		old := supervisor.New(oldRT, nil)
+		c := &usageCache{}
+		if got := reading(c.get(old)); got != 1 {
+			t.Fatalf("the old engine's scrape saw reading %d", got)
+		}
+		// The old engine's next reading is slow, and under way when the
+		// engine is replaced.
+		time.Sleep(2 * time.Second)
+		oldRT.cost = 3 * time.Second
+		c.get(old)
+		replaced := supervisor.New(&meterRuntime{cost: time.Second, base: 100}, nil)
+		if m := c.get(replaced); m != nil {
+			t.Fatalf("the new engine's first scrape saw %v, want no usage yet", m)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		if got := reading(c.get(replaced)); got != 101 {
+			t.Fatalf("the new engine's later scrape saw reading %d, want its own first (101)", got)
+		}
+		time.Sleep(2 * time.Second) // the old engine's reading ends
+		c.mu.Lock()
+		kept := c.last.sup == replaced
+		c.mu.Unlock()
+		if !kept {
+			t.Error("the old engine's late reading replaced the new engine's")
+		}
+		time.Sleep(5 * time.Second)
 	})
 }
