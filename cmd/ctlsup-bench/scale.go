@@ -71,7 +71,10 @@ func scale(bin binaries, kinds []string, sizes []int) {
 			add(fmt.Sprintf("scale: start until %d RUNNING%s", n, label), spawn.Seconds(), none, "s", target)
 			add(fmt.Sprintf("scale: failed spawns, %d programs%s", n, label), float64(d.failedSpawns()), none, "", "0")
 			if !direct {
-				time.Sleep(time.Second)
+				// Idle, as supervisord's is measured: after the daemon
+				// has returned what its start freed (ctlsupd does once
+				// it has been quiet for a second).
+				time.Sleep(idleSettle)
 				rss, _ := memMiB(d.pid())
 				super := float64(none)
 				if n == 5000 && slices.Contains(kinds, "supervisord") {
@@ -109,10 +112,14 @@ func supervisordRSS(n int) float64 {
 		fmt.Fprintln(os.Stderr, err)
 		return none
 	}
-	time.Sleep(5 * time.Second)
+	time.Sleep(idleSettle)
 	rss, _ := memMiB(d.pid())
 	return rss
 }
+
+// idleSettle is how long a daemon is left alone after its start before
+// its idle RSS is read.
+const idleSettle = 5 * time.Second
 
 // failedSpawns counts the processes not RUNNING.
 func (d *daemon) failedSpawns() int {
