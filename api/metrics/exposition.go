@@ -119,7 +119,8 @@ func writeProcesses(w io.Writer, src Source, usages *usageCache) error {
 		return nil
 	}
 	infos := sup.Processes()
-	usage := usages.get(sup)
+	usage, afterwards := usages.get(sup)
+	defer afterwards()
 	var holders map[string]string
 	e := &encoder{w: w, buf: make([]byte, 0, flushAt+4<<10)}
 	if src.Cluster != nil {

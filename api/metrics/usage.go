@@ -40,9 +40,11 @@ type usageReading struct {
 	done  chan struct{}
 }
 
-// get returns the usage a scrape of sup answers with; nil when there is no
-// reading of sup's yet.
-func (c *usageCache) get(sup *supervisor.Supervisor) map[string]supervisor.Usage {
+// get returns the usage a scrape of sup answers with, nil when there is no
+// reading of sup's yet, and what the scrape calls once it has answered:
+// where readings are slow, the next one starts then, so that it does not
+// compete with the scrape that asked for it.
+func (c *usageCache) get(sup *supervisor.Supervisor) (map[string]supervisor.Usage, func()) {
 	c.mu.Lock()
 	last := c.last
 	if last != nil && last.sup != sup {
@@ -50,16 +52,19 @@ func (c *usageCache) get(sup *supervisor.Supervisor) map[string]supervisor.Usage
 	}
 	if last != nil && time.Since(last.at) < reuse {
 		c.mu.Unlock()
-		return last.m
+		return last.m, nothing
+	}
+	if last != nil && last.took > syncLimit {
+		// Readings are slow: the last one will do, and the next starts
+		// once this scrape has answered.
+		c.mu.Unlock()
+		return last.m, func() { c.start(sup) }
 	}
 	r := c.pending
 	if r == nil || r.sup != sup {
 		r = c.startLocked(sup) // a reading of a previous engine ends unused
 	}
 	wait := syncLimit - time.Since(r.since)
-	if last != nil && last.took > syncLimit {
-		wait = 0 // readings are slow: the last one will do
-	}
 	c.mu.Unlock()
 	if wait > 0 {
 		timer := time.NewTimer(wait)
@@ -72,9 +77,20 @@ func (c *usageCache) get(sup *supervisor.Supervisor) map[string]supervisor.Usage
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.last != nil && c.last.sup == sup {
-		return c.last.m
+		return c.last.m, nothing
 	}
-	return nil
+	return nil, nothing
+}
+
+func nothing() {}
+
+// start starts a reading of sup's unless one is under way.
+func (c *usageCache) start(sup *supervisor.Supervisor) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending == nil || c.pending.sup != sup {
+		c.startLocked(sup)
+	}
 }
 
 // startLocked starts a reading of sup's. c.mu is held.

@@ -43,6 +43,14 @@ func (r *meterRuntime) Usage() map[string]supervisor.Usage {
 
 func reading(m map[string]supervisor.Usage) int { return int(m["p"].CPUSeconds) }
 
+// scrapeOnce gets the usage as a scrape does, and does what the scrape
+// does once it has answered.
+func scrapeOnce(c *usageCache, sup *supervisor.Supervisor) map[string]supervisor.Usage {
+	m, afterwards := c.get(sup)
+	afterwards()
+	return m
+}
+
 // TestUsageCache: a daemon whose reading is quick reads afresh at each
 // scrape, and scrapes within a second share one reading. One whose reading
 // is slow answers its first scrapes without usage, then with the last
@@ -58,7 +66,7 @@ func TestUsageCache(t *testing.T) {
 			c := &usageCache{}
 			scrape := func(want int, when string) {
 				t.Helper()
-				m := c.get(sup)
+				m := scrapeOnce(c, sup)
 				if got := reading(m); got != want || (want == 0) != (m == nil) {
 					t.Fatalf("cost %v, %s: saw reading %d (map %v), want %d", tc.cost, when, got, m, want)
 				}
@@ -84,13 +92,13 @@ func TestUsageCache_WaitsAtMostSyncLimit(t *testing.T) {
 		sup := supervisor.New(&meterRuntime{cost: time.Hour}, nil)
 		c := &usageCache{}
 		start := time.Now()
-		if m := c.get(sup); m != nil {
+		if m := scrapeOnce(c, sup); m != nil {
 			t.Fatalf("saw a reading before any ended: %v", m)
 		}
 		if waited := time.Since(start); waited != syncLimit {
 			t.Fatalf("the first scrape waited %v, want %v", waited, syncLimit)
 		}
-		c.get(sup)
+		scrapeOnce(c, sup)
 		if waited := time.Since(start); waited != syncLimit {
 			t.Fatalf("a second scrape waited again: %v in all", waited)
 		}
@@ -139,20 +147,20 @@ func TestUsageCache_NewEngineNotAnsweredWithTheOld(t *testing.T) {
 		oldRT := &meterRuntime{cost: time.Millisecond}
 		old := supervisor.New(oldRT, nil)
 		c := &usageCache{}
-		if got := reading(c.get(old)); got != 1 {
+		if got := reading(scrapeOnce(c, old)); got != 1 {
 			t.Fatalf("the old engine's scrape saw reading %d", got)
 		}
 		// The old engine's next reading is slow, and under way when the
 		// engine is replaced.
 		time.Sleep(2 * time.Second)
 		oldRT.cost = 3 * time.Second
-		c.get(old)
+		scrapeOnce(c, old)
 		replaced := supervisor.New(&meterRuntime{cost: time.Second, base: 100}, nil)
-		if m := c.get(replaced); m != nil {
+		if m := scrapeOnce(c, replaced); m != nil {
 			t.Fatalf("the new engine's first scrape saw %v, want no usage yet", m)
 		}
 		time.Sleep(1500 * time.Millisecond)
-		if got := reading(c.get(replaced)); got != 101 {
+		if got := reading(scrapeOnce(c, replaced)); got != 101 {
 			t.Fatalf("the new engine's later scrape saw reading %d, want its own first (101)", got)
 		}
 		time.Sleep(2 * time.Second) // the old engine's reading ends
@@ -163,5 +171,35 @@ func TestUsageCache_NewEngineNotAnsweredWithTheOld(t *testing.T) {
 			t.Error("the old engine's late reading replaced the new engine's")
 		}
 		time.Sleep(5 * time.Second)
+	})
+}
+
+// TestUsageCache_SlowReadingStartsAfterTheScrape: where readings are slow,
+// a scrape answers with the last reading and the next one starts only
+// once it has answered, so the two do not compete.
+func TestUsageCache_SlowReadingStartsAfterTheScrape(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := &meterRuntime{cost: time.Second}
+		sup := supervisor.New(rt, nil)
+		c := &usageCache{}
+		scrapeOnce(c, sup)
+		time.Sleep(10 * time.Second)
+		pending := func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.pending != nil
+		}
+		m, afterwards := c.get(sup)
+		if reading(m) != 1 || pending() {
+			t.Fatalf("the scrape saw reading %d; a reading under way before it answered: %v", reading(m), pending())
+		}
+		afterwards()
+		if !pending() {
+			t.Fatal("no reading under way once the scrape answered")
+		}
+		time.Sleep(2 * time.Second)
+		if rt.readings != 2 {
+			t.Fatalf("%d readings once the scrape answered, want 2", rt.readings)
+		}
 	})
 }

@@ -1,6 +1,7 @@
 package osruntime
 
 import (
+	"runtime"
 	"slices"
 	"sync"
 
@@ -163,6 +164,9 @@ func (a *accounts) end(name string, sp *spawnUsage) {
 	}
 }
 
+// yieldEvery is how many programs' usage a reading reads between yields.
+const yieldEvery = 32
+
 // Usage reads what every process uses: from its spawns' cgroups, or in
 // process-group mode from one scan of /proc. CPU and OOM kills count every
 // spawn since the daemon started and never go down; memory and tasks are
@@ -189,7 +193,14 @@ func (r *Runtime) Usage() map[string]supervisor.Usage {
 		peak int64
 	}
 	var samples []sample
-	for _, v := range views {
+	for n, v := range views {
+		if n%yieldEvery == yieldEvery-1 {
+			// A reading of 10,000 programs takes half a second of
+			// system calls too short for the runtime to hand the P on:
+			// on ctlsupd's one P, a scrape or a request beside it would
+			// wait for it in 10 ms slices.
+			runtime.Gosched()
+		}
 		u := supervisor.Usage{CPUSeconds: v.done, OOMKills: v.oomDone}
 		for i, sp := range v.live {
 			newest := i == len(v.live)-1
