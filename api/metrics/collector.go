@@ -117,7 +117,9 @@ func Handler(src Source) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
-		if err := writeProcesses(w, src, usages); err != nil {
+		afterwards, err := writeProcesses(w, src, usages)
+		defer afterwards() // after the last byte, not beside it
+		if err != nil {
 			return // the scraper went away
 		}
 		enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
@@ -125,6 +127,9 @@ func Handler(src Source) http.Handler {
 			if enc.Encode(mf) != nil {
 				return
 			}
+		}
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
 		}
 	})
 	return mux

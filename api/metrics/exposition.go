@@ -112,15 +112,15 @@ var stateNames = func() map[supervisor.State]string {
 	return m
 }()
 
-// writeProcesses writes every process family of src's engine to w.
-func writeProcesses(w io.Writer, src Source, usages *usageCache) error {
+// writeProcesses writes every process family of src's engine to w, and
+// returns what the scrape calls once it has answered (see usageCache.get).
+func writeProcesses(w io.Writer, src Source, usages *usageCache) (afterwards func(), err error) {
 	sup := src.Supervisor()
 	if sup == nil {
-		return nil
+		return nothing, nil
 	}
 	infos := sup.Processes()
 	usage, afterwards := usages.get(sup)
-	defer afterwards()
 	var holders map[string]string
 	e := &encoder{w: w, buf: make([]byte, 0, flushAt+4<<10)}
 	if src.Cluster != nil {
@@ -154,7 +154,7 @@ func writeProcesses(w io.Writer, src Source, usages *usageCache) error {
 			}
 		}
 	}
-	return e.flush()
+	return afterwards, e.flush()
 }
 
 // encoder appends to one buffer and writes it out when it passes flushAt:

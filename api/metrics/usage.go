@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -23,16 +24,19 @@ const (
 	reuse     = time.Second
 )
 
+// usageCache keeps the readings of the engine being scraped. A daemon's
+// engine is replaced when it restarts: a reading is only ever used for its
+// own engine, and a scrape of the replaced engine still in flight neither
+// starts a reading nor displaces the new engine's.
 type usageCache struct {
-	mu      sync.Mutex
-	last    *usageReading // the newest that ended
-	pending *usageReading // under way: its done closes when it ends
+	mu                sync.Mutex
+	current, replaced *supervisor.Supervisor
+	last              *usageReading // current's newest that ended
+	pending           *usageReading // current's under way: its done closes when it ends
 }
 
-// usageReading is one reading of an engine's usage. A daemon's engine is
-// replaced when it restarts: a reading is only ever used for its own.
+// usageReading is one reading of an engine's usage.
 type usageReading struct {
-	sup   *supervisor.Supervisor
 	m     map[string]supervisor.Usage
 	since time.Time     // when it started
 	at    time.Time     // when it ended
@@ -46,10 +50,16 @@ type usageReading struct {
 // compete with the scrape that asked for it.
 func (c *usageCache) get(sup *supervisor.Supervisor) (map[string]supervisor.Usage, func()) {
 	c.mu.Lock()
-	last := c.last
-	if last != nil && last.sup != sup {
-		last = nil // the previous engine's
+	if sup != c.current {
+		if sup == c.replaced {
+			c.mu.Unlock()
+			return nil, nothing // a late scrape of the engine a restart replaced
+		}
+		// A new engine: a reading of the old one still under way ends
+		// unused.
+		c.replaced, c.current, c.last, c.pending = c.current, sup, nil, nil
 	}
+	last := c.last
 	if last != nil && time.Since(last.at) < reuse {
 		c.mu.Unlock()
 		return last.m, nothing
@@ -61,8 +71,8 @@ func (c *usageCache) get(sup *supervisor.Supervisor) (map[string]supervisor.Usag
 		return last.m, func() { c.start(sup) }
 	}
 	r := c.pending
-	if r == nil || r.sup != sup {
-		r = c.startLocked(sup) // a reading of a previous engine ends unused
+	if r == nil {
+		r = c.startLocked(sup)
 	}
 	wait := syncLimit - time.Since(r.since)
 	c.mu.Unlock()
@@ -76,7 +86,7 @@ func (c *usageCache) get(sup *supervisor.Supervisor) (map[string]supervisor.Usag
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.last != nil && c.last.sup == sup {
+	if c.current == sup && c.last != nil {
 		return c.last.m, nothing
 	}
 	return nil, nothing
@@ -84,38 +94,41 @@ func (c *usageCache) get(sup *supervisor.Supervisor) (map[string]supervisor.Usag
 
 func nothing() {}
 
-// start starts a reading of sup's unless one is under way.
+// start starts a reading of sup's unless one is under way or sup has been
+// replaced.
 func (c *usageCache) start(sup *supervisor.Supervisor) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.pending == nil || c.pending.sup != sup {
+	if c.current == sup && c.pending == nil {
 		c.startLocked(sup)
 	}
 }
 
-// startLocked starts a reading of sup's. c.mu is held.
+// startLocked starts a reading of sup's, the current engine. c.mu is held.
 func (c *usageCache) startLocked(sup *supervisor.Supervisor) *usageReading {
-	r := &usageReading{sup: sup, since: time.Now(), done: make(chan struct{})}
+	r := &usageReading{since: time.Now(), done: make(chan struct{})}
 	c.pending = r
 	go func() {
 		defer close(r.done)
-		// A scrape used to run the reading, and net/http recovered its
-		// panic: so does this goroutine, rather than end the daemon.
+		// However the reading ends, it is no longer under way. A scrape
+		// used to run it, and net/http recovered its panic: so does this
+		// goroutine, rather than end the daemon.
 		defer func() {
-			if v := recover(); v != nil {
-				slog.Error("metrics: reading the programs' usage failed", "panic", v)
-				c.mu.Lock()
-				if c.pending == r {
-					c.pending = nil
-				}
-				c.mu.Unlock()
+			v := recover()
+			if v != nil {
+				slog.Error("metrics: reading the programs' usage failed", "panic", v, "stack", string(debug.Stack()))
 			}
+			c.mu.Lock()
+			if c.pending == r {
+				c.pending = nil
+			}
+			c.mu.Unlock()
 		}()
 		m := sup.Usage()
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.pending != r {
-			return // a reading of another engine started since
+			return // the engine was replaced since
 		}
 		r.m, r.at, r.took = m, time.Now(), time.Since(r.since)
 		c.last, c.pending = r, nil

@@ -159,13 +159,27 @@ func TestUsageCache_NewEngineNotAnsweredWithTheOld(t *testing.T) {
 		if m := scrapeOnce(c, replaced); m != nil {
 			t.Fatalf("the new engine's first scrape saw %v, want no usage yet", m)
 		}
+		// A scrape of the old engine still in flight answers without
+		// usage, and leaves the new engine's reading under way.
+		c.mu.Lock()
+		pending := c.pending
+		c.mu.Unlock()
+		if m := scrapeOnce(c, old); m != nil {
+			t.Fatalf("a late scrape of the old engine saw %v", m)
+		}
+		c.mu.Lock()
+		displaced := c.pending != pending
+		c.mu.Unlock()
+		if displaced {
+			t.Fatal("a late scrape of the old engine displaced the new engine's reading")
+		}
 		time.Sleep(1500 * time.Millisecond)
 		if got := reading(scrapeOnce(c, replaced)); got != 101 {
 			t.Fatalf("the new engine's later scrape saw reading %d, want its own first (101)", got)
 		}
 		time.Sleep(2 * time.Second) // the old engine's reading ends
 		c.mu.Lock()
-		kept := c.last.sup == replaced
+		kept := c.current == replaced && c.last != nil && reading(c.last.m) == 101
 		c.mu.Unlock()
 		if !kept {
 			t.Error("the old engine's late reading replaced the new engine's")
@@ -198,8 +212,11 @@ func TestUsageCache_SlowReadingStartsAfterTheScrape(t *testing.T) {
 			t.Fatal("no reading under way once the scrape answered")
 		}
 		time.Sleep(2 * time.Second)
-		if rt.readings != 2 {
-			t.Fatalf("%d readings once the scrape answered, want 2", rt.readings)
+		c.mu.Lock()
+		got := reading(c.last.m)
+		c.mu.Unlock()
+		if got != 2 {
+			t.Fatalf("the last reading is %d once the scrape answered, want 2", got)
 		}
 	})
 }
