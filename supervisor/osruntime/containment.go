@@ -173,16 +173,26 @@ const yieldEvery = 32
 // the newest spawn's. Files are read without the lock, which the reaper
 // needs.
 func (r *Runtime) Usage() map[string]supervisor.Usage {
+	// The spawns' fields are copied under the lock: the fork and other
+	// readings write them.
+	type spawnCopy struct {
+		sp *spawnUsage
+		spawnUsage
+	}
 	type view struct {
 		name    string
 		done    float64
 		oomDone int64
-		live    []*spawnUsage
+		live    []spawnCopy
 	}
 	r.acct.mu.Lock()
 	views := make([]view, 0, len(r.acct.m))
 	for name, acc := range r.acct.m {
-		views = append(views, view{name, acc.cpuDone, acc.oomDone, slices.Clone(acc.live)})
+		live := make([]spawnCopy, len(acc.live))
+		for i, sp := range acc.live {
+			live[i] = spawnCopy{sp, *sp}
+		}
+		views = append(views, view{name, acc.cpuDone, acc.oomDone, live})
 	}
 	r.acct.mu.Unlock()
 	var groups map[int]proc.GroupStat
@@ -245,7 +255,7 @@ func (r *Runtime) Usage() map[string]supervisor.Usage {
 				peak = max(sp.peakSeen, u.MemoryPeakBytes, u.MemoryBytes)
 				u.MemoryPeakBytes = peak
 			}
-			samples = append(samples, sample{sp, cpu, peak})
+			samples = append(samples, sample{sp.sp, cpu, peak})
 		}
 		out[v.name] = u
 	}
