@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -205,11 +206,13 @@ stopwaitsecs = 40
 }
 
 // TestSockets_UWSGIRestartsKeepThePort: the same with Debian's uWSGI,
-// which takes LISTEN_FDS with --protocol http and says READY=1 (on each
-// fresh start; not after its own HUP re-exec). The port never refuses a
-// connection. uWSGI 2.0 itself may reset one request a worker had just
+// given the held socket as --http-socket fd://3, which it keeps across its
+// own HUP re-exec (a socket it took from LISTEN_FDS alone it does not: the
+// re-exec'd image exits 1). It says READY=1 on each fresh start, not after
+// a HUP. The port never refuses a connection, through restarts and HUP
+// reloads alike. uWSGI 2.0 itself may reset one request a worker had just
 // accepted when its graceful stop comes (its race, not the socket's): at
-// most a few are tolerated here, and its own HUP reload loses none.
+// most a few are tolerated.
 func TestSockets_UWSGIRestartsKeepThePort(t *testing.T) {
 	uwsgi := testhelper.RequirePackage(t, "uwsgi_python3", "uwsgi-core uwsgi-plugin-python3")
 	addr := freeTCP(t)
@@ -217,7 +220,7 @@ func TestSockets_UWSGIRestartsKeepThePort(t *testing.T) {
 [socket.web]
 listen = %q
 [program.web]
-command = [%q, "--master", "--processes", "2", "--protocol", "http", "--chdir", "APP", "--wsgi-file", "wsgi.py", "--hook-master-start", "unix_signal:15 gracefully_kill_them_all"]
+command = [%q, "--master", "--processes", "2", "--http-socket", "fd://3", "--chdir", "APP", "--wsgi-file", "wsgi.py", "--hook-master-start", "unix_signal:15 gracefully_kill_them_all"]
 sockets = ["web"]
 ready = "notify"
 startsecs = 20
@@ -230,10 +233,38 @@ startsecs = 20
 	if res.refused != 0 || res.failed > 3 || res.ok == 0 {
 		t.Errorf("%d requests failed (%d refused), %d succeeded: %v", res.failed, res.refused, res.ok, res.errs)
 	}
-	restartsUnderLoad(t, addr, 3, func() {
+	// A HUP makes the master re-execute itself, same pid, once its workers
+	// have finished: each HUP waits for the new workers, as an operator's
+	// would.
+	res = underLoad(t, addr, 3, func() {
+		master, _ := strconv.Atoi(strings.TrimSpace(ctl(t, url, "pid", "web")))
+		before := childPids(master)
 		ctl(t, url, "signal", "HUP", "web")
-		time.Sleep(500 * time.Millisecond)
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if now := childPids(master); len(now) >= 2 && !slices.ContainsFunc(now, func(pid int) bool { return slices.Contains(before, pid) }) {
+				return
+			}
+		}
+		t.Errorf("uWSGI (pid %d) did not come back from its reload with new workers", master)
 	})
+	if res.refused != 0 || res.failed > 3 || res.ok == 0 {
+		t.Errorf("HUP reloads: %d requests failed (%d refused), %d succeeded: %v", res.failed, res.refused, res.ok, res.errs)
+	}
+}
+
+// childPids lists pid's children.
+func childPids(pid int) []int {
+	var pids []int
+	tasks, _ := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	for _, task := range tasks {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + task.Name() + "/children")
+		for _, f := range strings.Fields(string(b)) {
+			if child, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, child)
+			}
+		}
+	}
+	return pids
 }
 
 // TestSockets_RollingRestartAndUpdate: four gunicorn processes share one
