@@ -3,6 +3,7 @@ package xmlrpc
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"testing"
 )
 
@@ -38,5 +39,26 @@ func BenchmarkDecodeAllProcessInfo1000(b *testing.B) {
 		if _, err := DecodeResponse(bytes.NewBuffer(raw)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestEncodeResponse_ProcessInfosInOneBuffer: getAllProcessInfo's answer
+// is written into a buffer sized from its first struct, not one that
+// doubles its way there (three times the answer's size in garbage).
+func TestEncodeResponse_ProcessInfosInOneBuffer(t *testing.T) {
+	v := processInfos(1000)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	out, err := EncodeResponse(v)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := uint64(len(out)) * 3 / 2
+	if raceBuild {
+		limit *= 2
+	}
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > limit {
+		t.Errorf("encoding %d bytes allocated %d", len(out), allocated)
 	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package xmlrpc
+
+const raceBuild = false
