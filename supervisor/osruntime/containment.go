@@ -187,12 +187,13 @@ func (r *Runtime) Usage() map[string]supervisor.Usage {
 	}
 	r.acct.mu.Lock()
 	views := make([]view, 0, len(r.acct.m))
+	copies := make([]spawnCopy, 0, len(r.acct.m)) // one spawn each, mostly
 	for name, acc := range r.acct.m {
-		live := make([]spawnCopy, len(acc.live))
-		for i, sp := range acc.live {
-			live[i] = spawnCopy{sp, *sp}
+		from := len(copies)
+		for _, sp := range acc.live {
+			copies = append(copies, spawnCopy{sp, *sp})
 		}
-		views = append(views, view{name, acc.cpuDone, acc.oomDone, live})
+		views = append(views, view{name, acc.cpuDone, acc.oomDone, copies[from:len(copies):len(copies)]})
 	}
 	r.acct.mu.Unlock()
 	var groups map[int]proc.GroupStat
