@@ -32,7 +32,7 @@ func childNofileLocked() uint64 {
 	defer r.Close()
 	defer w.Close() // sh reads EOF and exits; the reaper collects it
 	p, err := forkLocked(Attr{Path: "/bin/sh", Argv: []string{"sh", "-c", "read _"}, Umask: -1,
-		Files: []*os.File{r, nil, nil}}, syscall.ForkExec)
+		Files: []*os.File{r, nil, nil}}, goForkExec)
 	if err != nil {
 		return 0
 	}

@@ -54,6 +54,11 @@ type childPlan struct {
 	unshareFrom uintptr
 	// nofile, if set: the child's RLIMIT_NOFILE (soft, hard).
 	nofile *[2]uint64
+	umask  int // set in the child unless -1
+	// listenPID, if set, is where the child writes its pid in decimal
+	// and a NUL: the value of the environment's last variable,
+	// "LISTEN_PID=", which has room for any pid.
+	listenPID *byte
 	// failed is written by a child that fails before its exec: the
 	// errno, with the step that failed above bit 32. The forker's thread
 	// reads it once the vfork has returned, that is once the child
@@ -103,7 +108,8 @@ var caughtSignals = sync.OnceValue(func() []int {
 // rawCgroupSpawn forks and execs req's child into the cgroup cgfd, with
 // fds as its descriptors 0, 1, 2, ...
 func rawCgroupSpawn(req *spawnRequest, fds []int, cgfd int) spawnReply {
-	plan, err := newChildPlan(req.Path, req.Argv, req.Env, req.Dir, req.Setsid, req.Setpgid, req.Cred)
+	// The daemon sent the shim's path where the child needs one.
+	plan, err := newChildPlan(req.Path, req.Argv, req.Env, req.Dir, req.Setsid, req.Setpgid, req.Cred, inChild{umask: -1})
 	if err != nil {
 		return spawnReply{Err: err.Error()}
 	}
@@ -152,10 +158,14 @@ func cStrings(ss []string) ([]*byte, error) {
 	return ptrs, nil
 }
 
+// listenPIDVar is LISTEN_PID with room for its value: a pid has at most 7
+// digits (pid_max is at most 2^22), and the child ends it with a NUL.
+const listenPIDVar = "LISTEN_PID=0000000"
+
 // newChildPlan prepares what the child needs, all of it allocated before
 // the fork; the caller fills in the descriptors.
-func newChildPlan(path string, argv, env []string, dir string, setsid, setpgid bool, cred *syscall.Credential) (*childPlan, error) {
-	c := &childPlan{setsid: setsid, setpgid: setpgid && !setsid}
+func newChildPlan(path string, argv, env []string, dir string, setsid, setpgid bool, cred *syscall.Credential, x inChild) (*childPlan, error) {
+	c := &childPlan{setsid: setsid, setpgid: setpgid && !setsid, umask: x.umask}
 	var err error
 	if c.path, err = syscall.BytePtrFromString(path); err != nil {
 		return nil, err
@@ -168,8 +178,14 @@ func newChildPlan(path string, argv, env []string, dir string, setsid, setpgid b
 	if c.argv, err = cStrings(argv); err != nil {
 		return nil, err
 	}
+	if x.listenPID {
+		env = append(env[:len(env):len(env)], listenPIDVar)
+	}
 	if c.envv, err = cStrings(env); err != nil {
 		return nil, err
+	}
+	if x.listenPID {
+		c.listenPID = (*byte)(unsafe.Add(unsafe.Pointer(c.envv[len(env)-1]), len("LISTEN_PID=")))
 	}
 	if cred != nil {
 		c.cred, c.uid, c.gid = true, uintptr(cred.Uid), uintptr(cred.Gid)
@@ -294,6 +310,24 @@ func runChild(c *childPlan) {
 	}
 	for i := len(c.fds); i < 3; i++ { // the forker's own, as Go's fork does
 		syscall.RawSyscall6(syscall.SYS_CLOSE, uintptr(i), 0, 0, 0, 0, 0)
+	}
+	if c.umask >= 0 {
+		syscall.RawSyscall6(syscall.SYS_UMASK, uintptr(c.umask), 0, 0, 0, 0, 0)
+	}
+	if c.listenPID != nil {
+		// Written into the plan's buffer, which the forker no longer
+		// reads: its last use was the clone.
+		pid, _, _ := syscall.RawSyscall6(syscall.SYS_GETPID, 0, 0, 0, 0, 0, 0)
+		digits := uintptr(1)
+		for v := pid; v >= 10; v /= 10 {
+			digits++
+		}
+		at := unsafe.Pointer(c.listenPID)
+		*(*byte)(unsafe.Add(at, digits)) = 0
+		for v := pid; digits > 0; v /= 10 {
+			digits--
+			*(*byte)(unsafe.Add(at, digits)) = byte('0' + v%10)
+		}
 	}
 	_, _, e = syscall.RawSyscall6(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(c.path)),
 		uintptr(unsafe.Pointer(unsafe.SliceData(c.argv))), uintptr(unsafe.Pointer(unsafe.SliceData(c.envv))), 0, 0, 0)

@@ -90,15 +90,16 @@ func (f *sharedFork) close() {
 	f.slots = nil
 }
 
-// forkLocked forks and execs as syscall.ForkExec would, and reports
+// forkLocked forks and execs as syscall.ForkExec would, doing what x
+// asks in the child itself (no shim), and reports
 // whether it could: if not, nothing happened and another fork must.
 // reaper.mu is held.
-func (f *sharedFork) forkLocked(path string, argv []string, attr *syscall.ProcAttr) (pid int, err error, done bool) {
+func (f *sharedFork) forkLocked(path string, argv []string, attr *syscall.ProcAttr, x inChild) (pid int, err error, done bool) {
 	if f.off || len(attr.Files) > len(f.slots) {
 		return 0, nil, false
 	}
 	sys := attr.Sys
-	plan, err := newChildPlan(path, argv, attr.Env, attr.Dir, sys.Setsid, sys.Setpgid, sys.Credential)
+	plan, err := newChildPlan(path, argv, attr.Env, attr.Dir, sys.Setsid, sys.Setpgid, sys.Credential, x)
 	if err != nil {
 		return 0, err, true
 	}

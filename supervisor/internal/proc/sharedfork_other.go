@@ -10,7 +10,7 @@ type sharedFork struct{ forks int }
 
 func newSharedFork(uint64) *sharedFork { return nil }
 
-func (*sharedFork) forkLocked(string, []string, *syscall.ProcAttr) (int, error, bool) {
+func (*sharedFork) forkLocked(string, []string, *syscall.ProcAttr, inChild) (int, error, bool) {
 	return 0, nil, false
 }
 

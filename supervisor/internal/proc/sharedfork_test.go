@@ -295,3 +295,55 @@ func noOrphanSince(t *testing.T, orphans int64, msg string) {
 		t.Error(msg)
 	}
 }
+
+// TestInChild_UmaskAndListenPID: every fork gives the child its umask and
+// LISTEN_PID, its own pid, once in its environment. The daemon's raw fork
+// sets them in the child; Go's fork and the helper's run the shim, a Go
+// runtime's start more before the program.
+func TestInChild_UmaskAndListenPID(t *testing.T) {
+	s := newSharedSpawner(t)
+	before := syscall.Umask(0o022)
+	syscall.Umask(before)
+	script := `umask; echo "$LISTEN_PID $$"; env | grep -c '^LISTEN_PID='`
+	for _, fork := range []struct {
+		name   string
+		shared bool
+		start  func(Attr) (*Process, error)
+		shim   bool
+	}{
+		{"the daemon's raw fork", true, s.Start, false},
+		{"the helper's fork", false, s.Start, true},
+		{"Go's fork", false, Start, true},
+	} {
+		t.Run(fork.name, func(t *testing.T) {
+			s.SharedFork.Store(fork.shared)
+			shims, shared := shimmed.Load(), s.SharedForks()
+			ws, out := spawnShellWith(t, fork.start, script, Attr{Umask: 0o027, ListenPID: true})
+			if !ws.Exited() || ws.ExitStatus() != 0 {
+				t.Fatalf("status %v, output %q", Describe(ws), out)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) != 3 {
+				t.Fatalf("output %q", out)
+			}
+			if lines[0] != "0027" {
+				t.Errorf("umask %s, want 0027", lines[0])
+			}
+			if pids := strings.Fields(lines[1]); len(pids) != 2 || pids[0] != pids[1] {
+				t.Errorf("LISTEN_PID and pid %q, want the same", lines[1])
+			}
+			if lines[2] != "1" {
+				t.Errorf("LISTEN_PID is in the environment %s times, want once", lines[2])
+			}
+			if got := shimmed.Load() - shims; got != map[bool]int64{true: 1, false: 0}[fork.shim] {
+				t.Errorf("%d children through the shim, want %v", got, fork.shim)
+			}
+			if fork.shared && s.SharedForks() != shared+1 {
+				t.Error("the daemon did not fork the child itself")
+			}
+		})
+	}
+	if now := syscall.Umask(before); now != before {
+		t.Errorf("the daemon's umask changed to %03o", now)
+	}
+}

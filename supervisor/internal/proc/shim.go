@@ -4,16 +4,56 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 )
 
-// shimArg0 marks a re-execution of the daemon's own binary whose only job is
-// to do, in the child, what a fork+exec from Go cannot, then exec the real
-// program: set the umask (process-wide in the daemon, so it cannot be set
-// around a fork without racing its other files), and set LISTEN_PID to the
-// child's own pid (known only after the fork), which gunicorn and uWSGI
-// require before they take the sockets in LISTEN_FDS.
+// inChild is what a child does between its fork and its exec that Go's
+// fork cannot: set its umask (process-wide in the daemon, so it cannot be
+// set around a fork without racing its other files), and set LISTEN_PID to
+// its own pid (known only after the fork), which gunicorn and uWSGI require
+// before they take the sockets in LISTEN_FDS.
 //
+// The daemon's own raw fork (sharedfork.go) does both in the child. Go's
+// fork and the helper's run the shim instead: the daemon's binary again,
+// which does them and execs the program. That costs the child a Go
+// runtime's start, about 6 ms of CPU, before the program's exec.
+type inChild struct {
+	umask     int // -1: the daemon's
+	listenPID bool
+}
+
+func (x inChild) none() bool { return x.umask < 0 && !x.listenPID }
+
+// viaShim is the path and argv that run the program through the shim
+// where x asks for anything.
+func (x inChild) viaShim(path string, argv []string) (string, []string) {
+	if x.none() {
+		return path, argv
+	}
+	shimmed.Add(1)
+	mask, listen := "-", "-"
+	if x.umask >= 0 {
+		mask = strconv.FormatInt(int64(x.umask), 8)
+	}
+	if x.listenPID {
+		listen = "listen"
+	}
+	// The running image, not the path it came from: after a package
+	// upgrade that path names another binary.
+	return "/proc/self/exe", append([]string{shimArg0, mask, listen, path}, argv...)
+}
+
+// shimmed counts the children started through the shim.
+var shimmed atomic.Int64
+
+// goForkExec is Go's fork, through the shim where the child needs it.
+func goForkExec(path string, argv []string, attr *syscall.ProcAttr, x inChild) (int, error) {
+	path, argv = x.viaShim(path, argv)
+	return syscall.ForkExec(path, argv, attr)
+}
+
+// shimArg0 marks a re-execution of the daemon's own binary as the shim.
 // Arguments: shimArg0, the umask in octal or "-", "listen" or "-", the
 // program's path, its argv.
 const shimArg0 = "ctlsup-exec-shim"

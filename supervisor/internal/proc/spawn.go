@@ -46,7 +46,7 @@ type Attr struct {
 	// OOMScoreAdj, if set, is written to the child's oom_score_adj right
 	// after the fork, while the reaper's lock proves the pid is the child.
 	OOMScoreAdj *int
-	// ListenPID sets LISTEN_PID to the child's own pid (see shim.go).
+	// ListenPID sets LISTEN_PID to the child's own pid (see inChild).
 	ListenPID bool
 }
 
@@ -83,11 +83,12 @@ func (p *Process) Identity() Identity { return Identity{Pid: p.Pid, StartTime: p
 // Start spawns a child in a new process group and registers it with the
 // reaper, which must be acquired. The daemon forks it itself; see
 // Spawner.Start for a fork that does not copy the daemon's descriptors.
-func Start(a Attr) (*Process, error) { return start(a, syscall.ForkExec) }
+func Start(a Attr) (*Process, error) { return start(a, goForkExec) }
 
-// forkExec forks and execs; it runs with the reaper's lock held, so the
-// child cannot be reaped before it is registered.
-type forkExec func(path string, argv []string, attr *syscall.ProcAttr) (int, error)
+// forkExec forks and execs, and does what x asks in the child; it runs
+// with the reaper's lock held, so the child cannot be reaped before it is
+// registered.
+type forkExec func(path string, argv []string, attr *syscall.ProcAttr, x inChild) (int, error)
 
 func start(a Attr, fork forkExec) (*Process, error) {
 	reaper.mu.Lock()
@@ -100,22 +101,6 @@ func start(a Attr, fork forkExec) (*Process, error) {
 
 // forkLocked forks and registers a child. reaper.mu is held.
 func forkLocked(a Attr, fork forkExec) (*Process, error) {
-	path, argv := a.Path, a.Argv
-	if a.Umask >= 0 || a.ListenPID {
-		// What only the child can do, the daemon's own image does in it
-		// before it execs the program (see shim.go). The running image,
-		// not the path it came from: after a package upgrade that path
-		// names another binary.
-		mask, listen := "-", "-"
-		if a.Umask >= 0 {
-			mask = strconv.FormatInt(int64(a.Umask), 8)
-		}
-		if a.ListenPID {
-			listen = "listen"
-		}
-		argv = append([]string{shimArg0, mask, listen, path}, argv...)
-		path = "/proc/self/exe"
-	}
 	// Descriptors, not os.Files: os.StartProcess would also open a pidfd
 	// per child, one more descriptor for every child to copy and close at
 	// each fork. Signals need none: the reaper is the only waiter, so a
@@ -139,11 +124,11 @@ func forkLocked(a Attr, fork forkExec) (*Process, error) {
 	if a.Cred != nil && (os.Getuid() == 0 || int(a.Cred.Uid) != os.Getuid()) {
 		sys.Credential = &syscall.Credential{Uid: a.Cred.Uid, Gid: a.Cred.Gid, Groups: a.Cred.Groups}
 	}
-	pid, err := fork(path, argv, &syscall.ProcAttr{Dir: a.Dir, Env: a.Env, Files: fds, Sys: sys})
+	pid, err := fork(a.Path, a.Argv, &syscall.ProcAttr{Dir: a.Dir, Env: a.Env, Files: fds, Sys: sys}, inChild{umask: a.Umask, listenPID: a.ListenPID})
 	runtime.KeepAlive(a.Files)
 	runtime.KeepAlive(a.CgroupDir)
 	if err != nil {
-		return nil, &os.PathError{Op: "fork/exec", Path: path, Err: err}
+		return nil, &os.PathError{Op: "fork/exec", Path: a.Path, Err: err}
 	}
 	p := newProcess(pid, a)
 	// Not reaped yet, so the pid is this child's, dead or alive.

@@ -143,7 +143,7 @@ func (s *Spawner) launchLocked() error {
 	}
 	a := Attr{Path: "/proc/self/exe", Argv: argv, Umask: -1, Session: true,
 		Files: []*os.File{devnull, devnull, os.Stderr, theirs}}
-	p, err := forkLocked(a, syscall.ForkExec)
+	p, err := forkLocked(a, goForkExec)
 	if err != nil {
 		unix.Close(ours)
 		return fmt.Errorf("cannot start the spawner: %w", err)
@@ -225,12 +225,13 @@ func (s *Spawner) Reopen() error {
 
 // forkExec forks with a shared table, or asks the helper to fork, or
 // forks with Go's fork when neither can. reaper.mu is held.
-func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr) (int, error) {
+func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr, x inChild) (int, error) {
 	if s.shared != nil && s.SharedFork.Load() {
-		if pid, err, done := s.shared.forkLocked(path, argv, attr); done {
+		if pid, err, done := s.shared.forkLocked(path, argv, attr, x); done {
 			return pid, err
 		}
 	}
+	path, argv = x.viaShim(path, argv)
 	s.tableTop = max(s.tableTop, topFD(attr))
 	if s.fd < 0 || attr.Sys.UseCgroupFD && s.noCgroup || s.tableTop < int(s.SmallTable.Load()) {
 		return syscall.ForkExec(path, argv, attr)

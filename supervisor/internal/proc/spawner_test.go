@@ -44,14 +44,22 @@ func holdPipes(t *testing.T, n int) []int {
 // file, and returns the exit status and the output.
 func spawnShell(t *testing.T, s *Spawner, script string) (syscall.WaitStatus, string) {
 	t.Helper()
+	return spawnShellWith(t, s.Start, script, Attr{Umask: -1})
+}
+
+// spawnShellWith is spawnShell with a's umask and LISTEN_PID, forked by
+// start.
+func spawnShellWith(t *testing.T, start func(Attr) (*Process, error), script string, a Attr) (syscall.WaitStatus, string) {
+	t.Helper()
 	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer out.Close()
 	exited := make(chan syscall.WaitStatus, 1)
-	_, err = s.Start(Attr{Path: "/bin/sh", Argv: []string{"sh", "-c", script}, Umask: -1,
-		Files: []*os.File{nil, out, out}, OnExit: func(_ int, ws syscall.WaitStatus, _ bool) { exited <- ws }})
+	a.Path, a.Argv, a.Files = "/bin/sh", []string{"sh", "-c", script}, []*os.File{nil, out, out}
+	a.OnExit = func(_ int, ws syscall.WaitStatus, _ bool) { exited <- ws }
+	_, err = start(a)
 	if err != nil {
 		t.Fatal(err)
 	}
