@@ -108,8 +108,11 @@ var webhookKeys = []string{"url", "events"}
 
 // file is one parsed TOML file.
 type file struct {
-	name  string // as shown in errors: relative to the working directory when shorter
-	dir   string
+	name string // as shown in errors: relative to the working directory when shorter
+	dir  string
+	// text is what it says, indexed by line only for an error's sake: the
+	// index of a file of 10,000 programs costs a fifth of its load.
+	text  string
 	lines lineIndex
 	m     map[string]any
 	keys  []toml.Key // definition order
@@ -195,11 +198,11 @@ func parseFile(path string) (*file, error) {
 	if err != nil {
 		return nil, &Error{File: displayName(path), Msg: err.Error()}
 	}
-	f := &file{name: displayName(path), dir: filepath.Dir(path), lines: indexLines(string(b))}
-	if line := tooDeep(string(b)); line > 0 {
+	f := &file{name: displayName(path), dir: filepath.Dir(path), text: string(b)}
+	if line := tooDeep(f.text); line > 0 {
 		return nil, &Error{File: f.name, Line: line, Msg: fmt.Sprintf("arrays and tables nest more than %d deep", maxNesting)}
 	}
-	md, err := toml.Decode(string(b), &f.m)
+	md, err := toml.Decode(f.text, &f.m)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
@@ -209,6 +212,14 @@ func parseFile(path string) (*file, error) {
 	}
 	f.keys = md.Keys()
 	return f, nil
+}
+
+// line is the line that sets path, or its nearest enclosing table.
+func (f *file) line(path ...string) int {
+	if f.lines == nil {
+		f.lines = indexLines(f.text)
+	}
+	return f.lines.line(path...)
 }
 
 func displayName(path string) string {
@@ -290,7 +301,10 @@ type loader struct {
 	instances []*instanceDef
 	programs  []*programDef
 	sockets   []*socketDef
-	order     []string // group names in order of first definition
+	// defined are the definitions collected, by kind's namespace and
+	// name: a redefinition is found in one lookup, not a scan.
+	defined map[string]def
+	order   []string // group names in order of first definition
 	// socketsByName are the sockets read, for the programs naming them.
 	socketsByName map[string]*socketDef
 	// where is each process's program table, for errors found later.

@@ -15,7 +15,7 @@ import (
 
 // writeConfig writes a daemon file and conf.d files into a temp dir and
 // returns the daemon file's path.
-func writeConfig(t *testing.T, daemon string, confd map[string]string) string {
+func writeConfig(t testing.TB, daemon string, confd map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
@@ -85,15 +85,33 @@ func TestLoad_Errors(t *testing.T) {
 	}
 }
 
+// TestLoad_DuplicateAcrossFiles: programs and event listeners share
+// their names, sockets have their own, and a second definition names the
+// first one's line.
 func TestLoad_DuplicateAcrossFiles(t *testing.T) {
+	for _, tc := range []struct{ name, a, b, want string }{
+		{"program", "[program.web]\ncommand = \"/bin/true\"\n", "\n[program.web]\ncommand = \"/bin/false\"\n",
+			`conf.d/b.toml:2: program "web": already defined at conf.d/a.toml:1`},
+		{"event listener after a program", "[program.web]\ncommand = \"/bin/true\"\n", "\n\n[eventlistener.web]\ncommand = \"/bin/cat\"\nevents = [\"TICK_5\"]\n",
+			`conf.d/b.toml:3: eventlistener "web": already defined at conf.d/a.toml:1`},
+		{"socket", "[socket.http]\nlisten = \"127.0.0.1:8000\"\n", "\n[socket.http]\nlisten = \"127.0.0.1:8001\"\n",
+			`conf.d/b.toml:2: socket "http": already defined at conf.d/a.toml:1`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, daemonFile, map[string]string{"a.toml": tc.a, "b.toml": tc.b})
+			_, err := config.Load(path)
+			dir := filepath.Dir(path) + "/"
+			if err == nil || strings.ReplaceAll(err.Error(), dir, "") != tc.want {
+				t.Errorf("error %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+	// A socket may be named as a program is.
 	path := writeConfig(t, daemonFile, map[string]string{
-		"a.toml": "[program.web]\ncommand = \"/bin/true\"\n",
-		"b.toml": "\n[program.web]\ncommand = \"/bin/false\"\n",
+		"a.toml": "[program.web]\ncommand = \"/bin/true\"\nsockets = [\"web\"]\n[socket.web]\nlisten = \"127.0.0.1:8000\"\n",
 	})
-	_, err := config.Load(path)
-	dir := filepath.Dir(path) + "/"
-	if err == nil || strings.ReplaceAll(err.Error(), dir, "") != `conf.d/b.toml:2: program "web": already defined at conf.d/a.toml:1` {
-		t.Errorf("error %v", err)
+	if _, err := config.Load(path); err != nil {
+		t.Errorf("a socket named as its program: %v", err)
 	}
 }
 

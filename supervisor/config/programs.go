@@ -92,7 +92,7 @@ func (l *loader) collect(f *file) error {
 	for _, kind := range []string{"program", "instance", "socket", "eventlistener"} {
 		if v, ok := f.m[kind]; ok {
 			if _, ok := v.(map[string]any); !ok {
-				return &Error{File: f.name, Line: f.lines.line(kind), Msg: fmt.Sprintf("%s must be tables such as [%s.NAME]", kind, kind)}
+				return &Error{File: f.name, Line: f.line(kind), Msg: fmt.Sprintf("%s must be tables such as [%s.NAME]", kind, kind)}
 			}
 		}
 	}
@@ -102,27 +102,25 @@ func (l *loader) collect(f *file) error {
 		}
 		m, ok := f.m[k[0]].(map[string]any)[k[1]].(map[string]any)
 		if !ok {
-			return &Error{File: f.name, Line: f.lines.line(k...), Msg: fmt.Sprintf("%s.%s must be a table", k[0], k[1])}
+			return &Error{File: f.name, Line: f.line(k...), Msg: fmt.Sprintf("%s.%s must be a table", k[0], k[1])}
 		}
 		d := def{kind: k[0], name: k[1], r: &reader{f: f, path: []string{k[0], k[1]}, desc: fmt.Sprintf("%s %q", k[0], k[1]), m: m}}
-		for _, o := range l.instances {
-			if d.kind == "instance" && o.name == d.name {
-				return l.redefined(d, o.def)
-			}
+		// Programs and event listeners share their names; instances and
+		// sockets each have their own.
+		space := d.kind
+		if space == "eventlistener" {
+			space = "program"
 		}
+		if l.defined == nil {
+			l.defined = map[string]def{}
+		}
+		if prev, ok := l.defined[space+"\x00"+d.name]; ok {
+			return l.redefined(d, prev)
+		}
+		l.defined[space+"\x00"+d.name] = d
 		if d.kind == "socket" {
-			for _, o := range l.sockets {
-				if o.name == d.name {
-					return l.redefined(d, o.def)
-				}
-			}
 			l.sockets = append(l.sockets, &socketDef{def: d})
 			continue
-		}
-		for _, o := range l.programs {
-			if (d.kind == "program" || d.kind == "eventlistener") && o.name == d.name {
-				return l.redefined(d, o.def)
-			}
 		}
 		switch d.kind {
 		case "instance":
@@ -137,8 +135,8 @@ func (l *loader) collect(f *file) error {
 }
 
 func (l *loader) redefined(d, prev def) error {
-	return &Error{File: d.r.f.name, Line: d.r.f.lines.line(d.r.path...), Table: d.r.desc,
-		Msg: fmt.Sprintf("already defined at %s:%d", prev.r.f.name, prev.r.f.lines.line(prev.r.path...))}
+	return &Error{File: d.r.f.name, Line: d.r.f.line(d.r.path...), Table: d.r.desc,
+		Msg: fmt.Sprintf("already defined at %s:%d", prev.r.f.name, prev.r.f.line(prev.r.path...))}
 }
 
 // build turns the collected definitions into groups: one per instance, and
@@ -159,7 +157,7 @@ func (l *loader) build(d *Daemon) ([]supervisor.GroupSpec, error) {
 		}
 		key := sd.spec.Network + " " + sd.spec.Address
 		if prev := addrs[key]; prev != nil {
-			return nil, &Error{File: sd.r.f.name, Line: sd.r.f.lines.line(append(sd.r.path, "listen")...), Table: sd.r.desc,
+			return nil, &Error{File: sd.r.f.name, Line: sd.r.f.line(append(sd.r.path, "listen")...), Table: sd.r.desc,
 				Msg: fmt.Sprintf("listen = %q is socket %q's too: name it once", sd.spec.Address, prev.name)}
 		}
 		addrs[key] = sd
@@ -189,14 +187,14 @@ func (l *loader) build(d *Daemon) ([]supervisor.GroupSpec, error) {
 		for _, s := range specs {
 			if s.Instance == "" {
 				if prev, clash := groupLine[s.Group]; clash && prev != p.r.desc {
-					return nil, &Error{File: p.r.f.name, Line: p.r.f.lines.line(p.r.path...), Table: p.r.desc,
+					return nil, &Error{File: p.r.f.name, Line: p.r.f.line(p.r.path...), Table: p.r.desc,
 						Msg: fmt.Sprintf("its group %q has the name of %s", s.Group, prev)}
 				}
 			}
 			g := addGroup(s.Group, p.r.desc)
 			for _, o := range g.Processes {
 				if o.Name == s.Name {
-					return nil, &Error{File: p.r.f.name, Line: p.r.f.lines.line(p.r.path...), Table: p.r.desc,
+					return nil, &Error{File: p.r.f.name, Line: p.r.f.line(p.r.path...), Table: p.r.desc,
 						Msg: fmt.Sprintf("process %q is defined twice", s.FullName())}
 				}
 			}

@@ -124,7 +124,7 @@ func checkDependencies(groups []supervisor.GroupSpec, where map[string]*reader) 
 			}
 			if n == 0 {
 				r := where[p.FullName()]
-				return &Error{File: r.f.name, Line: r.f.lines.line(append(r.path, "depends_on")...), Table: r.desc,
+				return &Error{File: r.f.name, Line: r.f.line(append(r.path, "depends_on")...), Table: r.desc,
 					Msg: fmt.Sprintf("depends_on: %q names no process", pat)}
 			}
 		}
@@ -158,7 +158,7 @@ func checkDependencies(groups []supervisor.GroupSpec, where map[string]*reader) 
 		if state[p.FullName()] == unseen {
 			if cycle := visit(p.FullName()); cycle != nil {
 				r := where[cycle[0]]
-				return &Error{File: r.f.name, Line: r.f.lines.line(append(r.path, "depends_on")...), Table: r.desc,
+				return &Error{File: r.f.name, Line: r.f.line(append(r.path, "depends_on")...), Table: r.desc,
 					Msg: "depends_on makes a cycle: " + strings.Join(cycle, " -> ")}
 			}
 		}

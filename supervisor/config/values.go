@@ -24,7 +24,7 @@ func (r *reader) fail(key, format string, args ...any) {
 	if r.err != nil {
 		return
 	}
-	line := r.f.lines.line(append(slices.Clone(r.path), key)...)
+	line := r.f.line(append(slices.Clone(r.path), key)...)
 	r.err = &Error{File: r.f.name, Line: line, Table: r.desc, Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
