@@ -306,18 +306,18 @@ func TestInChild_UmaskAndListenPID(t *testing.T) {
 	syscall.Umask(before)
 	script := `umask; echo "$LISTEN_PID $$"; env | grep -c '^LISTEN_PID='`
 	for _, fork := range []struct {
-		name   string
-		shared bool
-		start  func(Attr) (*Process, error)
-		shim   bool
+		name           string
+		shared, helper bool
+		start          func(Attr) (*Process, error)
+		shim           bool
 	}{
-		{"the daemon's raw fork", true, s.Start, false},
-		{"the helper's fork", false, s.Start, true},
-		{"Go's fork", false, Start, true},
+		{"the daemon's raw fork", true, false, s.Start, false},
+		{"the helper's fork", false, true, s.Start, true},
+		{"Go's fork", false, false, Start, true},
 	} {
 		t.Run(fork.name, func(t *testing.T) {
 			s.SharedFork.Store(fork.shared)
-			shims, shared := shimmed.Load(), s.SharedForks()
+			shims, shared, helped := shimmed.Load(), s.SharedForks(), s.Forks()
 			ws, out := spawnShellWith(t, fork.start, script, Attr{Umask: 0o027, ListenPID: true})
 			if !ws.Exited() || ws.ExitStatus() != 0 {
 				t.Fatalf("status %v, output %q", Describe(ws), out)
@@ -340,6 +340,9 @@ func TestInChild_UmaskAndListenPID(t *testing.T) {
 			}
 			if fork.shared && s.SharedForks() != shared+1 {
 				t.Error("the daemon did not fork the child itself")
+			}
+			if fork.helper && s.Forks() != helped+1 {
+				t.Error("the helper did not fork the child")
 			}
 		})
 	}
