@@ -158,9 +158,10 @@ func cStrings(ss []string) ([]*byte, error) {
 	return ptrs, nil
 }
 
-// listenPIDVar is LISTEN_PID with room for its value: a pid has at most 7
-// digits (pid_max is at most 2^22), and the child ends it with a NUL.
-const listenPIDVar = "LISTEN_PID=0000000"
+// listenPIDVar is LISTEN_PID with room for its value and the NUL the child
+// ends it with: a pid_t has at most 10 digits (pid_max, at most 2^22 today,
+// needs 7).
+const listenPIDVar = "LISTEN_PID=0000000000"
 
 // newChildPlan prepares what the child needs, all of it allocated before
 // the fork; the caller fills in the descriptors.

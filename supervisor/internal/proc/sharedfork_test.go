@@ -302,9 +302,11 @@ func noOrphanSince(t *testing.T, orphans int64, msg string) {
 // runtime's start more before the program.
 func TestInChild_UmaskAndListenPID(t *testing.T) {
 	s := newSharedSpawner(t)
+	// The test's own umask is not the child's, whatever it was.
 	before := syscall.Umask(0o022)
-	syscall.Umask(before)
-	script := `umask; echo "$LISTEN_PID $$"; env | grep -c '^LISTEN_PID='`
+	defer syscall.Umask(before)
+	env := append(os.Environ(), "AFTER=1")
+	script := `umask; echo "$LISTEN_PID $$"; env | grep -c '^LISTEN_PID='; echo "$AFTER"`
 	for _, fork := range []struct {
 		name           string
 		shared, helper bool
@@ -318,13 +320,13 @@ func TestInChild_UmaskAndListenPID(t *testing.T) {
 		t.Run(fork.name, func(t *testing.T) {
 			s.SharedFork.Store(fork.shared)
 			shims, shared, helped := shimmed.Load(), s.SharedForks(), s.Forks()
-			ws, out := spawnShellWith(t, fork.start, script, Attr{Umask: 0o027, ListenPID: true})
+			ws, out := spawnShellWith(t, fork.start, script, Attr{Env: env, Umask: 0o027, ListenPID: true})
 			if !ws.Exited() || ws.ExitStatus() != 0 {
 				t.Fatalf("status %v, output %q", Describe(ws), out)
 			}
 			lines := strings.Split(strings.TrimSpace(out), "\n")
-			if len(lines) != 3 {
-				t.Fatalf("output %q", out)
+			if len(lines) != 4 || lines[3] != "1" {
+				t.Fatalf("output %q: want 4 lines, the environment's variables included", out)
 			}
 			if lines[0] != "0027" {
 				t.Errorf("umask %s, want 0027", lines[0])
@@ -346,7 +348,7 @@ func TestInChild_UmaskAndListenPID(t *testing.T) {
 			}
 		})
 	}
-	if now := syscall.Umask(before); now != before {
+	if now := syscall.Umask(0o022); now != 0o022 {
 		t.Errorf("the daemon's umask changed to %03o", now)
 	}
 }

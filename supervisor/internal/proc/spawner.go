@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -231,7 +232,13 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr, x
 			return pid, err
 		}
 	}
+	// A lost child (see killLostChild) shows the program's argv[0] once
+	// the shim has exec'd it, the shim's before.
+	argv0s := []string{argv[0]}
 	path, argv = x.viaShim(path, argv)
+	if argv[0] != argv0s[0] {
+		argv0s = append(argv0s, argv[0])
+	}
 	s.tableTop = max(s.tableTop, topFD(attr))
 	if s.fd < 0 || attr.Sys.UseCgroupFD && s.noCgroup || s.tableTop < int(s.SmallTable.Load()) {
 		return syscall.ForkExec(path, argv, attr)
@@ -262,7 +269,7 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr, x
 		if err == unix.EMSGSIZE || err == unix.ENOBUFS {
 			return syscall.ForkExec(path, argv, attr) // the socket's limit, not the helper's fault
 		}
-		s.failLocked(err, false, since, "") // nothing was forked
+		s.failLocked(err, false, since) // nothing was forked
 		return syscall.ForkExec(path, argv, attr)
 	}
 	buf := s.recvBuf
@@ -276,7 +283,7 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr, x
 	}
 	if err != nil {
 		// The helper may have forked the child before it failed.
-		s.failLocked(err, true, since, argv[0])
+		s.failLocked(err, true, since, argv0s...)
 		return syscall.ForkExec(path, argv, attr)
 	}
 	if rep.NoCgroup {
@@ -354,7 +361,7 @@ func recvRetry(fd int, buf []byte) (int, error) {
 // forked for the request it did not answer is killed too, so that no
 // program runs twice. Another helper is started in the background, a few
 // times at most. reaper.mu is held.
-func (s *Spawner) failLocked(err error, mayHaveForked bool, since uint64, argv0 string) {
+func (s *Spawner) failLocked(err error, mayHaveForked bool, since uint64, argv0s ...string) {
 	logger().Warn("the spawner failed: the daemon forks its children itself", "err", err)
 	unix.Close(s.fd)
 	s.fd = -1
@@ -363,7 +370,7 @@ func (s *Spawner) failLocked(err error, mayHaveForked bool, since uint64, argv0 
 		syscall.Kill(s.helper.Pid, syscall.SIGKILL)
 	}
 	if mayHaveForked {
-		killLostChild(since, s.helper.Pid, argv0)
+		killLostChild(since, s.helper.Pid, argv0s)
 	}
 	if s.restarts < helperRestarts {
 		s.restarts++
@@ -382,10 +389,10 @@ func (s *Spawner) failLocked(err error, mayHaveForked bool, since uint64, argv0 
 
 // killLostChild kills a child of the daemon that nobody registered,
 // that started since the request was sent, and that is the helper's fork
-// for it: still the helper's image (before its exec), or the program
-// (argv0) leading its own process group. reaper.mu is held, so no child of
-// the daemon is reaped meanwhile and each pid is its own.
-func killLostChild(since uint64, helper int, argv0 string) {
+// for it: still the helper's image (before its exec), or what it execs
+// (one of argv0s) leading its own process group. reaper.mu is held, so no
+// child of the daemon is reaped meanwhile and each pid is its own.
+func killLostChild(since uint64, helper int, argv0s []string) {
 	for _, pid := range ownChildren() {
 		if pid == helper || reaper.procs[pid] != nil {
 			continue
@@ -396,7 +403,7 @@ func killLostChild(since uint64, helper int, argv0 string) {
 		}
 		cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 		first, _, _ := strings.Cut(string(cmd), "\x00")
-		if first != spawnerArg0 && !(first == argv0 && st.Pgrp == pid) {
+		if first != spawnerArg0 && !(slices.Contains(argv0s, first) && st.Pgrp == pid) {
 			continue
 		}
 		logger().Warn("killing a child the failed spawner left unregistered", "pid", pid)

@@ -185,3 +185,33 @@ func TestSpawner_SmallTableForksDirectly(t *testing.T) {
 		t.Errorf("the helper forked %d children, want 2", s.Forks())
 	}
 }
+
+// TestKillLostChild_EveryNameOfTheFork: a child the failed helper left
+// unregistered is killed under the program's name or the shim's, the names
+// its fork has before and after the shim's exec; another child is not.
+func TestKillLostChild_EveryNameOfTheFork(t *testing.T) {
+	newSpawner(t)
+	since := uptimeTicks()
+	fork := func(argv0 string) int {
+		pid, err := syscall.ForkExec("/bin/sleep", []string{argv0, "30"}, &syscall.ProcAttr{Sys: &syscall.SysProcAttr{Setpgid: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+		return pid
+	}
+	program, shim, other := fork("program"), fork(shimArg0), fork("stranger")
+	reaper.mu.Lock()
+	killLostChild(since, 0, []string{"program", shimArg0})
+	reaper.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for isAlive(program) || isAlive(shim) {
+		if time.Now().After(deadline) {
+			t.Fatalf("left alive: program %v, shim %v", isAlive(program), isAlive(shim))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !isAlive(other) {
+		t.Error("a child under another name was killed")
+	}
+}
