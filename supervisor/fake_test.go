@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -32,7 +33,10 @@ type fakeChild struct {
 	at   time.Time
 	Exit
 	signals []syscall.Signal
+	dead    atomic.Bool // ended, its exit not yet told (EndedChild)
 }
+
+func (c *fakeChild) Ended() bool { return c.dead.Load() }
 
 func newFakeRuntime() *fakeRuntime {
 	return &fakeRuntime{nextPid: 100, spawns: make(chan *fakeChild, 1000), behavior: map[string]fakeBehavior{}}

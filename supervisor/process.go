@@ -512,6 +512,12 @@ func (p *process) handle(w wake) {
 			return // stopped or re-armed since
 		}
 		a.timer = nil
+		if a.m.State == Stopping && a.m.Timer == timerStopWait && ended(a.child) {
+			// Dead, its exit not collected yet: the stop waits for it
+			// another stopwaitsecs, and sends no SIGKILL.
+			a.m = arm(a.m, timerStopWait, p.spec.StopWait, time.Now())
+			break
+		}
 		if a.m.State == Stopping && a.child != nil {
 			p.alog().Warn("did not stop in time: sending SIGKILL", "pid", a.child.Pid(), "stopwaitsecs", p.spec.StopWait.Seconds())
 		}
@@ -519,6 +525,12 @@ func (p *process) handle(w wake) {
 	}
 	p.armTimer()
 	p.publish()
+}
+
+// ended reports whether c is known to have ended (see EndedChild).
+func ended(c Child) bool {
+	e, ok := c.(EndedChild)
+	return ok && e.Ended()
 }
 
 type wakeKind uint8

@@ -142,6 +142,34 @@ func TestSupervisor_StopWaitsPerProcess(t *testing.T) {
 	})
 }
 
+// TestSupervisor_StopWaitsForADeadProcesssExit: a process that died on
+// its stop signal, but whose exit has not been collected by stopwaitsecs
+// (thousands stopping at once), gets no SIGKILL: the stop waits on for the
+// exit, which ends it.
+func TestSupervisor_StopWaitsForADeadProcesssExit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		rt.set("web", fakeBehavior{ignoreTerm: true})
+		s := mustOpen(t, rt, named("web", func(s *ProcessSpec) { s.StartSecs = 0; s.StopWait = 2 * time.Second }))
+		defer s.Close(context.Background())
+		c := <-rt.spawns
+		waitState(t, s, "web", Running)
+		go s.stopOne(context.Background(), "web", WaitForDone)
+		synctest.Wait()
+		c.dead.Store(true) // died of the SIGTERM; the exit is late
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if got := s.byName["web"].info.Load().State; got != Stopping {
+			t.Errorf("state %s before the exit, want STOPPING", got)
+		}
+		c.exit(ExitStatus{Code: -1, Signaled: true, Text: "terminated by SIGTERM"})
+		waitState(t, s, "web", Stopped)
+		if got := fmt.Sprint(c.signalled()); got != "[terminated]" {
+			t.Errorf("signals %s, want SIGTERM only", got)
+		}
+	})
+}
+
 // TestSupervisor_PriorityOrder: as supervisord, starts and stops are
 // issued in ascending priority, all at once, and WaitForDone waits for all
 // of them at the end: priority orders, it does not wait.

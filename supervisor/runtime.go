@@ -54,6 +54,16 @@ type Child interface {
 	Stopping()
 }
 
+// An EndedChild can tell that its process has ended before the exit has
+// reached the engine through OnExit. At a stop's deadline the engine then
+// waits on for the exit instead of sending SIGKILL: when thousands of
+// processes stop at once, their exits are collected more slowly than
+// stopwaitsecs runs out, and a dead process would be reported as one that
+// did not stop.
+type EndedChild interface {
+	Ended() bool
+}
+
 // SocketKeeper is a Runtime that owns listening sockets for its
 // processes: KeepSockets binds those specs name and closes the others.
 // The engine calls it whenever its processes change.

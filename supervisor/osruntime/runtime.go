@@ -577,6 +577,10 @@ func (c *osChild) Signal(sig syscall.Signal, group bool) error {
 // Stopping records that a stop began, so a successor finishes it.
 func (c *osChild) Stopping() { c.state.stopping(c.id) }
 
+// Ended reports whether the process has ended, its exit perhaps not yet
+// collected (see supervisor.EndedChild).
+func (c *osChild) Ended() bool { return c.p != nil && c.p.Ended() }
+
 // exited runs in the reaper, possibly before Start returned: Exit keeps
 // the status until the engine asks for it.
 func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {

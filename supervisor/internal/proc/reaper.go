@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -160,8 +161,19 @@ func reapLoop(sigch <-chan os.Signal, stop <-chan struct{}, stopped chan<- struc
 
 // reapAll collects every exited child that is waiting; for the waiter
 // (acquired), only while the reaper is acquired: after its last Release
-// the exits are someone else's to collect, an upgraded image's.
+// the exits are someone else's to collect, an upgraded image's. Then it
+// yields: the exits' owners (a restart, typically) run on this P while it
+// is warm, before the waiter blocks in waitid again; a burst of exits is
+// all reaped first.
 func reapAll(acquired bool) {
+	if reapReady(acquired) > 0 {
+		runtime.Gosched()
+	}
+}
+
+// reapReady is reapAll's collection; it returns how many exits it handed
+// to their processes.
+func reapReady(acquired bool) (delivered int) {
 	for {
 		var ws syscall.WaitStatus
 		reaper.mu.Lock()
@@ -197,6 +209,7 @@ func reapAll(acquired bool) {
 			continue
 		}
 		p.exited(ws, true)
+		delivered++
 	}
 }
 

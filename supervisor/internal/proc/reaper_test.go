@@ -195,3 +195,37 @@ func TestRelease_Unbalanced(t *testing.T) {
 	Release()
 	Acquire(nil) // for the cleanup's Release
 }
+
+// TestProcess_EndedBeforeItIsReaped: a leader that died is Ended while
+// the reaper has yet to collect it (here, held off by its lock), and is
+// not before.
+func TestProcess_EndedBeforeItIsReaped(t *testing.T) {
+	acquire(t)
+	p, err := Start(Attr{Path: "/bin/sleep", Argv: []string{"sleep", "30"}, Umask: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Ended() {
+		t.Fatal("a running process is Ended")
+	}
+	reaper.mu.Lock()
+	syscall.Kill(p.Pid, syscall.SIGKILL)
+	deadline := time.Now().Add(5 * time.Second)
+	for !p.Ended() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case <-p.Done():
+		t.Error("reaped while the reaper's lock was held")
+	default:
+	}
+	ended := p.Ended()
+	reaper.mu.Unlock()
+	if !ended {
+		t.Fatal("a zombie is not Ended")
+	}
+	<-p.Done()
+	if !p.Ended() {
+		t.Error("a reaped process is not Ended")
+	}
+}

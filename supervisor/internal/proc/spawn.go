@@ -244,6 +244,19 @@ func (p *Process) SignalGroup(sig syscall.Signal) error {
 	return err
 }
 
+// Ended reports whether the leader has ended: reaped, or a zombie the
+// reaper has yet to collect (which, unreaped, still holds its pid: the
+// start time proves it is the leader).
+func (p *Process) Ended() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+	}
+	st, err := ReadStat(p.Pid)
+	return err == nil && st.State == 'Z' && st.StartTime == p.StartTime
+}
+
 // Done is closed once the leader was reaped; Status is valid then.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
@@ -266,41 +279,93 @@ func (p *Process) exited(ws syscall.WaitStatus, known bool) {
 		leftovers.sweeps[p.Pid] = sw
 		leftovers.mu.Unlock()
 		close(p.done)
+		// What follows an exit (is anything of the group left? then the
+		// owner's gone: a cgroup's usage read and its removal) is queued
+		// first, so that its goroutine, if it has to start, yields the
+		// next turn to the owner's: the reaper goes on reaping, and the
+		// exit's owner (a restart, typically) runs before the bookkeeping.
+		settleLater(p, sw)
 		if p.onExit != nil {
 			p.onExit(p.Pid, ws, known)
-			// The exit's owner (a restart, typically) runs first, on this
-			// CPU, while it is warm: waking another to run it costs more
-			// than the bookkeeping below, which can wait.
-			runtime.Gosched()
 		}
-		alive := sw.alive()
-		leftovers.mu.Lock()
-		if sw.taken {
-			leftovers.mu.Unlock()
-			return // its taker finishes it
+	})
+}
+
+// settle finishes an exit's sweep: it arms the grace period when members
+// of the group live on, or ends the spawn (gone) when none does.
+func (p *Process) settle(sw *sweep) {
+	alive := sw.alive()
+	leftovers.mu.Lock()
+	if sw.taken {
+		leftovers.mu.Unlock()
+		return // its taker finishes it
+	}
+	if alive {
+		grace := p.grace
+		if leftovers.closing > 0 {
+			grace = 0 // the daemon is shutting down: no grace period
 		}
-		if alive {
-			grace := p.grace
-			if leftovers.closing > 0 {
-				grace = 0 // the daemon is shutting down: no grace period
-			}
-			sw.timer = time.AfterFunc(grace, func() {
-				killLeftoverGroup(sw)
-				leftovers.mu.Lock()
-				leftovers.doneLocked()
-				leftovers.mu.Unlock()
-			})
+		sw.timer = time.AfterFunc(grace, func() {
+			killLeftoverGroup(sw)
+			leftovers.mu.Lock()
+			leftovers.doneLocked()
 			leftovers.mu.Unlock()
+		})
+		leftovers.mu.Unlock()
+		return
+	}
+	// The pid, reaped, may already lead another exit's sweep.
+	if leftovers.sweeps[p.Pid] == sw {
+		delete(leftovers.sweeps, p.Pid)
+	}
+	leftovers.doneLocked()
+	leftovers.mu.Unlock()
+	p.gone()
+}
+
+// settling is the exits whose sweeps are still to be settled, in the
+// order they were reaped. Each took the reaper a grace check and its
+// owner's gone: 0.4 ms a cgroup. Done in the reaper, 10,000 programs
+// stopped at once were reaped at 1400 a second, and most of them, long
+// dead, outlived their stopwaitsecs unreaped and were sent SIGKILL.
+// One goroutine settles them, while there are any.
+var settling struct {
+	mu      sync.Mutex
+	queue   []settleJob
+	running bool
+}
+
+type settleJob struct {
+	p  *Process
+	sw *sweep
+}
+
+func settleLater(p *Process, sw *sweep) {
+	settling.mu.Lock()
+	settling.queue = append(settling.queue, settleJob{p, sw})
+	start := !settling.running
+	settling.running = true
+	settling.mu.Unlock()
+	if start {
+		go settleQueued()
+	}
+}
+
+func settleQueued() {
+	for {
+		settling.mu.Lock()
+		jobs := settling.queue
+		settling.queue = nil
+		if len(jobs) == 0 {
+			settling.running = false
+			settling.mu.Unlock()
 			return
 		}
-		// The pid, reaped, may already lead another exit's sweep.
-		if leftovers.sweeps[p.Pid] == sw {
-			delete(leftovers.sweeps, p.Pid)
+		settling.mu.Unlock()
+		for _, j := range jobs {
+			j.p.settle(j.sw)
 		}
-		leftovers.doneLocked()
-		leftovers.mu.Unlock()
-		p.gone()
-	})
+	}
 }
 
 func (p *Process) gone() {
