@@ -515,7 +515,7 @@ func (p *process) handle(w wake) {
 		if a.m.State == Stopping && a.m.Timer == timerStopWait && ended(a.child) {
 			// Dead, its exit not collected yet: the stop waits for it
 			// another stopwaitsecs, and sends no SIGKILL.
-			a.m = arm(a.m, timerStopWait, p.spec.StopWait, time.Now())
+			a.m = arm(a.m, timerStopWait, max(p.spec.StopWait, endedRecheck), time.Now())
 			break
 		}
 		if a.m.State == Stopping && a.child != nil {
@@ -526,6 +526,10 @@ func (p *process) handle(w wake) {
 	p.armTimer()
 	p.publish()
 }
+
+// endedRecheck is the shortest wait for a dead process's exit before its
+// child is asked again: with stopwaitsecs = 0, not a busy loop.
+const endedRecheck = 100 * time.Millisecond
 
 // ended reports whether c is known to have ended (see EndedChild).
 func ended(c Child) bool {

@@ -196,7 +196,7 @@ func TestRelease_Unbalanced(t *testing.T) {
 	Acquire(nil) // for the cleanup's Release
 }
 
-// TestProcess_EndedBeforeItIsReaped: a leader that died is Ended while
+// TestProcess_EndedBeforeItIsReaped: a leader that died is ended while
 // the reaper has yet to collect it (here, held off by its lock), and is
 // not before.
 func TestProcess_EndedBeforeItIsReaped(t *testing.T) {
@@ -211,19 +211,53 @@ func TestProcess_EndedBeforeItIsReaped(t *testing.T) {
 	reaper.mu.Lock()
 	syscall.Kill(p.Pid, syscall.SIGKILL)
 	deadline := time.Now().Add(5 * time.Second)
-	for !p.Ended() && time.Now().Before(deadline) {
+	for !p.endedLocked() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
+	ended := p.endedLocked()
 	select {
 	case <-p.Done():
 		t.Error("reaped while the reaper's lock was held")
 	default:
 	}
-	ended := p.Ended()
 	reaper.mu.Unlock()
 	if !ended {
-		t.Fatal("a zombie is not Ended")
+		t.Fatal("a dead child not yet reaped is not ended")
 	}
+	<-p.Done()
+	if !p.Ended() {
+		t.Error("a reaped process is not Ended")
+	}
+}
+
+// TestProcess_NotEndedWhileAThreadRuns: a leader thread that exited while
+// another thread of its process runs is a zombie in /proc, but the process
+// lives on: not ended, so a stop's deadline still kills it.
+func TestProcess_NotEndedWhileAThreadRuns(t *testing.T) {
+	acquire(t)
+	script := "import ctypes, threading, time\n" +
+		"threading.Thread(target=time.sleep, args=(30,)).start()\n" +
+		"ctypes.CDLL(None).pthread_exit(None)\n"
+	p, err := Start(Attr{Path: "/usr/bin/python3", Argv: []string{"python3", "-c", script}, Umask: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Signal(syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := ReadStat(p.Pid)
+		if err == nil && st.State == 'Z' {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader thread did not exit: %+v, %v", st, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if p.Ended() {
+		t.Error("a process whose other thread runs is Ended")
+	}
+	p.Signal(syscall.SIGKILL)
 	<-p.Done()
 	if !p.Ended() {
 		t.Error("a reaped process is not Ended")

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -244,17 +245,42 @@ func (p *Process) SignalGroup(sig syscall.Signal) error {
 	return err
 }
 
-// Ended reports whether the leader has ended: reaped, or a zombie the
-// reaper has yet to collect (which, unreaped, still holds its pid: the
-// start time proves it is the leader).
+// Ended reports whether the leader has ended: reaped, or our child that
+// the reaper has yet to collect. The kernel says so (waitid without
+// reaping it): a zombie leader thread whose other threads run on is not
+// ended. A process that is not our child (adopted after a daemon's death)
+// is ended once its pidfd said so.
 func (p *Process) Ended() bool {
 	select {
 	case <-p.done:
 		return true
 	default:
 	}
-	st, err := ReadStat(p.Pid)
-	return err == nil && st.State == 'Z' && st.StartTime == p.StartTime
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	return p.endedLocked()
+}
+
+// endedLocked is Ended's question to the kernel; reaper.mu is held, so
+// the pid is still the leader's.
+func (p *Process) endedLocked() bool {
+	if reaper.procs[p.Pid] != p {
+		return false // not our registered child, or being reaped now
+	}
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_PID, p.Pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	return err == nil && siginfoPid(&info) == p.Pid
+}
+
+// siginfoPid is a SIGCHLD siginfo's si_pid, 0 when waitid found no child
+// to report: after si_signo, si_errno and si_code, aligned as the
+// union that holds it.
+func siginfoPid(info *unix.Siginfo) int {
+	off := 3 * unsafe.Sizeof(int32(0))
+	if unsafe.Sizeof(uintptr(0)) == 8 {
+		off = 4 * unsafe.Sizeof(int32(0))
+	}
+	return int(*(*int32)(unsafe.Add(unsafe.Pointer(info), off)))
 }
 
 // Done is closed once the leader was reaped; Status is valid then.
@@ -352,6 +378,9 @@ func settleLater(p *Process, sw *sweep) {
 }
 
 func settleQueued() {
+	// Behind the exits' owners: in a burst, each later exit's turn took
+	// the P's next slot from the one before, which waits in its queue.
+	runtime.Gosched()
 	for {
 		settling.mu.Lock()
 		jobs := settling.queue
@@ -362,11 +391,19 @@ func settleQueued() {
 			return
 		}
 		settling.mu.Unlock()
-		for _, j := range jobs {
+		for n, j := range jobs {
+			if n%settleYieldEvery == settleYieldEvery-1 {
+				// Reaping and restarts go first: a cgroup's settling is
+				// system calls too short for the runtime to hand the P on.
+				runtime.Gosched()
+			}
 			j.p.settle(j.sw)
 		}
 	}
 }
+
+// settleYieldEvery is how many exits are settled between yields.
+const settleYieldEvery = 32
 
 func (p *Process) gone() {
 	if p.onGone != nil {
@@ -488,7 +525,9 @@ func killAndWait(id Identity, deadline time.Time) bool {
 	if !GroupOurs(id) {
 		return true // every member of ours is gone
 	}
-	syscall.Kill(-id.Pid, syscall.SIGKILL)
+	if errors.Is(syscall.Kill(-id.Pid, syscall.SIGKILL), syscall.ESRCH) {
+		return true // no member at all: no /proc scan
+	}
 	for len(OursGroupMembers(id)) > 0 {
 		if time.Now().After(deadline) {
 			return false
@@ -510,11 +549,17 @@ func KillLeftovers() {
 		leftovers.mu.Unlock()
 	}()
 	var sweeps []*sweep
-	for _, sw := range leftovers.sweeps {
+	for pid, sw := range leftovers.sweeps {
+		if sw.timer == nil {
+			// Not settled yet: its settling, with no grace period while
+			// closing, finishes it. Taken here, thousands of exits just
+			// reaped would each be killed and scanned for again.
+			continue
+		}
 		sw.takeLocked()
 		sweeps = append(sweeps, sw)
+		delete(leftovers.sweeps, pid)
 	}
-	leftovers.sweeps = map[int]*sweep{}
 	leftovers.mu.Unlock()
 	deadline := time.Now().Add(5 * time.Second)
 	for _, sw := range sweeps {
