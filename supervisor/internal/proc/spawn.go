@@ -72,6 +72,9 @@ type Process struct {
 	done      chan struct{}
 	status    syscall.WaitStatus
 	once      sync.Once
+	// child: it was registered with the reaper, whose only it is to reap.
+	// Guarded by reaper.mu.
+	child bool
 	// pidfd, for a process that is not our child (adopted after the
 	// daemon that started it died): signals go through it.
 	pidfdMu sync.Mutex
@@ -142,6 +145,7 @@ func forkLocked(a Attr, fork forkExec) (*Process, error) {
 		p.StartTime = st.StartTime
 	}
 	reaper.procs[p.Pid] = p
+	p.child = true
 	forkedLocked()
 	return p, nil
 }
@@ -174,6 +178,7 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 	st, err := ReadStat(id.Pid)
 	if err == nil && st.StartTime == id.StartTime && st.Ppid == os.Getpid() {
 		reaper.procs[id.Pid] = p
+		p.child = true
 		reaper.mu.Unlock()
 		return p, nil
 	}
@@ -264,8 +269,11 @@ func (p *Process) Ended() bool {
 // endedLocked is Ended's question to the kernel; reaper.mu is held, so
 // the pid is still the leader's.
 func (p *Process) endedLocked() bool {
+	if !p.child {
+		return false // its pidfd tells
+	}
 	if reaper.procs[p.Pid] != p {
-		return false // not our registered child, or being reaped now
+		return true // reaped: its exit is on its way
 	}
 	var info unix.Siginfo
 	err := unix.Waitid(unix.P_PID, p.Pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
