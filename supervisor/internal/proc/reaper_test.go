@@ -230,6 +230,32 @@ func TestProcess_EndedBeforeItIsReaped(t *testing.T) {
 	}
 }
 
+// TestProcess_EndedOnceCollected: a child the reaper has collected (no
+// longer registered) is ended before its exit is delivered, however the
+// pid is used since; a process never registered (watched through a pidfd)
+// is not ended by that.
+func TestProcess_EndedOnceCollected(t *testing.T) {
+	acquire(t)
+	p, err := Start(Attr{Path: "/bin/sleep", Argv: []string{"sleep", "30"}, Umask: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Signal(syscall.SIGKILL)
+	reaper.mu.Lock()
+	delete(reaper.procs, p.Pid) // as the reaper's wait4, before the delivery
+	collected := p.endedLocked()
+	reaper.procs[p.Pid] = p
+	stranger := &Process{Pid: p.Pid, done: make(chan struct{})}
+	notOurs := stranger.endedLocked()
+	reaper.mu.Unlock()
+	if !collected {
+		t.Error("a collected child is not ended")
+	}
+	if notOurs {
+		t.Error("a process never registered is ended")
+	}
+}
+
 // TestProcess_NotEndedWhileAThreadRuns: a leader thread that exited while
 // another thread of its process runs is a zombie in /proc, but the process
 // lives on: not ended, so a stop's deadline still kills it.

@@ -72,8 +72,8 @@ type Process struct {
 	done      chan struct{}
 	status    syscall.WaitStatus
 	once      sync.Once
-	// child: it was registered with the reaper, whose only it is to reap.
-	// Guarded by reaper.mu.
+	// child: it was registered with the reaper as our child, so that its
+	// absence from reaper.procs means it was reaped. Guarded by reaper.mu.
 	child bool
 	// pidfd, for a process that is not our child (adopted after the
 	// daemon that started it died): signals go through it.
@@ -266,8 +266,8 @@ func (p *Process) Ended() bool {
 	return p.endedLocked()
 }
 
-// endedLocked is Ended's question to the kernel; reaper.mu is held, so
-// the pid is still the leader's.
+// endedLocked is Ended under reaper.mu: a child still registered is not
+// reaped, so its pid is still the leader's to ask the kernel about.
 func (p *Process) endedLocked() bool {
 	if !p.child {
 		return false // its pidfd tells
