@@ -252,7 +252,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read configuration: %w", err)
 	}
-	l := &loader{env: os.LookupEnv, seen: map[string]bool{path: true}, where: map[string]*reader{}}
+	l := &loader{env: os.LookupEnv, seen: map[string]bool{path: true}, where: map[string]*reader{}, defined: map[string]def{}}
 	cfg := &Config{Files: []string{path}}
 	if err := l.daemon(df, &cfg.Daemon); err != nil {
 		return nil, err

@@ -111,9 +111,6 @@ func (l *loader) collect(f *file) error {
 		if space == "eventlistener" {
 			space = "program"
 		}
-		if l.defined == nil {
-			l.defined = map[string]def{}
-		}
 		if prev, ok := l.defined[space+"\x00"+d.name]; ok {
 			return l.redefined(d, prev)
 		}

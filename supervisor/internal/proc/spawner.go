@@ -234,11 +234,8 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr, x
 	}
 	// A lost child (see killLostChild) shows the program's argv[0] once
 	// the shim has exec'd it, the shim's before.
-	argv0s := []string{argv[0]}
+	program := argv[0]
 	path, argv = x.viaShim(path, argv)
-	if argv[0] != argv0s[0] {
-		argv0s = append(argv0s, argv[0])
-	}
 	s.tableTop = max(s.tableTop, topFD(attr))
 	if s.fd < 0 || attr.Sys.UseCgroupFD && s.noCgroup || s.tableTop < int(s.SmallTable.Load()) {
 		return syscall.ForkExec(path, argv, attr)
@@ -283,7 +280,7 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr, x
 	}
 	if err != nil {
 		// The helper may have forked the child before it failed.
-		s.failLocked(err, true, since, argv0s...)
+		s.failLocked(err, true, since, program, argv[0])
 		return syscall.ForkExec(path, argv, attr)
 	}
 	if rep.NoCgroup {
