@@ -120,7 +120,7 @@ func writeProcesses(w io.Writer, src Source, usages *usageCache) (afterwards fun
 		return nothing, nil
 	}
 	infos := sup.Processes()
-	usage, afterwards := usages.get(sup)
+	usage, afterwards := usages.get(sup, len(infos))
 	var holders map[string]string
 	e := &encoder{w: w, buf: make([]byte, 0, flushAt+4<<10)}
 	if src.Cluster != nil {

@@ -46,7 +46,7 @@ func reading(m map[string]supervisor.Usage) int { return int(m["p"].CPUSeconds) 
 // scrapeOnce gets the usage as a scrape does, and does what the scrape
 // does once it has answered.
 func scrapeOnce(c *usageCache, sup *supervisor.Supervisor) map[string]supervisor.Usage {
-	m, afterwards := c.get(sup)
+	m, afterwards := c.get(sup, 1)
 	afterwards()
 	return m
 }
@@ -203,7 +203,7 @@ func TestUsageCache_SlowReadingStartsAfterTheScrape(t *testing.T) {
 			defer c.mu.Unlock()
 			return c.pending != nil
 		}
-		m, afterwards := c.get(sup)
+		m, afterwards := c.get(sup, 1)
 		if reading(m) != 1 || pending() {
 			t.Fatalf("the scrape saw reading %d; a reading under way before it answered: %v", reading(m), pending())
 		}
@@ -218,5 +218,30 @@ func TestUsageCache_SlowReadingStartsAfterTheScrape(t *testing.T) {
 		if got != 2 {
 			t.Fatalf("the last reading is %d once the scrape answered, want 2", got)
 		}
+	})
+}
+
+// TestUsageCache_LargeDaemonDoesNotWaitForItsFirstReading: a reading of
+// thousands of programs cannot end within syncLimit, so a scrape before
+// the first one answers at once, and the reading starts once it has.
+func TestUsageCache_LargeDaemonDoesNotWaitForItsFirstReading(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := &meterRuntime{cost: time.Second}
+		sup := supervisor.New(rt, nil)
+		c := &usageCache{}
+		large := int(syncLimit/perProgram) + 1
+		for _, when := range []string{"first scrape", "a scrape right after"} {
+			start := time.Now()
+			m, afterwards := c.get(sup, large)
+			if waited := time.Since(start); m != nil || waited != 0 {
+				t.Fatalf("%s: answered with %v after %v, want no usage at once", when, m, waited)
+			}
+			afterwards()
+		}
+		time.Sleep(2 * time.Second)
+		if m := scrapeOnce(c, sup); reading(m) != 1 || rt.readings != 1 {
+			t.Fatalf("after the reading: saw reading %d of %d taken, want 1 of 1", reading(m), rt.readings)
+		}
+		time.Sleep(2 * time.Second) // the reading that scrape started ends
 	})
 }
