@@ -229,19 +229,32 @@ func TestUsageCache_LargeDaemonDoesNotWaitForItsFirstReading(t *testing.T) {
 		rt := &meterRuntime{cost: time.Second}
 		sup := supervisor.New(rt, nil)
 		c := &usageCache{}
+		pending := func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.pending != nil
+		}
 		large := int(syncLimit/perProgram) + 1
-		for _, when := range []string{"first scrape", "a scrape right after"} {
+		for i, when := range []string{"first scrape", "a scrape right after"} {
 			start := time.Now()
 			m, afterwards := c.get(sup, large)
 			if waited := time.Since(start); m != nil || waited != 0 {
 				t.Fatalf("%s: answered with %v after %v, want no usage at once", when, m, waited)
 			}
+			if i == 0 && pending() {
+				t.Fatal("a reading under way before the first scrape answered")
+			}
 			afterwards()
+			if !pending() {
+				t.Fatalf("%s: no reading under way once it answered", when)
+			}
 		}
 		time.Sleep(2 * time.Second)
-		if m := scrapeOnce(c, sup); reading(m) != 1 || rt.readings != 1 {
+		m, afterwards := c.get(sup, large)
+		if reading(m) != 1 || rt.readings != 1 {
 			t.Fatalf("after the reading: saw reading %d of %d taken, want 1 of 1", reading(m), rt.readings)
 		}
+		afterwards()
 		time.Sleep(2 * time.Second) // the reading that scrape started ends
 	})
 }
