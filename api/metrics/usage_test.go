@@ -51,6 +51,13 @@ func scrapeOnce(c *usageCache, sup *supervisor.Supervisor) map[string]supervisor
 	return m
 }
 
+// readingUnderWay reports whether c has a reading under way.
+func readingUnderWay(c *usageCache) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pending != nil
+}
+
 // TestUsageCache: a daemon whose reading is quick reads afresh at each
 // scrape, and scrapes within a second share one reading. One whose reading
 // is slow answers its first scrapes without usage, then with the last
@@ -198,11 +205,7 @@ func TestUsageCache_SlowReadingStartsAfterTheScrape(t *testing.T) {
 		c := &usageCache{}
 		scrapeOnce(c, sup)
 		time.Sleep(10 * time.Second)
-		pending := func() bool {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			return c.pending != nil
-		}
+		pending := func() bool { return readingUnderWay(c) }
 		m, afterwards := c.get(sup, 1)
 		if reading(m) != 1 || pending() {
 			t.Fatalf("the scrape saw reading %d; a reading under way before it answered: %v", reading(m), pending())
@@ -229,11 +232,7 @@ func TestUsageCache_LargeDaemonDoesNotWaitForItsFirstReading(t *testing.T) {
 		rt := &meterRuntime{cost: time.Second}
 		sup := supervisor.New(rt, nil)
 		c := &usageCache{}
-		pending := func() bool {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			return c.pending != nil
-		}
+		pending := func() bool { return readingUnderWay(c) }
 		large := int(syncLimit/perProgram) + 1
 		for i, when := range []string{"first scrape", "a scrape right after"} {
 			start := time.Now()
