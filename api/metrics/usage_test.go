@@ -66,7 +66,7 @@ func TestUsageCache(t *testing.T) {
 	for _, tc := range []struct {
 		cost                 time.Duration
 		first, second, third int // the reading each scrape, 10 s apart, sees; 0 for none
-	}{{time.Millisecond, 1, 2, 3}, {time.Second, 0, 1, 2}} {
+	}{{time.Millisecond, 1, 2, 3}, {500 * time.Millisecond, 0, 1, 2}} {
 		synctest.Test(t, func(t *testing.T) {
 			rt := &meterRuntime{cost: tc.cost}
 			sup := supervisor.New(rt, nil)
@@ -204,7 +204,7 @@ func TestUsageCache_SlowReadingStartsAfterTheScrape(t *testing.T) {
 		sup := supervisor.New(rt, nil)
 		c := &usageCache{}
 		scrapeOnce(c, sup)
-		time.Sleep(10 * time.Second)
+		time.Sleep(15 * time.Second) // past the reading's reuse (share times its 1 s)
 		pending := func() bool { return readingUnderWay(c) }
 		m, afterwards := c.get(sup, 1)
 		if reading(m) != 1 || pending() {
@@ -255,5 +255,33 @@ func TestUsageCache_LargeDaemonDoesNotWaitForItsFirstReading(t *testing.T) {
 		}
 		afterwards()
 		time.Sleep(2 * time.Second) // the reading that scrape started ends
+	})
+}
+
+// TestUsageCache_ReadingsTakeATenthAtMost: however often a daemon with slow
+// readings is scraped, a reading is reused for share times what it took,
+// so reading takes at most about a tenth of its time.
+func TestUsageCache_ReadingsTakeATenthAtMost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := &meterRuntime{cost: time.Second}
+		sup := supervisor.New(rt, nil)
+		c := &usageCache{}
+		start := time.Now()
+		for range 60 {
+			scrapeOnce(c, sup)
+			time.Sleep(time.Second)
+		}
+		elapsed := time.Since(start)
+		time.Sleep(2 * time.Second) // a reading under way ends
+		busy := time.Duration(rt.readings) * rt.cost
+		// Each reading is followed by ten times its length of reuse
+		// before the next can start: one more may have begun at the end.
+		if limit := elapsed/11 + rt.cost; busy > limit {
+			t.Fatalf("%d readings of %v in %v of scrapes a second apart: %v reading, want at most %v",
+				rt.readings, rt.cost, elapsed, busy, limit)
+		}
+		if rt.readings < 2 {
+			t.Fatalf("only %d readings in %v: the usage never refreshes", rt.readings, elapsed)
+		}
 	})
 }
