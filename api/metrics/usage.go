@@ -20,11 +20,13 @@ import (
 // scrape. Smaller daemons read afresh at each scrape; scrapes within reuse
 // of each other share one reading.
 //
-// A reading is also reused for share times as long as it took, so that
-// readings take at most about 1/share of the daemon's time however often
-// it is scraped: two Prometheus replicas, or a 1 s interval, would
-// otherwise have a 10,000-program daemon read usage half the time (0.57
-// CPU-seconds a reading on a 2-core VM).
+// A reading is also reused for share times as long as it took (up to
+// maxReuse), so that readings take at most about 1/share of the daemon's
+// time however often it is scraped: two Prometheus replicas, or a 1 s
+// interval, would otherwise have a 10,000-program daemon read usage half
+// the time (0.57 CPU-seconds a reading on a 2-core VM). reuse is share
+// times syncLimit: daemons whose readings a scrape waits for are
+// unchanged by it.
 //
 // Before its first reading a daemon with more than syncLimit/perProgram
 // programs does not wait: its reading would not end in time (on a 2-core
@@ -35,6 +37,7 @@ const (
 	syncLimit  = 100 * time.Millisecond
 	reuse      = time.Second
 	share      = 10
+	maxReuse   = 15 * time.Second // a reading that stalled or was cold does not keep usage stale long
 	perProgram = 40 * time.Microsecond
 )
 
@@ -75,7 +78,7 @@ func (c *usageCache) get(sup *supervisor.Supervisor, programs int) (map[string]s
 		c.replaced, c.current, c.last, c.pending = c.current, sup, nil, nil
 	}
 	last := c.last
-	if last != nil && time.Since(last.at) < max(reuse, share*last.took) {
+	if last.fresh() {
 		c.mu.Unlock()
 		return last.m, nothing
 	}
@@ -113,12 +116,19 @@ func (c *usageCache) get(sup *supervisor.Supervisor, programs int) (map[string]s
 
 func nothing() {}
 
-// start starts a reading of sup's unless one is under way or sup has been
-// replaced.
+// fresh reports whether a scrape answers with r as it is, without a new
+// reading; a nil reading is not fresh.
+func (r *usageReading) fresh() bool {
+	return r != nil && time.Since(r.at) < min(max(reuse, share*r.took), maxReuse)
+}
+
+// start starts a reading of sup's unless one is under way, the last one
+// is fresh (it may have ended since the scrape that calls start looked),
+// or sup has been replaced.
 func (c *usageCache) start(sup *supervisor.Supervisor) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.current == sup && c.pending == nil {
+	if c.current == sup && c.pending == nil && !c.last.fresh() {
 		c.startLocked(sup)
 	}
 }

@@ -142,7 +142,6 @@ func TestHandler_UsageSeriesWaitForAReading(t *testing.T) {
 		if later := body(); !strings.Contains(later, `ctlsup_process_cpu_seconds_total{group="p",name="p"} 1`) {
 			t.Errorf("a scrape after the reading:\n%s", later)
 		}
-		time.Sleep(2 * time.Second) // the reading that scrape started ends
 	})
 }
 
@@ -253,8 +252,7 @@ func TestUsageCache_LargeDaemonDoesNotWaitForItsFirstReading(t *testing.T) {
 		if reading(m) != 1 || rt.readings != 1 {
 			t.Fatalf("after the reading: saw reading %d of %d taken, want 1 of 1", reading(m), rt.readings)
 		}
-		afterwards()
-		time.Sleep(2 * time.Second) // the reading that scrape started ends
+		afterwards() // starts nothing: the reading is fresh
 	})
 }
 
@@ -283,5 +281,22 @@ func TestUsageCache_ReadingsTakeATenthAtMost(t *testing.T) {
 		if rt.readings < 2 {
 			t.Fatalf("only %d readings in %v: the usage never refreshes", rt.readings, elapsed)
 		}
+	})
+}
+
+// TestUsageCache_ReuseIsBounded: a reading that took long (a cold one, or
+// one that stalled) is reused for at most maxReuse, not ten times as long.
+func TestUsageCache_ReuseIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := &meterRuntime{cost: 10 * time.Second}
+		sup := supervisor.New(rt, nil)
+		c := &usageCache{}
+		scrapeOnce(c, sup)
+		time.Sleep(rt.cost + maxReuse)
+		if m := scrapeOnce(c, sup); reading(m) != 1 || !readingUnderWay(c) {
+			t.Fatalf("%v after a reading of %v ended: saw reading %d, a new one under way: %v, want 1 and true",
+				maxReuse, rt.cost, reading(m), readingUnderWay(c))
+		}
+		time.Sleep(rt.cost + time.Second) // the new reading ends
 	})
 }
