@@ -145,9 +145,11 @@ func (a *accounts) abort(name string, sp *spawnUsage) {
 // end closes the account of a spawn none of whose processes remain: what
 // it used moves into the totals.
 func (a *accounts) end(name string, sp *spawnUsage) {
+	// Only what the totals keep is read: an exit is settled for every
+	// spawn, and the leaf's memory and task figures die with it.
 	var st cgroup.Stat
 	if sp.leaf != nil {
-		st = sp.leaf.Stat()
+		st.CPUSeconds, st.OOMKills = sp.leaf.CPUSeconds(), sp.leaf.OOMKills()
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -253,12 +253,9 @@ type Stat struct {
 // and fstat. Tasks is -1 without the pids controller: the caller counts
 // Procs, which it usually reads anyway.
 func (l *Leaf) Stat() Stat {
-	st := Stat{Tasks: -1}
+	st := Stat{Tasks: -1, CPUSeconds: l.CPUSeconds()}
 	var buf [512]byte
 	dir := l.Path + "/"
-	if b, err := proc.ReadSmall(dir+"cpu.stat", buf[:]); err == nil {
-		st.CPUSeconds = float64(keyed(b, "usage_usec")) / 1e6
-	}
 	if l.memory {
 		if b, err := proc.ReadSmall(dir+"memory.current", buf[:]); err == nil {
 			st.HasMemory = true
@@ -277,6 +274,19 @@ func (l *Leaf) Stat() Stat {
 		}
 	}
 	return st
+}
+
+// CPUSeconds is cpu.stat's usage_usec: the CPU time of every process that
+// ever ran in the leaf. Reading it flushes the kernel's per-CPU counters,
+// the costliest of the leaf's files (tens of microseconds, ten times that
+// while thousands of processes exit at once).
+func (l *Leaf) CPUSeconds() float64 {
+	var buf [512]byte
+	b, err := proc.ReadSmall(l.Path+"/cpu.stat", buf[:])
+	if err != nil {
+		return 0
+	}
+	return float64(keyed(b, "usage_usec")) / 1e6
 }
 
 // OOMKills is memory.events' oom_kill: processes of the leaf the kernel
