@@ -451,3 +451,34 @@ func TestSupervisor_StartBeforeStop(t *testing.T) {
 		}
 	})
 }
+
+// closingRuntime is a fakeRuntime that notes, when the engine says it is
+// closing, what its child had been sent until then.
+type closingRuntime struct {
+	*fakeRuntime
+	child      *fakeChild
+	closings   int
+	sentBefore []syscall.Signal
+}
+
+func (r *closingRuntime) Closing() {
+	r.closings++
+	r.sentBefore = r.child.signalled()
+}
+
+// TestSupervisor_TellsTheRuntimeItIsClosingBeforeTheStops: a runtime that
+// wants to know (Closer) is told once, before any process is stopped, so
+// that their exits can skip what only the runtime's own totals would keep.
+func TestSupervisor_TellsTheRuntimeItIsClosingBeforeTheStops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := &closingRuntime{fakeRuntime: newFakeRuntime()}
+		s := mustOpen(t, rt, named("web", nil))
+		rt.child = <-rt.spawns
+		if err := s.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if rt.closings != 1 || len(rt.sentBefore) != 0 || len(rt.child.signalled()) == 0 {
+			t.Fatalf("told %d times; the child had been sent %v then, and %v in all", rt.closings, rt.sentBefore, rt.child.signalled())
+		}
+	})
+}

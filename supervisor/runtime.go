@@ -40,6 +40,14 @@ type Runtime interface {
 	Close() error
 }
 
+// Closer is implemented by runtimes that want to know, before the
+// processes stop, that the engine is closing: what a process's stop would
+// only add to the runtime's own bookkeeping, which ends with it, need not
+// be done.
+type Closer interface {
+	Closing()
+}
+
 // Child is one spawned process.
 type Child interface {
 	Pid() int

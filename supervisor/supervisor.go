@@ -168,6 +168,9 @@ func (s *Supervisor) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.emit("SUPERVISOR_STATE_CHANGE_STOPPING", "")
 		s.closing.Store(true)
+		if c, ok := s.rt.(Closer); ok {
+			c.Closing()
+		}
 		close(s.quit)
 		s.applyMu.Lock()
 		defer s.applyMu.Unlock()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/internal/cgroup"
 )
 
 // requireCgroups skips where the daemon cannot create cgroups (printing
@@ -201,5 +202,30 @@ func TestLimits_RefusedLimitsAreReported(t *testing.T) {
 	}
 	if !strings.Contains(h.log.String(), "pids.max not applied: the pids controller is not available") {
 		t.Errorf("the refused limit is not logged:\n%s", h.log)
+	}
+}
+
+// TestAccounts_EndReadsTheLeafUntilClosing: a spawn that ends adds its
+// cgroup's CPU time to its program's total; once the engine is closing,
+// its exit reads nothing and adds the most a reading saw.
+func TestAccounts_EndReadsTheLeafUntilClosing(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "cpu.stat"), []byte("usage_usec 5000000\nuser_usec 4000000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var a accounts
+	for _, tc := range []struct {
+		closing bool
+		want    float64
+	}{{false, 5}, {true, 5 + 1}} {
+		if tc.closing {
+			a.closing.Store(true)
+		}
+		sp := a.begin("web", &cgroup.Leaf{Path: dir})
+		sp.cpuSeen = 1
+		a.end("web", sp)
+		if got := a.get("web").cpuDone; got != tc.want {
+			t.Errorf("closing %v: the total is %v s, want %v", tc.closing, got, tc.want)
+		}
 	}
 }
