@@ -467,7 +467,7 @@ func (r *closingRuntime) Closing() {
 }
 
 // TestSupervisor_TellsTheRuntimeItIsClosingBeforeTheStops: a runtime that
-// wants to know (Closer) is told once, before any process is stopped, so
+// wants to know (ClosingRuntime) is told once, before any process is stopped, so
 // that their exits can skip what only the runtime's own totals would keep.
 func TestSupervisor_TellsTheRuntimeItIsClosingBeforeTheStops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

@@ -40,11 +40,10 @@ type Runtime interface {
 	Close() error
 }
 
-// Closer is implemented by runtimes that want to know, before the
-// processes stop, that the engine is closing: what a process's stop would
-// only add to the runtime's own bookkeeping, which ends with it, need not
-// be done.
-type Closer interface {
+// ClosingRuntime is implemented by runtimes that want to be told, before
+// the processes stop, that the engine is closing, so that their exits may
+// skip bookkeeping that ends with the runtime.
+type ClosingRuntime interface {
 	Closing()
 }
 

@@ -168,7 +168,7 @@ func (s *Supervisor) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.emit("SUPERVISOR_STATE_CHANGE_STOPPING", "")
 		s.closing.Store(true)
-		if c, ok := s.rt.(Closer); ok {
+		if c, ok := s.rt.(ClosingRuntime); ok {
 			c.Closing()
 		}
 		close(s.quit)

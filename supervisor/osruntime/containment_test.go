@@ -206,26 +206,59 @@ func TestLimits_RefusedLimitsAreReported(t *testing.T) {
 }
 
 // TestAccounts_EndReadsTheLeafUntilClosing: a spawn that ends adds its
-// cgroup's CPU time to its program's total; once the engine is closing,
-// its exit reads nothing and adds the most a reading saw.
+// cgroup's CPU time and OOM kills to its program's totals; once the engine
+// is closing, its exit reads no CPU time and adds the most a reading saw,
+// but still counts the OOM kills.
 func TestAccounts_EndReadsTheLeafUntilClosing(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "cpu.stat"), []byte("usage_usec 5000000\nuser_usec 4000000\n"), 0o644); err != nil {
+	base := t.TempDir()
+	dir := filepath.Join(base, "web@1")
+	files := map[string]string{"cgroup.procs": "", "cpu.stat": "usage_usec 5000000\nuser_usec 4000000\n",
+		"memory.events": "low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\n"}
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leaf, ok := (&cgroup.Manager{Base: base, Controllers: []string{"memory"}}).Open(dir)
+	if !ok {
+		t.Fatal("the leaf does not open")
 	}
 	var a accounts
 	for _, tc := range []struct {
 		closing bool
-		want    float64
-	}{{false, 5}, {true, 5 + 1}} {
+		cpu     float64
+		oom     int64
+	}{{false, 5, 2}, {true, 5 + 1, 4}} {
 		if tc.closing {
 			a.closing.Store(true)
 		}
-		sp := a.begin("web", &cgroup.Leaf{Path: dir})
+		sp := a.begin("web", leaf)
 		sp.cpuSeen = 1
 		a.end("web", sp)
-		if got := a.get("web").cpuDone; got != tc.want {
-			t.Errorf("closing %v: the total is %v s, want %v", tc.closing, got, tc.want)
+		if acc := a.get("web"); acc.cpuDone != tc.cpu || acc.oomDone != tc.oom {
+			t.Errorf("closing %v: the totals are %v s and %d OOM kills, want %v s and %d", tc.closing, acc.cpuDone, acc.oomDone, tc.cpu, tc.oom)
 		}
+	}
+}
+
+// TestUsage_ReportedCPUNeverGoesDown: a spawn that ends while a reading is
+// under way can leave its program's total below what that reading
+// reported; the next reading reports no less.
+func TestUsage_ReportedCPUNeverGoesDown(t *testing.T) {
+	r := &Runtime{}
+	sp := r.acct.begin("web", nil)
+	sp.cpuSeen = 3
+	if got := r.Usage()["web"].CPUSeconds; got != 3 {
+		t.Fatalf("the first reading reports %v s, want 3", got)
+	}
+	// The spawn ends having been seen at 2 s only: a reading that saw it
+	// at 3 s wrote back after the end settled it.
+	sp.cpuSeen = 2
+	r.acct.end("web", sp)
+	if got := r.Usage()["web"].CPUSeconds; got != 3 {
+		t.Fatalf("after the spawn ended, a reading reports %v s, want 3", got)
 	}
 }
