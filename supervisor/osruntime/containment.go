@@ -159,12 +159,13 @@ func (a *accounts) end(name string, sp *spawnUsage) {
 	// median 7.3 s with it, 6.2 s without), and the CPU totals end with the
 	// daemon. The OOM kills are still read: a cheap file, and a counter
 	// that must not go down.
-	var st cgroup.Stat
+	var cpu float64
+	var oomKills int64
 	if sp.leaf != nil {
 		if !a.closing.Load() {
-			st.CPUSeconds = sp.leaf.CPUSeconds()
+			cpu = sp.leaf.CPUSeconds()
 		}
-		st.OOMKills = sp.leaf.OOMKills()
+		oomKills = sp.leaf.OOMKills()
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -174,8 +175,8 @@ func (a *accounts) end(name string, sp *spawnUsage) {
 	}
 	acc.live = slices.DeleteFunc(acc.live, func(x *spawnUsage) bool { return x == sp })
 	if sp.leaf != nil {
-		acc.cpuDone += max(st.CPUSeconds, sp.cpuSeen)
-		acc.oomDone += st.OOMKills
+		acc.cpuDone += max(cpu, sp.cpuSeen)
+		acc.oomDone += oomKills
 	} else {
 		acc.cpuDone += sp.cpuSeen
 	}

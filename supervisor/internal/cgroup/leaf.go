@@ -263,9 +263,7 @@ func (l *Leaf) Stat() Stat {
 			if b, err := proc.ReadSmall(dir+"memory.peak", buf[:]); err == nil {
 				st.MemoryPeakBytes, _ = strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
 			}
-			if b, err := proc.ReadSmall(dir+"memory.events", buf[:]); err == nil {
-				st.OOMKills = keyed(b, "oom_kill")
-			}
+			st.OOMKills = l.OOMKills()
 		}
 	}
 	if l.pids {
