@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"syscall"
@@ -44,8 +46,10 @@ func errTooLarge(n int) error {
 
 // readLog reads part of a log file with supervisord's offset semantics:
 // offset >= 0 reads length bytes (0 = to the end) from offset; offset < 0
-// (with length 0) reads the last -offset bytes.
-func readLog(ctx context.Context, path string, offset, length int) (string, error) {
+// (with length 0) reads the last -offset bytes. A missing file is NO_FILE,
+// unless unwrittenIsEmpty: a process's log is made by its first output
+// (supervisord makes it at the spawn), and reads as empty until then.
+func readLog(ctx context.Context, path string, offset, length int, unwrittenIsEmpty bool) (string, error) {
 	if length < 0 || (offset < 0 && length != 0) {
 		return "", fault(faultBadArguments, "")
 	}
@@ -53,6 +57,9 @@ func readLog(ctx context.Context, path string, offset, length int) (string, erro
 		return "", fault(faultNoFile, "")
 	}
 	f, err := os.Open(path)
+	if unwrittenIsEmpty && errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
 	if err != nil {
 		return "", fault(faultNoFile, path)
 	}
@@ -84,11 +91,13 @@ func readLog(ctx context.Context, path string, offset, length int) (string, erro
 
 // tailLog is supervisord's tailFile: [data, new offset, overflow]. The
 // length is what the client asks for, clamped to what the request may
-// still read: a longer tail says overflow, as supervisord's does.
+// still read: a longer tail says overflow, as supervisord's does. A log
+// that cannot be opened (none configured, or not written yet) gives
+// supervisord's answer for one that does not exist: nothing, at offset 0.
 func tailLog(ctx context.Context, path string, offset, length int) []any {
 	f, err := os.Open(path)
 	if err != nil || path == "" {
-		return []any{"", offset, false}
+		return []any{"", 0, false}
 	}
 	defer f.Close()
 	st, err := f.Stat()

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -18,12 +19,21 @@ func TestReadLog_Offsets(t *testing.T) {
 		{0, 0, "0123456789"}, {2, 3, "234"}, {-4, 0, "6789"}, {-100, 0, "0123456789"},
 		{8, 10, "89"}, {10, 0, ""}, {50, 5, ""},
 	} {
-		if got, err := readLog(context.Background(), path, tc.off, tc.n); err != nil || got != tc.want {
+		if got, err := readLog(context.Background(), path, tc.off, tc.n, false); err != nil || got != tc.want {
 			t.Errorf("readLog(%d, %d) = %q, %v; want %q", tc.off, tc.n, got, err, tc.want)
 		}
 	}
-	if _, err := readLog(context.Background(), filepath.Join(t.TempDir(), "none"), 0, 0); err == nil || err.Error() == "" {
-		t.Error("missing file should be NO_FILE")
+	missing := filepath.Join(t.TempDir(), "none")
+	if _, err := readLog(context.Background(), missing, 0, 0, false); err == nil || !strings.Contains(err.Error(), "NO_FILE") {
+		t.Errorf("missing file: %v, want NO_FILE", err)
+	}
+	// A process's log before its first output: empty, as supervisord's
+	// (made at the spawn) would be; bad arguments are still refused.
+	if got, err := readLog(context.Background(), missing, -100, 0, true); err != nil || got != "" {
+		t.Errorf("unwritten process log = %q, %v; want empty", got, err)
+	}
+	if _, err := readLog(context.Background(), missing, -1, 5, true); err == nil || !strings.Contains(err.Error(), "BAD_ARGUMENTS") {
+		t.Errorf("bad arguments on an unwritten log: %v", err)
 	}
 }
 
@@ -43,7 +53,8 @@ func TestTailLog_Supervisord(t *testing.T) {
 			t.Errorf("tailLog(%d, %d) = %v, want %v", tc.off, tc.n, got, tc.want)
 		}
 	}
-	if got := tailLog(context.Background(), filepath.Join(t.TempDir(), "none"), 7, 4); !reflect.DeepEqual(got, []any{"", 7, false}) {
+	// supervisord's answer for a log that does not exist: offset 0.
+	if got := tailLog(context.Background(), filepath.Join(t.TempDir(), "none"), 7, 4); !reflect.DeepEqual(got, []any{"", 0, false}) {
 		t.Errorf("missing file: %v", got)
 	}
 }

@@ -122,7 +122,7 @@ func (s *Server) methods() map[string]method {
 				if s.MainLog == "" {
 					return nil, fault(faultNoFile, "")
 				}
-				return readLog(ctx, s.MainLog, off, n)
+				return readLog(ctx, s.MainLog, off, n, false)
 			}},
 		"supervisor.clearLog": {sig: []string{"boolean"}, help: "Truncate the daemon's own log file.", returns: "true once the main log is truncated",
 			fn: func(context.Context, args) (any, error) {

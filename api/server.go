@@ -368,7 +368,7 @@ func (s *Server) readProcLog(ctx context.Context, a args, path func(*supervisor.
 	if err != nil {
 		return nil, toFault(err, name)
 	}
-	return readLog(ctx, path(p), off, n)
+	return readLog(ctx, path(p), off, n, true)
 }
 
 func (s *Server) tailProcLog(ctx context.Context, a args, path func(*supervisor.ProcessInfo) string) (any, error) {

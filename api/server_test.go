@@ -494,3 +494,41 @@ func TestServer_LogtailFollowsRotation(t *testing.T) {
 		}
 	}
 }
+
+// TestServer_UnwrittenLogs: a process's log is made by its first output.
+// Until then the log reads as supervisord's empty one (made at the spawn)
+// would, and a follower (supervisorctl tail -f) waits for it instead of
+// getting a 404.
+func TestServer_UnwrittenLogs(t *testing.T) {
+	h := newHarness(t, nil)
+	h.waitRunning("solo")
+	path := filepath.Join(h.dir, "solo.log")
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a program that wrote nothing has a log: %v", err)
+	}
+	for _, c := range []struct {
+		method string
+		params []any
+		want   any
+	}{
+		{"supervisor.readProcessStdoutLog", []any{"solo", 0, 0}, ""},
+		{"supervisor.readProcessStderrLog", []any{"solo", -100, 0}, ""},
+		{"supervisor.tailProcessStdoutLog", []any{"solo", 0, 100}, []any{"", 0, false}},
+		{"supervisor.clearProcessLogs", []any{"solo"}, true},
+	} {
+		got, err := h.client.Call(c.method, c.params...)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%s = %#v, %v; want %#v", c.method, got, err, c.want)
+		}
+	}
+	resp := post(t, h.sock, "/logtail/solo", "", nil)
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("following an unwritten log: status %d", resp.StatusCode)
+	}
+	time.Sleep(300 * time.Millisecond) // the follower has looked for the file (every 100 ms)
+	os.WriteFile(path, []byte("first output\n"), 0o644)
+	if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || line != "first output\n" {
+		t.Errorf("followed %q, %v", line, err)
+	}
+}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"errors"
+	"io/fs"
 	"net/http"
 	"os"
 	"strings"
@@ -36,49 +38,55 @@ func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f, err := os.Open(path)
-	if path == "" || err != nil {
+	switch {
+	case path == "":
+		http.NotFound(w, r)
+		return
+	case err == nil:
+	case path != s.MainLog && errors.Is(err, fs.ErrNotExist):
+		f = nil // made by the process's first output: followed from then
+	default:
 		http.NotFound(w, r)
 		return
 	}
-	defer func() { f.Close() }()
-	st, err := f.Stat()
-	if err != nil {
-		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
-		return
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	var offset int64
+	if f != nil {
+		st, err := f.Stat()
+		if err != nil {
+			http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Last-Modified", st.ModTime().UTC().Format(http.TimeFormat))
+		offset = max(st.Size()-1024, 0)
 	}
 	w.Header().Set("Content-Type", "text/plain;charset=utf-8")
-	w.Header().Set("Last-Modified", st.ModTime().UTC().Format(http.TimeFormat))
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
-	offset := max(st.Size()-1024, 0)
+	if flusher != nil {
+		flusher.Flush() // the headers, before any output: the log may not exist yet
+	}
 	ticker := time.NewTicker(tailPoll)
 	defer ticker.Stop()
 	buf := make([]byte, 64<<10)
 	for {
-		st, err := f.Stat()
-		if cur, cerr := os.Stat(path); cerr == nil && err == nil && !os.SameFile(st, cur) {
-			// Rotated or recreated: the open file is the rotated one
-			// (a rename keeps it whole), so what was written to it
-			// since the last read goes out first; then the new file,
-			// from its start. Nothing written across a rotation is lost.
-			if !copyFrom(w, f, &offset, buf) {
+		if f == nil {
+			if f, _ = os.Open(path); f != nil {
+				offset = 0
+			}
+		}
+		if f != nil {
+			if !sendNew(w, path, &f, &offset, buf) {
 				return
 			}
-			if nf, oerr := os.Open(path); oerr == nil {
-				f.Close()
-				f, st, offset = nf, cur, 0
+			if flusher != nil {
+				flusher.Flush()
 			}
-		}
-		if err == nil && st.Size() < offset {
-			w.Write([]byte("==> File truncated <==\n"))
-			offset = 0
-		}
-		if !copyFrom(w, f, &offset, buf) {
-			return
-		}
-		if flusher != nil {
-			flusher.Flush()
 		}
 		select {
 		case <-r.Context().Done():
@@ -86,6 +94,31 @@ func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// sendNew sends what was appended to the log at path since *offset, from
+// *f, switching to a new file at path once *f was rotated away; false
+// when the client is gone.
+func sendNew(w http.ResponseWriter, path string, f **os.File, offset *int64, buf []byte) bool {
+	st, err := (*f).Stat()
+	if cur, cerr := os.Stat(path); cerr == nil && err == nil && !os.SameFile(st, cur) {
+		// Rotated or recreated: the open file is the rotated one (a
+		// rename keeps it whole), so what was written to it since the
+		// last read goes out first; then the new file, from its start.
+		// Nothing written across a rotation is lost.
+		if !copyFrom(w, *f, offset, buf) {
+			return false
+		}
+		if nf, oerr := os.Open(path); oerr == nil {
+			(*f).Close()
+			*f, st, *offset = nf, cur, 0
+		}
+	}
+	if err == nil && st.Size() < *offset {
+		w.Write([]byte("==> File truncated <==\n"))
+		*offset = 0
+	}
+	return copyFrom(w, *f, offset, buf)
 }
 
 // copyFrom sends what f holds past *offset; false when the client is gone.

@@ -111,7 +111,6 @@ func (c *Capture) pipe(s Stream, stream string) (*os.File, uint64, error) {
 	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
 		return nil, 0, os.NewSyscallError("pipe2", err)
 	}
-	s.Write(nil)
 	r, err := c.read(fds[0], s, stream)
 	if err != nil {
 		unix.Close(fds[0])

@@ -108,23 +108,17 @@ func rotator(path string, backups int) *lumberjack.Logger {
 }
 
 // Write appends p, rotating exactly at MaxBytes. It never returns an error:
-// what cannot be written is counted as dropped. Write(nil) creates the file,
-// as supervisord does at spawn, without holding it open: a quiet program
-// costs no descriptor, which every fork would copy (and 10,000 programs
-// would exhaust a 20,000 descriptor limit).
+// what cannot be written is counted as dropped. The file (and its
+// directory) is made by the first write, not at a spawn as supervisord
+// does: a stream that is never written leaves no empty log, and a spawn
+// does not wait for a new inode (0.3 ms of CPU on the ext4 the benchmarks
+// ran on). A program that never writes costs no descriptor either, which
+// every fork would copy.
 func (s *Sink) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed || len(p) == 0 {
 		return len(p), nil
-	}
-	if len(p) == 0 {
-		if s.f == nil {
-			if err := s.createLocked(); err != nil {
-				s.failLocked(0, err)
-			}
-		}
-		return 0, nil
 	}
 	if !s.readyLocked() {
 		s.dropped.Add(int64(len(p)))
@@ -199,30 +193,6 @@ func (s *Sink) openLocked() error {
 	s.regular = err == nil && st.Mode().IsRegular()
 	s.noSplice = false
 	s.lastCheck = time.Now()
-	return nil
-}
-
-// createLocked makes the file if it is missing, as supervisord does at
-// each spawn, without keeping it open: an open and a close, where
-// openLocked also seeks, stats and wraps the descriptor (40 us of a
-// restart's 250 before the fork).
-func (s *Sink) createLocked() error {
-	open := func() (int, error) {
-		return unix.Open(s.Path, unix.O_CREAT|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-	}
-	fd, err := open()
-	if err == unix.ENOENT {
-		os.MkdirAll(filepath.Dir(s.Path), 0o755)
-		fd, err = open()
-	}
-	switch {
-	case err == unix.ELOOP:
-		return fmt.Errorf("%s: %w", s.Path, errSymlink)
-	case err != nil:
-		return &os.PathError{Op: "open", Path: s.Path, Err: err}
-	}
-	unix.Close(fd)
-	s.checkDirLocked()
 	return nil
 }
 

@@ -359,34 +359,52 @@ func TestSink_RotationRunsAsTheDirectorysWriter(t *testing.T) {
 	}
 }
 
-// TestSink_SpawnCreatesTheFile: Write(nil), a spawn's, creates a missing
-// file and its directory without keeping it open, leaves an existing
-// file's content alone, and follows no link planted at the path.
-func TestSink_SpawnCreatesTheFile(t *testing.T) {
+// TestSink_CreatedByFirstOutput: a spawn makes no log file; the first
+// output makes it and its directory, appends to a file that exists, and
+// follows no link planted at the path.
+func TestSink_CreatedByFirstOutput(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "new", "sub", "web.log")
 	s := NewSink(path, 0, 0, nil)
-	defer s.Close()
-	s.Write(nil)
-	if st, err := os.Stat(path); err != nil || st.Size() != 0 || st.Mode().Perm() != 0o644&^umask() {
-		t.Fatalf("after the spawn: %v, %v", st, err)
+	c := &Capture{Stdout: s, Hub: testHub}
+	defer c.Close()
+	pp, err := c.Attach()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if s.f != nil {
-		t.Error("the file was kept open")
+	if _, err := os.Stat(filepath.Dir(path)); !os.IsNotExist(err) {
+		t.Fatalf("the spawn made the log's directory: %v", err)
 	}
-	os.WriteFile(path, []byte("kept\n"), 0o644)
-	s.Write(nil)
-	if b, _ := os.ReadFile(path); string(b) != "kept\n" {
-		t.Errorf("content %q after a second spawn", b)
+	pp.Stdout.WriteString("hello\n")
+	pp.Stdout.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Written() < 6 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
 	}
+	if st, err := os.Stat(path); err != nil || st.Size() != 6 || st.Mode().Perm() != 0o644&^umask() {
+		t.Fatalf("after the first output: %v, %v", st, err)
+	}
+
+	kept := filepath.Join(dir, "kept.log")
+	os.WriteFile(kept, []byte("kept\n"), 0o644)
+	k := NewSink(kept, 0, 0, nil)
+	k.Write([]byte("more\n"))
+	k.Close()
+	if b, _ := os.ReadFile(kept); string(b) != "kept\nmore\n" {
+		t.Errorf("an existing log holds %q after a write", b)
+	}
+
 	target := filepath.Join(dir, "shadow")
 	link := filepath.Join(dir, "link.log")
 	os.Symlink(target, link)
 	l := NewSink(link, 0, 0, nil)
 	defer l.Close()
-	l.Write(nil)
+	l.Write([]byte("x\n"))
 	if _, err := os.Stat(target); !os.IsNotExist(err) {
 		t.Errorf("the link's target was created: %v", err)
+	}
+	if l.Dropped() != 2 {
+		t.Errorf("dropped %d bytes at a planted link, want 2", l.Dropped())
 	}
 }
 
