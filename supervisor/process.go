@@ -43,7 +43,9 @@ type command struct {
 // The actor holds no goroutine while nothing happens: commands, the
 // child's exit, its readiness notes and the timer are posted to a mailbox,
 // and a goroutine runs only while the mailbox has something in it. Ten
-// thousand idle programs then cost no stacks.
+// thousand idle programs then cost no stacks. Its fields (and those of
+// its mailbox, actorState and machine) are ordered so that small ones
+// share a word: it fits the allocator's 480-byte size class, not 512.
 type process struct {
 	spec *ProcessSpec
 	rt   Runtime
@@ -55,9 +57,6 @@ type process struct {
 	// adoption is what a previous daemon left for it, nil if nothing;
 	// set before begin.
 	adoption *Adoption
-	// listener: it is an event listener, whose protocol state a successor
-	// cannot know.
-	listener bool
 	// pid is the current process's pid, or the last one's once it ended:
 	// what PROCESS_LOG events name.
 	pid *atomic.Int64
@@ -74,6 +73,9 @@ type process struct {
 	// leaseWaiting: a goroutine waits for its lease; leaseWaitAgain: a
 	// wait began while it was finishing (see Supervisor.leaseWaiter).
 	leaseWaiting, leaseWaitAgain atomic.Bool
+	// listener: it is an event listener, whose protocol state a successor
+	// cannot know.
+	listener bool
 
 	box mailbox
 	a   actorState // the actor's own: touched only by the turn under way
@@ -81,20 +83,21 @@ type process struct {
 
 // mailbox is what waits for the actor.
 type mailbox struct {
-	mu       sync.Mutex
-	wakes    []wake
-	turning  bool // a goroutine is handling the wakes
-	finished bool // the actor ended: nothing more is handled
+	mu    sync.Mutex
+	wakes []wake
 	// Readiness notes are merged while one waits, so that a chatty
 	// notify socket cannot grow the mailbox.
+	note    Note
+	noteGen uint32
+	// noteQueued: a note waits in wakes.
 	noteQueued bool
-	note       Note
-	noteGen    uint32
+	turning    bool // a goroutine is handling the wakes
+	finished   bool // the actor ended: nothing more is handled
+	ended      bool
 	next       chan struct{} // closed at the next publish; see nextPublish
 	// done is closed once the actor has finished (ended): made when first
 	// asked for, as only a shutdown waits for it.
-	done  chan struct{}
-	ended bool
+	done chan struct{}
 }
 
 // actorState is the actor's state between wake-ups.
@@ -102,9 +105,9 @@ type actorState struct {
 	m        machine
 	child    Child
 	childGen uint32 // which spawn an exit or a note is from
-	timer    *time.Timer
 	timerGen uint32 // which arming a firing is from
-	lastPid  int    // the current process's, or the last one's once it ended
+	timer    *time.Timer
+	lastPid  int // the current process's, or the last one's once it ended
 	// statusText is the last STATUS= its spawn sent.
 	statusText string
 	gated      bool

@@ -40,17 +40,19 @@ type ProcessSpec struct {
 	Umask       int               // file mode creation mask; -1 = inherit
 	Environment map[string]string // instance then program environment, merged
 
+	// The booleans are kept together, as the padding after a lone one
+	// would take a spec (one per program) past its 512-byte size class.
 	Priority        int
-	AutoStart       bool
 	AutoRestart     AutoRestart
 	ExitCodes       []int
 	StartSecs       time.Duration //lint:ignore ST1011 supervisord's name for it
 	StartRetries    int           // -1 retries forever
 	StopSignal      syscall.Signal
 	StopWait        time.Duration
+	RestartMaxDelay time.Duration // cap of the crash-loop back-off
+	AutoStart       bool
 	StopAsGroup     bool
 	KillAsGroup     bool
-	RestartMaxDelay time.Duration // cap of the crash-loop back-off
 	Singleton       bool
 	// ClusterSingleton keeps the process to one daemon of the cluster:
 	// it runs only while this daemon holds its lease (see Leases).
@@ -77,6 +79,10 @@ type ProcessSpec struct {
 	// StdoutEvents and StderrEvents send its output as PROCESS_LOG events
 	// (supervisord's stdout_events_enabled, stderr_events_enabled).
 	StdoutEvents, StderrEvents bool
+	// StartBeforeStop makes a replacement (a rolling update or restart,
+	// the web page's restart, memory_restart) start before the process
+	// it replaces stops, which stops once the new one is ready.
+	StartBeforeStop bool
 	// StdoutCaptureMaxBytes and StderrCaptureMaxBytes turn on capture
 	// mode: output between <!--XSUPERVISOR:BEGIN--> and
 	// <!--XSUPERVISOR:END--> (at most this many bytes) is sent as a
@@ -91,10 +97,6 @@ type ProcessSpec struct {
 	// processes that many at a time, each batch ready before the next
 	// stops; 0 replaces them all at once, as supervisord.
 	RollingUpdate int
-	// StartBeforeStop makes a replacement (a rolling update or restart,
-	// the web page's restart, memory_restart) start before the process
-	// it replaces stops, which stops once the new one is ready.
-	StartBeforeStop bool
 }
 
 // SocketSpec is a listening socket the daemon binds and keeps across the

@@ -83,6 +83,15 @@ type machine struct {
 	Timer    timerKind
 	Deadline time.Time
 
+	// Via is a state this transition passed through on its way (EXITED
+	// before a restart after an exit, BACKOFF before FATAL), which events
+	// must show as supervisord shows it; HasVia says there is one, and
+	// ExitExpected whether the exit was expected. They describe the last
+	// transition only.
+	Via          State
+	HasVia       bool
+	ExitExpected bool
+
 	OperatorStopped bool // the last stop was requested, not a crash
 	NoRestart       bool // shutting down or being removed: never spawn again
 
@@ -92,15 +101,6 @@ type machine struct {
 	// ReadyTimedOut: the stop under way is a start that did not become
 	// ready within startsecs; its exit is a failed start.
 	ReadyTimedOut bool
-
-	// Via is a state this transition passed through on its way (EXITED
-	// before a restart after an exit, BACKOFF before FATAL), which events
-	// must show as supervisord shows it; HasVia says there is one, and
-	// ExitExpected whether the exit was expected. They describe the last
-	// transition only.
-	Via          State
-	HasVia       bool
-	ExitExpected bool
 }
 
 type effectKind int
