@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -179,6 +180,10 @@ func (f *stateFile) newID() uint64 {
 
 // spawning records a spawn about to happen.
 func (f *stateFile) spawning(id uint64, spec *supervisor.ProcessSpec, fingerprint string, pipes []uint64, stdin uint64, cgroup string) {
+	// A copy: the entry lives as long as the process, and the caller's
+	// slice is part of what holds the spawn's write ends (136 bytes a
+	// program, kept until its exit).
+	pipes = slices.Clone(pipes)
 	f.record(journalRecord{ID: id, Name: spec.FullName(), Pipes: pipes, Stdin: stdin, Fingerprint: fingerprint, Cgroup: cgroup,
 		Priority: spec.Priority, StopSignal: int(spec.StopSignal), StopWaitMs: spec.StopWait.Milliseconds(),
 		StopAsGroup: spec.StopAsGroup, KillAsGroup: spec.KillAsGroup})

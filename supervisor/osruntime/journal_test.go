@@ -80,6 +80,21 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 }
 
 // The journal stays bounded: it is compacted as it grows.
+// TestStateFile_EntryOwnsItsPipes: an entry lives as long as its process;
+// the inodes a spawn passes sit beside the spawn's write ends (Runtime.Start
+// slices logcap.Pipes.Inodes), which an aliasing entry kept alive too.
+func TestStateFile_EntryOwnsItsPipes(t *testing.T) {
+	f, _, _ := openStateFile(filepath.Join(t.TempDir(), "state.json"), "b", quietLogger())
+	defer f.close()
+	inodes := [2]uint64{11, 12}
+	id := f.newID()
+	f.spawning(id, &supervisor.ProcessSpec{Group: "g", Name: "n"}, "", inodes[:], 0, "")
+	inodes[0] = 99
+	if got := f.entries[id].Pipes; len(got) != 2 || got[0] != 11 || &got[0] == &inodes[0] {
+		t.Errorf("the entry's pipes %v share the caller's array", got)
+	}
+}
+
 func TestStateFile_Compacts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	f, _, _ := openStateFile(path, "b", quietLogger())
