@@ -278,3 +278,20 @@ depends_on = ["${instance}:web"]
 		t.Errorf("worker depends on %v", d)
 	}
 }
+
+// TestLoad_NoEnvironmentNoMap: a program that sets no environment (most
+// do) holds no empty map: one fewer allocation per program.
+func TestLoad_NoEnvironmentNoMap(t *testing.T) {
+	path := writeConfig(t, daemonFile, map[string]string{"app.toml": "[instance.t]\n[program.web]\ninstances = [\"t\"]\ncommand = \"/bin/true\"\n[program.env]\ncommand = \"/bin/true\"\nenvironment = { A = \"1\" }\n"})
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range cfg.Groups {
+		for _, p := range g.Processes {
+			if (p.Environment == nil) != (p.Program == "web") {
+				t.Errorf("%s: environment %#v", p.FullName(), p.Environment)
+			}
+		}
+	}
+}

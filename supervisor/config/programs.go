@@ -387,6 +387,9 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 			for k, v := range r.env("environment") {
 				s.Environment[k] = expandKey(r, x, "environment", v)
 			}
+			if len(s.Environment) == 0 {
+				s.Environment = nil // most programs set none: no empty map each
+			}
 			s.Argv = make([]string, len(words))
 			for j, w := range words {
 				s.Argv[j] = expandKey(r, x, "command", w)

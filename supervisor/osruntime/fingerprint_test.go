@@ -35,6 +35,16 @@ func TestFingerprint_SameAsRoundTrip(t *testing.T) {
 			t.Errorf("fingerprint of %+v: %s, round trip %s", spec, got, want)
 		}
 	}
+	// Configurations load a program without an environment as nil where
+	// earlier daemons loaded an empty map: the same sum, so an upgrade
+	// adopts those programs.
+	noEnv := testSpec()
+	noEnv.Environment = nil
+	emptyEnv := testSpec()
+	emptyEnv.Environment = map[string]string{}
+	if a, b := fingerprint(noEnv), fingerprint(emptyEnv); a != b {
+		t.Errorf("no environment: fingerprint %s, an empty one %s", a, b)
+	}
 	// The sum earlier daemons wrote for the test spec: an upgrade must
 	// find it again, even if both functions above were changed alike.
 	if got := fingerprint(testSpec()); got != testSpecFingerprint {
