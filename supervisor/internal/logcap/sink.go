@@ -41,18 +41,25 @@ type Sink struct {
 	noSplice   bool  // the kernel cannot splice into f
 	closed     bool
 	dirChecked bool
-	lastWarn   time.Time
-	lastRot    time.Time
-	lastCheck  time.Time
-	written    atomic.Int64
-	dropped    atomic.Int64
-	rotations  atomic.Int64
-	drains     atomic.Int64 // pump batches, which tests count
+	// When the next warning, rotation and check of the path may come, on
+	// the daemon's monotonic clock (see monoNow): 8 bytes each, where a
+	// time.Time takes 24, in a struct each log has.
+	warnAfter, rotateAfter, checkAfter time.Duration
 
-	hub  *Hub   // the hub sharing it, nil for a sink of its own
-	key  string // in hub.sinks under this key
-	refs int    // OpenSinks not yet closed; guarded by hub.mu
+	written   atomic.Int64
+	dropped   atomic.Int64
+	rotations atomic.Int64
+	drains    atomic.Int64 // pump batches, which tests count
+
+	hub  *Hub // the hub sharing it (in hub.sinks under its clean Path), nil for a sink of its own
+	refs int  // OpenSinks not yet closed; guarded by hub.mu
 }
+
+// clockStart is the origin of monoNow.
+var clockStart = time.Now()
+
+// monoNow is a monotonic time: how long the daemon has run.
+func monoNow() time.Duration { return time.Since(clockStart) }
 
 // OpenSink returns the hub's sink for path, shared with every other stream
 // that logs there: the first one's rotation settings hold. Each OpenSink
@@ -66,7 +73,7 @@ func (h *Hub) OpenSink(path string, maxBytes int64, backups int, log *slog.Logge
 		return s
 	}
 	s := NewSink(path, maxBytes, backups, log)
-	s.hub, s.key, s.refs = h, key, 1
+	s.hub, s.refs = h, 1
 	h.sinks[key] = s
 	return s
 }
@@ -192,7 +199,7 @@ func (s *Sink) openLocked() error {
 	s.f, s.fd, s.size = f, int(f.Fd()), end
 	s.regular = err == nil && st.Mode().IsRegular()
 	s.noSplice = false
-	s.lastCheck = time.Now()
+	s.checkAfter = monoNow() + time.Second
 	return nil
 }
 
@@ -219,10 +226,10 @@ func (s *Sink) checkLocked() {
 			s.size = end
 		}
 	}
-	if time.Since(s.lastCheck) < time.Second {
+	if monoNow() < s.checkAfter {
 		return
 	}
-	s.lastCheck = time.Now()
+	s.checkAfter = monoNow() + time.Second
 	var cur unix.Stat_t
 	if perr := unix.Stat(s.Path, &cur); perr != nil || err != nil || cur.Dev != st.Dev || cur.Ino != st.Ino {
 		s.closeLocked()
@@ -237,7 +244,7 @@ func (s *Sink) rotateLocked() {
 	} else {
 		// lumberjack names backups to the millisecond; two rotations in one
 		// millisecond would overwrite a backup.
-		if wait := time.Millisecond - time.Since(s.lastRot); wait > 0 {
+		if wait := s.rotateAfter - monoNow(); wait > 0 {
 			time.Sleep(wait)
 		}
 		if s.lj == nil {
@@ -251,7 +258,7 @@ func (s *Sink) rotateLocked() {
 		if pe := (*os.PathError)(nil); errors.As(err, &pe) && pe.Op == "chown" {
 			err = nil
 		}
-		s.lastRot = time.Now()
+		s.rotateAfter = monoNow() + time.Millisecond
 	}
 	if err != nil {
 		s.warnLocked("cannot rotate log", err)
@@ -267,8 +274,8 @@ func (s *Sink) failLocked(lost int64, err error) {
 
 // warnLocked logs a problem at most once a minute per sink.
 func (s *Sink) warnLocked(msg string, err error) {
-	if now := time.Now(); now.Sub(s.lastWarn) >= time.Minute {
-		s.lastWarn = now
+	if t := monoNow(); t >= s.warnAfter {
+		s.warnAfter = t + time.Minute
 		if s.Log != nil {
 			s.Log.Warn(msg, "path", s.Path, "err", err, "dropped_bytes", s.dropped.Load())
 		}
@@ -304,7 +311,7 @@ func (s *Sink) Close() error {
 		s.refs--
 		last := s.refs == 0
 		if last {
-			delete(h.sinks, s.key)
+			delete(h.sinks, filepath.Clean(s.Path))
 		}
 		h.mu.Unlock()
 		if !last {

@@ -306,7 +306,7 @@ func TestSink_DoesNotFollowPlantedLinks(t *testing.T) {
 	os.Remove(path2)
 	os.Symlink(target, path2)
 	s2.mu.Lock()
-	s2.lastCheck = time.Time{} // the sink looks at its path at most once a second
+	s2.checkAfter = 0 // the sink looks at its path at most once a second
 	s2.mu.Unlock()
 	s2.Write([]byte("second\n"))
 	s2.Close()
