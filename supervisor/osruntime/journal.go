@@ -51,13 +51,14 @@ type journalRecord struct {
 	StopWaitMs  int64    `json:"wait_ms,omitempty"`
 	StopAsGroup bool     `json:"stop_group,omitempty"`
 	KillAsGroup bool     `json:"kill_group,omitempty"`
+	// Stopping and Gone are records of their own; beside the two above
+	// they share a word, and an entry (one per process) fits 192 bytes.
+	Stopping bool `json:"stopping,omitempty"`
+	Gone     bool `json:"gone,omitempty"`
 
 	Pid       int    `json:"pid,omitempty"`
 	StartTime uint64 `json:"start,omitempty"` // /proc/PID/stat starttime
 	SpawnedAt int64  `json:"at,omitempty"`    // unix milliseconds
-
-	Stopping bool `json:"stopping,omitempty"`
-	Gone     bool `json:"gone,omitempty"`
 
 	Held    string `json:"held,omitempty"`    // an operator stopped this process
 	Release string `json:"release,omitempty"` // ... and started it again
