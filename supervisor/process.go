@@ -567,8 +567,6 @@ func (p *process) publish() {
 	info := &ProcessInfo{
 		Name:         p.spec.Name,
 		Group:        p.spec.Group,
-		Program:      p.spec.Program,
-		Instance:     p.spec.Instance,
 		State:        m.State,
 		Pid:          pid,
 		Start:        m.Start,
