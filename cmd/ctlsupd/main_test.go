@@ -86,17 +86,33 @@ type runningMain struct {
 	m      *Main
 	sigs   chan os.Signal
 	done   chan error
+	exited chan struct{} // closed once Run returned
 	stderr *testhelper.SyncBuffer
 }
 
-// mustRunMain runs the daemon in-process and waits until it started.
+// mustRunMain runs the daemon in-process and waits until it started. A
+// test that ends with it running (a failed one) stops it: its reaper
+// would otherwise collect the children of the tests after it.
 func mustRunMain(t *testing.T, path string) *runningMain {
 	t.Helper()
-	r := &runningMain{sigs: make(chan os.Signal, 1), done: make(chan error, 1), stderr: &testhelper.SyncBuffer{}}
+	r := &runningMain{sigs: make(chan os.Signal, 1), done: make(chan error, 1), exited: make(chan struct{}), stderr: &testhelper.SyncBuffer{}}
 	started := make(chan struct{})
 	r.m = &Main{ConfigPath: path, Stdout: r.stderr, Stderr: r.stderr, Signals: r.sigs,
 		Started: func(*Main) { close(started) }}
-	go func() { r.done <- r.m.Run(context.Background()) }()
+	go func() { r.done <- r.m.Run(context.Background()); close(r.exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-r.exited:
+			return
+		case r.sigs <- syscall.SIGTERM:
+		case <-time.After(time.Second):
+		}
+		select {
+		case <-r.exited:
+		case <-time.After(30 * time.Second):
+			t.Error("the daemon left running by the test did not stop")
+		}
+	})
 	select {
 	case <-started:
 	case err := <-r.done:
@@ -202,8 +218,14 @@ func TestMain_ReloadReopenAndShutdown(t *testing.T) {
 		}
 	}
 
-	// USR2 after logrotate renamed the log: a new file appears.
+	// USR2 after logrotate renamed the log: a new file appears. (The log
+	// is made by the ticker's first output.)
 	tickLog := after["ticker"].Spec.Stdout.Path
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(tickLog); err == nil {
+			break
+		}
+	}
 	if err := os.Rename(tickLog, tickLog+".1"); err != nil {
 		t.Fatal(err)
 	}
