@@ -47,8 +47,9 @@ func errTooLarge(n int) error {
 // readLog reads part of a log file with supervisord's offset semantics:
 // offset >= 0 reads length bytes (0 = to the end) from offset; offset < 0
 // (with length 0) reads the last -offset bytes. A missing file is NO_FILE,
-// unless unwrittenIsEmpty: a process's log is made by its first output
-// (supervisord makes it at the spawn), and reads as empty until then.
+// unless unwrittenIsEmpty: a spawned process's log is made by its first
+// output (supervisord makes it at the spawn), and reads as empty until
+// then.
 func readLog(ctx context.Context, path string, offset, length int, unwrittenIsEmpty bool) (string, error) {
 	if length < 0 || (offset < 0 && length != 0) {
 		return "", fault(faultBadArguments, "")
@@ -56,7 +57,7 @@ func readLog(ctx context.Context, path string, offset, length int, unwrittenIsEm
 	if path == "" {
 		return "", fault(faultNoFile, "")
 	}
-	f, err := os.Open(path)
+	f, err := openLog(path)
 	if unwrittenIsEmpty && errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
@@ -92,12 +93,16 @@ func readLog(ctx context.Context, path string, offset, length int, unwrittenIsEm
 // tailLog is supervisord's tailFile: [data, new offset, overflow]. The
 // length is what the client asks for, clamped to what the request may
 // still read: a longer tail says overflow, as supervisord's does. A log
-// that cannot be opened (none configured, or not written yet) gives
-// supervisord's answer for one that does not exist: nothing, at offset 0.
+// that does not exist (none configured, or not written yet) gives
+// supervisord's answer: nothing, at offset 0; one that cannot be opened,
+// nothing at the client's offset.
 func tailLog(ctx context.Context, path string, offset, length int) []any {
-	f, err := os.Open(path)
-	if err != nil || path == "" {
+	f, err := openLog(path)
+	if path == "" || errors.Is(err, fs.ErrNotExist) {
 		return []any{"", 0, false}
+	}
+	if err != nil {
+		return []any{"", offset, false}
 	}
 	defer f.Close()
 	st, err := f.Stat()
@@ -147,6 +152,13 @@ func printable(b []byte) string {
 		}
 		return r
 	}, strings.ToValidUTF8(string(b), "\uFFFD"))
+}
+
+// openLog opens a log for reading without blocking: a FIFO planted at a
+// log's path, which nothing writes, would block the open until something
+// does.
+func openLog(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }
 
 // truncateNoFollow empties a log file, refusing one that is a symbolic

@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestReadLog_Offsets(t *testing.T) {
@@ -56,6 +58,26 @@ func TestTailLog_Supervisord(t *testing.T) {
 	// supervisord's answer for a log that does not exist: offset 0.
 	if got := tailLog(context.Background(), filepath.Join(t.TempDir(), "none"), 7, 4); !reflect.DeepEqual(got, []any{"", 0, false}) {
 		t.Errorf("missing file: %v", got)
+	}
+}
+
+// TestReadLog_PlantedFIFO: a FIFO at a log's path, which nothing writes,
+// does not block a request that reads the log.
+func TestReadLog_PlantedFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "web.log")
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		readLog(context.Background(), path, 0, 0, false)
+		tailLog(context.Background(), path, 0, 100)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("reading a FIFO nothing writes is blocked")
 	}
 }
 

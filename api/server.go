@@ -355,6 +355,11 @@ func signalText(v any) string {
 	return s
 }
 
+// spawned reports whether p has been spawned: its logs exist from then
+// on in supervisord, which makes them at the spawn; ctlsupd makes them at
+// the first output, and reads a spawned process's missing log as empty.
+func spawned(p *supervisor.ProcessInfo) bool { return !p.Start.IsZero() }
+
 func stdoutPath(p *supervisor.ProcessInfo) string { return p.Spec.Stdout.Path }
 func stderrPath(p *supervisor.ProcessInfo) string { return p.Spec.Stderr.Path }
 
@@ -368,7 +373,7 @@ func (s *Server) readProcLog(ctx context.Context, a args, path func(*supervisor.
 	if err != nil {
 		return nil, toFault(err, name)
 	}
-	return readLog(ctx, path(p), off, n, true)
+	return readLog(ctx, path(p), off, n, spawned(p))
 }
 
 func (s *Server) tailProcLog(ctx context.Context, a args, path func(*supervisor.ProcessInfo) string) (any, error) {

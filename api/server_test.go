@@ -496,9 +496,9 @@ func TestServer_LogtailFollowsRotation(t *testing.T) {
 }
 
 // TestServer_UnwrittenLogs: a process's log is made by its first output.
-// Until then the log reads as supervisord's empty one (made at the spawn)
-// would, and a follower (supervisorctl tail -f) waits for it instead of
-// getting a 404.
+// Until then a spawned process's log reads as supervisord's empty one
+// (made at the spawn) would, and a follower (supervisorctl tail -f) waits
+// for it; a process never spawned has no log, as in supervisord.
 func TestServer_UnwrittenLogs(t *testing.T) {
 	h := newHarness(t, nil)
 	h.waitRunning("solo")
@@ -513,7 +513,7 @@ func TestServer_UnwrittenLogs(t *testing.T) {
 	}{
 		{"supervisor.readProcessStdoutLog", []any{"solo", 0, 0}, ""},
 		{"supervisor.readProcessStderrLog", []any{"solo", -100, 0}, ""},
-		{"supervisor.tailProcessStdoutLog", []any{"solo", 0, 100}, []any{"", 0, false}},
+		{"supervisor.tailProcessStdoutLog", []any{"solo", 7, 100}, []any{"", 0, false}},
 		{"supervisor.clearProcessLogs", []any{"solo"}, true},
 	} {
 		got, err := h.client.Call(c.method, c.params...)
@@ -528,7 +528,30 @@ func TestServer_UnwrittenLogs(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // the follower has looked for the file (every 100 ms)
 	os.WriteFile(path, []byte("first output\n"), 0o644)
-	if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || line != "first output\n" {
-		t.Errorf("followed %q, %v", line, err)
+	line := make(chan string, 1)
+	go func() { l, _ := bufio.NewReader(resp.Body).ReadString('\n'); line <- l }()
+	select {
+	case l := <-line:
+		if l != "first output\n" {
+			t.Errorf("followed %q", l)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the follower did not send the first output")
+	}
+
+	// A program added but never started.
+	idle := sleeper(h.dir, "idle", "idle", func(s *supervisor.ProcessSpec) { s.AutoStart = false })
+	h.groups = append(h.groups, supervisor.GroupSpec{Name: "idle", Priority: 999, Processes: []supervisor.ProcessSpec{idle}})
+	if _, err := h.client.Call("supervisor.reloadConfig"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.client.Call("supervisor.addProcessGroup", "idle"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.client.Call("supervisor.readProcessStdoutLog", "idle", 0, 0); err == nil || !strings.Contains(err.Error(), "NO_FILE") {
+		t.Errorf("a never started program's log: %v, want NO_FILE", err)
+	}
+	if resp := post(t, h.sock, "/logtail/idle", "", nil); resp.StatusCode != 404 {
+		t.Errorf("following a never started program's log: status %d, want 404", resp.StatusCode)
 	}
 }

@@ -21,7 +21,7 @@ func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Bad Request", http.StatusBadRequest)
 		return
 	}
-	path := s.MainLog
+	path, waitForIt := s.MainLog, false
 	if rest, ok := strings.CutPrefix(r.URL.Path, "/logtail/"); ok {
 		name, channel := rest, "stdout"
 		if i := strings.LastIndex(rest, "/"); i >= 0 {
@@ -32,18 +32,18 @@ func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 			return
 		}
-		path = p.Spec.Stdout.Path
+		path, waitForIt = p.Spec.Stdout.Path, spawned(p)
 		if channel == "stderr" {
 			path = p.Spec.Stderr.Path
 		}
 	}
-	f, err := os.Open(path)
+	f, err := openLog(path)
 	switch {
 	case path == "":
 		http.NotFound(w, r)
 		return
 	case err == nil:
-	case path != s.MainLog && errors.Is(err, fs.ErrNotExist):
+	case waitForIt && errors.Is(err, fs.ErrNotExist):
 		f = nil // made by the process's first output: followed from then
 	default:
 		http.NotFound(w, r)
@@ -76,7 +76,7 @@ func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
 	buf := make([]byte, 64<<10)
 	for {
 		if f == nil {
-			if f, _ = os.Open(path); f != nil {
+			if f, _ = openLog(path); f != nil {
 				offset = 0
 			}
 		}
@@ -109,7 +109,7 @@ func sendNew(w http.ResponseWriter, path string, f **os.File, offset *int64, buf
 		if !copyFrom(w, *f, offset, buf) {
 			return false
 		}
-		if nf, oerr := os.Open(path); oerr == nil {
+		if nf, oerr := openLog(path); oerr == nil {
 			(*f).Close()
 			*f, st, *offset = nf, cur, 0
 		}

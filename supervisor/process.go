@@ -91,9 +91,9 @@ type mailbox struct {
 	noteGen uint32
 	// noteQueued: a note waits in wakes.
 	noteQueued bool
-	turning    bool // a goroutine is handling the wakes
-	finished   bool // the actor ended: nothing more is handled
-	ended      bool
+	turning    bool          // a goroutine is handling the wakes
+	finished   bool          // the actor ended: nothing more is handled
+	ended      bool          // finished and its output closed: done is closed, or made closed
 	next       chan struct{} // closed at the next publish; see nextPublish
 	// done is closed once the actor has finished (ended): made when first
 	// asked for, as only a shutdown waits for it.

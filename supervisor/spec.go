@@ -38,7 +38,7 @@ type ProcessSpec struct {
 	Directory   string            // working directory, "" = daemon's
 	User        string            // run as this user, "" = daemon's user
 	Umask       int               // file mode creation mask; -1 = inherit
-	Environment map[string]string // instance then program environment, merged
+	Environment map[string]string // instance then program environment, merged; nil when none
 
 	// The booleans are kept together, as the padding after a lone one
 	// would take a spec (one per program) past its 512-byte size class.

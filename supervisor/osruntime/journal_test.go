@@ -79,7 +79,6 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	}
 }
 
-// The journal stays bounded: it is compacted as it grows.
 // TestStateFile_EntryOwnsItsPipes: an entry lives as long as its process;
 // the inodes a spawn passes sit beside the spawn's write ends (Runtime.Start
 // slices logcap.Pipes.Inodes), which an aliasing entry kept alive too.
@@ -95,6 +94,7 @@ func TestStateFile_EntryOwnsItsPipes(t *testing.T) {
 	}
 }
 
+// The journal stays bounded: it is compacted as it grows.
 func TestStateFile_Compacts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	f, _, _ := openStateFile(path, "b", quietLogger())

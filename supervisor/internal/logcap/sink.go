@@ -24,9 +24,9 @@ import (
 // pipes can be spliced into it, decides rotation itself, to the byte, and
 // leaves naming and pruning of backups to lumberjack.
 type Sink struct {
-	Path     string
-	MaxBytes int64 // rotate when the file would grow past this; 0 never
-	Backups  int   // rotated files kept; 0 truncates instead
+	Path     string // not to be changed: a hub finds its sinks by it
+	MaxBytes int64  // rotate when the file would grow past this; 0 never
+	Backups  int    // rotated files kept; 0 truncates instead
 
 	Log *slog.Logger
 
@@ -187,7 +187,9 @@ func (s *Sink) roomLocked() int64 {
 func (s *Sink) openLocked() error {
 	os.MkdirAll(filepath.Dir(s.Path), 0o755)
 	s.checkDirLocked()
-	f, err := openNoFollow(s.Path, os.O_CREATE|os.O_WRONLY)
+	// O_NONBLOCK: a FIFO planted at the path, which nothing reads, fails
+	// the open (ENXIO) instead of blocking it, and with it the pump.
+	f, err := openNoFollow(s.Path, os.O_CREATE|os.O_WRONLY|syscall.O_NONBLOCK)
 	if err != nil {
 		return err
 	}

@@ -408,6 +408,27 @@ func TestSink_CreatedByFirstOutput(t *testing.T) {
 	}
 }
 
+// TestSink_PlantedFIFO: a FIFO at a log's path, which nothing reads,
+// cannot block the sink (and the pump behind it): the write is dropped.
+func TestSink_PlantedFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "web.log")
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSink(path, 0, 0, nil)
+	done := make(chan struct{})
+	go func() { s.Write([]byte("hello\n")); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write to a FIFO nothing reads is blocked") // and the sink with it: no Close
+	}
+	s.Close()
+	if s.Dropped() != 6 {
+		t.Errorf("dropped %d bytes, want 6", s.Dropped())
+	}
+}
+
 func umask() os.FileMode {
 	m := syscall.Umask(0)
 	syscall.Umask(m)
