@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor/cluster"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -31,6 +32,21 @@ func heldThenDead(t *testing.T, b *pgBackend) {
 	b.mu.Unlock()
 }
 
+// takeOnceEnded is TryAcquire, retried for up to a second while the key's
+// lock is still held by the session of ended, which the test closed: the
+// server ends a closed session's backend, and with it its locks, a moment
+// after the client has gone.
+func takeOnceEnded(b *pgBackend, key, ended string) (cluster.Attempt, error) {
+	deadline := time.Now().Add(time.Second)
+	for {
+		a, err := b.TryAcquire(context.Background(), key)
+		if err != nil || a.Held || a.Holder != ended || time.Now().After(deadline) {
+			return a, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestPostgres_TakeoverWaitsEvenAfterALostSession: a node that took a key
 // from a holder whose session ended, and lost its own session before the
 // TTL was over, still waits when it takes the key again: the previous
@@ -43,7 +59,7 @@ func TestPostgres_TakeoverWaitsEvenAfterALostSession(t *testing.T) {
 	heldThenDead(t, open("node-c"))
 
 	a := open("node-a")
-	got, err := a.TryAcquire(ctx, "beat")
+	got, err := takeOnceEnded(a, "beat", "node-c")
 	if err != nil || !got.Held || !got.Quarantine || got.Previous != "node-c" {
 		t.Fatalf("node-a's first take: %+v %v; want held, quarantined from node-c", got, err)
 	}
@@ -53,7 +69,7 @@ func TestPostgres_TakeoverWaitsEvenAfterALostSession(t *testing.T) {
 	a.mu.Lock()
 	a.brokenLocked() // lost during the quarantine
 	a.mu.Unlock()
-	got, err = a.TryAcquire(ctx, "beat")
+	got, err = takeOnceEnded(a, "beat", "node-a")
 	if err != nil || !got.Held || !got.Quarantine || got.Previous != "node-c" || got.Mine {
 		t.Fatalf("node-a's second take within the TTL: %+v %v; want quarantined from node-c", got, err)
 	}
@@ -62,7 +78,7 @@ func TestPostgres_TakeoverWaitsEvenAfterALostSession(t *testing.T) {
 	a.mu.Lock()
 	a.brokenLocked()
 	a.mu.Unlock()
-	got, err = a.TryAcquire(ctx, "beat")
+	got, err = takeOnceEnded(a, "beat", "node-a")
 	if err != nil || !got.Held || got.Quarantine || !got.Mine {
 		t.Errorf("node-a's take a TTL later: %+v %v; want its own, no wait", got, err)
 	}
@@ -79,7 +95,7 @@ func TestPostgres_GivingUpDuringTheWaitKeepsIt(t *testing.T) {
 	heldThenDead(t, open("node-c"))
 
 	a := open("node-a")
-	if got, err := a.TryAcquire(ctx, "beat"); err != nil || !got.Quarantine {
+	if got, err := takeOnceEnded(a, "beat", "node-c"); err != nil || !got.Quarantine {
 		t.Fatalf("node-a: %+v %v; want quarantined", got, err)
 	}
 	if err := a.Release(ctx, "beat"); err != nil {
