@@ -151,9 +151,9 @@ func reapLoop(sigch <-chan os.Signal, stop <-chan struct{}, stopped chan<- struc
 				continue // the waiter has it, or will
 			}
 			reaper.kicks.Add(1)
-			reapAll(false)
+			reapAll(false, 0)
 		case <-stop:
-			reapAll(false)
+			reapAll(false, 0)
 			return
 		}
 	}
@@ -164,53 +164,73 @@ func reapLoop(sigch <-chan os.Signal, stop <-chan struct{}, stopped chan<- struc
 // the exits are someone else's to collect, an upgraded image's. Then it
 // yields: the exits' owners (a restart, typically) run on this P while it
 // is warm, before the waiter blocks in waitid again; a burst of exits is
-// all reaped first.
-func reapAll(acquired bool) {
-	if reapReady(acquired) > 0 {
+// all reaped first. first, if not 0, is a child the waiter saw exit: it
+// is collected, and its owner run, before the others are looked for, as
+// wait4(-1) walks the daemon's every child (with 10,000: 0.6 ms in the
+// cache, 4 ms out of it), where a wait for one pid finds it at once.
+func reapAll(acquired bool, first int) {
+	if first > 0 && reap(acquired, first) == reapDelivered {
 		runtime.Gosched()
+	}
+	delivered := 0
+	for {
+		switch reap(acquired, -1) {
+		case reapNone:
+			if delivered > 0 {
+				runtime.Gosched()
+			}
+			return
+		case reapDelivered:
+			delivered++
+		}
 	}
 }
 
-// reapReady is reapAll's collection; it returns how many exits it handed
-// to their processes.
-func reapReady(acquired bool) (delivered int) {
-	for {
-		var ws syscall.WaitStatus
-		reaper.mu.Lock()
-		if acquired && reaper.users == 0 {
-			reaper.mu.Unlock()
-			return
-		}
-		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-		if errors.Is(err, syscall.EINTR) {
-			reaper.mu.Unlock()
-			continue
-		}
-		if err != nil || pid <= 0 {
-			reaper.mu.Unlock()
-			return
-		}
-		p := reaper.procs[pid]
-		delete(reaper.procs, pid)
-		if p == nil && reaper.failedForks > 0 && ws.Exited() && ws.ExitStatus() == 253 {
-			reaper.failedForks--
-			reaper.mu.Unlock()
-			continue
-		}
-		if p == nil && reaper.claiming {
-			reaper.unclaimed[pid] = ws
-			reaper.mu.Unlock()
-			continue
-		}
+// What reap did.
+const (
+	reapNone      = iota // no exit was waiting
+	reapDelivered        // an exit was handed to its process
+	reapOther            // an exit was collected that no process owns
+)
+
+// reap collects an exit of child pid, or of any child (-1), if one is
+// waiting, under the reaper's lock: no exit is looked up before its
+// owner is known.
+func reap(acquired bool, pid int) int {
+	var ws syscall.WaitStatus
+	reaper.mu.Lock()
+	if acquired && reaper.users == 0 {
 		reaper.mu.Unlock()
-		if p == nil {
-			reaper.orphans.Add(1)
-			logger().Info("reaped orphan", "pid", pid, "status", Describe(ws))
-			continue
-		}
-		p.exited(ws, true)
-		delivered++
+		return reapNone
 	}
+	got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+	for errors.Is(err, syscall.EINTR) {
+		got, err = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+	}
+	if err != nil || got <= 0 {
+		reaper.mu.Unlock()
+		return reapNone
+	}
+	p := reaper.procs[got]
+	delete(reaper.procs, got)
+	if p == nil && reaper.failedForks > 0 && ws.Exited() && ws.ExitStatus() == 253 {
+		reaper.failedForks--
+		reaper.mu.Unlock()
+		return reapOther
+	}
+	if p == nil && reaper.claiming {
+		reaper.unclaimed[got] = ws
+		reaper.mu.Unlock()
+		return reapOther
+	}
+	reaper.mu.Unlock()
+	if p == nil {
+		reaper.orphans.Add(1)
+		logger().Info("reaped orphan", "pid", got, "status", Describe(ws))
+		return reapOther
+	}
+	p.exited(ws, true)
+	return reapDelivered
 }
 
 // Freeze stops reaping and spawning until thaw is called: a daemon about

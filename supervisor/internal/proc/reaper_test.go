@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func acquire(t *testing.T) {
@@ -287,5 +289,51 @@ func TestProcess_NotEndedWhileAThreadRuns(t *testing.T) {
 	<-p.Done()
 	if !p.Ended() {
 		t.Error("a reaped process is not Ended")
+	}
+}
+
+// TestReap_TheChildNamed: the waiter's child is collected by its pid
+// alone, wait4(-1) walking every child to find one; another exit that is
+// waiting stays for the sweep after, and a child still running is not
+// waited for.
+func TestReap_TheChildNamed(t *testing.T) {
+	// Not acquired: no waiter or SIGCHLD sweep collects these meanwhile.
+	fork := func(argv ...string) int {
+		pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pid
+	}
+	zombie := func(pid int) bool {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		return err == nil && siginfoPid(&info) == pid
+	}
+	first, second := fork("/bin/true"), fork("/bin/true")
+	running := fork("/bin/sleep", "30")
+	defer func() {
+		syscall.Kill(running, syscall.SIGKILL)
+		syscall.Wait4(running, nil, 0, nil)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !zombie(first) || !zombie(second); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the children did not exit")
+		}
+	}
+	if got := reap(false, running); got != reapNone {
+		t.Fatalf("reaping a running child: %d, want none", got)
+	}
+	if got := reap(false, second); got != reapOther {
+		t.Fatalf("reaping the second child: %d, want it collected as nobody's", got)
+	}
+	if zombie(second) || !zombie(first) {
+		t.Fatalf("after reaping the second child: second waiting %v, first waiting %v; want only the first", zombie(second), zombie(first))
+	}
+	if got := reap(false, -1); got != reapOther || zombie(first) {
+		t.Fatalf("the sweep: %d, first still waiting %v", got, zombie(first))
+	}
+	if got := reap(false, -1); got != reapNone {
+		t.Errorf("a sweep with only a running child: %d, want none", got)
 	}
 }
