@@ -134,6 +134,14 @@ func (d *daemon) waitRunning(n int, limit time.Duration) (time.Duration, error) 
 		}
 		time.Sleep(max(10*time.Millisecond, 20*time.Since(t)))
 	}
+	return d.pollRunning(n, deadline)
+}
+
+// pollRunning asks the daemon every 20 ms until n processes are RUNNING,
+// and returns the time since it started. An adopting daemon is waited for
+// this way alone: the processes it adopts after its predecessor's death
+// are not its children.
+func (d *daemon) pollRunning(n int, deadline time.Time) (time.Duration, error) {
 	every := 20 * time.Millisecond
 	for {
 		v, err := d.client.Call("supervisor.getAllProcessInfo")
@@ -156,7 +164,7 @@ func (d *daemon) waitRunning(n int, limit time.Duration) (time.Duration, error) 
 			}
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("%s: not all %d running after %s", d.kind, n, limit)
+			return 0, fmt.Errorf("%s: not all %d running after %s", d.kind, n, deadline.Sub(d.start).Round(time.Second))
 		}
 		time.Sleep(every)
 	}

@@ -91,6 +91,8 @@ func main() {
 	}
 	if !*quick && run("scale") {
 		scale(bin, kinds, []int{1000, 5000, 10000})
+		// ctlsupd alone: supervisord would take minutes to start 10,000.
+		restartAtScale(bin, kinds[:1], 10000, kills, 300*time.Millisecond)
 	}
 	print(kinds)
 }
@@ -240,7 +242,7 @@ func adoption(bin binaries, n int) {
 		fmt.Fprintln(os.Stderr, err)
 		return
 	}
-	took, err := d.waitRunning(n, 5*time.Minute)
+	took, err := d.pollRunning(n, d.start.Add(5*time.Minute))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return
