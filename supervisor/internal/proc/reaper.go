@@ -1,7 +1,7 @@
-// Package proc starts child processes and is the only waiter for them: one
-// reaper drains wait4(-1) when a child exits (a thread blocked in waitid
-// tells it; SIGCHLD while no waiter waits) and routes each exit to its
-// process by PID.
+// Package proc starts child processes and is the only waiter for them:
+// when a child exits (a thread blocked in waitid tells, naming it;
+// SIGCHLD while no waiter waits), one reaper collects it by its pid,
+// drains wait4(-1), and routes each exit to its process by PID.
 // A program that uses proc must not call exec.Cmd.Wait while a reaper
 // runs, or the two would steal each other's exit statuses.
 package proc
@@ -161,13 +161,14 @@ func reapLoop(sigch <-chan os.Signal, stop <-chan struct{}, stopped chan<- struc
 
 // reapAll collects every exited child that is waiting; for the waiter
 // (acquired), only while the reaper is acquired: after its last Release
-// the exits are someone else's to collect, an upgraded image's. Then it
-// yields: the exits' owners (a restart, typically) run on this P while it
-// is warm, before the waiter blocks in waitid again; a burst of exits is
-// all reaped first. first, if not 0, is a child the waiter saw exit: it
-// is collected, and its owner run, before the others are looked for, as
-// wait4(-1) walks the daemon's every child (with 10,000: 0.6 ms in the
-// cache, 4 ms out of it), where a wait for one pid finds it at once.
+// the exits are someone else's to collect, an upgraded image's. first,
+// if not 0, is the child the waiter saw exit: it is collected by its pid
+// and its owner (a restart, typically) runs before the others are looked
+// for, as wait4(-1) walks the daemon's every child (with 10,000: 0.6 ms
+// in the cache, 4 ms out of it) where a wait for one pid took 1 µs (Linux
+// 6.18). Then the sweep, reaping a burst of exits all at once, and one
+// yield to their owners, on this P while it is warm, before the waiter
+// blocks in waitid again.
 func reapAll(acquired bool, first int) {
 	if first > 0 && reap(acquired, first) == reapDelivered {
 		runtime.Gosched()
@@ -195,7 +196,8 @@ const (
 
 // reap collects an exit of child pid, or of any child (-1), if one is
 // waiting, under the reaper's lock: no exit is looked up before its
-// owner is known.
+// owner is known. For the waiter (acquired), only while the reaper is
+// acquired.
 func reap(acquired bool, pid int) int {
 	var ws syscall.WaitStatus
 	reaper.mu.Lock()

@@ -3,6 +3,7 @@ package proc
 import (
 	"log/slog"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -292,11 +293,26 @@ func TestProcess_NotEndedWhileAThreadRuns(t *testing.T) {
 	}
 }
 
+// reapNamedProbe, set in a re-executed test binary, runs
+// TestReap_TheChildNamed's body.
+const reapNamedProbe = "CTLSUP_TEST_REAP_NAMED"
+
 // TestReap_TheChildNamed: the waiter's child is collected by its pid
 // alone, wait4(-1) walking every child to find one; another exit that is
 // waiting stays for the sweep after, and a child still running is not
 // waited for.
 func TestReap_TheChildNamed(t *testing.T) {
+	if os.Getenv(reapNamedProbe) == "" {
+		// In a process of its own: a child an earlier test killed (or a
+		// grandchild reparented to this subreaper) may die meanwhile and
+		// wait here, and the sweep would take it first.
+		cmd := exec.Command(os.Args[0], "-test.run=^TestReap_TheChildNamed$")
+		cmd.Env = append(os.Environ(), reapNamedProbe+"=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return
+	}
 	// Not acquired: no waiter or SIGCHLD sweep collects these meanwhile.
 	fork := func(argv ...string) int {
 		pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{})
