@@ -40,19 +40,19 @@ func (s *Supervisor) depsLocked(p *process) []*process {
 // not running), then spawns; a dependency that fails makes its start
 // fail. The wait runs on its own, so a start of many issues every start
 // at once, in priority order, whatever depends on what.
-func (s *Supervisor) issueStart(ctx context.Context, p *process, name string) error {
+func (s *Supervisor) issueStart(ctx context.Context, p *process, name string, auto bool) error {
 	s.mu.RLock()
 	deps := s.depsLocked(p)
 	s.mu.RUnlock()
 	if s.needsLease(p) {
-		if err := p.send(ctx, command{kind: cmdWait, text: clusterWait("", "")}); err != nil {
+		if err := p.send(ctx, command{kind: cmdWait, text: clusterWait("", ""), auto: auto}); err != nil {
 			return opErr("start", name, err, p.info.Load().SpawnErr)
 		}
 		go s.leaseWaiter(p)
 		return nil
 	}
 	if len(deps) == 0 {
-		if err := p.send(ctx, command{kind: cmdStart}); err != nil {
+		if err := p.send(ctx, command{kind: cmdStart, auto: auto}); err != nil {
 			return opErr("start", name, err, p.info.Load().SpawnErr)
 		}
 		return nil
@@ -61,7 +61,7 @@ func (s *Supervisor) issueStart(ctx context.Context, p *process, name string) er
 	for i, d := range deps {
 		names[i] = d.spec.FullName()
 	}
-	if err := p.send(ctx, command{kind: cmdWait, text: "waiting for " + strings.Join(names, ", ")}); err != nil {
+	if err := p.send(ctx, command{kind: cmdWait, text: "waiting for " + strings.Join(names, ", "), auto: auto}); err != nil {
 		return opErr("start", name, err, p.info.Load().SpawnErr)
 	}
 	go s.awaitDeps(p, deps)
@@ -75,7 +75,7 @@ func (s *Supervisor) awaitDeps(p *process, deps []*process) {
 	ctx := context.Background() // committed: the wait ends with p's state
 	for _, d := range deps {
 		if st := d.info.Load(); st.State.IsStopped() && !st.Waiting {
-			s.issueStart(ctx, d, d.spec.FullName())
+			s.issueStart(ctx, d, d.spec.FullName(), true)
 		}
 	}
 	for {

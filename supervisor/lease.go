@@ -219,7 +219,7 @@ func (s *Supervisor) watchLease(name string, h *heldLease) {
 	if s.closing.Load() {
 		return
 	}
-	if err := s.issueStart(context.Background(), p, name); err != nil && !errors.Is(err, ErrAlreadyStarted) {
+	if err := s.issueStart(context.Background(), p, name, true); err != nil && !errors.Is(err, ErrAlreadyStarted) {
 		s.Logger.Warn("cannot wait for the cluster lease again", "process", name, "err", err)
 	}
 }
@@ -293,7 +293,7 @@ func (s *Supervisor) resumeLeases(procs []*process) {
 				s.Logger.Warn("adopted cluster singleton cannot keep its lease: stopping it", "process", name, "err", err)
 				s.stop(context.Background(), p, name, WaitForDone, passing)
 				if !s.closing.Load() {
-					s.issueStart(context.Background(), p, name)
+					s.issueStart(context.Background(), p, name, true)
 				}
 			}
 		}()

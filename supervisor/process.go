@@ -29,8 +29,14 @@ const (
 )
 
 type command struct {
-	kind  commandKind
-	hold  bool // cmdStop: the operator's own stop, kept for a successor
+	kind commandKind
+	hold bool // cmdStop: the operator's own stop, kept for a successor
+	// auto: cmdStart or cmdWait of a start nobody asked for (autostart,
+	// an update, a dependency, a lease). A command that cannot be run
+	// then goes through BACKOFF to FATAL with its spawn error, as under
+	// supervisord's autostart; an operator's start is refused with
+	// ErrNoFile and changes nothing, as supervisord's startProcess is.
+	auto  bool
 	sig   syscall.Signal
 	text  string     // cmdWait, cmdDepsFailed
 	data  []byte     // cmdStdin
@@ -454,7 +460,10 @@ func (p *process) handle(w wake) {
 		var err error
 		switch c.kind {
 		case cmdStart:
-			if err = p.rt.Check(p.spec); err == nil {
+			if !c.auto {
+				err = p.rt.Check(p.spec)
+			}
+			if err == nil {
 				err = p.step(event{kind: evStart})
 			}
 			if err == nil {
@@ -472,7 +481,10 @@ func (p *process) handle(w wake) {
 			c.reply <- nil
 			return
 		case cmdWait:
-			if err = p.rt.Check(p.spec); err == nil {
+			if !c.auto {
+				err = p.rt.Check(p.spec)
+			}
+			if err == nil {
 				err = p.step(event{kind: evWait, err: c.text})
 			}
 			if err == nil {

@@ -140,7 +140,7 @@ func (s *Supervisor) Open(ctx context.Context) error {
 		go s.fanOut(ctx, redo, descending, func(p *process) error {
 			s.stop(ctx, p, p.spec.FullName(), WaitForDone, passing)
 			if p.spec.AutoStart && !p.adopted().Stopped {
-				s.start(ctx, p, p.spec.FullName(), NoWait)
+				s.issueStart(ctx, p, p.spec.FullName(), true)
 			}
 			return nil
 		})
@@ -239,7 +239,7 @@ func (s *Supervisor) startAuto(ctx context.Context, procs []*process) {
 		}
 	}
 	s.inLevels(auto, ascending, func(p *process) error {
-		return s.issueStart(ctx, p, p.spec.FullName())
+		return s.issueStart(ctx, p, p.spec.FullName(), true)
 	}, nil)
 }
 
@@ -482,7 +482,7 @@ func (s *Supervisor) startOne(ctx context.Context, name string, w Wait) error {
 }
 
 func (s *Supervisor) start(ctx context.Context, p *process, name string, w Wait) error {
-	if err := s.issueStart(ctx, p, name); err != nil || w == NoWait {
+	if err := s.issueStart(ctx, p, name, false); err != nil || w == NoWait {
 		return err
 	}
 	return s.awaitStart(ctx, p, name)
@@ -521,7 +521,7 @@ func (s *Supervisor) startMany(ctx context.Context, procs []*process, w Wait) []
 		wait = func(p *process) error { return s.awaitStart(ctx, p, p.spec.FullName()) }
 	}
 	return s.inLevels(procs, ascending, func(p *process) error {
-		err := s.issueStart(ctx, p, p.spec.FullName())
+		err := s.issueStart(ctx, p, p.spec.FullName(), false)
 		if errors.Is(err, ErrAlreadyStarted) {
 			return nil // started meanwhile as another's dependency
 		}

@@ -306,7 +306,7 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 		return d // shutting down meanwhile: start nothing only to stop it
 	}
 	s.inLevels(starts, ascending, func(p *process) error {
-		return s.issueStart(ctx, p, p.spec.FullName())
+		return s.issueStart(ctx, p, p.spec.FullName(), true)
 	}, nil)
 	s.roll(ctx, rollouts)
 	return d

@@ -227,12 +227,20 @@ func resolve(spec *supervisor.ProcessSpec) (string, error) {
 	full, err := proc.LookPath(spec.Argv[0], path, spec.Directory)
 	switch {
 	case errors.Is(err, proc.ErrNotFound):
-		return "", errors.Join(supervisor.ErrNoFile, err)
+		return "", kindOf{supervisor.ErrNoFile, err}
 	case err != nil:
-		return "", errors.Join(supervisor.ErrNotExecutable, err)
+		return "", kindOf{supervisor.ErrNotExecutable, err}
 	}
 	return full, nil
 }
+
+// kindOf is an error of the engine's kind (ErrNoFile, ErrNotExecutable)
+// that reads as its cause alone, as supervisord's spawn errors do: the
+// status line and the log say "can't find command '/opt/app/bin/celery'".
+type kindOf struct{ kind, cause error }
+
+func (e kindOf) Error() string   { return e.cause.Error() }
+func (e kindOf) Unwrap() []error { return []error{e.kind, e.cause} }
 
 // Start spawns spec: environment built from scratch, credentials, umask,
 // output pipes, and for a singleton the instance lock as fd 3.

@@ -289,6 +289,35 @@ func TestOS_SpawnErrors(t *testing.T) {
 	}
 }
 
+// TestOS_AutostartOfAMissingCommandGoesFatal: a program that starts by
+// itself (here at the engine's open) and whose command cannot be run
+// goes through BACKOFF to FATAL, saying why in its status and the log, as
+// under supervisord's autostart; it was left STOPPED, "Not started", with
+// nothing logged. An operator's start of it is still refused at once.
+func TestOS_AutostartOfAMissingCommandGoesFatal(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "plain.txt"), []byte("not a program"), 0o644)
+	h := openOS(t,
+		helperSpec(dir, "missing", []string{"/no/such/binary", "worker"}, func(s *supervisor.ProcessSpec) { s.StartRetries = 1 }),
+		helperSpec(dir, "notexec", []string{filepath.Join(dir, "plain.txt")}, func(s *supervisor.ProcessSpec) { s.StartRetries = 1 }))
+	for name, text := range map[string]string{
+		"missing": "can't find command '/no/such/binary'",
+		"notexec": "command at '" + filepath.Join(dir, "plain.txt") + "' is not executable",
+	} {
+		info := h.wait(name, inState(supervisor.Fatal))
+		if info.SpawnErr != text {
+			t.Errorf("%s: description %q, want %q", name, info.SpawnErr, text)
+		}
+		if !strings.Contains(h.log.String(), "process="+name) || !strings.Contains(h.log.String(), text) {
+			t.Errorf("%s: the log does not say why:\n%s", name, h.log)
+		}
+	}
+	err := supervisor.Err(h.s.Start(context.Background(), supervisor.Process("missing"), supervisor.WaitForDone))
+	if !errors.Is(err, supervisor.ErrNoFile) {
+		t.Errorf("the operator's start: %v, want no such file", err)
+	}
+}
+
 // TestOS_ChildGetsOnlyStdioFds looks at a non-Go child from outside: it
 // holds fds 0, 1, 2, plus the lock as fd 3 for a singleton, even though the
 // test process inherited other descriptors from its own parent.

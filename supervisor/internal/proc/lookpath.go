@@ -45,13 +45,19 @@ func checkExec(name, full string) error {
 		return fmt.Errorf("%w '%s'", ErrNotFound, name)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: command at '%s': %v", ErrNotExecutable, name, err)
+		return notExecutable(fmt.Sprintf("command at '%s': %v", name, err))
 	}
 	if st.IsDir() {
-		return fmt.Errorf("%w: command at '%s' is a directory", ErrNotExecutable, name)
+		return notExecutable(fmt.Sprintf("command at '%s' is a directory", name))
 	}
 	if st.Mode()&0o111 == 0 {
-		return fmt.Errorf("%w: command at '%s' is not executable", ErrNotExecutable, name)
+		return notExecutable(fmt.Sprintf("command at '%s' is not executable", name))
 	}
 	return nil
 }
+
+// notExecutable is ErrNotExecutable, reading as supervisord's text alone.
+type notExecutable string
+
+func (e notExecutable) Error() string        { return string(e) }
+func (e notExecutable) Is(target error) bool { return target == ErrNotExecutable }

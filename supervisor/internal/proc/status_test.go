@@ -43,4 +43,8 @@ func TestLookPath(t *testing.T) {
 	if _, err := LookPath("nosuch", dir, ""); err.Error() != "can't find command 'nosuch'" {
 		t.Errorf("error text %q, want supervisord's", err)
 	}
+	data := filepath.Join(dir, "data")
+	if _, err := LookPath(data, dir, ""); err.Error() != "command at '"+data+"' is not executable" {
+		t.Errorf("error text %q, want supervisord's", err)
+	}
 }
