@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -35,19 +36,17 @@ func doConvert(m *Main, arg string) error {
 	if *out == "" {
 		fmt.Fprintf(m.Stdout, "# ---- ctlsupd.toml\n%s\n# ---- conf.d/supervisord.toml\n%s", res.Daemon, res.Programs)
 	} else {
-		daemon := filepath.Join(*out, "ctlsupd.toml")
-		progs := filepath.Join(*out, "conf.d", "supervisord.toml")
-		if err := os.MkdirAll(filepath.Dir(progs), 0o755); err != nil {
-			return err
+		daemon, progs, err := writeConverted(*out, res.Daemon, res.Programs)
+		if errors.Is(err, errDoesNotLoad) {
+			fmt.Fprintln(m.Stderr, "ctlsup convert:", err)
+			m.exit = exitGeneric
+			return nil
 		}
-		if err := os.WriteFile(daemon, []byte(res.Daemon), 0o644); err != nil {
-			return err
-		}
-		if err := os.WriteFile(progs, []byte(res.Programs), 0o644); err != nil {
+		if err != nil {
 			return err
 		}
 		if _, err := config.Load(daemon); err != nil {
-			fmt.Fprintln(m.Stderr, "ctlsup convert: the converted configuration does not load:", err)
+			fmt.Fprintln(m.Stderr, "ctlsup convert: wrote the converted configuration, but with the rest of", *out, "it does not load:", err)
 			m.exit = exitGeneric
 			return nil
 		}
@@ -60,4 +59,45 @@ func doConvert(m *Main, arg string) error {
 		m.exit = exitLeftOut
 	}
 	return nil
+}
+
+var errDoesNotLoad = errors.New("the converted configuration does not load")
+
+// writeConverted writes DIR/ctlsupd.toml and DIR/conf.d/supervisord.toml,
+// once the two load by themselves: they are loaded from a directory of
+// their own in DIR first, so that a conversion that fails leaves what DIR
+// held (a daemon's live configuration, perhaps) as it was. Each file is
+// then renamed into place.
+func writeConverted(out, daemonTOML, programsTOML string) (daemon, progs string, err error) {
+	daemon = filepath.Join(out, "ctlsupd.toml")
+	progs = filepath.Join(out, "conf.d", "supervisord.toml")
+	if err := os.MkdirAll(filepath.Dir(progs), 0o755); err != nil {
+		return "", "", err
+	}
+	stage, err := os.MkdirTemp(out, ".convert-")
+	if err != nil {
+		return "", "", err
+	}
+	defer os.RemoveAll(stage)
+	stagedDaemon := filepath.Join(stage, "ctlsupd.toml")
+	stagedProgs := filepath.Join(stage, "conf.d", "supervisord.toml")
+	if err := os.Mkdir(filepath.Dir(stagedProgs), 0o755); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(stagedDaemon, []byte(daemonTOML), 0o644); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(stagedProgs, []byte(programsTOML), 0o644); err != nil {
+		return "", "", err
+	}
+	if _, err := config.Load(stagedDaemon); err != nil {
+		return "", "", fmt.Errorf("%w (%s left as it was): %v", errDoesNotLoad, out, err)
+	}
+	if err := os.Rename(stagedProgs, progs); err != nil {
+		return "", "", err
+	}
+	if err := os.Rename(stagedDaemon, daemon); err != nil {
+		return "", "", err
+	}
+	return daemon, progs, nil
 }

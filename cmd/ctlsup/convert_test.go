@@ -165,3 +165,40 @@ startsecs=0
 		t.Errorf("supervisord's own answers are not the ones this test expects: %q", want)
 	}
 }
+
+// TestConvert_FailureLeavesTheOutputAlone: a conversion whose result does
+// not load writes nothing into -o's directory; what it held (a daemon's
+// live configuration, perhaps) stays as it was.
+func TestConvert_FailureLeavesTheOutputAlone(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	good, broken := filepath.Join(dir, "good.conf"), filepath.Join(dir, "broken.conf")
+	os.WriteFile(good, []byte("[program:web]\ncommand=/bin/sleep 1000\n"), 0o644)
+	// A program without a command converts, but does not load.
+	os.WriteFile(broken, []byte("[program:web]\ncommand=/bin/sleep 1000\n[program:nocmd]\ndirectory=/tmp\n"), 0o644)
+	if text, code := runMain("", nil, "convert", "-o", out, good); code != 0 {
+		t.Fatalf("converting the good file: exit %d\n%s", code, text)
+	}
+	files := []string{filepath.Join(out, "ctlsupd.toml"), filepath.Join(out, "conf.d", "supervisord.toml")}
+	var before []string
+	for _, f := range files {
+		before = append(before, readFile(f))
+	}
+	if !strings.Contains(before[1], "web") {
+		t.Fatalf("the good conversion wrote %q", before[1])
+	}
+	text, code := runMain("", nil, "convert", "-o", out, broken)
+	if code != exitGeneric || !strings.Contains(text, "does not load") || !strings.Contains(text, "left as it was") {
+		t.Errorf("converting the broken file: exit %d\n%s", code, text)
+	}
+	for i, f := range files {
+		if got := readFile(f); got != before[i] {
+			t.Errorf("%s changed by a failed conversion:\n%s", f, got)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(out, ".convert-*")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+func readFile(path string) string { b, _ := os.ReadFile(path); return string(b) }
