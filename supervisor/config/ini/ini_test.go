@@ -161,3 +161,48 @@ func TestParseFile_Errors(t *testing.T) {
 		t.Errorf("unknown expansion: %v", err)
 	}
 }
+
+// TestConvert_OneStreamsRotation: ctlsup rotates a program's two logs at
+// one size and backup count. Given for stdout only, where stderr has a
+// log of its own, the stderr log would get them where supervisord gives
+// it its defaults (50MB, 10): the conversion says so. With stderr
+// redirected, or given the same for both, there is nothing to say.
+func TestConvert_OneStreamsRotation(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "supervisord.conf")
+	os.WriteFile(conf, []byte(`[program:split]
+command=/bin/sleep 1000
+stdout_logfile=/var/log/app/split.log
+stdout_logfile_maxbytes=50KB
+stdout_logfile_backups=2
+stderr_logfile=/var/log/app/split.err
+[program:redirected]
+command=/bin/sleep 1000
+stdout_logfile=/var/log/app/redirected.log
+stdout_logfile_maxbytes=50KB
+stdout_logfile_backups=2
+redirect_stderr=true
+[program:both]
+command=/bin/sleep 1000
+stdout_logfile_maxbytes=50KB
+stderr_logfile_maxbytes=50KB
+stdout_logfile_backups=2
+stderr_logfile_backups=2
+`), 0o644)
+	res, err := ini.Convert([]string{conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	load(t, res)
+	var got []string
+	for _, o := range res.Omitted {
+		got = append(got, o.Section+" "+o.Key+": "+o.Why)
+	}
+	want := []string{
+		"program:split stdout_logfile_maxbytes: ctlsup keeps one size for both streams: the stderr log gets 50KB too, not supervisord's default 50MB",
+		"program:split stdout_logfile_backups: ctlsup keeps one backup count for both streams: the stderr log gets 2 too, not supervisord's default 10",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("omissions\n got %s\nwant %s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

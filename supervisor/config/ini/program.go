@@ -211,10 +211,43 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 	if backups != nil {
 		fmt.Fprintf(w, "logfile_backups = %s\n", backups.Value)
 	}
+	if report {
+		c.oneStreamsRotation(s, maxBytes, "50MB", "size", "maxbytes")
+		c.oneStreamsRotation(s, backups, "10", "backup count", "backups")
+	}
 	// supervisord's defaults, written out: ctlsup's own default kills the
 	// whole group.
 	fmt.Fprintf(w, "stopasgroup = %v\nkillasgroup = %v\n", stopAsGroup, killAsGroup || stopAsGroup)
 	return nil
+}
+
+// oneStreamsRotation reports a rotation setting given for one stream
+// only, where the other stream has a log file of its own: ctlsup rotates
+// both at one setting, so that log gets the one given where supervisord
+// gives it its default (def).
+func (c *converter) oneStreamsRotation(s *Section, given *Key, def, what, suffix string) {
+	if given == nil || strings.EqualFold(given.Value, def) {
+		return
+	}
+	other := "stderr"
+	if strings.HasPrefix(given.Name, "stderr_") {
+		other = "stdout"
+	}
+	if _, ok := s.Get(other + "_logfile_" + suffix); ok {
+		return // both given: a difference is reported where it is read
+	}
+	if logfile, ok := s.Get(other + "_logfile"); ok && strings.EqualFold(strings.TrimSpace(logfile.Value), "NONE") {
+		return
+	}
+	if other == "stderr" {
+		if r, ok := s.Get("redirect_stderr"); ok {
+			if b, err := boolean(r.Value); err == nil && b {
+				return
+			}
+		}
+	}
+	c.omit(s, given.Name, fmt.Sprintf("ctlsup keeps one %s for both streams: the %s log gets %s too, not supervisord's default %s",
+		what, other, given.Value, def), given.Line)
 }
 
 func sizeValue(v string) string {
