@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -204,15 +205,28 @@ func parseFile(path string) (*file, error) {
 	}
 	md, err := toml.Decode(f.text, &f.m)
 	if err != nil {
+		msg := err.Error()
+		line := 0
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, &Error{File: f.name, Line: pe.Position.Line, Msg: pe.Message}
+			msg, line = pe.Message, pe.Position.Line
 		}
-		return nil, &Error{File: f.name, Msg: err.Error()}
+		if looksLikeSupervisordINI(f.text) {
+			msg += " (this is supervisord's INI: `ctlsup convert " + path + "` writes it as ctlsup's TOML)"
+		}
+		return nil, &Error{File: f.name, Line: line, Msg: msg}
 	}
 	f.keys = md.Keys()
 	return f, nil
 }
+
+// supervisordSection matches the section headers only supervisord's INI
+// has: [supervisord], [program:x], [group:x], [include], ...
+var supervisordSection = regexp.MustCompile(`(?m)^\s*\[(supervisord|supervisorctl|include|unix_http_server|inet_http_server|(program|group|eventlistener|fcgi-program|rpcinterface):[^\]]*)\]`)
+
+// looksLikeSupervisordINI reports whether a file that is not TOML is a
+// supervisord configuration, handed to ctlsupd as it is.
+func looksLikeSupervisordINI(text string) bool { return supervisordSection.MatchString(text) }
 
 // line is the line that sets path, or its nearest enclosing table.
 func (f *file) line(path ...string) int {

@@ -85,6 +85,21 @@ func TestLoad_Errors(t *testing.T) {
 	}
 }
 
+// TestLoad_SupervisordINI: supervisord's INI handed to ctlsupd as it is
+// gets the parse error and the command that converts it; a TOML file with
+// a syntax error gets no such hint.
+func TestLoad_SupervisordINI(t *testing.T) {
+	path := writeConfig(t, "; supervisor config file\n[supervisord]\nlogfile=/var/log/supervisor/supervisord.log\n\n[program:web]\ncommand=/bin/true\n", nil)
+	_, err := config.Load(path)
+	if err == nil || !strings.Contains(err.Error(), "ctlsup convert "+path) {
+		t.Errorf("INI: %v, want the convert hint", err)
+	}
+	path = writeConfig(t, daemonFile+"[control]\nsocket = \"/run/x.sock\n", nil)
+	if _, err := config.Load(path); err == nil || strings.Contains(err.Error(), "convert") {
+		t.Errorf("TOML with a syntax error: %v, want no convert hint", err)
+	}
+}
+
 // TestLoad_DuplicateAcrossFiles: programs and event listeners share
 // their names, sockets have their own, and a second definition names the
 // first one's line.
