@@ -83,6 +83,8 @@ type converter struct {
 	control  []string
 	// groupPrio is each [group:x]'s priority, which its instance keeps.
 	groupPrio map[string]string
+	// daemonEnv is [supervisord] environment, which every program gets.
+	daemonEnv [][2]string
 }
 
 func (c *converter) omit(s *Section, key, why string, line int) {
@@ -168,6 +170,15 @@ func (c *converter) supervisord(s *Section) {
 		case "loglevel":
 			logLevel = map[string]string{"critical": "error", "error": "error", "warn": "warn", "info": "info",
 				"debug": "debug", "trace": "debug", "blather": "debug"}[strings.ToLower(k.Value)]
+		case "environment":
+			pairs, err := parseEnvironment(k.Value)
+			if err != nil {
+				c.omit(s, k.Name, err.Error(), k.Line)
+				continue
+			}
+			// supervisord's children inherit it: it goes into each
+			// program's environment.
+			c.daemonEnv = pairs
 		case "pidfile", "nodaemon", "silent", "minfds", "minprocs", "nocleanup", "logfile_maxbytes", "logfile_backups":
 			// ctlsupd manages these itself: pid file in state_dir, runs in the foreground under systemd.
 		default:

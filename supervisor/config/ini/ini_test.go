@@ -206,3 +206,38 @@ stderr_logfile_backups=2
 		t.Errorf("omissions\n got %s\nwant %s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestConvert_DaemonEnvironment: supervisord's children inherit its
+// [supervisord] environment, so every program gets it, under its own
+// environment, which wins a name they share.
+func TestConvert_DaemonEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "supervisord.conf")
+	os.WriteFile(conf, []byte(`[supervisord]
+environment=LANG="C.UTF-8",APP="shared"
+[program:plain]
+command=/bin/sleep 1000
+[program:own]
+command=/bin/sleep 1000
+environment=APP="own",ONLY="%(program_name)s"
+`), 0o644)
+	res, err := ini.Convert([]string{conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Omitted) != 0 {
+		t.Errorf("omitted: %v", res.Omitted)
+	}
+	cfg := load(t, res)
+	want := map[string]string{
+		"plain": "map[APP:shared LANG:C.UTF-8]",
+		"own":   "map[APP:own LANG:C.UTF-8 ONLY:own]",
+	}
+	for _, g := range cfg.Groups {
+		for _, p := range g.Processes {
+			if got := fmt.Sprint(p.Environment); got != want[p.Name] {
+				t.Errorf("%s: environment %s, want %s", p.Name, got, want[p.Name])
+			}
+		}
+	}
+}

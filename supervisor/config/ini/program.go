@@ -2,7 +2,9 @@ package ini
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -83,6 +85,7 @@ func (c *converter) program(s *Section, name string, groups []string, declared m
 func (c *converter) programKeys(s *Section, vars map[string]string, report bool) error {
 	w := &c.progs
 	stopAsGroup, killAsGroup := false, false
+	envWritten := false
 	var maxBytes, backups *Key
 	for _, key := range s.Keys {
 		k := key
@@ -173,15 +176,10 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			if err != nil {
 				return fmt.Errorf("%s:%d: [%s] %v", s.File, k.Line, s.Name, err)
 			}
-			var parts []string
-			for _, p := range pairs {
-				v, err := expand(p[1], vars)
-				if err != nil {
-					return fmt.Errorf("%s:%d: [%s] environment: %v", s.File, k.Line, s.Name, err)
-				}
-				parts = append(parts, tomlKey(p[0])+" = "+tomlString(v))
+			if err := c.environment(w, s, k.Line, pairs, vars); err != nil {
+				return err
 			}
-			fmt.Fprintf(w, "environment = { %s }\n", strings.Join(parts, ", "))
+			envWritten = true
 		case "stdout_capture_maxbytes", "stderr_capture_maxbytes":
 			fmt.Fprintf(w, "%s = %s\n", k.Name, sizeValue(k.Value))
 		case "stdout_events_enabled", "stderr_events_enabled":
@@ -205,6 +203,11 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			}
 		}
 	}
+	if !envWritten && len(c.daemonEnv) > 0 {
+		if err := c.environment(w, s, s.Line, nil, vars); err != nil {
+			return err
+		}
+	}
 	if maxBytes != nil {
 		fmt.Fprintf(w, "logfile_maxbytes = %s\n", sizeValue(maxBytes.Value))
 	}
@@ -218,6 +221,24 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 	// supervisord's defaults, written out: ctlsup's own default kills the
 	// whole group.
 	fmt.Fprintf(w, "stopasgroup = %v\nkillasgroup = %v\n", stopAsGroup, killAsGroup || stopAsGroup)
+	return nil
+}
+
+// environment writes a program's environment: [supervisord]'s, which
+// supervisord's children inherit, then the program's own, which wins.
+func (c *converter) environment(w io.Writer, s *Section, line int, own [][2]string, vars map[string]string) error {
+	pairs := slices.DeleteFunc(slices.Clone(c.daemonEnv), func(d [2]string) bool {
+		return slices.ContainsFunc(own, func(o [2]string) bool { return o[0] == d[0] })
+	})
+	var parts []string
+	for _, p := range append(pairs, own...) {
+		v, err := expand(p[1], vars)
+		if err != nil {
+			return fmt.Errorf("%s:%d: [%s] environment: %v", s.File, line, s.Name, err)
+		}
+		parts = append(parts, tomlKey(p[0])+" = "+tomlString(v))
+	}
+	fmt.Fprintf(w, "environment = { %s }\n", strings.Join(parts, ", "))
 	return nil
 }
 
