@@ -303,7 +303,7 @@ func sortBy(procs []*process, o order, less func(a, b *process) int) []*process 
 // processes: issue runs for each in priority order, one after the other,
 // then wait (if set) for all of them at once. Priority is an order here,
 // not a barrier: ten priority levels do not cost ten stopwaitsecs.
-// Results come in priority order.
+// Results come in supervisord's order (inCompletionOrder).
 func (s *Supervisor) inOrder(procs []*process, o order, issue, wait func(*process) error) []Result {
 	return s.issueAndWait(procs, o, false, issue, wait)
 }
@@ -351,14 +351,40 @@ func (s *Supervisor) issueAndWait(procs []*process, o order, together bool, issu
 	if wait == nil {
 		return results
 	}
+	began := time.Now()
+	round := make([]int64, len(sorted))
 	var wg sync.WaitGroup
 	for i, p := range sorted {
 		if results[i].Err == nil {
-			wg.Go(func() { results[i].Err = wait(p) })
+			wg.Go(func() {
+				results[i].Err = wait(p)
+				round[i] = 1 + int64(time.Since(began)/resultRound)
+			})
 		}
 	}
 	wg.Wait()
-	return results
+	return inCompletionOrder(results, round)
+}
+
+// resultRound is how often supervisord looks again at the processes a
+// request waits for, in priority order, answering with those done.
+const resultRound = 50 * time.Millisecond
+
+// inCompletionOrder orders the results as supervisord's answer does, which
+// decides supervisorctl's exit status (the last failure's): refusals first
+// (round 0), then the waited ones by the round they finished in, each
+// round in priority order.
+func inCompletionOrder(results []Result, round []int64) []Result {
+	idx := make([]int, len(results))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(round[a], round[b]) })
+	out := make([]Result, len(results))
+	for k, i := range idx {
+		out[k] = results[i]
+	}
+	return out
 }
 
 // issueWorkers bounds the issues under way at once: enough to keep a fork

@@ -55,6 +55,13 @@ var fixtures = []fixture{
 	{name: "beta", command: "/bin/sleep 1000", group: "grp", autostart: true},
 	{name: "worker", command: "/bin/sleep 1000", numprocs: 2, autostart: true, priority: 20},
 	{name: "failing", command: "/bin/sh -c 'exit 1'", startsecs: 1},
+	// `start all` refuses missing at once (NO_FILE) and waits for crashing
+	// to fail (SPAWN_ERROR): supervisord answers refusals before the starts
+	// it waits for, whatever their priority, and supervisorctl's exit
+	// status is the last failure's. (failing exits too soon to tell: it is
+	// answered as it is reaped, before or after its spawn returned.)
+	{name: "crashing", command: "/bin/sh -c 'sleep 0.3; exit 1'", startsecs: 1},
+	{name: "missing", command: "/no/such/binary"},
 }
 
 // daemon is a running supervisord or ctlsupd with the fixtures.
@@ -275,9 +282,9 @@ func normalize(s, dir string) string {
 type step struct {
 	line    string
 	prepare func(t *testing.T, d *daemon)
-	// unordered: the lines come from a group or all operation, which
-	// supervisord reports in completion order (it varies from run to run)
-	// and ctlsup in priority order; compare them as a set.
+	// unordered: the lines come from a group or all operation, which both
+	// daemons report in completion order (it varies from run to run);
+	// compare them as a set.
 	unordered bool
 	exits     bool // the daemon exits after this command: wait for it
 }
