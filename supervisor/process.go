@@ -129,6 +129,23 @@ type exitLog struct {
 	at   time.Time
 	pid  int
 	text string
+	// stopped: the exit ended a stop, which supervisord logs as "stopped"
+	// and neither expected nor not.
+	stopped bool
+}
+
+// judge completes the line once the exit's transition is known: whether
+// it ended a stop, or was expected (an exit code of exitcodes, from
+// RUNNING), as supervisord's "exit status 1; not expected".
+func (e *exitLog) judge(from State, expected bool) {
+	switch {
+	case from == Stopping:
+		e.stopped = true
+	case expected:
+		e.text += "; expected"
+	default:
+		e.text += "; not expected"
+	}
 }
 
 func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger, out Output) *process {
@@ -164,7 +181,11 @@ func (p *process) flushExitLog() {
 	if !l.Enabled(context.Background(), slog.LevelInfo) {
 		return
 	}
-	r := slog.NewRecord(e.at, slog.LevelInfo, "exited", 0)
+	msg := "exited"
+	if e.stopped {
+		msg = "stopped"
+	}
+	r := slog.NewRecord(e.at, slog.LevelInfo, msg, 0)
 	r.AddAttrs(slog.Int("pid", e.pid), slog.String("status", e.text))
 	l.Handler().Handle(context.Background(), r)
 }
@@ -384,6 +405,9 @@ func (p *process) step(ev event) error {
 	}
 	a.m = next
 	m := &a.m
+	if ev.kind == evExit && a.exitLog != nil {
+		a.exitLog.judge(prev, m.ExitExpected)
+	}
 	if p.onState != nil && (m.State != prev || m.HasVia) {
 		from := prev
 		if m.HasVia && m.Via != prev {

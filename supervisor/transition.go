@@ -250,7 +250,7 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 		return disarm(m), nil, nil
 
 	case evExit:
-		m.Stop, m.Delay, m.LastExit = now, 0, ev.exit.Code
+		m.Stop, m.Delay, m.LastExit, m.ExitExpected = now, 0, ev.exit.Code, false
 		if m.State == Stopping || (!ev.exit.Signaled && spec.exitExpected(ev.exit.Code)) {
 			m.ExitsExpected++
 		} else {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -163,6 +164,38 @@ func TestOS_ExitLineBeforeItsRestart(t *testing.T) {
 	}
 	if exitedAt > spawnedAt {
 		t.Errorf("exit logged at %s, after the spawn at %s", exitedAt, spawnedAt)
+	}
+}
+
+// TestOS_ExitLinesSayWhetherExpected: the daemon's line for an exit says
+// what supervisord's says: "expected" or "not expected" after the exit
+// status, and "stopped" for the exit that ends a stop.
+func TestOS_ExitLinesSayWhetherExpected(t *testing.T) {
+	dir := t.TempDir()
+	once := func(s *supervisor.ProcessSpec) { s.AutoRestart = supervisor.RestartNever }
+	h := openOS(t,
+		helperSpec(dir, "clean", []string{"/bin/sh", "-c", "sleep 0.2; exit 0"}, once),
+		helperSpec(dir, "dirty", []string{"/bin/sh", "-c", "sleep 0.2; exit 3"}, once),
+		helperSpec(dir, "early", []string{"/bin/sh", "-c", "exit 0"}, func(s *supervisor.ProcessSpec) {
+			s.StartSecs, s.StartRetries = 10*time.Second, 0
+		}),
+		helperSpec(dir, "sleeper", testhelper.Argv("sleep"), nil))
+	h.wait("clean", inState(supervisor.Exited))
+	h.wait("dirty", inState(supervisor.Exited))
+	h.wait("early", inState(supervisor.Fatal))
+	h.wait("sleeper", inState(supervisor.Running))
+	if err := supervisor.Err(h.s.Stop(context.Background(), supervisor.Process("sleeper"), supervisor.WaitForDone)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`msg=exited process=clean pid=\d+ status="exit status 0; expected"`,
+		`msg=exited process=dirty pid=\d+ status="exit status 3; not expected"`,
+		`msg=exited process=early pid=\d+ status="exit status 0; not expected"`, // before startsecs
+		`msg=stopped process=sleeper pid=\d+ status="terminated by SIGTERM"`,
+	} {
+		if !regexp.MustCompile(want).MatchString(h.log.String()) {
+			t.Errorf("no line matches %s:\n%s", want, h.log)
+		}
 	}
 }
 
