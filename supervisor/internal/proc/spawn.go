@@ -128,7 +128,9 @@ func forkLocked(a Attr, fork forkExec) (*Process, error) {
 	if a.Cred != nil && (os.Getuid() == 0 || int(a.Cred.Uid) != os.Getuid()) {
 		sys.Credential = &syscall.Credential{Uid: a.Cred.Uid, Gid: a.Cred.Gid, Groups: a.Cred.Groups}
 	}
+	before := bootNanos()
 	pid, err := fork(a.Path, a.Argv, &syscall.ProcAttr{Dir: a.Dir, Env: a.Env, Files: fds, Sys: sys}, inChild{umask: a.Umask, listenPID: a.ListenPID})
+	after := bootNanos()
 	runtime.KeepAlive(a.Files)
 	runtime.KeepAlive(a.CgroupDir)
 	if err != nil {
@@ -141,7 +143,9 @@ func forkLocked(a Attr, fork forkExec) (*Process, error) {
 			logger().Warn("cannot set oom_score_adj", "pid", pid, "err", err)
 		}
 	}
-	if st, err := ReadStat(pid); err == nil {
+	if tick, ok := startTick(before, after); ok {
+		p.StartTime = tick
+	} else if st, err := ReadStat(pid); err == nil {
 		p.StartTime = st.StartTime
 	}
 	reaper.procs[p.Pid] = p
