@@ -264,7 +264,7 @@ func (m *Main) openLog() error {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
-		m.logFile = osruntime.OpenLogFile(path, 50<<20, 10)
+		m.logFile = osruntime.OpenLogFile(path, m.Config.Daemon.LogFileMaxBytes, m.Config.Daemon.LogFileBackups)
 		w = io.MultiWriter(m.Stderr, m.logFile)
 	}
 	var level slog.Level

@@ -317,3 +317,32 @@ func TestMain_MetricsFollowUpdates(t *testing.T) {
 	r.sigs <- syscall.SIGTERM
 	<-r.done
 }
+
+// TestMain_OwnLogRotates: the daemon's own logfile rotates at its
+// logfile_maxbytes and keeps logfile_backups old files, as supervisord's.
+func TestMain_OwnLogRotates(t *testing.T) {
+	var progs strings.Builder
+	var names []string
+	for i := range 20 {
+		names = append(names, fmt.Sprintf("p%02d", i))
+		progs.WriteString(program(names[i], "sleep"))
+	}
+	path := testConfig(t, map[string]string{"a.toml": progs.String()})
+	dir := filepath.Dir(path)
+	daemon, _ := os.ReadFile(path)
+	logPath := filepath.Join(dir, "own", "ctlsupd.log")
+	os.WriteFile(path, fmt.Appendf(nil, "logfile = %q\nlogfile_maxbytes = \"1KB\"\nlogfile_backups = 1\n%s", logPath, daemon), 0o644)
+	r := mustRunMain(t, path)
+	r.waitFor(t, "all running", allRunning(names...))
+	r.sigs <- syscall.SIGTERM
+	<-r.exited
+	files, _ := filepath.Glob(filepath.Join(dir, "own", "ctlsupd*"))
+	if len(files) != 2 {
+		t.Fatalf("log files %v: want the log and one backup", files)
+	}
+	for _, f := range files {
+		if st, err := os.Stat(f); err != nil || st.Size() > 1024 {
+			t.Errorf("%s: %v bytes, want at most 1KB", f, st.Size())
+		}
+	}
+}

@@ -38,11 +38,15 @@ type Daemon struct {
 	LogDir   string // log directory of programs of no instance
 	StateDir string // pid file, locks, state of running children
 	LogFile  string // the daemon's own log file, "" for stderr only
-	LogLevel string // debug, info, warn, error
-	Control  Control
-	Metrics  Metrics
-	Webhook  Webhook
-	Cluster  Cluster
+	// LogFileMaxBytes and LogFileBackups rotate LogFile, as supervisord's
+	// own logfile_maxbytes and logfile_backups do (0 bytes: never).
+	LogFileMaxBytes int64
+	LogFileBackups  int
+	LogLevel        string // debug, info, warn, error
+	Control         Control
+	Metrics         Metrics
+	Webhook         Webhook
+	Cluster         Cluster
 }
 
 // Cluster is the [cluster] table: the coordination service that keeps a
@@ -99,7 +103,7 @@ type Metrics struct {
 // ServerURL is the URL supervisorctl would use for this daemon.
 func (d *Daemon) ServerURL() string { return "unix://" + d.Control.Socket }
 
-var daemonKeys = []string{"include", "log_dir", "state_dir", "logfile", "loglevel", "control", "metrics", "webhook", "cluster", "program", "instance", "socket", "eventlistener"}
+var daemonKeys = []string{"include", "log_dir", "state_dir", "logfile", "logfile_maxbytes", "logfile_backups", "loglevel", "control", "metrics", "webhook", "cluster", "program", "instance", "socket", "eventlistener"}
 var clusterKeys = []string{"backend", "node", "lease_ttl", "fence_margin", "peers"}
 var includedKeys = []string{"include", "program", "instance", "socket", "eventlistener"}
 var controlKeys = []string{"socket", "socket_mode", "socket_owner", "http_listen", "username", "password",
@@ -339,6 +343,8 @@ func (l *loader) daemon(f *file, d *Daemon) error {
 	d.LogDir = expandPath("log_dir", "/var/log/ctlsup")
 	d.StateDir = expandPath("state_dir", "/run/ctlsup")
 	d.LogFile = expandPath("logfile", "")
+	d.LogFileMaxBytes = r.size("logfile_maxbytes", defaultMaxBytes)
+	d.LogFileBackups = r.integer("logfile_backups", defaultBackups, 0)
 	d.LogLevel = r.str("loglevel", "info")
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, d.LogLevel) {
 		r.fail("loglevel", "loglevel = %q is not one of debug, info, warn, error", d.LogLevel)

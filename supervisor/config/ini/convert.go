@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -179,7 +180,24 @@ func (c *converter) supervisord(s *Section) {
 			// supervisord's children inherit it: it goes into each
 			// program's environment.
 			c.daemonEnv = pairs
-		case "pidfile", "nodaemon", "silent", "minfds", "minprocs", "nocleanup", "logfile_maxbytes", "logfile_backups":
+		case "logfile_maxbytes":
+			fmt.Fprintf(&c.settings, "logfile_maxbytes = %s\n", sizeValue(k.Value))
+		case "logfile_backups":
+			fmt.Fprintf(&c.settings, "logfile_backups = %s\n", k.Value)
+		case "minfds", "minprocs":
+			// supervisord raises its soft limit to these, and its children
+			// inherit it; ctlsupd's children get the limits ctlsupd
+			// started with (the unit's LimitNOFILE=, LimitNPROC=). Above
+			// supervisord's defaults, say so.
+			why, def := "programs get the limit of open files ctlsupd starts with: set LimitNOFILE="+k.Value+
+				" in its unit (the shipped unit sets 65536)", 1024
+			if k.Name == "minprocs" {
+				why, def = "programs get the limit of processes ctlsupd starts with: set LimitNPROC="+k.Value+" in its unit", 200
+			}
+			if n, err := strconv.Atoi(strings.TrimSpace(k.Value)); err != nil || n > def {
+				c.omit(s, k.Name, why, k.Line)
+			}
+		case "pidfile", "nodaemon", "silent", "nocleanup":
 			// ctlsupd manages these itself: pid file in state_dir, runs in the foreground under systemd.
 		default:
 			c.omit(s, k.Name, "no ctlsupd equivalent", k.Line)

@@ -241,3 +241,36 @@ environment=APP="own",ONLY="%(program_name)s"
 		}
 	}
 }
+
+// TestConvert_DaemonLogAndLimits: the daemon's own log keeps its rotation;
+// limits above supervisord's defaults, which its children inherit and
+// ctlsupd's do not, are named with the unit setting that gives them.
+func TestConvert_DaemonLogAndLimits(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "supervisord.conf")
+	os.WriteFile(conf, []byte(`[supervisord]
+logfile=/var/log/supervisor/supervisord.log
+logfile_maxbytes=20MB
+logfile_backups=5
+minfds=65535
+minprocs=200
+[program:web]
+command=/bin/sleep 1000
+`), 0o644)
+	res, err := ini.Convert([]string{conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := load(t, res)
+	if d := cfg.Daemon; d.LogFileMaxBytes != 20<<20 || d.LogFileBackups != 5 {
+		t.Errorf("daemon log rotation %d bytes, %d backups; want 20MB, 5", d.LogFileMaxBytes, d.LogFileBackups)
+	}
+	var got []string
+	for _, o := range res.Omitted {
+		got = append(got, fmt.Sprintf("%d %s: %s", o.Line, o.Key, o.Why))
+	}
+	want := "5 minfds: programs get the limit of open files ctlsupd starts with: set LimitNOFILE=65535 in its unit (the shipped unit sets 65536)"
+	if strings.Join(got, "\n") != want {
+		t.Errorf("omissions\n got %s\nwant %s", strings.Join(got, "\n"), want)
+	}
+}
