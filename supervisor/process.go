@@ -132,19 +132,30 @@ type exitLog struct {
 	// stopped: the exit ended a stop, which supervisord logs as "stopped"
 	// and neither expected nor not.
 	stopped bool
+	// codeExpected: an exit code of exitcodes (a signal death is not).
+	codeExpected bool
+	level        slog.Level
 }
 
-// judge completes the line once the exit's transition is known: whether
-// it ended a stop, or was expected (an exit code of exitcodes, from
-// RUNNING), as supervisord's "exit status 1; not expected".
-func (e *exitLog) judge(from State, expected bool) {
+// judge completes the line once the exit's transition is known, as
+// supervisord's: "stopped" when it ended a stop (a readiness check's
+// timeout is a failed start, not a stop), else "exited" and whether it
+// was expected (a code of exitcodes, from RUNNING). What was not
+// expected is a warning; a stop is one unless its code is of exitcodes.
+func (e *exitLog) judge(from State, next *machine) {
+	e.stopped = from == Stopping && next.State == Stopped
+	ok := next.ExitExpected
 	switch {
-	case from == Stopping:
-		e.stopped = true
-	case expected:
+	case e.stopped:
+		ok = e.codeExpected
+	case ok:
 		e.text += "; expected"
 	default:
 		e.text += "; not expected"
+	}
+	e.level = slog.LevelInfo
+	if !ok {
+		e.level = slog.LevelWarn
 	}
 }
 
@@ -178,14 +189,14 @@ func (p *process) flushExitLog() {
 	}
 	p.a.exitLog = nil
 	l := p.logger()
-	if !l.Enabled(context.Background(), slog.LevelInfo) {
+	if !l.Enabled(context.Background(), e.level) {
 		return
 	}
 	msg := "exited"
 	if e.stopped {
 		msg = "stopped"
 	}
-	r := slog.NewRecord(e.at, slog.LevelInfo, msg, 0)
+	r := slog.NewRecord(e.at, e.level, msg, 0)
 	r.AddAttrs(slog.Int("pid", e.pid), slog.String("status", e.text))
 	l.Handler().Handle(context.Background(), r)
 }
@@ -406,7 +417,7 @@ func (p *process) step(ev event) error {
 	a.m = next
 	m := &a.m
 	if ev.kind == evExit && a.exitLog != nil {
-		a.exitLog.judge(prev, m.ExitExpected)
+		a.exitLog.judge(prev, m)
 	}
 	if p.onState != nil && (m.State != prev || m.HasVia) {
 		from := prev
@@ -542,7 +553,8 @@ func (p *process) handle(w wake) {
 		if w.gen != a.childGen || a.child == nil {
 			return
 		}
-		a.exitLog = &exitLog{at: time.Now(), pid: a.child.Pid(), text: w.exit.Text}
+		a.exitLog = &exitLog{at: time.Now(), pid: a.child.Pid(), text: w.exit.Text,
+			codeExpected: !w.exit.Signaled && p.spec.exitExpected(w.exit.Code), level: slog.LevelInfo}
 		a.child = nil
 		p.step(event{kind: evExit, exit: w.exit})
 		p.flushExitLog()

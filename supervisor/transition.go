@@ -85,9 +85,9 @@ type machine struct {
 
 	// Via is a state this transition passed through on its way (EXITED
 	// before a restart after an exit, BACKOFF before FATAL), which events
-	// must show as supervisord shows it; HasVia says there is one, and
-	// ExitExpected whether the exit was expected. They describe the last
-	// transition only.
+	// must show as supervisord shows it; HasVia says there is one. Both
+	// describe the last transition only. ExitExpected says whether the
+	// last exit was expected, as of that exit's transition.
 	Via          State
 	HasVia       bool
 	ExitExpected bool

@@ -168,8 +168,8 @@ func TestOS_ExitLineBeforeItsRestart(t *testing.T) {
 }
 
 // TestOS_ExitLinesSayWhetherExpected: the daemon's line for an exit says
-// what supervisord's says: "expected" or "not expected" after the exit
-// status, and "stopped" for the exit that ends a stop.
+// what supervisord's says, at its level: "expected" or "not expected"
+// after the exit status, and "stopped" for the exit that ends a stop.
 func TestOS_ExitLinesSayWhetherExpected(t *testing.T) {
 	dir := t.TempDir()
 	once := func(s *supervisor.ProcessSpec) { s.AutoRestart = supervisor.RestartNever }
@@ -188,10 +188,10 @@ func TestOS_ExitLinesSayWhetherExpected(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`msg=exited process=clean pid=\d+ status="exit status 0; expected"`,
-		`msg=exited process=dirty pid=\d+ status="exit status 3; not expected"`,
-		`msg=exited process=early pid=\d+ status="exit status 0; not expected"`, // before startsecs
-		`msg=stopped process=sleeper pid=\d+ status="terminated by SIGTERM"`,
+		`level=INFO msg=exited process=clean pid=\d+ status="exit status 0; expected"`,
+		`level=WARN msg=exited process=dirty pid=\d+ status="exit status 3; not expected"`,
+		`level=WARN msg=exited process=early pid=\d+ status="exit status 0; not expected"`, // before startsecs
+		`level=WARN msg=stopped process=sleeper pid=\d+ status="terminated by SIGTERM"`,    // not of exitcodes
 	} {
 		if !regexp.MustCompile(want).MatchString(h.log.String()) {
 			t.Errorf("no line matches %s:\n%s", want, h.log)
