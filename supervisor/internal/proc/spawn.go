@@ -64,7 +64,7 @@ type Container interface {
 // of its own whose id is its pid.
 type Process struct {
 	Pid       int
-	StartTime uint64 // the leader's, from /proc/PID/stat
+	StartTime uint64 // the leader's, as /proc/PID/stat gives it (see starttime.go)
 	grace     time.Duration
 	container Container
 	onExit    func(int, syscall.WaitStatus, bool)

@@ -8,14 +8,14 @@ import (
 
 // A child's start time, the half of its identity that tells it from a
 // later process with its pid, is what /proc/PID/stat says: the kernel's
-// CLOCK_BOOTTIME at the fork, in clock ticks (USER_HZ, 100 a second on
-// every Linux architecture), truncated. Read on each side of the fork,
+// CLOCK_BOOTTIME at the fork, in clock ticks (USER_HZ: clockTicks),
+// truncated. Read on each side of the fork,
 // that clock brackets it: when both reads fall in the same tick, the
 // tick is the start time, and the stat file (a path, an open, a read and
 // a parse under the reaper's lock) is read only when the fork straddles
 // a tick, once in a hundred or so.
 
-const nsPerTick = 1e9 / 100
+const nsPerTick = 1e9 / clockTicks
 
 // clockStartTimes counts the start times the clock pinned down.
 var clockStartTimes atomic.Uint64
