@@ -11,9 +11,14 @@ import (
 // heapGrowth is the GC percentage ctlsupd runs with. Its heap is mostly
 // long-lived per-program state, and its steady work (the log pump)
 // allocates nothing, so collections happen in bursts (a start, a reload)
-// and cost little: collecting at half the live heap's growth instead of
-// Go's default doubling kept 5000 idle programs in 39 MiB instead of 44.
-const heapGrowth = 50
+// and cost little. What a burst leaves behind is mostly holes: spans that
+// hold a few of the programs' objects among the garbage of the spawns,
+// which no collection can give back, and they grow with the garbage a
+// collection lets pile up. 10,000 idle programs held 65 MiB at Go's
+// default of 100, 58-60 at 50 and 53-55 at 25, which starts them in the
+// same time and CPU (five alternating starts of 1000: 1.26 s and 37-38
+// ticks of CPU either way).
+const heapGrowth = 25
 
 // limitHeapGrowth sets heapGrowth, unless GOGC in the environment decides.
 func limitHeapGrowth() {
