@@ -686,9 +686,10 @@ func (r *Runtime) run(ctx context.Context, a proc.Attr) (output []byte, status s
 	return output, status, err
 }
 
-// LogFile is a rotated log file written the way program logs are: rotated
-// exactly at its size, never through a planted symbolic link, and never
-// blocking its writer. The daemon's own log uses it.
+// LogFile is a rotated log file written the way program logs are, never
+// through a planted symbolic link and never blocking its writer, but
+// rotated before a record that would take it past its size instead of
+// exactly at it: no record is split. The daemon's own log uses it.
 type LogFile interface {
 	io.Writer
 	Reopen() error // for logrotate's create mode (SIGUSR2)
@@ -699,7 +700,7 @@ type LogFile interface {
 // OpenLogFile returns the log file at path; nothing is opened before the
 // first write.
 func OpenLogFile(path string, maxBytes int64, backups int) LogFile {
-	return logcap.NewSink(path, maxBytes, backups, nil)
+	return logcap.NewLineSink(path, maxBytes, backups)
 }
 
 // CheckUser reports whether a program's user exists, as a spawn would

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,17 +162,7 @@ func (c *converter) run(all []Section) (*Result, error) {
 func (c *converter) supervisord(s *Section) {
 	var logLevel string
 	for _, k := range s.Keys {
-		switch k.Name {
-		case "childlogdir":
-			c.logDir = k.Value
-		case "logfile":
-			if k.Value != "AUTO" && k.Value != "NONE" && k.Value != "syslog" {
-				fmt.Fprintf(&c.settings, "logfile = %s\n", tomlString(k.Value))
-			}
-		case "loglevel":
-			logLevel = map[string]string{"critical": "error", "error": "error", "warn": "warn", "info": "info",
-				"debug": "debug", "trace": "debug", "blather": "debug"}[strings.ToLower(k.Value)]
-		case "environment":
+		if k.Name == "environment" {
 			pairs, err := parseEnvironment(k.Value)
 			if err != nil {
 				c.omit(s, k.Name, err.Error(), k.Line)
@@ -180,25 +171,49 @@ func (c *converter) supervisord(s *Section) {
 			// supervisord's children inherit it: it goes into each
 			// program's environment.
 			c.daemonEnv = pairs
+			continue
+		}
+		// supervisord expands %(here)s and %(ENV_X)s in this section.
+		v, err := expand(k.Value, map[string]string{"here": filepath.Dir(s.File)})
+		if err != nil {
+			c.omit(s, k.Name, err.Error(), k.Line)
+			continue
+		}
+		switch k.Name {
+		case "childlogdir":
+			c.logDir = v
+		case "logfile":
+			if v != "AUTO" && v != "NONE" && v != "syslog" {
+				fmt.Fprintf(&c.settings, "logfile = %s\n", tomlString(v))
+			}
+		case "loglevel":
+			logLevel = map[string]string{"critical": "error", "error": "error", "warn": "warn", "info": "info",
+				"debug": "debug", "trace": "debug", "blather": "debug"}[strings.ToLower(k.Value)]
 		case "logfile_maxbytes":
-			fmt.Fprintf(&c.settings, "logfile_maxbytes = %s\n", sizeValue(k.Value))
+			if !sizeRE.MatchString(v) {
+				c.omit(s, k.Name, fmt.Sprintf("%q is not a size such as 50MB", v), k.Line)
+				continue
+			}
+			fmt.Fprintf(&c.settings, "logfile_maxbytes = %s\n", sizeValue(strings.TrimSpace(v)))
 		case "logfile_backups":
-			fmt.Fprintf(&c.settings, "logfile_backups = %s\n", k.Value)
-		case "minfds", "minprocs":
-			// supervisord raises its soft limit to these, and its children
-			// inherit it; ctlsupd's children get the limits ctlsupd
-			// started with (the unit's LimitNOFILE=, LimitNPROC=). Above
-			// supervisord's defaults, say so.
-			why, def := "programs get the limit of open files ctlsupd starts with: set LimitNOFILE="+k.Value+
-				" in its unit (the shipped unit sets 65536)", 1024
-			if k.Name == "minprocs" {
-				why, def = "programs get the limit of processes ctlsupd starts with: set LimitNPROC="+k.Value+" in its unit", 200
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 0 {
+				c.omit(s, k.Name, fmt.Sprintf("%q is not a number of files", v), k.Line)
+				continue
 			}
-			if n, err := strconv.Atoi(strings.TrimSpace(k.Value)); err != nil || n > def {
-				c.omit(s, k.Name, why, k.Line)
+			fmt.Fprintf(&c.settings, "logfile_backups = %d\n", n)
+		case "minfds":
+			// supervisord raises its soft limit to it, and its children
+			// inherit that; ctlsupd's children get the limit ctlsupd
+			// started with. Above supervisord's default, say so.
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err != nil || n > 1024 {
+				c.omit(s, k.Name, "programs get the limit of open files ctlsupd starts with: its unit's LimitNOFILE= must be at least "+
+					strings.TrimSpace(v)+" (the shipped unit's is 65536)", k.Line)
 			}
-		case "pidfile", "nodaemon", "silent", "nocleanup":
-			// ctlsupd manages these itself: pid file in state_dir, runs in the foreground under systemd.
+		case "pidfile", "nodaemon", "silent", "nocleanup", "minprocs":
+			// ctlsupd manages these itself: pid file in state_dir, runs in
+			// the foreground under systemd. minprocs only ever raises a
+			// soft limit of processes that is far higher already.
 		default:
 			c.omit(s, k.Name, "no ctlsupd equivalent", k.Line)
 		}
@@ -207,6 +222,9 @@ func (c *converter) supervisord(s *Section) {
 		fmt.Fprintf(&c.settings, "loglevel = %s\n", tomlString(logLevel))
 	}
 }
+
+// sizeRE is a size supervisord reads: bytes, or a number of KB, MB or GB.
+var sizeRE = regexp.MustCompile(`(?i)^\s*[0-9]+\s*(kb|mb|gb)?\s*$`)
 
 func (c *converter) httpServer(s *Section) {
 	var b strings.Builder

@@ -249,11 +249,12 @@ func TestConvert_DaemonLogAndLimits(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "supervisord.conf")
 	os.WriteFile(conf, []byte(`[supervisord]
-logfile=/var/log/supervisor/supervisord.log
+logfile=%(here)s/logs/supervisord.log
 logfile_maxbytes=20MB
 logfile_backups=5
 minfds=65535
-minprocs=200
+minprocs=4096
+childlogdir=%(here)s/logs
 [program:web]
 command=/bin/sleep 1000
 `), 0o644)
@@ -262,14 +263,45 @@ command=/bin/sleep 1000
 		t.Fatal(err)
 	}
 	cfg := load(t, res)
-	if d := cfg.Daemon; d.LogFileMaxBytes != 20<<20 || d.LogFileBackups != 5 {
+	d := cfg.Daemon
+	if d.LogFileMaxBytes != 20<<20 || d.LogFileBackups != 5 {
 		t.Errorf("daemon log rotation %d bytes, %d backups; want 20MB, 5", d.LogFileMaxBytes, d.LogFileBackups)
+	}
+	if d.LogFile != filepath.Join(dir, "logs", "supervisord.log") || d.LogDir != filepath.Join(dir, "logs") {
+		t.Errorf("logfile %s, log_dir %s: want %%(here)s expanded to %s", d.LogFile, d.LogDir, dir)
 	}
 	var got []string
 	for _, o := range res.Omitted {
 		got = append(got, fmt.Sprintf("%d %s: %s", o.Line, o.Key, o.Why))
 	}
-	want := "5 minfds: programs get the limit of open files ctlsupd starts with: set LimitNOFILE=65535 in its unit (the shipped unit sets 65536)"
+	want := "5 minfds: programs get the limit of open files ctlsupd starts with: its unit's LimitNOFILE= must be at least 65535 (the shipped unit's is 65536)"
+	if strings.Join(got, "\n") != want {
+		t.Errorf("omissions\n got %s\nwant %s", strings.Join(got, "\n"), want)
+	}
+}
+
+// TestConvert_BadDaemonLogSettings are listed as not carried over, and the
+// rest converts: they do not make a TOML that fails to load.
+func TestConvert_BadDaemonLogSettings(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "supervisord.conf")
+	os.WriteFile(conf, []byte(`[supervisord]
+logfile_maxbytes=lots
+logfile_backups=%(ENV_BACKUPS)s
+[program:web]
+command=/bin/sleep 1000
+`), 0o644)
+	res, err := ini.Convert([]string{conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	load(t, res)
+	var got []string
+	for _, o := range res.Omitted {
+		got = append(got, fmt.Sprintf("%d %s: %s", o.Line, o.Key, o.Why))
+	}
+	want := `2 logfile_maxbytes: "lots" is not a size such as 50MB
+3 logfile_backups: "${BACKUPS}" is not a number of files`
 	if strings.Join(got, "\n") != want {
 		t.Errorf("omissions\n got %s\nwant %s", strings.Join(got, "\n"), want)
 	}

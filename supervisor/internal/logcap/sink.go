@@ -33,14 +33,16 @@ type Sink struct {
 	mu sync.Mutex
 	// lj names and prunes backups; looked up at the first rotation, as
 	// most programs' logs never rotate.
-	lj         *lumberjack.Logger
-	f          *os.File // nil until the next write opens the path
-	fd         int
-	size       int64 // the write offset, which is the file's size
-	regular    bool  // f is a regular file (its size can be checked)
-	noSplice   bool  // the kernel cannot splice into f
-	closed     bool
-	dirChecked bool
+	lj      *lumberjack.Logger
+	f       *os.File // nil until the next write opens the path
+	fd      int
+	size    int64 // the write offset, which is the file's size
+	regular bool  // f is a regular file (its size can be checked)
+	// wholeWrites: a write is never split across files (see NewLineSink).
+	wholeWrites bool
+	noSplice    bool // the kernel cannot splice into f
+	closed      bool
+	dirChecked  bool
 	// When the next warning, rotation and check of the path may come, on
 	// the daemon's monotonic clock (see monoNow): 8 bytes each, where a
 	// time.Time takes 24, in a struct each log has.
@@ -82,6 +84,15 @@ func (h *Hub) OpenSink(path string, maxBytes int64, backups int, log *slog.Logge
 // first write.
 func NewSink(path string, maxBytes int64, backups int, log *slog.Logger) *Sink {
 	return &Sink{Path: path, MaxBytes: maxBytes, Backups: backups, Log: log}
+}
+
+// NewLineSink is a sink for a log written a whole record at a time (the
+// daemon's own): it rotates before a write that would take the file past
+// maxBytes, as supervisord's handler rotates after one, so that no record
+// is split across two files. A record larger than maxBytes gets a file
+// of its own.
+func NewLineSink(path string, maxBytes int64, backups int) *Sink {
+	return &Sink{Path: path, MaxBytes: maxBytes, Backups: backups, wholeWrites: true}
 }
 
 // rotators keeps one lumberjack.Logger per log path and backup count for
@@ -131,8 +142,18 @@ func (s *Sink) Write(p []byte) (int, error) {
 		s.dropped.Add(int64(len(p)))
 		return len(p), nil
 	}
+	if s.wholeWrites && s.MaxBytes > 0 && s.size > 0 && s.size+int64(len(p)) > s.MaxBytes {
+		s.rotateLocked()
+		if err := s.openLocked(); err != nil {
+			s.failLocked(int64(len(p)), err)
+			return len(p), nil
+		}
+	}
 	for rest := p; len(rest) > 0; {
 		room := s.roomLocked()
+		if s.wholeWrites {
+			room = int64(len(rest))
+		}
 		if s.f == nil {
 			s.dropped.Add(int64(len(rest)))
 			break

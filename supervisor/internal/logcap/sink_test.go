@@ -73,6 +73,38 @@ func TestSink_RotatesExactly(t *testing.T) {
 	}
 }
 
+// TestSink_LineSinkKeepsRecordsWhole: the daemon's log rotates before a
+// record that would not fit, so each file holds whole records, at most
+// maxbytes of them, and a record larger than that a file of its own.
+func TestSink_LineSinkKeepsRecordsWhole(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctlsupd.log")
+	s := NewLineSink(path, 1000, 10)
+	var all []byte
+	for i := range 60 {
+		record := fmt.Appendf(nil, "time=%d msg=spawned process=p%02d pid=%d\n", i, i, 1000+i)
+		if i == 30 {
+			record = append(bytes.Repeat([]byte("x"), 1500), '\n')
+		}
+		s.Write(record)
+		all = append(all, record...)
+	}
+	s.Close()
+	var got []byte
+	for _, f := range logFiles(t, path) {
+		b, _ := os.ReadFile(f)
+		if len(b) > 1000 && !bytes.Equal(b, all[bytes.Index(all, []byte("xxx")):][:1501]) {
+			t.Errorf("%s: %d bytes, more than 1000 and not the one large record", filepath.Base(f), len(b))
+		}
+		if len(b) == 0 || b[len(b)-1] != '\n' {
+			t.Errorf("%s does not end with a whole record: %q", filepath.Base(f), b)
+		}
+		got = append(got, b...)
+	}
+	if !bytes.Equal(got, all) {
+		t.Errorf("the files do not hold the records in order, once each (%d of %d bytes)", len(got), len(all))
+	}
+}
+
 // TestSink_OldBackupsArePruned keeps at most logfile_backups backups.
 func TestSink_OldBackupsArePruned(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.log")
