@@ -196,7 +196,7 @@ func (s *Server) methods() map[string]method {
 			fn: func(ctx context.Context, a args) (any, error) { return s.all(ctx, a, sup.Start) }},
 		"supervisor.stopProcess": {sig: []string{"boolean", "string", "boolean"}, help: "Stop one process, or every process of a group with \"group:*\".", opt: 1, params: []param{{"name", "\"group:name\", or \"group:*\""}, {"wait", "wait until it has stopped (default true)"}}, returns: "true once stopped",
 			fn: func(ctx context.Context, a args) (any, error) { return s.single(ctx, a, sup.Stop) }},
-		"supervisor.stopProcessGroup": {sig: []string{"array", "string", "boolean"}, help: "Stop every process of a group, in descending priority.", opt: 1, params: []param{{"name", "the group"}, {"wait", "wait until each has stopped (default true)"}}, returns: "a result struct per process",
+		"supervisor.stopProcessGroup": {sig: []string{"array", "string", "boolean"}, help: "Stop every process of a group, in priority order (as supervisord; its shutdown alone stops in reverse).", opt: 1, params: []param{{"name", "the group"}, {"wait", "wait until each has stopped (default true)"}}, returns: "a result struct per process",
 			fn: func(ctx context.Context, a args) (any, error) { return s.group(ctx, a, sup.Stop) }},
 		// ctlsup's own update, as ctlsup update uses it: after reloadConfig,
 		// stop only what changed in a group, then make its new spec the
@@ -254,7 +254,7 @@ func (s *Server) methods() map[string]method {
 			fn: func(context.Context, args) (any, error) { return statusTable(sup.Processes(), time.Now()), nil }},
 		"ctlsup.getAllProcessUsage": {sig: []string{"array"}, help: "What every process uses: CPU seconds (a counter across its restarts), memory, tasks, OOM kills and its cgroup.", returns: "a usage struct per process",
 			fn: func(context.Context, args) (any, error) { return s.usage(sup), nil }},
-		"supervisor.stopAllProcesses": {sig: []string{"array", "boolean"}, help: "Stop every process, in descending priority.", opt: 1, params: []param{{"wait", "wait until each has stopped (default true)"}}, returns: "a result struct per process",
+		"supervisor.stopAllProcesses": {sig: []string{"array", "boolean"}, help: "Stop every process, in priority order (as supervisord; its shutdown alone stops in reverse).", opt: 1, params: []param{{"wait", "wait until each has stopped (default true)"}}, returns: "a result struct per process",
 			fn: func(ctx context.Context, a args) (any, error) { return s.all(ctx, a, sup.Stop) }},
 		"supervisor.signalProcess": {sig: []string{"boolean", "string", "string"}, help: "Send a signal to one process, or to every process of a group with \"group:*\".", params: []param{{"name", "\"group:name\", or \"group:*\""}, {"signal", "a name (\"HUP\", \"SIGHUP\") or a number"}}, returns: "true once sent",
 			fn: func(ctx context.Context, a args) (any, error) { return s.signal(ctx, a, false) }},

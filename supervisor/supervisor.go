@@ -366,14 +366,19 @@ func (s *Supervisor) issueAndWait(procs []*process, o order, together bool, issu
 	return inCompletionOrder(results, round)
 }
 
-// resultRound is how often supervisord looks again at the processes a
-// request waits for, in priority order, answering with those done.
+// resultRound groups the waited results that finished close together,
+// which are then listed in priority order. supervisord looks at what a
+// request waits for each time its main loop turns (at least 50 ms apart,
+// and up to a second when nothing else happens), each look in priority
+// order.
 const resultRound = 50 * time.Millisecond
 
 // inCompletionOrder orders the results as supervisord's answer does, which
 // decides supervisorctl's exit status (the last failure's): refusals first
 // (round 0), then the waited ones by the round they finished in, each
-// round in priority order.
+// round in priority order. (supervisord also lists a start that is
+// RUNNING as its spawn returns, startsecs = 0, among the refusals; that
+// moves a line, never the exit status.)
 func inCompletionOrder(results []Result, round []int64) []Result {
 	idx := make([]int, len(results))
 	for i := range idx {

@@ -47,7 +47,8 @@ func (s *Supervisor) Start(ctx context.Context, t Target, w Wait) ([]Result, err
 	return s.one(t.Name, s.startOne(ctx, t.Name, w))
 }
 
-// Stop stops what t names, in descending priority.
+// Stop stops what t names, issuing the stops in priority order as
+// supervisord does (a process after those that depend on it).
 func (s *Supervisor) Stop(ctx context.Context, t Target, w Wait) ([]Result, error) {
 	switch {
 	case t.All:
