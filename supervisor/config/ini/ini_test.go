@@ -306,3 +306,24 @@ command=/bin/sleep 1000
 		t.Errorf("omissions\n got %s\nwant %s", strings.Join(got, "\n"), want)
 	}
 }
+
+// TestConvert_BadValuesNameTheINILine: a value supervisord would refuse
+// is an error that names the INI file and line, not a line of the TOML
+// convert wrote (which it removes when the result does not load).
+func TestConvert_BadValuesNameTheINILine(t *testing.T) {
+	for key, value := range map[string]string{
+		"umask":                   "9x",
+		"exitcodes":               "0,x",
+		"stopsignal":              "BOGUS",
+		"stdout_logfile_maxbytes": "lots",
+		"stderr_logfile_backups":  "many",
+		"stdout_capture_maxbytes": "1 megabyte",
+	} {
+		conf := filepath.Join(t.TempDir(), "supervisord.conf")
+		os.WriteFile(conf, []byte("[program:web]\ncommand=/bin/sleep 1000\n"+key+"="+value+"\n"), 0o644)
+		_, err := ini.Convert([]string{conf})
+		if err == nil || !strings.HasPrefix(err.Error(), conf+":3: [program:web] "+key) {
+			t.Errorf("%s=%s: error %v, want one naming %s:3", key, value, err, conf)
+		}
+	}
+}

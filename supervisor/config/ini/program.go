@@ -104,6 +104,9 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			}
 			fmt.Fprintf(w, "%s = %s\n", k.Name, tomlString(v))
 		case "umask":
+			if _, err := strconv.ParseUint(strings.TrimPrefix(k.Value, "0o"), 8, 32); err != nil {
+				return fmt.Errorf("%s:%d: [%s] umask = %q is not an octal mode such as 022", s.File, k.Line, s.Name, k.Value)
+			}
 			fmt.Fprintf(w, "umask = %s\n", tomlString(k.Value))
 		case "priority", "startsecs", "startretries", "stopwaitsecs":
 			n, err := strconv.Atoi(k.Value)
@@ -135,13 +138,20 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 		case "exitcodes":
 			var codes []string
 			for _, p := range strings.Split(k.Value, ",") {
-				if n, err := strconv.Atoi(strings.TrimSpace(p)); err == nil {
-					codes = append(codes, strconv.Itoa(n))
+				n, err := strconv.Atoi(strings.TrimSpace(p))
+				if err != nil {
+					return fmt.Errorf("%s:%d: [%s] exitcodes = %q: %q is not an exit code", s.File, k.Line, s.Name, k.Value, p)
 				}
+				codes = append(codes, strconv.Itoa(n))
 			}
 			fmt.Fprintf(w, "exitcodes = [%s]\n", strings.Join(codes, ", "))
 		case "stopsignal":
-			fmt.Fprintf(w, "stopsignal = %s\n", tomlString(strings.TrimPrefix(strings.ToUpper(k.Value), "SIG")))
+			sig := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(k.Value)), "SIG")
+			if !slices.Contains(stopSignals, sig) {
+				return fmt.Errorf("%s:%d: [%s] stopsignal = %q: ctlsupd stops a program with one of %s",
+					s.File, k.Line, s.Name, k.Value, strings.Join(stopSignals, ", "))
+			}
+			fmt.Fprintf(w, "stopsignal = %s\n", tomlString(sig))
 		case "stdout_logfile", "stderr_logfile":
 			switch strings.ToUpper(k.Value) {
 			case "AUTO":
@@ -181,7 +191,10 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			}
 			envWritten = true
 		case "stdout_capture_maxbytes", "stderr_capture_maxbytes":
-			fmt.Fprintf(w, "%s = %s\n", k.Name, sizeValue(k.Value))
+			if !sizeRE.MatchString(k.Value) {
+				return fmt.Errorf("%s:%d: [%s] %s = %q is not a size such as 1MB", s.File, k.Line, s.Name, k.Name, k.Value)
+			}
+			fmt.Fprintf(w, "%s = %s\n", k.Name, sizeValue(strings.TrimSpace(k.Value)))
 		case "stdout_events_enabled", "stderr_events_enabled":
 			b, err := boolean(k.Value)
 			if err != nil {
@@ -209,10 +222,17 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 		}
 	}
 	if maxBytes != nil {
-		fmt.Fprintf(w, "logfile_maxbytes = %s\n", sizeValue(maxBytes.Value))
+		if !sizeRE.MatchString(maxBytes.Value) {
+			return fmt.Errorf("%s:%d: [%s] %s = %q is not a size such as 50MB", s.File, maxBytes.Line, s.Name, maxBytes.Name, maxBytes.Value)
+		}
+		fmt.Fprintf(w, "logfile_maxbytes = %s\n", sizeValue(strings.TrimSpace(maxBytes.Value)))
 	}
 	if backups != nil {
-		fmt.Fprintf(w, "logfile_backups = %s\n", backups.Value)
+		n, err := strconv.Atoi(strings.TrimSpace(backups.Value))
+		if err != nil || n < 0 {
+			return fmt.Errorf("%s:%d: [%s] %s = %q is not a number of files", s.File, backups.Line, s.Name, backups.Name, backups.Value)
+		}
+		fmt.Fprintf(w, "logfile_backups = %d\n", n)
 	}
 	if report {
 		c.oneStreamsRotation(s, maxBytes, "50MB", "size", "maxbytes")
@@ -277,6 +297,9 @@ func sizeValue(v string) string {
 	}
 	return tomlString(v)
 }
+
+// stopSignals are the signals ctlsupd stops a program with (config.go's).
+var stopSignals = []string{"TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2"}
 
 // boolean reads supervisord's true/false/yes/no/on/off/1/0.
 func boolean(v string) (bool, error) {
