@@ -520,11 +520,36 @@ func (s *Supervisor) start(ctx context.Context, p *process, name string, w Wait)
 }
 
 func (s *Supervisor) awaitStart(ctx context.Context, p *process, name string) error {
-	if err := p.waitUntil(ctx, startedOrFailed); err != nil {
+	err := p.waitUntil(ctx, startedOrFailed)
+	for errors.Is(err, ErrAbnormalTermination) && stoppedByRequest(p.info.Load().State) {
+		// Stopped by another request. supervisord looks at a waited start
+		// only when its main loop turns, and a concurrent restart has
+		// usually started it again by then: two `supervisorctl restart`
+		// at once both answer "started". A start within restartedGrace
+		// is waited for as this one's.
+		grace, cancel := context.WithTimeout(ctx, restartedGrace)
+		again := p.waitUntil(grace, func(info *ProcessInfo) (bool, error) { return info.State == Starting || info.State == Running, nil })
+		cancel()
+		if again != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			break
+		}
+		err = p.waitUntil(ctx, startedOrFailed)
+	}
+	if err != nil {
 		return opErr("start", name, err, p.info.Load().SpawnErr)
 	}
 	return nil
 }
+
+func stoppedByRequest(s State) bool { return s == Stopping || s == Stopped }
+
+// restartedGrace is how long a waited start that another request stopped
+// waits for a start of the same process: the longest supervisord's main
+// loop sleeps.
+const restartedGrace = time.Second
 
 // startGroup starts the processes of a group that are not running, in
 // ascending priority; with WaitForDone it then waits for all of them.
