@@ -41,7 +41,13 @@ type Main struct {
 
 	client *client.Client
 	exit   int
+	// confirm asks the operator a yes/no question; nil (a command given
+	// on the command line) is yes.
+	confirm func(question string) bool
 }
+
+// confirmed asks, in the shell, whether to go on.
+func (m *Main) confirmed(question string) bool { return m.confirm == nil || m.confirm(question) }
 
 // NewMain returns a client writing to the process's stdout and stderr.
 func NewMain() *Main {
@@ -110,8 +116,12 @@ func (m *Main) resolveServer() error {
 		}
 		m.ServerURL = srv.URL
 		m.Peers = append(m.Peers, srv.Peers...)
+		// Each from the file unless given, as supervisorctl takes them.
 		if m.Username == "" {
-			m.Username, m.Password = srv.Username, srv.Password
+			m.Username = srv.Username
+		}
+		if m.Password == "" {
+			m.Password = srv.Password
 		}
 	}
 	if m.ServerURL == "" {

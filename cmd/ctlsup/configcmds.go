@@ -276,6 +276,9 @@ func doReload(m *Main, arg string) error {
 	if !m.noArgs("reload", arg, helpReload) {
 		return nil
 	}
+	if !m.confirmed("Really restart the remote supervisord process y/N? ") {
+		return nil
+	}
 	_, err := m.call("supervisor.restart")
 	if err != nil {
 		m.exit = exitGeneric
@@ -306,6 +309,9 @@ func doUpgrade(m *Main, arg string) error {
 
 func doShutdown(m *Main, arg string) error {
 	if !m.noArgs("shutdown", arg, helpShutdown) {
+		return nil
+	}
+	if !m.confirmed("Really shut the remote supervisord process down y/N? ") {
 		return nil
 	}
 	_, err := m.call("supervisor.shutdown")
