@@ -55,6 +55,20 @@ func TestCLI_ServerFromEnvJSONAndShell(t *testing.T) {
 		!strings.Contains(out, "*** Unknown syntax: bogus") || code != 0 {
 		t.Errorf("shell: exit %d\n%s", code, out)
 	}
+	// shutdown and reload ask first in the shell, and the next line
+	// answers: "n" (or anything but y...) leaves the daemon be.
+	out, _ = runMain("shutdown\nn\nreload\nnope\npid sleeper\n", env)
+	for _, want := range []string{"Really shut the remote supervisord process down y/N? ", "Really restart the remote supervisord process y/N? "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("shell: no question %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Shut down") || strings.Contains(out, "Restarted") || strings.Contains(out, "Unknown syntax") {
+		t.Errorf("shell: answered no, yet:\n%s", out)
+	}
+	if _, code := runMain("", env, "pid", "sleeper"); code != 0 {
+		t.Errorf("the daemon is gone after a shutdown answered no")
+	}
 }
 
 func TestCLI_Check(t *testing.T) {
@@ -102,5 +116,30 @@ func TestCLI_FindsTheServerWithoutReadingConfd(t *testing.T) {
 	os.WriteFile(conf, []byte(fmt.Sprintf("[unix_http_server]\nfile=%s\n\n[supervisorctl]\n\n[program:x]\ncommand=/bin/true\n", sock)), 0o644)
 	if out, code := runMain("", nil, "-c", conf, "pid"); code != 0 || strings.TrimSpace(out) == "" {
 		t.Errorf("-c with a supervisord INI file: exit %d\n%s", code, out)
+	}
+	// supervisorctl expands %(here)s and %(ENV_X)s in serverurl.
+	t.Setenv("CTLSUP_TEST_SOCKDIR", filepath.Dir(sock))
+	for _, url := range []string{"unix://%(here)s/" + filepath.Base(sock), "unix://%(ENV_CTLSUP_TEST_SOCKDIR)s/" + filepath.Base(sock)} {
+		conf := filepath.Join(filepath.Dir(sock), "supervisord.conf")
+		os.WriteFile(conf, []byte("[supervisorctl]\nserverurl="+url+"\n"), 0o644)
+		if out, code := runMain("", nil, "-c", conf, "pid"); code != 0 || strings.TrimSpace(out) == "" {
+			t.Errorf("-c with serverurl=%s: exit %d\n%s", url, code, out)
+		}
+	}
+}
+
+// TestCLI_PasswordOptionAlone: -p without -u replaces the file's password
+// and keeps its user, as supervisorctl takes each from the file only when
+// not given.
+func TestCLI_PasswordOptionAlone(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "supervisord.conf")
+	os.WriteFile(conf, []byte("[supervisorctl]\nserverurl=http://127.0.0.1:9\nusername=ops\npassword=secret\n"), 0o644)
+	m := NewMain()
+	m.ConfigPath, m.Password = conf, "wrong"
+	if err := m.resolveServer(); err != nil {
+		t.Fatal(err)
+	}
+	if m.Username != "ops" || m.Password != "wrong" {
+		t.Errorf("user %q password %q, want the file's user and -p's password", m.Username, m.Password)
 	}
 }

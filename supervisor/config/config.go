@@ -352,7 +352,11 @@ func (l *loader) daemon(f *file, d *Daemon) error {
 	c := r.table("control")
 	c.desc = "control"
 	c.checkKeys(controlKeys)
-	d.Control.Socket = f.abs(c.str("socket", filepath.Join(d.StateDir, "ctlsup.sock")))
+	socket, err := here.expand(c.str("socket", filepath.Join(d.StateDir, "ctlsup.sock")))
+	if err != nil {
+		c.fail("socket", "socket: %v", err)
+	}
+	d.Control.Socket = f.abs(socket)
 	mode := c.str("socket_mode", "0700")
 	if m, err := strconv.ParseUint(mode, 8, 32); err != nil || m > 0o777 {
 		c.fail("socket_mode", "socket_mode = %q is not an octal mode such as \"0700\"", mode)

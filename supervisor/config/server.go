@@ -69,11 +69,21 @@ func iniServer(path string) (Server, error) {
 	if err != nil {
 		return Server{}, err
 	}
+	// supervisorctl expands %(here)s (the file's directory) and
+	// %(ENV_X)s in what it reads; a name it cannot expand is an error.
+	var bad error
 	get := func(section, key string) string {
 		for i := range sections {
 			if sections[i].Name == section {
 				if k, ok := sections[i].Get(key); ok {
-					return strings.TrimSpace(k.Value)
+					v, err := ini.Expand(strings.TrimSpace(k.Value), map[string]string{"here": filepath.Dir(sections[i].File)})
+					if err == nil {
+						v, err = (&expander{daemon: os.LookupEnv}).expand(v)
+					}
+					if err != nil && bad == nil {
+						bad = fmt.Errorf("%s:%d: [%s] %s: %v", sections[i].File, k.Line, section, key, err)
+					}
+					return v
 				}
 			}
 		}
@@ -100,5 +110,8 @@ func iniServer(path string) (Server, error) {
 	if get("supervisorctl", "username") != "" {
 		s.Username, s.Password = get("supervisorctl", "username"), get("supervisorctl", "password")
 	}
-	return s, nil
+	if strings.HasPrefix(s.URL, "unix://") {
+		s.URL = "unix://" + filepath.Clean(strings.TrimPrefix(s.URL, "unix://"))
+	}
+	return s, bad
 }

@@ -229,7 +229,24 @@ var sizeRE = regexp.MustCompile(`(?i)^\s*[0-9]+\s*(kb|mb|gb)?\s*$`)
 func (c *converter) httpServer(s *Section) {
 	var b strings.Builder
 	b.WriteString("\n[control]\n")
-	for _, k := range s.Keys {
+	for _, key := range s.Keys {
+		// supervisord expands %(here)s and %(ENV_X)s in these too.
+		v, err := expand(key.Value, map[string]string{"here": filepath.Dir(s.File)})
+		if err != nil {
+			c.omit(s, key.Name, err.Error(), key.Line)
+			continue
+		}
+		if socketPath := s.Name == "unix_http_server" && key.Name == "file"; !socketPath {
+			// Only the socket path is ${}-expanded by ctlsupd: the others
+			// are taken as written.
+			if strings.Contains(v, "${") {
+				c.omit(s, key.Name, "an %(ENV_X)s expansion is read for the socket path only", key.Line)
+				continue
+			}
+			v = strings.ReplaceAll(v, "$$", "$")
+		}
+		k := key
+		k.Value = v
 		switch {
 		case s.Name == "unix_http_server" && k.Name == "file":
 			fmt.Fprintf(&b, "socket = %s\n", tomlString(k.Value))

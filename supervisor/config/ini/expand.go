@@ -118,3 +118,8 @@ func parseEnvironment(s string) ([][2]string, error) {
 	}
 	return out, nil
 }
+
+// Expand is expand for a value read outside a conversion: %(here)s and
+// the other names in vars, %(ENV_X)s as ${X} (and $ as $$) for ctlsup's
+// own expansion to resolve.
+func Expand(s string, vars map[string]string) (string, error) { return expand(s, vars) }

@@ -327,3 +327,31 @@ func TestConvert_BadValuesNameTheINILine(t *testing.T) {
 		}
 	}
 }
+
+// TestConvert_ServerSectionsExpand: supervisord expands %(here)s in the
+// socket path; a literal $ in a password stays one.
+func TestConvert_ServerSectionsExpand(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "supervisord.conf")
+	os.WriteFile(conf, []byte(`[unix_http_server]
+file=%(here)s/run/supervisor.sock
+username=ops
+password=pa$s%%
+[program:web]
+command=/bin/sleep 1000
+`), 0o644)
+	res, err := ini.Convert([]string{conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Omitted) != 0 {
+		t.Errorf("omitted: %v", res.Omitted)
+	}
+	c := load(t, res).Daemon.Control
+	if c.Socket != filepath.Join(dir, "run", "supervisor.sock") {
+		t.Errorf("socket %s, want %%(here)s expanded", c.Socket)
+	}
+	if c.SocketPassword != "pa$s%" {
+		t.Errorf("password %q, want pa$s%%", c.SocketPassword)
+	}
+}
