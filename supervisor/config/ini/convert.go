@@ -85,6 +85,8 @@ type converter struct {
 	control  []string
 	// groupPrio is each [group:x]'s priority, which its instance keeps.
 	groupPrio map[string]string
+	// stateDir is the converted state_dir: beside supervisord's pid file.
+	stateDir string
 	// daemonEnv is [supervisord] environment, which every program gets.
 	daemonEnv [][2]string
 }
@@ -130,8 +132,11 @@ func (c *converter) run(all []Section) (*Result, error) {
 			c.omit(s, "", "unknown section", s.Line)
 		}
 	}
-	fmt.Fprintf(&c.daemon, "# Converted by ctlsup convert from supervisord configuration.\ninclude = [\"conf.d/*.toml\"]\nlog_dir = %s\nstate_dir = \"/run/ctlsup\"\n",
-		tomlString(c.logDir))
+	if c.stateDir == "" {
+		c.stateDir = "/run/ctlsup"
+	}
+	fmt.Fprintf(&c.daemon, "# Converted by ctlsup convert from supervisord configuration.\ninclude = [\"conf.d/*.toml\"]\nlog_dir = %s\nstate_dir = %s\n",
+		tomlString(c.logDir), tomlString(c.stateDir))
 	c.daemon.WriteString(c.settings.String())
 	c.daemon.WriteString(strings.Join(c.control, ""))
 	c.progs.WriteString("# Converted by ctlsup convert from supervisord configuration.\n")
@@ -210,7 +215,13 @@ func (c *converter) supervisord(s *Section) {
 				c.omit(s, k.Name, "programs get the limit of open files ctlsupd starts with: its unit's LimitNOFILE= must be at least "+
 					strings.TrimSpace(v)+" (the shipped unit's is 65536)", k.Line)
 			}
-		case "pidfile", "nodaemon", "silent", "nocleanup", "minprocs":
+		case "pidfile":
+			// ctlsupd keeps its pid file (ctlsupd.pid) with its other
+			// state, in a directory beside supervisord's pid file: a
+			// configuration that runs without root keeps doing so, and two
+			// converted daemons do not share one state directory.
+			c.stateDir = filepath.Join(filepath.Dir(v), "ctlsup")
+		case "nodaemon", "silent", "nocleanup", "minprocs":
 			// ctlsupd manages these itself: pid file in state_dir, runs in
 			// the foreground under systemd. minprocs only ever raises a
 			// soft limit of processes that is far higher already.

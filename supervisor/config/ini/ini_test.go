@@ -255,6 +255,7 @@ logfile_backups=5
 minfds=65535
 minprocs=4096
 childlogdir=%(here)s/logs
+pidfile=%(here)s/run/supervisord.pid
 [program:web]
 command=/bin/sleep 1000
 `), 0o644)
@@ -269,6 +270,9 @@ command=/bin/sleep 1000
 	}
 	if d.LogFile != filepath.Join(dir, "logs", "supervisord.log") || d.LogDir != filepath.Join(dir, "logs") {
 		t.Errorf("logfile %s, log_dir %s: want %%(here)s expanded to %s", d.LogFile, d.LogDir, dir)
+	}
+	if d.StateDir != filepath.Join(dir, "run", "ctlsup") {
+		t.Errorf("state_dir %s, want ctlsup beside the pid file", d.StateDir)
 	}
 	var got []string
 	for _, o := range res.Omitted {
