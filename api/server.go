@@ -355,10 +355,12 @@ func signalText(v any) string {
 	return s
 }
 
-// spawned reports whether p has been spawned: its logs exist from then
-// on in supervisord, which makes them at the spawn; ctlsupd makes them at
-// the first output, and reads a spawned process's missing log as empty.
-func spawned(p *supervisor.ProcessInfo) bool { return !p.Start.IsZero() }
+// spawned reports whether a process of p has existed: its logs exist
+// from then on in supervisord, which makes them at the spawn; ctlsupd
+// makes them at the first output, and reads a spawned process's missing
+// log as empty. A spawn that failed before there was a process (a missing
+// command) leaves no log in supervisord either: NO_FILE.
+func spawned(p *supervisor.ProcessInfo) bool { return p.Pid != 0 || !p.Stop.IsZero() }
 
 func stdoutPath(p *supervisor.ProcessInfo) string { return p.Spec.Stdout.Path }
 func stderrPath(p *supervisor.ProcessInfo) string { return p.Spec.Stderr.Path }

@@ -44,7 +44,8 @@ type fixture struct {
 	numprocs      int
 	autostart     bool
 	startsecs     int
-	priority      int // 0: the default, 999
+	priority      int  // 0: the default, 999
+	fatal         bool // an autostart that ends FATAL
 }
 
 var fixtures = []fixture{
@@ -62,6 +63,9 @@ var fixtures = []fixture{
 	// answered as it is reaped, before or after its spawn returned.)
 	{name: "crashing", command: "/bin/sh -c 'sleep 0.3; exit 1'", startsecs: 1},
 	{name: "missing", command: "/no/such/binary"},
+	// Autostarted, it goes FATAL without ever having a process: it has no
+	// log (NO_FILE), where a process that ran and wrote nothing has one.
+	{name: "vanished", command: "/no/such/binary", autostart: true, fatal: true},
 }
 
 // daemon is a running supervisord or ctlsupd with the fixtures.
@@ -216,27 +220,33 @@ func settled(name string) func(t *testing.T, d *daemon) {
 
 func (d *daemon) waitAutostarted(t *testing.T) {
 	t.Helper()
-	want := 0
+	want, wantFatal := 0, 0
 	for _, f := range fixtures {
-		if f.autostart {
+		switch {
+		case f.autostart && f.fatal:
+			wantFatal++
+		case f.autostart:
 			want += max(f.numprocs, 1)
 		}
 	}
 	c, _ := client.New(d.url, "", "")
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		running := 0
+		running, fatal := 0, 0
 		all, _ := c.Call("supervisor.getAllProcessInfo")
 		for _, p := range list(all) {
-			if fstr(p, "statename") == "RUNNING" {
+			switch fstr(p, "statename") {
+			case "RUNNING":
 				running++
+			case "FATAL":
+				fatal++
 			}
 		}
-		if running == want {
+		if running == want && fatal == wantFatal {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d of %d autostart processes running", d.kind, running, want)
+			t.Fatalf("%s: %d of %d autostart processes running, %d of %d FATAL", d.kind, running, want, fatal, wantFatal)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -358,6 +368,8 @@ var sequence = []step{
 	{line: "tail -4 chatty"},
 	{line: "tail nosuch"},
 	{line: "tail failing"},
+	{line: "tail vanished"},
+	{line: "tail vanished stderr"},
 	{line: "tail chatty bogus"},
 	{line: "tail"},
 	{line: "clear chatty"},
