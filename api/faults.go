@@ -80,15 +80,17 @@ func toFault(err error, name string) *xmlrpc.Fault {
 	}
 	for _, m := range engineFaults {
 		if errors.Is(err, m.err) {
+			if m.code == faultShutdownState {
+				return fault(m.code, "")
+			}
 			detail := name
 			var oe *supervisor.OpError
-			switch {
-			case m.code == faultShutdownState:
-				detail = ""
-			case (m.code == faultNoFile || m.code == faultNotExecutable || m.code == faultFailed) && errors.As(err, &oe) && oe.Detail != "":
+			if (m.code == faultNoFile || m.code == faultNotExecutable || m.code == faultFailed) && errors.As(err, &oe) && oe.Detail != "" {
 				detail = oe.Detail
 			}
-			return fault(m.code, detail)
+			// supervisord's text is "CODE: " and the name, even an
+			// empty one ("BAD_NAME: ").
+			return &xmlrpc.Fault{Code: m.code, String: faultNames[m.code] + ": " + detail}
 		}
 	}
 	return fault(faultFailed, err.Error())

@@ -333,6 +333,12 @@ func (s *Server) methods() map[string]method {
 			}},
 		"supervisor.sendProcessStdin": {sig: []string{"boolean", "string", "string"}, help: "Write characters to a process's stdin.", params: []param{{"name", "\"group:name\""}, {"chars", "the characters to write"}}, returns: "true once written",
 			fn: func(ctx context.Context, a args) (any, error) {
+				if len(a.p) == 2 {
+					if _, ok := a.p[1].(string); !ok {
+						// supervisord names what it was given instead.
+						return nil, fault(faultIncorrectParameters, fmt.Sprint(a.p[1]))
+					}
+				}
 				name, chars := a.str(0), a.str(1)
 				if a.err != nil {
 					return nil, a.err
