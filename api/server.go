@@ -71,8 +71,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveRPC(w, r)
 	case strings.HasPrefix(r.URL.Path, "/logtail/"), r.URL.Path == "/mainlogtail":
 		s.serveTail(w, r)
-	case r.URL.Path == "/", strings.HasPrefix(r.URL.Path, "/ui/"):
+	case r.URL.Path == "/", r.URL.Path == "/index.html", strings.HasPrefix(r.URL.Path, "/ui/"):
 		s.serveWeb(w, r)
+	case r.URL.Path == "/tail.html":
+		serveOldTail(w, r)
 	default:
 		http.NotFound(w, r)
 	}

@@ -278,10 +278,41 @@ func TestServer_HTTPErrors(t *testing.T) {
 		"too big":   {"/RPC2", strings.Repeat("x", 2<<20), 413},
 		"unknown":   {"/nosuch", "", 404},
 		"no log":    {"/logtail/nosuch", "", 404},
+		// supervisord's addresses of its page and its tail page.
+		"index.html": {"/index.html", "", 200},
+		"tail.html":  {"/tail.html", "", 404},
 	} {
 		if resp := post(t, h.sock, tc.path, tc.body, nil); resp.StatusCode != tc.status {
 			t.Errorf("%s: status %d, want %d", name, resp.StatusCode, tc.status)
 		}
+	}
+}
+
+// TestServer_OldTailPage: supervisord's /tail.html?processname=NAME leads
+// to the process's live tail, and its page's title is kept for checks
+// that look for it.
+func TestServer_OldTailPage(t *testing.T) {
+	h := newHarness(t, nil)
+	c := &http.Client{
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return net.Dial("unix", h.sock)
+		}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	resp, err := c.Get("http://localhost/tail.html?processname=grp%3Aweb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != "logtail/grp:web" {
+		t.Errorf("tail.html: %d to %q, want 302 to logtail/grp:web", resp.StatusCode, loc)
+	}
+	resp, err = c.Get("http://localhost/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(page), "Supervisor Status") {
+		t.Error("index.html: the page's title lacks \"Supervisor Status\"")
 	}
 }
 

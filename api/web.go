@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -37,7 +38,11 @@ var csrfToken = func() string {
 // and POST /ui/action.
 func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case r.URL.Path == "/" && r.Method == http.MethodGet:
+	case (r.URL.Path == "/" || r.URL.Path == "/index.html") && r.Method == http.MethodGet:
+		// /index.html is supervisord's address of the page, which
+		// bookmarks and proxies keep. Its ?action= links (GETs that
+		// restart or stop) are not acted on: the page's actions are
+		// POSTs with its token, which another site cannot forge.
 		page, _ := webFiles.ReadFile("web/index.html")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
@@ -51,6 +56,20 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// serveOldTail answers supervisord's /tail.html?processname=NAME, the
+// page its status page linked for a log, with the log's live tail.
+func serveOldTail(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("processname")
+	if r.Method != http.MethodGet || name == "" {
+		http.NotFound(w, r)
+		return
+	}
+	// Relative, as the page's own links are: it works behind a proxy
+	// that serves the daemon under a path of its own.
+	w.Header().Set("Location", "logtail/"+url.PathEscape(name))
+	w.WriteHeader(http.StatusFound)
 }
 
 // uiProcess is one row of the page.
