@@ -270,7 +270,11 @@ func (m *Main) openLog() error {
 	var level slog.Level
 	level.UnmarshalText([]byte(m.Config.Daemon.LogLevel))
 	if m.Logger == nil {
-		m.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+		if m.Config.Daemon.LogFormat == "supervisord" {
+			m.Logger = slog.New(newSupervisordLog(w, level))
+		} else {
+			m.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+		}
 	}
 	return nil
 }

@@ -43,10 +43,13 @@ type Daemon struct {
 	LogFileMaxBytes int64
 	LogFileBackups  int
 	LogLevel        string // debug, info, warn, error
-	Control         Control
-	Metrics         Metrics
-	Webhook         Webhook
-	Cluster         Cluster
+	// LogFormat is the daemon log's format: "logfmt" (slog's key=value
+	// text) or "supervisord" (supervisord.log's lines, for what reads it).
+	LogFormat string
+	Control   Control
+	Metrics   Metrics
+	Webhook   Webhook
+	Cluster   Cluster
 }
 
 // Cluster is the [cluster] table: the coordination service that keeps a
@@ -103,7 +106,7 @@ type Metrics struct {
 // ServerURL is the URL supervisorctl would use for this daemon.
 func (d *Daemon) ServerURL() string { return "unix://" + d.Control.Socket }
 
-var daemonKeys = []string{"include", "log_dir", "state_dir", "logfile", "logfile_maxbytes", "logfile_backups", "loglevel", "control", "metrics", "webhook", "cluster", "program", "instance", "socket", "eventlistener"}
+var daemonKeys = []string{"include", "log_dir", "state_dir", "logfile", "logfile_maxbytes", "logfile_backups", "loglevel", "log_format", "control", "metrics", "webhook", "cluster", "program", "instance", "socket", "eventlistener"}
 var clusterKeys = []string{"backend", "node", "lease_ttl", "fence_margin", "peers"}
 var includedKeys = []string{"include", "program", "instance", "socket", "eventlistener"}
 var controlKeys = []string{"socket", "socket_mode", "socket_owner", "http_listen", "username", "password",
@@ -348,6 +351,10 @@ func (l *loader) daemon(f *file, d *Daemon) error {
 	d.LogLevel = r.str("loglevel", "info")
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, d.LogLevel) {
 		r.fail("loglevel", "loglevel = %q is not one of debug, info, warn, error", d.LogLevel)
+	}
+	d.LogFormat = r.str("log_format", "logfmt")
+	if d.LogFormat != "logfmt" && d.LogFormat != "supervisord" {
+		r.fail("log_format", "log_format = %q is not logfmt or supervisord", d.LogFormat)
 	}
 	c := r.table("control")
 	c.desc = "control"

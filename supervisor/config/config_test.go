@@ -36,6 +36,8 @@ func TestLoad_Errors(t *testing.T) {
 	}{
 		"unknown key with suggestion": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nautorestrat = true\n",
 			`conf.d/app.toml:3: program "web": unknown key "autorestrat" (did you mean "autorestart"?)`},
+		"bad log format": {daemonFile + "log_format = \"json\"\n", "[program.web]\ncommand = \"/bin/true\"\n",
+			`ctlsupd.toml:4: daemon: log_format = "json" is not logfmt or supervisord`},
 		"supervisord key": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nstdout_logfile_maxbytes = \"1MB\"\n",
 			`conf.d/app.toml:3: program "web": unknown key "stdout_logfile_maxbytes" (did you mean logfile_maxbytes?)`},
 		"singleton numprocs": {daemonFile, "[program.celery-beat]\ncommand = \"/bin/true\"\nsingleton = true\n\nnumprocs = 2\n",

@@ -135,7 +135,8 @@ func (c *converter) run(all []Section) (*Result, error) {
 	if c.stateDir == "" {
 		c.stateDir = "/run/ctlsup"
 	}
-	fmt.Fprintf(&c.daemon, "# Converted by ctlsup convert from supervisord configuration.\ninclude = [\"conf.d/*.toml\"]\nlog_dir = %s\nstate_dir = %s\n",
+	// The daemon's log keeps supervisord.log's lines, for what reads them.
+	fmt.Fprintf(&c.daemon, "# Converted by ctlsup convert from supervisord configuration.\ninclude = [\"conf.d/*.toml\"]\nlog_dir = %s\nstate_dir = %s\nlog_format = \"supervisord\"\n",
 		tomlString(c.logDir), tomlString(c.stateDir))
 	c.daemon.WriteString(c.settings.String())
 	c.daemon.WriteString(strings.Join(c.control, ""))

@@ -271,6 +271,9 @@ command=/bin/sleep 1000
 	if d.LogFile != filepath.Join(dir, "logs", "supervisord.log") || d.LogDir != filepath.Join(dir, "logs") {
 		t.Errorf("logfile %s, log_dir %s: want %%(here)s expanded to %s", d.LogFile, d.LogDir, dir)
 	}
+	if d.LogFormat != "supervisord" {
+		t.Errorf("log_format %q, want supervisord's lines kept", d.LogFormat)
+	}
 	if d.StateDir != filepath.Join(dir, "run", "ctlsup") {
 		t.Errorf("state_dir %s, want ctlsup beside the pid file", d.StateDir)
 	}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestSupervisordLog: log_format = "supervisord" writes supervisord.log's
+// lines: its time format and level names, its wording for the process
+// lines it writes too, key=value pairs after the others.
+func TestSupervisordLog(t *testing.T) {
+	var b bytes.Buffer
+	log := slog.New(newSupervisordLog(&b, slog.LevelInfo))
+	web := log.With("process", "turkey:web")
+	web.Info("spawned", "pid", 42)
+	web.Info("success: turkey:web entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)", "process", "turkey:web")
+	web.Warn("exited", "pid", 42, "status", "exit status 1; not expected")
+	web.Warn("stopped", "pid", 43, "status", "terminated by SIGTERM")
+	web.Warn("spawn error", "err", "can't find command '/no/such'")
+	log.Info("ctlsupd started", "pid", 7, "config", "/etc/ctlsup/my app.toml")
+	log.Error("cannot bind", "err", "address in use")
+	log.Debug("not shown")
+	want := []string{
+		`INFO spawned: 'turkey:web' with pid 42`,
+		`INFO success: turkey:web entered RUNNING state, process has stayed up for > than 1 seconds \(startsecs\)`,
+		`WARN exited: turkey:web \(exit status 1; not expected\)`,
+		`WARN stopped: turkey:web \(terminated by SIGTERM\)`,
+		`WARN spawnerr: can't find command '/no/such'`,
+		`INFO ctlsupd started pid=7 config="/etc/ctlsup/my app.toml"`,
+		`ERRO cannot bind err="address in use"`,
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), b.String())
+	}
+	for i, w := range want {
+		if !regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ` + w + `$`).MatchString(lines[i]) {
+			t.Errorf("line %d: %q, want %s", i, lines[i], w)
+		}
+	}
+}
