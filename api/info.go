@@ -78,7 +78,7 @@ func noneIfEmpty(s string) string {
 
 // configInfo lists the pending configuration as supervisord's
 // getAllConfigInfo does, sorted by process name.
-func configInfo(s *supervisor.Supervisor, serverURL string) []any {
+func configInfo(s *supervisor.Supervisor) []any {
 	var out []xmlrpc.Struct
 	for _, g := range s.Pending() {
 		inuse := s.Active(g.Name)
@@ -86,6 +86,13 @@ func configInfo(s *supervisor.Supervisor, serverURL string) []any {
 			uid := any("none")
 			if p.User != "" {
 				uid = p.User
+			}
+			// A program has one rotation for its logs: stderr sent to
+			// stdout's log still shows it, as supervisord shows its
+			// stderr settings, used or not.
+			stderr := p.Stderr
+			if p.RedirectStderr {
+				stderr.MaxBytes, stderr.Backups = p.Stdout.MaxBytes, p.Stdout.Backups
 			}
 			out = append(out, xmlrpc.Struct{
 				{Name: "autostart", Value: p.AutoStart},
@@ -102,21 +109,22 @@ func configInfo(s *supervisor.Supervisor, serverURL string) []any {
 				{Name: "redirect_stderr", Value: p.RedirectStderr},
 				{Name: "startretries", Value: p.StartRetries},
 				{Name: "startsecs", Value: int(p.StartSecs / time.Second)},
-				{Name: "stdout_capture_maxbytes", Value: 0},
-				{Name: "stdout_events_enabled", Value: false},
+				{Name: "stdout_capture_maxbytes", Value: int(p.StdoutCaptureMaxBytes)},
+				{Name: "stdout_events_enabled", Value: p.StdoutEvents},
 				{Name: "stdout_logfile", Value: noneIfEmpty(p.Stdout.Path)},
 				{Name: "stdout_logfile_backups", Value: p.Stdout.Backups},
 				{Name: "stdout_logfile_maxbytes", Value: int(p.Stdout.MaxBytes)},
 				{Name: "stdout_syslog", Value: false},
 				{Name: "stopsignal", Value: int(p.StopSignal)},
 				{Name: "stopwaitsecs", Value: int(p.StopWait / time.Second)},
-				{Name: "stderr_capture_maxbytes", Value: 0},
-				{Name: "stderr_events_enabled", Value: false},
+				{Name: "stderr_capture_maxbytes", Value: int(p.StderrCaptureMaxBytes)},
+				{Name: "stderr_events_enabled", Value: p.StderrEvents},
 				{Name: "stderr_logfile", Value: noneIfEmpty(p.Stderr.Path)},
-				{Name: "stderr_logfile_backups", Value: p.Stderr.Backups},
-				{Name: "stderr_logfile_maxbytes", Value: int(p.Stderr.MaxBytes)},
+				{Name: "stderr_logfile_backups", Value: stderr.Backups},
+				{Name: "stderr_logfile_maxbytes", Value: int(stderr.MaxBytes)},
 				{Name: "stderr_syslog", Value: false},
-				{Name: "serverurl", Value: serverURL},
+				// A program's own serverurl option, which ctlsup has not.
+				{Name: "serverurl", Value: "none"},
 			})
 		}
 	}

@@ -4,6 +4,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/ctlsup/ctlsup/api/xmlrpc"
+	"github.com/ctlsup/ctlsup/supervisor"
 )
 
 // TestShellJoin: the command getAllConfigInfo reports splits back into the
@@ -27,6 +30,29 @@ func TestShellJoin(t *testing.T) {
 		got, err := exec.Command(py, args...).Output()
 		if err != nil || strings.TrimSpace(string(got)) != "True" {
 			t.Errorf("shlex splits %s otherwise: %s %v", line, got, err)
+		}
+	}
+}
+
+// TestConfigInfo_WhatTheProgramSays: getAllConfigInfo reports a program's
+// capture and event settings, its one rotation for a stderr sent to
+// stdout's log (supervisord shows its stderr settings, used or not), and
+// serverurl as supervisord does for a program without that option.
+func TestConfigInfo_WhatTheProgramSays(t *testing.T) {
+	spec := supervisor.ProcessSpec{Name: "web", Group: "web", Program: "web", Argv: []string{"/bin/sleep", "1"},
+		RedirectStderr: true, StdoutEvents: true, StdoutCaptureMaxBytes: 1 << 20,
+		Stdout: supervisor.LogSpec{Path: "/var/log/web.log", MaxBytes: 20 << 20, Backups: 5}}
+	s := supervisor.New(nil, []supervisor.GroupSpec{{Name: "web", Priority: 999, Processes: []supervisor.ProcessSpec{spec}}})
+	info := configInfo(s)[0].(xmlrpc.Struct)
+	for key, want := range map[string]any{
+		"stdout_capture_maxbytes": 1 << 20,
+		"stdout_events_enabled":   true,
+		"stderr_logfile_maxbytes": 20 << 20,
+		"stderr_logfile_backups":  5,
+		"serverurl":               "none",
+	} {
+		if got, _ := info.Get(key); got != want {
+			t.Errorf("%s = %v, want %v", key, got, want)
 		}
 	}
 }

@@ -277,7 +277,7 @@ func (s *Server) methods() map[string]method {
 				return results(rs), nil
 			}},
 		"supervisor.getAllConfigInfo": {sig: []string{"array"}, help: "The configuration of every process, active or not.", returns: "a struct per configured process",
-			fn: func(context.Context, args) (any, error) { return configInfo(sup, s.ServerURL), nil }},
+			fn: func(context.Context, args) (any, error) { return configInfo(sup), nil }},
 		"supervisor.getProcessInfo": {sig: []string{"struct", "string"}, help: "The state, pid, times and log paths of one process.", params: []param{{"name", "\"group:name\""}}, returns: "the process's info struct",
 			fn: func(_ context.Context, a args) (any, error) {
 				name := a.str(0)

@@ -29,7 +29,6 @@ type Server struct {
 	Supervisor     *supervisor.Supervisor
 	Version        string // getSupervisorVersion
 	Identification string // getIdentification; "supervisor" by default
-	ServerURL      string // reported in getAllConfigInfo
 	MainLog        string // the daemon's log file for readLog, "" if none
 	// Username and Password, when set, require HTTP basic auth on every
 	// request. Password may be "{SHA}" + hex sha1, as supervisord accepts.

@@ -117,7 +117,6 @@ func (m *Main) newAPI() {
 	d := m.Config.Daemon
 	s := api.NewServer(m.Supervisor)
 	s.Version = Version
-	s.ServerURL = d.ServerURL()
 	s.MainLog = d.LogFile
 	s.Logger = m.Logger
 	s.Shutdown = func() { m.ask(requestShutdown) }
