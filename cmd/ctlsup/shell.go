@@ -27,6 +27,7 @@ func (m *Main) shell() int {
 		}
 		line := strings.TrimSpace(sc.Text())
 		if line == "quit" || line == "exit" {
+			m.out("") // as at the end of input, as supervisorctl does
 			return 0
 		}
 		m.onecmd(line)
