@@ -372,15 +372,36 @@ func (l *loader) daemon(f *file, d *Daemon) error {
 	}
 	d.Control.SocketOwner = c.str("socket_owner", "")
 	d.Control.HTTPListen = c.str("http_listen", "")
-	d.Control.Username = c.str("username", "")
-	d.Control.Password = c.str("password", "")
-	d.Control.SocketUsername = c.str("socket_username", "")
-	d.Control.SocketPassword = c.str("socket_password", "")
-	d.Control.HTTPUsername = c.str("http_username", "")
-	d.Control.HTTPPassword = c.str("http_password", "")
-	for _, pair := range [][2]string{{"username", "password"}, {"socket_username", "socket_password"}, {"http_username", "http_password"}} {
-		if c.has(pair[1]) && !c.has(pair[0]) {
-			c.fail(pair[1], "%s without %s: set both", pair[1], pair[0])
+	// Credentials take ${NAME} from the daemon's environment, so that a
+	// password need not be written in the file.
+	credential := func(key string) string {
+		v, err := here.expand(c.str(key, ""))
+		if err != nil {
+			c.fail(key, "%s: %v", key, err)
+		}
+		return v
+	}
+	d.Control.Username = credential("username")
+	d.Control.Password = credential("password")
+	d.Control.SocketUsername = credential("socket_username")
+	d.Control.SocketPassword = credential("socket_password")
+	d.Control.HTTPUsername = credential("http_username")
+	d.Control.HTTPPassword = credential("http_password")
+	for _, pair := range []struct {
+		userKey, passKey string
+		user, pass       string
+	}{
+		{"username", "password", d.Control.Username, d.Control.Password},
+		{"socket_username", "socket_password", d.Control.SocketUsername, d.Control.SocketPassword},
+		{"http_username", "http_password", d.Control.HTTPUsername, d.Control.HTTPPassword},
+	} {
+		// Half a pair would leave the listener open to anyone who sends
+		// the user name: supervisord refuses it too.
+		switch {
+		case c.has(pair.passKey) && !c.has(pair.userKey):
+			c.fail(pair.passKey, "%s without %s: set both", pair.passKey, pair.userKey)
+		case pair.user != "" && pair.pass == "":
+			c.fail(pair.userKey, "%s without %s: set both", pair.userKey, pair.passKey)
 		}
 	}
 	m := r.table("metrics")

@@ -36,6 +36,8 @@ func TestLoad_Errors(t *testing.T) {
 	}{
 		"unknown key with suggestion": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nautorestrat = true\n",
 			`conf.d/app.toml:3: program "web": unknown key "autorestrat" (did you mean "autorestart"?)`},
+		"user without password": {daemonFile + "[control]\nhttp_listen = \"127.0.0.1:9001\"\nhttp_username = \"ops\"\n", "[program.web]\ncommand = \"/bin/true\"\n",
+			`ctlsupd.toml:6: control: http_username without http_password: set both`},
 		"bad log format": {daemonFile + "log_format = \"json\"\n", "[program.web]\ncommand = \"/bin/true\"\n",
 			`ctlsupd.toml:4: daemon: log_format = "json" is not logfmt or supervisord`},
 		"supervisord key": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nstdout_logfile_maxbytes = \"1MB\"\n",

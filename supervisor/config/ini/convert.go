@@ -248,11 +248,12 @@ func (c *converter) httpServer(s *Section) {
 			c.omit(s, key.Name, err.Error(), key.Line)
 			continue
 		}
-		if socketPath := s.Name == "unix_http_server" && key.Name == "file"; !socketPath {
-			// Only the socket path is ${}-expanded by ctlsupd: the others
-			// are taken as written.
-			if strings.Contains(v, "${") {
-				c.omit(s, key.Name, "an %(ENV_X)s expansion is read for the socket path only", key.Line)
+		// ctlsupd expands ${NAME} in the socket path and the credentials
+		// (a password from the environment stays there); the others are
+		// taken as written.
+		if expanded := key.Name == "username" || key.Name == "password" || (s.Name == "unix_http_server" && key.Name == "file"); !expanded {
+			if strings.Contains(strings.ReplaceAll(v, "$$", ""), "${") {
+				c.omit(s, key.Name, "an %(ENV_X)s expansion is read only in the socket path and the credentials", key.Line)
 				continue
 			}
 			v = strings.ReplaceAll(v, "$$", "$")

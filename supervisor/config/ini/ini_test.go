@@ -340,10 +340,15 @@ func TestConvert_BadValuesNameTheINILine(t *testing.T) {
 func TestConvert_ServerSectionsExpand(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "supervisord.conf")
+	t.Setenv("CTLSUP_TEST_PASSWORD", "from the environment")
 	os.WriteFile(conf, []byte(`[unix_http_server]
 file=%(here)s/run/supervisor.sock
 username=ops
 password=pa$s%%
+[inet_http_server]
+port=127.0.0.1:9001
+username=admin
+password=%(ENV_CTLSUP_TEST_PASSWORD)s
 [program:web]
 command=/bin/sleep 1000
 `), 0o644)
@@ -360,5 +365,9 @@ command=/bin/sleep 1000
 	}
 	if c.SocketPassword != "pa$s%" {
 		t.Errorf("password %q, want pa$s%%", c.SocketPassword)
+	}
+	// A password kept in the environment stays there, and is required.
+	if c.HTTPUsername != "admin" || c.HTTPPassword != "from the environment" {
+		t.Errorf("TCP credentials %q, %q: want admin and the environment's password", c.HTTPUsername, c.HTTPPassword)
 	}
 }
