@@ -285,12 +285,36 @@ func (m *Main) closeLog() {
 	}
 }
 
+// checkStateDir refuses a state directory another user could have made
+// or can write to (one under /tmp made first by someone else, say): its
+// journal names processes to stop, its pid file is truncated, its
+// sockets are served.
+func checkStateDir(dir string) error {
+	st, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("state_dir: %w", err)
+	}
+	sys, _ := st.Sys().(*syscall.Stat_t)
+	switch {
+	case !st.IsDir():
+		return fmt.Errorf("state_dir %s is not a directory (a symbolic link is not followed)", dir)
+	case sys != nil && int(sys.Uid) != os.Geteuid():
+		return fmt.Errorf("state_dir %s belongs to uid %d, not to ctlsupd's user (uid %d): remove it, or choose another", dir, sys.Uid, os.Geteuid())
+	case st.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("state_dir %s is writable by others (mode %04o): chmod go-w it", dir, st.Mode().Perm())
+	}
+	return nil
+}
+
 // lockStateDir makes sure one daemon owns a state directory: a second one
 // would stop the first one's programs as leftovers.
 func (m *Main) lockStateDir() error {
 	dir := m.Config.Daemon.StateDir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("cannot create state_dir: %w", err)
+	}
+	if err := checkStateDir(dir); err != nil {
+		return err
 	}
 	path := filepath.Join(dir, "ctlsupd.pid")
 	if in, ok := m.inherited["lock"]; ok {

@@ -354,3 +354,38 @@ func TestMain_OwnLogRotates(t *testing.T) {
 		}
 	}
 }
+
+// TestMain_RefusesAStateDirOthersControl: a state_dir others can write to,
+// a symbolic link, or (as root) one another user made is refused before
+// anything in it is trusted or truncated.
+func TestMain_RefusesAStateDirOthersControl(t *testing.T) {
+	cases := map[string]func(dir string){
+		"writable by others": func(dir string) { os.MkdirAll(dir, 0o755); os.Chmod(dir, 0o777) },
+		"a symbolic link":    func(dir string) { os.MkdirAll(dir+".real", 0o755); os.Symlink(dir+".real", dir) },
+	}
+	if os.Geteuid() == 0 {
+		cases["another user's"] = func(dir string) { os.MkdirAll(dir, 0o755); os.Chown(dir, 65534, 65534) }
+	}
+	for name, plant := range cases {
+		path := testConfig(t, map[string]string{"a.toml": program("web", "sleep")})
+		state := filepath.Join(filepath.Dir(path), "state")
+		plant(state)
+		sigs := make(chan os.Signal, 1)
+		m := &Main{ConfigPath: path, Stdout: io.Discard, Stderr: io.Discard, Signals: sigs}
+		done := make(chan error, 1)
+		go func() { done <- m.Run(context.Background()) }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "state_dir") {
+				t.Errorf("%s: Run returned %v, want the state_dir refused", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s: the daemon started", name)
+			sigs <- syscall.SIGTERM
+			<-done
+		}
+		if _, err := os.Stat(filepath.Join(state, "ctlsupd.pid")); err == nil {
+			t.Errorf("%s: the pid file was written", name)
+		}
+	}
+}
