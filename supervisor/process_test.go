@@ -482,3 +482,46 @@ func TestSupervisor_TellsTheRuntimeItIsClosingBeforeTheStops(t *testing.T) {
 		}
 	})
 }
+
+// TestSupervisor_ConcurrentRestarts: a waited start that another request
+// stops and starts again within supervisord's 50 ms look answers
+// "started", as two `supervisorctl restart` of a program that ends at once
+// both do against supervisord; a stop that takes longer (a graceful
+// server), or a stop alone, makes it abnormal termination.
+func TestSupervisor_ConcurrentRestarts(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		slowStop   bool
+		startAgain bool
+		want       error
+	}{
+		{"restarted at once", false, true, nil},
+		{"restarted after a slow stop", true, true, ErrAbnormalTermination},
+		{"stopped only", false, false, ErrAbnormalTermination},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rt := newFakeRuntime()
+				rt.set("web", fakeBehavior{ignoreTerm: tc.slowStop})
+				s := mustOpen(t, rt, named("web", func(s *ProcessSpec) {
+					s.AutoStart, s.StartSecs, s.StopWait = false, time.Second, 200*time.Millisecond
+				}))
+				defer s.Close(context.Background())
+				first := make(chan error, 1)
+				go func() { first <- s.startOne(context.Background(), "web", WaitForDone) }()
+				synctest.Wait()
+				if err := s.stopOne(context.Background(), "web", WaitForDone); err != nil {
+					t.Fatal(err)
+				}
+				if tc.startAgain {
+					if err := s.startOne(context.Background(), "web", WaitForDone); err != nil {
+						t.Fatalf("the second restart's start: %v", err)
+					}
+				}
+				if err := <-first; !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+					t.Errorf("the first start: %v, want %v", err, tc.want)
+				}
+			})
+		})
+	}
+}

@@ -520,14 +520,19 @@ func (s *Supervisor) start(ctx context.Context, p *process, name string, w Wait)
 }
 
 func (s *Supervisor) awaitStart(ctx context.Context, p *process, name string) error {
-	err := p.waitUntil(ctx, startedOrFailed)
-	for errors.Is(err, ErrAbnormalTermination) && stoppedByRequest(p.info.Load().State) {
-		// Stopped by another request. supervisord looks at a waited start
-		// only when its main loop turns, and a concurrent restart has
-		// usually started it again by then: two `supervisorctl restart`
-		// at once both answer "started". A start within restartedGrace
-		// is waited for as this one's.
-		grace, cancel := context.WithTimeout(ctx, restartedGrace)
+	var judged State
+	cond := func(info *ProcessInfo) (bool, error) {
+		judged = info.State
+		return startedOrFailed(info)
+	}
+	err := p.waitUntil(ctx, cond)
+	for errors.Is(err, ErrAbnormalTermination) && (judged == Stopping || judged == Stopped) {
+		// Stopped by another request. While a stop is under way
+		// supervisord looks at a waited start every 50 ms: a concurrent
+		// restart that stops and starts the process again between two
+		// looks (a program that ends at once) has both restarts answer
+		// "started". A start within a look's time is this one's too.
+		grace, cancel := context.WithTimeout(ctx, resultRound)
 		again := p.waitUntil(grace, func(info *ProcessInfo) (bool, error) { return info.State == Starting || info.State == Running, nil })
 		cancel()
 		if again != nil {
@@ -536,20 +541,13 @@ func (s *Supervisor) awaitStart(ctx context.Context, p *process, name string) er
 			}
 			break
 		}
-		err = p.waitUntil(ctx, startedOrFailed)
+		err = p.waitUntil(ctx, cond)
 	}
 	if err != nil {
 		return opErr("start", name, err, p.info.Load().SpawnErr)
 	}
 	return nil
 }
-
-func stoppedByRequest(s State) bool { return s == Stopping || s == Stopped }
-
-// restartedGrace is how long a waited start that another request stopped
-// waits for a start of the same process: the longest supervisord's main
-// loop sleeps.
-const restartedGrace = time.Second
 
 // startGroup starts the processes of a group that are not running, in
 // ascending priority; with WaitForDone it then waits for all of them.

@@ -199,40 +199,6 @@ func TestOS_ExitLinesSayWhetherExpected(t *testing.T) {
 	}
 }
 
-// TestOS_ConcurrentRestartsBothStart: a waited start that another
-// request's restart stops and starts again waits for that start, as two
-// `supervisorctl restart` at once both answer "started" from supervisord;
-// a stop alone still makes it fail.
-func TestOS_ConcurrentRestartsBothStart(t *testing.T) {
-	h := openOS(t, helperSpec(t.TempDir(), "slow", testhelper.Argv("sleep"), func(s *supervisor.ProcessSpec) {
-		s.StartSecs, s.AutoStart = time.Second, false
-	}))
-	ctx := context.Background()
-	for _, restart := range []bool{true, false} {
-		first := make(chan error, 1)
-		go func() { first <- supervisor.Err(h.s.Start(ctx, supervisor.Process("slow"), supervisor.WaitForDone)) }()
-		h.wait("slow", inState(supervisor.Starting))
-		if err := supervisor.Err(h.s.Stop(ctx, supervisor.Process("slow"), supervisor.WaitForDone)); err != nil {
-			t.Fatal(err)
-		}
-		if restart {
-			if err := supervisor.Err(h.s.Start(ctx, supervisor.Process("slow"), supervisor.WaitForDone)); err != nil {
-				t.Fatalf("the second restart's start: %v", err)
-			}
-			if err := <-first; err != nil {
-				t.Errorf("the first restart's start, started again by the second: %v, want started", err)
-			}
-			if err := supervisor.Err(h.s.Stop(ctx, supervisor.Process("slow"), supervisor.WaitForDone)); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := <-first; !errors.Is(err, supervisor.ErrAbnormalTermination) {
-			t.Errorf("a start stopped by another request: %v, want abnormal termination", err)
-		}
-	}
-}
-
 func TestOS_SignalDeathIsReportedAsSupervisordDoes(t *testing.T) {
 	h := openOS(t, helperSpec(t.TempDir(), "sleeper", testhelper.Argv("sleep"), nil))
 	h.wait("sleeper", inState(supervisor.Running))
