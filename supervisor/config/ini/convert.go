@@ -56,11 +56,19 @@ func Convert(paths []string) (*Result, error) {
 		for _, s := range secs {
 			if s.Name == "include" {
 				if k, ok := s.Get("files"); ok {
-					for _, pat := range strings.Fields(k.Value) {
+					// supervisord expands %(here)s and %(ENV_X)s in it first.
+					files, err := expandNow(k.Value, filepath.Dir(path))
+					if err != nil {
+						return nil, fmt.Errorf("%s:%d: [include] files: %v", path, k.Line, err)
+					}
+					for _, pat := range strings.Fields(files) {
 						if !filepath.IsAbs(pat) {
 							pat = filepath.Join(filepath.Dir(path), pat)
 						}
-						matches, _ := filepath.Glob(pat)
+						matches, err := filepath.Glob(pat)
+						if err != nil {
+							return nil, fmt.Errorf("%s:%d: [include] files: %q: %v", path, k.Line, pat, err)
+						}
 						slices.Sort(matches)
 						paths = append(paths, matches...)
 					}

@@ -2,6 +2,7 @@ package ini
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -123,3 +124,33 @@ func parseEnvironment(s string) ([][2]string, error) {
 // the other names in vars, %(ENV_X)s as ${X} (and $ as $$) for ctlsup's
 // own expansion to resolve.
 func Expand(s string, vars map[string]string) (string, error) { return expand(s, vars) }
+
+// expandNow resolves a value as supervisord does when it reads it, for
+// what convert itself uses (an include's files): %(here)s is here, and
+// %(ENV_X)s the environment's X now.
+func expandNow(s, here string) (string, error) {
+	v, err := expand(s, map[string]string{"here": here})
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		switch {
+		case strings.HasPrefix(v[i:], "$$"):
+			b.WriteByte('$')
+			i++
+		case strings.HasPrefix(v[i:], "${"):
+			end := strings.IndexByte(v[i:], '}')
+			name := v[i+2 : i+end]
+			val, ok := os.LookupEnv(name)
+			if !ok {
+				return "", fmt.Errorf("%%(ENV_%s)s: %s is not set", name, name)
+			}
+			b.WriteString(val)
+			i += end
+		default:
+			b.WriteByte(v[i])
+		}
+	}
+	return b.String(), nil
+}

@@ -371,3 +371,32 @@ command=/bin/sleep 1000
 		t.Errorf("TCP credentials %q, %q: want admin and the environment's password", c.HTTPUsername, c.HTTPPassword)
 	}
 }
+
+// TestConvert_IncludeExpands: [include] files expands %(here)s and
+// %(ENV_X)s as supervisord does; an unset name is an error, not an
+// include that silently matches nothing.
+func TestConvert_IncludeExpands(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "more"), 0o755)
+	os.WriteFile(filepath.Join(dir, "conf.d", "web.conf"), []byte("[program:web]\ncommand=/bin/sleep 1000\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "more", "worker.conf"), []byte("[program:worker]\ncommand=/bin/sleep 1000\n"), 0o644)
+	t.Setenv("CTLSUP_TEST_MORE", filepath.Join(dir, "more"))
+	conf := filepath.Join(dir, "supervisord.conf")
+	os.WriteFile(conf, []byte("[include]\nfiles = %(here)s/conf.d/*.conf %(ENV_CTLSUP_TEST_MORE)s/*.conf\n"), 0o644)
+	res, err := ini.Convert([]string{conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range load(t, res).Groups {
+		names = append(names, g.Name)
+	}
+	if strings.Join(names, " ") != "web worker" {
+		t.Errorf("programs %v, want web and worker from both includes", names)
+	}
+	os.WriteFile(conf, []byte("[include]\nfiles = %(ENV_CTLSUP_TEST_UNSET)s/*.conf\n"), 0o644)
+	if _, err := ini.Convert([]string{conf}); err == nil || !strings.Contains(err.Error(), "CTLSUP_TEST_UNSET is not set") {
+		t.Errorf("an unset name: %v, want an error naming it", err)
+	}
+}
