@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,7 +15,9 @@ import (
 // scrapers and checks written for supervisord.log (log_format =
 // "supervisord"): "2006-01-02 15:04:05,000 INFO spawned: 'web' with pid
 // 42", with supervisord's level names and, for the lines it also writes,
-// its wording. Other lines are the message and then key=value pairs.
+// its wording and level. Other lines are the message and then key=value
+// pairs. A process is named group:name where it has a group of its own:
+// supervisord's name alone would not tell the instances apart.
 type supervisordLog struct {
 	mu    *sync.Mutex
 	w     io.Writer
@@ -43,9 +46,13 @@ func (h *supervisordLog) WithGroup(string) slog.Handler { return h }
 func (h *supervisordLog) Handle(_ context.Context, r slog.Record) error {
 	attrs := append([]slog.Attr{}, h.attrs...)
 	r.Attrs(func(a slog.Attr) bool { attrs = append(attrs, a); return true })
+	level := r.Level
+	if r.Message == "spawn error" {
+		level = slog.LevelInfo // supervisord's spawnerr lines are INFO
+	}
 	var b strings.Builder
 	t := r.Time.Local()
-	fmt.Fprintf(&b, "%s,%03d %s ", t.Format("2006-01-02 15:04:05"), t.Nanosecond()/int(time.Millisecond), levelName(r.Level))
+	fmt.Fprintf(&b, "%s,%03d %s ", t.Format("2006-01-02 15:04:05"), t.Nanosecond()/int(time.Millisecond), levelName(level))
 	b.WriteString(supervisordText(r.Message, attrs))
 	b.WriteByte('\n')
 	h.mu.Lock()
@@ -102,8 +109,8 @@ func supervisordText(msg string, attrs []slog.Attr) string {
 			continue
 		}
 		v := a.Value.String()
-		if v == "" || strings.ContainsAny(v, " \"=") {
-			v = fmt.Sprintf("%q", v)
+		if v == "" || strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == '"' || r == '=' || r == 0x7f }) {
+			v = strconv.Quote(v) // one line, whatever the value holds
 		}
 		fmt.Fprintf(&b, " %s=%s", a.Key, v)
 	}

@@ -22,15 +22,17 @@ func TestSupervisordLog(t *testing.T) {
 	web.Warn("spawn error", "err", "can't find command '/no/such'")
 	log.Info("ctlsupd started", "pid", 7, "config", "/etc/ctlsup/my app.toml")
 	log.Error("cannot bind", "err", "address in use")
+	log.Warn("odd", "value", "two\nlines")
 	log.Debug("not shown")
 	want := []string{
 		`INFO spawned: 'turkey:web' with pid 42`,
 		`INFO success: turkey:web entered RUNNING state, process has stayed up for > than 1 seconds \(startsecs\)`,
 		`WARN exited: turkey:web \(exit status 1; not expected\)`,
 		`WARN stopped: turkey:web \(terminated by SIGTERM\)`,
-		`WARN spawnerr: can't find command '/no/such'`,
+		`INFO spawnerr: can't find command '/no/such'`,
 		`INFO ctlsupd started pid=7 config="/etc/ctlsup/my app.toml"`,
 		`ERRO cannot bind err="address in use"`,
+		`WARN odd value="two\\nlines"`,
 	}
 	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
 	if len(lines) != len(want) {
