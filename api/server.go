@@ -73,7 +73,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/", r.URL.Path == "/index.html", strings.HasPrefix(r.URL.Path, "/ui/"):
 		s.serveWeb(w, r)
 	case r.URL.Path == "/tail.html":
-		serveOldTail(w, r)
+		s.serveOldTail(w, r)
 	default:
 		http.NotFound(w, r)
 	}

@@ -280,7 +280,7 @@ func TestServer_HTTPErrors(t *testing.T) {
 		"no log":    {"/logtail/nosuch", "", 404},
 		// supervisord's addresses of its page and its tail page.
 		"index.html": {"/index.html", "", 200},
-		"tail.html":  {"/tail.html", "", 404},
+		"tail.html":  {"/tail.html", "", 200},
 	} {
 		if resp := post(t, h.sock, tc.path, tc.body, nil); resp.StatusCode != tc.status {
 			t.Errorf("%s: status %d, want %d", name, resp.StatusCode, tc.status)
@@ -288,30 +288,37 @@ func TestServer_HTTPErrors(t *testing.T) {
 	}
 }
 
-// TestServer_OldTailPage: supervisord's /tail.html?processname=NAME leads
-// to the process's live tail, and its page's title is kept for checks
-// that look for it.
+// TestServer_OldTailPage: supervisord's /tail.html?processname=NAME shows
+// the end of the process's log as its tail page does, escaped, and its
+// /index.html is the page, whose title is kept for checks that look for it.
 func TestServer_OldTailPage(t *testing.T) {
 	h := newHarness(t, nil)
-	c := &http.Client{
-		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return net.Dial("unix", h.sock)
-		}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	h.waitRunning("grp:alpha")
+	os.WriteFile(filepath.Join(h.dir, "alpha.log"), []byte(strings.Repeat("x", 3000)+"<b>the end</b>\n"), 0o644)
+	get := func(path string) string {
+		resp := post(t, h.sock, path, "", nil)
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: status %d", path, resp.StatusCode)
+		}
+		return string(b)
 	}
-	resp, err := c.Get("http://localhost/tail.html?processname=grp%3Aweb")
-	if err != nil {
-		t.Fatal(err)
+	page := get("/tail.html?processname=grp:alpha")
+	for _, want := range []string{"Supervisor tail of process grp:alpha", "&lt;b&gt;the end&lt;/b&gt;", `href="logtail/grp:alpha"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("tail.html lacks %q:\n%s", want, page)
+		}
 	}
-	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != "logtail/grp:web" {
-		t.Errorf("tail.html: %d to %q, want 302 to logtail/grp:web", resp.StatusCode, loc)
+	if strings.Count(page, "x") > 1100 {
+		t.Errorf("tail.html shows more than the last 1024 bytes")
 	}
-	resp, err = c.Get("http://localhost/index.html")
-	if err != nil {
-		t.Fatal(err)
+	if page := get("/tail.html?processname=grp:alpha&limit=4000"); strings.Count(page, "x") < 3000 {
+		t.Errorf("limit=4000 shows %d of the 3000 bytes before the end", strings.Count(page, "x"))
 	}
-	page, _ := io.ReadAll(resp.Body)
-	if !strings.Contains(string(page), "Supervisor Status") {
+	if page := get("/tail.html?processname=nosuch"); !strings.Contains(page, "BAD_NAME: nosuch") {
+		t.Errorf("tail.html of an unknown name:\n%s", page)
+	}
+	if page := get("/index.html"); !strings.Contains(page, "Supervisor Status") {
 		t.Error("index.html: the page's title lacks \"Supervisor Status\"")
 	}
 }

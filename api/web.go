@@ -8,11 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ctlsup/ctlsup/api/xmlrpc"
 	"github.com/ctlsup/ctlsup/supervisor"
 )
 
@@ -58,18 +61,51 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// serveOldTail answers supervisord's /tail.html?processname=NAME, the
-// page its status page linked for a log, with the log's live tail.
-func serveOldTail(w http.ResponseWriter, r *http.Request) {
-	name := r.URL.Query().Get("processname")
-	if r.Method != http.MethodGet || name == "" {
-		http.NotFound(w, r)
+// serveOldTail answers supervisord's /tail.html?processname=NAME[&limit=N]
+// as its tail page does: the last N bytes (at least 1024) of the
+// process's stdout log, with a link that reloads it, and one to the live
+// tail. Always 200, with the message in the page, as supervisord's.
+func (s *Server) serveOldTail(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		http.Error(w, "Bad Request", http.StatusBadRequest)
 		return
 	}
-	// Relative, as the page's own links are: it works behind a proxy
-	// that serves the daemon under a path of its own.
-	w.Header().Set("Location", "logtail/"+url.PathEscape(name))
-	w.WriteHeader(http.StatusFound)
+	q := r.URL.Query()
+	name := q.Get("processname")
+	limit := 1024
+	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > limit {
+		limit = n
+	}
+	tail := "No process name found"
+	if name != "" {
+		p, err := s.Supervisor.Process(name)
+		switch {
+		case err != nil:
+			tail = "ERROR: unexpected rpc fault " + toFault(err, name).String
+		default:
+			text, err := readLog(withReadBudget(r.Context()), p.Spec.Stdout.Path, -limit, 0, spawned(p))
+			var f *xmlrpc.Fault
+			switch {
+			case errors.As(err, &f) && f.Code == faultNoFile:
+				tail = "No file for " + name
+			case err != nil:
+				tail = "ERROR: " + err.Error()
+			default:
+				tail = text
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'")
+	esc := html.EscapeString
+	fmt.Fprintf(w, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Supervisor tail of process %s</title></head><body>\n", esc(name))
+	if name != "" {
+		// Relative links, as the page's own: they work behind a proxy
+		// that serves the daemon under a path of its own.
+		fmt.Fprintf(w, "<p><a href=\"tail.html?processname=%s&amp;limit=%d\">Refresh</a> <a href=\"logtail/%s\">Follow</a> <a href=\"./\">Status</a></p>\n",
+			esc(url.QueryEscape(name)), limit, esc(url.PathEscape(name)))
+	}
+	fmt.Fprintf(w, "<pre>%s</pre>\n</body></html>\n", esc(tail))
 }
 
 // uiProcess is one row of the page.
