@@ -334,9 +334,14 @@ func (s *Server) methods() map[string]method {
 		"supervisor.sendProcessStdin": {sig: []string{"boolean", "string", "string"}, help: "Write characters to a process's stdin.", params: []param{{"name", "\"group:name\""}, {"chars", "the characters to write"}}, returns: "true once written",
 			fn: func(ctx context.Context, a args) (any, error) {
 				if len(a.p) == 2 {
-					if _, ok := a.p[1].(string); !ok {
-						// supervisord names what it was given instead.
-						return nil, fault(faultIncorrectParameters, fmt.Sprint(a.p[1]))
+					switch v := a.p[1].(type) {
+					case string:
+					case bool:
+						// supervisord names what it was given, as Python
+						// prints it.
+						return nil, fault(faultIncorrectParameters, map[bool]string{true: "True", false: "False"}[v])
+					default:
+						return nil, fault(faultIncorrectParameters, fmt.Sprint(v))
 					}
 				}
 				name, chars := a.str(0), a.str(1)

@@ -360,7 +360,10 @@ func signalText(v any) string {
 // from then on in supervisord, which makes them at the spawn; ctlsupd
 // makes them at the first output, and reads a spawned process's missing
 // log as empty. A spawn that failed before there was a process (a missing
-// command) leaves no log in supervisord either: NO_FILE.
+// command) leaves no log in supervisord either: NO_FILE. (One that failed
+// in the child, at its chdir or setuid, has supervisord write why into the
+// log; ctlsupd writes it to its own log and the spawn error, so its
+// program log is missing: NO_FILE there.)
 func spawned(p *supervisor.ProcessInfo) bool { return p.Pid != 0 || !p.Stop.IsZero() }
 
 func stdoutPath(p *supervisor.ProcessInfo) string { return p.Spec.Stdout.Path }

@@ -359,9 +359,12 @@ func (l *loader) daemon(f *file, d *Daemon) error {
 	c := r.table("control")
 	c.desc = "control"
 	c.checkKeys(controlKeys)
-	socket, err := here.expand(c.str("socket", filepath.Join(d.StateDir, "ctlsup.sock")))
-	if err != nil {
-		c.fail("socket", "socket: %v", err)
+	socket := filepath.Join(d.StateDir, "ctlsup.sock") // state_dir is expanded already
+	if c.has("socket") {
+		var err error
+		if socket, err = here.expand(c.str("socket", "")); err != nil {
+			c.fail("socket", "socket: %v", err)
+		}
 	}
 	d.Control.Socket = f.abs(socket)
 	mode := c.str("socket_mode", "0700")
