@@ -76,10 +76,7 @@ func iniServer(path string) (Server, error) {
 		for i := range sections {
 			if sections[i].Name == section {
 				if k, ok := sections[i].Get(key); ok {
-					v, err := ini.Expand(strings.TrimSpace(k.Value), map[string]string{"here": filepath.Dir(sections[i].File)})
-					if err == nil {
-						v, err = (&expander{daemon: os.LookupEnv}).expand(v)
-					}
+					v, err := ini.ExpandNow(strings.TrimSpace(k.Value), filepath.Dir(sections[i].File))
 					if err != nil && bad == nil {
 						bad = fmt.Errorf("%s:%d: [%s] %s: %v", sections[i].File, k.Line, section, key, err)
 					}

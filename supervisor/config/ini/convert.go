@@ -57,7 +57,7 @@ func Convert(paths []string) (*Result, error) {
 			if s.Name == "include" {
 				if k, ok := s.Get("files"); ok {
 					// supervisord expands %(here)s and %(ENV_X)s in it first.
-					files, err := expandNow(k.Value, filepath.Dir(path))
+					files, err := ExpandNow(k.Value, filepath.Dir(path))
 					if err != nil {
 						return nil, fmt.Errorf("%s:%d: [include] files: %v", path, k.Line, err)
 					}

@@ -15,11 +15,32 @@ var refRE = regexp.MustCompile(`^%\(([A-Za-z0-9_]+)\)([-#0 +]*[0-9]*(?:\.[0-9]+)
 // supervisord did), other names their value; %% is %, and $ is escaped
 // from ctlsup's ${} expansion.
 func expand(s string, vars map[string]string) (string, error) {
+	return expandWith(s, vars, nil)
+}
+
+// ExpandNow resolves a value as supervisord does when it reads it, for
+// what is used at once rather than written for ctlsupd (a client's
+// serverurl, an include's files): %(here)s is here, %(ENV_X)s the
+// environment's X now, and $ is itself.
+func ExpandNow(s, here string) (string, error) {
+	return expandWith(s, map[string]string{"here": here}, os.LookupEnv)
+}
+
+// expandWith is expand, with ENV_X resolved at once from env when env is
+// not nil.
+func expandWith(s string, vars map[string]string, env func(string) (string, bool)) (string, error) {
+	// What a value becomes: escaped from ctlsup's ${} unless resolved now.
+	literal := func(v string) string {
+		if env != nil {
+			return v
+		}
+		return strings.ReplaceAll(v, "$", "$$")
+	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		switch {
 		case s[i] == '$':
-			b.WriteString("$$")
+			b.WriteString(literal("$"))
 		case strings.HasPrefix(s[i:], "%%"):
 			b.WriteByte('%')
 			i++
@@ -29,9 +50,18 @@ func expand(s string, vars map[string]string) (string, error) {
 				return "", fmt.Errorf("bad %% expansion in %q", s)
 			}
 			name, flags, verb := m[1], m[2], m[3]
-			switch v, ok := vars[name]; {
-			case strings.HasPrefix(name, "ENV_"):
-				b.WriteString("${" + strings.TrimPrefix(name, "ENV_") + "}")
+			v, ok := vars[name]
+			if envName, isEnv := strings.CutPrefix(name, "ENV_"); isEnv {
+				if env == nil {
+					b.WriteString("${" + envName + "}")
+					i += len(m[0]) - 1
+					continue
+				}
+				if v, ok = env(envName); !ok {
+					return "", fmt.Errorf("%%(%s)s: %s is not set", name, envName)
+				}
+			}
+			switch {
 			case !ok:
 				return "", fmt.Errorf("%%(%s) cannot be expanded", name)
 			case verb == "d" || verb == "i":
@@ -39,9 +69,9 @@ func expand(s string, vars map[string]string) (string, error) {
 				if err != nil {
 					return "", fmt.Errorf("%%(%s)%s%s: %q is not a number", name, flags, verb, v)
 				}
-				b.WriteString(strings.ReplaceAll(fmt.Sprintf("%"+flags+"d", n), "$", "$$"))
+				b.WriteString(literal(fmt.Sprintf("%"+flags+"d", n)))
 			default:
-				b.WriteString(strings.ReplaceAll(fmt.Sprintf("%"+flags+"s", v), "$", "$$"))
+				b.WriteString(literal(fmt.Sprintf("%"+flags+"s", v)))
 			}
 			i += len(m[0]) - 1
 		default:
@@ -118,39 +148,4 @@ func parseEnvironment(s string) ([][2]string, error) {
 		out = append(out, [2]string{key, strings.TrimSpace(val.String())})
 	}
 	return out, nil
-}
-
-// Expand is expand for a value read outside a conversion: %(here)s and
-// the other names in vars, %(ENV_X)s as ${X} (and $ as $$) for ctlsup's
-// own expansion to resolve.
-func Expand(s string, vars map[string]string) (string, error) { return expand(s, vars) }
-
-// expandNow resolves a value as supervisord does when it reads it, for
-// what convert itself uses (an include's files): %(here)s is here, and
-// %(ENV_X)s the environment's X now.
-func expandNow(s, here string) (string, error) {
-	v, err := expand(s, map[string]string{"here": here})
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		switch {
-		case strings.HasPrefix(v[i:], "$$"):
-			b.WriteByte('$')
-			i++
-		case strings.HasPrefix(v[i:], "${"):
-			end := strings.IndexByte(v[i:], '}')
-			name := v[i+2 : i+end]
-			val, ok := os.LookupEnv(name)
-			if !ok {
-				return "", fmt.Errorf("%%(ENV_%s)s: %s is not set", name, name)
-			}
-			b.WriteString(val)
-			i += end
-		default:
-			b.WriteByte(v[i])
-		}
-	}
-	return b.String(), nil
 }

@@ -277,13 +277,10 @@ command=/bin/sleep 1000
 	if d.StateDir != filepath.Join(dir, "run", "ctlsup") {
 		t.Errorf("state_dir %s, want ctlsup beside the pid file", d.StateDir)
 	}
-	var got []string
-	for _, o := range res.Omitted {
-		got = append(got, fmt.Sprintf("%d %s: %s", o.Line, o.Key, o.Why))
-	}
+	got := omittedLines(res)
 	want := "5 minfds: programs get the limit of open files ctlsupd starts with: its unit's LimitNOFILE= must be at least 65535 (the shipped unit's is 65536)"
-	if strings.Join(got, "\n") != want {
-		t.Errorf("omissions\n got %s\nwant %s", strings.Join(got, "\n"), want)
+	if got != want {
+		t.Errorf("omissions\n got %s\nwant %s", got, want)
 	}
 }
 
@@ -303,14 +300,11 @@ command=/bin/sleep 1000
 		t.Fatal(err)
 	}
 	load(t, res)
-	var got []string
-	for _, o := range res.Omitted {
-		got = append(got, fmt.Sprintf("%d %s: %s", o.Line, o.Key, o.Why))
-	}
+	got := omittedLines(res)
 	want := `2 logfile_maxbytes: "lots" is not a size such as 50MB
 3 logfile_backups: "${BACKUPS}" is not a number of files`
-	if strings.Join(got, "\n") != want {
-		t.Errorf("omissions\n got %s\nwant %s", strings.Join(got, "\n"), want)
+	if got != want {
+		t.Errorf("omissions\n got %s\nwant %s", got, want)
 	}
 }
 
@@ -399,4 +393,13 @@ func TestConvert_IncludeExpands(t *testing.T) {
 	if _, err := ini.Convert([]string{conf}); err == nil || !strings.Contains(err.Error(), "CTLSUP_TEST_UNSET is not set") {
 		t.Errorf("an unset name: %v, want an error naming it", err)
 	}
+}
+
+// omittedLines is what convert left out, a "LINE KEY: WHY" line each.
+func omittedLines(res *ini.Result) string {
+	var lines []string
+	for _, o := range res.Omitted {
+		lines = append(lines, fmt.Sprintf("%d %s: %s", o.Line, o.Key, o.Why))
+	}
+	return strings.Join(lines, "\n")
 }
