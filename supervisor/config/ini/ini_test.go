@@ -168,9 +168,7 @@ func TestParseFile_Errors(t *testing.T) {
 // it its defaults (50MB, 10): the conversion says so. With stderr
 // redirected, or given the same for both, there is nothing to say.
 func TestConvert_OneStreamsRotation(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "supervisord.conf")
-	os.WriteFile(conf, []byte(`[program:split]
+	res, _ := convertText(t, `[program:split]
 command=/bin/sleep 1000
 stdout_logfile=/var/log/app/split.log
 stdout_logfile_maxbytes=50KB
@@ -188,11 +186,7 @@ stdout_logfile_maxbytes=50KB
 stderr_logfile_maxbytes=50KB
 stdout_logfile_backups=2
 stderr_logfile_backups=2
-`), 0o644)
-	res, err := ini.Convert([]string{conf})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	load(t, res)
 	var got []string
 	for _, o := range res.Omitted {
@@ -211,20 +205,14 @@ stderr_logfile_backups=2
 // [supervisord] environment, so every program gets it, under its own
 // environment, which wins a name they share.
 func TestConvert_DaemonEnvironment(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "supervisord.conf")
-	os.WriteFile(conf, []byte(`[supervisord]
+	res, _ := convertText(t, `[supervisord]
 environment=LANG="C.UTF-8",APP="shared"
 [program:plain]
 command=/bin/sleep 1000
 [program:own]
 command=/bin/sleep 1000
 environment=APP="own",ONLY="%(program_name)s"
-`), 0o644)
-	res, err := ini.Convert([]string{conf})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	if len(res.Omitted) != 0 {
 		t.Errorf("omitted: %v", res.Omitted)
 	}
@@ -246,9 +234,7 @@ environment=APP="own",ONLY="%(program_name)s"
 // limits above supervisord's defaults, which its children inherit and
 // ctlsupd's do not, are named with the unit setting that gives them.
 func TestConvert_DaemonLogAndLimits(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "supervisord.conf")
-	os.WriteFile(conf, []byte(`[supervisord]
+	res, dir := convertText(t, `[supervisord]
 logfile=%(here)s/logs/supervisord.log
 logfile_maxbytes=20MB
 logfile_backups=5
@@ -258,11 +244,7 @@ childlogdir=%(here)s/logs
 pidfile=%(here)s/run/supervisord.pid
 [program:web]
 command=/bin/sleep 1000
-`), 0o644)
-	res, err := ini.Convert([]string{conf})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	cfg := load(t, res)
 	d := cfg.Daemon
 	if d.LogFileMaxBytes != 20<<20 || d.LogFileBackups != 5 {
@@ -287,18 +269,12 @@ command=/bin/sleep 1000
 // TestConvert_BadDaemonLogSettings are listed as not carried over, and the
 // rest converts: they do not make a TOML that fails to load.
 func TestConvert_BadDaemonLogSettings(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "supervisord.conf")
-	os.WriteFile(conf, []byte(`[supervisord]
+	res, _ := convertText(t, `[supervisord]
 logfile_maxbytes=lots
 logfile_backups=%(ENV_BACKUPS)s
 [program:web]
 command=/bin/sleep 1000
-`), 0o644)
-	res, err := ini.Convert([]string{conf})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	load(t, res)
 	got := omittedLines(res)
 	want := `2 logfile_maxbytes: "lots" is not a size such as 50MB
@@ -332,10 +308,8 @@ func TestConvert_BadValuesNameTheINILine(t *testing.T) {
 // TestConvert_ServerSectionsExpand: supervisord expands %(here)s in the
 // socket path; a literal $ in a password stays one.
 func TestConvert_ServerSectionsExpand(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "supervisord.conf")
 	t.Setenv("CTLSUP_TEST_PASSWORD", "from the environment")
-	os.WriteFile(conf, []byte(`[unix_http_server]
+	res, dir := convertText(t, `[unix_http_server]
 file=%(here)s/run/supervisor.sock
 username=ops
 password=pa$s%%
@@ -345,11 +319,7 @@ username=admin
 password=%(ENV_CTLSUP_TEST_PASSWORD)s
 [program:web]
 command=/bin/sleep 1000
-`), 0o644)
-	res, err := ini.Convert([]string{conf})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	if len(res.Omitted) != 0 {
 		t.Errorf("omitted: %v", res.Omitted)
 	}
@@ -402,4 +372,18 @@ func omittedLines(res *ini.Result) string {
 		lines = append(lines, fmt.Sprintf("%d %s: %s", o.Line, o.Key, o.Why))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// convertText converts a supervisord.conf holding text, in a directory of
+// its own, which it returns with the result.
+func convertText(t *testing.T, text string) (*ini.Result, string) {
+	t.Helper()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "supervisord.conf")
+	os.WriteFile(conf, []byte(text), 0o644)
+	res, err := ini.Convert([]string{conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, dir
 }
