@@ -15,8 +15,8 @@ import (
 	"syscall"
 
 	"github.com/ctlsup/ctlsup/api/xmlrpc"
-	"github.com/ctlsup/ctlsup/internal/signame"
 	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/signame"
 )
 
 const (

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 func TestMain(m *testing.M) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // ansible runs Ansible's own supervisorctl module (Debian's ansible) once

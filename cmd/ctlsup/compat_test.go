@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/api/client"
-	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 var ctlsupdBin, ctlsupBin string

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"github.com/ctlsup/ctlsup/supervisor/config/ini"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // statusColumns keeps what must match after a conversion: the namespec

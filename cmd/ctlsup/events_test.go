@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/api/client"
-	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"github.com/ctlsup/ctlsup/supervisor/config/ini"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // listenerDaemon runs kind with an event listener pool written with

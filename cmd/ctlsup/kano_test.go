@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // TestKanoKonnect runs examples/kano_konnect as written, with stand-ins

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"github.com/ctlsup/ctlsup/supervisor/config"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // procfileDir writes a Procfile (and .env) whose processes carry tag in

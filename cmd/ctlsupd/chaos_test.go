@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/api/client"
-	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // TestCrashChaos kills ctlsupd with SIGKILL at random moments (right after

@@ -18,7 +18,7 @@ import (
 	"github.com/ctlsup/ctlsup/api"
 	"github.com/ctlsup/ctlsup/api/client"
 	"github.com/ctlsup/ctlsup/api/xmlrpc"
-	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // taggedProcs lists live processes whose command line holds tag.

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/api/client"
-	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // notifySocket listens like systemd does and delivers each datagram.

@@ -20,7 +20,7 @@ import (
 
 	"github.com/ctlsup/ctlsup/api/client"
 	"github.com/ctlsup/ctlsup/api/xmlrpc"
-	"github.com/ctlsup/ctlsup/internal/testhelper"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // copyBinary installs the daemon binary at path, as a package upgrade

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"github.com/ctlsup/ctlsup/supervisor"
 	"github.com/ctlsup/ctlsup/supervisor/internal/cgroup"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // requireCgroups skips where the daemon cannot create cgroups (printing

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // openPool runs one event listener pool of a listener helper in MODE.

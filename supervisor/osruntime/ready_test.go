@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 func freeAddr(t *testing.T) string {

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"github.com/ctlsup/ctlsup/supervisor"
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // helperSpec is a process running a test helper, logging under dir.

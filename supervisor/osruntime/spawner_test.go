@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"github.com/ctlsup/ctlsup/supervisor"
 	"github.com/ctlsup/ctlsup/supervisor/internal/cgroup"
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // TestSpawner_ForksProgramsInProcessGroupMode: without cgroups the

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"github.com/ctlsup/ctlsup/supervisor/cluster"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 	"github.com/jackc/pgx/v5"
 )
 

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ctlsup/ctlsup/internal/testhelper"
 	"github.com/ctlsup/ctlsup/supervisor/config"
 	"github.com/ctlsup/ctlsup/supervisor/config/ini"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // load writes a conversion result and loads it as ctlsupd would.

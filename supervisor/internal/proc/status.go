@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"syscall"
 
-	"github.com/ctlsup/ctlsup/internal/signame"
+	"github.com/ctlsup/ctlsup/supervisor/signame"
 )
 
 // Describe renders a wait status as supervisord does: "exit status 1",

@@ -1,4 +1,4 @@
-package ctlsup_test
+package supervisor_test
 
 import (
 	"os/exec"
@@ -63,8 +63,12 @@ var heavyClients = map[string]string{
 // internalPrefix holds packages that only the engine may import.
 const internalPrefix = "github.com/ctlsup/ctlsup/supervisor/internal"
 
+// testSupport starts the servers and reference programs tests need; it is
+// not internal, as cmd/'s tests use it too.
+const testSupport = "github.com/ctlsup/ctlsup/supervisor/testhelper"
+
 func TestDependencies(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}|{{join .Imports \" \"}}|{{join .Deps \" \"}}", "./...").Output()
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}|{{join .Imports \" \"}}|{{join .Deps \" \"}}", "github.com/ctlsup/ctlsup/...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
@@ -95,6 +99,9 @@ func TestDependencies(t *testing.T) {
 		for _, dep := range imports {
 			if strings.HasPrefix(dep, internalPrefix) && !strings.HasPrefix(pkg, module+"supervisor") {
 				t.Errorf("%s imports %s: only the engine uses its internals", rel, dep)
+			}
+			if dep == testSupport {
+				t.Errorf("%s imports %s: it is for tests only", rel, dep)
 			}
 		}
 	}
