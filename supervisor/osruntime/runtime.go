@@ -337,12 +337,7 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 			}
 			stdin.close()
 		}
-		if spec.Directory != "" && errors.Is(err, syscall.ENOENT) {
-			if _, serr := os.Stat(spec.Directory); serr != nil {
-				return nil, fmt.Errorf("couldn't chdir to %s: ENOENT", spec.Directory)
-			}
-		}
-		return nil, fmt.Errorf("couldn't exec %s: %w", spec.Argv[0], err)
+		return nil, spawnFailure(spec, cred, err)
 	}
 	c.p = p
 	r.acct.forked(c.usage, p.Identity())

@@ -296,6 +296,9 @@ func TestOS_SpawnErrors(t *testing.T) {
 		helperSpec(dir, "nouser", testhelper.Argv("sleep"), func(s *supervisor.ProcessSpec) {
 			s.AutoStart, s.StartRetries, s.User = false, 0, "no-such-user-ctlsup"
 		}),
+		helperSpec(dir, "badinterp", []string{filepath.Join(dir, "script")}, func(s *supervisor.ProcessSpec) {
+			s.AutoStart, s.StartRetries = false, 0
+		}),
 		helperSpec(dir, "bystander", testhelper.Argv("sleep"), nil))
 	bystander := h.wait("bystander", inState(supervisor.Running))
 	defer func() {
@@ -304,6 +307,7 @@ func TestOS_SpawnErrors(t *testing.T) {
 		}
 	}()
 	os.WriteFile(filepath.Join(dir, "plain.txt"), []byte("not a program"), 0o644)
+	os.WriteFile(filepath.Join(dir, "script"), []byte("#!/no/such/interpreter\n"), 0o755)
 	ctx := context.Background()
 	if err := supervisor.Err(h.s.Start(ctx, supervisor.Process("missing"), supervisor.WaitForDone)); !errors.Is(err, supervisor.ErrNoFile) {
 		t.Errorf("missing binary: %v", err)
@@ -311,7 +315,11 @@ func TestOS_SpawnErrors(t *testing.T) {
 	if err := supervisor.Err(h.s.Start(ctx, supervisor.Process("notexec"), supervisor.WaitForDone)); !errors.Is(err, supervisor.ErrNotExecutable) {
 		t.Errorf("not executable: %v", err)
 	}
-	for name, text := range map[string]string{"nodir": "couldn't chdir to /no/such/dir", "nouser": "can't find user 'no-such-user-ctlsup'"} {
+	for name, text := range map[string]string{
+		"nodir":     "couldn't chdir to /no/such/dir: ENOENT",
+		"nouser":    "can't find user 'no-such-user-ctlsup'",
+		"badinterp": "couldn't exec " + filepath.Join(dir, "script") + ": ENOENT",
+	} {
 		if err := supervisor.Err(h.s.Start(ctx, supervisor.Process(name), supervisor.WaitForDone)); !errors.Is(err, supervisor.ErrSpawn) {
 			t.Errorf("%s: %v, want spawn error", name, err)
 		}
@@ -507,6 +515,26 @@ func TestOS_UserSwitch(t *testing.T) {
 	eventually(t, "the child's identity", func() bool { return readFile(spec.Stdout.Path) != "" })
 	if got := readFile(spec.Stdout.Path); got != want {
 		t.Errorf("child says %q, want %q", got, want)
+	}
+}
+
+// TestOS_SpawnErrorNamesTheStep: a user who may not enter the program's
+// directory is told that, as supervisord tells it, where the message was
+// that the command could not be run (with Go's "fork/exec" in it).
+func TestOS_SpawnErrorNamesTheStep(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("switching users needs root; CI runs as root")
+	}
+	private := filepath.Join(t.TempDir(), "private")
+	if err := os.Mkdir(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	h := openOS(t, helperSpec(t.TempDir(), "denied", []string{"/bin/sleep", "1000"}, func(s *supervisor.ProcessSpec) {
+		s.StartRetries, s.User, s.Directory = 0, "nobody", private
+	}))
+	info := h.wait("denied", inState(supervisor.Fatal))
+	if want := "couldn't chdir to " + private + ": EACCES"; info.SpawnErr != want {
+		t.Errorf("description %q, want %q", info.SpawnErr, want)
 	}
 }
 

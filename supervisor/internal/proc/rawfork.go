@@ -66,13 +66,6 @@ type childPlan struct {
 	failed uint64
 }
 
-// Steps of the child that may fail, as reported in childPlan.failed.
-const (
-	stepSetup   = 0
-	stepUnshare = 1
-	stepLimit   = 2
-)
-
 // rawForkUsable reports whether a raw fork gives the child the limits a
 // Go fork would: the helper was told them, or Go did not raise its own.
 func rawForkUsable() bool {
@@ -132,7 +125,7 @@ func rawCgroupSpawn(req *spawnRequest, fds []int, cgfd int) spawnReply {
 	if plan.failed != 0 {
 		// The child is exiting, still in its cgroup: the daemon, its
 		// parent, waits for it before it removes the cgroup.
-		return spawnReply{Pid: pid, Errno: int(uint32(plan.failed)), Forked: true}
+		return spawnReply{Pid: pid, Errno: int(uint32(plan.failed)), Step: uint8(plan.failed >> 32), Forked: true}
 	}
 	return spawnReply{Pid: pid}
 }
@@ -286,6 +279,7 @@ func runChild(c *childPlan) {
 		}
 	}
 	if c.cred {
+		step = stepCred
 		if c.setgroups {
 			groups := uintptr(unsafe.Pointer(unsafe.SliceData(c.groups)))
 			if _, _, e = syscall.RawSyscall6(syscall.SYS_SETGROUPS, uintptr(len(c.groups)), groups, 0, 0, 0, 0); e != 0 {
@@ -300,10 +294,12 @@ func runChild(c *childPlan) {
 		}
 	}
 	if c.dir != nil {
+		step = stepChdir
 		if _, _, e = syscall.RawSyscall6(syscall.SYS_CHDIR, uintptr(unsafe.Pointer(c.dir)), 0, 0, 0, 0, 0); e != 0 {
 			goto fail
 		}
 	}
+	step = stepSetup
 	for i, fd := range c.fds {
 		if _, _, e = syscall.RawSyscall6(syscall.SYS_DUP3, uintptr(fd), uintptr(i), 0, 0, 0, 0); e != 0 {
 			goto fail
@@ -330,6 +326,7 @@ func runChild(c *childPlan) {
 			*(*byte)(unsafe.Add(at, digits)) = byte('0' + v%10)
 		}
 	}
+	step = stepExec
 	_, _, e = syscall.RawSyscall6(syscall.SYS_EXECVE, uintptr(unsafe.Pointer(c.path)),
 		uintptr(unsafe.Pointer(unsafe.SliceData(c.argv))), uintptr(unsafe.Pointer(unsafe.SliceData(c.envv))), 0, 0, 0)
 fail:

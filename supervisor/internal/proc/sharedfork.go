@@ -161,7 +161,7 @@ func (f *sharedFork) forkLocked(path string, argv []string, attr *syscall.ProcAt
 			f.turnOff("the descriptor limit", errno)
 			return 0, nil, false
 		}
-		return 0, errno, true
+		return 0, childError(errno, plan.failed>>32), true
 	}
 	f.forks++
 	return pid, nil, true

@@ -183,12 +183,12 @@ func TestSharedFork_ExecFailure(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "garbage")
 	os.WriteFile(bad, []byte("\x7fELF not really"), 0o755)
 	_, err := s.Start(Attr{Path: bad, Argv: []string{"garbage"}, Umask: -1})
-	if !errors.Is(err, syscall.ENOEXEC) {
-		t.Fatalf("err %v, want ENOEXEC", err)
+	if !errors.Is(err, syscall.ENOEXEC) || !failedAt(err, StepExec) {
+		t.Fatalf("err %v, want ENOEXEC at the exec", err)
 	}
 	_, err = s.Start(Attr{Path: "/bin/true", Argv: []string{"true"}, Dir: "/nonexistent/dir", Umask: -1})
-	if !errors.Is(err, syscall.ENOENT) {
-		t.Fatalf("err %v, want ENOENT", err)
+	if !errors.Is(err, syscall.ENOENT) || !failedAt(err, StepChdir) {
+		t.Fatalf("err %v, want ENOENT at the chdir", err)
 	}
 	if s.SharedForks() != 0 {
 		t.Error("a failed fork counted as forked")
@@ -351,4 +351,10 @@ func TestInChild_UmaskAndListenPID(t *testing.T) {
 	if now := syscall.Umask(0o022); now != 0o022 {
 		t.Errorf("the daemon's umask changed to %03o", now)
 	}
+}
+
+// failedAt reports whether err says the child failed at step.
+func failedAt(err error, step ChildStep) bool {
+	var child *ChildError
+	return errors.As(err, &child) && child.Step == step
 }

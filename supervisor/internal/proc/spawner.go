@@ -90,7 +90,8 @@ type spawnReply struct {
 	Pid    int
 	Errno  int
 	Err    string
-	Forked bool // the error may come from a child that exits with 253
+	Step   uint8 // the child's step that failed (stepCred...), if it says
+	Forked bool  // the error may come from a child that exits with 253
 	// NoCgroup: this helper cannot fork into a cgroup; the daemon does.
 	NoCgroup bool
 }
@@ -299,7 +300,7 @@ func (s *Spawner) forkExec(path string, argv []string, attr *syscall.ProcAttr, x
 			reaper.failedForks++
 		}
 		if rep.Errno != 0 {
-			return 0, syscall.Errno(rep.Errno)
+			return 0, childError(syscall.Errno(rep.Errno), uint64(rep.Step))
 		}
 		return 0, errors.New(rep.Err)
 	}

@@ -11,7 +11,7 @@ import (
 // of a restart. Both ends are the same binary (the helper is started from
 // the daemon's own image, and again after an upgrade), so the format
 // needs no negotiation; its first byte still says which it is.
-const spawnWireVersion = 1
+const spawnWireVersion = 2
 
 const (
 	reqSetpgid = 1 << iota
@@ -171,7 +171,7 @@ func (r *spawnReply) encode(b []byte) []byte {
 	if r.NoCgroup {
 		flags |= repNoCgroup
 	}
-	b = append(b, spawnWireVersion, flags)
+	b = append(b, spawnWireVersion, flags, r.Step)
 	b = binary.LittleEndian.AppendUint32(b, uint32(int32(r.Pid)))
 	b = binary.LittleEndian.AppendUint32(b, uint32(int32(r.Errno)))
 	// The daemon reads a reply into 4 KiB: an error that names a long
@@ -190,9 +190,9 @@ func (r *spawnReply) decode(b []byte) error {
 	if w.byte() != spawnWireVersion {
 		return errBadSpawnMessage
 	}
-	flags := w.byte()
+	flags, step := w.byte(), w.byte()
 	pid, errno := int32(w.uint32()), int32(w.uint32())
-	*r = spawnReply{Pid: int(pid), Errno: int(errno), Err: w.string(),
+	*r = spawnReply{Pid: int(pid), Errno: int(errno), Step: step, Err: w.string(),
 		Forked: flags&repForked != 0, NoCgroup: flags&repNoCgroup != 0}
 	if w.bad || len(w.b) != 0 || pid < 0 || errno < 0 {
 		return errBadSpawnMessage

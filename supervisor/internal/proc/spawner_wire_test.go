@@ -32,7 +32,7 @@ func TestSpawnWire_RoundTrip(t *testing.T) {
 	} else if err := got.decode(b); err != nil || !strings.HasPrefix(long.Err, got.Err) {
 		t.Errorf("a long error decoded as %.40q (%v)", got.Err, err)
 	}
-	for _, want := range []spawnReply{{Pid: 4242}, {Errno: int(syscall.ENOENT), Forked: true, Pid: 7}, {Err: "bad: \xff", NoCgroup: true}} {
+	for _, want := range []spawnReply{{Pid: 4242}, {Errno: int(syscall.ENOENT), Step: stepChdir, Forked: true, Pid: 7}, {Err: "bad: \xff", NoCgroup: true}} {
 		var got spawnReply
 		if err := got.decode(want.encode(nil)); err != nil || got != want {
 			t.Errorf("sent %+v, decoded %+v (%v)", want, got, err)

@@ -1,0 +1,53 @@
+package osruntime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
+)
+
+// spawnFailure says why a fork or its child failed, in supervisord's words
+// ("couldn't chdir to /srv/app: EACCES"), naming the step where the fork
+// learnt it. Go's fork reports only the errno: a missing directory is then
+// recognised by looking, and anything else is the exec's.
+func spawnFailure(spec *supervisor.ProcessSpec, cred *proc.Credential, err error) error {
+	var child *proc.ChildError
+	if errors.As(err, &child) {
+		name := errnoName(child.Errno)
+		switch child.Step {
+		case proc.StepCred:
+			uid := "?"
+			if cred != nil {
+				uid = fmt.Sprint(cred.Uid)
+			}
+			return fmt.Errorf("couldn't setuid to %s: %s", uid, name)
+		case proc.StepChdir:
+			return fmt.Errorf("couldn't chdir to %s: %s", spec.Directory, name)
+		}
+		return fmt.Errorf("couldn't exec %s: %s", spec.Argv[0], name)
+	}
+	if spec.Directory != "" && errors.Is(err, syscall.ENOENT) {
+		if _, serr := os.Stat(spec.Directory); serr != nil {
+			return fmt.Errorf("couldn't chdir to %s: ENOENT", spec.Directory)
+		}
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return fmt.Errorf("couldn't exec %s: %s", spec.Argv[0], errnoName(errno))
+	}
+	return fmt.Errorf("couldn't exec %s: %w", spec.Argv[0], err)
+}
+
+// errnoName is an errno as supervisord prints one: its symbol (EACCES).
+func errnoName(e syscall.Errno) string {
+	if name := unix.ErrnoName(e); name != "" {
+		return name
+	}
+	return e.Error()
+}
