@@ -161,7 +161,8 @@ func (s *Supervisor) Detach() (undo func()) {
 }
 
 // Close stops every process in descending priority, each with its own
-// stopwaitsecs, waits until all are reaped, and closes the runtime. It
+// stopwaitsecs, waits until all are reaped, forgets which an operator had
+// stopped, and closes the runtime. It
 // returns every error of that teardown, joined. Later calls return the
 // first call's result.
 func (s *Supervisor) Close(ctx context.Context) error {
@@ -178,6 +179,13 @@ func (s *Supervisor) Close(ctx context.Context) error {
 		all := s.allLocked()
 		s.mu.RUnlock()
 		err := s.shutdown(ctx, all)
+		// A stop of the daemon ends the operators' stops with it: the next
+		// start, a reload's or a new daemon's, starts what autostart says,
+		// as supervisord's does. Only a daemon that dies or detaches leaves
+		// them to its successor.
+		for _, p := range all {
+			s.rt.Hold(p.spec, false)
+		}
 		s.stopPools() // after the listeners, which stop last, had the shutdown's events
 		s.closeErr = errors.Join(err, s.rt.Close())
 	})

@@ -407,3 +407,63 @@ func TestEdges_IdleConnectionsCannotStarveThePrograms(t *testing.T) {
 		t.Error("the control socket does not answer")
 	}
 }
+
+// TestOperatorStop_LastsAsLongAsTheDaemon: an operator's stop holds over a
+// daemon's crash (its successor does not start what was stopped), but a
+// reload or a stop of the daemon ends it, as under supervisord: the next
+// start brings up every autostart program. Deploy scripts that reload or
+// restart the daemon to "bring everything back" left such programs down.
+func TestOperatorStop_LastsAsLongAsTheDaemon(t *testing.T) {
+	path := testConfig(t, map[string]string{"app.toml": program("web", "sleep") + program("worker", "sleep")})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	call := func(method string, args ...any) {
+		t.Helper()
+		c, err := client.New("unix://"+sock, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Call(method, args...); err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+	}
+	running := func(want ...string) func() bool {
+		return func() bool {
+			got := statusPidsOrNil(sock)
+			if len(got) != len(want) {
+				return false
+			}
+			for _, name := range want {
+				if got[name] == 0 {
+					return false
+				}
+			}
+			return true
+		}
+	}
+
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "both RUNNING", log1, running("web:web", "worker:worker"))
+	call("supervisor.stopProcess", "web")
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	second, log2 := startDaemon(t, path)
+	waitUntil(t, "the worker adopted", log2, running("worker:worker"))
+	time.Sleep(500 * time.Millisecond) // a wrong start of web would show by now
+	if got := statusPids(t, sock); got["web:web"] != 0 {
+		t.Fatalf("web, stopped by the operator, was started after the crash\n%s", log2)
+	}
+
+	call("supervisor.restart")
+	waitUntil(t, "both RUNNING after the reload", log2, running("web:web", "worker:worker"))
+
+	call("supervisor.stopProcess", "web")
+	second.Process.Signal(syscall.SIGTERM)
+	if err := second.Wait(); err != nil {
+		t.Fatalf("ctlsupd exit: %v\n%s", err, log2)
+	}
+	third, log3 := startDaemon(t, path)
+	waitUntil(t, "both RUNNING after a stop and start of the daemon", log3, running("web:web", "worker:worker"))
+	third.Process.Signal(syscall.SIGTERM)
+	third.Wait()
+}
