@@ -301,13 +301,13 @@ func (s *Server) methods() map[string]method {
 				return out, nil
 			}},
 		"supervisor.readProcessStdoutLog": {sig: []string{"string", "string", "int", "int"}, help: "Read bytes from a process's stdout log.", params: []param{{"name", "\"group:name\""}, {"offset", "where to start; negative counts from the end"}, {"length", "how many bytes; 0 reads to the end"}}, returns: "the bytes read",
-			fn: func(ctx context.Context, a args) (any, error) { return s.readProcLog(ctx, a, stdoutPath) }},
+			fn: func(ctx context.Context, a args) (any, error) { return s.readProcLog(ctx, a, stdoutLog) }},
 		"supervisor.readProcessStderrLog": {sig: []string{"string", "string", "int", "int"}, help: "Read bytes from a process's stderr log.", params: []param{{"name", "\"group:name\""}, {"offset", "where to start; negative counts from the end"}, {"length", "how many bytes; 0 reads to the end"}}, returns: "the bytes read",
-			fn: func(ctx context.Context, a args) (any, error) { return s.readProcLog(ctx, a, stderrPath) }},
+			fn: func(ctx context.Context, a args) (any, error) { return s.readProcLog(ctx, a, stderrLog) }},
 		"supervisor.tailProcessStdoutLog": {sig: []string{"array", "string", "int", "int"}, help: "Follow a process's stdout log: the bytes after offset, at most length of them.", params: []param{{"name", "\"group:name\""}, {"offset", "the offset the previous call returned"}, {"length", "the most bytes wanted"}}, returns: "[bytes, next offset, overflow]",
-			fn: func(ctx context.Context, a args) (any, error) { return s.tailProcLog(ctx, a, stdoutPath) }},
+			fn: func(ctx context.Context, a args) (any, error) { return s.tailProcLog(ctx, a, stdoutLog) }},
 		"supervisor.tailProcessStderrLog": {sig: []string{"array", "string", "int", "int"}, help: "Follow a process's stderr log: the bytes after offset, at most length of them.", params: []param{{"name", "\"group:name\""}, {"offset", "the offset the previous call returned"}, {"length", "the most bytes wanted"}}, returns: "[bytes, next offset, overflow]",
-			fn: func(ctx context.Context, a args) (any, error) { return s.tailProcLog(ctx, a, stderrPath) }},
+			fn: func(ctx context.Context, a args) (any, error) { return s.tailProcLog(ctx, a, stderrLog) }},
 		"supervisor.clearProcessLogs": {sig: []string{"boolean", "string"}, help: "Truncate a process's stdout and stderr logs.", params: []param{{"name", "\"group:name\""}}, returns: "true once truncated",
 			fn: func(_ context.Context, a args) (any, error) {
 				name := a.str(0)

@@ -356,33 +356,22 @@ func signalText(v any) string {
 	return s
 }
 
-// spawned reports whether a process of p has existed: its logs exist
-// from then on in supervisord, which makes them at the spawn; ctlsupd
-// makes them at the first output, and reads a spawned process's missing
-// log as empty. A spawn that failed before there was a process (a missing
-// command) leaves no log in supervisord either: NO_FILE. (One that failed
-// in the child, at its chdir or setuid, has supervisord write why into the
-// log; ctlsupd writes it to its own log and the spawn error, so its
-// program log is missing: NO_FILE there.)
-func spawned(p *supervisor.ProcessInfo) bool { return p.Pid != 0 || !p.Stop.IsZero() }
-
-func stdoutPath(p *supervisor.ProcessInfo) string { return p.Spec.Stdout.Path }
-func stderrPath(p *supervisor.ProcessInfo) string { return p.Spec.Stderr.Path }
-
-func (s *Server) readProcLog(ctx context.Context, a args, path func(*supervisor.ProcessInfo) string) (any, error) {
-	a.count(3, 3)
-	name, off, n := a.str(0), a.integer(1), a.integer(2)
-	if a.err != nil {
-		return nil, a.err
-	}
-	p, err := s.Supervisor.Process(name)
-	if err != nil {
-		return nil, toFault(err, name)
-	}
-	return readLog(ctx, path(p), off, n, spawned(p))
+// hasLog reports whether supervisord would have made p's log file by now:
+// an AUTO log at its load, a configured one at the first spawn. ctlsupd
+// makes a log at the first output, and reads such a log, missing until
+// then, as empty. A program whose spawns all failed before there was a
+// process (a missing command) has no configured log in supervisord
+// either: NO_FILE. (One that failed in the child, at its chdir or setuid,
+// has supervisord write why into the log; ctlsupd says it in the spawn
+// error, so a configured log is missing: NO_FILE there.)
+func hasLog(p *supervisor.ProcessInfo, log supervisor.LogSpec) bool {
+	return log.Auto() || p.Pid != 0 || !p.Stop.IsZero()
 }
 
-func (s *Server) tailProcLog(ctx context.Context, a args, path func(*supervisor.ProcessInfo) string) (any, error) {
+func stdoutLog(p *supervisor.ProcessInfo) supervisor.LogSpec { return p.Spec.Stdout }
+func stderrLog(p *supervisor.ProcessInfo) supervisor.LogSpec { return p.Spec.Stderr }
+
+func (s *Server) readProcLog(ctx context.Context, a args, stream func(*supervisor.ProcessInfo) supervisor.LogSpec) (any, error) {
 	a.count(3, 3)
 	name, off, n := a.str(0), a.integer(1), a.integer(2)
 	if a.err != nil {
@@ -392,7 +381,21 @@ func (s *Server) tailProcLog(ctx context.Context, a args, path func(*supervisor.
 	if err != nil {
 		return nil, toFault(err, name)
 	}
-	return tailLog(ctx, path(p), off, n), nil
+	log := stream(p)
+	return readLog(ctx, log.Path, off, n, hasLog(p, log))
+}
+
+func (s *Server) tailProcLog(ctx context.Context, a args, stream func(*supervisor.ProcessInfo) supervisor.LogSpec) (any, error) {
+	a.count(3, 3)
+	name, off, n := a.str(0), a.integer(1), a.integer(2)
+	if a.err != nil {
+		return nil, a.err
+	}
+	p, err := s.Supervisor.Process(name)
+	if err != nil {
+		return nil, toFault(err, name)
+	}
+	return tailLog(ctx, stream(p).Path, off, n), nil
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -577,19 +577,39 @@ func TestServer_UnwrittenLogs(t *testing.T) {
 		t.Error("the follower did not send the first output")
 	}
 
-	// A program added but never started.
+	// Programs added but never started: one with a configured log, which
+	// supervisord makes at the first spawn, and one with an AUTO log,
+	// which it makes at its load.
 	idle := sleeper(h.dir, "idle", "idle", func(s *supervisor.ProcessSpec) { s.AutoStart = false })
-	h.groups = append(h.groups, supervisor.GroupSpec{Name: "idle", Priority: 999, Processes: []supervisor.ProcessSpec{idle}})
+	auto := sleeper(h.dir, "auto", "auto", func(s *supervisor.ProcessSpec) {
+		s.AutoStart = false
+		s.Stdout = supervisor.AutoLog(filepath.Join(h.dir, "auto.log"), 0, 0)
+	})
+	h.groups = append(h.groups, supervisor.GroupSpec{Name: "idle", Priority: 999, Processes: []supervisor.ProcessSpec{idle}},
+		supervisor.GroupSpec{Name: "auto", Priority: 999, Processes: []supervisor.ProcessSpec{auto}})
 	if _, err := h.client.Call("supervisor.reloadConfig"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.client.Call("supervisor.addProcessGroup", "idle"); err != nil {
-		t.Fatal(err)
+	for _, g := range []string{"idle", "auto"} {
+		if _, err := h.client.Call("supervisor.addProcessGroup", g); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := h.client.Call("supervisor.readProcessStdoutLog", "idle", 0, 0); err == nil || !strings.Contains(err.Error(), "NO_FILE") {
 		t.Errorf("a never started program's log: %v, want NO_FILE", err)
 	}
 	if resp := post(t, h.sock, "/logtail/idle", "", nil); resp.StatusCode != 404 {
 		t.Errorf("following a never started program's log: status %d, want 404", resp.StatusCode)
+	}
+	if got, err := h.client.Call("supervisor.readProcessStdoutLog", "auto", 0, 100); err != nil || got != "" {
+		t.Errorf("a never started program's AUTO log: %#v, %v; want it empty", got, err)
+	}
+	if _, err := h.client.Call("supervisor.readProcessStderrLog", "auto", 0, 100); err == nil || !strings.Contains(err.Error(), "NO_FILE") {
+		t.Errorf("its configured stderr log: %v, want NO_FILE", err)
+	}
+	resp = post(t, h.sock, "/logtail/auto", "", nil)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("following a never started program's AUTO log: status %d, want 200", resp.StatusCode)
 	}
 }

@@ -32,10 +32,11 @@ func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 			return
 		}
-		path, waitForIt = p.Spec.Stdout.Path, spawned(p)
+		log := p.Spec.Stdout
 		if channel == "stderr" {
-			path = p.Spec.Stderr.Path
+			log = p.Spec.Stderr
 		}
+		path, waitForIt = log.Path, hasLog(p, log)
 	}
 	f, err := openLog(path)
 	switch {

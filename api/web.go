@@ -83,7 +83,7 @@ func (s *Server) serveOldTail(w http.ResponseWriter, r *http.Request) {
 		case err != nil:
 			tail = "ERROR: unexpected rpc fault " + toFault(err, name).String
 		default:
-			text, err := readLog(withReadBudget(r.Context()), p.Spec.Stdout.Path, -limit, 0, spawned(p))
+			text, err := readLog(withReadBudget(r.Context()), p.Spec.Stdout.Path, -limit, 0, hasLog(p, p.Spec.Stdout))
 			var f *xmlrpc.Fault
 			switch {
 			case errors.As(err, &f) && f.Code == faultNoFile:

@@ -24,7 +24,20 @@ type LogSpec struct {
 	Path     string // "" discards the stream
 	MaxBytes int64  // rotate at this size; 0 never rotates
 	Backups  int    // rotated files kept; 0 truncates instead of keeping one
+	// auto: the daemon chose Path (supervisord's AUTO). Unexported, it is
+	// no part of what a spec runs (nor of its fingerprint).
+	auto bool
 }
+
+// AutoLog is a log at a path the daemon chose, as supervisord's AUTO,
+// whose file exists from the start: a program that has not written yet,
+// or never ran, has an empty log there, not none.
+func AutoLog(path string, maxBytes int64, backups int) LogSpec {
+	return LogSpec{Path: path, MaxBytes: maxBytes, Backups: backups, auto: true}
+}
+
+// Auto reports whether the daemon chose the log's path (AutoLog).
+func (l LogSpec) Auto() bool { return l.auto }
 
 // ProcessSpec is everything the engine needs to run one process. Config
 // loaders produce it; the engine never sees files or TOML.

@@ -179,8 +179,8 @@ killasgroup = false
 		Priority:    5, AutoStart: true, AutoRestart: supervisor.RestartAlways, ExitCodes: []int{0, 2},
 		StartSecs: 10 * time.Second, StartRetries: 3, StopSignal: syscall.SIGINT, StopWait: 600 * time.Second,
 		KillAsGroup: true, RestartMaxDelay: 60 * time.Second,
-		Stdout: supervisor.LogSpec{Path: "/var/log/x/turkey/worker_01.log", MaxBytes: 100 << 20, Backups: 3},
-		Stderr: supervisor.LogSpec{Path: "/var/log/x/turkey/worker_01.err.log", MaxBytes: 100 << 20, Backups: 3},
+		Stdout: supervisor.AutoLog("/var/log/x/turkey/worker_01.log", 100<<20, 3),
+		Stderr: supervisor.AutoLog("/var/log/x/turkey/worker_01.err.log", 100<<20, 3),
 	}
 	if !w.Equal(&want) {
 		t.Errorf("worker_01\n got %+v\nwant %+v", w, want)

@@ -466,7 +466,7 @@ func logSpec(r *reader, x *expander, key, auto string, maxBytes int64, backups i
 	v := expandKey(r, x, key, r.str(key, "auto"))
 	switch v {
 	case "auto", "AUTO":
-		v = auto
+		return supervisor.AutoLog(auto, maxBytes, backups)
 	case "none", "NONE":
 		return supervisor.LogSpec{}
 	default:
