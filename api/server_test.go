@@ -152,6 +152,29 @@ func TestServer_Faults(t *testing.T) {
 	}
 }
 
+// TestServer_SignalZero: signal 0 asks whether a process is alive, as
+// kill -0 does; supervisord takes it (Python's signal module lists 0),
+// and scripts probe with it. Numbers no signal name has are refused.
+func TestServer_SignalZero(t *testing.T) {
+	h := newHarness(t, nil)
+	before, _ := h.sup.Process("solo")
+	for _, sig := range []any{"0", 0} {
+		if got, err := h.client.Call("supervisor.signalProcess", "solo", sig); err != nil || got != true {
+			t.Errorf("signal %#v: %v, %v", sig, got, err)
+		}
+	}
+	if now, _ := h.sup.Process("solo"); now.Pid != before.Pid || now.State != supervisor.Running {
+		t.Errorf("after signal 0: pid %d -> %d, %s", before.Pid, now.Pid, now.State)
+	}
+	if _, err := h.client.Call("supervisor.signalProcess", "solo", "35"); faultOf(err) == nil || faultOf(err).String != "BAD_SIGNAL: 35" {
+		t.Errorf("signal 35: %v, want BAD_SIGNAL", err)
+	}
+	h.client.Call("supervisor.stopProcess", "solo")
+	if _, err := h.client.Call("supervisor.signalProcess", "solo", "0"); faultOf(err) == nil || faultOf(err).String != "NOT_RUNNING: solo" {
+		t.Errorf("signal 0 to a stopped process: %v, want NOT_RUNNING", err)
+	}
+}
+
 func TestServer_ProcessInfo(t *testing.T) {
 	h := newHarness(t, nil)
 	v, err := h.client.Call("supervisor.getProcessInfo", "grp:alpha")

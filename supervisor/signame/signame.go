@@ -18,7 +18,18 @@ var signalNames = map[syscall.Signal]string{
 	syscall.SIGURG: "SIGURG", syscall.SIGXCPU: "SIGXCPU", syscall.SIGXFSZ: "SIGXFSZ",
 	syscall.SIGVTALRM: "SIGVTALRM", syscall.SIGPROF: "SIGPROF", syscall.SIGWINCH: "SIGWINCH",
 	syscall.SIGIO: "SIGIO", syscall.SIGPWR: "SIGPWR", syscall.SIGSYS: "SIGSYS",
+	syscall.SIGSTKFLT: "SIGSTKFLT", sigRTMin: "SIGRTMIN", sigRTMax: "SIGRTMAX",
 }
+
+// The real-time signals Python's signal module names (glibc's bounds).
+const (
+	sigRTMin = syscall.Signal(34)
+	sigRTMax = syscall.Signal(64)
+)
+
+// aliases are the other names Python's signal module gives, which
+// supervisorctl users may write.
+var aliases = map[string]syscall.Signal{"SIGCLD": syscall.SIGCHLD, "SIGIOT": syscall.SIGABRT, "SIGPOLL": syscall.SIGIO}
 
 // Name is the signal's C name, "SIGTERM"; unknown numbers print as
 // "signal 40".
@@ -29,12 +40,14 @@ func Name(sig syscall.Signal) string {
 	return fmt.Sprintf("signal %d", int(sig))
 }
 
-// Parse accepts a name with or without SIG, in any case ("TERM",
-// "sigterm"), or a number ("15").
+// Parse reads a signal as supervisord's signalProcess does: a name with
+// or without SIG, in any case ("TERM", "sigterm"), or a number of a named
+// signal ("15"), or 0, which only asks whether the process is alive (as
+// kill -0 does: Python's signal module lists 0 as SIG_DFL).
 func Parse(s string) (syscall.Signal, bool) {
 	var n int
 	if _, err := fmt.Sscanf(s, "%d", &n); err == nil && fmt.Sprint(n) == s {
-		if n > 0 && n < 65 {
+		if _, named := signalNames[syscall.Signal(n)]; named || n == 0 {
 			return syscall.Signal(n), true
 		}
 		return 0, false
@@ -54,5 +67,6 @@ func Parse(s string) (syscall.Signal, bool) {
 			return sig, true
 		}
 	}
-	return 0, false
+	sig, ok := aliases[name]
+	return sig, ok
 }
