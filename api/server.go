@@ -75,7 +75,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/tail.html":
 		s.serveOldTail(w, r)
 	default:
-		http.NotFound(w, r)
+		notFound(w)
 	}
 }
 

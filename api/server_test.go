@@ -305,9 +305,15 @@ func TestServer_HTTPErrors(t *testing.T) {
 		"index.html": {"/index.html", "", 200},
 		"tail.html":  {"/tail.html", "", 200},
 	} {
-		if resp := post(t, h.sock, tc.path, tc.body, nil); resp.StatusCode != tc.status {
+		resp := post(t, h.sock, tc.path, tc.body, nil)
+		if resp.StatusCode != tc.status {
 			t.Errorf("%s: status %d, want %d", name, resp.StatusCode, tc.status)
 		}
+		if body, _ := io.ReadAll(resp.Body); tc.status == 404 &&
+			(resp.Header.Get("Content-Type") != "text/html" || !strings.Contains(string(body), "<p>Error code 404.\r\n<p>Message: Not Found.")) {
+			t.Errorf("%s: a 404 unlike supervisord's (text/html, its error page): %s %q", name, resp.Header.Get("Content-Type"), body)
+		}
+		resp.Body.Close()
 	}
 }
 
@@ -338,7 +344,7 @@ func TestServer_OldTailPage(t *testing.T) {
 	if page := get("/tail.html?processname=grp:alpha&limit=4000"); strings.Count(page, "x") < 3000 {
 		t.Errorf("limit=4000 shows %d of the 3000 bytes before the end", strings.Count(page, "x"))
 	}
-	if page := get("/tail.html?processname=nosuch"); !strings.Contains(page, "BAD_NAME: nosuch") {
+	if page := get("/tail.html?processname=nosuch"); !strings.Contains(page, "ERROR: unexpected rpc fault [10] BAD_NAME: nosuch") {
 		t.Errorf("tail.html of an unknown name:\n%s", page)
 	}
 	if page := get("/index.html"); !strings.Contains(page, "Supervisor Status") {

@@ -29,7 +29,7 @@ func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
 		}
 		p, err := s.Supervisor.Process(name)
 		if err != nil || (channel != "stdout" && channel != "stderr") {
-			http.NotFound(w, r)
+			notFound(w)
 			return
 		}
 		log := p.Spec.Stdout
@@ -41,13 +41,13 @@ func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
 	f, err := openLog(path)
 	switch {
 	case path == "":
-		http.NotFound(w, r)
+		notFound(w)
 		return
 	case err == nil:
 	case waitForIt && errors.Is(err, fs.ErrNotExist):
 		f = nil // made by the process's first output: followed from then
 	default:
-		http.NotFound(w, r)
+		notFound(w)
 		return
 	}
 	defer func() {

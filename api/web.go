@@ -57,7 +57,7 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/ui/action" && r.Method == http.MethodPost:
 		s.serveAction(w, r)
 	default:
-		http.NotFound(w, r)
+		notFound(w)
 	}
 }
 
@@ -81,7 +81,8 @@ func (s *Server) serveOldTail(w http.ResponseWriter, r *http.Request) {
 		p, err := s.Supervisor.Process(name)
 		switch {
 		case err != nil:
-			tail = "ERROR: unexpected rpc fault " + toFault(err, name).String
+			f := toFault(err, name)
+			tail = fmt.Sprintf("ERROR: unexpected rpc fault [%d] %s", f.Code, f.String)
 		default:
 			text, err := readLog(withReadBudget(r.Context()), p.Spec.Stdout.Path, -limit, 0, hasLog(p, p.Spec.Stdout))
 			var f *xmlrpc.Fault
