@@ -234,14 +234,12 @@ func (pl *pool) parse(name string, l *listener) {
 				return
 			}
 			if string(l.pending[:len(ready)]) != ready {
-				pl.s.Logger.Warn("event listener broke the protocol: expected READY", "listener", name)
-				l.state, l.pending = listenerUnknown, nil
+				pl.brokeProtocol(name, l, "ACKNOWLEDGED")
 				return
 			}
 			l.pending, l.state = l.pending[len(ready):], listenerReady
 		case listenerReady:
-			pl.s.Logger.Warn("event listener wrote without an event", "listener", name)
-			l.state, l.pending = listenerUnknown, nil
+			pl.brokeProtocol(name, l, "READY")
 		case listenerBusy:
 			if l.resultLen < 0 {
 				i := bytes.IndexByte(l.pending, '\n')
@@ -254,7 +252,7 @@ func (pl *pool) parse(name string, l *listener) {
 				if !bytes.HasPrefix(line, []byte("RESULT ")) || err != nil || n < 0 {
 					pl.s.Logger.Warn(fmt.Sprintf("%s: bad result line: '%s'", name, line))
 					pl.reject(l)
-					l.state, l.pending = listenerUnknown, nil
+					pl.brokeProtocol(name, l, "BUSY")
 					return
 				}
 				l.resultLen, l.result = n, nil
@@ -273,6 +271,16 @@ func (pl *pool) parse(name string, l *listener) {
 			l.state, l.event, l.resultLen, l.result = listenerAcknowledged, nil, -1, nil
 		}
 	}
+}
+
+// brokeProtocol puts a listener that wrote what its state does not allow
+// in UNKNOWN, where it gets no event until it restarts, and says so in
+// supervisord's words, which log watchers look for.
+func (pl *pool) brokeProtocol(name string, l *listener, from string) {
+	pl.s.Logger.Debug(fmt.Sprintf("%s: %s -> UNKNOWN", name, from))
+	pl.s.Logger.Warn(fmt.Sprintf("%s: has entered the UNKNOWN state and will no longer receive events, "+
+		"this usually indicates the process violated the eventlistener protocol", name))
+	l.state, l.pending = listenerUnknown, nil
 }
 
 // reject puts a listener's event back at the head of the buffer.

@@ -70,3 +70,24 @@ func TestListener_FullBufferDropsTheOldest(t *testing.T) {
 		return strings.Contains(log.String(), "pool pool event buffer overflowed, discarding event 0")
 	})
 }
+
+// TestListener_ProtocolBreachSaysUnknown: a listener that answers with no
+// RESULT line is logged as supervisord logs it, the bad line and then its
+// UNKNOWN state (log watchers look for the latter), and gets no more
+// events.
+func TestListener_ProtocolBreachSaysUnknown(t *testing.T) {
+	s, record, log := openPool(t, "garbage-first", 10)
+	s.EmitRemote("one", "first")
+	eventually(t, "the breach logged", func() bool {
+		return strings.Contains(log.String(), "pool: has entered the UNKNOWN state and will no longer receive events, "+
+			"this usually indicates the process violated the eventlistener protocol")
+	})
+	if !strings.Contains(log.String(), `pool: bad result line: 'HELLO GARBAGE'`) {
+		t.Errorf("the bad line is not logged:\n%s", log)
+	}
+	s.EmitRemote("two", "second")
+	time.Sleep(300 * time.Millisecond)
+	if n := strings.Count(readFile(record), "\n"); n != 1 {
+		t.Errorf("a listener in UNKNOWN got %d events:\n%s", n, readFile(record))
+	}
+}

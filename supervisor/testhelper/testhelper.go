@@ -328,7 +328,9 @@ var helpers = map[string]func(args []string){
 	// listener FILE MODE is an event listener: it records "serial
 	// eventname payload" lines into FILE and answers OK, except in MODE
 	// "fail-first" (FAIL to its first event), "die-first" (exits on its
-	// first event without answering) and "never-ready" (never says READY).
+	// first event without answering), "garbage-first" (answers its first
+	// event with a line that is no RESULT) and "never-ready" (never says
+	// READY).
 	"listener": func(args []string) {
 		file, mode := args[0], args[1]
 		in := bufio.NewReader(os.Stdin)
@@ -358,6 +360,8 @@ var helpers = map[string]func(args []string){
 				os.Stdout.WriteString("RESULT 4\nFAIL")
 			case first && mode == "die-first":
 				os.Exit(1)
+			case first && mode == "garbage-first":
+				os.Stdout.WriteString("HELLO GARBAGE\n")
 			default:
 				os.Stdout.WriteString("RESULT 2\nOK")
 			}
