@@ -26,6 +26,10 @@ func ExpandNow(s, here string) (string, error) {
 	return expandWith(s, map[string]string{"here": here}, os.LookupEnv)
 }
 
+// poolProcessNum is the process_num of a section that is many processes
+// in ctlsup too (an event listener pool): it becomes ${process_num}.
+const poolProcessNum = "\x00${process_num}"
+
 // expandWith is expand, with ENV_X resolved at once from env when env is
 // not nil.
 func expandWith(s string, vars map[string]string, env func(string) (string, bool)) (string, error) {
@@ -62,6 +66,11 @@ func expandWith(s string, vars map[string]string, env func(string) (string, bool
 				}
 			}
 			switch {
+			case ok && v == poolProcessNum:
+				if flags != "" {
+					return "", fmt.Errorf("%%(%s)%s%s in a pool of event listeners: ctlsup's ${process_num} (0, 1, ...) has no width or padding; write the values by hand", name, flags, verb)
+				}
+				b.WriteString("${process_num}")
 			case !ok:
 				return "", fmt.Errorf("%%(%s) cannot be expanded", name)
 			case verb == "d" || verb == "i":

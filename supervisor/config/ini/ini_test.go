@@ -374,6 +374,48 @@ func omittedLines(res *ini.Result) string {
 	return strings.Join(lines, "\n")
 }
 
+// TestConvert_ListenerPoolNumbersItsProcesses: an [eventlistener] with
+// numprocs stays one pool, so what differs by process (%(process_num)d in
+// its command or logs) becomes ${process_num}; it was 0 for all of them,
+// and both listeners wrote one file. What ${process_num} cannot say (a
+// padded number, numbering from numprocs_start) is reported.
+func TestConvert_ListenerPoolNumbersItsProcesses(t *testing.T) {
+	res, dir := convertText(t, `[eventlistener:lis]
+command=/usr/bin/python3 listener.py %(here)s/events_%(process_num)d.log %(numprocs)d
+process_name=%(program_name)s_%(process_num)02d
+numprocs=2
+events=PROCESS_STATE
+stderr_logfile=/var/log/lis%(process_num)d.err
+`)
+	cfg := load(t, res)
+	got := map[string]string{}
+	for _, g := range cfg.Groups {
+		for _, p := range g.Processes {
+			got[p.FullName()] = strings.Join(p.Argv, " ") + " | " + p.Stderr.Path
+		}
+	}
+	want := map[string]string{
+		"lis:lis_00": "/usr/bin/python3 listener.py " + dir + "/events_0.log 2 | /var/log/lis0.err",
+		"lis:lis_01": "/usr/bin/python3 listener.py " + dir + "/events_1.log 2 | /var/log/lis1.err",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("pool's processes\n got %v\nwant %v\n%s", got, want, res.Programs)
+	}
+	if len(res.Omitted) != 0 {
+		t.Errorf("omitted: %+v", res.Omitted)
+	}
+
+	res, _ = convertText(t, "[eventlistener:lis]\ncommand=/bin/cat\nnumprocs=2\nnumprocs_start=1\nevents=TICK_5\n")
+	if len(res.Omitted) != 1 || res.Omitted[0].Key != "numprocs_start" {
+		t.Errorf("numprocs_start of a pool: %+v, want it reported", res.Omitted)
+	}
+	conf := filepath.Join(t.TempDir(), "supervisord.conf")
+	os.WriteFile(conf, []byte("[eventlistener:lis]\ncommand=/bin/cat %(process_num)02d\nnumprocs=2\nevents=TICK_5\n"), 0o644)
+	if _, err := ini.Convert([]string{conf}); err == nil || !strings.Contains(err.Error(), "has no width or padding") {
+		t.Errorf("a padded process_num in a pool: %v, want an error that says why", err)
+	}
+}
+
 // convertText converts a supervisord.conf holding text, in a directory of
 // its own, which it returns with the result.
 func convertText(t *testing.T, text string) (*ini.Result, string) {

@@ -339,6 +339,8 @@ func (c *converter) eventListener(s *Section, name string, declared map[string]b
 	if k, ok := s.Get("result_handler"); ok && k.Value != "supervisor.dispatchers:default_handler" {
 		c.omit(s, k.Name, "only the default result handler (OK acknowledges, anything else rejects) is supported", k.Line)
 	}
+	vars := map[string]string{"program_name": name, "process_num": "0", "group_name": name,
+		"here": filepath.Dir(s.File), "host_node_name": c.host, "numprocs": "1"}
 	if k, ok := s.Get("numprocs"); ok {
 		n, err := strconv.Atoi(k.Value)
 		if err != nil || n < 1 {
@@ -349,9 +351,13 @@ func (c *converter) eventListener(s *Section, name string, declared map[string]b
 			if p, ok := s.Get("process_name"); ok && p.Value != "%(program_name)s_%(process_num)02d" {
 				c.omit(s, p.Name, "ctlsup names a pool's processes NAME_00, NAME_01, ...", p.Line)
 			}
+			// One section, many processes: what differs by process is
+			// ctlsup's ${process_num}, which counts from 0.
+			vars["process_num"], vars["numprocs"] = poolProcessNum, strconv.Itoa(n)
+			if k, ok := s.Get("numprocs_start"); ok && strings.TrimSpace(k.Value) != "0" {
+				c.omit(s, k.Name, "a pool's processes are numbered from 0 (${process_num})", k.Line)
+			}
 		}
 	}
-	vars := map[string]string{"program_name": name, "process_num": "0", "group_name": name,
-		"here": filepath.Dir(s.File), "host_node_name": c.host, "numprocs": "1"}
 	return c.programKeys(s, vars, true)
 }
