@@ -350,6 +350,19 @@ func TestServer_OldTailPage(t *testing.T) {
 	if page := get("/index.html"); !strings.Contains(page, "Supervisor Status") {
 		t.Error("index.html: the page's title lacks \"Supervisor Status\"")
 	}
+	// The page as served, before any script runs, says every process's
+	// state as supervisord's does: HTTP checks grep it.
+	h.client.Call("supervisor.stopProcess", "grp:beta")
+	page = get("/")
+	for _, want := range []string{
+		`<a href="tail.html?processname=grp%3Aalpha">grp:alpha</a></span><span class="state RUNNING">running</span><span class="desc">pid `,
+		`<a href="tail.html?processname=grp%3Abeta">grp:beta</a></span><span class="state STOPPED">stopped</span>`,
+		`>solo</a></span><span class="state RUNNING">running</span>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page as served lacks %q:\n%s", want, page)
+		}
+	}
 }
 
 // TestServer_ContentLength: answers carry Content-Length, as supervisord's

@@ -51,7 +51,8 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
 		w.Header().Set("X-Frame-Options", "DENY")
-		w.Write([]byte(strings.Replace(string(page), "{{CSRF}}", csrfToken, 1)))
+		text := strings.Replace(string(page), "{{CSRF}}", csrfToken, 1)
+		w.Write([]byte(strings.Replace(text, "{{GROUPS}}", renderGroups(s.uiSnapshot()), 1)))
 	case r.URL.Path == "/ui/state" && r.Method == http.MethodGet:
 		s.serveState(w, r)
 	case r.URL.Path == "/ui/action" && r.Method == http.MethodPost:
