@@ -525,3 +525,27 @@ func TestSupervisor_ConcurrentRestarts(t *testing.T) {
 		})
 	}
 }
+
+// TestSupervisor_DiffInPriorityOrder: reread lists groups as supervisord's
+// reloadConfig does, by group priority (then their order), which is the
+// order supervisorctl's update applies them in; it listed them by name.
+func TestSupervisor_DiffInPriorityOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		idle := func(name string, prio int) *ProcessSpec {
+			return named(name, func(s *ProcessSpec) { s.AutoStart, s.Priority = false, prio })
+		}
+		s := mustOpen(t, newFakeRuntime(), idle("solo", 999), idle("x", 5), idle("b", 900), idle("a", 900), idle("gone2", 7), idle("gone1", 999))
+		defer s.Close(context.Background())
+		group := func(p *ProcessSpec) GroupSpec {
+			return GroupSpec{Name: p.Group, Priority: p.Priority, Processes: []ProcessSpec{*p}}
+		}
+		changed := func(p *ProcessSpec) *ProcessSpec { c := *p; c.Argv = []string{"/bin/false"}; return &c }
+		d := s.Diff([]GroupSpec{
+			group(changed(idle("solo", 999))), group(idle("new2", 999)), group(changed(idle("b", 900))),
+			group(changed(idle("a", 900))), group(changed(idle("x", 5))), group(idle("new1", 1)),
+		})
+		if got := fmt.Sprint(d); got != "{[new1 new2] [x b a solo] [gone2 gone1]}" {
+			t.Errorf("diff %s, want added, changed and removed by priority, then in order", got)
+		}
+	})
+}

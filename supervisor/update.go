@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -22,32 +23,41 @@ func (s *Supervisor) Diff(groups []GroupSpec) Diff {
 	return s.diffLocked(groups)
 }
 
+// diffLocked lists groups as supervisord's reloadConfig does, and so as
+// supervisorctl's reread prints them and its update applies them: added
+// and changed groups in the new configuration's order, removed ones in
+// the active order, each by group priority (a stable sort, as Python's).
 func (s *Supervisor) diffLocked(groups []GroupSpec) Diff {
-	var d Diff
 	active := map[string]*group{}
 	for _, g := range s.groups {
 		active[g.spec.Name] = g
 	}
+	var added, changed, removed []*GroupSpec
 	seen := map[string]bool{}
 	for i := range groups {
 		ng := &groups[i]
 		seen[ng.Name] = true
 		switch og := active[ng.Name]; {
 		case og == nil:
-			d.Added = append(d.Added, ng.Name)
+			added = append(added, ng)
 		case !og.spec.Equal(ng):
-			d.Changed = append(d.Changed, ng.Name)
+			changed = append(changed, ng)
 		}
 	}
-	for name := range active {
-		if !seen[name] {
-			d.Removed = append(d.Removed, name)
+	for _, g := range s.groups {
+		if !seen[g.spec.Name] {
+			removed = append(removed, &g.spec)
 		}
 	}
-	slices.Sort(d.Added)
-	slices.Sort(d.Changed)
-	slices.Sort(d.Removed)
-	return d
+	names := func(gs []*GroupSpec) []string {
+		slices.SortStableFunc(gs, func(a, b *GroupSpec) int { return cmp.Compare(a.Priority, b.Priority) })
+		var out []string
+		for _, g := range gs {
+			out = append(out, g.Name)
+		}
+		return out
+	}
+	return Diff{Added: names(added), Changed: names(changed), Removed: names(removed)}
 }
 
 // Reread loads the configuration with Loader and reports what changed,
