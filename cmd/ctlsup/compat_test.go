@@ -46,6 +46,7 @@ type fixture struct {
 	startsecs     int
 	priority      int  // 0: the default, 999
 	fatal         bool // an autostart that ends FATAL
+	autoLog       bool // logs at the daemon's own paths (AUTO), not configured ones
 }
 
 var fixtures = []fixture{
@@ -66,6 +67,9 @@ var fixtures = []fixture{
 	// Autostarted, it goes FATAL without ever having a process: it has no
 	// log (NO_FILE), where a process that ran and wrote nothing has one.
 	{name: "vanished", command: "/no/such/binary", autostart: true, fatal: true},
+	// Never started, with AUTO logs, which supervisord makes at its start:
+	// they read empty.
+	{name: "idle", command: "/bin/sleep 1000", autoLog: true},
 }
 
 // daemon is a running supervisord or ctlsupd with the fixtures.
@@ -93,8 +97,11 @@ func (d *daemon) program(f fixture) string {
 		if f.priority != 0 {
 			fmt.Fprintf(&b, "priority=%d\n", f.priority)
 		}
-		fmt.Fprintf(&b, "stdout_logfile=%s\nstderr_logfile=%s\n\n",
-			filepath.Join(d.dir, "log", name+".log"), filepath.Join(d.dir, "log", name+".err.log"))
+		if !f.autoLog {
+			fmt.Fprintf(&b, "stdout_logfile=%s\nstderr_logfile=%s\n",
+				filepath.Join(d.dir, "log", name+".log"), filepath.Join(d.dir, "log", name+".err.log"))
+		}
+		b.WriteString("\n")
 		return b.String()
 	}
 	fmt.Fprintf(&b, "[program.%s]\ncommand = %q\nautostart = %v\nstartsecs = %d\nstartretries = 0\nstopwaitsecs = 2\n",
@@ -107,6 +114,11 @@ func (d *daemon) program(f fixture) string {
 	}
 	if f.group != "" {
 		fmt.Fprintf(&b, "instances = [%q]\n", f.group)
+	}
+	if !f.autoLog {
+		// The paths are the daemon's own, configured as supervisord's are.
+		fmt.Fprintf(&b, "stdout_logfile = %q\nstderr_logfile = %q\n",
+			filepath.Join(d.dir, "log", "${process_name}.log"), filepath.Join(d.dir, "log", "${process_name}.err.log"))
 	}
 	b.WriteString("\n")
 	return b.String()
@@ -370,6 +382,8 @@ var sequence = []step{
 	{line: "tail failing"},
 	{line: "tail vanished"},
 	{line: "tail vanished stderr"},
+	{line: "tail idle"},
+	{line: "tail idle stderr"},
 	{line: "tail chatty bogus"},
 	{line: "tail"},
 	{line: "clear chatty"},
