@@ -63,6 +63,7 @@ type Supervisor struct {
 	pending   []GroupSpec // the config read by the last Reread
 	changes   changes
 	quit      chan struct{} // closed by Close
+	closed    chan struct{} // closed once Close has stopped everything
 	events    bus
 	poolsMu   sync.Mutex
 	pools     map[string]*pool // event listener pools by group
@@ -83,7 +84,7 @@ type group struct {
 // New returns a supervisor over rt for the given groups. Nothing runs
 // until Open.
 func New(rt Runtime, groups []GroupSpec) *Supervisor {
-	s := &Supervisor{rt: rt, byName: map[string]*process{}, quit: make(chan struct{}),
+	s := &Supervisor{rt: rt, byName: map[string]*process{}, quit: make(chan struct{}), closed: make(chan struct{}),
 		leases: map[string]*heldLease{}, leaseHolders: map[string]string{}}
 	s.pending = groups
 	return s
@@ -107,6 +108,7 @@ func (s *Supervisor) Open(ctx context.Context) error {
 		return err
 	}
 	go s.watchMemory()
+	go s.reportStops()
 	s.mu.Lock()
 	for _, gs := range s.pending {
 		s.addGroupLocked(gs, true)
@@ -187,6 +189,7 @@ func (s *Supervisor) Close(ctx context.Context) error {
 			s.rt.Hold(p.spec, false)
 		}
 		s.stopPools() // after the listeners, which stop last, had the shutdown's events
+		close(s.closed)
 		s.closeErr = errors.Join(err, s.rt.Close())
 	})
 	return s.closeErr

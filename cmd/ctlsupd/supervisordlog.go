@@ -98,7 +98,7 @@ func supervisordText(msg string, attrs []slog.Attr) string {
 			err, _ := get("err")
 			return "spawnerr: " + err
 		}
-		if strings.HasPrefix(msg, "success: ") || strings.HasPrefix(msg, "gave up: ") {
+		if strings.HasPrefix(msg, "success: ") || strings.HasPrefix(msg, "gave up: ") || strings.HasPrefix(msg, "waiting for ") {
 			return msg // written with the name already
 		}
 	}

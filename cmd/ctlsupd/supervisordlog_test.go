@@ -20,6 +20,8 @@ func TestSupervisordLog(t *testing.T) {
 	web.Warn("exited", "pid", 42, "status", "exit status 1; not expected")
 	web.Warn("stopped", "pid", 43, "status", "terminated by SIGTERM")
 	web.Warn("spawn error", "err", "can't find command '/no/such'")
+	web.Info("waiting for turkey:web to stop")
+	log.Info("waiting for turkey:web, turkey:beat to die")
 	log.Info("ctlsupd started", "pid", 7, "config", "/etc/ctlsup/my app.toml")
 	log.Error("cannot bind", "err", "address in use")
 	log.Warn("odd", "value", "two\nlines")
@@ -30,6 +32,8 @@ func TestSupervisordLog(t *testing.T) {
 		`WARN exited: turkey:web \(exit status 1; not expected\)`,
 		`WARN stopped: turkey:web \(terminated by SIGTERM\)`,
 		`INFO spawnerr: can't find command '/no/such'`,
+		`INFO waiting for turkey:web to stop`,
+		`INFO waiting for turkey:web, turkey:beat to die`,
 		`INFO ctlsupd started pid=7 config="/etc/ctlsup/my app.toml"`,
 		`ERRO cannot bind err="address in use"`,
 		`WARN odd value="two\\nlines"`,

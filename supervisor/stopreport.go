@@ -1,0 +1,98 @@
+package supervisor
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Reports of slow stops, in supervisord's words, which log watchers and
+// operators reading the log during a long celery drain look for: every
+// stopReportEvery a process has been STOPPING, "waiting for NAME to stop";
+// and while the daemon shuts down, in its first second and then every
+// dieReportEvery, "waiting for A, B to die" naming what is not stopped
+// yet. Names are full names (group:name), as the daemon's other lines
+// write them.
+const (
+	stopReportEvery = 2 * time.Second
+	dieReportEvery  = 3 * time.Second
+	// reportPoll spaces the scans: a burst of changes (a start of 10,000
+	// programs makes 20,000) is one scan.
+	reportPoll = 500 * time.Millisecond
+)
+
+// reportStops runs from Open until Close has stopped everything
+// (s.closed). It scans only after a change, and on a timer only while
+// some process is stopping.
+func (s *Supervisor) reportStops() {
+	firstSeen := map[string]time.Time{} // stopping processes: since, then last reported
+	var lastDie time.Time
+	for {
+		changed := s.changes.wait()
+		stopping, unstopped := s.stopScan()
+		now := time.Now()
+		for name := range firstSeen {
+			if !slices.Contains(stopping, name) {
+				delete(firstSeen, name)
+			}
+		}
+		for _, name := range stopping {
+			if at, ok := firstSeen[name]; !ok {
+				firstSeen[name] = now
+			} else if now.Sub(at) >= stopReportEvery {
+				s.Logger.Info(fmt.Sprintf("waiting for %s to stop", name), "process", name)
+				firstSeen[name] = now
+			}
+		}
+		shuttingDown := len(unstopped) > 0 && s.shuttingDown()
+		if shuttingDown && now.Sub(lastDie) >= dieReportEvery {
+			s.Logger.Info(fmt.Sprintf("waiting for %s to die", strings.Join(unstopped, ", ")))
+			lastDie = now
+		}
+		if len(stopping) == 0 && !shuttingDown {
+			select {
+			case <-changed:
+			case <-s.closed:
+				return
+			}
+		}
+		select {
+		case <-time.After(reportPoll):
+		case <-s.closed:
+			return
+		}
+	}
+}
+
+// stopScan names the processes that are stopping and, while the daemon
+// shuts down, those not stopped yet, sorted. It reads the snapshots
+// without copying or sorting the whole list.
+func (s *Supervisor) stopScan() (stopping, unstopped []string) {
+	closing := s.shuttingDown()
+	s.mu.RLock()
+	for name, p := range s.byName {
+		st := p.info.Load().State
+		if st == Stopping {
+			stopping = append(stopping, name)
+		}
+		if closing && !st.IsStopped() {
+			unstopped = append(unstopped, name)
+		}
+	}
+	s.mu.RUnlock()
+	slices.Sort(stopping)
+	slices.Sort(unstopped)
+	return stopping, unstopped
+}
+
+// shuttingDown reports whether Close is stopping everything (a detach for
+// an upgrade closes nothing).
+func (s *Supervisor) shuttingDown() bool {
+	select {
+	case <-s.quit:
+		return true
+	default:
+		return false
+	}
+}
