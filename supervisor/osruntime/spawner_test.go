@@ -156,8 +156,9 @@ func TestSpawner_CgroupExecFailure(t *testing.T) {
 			if !errors.Is(err, supervisor.ErrSpawn) {
 				t.Fatalf("start: %v, want a spawn error", err)
 			}
-			if info := h.wait("garbage", inState(supervisor.Fatal)); !strings.Contains(info.SpawnErr, "exec format error") {
-				t.Errorf("description %q, want the exec's error", info.SpawnErr)
+			// Both forks tell the step that failed (the helper in its reply).
+			if info := h.wait("garbage", inState(supervisor.Fatal)); info.SpawnErr != "couldn't exec "+bad+": ENOEXEC" {
+				t.Errorf("description %q, want the exec's error as supervisord words it", info.SpawnErr)
 			}
 			// The failed child was waited for before its cgroup was removed.
 			if left, _ := filepath.Glob(filepath.Join(h.rt.cgroups.Base, "garbage@*")); len(left) != 0 {
