@@ -232,7 +232,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 	if err := m.Supervisor.Open(ctx); err != nil {
 		return err
 	}
-	m.Logger.Info("ctlsupd started", "pid", os.Getpid(), "config", cfg.Daemon.File,
+	m.Logger.Info(fmt.Sprintf("ctlsupd started with pid %d", os.Getpid()), "pid", os.Getpid(), "config", cfg.Daemon.File,
 		"groups", len(cfg.Groups), "processes", len(m.Supervisor.Processes()), "socket", cfg.Daemon.Control.Socket)
 	if m.Started != nil {
 		m.Started(m)

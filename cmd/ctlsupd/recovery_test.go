@@ -341,7 +341,7 @@ func TestSignals_TermDuringReload(t *testing.T) {
 		t.Fatalf("ctlsupd: %v\n%s", err, log)
 	}
 	out := log.String()
-	term, kill := strings.Index(out, "received signal"), strings.Index(out, "did not stop in time")
+	term, kill := strings.Index(out, "received SIGTERM indicating exit request"), strings.Index(out, "did not stop in time")
 	if term < 0 || kill < 0 || term > kill {
 		t.Errorf("TERM should be taken before the reload's stop ends:\n%s", out)
 	}

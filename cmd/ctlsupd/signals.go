@@ -75,7 +75,12 @@ func (m *Main) serve(ctx context.Context) ending {
 		case sig := <-m.Signals:
 			switch sig {
 			case syscall.SIGTERM, syscall.SIGINT:
-				m.Logger.Info("received signal", "signal", sig)
+				// supervisord's words, which log watchers know.
+				if sig == syscall.SIGINT {
+					m.Logger.Info("received SIGINT indicating exit request")
+				} else {
+					m.Logger.Info("received SIGTERM indicating exit request")
+				}
 				return endShutdown
 			case syscall.SIGQUIT:
 				m.Logger.Info("received SIGQUIT: detaching")
@@ -99,7 +104,7 @@ func (m *Main) serve(ctx context.Context) ending {
 					reload()
 				}
 			case syscall.SIGUSR2:
-				m.Logger.Info("received SIGUSR2: reopening logs")
+				m.Logger.Info("received SIGUSR2 indicating log reopen request")
 				m.Supervisor.ReopenLogs()
 				if m.logFile != nil {
 					m.logFile.Reopen()

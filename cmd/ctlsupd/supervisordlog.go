@@ -88,6 +88,12 @@ func supervisordText(msg string, attrs []slog.Attr) string {
 	name, named := get("process")
 	pid, _ := get("pid")
 	status, _ := get("status")
+	switch {
+	case msg == "reaped orphan":
+		return fmt.Sprintf("reaped unknown pid %s (%s)", pid, status)
+	case strings.HasPrefix(msg, "ctlsupd started with pid "):
+		return msg // as supervisord's "supervisord started with pid N"
+	}
 	if named {
 		switch msg {
 		case "spawned":

@@ -22,6 +22,8 @@ func TestSupervisordLog(t *testing.T) {
 	web.Warn("spawn error", "err", "can't find command '/no/such'")
 	web.Info("waiting for turkey:web to stop")
 	log.Info("waiting for turkey:web, turkey:beat to die")
+	log.Info("reaped orphan", "pid", 4242, "status", "exit status 0")
+	log.Info("ctlsupd started with pid 7", "pid", 7, "config", "/etc/ctlsup/ctlsupd.toml")
 	log.Info("ctlsupd started", "pid", 7, "config", "/etc/ctlsup/my app.toml")
 	log.Error("cannot bind", "err", "address in use")
 	log.Warn("odd", "value", "two\nlines")
@@ -34,6 +36,8 @@ func TestSupervisordLog(t *testing.T) {
 		`INFO spawnerr: can't find command '/no/such'`,
 		`INFO waiting for turkey:web to stop`,
 		`INFO waiting for turkey:web, turkey:beat to die`,
+		`INFO reaped unknown pid 4242 \(exit status 0\)`,
+		`INFO ctlsupd started with pid 7`,
 		`INFO ctlsupd started pid=7 config="/etc/ctlsup/my app.toml"`,
 		`ERRO cannot bind err="address in use"`,
 		`WARN odd value="two\\nlines"`,
