@@ -18,6 +18,26 @@ type fakeRuntime struct {
 	spawns   chan *fakeChild // every spawn, in order
 	behavior map[string]fakeBehavior
 	checkErr error
+	held     map[string]bool // what Hold recorded: operators' stops
+}
+
+func (r *fakeRuntime) Hold(spec *ProcessSpec, stopped bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.held == nil {
+		r.held = map[string]bool{}
+	}
+	if stopped {
+		r.held[spec.FullName()] = true
+	} else {
+		delete(r.held, spec.FullName())
+	}
+}
+
+func (r *fakeRuntime) isHeld(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.held[name]
 }
 
 type fakeBehavior struct {

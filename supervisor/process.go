@@ -734,6 +734,9 @@ func (p *process) logMilestone(from, to State, why string) {
 		p.alog().Info(fmt.Sprintf("gave up: %s entered FATAL state, %s", name, why))
 	case to == Fatal:
 		p.alog().Info(fmt.Sprintf("gave up: %s entered FATAL state, too many start retries too quickly", name))
+	case to == Stopping:
+		// As supervisord, at a stop's start; then every 2 s (stopreport.go).
+		p.alog().Info(fmt.Sprintf("waiting for %s to stop", name))
 	}
 }
 

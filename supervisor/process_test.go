@@ -526,9 +526,9 @@ func TestSupervisor_ConcurrentRestarts(t *testing.T) {
 	}
 }
 
-// TestSupervisor_DiffInPriorityOrder: reread lists groups as supervisord's
-// reloadConfig does, by group priority (then their order), which is the
-// order supervisorctl's update applies them in; it listed them by name.
+// TestSupervisor_DiffInPriorityOrder: reloadConfig lists groups as
+// supervisord's does, by group priority, then by name: the order
+// supervisorctl's update applies them in. It listed them by name only.
 func TestSupervisor_DiffInPriorityOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		idle := func(name string, prio int) *ProcessSpec {
@@ -544,8 +544,41 @@ func TestSupervisor_DiffInPriorityOrder(t *testing.T) {
 			group(changed(idle("solo", 999))), group(idle("new2", 999)), group(changed(idle("b", 900))),
 			group(changed(idle("a", 900))), group(changed(idle("x", 5))), group(idle("new1", 1)),
 		})
-		if got := fmt.Sprint(d); got != "{[new1 new2] [x b a solo] [gone2 gone1]}" {
-			t.Errorf("diff %s, want added, changed and removed by priority, then in order", got)
+		if got := fmt.Sprint(d); got != "{[new1 new2] [x a b solo] [gone2 gone1]}" {
+			t.Errorf("diff %s, want added, changed and removed by priority, then by name", got)
+		}
+	})
+}
+
+// TestSupervisor_RemovedProgramForgetsItsStop: an operator's stop of a
+// program ends when an update removes the program, and every stop ends
+// when the engine closes: a program that comes back, or the next start,
+// follows autostart, as under supervisord.
+func TestSupervisor_RemovedProgramForgetsItsStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		web := named("web", func(s *ProcessSpec) { s.StartSecs = 0 })
+		worker := named("worker", func(s *ProcessSpec) { s.StartSecs = 0 })
+		s := mustOpen(t, rt, web, worker)
+		<-rt.spawns
+		<-rt.spawns
+		for _, name := range []string{"web", "worker"} {
+			if err := s.stopOne(context.Background(), name, WaitForDone); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !rt.isHeld("web") || !rt.isHeld("worker") {
+			t.Fatalf("operators' stops not recorded: %v", rt.held)
+		}
+		if _, err := s.Apply(context.Background(), []GroupSpec{{Name: "worker", Processes: []ProcessSpec{*worker}}}); err != nil {
+			t.Fatal(err)
+		}
+		if rt.isHeld("web") || !rt.isHeld("worker") {
+			t.Errorf("after web's removal: held %v, want worker's stop only", rt.held)
+		}
+		s.Close(context.Background())
+		if rt.isHeld("worker") {
+			t.Errorf("after the engine closed: held %v, want none", rt.held)
 		}
 	})
 }

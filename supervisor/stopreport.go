@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// Reports of slow stops, in supervisord's words, which log watchers and
-// operators reading the log during a long celery drain look for: every
-// stopReportEvery a process has been STOPPING, "waiting for NAME to stop";
+// Reports of stops, in supervisord's words, which log watchers and
+// operators reading the log during a long celery drain look for: "waiting
+// for NAME to stop" as a stop begins (logMilestone) and then every
+// stopReportEvery while the process is STOPPING;
 // and while the daemon shuts down, in its first second and then every
 // dieReportEvery, "waiting for A, B to die" naming what is not stopped
 // yet. Names are full names (group:name), as the daemon's other lines
@@ -26,23 +27,25 @@ const (
 // (s.closed). It scans only after a change, and on a timer only while
 // some process is stopping.
 func (s *Supervisor) reportStops() {
-	firstSeen := map[string]time.Time{} // stopping processes: since, then last reported
+	reported := map[string]time.Time{} // stopping processes: when last reported (or first seen)
 	var lastDie time.Time
 	for {
 		changed := s.changes.wait()
 		stopping, unstopped := s.stopScan()
 		now := time.Now()
-		for name := range firstSeen {
-			if !slices.Contains(stopping, name) {
-				delete(firstSeen, name)
-			}
-		}
+		still := make(map[string]bool, len(stopping))
 		for _, name := range stopping {
-			if at, ok := firstSeen[name]; !ok {
-				firstSeen[name] = now
+			still[name] = true
+			if at, ok := reported[name]; !ok {
+				reported[name] = now // its stop's start was logged
 			} else if now.Sub(at) >= stopReportEvery {
 				s.Logger.Info(fmt.Sprintf("waiting for %s to stop", name), "process", name)
-				firstSeen[name] = now
+				reported[name] = now
+			}
+		}
+		for name := range reported {
+			if !still[name] {
+				delete(reported, name)
 			}
 		}
 		shuttingDown := len(unstopped) > 0 && s.shuttingDown()

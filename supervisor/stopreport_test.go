@@ -11,11 +11,9 @@ import (
 	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
-// TestSupervisor_SlowStopsAreReported: a process that takes its
-// stopwaitsecs to stop is reported every 2 s as supervisord reports it,
-// and a shutdown says in its first second, then every 3 s, what has not
-// stopped yet.
-// A quick stop says nothing.
+// TestSupervisor_SlowStopsAreReported: a stop is reported as it begins
+// and then every 2 s, as supervisord reports it, and a shutdown says in
+// its first second, then every 3 s, what has not stopped yet.
 func TestSupervisor_SlowStopsAreReported(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt := newFakeRuntime()
@@ -37,11 +35,11 @@ func TestSupervisor_SlowStopsAreReported(t *testing.T) {
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		read := log.String
-		if n := strings.Count(read(), `msg="waiting for slow to stop"`); n != 2 {
-			t.Errorf("after 5 s of a stop, %d reports, want 2 (at 2 s and 4 s):\n%s", n, read())
+		if n := strings.Count(read(), `msg="waiting for slow to stop"`); n != 3 {
+			t.Errorf("after 5 s of a stop, %d reports, want 3 (at its start, then every 2 s):\n%s", n, read())
 		}
-		if strings.Contains(read(), "waiting for quick") {
-			t.Errorf("a quick stop was reported:\n%s", read())
+		if n := strings.Count(read(), `msg="waiting for quick to stop"`); n != 1 {
+			t.Errorf("a quick stop was reported %d times, want once, at its start:\n%s", n, read())
 		}
 		waitState(t, s, "slow", Stopped)
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 )
 
 // Diff names the groups a new configuration adds, changes and removes
@@ -23,10 +24,10 @@ func (s *Supervisor) Diff(groups []GroupSpec) Diff {
 	return s.diffLocked(groups)
 }
 
-// diffLocked lists groups as supervisord's reloadConfig does, and so as
-// supervisorctl's reread prints them and its update applies them: added
-// and changed groups in the new configuration's order, removed ones in
-// the active order, each by group priority (a stable sort, as Python's).
+// diffLocked lists groups as supervisord's reloadConfig does, and so in
+// the order supervisorctl's update applies them (its reread sorts them
+// by name): by group priority, then by name, as supervisord sorts its
+// group configurations.
 func (s *Supervisor) diffLocked(groups []GroupSpec) Diff {
 	active := map[string]*group{}
 	for _, g := range s.groups {
@@ -50,7 +51,9 @@ func (s *Supervisor) diffLocked(groups []GroupSpec) Diff {
 		}
 	}
 	names := func(gs []*GroupSpec) []string {
-		slices.SortStableFunc(gs, func(a, b *GroupSpec) int { return cmp.Compare(a.Priority, b.Priority) })
+		slices.SortFunc(gs, func(a, b *GroupSpec) int {
+			return cmp.Or(cmp.Compare(a.Priority, b.Priority), strings.Compare(a.Name, b.Name))
+		})
 		var out []string
 		for _, g := range gs {
 			out = append(out, g.Name)
@@ -274,12 +277,19 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 			}
 		}
 	}
+	var removed []*process
 	for name, op := range old {
 		if keep[name] == nil && !slices.Contains(retire, op) {
 			retire = append(retire, op)
+			removed = append(removed, op)
 		}
 	}
 	s.shutdown(ctx, retire)
+	// A removed program's stop by an operator ends with it: should it come
+	// back, autostart decides, as for any new program.
+	for _, op := range removed {
+		s.rt.Hold(op.spec, false)
+	}
 
 	s.mu.Lock()
 	s.groups = s.groups[:0]

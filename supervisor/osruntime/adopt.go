@@ -233,6 +233,7 @@ func (r *Runtime) sweepLeaves() {
 func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) supervisor.Adoption {
 	name := spec.FullName()
 	a := supervisor.Adoption{Stopped: r.held[name]}
+	delete(r.held, name) // asked for: what remains is of programs gone
 	capture, _ := out.(captureOutput)
 	taken := map[uint64]bool{}
 	for _, hp := range r.heldPipes[name] {
@@ -330,6 +331,12 @@ func (r *Runtime) EndAdoption() {
 	for _, e := range r.survivors {
 		r.stopLeftover(e)
 	}
+	// An operator's stop of a program removed while no daemon ran would
+	// otherwise hold it stopped should it come back.
+	for name := range r.held {
+		r.state.hold(name, false)
+	}
+	r.held = nil
 	for _, pipes := range r.heldPipes {
 		for _, hp := range pipes {
 			syscall.Close(hp.fd)

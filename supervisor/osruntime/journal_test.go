@@ -1,6 +1,7 @@
 package osruntime
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
 // What one daemon records, the next reads back: spawned, started,
@@ -127,5 +129,32 @@ func TestFingerprint_NewSettingsKeepIt(t *testing.T) {
 	changed.Ready = supervisor.Readiness{Kind: supervisor.ReadyNotify}
 	if fingerprint(&changed) == before {
 		t.Error("a readiness rule did not change the fingerprint")
+	}
+}
+
+// TestRuntime_StopsOfGoneProgramsAreForgotten: a daemon that finds an
+// operator's stop of a program its configuration no longer has forgets
+// it, so that the program, should it come back, follows autostart; the
+// stops of programs it still has are kept.
+func TestRuntime_StopsOfGoneProgramsAreForgotten(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	f, _, _ := openStateFile(path, proc.BootID(), quietLogger())
+	f.hold("kept", true)
+	f.hold("gone", true)
+	f.close()
+
+	r := New(dir, quietLogger())
+	if err := r.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	kept := &supervisor.ProcessSpec{Group: "kept", Name: "kept"}
+	if a := r.Adopt(kept, nil); !a.Stopped {
+		t.Errorf("kept: %+v, want its stop", a)
+	}
+	r.EndAdoption()
+	r.Close()
+	if _, _, held := openStateFile(path, proc.BootID(), quietLogger()); !held["kept"] || held["gone"] {
+		t.Errorf("operators' stops after the adoption: %v, want kept's only", held)
 	}
 }
