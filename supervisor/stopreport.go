@@ -10,11 +10,10 @@ import (
 // Reports of stops, in supervisord's words, which log watchers and
 // operators reading the log during a long celery drain look for: "waiting
 // for NAME to stop" as a stop begins (logMilestone) and then every
-// stopReportEvery while the process is STOPPING;
-// and while the daemon shuts down, in its first second and then every
-// dieReportEvery, "waiting for A, B to die" naming what is not stopped
-// yet. Names are full names (group:name), as the daemon's other lines
-// write them.
+// stopReportEvery while the process is STOPPING; and while the daemon
+// shuts down, in its first second and then every dieReportEvery, "waiting
+// for A, B to die" naming what is not stopped yet. Names are full names
+// (group:name), as the daemon's other lines write them.
 const (
 	stopReportEvery = 2 * time.Second
 	dieReportEvery  = 3 * time.Second
