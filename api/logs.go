@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"unicode/utf8"
+
+	"github.com/ctlsup/ctlsup/supervisor"
 )
 
 // A request may read at most this much log in all (a multicall of reads
@@ -56,6 +58,9 @@ func readLog(ctx context.Context, path string, offset, length int, unwrittenIsEm
 	}
 	if path == "" {
 		return "", fault(faultNoFile, "")
+	}
+	if _, console := supervisor.ConsoleFD(path); console {
+		return "", fault(faultNoFile, path) // the daemon's own output: no file to read
 	}
 	f, err := openLog(path)
 	if unwrittenIsEmpty && errors.Is(err, fs.ErrNotExist) {
@@ -158,8 +163,15 @@ func printable(b []byte) string {
 // log's path, which nothing writes, would block the open until something
 // does.
 func openLog(path string) (*os.File, error) {
+	if _, console := supervisor.ConsoleFD(path); console {
+		// The daemon's own stdout or stderr: opened for reading, a pipe's
+		// would take what the container runtime is to read.
+		return nil, errConsoleLog
+	}
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }
+
+var errConsoleLog = errors.New("the log is the daemon's own output")
 
 // truncateNoFollow empties a log file, refusing one that is a symbolic
 // link: a root daemon must not truncate where a planted link points.

@@ -39,6 +39,20 @@ func AutoLog(path string, maxBytes int64, backups int) LogSpec {
 // Auto reports whether the daemon chose the log's path (AutoLog).
 func (l LogSpec) Auto() bool { return l.auto }
 
+// ConsoleFD reports whether a log path names the daemon's own standard
+// output or error, and which: the containers' idiom (stdout_logfile =
+// /dev/stdout), where the daemon passes a program's output on to its own
+// and there is no file to rotate, clear or read back.
+func ConsoleFD(path string) (int, bool) {
+	switch path {
+	case "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1":
+		return 1, true
+	case "/dev/stderr", "/dev/fd/2", "/proc/self/fd/2":
+		return 2, true
+	}
+	return 0, false
+}
+
 // ProcessSpec is everything the engine needs to run one process. Config
 // loaders produce it; the engine never sees files or TOML.
 type ProcessSpec struct {

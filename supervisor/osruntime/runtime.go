@@ -76,6 +76,8 @@ type Runtime struct {
 	fences fences
 
 	fingerprints  fingerprints
+	consoles      [2]*logcap.Console // the daemon's stdout and stderr, for programs logging there
+	consolesOnce  sync.Once
 	daemonEnvOnce sync.Once
 	daemonEnv     []envVar // what children inherit of the daemon's environment, by name
 }
@@ -187,13 +189,28 @@ func (r *Runtime) NewOutput(spec *supervisor.ProcessSpec) supervisor.Output {
 		}
 		return captureOutput{c}
 	}
+	stream := func(l supervisor.LogSpec) logcap.Stream {
+		if fd, ok := supervisor.ConsoleFD(l.Path); ok {
+			return &logcap.Prefixed{Console: r.daemonConsole(fd), Prefix: func() string { return "" }}
+		}
+		return r.hub.OpenSink(l.Path, l.MaxBytes, l.Backups, log)
+	}
 	if spec.Stdout.Path != "" {
-		c.Stdout = r.hub.OpenSink(spec.Stdout.Path, spec.Stdout.MaxBytes, spec.Stdout.Backups, log)
+		c.Stdout = stream(spec.Stdout)
 	}
 	if spec.Stderr.Path != "" && !spec.RedirectStderr {
-		c.Stderr = r.hub.OpenSink(spec.Stderr.Path, spec.Stderr.MaxBytes, spec.Stderr.Backups, log)
+		c.Stderr = stream(spec.Stderr)
 	}
 	return captureOutput{c}
+}
+
+// daemonConsole is the daemon's own standard output (fd 1) or error (2),
+// which programs logging to /dev/stdout or /dev/stderr share line by line.
+func (r *Runtime) daemonConsole(fd int) *logcap.Console {
+	r.consolesOnce.Do(func() {
+		r.consoles = [2]*logcap.Console{logcap.NewConsole(os.Stdout), logcap.NewConsole(os.Stderr)}
+	})
+	return r.consoles[fd-1]
 }
 
 type captureOutput struct{ *logcap.Capture }

@@ -28,7 +28,12 @@ type Prefixed struct {
 	written atomic.Int64
 }
 
-// Write prints every complete line; a partial one waits for its end.
+// maxPartial bounds what waits for a line's end: a program that writes
+// without newlines must not grow the daemon's memory.
+const maxPartial = 64 << 10
+
+// Write prints every complete line; a partial one waits for its end, up
+// to maxPartial, when what it has so far goes out as it is.
 func (p *Prefixed) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -40,6 +45,13 @@ func (p *Prefixed) Write(b []byte) (int, error) {
 		}
 		p.emit(p.partial[:i+1])
 		p.partial = p.partial[i+1:]
+	}
+	if len(p.partial) >= maxPartial {
+		p.emit(p.partial)
+		p.partial = nil
+	}
+	if len(p.partial) == 0 {
+		p.partial = nil // not the whole of a long line's buffer kept behind
 	}
 	p.written.Add(int64(len(b)))
 	return len(b), nil

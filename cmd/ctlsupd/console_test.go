@@ -1,0 +1,45 @@
+package main
+
+import (
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/ctlsup/ctlsup/api/client"
+)
+
+// TestConsoleLogs_GoToTheDaemonsOwnOutput: stdout_logfile = "/dev/stdout"
+// (the containers' idiom) passes the program's lines to the daemon's own
+// stdout, whole, as supervisord does; it was refused as a symbolic link
+// and the output dropped. There is no file to read back: NO_FILE, without
+// the daemon opening its own stdout for reading.
+func TestConsoleLogs_GoToTheDaemonsOwnOutput(t *testing.T) {
+	path := testConfig(t, map[string]string{"app.toml": program("ticker", "tick", `stdout_logfile = "/dev/stdout"`) +
+		program("other", "tick", `stdout_logfile = "/dev/fd/1"`)})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	d, out := startDaemon(t, path)
+	waitUntil(t, "ticks on the daemon's stdout", out, func() bool { return strings.Count(out.String(), "tick ") >= 20 })
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, "tick ") && !regexp.MustCompile(`^tick \d+$`).MatchString(line) {
+			t.Errorf("a program's line was not passed on whole: %q", line)
+		}
+	}
+	if strings.Contains(out.String(), "dropping output") {
+		t.Errorf("output dropped:\n%s", out)
+	}
+	c, err := client.New("unix://"+sock, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Call("supervisor.readProcessStdoutLog", "ticker", 0, 100); err == nil || !strings.Contains(err.Error(), "NO_FILE") {
+		t.Errorf("reading a log that is the daemon's stdout: %v, want NO_FILE", err)
+	}
+	if _, err := c.Call("supervisor.clearProcessLogs", "ticker"); err != nil {
+		t.Errorf("clearing it: %v", err)
+	}
+	d.Process.Signal(syscall.SIGTERM)
+	d.Wait()
+}
