@@ -118,15 +118,17 @@ func (s *Supervisor) awaitDeps(p *process, deps []*process) {
 }
 
 // dependentsFirst splits procs into levels to stop one after the other:
-// supervisord's priority levels (in the order o), each process moved
-// after every process in procs that depends on it, so a dependency stops
-// only once what needs it has stopped.
+// group priorities (in the order o; the processes of one level in their
+// own priority order), each process moved after every process in procs
+// that depends on it, so a dependency stops only once what needs it has
+// stopped. A group's processes stop together, as supervisord's shutdown
+// stops a group's (stop_all), not each program priority after the last.
 func (s *Supervisor) dependentsFirst(procs []*process, o order) [][]*process {
 	sorted := sortBy(procs, o, byLevel)
 	rank := map[*process]int{}
 	lvl := 0
 	for i, p := range sorted {
-		if i > 0 && p.level() != sorted[i-1].level() {
+		if i > 0 && p.groupPrio.Load() != sorted[i-1].groupPrio.Load() {
 			lvl++
 		}
 		rank[p] = lvl

@@ -53,6 +53,7 @@ type fakeChild struct {
 	at   time.Time
 	Exit
 	signals []syscall.Signal
+	firstAt time.Time   // when the first signal came
 	dead    atomic.Bool // ended, its exit not yet told (EndedChild)
 }
 
@@ -98,6 +99,9 @@ func (r *fakeRuntime) Start(spec *ProcessSpec, _ Output) (Child, error) {
 
 func (c *fakeChild) Signal(sig syscall.Signal, group bool) error {
 	c.rt.mu.Lock()
+	if len(c.signals) == 0 {
+		c.firstAt = time.Now()
+	}
 	c.signals = append(c.signals, sig)
 	c.rt.mu.Unlock()
 	if sig == syscall.SIGKILL || !c.rt.get(c.name).ignoreTerm {

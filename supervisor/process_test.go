@@ -582,3 +582,50 @@ func TestSupervisor_RemovedProgramForgetsItsStop(t *testing.T) {
 		}
 	})
 }
+
+// TestSupervisor_ShutdownStopsAGroupTogether: the daemon's shutdown stops
+// group priority after group priority, and a group's processes together
+// whatever their own priorities, as supervisord's stop_all does; it waited
+// for each program priority, so a group of three slow stops took three
+// times as long.
+func TestSupervisor_ShutdownStopsAGroupTogether(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		slow := func(name string, prio int) ProcessSpec {
+			rt.set("app:"+name, fakeBehavior{ignoreTerm: true})
+			s := named(name, func(s *ProcessSpec) { s.StartSecs, s.StopWait, s.Priority = 0, 2*time.Second, prio })
+			s.Group = "app"
+			return *s
+		}
+		other := named("other", func(s *ProcessSpec) { s.StartSecs, s.StopWait = 0, 2*time.Second })
+		rt.set("other", fakeBehavior{ignoreTerm: true})
+		s := New(rt, []GroupSpec{
+			{Name: "app", Priority: 100, Processes: []ProcessSpec{slow("web", 100), slow("worker", 200), slow("beat", 300)}},
+			{Name: "other", Priority: 50, Processes: []ProcessSpec{*other}},
+		})
+		s.Logger = quietLogger()
+		if err := s.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		kids := map[string]*fakeChild{}
+		for range 4 {
+			c := <-rt.spawns
+			kids[c.name] = c
+		}
+		t0 := time.Now()
+		s.Close(context.Background())
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		for _, name := range []string{"app:web", "app:worker", "app:beat"} {
+			if at := kids[name].firstAt.Sub(t0); at != 0 {
+				t.Errorf("%s signalled at +%v, want with its group, at once", name, at)
+			}
+		}
+		if at := kids["other"].firstAt.Sub(t0); at != 2*time.Second {
+			t.Errorf("other (group priority 50) signalled at +%v, want after app's 2 s", at)
+		}
+		if took := time.Since(t0); took != 4*time.Second {
+			t.Errorf("shutdown took %v, want 4s", took)
+		}
+	})
+}

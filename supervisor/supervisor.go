@@ -429,8 +429,8 @@ func eachAtOnce(idx []int, fn func(int)) {
 	wg.Wait()
 }
 
-// fanOut runs op level by level of equal (group, process) priority, in
-// parallel inside a level, each level after the previous one has finished,
+// fanOut runs op level by level of equal group priority, in parallel
+// inside a level, each level after the previous one has finished,
 // and a process after those that depend on it: the daemon's own shutdown
 // and the restarts after adoption. Results come in that order.
 func (s *Supervisor) fanOut(ctx context.Context, procs []*process, o order, op func(*process) error) []Result {
