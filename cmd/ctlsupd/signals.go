@@ -77,9 +77,9 @@ func (m *Main) serve(ctx context.Context) ending {
 			case syscall.SIGTERM, syscall.SIGINT:
 				// supervisord's words, which log watchers know.
 				if sig == syscall.SIGINT {
-					m.Logger.Info("received SIGINT indicating exit request")
+					m.Logger.Warn("received SIGINT indicating exit request")
 				} else {
-					m.Logger.Info("received SIGTERM indicating exit request")
+					m.Logger.Warn("received SIGTERM indicating exit request")
 				}
 				return endShutdown
 			case syscall.SIGQUIT:

@@ -103,6 +103,8 @@ func supervisordText(msg string, attrs []slog.Attr) string {
 		case "spawn error":
 			err, _ := get("err")
 			return "spawnerr: " + err
+		case "did not stop in time: sending SIGKILL":
+			return fmt.Sprintf("killing '%s' (%s) with SIGKILL", name, pid)
 		}
 		if strings.HasPrefix(msg, "success: ") || strings.HasPrefix(msg, "gave up: ") || strings.HasPrefix(msg, "waiting for ") {
 			return msg // written with the name already

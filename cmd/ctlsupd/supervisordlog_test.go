@@ -21,6 +21,7 @@ func TestSupervisordLog(t *testing.T) {
 	web.Warn("stopped", "pid", 43, "status", "terminated by SIGTERM")
 	web.Warn("spawn error", "err", "can't find command '/no/such'")
 	web.Info("waiting for turkey:web to stop")
+	web.Warn("did not stop in time: sending SIGKILL", "pid", 42, "stopwaitsecs", 10)
 	log.Info("waiting for turkey:web, turkey:beat to die")
 	log.Info("reaped orphan", "pid", 4242, "status", "exit status 0")
 	log.Info("ctlsupd started with pid 7", "pid", 7, "config", "/etc/ctlsup/ctlsupd.toml")
@@ -35,6 +36,7 @@ func TestSupervisordLog(t *testing.T) {
 		`WARN stopped: turkey:web \(terminated by SIGTERM\)`,
 		`INFO spawnerr: can't find command '/no/such'`,
 		`INFO waiting for turkey:web to stop`,
+		`WARN killing 'turkey:web' \(42\) with SIGKILL`,
 		`INFO waiting for turkey:web, turkey:beat to die`,
 		`INFO reaped unknown pid 4242 \(exit status 0\)`,
 		`INFO ctlsupd started with pid 7`,
