@@ -28,10 +28,14 @@ func (s *Sink) drain(fd int) (int64, error) {
 		return 0, emptyOrEOF(fd) // opened for bytes to write only (see Write)
 	}
 	for moved < drainCap {
-		if s.closed || !s.readyLocked() {
+		var failed error
+		if !s.closed {
+			failed = s.readyLocked()
+		}
+		if s.closed || failed != nil {
 			n, err := discard(fd)
-			if !s.closed {
-				s.dropped.Add(int64(n))
+			if failed != nil {
+				s.failLocked(int64(n), failed) // counted before it is told
 			}
 			moved += int64(n)
 			if err != nil {
@@ -82,9 +86,8 @@ func (s *Sink) drain(fd int) (int64, error) {
 		case errors.Is(err, errRead):
 			return moved, err
 		default: // the log cannot be written: drop, so the child never waits
-			s.failLocked(0, err)
 			d, derr := discard(fd)
-			s.dropped.Add(int64(d))
+			s.failLocked(int64(d), err)
 			moved += int64(d)
 			if derr != nil {
 				return moved, derr

@@ -3,8 +3,11 @@ package logcap
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -203,4 +206,46 @@ func TestDrain_CloseWithChattyGrandchild(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close waited for a writer that never stops")
 	}
+}
+
+// TestDrain_FirstWarningCountsTheLoss: a log that cannot be opened (its
+// path is a directory) drops what comes, and the warning, the only one
+// for a minute, says how much it has dropped, not 0.
+func TestDrain_FirstWarningCountsTheLoss(t *testing.T) {
+	var log syncBuffer
+	s := NewSink(t.TempDir(), 0, 0, slog.New(slog.NewTextHandler(&log, nil)))
+	c := &Capture{Stdout: s, Hub: testHub}
+	pp, err := c.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pp.Stdout.Write([]byte("lost line\n"))
+	pp.Stdout.Close()
+	waitWritten(t, s, 10)
+	if got := log.String(); !strings.Contains(got, "dropping output") || !strings.Contains(got, "dropped_bytes=10") {
+		t.Errorf("warning %q, want it to count the 10 bytes dropped", got)
+	}
+	if s.Dropped() != 10 {
+		t.Errorf("dropped %d, want 10", s.Dropped())
+	}
+}
+
+// syncBuffer is a bytes.Buffer a drain's goroutine may write while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -138,8 +138,8 @@ func (s *Sink) Write(p []byte) (int, error) {
 	if s.closed || len(p) == 0 {
 		return len(p), nil
 	}
-	if !s.readyLocked() {
-		s.dropped.Add(int64(len(p)))
+	if err := s.readyLocked(); err != nil {
+		s.failLocked(int64(len(p)), err)
 		return len(p), nil
 	}
 	if s.wholeWrites && s.MaxBytes > 0 && s.size > 0 && s.size+int64(len(p)) > s.MaxBytes {
@@ -171,18 +171,15 @@ func (s *Sink) Write(p []byte) (int, error) {
 }
 
 // readyLocked opens the file when needed and checks that it is still the
-// file at Path, of the size written; false means the write is dropped.
-func (s *Sink) readyLocked() bool {
+// file at Path, of the size written; an error means the write is dropped.
+func (s *Sink) readyLocked() error {
 	if s.f != nil {
 		s.checkLocked()
 	}
 	if s.f == nil {
-		if err := s.openLocked(); err != nil {
-			s.failLocked(0, err)
-			return false
-		}
+		return s.openLocked()
 	}
-	return true
+	return nil
 }
 
 // roomLocked is how much may be written before the next rotation, rotating
