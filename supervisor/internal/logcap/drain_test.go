@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // waitWritten waits until s has written (or dropped) n bytes.
@@ -212,7 +213,7 @@ func TestDrain_CloseWithChattyGrandchild(t *testing.T) {
 // path is a directory) drops what comes, and the warning, the only one
 // for a minute, says how much it has dropped, not 0.
 func TestDrain_FirstWarningCountsTheLoss(t *testing.T) {
-	var log syncBuffer
+	var log testhelper.SyncBuffer
 	s := NewSink(t.TempDir(), 0, 0, slog.New(slog.NewTextHandler(&log, nil)))
 	c := &Capture{Stdout: s, Hub: testHub}
 	pp, err := c.Attach()
@@ -229,23 +230,4 @@ func TestDrain_FirstWarningCountsTheLoss(t *testing.T) {
 	if s.Dropped() != 10 {
 		t.Errorf("dropped %d, want 10", s.Dropped())
 	}
-}
-
-// syncBuffer is a bytes.Buffer a drain's goroutine may write while
-// the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
