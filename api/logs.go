@@ -59,9 +59,6 @@ func readLog(ctx context.Context, path string, offset, length int, unwrittenIsEm
 	if path == "" {
 		return "", fault(faultNoFile, "")
 	}
-	if _, console := supervisor.ConsoleFD(path); console {
-		return "", fault(faultNoFile, path) // the daemon's own output: no file to read
-	}
 	f, err := openLog(path)
 	if unwrittenIsEmpty && errors.Is(err, fs.ErrNotExist) {
 		return "", nil

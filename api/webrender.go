@@ -7,11 +7,12 @@ import (
 	"strings"
 )
 
-// renderGroups writes the processes into the page as the script draws
-// them, so that the page served says every process's state without
-// running a script: HTTP checks that look for a name or "running" in it
-// (as they did in supervisord's, whose state it writes in lower case),
-// and text browsers. The script replaces it at its first update.
+// renderGroups writes the rows the script draws (without their buttons,
+// with a link to each tail page), so that the page served says every
+// process's state without running a script: HTTP checks that look for a
+// name or "running" in it (as they did in supervisord's, whose state it
+// writes in lower case), and text browsers. The script replaces them at
+// its first update.
 func renderGroups(procs []uiProcess) string {
 	if len(procs) == 0 {
 		return "<p>No programs to manage</p>"
