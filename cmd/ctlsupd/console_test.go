@@ -1,13 +1,17 @@
 package main
 
 import (
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ctlsup/ctlsup/api/client"
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // TestConsoleLogs_GoToTheDaemonsOwnOutput: stdout_logfile = "/dev/stdout"
@@ -42,4 +46,35 @@ func TestConsoleLogs_GoToTheDaemonsOwnOutput(t *testing.T) {
 	}
 	d.Process.Signal(syscall.SIGTERM)
 	d.Wait()
+}
+
+// TestConsoleLogs_ClosedStdoutKillsNothing: with its stdout a pipe whose
+// reader is gone, a program logging to /dev/stdout makes the daemon's
+// writes fail with EPIPE; Go kills a program that leaves SIGPIPE alone,
+// and the daemon must go on (its own log is on stderr here).
+func TestConsoleLogs_ClosedStdoutKillsNothing(t *testing.T) {
+	path := testConfig(t, map[string]string{"app.toml": program("ticker", "tick", `stdout_logfile = "/dev/stdout"`)})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // nobody will read the daemon's stdout
+	log := &testhelper.SyncBuffer{}
+	d := exec.Command(daemonBinary, "-c", path)
+	d.Stdout, d.Stderr = w, log
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { testhelper.Stop(d) })
+	waitUntil(t, "the ticker RUNNING", log, func() bool { return statusPidsOrNil(sock)["ticker:ticker"] != 0 })
+	time.Sleep(500 * time.Millisecond) // 25 ticks written into the broken pipe
+	if statusPidsOrNil(sock) == nil {
+		t.Fatalf("the daemon died writing to its closed stdout:\n%s", log)
+	}
+	d.Process.Signal(syscall.SIGTERM)
+	if err := d.Wait(); err != nil {
+		t.Errorf("ctlsupd exit: %v\n%s", err, log)
+	}
 }

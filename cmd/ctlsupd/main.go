@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"syscall"
 )
 
 func main() {
@@ -24,6 +25,11 @@ func main() {
 	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, handledSignals...)
+	// A write to a closed stdout or stderr (programs logging to
+	// /dev/stdout, the daemon's own log) must fail with EPIPE, not kill the
+	// daemon, as Go does to a program that leaves SIGPIPE alone. Caught,
+	// not ignored: children get the default back at their exec.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	m.Signals = sigs
 	if err := m.Run(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "ctlsupd:", err)
