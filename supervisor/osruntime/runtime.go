@@ -132,6 +132,7 @@ func (r *Runtime) Close() error {
 	r.closeSockets()
 	r.closeNotify()
 	err := errors.Join(r.state.close(), r.hub.Close())
+	r.flushConsoles()
 	if r.cgroups != nil {
 		r.cgroups.Close()
 	}
@@ -158,6 +159,7 @@ func (r *Runtime) Detach() (undo func()) {
 	}
 	thaw := proc.Freeze()
 	resume := r.hub.Quiesce()
+	r.flushConsoles() // what was taken from the pipes for the daemon's own output
 	r.state.suspend(true)
 	return func() {
 		if r.holder != nil {
@@ -204,11 +206,23 @@ func (r *Runtime) NewOutput(spec *supervisor.ProcessSpec) supervisor.Output {
 	return captureOutput{c}
 }
 
+// flushConsoles gives the lines queued for the daemon's own output a
+// moment to be written before it exits or executes its successor.
+func (r *Runtime) flushConsoles() {
+	for fd := 1; fd <= 2; fd++ {
+		r.daemonConsole(fd).Flush(consoleFlush)
+	}
+}
+
+// consoleFlush is how long an exit or an upgrade waits for a console that
+// is not being read.
+const consoleFlush = time.Second
+
 // daemonConsole is the daemon's own standard output (fd 1) or error (2),
 // which programs logging to /dev/stdout or /dev/stderr share line by line.
 func (r *Runtime) daemonConsole(fd int) *logcap.Console {
 	r.consolesOnce.Do(func() {
-		r.consoles = [2]*logcap.Console{logcap.NewConsole(os.Stdout), logcap.NewConsole(os.Stderr)}
+		r.consoles = [2]*logcap.Console{logcap.NewQueuedConsole(os.Stdout), logcap.NewQueuedConsole(os.Stderr)}
 	})
 	return r.consoles[fd-1]
 }
