@@ -49,9 +49,9 @@ func (s *Sink) drain(fd int) (int64, error) {
 				return moved, emptyOrEOF(fd)
 			}
 		}
-		room := s.roomLocked()
-		if s.f == nil {
-			continue // the rotation could not reopen: the next pass drops
+		room, rerr := s.roomLocked()
+		if rerr != nil || s.f == nil {
+			continue // the rotation could not reopen: the next pass drops, counts and tells
 		}
 		var n int
 		var err error

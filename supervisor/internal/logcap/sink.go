@@ -150,7 +150,11 @@ func (s *Sink) Write(p []byte) (int, error) {
 		}
 	}
 	for rest := p; len(rest) > 0; {
-		room := s.roomLocked()
+		room, err := s.roomLocked()
+		if err != nil {
+			s.failLocked(int64(len(rest)), err)
+			break
+		}
 		if s.wholeWrites {
 			room = int64(len(rest))
 		}
@@ -183,19 +187,19 @@ func (s *Sink) readyLocked() error {
 }
 
 // roomLocked is how much may be written before the next rotation, rotating
-// first when the file is full. The file is closed (nil) when the rotated
-// one cannot be opened.
-func (s *Sink) roomLocked() int64 {
+// first when the file is full. The file is closed (nil), and the error
+// returned, when the rotated one cannot be opened.
+func (s *Sink) roomLocked() (int64, error) {
 	if s.MaxBytes <= 0 {
-		return 1 << 30
+		return 1 << 30, nil
 	}
 	if s.size >= s.MaxBytes {
 		s.rotateLocked()
 		if err := s.openLocked(); err != nil {
-			s.failLocked(0, err)
+			return 0, err // the caller counts what it drops, then tells
 		}
 	}
-	return max(s.MaxBytes-s.size, 1)
+	return max(s.MaxBytes-s.size, 1), nil
 }
 
 // openLocked opens Path for writing at its end, creating it with the usual
