@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,16 +15,6 @@ import (
 
 	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // TestRealStack_DaemonCrashIsInvisible runs what the deployments run, from
 // Debian's packages: redis, a Django-like app under gunicorn, a celery
@@ -55,7 +44,7 @@ def tick():
     with open(os.environ["TICKS"], "a") as f:
         f.write("%d %f\n" % (os.getpid(), time.time()))
 `), 0o644)
-	redisPort, webPort := freePort(t), freePort(t)
+	redisPort, webPort := testhelper.FreePort(t), testhelper.FreePort(t)
 	ticks := filepath.Join(dir, "ticks")
 	// Debian's /usr/bin/celery runs the python3 found on PATH: Debian's.
 	env := fmt.Sprintf(`environment = { PATH = "/usr/bin:/bin", BROKER = "redis://127.0.0.1:%d/0", TICKS = %q }`, redisPort, ticks)

@@ -370,7 +370,7 @@ func TestAsk_NeverBlocks(t *testing.T) {
 // descriptors; a crash-looping program goes on being spawned, and the
 // control socket answers.
 func TestEdges_IdleConnectionsCannotStarveThePrograms(t *testing.T) {
-	port := freePort(t)
+	port := testhelper.FreePort(t)
 	path := testConfig(t, map[string]string{"app.toml": strings.Replace(program("looper", "exit"), `"exit"]`, `"exit", "1"]`, 1) +
 		"autorestart = true\nrestart_max_delay = 1\n"})
 	// A TCP listener beside the socket.
