@@ -112,7 +112,9 @@ func tailLog(ctx context.Context, path string, offset, length int) []any {
 		return []any{"", offset, false}
 	}
 	sz := int(st.Size())
-	length = min(max(length, 0), maxReadPerRequest)
+	// A negative length stays negative until the flags are decided, as
+	// in supervisord's tailFile, which says overflow for it.
+	length = min(length, maxReadPerRequest)
 	for length > 0 && !take(ctx, length) {
 		length /= 2
 	}
@@ -127,7 +129,7 @@ func tailLog(ctx context.Context, path string, offset, length int) []any {
 		}
 		offset = max(sz-length, 0)
 	}
-	length = max(length, 0)
+	offset, length = max(offset, 0), max(length, 0)
 	data := make([]byte, length)
 	n, _ := f.ReadAt(data, int64(offset))
 	return []any{printable(data[:n]), sz, overflow}

@@ -36,6 +36,10 @@ show("stopAllProcesses(True,1)", lambda: s.stopAllProcesses(True, 1))
 show("signalProcess('sleeper')", lambda: s.signalProcess("sleeper"))
 show("readLog(0)", lambda: s.readLog(0))
 show("tailProcessStdoutLog('chatty',0)", lambda: s.tailProcessStdoutLog("chatty", 0))
+for off, n in ((0, -5), (-5, 10), (0, 0), (-1, -1), (1 << 30, 10), (1 << 30, -(1 << 30)), (100, -99)):
+    # The flags, not the bytes: the two daemons' logs differ in length.
+    show("tailProcessStdoutLog('chatty',%d,%d)" % (off, n),
+         lambda: [len(v[0]) > 0, v[1] > 0, v[2]] if (v := s.tailProcessStdoutLog("chatty", off, n)) else v)
 show("system.listMethods('x')", lambda: proxy.system.listMethods("x"))
 show("system.methodHelp()", lambda: proxy.system.methodHelp())
 for name in sorted(proxy.system.listMethods()):
