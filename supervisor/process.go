@@ -31,6 +31,9 @@ const (
 type command struct {
 	kind commandKind
 	hold bool // cmdStop: the operator's own stop, kept for a successor
+	// quiet: cmdShutdown of the daemon's exit, which supervisord reports
+	// only as "waiting for A, B to die", never "waiting for NAME to stop".
+	quiet bool
 	// auto: cmdStart or cmdWait of a start nobody asked for (autostart,
 	// an update, a dependency, a lease). A command that cannot be run
 	// then goes through BACKOFF to FATAL with its spawn error, as under
@@ -117,6 +120,8 @@ type actorState struct {
 	// statusText is the last STATUS= its spawn sent.
 	statusText string
 	gated      bool
+	// quietStop: the daemon's exit stops it (command.quiet).
+	quietStop bool
 	// exitLog is the last exit's log line, written once the restart it
 	// may start has forked (see alog).
 	exitLog *exitLog
@@ -511,6 +516,7 @@ func (p *process) handle(w wake) {
 		case cmdSignal:
 			err = p.step(event{kind: evSignal, sig: c.sig})
 		case cmdShutdown:
+			p.a.quietStop = c.quiet
 			err = p.step(event{kind: evShutdown})
 		case cmdPing:
 			c.reply <- nil
@@ -734,7 +740,7 @@ func (p *process) logMilestone(from, to State, why string) {
 		p.alog().Info(fmt.Sprintf("gave up: %s entered FATAL state, %s", name, why))
 	case to == Fatal:
 		p.alog().Info(fmt.Sprintf("gave up: %s entered FATAL state, too many start retries too quickly", name))
-	case to == Stopping:
+	case to == Stopping && !p.a.quietStop:
 		// As supervisord, at a stop's start; then every 2 s (stopreport.go).
 		p.alog().Info(fmt.Sprintf("waiting for %s to stop", name))
 	}

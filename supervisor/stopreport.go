@@ -12,7 +12,8 @@ import (
 // for NAME to stop" as a stop begins (logMilestone) and then every
 // stopReportEvery while the process is STOPPING; and while the daemon
 // shuts down, in its first second and then every dieReportEvery, "waiting
-// for A, B to die" naming what is not stopped yet. Names are full names
+// for A, B to die" naming what is not stopped yet, and nothing else, as
+// supervisord reports a shutdown. Names are full names
 // (group:name), as the daemon's other lines write them.
 const (
 	stopReportEvery = 2 * time.Second
@@ -31,13 +32,14 @@ func (s *Supervisor) reportStops() {
 	for {
 		changed := s.changes.wait()
 		stopping, unstopped := s.stopScan()
+		shuttingDown := s.shuttingDown()
 		now := time.Now()
 		still := make(map[string]bool, len(stopping))
 		for _, name := range stopping {
 			still[name] = true
 			if at, ok := reported[name]; !ok {
 				reported[name] = now // its stop's start was logged
-			} else if now.Sub(at) >= stopReportEvery {
+			} else if now.Sub(at) >= stopReportEvery && !shuttingDown {
 				s.Logger.Info(fmt.Sprintf("waiting for %s to stop", name), "process", name)
 				reported[name] = now
 			}
@@ -47,12 +49,11 @@ func (s *Supervisor) reportStops() {
 				delete(reported, name)
 			}
 		}
-		shuttingDown := len(unstopped) > 0 && s.shuttingDown()
-		if shuttingDown && now.Sub(lastDie) >= dieReportEvery {
+		if shuttingDown && len(unstopped) > 0 && now.Sub(lastDie) >= dieReportEvery {
 			s.Logger.Info(fmt.Sprintf("waiting for %s to die", strings.Join(unstopped, ", ")))
 			lastDie = now
 		}
-		if len(stopping) == 0 && !shuttingDown {
+		if len(stopping) == 0 && (!shuttingDown || len(unstopped) == 0) {
 			select {
 			case <-changed:
 			case <-s.closed:

@@ -13,7 +13,8 @@ import (
 
 // TestSupervisor_SlowStopsAreReported: a stop is reported as it begins
 // and then every 2 s, as supervisord reports it, and a shutdown says in
-// its first second, then every 3 s, what has not stopped yet.
+// its first second, then every 3 s, what has not stopped yet, and
+// nothing else.
 func TestSupervisor_SlowStopsAreReported(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt := newFakeRuntime()
@@ -46,6 +47,7 @@ func TestSupervisor_SlowStopsAreReported(t *testing.T) {
 		// A shutdown with one process that takes 7 s.
 		s.Start(context.Background(), Process("slow"), WaitForDone)
 		before := strings.Count(read(), "to die")
+		stopsBefore := strings.Count(read(), "to stop")
 		go s.Close(context.Background())
 		time.Sleep(time.Second)
 		synctest.Wait()
@@ -56,6 +58,9 @@ func TestSupervisor_SlowStopsAreReported(t *testing.T) {
 		synctest.Wait()
 		if got := strings.Count(read(), `msg="waiting for slow to die"`) - before; got != 3 {
 			t.Errorf("after the 7 s shutdown, %d reports, want 3 (in its first second, then every 3 s):\n%s", got, read())
+		}
+		if got := strings.Count(read(), "to stop") - stopsBefore; got != 0 {
+			t.Errorf("a shutdown wrote %d \"to stop\" reports; supervisord writes only \"to die\":\n%s", got, read())
 		}
 	})
 }

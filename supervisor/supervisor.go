@@ -257,8 +257,9 @@ func (s *Supervisor) startAuto(ctx context.Context, procs []*process) {
 // shutdown stops procs for good in descending priority and waits for their
 // actors to finish; it names those that had not when ctx ended.
 func (s *Supervisor) shutdown(ctx context.Context, procs []*process) error {
+	quiet := s.closing.Load()
 	results := s.fanOut(ctx, procs, descending, func(p *process) error {
-		p.send(ctx, command{kind: cmdShutdown})
+		p.send(ctx, command{kind: cmdShutdown, quiet: quiet})
 		select {
 		case <-p.done():
 			return nil
