@@ -95,8 +95,10 @@ type converter struct {
 	groupPrio map[string]string
 	// stateDir is the converted state_dir: beside supervisord's pid file.
 	stateDir string
-	// daemonEnv is [supervisord] environment, which every program gets.
-	daemonEnv [][2]string
+	// daemonEnv is [supervisord] environment, which every program gets;
+	// daemonEnvVars its converted values as %(ENV_X)s finds them.
+	daemonEnv     [][2]string
+	daemonEnvVars map[string]string
 }
 
 func (c *converter) omit(s *Section, key, why string, line int) {
@@ -185,6 +187,15 @@ func (c *converter) supervisord(s *Section) {
 			// supervisord's children inherit it: it goes into each
 			// program's environment.
 			c.daemonEnv = pairs
+			c.daemonEnvVars = map[string]string{}
+			for _, p := range pairs {
+				v, err := expand(p[1], map[string]string{"here": filepath.Dir(s.File)})
+				if err != nil {
+					c.omit(s, k.Name, err.Error(), k.Line)
+					continue
+				}
+				c.daemonEnvVars["ENV_"+p[0]] = v
+			}
 			continue
 		}
 		// supervisord expands %(here)s and %(ENV_X)s in this section.

@@ -12,7 +12,9 @@ var refRE = regexp.MustCompile(`^%\(([A-Za-z0-9_]+)\)([-#0 +]*[0-9]*(?:\.[0-9]+)
 
 // expand resolves supervisord's %(name)s expansions into a ctlsup value:
 // ENV_X becomes ${X} (ctlsupd reads its own environment at load, as
-// supervisord did), other names their value; %% is %, and $ is escaped
+// supervisord did) unless vars has ENV_X, a variable of the configuration's
+// own environment= lines, whose converted value (ctlsup syntax already)
+// goes in as it is; other names their value; %% is %, and $ is escaped
 // from ctlsup's ${} expansion.
 func expand(s string, vars map[string]string) (string, error) {
 	return expandWith(s, vars, nil)
@@ -56,6 +58,11 @@ func expandWith(s string, vars map[string]string, env func(string) (string, bool
 			name, flags, verb := m[1], m[2], m[3]
 			v, ok := vars[name]
 			if envName, isEnv := strings.CutPrefix(name, "ENV_"); isEnv {
+				if ok && env == nil {
+					b.WriteString(v)
+					i += len(m[0]) - 1
+					continue
+				}
 				if env == nil {
 					b.WriteString("${" + envName + "}")
 					i += len(m[0]) - 1

@@ -230,6 +230,45 @@ environment=APP="own",ONLY="%(program_name)s"
 	}
 }
 
+// TestConvert_EnvOfTheConfiguration: %(ENV_X)s finds, as under
+// supervisord, the program's own environment= (in its other keys), then
+// [supervisord] environment=, then the environment; a value the
+// configuration gives is split into arguments as supervisord splits it,
+// and one from the environment that would be several words is named.
+func TestConvert_EnvOfTheConfiguration(t *testing.T) {
+	t.Setenv("CTLSUP_TEST_OPTS", "--loglevel info")
+	t.Setenv("CTLSUP_TEST_ONE", "one")
+	res, dir := convertText(t, `[supervisord]
+environment=APP_ENV="staging",OPTS="--workers 3 --name 'my app'",COST="$5"
+[program:web]
+command=/bin/echo %(ENV_APP_ENV)s %(ENV_OPTS)s %(ENV_COST)s %(ENV_CTLSUP_TEST_ONE)s
+directory=%(ENV_HOME_DIR)s
+environment=HOME_DIR="%(here)s",SEEN="%(ENV_APP_ENV)s-%(ENV_CTLSUP_TEST_ONE)s"
+[program:worker]
+command=/bin/echo %(ENV_CTLSUP_TEST_OPTS)s
+`)
+	cfg := load(t, res)
+	want := map[string]string{
+		"web":    "[/bin/echo staging --workers 3 --name my app $5 one] dir " + dir + " env map[APP_ENV:staging COST:$5 HOME_DIR:" + dir + " OPTS:--workers 3 --name 'my app' SEEN:staging-one]",
+		"worker": "[/bin/echo --loglevel info] dir  env map[APP_ENV:staging COST:$5 OPTS:--workers 3 --name 'my app']",
+	}
+	for _, g := range cfg.Groups {
+		for _, p := range g.Processes {
+			got := fmt.Sprintf("%v dir %s env %v", p.Argv, p.Directory, p.Environment)
+			if p.Name == "web" && len(p.Argv) != 8 {
+				t.Errorf("web: %d arguments %q, want supervisord's 8", len(p.Argv), p.Argv)
+			}
+			if got != want[p.Name] {
+				t.Errorf("%s:\n got %s\nwant %s", p.Name, got, want[p.Name])
+			}
+		}
+	}
+	if len(res.Omitted) != 1 || res.Omitted[0].Key != "command" || res.Omitted[0].Section != "program:worker" ||
+		!strings.Contains(res.Omitted[0].Why, "%(ENV_CTLSUP_TEST_OPTS)s is 2 words") {
+		t.Errorf("want one note that worker's CTLSUP_TEST_OPTS is two words, got %v", res.Omitted)
+	}
+}
+
 // TestConvert_DaemonLogAndLimits: the daemon's own log keeps its rotation;
 // limits above supervisord's defaults, which its children inherit and
 // ctlsupd's do not, are named with the unit setting that gives them.

@@ -3,7 +3,10 @@ package ini
 import (
 	"fmt"
 	"io"
+	"maps"
+	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,8 +35,8 @@ func (c *converter) program(s *Section, name string, groups []string, declared m
 	}
 	instances := groups
 	for i := range num {
-		vars := map[string]string{"program_name": name, "process_num": strconv.Itoa(start + i),
-			"group_name": name, "here": filepath.Dir(s.File), "host_node_name": c.host, "numprocs": strconv.Itoa(num)}
+		vars := c.withDaemonEnv(map[string]string{"program_name": name, "process_num": strconv.Itoa(start + i),
+			"group_name": name, "here": filepath.Dir(s.File), "host_node_name": c.host, "numprocs": strconv.Itoa(num)})
 		if len(groups) > 0 {
 			vars["group_name"] = groups[0]
 		}
@@ -87,10 +90,14 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 	stopAsGroup, killAsGroup := false, false
 	envWritten := false
 	var maxBytes, backups *Key
+	own, err := c.ownEnvVars(s, vars)
+	if err != nil {
+		return err
+	}
 	for _, key := range s.Keys {
 		k := key
 		val := func() (string, error) {
-			v, err := expand(k.Value, vars)
+			v, err := expand(k.Value, own)
 			if err != nil {
 				return "", fmt.Errorf("%s:%d: [%s] %s: %v", s.File, k.Line, s.Name, k.Name, err)
 			}
@@ -101,6 +108,9 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			v, err := val()
 			if err != nil {
 				return err
+			}
+			if k.Name == "command" && report {
+				c.envWords(s, k, own)
 			}
 			fmt.Fprintf(w, "%s = %s\n", k.Name, tomlString(v))
 		case "umask":
@@ -244,6 +254,54 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 	return nil
 }
 
+// withDaemonEnv adds to a program's expansions the variables of
+// [supervisord] environment, which supervisord's %(ENV_X)s finds before
+// its own environment's: their converted values, as ctlsupd would not
+// find them in its environment.
+func (c *converter) withDaemonEnv(vars map[string]string) map[string]string {
+	maps.Copy(vars, c.daemonEnvVars)
+	return vars
+}
+
+// ownEnvVars is vars with the program's own environment= variables,
+// which supervisord lets the program's other keys name as %(ENV_X)s.
+func (c *converter) ownEnvVars(s *Section, vars map[string]string) (map[string]string, error) {
+	k, ok := s.Get("environment")
+	if !ok {
+		return vars, nil
+	}
+	pairs, err := parseEnvironment(k.Value)
+	if err != nil {
+		return nil, fmt.Errorf("%s:%d: [%s] %v", s.File, k.Line, s.Name, err)
+	}
+	own := maps.Clone(vars)
+	for _, p := range pairs {
+		v, err := expand(p[1], vars)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: [%s] environment: %v", s.File, k.Line, s.Name, err)
+		}
+		own["ENV_"+p[0]] = v
+	}
+	return own, nil
+}
+
+// envWords reports %(ENV_X)s in a command where X comes from the
+// environment ctlsupd will have and holds several words now: supervisord
+// split the value into arguments when it read the file, ctlsupd passes
+// ${X} as one.
+func (c *converter) envWords(s *Section, k Key, vars map[string]string) {
+	for _, m := range envRefRE.FindAllStringSubmatch(k.Value, -1) {
+		if _, known := vars["ENV_"+m[1]]; known {
+			continue
+		}
+		if v, set := os.LookupEnv(m[1]); set && len(strings.Fields(v)) > 1 {
+			c.omit(s, k.Name, fmt.Sprintf("%%(ENV_%s)s is %d words here, which supervisord passed as %d arguments; ctlsupd passes ${%s} as one: write them into command", m[1], len(strings.Fields(v)), len(strings.Fields(v)), m[1]), k.Line)
+		}
+	}
+}
+
+var envRefRE = regexp.MustCompile(`%\(ENV_([A-Za-z0-9_]+)\)`)
+
 // environment writes a program's environment: [supervisord]'s, which
 // supervisord's children inherit, then the program's own, which wins.
 func (c *converter) environment(w io.Writer, s *Section, line int, own [][2]string, vars map[string]string) error {
@@ -339,8 +397,8 @@ func (c *converter) eventListener(s *Section, name string, declared map[string]b
 	if k, ok := s.Get("result_handler"); ok && k.Value != "supervisor.dispatchers:default_handler" {
 		c.omit(s, k.Name, "only the default result handler (OK acknowledges, anything else rejects) is supported", k.Line)
 	}
-	vars := map[string]string{"program_name": name, "process_num": "0", "group_name": name,
-		"here": filepath.Dir(s.File), "host_node_name": c.host, "numprocs": "1"}
+	vars := c.withDaemonEnv(map[string]string{"program_name": name, "process_num": "0", "group_name": name,
+		"here": filepath.Dir(s.File), "host_node_name": c.host, "numprocs": "1"})
 	if k, ok := s.Get("numprocs"); ok {
 		n, err := strconv.Atoi(k.Value)
 		if err != nil || n < 1 {
