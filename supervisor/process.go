@@ -122,6 +122,9 @@ type actorState struct {
 	gated      bool
 	// quietStop: the daemon's exit stops it (command.quiet).
 	quietStop bool
+	// holdStop: the stop under way is an operator's, which a successor
+	// respects once it has ended (see keepDown).
+	holdStop bool
 	// exitLog is the last exit's log line, written once the restart it
 	// may start has forked (see alog).
 	exitLog *exitLog
@@ -363,8 +366,9 @@ func (p *process) begin() {
 	p.box.mu.Unlock()
 	p.watch(ad.Child)
 	a.m = adoptedMachine(p.spec, ad.Started, time.Now())
-	// An operator had stopped it (the stop was under way): if it has
-	// ended meanwhile, it is not restarted.
+	// Held down by the previous daemon (a journal of an older ctlsupd
+	// records an operator's stop as it begins): if it has ended
+	// meanwhile, it is not restarted.
 	a.m.OperatorStopped = ad.Stopped
 	p.armTimer()
 	p.publish()
@@ -439,6 +443,7 @@ func (p *process) step(ev event) error {
 			p.alog().Debug("state", "from", prev, "to", m.State, "event", ev.kind)
 		}
 		p.logMilestone(prev, m.State, m.SpawnErr)
+		p.keepDown(m.State)
 		if m.State == Stopping && a.child != nil {
 			a.child.Stopping()
 		}
@@ -510,8 +515,9 @@ func (p *process) handle(w wake) {
 				p.rt.Hold(p.spec, false)
 			}
 		case cmdStop:
-			if err = p.step(event{kind: evStop}); err == nil && c.hold {
-				p.rt.Hold(p.spec, true)
+			p.a.holdStop = c.hold
+			if err = p.step(event{kind: evStop}); err != nil {
+				p.a.holdStop = false
 			}
 		case cmdSignal:
 			err = p.step(event{kind: evSignal, sig: c.sig})
@@ -743,6 +749,26 @@ func (p *process) logMilestone(from, to State, why string) {
 	case to == Stopping && !p.a.quietStop:
 		// As supervisord, at a stop's start; then every 2 s (stopreport.go).
 		p.alog().Info(fmt.Sprintf("waiting for %s to stop", name))
+	}
+}
+
+// keepDown tells a successor daemon, should this one die, what must stay
+// down: a process an operator's stop has ended, or one that exited for
+// good (its autorestart said so; a one-shot job must not run twice). A
+// stop is recorded once it has ended, not as it begins: supervisorctl's
+// restart is a stop then a start, so a stop the daemon's death cuts short
+// may have been a restart's, and the successor restarts what it finds
+// stopping. The daemon's own shutdown records nothing: it releases every
+// hold (Close).
+func (p *process) keepDown(to State) {
+	a := &p.a
+	switch {
+	case a.quietStop:
+	case to == Stopped && a.holdStop, to == Exited:
+		p.rt.Hold(p.spec, true)
+	}
+	if to == Stopped {
+		a.holdStop = false
 	}
 }
 

@@ -26,8 +26,8 @@ type Runtime interface {
 	Adopt(spec *ProcessSpec, out Output) Adoption
 	// EndAdoption stops what nothing adopted.
 	EndAdoption()
-	// Hold records that an operator stopped a process (or started it
-	// again), for a successor.
+	// Hold records that a process is down for good, an operator's stop or
+	// its own exit (or that it was started again), for a successor.
 	Hold(spec *ProcessSpec, stopped bool)
 	// Detach leaves every process running for a successor: after it, the
 	// daemon only exits or executes its new image; undo resumes if that
@@ -116,9 +116,11 @@ type Adoption struct {
 	Child   Child     // its process, still running (or ended while no daemon ran); nil if none
 	Started time.Time // when that process was spawned
 	// Restart: the process must be restarted: its configuration changed,
-	// its output can no longer be captured, or a stop was under way.
+	// its output can no longer be captured, or a stop was under way (which
+	// may have been a restart's; an operator's stop that ended is Stopped).
 	Restart bool
-	// Stopped: an operator had stopped the process; it is not autostarted.
+	// Stopped: an operator had stopped the process, or it had exited for
+	// good; it is not autostarted.
 	Stopped bool
 }
 

@@ -467,3 +467,64 @@ func TestOperatorStop_LastsAsLongAsTheDaemon(t *testing.T) {
 	third.Process.Signal(syscall.SIGTERM)
 	third.Wait()
 }
+
+// TestCrashRecovery_FinishesWhatItsDeathCutShort: a stop under way when
+// ctlsupd is killed may have been a restart's (supervisorctl restart is a
+// stop, then a start), so the new daemon finishes it and starts the
+// program again, whether it is still stopping (noterm) or ended while no
+// daemon ran (slowterm). A one-shot job that had exited for good is not
+// run a second time.
+func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "oneshot.runs")
+	path := testConfig(t, map[string]string{"app.toml": program("noterm", "ignore-term") +
+		"[program.slowterm]\ncommand = [\"/bin/sh\", \"-c\", \"trap 'sleep 0.5; exit 1' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 5\n" +
+		fmt.Sprintf("[program.oneshot]\ncommand = [\"/bin/sh\", \"-c\", \"echo run >> %s\"]\nstartsecs = 0\nautorestart = false\n", runs)})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	states := func() map[string]string {
+		infos, _ := processInfos(sock)
+		out := map[string]string{}
+		for _, info := range infos {
+			out[info["name"].(string)] = info["statename"].(string)
+		}
+		return out
+	}
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "noterm and slowterm RUNNING, oneshot EXITED", log1, func() bool {
+		s := states()
+		return s["noterm"] == "RUNNING" && s["slowterm"] == "RUNNING" && s["oneshot"] == "EXITED"
+	})
+	before := statusPids(t, sock)
+	c, err := client.New("unix://"+sock, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"noterm", "slowterm"} {
+		if _, err := c.Call("supervisor.stopProcess", name, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	waitUntil(t, "both stopping", log1, func() bool {
+		s := states()
+		return s["noterm"] == "STOPPING" && s["slowterm"] == "STOPPING"
+	})
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	time.Sleep(1500 * time.Millisecond) // slowterm ends while no daemon runs
+
+	second, log2 := startDaemon(t, path)
+	waitUntil(t, "noterm and slowterm started again", log2, func() bool {
+		now := statusPidsOrNil(sock)
+		return now["noterm:noterm"] != 0 && now["noterm:noterm"] != before["noterm:noterm"] &&
+			now["slowterm:slowterm"] != 0 && now["slowterm:slowterm"] != before["slowterm:slowterm"]
+	})
+	if b, _ := os.ReadFile(runs); string(b) != "run\n" {
+		t.Errorf("the one-shot job ran %d times, want once:\n%s", strings.Count(string(b), "run"), log2)
+	}
+	if s := states()["oneshot"]; s == "RUNNING" || s == "STARTING" {
+		t.Errorf("oneshot is %s after the crash", s)
+	}
+	second.Process.Signal(syscall.SIGTERM)
+	second.Wait()
+}

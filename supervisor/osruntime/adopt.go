@@ -301,7 +301,10 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	}
 	a.Child = c
 	a.Started = time.UnixMilli(e.SpawnedAt)
-	a.Restart = alive && (lost || e.Stopping || changed)
+	// A stop under way had not ended (an operator's that had would be
+	// held): it may have been a restart's, so it ends in a start, whether
+	// the process ended meanwhile or not.
+	a.Restart = e.Stopping || alive && (lost || changed)
 	r.Logger.Info("adopted", "pid", e.Pid, "process", name)
 	return a
 }

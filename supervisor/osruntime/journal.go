@@ -28,7 +28,8 @@ import (
 //   - a stopping record when a stop begins
 //   - a gone record once the leader has ended and no process of its
 //     cgroup (or process group) remains
-//   - held records for programs an operator stopped
+//   - held records for programs down for good: stopped by an operator
+//     (once the stop has ended), or exited as their autorestart says
 //
 // The first line names the boot, and the last spawn id given (ids name
 // cgroups, and never repeat within a boot): a journal from another boot
@@ -60,7 +61,7 @@ type journalRecord struct {
 	StartTime uint64 `json:"start,omitempty"` // /proc/PID/stat starttime
 	SpawnedAt int64  `json:"at,omitempty"`    // unix milliseconds
 
-	Held    string `json:"held,omitempty"`    // an operator stopped this process
+	Held    string `json:"held,omitempty"`    // this process is down for good: an operator's stop, or its exit
 	Release string `json:"release,omitempty"` // ... and started it again
 }
 
@@ -197,8 +198,9 @@ func (f *stateFile) started(id uint64, pid int, start uint64, at time.Time) {
 func (f *stateFile) stopping(id uint64) { f.record(journalRecord{ID: id, Stopping: true}) }
 func (f *stateFile) gone(id uint64)     { f.record(journalRecord{ID: id, Gone: true}) }
 
-// hold records that an operator stopped name (or started it again), so that
-// a successor does not start what the operator stopped.
+// hold records that name is down for good, stopped by an operator or
+// exited as its autorestart says (or that it was started again), so that
+// a successor does not start it.
 func (f *stateFile) hold(name string, stopped bool) {
 	f.mu.Lock()
 	already := f.held[name]
