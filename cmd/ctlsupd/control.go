@@ -103,7 +103,7 @@ func (m *Main) openControl(passed net.Listener) error {
 			ReadHeaderTimeout: api.ReadHeaderTimeout, ReadTimeout: api.ReadTimeout, IdleTimeout: api.IdleTimeout}
 		c.servers = append(c.servers, srv)
 		go func() {
-			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(m.fdReserve.listen(l)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				m.Logger.Error("control server stopped", "err", err)
 			}
 		}()

@@ -48,6 +48,9 @@ type Main struct {
 	lock     *os.File
 	control  *control
 	requests chan request // shutdown, restart and upgrade asked for over the API
+	// fdReserve lets the control and metrics listeners accept when the
+	// daemon is out of descriptors.
+	fdReserve *fdReserve
 
 	// inherited are the descriptors a previous image passed across an
 	// upgrade, until taken; listeners are the open ones by the same names
@@ -132,6 +135,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.openLog(); err != nil {
 		return err
 	}
+	// Before any program takes a descriptor.
+	m.fdReserve = newFDReserve(controlReserve, m.Logger)
 	defer m.closeLog()
 	if err := m.lockStateDir(); err != nil {
 		return err

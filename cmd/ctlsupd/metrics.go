@@ -56,7 +56,7 @@ func (m *Main) openMetrics(l net.Listener) error {
 	m.listeners["metrics"] = l
 	m.MetricsAddr = l.Addr().String()
 	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(m.fdReserve.listen(l)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Logger.Error("metrics server stopped", "err", err)
 		}
 	}()
