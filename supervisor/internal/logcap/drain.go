@@ -43,7 +43,7 @@ func (s *Sink) drain(fd int) (int64, error) {
 			}
 			continue
 		}
-		if s.MaxBytes > 0 && s.size >= s.MaxBytes {
+		if s.rotatesLocked() && s.size >= s.MaxBytes {
 			// Rotate only for bytes to write, as a write would.
 			if pipeEmpty(fd) {
 				return moved, emptyOrEOF(fd)

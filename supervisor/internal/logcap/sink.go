@@ -142,7 +142,7 @@ func (s *Sink) Write(p []byte) (int, error) {
 		s.failLocked(int64(len(p)), err)
 		return len(p), nil
 	}
-	if s.wholeWrites && s.MaxBytes > 0 && s.size > 0 && s.size+int64(len(p)) > s.MaxBytes {
+	if s.wholeWrites && s.rotatesLocked() && s.size > 0 && s.size+int64(len(p)) > s.MaxBytes {
 		s.rotateLocked()
 		if err := s.openLocked(); err != nil {
 			s.failLocked(int64(len(p)), err)
@@ -190,7 +190,7 @@ func (s *Sink) readyLocked() error {
 // first when the file is full. The file is closed (nil), and the error
 // returned, when the rotated one cannot be opened.
 func (s *Sink) roomLocked() (int64, error) {
-	if s.MaxBytes <= 0 {
+	if !s.rotatesLocked() {
 		return 1 << 30, nil
 	}
 	if s.size >= s.MaxBytes {
@@ -200,6 +200,15 @@ func (s *Sink) roomLocked() (int64, error) {
 		}
 	}
 	return max(s.MaxBytes-s.size, 1), nil
+}
+
+// rotatesLocked says whether the open file is rotated at MaxBytes: only a
+// regular file is. A log path that names a device (/dev/null, a
+// terminal) or a FIFO is written and never rotated: a rotation renames
+// the path, and /dev/null renamed by a root daemon is gone for the whole
+// system.
+func (s *Sink) rotatesLocked() bool {
+	return s.MaxBytes > 0 && s.regular
 }
 
 // openLocked opens Path for writing at its end, creating it with the usual
@@ -315,11 +324,15 @@ func (s *Sink) Reopen() error {
 	return nil
 }
 
-// Clear empties the file; writing goes on at its start.
+// Clear empties the file; writing goes on at its start. A device or a
+// FIFO has nothing to empty.
 func (s *Sink) Clear() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closeLocked()
+	if st, err := os.Lstat(s.Path); err == nil && !st.Mode().IsRegular() && st.Mode()&os.ModeSymlink == 0 {
+		return nil
+	}
 	err := truncateNoFollow(s.Path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

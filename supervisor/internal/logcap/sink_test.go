@@ -466,3 +466,54 @@ func umask() os.FileMode {
 	syscall.Umask(m)
 	return os.FileMode(m)
 }
+
+// TestSink_NeverRotatesADevice: a log path that names a device or a FIFO
+// (stdout_logfile = /dev/null, a supervisord idiom) is written and never
+// rotated, whatever its size limit: a rotation renames the path, and a
+// root daemon that renamed /dev/null would take it from the whole
+// system. A FIFO with a reader stands for the device here; clear leaves
+// it alone too.
+func TestSink_NeverRotatesADevice(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "null")
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got := make(chan int)
+	go func() {
+		total, buf := 0, make([]byte, 4096)
+		for total < 1000 {
+			n, _ := r.Read(buf)
+			total += n
+			time.Sleep(time.Millisecond)
+		}
+		got <- total
+	}()
+	for _, s := range []*Sink{NewSink(path, 100, 3, nil), NewLineSink(path, 100, 3)} {
+		for range 10 {
+			s.Write(bytes.Repeat([]byte("x"), 49))
+			s.Write([]byte("\n"))
+		}
+		if err := s.Clear(); err != nil {
+			t.Errorf("clear: %v", err)
+		}
+		s.Close()
+		if s.Rotations() != 0 {
+			t.Errorf("%d rotations of a FIFO", s.Rotations())
+		}
+	}
+	if st, err := os.Lstat(path); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		t.Fatalf("the FIFO is no longer at its path: %v %v", st, err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("the directory holds %d entries, want the FIFO alone: %v", len(ents), ents)
+	}
+	if n := <-got; n < 1000 {
+		t.Errorf("the reader got %d bytes", n)
+	}
+}
