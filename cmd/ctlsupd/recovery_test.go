@@ -519,6 +519,14 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 		return now["noterm:noterm"] != 0 && now["noterm:noterm"] != before["noterm:noterm"] &&
 			now["slowterm:slowterm"] != 0 && now["slowterm:slowterm"] != before["slowterm:slowterm"]
 	})
+	for _, line := range strings.Split(log2.String(), "\n") {
+		if strings.Contains(line, "slowterm") && strings.Contains(line, "msg=adopted") {
+			t.Errorf("slowterm, which ended while no daemon ran, is said to be adopted: %s", line)
+		}
+	}
+	if !strings.Contains(log2.String(), `msg="ended while no daemon ran"`) {
+		t.Errorf("slowterm's end while no daemon ran is not told:\n%s", log2)
+	}
 	if b, _ := os.ReadFile(runs); string(b) != "run\n" {
 		t.Errorf("the one-shot job ran %d times, want once:\n%s", strings.Count(string(b), "run"), log2)
 	}

@@ -305,7 +305,12 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	// held): it may have been a restart's, so it ends in a start, whether
 	// the process ended meanwhile or not.
 	a.Restart = e.Stopping || alive && (lost || changed)
-	r.Logger.Info("adopted", "pid", e.Pid, "process", name)
+	if alive {
+		r.Logger.Info("adopted", "pid", e.Pid, "process", name)
+	} else {
+		// Its pid may be another process's by now: not "adopted".
+		r.Logger.Info("ended while no daemon ran", "pid", e.Pid, "process", name)
+	}
 	return a
 }
 
