@@ -72,6 +72,12 @@ func TestLoad_Errors(t *testing.T) {
 			`conf.d/app.toml:3: program "web": depends_on: "redsi" names no process`},
 		"dependency cycle": {daemonFile, "[program.a]\ncommand = \"/bin/true\"\ndepends_on = [\"b\"]\n[program.b]\ncommand = \"/bin/true\"\ndepends_on = [\"c\"]\n[program.c]\ncommand = \"/bin/true\"\ndepends_on = [\"a\"]\n",
 			`conf.d/app.toml:3: program "a": depends_on makes a cycle: a -> b -> c -> a`},
+		"socket path too long": {daemonFile + "[control]\nsocket = \"/run/" + strings.Repeat("x/", 2500) + "s.sock\"\n", "",
+			`ctlsupd.toml:5: control: socket is 5011 bytes long; a path may have at most 4095`},
+		"log name too long": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nstdout_logfile = \"/var/log/" + strings.Repeat("x", 300) + ".log\"\n",
+			`conf.d/app.toml:3: program "web": stdout_logfile has a name of 304 bytes`},
+		"log in /proc": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nstderr_logfile = \"/proc/self/mem\"\n",
+			`conf.d/app.toml:3: program "web": stderr_logfile = "/proc/self/mem": a file of /proc or /sys is not a log`},
 		"daemon unknown key": {daemonFile + "[control]\nsocket = \"/run/x.sock\"\nsocket_mod = \"0700\"\n", "",
 			`ctlsupd.toml:6: control: unknown key "socket_mod" (did you mean "socket_mode"?)`},
 	} {

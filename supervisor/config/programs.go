@@ -395,6 +395,7 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 				s.Argv[j] = expandKey(r, x, "command", w)
 			}
 			s.Directory = r.f.abs(expandKey(r, x, "directory", r.str("directory", "")))
+			checkPathLength(r, "directory", s.Directory)
 			s.User = expandKey(r, x, "user", s.User)
 			maxBytes = r.size("logfile_maxbytes", maxBytes)
 			backups = r.integer("logfile_backups", backups, 0)
@@ -471,6 +472,11 @@ func logSpec(r *reader, x *expander, key, auto string, maxBytes int64, backups i
 		return supervisor.LogSpec{}
 	default:
 		v = r.f.abs(v)
+		checkPathLength(r, key, v)
+		clean := filepath.Clean(v)
+		if _, console := supervisor.ConsoleFD(clean); !console && (strings.HasPrefix(clean, "/proc/") || strings.HasPrefix(clean, "/sys/")) {
+			r.fail(key, "%s = %q: a file of /proc or /sys is not a log (for the daemon's own output, write /dev/stdout or /dev/stderr)", key, v)
+		}
 	}
 	return supervisor.LogSpec{Path: v, MaxBytes: maxBytes, Backups: backups}
 }

@@ -265,3 +265,20 @@ func (r *reader) table(key string) *reader {
 	sub.m = t
 	return sub
 }
+
+// checkPathLength fails a path the kernel would refuse as too long
+// (ENAMETOOLONG), which the daemon would otherwise find only when it
+// binds, creates or opens it.
+func checkPathLength(r *reader, key, path string) {
+	const pathMax, nameMax = 4096, 255
+	if len(path) >= pathMax {
+		r.fail(key, "%s is %d bytes long; a path may have at most %d", key, len(path), pathMax-1)
+		return
+	}
+	for _, name := range strings.Split(path, "/") {
+		if len(name) > nameMax {
+			r.fail(key, "%s has a name of %d bytes (%.20q...); a file name may have at most %d", key, len(name), name, nameMax)
+			return
+		}
+	}
+}
