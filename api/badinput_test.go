@@ -179,3 +179,42 @@ func TestServer_ClearLogDoesNotFollowLinks(t *testing.T) {
 		t.Errorf("the link's target was truncated: %q", b)
 	}
 }
+
+// TestServer_MulticallAnswerIsBounded: a request of a few thousand calls
+// of getAllProcessInfo does not make the daemon build an answer of every
+// one: past the bound (lowered to 1 MiB here, as a megabyte of request
+// cannot pass 32 MiB of answer with three programs) the calls left
+// answer FAILED, and the calls before answer as they would alone.
+func TestServer_MulticallAnswerIsBounded(t *testing.T) {
+	h := newHarness(t, func(h *harness) { h.srv.SetMaxMulticallAnswer(1 << 20) })
+	calls := make([]any, 2000)
+	for i := range calls {
+		calls[i] = xmlrpc.Struct{{Name: "methodName", Value: "supervisor.getAllProcessInfo"}, {Name: "params", Value: []any{}}}
+	}
+	v, err := h.client.Call("system.multicall", calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := v.([]any)
+	if len(got) != len(calls) {
+		t.Fatalf("%d answers to %d calls", len(got), len(calls))
+	}
+	answered := 0
+	for i, g := range got {
+		switch g := g.(type) {
+		case []any:
+			if len(g) != 3 || answered != i {
+				t.Fatalf("answer %d: %d processes, after %d answered", i, len(g), answered)
+			}
+			answered++
+		case xmlrpc.Struct:
+			if code, _ := g.Get("faultCode"); code != 30 {
+				t.Fatalf("answer %d: %v, want FAILED", i, g)
+			}
+		}
+	}
+	one, _ := xmlrpc.EncodeValue(got[0])
+	if want := (1 << 20) / len(one); answered < want*9/10 || answered > want {
+		t.Errorf("%d calls answered, %d bytes each: want about %d, what fits in 1 MiB", answered, len(one), want)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -42,14 +43,15 @@ type Server struct {
 	Upgrade func() (func(), error)
 	Logger  *slog.Logger
 
-	table    map[string]method
-	stopping atomic.Bool
+	table        map[string]method
+	stopping     atomic.Bool
+	maxMulticall int // maxMulticallAnswer; tests lower it
 }
 
 // NewServer returns a server for sup.
 func NewServer(sup *supervisor.Supervisor) *Server {
 	s := &Server{Supervisor: sup, Identification: "supervisor", Logger: slog.Default(),
-		Shutdown: func() {}, Restart: func() {}}
+		Shutdown: func() {}, Restart: func() {}, maxMulticall: maxMulticallAnswer}
 	s.table = s.methods()
 	return s
 }
@@ -187,6 +189,14 @@ func (s *Server) dispatch(ctx context.Context, name string, params []any) (any, 
 	return v, nil
 }
 
+// maxMulticallAnswer bounds what one multicall answers: a request of a
+// megabyte holds 8000 calls of getAllProcessInfo, 11 MB each with 10,000
+// programs, and the daemon must not be the process that runs out of
+// memory for it. Each answer is encoded as it comes and counted; once the
+// bound is reached, the calls left answer a fault. The first answer
+// always goes through, as it would in a call of its own.
+const maxMulticallAnswer = 32 << 20
+
 func (s *Server) multicall(ctx context.Context, a args) (any, error) {
 	a.count(1, 1)
 	calls, ok := a.p[0].([]any)
@@ -194,6 +204,7 @@ func (s *Server) multicall(ctx context.Context, a args) (any, error) {
 		return nil, fault(faultIncorrectParameters, "")
 	}
 	out := make([]any, 0, len(calls))
+	left := s.maxMulticall
 	for _, c := range calls {
 		st, _ := c.(xmlrpc.Struct)
 		name, _ := st.Get("methodName")
@@ -209,10 +220,20 @@ func (s *Server) multicall(ctx context.Context, a args) (any, error) {
 			p, _ := params.([]any)
 			v, f = s.dispatch(ctx, n, p)
 		}
-		if f != nil {
-			v = xmlrpc.Struct{{Name: "faultCode", Value: f.Code}, {Name: "faultString", Value: f.String}}
+		var enc xmlrpc.Raw
+		if f == nil {
+			var err error
+			if enc, err = xmlrpc.EncodeValue(v); err != nil {
+				f = fault(faultFailed, err.Error())
+			} else if len(enc) > left && len(out) > 0 {
+				f = fault(faultFailed, fmt.Sprintf("multicall answers at most %d MiB: this call's answer would pass it", s.maxMulticall>>20))
+			}
 		}
-		out = append(out, v)
+		if f != nil {
+			enc, _ = xmlrpc.EncodeValue(xmlrpc.Struct{{Name: "faultCode", Value: f.Code}, {Name: "faultString", Value: f.String}})
+		}
+		left = max(left-len(enc), 0)
+		out = append(out, enc)
 	}
 	return out, nil
 }

@@ -18,10 +18,23 @@ const maxArrayEstimate = 32 << 20
 // structs (getAllProcessInfo's, getAllConfigInfo's) from the size of its
 // first, so that 10,000 process infos (13 MB of XML) are written into one
 // buffer instead of one that doubles its way there, leaving three times
-// that as garbage. Other arrays, whose elements may differ in size by
-// orders (a multicall's answers), grow as they go.
+// that as garbage; an array of encoded values (a multicall's answers)
+// gets room for exactly what they are. Other arrays grow as they go.
 func growForArray(b *bytes.Buffer, first int, x []any) {
 	if len(x) < 16 {
+		return
+	}
+	if _, ok := x[0].(Raw); ok {
+		// Encoded already (a multicall's answers): their sizes are known.
+		rest := 0
+		for _, e := range x[1:] {
+			r, ok := e.(Raw)
+			if !ok {
+				return
+			}
+			rest += len(r)
+		}
+		b.Grow(rest + len("</data></array></value>\n"))
 		return
 	}
 	for _, e := range x {
@@ -32,6 +45,18 @@ func growForArray(b *bytes.Buffer, first int, x []any) {
 	if rest := first * (len(x) - 1) * 9 / 8; rest <= maxArrayEstimate {
 		b.Grow(rest)
 	}
+}
+
+// Raw is a value already encoded (by EncodeValue), written as it is.
+type Raw []byte
+
+// EncodeValue encodes one value, as it appears in a response.
+func EncodeValue(v any) (Raw, error) {
+	var b bytes.Buffer
+	if err := encodeValue(&b, v, 0); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // EncodeResponse encodes a methodResponse holding one value.
@@ -96,6 +121,8 @@ func encodeValue(b *bytes.Buffer, v any, depth int) error {
 	switch x := v.(type) {
 	case nil:
 		b.WriteString("<value><nil/></value>") // Python writes no newline here
+	case Raw:
+		b.Write(x)
 	case bool:
 		if x {
 			b.WriteString("<value><boolean>1</boolean></value>\n")

@@ -28,6 +28,9 @@ type control struct {
 	servers []*http.Server
 	socket  string
 	conns   *busyConns
+	// bigAnswer is poked after an answer of minRelease or more, whose
+	// buffers are free heap once it is out (see keepStatus).
+	bigAnswer chan struct{}
 }
 
 // ServeHTTP serves with the current engine's API. The socket serves from
@@ -43,14 +46,41 @@ func (c *control) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.ServeHTTP(w, r)
+	cw := &countingWriter{ResponseWriter: w}
+	h.ServeHTTP(cw, r)
+	if cw.n >= minRelease {
+		select {
+		case c.bigAnswer <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// countingWriter counts what an answer writes.
+type countingWriter struct {
+	http.ResponseWriter
+	n int
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.n += n
+	return n, err
+}
+
+// Flush passes a flush on: the API flushes the answer to a shutdown
+// before it acts.
+func (w *countingWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // openControl listens on the configured socket and TCP address. It runs
 // before any program starts, so the socket's mode is in place first.
 func (m *Main) openControl(passed net.Listener) error {
 	d := m.Config.Daemon
-	c := &control{socket: d.Control.Socket, conns: newBusyConns(), ready: make(chan struct{})}
+	c := &control{socket: d.Control.Socket, conns: newBusyConns(), ready: make(chan struct{}), bigAnswer: make(chan struct{}, 1)}
 	var listeners []net.Listener
 	var l net.Listener = passed
 	addr := d.Control.Socket

@@ -49,8 +49,8 @@ func statusLine(s *supervisor.Supervisor) string {
 }
 
 // keepStatus sends STATUS= whenever the summary changes, until ctx ends,
-// and returns free memory once the engine is quiet after a burst
-// (memory.go). It follows the engine's change broadcast: no polling.
+// and returns free memory once the engine is quiet after a burst, or
+// after a large answer of the control API (memory.go). It follows the engine's change broadcast: no polling.
 // statusEvery spaces STATUS= updates: each counts every process.
 const statusEvery = time.Second
 
@@ -78,6 +78,8 @@ func (m *Main) keepStatus(ctx context.Context) {
 			case <-time.After(statusEvery):
 			}
 		case <-swapped:
+			quiet.Reset(quietRelease)
+		case <-m.control.bigAnswer:
 			quiet.Reset(quietRelease)
 		case <-quiet.C:
 			if releaseIdleMemory() {
