@@ -367,9 +367,10 @@ func (p *process) begin() {
 	p.watch(ad.Child)
 	a.m = adoptedMachine(p.spec, ad.Started, time.Now())
 	// Held down by the previous daemon (a journal of an older ctlsupd
-	// records an operator's stop as it begins): if it has ended
-	// meanwhile, it is not restarted.
-	a.m.OperatorStopped = ad.Stopped
+	// records an operator's stop as it begins), or to be restarted by
+	// Open: if it ends before that, its restart policy does not spawn
+	// it again meanwhile.
+	a.m.OperatorStopped = ad.Stopped || ad.Restart
 	p.armTimer()
 	p.publish()
 	p.box.mu.Lock()
@@ -443,7 +444,7 @@ func (p *process) step(ev event) error {
 			p.alog().Debug("state", "from", prev, "to", m.State, "event", ev.kind)
 		}
 		p.logMilestone(prev, m.State, m.SpawnErr)
-		p.keepDown(m.State)
+		p.keepDown(prev, m.State)
 		if m.State == Stopping && a.child != nil {
 			a.child.Stopping()
 		}
@@ -513,11 +514,15 @@ func (p *process) handle(w wake) {
 			}
 			if err == nil {
 				p.rt.Hold(p.spec, false)
+				p.a.holdStop = false
 			}
 		case cmdStop:
+			// A stop refused (one is under way already) leaves that
+			// stop's hold as it was.
+			held := p.a.holdStop
 			p.a.holdStop = c.hold
 			if err = p.step(event{kind: evStop}); err != nil {
-				p.a.holdStop = false
+				p.a.holdStop = held
 			}
 		case cmdSignal:
 			err = p.step(event{kind: evSignal, sig: c.sig})
@@ -536,6 +541,7 @@ func (p *process) handle(w wake) {
 			}
 			if err == nil {
 				p.rt.Hold(p.spec, false) // started by the operator: no longer held stopped
+				p.a.holdStop = false
 			}
 		case cmdWaitText:
 			err = p.step(event{kind: evWaitText, err: c.text})
@@ -760,15 +766,15 @@ func (p *process) logMilestone(from, to State, why string) {
 // may have been a restart's, and the successor restarts what it finds
 // stopping. The daemon's own shutdown records nothing: it releases every
 // hold (Close).
-func (p *process) keepDown(to State) {
+func (p *process) keepDown(from, to State) {
 	a := &p.a
 	switch {
 	case a.quietStop:
 	case to == Stopped && a.holdStop, to == Exited:
 		p.rt.Hold(p.spec, true)
 	}
-	if to == Stopped {
-		a.holdStop = false
+	if to == Stopped || from == Stopping {
+		a.holdStop = false // the stop is over, however it ended
 	}
 }
 

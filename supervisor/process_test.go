@@ -629,3 +629,41 @@ func TestSupervisor_ShutdownStopsAGroupTogether(t *testing.T) {
 		}
 	})
 }
+
+// TestSupervisor_HoldIsRecordedOnceTheStopEnds: an operator's stop is
+// recorded for a successor once the process has stopped, not as the stop
+// begins (a daemon killed meanwhile leaves a stop whose intent it cannot
+// know); a second stop while the first runs, refused, does not cancel it;
+// and an exit for good is recorded as a stop is.
+func TestSupervisor_HoldIsRecordedOnceTheStopEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		rt.set("slow", fakeBehavior{ignoreTerm: true})
+		rt.set("once", fakeBehavior{exitAfter: time.Second})
+		slow := named("slow", func(s *ProcessSpec) { s.StartSecs = 0; s.StopWait = 5 * time.Second })
+		once := named("once", func(s *ProcessSpec) { s.StartSecs = 0; s.AutoRestart = RestartNever })
+		s := mustOpen(t, rt, slow, once)
+		<-rt.spawns
+		<-rt.spawns
+		waitState(t, s, "slow", Running)
+		if err := s.stopOne(context.Background(), "slow", NoWait); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if rt.isHeld("slow") {
+			t.Fatal("the stop was recorded as it began")
+		}
+		if err := s.stopOne(context.Background(), "slow", NoWait); err == nil {
+			t.Fatal("a second stop while stopping was not refused")
+		}
+		waitState(t, s, "slow", Stopped)
+		if !rt.isHeld("slow") {
+			t.Errorf("the operator's stop, refused a second time, was not recorded once it ended")
+		}
+		waitState(t, s, "once", Exited)
+		if !rt.isHeld("once") {
+			t.Errorf("a one-shot that exited for good was not recorded")
+		}
+		s.Close(context.Background())
+	})
+}

@@ -119,6 +119,10 @@ type Adoption struct {
 	// its output can no longer be captured, or a stop was under way (which
 	// may have been a restart's; an operator's stop that ended is Stopped).
 	Restart bool
+	// Changed: its configuration changed while no daemon ran. Restarted,
+	// it runs again only if it autostarts, as after supervisorctl update;
+	// restarted for any other reason, it runs again as it did.
+	Changed bool
 	// Stopped: an operator had stopped the process, or it had exited for
 	// good; it is not autostarted.
 	Stopped bool

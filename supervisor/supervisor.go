@@ -141,7 +141,7 @@ func (s *Supervisor) Open(ctx context.Context) error {
 		ctx := context.WithoutCancel(ctx) // committed: the old processes are ours to replace
 		go s.fanOut(ctx, redo, descending, func(p *process) error {
 			s.stop(ctx, p, p.spec.FullName(), WaitForDone, passing)
-			if p.spec.AutoStart && !p.adopted().Stopped {
+			if a := p.adopted(); !a.Stopped && (p.spec.AutoStart || !a.Changed) {
 				s.issueStart(ctx, p, p.spec.FullName(), true)
 			}
 			return nil

@@ -472,13 +472,15 @@ func TestOperatorStop_LastsAsLongAsTheDaemon(t *testing.T) {
 // ctlsupd is killed may have been a restart's (supervisorctl restart is a
 // stop, then a start), so the new daemon finishes it and starts the
 // program again, whether it is still stopping (noterm) or ended while no
-// daemon ran (slowterm). A one-shot job that had exited for good is not
+// daemon ran (slowterm, and manual, which an operator had started: it
+// does not autostart). A one-shot job that had exited for good is not
 // run a second time.
 func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 	dir := t.TempDir()
 	runs := filepath.Join(dir, "oneshot.runs")
 	path := testConfig(t, map[string]string{"app.toml": program("noterm", "ignore-term") +
 		"[program.slowterm]\ncommand = [\"/bin/sh\", \"-c\", \"trap 'sleep 0.5; exit 1' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 5\n" +
+		"[program.manual]\ncommand = [\"/bin/sh\", \"-c\", \"trap 'sleep 0.5; exit 1' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 5\nautostart = false\n" +
 		fmt.Sprintf("[program.oneshot]\ncommand = [\"/bin/sh\", \"-c\", \"echo run >> %s\"]\nstartsecs = 0\nautorestart = false\n", runs)})
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
 	states := func() map[string]string {
@@ -494,31 +496,41 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 		s := states()
 		return s["noterm"] == "RUNNING" && s["slowterm"] == "RUNNING" && s["oneshot"] == "EXITED"
 	})
-	before := statusPids(t, sock)
 	c, err := client.New("unix://"+sock, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"noterm", "slowterm"} {
+	if _, err := c.Call("supervisor.startProcess", "manual"); err != nil {
+		t.Fatal(err)
+	}
+	before := statusPids(t, sock)
+	for _, name := range []string{"noterm", "slowterm", "manual"} {
 		if _, err := c.Call("supervisor.stopProcess", name, false); err != nil {
 			t.Fatal(err)
 		}
 	}
 	c.Close()
-	waitUntil(t, "both stopping", log1, func() bool {
+	waitUntil(t, "all three stopping", log1, func() bool {
 		s := states()
-		return s["noterm"] == "STOPPING" && s["slowterm"] == "STOPPING"
+		return s["noterm"] == "STOPPING" && s["slowterm"] == "STOPPING" && s["manual"] == "STOPPING"
 	})
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
 	time.Sleep(1500 * time.Millisecond) // slowterm ends while no daemon runs
 
 	second, log2 := startDaemon(t, path)
-	waitUntil(t, "noterm and slowterm started again", log2, func() bool {
+	waitUntil(t, "noterm, slowterm and manual started again", log2, func() bool {
 		now := statusPidsOrNil(sock)
-		return now["noterm:noterm"] != 0 && now["noterm:noterm"] != before["noterm:noterm"] &&
-			now["slowterm:slowterm"] != 0 && now["slowterm:slowterm"] != before["slowterm:slowterm"]
+		for _, name := range []string{"noterm:noterm", "slowterm:slowterm", "manual:manual"} {
+			if now[name] == 0 || now[name] == before[name] {
+				return false
+			}
+		}
+		return true
 	})
+	if n := strings.Count(log2.String(), "msg=spawned process=manual"); n != 1 {
+		t.Errorf("manual was spawned %d times by the new daemon, want once (after the stop)", n)
+	}
 	for _, line := range strings.Split(log2.String(), "\n") {
 		if strings.Contains(line, "slowterm") && strings.Contains(line, "msg=adopted") {
 			t.Errorf("slowterm, which ended while no daemon ran, is said to be adopted: %s", line)
