@@ -181,16 +181,22 @@ func TestServer_ClearLogDoesNotFollowLinks(t *testing.T) {
 }
 
 // TestServer_MulticallAnswerIsBounded: a request of a few thousand calls
-// of getAllProcessInfo does not make the daemon build an answer of every
-// one: past the bound (lowered to 1 MiB here, as a megabyte of request
-// cannot pass 32 MiB of answer with three programs) the calls left
-// answer FAILED, and the calls before answer as they would alone.
+// of getAllProcessInfo does not make the daemon compute and build an
+// answer of every one: once the answer reaches the bound (lowered to 1
+// MiB here, as a megabyte of request cannot reach 32 MiB of answer with
+// three programs) the calls left are not run and answer FAILED; the calls
+// before answer as they would alone, and a call that ran is never
+// reported as failed.
 func TestServer_MulticallAnswerIsBounded(t *testing.T) {
 	h := newHarness(t, func(h *harness) { h.srv.SetMaxMulticallAnswer(1 << 20) })
+	call := func(name string, params ...any) xmlrpc.Struct {
+		return xmlrpc.Struct{{Name: "methodName", Value: name}, {Name: "params", Value: params}}
+	}
 	calls := make([]any, 2000)
 	for i := range calls {
-		calls[i] = xmlrpc.Struct{{Name: "methodName", Value: "supervisor.getAllProcessInfo"}, {Name: "params", Value: []any{}}}
+		calls[i] = call("supervisor.getAllProcessInfo")
 	}
+	calls = append(calls, call("supervisor.stopProcess", "solo"))
 	v, err := h.client.Call("system.multicall", calls)
 	if err != nil {
 		t.Fatal(err)
@@ -211,10 +217,15 @@ func TestServer_MulticallAnswerIsBounded(t *testing.T) {
 			if code, _ := g.Get("faultCode"); code != 30 {
 				t.Fatalf("answer %d: %v, want FAILED", i, g)
 			}
+		default:
+			t.Fatalf("answer %d: %v", i, g)
 		}
 	}
 	one, _ := xmlrpc.EncodeValue(got[0])
-	if want := (1 << 20) / len(one); answered < want*9/10 || answered > want {
-		t.Errorf("%d calls answered, %d bytes each: want about %d, what fits in 1 MiB", answered, len(one), want)
+	if want := (1<<20)/len(one) + 1; answered != want {
+		t.Errorf("%d calls answered, %d bytes each: want %d, until the answer reached 1 MiB", answered, len(one), want)
+	}
+	if p, _ := h.sup.Process("solo"); p.State != supervisor.Running {
+		t.Errorf("the stop past the bound ran: solo is %v", p.State)
 	}
 }

@@ -191,10 +191,11 @@ func (s *Server) dispatch(ctx context.Context, name string, params []any) (any, 
 
 // maxMulticallAnswer bounds what one multicall answers: a request of a
 // megabyte holds 8000 calls of getAllProcessInfo, 11 MB each with 10,000
-// programs, and the daemon must not be the process that runs out of
-// memory for it. Each answer is encoded as it comes and counted; once the
-// bound is reached, the calls left answer a fault. The first answer
-// always goes through, as it would in a call of its own.
+// programs, and the daemon must neither build nor compute that. Each
+// answer is encoded as it comes and counted; once the count reaches the
+// bound, the calls left are not run and answer FAILED. A call that runs
+// is answered whatever its size (what it did is not reported as failed),
+// so the answer passes the bound by one call's at most.
 const maxMulticallAnswer = 32 << 20
 
 func (s *Server) multicall(ctx context.Context, a args) (any, error) {
@@ -204,7 +205,7 @@ func (s *Server) multicall(ctx context.Context, a args) (any, error) {
 		return nil, fault(faultIncorrectParameters, "")
 	}
 	out := make([]any, 0, len(calls))
-	left := s.maxMulticall
+	size := 0
 	for _, c := range calls {
 		st, _ := c.(xmlrpc.Struct)
 		name, _ := st.Get("methodName")
@@ -216,6 +217,8 @@ func (s *Server) multicall(ctx context.Context, a args) (any, error) {
 			f = fault(faultIncorrectParameters, "No methodName")
 		case n == "system.multicall":
 			f = fault(faultIncorrectParameters, "Recursive system.multicall forbidden")
+		case size >= s.maxMulticall:
+			f = fault(faultFailed, fmt.Sprintf("not run: the multicall's answer reached %d MiB", s.maxMulticall>>20))
 		default:
 			p, _ := params.([]any)
 			v, f = s.dispatch(ctx, n, p)
@@ -225,14 +228,12 @@ func (s *Server) multicall(ctx context.Context, a args) (any, error) {
 			var err error
 			if enc, err = xmlrpc.EncodeValue(v); err != nil {
 				f = fault(faultFailed, err.Error())
-			} else if len(enc) > left && len(out) > 0 {
-				f = fault(faultFailed, fmt.Sprintf("multicall answers at most %d MiB: this call's answer would pass it", s.maxMulticall>>20))
 			}
 		}
 		if f != nil {
 			enc, _ = xmlrpc.EncodeValue(xmlrpc.Struct{{Name: "faultCode", Value: f.Code}, {Name: "faultString", Value: f.String}})
 		}
-		left = max(left-len(enc), 0)
+		size += len(enc)
 		out = append(out, enc)
 	}
 	return out, nil
