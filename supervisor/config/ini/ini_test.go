@@ -238,8 +238,9 @@ environment=APP="own",ONLY="%(program_name)s"
 func TestConvert_EnvOfTheConfiguration(t *testing.T) {
 	t.Setenv("CTLSUP_TEST_OPTS", "--loglevel info")
 	t.Setenv("CTLSUP_TEST_ONE", "one")
+	t.Setenv("CTLSUP_TEST_LIST", "a")
 	res, dir := convertText(t, `[supervisord]
-environment=APP_ENV="staging",OPTS="--workers 3 --name 'my app'",COST="$5"
+environment=APP_ENV="staging",OPTS="--workers 3 --name 'my app'",COST="$5",CTLSUP_TEST_LIST="z:%(ENV_CTLSUP_TEST_LIST)s"
 [program:web]
 command=/bin/echo %(ENV_APP_ENV)s %(ENV_OPTS)s %(ENV_COST)s %(ENV_CTLSUP_TEST_ONE)s
 directory=%(ENV_HOME_DIR)s
@@ -249,8 +250,8 @@ command=/bin/echo %(ENV_CTLSUP_TEST_OPTS)s
 `)
 	cfg := load(t, res)
 	want := map[string]string{
-		"web":    "[/bin/echo staging --workers 3 --name my app $5 one] dir " + dir + " env map[APP_ENV:staging COST:$5 HOME_DIR:" + dir + " OPTS:--workers 3 --name 'my app' SEEN:staging-one]",
-		"worker": "[/bin/echo --loglevel info] dir  env map[APP_ENV:staging COST:$5 OPTS:--workers 3 --name 'my app']",
+		"web":    "[/bin/echo staging --workers 3 --name my app $5 one] dir " + dir + " env map[APP_ENV:staging COST:$5 CTLSUP_TEST_LIST:z:a HOME_DIR:" + dir + " OPTS:--workers 3 --name 'my app' SEEN:staging-one]",
+		"worker": "[/bin/echo --loglevel info] dir  env map[APP_ENV:staging COST:$5 CTLSUP_TEST_LIST:z:a OPTS:--workers 3 --name 'my app']",
 	}
 	for _, g := range cfg.Groups {
 		for _, p := range g.Processes {

@@ -309,7 +309,14 @@ func (c *converter) environment(w io.Writer, s *Section, line int, own [][2]stri
 		return slices.ContainsFunc(own, func(o [2]string) bool { return o[0] == d[0] })
 	})
 	var parts []string
-	for _, p := range append(pairs, own...) {
+	for _, p := range pairs {
+		// As supervisord read it, once, for the daemon: expanding it again
+		// here would find its own %(ENV_X)s among the daemon's variables.
+		if v, ok := c.daemonEnvVars["ENV_"+p[0]]; ok {
+			parts = append(parts, tomlKey(p[0])+" = "+tomlString(v))
+		}
+	}
+	for _, p := range own {
 		v, err := expand(p[1], vars)
 		if err != nil {
 			return fmt.Errorf("%s:%d: [%s] environment: %v", s.File, line, s.Name, err)
