@@ -18,6 +18,9 @@ import (
 // place. An existing socket is replaced only if nothing answers on it; any
 // other file at path is an error.
 func ListenUnix(path string, mode os.FileMode, owner string) (*net.UnixListener, error) {
+	if len(path) > maxSocketPath {
+		return nil, fmt.Errorf("%s: a unix socket's path may have at most %d bytes (its clients connect by it)", path, maxSocketPath)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
@@ -37,7 +40,7 @@ func ListenUnix(path string, mode os.FileMode, owner string) (*net.UnixListener,
 	}
 	defer os.RemoveAll(tmp)
 	tmpPath := filepath.Join(tmp, "s")
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmpPath, Net: "unix"})
+	l, err := bindIn(tmp, tmpPath)
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +62,26 @@ func ListenUnix(path string, mode os.FileMode, owner string) (*net.UnixListener,
 		return fail(err)
 	}
 	return l, nil
+}
+
+// maxSocketPath is the longest path a unix socket is bound or connected
+// by: sockaddr_un's 108 bytes, less the terminating NUL.
+const maxSocketPath = 107
+
+// bindIn binds a socket at tmpPath, in the directory dir, by a path that
+// names dir through its descriptor when tmpPath itself is too long: the
+// temporary directory must not make a socket path that fits fail.
+func bindIn(dir, tmpPath string) (*net.UnixListener, error) {
+	if len(tmpPath) <= maxSocketPath {
+		return net.ListenUnix("unix", &net.UnixAddr{Name: tmpPath, Net: "unix"})
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	short := fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), filepath.Base(tmpPath))
+	return net.ListenUnix("unix", &net.UnixAddr{Name: short, Net: "unix"})
 }
 
 func lookupOwner(owner string) (uid, gid int, err error) {

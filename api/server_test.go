@@ -420,6 +420,23 @@ func TestListenUnix(t *testing.T) {
 	if _, err := api.ListenUnix(plain, 0o700, ""); err == nil {
 		t.Error("a regular file was replaced by the socket")
 	}
+	// A path near the kernel's 107 bytes works, though the temporary
+	// name it is bound by first is longer; one past them is refused
+	// before anything is made.
+	long := filepath.Join(dir, strings.Repeat("d", 105-len(dir)-1), "s")
+	l, err = api.ListenUnix(long, 0o700, "")
+	if err != nil {
+		t.Fatalf("a socket path of %d bytes: %v", len(long), err)
+	}
+	if c, err := net.Dial("unix", long); err != nil {
+		t.Errorf("connecting to %d bytes of path: %v", len(long), err)
+	} else {
+		c.Close()
+	}
+	l.Close()
+	if _, err := api.ListenUnix(long+"x", 0o700, ""); err == nil || !strings.Contains(err.Error(), "at most 107 bytes") {
+		t.Errorf("a socket path of 108 bytes: %v", err)
+	}
 	if err := api.CheckTCP("0.0.0.0:9001", "", ""); err == nil {
 		t.Error("TCP off loopback without credentials accepted")
 	}

@@ -369,7 +369,7 @@ func (l *loader) daemon(f *file, d *Daemon) error {
 		}
 	}
 	d.Control.Socket = f.abs(socket)
-	checkPathLength(c, "socket", d.Control.Socket)
+	checkSocketPath(c, "socket", d.Control.Socket)
 	mode := c.str("socket_mode", "0700")
 	if m, err := strconv.ParseUint(mode, 8, 32); err != nil || m > 0o777 {
 		c.fail("socket_mode", "socket_mode = %q is not an octal mode such as \"0700\"", mode)

@@ -35,6 +35,7 @@ func (s *socketDef) read() error {
 		r.fail("listen", `listen is required: "127.0.0.1:8000" or "unix:/run/app.sock"`)
 	case strings.HasPrefix(listen, "unix:") || strings.HasPrefix(listen, "/"):
 		sp.Network, sp.Address = "unix", r.f.abs(strings.TrimPrefix(listen, "unix:"))
+		checkSocketPath(r, "listen", sp.Address)
 		if mode := r.str("mode", ""); mode != "" {
 			m, err := strconv.ParseUint(mode, 8, 32)
 			if err != nil || m > 0o777 {

@@ -282,3 +282,14 @@ func checkPathLength(r *reader, key, path string) {
 		}
 	}
 }
+
+// maxSocketPath is the longest path a unix socket can be bound or
+// connected by: sockaddr_un's 108 bytes, less the terminating NUL.
+const maxSocketPath = 107
+
+// checkSocketPath fails a unix socket path longer than the kernel takes.
+func checkSocketPath(r *reader, key, path string) {
+	if len(path) > maxSocketPath {
+		r.fail(key, "%s is %d bytes long; a unix socket's path may have at most %d (its clients connect by it)", key, len(path), maxSocketPath)
+	}
+}
