@@ -68,6 +68,9 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// Unwrap gives http.ResponseController the writer below.
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // Flush passes a flush on: the API flushes the answer to a shutdown
 // before it acts.
 func (w *countingWriter) Flush() {

@@ -16,9 +16,10 @@ import (
 // pipes of many programs, more of them held while adopting) fails every
 // accept with EMFILE, and Go's server retries for ever while supervisorctl
 // waits in the backlog: the daemon can no longer be told anything, not
-// even to stop programs to free descriptors. Closing the reserve lets the
-// waiting connection in; the reserve is refilled right after, before the
-// spawns' retries take what was freed.
+// even to stop programs to free descriptors. Closing one descriptor of
+// the reserve lets the waiting connection in (the kernel gives the lowest
+// free number); the reserve is refilled after each accept, as far as
+// descriptors are free again.
 type fdReserve struct {
 	mu     sync.Mutex
 	fds    []int
@@ -27,7 +28,7 @@ type fdReserve struct {
 	warned time.Time
 }
 
-// controlReserve is how many: each lets one connection in while the
+// controlReserve is how many: each lets one more connection in while the
 // descriptors are gone.
 const controlReserve = 8
 
@@ -49,8 +50,10 @@ func (r *fdReserve) fillLocked() {
 	}
 }
 
-// release gives the reserve back to the kernel, warning at most once a
-// minute that the descriptors ran out.
+// release gives one descriptor of the reserve back to the kernel, for
+// the connection an accept could not take, warning at most once a minute
+// that the descriptors ran out. Releasing them all would leave the rest
+// free for anything to take.
 func (r *fdReserve) release(cause error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -61,10 +64,10 @@ func (r *fdReserve) release(cause error) {
 		r.log.Warn("out of file descriptors: a control connection uses the reserve; raise LimitNOFILE or run fewer programs",
 			"limit", lim.Cur, "err", cause)
 	}
-	for _, fd := range r.fds {
-		unix.Close(fd)
+	if n := len(r.fds); n > 0 {
+		unix.Close(r.fds[n-1])
+		r.fds = r.fds[:n-1]
 	}
-	r.fds = r.fds[:0]
 }
 
 func (r *fdReserve) refill() {
