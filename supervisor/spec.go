@@ -42,12 +42,15 @@ func (l LogSpec) Auto() bool { return l.auto }
 // ConsoleFD reports whether a log path names the daemon's own standard
 // output or error, and which: the containers' idiom (stdout_logfile =
 // /dev/stdout), where the daemon passes a program's output on to its own
-// and there is no file to rotate, clear or read back.
+// and there is no file to rotate, clear or read back. /proc/1/fd/1 is
+// the same idiom where the supervisor is PID 1 (or its init shares the
+// container's output with it): the daemon writes to its own output, never
+// into another process's descriptor.
 func ConsoleFD(path string) (int, bool) {
 	switch path {
-	case "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1":
+	case "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "/proc/1/fd/1":
 		return 1, true
-	case "/dev/stderr", "/dev/fd/2", "/proc/self/fd/2":
+	case "/dev/stderr", "/dev/fd/2", "/proc/self/fd/2", "/proc/1/fd/2":
 		return 2, true
 	}
 	return 0, false

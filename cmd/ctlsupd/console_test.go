@@ -15,13 +15,13 @@ import (
 )
 
 // TestConsoleLogs_GoToTheDaemonsOwnOutput: stdout_logfile = "/dev/stdout"
-// (the containers' idiom) passes the program's lines to the daemon's own
+// (the containers' idiom, also written /dev/fd/1 and /proc/1/fd/1) passes the program's lines to the daemon's own
 // stdout, whole, as supervisord does; it was refused as a symbolic link
 // and the output dropped. There is no file to read back: NO_FILE, without
 // the daemon opening its own stdout for reading.
 func TestConsoleLogs_GoToTheDaemonsOwnOutput(t *testing.T) {
 	path := testConfig(t, map[string]string{"app.toml": program("ticker", "tick", `stdout_logfile = "/dev/stdout"`) +
-		program("other", "tick", `stdout_logfile = "/dev/fd/1"`)})
+		program("other", "tick", `stdout_logfile = "/dev/fd/1"`) + program("third", "tick", `stdout_logfile = "/proc/1/fd/1"`)})
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
 	d, out := startDaemon(t, path)
 	waitUntil(t, "ticks on the daemon's stdout", out, func() bool { return strings.Count(out.String(), "tick ") >= 20 })

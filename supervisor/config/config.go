@@ -348,6 +348,9 @@ func (l *loader) daemon(f *file, d *Daemon) error {
 	d.LogDir = expandPath("log_dir", "/var/log/ctlsup")
 	d.StateDir = expandPath("state_dir", "/run/ctlsup")
 	d.LogFile = expandPath("logfile", "")
+	if d.LogFile != "" {
+		checkLogPath(r, "logfile", d.LogFile)
+	}
 	d.LogFileMaxBytes = r.size("logfile_maxbytes", defaultMaxBytes)
 	d.LogFileBackups = r.integer("logfile_backups", defaultBackups, 0)
 	d.LogLevel = r.str("loglevel", "info")

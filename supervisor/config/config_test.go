@@ -82,6 +82,8 @@ func TestLoad_Errors(t *testing.T) {
 			`conf.d/app.toml:3: program "web": stdout_logfile has a name of 304 bytes`},
 		"log in /proc": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nstderr_logfile = \"/proc/self/mem\"\n",
 			`conf.d/app.toml:3: program "web": stderr_logfile = "/proc/self/mem": a file of /proc or /sys is not a log`},
+		"daemon log in /sys": {daemonFile + "logfile = \"/sys/kernel/x\"\n", "",
+			`ctlsupd.toml:4: daemon: logfile = "/sys/kernel/x": a file of /proc or /sys is not a log`},
 		"daemon unknown key": {daemonFile + "[control]\nsocket = \"/run/x.sock\"\nsocket_mod = \"0700\"\n", "",
 			`ctlsupd.toml:6: control: unknown key "socket_mod" (did you mean "socket_mode"?)`},
 	} {

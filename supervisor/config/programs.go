@@ -472,11 +472,7 @@ func logSpec(r *reader, x *expander, key, auto string, maxBytes int64, backups i
 		return supervisor.LogSpec{}
 	default:
 		v = r.f.abs(v)
-		checkPathLength(r, key, v)
-		clean := filepath.Clean(v)
-		if _, console := supervisor.ConsoleFD(clean); !console && (strings.HasPrefix(clean, "/proc/") || strings.HasPrefix(clean, "/sys/")) {
-			r.fail(key, "%s = %q: a file of /proc or /sys is not a log (for the daemon's own output, write /dev/stdout or /dev/stderr)", key, v)
-		}
+		checkLogPath(r, key, v)
 	}
 	return supervisor.LogSpec{Path: v, MaxBytes: maxBytes, Backups: backups}
 }

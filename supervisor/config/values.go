@@ -3,10 +3,13 @@ package config
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/ctlsup/ctlsup/supervisor"
 )
 
 // reader reads typed values from one TOML table. The first error is kept and
@@ -291,5 +294,15 @@ const maxSocketPath = 107
 func checkSocketPath(r *reader, key, path string) {
 	if len(path) > maxSocketPath {
 		r.fail(key, "%s is %d bytes long; a unix socket's path may have at most %d (its clients connect by it)", key, len(path), maxSocketPath)
+	}
+}
+
+// checkLogPath fails a log path the kernel would refuse, and a file of
+// /proc or /sys, which is no log (/proc/self/mem would take the output).
+func checkLogPath(r *reader, key, path string) {
+	checkPathLength(r, key, path)
+	clean := filepath.Clean(path)
+	if _, console := supervisor.ConsoleFD(clean); !console && (strings.HasPrefix(clean, "/proc/") || strings.HasPrefix(clean, "/sys/")) {
+		r.fail(key, "%s = %q: a file of /proc or /sys is not a log (for the daemon's own output, write /dev/stdout or /dev/stderr)", key, path)
 	}
 }
