@@ -21,13 +21,13 @@ type fakeRuntime struct {
 	held     map[string]bool // what Hold recorded: operators' stops
 }
 
-func (r *fakeRuntime) Hold(spec *ProcessSpec, stopped bool) {
+func (r *fakeRuntime) Hold(spec *ProcessSpec, down *Down) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.held == nil {
 		r.held = map[string]bool{}
 	}
-	if stopped {
+	if down != nil {
 		r.held[spec.FullName()] = true
 	} else {
 		delete(r.held, spec.FullName())

@@ -357,6 +357,14 @@ func (p *process) begin() {
 	ad := p.adopted()
 	if ad.Child == nil {
 		a.m.OperatorStopped = ad.Stopped
+		if d := ad.Down; ad.Stopped && !d.At.IsZero() {
+			// As the previous daemon showed it: stopped at, or exited at
+			// and with.
+			a.m.Stop = d.At
+			if d.State == Exited {
+				a.m.State, a.m.ExitStatus, a.m.LastExit = Exited, d.ExitStatus, d.ExitStatus
+			}
+		}
 		p.publish()
 		return
 	}
@@ -513,7 +521,7 @@ func (p *process) handle(w wake) {
 				err = p.step(event{kind: evStart})
 			}
 			if err == nil {
-				p.rt.Hold(p.spec, false)
+				p.rt.Hold(p.spec, nil)
 				p.a.holdStop = false
 			}
 		case cmdStop:
@@ -540,7 +548,7 @@ func (p *process) handle(w wake) {
 				err = p.step(event{kind: evWait, err: c.text})
 			}
 			if err == nil {
-				p.rt.Hold(p.spec, false) // started by the operator: no longer held stopped
+				p.rt.Hold(p.spec, nil) // started by the operator: no longer held stopped
 				p.a.holdStop = false
 			}
 		case cmdWaitText:
@@ -771,7 +779,11 @@ func (p *process) keepDown(from, to State) {
 	switch {
 	case a.quietStop:
 	case to == Stopped && a.holdStop, to == Exited:
-		p.rt.Hold(p.spec, true)
+		at := a.m.Stop
+		if at.IsZero() || to == Stopped && from != Stopping {
+			at = time.Now() // stopped while it had no process (BACKOFF)
+		}
+		p.rt.Hold(p.spec, &Down{State: to, At: at, ExitStatus: a.m.ExitStatus})
 	}
 	if to == Stopped || from == Stopping {
 		a.holdStop = false // the stop is over, however it ended

@@ -27,8 +27,8 @@ type Runtime interface {
 	// EndAdoption stops what nothing adopted.
 	EndAdoption()
 	// Hold records that a process is down for good, an operator's stop or
-	// its own exit (or that it was started again), for a successor.
-	Hold(spec *ProcessSpec, stopped bool)
+	// its own exit, for a successor; nil: it was started again.
+	Hold(spec *ProcessSpec, down *Down)
 	// Detach leaves every process running for a successor: after it, the
 	// daemon only exits or executes its new image; undo resumes if that
 	// failed.
@@ -124,8 +124,16 @@ type Adoption struct {
 	// restarted for any other reason, it runs again as it did.
 	Changed bool
 	// Stopped: an operator had stopped the process, or it had exited for
-	// good; it is not autostarted.
+	// good; it is not autostarted. Down says how, when the journal knows.
 	Stopped bool
+	Down    Down
+}
+
+// Down is how a process ended for good, as a successor shows it.
+type Down struct {
+	State      State     // Stopped (an operator's stop) or Exited
+	At         time.Time // when; zero if not known
+	ExitStatus int       // the exit code, for Exited
 }
 
 // Output is a process's log capture, kept across its restarts.
@@ -149,5 +157,5 @@ type Ephemeral struct{}
 
 func (Ephemeral) Adopt(*ProcessSpec, Output) Adoption { return Adoption{} }
 func (Ephemeral) EndAdoption()                        {}
-func (Ephemeral) Hold(*ProcessSpec, bool)             {}
+func (Ephemeral) Hold(*ProcessSpec, *Down)            {}
 func (Ephemeral) Detach() (undo func())               { return func() {} }

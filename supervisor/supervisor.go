@@ -186,7 +186,7 @@ func (s *Supervisor) Close(ctx context.Context) error {
 		// as supervisord's does. Only a daemon that dies or detaches leaves
 		// them to its successor.
 		for _, p := range all {
-			s.rt.Hold(p.spec, false)
+			s.rt.Hold(p.spec, nil)
 		}
 		s.stopPools() // after the listeners, which stop last, had the shutdown's events
 		close(s.closed)

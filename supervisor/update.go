@@ -288,7 +288,7 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 	// A removed program's stop by an operator ends with it: should it come
 	// back, autostart decides, as for any new program.
 	for _, op := range removed {
-		s.rt.Hold(op.spec, false)
+		s.rt.Hold(op.spec, nil)
 	}
 
 	s.mu.Lock()

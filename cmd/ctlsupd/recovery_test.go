@@ -442,9 +442,21 @@ func TestOperatorStop_LastsAsLongAsTheDaemon(t *testing.T) {
 		}
 	}
 
+	// web as status shows it: state and stop time.
+	web := func() string {
+		infos, _ := processInfos(sock)
+		for _, info := range infos {
+			if info["name"] == "web" {
+				return fmt.Sprint(info["statename"], " ", info["stop"])
+			}
+		}
+		return ""
+	}
+
 	first, log1 := startDaemon(t, path)
 	waitUntil(t, "both RUNNING", log1, running("web:web", "worker:worker"))
 	call("supervisor.stopProcess", "web")
+	stopped := web()
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
 	second, log2 := startDaemon(t, path)
@@ -452,6 +464,9 @@ func TestOperatorStop_LastsAsLongAsTheDaemon(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // a wrong start of web would show by now
 	if got := statusPids(t, sock); got["web:web"] != 0 {
 		t.Fatalf("web, stopped by the operator, was started after the crash\n%s", log2)
+	}
+	if got := web(); got != stopped {
+		t.Errorf("web shows %q after the crash, %q before", got, stopped)
 	}
 
 	call("supervisor.restart")
@@ -481,7 +496,7 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 	path := testConfig(t, map[string]string{"app.toml": program("noterm", "ignore-term") +
 		"[program.slowterm]\ncommand = [\"/bin/sh\", \"-c\", \"trap 'sleep 0.5; exit 1' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 5\n" +
 		"[program.manual]\ncommand = [\"/bin/sh\", \"-c\", \"trap 'sleep 0.5; exit 1' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 5\nautostart = false\n" +
-		fmt.Sprintf("[program.oneshot]\ncommand = [\"/bin/sh\", \"-c\", \"echo run >> %s\"]\nstartsecs = 0\nautorestart = false\n", runs)})
+		fmt.Sprintf("[program.oneshot]\ncommand = [\"/bin/sh\", \"-c\", \"echo run >> %s; exit 3\"]\nstartsecs = 0\nautorestart = false\n", runs)})
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
 	states := func() map[string]string {
 		infos, _ := processInfos(sock)
@@ -490,6 +505,16 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 			out[info["name"].(string)] = info["statename"].(string)
 		}
 		return out
+	}
+	// oneshot is how the one-shot job shows: state, stop time, exit status.
+	oneshot := func() string {
+		infos, _ := processInfos(sock)
+		for _, info := range infos {
+			if info["name"] == "oneshot" {
+				return fmt.Sprint(info["statename"], " ", info["stop"], " ", info["exitstatus"])
+			}
+		}
+		return ""
 	}
 	first, log1 := startDaemon(t, path)
 	waitUntil(t, "noterm and slowterm RUNNING, oneshot EXITED", log1, func() bool {
@@ -504,6 +529,7 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := statusPids(t, sock)
+	doneJob := oneshot()
 	for _, name := range []string{"noterm", "slowterm", "manual"} {
 		if _, err := c.Call("supervisor.stopProcess", name, false); err != nil {
 			t.Fatal(err)
@@ -542,8 +568,8 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 	if b, _ := os.ReadFile(runs); string(b) != "run\n" {
 		t.Errorf("the one-shot job ran %d times, want once:\n%s", strings.Count(string(b), "run"), log2)
 	}
-	if s := states()["oneshot"]; s == "RUNNING" || s == "STARTING" {
-		t.Errorf("oneshot is %s after the crash", s)
+	if got := oneshot(); got != doneJob {
+		t.Errorf("the one-shot job shows %q after the crash, %q before", got, doneJob)
 	}
 	second.Process.Signal(syscall.SIGTERM)
 	second.Wait()

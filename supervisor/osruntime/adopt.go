@@ -232,7 +232,8 @@ func (r *Runtime) sweepLeaves() {
 // spec still holding output are drained into its logs too.
 func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) supervisor.Adoption {
 	name := spec.FullName()
-	a := supervisor.Adoption{Stopped: r.held[name]}
+	down, held := r.held[name]
+	a := supervisor.Adoption{Stopped: held, Down: down}
 	delete(r.held, name) // asked for: what remains is of programs gone
 	capture, _ := out.(captureOutput)
 	taken := map[uint64]bool{}
@@ -343,7 +344,7 @@ func (r *Runtime) EndAdoption() {
 	// An operator's stop of a program removed while no daemon ran would
 	// otherwise hold it stopped should it come back.
 	for name := range r.held {
-		r.state.hold(name, false)
+		r.state.hold(name, nil)
 	}
 	r.held = nil
 	for _, pipes := range r.heldPipes {
@@ -361,7 +362,8 @@ func (r *Runtime) EndAdoption() {
 	proc.EndAdoption()
 }
 
-// Hold records that an operator stopped a process (or started it again).
-func (r *Runtime) Hold(spec *supervisor.ProcessSpec, stopped bool) {
-	r.state.hold(spec.FullName(), stopped)
+// Hold records that a process is down for good, and how (nil: that it
+// was started again).
+func (r *Runtime) Hold(spec *supervisor.ProcessSpec, down *supervisor.Down) {
+	r.state.hold(spec.FullName(), down)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"sync"
@@ -53,7 +54,7 @@ type journalRecord struct {
 	StopAsGroup bool     `json:"stop_group,omitempty"`
 	KillAsGroup bool     `json:"kill_group,omitempty"`
 	// Stopping and Gone are records of their own; beside the two above
-	// they share a word, and an entry (one per process) fits 192 bytes.
+	// they share a word.
 	Stopping bool `json:"stopping,omitempty"`
 	Gone     bool `json:"gone,omitempty"`
 
@@ -61,8 +62,41 @@ type journalRecord struct {
 	StartTime uint64 `json:"start,omitempty"` // /proc/PID/stat starttime
 	SpawnedAt int64  `json:"at,omitempty"`    // unix milliseconds
 
-	Held    string `json:"held,omitempty"`    // this process is down for good: an operator's stop, or its exit
-	Release string `json:"release,omitempty"` // ... and started it again
+	// A held or release record; nil in an entry, which keeps an entry
+	// (one per process) in the 176-byte size class.
+	*JournalHold
+}
+
+// JournalHold records that a process is down for good, an operator's
+// stop or its exit (Held, with how and when), or that it was started
+// again (Release). Exported for encoding/json, which fills an embedded
+// pointer only to an exported type.
+type JournalHold struct {
+	Held    string `json:"held,omitempty"`
+	State   string `json:"state,omitempty"`   // STOPPED or EXITED; none in an older ctlsupd's journal
+	At      int64  `json:"down_at,omitempty"` // unix milliseconds
+	Exit    int    `json:"exit,omitempty"`    // exit code, for EXITED
+	Release string `json:"release,omitempty"`
+}
+
+// down is what a held record says.
+func (h *JournalHold) down() supervisor.Down {
+	d := supervisor.Down{State: supervisor.Stopped, ExitStatus: h.Exit}
+	if h.State == supervisor.Exited.String() {
+		d.State = supervisor.Exited
+	}
+	if h.At != 0 {
+		d.At = time.UnixMilli(h.At)
+	}
+	return d
+}
+
+func heldRecord(name string, d supervisor.Down) journalRecord {
+	h := &JournalHold{Held: name, State: d.State.String(), Exit: d.ExitStatus}
+	if !d.At.IsZero() {
+		h.At = d.At.UnixMilli()
+	}
+	return journalRecord{JournalHold: h}
 }
 
 // journalEntry is one spawned process as the journal describes it.
@@ -79,7 +113,7 @@ type stateFile struct {
 	f         *os.File
 	nextID    uint64
 	entries   map[uint64]*journalEntry
-	held      map[string]bool
+	held      map[string]supervisor.Down
 	lines     int
 	lastWarn  time.Time
 	suspended bool // a successor takes over: write nothing
@@ -88,17 +122,14 @@ type stateFile struct {
 // openStateFile reads what a previous daemon of this boot recorded and
 // starts a fresh journal holding it. The caller resolves the entries
 // (adopts or stops them) and reports each as gone when done with it.
-func openStateFile(path, boot string, log *slog.Logger) (*stateFile, []*journalEntry, map[string]bool) {
-	f := &stateFile{path: path, boot: boot, log: log, entries: map[uint64]*journalEntry{}, held: map[string]bool{}}
+func openStateFile(path, boot string, log *slog.Logger) (*stateFile, []*journalEntry, map[string]supervisor.Down) {
+	f := &stateFile{path: path, boot: boot, log: log, entries: map[uint64]*journalEntry{}, held: map[string]supervisor.Down{}}
 	f.load()
 	var old []*journalEntry
 	for _, e := range f.entries {
 		old = append(old, e)
 	}
-	held := map[string]bool{}
-	for n := range f.held {
-		held[n] = true
-	}
+	held := maps.Clone(f.held)
 	f.mu.Lock()
 	f.compactLocked()
 	f.mu.Unlock()
@@ -137,9 +168,9 @@ func (f *stateFile) load() {
 func (f *stateFile) apply(r journalRecord) {
 	f.nextID = max(f.nextID, r.ID)
 	switch {
-	case r.Held != "":
-		f.held[r.Held] = true
-	case r.Release != "":
+	case r.JournalHold != nil && r.Held != "":
+		f.held[r.Held] = r.down()
+	case r.JournalHold != nil && r.Release != "":
 		delete(f.held, r.Release)
 	case r.Name != "":
 		f.entries[r.ID] = &journalEntry{r}
@@ -201,15 +232,15 @@ func (f *stateFile) gone(id uint64)     { f.record(journalRecord{ID: id, Gone: t
 // hold records that name is down for good, stopped by an operator or
 // exited as its autorestart says (or that it was started again), so that
 // a successor does not start it.
-func (f *stateFile) hold(name string, stopped bool) {
+func (f *stateFile) hold(name string, down *supervisor.Down) {
 	f.mu.Lock()
-	already := f.held[name]
+	was, already := f.held[name]
 	f.mu.Unlock()
 	switch {
-	case stopped && !already:
-		f.record(journalRecord{Held: name})
-	case !stopped && already:
-		f.record(journalRecord{Release: name})
+	case down != nil && (!already || was != *down):
+		f.record(heldRecord(name, *down))
+	case down == nil && already:
+		f.record(journalRecord{JournalHold: &JournalHold{Release: name}})
 	}
 }
 
@@ -226,8 +257,8 @@ func (f *stateFile) compactLocked() {
 		enc.Encode(e.journalRecord)
 		n++
 	}
-	for name := range f.held {
-		enc.Encode(journalRecord{Held: name})
+	for name, d := range f.held {
+		enc.Encode(heldRecord(name, d))
 		n++
 	}
 	// Created exclusively and reopened without following links: a link

@@ -35,14 +35,15 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	f.spawning(x, gone, "", nil, 0, "")
 	f.started(x, 300, 1, time.Now())
 	f.gone(x)
-	f.hold("cts:worker", true)
-	f.hold("web:other", true)
-	f.hold("web:other", false)
+	f.hold("cts:worker", &supervisor.Down{State: supervisor.Exited, At: time.UnixMilli(5000), ExitStatus: 3})
+	f.hold("web:other", &supervisor.Down{State: supervisor.Stopped, At: time.Now()})
+	f.hold("web:other", nil)
 	f.close()
 
-	// A line cut short by a full disk is skipped.
+	// An older ctlsupd's hold says nothing of how; a line cut short by a
+	// full disk is skipped.
 	fh, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	fh.WriteString(`{"id":99,"name":"cut`)
+	fh.WriteString(`{"held":"old:image"}` + "\n" + `{"id":99,"name":"cut`)
 	fh.Close()
 
 	_, got, held := openStateFile(path, "boot-1", quietLogger())
@@ -64,17 +65,20 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 			t.Errorf("unexpected entry %+v", e)
 		}
 	}
-	if !held["cts:worker"] || held["web:other"] || len(held) != 1 {
-		t.Errorf("operator stops: %v", held)
+	if d, ok := held["old:image"]; !ok || d != (supervisor.Down{}) {
+		t.Errorf("an older ctlsupd's hold: %v", held)
+	}
+	if d, ok := held["cts:worker"]; !ok || d.State != supervisor.Exited || !d.At.Equal(time.UnixMilli(5000)) || d.ExitStatus != 3 || len(held) != 2 {
+		t.Errorf("what is down for good, and how: %v", held)
 	}
 
 	// Reading it compacted it: the same again, in fewer lines.
 	b2, _ := os.ReadFile(path)
-	if n := strings.Count(string(b2), "\n"); n != 4 {
-		t.Errorf("compacted journal: boot + 2 entries + 1 hold = 4 lines, got %d:\n%s", n, b2)
+	if n := strings.Count(string(b2), "\n"); n != 5 {
+		t.Errorf("compacted journal: boot + 2 entries + 2 holds = 5 lines, got %d:\n%s", n, b2)
 	}
-	if _, again, _ := openStateFile(path, "boot-1", quietLogger()); len(again) != 2 {
-		t.Errorf("after compaction: %+v", again)
+	if _, again, held := openStateFile(path, "boot-1", quietLogger()); len(again) != 2 || held["cts:worker"].ExitStatus != 3 {
+		t.Errorf("after compaction: %+v %v", again, held)
 	}
 	if _, other, held := openStateFile(path, "boot-2", quietLogger()); len(other) != 0 || len(held) != 0 {
 		t.Errorf("a journal of another boot must be ignored: %+v %v", other, held)
@@ -140,8 +144,8 @@ func TestRuntime_StopsOfGoneProgramsAreForgotten(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.json")
 	f, _, _ := openStateFile(path, proc.BootID(), quietLogger())
-	f.hold("kept", true)
-	f.hold("gone", true)
+	f.hold("kept", &supervisor.Down{})
+	f.hold("gone", &supervisor.Down{})
 	f.close()
 
 	r := New(dir, quietLogger())
@@ -154,7 +158,7 @@ func TestRuntime_StopsOfGoneProgramsAreForgotten(t *testing.T) {
 	}
 	r.EndAdoption()
 	r.Close()
-	if _, _, held := openStateFile(path, proc.BootID(), quietLogger()); !held["kept"] || held["gone"] {
+	if _, _, held := openStateFile(path, proc.BootID(), quietLogger()); len(held) != 1 || held["kept"] != (supervisor.Down{}) {
 		t.Errorf("operators' stops after the adoption: %v, want kept's only", held)
 	}
 }

@@ -70,7 +70,7 @@ type Runtime struct {
 	survivors map[string]*journalEntry
 	heldPipes map[string][]heldPipe // by process name
 	heldStdin map[uint64]int        // stdin write ends by pipe inode
-	held      map[string]bool
+	held      map[string]supervisor.Down
 	claimed   map[string]bool // cgroups adopted or being stopped
 
 	fences fences
