@@ -667,3 +667,38 @@ func TestSupervisor_HoldIsRecordedOnceTheStopEnds(t *testing.T) {
 		s.Close(context.Background())
 	})
 }
+
+// TestSupervisor_CloseReleasesHoldsFirst: a stop of the daemon (or a
+// reload) ends what operators stopped before it stops anything, so that
+// a daemon killed in the middle of it leaves its successor a fresh start,
+// as the completed stop would have.
+func TestSupervisor_CloseReleasesHoldsFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		rt.set("slow", fakeBehavior{ignoreTerm: true})
+		slow := named("slow", func(s *ProcessSpec) { s.StartSecs = 0; s.StopWait = 5 * time.Second })
+		web := named("web", func(s *ProcessSpec) { s.StartSecs = 0 })
+		s := mustOpen(t, rt, slow, web)
+		<-rt.spawns
+		<-rt.spawns
+		if err := s.stopOne(context.Background(), "web", WaitForDone); err != nil {
+			t.Fatal(err)
+		}
+		if !rt.isHeld("web") {
+			t.Fatal("the operator's stop was not recorded")
+		}
+		go s.Close(context.Background())
+		time.Sleep(time.Second)
+		synctest.Wait()
+		s.mu.RLock()
+		st := s.byName["slow"].info.Load().State
+		s.mu.RUnlock()
+		if st != Stopping {
+			t.Fatalf("slow is %v a second into the shutdown, want STOPPING", st)
+		}
+		if rt.isHeld("web") {
+			t.Error("the shutdown has not released the operator's stop while it stops the rest")
+		}
+		<-s.closed
+	})
+}

@@ -180,13 +180,18 @@ func (s *Supervisor) Close(ctx context.Context) error {
 		s.mu.RLock()
 		all := s.allLocked()
 		s.mu.RUnlock()
-		err := s.shutdown(ctx, all)
-		// A stop of the daemon ends the operators' stops with it: the next
-		// start, a reload's or a new daemon's, starts what autostart says,
-		// as supervisord's does. Only a daemon that dies or detaches leaves
-		// them to its successor.
+		// A stop of the daemon ends the operators' stops (and what exited
+		// for good) with it: the next start, a reload's or a new daemon's,
+		// starts what autostart says, as supervisord's does. Released
+		// before the stops, so that a daemon killed in the middle of a
+		// reload leaves its successor the whole of it to do. Only a daemon
+		// that dies or detaches otherwise leaves them to its successor.
 		for _, p := range all {
 			s.rt.Hold(p.spec, nil)
+		}
+		err := s.shutdown(ctx, all)
+		for _, p := range all {
+			s.rt.Hold(p.spec, nil) // what exited for good meanwhile
 		}
 		s.stopPools() // after the listeners, which stop last, had the shutdown's events
 		close(s.closed)
