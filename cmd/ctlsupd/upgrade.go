@@ -191,8 +191,12 @@ func closeAll(fds []int) {
 
 // pauseServing stops accepting connections and waits (5 s at most) until
 // the requests under way are answered: new clients queue in the sockets'
-// backlogs for the next image.
+// backlogs for the next image. The answers tell the clients to close
+// their connections (keep-alives off, which closes the idle ones too), so
+// that a client's next call, the start of supervisorctl's restart after
+// its stop, goes to the backlog and not to a connection the exec closes.
 func (m *Main) pauseServing() {
+	m.keepAlives(false)
 	var parked []<-chan struct{}
 	for _, l := range m.listeners {
 		if p, ok := l.(*pausable); ok {
@@ -214,9 +218,21 @@ func (m *Main) pauseServing() {
 }
 
 func (m *Main) resumeServing() {
+	m.keepAlives(true)
 	for _, l := range m.listeners {
 		if p, ok := l.(*pausable); ok {
 			p.resume()
 		}
+	}
+}
+
+func (m *Main) keepAlives(on bool) {
+	if m.control != nil {
+		for _, srv := range m.control.servers {
+			srv.SetKeepAlivesEnabled(on)
+		}
+	}
+	if m.metricsServer != nil {
+		m.metricsServer.SetKeepAlivesEnabled(on)
 	}
 }

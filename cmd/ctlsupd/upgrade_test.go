@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -152,4 +153,50 @@ logfile_backups = 100
 	}
 	checkNumbered(t, filepath.Join(filepath.Dir(path), "log", "fast.log"))
 	checkTicks(t, tickNumbers(t, filepath.Join(filepath.Dir(path), "log", "ticker.log")))
+}
+
+// TestUpgrade_RestartAcrossIt: supervisorctl's restart is a stop, then a
+// start, on one kept-alive connection. An upgrade that comes during the
+// stop waits for its answer, which now tells the client to close the
+// connection (Connection: close): the start then goes out on a new one,
+// which waits in the socket's backlog for the new image and is answered.
+// It went out on the old connection, which the old image, detached,
+// refused or the exec closed: the program stayed stopped.
+func TestUpgrade_RestartAcrossIt(t *testing.T) {
+	path := testConfig(t, map[string]string{"app.toml": "[program.slowstop]\n" +
+		"command = [\"/bin/sh\", \"-c\", \"trap 'sleep 1; exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 10\n"})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	d, out := startDaemon(t, path)
+	waitUntil(t, "slowstop RUNNING", out, func() bool { return len(statusPidsOrNil(sock)) == 1 })
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body, _ := xmlrpc.EncodeCall("supervisor.stopProcess", "slowstop")
+	fmt.Fprintf(conn, "POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	waitUntil(t, "the stop under way", out, func() bool { return strings.Contains(out.String(), "waiting for slowstop to stop") })
+	d.Process.Signal(syscall.SIGUSR1)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the stop across the upgrade: %v\n%s", err, out)
+	}
+	resp.Body.Close()
+	if !resp.Close {
+		t.Errorf("the answer during the upgrade keeps the connection alive (%v): the client's next call goes to a closed connection", resp.Header)
+	}
+	c, err := client.New("unix://"+sock, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Call("supervisor.startProcess", "slowstop"); err != nil {
+		t.Fatalf("the start after it: %v\n%s", err, out)
+	}
+	waitUntil(t, "the new image", out, func() bool { return strings.Count(out.String(), "ctlsupd started") == 2 })
+	if len(statusPids(t, sock)) != 1 {
+		t.Errorf("slowstop is not running after the restart across the upgrade\n%s", out)
+	}
+	d.Process.Signal(syscall.SIGTERM)
+	d.Wait()
 }
