@@ -265,6 +265,24 @@ func resolve(spec *supervisor.ProcessSpec) (string, error) {
 	return full, nil
 }
 
+// logsUsable refuses a spawn whose log path is a directory, as
+// supervisord's does: its output could go nowhere (the file is opened by
+// the first output, which would find it out only then, and drop it).
+func logsUsable(spec *supervisor.ProcessSpec) error {
+	for _, l := range [2]supervisor.LogSpec{spec.Stdout, spec.Stderr} {
+		if l.Path == "" {
+			continue
+		}
+		if _, console := supervisor.ConsoleFD(l.Path); console {
+			continue
+		}
+		if st, err := os.Stat(l.Path); err == nil && st.IsDir() {
+			return fmt.Errorf("unknown error making dispatchers for '%s': EISDIR", spec.Name)
+		}
+	}
+	return nil
+}
+
 // kindOf is an error of the engine's kind (ErrNoFile, ErrNotExecutable)
 // that reads as its cause alone, as supervisord's spawn errors do: the
 // status line and the log say "can't find command '/opt/app/bin/celery'".
@@ -278,6 +296,9 @@ func (e kindOf) Unwrap() []error { return []error{e.kind, e.cause} }
 func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (supervisor.Child, error) {
 	path, err := resolve(spec)
 	if err != nil {
+		return nil, err
+	}
+	if err := logsUsable(spec); err != nil {
 		return nil, err
 	}
 	r.spawnSlots <- struct{}{}

@@ -299,6 +299,9 @@ func TestOS_SpawnErrors(t *testing.T) {
 		helperSpec(dir, "badinterp", []string{filepath.Join(dir, "script")}, func(s *supervisor.ProcessSpec) {
 			s.AutoStart, s.StartRetries = false, 0
 		}),
+		helperSpec(dir, "logisdir", testhelper.Argv("sleep"), func(s *supervisor.ProcessSpec) {
+			s.AutoStart, s.StartRetries, s.Stdout.Path = false, 0, dir
+		}),
 		helperSpec(dir, "bystander", testhelper.Argv("sleep"), nil))
 	bystander := h.wait("bystander", inState(supervisor.Running))
 	defer func() {
@@ -319,6 +322,8 @@ func TestOS_SpawnErrors(t *testing.T) {
 		"nodir":     "couldn't chdir to /no/such/dir: ENOENT",
 		"nouser":    "can't find user 'no-such-user-ctlsup'",
 		"badinterp": "couldn't exec " + filepath.Join(dir, "script") + ": ENOENT",
+		// Its output could go nowhere: supervisord's words.
+		"logisdir": "unknown error making dispatchers for 'logisdir': EISDIR",
 	} {
 		if err := supervisor.Err(h.s.Start(ctx, supervisor.Process(name), supervisor.WaitForDone)); !errors.Is(err, supervisor.ErrSpawn) {
 			t.Errorf("%s: %v, want spawn error", name, err)
