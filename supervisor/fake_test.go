@@ -67,7 +67,7 @@ func (r *fakeRuntime) Open(context.Context) error    { return nil }
 func (r *fakeRuntime) Close() error                  { return nil }
 func (r *fakeRuntime) NewOutput(*ProcessSpec) Output { return fakeOutput{} }
 func (r *fakeRuntime) Check(*ProcessSpec) error      { return r.checkErr }
-func (c *fakeChild) Stopping()                       {}
+func (c *fakeChild) Stopping(bool)                   {}
 func (r *fakeRuntime) set(name string, b fakeBehavior) {
 	r.mu.Lock()
 	r.behavior[name] = b

@@ -358,11 +358,11 @@ func (p *process) begin() {
 	if ad.Child == nil {
 		a.m.OperatorStopped = ad.Stopped
 		if d := ad.Down; ad.Stopped && !d.At.IsZero() {
-			// As the previous daemon showed it: stopped at, or exited at
-			// and with.
-			a.m.Stop = d.At
+			// As the previous daemon showed it: started and ended when,
+			// with what exit code, STOPPED or EXITED.
+			a.m.Start, a.m.Stop, a.m.ExitStatus, a.m.LastExit = d.Started, d.At, d.ExitStatus, d.ExitStatus
 			if d.State == Exited {
-				a.m.State, a.m.ExitStatus, a.m.LastExit = Exited, d.ExitStatus, d.ExitStatus
+				a.m.State = Exited
 			}
 		}
 		p.publish()
@@ -454,7 +454,7 @@ func (p *process) step(ev event) error {
 		p.logMilestone(prev, m.State, m.SpawnErr)
 		p.keepDown(prev, m.State)
 		if m.State == Stopping && a.child != nil {
-			a.child.Stopping()
+			a.child.Stopping(a.quietStop)
 		}
 	}
 	var follow []event
@@ -783,7 +783,7 @@ func (p *process) keepDown(from, to State) {
 		if at.IsZero() || to == Stopped && from != Stopping {
 			at = time.Now() // stopped while it had no process (BACKOFF)
 		}
-		p.rt.Hold(p.spec, &Down{State: to, At: at, ExitStatus: a.m.ExitStatus})
+		p.rt.Hold(p.spec, &Down{State: to, Started: a.m.Start, At: at, ExitStatus: a.m.ExitStatus})
 	}
 	if to == Stopped || from == Stopping {
 		a.holdStop = false // the stop is over, however it ended

@@ -702,3 +702,32 @@ func TestSupervisor_CloseReleasesHoldsFirst(t *testing.T) {
 		<-s.closed
 	})
 }
+
+// TestSupervisor_ReadyBeforeTheStarts: OnReady comes once the engine
+// answers for all its programs and before it starts any, so that the API
+// it enables finds them all and a program calling it as it starts reaches
+// this engine.
+func TestSupervisor_ReadyBeforeTheStarts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		s := New(rt, []GroupSpec{{Name: "web", Processes: []ProcessSpec{*named("web", func(s *ProcessSpec) { s.StartSecs = 0 })}}})
+		ready := false
+		s.OnReady = func() {
+			ready = true
+			if _, err := s.Process("web"); err != nil {
+				t.Errorf("at OnReady: %v", err)
+			}
+			if n := len(rt.spawns); n != 0 {
+				t.Errorf("at OnReady, %d spawns already", n)
+			}
+		}
+		if err := s.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if !ready {
+			t.Fatal("OnReady was not called")
+		}
+		<-rt.spawns
+		s.Close(context.Background())
+	})
+}

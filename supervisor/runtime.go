@@ -57,8 +57,10 @@ type Child interface {
 	// goroutine, at once if the process has ended already. The engine
 	// calls it once per child; exited never blocks. Embed Exit for it.
 	OnExit(exited func(ExitStatus))
-	// Stopping records that a stop of the process began.
-	Stopping()
+	// Stopping records that a stop of the process began; shutdown: the
+	// daemon's own (its stop or reload), after which a successor starts
+	// the program only if it autostarts.
+	Stopping(shutdown bool)
 }
 
 // An EndedChild can tell that its process has ended before the exit has
@@ -119,10 +121,12 @@ type Adoption struct {
 	// its output can no longer be captured, or a stop was under way (which
 	// may have been a restart's; an operator's stop that ended is Stopped).
 	Restart bool
-	// Changed: its configuration changed while no daemon ran. Restarted,
-	// it runs again only if it autostarts, as after supervisorctl update;
-	// restarted for any other reason, it runs again as it did.
-	Changed bool
+	// Fresh: restarted, it runs again only if it autostarts, as at a
+	// fresh start: its configuration changed while no daemon ran (as
+	// after supervisorctl update), or the stop under way was the daemon's
+	// own (a stop or reload of the daemon). Restarted for any other
+	// reason, it runs again as it did.
+	Fresh bool
 	// Stopped: an operator had stopped the process, or it had exited for
 	// good; it is not autostarted. Down says how, when the journal knows.
 	Stopped bool
@@ -132,8 +136,9 @@ type Adoption struct {
 // Down is how a process ended for good, as a successor shows it.
 type Down struct {
 	State      State     // Stopped (an operator's stop) or Exited
-	At         time.Time // when; zero if not known
-	ExitStatus int       // the exit code, for Exited
+	Started    time.Time // its last start; zero if not known
+	At         time.Time // when it ended; zero if not known
+	ExitStatus int       // its last exit code
 }
 
 // Output is a process's log capture, kept across its restarts.

@@ -51,6 +51,10 @@ type Supervisor struct {
 	// OnShutdown asks the daemon to shut down: a process's on_fatal or
 	// on_exit = "shutdown".
 	OnShutdown func()
+	// OnReady, if set, is called once Open has taken over its programs
+	// (added, adopted), before it starts them: from then on the engine
+	// answers for all of them, and its API may serve.
+	OnReady func()
 
 	rt        Runtime
 	applyMu   sync.Mutex // one Apply at a time
@@ -117,6 +121,9 @@ func (s *Supervisor) Open(ctx context.Context) error {
 	s.mu.Unlock()
 	s.rt.EndAdoption()
 	s.keepSockets() // bound at start, before anything needs them
+	if s.OnReady != nil {
+		s.OnReady()
+	}
 	s.startPools()
 	for _, g := range s.groupNames() {
 		s.emitGroup(true, g)
@@ -141,7 +148,7 @@ func (s *Supervisor) Open(ctx context.Context) error {
 		ctx := context.WithoutCancel(ctx) // committed: the old processes are ours to replace
 		go s.fanOut(ctx, redo, descending, func(p *process) error {
 			s.stop(ctx, p, p.spec.FullName(), WaitForDone, passing)
-			if a := p.adopted(); !a.Stopped && (p.spec.AutoStart || !a.Changed) {
+			if a := p.adopted(); !a.Stopped && (p.spec.AutoStart || !a.Fresh) {
 				s.issueStart(ctx, p, p.spec.FullName(), true)
 			}
 			return nil

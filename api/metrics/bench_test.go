@@ -38,8 +38,8 @@ func (r *idleRuntime) NewOutput(*supervisor.ProcessSpec) supervisor.Output { ret
 func (r *idleRuntime) Start(*supervisor.ProcessSpec, supervisor.Output) (supervisor.Child, error) {
 	return &idleChild{pid: int(r.pid.Add(1)) + 1_000_000}, nil
 }
-func (c *idleChild) Pid() int  { return c.pid }
-func (c *idleChild) Stopping() {}
+func (c *idleChild) Pid() int      { return c.pid }
+func (c *idleChild) Stopping(bool) {}
 func (c *idleChild) Signal(sig syscall.Signal, group bool) error {
 	c.Exited(supervisor.ExitStatus{Code: -1, Signaled: true})
 	return nil

@@ -233,12 +233,14 @@ func (m *Main) startEngine(ctx context.Context) error {
 	if h := cfg.Daemon.Webhook; h.URL != "" {
 		api.StartWebhook(m.Supervisor, h.URL, h.Events, m.Logger)
 	}
+	// Served once the engine has its programs, before it starts them: a
+	// call that waited in the socket's backlog across an upgrade must find
+	// them, and a program that calls supervisorctl as it starts must reach
+	// this engine, not the one a reload closed.
+	m.Supervisor.OnReady = m.newAPI
 	if err := m.Supervisor.Open(ctx); err != nil {
 		return err
 	}
-	// Served once open: a call that waited in the socket's backlog across
-	// an upgrade must find the programs, not an engine without them yet.
-	m.newAPI()
 	m.Logger.Info(fmt.Sprintf("ctlsupd started with pid %d", os.Getpid()), "pid", os.Getpid(), "config", cfg.Daemon.File,
 		"groups", len(cfg.Groups), "processes", len(m.Supervisor.Processes()), "socket", cfg.Daemon.Control.Socket)
 	if m.Started != nil {

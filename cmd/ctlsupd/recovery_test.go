@@ -447,7 +447,7 @@ func TestOperatorStop_LastsAsLongAsTheDaemon(t *testing.T) {
 		infos, _ := processInfos(sock)
 		for _, info := range infos {
 			if info["name"] == "web" {
-				return fmt.Sprint(info["statename"], " ", info["stop"])
+				return fmt.Sprint(info["statename"], " ", info["start"], " ", info["stop"], " ", info["description"])
 			}
 		}
 		return ""
@@ -511,7 +511,7 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 		infos, _ := processInfos(sock)
 		for _, info := range infos {
 			if info["name"] == "oneshot" {
-				return fmt.Sprint(info["statename"], " ", info["stop"], " ", info["exitstatus"])
+				return fmt.Sprint(info["statename"], " ", info["start"], " ", info["stop"], " ", info["exitstatus"], " ", info["description"])
 			}
 		}
 		return ""
@@ -570,6 +570,55 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 	}
 	if got := oneshot(); got != doneJob {
 		t.Errorf("the one-shot job shows %q after the crash, %q before", got, doneJob)
+	}
+	second.Process.Signal(syscall.SIGTERM)
+	second.Wait()
+}
+
+// TestCrashRecovery_ShutdownCutShortIsAFreshStart: a daemon killed while
+// it stops (systemctl stop timing out under KillMode=process, or a crash
+// during a reload) leaves its stops to its successor, which finishes them
+// and then starts what autostart says, as at a fresh start: an operator
+// had started manual (autostart = false), which stays stopped, as
+// supervisord leaves it after a restart.
+func TestCrashRecovery_ShutdownCutShortIsAFreshStart(t *testing.T) {
+	// Stops of 3 s: both are still stopping when the daemon is killed.
+	slow := "command = [\"/bin/sh\", \"-c\", \"trap 'sleep 3; exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 10\n"
+	path := testConfig(t, map[string]string{"app.toml": "[program.auto]\n" + slow + "[program.manual]\n" + slow + "autostart = false\n"})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "auto RUNNING", log1, func() bool { return statusPidsOrNil(sock)["auto:auto"] != 0 })
+	c, err := client.New("unix://"+sock, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Call("supervisor.startProcess", "manual"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	before := statusPids(t, sock)
+	first.Process.Signal(syscall.SIGTERM)
+	waitUntil(t, "the shutdown under way", log1, func() bool { return strings.Contains(log1.String(), "to die") })
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+
+	second, log2 := startDaemon(t, path)
+	waitUntil(t, "the stops finished and auto started again", log2, func() bool {
+		infos, _ := processInfos(sock)
+		done := 0
+		for _, info := range infos {
+			switch {
+			case info["name"] == "auto" && info["statename"] == "RUNNING" && info["pid"] != before["auto:auto"]:
+				done++
+			case info["name"] == "manual" && info["statename"] != "STOPPING":
+				done++
+			}
+		}
+		return done == 2
+	})
+	time.Sleep(500 * time.Millisecond) // a wrong start of manual would show by now
+	if pid := statusPids(t, sock)["manual:manual"]; pid != 0 {
+		t.Errorf("manual, which does not autostart, was started by the successor of a daemon stopping (pid %d)\n%s", pid, log2)
 	}
 	second.Process.Signal(syscall.SIGTERM)
 	second.Wait()

@@ -163,8 +163,10 @@ logfile_backups = 100
 // It went out on the old connection, which the old image, detached,
 // refused or the exec closed: the program stayed stopped.
 func TestUpgrade_RestartAcrossIt(t *testing.T) {
+	// The stop takes 4 s: longer than the upgrade's check of the new
+	// binary, after which it pauses and turns keep-alives off.
 	path := testConfig(t, map[string]string{"app.toml": "[program.slowstop]\n" +
-		"command = [\"/bin/sh\", \"-c\", \"trap 'sleep 1; exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 10\n"})
+		"command = [\"/bin/sh\", \"-c\", \"trap 'sleep 4; exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 10\n"})
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
 	d, out := startDaemon(t, path)
 	waitUntil(t, "slowstop RUNNING", out, func() bool { return len(statusPidsOrNil(sock)) == 1 })

@@ -306,7 +306,7 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	// held): it may have been a restart's, so it ends in a start, whether
 	// the process ended meanwhile or not.
 	a.Restart = e.Stopping || alive && (lost || changed)
-	a.Changed = changed
+	a.Fresh = changed || e.Shutdown
 	if alive {
 		r.Logger.Info("adopted", "pid", e.Pid, "process", name)
 	} else {

@@ -26,7 +26,8 @@ import (
 //     the child by the pipe it holds (its stdout or stderr), or in its
 //     cgroup
 //   - a started record after the fork: pid and start time
-//   - a stopping record when a stop begins
+//   - a stopping record when a stop begins (marked when it is the
+//     daemon's own, its stop or reload)
 //   - a gone record once the leader has ended and no process of its
 //     cgroup (or process group) remains
 //   - held records for programs down for good: stopped by an operator
@@ -54,8 +55,9 @@ type journalRecord struct {
 	StopAsGroup bool     `json:"stop_group,omitempty"`
 	KillAsGroup bool     `json:"kill_group,omitempty"`
 	// Stopping and Gone are records of their own; beside the two above
-	// they share a word.
+	// they share a word. Shutdown: the stop is the daemon's own.
 	Stopping bool `json:"stopping,omitempty"`
+	Shutdown bool `json:"shutdown,omitempty"`
 	Gone     bool `json:"gone,omitempty"`
 
 	Pid       int    `json:"pid,omitempty"`
@@ -73,9 +75,10 @@ type journalRecord struct {
 // pointer only to an exported type.
 type JournalHold struct {
 	Held    string `json:"held,omitempty"`
-	State   string `json:"state,omitempty"`   // STOPPED or EXITED; none in an older ctlsupd's journal
-	At      int64  `json:"down_at,omitempty"` // unix milliseconds
-	Exit    int    `json:"exit,omitempty"`    // exit code, for EXITED
+	State   string `json:"state,omitempty"`    // STOPPED or EXITED; none in an older ctlsupd's journal
+	Start   int64  `json:"start_at,omitempty"` // unix milliseconds: its last start
+	At      int64  `json:"down_at,omitempty"`  // unix milliseconds: when it ended
+	Exit    int    `json:"exit,omitempty"`     // its last exit code
 	Release string `json:"release,omitempty"`
 }
 
@@ -85,6 +88,9 @@ func (h *JournalHold) down() supervisor.Down {
 	if h.State == supervisor.Exited.String() {
 		d.State = supervisor.Exited
 	}
+	if h.Start != 0 {
+		d.Started = time.UnixMilli(h.Start)
+	}
 	if h.At != 0 {
 		d.At = time.UnixMilli(h.At)
 	}
@@ -93,6 +99,9 @@ func (h *JournalHold) down() supervisor.Down {
 
 func heldRecord(name string, d supervisor.Down) journalRecord {
 	h := &JournalHold{Held: name, State: d.State.String(), Exit: d.ExitStatus}
+	if !d.Started.IsZero() {
+		h.Start = d.Started.UnixMilli()
+	}
 	if !d.At.IsZero() {
 		h.At = d.At.UnixMilli()
 	}
@@ -182,7 +191,7 @@ func (f *stateFile) apply(r journalRecord) {
 		}
 	case r.Stopping:
 		if e := f.entries[r.ID]; e != nil {
-			e.Stopping = true
+			e.Stopping, e.Shutdown = true, r.Shutdown
 		}
 	}
 }
@@ -226,8 +235,11 @@ func (f *stateFile) started(id uint64, pid int, start uint64, at time.Time) {
 	f.record(journalRecord{ID: id, Pid: pid, StartTime: start, SpawnedAt: at.UnixMilli()})
 }
 
-func (f *stateFile) stopping(id uint64) { f.record(journalRecord{ID: id, Stopping: true}) }
-func (f *stateFile) gone(id uint64)     { f.record(journalRecord{ID: id, Gone: true}) }
+func (f *stateFile) stopping(id uint64, shutdown bool) {
+	f.record(journalRecord{ID: id, Stopping: true, Shutdown: shutdown})
+}
+
+func (f *stateFile) gone(id uint64) { f.record(journalRecord{ID: id, Gone: true}) }
 
 // hold records that name is down for good, stopped by an operator or
 // exited as its autorestart says (or that it was started again), so that

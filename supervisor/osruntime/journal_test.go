@@ -30,12 +30,12 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	f.started(b, 100, 5000, time.UnixMilli(1234))
 	w := f.newID()
 	f.spawning(w, web, "fp-web", []uint64{21, 0}, 0, "")
-	f.stopping(w)
+	f.stopping(w, true)
 	x := f.newID()
 	f.spawning(x, gone, "", nil, 0, "")
 	f.started(x, 300, 1, time.Now())
 	f.gone(x)
-	f.hold("cts:worker", &supervisor.Down{State: supervisor.Exited, At: time.UnixMilli(5000), ExitStatus: 3})
+	f.hold("cts:worker", &supervisor.Down{State: supervisor.Exited, Started: time.UnixMilli(4000), At: time.UnixMilli(5000), ExitStatus: 3})
 	f.hold("web:other", &supervisor.Down{State: supervisor.Stopped, At: time.Now()})
 	f.hold("web:other", nil)
 	f.close()
@@ -58,8 +58,8 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 				t.Errorf("beat: %+v", e)
 			}
 		case "web":
-			if e.Pid != 0 || !e.Stopping || e.Pipes[0] != 21 {
-				t.Errorf("web (spawned, pid not recorded, stopping): %+v", e)
+			if e.Pid != 0 || !e.Stopping || !e.Shutdown || e.Pipes[0] != 21 {
+				t.Errorf("web (spawned, pid not recorded, stopping by the daemon's shutdown): %+v", e)
 			}
 		default:
 			t.Errorf("unexpected entry %+v", e)
@@ -68,7 +68,7 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	if d, ok := held["old:image"]; !ok || d != (supervisor.Down{}) {
 		t.Errorf("an older ctlsupd's hold: %v", held)
 	}
-	if d, ok := held["cts:worker"]; !ok || d.State != supervisor.Exited || !d.At.Equal(time.UnixMilli(5000)) || d.ExitStatus != 3 || len(held) != 2 {
+	if d, ok := held["cts:worker"]; !ok || d.State != supervisor.Exited || !d.At.Equal(time.UnixMilli(5000)) || !d.Started.Equal(time.UnixMilli(4000)) || d.ExitStatus != 3 || len(held) != 2 {
 		t.Errorf("what is down for good, and how: %v", held)
 	}
 
