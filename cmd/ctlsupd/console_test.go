@@ -78,3 +78,22 @@ func TestConsoleLogs_ClosedStdoutKillsNothing(t *testing.T) {
 		t.Errorf("ctlsupd exit: %v\n%s", err, log)
 	}
 }
+
+// TestConsoleLogs_UnfinishedLineSurvivesAnUpgrade: a line a program has
+// begun on /dev/stdout, held until its newline, goes out as it is when the
+// daemon upgrades in place; the new image reads the pipe on from there. It
+// was lost with the old image's memory.
+func TestConsoleLogs_UnfinishedLineSurvivesAnUpgrade(t *testing.T) {
+	path := testConfig(t, map[string]string{"app.toml": "[program.half]\ncommand = [\"/bin/sh\", \"-c\", \"printf 'begun-'; sleep 2; echo ended; exec sleep 1000\"]\nstartsecs = 0\nstdout_logfile = \"/dev/stdout\"\n"})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	d, out := startDaemon(t, path)
+	waitUntil(t, "half RUNNING", out, func() bool { return statusPidsOrNil(sock)["half:half"] != 0 })
+	time.Sleep(300 * time.Millisecond) // "begun-" read and held for its newline
+	d.Process.Signal(syscall.SIGUSR1)
+	waitUntil(t, "the rest of the line", out, func() bool { return strings.Contains(out.String(), "ended") })
+	if !strings.Contains(out.String(), "begun-") {
+		t.Errorf("the unfinished line was lost across the upgrade:\n%s", out)
+	}
+	d.Process.Signal(syscall.SIGTERM)
+	d.Wait()
+}

@@ -25,9 +25,18 @@ func NewHub() *Hub { return &Hub{sinks: map[string]*Sink{}} }
 // Quiesce waits until no pipe is being drained and keeps it so until the
 // returned function is called: bytes are then either in a pipe or in a log
 // file, never between the two, and the daemon may exec or exit without
-// losing any.
+// losing any. A line a console stream holds unfinished (Prefixed) goes
+// out as it is: the next image reads the pipe on from its next byte.
 func (h *Hub) Quiesce() (resume func()) {
 	h.gate.Lock()
+	p := &h.poller
+	p.mu.Lock()
+	for _, r := range p.pipes {
+		if f, ok := r.s.(interface{ Flush() }); ok {
+			f.Flush()
+		}
+	}
+	p.mu.Unlock()
 	return h.gate.Unlock
 }
 
