@@ -246,15 +246,12 @@ func (s *Sink) closeLocked() {
 // checkLocked keeps writing at the file's end when it was truncated under
 // the sink (logrotate's copytruncate, `> file`), and, at most once a
 // second, reopens the path when it no longer names the file being written
-// (deleted, or moved aside without SIGUSR2): writing into an unlinked file
-// would lose everything.
+// (deleted, or moved aside without SIGUSR2; a device or FIFO replaced by
+// a file): writing into an unlinked file would lose everything.
 func (s *Sink) checkLocked() {
-	if !s.regular {
-		return
-	}
 	var st unix.Stat_t
 	err := unix.Fstat(s.fd, &st)
-	if err == nil && st.Size < s.size {
+	if err == nil && s.regular && st.Size < s.size {
 		if end, err := s.f.Seek(0, io.SeekEnd); err == nil {
 			s.size = end
 		}

@@ -517,3 +517,34 @@ func TestSink_NeverRotatesADevice(t *testing.T) {
 		t.Errorf("the reader got %d bytes", n)
 	}
 }
+
+// TestSink_DeviceReplacedByAFile: a sink writing to a FIFO (or device)
+// whose path then names a regular file writes into that file within a
+// second, as it does when a file is moved aside.
+func TestSink_DeviceReplacedByAFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out")
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s := NewSink(path, 0, 0, nil)
+	defer s.Close()
+	s.Write([]byte("to the fifo\n"))
+	os.Remove(path)
+	os.WriteFile(path, nil, 0o644)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.Write([]byte("to the file\n"))
+		if b, _ := os.ReadFile(path); bytes.Contains(b, []byte("to the file")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sink never wrote into the file that replaced the FIFO")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
