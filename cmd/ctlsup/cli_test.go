@@ -86,7 +86,7 @@ func TestCLI_Check(t *testing.T) {
 	// does not exist fails as the spawn would.
 	other := filepath.Join(dir, "other.toml")
 	os.WriteFile(other, []byte("[program.api]\ncommand = \"/bin/true\"\nuser = \"nobdy\"\n"), 0o644)
-	if out, code := runMain("", nil, "check", "-c", other); code != 1 || !strings.Contains(out, `process api: user = "nobdy"`) {
+	if out, code := runMain("", nil, "check", "-c", other); code != 1 || !strings.Contains(out, `other.toml:3: program "api": user = "nobdy"`) {
 		t.Errorf("check -c FILE with an unknown user: exit %d\n%s", code, out)
 	}
 }

@@ -12,12 +12,24 @@ import (
 // runtime's lookup, so loading itself never touches the machine).
 func (c *Config) Check(checkUser func(name string) error) error {
 	var errs []error
+	checked := map[string]bool{}
 	for _, g := range c.Groups {
 		for _, p := range g.Processes {
-			if p.User == "" {
+			if p.User == "" || checked[p.User] {
 				continue
 			}
-			if err := checkUser(p.User); err != nil {
+			checked[p.User] = true
+			err := checkUser(p.User)
+			if err == nil {
+				continue
+			}
+			// Once per user, where it is first named: a missing user is one
+			// thing to fix, however many programs run as it.
+			if at := c.userAt[p.User]; at != nil {
+				e := *at
+				e.Msg = fmt.Sprintf("user = %q: %v (on this host)", p.User, err)
+				errs = append(errs, &e)
+			} else {
 				errs = append(errs, fmt.Errorf("process %s: user = %q: %w", p.FullName(), p.User, err))
 			}
 		}

@@ -30,6 +30,9 @@ type Config struct {
 	Daemon Daemon
 	Groups []supervisor.GroupSpec
 	Files  []string // every file read, daemon file first
+	// userAt is where each user a program runs as is first named, for
+	// Check's errors.
+	userAt map[string]*Error
 }
 
 // Daemon holds the daemon file's own settings.
@@ -273,7 +276,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read configuration: %w", err)
 	}
-	l := &loader{env: os.LookupEnv, seen: map[string]bool{path: true}, where: map[string]*reader{}, defined: map[string]def{}}
+	l := &loader{env: os.LookupEnv, seen: map[string]bool{path: true}, where: map[string]*reader{}, defined: map[string]def{}, userAt: map[string]*Error{}}
 	cfg := &Config{Files: []string{path}}
 	if err := l.daemon(df, &cfg.Daemon); err != nil {
 		return nil, err
@@ -313,6 +316,7 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	detachStrings(cfg)
+	cfg.userAt = l.userAt
 	return cfg, nil
 }
 
@@ -328,6 +332,8 @@ type loader struct {
 	order   []string // group names in order of first definition
 	// socketsByName are the sockets read, for the programs naming them.
 	socketsByName map[string]*socketDef
+	// userAt is where each user is first named (Config.userAt).
+	userAt map[string]*Error
 	// where is each process's program table, for errors found later.
 	where map[string]*reader
 }

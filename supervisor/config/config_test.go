@@ -326,3 +326,31 @@ func TestLoad_NoEnvironmentNoMap(t *testing.T) {
 		}
 	}
 }
+
+// TestCheck_MissingUserOnceWithItsLine: --check reports a user missing on
+// this host once, at the file and line that first names it, however many
+// processes run as it.
+func TestCheck_MissingUserOnceWithItsLine(t *testing.T) {
+	path := writeConfig(t, daemonFile, map[string]string{"app.toml": "[instance.a]\n[instance.b]\n" +
+		"[program.web]\ninstances = [\"a\", \"b\"]\ncommand = \"/bin/true\"\nuser = \"no-such-user-ctlsup\"\nnumprocs = 2\n" +
+		"[program.ok]\ncommand = \"/bin/true\"\nuser = \"root\"\n"})
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	err = cfg.Check(func(name string) error {
+		asked = append(asked, name)
+		if name == "root" {
+			return nil
+		}
+		return fmt.Errorf("can't find user '%s'", name)
+	})
+	want := filepath.Join(filepath.Dir(path), "conf.d", "app.toml") + `:6: program "web": user = "no-such-user-ctlsup": can't find user 'no-such-user-ctlsup' (on this host)`
+	if err == nil || err.Error() != want {
+		t.Errorf("check:\n got %v\nwant %s", err, want)
+	}
+	if len(asked) != 2 {
+		t.Errorf("users looked up %v, want each once", asked)
+	}
+}

@@ -397,6 +397,9 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 			s.Directory = r.f.abs(expandKey(r, x, "directory", r.str("directory", "")))
 			checkPathLength(r, "directory", s.Directory)
 			s.User = expandKey(r, x, "user", s.User)
+			if _, ok := l.userAt[s.User]; !ok && s.User != "" {
+				l.userAt[s.User] = &Error{File: r.f.name, Line: r.f.line(append(slices.Clone(r.path), "user")...), Table: r.desc, Key: "user"}
+			}
 			maxBytes = r.size("logfile_maxbytes", maxBytes)
 			backups = r.integer("logfile_backups", backups, 0)
 			s.Stdout = logSpec(r, x, "stdout_logfile", filepath.Join(logDir, s.Name+".log"), maxBytes, backups)
