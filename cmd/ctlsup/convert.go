@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/ctlsup/ctlsup/supervisor/config"
@@ -30,6 +32,12 @@ func doConvert(m *Main, arg string) error {
 	res, err := ini.Convert(fs.Args())
 	if err != nil {
 		fmt.Fprintln(m.Stderr, "ctlsup convert:", err)
+		m.exit = exitGeneric
+		return nil
+	}
+	if unset := unsetEnvRefs(res.Daemon + res.Programs); len(unset) > 0 && *out != "" {
+		fmt.Fprintf(m.Stderr, "ctlsup convert: %%(ENV_X)s becomes ${X}, which ctlsupd reads from its own environment when it loads the file; not set here: %s (set them as the daemon's unit will, and convert again; %s left as it was)\n",
+			strings.Join(unset, ", "), *out)
 		m.exit = exitGeneric
 		return nil
 	}
@@ -63,6 +71,24 @@ func doConvert(m *Main, arg string) error {
 
 var errDoesNotLoad = errors.New("the converted configuration does not load")
 
+// envRefRE finds ${NAME} in converted TOML, not $${NAME} (a literal).
+var envRefRE = regexp.MustCompile(`(^|[^$])\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// unsetEnvRefs names the variables the converted files take from the
+// environment (what %(ENV_X)s became) that are not set in this one.
+func unsetEnvRefs(toml string) []string {
+	builtin := map[string]bool{"instance": true, "program": true, "process_name": true, "process_num": true, "here": true}
+	var unset []string
+	for _, m := range envRefRE.FindAllStringSubmatch(toml, -1) {
+		name := m[2]
+		if _, set := os.LookupEnv(name); !set && !builtin[name] && !slices.Contains(unset, name) {
+			unset = append(unset, name)
+		}
+	}
+	slices.Sort(unset)
+	return unset
+}
+
 // writeConverted writes DIR/ctlsupd.toml and DIR/conf.d/supervisord.toml,
 // once the two load by themselves: they are loaded from a directory of
 // their own in DIR first, so that a conversion that fails leaves what DIR
@@ -71,7 +97,21 @@ var errDoesNotLoad = errors.New("the converted configuration does not load")
 func writeConverted(out, daemonTOML, programsTOML string) (daemon, progs string, err error) {
 	daemon = filepath.Join(out, "ctlsupd.toml")
 	progs = filepath.Join(out, "conf.d", "supervisord.toml")
-	if err := os.MkdirAll(filepath.Dir(progs), 0o755); err != nil {
+	confd := filepath.Dir(progs)
+	// Directories this call makes go again if it fails.
+	_, outErr := os.Stat(out)
+	_, confdErr := os.Stat(confd)
+	defer func() {
+		if err != nil {
+			if confdErr != nil {
+				os.Remove(confd)
+			}
+			if outErr != nil {
+				os.Remove(out)
+			}
+		}
+	}()
+	if err := os.MkdirAll(out, 0o755); err != nil {
 		return "", "", err
 	}
 	stage, err := os.MkdirTemp(out, ".convert-")
@@ -91,7 +131,12 @@ func writeConverted(out, daemonTOML, programsTOML string) (daemon, progs string,
 		return "", "", err
 	}
 	if _, err := config.Load(stagedDaemon); err != nil {
-		return "", "", fmt.Errorf("%w (%s left as it was): %v", errDoesNotLoad, out, err)
+		// Named as the file it would have been: the staged one is gone.
+		text := strings.ReplaceAll(err.Error(), stage, out+" (converted)")
+		return "", "", fmt.Errorf("%w (%s left as it was): %s", errDoesNotLoad, out, text)
+	}
+	if err := os.MkdirAll(confd, 0o755); err != nil {
+		return "", "", err
 	}
 	if err := os.Rename(stagedProgs, progs); err != nil {
 		return "", "", err

@@ -202,3 +202,33 @@ func TestConvert_FailureLeavesTheOutputAlone(t *testing.T) {
 }
 
 func readFile(path string) string { b, _ := os.ReadFile(path); return string(b) }
+
+// TestConvert_UnsetEnvironmentIsNamedAtOnce: %(ENV_X)s becomes ${X}, read
+// from ctlsupd's environment when it loads the file; a conversion into a
+// directory with some of them unset names them all at once and makes
+// nothing, where it named the first one, at a staged file already gone,
+// and left an empty directory behind. A failure to load names the file
+// as converted, not the staged copy.
+func TestConvert_UnsetEnvironmentIsNamedAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "supervisord.conf")
+	os.WriteFile(conf, []byte("[program:web]\ncommand=/bin/sleep %(ENV_CTLSUP_TEST_B)s\nuser=%(ENV_CTLSUP_TEST_A)s\n"+
+		"[program:worker]\ncommand=/bin/sleep 1000\nenvironment=KEY=\"%(ENV_CTLSUP_TEST_B)s\"\n"), 0o644)
+	out := filepath.Join(dir, "new")
+	text, code := runMain("", nil, "convert", "-o", out, conf)
+	if code != exitGeneric || !strings.Contains(text, "not set here: CTLSUP_TEST_A, CTLSUP_TEST_B") {
+		t.Errorf("exit %d\n%s", code, text)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("a failed conversion made %s", out)
+	}
+	broken := filepath.Join(dir, "broken.conf")
+	os.WriteFile(broken, []byte("[program:nocmd]\ndirectory=/tmp\n"), 0o644)
+	text, _ = runMain("", nil, "convert", "-o", out, broken)
+	if strings.Contains(text, ".convert-") || !strings.Contains(text, filepath.Join(out+" (converted)", "conf.d", "supervisord.toml")) {
+		t.Errorf("the error names the staged copy, or no file:\n%s", text)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("a failed conversion made %s", out)
+	}
+}
