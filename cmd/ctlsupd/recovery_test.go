@@ -623,3 +623,52 @@ func TestCrashRecovery_ShutdownCutShortIsAFreshStart(t *testing.T) {
 	second.Process.Signal(syscall.SIGTERM)
 	second.Wait()
 }
+
+// TestCrashRecovery_StoppedWithLeftoversStaysStopped: a program an
+// operator stopped whose child lives on a while (here one that ignores
+// SIGTERM, killed stopwaitsecs later) keeps its journal entry until the
+// child is gone. A daemon killed meanwhile left its successor that entry,
+// which it took for a process that had ended while no daemon ran: the
+// program showed EXITED, "status unknown; not expected", for what had
+// been stopped. The entry now says its leader was reaped: the successor
+// shows the stop and stops only what was left.
+func TestCrashRecovery_StoppedWithLeftoversStaysStopped(t *testing.T) {
+	path := testConfig(t, map[string]string{"app.toml": "[program.web]\n" +
+		"command = [\"/bin/sh\", \"-c\", \"(trap '' TERM; exec sleep 1234567) & trap 'exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 3\n"})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	web := func() string {
+		infos, _ := processInfos(sock)
+		for _, info := range infos {
+			if info["name"] == "web" {
+				return fmt.Sprint(info["statename"], " ", info["start"], " ", info["stop"], " ", info["description"])
+			}
+		}
+		return ""
+	}
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "web RUNNING", log1, func() bool { return statusPidsOrNil(sock)["web:web"] != 0 })
+	waitUntil(t, "its child", log1, func() bool { return len(taggedProcs("\x001234567")) == 1 })
+	c, err := client.New("unix://"+sock, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Call("supervisor.stopProcess", "web"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	stopped := web()
+	if len(taggedProcs("\x001234567")) != 1 {
+		t.Fatal("the child that ignores SIGTERM did not outlive the stop")
+	}
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+
+	second, log2 := startDaemon(t, path)
+	waitUntil(t, "the successor", log2, func() bool { return statusPidsOrNil(sock) != nil })
+	if got := web(); got != stopped {
+		t.Errorf("web shows %q after the crash, %q before\n%s", got, stopped, log2)
+	}
+	waitUntil(t, "the leftover child stopped", log2, func() bool { return len(taggedProcs("\x001234567")) == 0 })
+	second.Process.Signal(syscall.SIGTERM)
+	second.Wait()
+}

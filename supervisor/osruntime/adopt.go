@@ -252,6 +252,13 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		return a
 	}
 	delete(r.survivors, name)
+	if e.Ended {
+		// Reaped by the previous daemon, whose engine had its exit (and
+		// recorded, in a hold, what became of the program): only what
+		// it left running in its cgroup is this daemon's, to stop.
+		r.stopLeftover(e)
+		return a
+	}
 	c := &osChild{name: name, state: r.state, id: e.ID, acct: &r.acct,
 		memoryMax: spec.Limits.MemoryMax}
 	attr := proc.Attr{GroupGrace: spec.StopWait, OnExit: c.exited, OnGone: c.gone}

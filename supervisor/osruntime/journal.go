@@ -28,6 +28,8 @@ import (
 //   - a started record after the fork: pid and start time
 //   - a stopping record when a stop begins (marked when it is the
 //     daemon's own, its stop or reload)
+//   - an ended record once the leader has been reaped: what became of
+//     the program is the engine's, told by the held records
 //   - a gone record once the leader has ended and no process of its
 //     cgroup (or process group) remains
 //   - held records for programs down for good: stopped by an operator
@@ -54,10 +56,11 @@ type journalRecord struct {
 	StopWaitMs  int64    `json:"wait_ms,omitempty"`
 	StopAsGroup bool     `json:"stop_group,omitempty"`
 	KillAsGroup bool     `json:"kill_group,omitempty"`
-	// Stopping and Gone are records of their own; beside the two above
-	// they share a word. Shutdown: the stop is the daemon's own.
+	// Stopping, Ended and Gone are records of their own; beside the two
+	// above they share a word. Shutdown: the stop is the daemon's own.
 	Stopping bool `json:"stopping,omitempty"`
 	Shutdown bool `json:"shutdown,omitempty"`
+	Ended    bool `json:"ended,omitempty"`
 	Gone     bool `json:"gone,omitempty"`
 
 	Pid       int    `json:"pid,omitempty"`
@@ -193,6 +196,10 @@ func (f *stateFile) apply(r journalRecord) {
 		if e := f.entries[r.ID]; e != nil {
 			e.Stopping, e.Shutdown = true, r.Shutdown
 		}
+	case r.Ended:
+		if e := f.entries[r.ID]; e != nil {
+			e.Ended = true
+		}
 	}
 }
 
@@ -238,6 +245,11 @@ func (f *stateFile) started(id uint64, pid int, start uint64, at time.Time) {
 func (f *stateFile) stopping(id uint64, shutdown bool) {
 	f.record(journalRecord{ID: id, Stopping: true, Shutdown: shutdown})
 }
+
+// ended records that the spawn's leader has ended and been reaped: its
+// exit is this daemon's to tell. The entry stays while members of its
+// cgroup (or process group) live on, for a successor to stop them.
+func (f *stateFile) ended(id uint64) { f.record(journalRecord{ID: id, Ended: true}) }
 
 func (f *stateFile) gone(id uint64) { f.record(journalRecord{ID: id, Gone: true}) }
 

@@ -31,6 +31,7 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	w := f.newID()
 	f.spawning(w, web, "fp-web", []uint64{21, 0}, 0, "")
 	f.stopping(w, true)
+	f.ended(w)
 	x := f.newID()
 	f.spawning(x, gone, "", nil, 0, "")
 	f.started(x, 300, 1, time.Now())
@@ -54,12 +55,12 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 		switch e.Name {
 		case "cts:beat":
 			if e.Pid != 100 || e.StartTime != 5000 || e.SpawnedAt != 1234 || e.StopSignal != int(syscall.SIGINT) ||
-				e.StopWaitMs != 30000 || !e.StopAsGroup || e.Fingerprint != "fp-beat" || len(e.Pipes) != 2 || e.Stopping {
+				e.StopWaitMs != 30000 || !e.StopAsGroup || e.Fingerprint != "fp-beat" || len(e.Pipes) != 2 || e.Stopping || e.Ended {
 				t.Errorf("beat: %+v", e)
 			}
 		case "web":
-			if e.Pid != 0 || !e.Stopping || !e.Shutdown || e.Pipes[0] != 21 {
-				t.Errorf("web (spawned, pid not recorded, stopping by the daemon's shutdown): %+v", e)
+			if e.Pid != 0 || !e.Stopping || !e.Shutdown || !e.Ended || e.Pipes[0] != 21 {
+				t.Errorf("web (spawned, pid not recorded, stopping by the daemon's shutdown, reaped): %+v", e)
 			}
 		default:
 			t.Errorf("unexpected entry %+v", e)

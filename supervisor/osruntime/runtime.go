@@ -639,6 +639,7 @@ func (c *osChild) Ended() bool { return c.p != nil && c.p.Ended() }
 // exited runs in the reaper, possibly before Start returned: Exit keeps
 // the status until the engine asks for it.
 func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {
+	c.state.ended(c.id)
 	if !known {
 		c.Exited(supervisor.ExitStatus{Code: -1, Text: "status unknown (ended as another process's child)"})
 		return
