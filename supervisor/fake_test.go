@@ -55,6 +55,8 @@ type fakeChild struct {
 	signals []syscall.Signal
 	firstAt time.Time   // when the first signal came
 	dead    atomic.Bool // ended, its exit not yet told (EndedChild)
+	// shutdownStop: the last Stopping said the stop is the daemon's.
+	shutdownStop atomic.Bool
 }
 
 func (c *fakeChild) Ended() bool { return c.dead.Load() }
@@ -67,7 +69,7 @@ func (r *fakeRuntime) Open(context.Context) error    { return nil }
 func (r *fakeRuntime) Close() error                  { return nil }
 func (r *fakeRuntime) NewOutput(*ProcessSpec) Output { return fakeOutput{} }
 func (r *fakeRuntime) Check(*ProcessSpec) error      { return r.checkErr }
-func (c *fakeChild) Stopping(bool)                   {}
+func (c *fakeChild) Stopping(shutdown bool)          { c.shutdownStop.Store(shutdown) }
 func (r *fakeRuntime) set(name string, b fakeBehavior) {
 	r.mu.Lock()
 	r.behavior[name] = b

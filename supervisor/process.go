@@ -536,6 +536,11 @@ func (p *process) handle(w wake) {
 			err = p.step(event{kind: evSignal, sig: c.sig})
 		case cmdShutdown:
 			p.a.quietStop = c.quiet
+			if c.quiet && a.m.State == Stopping && a.child != nil {
+				// An operator's stop under way is now the daemon's: a
+				// successor treats it as the rest of the shutdown.
+				a.child.Stopping(true)
+			}
 			err = p.step(event{kind: evShutdown})
 		case cmdPing:
 			c.reply <- nil

@@ -731,3 +731,30 @@ func TestSupervisor_ReadyBeforeTheStarts(t *testing.T) {
 		s.Close(context.Background())
 	})
 }
+
+// TestSupervisor_ShutdownTakesOverAStopUnderWay: an operator's stop under
+// way when the daemon's own shutdown begins becomes the shutdown's, for a
+// successor that finds it cut short (which then starts what autostart
+// says, as at a fresh start).
+func TestSupervisor_ShutdownTakesOverAStopUnderWay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		rt.set("slow", fakeBehavior{ignoreTerm: true})
+		s := mustOpen(t, rt, named("slow", func(s *ProcessSpec) { s.StartSecs = 0; s.StopWait = 5 * time.Second }))
+		child := <-rt.spawns
+		if err := s.stopOne(context.Background(), "slow", NoWait); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if child.shutdownStop.Load() {
+			t.Fatal("an operator's stop was recorded as the daemon's")
+		}
+		go s.Close(context.Background())
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if !child.shutdownStop.Load() {
+			t.Error("the shutdown did not take over the stop under way")
+		}
+		<-s.closed
+	})
+}

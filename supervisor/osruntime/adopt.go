@@ -62,7 +62,9 @@ func (r *Runtime) takeHeldPipes() {
 // finds the child of a spawn whose pid was not recorded yet) and keeps it
 // for Adopt. An entry whose process is gone stays, so the engine learns
 // that it ended while no daemon ran; if two entries name one process, the
-// newer is the survivor and the older is stopped.
+// survivor is the one whose leader was not reaped (a replacement started
+// before its predecessor's stop may have ended first), else the newer,
+// and the other is stopped.
 func (r *Runtime) resolve(e *journalEntry) {
 	if e.Pid == 0 {
 		pid, start, ok := findByPipes(e.Pipes)
@@ -79,11 +81,11 @@ func (r *Runtime) resolve(e *journalEntry) {
 		}
 	}
 	if prev := r.survivors[e.Name]; prev != nil {
-		older := prev
-		if prev.ID > e.ID {
-			older, e = e, prev
+		other := prev
+		if prev.Ended != e.Ended && e.Ended || prev.Ended == e.Ended && prev.ID > e.ID {
+			other, e = e, prev
 		}
-		r.stopLeftover(older)
+		r.stopLeftover(other)
 	}
 	r.survivors[e.Name] = e
 }
@@ -252,13 +254,6 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		return a
 	}
 	delete(r.survivors, name)
-	if e.Ended {
-		// Reaped by the previous daemon, whose engine had its exit (and
-		// recorded, in a hold, what became of the program): only what
-		// it left running in its cgroup is this daemon's, to stop.
-		r.stopLeftover(e)
-		return a
-	}
 	c := &osChild{name: name, state: r.state, id: e.ID, acct: &r.acct,
 		memoryMax: spec.Limits.MemoryMax}
 	attr := proc.Attr{GroupGrace: spec.StopWait, OnExit: c.exited, OnGone: c.gone}
@@ -276,6 +271,14 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	c.p, c.rt = p, r
 	r.acct.forked(c.usage, p.Identity())
 	r.fenceLive(c)
+	if e.Ended {
+		// Reaped by the previous daemon, whose engine had its exit and
+		// recorded, in a hold, what became of the program: the engine
+		// gets no child. What the process left in its cgroup (or process
+		// group) is taken over as the previous daemon held it, killed
+		// after stopwaitsecs, or at once by a singleton's next spawn.
+		return a
+	}
 	if e.Stdin != 0 {
 		c.stdin = r.takeStdin(e)
 	}

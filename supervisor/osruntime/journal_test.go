@@ -3,6 +3,7 @@ package osruntime
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -161,5 +162,42 @@ func TestRuntime_StopsOfGoneProgramsAreForgotten(t *testing.T) {
 	r.Close()
 	if _, _, held := openStateFile(path, proc.BootID(), quietLogger()); len(held) != 1 || held["kept"] != (supervisor.Down{}) {
 		t.Errorf("operators' stops after the adoption: %v, want kept's only", held)
+	}
+}
+
+// TestRuntime_LiveEntryOutranksAnEndedOne: of two entries of one process
+// (a replacement started before its predecessor stopped, which ended
+// first), the one whose process was never reaped is adopted, whatever the
+// order of their spawns; the other's leftovers are stopped.
+func TestRuntime_LiveEntryOutranksAnEndedOne(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	live := exec.Command("/bin/sleep", "1000")
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer live.Process.Kill()
+	st, err := proc.ReadStat(live.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _, _ := openStateFile(path, proc.BootID(), quietLogger())
+	spec := &supervisor.ProcessSpec{Group: "web", Name: "web"}
+	old := f.newID()
+	f.spawning(old, spec, "", nil, 0, "")
+	f.started(old, live.Process.Pid, st.StartTime, time.Now())
+	replacement := f.newID()
+	f.spawning(replacement, spec, "", nil, 0, "")
+	f.started(replacement, 1<<22-1, 1, time.Now())
+	f.ended(replacement)
+	f.close()
+
+	r := New(dir, quietLogger())
+	if err := r.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if e := r.survivors["web"]; e == nil || e.ID != old {
+		t.Errorf("survivor %+v, want the live entry %d", e, old)
 	}
 }
