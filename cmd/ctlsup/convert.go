@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -71,22 +70,44 @@ func doConvert(m *Main, arg string) error {
 
 var errDoesNotLoad = errors.New("the converted configuration does not load")
 
-// envRefRE finds ${NAME} in converted TOML, not $${NAME} (a literal).
-var envRefRE = regexp.MustCompile(`(^|[^$])\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
 // unsetEnvRefs names the variables the converted files take from the
-// environment (what %(ENV_X)s became) that are not set in this one.
+// environment (what %(ENV_X)s became) that are not set in this one. It
+// reads ${NAME} as the loader does: $$ is a literal $.
 func unsetEnvRefs(toml string) []string {
 	builtin := map[string]bool{"instance": true, "program": true, "process_name": true, "process_num": true, "here": true}
 	var unset []string
-	for _, m := range envRefRE.FindAllStringSubmatch(toml, -1) {
-		name := m[2]
-		if _, set := os.LookupEnv(name); !set && !builtin[name] && !slices.Contains(unset, name) {
-			unset = append(unset, name)
+	for i := 0; i < len(toml); i++ {
+		switch {
+		case strings.HasPrefix(toml[i:], "$$"):
+			i++
+		case strings.HasPrefix(toml[i:], "${"):
+			end := strings.IndexByte(toml[i:], '}')
+			if end < 0 {
+				return unset
+			}
+			name := toml[i+2 : i+end]
+			if _, set := os.LookupEnv(name); !set && !builtin[name] && !slices.Contains(unset, name) {
+				unset = append(unset, name)
+			}
+			i += end
 		}
 	}
 	slices.Sort(unset)
 	return unset
+}
+
+// mkdirAllTracked is os.MkdirAll that says which directories it made,
+// outermost first, for a failure to take them away again.
+func mkdirAllTracked(dir string) ([]string, error) {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || filepath.Dir(d) == d {
+			break
+		}
+		missing = append(missing, d)
+	}
+	slices.Reverse(missing)
+	return missing, os.MkdirAll(dir, 0o755)
 }
 
 // writeConverted writes DIR/ctlsupd.toml and DIR/conf.d/supervisord.toml,
@@ -98,20 +119,19 @@ func writeConverted(out, daemonTOML, programsTOML string) (daemon, progs string,
 	daemon = filepath.Join(out, "ctlsupd.toml")
 	progs = filepath.Join(out, "conf.d", "supervisord.toml")
 	confd := filepath.Dir(progs)
-	// Directories this call makes go again if it fails.
-	_, outErr := os.Stat(out)
-	_, confdErr := os.Stat(confd)
+	// Directories this call makes go again if it fails: only those, and
+	// only while empty.
+	var made []string
 	defer func() {
 		if err != nil {
-			if confdErr != nil {
-				os.Remove(confd)
-			}
-			if outErr != nil {
-				os.Remove(out)
+			for i := len(made) - 1; i >= 0; i-- {
+				os.Remove(made[i])
 			}
 		}
 	}()
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	dirs, err := mkdirAllTracked(out)
+	made = append(made, dirs...)
+	if err != nil {
 		return "", "", err
 	}
 	stage, err := os.MkdirTemp(out, ".convert-")
@@ -135,7 +155,9 @@ func writeConverted(out, daemonTOML, programsTOML string) (daemon, progs string,
 		text := strings.ReplaceAll(err.Error(), stage, out+" (converted)")
 		return "", "", fmt.Errorf("%w (%s left as it was): %s", errDoesNotLoad, out, text)
 	}
-	if err := os.MkdirAll(confd, 0o755); err != nil {
+	dirs, err = mkdirAllTracked(confd)
+	made = append(made, dirs...)
+	if err != nil {
 		return "", "", err
 	}
 	if err := os.Rename(stagedProgs, progs); err != nil {

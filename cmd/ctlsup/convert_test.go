@@ -212,11 +212,11 @@ func readFile(path string) string { b, _ := os.ReadFile(path); return string(b) 
 func TestConvert_UnsetEnvironmentIsNamedAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "supervisord.conf")
-	os.WriteFile(conf, []byte("[program:web]\ncommand=/bin/sleep %(ENV_CTLSUP_TEST_B)s\nuser=%(ENV_CTLSUP_TEST_A)s\n"+
+	os.WriteFile(conf, []byte("[program:web]\ncommand=/bin/sleep %(ENV_CTLSUP_TEST_B)s%(ENV_CTLSUP_TEST_C)s\nuser=%(ENV_CTLSUP_TEST_A)s\n"+
 		"[program:worker]\ncommand=/bin/sleep 1000\nenvironment=KEY=\"%(ENV_CTLSUP_TEST_B)s\"\n"), 0o644)
-	out := filepath.Join(dir, "new")
+	out := filepath.Join(dir, "new", "deeper")
 	text, code := runMain("", nil, "convert", "-o", out, conf)
-	if code != exitGeneric || !strings.Contains(text, "not set here: CTLSUP_TEST_A, CTLSUP_TEST_B") {
+	if code != exitGeneric || !strings.Contains(text, "not set here: CTLSUP_TEST_A, CTLSUP_TEST_B, CTLSUP_TEST_C") {
 		t.Errorf("exit %d\n%s", code, text)
 	}
 	if _, err := os.Stat(out); err == nil {
@@ -228,7 +228,14 @@ func TestConvert_UnsetEnvironmentIsNamedAtOnce(t *testing.T) {
 	if strings.Contains(text, ".convert-") || !strings.Contains(text, filepath.Join(out+" (converted)", "conf.d", "supervisord.toml")) {
 		t.Errorf("the error names the staged copy, or no file:\n%s", text)
 	}
-	if _, err := os.Stat(out); err == nil {
-		t.Errorf("a failed conversion made %s", out)
+	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
+		t.Errorf("a failed conversion made %s", filepath.Join(dir, "new"))
+	}
+	// What was there before stays, even a link to nowhere.
+	link := filepath.Join(dir, "link")
+	os.Symlink(filepath.Join(dir, "nowhere"), link)
+	runMain("", nil, "convert", "-o", link, broken)
+	if _, err := os.Lstat(link); err != nil {
+		t.Errorf("a failed conversion removed the link that was at its -o: %v", err)
 	}
 }
