@@ -528,6 +528,12 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 	if _, err := c.Call("supervisor.startProcess", "manual"); err != nil {
 		t.Fatal(err)
 	}
+	// A stop must find the programs' signal handling in place.
+	waitUntil(t, "noterm ignoring SIGTERM", log1, func() bool {
+		b, _ := os.ReadFile(filepath.Join(filepath.Dir(path), "log", "noterm.log"))
+		return strings.Contains(string(b), "ignoring TERM")
+	})
+	time.Sleep(300 * time.Millisecond) // the shells' traps
 	before := statusPids(t, sock)
 	doneJob := oneshot()
 	for _, name := range []string{"noterm", "slowterm", "manual"} {
@@ -596,6 +602,7 @@ func TestCrashRecovery_ShutdownCutShortIsAFreshStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
+	time.Sleep(300 * time.Millisecond) // the shells' traps in place
 	before := statusPids(t, sock)
 	first.Process.Signal(syscall.SIGTERM)
 	waitUntil(t, "the shutdown under way", log1, func() bool { return strings.Contains(log1.String(), "to die") })
