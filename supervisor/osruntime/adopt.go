@@ -66,6 +66,13 @@ func (r *Runtime) takeHeldPipes() {
 // before its predecessor's stop may have ended first), else the newer,
 // and the other is stopped.
 func (r *Runtime) resolve(e *journalEntry) {
+	if e.Pid == 0 && e.Ended {
+		// Reaped before its pid was recorded: a process found by its
+		// pipes or cgroup now is something it left, not it. Its cgroup,
+		// claimed by nothing, is swept at the adoption's end.
+		r.state.gone(e.ID)
+		return
+	}
 	if e.Pid == 0 {
 		pid, start, ok := findByPipes(e.Pipes)
 		if !ok {
@@ -262,6 +269,21 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		r.claimed[c.leaf.Path] = true
 	}
 	c.usage = r.acct.begin(name, c.leaf)
+	if e.Ended {
+		// Reaped by the previous daemon, whose engine had its exit and
+		// recorded, in a hold, what became of the program: the engine
+		// gets no child. What the process left in its cgroup (or process
+		// group) is taken over as the previous daemon held it, killed
+		// after stopwaitsecs, or at once by a singleton's next spawn.
+		c.rt = r // before the sweep can end: its gone needs it
+		r.acct.forked(c.usage, proc.Identity{Pid: e.Pid, StartTime: e.StartTime})
+		var err error
+		if c.p, err = proc.AdoptEnded(proc.Identity{Pid: e.Pid, StartTime: e.StartTime}, attr); err != nil {
+			r.Logger.Error("cannot take over leftovers", "process", name, "pid", e.Pid, "err", err)
+			r.stopLeftover(e)
+		}
+		return a
+	}
 	p, err := proc.Adopt(proc.Identity{Pid: e.Pid, StartTime: e.StartTime}, attr)
 	if err != nil {
 		r.Logger.Error("cannot adopt", "process", name, "pid", e.Pid, "err", err)
@@ -271,14 +293,6 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	c.p, c.rt = p, r
 	r.acct.forked(c.usage, p.Identity())
 	r.fenceLive(c)
-	if e.Ended {
-		// Reaped by the previous daemon, whose engine had its exit and
-		// recorded, in a hold, what became of the program: the engine
-		// gets no child. What the process left in its cgroup (or process
-		// group) is taken over as the previous daemon held it, killed
-		// after stopwaitsecs, or at once by a singleton's next spawn.
-		return a
-	}
 	if e.Stdin != 0 {
 		c.stdin = r.takeStdin(e)
 	}

@@ -150,7 +150,8 @@ func isAlive(pid int) bool {
 // After an in-place upgrade the children of the old image are ours: one
 // that ended before it was adopted is reported with its real status, one
 // still running is waited for by the reaper. A recorded process that is
-// gone is reported at once, status unknown.
+// gone is reported at once, status unknown, and so is one a previous
+// daemon reaped (AdoptEnded), whatever the reaper holds for its pid.
 func TestAdopt_OwnChildrenAndGoneOnes(t *testing.T) {
 	acquire(t)
 	spawn := func(argv ...string) Identity {
@@ -175,6 +176,16 @@ func TestAdopt_OwnChildrenAndGoneOnes(t *testing.T) {
 			t.Fatal(err)
 		}
 		return ch
+	}
+	// What a previous daemon reaped is taken over without a lookup by
+	// its pid, which may be another's now: it gets no status, and takes
+	// none from what the reaper keeps for the process adopted next.
+	ended := make(chan exit, 1)
+	if _, err := AdoptEnded(quick, Attr{OnExit: func(_ int, ws syscall.WaitStatus, known bool) { ended <- exit{ws, known} }}); err != nil {
+		t.Fatal(err)
+	}
+	if e := <-ended; e.known {
+		t.Errorf("an ended process took a status: %+v", e)
 	}
 	qe, le := adopt(quick), adopt(long)
 	if e := <-qe; !e.known || e.ws.ExitStatus() != 7 {

@@ -158,6 +158,25 @@ func newProcess(pid int, a Attr) *Process {
 	return &Process{Pid: pid, grace: a.GroupGrace, container: a.Container, onExit: a.OnExit, onGone: a.OnGone, done: make(chan struct{})}
 }
 
+// AdoptEnded takes over what a process a previous daemon started and
+// reaped left in its process group (or Container): its members are swept
+// as a child's exit sweeps them, killed once GroupGrace has passed (or at
+// once by KillLeftoverGroup), every kill proven as a sweep proves it.
+// Nothing is looked up by the pid, which may be another process's by now:
+// not the reaper's collected statuses, not a pidfd.
+func AdoptEnded(id Identity, a Attr) (*Process, error) {
+	p := newProcess(id.Pid, a)
+	p.StartTime = id.StartTime
+	reaper.mu.Lock()
+	users := reaper.users
+	reaper.mu.Unlock()
+	if users == 0 {
+		return nil, errors.New("proc: AdoptEnded without Acquire")
+	}
+	go p.exited(0, false)
+	return p, nil
+}
+
 // Adopt takes over a process that a previous daemon started, once its
 // identity is proven. After an in-place upgrade it is still our child and
 // the reaper waits for it; after the daemon died it is someone else's
