@@ -190,6 +190,18 @@ func statusPidsOrNil(sock string) map[string]int {
 	return out
 }
 
+// shows is how status shows one process: state, start and stop times,
+// exit status and description; "" if it is not listed.
+func shows(sock, name string) string {
+	infos, _ := processInfos(sock)
+	for _, info := range infos {
+		if info["name"] == name {
+			return fmt.Sprint(info["statename"], " ", info["start"], " ", info["stop"], " ", info["exitstatus"], " ", info["description"])
+		}
+	}
+	return ""
+}
+
 // processInfos is getAllProcessInfo over the control socket, each process
 // as a map; false when the daemon does not answer.
 func processInfos(sock string) ([]map[string]any, bool) {
@@ -442,21 +454,10 @@ func TestOperatorStop_LastsAsLongAsTheDaemon(t *testing.T) {
 		}
 	}
 
-	// web as status shows it: state and stop time.
-	web := func() string {
-		infos, _ := processInfos(sock)
-		for _, info := range infos {
-			if info["name"] == "web" {
-				return fmt.Sprint(info["statename"], " ", info["start"], " ", info["stop"], " ", info["description"])
-			}
-		}
-		return ""
-	}
-
 	first, log1 := startDaemon(t, path)
 	waitUntil(t, "both RUNNING", log1, running("web:web", "worker:worker"))
 	call("supervisor.stopProcess", "web")
-	stopped := web()
+	stopped := shows(sock, "web")
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
 	second, log2 := startDaemon(t, path)
@@ -465,7 +466,7 @@ func TestOperatorStop_LastsAsLongAsTheDaemon(t *testing.T) {
 	if got := statusPids(t, sock); got["web:web"] != 0 {
 		t.Fatalf("web, stopped by the operator, was started after the crash\n%s", log2)
 	}
-	if got := web(); got != stopped {
+	if got := shows(sock, "web"); got != stopped {
 		t.Errorf("web shows %q after the crash, %q before", got, stopped)
 	}
 
@@ -506,16 +507,7 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 		}
 		return out
 	}
-	// oneshot is how the one-shot job shows: state, stop time, exit status.
-	oneshot := func() string {
-		infos, _ := processInfos(sock)
-		for _, info := range infos {
-			if info["name"] == "oneshot" {
-				return fmt.Sprint(info["statename"], " ", info["start"], " ", info["stop"], " ", info["exitstatus"], " ", info["description"])
-			}
-		}
-		return ""
-	}
+
 	first, log1 := startDaemon(t, path)
 	waitUntil(t, "noterm and slowterm RUNNING, oneshot EXITED", log1, func() bool {
 		s := states()
@@ -535,7 +527,7 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 	})
 	time.Sleep(300 * time.Millisecond) // the shells' traps
 	before := statusPids(t, sock)
-	doneJob := oneshot()
+	doneJob := shows(sock, "oneshot")
 	for _, name := range []string{"noterm", "slowterm", "manual"} {
 		if _, err := c.Call("supervisor.stopProcess", name, false); err != nil {
 			t.Fatal(err)
@@ -574,7 +566,7 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 	if b, _ := os.ReadFile(runs); string(b) != "run\n" {
 		t.Errorf("the one-shot job ran %d times, want once:\n%s", strings.Count(string(b), "run"), log2)
 	}
-	if got := oneshot(); got != doneJob {
+	if got := shows(sock, "oneshot"); got != doneJob {
 		t.Errorf("the one-shot job shows %q after the crash, %q before", got, doneJob)
 	}
 	second.Process.Signal(syscall.SIGTERM)
@@ -643,15 +635,6 @@ func TestCrashRecovery_StoppedWithLeftoversStaysStopped(t *testing.T) {
 	path := testConfig(t, map[string]string{"app.toml": "[program.web]\n" +
 		"command = [\"/bin/sh\", \"-c\", \"(trap '' TERM; exec sleep 1234567) & trap 'exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 3\n"})
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
-	web := func() string {
-		infos, _ := processInfos(sock)
-		for _, info := range infos {
-			if info["name"] == "web" {
-				return fmt.Sprint(info["statename"], " ", info["start"], " ", info["stop"], " ", info["description"])
-			}
-		}
-		return ""
-	}
 	first, log1 := startDaemon(t, path)
 	waitUntil(t, "web RUNNING", log1, func() bool { return statusPidsOrNil(sock)["web:web"] != 0 })
 	waitUntil(t, "its child", log1, func() bool { return len(taggedProcs("\x001234567")) == 1 })
@@ -663,7 +646,7 @@ func TestCrashRecovery_StoppedWithLeftoversStaysStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	stopped := web()
+	stopped := shows(sock, "web")
 	if len(taggedProcs("\x001234567")) != 1 {
 		t.Fatal("the child that ignores SIGTERM did not outlive the stop")
 	}
@@ -672,7 +655,7 @@ func TestCrashRecovery_StoppedWithLeftoversStaysStopped(t *testing.T) {
 
 	second, log2 := startDaemon(t, path)
 	waitUntil(t, "the successor", log2, func() bool { return statusPidsOrNil(sock) != nil })
-	if got := web(); got != stopped {
+	if got := shows(sock, "web"); got != stopped {
 		t.Errorf("web shows %q after the crash, %q before\n%s", got, stopped, log2)
 	}
 	waitUntil(t, "the leftover child stopped", log2, func() bool { return len(taggedProcs("\x001234567")) == 0 })

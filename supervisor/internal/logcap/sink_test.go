@@ -476,14 +476,7 @@ func umask() os.FileMode {
 func TestSink_NeverRotatesADevice(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "null")
-	if err := syscall.Mkfifo(path, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := fifoWithReader(t, path)
 	got := make(chan int)
 	go func() {
 		total, buf := 0, make([]byte, 4096)
@@ -523,14 +516,7 @@ func TestSink_NeverRotatesADevice(t *testing.T) {
 // second, as it does when a file is moved aside.
 func TestSink_DeviceReplacedByAFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out")
-	if err := syscall.Mkfifo(path, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	fifoWithReader(t, path)
 	s := NewSink(path, 0, 0, nil)
 	defer s.Close()
 	s.Write([]byte("to the fifo\n"))
@@ -547,4 +533,19 @@ func TestSink_DeviceReplacedByAFile(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// fifoWithReader makes a FIFO at path and opens its read end, closed when
+// the test ends, so that writes to it do not fail.
+func fifoWithReader(t *testing.T, path string) *os.File {
+	t.Helper()
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
 }
