@@ -190,6 +190,19 @@ func statusPidsOrNil(sock string) map[string]int {
 	return out
 }
 
+// call makes one call on the control socket, failing the test if it fails.
+func call(t *testing.T, sock, method string, args ...any) {
+	t.Helper()
+	c, err := client.New("unix://"+sock, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Call(method, args...); err != nil {
+		t.Fatalf("%s: %v", method, err)
+	}
+}
+
 // shows is how status shows one process: state, start and stop times,
 // exit status and description; "" if it is not listed.
 func shows(sock, name string) string {
@@ -428,17 +441,6 @@ func TestEdges_IdleConnectionsCannotStarveThePrograms(t *testing.T) {
 func TestOperatorStop_LastsAsLongAsTheDaemon(t *testing.T) {
 	path := testConfig(t, map[string]string{"app.toml": program("web", "sleep") + program("worker", "sleep")})
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
-	call := func(method string, args ...any) {
-		t.Helper()
-		c, err := client.New("unix://"+sock, "", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if _, err := c.Call(method, args...); err != nil {
-			t.Fatalf("%s: %v", method, err)
-		}
-	}
 	running := func(want ...string) func() bool {
 		return func() bool {
 			got := statusPidsOrNil(sock)
@@ -456,7 +458,7 @@ func TestOperatorStop_LastsAsLongAsTheDaemon(t *testing.T) {
 
 	first, log1 := startDaemon(t, path)
 	waitUntil(t, "both RUNNING", log1, running("web:web", "worker:worker"))
-	call("supervisor.stopProcess", "web")
+	call(t, sock, "supervisor.stopProcess", "web")
 	stopped := shows(sock, "web")
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
@@ -470,10 +472,10 @@ func TestOperatorStop_LastsAsLongAsTheDaemon(t *testing.T) {
 		t.Errorf("web shows %q after the crash, %q before", got, stopped)
 	}
 
-	call("supervisor.restart")
+	call(t, sock, "supervisor.restart")
 	waitUntil(t, "both RUNNING after the reload", log2, running("web:web", "worker:worker"))
 
-	call("supervisor.stopProcess", "web")
+	call(t, sock, "supervisor.stopProcess", "web")
 	second.Process.Signal(syscall.SIGTERM)
 	if err := second.Wait(); err != nil {
 		t.Fatalf("ctlsupd exit: %v\n%s", err, log2)
@@ -513,13 +515,7 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 		s := states()
 		return s["noterm"] == "RUNNING" && s["slowterm"] == "RUNNING" && s["oneshot"] == "EXITED"
 	})
-	c, err := client.New("unix://"+sock, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Call("supervisor.startProcess", "manual"); err != nil {
-		t.Fatal(err)
-	}
+	call(t, sock, "supervisor.startProcess", "manual")
 	// A stop must find the programs' signal handling in place.
 	waitUntil(t, "noterm ignoring SIGTERM", log1, func() bool {
 		b, _ := os.ReadFile(filepath.Join(filepath.Dir(path), "log", "noterm.log"))
@@ -529,11 +525,8 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 	before := statusPids(t, sock)
 	doneJob := shows(sock, "oneshot")
 	for _, name := range []string{"noterm", "slowterm", "manual"} {
-		if _, err := c.Call("supervisor.stopProcess", name, false); err != nil {
-			t.Fatal(err)
-		}
+		call(t, sock, "supervisor.stopProcess", name, false)
 	}
-	c.Close()
 	waitUntil(t, "all three stopping", log1, func() bool {
 		s := states()
 		return s["noterm"] == "STOPPING" && s["slowterm"] == "STOPPING" && s["manual"] == "STOPPING"
@@ -586,14 +579,7 @@ func TestCrashRecovery_ShutdownCutShortIsAFreshStart(t *testing.T) {
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
 	first, log1 := startDaemon(t, path)
 	waitUntil(t, "auto RUNNING", log1, func() bool { return statusPidsOrNil(sock)["auto:auto"] != 0 })
-	c, err := client.New("unix://"+sock, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Call("supervisor.startProcess", "manual"); err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
+	call(t, sock, "supervisor.startProcess", "manual")
 	time.Sleep(300 * time.Millisecond) // the shells' traps in place
 	before := statusPids(t, sock)
 	first.Process.Signal(syscall.SIGTERM)
@@ -638,14 +624,7 @@ func TestCrashRecovery_StoppedWithLeftoversStaysStopped(t *testing.T) {
 	first, log1 := startDaemon(t, path)
 	waitUntil(t, "web RUNNING", log1, func() bool { return statusPidsOrNil(sock)["web:web"] != 0 })
 	waitUntil(t, "its child", log1, func() bool { return len(taggedProcs("\x001234567")) == 1 })
-	c, err := client.New("unix://"+sock, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Call("supervisor.stopProcess", "web"); err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
+	call(t, sock, "supervisor.stopProcess", "web")
 	stopped := shows(sock, "web")
 	if len(taggedProcs("\x001234567")) != 1 {
 		t.Fatal("the child that ignores SIGTERM did not outlive the stop")
