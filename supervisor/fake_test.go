@@ -19,18 +19,20 @@ type fakeRuntime struct {
 	behavior map[string]fakeBehavior
 	checkErr error
 	held     map[string]bool // what Hold recorded: operators' stops
+	releases map[string]int  // Hold(nil) calls
 }
 
 func (r *fakeRuntime) Hold(spec *ProcessSpec, down *Down) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.held == nil {
-		r.held = map[string]bool{}
+		r.held, r.releases = map[string]bool{}, map[string]int{}
 	}
 	if down != nil {
 		r.held[spec.FullName()] = true
 	} else {
 		delete(r.held, spec.FullName())
+		r.releases[spec.FullName()]++
 	}
 }
 

@@ -373,7 +373,11 @@ func (p *process) begin() {
 	p.box.turning = true
 	p.box.mu.Unlock()
 	p.watch(ad.Child)
-	a.m = adoptedMachine(p.spec, ad.Started, time.Now())
+	now := time.Now()
+	if !ad.Ended.IsZero() && ad.Ended.Before(now) {
+		now = ad.Ended // its exit is judged as at that time
+	}
+	a.m = adoptedMachine(p.spec, ad.Started, now)
 	// Held down by the previous daemon (a journal of an older ctlsupd
 	// records an operator's stop as it begins), or to be restarted by
 	// Open: if it ends before that, its restart policy does not spawn
@@ -428,7 +432,11 @@ func (p *process) armTimer() {
 func (p *process) step(ev event) error {
 	a := &p.a
 	prev := a.m.State
-	next, effects, err := transition(a.m, ev, p.spec, time.Now())
+	now := time.Now()
+	if !ev.at.IsZero() && ev.at.Before(now) {
+		now = ev.at
+	}
+	next, effects, err := transition(a.m, ev, p.spec, now)
 	if err != nil {
 		return err
 	}
@@ -587,7 +595,11 @@ func (p *process) handle(w wake) {
 		a.exitLog = &exitLog{at: time.Now(), pid: a.child.Pid(), text: w.exit.Text,
 			codeExpected: !w.exit.Signaled && p.spec.exitExpected(w.exit.Code), level: slog.LevelInfo}
 		a.child = nil
-		p.step(event{kind: evExit, exit: w.exit})
+		ev := event{kind: evExit, exit: w.exit}
+		if ad := p.adoption; ad != nil && w.gen == 1 {
+			ev.at = ad.Ended // the adopted child, reaped by the previous daemon
+		}
+		p.step(ev)
 		p.flushExitLog()
 	case wokeByTimer:
 		if w.gen != a.timerGen || a.timer == nil {
@@ -789,6 +801,10 @@ func (p *process) keepDown(from, to State) {
 			at = time.Now() // stopped while it had no process (BACKOFF)
 		}
 		p.rt.Hold(p.spec, &Down{State: to, Started: a.m.Start, At: at, ExitStatus: a.m.ExitStatus})
+	case to == Fatal:
+		// Given up on: its last exit is decided, and a successor starts
+		// it as autostart says, as at a fresh start.
+		p.rt.Hold(p.spec, nil)
 	}
 	if to == Stopped || from == Stopping {
 		a.holdStop = false // the stop is over, however it ended

@@ -668,6 +668,27 @@ func TestSupervisor_HoldIsRecordedOnceTheStopEnds(t *testing.T) {
 	})
 }
 
+// TestSupervisor_GivingUpSettlesTheLastExit: a program given up on (FATAL)
+// tells the runtime that its last exit is decided, so that a successor
+// starts it as autostart says instead of deciding that exit again: once
+// at its start, once as it goes FATAL.
+func TestSupervisor_GivingUpSettlesTheLastExit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		rt.set("bad", fakeBehavior{exitAfter: 100 * time.Millisecond, exitCode: 1})
+		bad := named("bad", func(s *ProcessSpec) { s.StartSecs = time.Second; s.StartRetries = 1 })
+		s := mustOpen(t, rt, bad)
+		waitState(t, s, "bad", Fatal)
+		rt.mu.Lock()
+		n := rt.releases["bad"]
+		rt.mu.Unlock()
+		if n != 2 {
+			t.Errorf("bad was released %d times, want twice: at its start and as it went FATAL", n)
+		}
+		s.Close(context.Background())
+	})
+}
+
 // TestSupervisor_CloseReleasesHoldsFirst: a stop of the daemon (or a
 // reload) ends what operators stopped before it stops anything, so that
 // a daemon killed in the middle of it leaves its successor a fresh start,

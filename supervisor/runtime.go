@@ -27,7 +27,8 @@ type Runtime interface {
 	// EndAdoption stops what nothing adopted.
 	EndAdoption()
 	// Hold records that a process is down for good, an operator's stop or
-	// its own exit, for a successor; nil: it was started again.
+	// its own exit, for a successor; nil: nothing is to be kept (it was
+	// started again, or given up on), a successor decides afresh.
 	Hold(spec *ProcessSpec, down *Down)
 	// Detach leaves every process running for a successor: after it, the
 	// daemon only exits or executes its new image; undo resumes if that
@@ -115,8 +116,12 @@ type Note struct {
 
 // Adoption is what a previous daemon left for one process.
 type Adoption struct {
-	Child   Child     // its process, still running (or ended while no daemon ran); nil if none
+	// Child is its process, still running, or ended while no daemon ran,
+	// or ended before the previous daemon had decided what follows (Ended
+	// says when); nil if none.
+	Child   Child
 	Started time.Time // when that process was spawned
+	Ended   time.Time // when it ended, if the previous daemon reaped it
 	// Restart: the process must be restarted: its configuration changed,
 	// its output can no longer be captured, or a stop was under way (which
 	// may have been a restart's; an operator's stop that ended is Stopped).

@@ -47,6 +47,9 @@ type event struct {
 	sig  syscall.Signal // evSignal
 	exit ExitStatus     // evExit
 	err  string         // evSpawnFailed, evSignalFailed, evWait, evDepsFailed
+	// at, if set, is when it happened (an exit a previous daemon reaped):
+	// the event is judged as at that time.
+	at time.Time
 }
 
 // timerKind says what the armed deadline means.

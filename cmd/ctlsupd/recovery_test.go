@@ -641,3 +641,69 @@ func TestCrashRecovery_StoppedWithLeftoversStaysStopped(t *testing.T) {
 	second.Process.Signal(syscall.SIGTERM)
 	second.Wait()
 }
+
+// TestCrashRecovery_ExitItsDeathLeftUndecided: a daemon killed after it
+// reaped a process but before its engine recorded what follows (a hold,
+// the next spawn) leaves the exit pending; the successor decides it as
+// the engine would have. The hold records are taken out of the journal
+// to stand for that death: the one-shot job stays EXITED, with its exit
+// code, and does not run again; a program that failed its start is
+// judged at its exit, as it was, and tried again.
+func TestCrashRecovery_ExitItsDeathLeftUndecided(t *testing.T) {
+	dir := t.TempDir()
+	runs, tries := filepath.Join(dir, "oneshot.runs"), filepath.Join(dir, "early.tries")
+	path := testConfig(t, map[string]string{"app.toml": fmt.Sprintf(
+		"[program.oneshot]\ncommand = [\"/bin/sh\", \"-c\", \"echo run >> %s; exit 3\"]\nstartsecs = 0\nautorestart = false\n", runs) +
+		fmt.Sprintf("[program.early]\ncommand = [\"/bin/sh\", \"-c\", \"echo try >> %s; sleep 0.2; exit 1\"]\nstartsecs = 1\nstartretries = 100\nautorestart = false\n", tries)})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	journal := filepath.Join(filepath.Dir(path), "state", "state.json")
+	info := func(name string) map[string]any {
+		infos, _ := processInfos(sock)
+		for _, i := range infos {
+			if i["name"] == name {
+				return i
+			}
+		}
+		return nil
+	}
+	count := func(file string) int { b, _ := os.ReadFile(file); return strings.Count(string(b), "\n") }
+
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "oneshot EXITED, early in BACKOFF after two tries", log1, func() bool {
+		o, e := info("oneshot"), info("early")
+		return o != nil && o["statename"] == "EXITED" && e != nil && e["statename"] == "BACKOFF" && count(tries) >= 2
+	})
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	b, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if !strings.Contains(line, `"held":`) {
+			kept = append(kept, line)
+		}
+	}
+	if len(kept) == len(strings.SplitAfter(string(b), "\n")) || !strings.Contains(string(b), `"exited":"oneshot"`) {
+		t.Fatalf("the journal holds no hold of oneshot, or not its exit:\n%s", b)
+	}
+	os.WriteFile(journal, []byte(strings.Join(kept, "")), 0o600)
+	time.Sleep(1200 * time.Millisecond) // early's startsecs have passed since its last spawn
+	triedBefore := count(tries)
+
+	second, log2 := startDaemon(t, path)
+	waitUntil(t, "early tried again", log2, func() bool { return count(tries) > triedBefore })
+	waitUntil(t, "oneshot EXITED", log2, func() bool { o := info("oneshot"); return o != nil && o["statename"] == "EXITED" })
+	if n := count(runs); n != 1 {
+		t.Errorf("the one-shot job ran %d times, want once:\n%s", n, log2)
+	}
+	if o := info("oneshot"); o["exitstatus"] != 3 {
+		t.Errorf("oneshot after the crash: %v, want exit status 3", o)
+	}
+	if !strings.Contains(log2.String(), `msg="exited before the previous daemon acted on it" pid=`) {
+		t.Errorf("the successor does not say it decided an exit:\n%s", log2)
+	}
+	second.Process.Signal(syscall.SIGTERM)
+	second.Wait()
+}

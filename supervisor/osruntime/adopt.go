@@ -258,9 +258,17 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	delete(r.heldPipes, name)
 	e := r.survivors[name]
 	if e == nil {
+		if x, ok := r.exits[name]; ok && !held {
+			r.decideExit(&a, name, x)
+		}
+		delete(r.exits, name)
 		return a
 	}
+	defer delete(r.exits, name)
 	delete(r.survivors, name)
+	if x, ok := r.exits[name]; ok && e.Ended && !held {
+		r.decideExit(&a, name, x)
+	}
 	c := &osChild{name: name, state: r.state, id: e.ID, acct: &r.acct,
 		memoryMax: spec.Limits.MemoryMax}
 	attr := proc.Attr{GroupGrace: spec.StopWait, OnExit: c.exited, OnGone: c.gone}
@@ -271,11 +279,13 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	c.usage = r.acct.begin(name, c.leaf)
 	if e.Ended {
 		// Reaped by the previous daemon, whose engine had its exit and
-		// recorded, in a hold, what became of the program: the engine
-		// gets no child. What the process left in its cgroup (or process
-		// group) is taken over as the previous daemon held it, killed
-		// after stopwaitsecs, or at once by a singleton's next spawn.
-		c.rt = r // before the sweep can end: its gone needs it
+		// recorded what followed (else decideExit gave the engine the
+		// exit): the process is not the engine's child. What it left in
+		// its cgroup (or process group) is taken over as the previous
+		// daemon held it, killed after stopwaitsecs, or at once by a
+		// singleton's next spawn.
+		attr.OnExit = nil // told already
+		c.rt = r          // before the sweep can end: its gone needs it
 		r.acct.forked(c.usage, proc.Identity{Pid: e.Pid, StartTime: e.StartTime})
 		var err error
 		if c.p, err = proc.AdoptEnded(proc.Identity{Pid: e.Pid, StartTime: e.StartTime}, attr); err != nil {
@@ -340,6 +350,34 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	return a
 }
 
+// decideExit hands the engine an exit the previous daemon reaped but died
+// before its engine recorded what follows (a hold, or the next spawn), so
+// that this engine decides it as that one would have: a one-shot job
+// that exited stays EXITED instead of running again. Its startsecs are
+// judged at the exit, as they were.
+func (r *Runtime) decideExit(a *supervisor.Adoption, name string, x pendingExit) {
+	a.Child = &exitedChild{pid: x.Pid}
+	a.Child.(*exitedChild).Exited(x.Status)
+	a.Started, a.Ended = x.Started, x.At
+	if a.Ended.IsZero() {
+		a.Ended = time.Now()
+	}
+	a.Restart, a.Fresh = x.Stopping, x.Shutdown
+	r.Logger.Info("exited before the previous daemon acted on it", "pid", x.Pid, "process", name, "status", x.Status.Text)
+}
+
+// exitedChild is a process that had ended, and been reaped, before this
+// daemon started.
+type exitedChild struct {
+	pid int
+	supervisor.Exit
+}
+
+func (c *exitedChild) Pid() int                          { return c.pid }
+func (c *exitedChild) Signal(syscall.Signal, bool) error { return nil }
+func (c *exitedChild) Stopping(bool)                     {}
+func (c *exitedChild) Ended() bool                       { return true }
+
 // reopenPipe opens a new read end on the pipe a process holds as fd n, if
 // it still is the recorded pipe; writing says whether it is.
 func reopenPipe(pid, n int, ino uint64) (fd int, ok, writing bool) {
@@ -370,7 +408,10 @@ func (r *Runtime) EndAdoption() {
 	for name := range r.held {
 		r.state.hold(name, nil)
 	}
-	r.held = nil
+	for name := range r.exits {
+		r.state.hold(name, nil)
+	}
+	r.held, r.exits = nil, nil
 	for _, pipes := range r.heldPipes {
 		for _, hp := range pipes {
 			syscall.Close(hp.fd)

@@ -28,8 +28,12 @@ import (
 //   - a started record after the fork: pid and start time
 //   - a stopping record when a stop begins (marked when it is the
 //     daemon's own, its stop or reload)
-//   - an ended record once the leader has been reaped: what became of
-//     the program is the engine's, told by the held records
+//   - an ended record once the leader has been reaped, with its exit
+//     status: what follows is the engine's to decide, told by a held
+//     record or the next spawn; until then the exit is pending, and a
+//     successor decides it as the engine would have (a daemon killed
+//     between the exit and the engine's decision must not run a
+//     one-shot job twice)
 //   - a gone record once the leader has ended and no process of its
 //     cgroup (or process group) remains
 //   - held records for programs down for good: stopped by an operator
@@ -67,26 +71,64 @@ type journalRecord struct {
 	StartTime uint64 `json:"start,omitempty"` // /proc/PID/stat starttime
 	SpawnedAt int64  `json:"at,omitempty"`    // unix milliseconds
 
-	// A held or release record; nil in an entry, which keeps an entry
-	// (one per process) in the 176-byte size class.
-	*JournalHold
+	// A held, release or exited record; nil in a live entry, which keeps
+	// an entry (one per process) in the 176-byte size class.
+	*JournalOutcome
 }
 
-// JournalHold records that a process is down for good, an operator's
-// stop or its exit (Held, with how and when), or that it was started
-// again (Release). Exported for encoding/json, which fills an embedded
-// pointer only to an exported type.
-type JournalHold struct {
+// JournalOutcome records what became of a program: down for good, an
+// operator's stop or its exit (Held, with how and when); started again
+// (Release); or its process exited, with what is not yet decided
+// (Exited, with the exit). Exported for encoding/json, which fills an
+// embedded pointer only to an exported type.
+type JournalOutcome struct {
 	Held    string `json:"held,omitempty"`
 	State   string `json:"state,omitempty"`    // STOPPED or EXITED; none in an older ctlsupd's journal
 	Start   int64  `json:"start_at,omitempty"` // unix milliseconds: its last start
 	At      int64  `json:"down_at,omitempty"`  // unix milliseconds: when it ended
 	Exit    int    `json:"exit,omitempty"`     // its last exit code
 	Release string `json:"release,omitempty"`
+
+	Exited   string `json:"exited,omitempty"`
+	Signaled bool   `json:"signaled,omitempty"`
+	Text     string `json:"text,omitempty"` // "exit status 3"
+	OOM      bool   `json:"oom,omitempty"`
+}
+
+// pendingExit is an exit whose outcome the engine had not recorded: the
+// leader's status, and the entry's pid, start and stop under way.
+type pendingExit struct {
+	Status             supervisor.ExitStatus
+	Pid                int
+	Started, At        time.Time
+	Stopping, Shutdown bool
+}
+
+func (r *journalRecord) pendingExit() pendingExit {
+	x := pendingExit{Status: supervisor.ExitStatus{Code: r.Exit, Signaled: r.Signaled, Text: r.Text, OOMKilled: r.OOM},
+		Pid: r.Pid, Stopping: r.Stopping, Shutdown: r.Shutdown}
+	if r.Start != 0 {
+		x.Started = time.UnixMilli(r.Start)
+	}
+	if r.At != 0 {
+		x.At = time.UnixMilli(r.At)
+	}
+	return x
+}
+
+func exitedRecord(id uint64, name string, x pendingExit) journalRecord {
+	o := &JournalOutcome{Exited: name, Exit: x.Status.Code, Signaled: x.Status.Signaled, Text: x.Status.Text, OOM: x.Status.OOMKilled}
+	if !x.Started.IsZero() {
+		o.Start = x.Started.UnixMilli()
+	}
+	if !x.At.IsZero() {
+		o.At = x.At.UnixMilli()
+	}
+	return journalRecord{ID: id, Ended: id != 0, Pid: x.Pid, Stopping: x.Stopping, Shutdown: x.Shutdown, JournalOutcome: o}
 }
 
 // down is what a held record says.
-func (h *JournalHold) down() supervisor.Down {
+func (h *JournalOutcome) down() supervisor.Down {
 	d := supervisor.Down{State: supervisor.Stopped, ExitStatus: h.Exit}
 	if h.State == supervisor.Exited.String() {
 		d.State = supervisor.Exited
@@ -101,14 +143,14 @@ func (h *JournalHold) down() supervisor.Down {
 }
 
 func heldRecord(name string, d supervisor.Down) journalRecord {
-	h := &JournalHold{Held: name, State: d.State.String(), Exit: d.ExitStatus}
+	h := &JournalOutcome{Held: name, State: d.State.String(), Exit: d.ExitStatus}
 	if !d.Started.IsZero() {
 		h.Start = d.Started.UnixMilli()
 	}
 	if !d.At.IsZero() {
 		h.At = d.At.UnixMilli()
 	}
-	return journalRecord{JournalHold: h}
+	return journalRecord{JournalOutcome: h}
 }
 
 // journalEntry is one spawned process as the journal describes it.
@@ -126,6 +168,7 @@ type stateFile struct {
 	nextID    uint64
 	entries   map[uint64]*journalEntry
 	held      map[string]supervisor.Down
+	exits     map[string]pendingExit
 	lines     int
 	lastWarn  time.Time
 	suspended bool // a successor takes over: write nothing
@@ -134,18 +177,19 @@ type stateFile struct {
 // openStateFile reads what a previous daemon of this boot recorded and
 // starts a fresh journal holding it. The caller resolves the entries
 // (adopts or stops them) and reports each as gone when done with it.
-func openStateFile(path, boot string, log *slog.Logger) (*stateFile, []*journalEntry, map[string]supervisor.Down) {
-	f := &stateFile{path: path, boot: boot, log: log, entries: map[uint64]*journalEntry{}, held: map[string]supervisor.Down{}}
+func openStateFile(path, boot string, log *slog.Logger) (*stateFile, []*journalEntry, map[string]supervisor.Down, map[string]pendingExit) {
+	f := &stateFile{path: path, boot: boot, log: log, entries: map[uint64]*journalEntry{},
+		held: map[string]supervisor.Down{}, exits: map[string]pendingExit{}}
 	f.load()
 	var old []*journalEntry
 	for _, e := range f.entries {
 		old = append(old, e)
 	}
-	held := maps.Clone(f.held)
+	held, exits := maps.Clone(f.held), maps.Clone(f.exits)
 	f.mu.Lock()
 	f.compactLocked()
 	f.mu.Unlock()
-	return f, old, held
+	return f, old, held, exits
 }
 
 func (f *stateFile) load() {
@@ -179,13 +223,22 @@ func (f *stateFile) load() {
 // apply folds one record into the entries.
 func (f *stateFile) apply(r journalRecord) {
 	f.nextID = max(f.nextID, r.ID)
+	// What follows an exit (a hold, a release, the next spawn) settles it.
 	switch {
-	case r.JournalHold != nil && r.Held != "":
+	case r.JournalOutcome != nil && r.Held != "":
 		f.held[r.Held] = r.down()
-	case r.JournalHold != nil && r.Release != "":
+		delete(f.exits, r.Held)
+	case r.JournalOutcome != nil && r.Release != "":
 		delete(f.held, r.Release)
+		delete(f.exits, r.Release)
+	case r.JournalOutcome != nil && r.Exited != "":
+		f.exits[r.Exited] = r.pendingExit()
+		if e := f.entries[r.ID]; e != nil && r.Ended {
+			e.Ended = true
+		}
 	case r.Name != "":
 		f.entries[r.ID] = &journalEntry{r}
+		delete(f.exits, r.Name)
 	case r.Gone:
 		delete(f.entries, r.ID)
 	case r.Pid != 0:
@@ -211,7 +264,7 @@ func (f *stateFile) record(r journalRecord) {
 	if f.suspended {
 		return // written whole when resumed
 	}
-	if f.lines > 2*(len(f.entries)+len(f.held))+256 {
+	if f.lines > 2*(len(f.entries)+len(f.held)+len(f.exits))+256 {
 		f.compactLocked()
 		return
 	}
@@ -246,25 +299,40 @@ func (f *stateFile) stopping(id uint64, shutdown bool) {
 	f.record(journalRecord{ID: id, Stopping: true, Shutdown: shutdown})
 }
 
-// ended records that the spawn's leader has ended and been reaped: its
-// exit is this daemon's to tell. The entry stays while members of its
-// cgroup (or process group) live on, for a successor to stop them.
-func (f *stateFile) ended(id uint64) { f.record(journalRecord{ID: id, Ended: true}) }
+// ended records that the spawn's leader has ended and been reaped, and
+// its exit, pending until the engine records what follows. The entry
+// stays while members of its cgroup (or process group) live on, for a
+// successor to stop them.
+func (f *stateFile) ended(id uint64, st supervisor.ExitStatus, at time.Time) {
+	f.mu.Lock()
+	r := journalRecord{ID: id, Ended: true}
+	if e := f.entries[id]; e != nil {
+		x := pendingExit{Status: st, Pid: e.Pid, At: at, Stopping: e.Stopping, Shutdown: e.Shutdown}
+		if e.SpawnedAt != 0 {
+			x.Started = time.UnixMilli(e.SpawnedAt)
+		}
+		r = exitedRecord(id, e.Name, x)
+	}
+	f.mu.Unlock()
+	f.record(r)
+}
 
 func (f *stateFile) gone(id uint64) { f.record(journalRecord{ID: id, Gone: true}) }
 
 // hold records that name is down for good, stopped by an operator or
-// exited as its autorestart says (or that it was started again), so that
-// a successor does not start it.
+// exited as its autorestart says, so that a successor does not start it;
+// or, down nil, that nothing of it is to be kept (it was started again,
+// or given up on) and a successor decides afresh.
 func (f *stateFile) hold(name string, down *supervisor.Down) {
 	f.mu.Lock()
 	was, already := f.held[name]
+	_, pending := f.exits[name]
 	f.mu.Unlock()
 	switch {
 	case down != nil && (!already || was != *down):
 		f.record(heldRecord(name, *down))
-	case down == nil && already:
-		f.record(journalRecord{JournalHold: &JournalHold{Release: name}})
+	case down == nil && (already || pending):
+		f.record(journalRecord{JournalOutcome: &JournalOutcome{Release: name}})
 	}
 }
 
@@ -283,6 +351,10 @@ func (f *stateFile) compactLocked() {
 	}
 	for name, d := range f.held {
 		enc.Encode(heldRecord(name, d))
+		n++
+	}
+	for name, x := range f.exits {
+		enc.Encode(exitedRecord(0, name, x))
 		n++
 	}
 	// Created exclusively and reopened without following links: a link

@@ -19,7 +19,7 @@ import (
 // ignored, and a line cut short (a full disk) is skipped.
 func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
-	f, old, _ := openStateFile(path, "boot-1", quietLogger())
+	f, old, _, _ := openStateFile(path, "boot-1", quietLogger())
 	if len(old) != 0 {
 		t.Fatalf("a new journal describes nothing: %v", old)
 	}
@@ -32,7 +32,7 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	w := f.newID()
 	f.spawning(w, web, "fp-web", []uint64{21, 0}, 0, "")
 	f.stopping(w, true)
-	f.ended(w)
+	f.ended(w, supervisor.ExitStatus{Code: -1, Signaled: true, Text: "terminated by SIGTERM"}, time.UnixMilli(6000))
 	x := f.newID()
 	f.spawning(x, gone, "", nil, 0, "")
 	f.started(x, 300, 1, time.Now())
@@ -48,7 +48,7 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	fh.WriteString(`{"held":"old:image"}` + "\n" + `{"id":99,"name":"cut`)
 	fh.Close()
 
-	_, got, held := openStateFile(path, "boot-1", quietLogger())
+	_, got, held, exits := openStateFile(path, "boot-1", quietLogger())
 	if len(got) != 2 {
 		t.Fatalf("want the beat and web, got %+v", got)
 	}
@@ -74,16 +74,55 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 		t.Errorf("what is down for good, and how: %v", held)
 	}
 
+	// web's exit is pending: nothing recorded what followed it.
+	want := pendingExit{Status: supervisor.ExitStatus{Code: -1, Signaled: true, Text: "terminated by SIGTERM"},
+		At: time.UnixMilli(6000), Stopping: true, Shutdown: true}
+	if x, ok := exits["web"]; !ok || x != want || len(exits) != 1 {
+		t.Errorf("pending exits: %+v, want web's %+v", exits, want)
+	}
+
 	// Reading it compacted it: the same again, in fewer lines.
 	b2, _ := os.ReadFile(path)
-	if n := strings.Count(string(b2), "\n"); n != 5 {
-		t.Errorf("compacted journal: boot + 2 entries + 2 holds = 5 lines, got %d:\n%s", n, b2)
+	if n := strings.Count(string(b2), "\n"); n != 6 {
+		t.Errorf("compacted journal: boot + 2 entries + 2 holds + 1 exit = 6 lines, got %d:\n%s", n, b2)
 	}
-	if _, again, held := openStateFile(path, "boot-1", quietLogger()); len(again) != 2 || held["cts:worker"].ExitStatus != 3 {
-		t.Errorf("after compaction: %+v %v", again, held)
+	if _, again, held, exits := openStateFile(path, "boot-1", quietLogger()); len(again) != 2 || held["cts:worker"].ExitStatus != 3 || exits["web"] != want {
+		t.Errorf("after compaction: %+v %v %v", again, held, exits)
 	}
-	if _, other, held := openStateFile(path, "boot-2", quietLogger()); len(other) != 0 || len(held) != 0 {
+	if _, other, held, _ := openStateFile(path, "boot-2", quietLogger()); len(other) != 0 || len(held) != 0 {
 		t.Errorf("a journal of another boot must be ignored: %+v %v", other, held)
+	}
+}
+
+// TestStateFile_ExitPendingUntilDecided: a reaped exit stays pending,
+// beyond its entry's end, until a hold, a release or the program's next
+// spawn records what followed it.
+func TestStateFile_ExitPendingUntilDecided(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	f, _, _, _ := openStateFile(path, "b", quietLogger())
+	spawn := func(name string) uint64 {
+		id := f.newID()
+		f.spawning(id, &supervisor.ProcessSpec{Group: name, Name: name}, "", nil, 0, "")
+		f.started(id, 100+int(id), 1, time.UnixMilli(1000))
+		return id
+	}
+	exit := func(id uint64) {
+		f.ended(id, supervisor.ExitStatus{Code: 3, Text: "exit status 3"}, time.UnixMilli(2000))
+	}
+	for _, name := range []string{"held", "released", "respawned", "pending"} {
+		id := spawn(name)
+		exit(id)
+		f.gone(id)
+	}
+	f.hold("held", &supervisor.Down{State: supervisor.Exited, ExitStatus: 3})
+	f.hold("released", nil)
+	spawn("respawned")
+	f.close()
+	_, _, _, exits := openStateFile(path, "b", quietLogger())
+	want := pendingExit{Status: supervisor.ExitStatus{Code: 3, Text: "exit status 3"}, Pid: 104,
+		Started: time.UnixMilli(1000), At: time.UnixMilli(2000)}
+	if len(exits) != 1 || exits["pending"] != want {
+		t.Errorf("pending exits %+v, want only pending's %+v", exits, want)
 	}
 }
 
@@ -91,7 +130,7 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 // the inodes a spawn passes sit beside the spawn's write ends (Runtime.Start
 // slices logcap.Pipes.Inodes), which an aliasing entry kept alive too.
 func TestStateFile_EntryOwnsItsPipes(t *testing.T) {
-	f, _, _ := openStateFile(filepath.Join(t.TempDir(), "state.json"), "b", quietLogger())
+	f, _, _, _ := openStateFile(filepath.Join(t.TempDir(), "state.json"), "b", quietLogger())
 	defer f.close()
 	inodes := [2]uint64{11, 12}
 	id := f.newID()
@@ -105,7 +144,7 @@ func TestStateFile_EntryOwnsItsPipes(t *testing.T) {
 // The journal stays bounded: it is compacted as it grows.
 func TestStateFile_Compacts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
-	f, _, _ := openStateFile(path, "b", quietLogger())
+	f, _, _, _ := openStateFile(path, "b", quietLogger())
 	spec := &supervisor.ProcessSpec{Group: "g", Name: "n"}
 	for i := range 5000 {
 		id := f.newID()
@@ -145,7 +184,7 @@ func TestFingerprint_NewSettingsKeepIt(t *testing.T) {
 func TestRuntime_StopsOfGoneProgramsAreForgotten(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.json")
-	f, _, _ := openStateFile(path, proc.BootID(), quietLogger())
+	f, _, _, _ := openStateFile(path, proc.BootID(), quietLogger())
 	f.hold("kept", &supervisor.Down{})
 	f.hold("gone", &supervisor.Down{})
 	f.close()
@@ -160,7 +199,7 @@ func TestRuntime_StopsOfGoneProgramsAreForgotten(t *testing.T) {
 	}
 	r.EndAdoption()
 	r.Close()
-	if _, _, held := openStateFile(path, proc.BootID(), quietLogger()); len(held) != 1 || held["kept"] != (supervisor.Down{}) {
+	if _, _, held, _ := openStateFile(path, proc.BootID(), quietLogger()); len(held) != 1 || held["kept"] != (supervisor.Down{}) {
 		t.Errorf("operators' stops after the adoption: %v, want kept's only", held)
 	}
 }
@@ -181,7 +220,7 @@ func TestRuntime_LiveEntryOutranksAnEndedOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, _, _ := openStateFile(path, proc.BootID(), quietLogger())
+	f, _, _, _ := openStateFile(path, proc.BootID(), quietLogger())
 	spec := &supervisor.ProcessSpec{Group: "web", Name: "web"}
 	old := f.newID()
 	f.spawning(old, spec, "", nil, 0, "")
@@ -189,7 +228,7 @@ func TestRuntime_LiveEntryOutranksAnEndedOne(t *testing.T) {
 	replacement := f.newID()
 	f.spawning(replacement, spec, "", nil, 0, "")
 	f.started(replacement, 1<<22-1, 1, time.Now())
-	f.ended(replacement)
+	f.ended(replacement, supervisor.ExitStatus{Text: "exit status 0"}, time.Now())
 	f.close()
 
 	r := New(dir, quietLogger())

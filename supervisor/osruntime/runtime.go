@@ -71,7 +71,8 @@ type Runtime struct {
 	heldPipes map[string][]heldPipe // by process name
 	heldStdin map[uint64]int        // stdin write ends by pipe inode
 	held      map[string]supervisor.Down
-	claimed   map[string]bool // cgroups adopted or being stopped
+	exits     map[string]pendingExit // exits the previous engine had not decided
+	claimed   map[string]bool        // cgroups adopted or being stopped
 
 	fences fences
 
@@ -112,8 +113,8 @@ func (r *Runtime) Open(ctx context.Context) error {
 	} else {
 		r.holder = holder.Connect(r.StateDir, r.Logger)
 	}
-	state, old, held := openStateFile(filepath.Join(r.StateDir, "state.json"), proc.BootID(), r.Logger)
-	r.state, r.held = state, held
+	state, old, held, exits := openStateFile(filepath.Join(r.StateDir, "state.json"), proc.BootID(), r.Logger)
+	r.state, r.held, r.exits = state, held, exits
 	r.takeHeldPipes()
 	r.survivors, r.claimed = map[string]*journalEntry{}, map[string]bool{}
 	for _, e := range old {
@@ -639,9 +640,10 @@ func (c *osChild) Ended() bool { return c.p != nil && c.p.Ended() }
 // exited runs in the reaper, possibly before Start returned: Exit keeps
 // the status until the engine asks for it.
 func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {
-	c.state.ended(c.id)
 	if !known {
-		c.Exited(supervisor.ExitStatus{Code: -1, Text: "status unknown (ended as another process's child)"})
+		st := supervisor.ExitStatus{Code: -1, Text: "status unknown (ended as another process's child)"}
+		c.state.ended(c.id, st, time.Now())
+		c.Exited(st)
 		return
 	}
 	st := supervisor.ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
@@ -655,6 +657,7 @@ func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {
 			st.Text += " (killed by the kernel's OOM killer)"
 		}
 	}
+	c.state.ended(c.id, st, time.Now())
 	c.Exited(st)
 }
 
