@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 )
 
@@ -43,6 +44,7 @@ type pool struct {
 	mu      sync.Mutex // guards inbox and wake only
 	inbox   []func()
 	wake    chan struct{}
+	stopped chan struct{} // closed when run returns
 	cancel  func()
 	buf     []*poolEvent
 	members map[string]*listener // by full name
@@ -95,7 +97,7 @@ func (s *Supervisor) startPoolLocked(g *group) {
 	if s.pools == nil {
 		s.pools = map[string]*pool{}
 	}
-	pl := &pool{s: s, name: g.spec.Name, spec: *g.spec.Listener, wake: make(chan struct{}, 1), members: map[string]*listener{},
+	pl := &pool{s: s, name: g.spec.Name, spec: *g.spec.Listener, wake: make(chan struct{}, 1), stopped: make(chan struct{}), members: map[string]*listener{},
 		procs: slices.Clone(g.procs)}
 	for _, p := range g.procs {
 		pl.members[p.spec.FullName()] = &listener{proc: p, running: p.info.Load().State == Running,
@@ -139,6 +141,7 @@ func (pl *pool) post(f func()) {
 // or the daemon closed once every process has stopped: listeners, which
 // stop last, get the shutdown's events).
 func (pl *pool) run() {
+	defer close(pl.stopped)
 	for {
 		<-pl.wake
 		pl.mu.Lock()
@@ -152,6 +155,48 @@ func (pl *pool) run() {
 			f()
 		}
 		pl.dispatch()
+	}
+}
+
+// drainPool gives a listener's pool, before the daemon's shutdown stops
+// the listener, up to its stopwaitsecs to hand out the events it holds:
+// the shutdown's own, which listeners stop last to see, and which a
+// listener stopped at once would never get.
+func (s *Supervisor) drainPool(ctx context.Context, p *process) {
+	pl := s.poolOf(p.spec)
+	if pl == nil {
+		return
+	}
+	deadline := time.Now().Add(p.spec.StopWait)
+	for !pl.drained() && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(drainPoll):
+		}
+	}
+}
+
+const drainPoll = 20 * time.Millisecond
+
+// drained reports whether the pool has handed out, and had answered, every
+// event it holds, or holds only events no listener of it can take (none
+// runs, or each broke the protocol).
+func (pl *pool) drained() bool {
+	reply := make(chan bool, 1)
+	pl.post(func() {
+		busy, able := false, false
+		for _, l := range pl.members {
+			busy = busy || l.state == listenerBusy
+			able = able || l.running && l.state != listenerUnknown
+		}
+		reply <- !busy && (len(pl.buf) == 0 || !able)
+	})
+	select {
+	case d := <-reply:
+		return d
+	case <-pl.stopped:
+		return true
 	}
 }
 

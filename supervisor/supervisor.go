@@ -271,6 +271,9 @@ func (s *Supervisor) startAuto(ctx context.Context, procs []*process) {
 func (s *Supervisor) shutdown(ctx context.Context, procs []*process) error {
 	quiet := s.closing.Load()
 	results := s.fanOut(ctx, procs, descending, func(p *process) error {
+		if p.listener && quiet {
+			s.drainPool(ctx, p)
+		}
 		p.send(ctx, command{kind: cmdShutdown, quiet: quiet})
 		select {
 		case <-p.done():

@@ -2,6 +2,7 @@ package osruntime
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -89,5 +90,46 @@ func TestListener_ProtocolBreachSaysUnknown(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if n := strings.Count(readFile(record), "\n"); n != 1 {
 		t.Errorf("a listener in UNKNOWN got %d events:\n%s", n, readFile(record))
+	}
+}
+
+// TestListener_GetsTheShutdownsEvents: a daemon that stops gives its
+// listeners, which stop last, the time to take the events of the
+// programs' stops before it stops them: a slow listener gets every
+// program's STOPPED.
+func TestListener_GetsTheShutdownsEvents(t *testing.T) {
+	dir := t.TempDir()
+	record := filepath.Join(dir, "events")
+	listener := helperSpec(dir, "pool", testhelper.Argv("listener", record, "slow"), func(s *supervisor.ProcessSpec) {
+		s.Stdin, s.AutoRestart = true, supervisor.RestartAlways
+	})
+	groups := []supervisor.GroupSpec{{Name: "pool", Priority: -1, Processes: []supervisor.ProcessSpec{*listener},
+		Listener: &supervisor.ListenerSpec{Events: []string{"PROCESS_STATE_STOPPED"}, BufferSize: 10}}}
+	for i := range 5 {
+		name := fmt.Sprintf("p%d", i)
+		groups = append(groups, supervisor.GroupSpec{Name: name, Priority: 999,
+			Processes: []supervisor.ProcessSpec{*helperSpec(dir, name, testhelper.Argv("sleep"), nil)}})
+	}
+	log := &testhelper.SyncBuffer{}
+	logger := slog.New(slog.NewTextHandler(log, nil))
+	s := supervisor.New(New(filepath.Join(dir, "state"), logger), groups)
+	s.Logger = logger
+	if err := s.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "all running", func() bool {
+		for _, p := range s.ByPriority() {
+			if p.State != supervisor.Running {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(200 * time.Millisecond) // the listener's READY
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(readFile(record), "PROCESS_STATE_STOPPED"); n != 5 {
+		t.Errorf("the listener got %d of the 5 programs' STOPPED:\n%s\n%s", n, readFile(record), log)
 	}
 }

@@ -329,8 +329,8 @@ var helpers = map[string]func(args []string){
 	// eventname payload" lines into FILE and answers OK, except in MODE
 	// "fail-first" (FAIL to its first event), "die-first" (exits on its
 	// first event without answering), "garbage-first" (answers its first
-	// event with a line that is no RESULT) and "never-ready" (never says
-	// READY).
+	// event with a line that is no RESULT), "never-ready" (never says
+	// READY) and "slow" (takes 50 ms over each event).
 	"listener": func(args []string) {
 		file, mode := args[0], args[1]
 		in := bufio.NewReader(os.Stdin)
@@ -362,6 +362,9 @@ var helpers = map[string]func(args []string){
 				os.Exit(1)
 			case first && mode == "garbage-first":
 				os.Stdout.WriteString("HELLO GARBAGE\n")
+			case mode == "slow":
+				time.Sleep(50 * time.Millisecond)
+				os.Stdout.WriteString("RESULT 2\nOK")
 			default:
 				os.Stdout.WriteString("RESULT 2\nOK")
 			}
