@@ -304,6 +304,8 @@ func TestServer_HTTPErrors(t *testing.T) {
 		// supervisord's addresses of its page and its tail page.
 		"index.html": {"/index.html", "", 200},
 		"tail.html":  {"/tail.html", "", 200},
+		// Its ?action= links, which any page can forge, are refused.
+		"action link": {"/index.html?processname=grp%3Aalpha&action=stop", "", 403},
 	} {
 		resp := post(t, h.sock, tc.path, tc.body, nil)
 		if resp.StatusCode != tc.status {

@@ -44,8 +44,14 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request) {
 	case (r.URL.Path == "/" || r.URL.Path == "/index.html") && r.Method == http.MethodGet:
 		// /index.html is supervisord's address of the page, which
 		// bookmarks and proxies keep. Its ?action= links (GETs that
-		// restart or stop) are not acted on: the page's actions are
-		// POSTs with its token, which another site cannot forge.
+		// restart or stop) are refused, loudly, so that a script using
+		// them fails: the page's actions are POSTs with its token,
+		// which another site cannot forge.
+		if r.URL.Query().Has("action") {
+			http.Error(w, "ctlsupd does not act on ?action= links: any web page a browser opens can forge them. "+
+				"Use supervisorctl or ctlsup, the XML-RPC interface, or the buttons of this page.", http.StatusForbidden)
+			return
+		}
 		page, _ := webFiles.ReadFile("web/index.html")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
