@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -62,6 +64,61 @@ func (a *args) str(i int) string {
 	}
 	a.err = fault(faultIncorrectParameters, "")
 	return ""
+}
+
+// text reads a parameter as supervisord's str() of it does, for methods
+// that take any value and format it: a number, a boolean, a date or binary
+// data as Python prints them.
+func (a *args) text(i int) string {
+	if i < len(a.p) {
+		switch v := a.p[i].(type) {
+		case string:
+			return v
+		case int:
+			return strconv.Itoa(v)
+		case bool:
+			if v {
+				return "True"
+			}
+			return "False"
+		case float64:
+			return pyFloat(v)
+		case []byte:
+			return latin1(v) // xmlrpc.client.Binary's str()
+		case time.Time:
+			return v.Format("20060102T15:04:05") // xmlrpc.client.DateTime's str()
+		}
+	}
+	a.err = fault(faultIncorrectParameters, "")
+	return ""
+}
+
+// pyFloat is Python's repr of a float: shortest digits, ".0" when whole.
+func pyFloat(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		return "nan"
+	}
+	s := strconv.FormatFloat(f, 'g', -1, 64)
+	if math.Abs(f) < 1e16 && math.Abs(f) >= 1e-4 || f == 0 {
+		s = strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	if !strings.ContainsAny(s, ".en") {
+		s += ".0"
+	}
+	return s
+}
+
+func latin1(b []byte) string {
+	r := make([]rune, len(b))
+	for i, c := range b {
+		r[i] = rune(c)
+	}
+	return string(r)
 }
 
 func (a *args) integer(i int) int {
@@ -355,7 +412,8 @@ func (s *Server) methods() map[string]method {
 			}},
 		"supervisor.sendRemoteCommEvent": {sig: []string{"boolean", "string", "string"}, help: "Send a REMOTE_COMMUNICATION event to event listeners.", params: []param{{"type", "the event's type string"}, {"data", "the event's data"}}, returns: "true once sent",
 			fn: func(_ context.Context, a args) (any, error) {
-				typ, data := a.str(0), a.str(1)
+				// Any value, as supervisord formats it into the event.
+				typ, data := a.text(0), a.text(1)
 				if a.err != nil {
 					return nil, a.err
 				}

@@ -674,3 +674,38 @@ func TestServer_UnwrittenLogs(t *testing.T) {
 		t.Errorf("following a never started program's AUTO log: status %d, want 200", resp.StatusCode)
 	}
 }
+
+// TestServer_RemoteCommEventFormatsAnyValue: sendRemoteCommEvent takes
+// any value for its type and data and formats it as supervisord's str()
+// does.
+func TestServer_RemoteCommEventFormatsAnyValue(t *testing.T) {
+	h := newHarness(t, nil)
+	got := make(chan string, 10)
+	cancel := h.sup.Subscribe([]string{"REMOTE_COMMUNICATION"}, func(ev supervisor.Event) { got <- ev.Payload })
+	defer cancel()
+	for _, tc := range []struct {
+		typ, data any
+		want      string
+	}{
+		{"deploy", "v2", "type:deploy\nv2"},
+		{5, true, "type:5\nTrue"},
+		{"x", []byte{'a', 0xe9}, "type:x\naé"},
+		{"f", 2.0, "type:f\n2.0"},
+		{"g", 1e-5, "type:g\n1e-05"},
+	} {
+		if _, err := h.client.Call("supervisor.sendRemoteCommEvent", tc.typ, tc.data); err != nil {
+			t.Fatalf("%v, %v: %v", tc.typ, tc.data, err)
+		}
+		select {
+		case p := <-got:
+			if p != tc.want {
+				t.Errorf("%v, %v: payload %q, want %q", tc.typ, tc.data, p, tc.want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%v, %v: no event", tc.typ, tc.data)
+		}
+	}
+	if _, err := h.client.Call("supervisor.sendRemoteCommEvent", "x", []any{1}); err == nil {
+		t.Error("an array was taken")
+	}
+}
