@@ -103,6 +103,13 @@ func wantsTicks(types []string) bool {
 	return false
 }
 
+// NextEventSerial is the serial the next event will have.
+func (s *Supervisor) NextEventSerial() uint64 {
+	s.events.mu.Lock()
+	defer s.events.mu.Unlock()
+	return s.FirstEventSerial + s.events.serial
+}
+
 // emit numbers an event and hands it to its subscribers. An event nobody
 // subscribes to takes no serial, as in supervisord, where serials are
 // given by the pools that accept one.
@@ -122,7 +129,7 @@ func (s *Supervisor) emit(typ, payload string) {
 	if len(to) == 0 {
 		return
 	}
-	ev := Event{Type: typ, Serial: b.serial, Payload: payload}
+	ev := Event{Type: typ, Serial: s.FirstEventSerial + b.serial, Payload: payload}
 	b.serial++
 	for _, sub := range to {
 		sub.fn(ev)

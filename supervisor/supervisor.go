@@ -55,6 +55,10 @@ type Supervisor struct {
 	// (added, adopted), before it starts them: from then on the engine
 	// answers for all of them, and its API may serve.
 	OnReady func()
+	// FirstEventSerial is the serial of its first event: an engine that
+	// replaces another in the same daemon (a reload) goes on from the
+	// old one's NextEventSerial, as supervisord's serials go on.
+	FirstEventSerial uint64
 
 	rt        Runtime
 	applyMu   sync.Mutex // one Apply at a time

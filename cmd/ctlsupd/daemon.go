@@ -218,8 +218,12 @@ func (m *Main) startEngine(ctx context.Context) error {
 	rt.DirectFork = os.Getenv("CTLSUPD_DIRECT_FORK") == "1"
 	rt.HelperFork = os.Getenv("CTLSUPD_HELPER_FORK") == "1"
 	m.runtime.Store(rt)
+	prev := m.Supervisor
 	m.Supervisor = supervisor.New(rt, cfg.Groups)
 	m.Supervisor.Logger = m.Logger
+	if prev != nil {
+		m.Supervisor.FirstEventSerial = prev.NextEventSerial() // a reload: serials go on
+	}
 	m.Supervisor.Loader = m.load
 	m.Supervisor.OnShutdown = func() { m.ask(requestShutdown) }
 	if m.leases != nil {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctlsup/ctlsup/api/client"
 	"github.com/ctlsup/ctlsup/supervisor"
 	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
@@ -387,5 +388,53 @@ func TestMain_RefusesAStateDirOthersControl(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(state, "ctlsupd.pid")); err == nil {
 			t.Errorf("%s: the pid file was written", name)
 		}
+	}
+}
+
+// TestReload_EventSerialsGoOn: a reload (supervisorctl reload) replaces
+// the engine, but event serials go on from where they were, as
+// supervisord's do: a listener that drops events it has seen by serial
+// must not drop the new ones.
+func TestReload_EventSerialsGoOn(t *testing.T) {
+	dir := t.TempDir()
+	record := filepath.Join(dir, "events")
+	var argv []string
+	for _, a := range testhelper.Argv("listener", record, "ok") {
+		argv = append(argv, strconv.Quote(a))
+	}
+	path := testConfig(t, map[string]string{"app.toml": fmt.Sprintf(
+		"[eventlistener.rec]\ncommand = [%s]\nevents = [\"REMOTE_COMMUNICATION\"]\nstartsecs = 0\n", strings.Join(argv, ", "))})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	d, log := startDaemon(t, path)
+	defer func() {
+		d.Process.Signal(syscall.SIGTERM)
+		d.Wait()
+	}()
+	serialOf := func(typ string) int {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			c, err := client.New("unix://"+sock, "", "")
+			if err == nil {
+				c.Call("supervisor.sendRemoteCommEvent", typ, "x")
+				c.Close()
+			}
+			b, _ := os.ReadFile(record)
+			for _, line := range strings.Split(string(b), "\n") {
+				if f := strings.Fields(line); len(f) > 2 && f[2] == "type:"+typ {
+					n, _ := strconv.Atoi(f[0])
+					return n
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the listener got no %s event:\n%s\n%s", typ, b, log)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	before := serialOf("before")
+	call(t, sock, "supervisor.restart")
+	if after := serialOf("after"); after <= before {
+		t.Errorf("serial %d after the reload, %d before it: serials restarted", after, before)
 	}
 }
