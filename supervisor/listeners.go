@@ -92,6 +92,27 @@ func (s *Supervisor) startPools() {
 	}
 }
 
+// startPool starts the pool of the group named, if it is a listener
+// group without one.
+func (s *Supervisor) startPool(name string) {
+	s.mu.RLock()
+	var g *group
+	for _, gr := range s.groups {
+		if gr.spec.Name == name && gr.spec.Listener != nil {
+			g = gr
+		}
+	}
+	s.mu.RUnlock()
+	if g == nil {
+		return
+	}
+	s.poolsMu.Lock()
+	defer s.poolsMu.Unlock()
+	if s.pools[name] == nil {
+		s.startPoolLocked(g)
+	}
+}
+
 // startPoolLocked starts g's pool. s.poolsMu is held.
 func (s *Supervisor) startPoolLocked(g *group) {
 	if s.pools == nil {

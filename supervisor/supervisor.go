@@ -128,8 +128,10 @@ func (s *Supervisor) Open(ctx context.Context) error {
 	if s.OnReady != nil {
 		s.OnReady()
 	}
-	s.startPools()
+	// Each pool starts as its group is added, as supervisord's: it sees
+	// its own group's PROCESS_GROUP_ADDED and those after it.
 	for _, g := range s.groupNames() {
+		s.startPool(g)
 		s.emitGroup(true, g)
 	}
 	s.emit("SUPERVISOR_STATE_CHANGE_RUNNING", "")

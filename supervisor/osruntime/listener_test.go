@@ -133,3 +133,30 @@ func TestListener_GetsTheShutdownsEvents(t *testing.T) {
 		t.Errorf("the listener got %d of the 5 programs' STOPPED:\n%s\n%s", n, readFile(record), log)
 	}
 }
+
+// TestListener_SeesGroupsAddedFromItsOwn: at start, a pool sees
+// PROCESS_GROUP_ADDED for its own group and those added after it (by
+// priority), as supervisord's, which creates each pool as it adds its
+// group: not for the groups added before it.
+func TestListener_SeesGroupsAddedFromItsOwn(t *testing.T) {
+	dir := t.TempDir()
+	record := filepath.Join(dir, "events")
+	listener := helperSpec(dir, "pool", testhelper.Argv("listener", record, "ok"), func(s *supervisor.ProcessSpec) {
+		s.Stdin, s.AutoRestart = true, supervisor.RestartAlways
+	})
+	groups := []supervisor.GroupSpec{{Name: "pool", Priority: -1, Processes: []supervisor.ProcessSpec{*listener},
+		Listener: &supervisor.ListenerSpec{Events: []string{"PROCESS_GROUP_ADDED"}, BufferSize: 10}},
+		{Name: "early", Priority: -5, Processes: []supervisor.ProcessSpec{*helperSpec(dir, "early", testhelper.Argv("sleep"), nil)}},
+		{Name: "late", Priority: 999, Processes: []supervisor.ProcessSpec{*helperSpec(dir, "late", testhelper.Argv("sleep"), nil)}}}
+	logger := quietLogger()
+	s := supervisor.New(New(filepath.Join(dir, "state"), logger), groups)
+	s.Logger = logger
+	if err := s.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	eventually(t, "late's group added", func() bool { return strings.Contains(readFile(record), "groupname:late") })
+	if got := readFile(record); !strings.Contains(got, "groupname:pool") || strings.Contains(got, "groupname:early") {
+		t.Errorf("events, want pool's and late's only:\n%s", got)
+	}
+}
