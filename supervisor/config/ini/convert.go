@@ -78,7 +78,7 @@ func Convert(paths []string) (*Result, error) {
 		all = append(all, secs...)
 	}
 	c := &converter{host: hostname()}
-	return c.run(all)
+	return c.run(Merge(all))
 }
 
 func hostname() string { h, _ := os.Hostname(); return h }
@@ -102,7 +102,13 @@ type converter struct {
 }
 
 func (c *converter) omit(s *Section, key, why string, line int) {
-	c.res.Omitted = append(c.res.Omitted, Omission{File: s.File, Line: line, Section: s.Name, Key: key, Why: why})
+	file := s.File
+	for _, k := range s.Keys {
+		if k.Name == key && k.Line == line && k.File != "" {
+			file = k.File // merged from another file
+		}
+	}
+	c.res.Omitted = append(c.res.Omitted, Omission{File: file, Line: line, Section: s.Name, Key: key, Why: why})
 }
 
 func (c *converter) run(all []Section) (*Result, error) {

@@ -22,6 +22,43 @@ type Key struct {
 	Name  string // lower case, as supervisord's parser folds it
 	Value string
 	Line  int
+	File  string // where it was set, if not in its section's file (see Merge)
+}
+
+// set gives key a value, replacing an earlier one, as supervisord's
+// parser (strict = False) does: the last value wins, in the first place.
+func (s *Section) set(k Key) *Key {
+	for i := range s.Keys {
+		if s.Keys[i].Name == k.Name {
+			s.Keys[i] = k
+			return &s.Keys[i]
+		}
+	}
+	s.Keys = append(s.Keys, k)
+	return &s.Keys[len(s.Keys)-1]
+}
+
+// Merge folds sections of one name into the first of them, in order, as
+// supervisord's parser reads every file into one: a section given twice
+// (in one file or in two) is one, whose later keys win.
+func Merge(sections []Section) []Section {
+	var out []Section
+	at := map[string]int{}
+	for _, sec := range sections {
+		i, ok := at[sec.Name]
+		if !ok {
+			at[sec.Name] = len(out)
+			out = append(out, sec)
+			continue
+		}
+		for _, k := range sec.Keys {
+			if k.File == "" && sec.File != out[i].File {
+				k.File = sec.File
+			}
+			out[i].set(k)
+		}
+	}
+	return out
 }
 
 // Get returns the value of key and whether it is set.
@@ -77,9 +114,8 @@ func ParseFile(path string) ([]Section, error) {
 		if i <= 0 {
 			return nil, fmt.Errorf("%s:%d: %q is not \"key = value\"", path, n, trimmed)
 		}
-		cur.Keys = append(cur.Keys, Key{Name: strings.ToLower(strings.TrimSpace(trimmed[:i])),
+		last = cur.set(Key{Name: strings.ToLower(strings.TrimSpace(trimmed[:i])),
 			Value: stripComment(strings.TrimSpace(trimmed[i+1:])), Line: n})
-		last = &cur.Keys[len(cur.Keys)-1]
 	}
 	return sections, sc.Err()
 }
