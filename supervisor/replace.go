@@ -77,7 +77,7 @@ func (s *Supervisor) roll(ctx context.Context, rolls []rollout) error {
 	})
 	for start := 0; start < len(rolls); {
 		end := start + 1
-		batch := max(rolls[start].spec.RollingUpdate, 1)
+		batch := max(int(rolls[start].spec.RollingUpdate), 1)
 		for end < len(rolls) && end-start < batch && rolls[end].spec.Program == rolls[start].spec.Program {
 			end++
 		}

@@ -103,6 +103,12 @@ type ProcessSpec struct {
 	// DependsOn names processes ("name", "group:name", "group:*") that must
 	// be ready before this one starts, and stop only after it.
 	DependsOn []string
+	// RollingUpdate makes an update replace this program's changed
+	// processes that many at a time, each batch ready before the next
+	// stops; 0 replaces them all at once, as supervisord. An int32 beside
+	// the booleans below: a spec (one per program) stays in the 512-byte
+	// size class (TestProcessSpec_FitsItsSizeClass).
+	RollingUpdate int32
 	// Stdin gives the process a pipe as stdin, which SendStdin writes to;
 	// otherwise it reads /dev/null.
 	Stdin bool
@@ -123,10 +129,6 @@ type ProcessSpec struct {
 	// then exits), any other value is a command run with the event in its
 	// environment; "" does nothing. What event listeners were for.
 	OnFatal, OnExit string
-	// RollingUpdate makes an update replace this program's changed
-	// processes that many at a time, each batch ready before the next
-	// stops; 0 replaces them all at once, as supervisord.
-	RollingUpdate int
 }
 
 // SocketSpec is a listening socket the daemon binds and keeps across the

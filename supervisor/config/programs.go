@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -336,7 +337,7 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 		StderrCaptureMaxBytes: r.size("stderr_capture_maxbytes", 0),
 		OnExit:                r.str("on_exit", ""),
 		StderrEvents:          r.boolean("stderr_events_enabled", false),
-		RollingUpdate:         r.integer("rolling_update", 0, 0),
+		RollingUpdate:         int32(min(r.integer("rolling_update", 0, 0), math.MaxInt32)),
 		StartBeforeStop:       startBeforeStop,
 	}
 	if base.StopAsGroup {
