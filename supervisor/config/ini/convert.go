@@ -102,13 +102,7 @@ type converter struct {
 }
 
 func (c *converter) omit(s *Section, key, why string, line int) {
-	file := s.File
-	for _, k := range s.Keys {
-		if k.Name == key && k.Line == line && k.File != "" {
-			file = k.File // merged from another file
-		}
-	}
-	c.res.Omitted = append(c.res.Omitted, Omission{File: file, Line: line, Section: s.Name, Key: key, Why: why})
+	c.res.Omitted = append(c.res.Omitted, Omission{File: s.fileOf(key, line), Line: line, Section: s.Name, Key: key, Why: why})
 }
 
 func (c *converter) run(all []Section) (*Result, error) {

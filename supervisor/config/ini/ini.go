@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -23,6 +24,25 @@ type Key struct {
 	Value string
 	Line  int
 	File  string // where it was set, if not in its section's file (see Merge)
+}
+
+// In is the file that set k, a key of s.
+func (k *Key) In(s *Section) string {
+	if k.File != "" {
+		return k.File
+	}
+	return s.File
+}
+
+// fileOf is the file that set key at line (a section merged from several
+// files has keys from each).
+func (s *Section) fileOf(key string, line int) string {
+	for i := range s.Keys {
+		if k := &s.Keys[i]; k.Name == key && k.Line == line {
+			return k.In(s)
+		}
+	}
+	return s.File
 }
 
 // set gives key a value, replacing an earlier one, as supervisord's
@@ -54,6 +74,9 @@ func Merge(sections []Section) []Section {
 		for _, k := range sec.Keys {
 			if k.File == "" && sec.File != out[i].File {
 				k.File = sec.File
+				// supervisord expands %(here)s as it reads each file: a
+				// value's is the directory of the file that set it.
+				k.Value = strings.ReplaceAll(k.Value, "%(here)s", filepath.Dir(sec.File))
 			}
 			out[i].set(k)
 		}

@@ -473,14 +473,16 @@ func convertText(t *testing.T, text string) (*ini.Result, string) {
 // TestConvert_RepeatsMergeAsSupervisordReadsThem: supervisord's parser
 // (strict = False) takes a key given twice in a section, and a section
 // given twice (in one file or in two of an include), as one: the later
-// value wins. A note about a merged key names the file that set it.
+// value wins. A merged key's %(here)s is its own file's directory, and a
+// note about it names that file.
 func TestConvert_RepeatsMergeAsSupervisordReadsThem(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "more"), 0o755)
 	os.WriteFile(filepath.Join(dir, "conf.d", "a.conf"), []byte("[program:web]\ncommand=/bin/sleep 1000\nstartsecs=1\nstartsecs=2\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "conf.d", "b.conf"), []byte("[program:web]\ncommand=/bin/sleep 1020\nstdout_syslog=true\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "more", "b.conf"), []byte("[program:web]\ncommand=/bin/sleep 1020\nstdout_syslog=true\ndirectory=%(here)s\n"), 0o644)
 	conf := filepath.Join(dir, "supervisord.conf")
-	os.WriteFile(conf, []byte("[include]\nfiles = conf.d/*.conf\n"), 0o644)
+	os.WriteFile(conf, []byte("[include]\nfiles = conf.d/*.conf more/*.conf\n"), 0o644)
 	res, err := ini.Convert([]string{conf})
 	if err != nil {
 		t.Fatal(err)
@@ -490,10 +492,10 @@ func TestConvert_RepeatsMergeAsSupervisordReadsThem(t *testing.T) {
 		t.Fatalf("groups %+v, want web once", cfg.Groups)
 	}
 	p := cfg.Groups[0].Processes[0]
-	if strings.Join(p.Argv, " ") != "/bin/sleep 1020" || p.StartSecs.Seconds() != 2 {
-		t.Errorf("web: %v, startsecs %v; want the later command and startsecs = 2", p.Argv, p.StartSecs)
+	if strings.Join(p.Argv, " ") != "/bin/sleep 1020" || p.StartSecs.Seconds() != 2 || p.Directory != filepath.Join(dir, "more") {
+		t.Errorf("web: %v, startsecs %v, directory %q; want the later command, startsecs = 2 and b.conf's %%(here)s", p.Argv, p.StartSecs, p.Directory)
 	}
-	if len(res.Omitted) != 1 || res.Omitted[0].File != filepath.Join(dir, "conf.d", "b.conf") || res.Omitted[0].Line != 3 {
+	if len(res.Omitted) != 1 || res.Omitted[0].File != filepath.Join(dir, "more", "b.conf") || res.Omitted[0].Line != 3 {
 		t.Errorf("notes %+v, want stdout_syslog at b.conf:3", res.Omitted)
 	}
 }

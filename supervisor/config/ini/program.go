@@ -21,7 +21,7 @@ func (c *converter) program(s *Section, name string, groups []string, declared m
 	if k, ok := s.Get("numprocs"); ok {
 		n, err := strconv.Atoi(k.Value)
 		if err != nil || n < 1 {
-			return fmt.Errorf("%s:%d: [%s] numprocs = %q", s.File, k.Line, s.Name, k.Value)
+			return fmt.Errorf("%s:%d: [%s] numprocs = %q", k.In(s), k.Line, s.Name, k.Value)
 		}
 		num = n
 	}
@@ -99,7 +99,7 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 		val := func() (string, error) {
 			v, err := expand(k.Value, own)
 			if err != nil {
-				return "", fmt.Errorf("%s:%d: [%s] %s: %v", s.File, k.Line, s.Name, k.Name, err)
+				return "", fmt.Errorf("%s:%d: [%s] %s: %v", k.In(s), k.Line, s.Name, k.Name, err)
 			}
 			return v, nil
 		}
@@ -115,19 +115,19 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			fmt.Fprintf(w, "%s = %s\n", k.Name, tomlString(v))
 		case "umask":
 			if _, err := strconv.ParseUint(strings.TrimPrefix(k.Value, "0o"), 8, 32); err != nil {
-				return fmt.Errorf("%s:%d: [%s] umask = %q is not an octal mode such as 022", s.File, k.Line, s.Name, k.Value)
+				return fmt.Errorf("%s:%d: [%s] umask = %q is not an octal mode such as 022", k.In(s), k.Line, s.Name, k.Value)
 			}
 			fmt.Fprintf(w, "umask = %s\n", tomlString(k.Value))
 		case "priority", "startsecs", "startretries", "stopwaitsecs":
 			n, err := strconv.Atoi(k.Value)
 			if err != nil {
-				return fmt.Errorf("%s:%d: [%s] %s = %q is not a number", s.File, k.Line, s.Name, k.Name, k.Value)
+				return fmt.Errorf("%s:%d: [%s] %s = %q is not a number", k.In(s), k.Line, s.Name, k.Name, k.Value)
 			}
 			fmt.Fprintf(w, "%s = %d\n", k.Name, n)
 		case "autostart", "redirect_stderr":
 			b, err := boolean(k.Value)
 			if err != nil {
-				return fmt.Errorf("%s:%d: [%s] %s: %v", s.File, k.Line, s.Name, k.Name, err)
+				return fmt.Errorf("%s:%d: [%s] %s: %v", k.In(s), k.Line, s.Name, k.Name, err)
 			}
 			fmt.Fprintf(w, "%s = %v\n", k.Name, b)
 		case "stopasgroup":
@@ -141,7 +141,7 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			default:
 				b, err := boolean(v)
 				if err != nil {
-					return fmt.Errorf("%s:%d: [%s] autorestart: %v", s.File, k.Line, s.Name, err)
+					return fmt.Errorf("%s:%d: [%s] autorestart: %v", k.In(s), k.Line, s.Name, err)
 				}
 				fmt.Fprintf(w, "autorestart = %v\n", b)
 			}
@@ -150,7 +150,7 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			for _, p := range strings.Split(k.Value, ",") {
 				n, err := strconv.Atoi(strings.TrimSpace(p))
 				if err != nil {
-					return fmt.Errorf("%s:%d: [%s] exitcodes = %q: %q is not an exit code", s.File, k.Line, s.Name, k.Value, p)
+					return fmt.Errorf("%s:%d: [%s] exitcodes = %q: %q is not an exit code", k.In(s), k.Line, s.Name, k.Value, p)
 				}
 				codes = append(codes, strconv.Itoa(n))
 			}
@@ -159,7 +159,7 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			sig := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(k.Value)), "SIG")
 			if !slices.Contains(stopSignals, sig) {
 				return fmt.Errorf("%s:%d: [%s] stopsignal = %q: ctlsupd stops a program with one of %s",
-					s.File, k.Line, s.Name, k.Value, strings.Join(stopSignals, ", "))
+					k.In(s), k.Line, s.Name, k.Value, strings.Join(stopSignals, ", "))
 			}
 			fmt.Fprintf(w, "stopsignal = %s\n", tomlString(sig))
 		case "stdout_logfile", "stderr_logfile":
@@ -194,7 +194,7 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 		case "environment":
 			pairs, err := parseEnvironment(k.Value)
 			if err != nil {
-				return fmt.Errorf("%s:%d: [%s] %v", s.File, k.Line, s.Name, err)
+				return fmt.Errorf("%s:%d: [%s] %v", k.In(s), k.Line, s.Name, err)
 			}
 			if err := c.environment(w, s, k.Line, pairs, vars); err != nil {
 				return err
@@ -202,13 +202,13 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			envWritten = true
 		case "stdout_capture_maxbytes", "stderr_capture_maxbytes":
 			if !sizeRE.MatchString(k.Value) {
-				return fmt.Errorf("%s:%d: [%s] %s = %q is not a size such as 1MB", s.File, k.Line, s.Name, k.Name, k.Value)
+				return fmt.Errorf("%s:%d: [%s] %s = %q is not a size such as 1MB", k.In(s), k.Line, s.Name, k.Name, k.Value)
 			}
 			fmt.Fprintf(w, "%s = %s\n", k.Name, sizeValue(strings.TrimSpace(k.Value)))
 		case "stdout_events_enabled", "stderr_events_enabled":
 			b, err := boolean(k.Value)
 			if err != nil {
-				return fmt.Errorf("%s:%d: [%s] %s: %v", s.File, k.Line, s.Name, k.Name, err)
+				return fmt.Errorf("%s:%d: [%s] %s: %v", k.In(s), k.Line, s.Name, k.Name, err)
 			}
 			fmt.Fprintf(w, "%s = %v\n", k.Name, b)
 		case "events", "buffer_size", "result_handler":
@@ -233,14 +233,14 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 	}
 	if maxBytes != nil {
 		if !sizeRE.MatchString(maxBytes.Value) {
-			return fmt.Errorf("%s:%d: [%s] %s = %q is not a size such as 50MB", s.File, maxBytes.Line, s.Name, maxBytes.Name, maxBytes.Value)
+			return fmt.Errorf("%s:%d: [%s] %s = %q is not a size such as 50MB", maxBytes.In(s), maxBytes.Line, s.Name, maxBytes.Name, maxBytes.Value)
 		}
 		fmt.Fprintf(w, "logfile_maxbytes = %s\n", sizeValue(strings.TrimSpace(maxBytes.Value)))
 	}
 	if backups != nil {
 		n, err := strconv.Atoi(strings.TrimSpace(backups.Value))
 		if err != nil || n < 0 {
-			return fmt.Errorf("%s:%d: [%s] %s = %q is not a number of files", s.File, backups.Line, s.Name, backups.Name, backups.Value)
+			return fmt.Errorf("%s:%d: [%s] %s = %q is not a number of files", backups.In(s), backups.Line, s.Name, backups.Name, backups.Value)
 		}
 		fmt.Fprintf(w, "logfile_backups = %d\n", n)
 	}
@@ -272,13 +272,13 @@ func (c *converter) ownEnvVars(s *Section, vars map[string]string) (map[string]s
 	}
 	pairs, err := parseEnvironment(k.Value)
 	if err != nil {
-		return nil, fmt.Errorf("%s:%d: [%s] %v", s.File, k.Line, s.Name, err)
+		return nil, fmt.Errorf("%s:%d: [%s] %v", k.In(s), k.Line, s.Name, err)
 	}
 	own := maps.Clone(vars)
 	for _, p := range pairs {
 		v, err := expand(p[1], vars)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: [%s] environment: %v", s.File, k.Line, s.Name, err)
+			return nil, fmt.Errorf("%s:%d: [%s] environment: %v", k.In(s), k.Line, s.Name, err)
 		}
 		own["ENV_"+p[0]] = v
 	}
@@ -319,7 +319,7 @@ func (c *converter) environment(w io.Writer, s *Section, line int, own [][2]stri
 	for _, p := range own {
 		v, err := expand(p[1], vars)
 		if err != nil {
-			return fmt.Errorf("%s:%d: [%s] environment: %v", s.File, line, s.Name, err)
+			return fmt.Errorf("%s:%d: [%s] environment: %v", s.fileOf("environment", line), line, s.Name, err)
 		}
 		parts = append(parts, tomlKey(p[0])+" = "+tomlString(v))
 	}
@@ -397,7 +397,7 @@ func (c *converter) eventListener(s *Section, name string, declared map[string]b
 	if k, ok := s.Get("buffer_size"); ok {
 		n, err := strconv.Atoi(k.Value)
 		if err != nil {
-			return fmt.Errorf("%s:%d: [%s] buffer_size = %q is not a number", s.File, k.Line, s.Name, k.Value)
+			return fmt.Errorf("%s:%d: [%s] buffer_size = %q is not a number", k.In(s), k.Line, s.Name, k.Value)
 		}
 		fmt.Fprintf(&c.progs, "buffer_size = %d\n", n)
 	}
@@ -409,7 +409,7 @@ func (c *converter) eventListener(s *Section, name string, declared map[string]b
 	if k, ok := s.Get("numprocs"); ok {
 		n, err := strconv.Atoi(k.Value)
 		if err != nil || n < 1 {
-			return fmt.Errorf("%s:%d: [%s] numprocs = %q", s.File, k.Line, s.Name, k.Value)
+			return fmt.Errorf("%s:%d: [%s] numprocs = %q", k.In(s), k.Line, s.Name, k.Value)
 		}
 		if n > 1 {
 			fmt.Fprintf(&c.progs, "numprocs = %d\n", n)
