@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ctlsup/ctlsup/api/xmlrpc"
 	"github.com/ctlsup/ctlsup/supervisor"
@@ -66,9 +67,9 @@ func (a *args) str(i int) string {
 	return ""
 }
 
-// text reads a parameter as supervisord's str() of it does, for methods
-// that take any value and format it: a number, a boolean, a date or binary
-// data as Python prints them.
+// text reads a parameter as supervisord formats it, for methods that take
+// any value: a number, a boolean or a date as Python's str() prints it,
+// binary data as UTF-8 text.
 func (a *args) text(i int) string {
 	if i < len(a.p) {
 		switch v := a.p[i].(type) {
@@ -84,9 +85,11 @@ func (a *args) text(i int) string {
 		case float64:
 			return pyFloat(v)
 		case []byte:
-			return latin1(v) // xmlrpc.client.Binary's str()
+			if utf8.Valid(v) {
+				return string(v) // supervisord decodes base64 as UTF-8 text
+			}
 		case time.Time:
-			return v.Format("20060102T15:04:05") // xmlrpc.client.DateTime's str()
+			return v.Format("2006-01-02 15:04:05") // a datetime's str()
 		}
 	}
 	a.err = fault(faultIncorrectParameters, "")
@@ -111,14 +114,6 @@ func pyFloat(f float64) string {
 		s += ".0"
 	}
 	return s
-}
-
-func latin1(b []byte) string {
-	r := make([]rune, len(b))
-	for i, c := range b {
-		r[i] = rune(c)
-	}
-	return string(r)
 }
 
 func (a *args) integer(i int) int {

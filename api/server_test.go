@@ -689,7 +689,8 @@ func TestServer_RemoteCommEventFormatsAnyValue(t *testing.T) {
 	}{
 		{"deploy", "v2", "type:deploy\nv2"},
 		{5, true, "type:5\nTrue"},
-		{"x", []byte{'a', 0xe9}, "type:x\naé"},
+		{"x", []byte("aé"), "type:x\naé"},
+		{"t", time.Date(2026, 11, 30, 18, 5, 0, 0, time.UTC), "type:t\n2026-11-30 18:05:00"},
 		{"f", 2.0, "type:f\n2.0"},
 		{"g", 1e-5, "type:g\n1e-05"},
 	} {
@@ -707,5 +708,8 @@ func TestServer_RemoteCommEventFormatsAnyValue(t *testing.T) {
 	}
 	if _, err := h.client.Call("supervisor.sendRemoteCommEvent", "x", []any{1}); err == nil {
 		t.Error("an array was taken")
+	}
+	if _, err := h.client.Call("supervisor.sendRemoteCommEvent", "x", []byte{0xff}); err == nil {
+		t.Error("binary data that is no UTF-8 was taken")
 	}
 }
