@@ -180,16 +180,17 @@ func (pl *pool) run() {
 }
 
 // drainPool gives a listener's pool, before the daemon's shutdown stops
-// the listener, up to its stopwaitsecs to hand out the events it holds:
-// the shutdown's own, which listeners stop last to see, and which a
-// listener stopped at once would never get.
+// the listener, up to its stopwaitsecs (at most maxDrain) to hand out the
+// events it holds: the shutdown's own, which listeners stop last to see,
+// and which a listener stopped at once would never get.
 func (s *Supervisor) drainPool(ctx context.Context, p *process) {
 	pl := s.poolOf(p.spec)
 	if pl == nil {
 		return
 	}
-	deadline := time.Now().Add(p.spec.StopWait)
-	for !pl.drained() && time.Now().Before(deadline) {
+	ctx, cancel := context.WithTimeout(ctx, min(p.spec.StopWait, maxDrain))
+	defer cancel()
+	for !pl.drained(ctx) {
 		select {
 		case <-ctx.Done():
 			return
@@ -198,12 +199,18 @@ func (s *Supervisor) drainPool(ctx context.Context, p *process) {
 	}
 }
 
-const drainPoll = 20 * time.Millisecond
+const (
+	drainPoll = 20 * time.Millisecond
+	// maxDrain bounds the wait, which comes before the listener's own
+	// stop: the stop of the daemon must stay within what systemd allows
+	// it (the longest stopwaitsecs and a margin).
+	maxDrain = 10 * time.Second
+)
 
 // drained reports whether the pool has handed out, and had answered, every
 // event it holds, or holds only events no listener of it can take (none
-// runs, or each broke the protocol).
-func (pl *pool) drained() bool {
+// runs, or each broke the protocol); or the pool is gone, or ctx ended.
+func (pl *pool) drained(ctx context.Context) bool {
 	reply := make(chan bool, 1)
 	pl.post(func() {
 		busy, able := false, false
@@ -217,8 +224,9 @@ func (pl *pool) drained() bool {
 	case d := <-reply:
 		return d
 	case <-pl.stopped:
-		return true
+	case <-ctx.Done():
 	}
+	return true
 }
 
 // accept buffers an event (at the head when it comes back).
