@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,21 +20,35 @@ type fakeRuntime struct {
 	behavior map[string]fakeBehavior
 	checkErr error
 	held     map[string]bool // what Hold recorded: operators' stops
-	releases map[string]int  // Hold(nil) calls
+	journal  []string        // "spawn NAME", "hold NAME", "decided NAME": what a journal would record
 }
 
 func (r *fakeRuntime) Hold(spec *ProcessSpec, down *Down) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.held == nil {
-		r.held, r.releases = map[string]bool{}, map[string]int{}
+		r.held = map[string]bool{}
 	}
 	if down != nil {
 		r.held[spec.FullName()] = true
+		r.journal = append(r.journal, "hold "+spec.FullName())
 	} else {
 		delete(r.held, spec.FullName())
-		r.releases[spec.FullName()]++
 	}
+}
+
+// ExitDecided is ExitDecider's.
+func (c *fakeChild) ExitDecided() {
+	c.rt.mu.Lock()
+	defer c.rt.mu.Unlock()
+	c.rt.journal = append(c.rt.journal, "decided "+c.name)
+}
+
+// recorded is what the runtime was told to record, in order.
+func (r *fakeRuntime) recorded() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.journal)
 }
 
 func (r *fakeRuntime) isHeld(name string) bool {
@@ -93,6 +108,7 @@ func (r *fakeRuntime) Start(spec *ProcessSpec, _ Output) (Child, error) {
 	r.mu.Lock()
 	r.nextPid++
 	c := &fakeChild{rt: r, name: spec.FullName(), pid: r.nextPid, at: time.Now()}
+	r.journal = append(r.journal, "spawn "+c.name)
 	r.mu.Unlock()
 	r.spawns <- c
 	if b := r.get(c.name); b.exitAfter > 0 {

@@ -432,11 +432,7 @@ func (p *process) armTimer() {
 func (p *process) step(ev event) error {
 	a := &p.a
 	prev := a.m.State
-	now := time.Now()
-	if !ev.at.IsZero() && ev.at.Before(now) {
-		now = ev.at
-	}
-	next, effects, err := transition(a.m, ev, p.spec, now)
+	next, effects, err := transition(a.m, ev, p.spec, time.Now())
 	if err != nil {
 		return err
 	}
@@ -594,12 +590,16 @@ func (p *process) handle(w wake) {
 		}
 		a.exitLog = &exitLog{at: time.Now(), pid: a.child.Pid(), text: w.exit.Text,
 			codeExpected: !w.exit.Signaled && p.spec.exitExpected(w.exit.Code), level: slog.LevelInfo}
+		child := a.child
 		a.child = nil
 		ev := event{kind: evExit, exit: w.exit}
 		if ad := p.adoption; ad != nil && w.gen == 1 {
 			ev.at = ad.Ended // the adopted child, reaped by the previous daemon
 		}
-		p.step(ev)
+		p.step(ev) // its hold or its restart's spawn recorded
+		if d, ok := child.(ExitDecider); ok {
+			d.ExitDecided()
+		}
 		p.flushExitLog()
 	case wokeByTimer:
 		if w.gen != a.timerGen || a.timer == nil {
@@ -801,10 +801,6 @@ func (p *process) keepDown(from, to State) {
 			at = time.Now() // stopped while it had no process (BACKOFF)
 		}
 		p.rt.Hold(p.spec, &Down{State: to, Started: a.m.Start, At: at, ExitStatus: a.m.ExitStatus})
-	case to == Fatal:
-		// Given up on: its last exit is decided, and a successor starts
-		// it as autostart says, as at a fresh start.
-		p.rt.Hold(p.spec, nil)
 	}
 	if to == Stopped || from == Stopping {
 		a.holdStop = false // the stop is over, however it ended

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -668,22 +669,39 @@ func TestSupervisor_HoldIsRecordedOnceTheStopEnds(t *testing.T) {
 	})
 }
 
-// TestSupervisor_GivingUpSettlesTheLastExit: a program given up on (FATAL)
-// tells the runtime that its last exit is decided, so that a successor
-// starts it as autostart says instead of deciding that exit again: once
-// at its start, once as it goes FATAL.
-func TestSupervisor_GivingUpSettlesTheLastExit(t *testing.T) {
+// TestSupervisor_ExitIsDecidedAfterWhatFollows: the engine tells the
+// child its exit is decided once what follows it is recorded (the hold of
+// a one-shot job, the restart's spawn), so a daemon killed in between
+// leaves the exit to its successor; and for an exit that records nothing
+// (a failed start's back-off), too.
+func TestSupervisor_ExitIsDecidedAfterWhatFollows(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt := newFakeRuntime()
-		rt.set("bad", fakeBehavior{exitAfter: 100 * time.Millisecond, exitCode: 1})
-		bad := named("bad", func(s *ProcessSpec) { s.StartSecs = time.Second; s.StartRetries = 1 })
-		s := mustOpen(t, rt, bad)
-		waitState(t, s, "bad", Fatal)
-		rt.mu.Lock()
-		n := rt.releases["bad"]
-		rt.mu.Unlock()
-		if n != 2 {
-			t.Errorf("bad was released %d times, want twice: at its start and as it went FATAL", n)
+		rt.set("once", fakeBehavior{exitAfter: time.Second, exitCode: 0})
+		rt.set("again", fakeBehavior{exitAfter: time.Second, exitCode: 1})
+		rt.set("early", fakeBehavior{exitAfter: 100 * time.Millisecond, exitCode: 1})
+		once := named("once", func(s *ProcessSpec) { s.StartSecs = 0; s.AutoRestart = RestartNever })
+		again := named("again", func(s *ProcessSpec) { s.StartSecs = 0; s.AutoRestart = RestartAlways })
+		early := named("early", func(s *ProcessSpec) { s.StartSecs = time.Second; s.StartRetries = 0 })
+		s := mustOpen(t, rt, once, again, early)
+		waitState(t, s, "once", Exited)
+		waitState(t, s, "early", Fatal)
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		got := map[string][]string{}
+		for _, r := range rt.recorded() {
+			what, name, _ := strings.Cut(r, " ")
+			got[name] = append(got[name], what)
+		}
+		want := map[string][]string{
+			"once":  {"spawn", "hold", "decided"},
+			"again": {"spawn", "spawn", "decided"},
+			"early": {"spawn", "decided"},
+		}
+		for name, w := range want {
+			if !slices.Equal(got[name], w) {
+				t.Errorf("%s: recorded %v, want %v", name, got[name], w)
+			}
 		}
 		s.Close(context.Background())
 	})

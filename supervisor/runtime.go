@@ -27,8 +27,7 @@ type Runtime interface {
 	// EndAdoption stops what nothing adopted.
 	EndAdoption()
 	// Hold records that a process is down for good, an operator's stop or
-	// its own exit, for a successor; nil: nothing is to be kept (it was
-	// started again, or given up on), a successor decides afresh.
+	// its own exit, for a successor; nil: it was started again.
 	Hold(spec *ProcessSpec, down *Down)
 	// Detach leaves every process running for a successor: after it, the
 	// daemon only exits or executes its new image; undo resumes if that
@@ -62,6 +61,14 @@ type Child interface {
 	// daemon's own (its stop or reload), after which a successor starts
 	// the program only if it autostarts.
 	Stopping(shutdown bool)
+}
+
+// An ExitDecider is told once the engine has decided what follows the exit
+// it reported (a restart, a hold, a back-off, FATAL): the real runtime
+// records the exit as it reaps it, and a successor of a daemon that died
+// before the decision decides it instead (see Adoption.Ended).
+type ExitDecider interface {
+	ExitDecided()
 }
 
 // An EndedChild can tell that its process has ended before the exit has

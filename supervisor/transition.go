@@ -253,7 +253,13 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 		return disarm(m), nil, nil
 
 	case evExit:
-		m.Stop, m.Delay, m.LastExit, m.ExitExpected = now, 0, ev.exit.Code, false
+		// How long it ran is judged at its end, which an exit the previous
+		// daemon reaped tells (ev.at); what follows starts now.
+		ended := now
+		if !ev.at.IsZero() && ev.at.Before(now) {
+			ended = ev.at
+		}
+		m.Stop, m.Delay, m.LastExit, m.ExitExpected = ended, 0, ev.exit.Code, false
 		if m.State == Stopping || (!ev.exit.Signaled && spec.exitExpected(ev.exit.Code)) {
 			m.ExitsExpected++
 		} else {
@@ -274,13 +280,13 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 				m.ExitStatus, m.SpawnErr = 0, "exited before it was ready: "+ev.exit.Text
 				return backoff(m, spec, now), nil, nil
 			}
-			if now.Sub(m.Start) < spec.StartSecs {
+			if ended.Sub(m.Start) < spec.StartSecs {
 				m.ExitStatus, m.SpawnErr = 0, tooQuicklyText
 				return backoff(m, spec, now), nil, nil
 			}
-			return exited(m, ev.exit, spec, now)
+			return exited(m, ev.exit, spec, ended, now)
 		case Running:
-			return exited(m, ev.exit, spec, now)
+			return exited(m, ev.exit, spec, ended, now)
 		case Unknown:
 			m.State, m.ExitStatus = Exited, ev.exit.Code
 			return disarm(m), nil, nil
@@ -348,7 +354,7 @@ func backoff(m machine, spec *ProcessSpec, now time.Time) machine {
 // supervisorctl leave a STARTING program be for state=started and stop it
 // for state=stopped, and `start` answers "already started" as it would.
 // BACKOFF stays what it is in supervisord: a start that failed.
-func exited(m machine, st ExitStatus, spec *ProcessSpec, now time.Time) (machine, []effect, error) {
+func exited(m machine, st ExitStatus, spec *ProcessSpec, ended, now time.Time) (machine, []effect, error) {
 	expected := !st.Signaled && spec.exitExpected(st.Code)
 	m.State, m.ExitStatus, m.Backoff, m.ExitExpected = Exited, st.Code, 0, expected
 	if !expected {
@@ -359,7 +365,7 @@ func exited(m machine, st ExitStatus, spec *ProcessSpec, now time.Time) (machine
 	if !restart || m.NoRestart || m.OperatorStopped {
 		return m, nil, nil
 	}
-	if now.Sub(m.Start) >= delayCap(spec) {
+	if ended.Sub(m.Start) >= delayCap(spec) {
 		m.Crashes = 0
 	}
 	m.Crashes++

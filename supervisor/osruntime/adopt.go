@@ -257,18 +257,19 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	}
 	delete(r.heldPipes, name)
 	e := r.survivors[name]
-	if e == nil {
-		if x, ok := r.exits[name]; ok && !held {
-			r.decideExit(&a, name, x)
+	// An exit the previous engine had not decided is decided here, unless
+	// a hold, a live process or a changed configuration decides instead.
+	if id, x, ok := r.takePendingExit(name); ok {
+		if !held && (e == nil || e.Ended) && (x.Fingerprint == "" || x.Fingerprint == fingerprint(spec)) {
+			r.decideExit(&a, id, x)
+		} else {
+			r.state.decided(id)
 		}
-		delete(r.exits, name)
+	}
+	if e == nil {
 		return a
 	}
-	defer delete(r.exits, name)
 	delete(r.survivors, name)
-	if x, ok := r.exits[name]; ok && e.Ended && !held {
-		r.decideExit(&a, name, x)
-	}
 	c := &osChild{name: name, state: r.state, id: e.ID, acct: &r.acct,
 		memoryMax: spec.Limits.MemoryMax}
 	attr := proc.Attr{GroupGrace: spec.StopWait, OnExit: c.exited, OnGone: c.gone}
@@ -284,8 +285,9 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		// its cgroup (or process group) is taken over as the previous
 		// daemon held it, killed after stopwaitsecs, or at once by a
 		// singleton's next spawn.
-		attr.OnExit = nil // told already
-		c.rt = r          // before the sweep can end: its gone needs it
+		attr.OnExit = nil                  // told already
+		c.journalOrder.Store(exitRecorded) // by the previous daemon
+		c.rt = r                           // before the sweep can end: its gone needs it
 		r.acct.forked(c.usage, proc.Identity{Pid: e.Pid, StartTime: e.StartTime})
 		var err error
 		if c.p, err = proc.AdoptEnded(proc.Identity{Pid: e.Pid, StartTime: e.StartTime}, attr); err != nil {
@@ -350,26 +352,52 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	return a
 }
 
+// takePendingExit takes the latest exit the previous engine had not
+// decided of the process named; older ones are settled.
+func (r *Runtime) takePendingExit(name string) (uint64, pendingExit, bool) {
+	var latest uint64
+	for id, x := range r.exits {
+		if x.Name != name {
+			continue
+		}
+		if latest != 0 {
+			r.state.decided(min(id, latest))
+		}
+		latest = max(id, latest)
+	}
+	x, ok := r.exits[latest]
+	for id, x := range r.exits {
+		if x.Name == name {
+			delete(r.exits, id)
+		}
+	}
+	return latest, x, ok
+}
+
 // decideExit hands the engine an exit the previous daemon reaped but died
-// before its engine recorded what follows (a hold, or the next spawn), so
-// that this engine decides it as that one would have: a one-shot job
-// that exited stays EXITED instead of running again. Its startsecs are
-// judged at the exit, as they were.
-func (r *Runtime) decideExit(a *supervisor.Adoption, name string, x pendingExit) {
-	a.Child = &exitedChild{pid: x.Pid}
-	a.Child.(*exitedChild).Exited(x.Status)
+// before its engine had decided what follows, so that this engine decides
+// it as that one would have: a one-shot job that exited stays EXITED
+// instead of running again. A stop under way when it ended is finished,
+// and the program started again, as any stop under way is (see
+// Adoption.Restart).
+func (r *Runtime) decideExit(a *supervisor.Adoption, id uint64, x pendingExit) {
+	c := &exitedChild{pid: x.Pid, state: r.state, id: id}
+	c.Exited(x.Status)
+	a.Child = c
 	a.Started, a.Ended = x.Started, x.At
 	if a.Ended.IsZero() {
 		a.Ended = time.Now()
 	}
 	a.Restart, a.Fresh = x.Stopping, x.Shutdown
-	r.Logger.Info("exited before the previous daemon acted on it", "pid", x.Pid, "process", name, "status", x.Status.Text)
+	r.Logger.Info("exited before the previous daemon acted on it", "pid", x.Pid, "process", x.Name, "status", x.Status.Text)
 }
 
 // exitedChild is a process that had ended, and been reaped, before this
-// daemon started.
+// daemon started; its exit is pending in the journal until decided.
 type exitedChild struct {
-	pid int
+	pid   int
+	state *stateFile
+	id    uint64
 	supervisor.Exit
 }
 
@@ -377,6 +405,7 @@ func (c *exitedChild) Pid() int                          { return c.pid }
 func (c *exitedChild) Signal(syscall.Signal, bool) error { return nil }
 func (c *exitedChild) Stopping(bool)                     {}
 func (c *exitedChild) Ended() bool                       { return true }
+func (c *exitedChild) ExitDecided()                      { c.state.decided(c.id) }
 
 // reopenPipe opens a new read end on the pipe a process holds as fd n, if
 // it still is the recorded pipe; writing says whether it is.
@@ -408,8 +437,8 @@ func (r *Runtime) EndAdoption() {
 	for name := range r.held {
 		r.state.hold(name, nil)
 	}
-	for name := range r.exits {
-		r.state.hold(name, nil)
+	for id := range r.exits {
+		r.state.decided(id) // of programs gone
 	}
 	r.held, r.exits = nil, nil
 	for _, pipes := range r.heldPipes {

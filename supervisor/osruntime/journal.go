@@ -28,12 +28,12 @@ import (
 //   - a started record after the fork: pid and start time
 //   - a stopping record when a stop begins (marked when it is the
 //     daemon's own, its stop or reload)
-//   - an ended record once the leader has been reaped, with its exit
-//     status: what follows is the engine's to decide, told by a held
-//     record or the next spawn; until then the exit is pending, and a
-//     successor decides it as the engine would have (a daemon killed
-//     between the exit and the engine's decision must not run a
-//     one-shot job twice)
+//   - an ended (exited) record once the leader has been reaped, with its
+//     exit status, written before the engine hears of the exit; the exit
+//     is pending until the engine has decided what follows (a decided
+//     record, or the hold or spawn that decision wrote), and a successor
+//     decides a pending exit as the engine would have: a daemon killed
+//     between an exit and its decision must not run a one-shot job twice
 //   - a gone record once the leader has ended and no process of its
 //     cgroup (or process group) remains
 //   - held records for programs down for good: stopped by an operator
@@ -89,42 +89,53 @@ type JournalOutcome struct {
 	Exit    int    `json:"exit,omitempty"`     // its last exit code
 	Release string `json:"release,omitempty"`
 
-	Exited   string `json:"exited,omitempty"`
-	Signaled bool   `json:"signaled,omitempty"`
-	Text     string `json:"text,omitempty"` // "exit status 3"
-	OOM      bool   `json:"oom,omitempty"`
+	// An exited record: the spawn's leader was reaped, how, and what the
+	// entry knew of it. Beside an id and "ended" only, so that an older
+	// ctlsupd reads it as the ended record it knows.
+	Exited      string `json:"exited,omitempty"` // the process's name
+	Signaled    bool   `json:"signaled,omitempty"`
+	Text        string `json:"text,omitempty"` // "exit status 3"
+	OOM         bool   `json:"oom,omitempty"`
+	ExitPid     int    `json:"exit_pid,omitempty"`
+	ExitFP      string `json:"exit_fp,omitempty"`
+	WasStopping bool   `json:"exit_stopping,omitempty"`
+	WasShutdown bool   `json:"exit_shutdown,omitempty"`
+	Decided     bool   `json:"decided,omitempty"` // the engine decided the exit of the id's spawn
 }
 
-// pendingExit is an exit whose outcome the engine had not recorded: the
-// leader's status, and the entry's pid, start and stop under way.
+// pendingExit is an exit the engine had not yet decided (restart, hold,
+// back-off): the leader's status, and its entry's name, configuration,
+// pid, start and stop under way.
 type pendingExit struct {
+	Name, Fingerprint  string
 	Status             supervisor.ExitStatus
 	Pid                int
 	Started, At        time.Time
 	Stopping, Shutdown bool
 }
 
-func (r *journalRecord) pendingExit() pendingExit {
-	x := pendingExit{Status: supervisor.ExitStatus{Code: r.Exit, Signaled: r.Signaled, Text: r.Text, OOMKilled: r.OOM},
-		Pid: r.Pid, Stopping: r.Stopping, Shutdown: r.Shutdown}
-	if r.Start != 0 {
-		x.Started = time.UnixMilli(r.Start)
+func (h *JournalOutcome) pendingExit() pendingExit {
+	x := pendingExit{Name: h.Exited, Fingerprint: h.ExitFP, Pid: h.ExitPid, Stopping: h.WasStopping, Shutdown: h.WasShutdown,
+		Status: supervisor.ExitStatus{Code: h.Exit, Signaled: h.Signaled, Text: h.Text, OOMKilled: h.OOM}}
+	if h.Start != 0 {
+		x.Started = time.UnixMilli(h.Start)
 	}
-	if r.At != 0 {
-		x.At = time.UnixMilli(r.At)
+	if h.At != 0 {
+		x.At = time.UnixMilli(h.At)
 	}
 	return x
 }
 
-func exitedRecord(id uint64, name string, x pendingExit) journalRecord {
-	o := &JournalOutcome{Exited: name, Exit: x.Status.Code, Signaled: x.Status.Signaled, Text: x.Status.Text, OOM: x.Status.OOMKilled}
+func exitedRecord(id uint64, x pendingExit) journalRecord {
+	o := &JournalOutcome{Exited: x.Name, ExitFP: x.Fingerprint, ExitPid: x.Pid, WasStopping: x.Stopping, WasShutdown: x.Shutdown,
+		Exit: x.Status.Code, Signaled: x.Status.Signaled, Text: x.Status.Text, OOM: x.Status.OOMKilled}
 	if !x.Started.IsZero() {
 		o.Start = x.Started.UnixMilli()
 	}
 	if !x.At.IsZero() {
 		o.At = x.At.UnixMilli()
 	}
-	return journalRecord{ID: id, Ended: id != 0, Pid: x.Pid, Stopping: x.Stopping, Shutdown: x.Shutdown, JournalOutcome: o}
+	return journalRecord{ID: id, Ended: true, JournalOutcome: o}
 }
 
 // down is what a held record says.
@@ -168,7 +179,7 @@ type stateFile struct {
 	nextID    uint64
 	entries   map[uint64]*journalEntry
 	held      map[string]supervisor.Down
-	exits     map[string]pendingExit
+	exits     map[uint64]pendingExit // by spawn id
 	lines     int
 	lastWarn  time.Time
 	suspended bool // a successor takes over: write nothing
@@ -177,9 +188,9 @@ type stateFile struct {
 // openStateFile reads what a previous daemon of this boot recorded and
 // starts a fresh journal holding it. The caller resolves the entries
 // (adopts or stops them) and reports each as gone when done with it.
-func openStateFile(path, boot string, log *slog.Logger) (*stateFile, []*journalEntry, map[string]supervisor.Down, map[string]pendingExit) {
+func openStateFile(path, boot string, log *slog.Logger) (*stateFile, []*journalEntry, map[string]supervisor.Down, map[uint64]pendingExit) {
 	f := &stateFile{path: path, boot: boot, log: log, entries: map[uint64]*journalEntry{},
-		held: map[string]supervisor.Down{}, exits: map[string]pendingExit{}}
+		held: map[string]supervisor.Down{}, exits: map[uint64]pendingExit{}}
 	f.load()
 	var old []*journalEntry
 	for _, e := range f.entries {
@@ -223,22 +234,24 @@ func (f *stateFile) load() {
 // apply folds one record into the entries.
 func (f *stateFile) apply(r journalRecord) {
 	f.nextID = max(f.nextID, r.ID)
-	// What follows an exit (a hold, a release, the next spawn) settles it.
+	// An exit is pending until the engine has decided it: it says so, or
+	// records a hold or spawns the program again, which decide it.
 	switch {
 	case r.JournalOutcome != nil && r.Held != "":
 		f.held[r.Held] = r.down()
-		delete(f.exits, r.Held)
+		f.settleExitsOf(r.Held)
 	case r.JournalOutcome != nil && r.Release != "":
 		delete(f.held, r.Release)
-		delete(f.exits, r.Release)
 	case r.JournalOutcome != nil && r.Exited != "":
-		f.exits[r.Exited] = r.pendingExit()
-		if e := f.entries[r.ID]; e != nil && r.Ended {
+		f.exits[r.ID] = r.pendingExit()
+		if e := f.entries[r.ID]; e != nil {
 			e.Ended = true
 		}
+	case r.JournalOutcome != nil && r.Decided:
+		delete(f.exits, r.ID)
 	case r.Name != "":
 		f.entries[r.ID] = &journalEntry{r}
-		delete(f.exits, r.Name)
+		f.settleExitsOf(r.Name)
 	case r.Gone:
 		delete(f.entries, r.ID)
 	case r.Pid != 0:
@@ -252,6 +265,15 @@ func (f *stateFile) apply(r journalRecord) {
 	case r.Ended:
 		if e := f.entries[r.ID]; e != nil {
 			e.Ended = true
+		}
+	}
+}
+
+// settleExitsOf forgets the pending exits of the process named.
+func (f *stateFile) settleExitsOf(name string) {
+	for id, x := range f.exits {
+		if x.Name == name {
+			delete(f.exits, id)
 		}
 	}
 }
@@ -300,38 +322,46 @@ func (f *stateFile) stopping(id uint64, shutdown bool) {
 }
 
 // ended records that the spawn's leader has ended and been reaped, and
-// its exit, pending until the engine records what follows. The entry
-// stays while members of its cgroup (or process group) live on, for a
-// successor to stop them.
-func (f *stateFile) ended(id uint64, st supervisor.ExitStatus, at time.Time) {
+// its exit, pending until the engine has decided it (see decided). The
+// entry stays while members of its cgroup (or process group) live on,
+// for a successor to stop them.
+func (f *stateFile) ended(id uint64, name string, st supervisor.ExitStatus, at time.Time) {
+	x := pendingExit{Name: name, Status: st, At: at}
 	f.mu.Lock()
-	r := journalRecord{ID: id, Ended: true}
 	if e := f.entries[id]; e != nil {
-		x := pendingExit{Status: st, Pid: e.Pid, At: at, Stopping: e.Stopping, Shutdown: e.Shutdown}
+		x.Fingerprint, x.Pid, x.Stopping, x.Shutdown = e.Fingerprint, e.Pid, e.Stopping, e.Shutdown
 		if e.SpawnedAt != 0 {
 			x.Started = time.UnixMilli(e.SpawnedAt)
 		}
-		r = exitedRecord(id, e.Name, x)
 	}
 	f.mu.Unlock()
-	f.record(r)
+	f.record(exitedRecord(id, x))
+}
+
+// decided records that the engine has decided what follows the exit of
+// spawn id; nothing is written when a hold or a spawn did already.
+func (f *stateFile) decided(id uint64) {
+	f.mu.Lock()
+	_, pending := f.exits[id]
+	f.mu.Unlock()
+	if pending {
+		f.record(journalRecord{ID: id, JournalOutcome: &JournalOutcome{Decided: true}})
+	}
 }
 
 func (f *stateFile) gone(id uint64) { f.record(journalRecord{ID: id, Gone: true}) }
 
 // hold records that name is down for good, stopped by an operator or
-// exited as its autorestart says, so that a successor does not start it;
-// or, down nil, that nothing of it is to be kept (it was started again,
-// or given up on) and a successor decides afresh.
+// exited as its autorestart says (or, down nil, that it was started
+// again), so that a successor does not start it.
 func (f *stateFile) hold(name string, down *supervisor.Down) {
 	f.mu.Lock()
 	was, already := f.held[name]
-	_, pending := f.exits[name]
 	f.mu.Unlock()
 	switch {
 	case down != nil && (!already || was != *down):
 		f.record(heldRecord(name, *down))
-	case down == nil && (already || pending):
+	case down == nil && already:
 		f.record(journalRecord{JournalOutcome: &JournalOutcome{Release: name}})
 	}
 }
@@ -353,8 +383,8 @@ func (f *stateFile) compactLocked() {
 		enc.Encode(heldRecord(name, d))
 		n++
 	}
-	for name, x := range f.exits {
-		enc.Encode(exitedRecord(0, name, x))
+	for id, x := range f.exits {
+		enc.Encode(exitedRecord(id, x))
 		n++
 	}
 	// Created exclusively and reopened without following links: a link

@@ -32,7 +32,7 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	w := f.newID()
 	f.spawning(w, web, "fp-web", []uint64{21, 0}, 0, "")
 	f.stopping(w, true)
-	f.ended(w, supervisor.ExitStatus{Code: -1, Signaled: true, Text: "terminated by SIGTERM"}, time.UnixMilli(6000))
+	f.ended(w, "web", supervisor.ExitStatus{Code: -1, Signaled: true, Text: "terminated by SIGTERM"}, time.UnixMilli(6000))
 	x := f.newID()
 	f.spawning(x, gone, "", nil, 0, "")
 	f.started(x, 300, 1, time.Now())
@@ -75,9 +75,9 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	}
 
 	// web's exit is pending: nothing recorded what followed it.
-	want := pendingExit{Status: supervisor.ExitStatus{Code: -1, Signaled: true, Text: "terminated by SIGTERM"},
+	want := pendingExit{Name: "web", Fingerprint: "fp-web", Status: supervisor.ExitStatus{Code: -1, Signaled: true, Text: "terminated by SIGTERM"},
 		At: time.UnixMilli(6000), Stopping: true, Shutdown: true}
-	if x, ok := exits["web"]; !ok || x != want || len(exits) != 1 {
+	if x, ok := exits[w]; !ok || x != want || len(exits) != 1 {
 		t.Errorf("pending exits: %+v, want web's %+v", exits, want)
 	}
 
@@ -86,7 +86,7 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	if n := strings.Count(string(b2), "\n"); n != 6 {
 		t.Errorf("compacted journal: boot + 2 entries + 2 holds + 1 exit = 6 lines, got %d:\n%s", n, b2)
 	}
-	if _, again, held, exits := openStateFile(path, "boot-1", quietLogger()); len(again) != 2 || held["cts:worker"].ExitStatus != 3 || exits["web"] != want {
+	if _, again, held, exits := openStateFile(path, "boot-1", quietLogger()); len(again) != 2 || held["cts:worker"].ExitStatus != 3 || exits[w] != want {
 		t.Errorf("after compaction: %+v %v %v", again, held, exits)
 	}
 	if _, other, held, _ := openStateFile(path, "boot-2", quietLogger()); len(other) != 0 || len(held) != 0 {
@@ -95,8 +95,8 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 }
 
 // TestStateFile_ExitPendingUntilDecided: a reaped exit stays pending,
-// beyond its entry's end, until a hold, a release or the program's next
-// spawn records what followed it.
+// beyond its entry's end, until the engine says it decided it, or records
+// a hold or the program's next spawn; a release (a start) decides none.
 func TestStateFile_ExitPendingUntilDecided(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	f, _, _, _ := openStateFile(path, "b", quietLogger())
@@ -106,23 +106,24 @@ func TestStateFile_ExitPendingUntilDecided(t *testing.T) {
 		f.started(id, 100+int(id), 1, time.UnixMilli(1000))
 		return id
 	}
-	exit := func(id uint64) {
-		f.ended(id, supervisor.ExitStatus{Code: 3, Text: "exit status 3"}, time.UnixMilli(2000))
-	}
-	for _, name := range []string{"held", "released", "respawned", "pending"} {
+	ids := map[string]uint64{}
+	f.hold("released", &supervisor.Down{}) // an operator's stop, released as it starts again
+	for _, name := range []string{"decided", "held", "respawned", "released", "pending"} {
 		id := spawn(name)
-		exit(id)
+		f.ended(id, name, supervisor.ExitStatus{Code: 3, Text: "exit status 3"}, time.UnixMilli(2000))
 		f.gone(id)
+		ids[name] = id
 	}
+	f.decided(ids["decided"])
 	f.hold("held", &supervisor.Down{State: supervisor.Exited, ExitStatus: 3})
-	f.hold("released", nil)
 	spawn("respawned")
+	f.hold("released", nil)
 	f.close()
 	_, _, _, exits := openStateFile(path, "b", quietLogger())
-	want := pendingExit{Status: supervisor.ExitStatus{Code: 3, Text: "exit status 3"}, Pid: 104,
+	want := pendingExit{Name: "pending", Status: supervisor.ExitStatus{Code: 3, Text: "exit status 3"}, Pid: 105,
 		Started: time.UnixMilli(1000), At: time.UnixMilli(2000)}
-	if len(exits) != 1 || exits["pending"] != want {
-		t.Errorf("pending exits %+v, want only pending's %+v", exits, want)
+	if len(exits) != 2 || exits[ids["pending"]] != want || exits[ids["released"]].Name != "released" {
+		t.Errorf("pending exits %+v, want released's and pending's %+v", exits, want)
 	}
 }
 
@@ -228,7 +229,7 @@ func TestRuntime_LiveEntryOutranksAnEndedOne(t *testing.T) {
 	replacement := f.newID()
 	f.spawning(replacement, spec, "", nil, 0, "")
 	f.started(replacement, 1<<22-1, 1, time.Now())
-	f.ended(replacement, supervisor.ExitStatus{Text: "exit status 0"}, time.Now())
+	f.ended(replacement, "web", supervisor.ExitStatus{Text: "exit status 0"}, time.Now())
 	f.close()
 
 	r := New(dir, quietLogger())

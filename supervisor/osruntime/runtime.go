@@ -71,7 +71,7 @@ type Runtime struct {
 	heldPipes map[string][]heldPipe // by process name
 	heldStdin map[uint64]int        // stdin write ends by pipe inode
 	held      map[string]supervisor.Down
-	exits     map[string]pendingExit // exits the previous engine had not decided
+	exits     map[uint64]pendingExit // exits the previous engine had not decided
 	claimed   map[string]bool        // cgroups adopted or being stopped
 
 	fences fences
@@ -597,10 +597,11 @@ type osChild struct {
 	memoryMax int64
 	// killed: the daemon sent it SIGKILL, so a SIGKILL death is not the
 	// kernel's OOM killer.
-	killed   atomic.Bool
-	goneOnce sync.Once
-	rt       *Runtime
-	stdin    *stdinPipe // nil without Stdin
+	killed       atomic.Bool
+	journalOrder atomic.Int32 // exitRecorded, goneAsked
+	goneOnce     sync.Once
+	rt           *Runtime
+	stdin        *stdinPipe // nil without Stdin
 }
 
 // WriteStdin queues b for the process's stdin.
@@ -642,7 +643,7 @@ func (c *osChild) Ended() bool { return c.p != nil && c.p.Ended() }
 func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {
 	if !known {
 		st := supervisor.ExitStatus{Code: -1, Text: "status unknown (ended as another process's child)"}
-		c.state.ended(c.id, st, time.Now())
+		c.recordExit(st)
 		c.Exited(st)
 		return
 	}
@@ -657,9 +658,29 @@ func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {
 			st.Text += " (killed by the kernel's OOM killer)"
 		}
 	}
-	c.state.ended(c.id, st, time.Now())
+	c.recordExit(st)
 	c.Exited(st)
 }
+
+// Journal order: the exit is recorded before the spawn's gone record,
+// which the sweep's goroutine may reach first: it then leaves the gone
+// record to recordExit.
+const (
+	exitRecorded int32 = 1
+	goneAsked    int32 = 2
+)
+
+// recordExit journals the exit, pending until the engine has decided it.
+func (c *osChild) recordExit(st supervisor.ExitStatus) {
+	c.state.ended(c.id, c.name, st, time.Now())
+	if c.journalOrder.Swap(exitRecorded) == goneAsked {
+		c.state.gone(c.id)
+	}
+}
+
+// ExitDecided is supervisor.ExitDecider's: the engine has decided what
+// follows the exit, which a successor need not decide again.
+func (c *osChild) ExitDecided() { c.state.decided(c.id) }
 
 // gone closes the journal entry once no process of the spawn remains, and
 // removes its cgroup after adding what it used to the program's account.
@@ -678,7 +699,9 @@ func (c *osChild) gone() {
 		if c.leaf != nil {
 			c.leaf.Remove()
 		}
-		c.state.gone(c.id)
+		if !c.journalOrder.CompareAndSwap(0, goneAsked) {
+			c.state.gone(c.id)
+		}
 		if c.rt != nil {
 			c.rt.fenceGone(c)
 		}
