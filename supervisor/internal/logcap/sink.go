@@ -43,6 +43,9 @@ type Sink struct {
 	noSplice    bool // the kernel cannot splice into f
 	closed      bool
 	dirChecked  bool
+	// rotateFailed: the last rotation failed; the file grows past
+	// MaxBytes until rotateAfter, when the next write tries again.
+	rotateFailed bool
 	// When the next warning, rotation and check of the path may come, on
 	// the daemon's monotonic clock (see monoNow): 8 bytes each, where a
 	// time.Time takes 24, in a struct each log has.
@@ -208,8 +211,14 @@ func (s *Sink) roomLocked() (int64, error) {
 // the path, and /dev/null renamed by a root daemon is gone for the whole
 // system.
 func (s *Sink) rotatesLocked() bool {
-	return s.MaxBytes > 0 && s.regular
+	return s.MaxBytes > 0 && s.regular && (!s.rotateFailed || monoNow() >= s.rotateAfter)
 }
+
+// rotateRetry is how long a log whose rotation failed (its directory no
+// longer writable, an append-only file) grows past MaxBytes before the
+// next try: trying again at every write would leave a byte of room each
+// time, and the program's output would crawl.
+const rotateRetry = 10 * time.Second
 
 // openLocked opens Path for writing at its end, creating it with the usual
 // log mode (lumberjack keeps an existing file's mode across rotations). It
@@ -274,7 +283,7 @@ func (s *Sink) rotateLocked() {
 	} else {
 		// lumberjack names backups to the millisecond; two rotations in one
 		// millisecond would overwrite a backup.
-		if wait := s.rotateAfter - monoNow(); wait > 0 {
+		if wait := s.rotateAfter - monoNow(); wait > 0 && !s.rotateFailed {
 			time.Sleep(wait)
 		}
 		if s.lj == nil {
@@ -290,8 +299,11 @@ func (s *Sink) rotateLocked() {
 		}
 		s.rotateAfter = monoNow() + time.Millisecond
 	}
+	s.rotateFailed = err != nil
 	if err != nil {
-		s.warnLocked("cannot rotate log", err)
+		s.rotateAfter = monoNow() + rotateRetry
+		s.warnLocked("cannot rotate log; it grows past logfile_maxbytes until a rotation succeeds", err)
+		return
 	}
 	s.rotations.Add(1)
 }
@@ -397,8 +409,9 @@ func truncateNoFollow(path string) error {
 // can write into dir, when a root daemon's log directory is writable by
 // another user: a link that user plants in the middle of the rotation
 // then reaches nothing that user could not write anyway. The identity is
-// the directory's owner, or nobody when the directory is writable by
-// group or others.
+// the directory's owner (nobody for root), with the directory's group
+// when that group may write it (a setgid log directory of group adm), or
+// nobody when others may.
 func asDirWriter(dir string, fn func() error) error {
 	if os.Geteuid() != 0 {
 		return fn()
@@ -409,8 +422,12 @@ func asDirWriter(dir string, fn func() error) error {
 	}
 	uid, gid := int(st.Uid), int(st.Gid)
 	switch {
-	case st.Mode&0o022 != 0 && st.Mode&syscall.S_ISVTX == 0:
+	case st.Mode&0o002 != 0 && st.Mode&syscall.S_ISVTX == 0:
 		uid, gid = nobody, nobody
+	case st.Mode&0o020 != 0 && st.Mode&syscall.S_ISVTX == 0:
+		if uid == 0 {
+			uid = nobody // the group's members, not root, may plant links
+		}
 	case uid == 0:
 		return fn() // only root can write it
 	}

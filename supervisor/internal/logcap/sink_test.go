@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -388,6 +389,62 @@ func TestSink_RotationRunsAsTheDirectorysWriter(t *testing.T) {
 	s.Close()
 	if backups, _ := filepath.Glob(filepath.Join(dir, "web-*.log")); len(backups) != 2 {
 		t.Errorf("backups after two rotations in nobody's directory: %v", backups)
+	}
+}
+
+// TestSink_RotatesInAGroupWritableDirectory: a root-owned log directory
+// its group may write (a setgid directory of group adm) rotates as a
+// member of that group would, not as nobody, who may not write it.
+func TestSink_RotatesInAGroupWritableDirectory(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: only a root daemon changes identity to rotate")
+	}
+	parent := t.TempDir()
+	os.Chmod(parent, 0o755)
+	os.Chmod(filepath.Dir(parent), 0o755)
+	dir := filepath.Join(parent, "logs")
+	os.Mkdir(dir, 0o775)
+	os.Chmod(dir, 0o775|os.ModeSetgid)
+	s := NewSink(filepath.Join(dir, "web.log"), 100, 3, nil)
+	s.Write(bytes.Repeat([]byte("x"), 250))
+	s.Close()
+	if backups, _ := filepath.Glob(filepath.Join(dir, "web-*.log")); len(backups) != 2 || s.Rotations() != 2 {
+		t.Errorf("backups after two rotations in a group-writable directory: %v (%d counted)", backups, s.Rotations())
+	}
+}
+
+// TestSink_FailedRotationDoesNotThrottle: a rotation that fails while the
+// file can still be written (its directory no longer writable by the
+// rotation's identity) leaves the file growing past MaxBytes until the
+// next try, instead of a try, and one byte of room, per byte: every byte
+// is written at once, and no rotation is counted.
+func TestSink_FailedRotationDoesNotThrottle(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: root writes the file the rotation may not rename")
+	}
+	parent := t.TempDir()
+	os.Chmod(parent, 0o755)
+	os.Chmod(filepath.Dir(parent), 0o755)
+	dir := filepath.Join(parent, "logs")
+	os.Mkdir(dir, 0o755)
+	path := filepath.Join(dir, "web.log")
+	os.WriteFile(path, bytes.Repeat([]byte("o"), 200), 0o644)
+	os.Chown(dir, 12345, 12345)
+	os.Chmod(dir, 0o555) // its owner may not rename in it
+	log := &bytes.Buffer{}
+	s := NewSink(path, 100, 3, slog.New(slog.NewTextHandler(log, nil)))
+	for range 100 {
+		s.Write(bytes.Repeat([]byte("x"), 100))
+	}
+	s.Close()
+	if st, _ := os.Stat(path); st.Size() != 200+100*100 {
+		t.Errorf("log is %d bytes, want all %d", st.Size(), 200+100*100)
+	}
+	if s.Rotations() != 0 || s.Dropped() != 0 {
+		t.Errorf("%d rotations counted, %d bytes dropped; want none of either", s.Rotations(), s.Dropped())
+	}
+	if !strings.Contains(log.String(), "cannot rotate log") {
+		t.Errorf("the failed rotation is not logged:\n%s", log)
 	}
 }
 
