@@ -61,10 +61,8 @@ func (r *Runtime) takeHeldPipes() {
 // resolve proves a journal entry's process is still the one recorded (or
 // finds the child of a spawn whose pid was not recorded yet) and keeps it
 // for Adopt. An entry whose process is gone stays, so the engine learns
-// that it ended while no daemon ran; if two entries name one process, the
-// survivor is the one whose leader was not reaped (a replacement started
-// before its predecessor's stop may have ended first), else the newer,
-// and the other is stopped.
+// that it ended while no daemon ran; if two entries name one process, one
+// survives (survivorOf) and the other is stopped.
 func (r *Runtime) resolve(e *journalEntry) {
 	if e.Pid == 0 && e.Ended {
 		// Reaped before its pid was recorded: a process found by its
@@ -88,13 +86,28 @@ func (r *Runtime) resolve(e *journalEntry) {
 		}
 	}
 	if prev := r.survivors[e.Name]; prev != nil {
-		other := prev
-		if prev.Ended != e.Ended && e.Ended || prev.Ended == e.Ended && prev.ID > e.ID {
-			other, e = e, prev
-		}
+		keep, other := survivorOf(prev, e)
 		r.stopLeftover(other)
+		e = keep
 	}
 	r.survivors[e.Name] = e
+}
+
+// survivorOf decides between two entries of one process, a replacement
+// started before its predecessor's stop (start_before_stop) and that
+// predecessor: the one whose leader was not reaped; else the predecessor,
+// unless its stop had begun: until the replacement was ready the
+// predecessor served, and the replacement, cut short, may never be.
+func survivorOf(a, b *journalEntry) (keep, other *journalEntry) {
+	older, newer := a, b
+	if a.ID > b.ID {
+		older, newer = b, a
+	}
+	switch {
+	case older.Ended != newer.Ended && older.Ended, older.Ended == newer.Ended && older.Stopping:
+		return newer, older
+	}
+	return older, newer
 }
 
 // findByPipes finds the leader of a process group holding one of the pipes

@@ -241,3 +241,64 @@ func TestRuntime_LiveEntryOutranksAnEndedOne(t *testing.T) {
 		t.Errorf("survivor %+v, want the live entry %d", e, old)
 	}
 }
+
+// TestRuntime_ReplacementCutShortLeavesThePredecessor: a daemon killed
+// while a replacement (start_before_stop) was getting ready leaves two
+// live processes of one program; the predecessor, which served, is
+// adopted and the replacement stopped, unless the predecessor's stop had
+// begun (the replacement was ready).
+func TestRuntime_ReplacementCutShortLeavesThePredecessor(t *testing.T) {
+	for _, stopping := range []bool{false, true} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "state.json")
+		f, _, _, _ := openStateFile(path, proc.BootID(), quietLogger())
+		spec := &supervisor.ProcessSpec{Group: "web", Name: "web", StopSignal: syscall.SIGTERM, StopWait: time.Second}
+		var ids []uint64
+		var ended []chan struct{}
+		for range 2 {
+			c := exec.Command("/bin/sleep", "1000")
+			c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer c.Process.Kill()
+			done := make(chan struct{})
+			go func() { c.Wait(); close(done) }()
+			st, err := proc.ReadStat(c.Process.Pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := f.newID()
+			f.spawning(id, spec, "", nil, 0, "")
+			f.started(id, c.Process.Pid, st.StartTime, time.Now())
+			ids, ended = append(ids, id), append(ended, done)
+		}
+		if stopping {
+			f.stopping(ids[0], false)
+		}
+		f.close()
+
+		r := New(dir, quietLogger())
+		if err := r.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		want, other := 0, 1
+		if stopping {
+			want, other = 1, 0
+		}
+		if e := r.survivors["web"]; e == nil || e.ID != ids[want] {
+			t.Errorf("stopping=%v: survivor %+v, want entry %d", stopping, e, ids[want])
+		}
+		select {
+		case <-ended[other]:
+		case <-time.After(10 * time.Second):
+			t.Errorf("stopping=%v: the other process was not stopped", stopping)
+		}
+		select {
+		case <-ended[want]:
+			t.Errorf("stopping=%v: the survivor was stopped", stopping)
+		default:
+		}
+		r.Close()
+	}
+}
