@@ -34,7 +34,7 @@ func TestKanoKonnect(t *testing.T) {
 		`"/var/log/ctlsup"`, `"`+filepath.Join(dir, "log")+`"`,
 		`"/run/ctlsup/ctlsup.sock"`, `"`+filepath.Join(dir, "ctl.sock")+`"`,
 		`"/run/ctlsup"`, `"`+filepath.Join(dir, "state")+`"`,
-		"/srv/kano_konnect/shared/env/bin/uwsgi --master --http-socket fd://3 --wsgi-file kano_konnect/kano_konnect/wsgi.py --hook-master-start 'unix_signal:15 gracefully_kill_them_all'", standIn,
+		"/srv/kano_konnect/shared/env/bin/uwsgi --master --http-socket fd://3 --wsgi-file kano_konnect/kano_konnect/wsgi.py --need-app --hook-master-start 'unix_signal:15 gracefully_kill_them_all'", standIn,
 		`"0.0.0.0:9090"`, `"`+port+`"`,
 
 		"/srv/kano_konnect/shared/env/bin/celery -A kano_konnect worker --loglevel=INFO", "/bin/sleep 1001",

@@ -57,7 +57,7 @@ func TestExamples_CTS(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]string{
-		"jordan:gunicorn":         "/var/www/cts/env/bin/gunicorn cts.wsgi:application --bind 127.0.0.1:8003 --workers 3 | /var/www/cts/log/jordan/gunicorn.log | cts.settings.jordan",
+		"jordan:gunicorn":         "/var/www/cts/env/bin/gunicorn cts.wsgi:application --preload --bind 127.0.0.1:8003 --workers 3 | /var/www/cts/log/jordan/gunicorn.log | cts.settings.jordan",
 		"turkey:celery-worker_01": "/var/www/cts/env/bin/celery -A cts worker --loglevel=INFO -n turkey-1@%h | /var/www/cts/log/turkey/celery-worker_01.log | cts.settings.turkey",
 	} {
 		if procs[name] != want {
