@@ -224,6 +224,7 @@ const consoleFlush = time.Second
 func (r *Runtime) daemonConsole(fd int) *logcap.Console {
 	r.consolesOnce.Do(func() {
 		r.consoles = [2]*logcap.Console{logcap.NewQueuedConsole(os.Stdout), logcap.NewQueuedConsole(os.Stderr)}
+		r.consoles[0].Log, r.consoles[1].Log = r.Logger, r.Logger
 	})
 	return r.consoles[fd-1]
 }

@@ -3,6 +3,7 @@ package logcap
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,30 +12,47 @@ import (
 // Console is a shared terminal or pipe that several processes write to,
 // line by line, each line behind its process's prefix.
 type Console struct {
+	// Log, if set, is told (at most once a minute) that lines are dropped.
+	Log *slog.Logger
+
 	mu sync.Mutex
 	w  io.Writer
 
 	// A queued console's lines wait in a backlog that a goroutine writes,
 	// so that a console nobody reads (a full pipe) stalls no program's
-	// pump and no lock of the daemon's; beyond consoleBacklog bytes, lines
-	// are dropped and counted.
-	queued  bool
-	backlog [][]byte
-	size    int
-	writing bool          // the goroutine runs
-	drained chan struct{} // closed when the backlog is written; made by Flush
+	// pump and no lock of the daemon's for long. A reader slower than a
+	// burst is waited for, as a terminal is: a line that does not fit
+	// waits for room while the writer makes progress. One that has made
+	// none for consoleStall is stalled, and lines are dropped and counted
+	// until it writes again.
+	queued    bool
+	backlog   [][]byte
+	size      int
+	writing   bool          // the goroutine runs
+	drained   chan struct{} // closed when the backlog is written; made by Flush
+	lastWrite time.Time     // when the goroutine started or last wrote
+	stalled   bool
+	warnAfter time.Time
 }
 
-// consoleBacklog bounds what a queued console holds for a slow reader.
-const consoleBacklog = 1 << 20
+const (
+	// consoleBacklog bounds what a queued console holds for a slow reader.
+	consoleBacklog = 1 << 20
+	// consoleStall is how long a writer that makes no progress is waited
+	// for before lines are dropped.
+	consoleStall = time.Second
+	// pipeBuf is what a pipe keeps whole among other writers' writes
+	// (PIPE_BUF): lines are written together up to it.
+	pipeBuf = 4096
+)
 
 // NewConsole returns a console writing to w as lines come (a terminal
 // for a foreground run).
 func NewConsole(w io.Writer) *Console { return &Console{w: w} }
 
 // NewQueuedConsole returns a console whose writes to w never block the
-// writer: the daemon's own stdout or stderr, which may be a pipe that
-// stops being read.
+// writer for long: the daemon's own stdout or stderr, which may be a pipe
+// that stops being read.
 func NewQueuedConsole(w io.Writer) *Console { return &Console{w: w, queued: true} }
 
 // put writes (or queues) one line behind its prefix; false means it was
@@ -48,22 +66,34 @@ func (c *Console) put(prefix string, line []byte) bool {
 		return true
 	}
 	n := len(prefix) + len(line)
-	if c.size+n > consoleBacklog {
-		return false
+	for c.size > 0 && c.size+n > consoleBacklog {
+		if c.stalled || time.Since(c.lastWrite) > consoleStall {
+			c.stalled = true
+			if now := time.Now(); c.Log != nil && now.After(c.warnAfter) {
+				c.warnAfter = now.Add(time.Minute)
+				// Not under the lock: the daemon's log may be this stalled pipe.
+				go c.Log.Warn("the daemon's standard output or error is not being read: dropping programs' lines logged there")
+			}
+			return false
+		}
+		c.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		c.mu.Lock()
 	}
 	b := make([]byte, 0, n)
 	c.backlog = append(c.backlog, append(append(b, prefix...), line...))
 	c.size += n
 	if !c.writing {
-		c.writing = true
+		c.writing, c.lastWrite = true, time.Now()
 		go c.writeBacklog()
 	}
 	return true
 }
 
-// writeBacklog writes the backlog a line at a time (a pipe keeps a write
-// of up to 4 KiB whole among other writers') until it is empty.
+// writeBacklog writes the backlog until it is empty, whole lines
+// together up to pipeBuf bytes a write (a longer line alone).
 func (c *Console) writeBacklog() {
+	var buf []byte
 	for {
 		c.mu.Lock()
 		if len(c.backlog) == 0 {
@@ -75,12 +105,19 @@ func (c *Console) writeBacklog() {
 			c.mu.Unlock()
 			return
 		}
-		line := c.backlog[0]
-		c.backlog[0] = nil
-		c.backlog = c.backlog[1:]
-		c.size -= len(line)
+		buf = buf[:0]
+		for len(c.backlog) > 0 && (len(buf) == 0 || len(buf)+len(c.backlog[0]) <= pipeBuf) {
+			line := c.backlog[0]
+			c.backlog[0] = nil
+			c.backlog = c.backlog[1:]
+			c.size -= len(line)
+			buf = append(buf, line...)
+		}
 		c.mu.Unlock()
-		c.w.Write(line) // an error (EPIPE) drops the line: nothing else to do with it
+		c.w.Write(buf) // an error (EPIPE) drops the lines: nothing else to do with them
+		c.mu.Lock()
+		c.lastWrite, c.stalled = time.Now(), false
+		c.mu.Unlock()
 	}
 }
 
@@ -141,12 +178,13 @@ func (p *Prefixed) Write(b []byte) (int, error) {
 	if len(p.partial) == 0 {
 		p.partial = nil // not the whole of a long line's buffer kept behind
 	}
-	p.written.Add(int64(len(b)))
 	return len(b), nil
 }
 
 func (p *Prefixed) emit(line []byte) {
-	if !p.Console.put(p.Prefix(), line) {
+	if p.Console.put(p.Prefix(), line) {
+		p.written.Add(int64(len(line)))
+	} else {
 		p.dropped.Add(int64(len(line)))
 	}
 }

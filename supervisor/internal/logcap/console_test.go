@@ -77,7 +77,55 @@ func TestQueuedConsole_NeverBlocksTheWriter(t *testing.T) {
 	w.mu.Lock()
 	written := int64(w.got.Len())
 	w.mu.Unlock()
-	if written+p.Dropped() != 2048*int64(len(line)) || written > consoleBacklog+int64(len(line)) {
-		t.Errorf("written %d + dropped %d, want the 2 MiB, at most the backlog (and the line being written) written", written, p.Dropped())
+	if written+p.Dropped() != 2048*int64(len(line)) || written > consoleBacklog+int64(max(pipeBuf, len(line))) {
+		t.Errorf("written %d + dropped %d, want the 2 MiB, at most the backlog (and the lines being written) written", written, p.Dropped())
+	}
+	if p.Written() != written {
+		t.Errorf("%d bytes counted as written, %d were", p.Written(), written)
+	}
+}
+
+// slowWriter takes its time over each write, as a reader of the daemon's
+// stdout that is slower than a program's burst, and counts the writes.
+type slowWriter struct {
+	mu     sync.Mutex
+	got    bytes.Buffer
+	writes int
+}
+
+func (w *slowWriter) Write(b []byte) (int, error) {
+	time.Sleep(20 * time.Microsecond)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes++
+	return w.got.Write(b)
+}
+
+// TestQueuedConsole_WaitsForASlowReader: a burst larger than the backlog
+// (a traceback flood, a start-up burst) reaches a reader that is slower
+// than it but reads: nothing is dropped, and lines go out together, whole,
+// a pipe's atomic write at a time.
+func TestQueuedConsole_WaitsForASlowReader(t *testing.T) {
+	w := &slowWriter{}
+	c := NewQueuedConsole(w)
+	p := &Prefixed{Console: c, Prefix: func() string { return "web | " }}
+	line := []byte("0123456789abcdefghijklmnopqrstuvwxyz\n")
+	const lines = 4 * consoleBacklog / 37
+	for range lines {
+		p.Write(line)
+	}
+	c.Flush(30 * time.Second)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if p.Dropped() != 0 || w.got.Len() != lines*(len(line)+len("web | ")) {
+		t.Errorf("%d bytes dropped, %d written; want all %d lines", p.Dropped(), w.got.Len(), lines)
+	}
+	if w.writes > lines/50 {
+		t.Errorf("%d writes for %d lines: not batched", w.writes, lines)
+	}
+	for _, l := range strings.SplitAfter(w.got.String(), "\n") {
+		if l != "" && l != "web | "+string(line) {
+			t.Fatalf("a line came out cut or mixed: %q", l)
+		}
 	}
 }
