@@ -135,9 +135,15 @@ func (c *Capture) read(fd int, s Stream, stream string) (*reader, error) {
 		r.keeper, r.id = c.Keeper, PipeID(st.Ino, stream, c.Name)
 		c.Keeper.Store(r.id, fd)
 	}
+	if sink, ok := s.(*Sink); ok {
+		sink.attach()
+	}
 	if err := c.Hub.poller.watch(r); err != nil {
 		if r.keeper != nil {
 			r.keeper.Drop(r.id)
+		}
+		if sink, ok := s.(*Sink); ok {
+			sink.detach()
 		}
 		return nil, err
 	}

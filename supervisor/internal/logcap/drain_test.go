@@ -231,3 +231,39 @@ func TestDrain_FirstWarningCountsTheLoss(t *testing.T) {
 		t.Errorf("dropped %d, want 10", s.Dropped())
 	}
 }
+
+// TestDrain_ClosesTheLogOnceNothingWrites: once every pipe writing into a
+// log is at EOF (the program stopped, and what it left), the log file is
+// closed, as supervisord closes a stopped program's: deleting it frees
+// the disk. The next output opens it again.
+func TestDrain_ClosesTheLogOnceNothingWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.log")
+	s, c, w := attach(t, path)
+	defer c.Close()
+	w.Write([]byte("first\n"))
+	waitWritten(t, s, 6)
+	w.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		open := s.f != nil
+		s.mu.Unlock()
+		if !open {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the log is still open after its only pipe reached EOF")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	pp, err := c.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp.Stdout.Write([]byte("second\n"))
+	pp.Stdout.Close()
+	waitWritten(t, s, 13)
+	if b, _ := os.ReadFile(path); string(b) != "first\nsecond\n" {
+		t.Errorf("log %q, want both spawns' lines", b)
+	}
+}

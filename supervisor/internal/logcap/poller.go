@@ -318,9 +318,10 @@ func (r *reader) finish(err error) {
 	if f, ok := r.s.(interface{ Flush() }); ok {
 		f.Flush()
 	}
-	if err != io.EOF {
-		if sink, ok := r.s.(*Sink); ok && sink.Log != nil {
+	if sink, ok := r.s.(*Sink); ok {
+		if err != io.EOF && sink.Log != nil {
 			sink.Log.Warn("log pipe read failed", "path", sink.Path, "err", err)
 		}
+		sink.detach()
 	}
 }

@@ -58,6 +58,26 @@ type Sink struct {
 
 	hub  *Hub // the hub sharing it (in hub.sinks under its clean Path), nil for a sink of its own
 	refs int  // OpenSinks not yet closed; guarded by hub.mu
+	// pipes is how many pipes not yet at EOF write into it: once none
+	// does (the program stopped, and what it left), the file is closed,
+	// as supervisord closes a stopped program's log: deleting it frees
+	// the disk, and its file system can be unmounted. The next output
+	// opens it again.
+	pipes int
+}
+
+func (s *Sink) attach() {
+	s.mu.Lock()
+	s.pipes++
+	s.mu.Unlock()
+}
+
+func (s *Sink) detach() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pipes--; s.pipes == 0 {
+		s.closeLocked()
+	}
 }
 
 // clockStart is the origin of monoNow.
