@@ -20,27 +20,27 @@ type Console struct {
 
 	// A queued console's lines wait in a backlog that a goroutine writes,
 	// so that a console nobody reads (a full pipe) stalls no program's
-	// pump and no lock of the daemon's for long. A reader slower than a
-	// burst is waited for, as a terminal is: a line that does not fit
-	// waits for room while the writer makes progress. One that has made
-	// none for consoleStall is stalled, and lines are dropped and counted
-	// until it writes again.
+	// pump and no lock of the daemon's for long: a line that does not fit
+	// waits up to consoleWait for room (a reader that keeps up with a
+	// burst frees it in microseconds), then it and the lines after it are
+	// dropped and counted, until the writer has written again.
 	queued    bool
 	backlog   [][]byte
 	size      int
 	writing   bool          // the goroutine runs
 	drained   chan struct{} // closed when the backlog is written; made by Flush
-	lastWrite time.Time     // when the goroutine started or last wrote
-	stalled   bool
+	stalled   bool          // a line found no room: drop until the next write
 	warnAfter time.Time
 }
 
 const (
 	// consoleBacklog bounds what a queued console holds for a slow reader.
 	consoleBacklog = 1 << 20
-	// consoleStall is how long a writer that makes no progress is waited
-	// for before lines are dropped.
-	consoleStall = time.Second
+	// consoleWait is how long a line waits for room in a full backlog. Its
+	// caller holds the pipe's reader (and the hub's gate, which an upgrade
+	// waits for): after one such wait, lines are dropped at once until the
+	// writer makes progress.
+	consoleWait = 100 * time.Millisecond
 	// pipeBuf is what a pipe keeps whole among other writers' writes
 	// (PIPE_BUF): lines are written together up to it.
 	pipeBuf = 4096
@@ -66,8 +66,8 @@ func (c *Console) put(prefix string, line []byte) bool {
 		return true
 	}
 	n := len(prefix) + len(line)
-	for c.size > 0 && c.size+n > consoleBacklog {
-		if c.stalled || time.Since(c.lastWrite) > consoleStall {
+	for waited := time.Duration(0); c.size > 0 && c.size+n > consoleBacklog; waited += time.Millisecond {
+		if c.stalled || waited >= consoleWait {
 			c.stalled = true
 			if now := time.Now(); c.Log != nil && now.After(c.warnAfter) {
 				c.warnAfter = now.Add(time.Minute)
@@ -84,7 +84,7 @@ func (c *Console) put(prefix string, line []byte) bool {
 	c.backlog = append(c.backlog, append(append(b, prefix...), line...))
 	c.size += n
 	if !c.writing {
-		c.writing, c.lastWrite = true, time.Now()
+		c.writing = true
 		go c.writeBacklog()
 	}
 	return true
@@ -116,7 +116,7 @@ func (c *Console) writeBacklog() {
 		c.mu.Unlock()
 		c.w.Write(buf) // an error (EPIPE) drops the lines: nothing else to do with them
 		c.mu.Lock()
-		c.lastWrite, c.stalled = time.Now(), false
+		c.stalled = false
 		c.mu.Unlock()
 	}
 }
