@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 	"gopkg.in/natefinch/lumberjack.v2"
@@ -441,10 +442,19 @@ func asDirWriter(dir string, fn func() error) error {
 		return fn()
 	}
 	uid, gid := int(st.Uid), int(st.Gid)
+	sticky := st.Mode&syscall.S_ISVTX != 0
 	switch {
-	case st.Mode&0o002 != 0 && st.Mode&syscall.S_ISVTX == 0:
+	case sticky && st.Mode&0o022 != 0 && (st.Mode&0o002 == 0 || !symlinksProtected()):
+		// Only a file's owner may rename it there, so no other identity
+		// can rotate root's log, and only the kernel's protected_symlinks
+		// (world-writable sticky directories only) keeps root from
+		// following a link planted in the middle of the rotation.
+		return fmt.Errorf("%s is writable by others and sticky: rotating as root there could follow a planted link", dir)
+	case sticky && uid == 0:
+		return fn() // /tmp: the kernel does not follow others' links for root
+	case st.Mode&0o002 != 0:
 		uid, gid = nobody, nobody
-	case st.Mode&0o020 != 0 && st.Mode&syscall.S_ISVTX == 0:
+	case st.Mode&0o020 != 0:
 		if uid == 0 {
 			uid = nobody // the group's members, not root, may plant links
 		}
@@ -454,22 +464,43 @@ func asDirWriter(dir string, fn func() error) error {
 	return withFSID(uid, gid, fn)
 }
 
+// symlinksProtected reports whether the kernel follows no link in a
+// world-writable sticky directory for anyone but the link's owner or the
+// directory's (fs.protected_symlinks, on by default).
+func symlinksProtected() bool {
+	b, err := os.ReadFile("/proc/sys/fs/protected_symlinks")
+	return err == nil && len(b) > 0 && b[0] == '1'
+}
+
 // nobody is the overflow uid and gid.
 const nobody = 65534
 
 // withFSID runs fn on one thread whose file system uid and gid are uid
-// and gid: setfsuid(2) is per thread, and leaving the root identity drops
+// and gid, with no supplementary group (the daemon's, root's own, would
+// reach files no user of the directory may write): setfsuid(2), and the
+// raw setgroups(2), are per thread, and leaving the root identity drops
 // the file capabilities (CAP_DAC_OVERRIDE, CAP_CHOWN, ...) with it. A
 // thread whose identity cannot be restored is never given back to the
 // runtime: it ends with the goroutine.
 func withFSID(uid, gid int, fn func() error) error {
 	runtime.LockOSThread()
+	groups := make([]uint32, 1024)
+	n, _, errno := syscall.RawSyscall(syscall.SYS_GETGROUPS, uintptr(len(groups)), uintptr(unsafe.Pointer(&groups[0])), 0)
+	if errno != 0 {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("getgroups: %w", errno)
+	}
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_SETGROUPS, 0, 0, 0); errno != 0 {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("setgroups: %w", errno)
+	}
 	setfsgid(gid)
 	setfsuid(uid)
 	err := fn()
 	setfsuid(0)
 	setfsgid(0)
-	if currentFSUID() != 0 {
+	_, _, errno = syscall.RawSyscall(syscall.SYS_SETGROUPS, n, uintptr(unsafe.Pointer(&groups[0])), 0)
+	if currentFSUID() != 0 || errno != 0 {
 		return errors.Join(err, errors.New("cannot restore the file system identity"))
 	}
 	runtime.UnlockOSThread()

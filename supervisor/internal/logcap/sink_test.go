@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // lines returns n bytes of unique, numbered lines.
@@ -410,6 +411,63 @@ func TestSink_RotatesInAGroupWritableDirectory(t *testing.T) {
 	s.Close()
 	if backups, _ := filepath.Glob(filepath.Join(dir, "web-*.log")); len(backups) != 2 || s.Rotations() != 2 {
 		t.Errorf("backups after two rotations in a group-writable directory: %v (%d counted)", backups, s.Rotations())
+	}
+}
+
+// TestSink_RotationDropsSupplementaryGroups: the identity a rotation runs
+// with has no supplementary group (root's own would reach files that no
+// user of the directory may write), and the thread gets them back after.
+func TestSink_RotationDropsSupplementaryGroups(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: only a root daemon changes identity to rotate")
+	}
+	// This thread gets a supplementary group (adm), as a daemon started
+	// from a root shell has some; setgroups(2) itself is per thread.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	adm := []uint32{4}
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_SETGROUPS, 1, uintptr(unsafe.Pointer(&adm[0])), 0); errno != 0 {
+		t.Fatal(errno)
+	}
+	defer syscall.RawSyscall(syscall.SYS_SETGROUPS, 0, 0, 0)
+	var inside []int
+	err := withFSID(nobody, nobody, func() error {
+		var err error
+		inside, err = syscall.Getgroups()
+		return err
+	})
+	if err != nil || len(inside) != 0 {
+		t.Errorf("groups while rotating: %v (%v), want none", inside, err)
+	}
+	if after, _ := syscall.Getgroups(); !slices.Equal(after, []int{4}) {
+		t.Errorf("groups %v after a rotation, [4] before", after)
+	}
+}
+
+// TestSink_NoRotationInAStickyDirectoryOthersWrite: in a sticky directory
+// others may write (a group's, where the kernel does not guard links) no
+// identity but root can rename root's log, and root could follow a link
+// planted in the middle of the rotation: the log is not rotated, and
+// says so.
+func TestSink_NoRotationInAStickyDirectoryOthersWrite(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: only a root daemon changes identity to rotate")
+	}
+	parent := t.TempDir()
+	os.Chmod(parent, 0o755)
+	os.Chmod(filepath.Dir(parent), 0o755)
+	dir := filepath.Join(parent, "logs")
+	os.Mkdir(dir, 0o775)
+	os.Chmod(dir, 0o775|os.ModeSticky)
+	log := &bytes.Buffer{}
+	s := NewSink(filepath.Join(dir, "web.log"), 100, 3, slog.New(slog.NewTextHandler(log, nil)))
+	s.Write(bytes.Repeat([]byte("x"), 250))
+	s.Close()
+	if backups, _ := filepath.Glob(filepath.Join(dir, "web-*.log")); len(backups) != 0 || s.Rotations() != 0 {
+		t.Errorf("rotated in a sticky group-writable directory: %v", backups)
+	}
+	if !strings.Contains(log.String(), "sticky") {
+		t.Errorf("the refusal is not said:\n%s", log)
 	}
 }
 
