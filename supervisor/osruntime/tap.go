@@ -36,6 +36,10 @@ func (t *tap) Write(b []byte) (int, error) {
 	return t.inner.Write(b)
 }
 
+// Unwrap is the logged stream, whose log file logcap closes once no pipe
+// writes into it.
+func (t *tap) Unwrap() logcap.Stream { return t.inner }
+
 func (t *tap) Reopen() error { return t.call(logcap.Stream.Reopen) }
 func (t *tap) Clear() error  { return t.call(logcap.Stream.Clear) }
 func (t *tap) Close() error  { return t.call(logcap.Stream.Close) }

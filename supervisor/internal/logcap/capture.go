@@ -135,16 +135,14 @@ func (c *Capture) read(fd int, s Stream, stream string) (*reader, error) {
 		r.keeper, r.id = c.Keeper, PipeID(st.Ino, stream, c.Name)
 		c.Keeper.Store(r.id, fd)
 	}
-	if sink, ok := s.(*Sink); ok {
-		sink.attach()
+	if r.sink = sinkOf(s); r.sink != nil {
+		r.sink.attach()
 	}
 	if err := c.Hub.poller.watch(r); err != nil {
 		if r.keeper != nil {
 			r.keeper.Drop(r.id)
 		}
-		if sink, ok := s.(*Sink); ok {
-			sink.detach()
-		}
+		r.detach()
 		return nil, err
 	}
 	c.mu.Lock()
@@ -152,6 +150,22 @@ func (c *Capture) read(fd int, s Stream, stream string) (*reader, error) {
 	c.readers = append(c.readers, r)
 	c.mu.Unlock()
 	return r, nil
+}
+
+// sinkOf is the log file a stream writes into, if any: the stream itself,
+// or what a wrapper (one that hands the engine the bytes too) unwraps to.
+func sinkOf(s Stream) *Sink {
+	for s != nil {
+		switch x := s.(type) {
+		case *Sink:
+			return x
+		case interface{ Unwrap() Stream }:
+			s = x.Unwrap()
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // Adopt pumps a read end a previous daemon left (from the fd holder, or

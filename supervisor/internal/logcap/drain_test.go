@@ -237,8 +237,29 @@ func TestDrain_FirstWarningCountsTheLoss(t *testing.T) {
 // closed, as supervisord closes a stopped program's: deleting it frees
 // the disk. The next output opens it again.
 func TestDrain_ClosesTheLogOnceNothingWrites(t *testing.T) {
+	for _, wrapped := range []bool{false, true} {
+		t.Run(fmt.Sprint("wrapped=", wrapped), func(t *testing.T) { testClosesTheLog(t, wrapped) })
+	}
+}
+
+// wrapper stands for a stream that hands the engine the bytes too (an
+// event listener's, PROCESS_LOG events') before its log file.
+type wrapper struct{ Stream }
+
+func (w wrapper) Unwrap() Stream { return w.Stream }
+
+func testClosesTheLog(t *testing.T, wrapped bool) {
 	path := filepath.Join(t.TempDir(), "p.log")
-	s, c, w := attach(t, path)
+	s := NewSink(path, 0, 0, nil)
+	c := &Capture{Stdout: s, Hub: testHub}
+	if wrapped {
+		c.Stdout = wrapper{s}
+	}
+	pp, err := c.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pp.Stdout
 	defer c.Close()
 	w.Write([]byte("first\n"))
 	waitWritten(t, s, 6)
@@ -256,7 +277,7 @@ func TestDrain_ClosesTheLogOnceNothingWrites(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	pp, err := c.Attach()
+	pp, err = c.Attach()
 	if err != nil {
 		t.Fatal(err)
 	}

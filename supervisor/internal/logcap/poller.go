@@ -174,6 +174,8 @@ type reader struct {
 	last     time.Time
 	finished atomic.Bool // at EOF, its descriptor closed
 	polling  atomic.Bool // pollBroken runs for it
+	sink     *Sink       // the log file it writes into, if any (see Sink.pipes)
+	detached atomic.Bool // the sink no longer counts it
 }
 
 // done reports whether the pipe has reached EOF.
@@ -318,10 +320,15 @@ func (r *reader) finish(err error) {
 	if f, ok := r.s.(interface{ Flush() }); ok {
 		f.Flush()
 	}
-	if sink, ok := r.s.(*Sink); ok {
-		if err != io.EOF && sink.Log != nil {
-			sink.Log.Warn("log pipe read failed", "path", sink.Path, "err", err)
-		}
-		sink.detach()
+	if err != io.EOF && r.sink != nil && r.sink.Log != nil {
+		r.sink.Log.Warn("log pipe read failed", "path", r.sink.Path, "err", err)
+	}
+	r.detach()
+}
+
+// detach tells the log file this pipe no longer writes into it, once.
+func (r *reader) detach() {
+	if r.sink != nil && r.detached.CompareAndSwap(false, true) {
+		r.sink.detach()
 	}
 }
