@@ -95,7 +95,7 @@ func (r *Runtime) resolve(e *journalEntry) {
 
 // survivorOf decides between two entries of one process, a replacement
 // started before its predecessor's stop (start_before_stop) and that
-// predecessor: the one whose leader was not reaped; else the predecessor,
+// predecessor: the one whose leader still runs; else the predecessor,
 // unless its stop had begun: until the replacement was ready the
 // predecessor served, and the replacement, cut short, may never be.
 func survivorOf(a, b *journalEntry) (keep, other *journalEntry) {
@@ -103,8 +103,11 @@ func survivorOf(a, b *journalEntry) (keep, other *journalEntry) {
 	if a.ID > b.ID {
 		older, newer = b, a
 	}
+	olderAlive := !older.Ended && (proc.Identity{Pid: older.Pid, StartTime: older.StartTime}).Alive()
+	newerAlive := !newer.Ended && (proc.Identity{Pid: newer.Pid, StartTime: newer.StartTime}).Alive()
 	switch {
-	case older.Ended != newer.Ended && older.Ended, older.Ended == newer.Ended && older.Stopping:
+	case olderAlive != newerAlive && newerAlive, // the predecessor ended (reaped, or unseen)
+		olderAlive == newerAlive && older.Stopping:
 		return newer, older
 	}
 	return older, newer
@@ -379,6 +382,7 @@ func (r *Runtime) takePendingExit(name string) (uint64, pendingExit, bool) {
 		latest = max(id, latest)
 	}
 	x, ok := r.exits[latest]
+	ok = ok && latest != 0
 	for id, x := range r.exits {
 		if x.Name == name {
 			delete(r.exits, id)

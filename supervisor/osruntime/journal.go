@@ -183,6 +183,10 @@ type stateFile struct {
 	lines     int
 	lastWarn  time.Time
 	suspended bool // a successor takes over: write nothing
+	// closed: the runtime closed; a record that comes later (a leftover's
+	// stop outliving it) is not written: rewriting the file would replace
+	// the next runtime's journal with this one's.
+	closed bool
 }
 
 // openStateFile reads what a previous daemon of this boot recorded and
@@ -282,6 +286,9 @@ func (f *stateFile) settleExitsOf(name string) {
 func (f *stateFile) record(r journalRecord) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
 	f.apply(r)
 	if f.suspended {
 		return // written whole when resumed
@@ -453,6 +460,7 @@ func (f *stateFile) suspend(on bool) {
 func (f *stateFile) close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.closed = true
 	if f.f == nil {
 		return nil
 	}

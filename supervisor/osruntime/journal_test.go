@@ -127,6 +127,22 @@ func TestStateFile_ExitPendingUntilDecided(t *testing.T) {
 	}
 }
 
+// TestStateFile_ClosedWritesNothing: a record that comes after the
+// runtime closed (a leftover's stop outliving it, into a reload) is not
+// written: it would replace the next runtime's journal with this one's.
+func TestStateFile_ClosedWritesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	f, _, _, _ := openStateFile(path, "b", quietLogger())
+	id := f.newID()
+	f.spawning(id, &supervisor.ProcessSpec{Group: "g", Name: "n"}, "", nil, 0, "")
+	f.close()
+	os.WriteFile(path, []byte("the next runtime's\n"), 0o600)
+	f.gone(id)
+	if b, _ := os.ReadFile(path); string(b) != "the next runtime's\n" {
+		t.Errorf("a closed journal wrote %q", b)
+	}
+}
+
 // TestStateFile_EntryOwnsItsPipes: an entry lives as long as its process;
 // the inodes a spawn passes sit beside the spawn's write ends (Runtime.Start
 // slices logcap.Pipes.Inodes), which an aliasing entry kept alive too.
@@ -246,59 +262,68 @@ func TestRuntime_LiveEntryOutranksAnEndedOne(t *testing.T) {
 // while a replacement (start_before_stop) was getting ready leaves two
 // live processes of one program; the predecessor, which served, is
 // adopted and the replacement stopped, unless the predecessor's stop had
-// begun (the replacement was ready).
+// begun (the replacement was ready) or the predecessor is dead.
 func TestRuntime_ReplacementCutShortLeavesThePredecessor(t *testing.T) {
-	for _, stopping := range []bool{false, true} {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "state.json")
-		f, _, _, _ := openStateFile(path, proc.BootID(), quietLogger())
-		spec := &supervisor.ProcessSpec{Group: "web", Name: "web", StopSignal: syscall.SIGTERM, StopWait: time.Second}
-		var ids []uint64
-		var ended []chan struct{}
-		for range 2 {
-			c := exec.Command("/bin/sleep", "1000")
-			c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			if err := c.Start(); err != nil {
-				t.Fatal(err)
+	for _, tc := range []struct {
+		name           string
+		stopping, dead bool
+		want           int // 0: the predecessor survives, 1: the replacement
+	}{
+		{"serving", false, false, 0},
+		{"stopping", true, false, 1},
+		{"dead", false, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			f, _, _, _ := openStateFile(filepath.Join(dir, "state.json"), proc.BootID(), quietLogger())
+			spec := &supervisor.ProcessSpec{Group: "web", Name: "web", StopSignal: syscall.SIGTERM, StopWait: time.Second}
+			var ids []uint64
+			var ended []chan struct{}
+			for i := range 2 {
+				c := exec.Command("/bin/sleep", "1000")
+				c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+				if err := c.Start(); err != nil {
+					t.Fatal(err)
+				}
+				defer c.Process.Kill()
+				done := make(chan struct{})
+				go func() { c.Wait(); close(done) }()
+				st, err := proc.ReadStat(c.Process.Pid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				id := f.newID()
+				f.spawning(id, spec, "", nil, 0, "")
+				f.started(id, c.Process.Pid, st.StartTime, time.Now())
+				ids, ended = append(ids, id), append(ended, done)
+				if i == 0 && tc.dead {
+					c.Process.Kill() // crashed, unseen by the daemon
+					<-done
+				}
 			}
-			defer c.Process.Kill()
-			done := make(chan struct{})
-			go func() { c.Wait(); close(done) }()
-			st, err := proc.ReadStat(c.Process.Pid)
-			if err != nil {
-				t.Fatal(err)
+			if tc.stopping {
+				f.stopping(ids[0], false)
 			}
-			id := f.newID()
-			f.spawning(id, spec, "", nil, 0, "")
-			f.started(id, c.Process.Pid, st.StartTime, time.Now())
-			ids, ended = append(ids, id), append(ended, done)
-		}
-		if stopping {
-			f.stopping(ids[0], false)
-		}
-		f.close()
+			f.close()
 
-		r := New(dir, quietLogger())
-		if err := r.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		want, other := 0, 1
-		if stopping {
-			want, other = 1, 0
-		}
-		if e := r.survivors["web"]; e == nil || e.ID != ids[want] {
-			t.Errorf("stopping=%v: survivor %+v, want entry %d", stopping, e, ids[want])
-		}
-		select {
-		case <-ended[other]:
-		case <-time.After(10 * time.Second):
-			t.Errorf("stopping=%v: the other process was not stopped", stopping)
-		}
-		select {
-		case <-ended[want]:
-			t.Errorf("stopping=%v: the survivor was stopped", stopping)
-		default:
-		}
-		r.Close()
+			r := New(dir, quietLogger())
+			if err := r.Open(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if e := r.survivors["web"]; e == nil || e.ID != ids[tc.want] {
+				t.Errorf("survivor %+v, want entry %d", e, ids[tc.want])
+			}
+			select {
+			case <-ended[1-tc.want]:
+			case <-time.After(10 * time.Second):
+				t.Errorf("the other process was not stopped")
+			}
+			select {
+			case <-ended[tc.want]:
+				t.Errorf("the survivor was stopped")
+			default:
+			}
+		})
 	}
 }
