@@ -79,6 +79,12 @@ func (s *Supervisor) RemoveGroup(ctx context.Context, name string) error {
 	// Committed: the group is gone from the tables, so its actors end
 	// whatever becomes of ctx.
 	s.shutdown(context.WithoutCancel(ctx), g.procs)
+	// The operator's stop that came before (supervisorctl update stops a
+	// group, then removes it) ends with the group: should it come back,
+	// after a restart of the daemon too, autostart decides.
+	for _, p := range g.procs {
+		s.rt.Hold(p.spec, nil)
+	}
 	s.keepSockets()
 	s.startPools()
 	s.emitGroup(false, name)

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -76,7 +77,9 @@ func clusterWait(holder, reason string) string {
 	case holder != "":
 		return clusterWaitText + ": held by " + holder
 	case reason != "":
-		return clusterWaitText + ": " + reason
+		// One line, as status shows every description: a service's error
+		// may span several.
+		return clusterWaitText + ": " + strings.Join(strings.Fields(reason), " ")
 	}
 	return clusterWaitText
 }

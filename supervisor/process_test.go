@@ -707,6 +707,41 @@ func TestSupervisor_ExitIsDecidedAfterWhatFollows(t *testing.T) {
 	})
 }
 
+// TestSupervisor_RemovingAGroupEndsItsStop: supervisorctl update stops a
+// group, then removes it: the stop's hold goes with the group, so that
+// the program, added back (after a restart of the daemon too), starts as
+// autostart says instead of staying STOPPED.
+func TestSupervisor_RemovingAGroupEndsItsStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		web := named("web", func(s *ProcessSpec) { s.StartSecs = 0 })
+		s := mustOpen(t, rt, web)
+		<-rt.spawns
+		if err := s.stopOne(context.Background(), "web", WaitForDone); err != nil {
+			t.Fatal(err)
+		}
+		if !rt.isHeld("web") {
+			t.Fatal("the operator's stop was not recorded")
+		}
+		if err := s.RemoveGroup(context.Background(), "web"); err != nil {
+			t.Fatal(err)
+		}
+		if rt.isHeld("web") {
+			t.Error("the removed group's stop is still recorded")
+		}
+		s.Close(context.Background())
+	})
+}
+
+// TestClusterWait_OneLine: a coordination service's error that spans
+// lines is shown on one, as every status description is.
+func TestClusterWait_OneLine(t *testing.T) {
+	got := clusterWait("", "failed to connect to `user=ctlsup database=postgres`:\n\t127.0.0.1:15432 (127.0.0.1): dial error")
+	if strings.ContainsAny(got, "\n\t") || !strings.HasSuffix(got, "`user=ctlsup database=postgres`: 127.0.0.1:15432 (127.0.0.1): dial error") {
+		t.Errorf("description %q", got)
+	}
+}
+
 // TestSupervisor_CloseReleasesHoldsFirst: a stop of the daemon (or a
 // reload) ends what operators stopped before it stops anything, so that
 // a daemon killed in the middle of it leaves its successor a fresh start,
