@@ -1,12 +1,16 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ctlsup/ctlsup/api/metrics"
@@ -28,10 +32,44 @@ func (m *Main) openCluster() error {
 	if err != nil {
 		return err
 	}
-	argv := []string{helper, c.Backend, c.Node, strconv.Itoa(int(c.TTL.Seconds()))}
+	token, err := clusterToken(m.Config.Daemon.StateDir)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	argv := []string{helper, c.Backend, cluster.HolderID(c.Node, token), strconv.Itoa(int(c.TTL.Seconds()))}
 	m.leases = cluster.New(cluster.NewRemote(argv, m.Logger), cluster.Config{Node: c.Node, TTL: c.TTL, Margin: c.Margin}, m.Logger)
 	m.Logger.Info("cluster leases", "backend", redactURL(c.Backend), "node", c.Node, "lease_ttl", c.TTL, "fence_margin", c.Margin)
 	return nil
+}
+
+// clusterToken is this daemon's part of its holder id, made once and kept
+// in its state directory: two daemons of one node name (two on one host,
+// machines cloned with their hostname) must not take each other's leases
+// for their own, but the daemon that follows one (after a crash or an
+// upgrade) must.
+func clusterToken(stateDir string) (string, error) {
+	path := filepath.Join(stateDir, "cluster-token")
+	if b, err := os.ReadFile(path); err == nil {
+		if t := strings.TrimSpace(string(b)); len(t) == 16 && strings.Trim(t, "0123456789abcdef") == "" {
+			return t, nil
+		}
+	}
+	raw := make([]byte, 8)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	t := hex.EncodeToString(raw)
+	tmp := path + ".tmp"
+	os.Remove(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.WriteString(t + "\n")
+	if err = errors.Join(err, f.Close()); err == nil {
+		err = os.Rename(tmp, path)
+	}
+	return t, err
 }
 
 func findLeaseHelper() (string, error) {

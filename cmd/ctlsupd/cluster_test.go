@@ -391,3 +391,39 @@ func TestCluster_OneBeatAcrossNodes(t *testing.T) {
 
 // ctlBinary is ctlsup, built by TestMain next to ctlsupd.
 func ctlBinary() string { return filepath.Join(filepath.Dir(daemonBinary), "ctlsup") }
+
+// TestCluster_TwoDaemonsOfOneNodeName: two daemons that share a node name
+// (two on one host with node unset, machines cloned with their hostname)
+// are two holders: the second does not take the first one's lease for
+// its own, and only one runs each beat.
+func TestCluster_TwoDaemonsOfOneNodeName(t *testing.T) {
+	server := testhelper.StartRedis(t)
+	c := newClusterTest(t, func(p string) string { return "redis://" + p + "/0" }, server.Addr)
+	a, twin := c.nodes[0], c.nodes[1]
+	b, _ := os.ReadFile(twin.config)
+	os.WriteFile(twin.config, []byte(strings.Replace(string(b), `node = "node-b"`, `node = "node-a"`, 1)), 0o644)
+	c.nodes = c.nodes[:2]
+	a.start(t)
+	settle := time.Duration(clusterTTL+10) * time.Second
+	for _, in := range []string{"turkey", "iraq"} {
+		if h := c.holder(in, settle); h != a {
+			t.Fatalf("%s's beat runs on %s, want %s", in, h.name, a.name)
+		}
+	}
+	twin.start(t)
+	waitUntil(t, "the twin waiting for the leases", twin.log, func() bool {
+		infos, _ := processInfos(twin.sock)
+		return len(infos) == 2 && strings.Contains(fmt.Sprint(infos), "waiting for the cluster lease: held by node-a")
+	})
+	time.Sleep(2 * time.Second) // renewals and polls of both
+	for _, in := range []string{"turkey", "iraq"} {
+		if h := c.holder(in, time.Second); h != a {
+			t.Errorf("%s's beat moved to the twin", in)
+		}
+		c.checkTicks(in)
+	}
+	for _, n := range c.nodes {
+		n.cmd.Process.Signal(syscall.SIGTERM)
+		n.cmd.Wait()
+	}
+}

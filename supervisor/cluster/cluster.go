@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -195,7 +196,24 @@ func (m *Manager) keepFor(ctx context.Context, key string, d time.Duration) (kep
 func (m *Manager) try(ctx context.Context, key string) (Attempt, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.opTimeout())
 	defer cancel()
-	return m.b.TryAcquire(ctx, key)
+	a, err := m.b.TryAcquire(ctx, key)
+	a.Holder, a.Previous = NodeOf(a.Holder), NodeOf(a.Previous)
+	return a, err
+}
+
+// HolderID is how a daemon holds leases: its node name, which two daemons
+// may share (two on one host, cloned machines), and a token of its own,
+// which its state directory keeps across its restarts and upgrades, so
+// that the daemon that follows it there takes its leases back.
+func HolderID(node, token string) string { return node + "#" + token }
+
+// NodeOf is the node name in a holder id (an id of an older ctlsupd is
+// the name alone).
+func NodeOf(holder string) string {
+	if i := strings.LastIndexByte(holder, '#'); i > 0 {
+		return holder[:i]
+	}
+	return holder
 }
 
 func (m *Manager) renew(ctx context.Context, keys []string) ([]string, error) {
