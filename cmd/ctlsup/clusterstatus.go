@@ -75,11 +75,13 @@ func matchesStatus(info any, names []string) bool {
 	return false
 }
 
+// fetchNode asks one server; one that cannot be reached is named by its
+// URL, which says which of several sockets on one host is down.
 func (m *Main) fetchNode(u string) nodeStatus {
 	r := nodeStatus{url: u, node: hostOf(u)}
 	c, err := client.New(u, m.Username, m.Password)
 	if err != nil {
-		r.err = err
+		r.err, r.node = err, u
 		return r
 	}
 	if ci, err := c.Call("ctlsup.getClusterInfo"); err == nil && fstr(ci, "node") != "" {
@@ -88,6 +90,9 @@ func (m *Main) fetchNode(u string) nodeStatus {
 	all, err := c.Call("supervisor.getAllProcessInfo")
 	if err != nil {
 		r.err = err
+		if r.node == hostOf(u) {
+			r.node = u
+		}
 		return r
 	}
 	r.infos = list(all)
