@@ -66,7 +66,10 @@ func (b *redisBackend) Renew(ctx context.Context, keys []string) ([]string, erro
 	pipe := b.cli.Pipeline()
 	cmds := make([]*redis.Cmd, len(keys))
 	for i, k := range keys {
-		cmds[i] = extend.Run(ctx, pipe, []string{redisKey(k)}, b.node, b.ttl.Milliseconds())
+		// EVAL, not EVALSHA: in a pipeline a NOSCRIPT (Redis restarted,
+		// SCRIPT FLUSH) comes back too late for go-redis to send the
+		// script, and the renewal would fail. The script is short.
+		cmds[i] = extend.Eval(ctx, pipe, []string{redisKey(k)}, b.node, b.ttl.Milliseconds())
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
