@@ -42,16 +42,24 @@ func (m *Main) openCluster() error {
 	return nil
 }
 
-// clusterToken is this daemon's part of its holder id, made once and kept
-// in its state directory: two daemons of one node name (two on one host,
-// machines cloned with their hostname) must not take each other's leases
-// for their own, but the daemon that follows one (after a crash or an
-// upgrade) must.
+// clusterToken is this daemon's part of its holder id, kept in its state
+// directory: two daemons of one node name (two on one host, machines
+// cloned with their hostname) must not take each other's leases for
+// their own, but the daemon that follows one (after a crash or an
+// upgrade) must. It is made again after a reboot (the boot id it was made
+// in is kept with it): a state directory copied into a cloned machine's
+// image then names no other machine's daemon, and after a reboot nothing
+// of the old daemon's runs anyway.
 func clusterToken(stateDir string) (string, error) {
 	path := filepath.Join(stateDir, "cluster-token")
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return "", err
+	}
+	bootID := strings.TrimSpace(string(boot))
 	if b, err := os.ReadFile(path); err == nil {
-		if t := strings.TrimSpace(string(b)); len(t) == 16 && strings.Trim(t, "0123456789abcdef") == "" {
-			return t, nil
+		if f := strings.Fields(string(b)); len(f) == 2 && f[0] == bootID && len(f[1]) == 16 && strings.Trim(f[1], "0123456789abcdef") == "" {
+			return f[1], nil
 		}
 	}
 	raw := make([]byte, 8)
@@ -65,7 +73,7 @@ func clusterToken(stateDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, err = f.WriteString(t + "\n")
+	_, err = f.WriteString(bootID + " " + t + "\n")
 	if err = errors.Join(err, f.Close()); err == nil {
 		err = os.Rename(tmp, path)
 	}

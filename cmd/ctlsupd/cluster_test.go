@@ -427,3 +427,23 @@ func TestCluster_TwoDaemonsOfOneNodeName(t *testing.T) {
 		n.cmd.Wait()
 	}
 }
+
+// TestClusterToken_KeptUntilAReboot: a daemon's token stays across its
+// restarts, and is made again once the machine has booted again (a state
+// directory copied into a cloned machine's image).
+func TestClusterToken_KeptUntilAReboot(t *testing.T) {
+	dir := t.TempDir()
+	first, err := clusterToken(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := clusterToken(dir); again != first {
+		t.Errorf("token %q, then %q: not kept", first, again)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "cluster-token"))
+	f := strings.Fields(string(b))
+	os.WriteFile(filepath.Join(dir, "cluster-token"), []byte("another-boot "+f[1]+"\n"), 0o600)
+	if other, _ := clusterToken(dir); other == first || len(other) != 16 {
+		t.Errorf("token %q after a reboot, %q before: want a new one", other, first)
+	}
+}
