@@ -246,8 +246,8 @@ func (s *Supervisor) releaseLease(spec *ProcessSpec) {
 	s.leaseMu.Lock()
 	h := s.leases[name]
 	delete(s.leases, name)
-	if s.leaseHolders[name] == s.leaseNode() {
-		delete(s.leaseHolders, name)
+	if h != nil {
+		delete(s.leaseHolders, name) // another node's, named alike, stays
 	}
 	s.leaseMu.Unlock()
 	if h != nil {
@@ -306,6 +306,18 @@ func (s *Supervisor) resumeLeases(procs []*process) {
 // leaseResumeWait bounds how long an adopted process waits to learn
 // whether its lease is still this node's.
 func (s *Supervisor) leaseResumeWait() time.Duration { return 10 * time.Second }
+
+// LeasesHeld is the set of cluster singletons whose lease this daemon
+// holds (another daemon may share its node name).
+func (s *Supervisor) LeasesHeld() map[string]bool {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	out := make(map[string]bool, len(s.leases))
+	for k := range s.leases {
+		out[k] = true
+	}
+	return out
+}
 
 // LeaseHolders maps each cluster singleton to the node that holds its
 // lease, as far as this daemon knows ("" while unknown).

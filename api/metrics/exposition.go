@@ -22,6 +22,7 @@ type row struct {
 	usage  supervisor.Usage
 	out    supervisor.OutputStats
 	holder string // the lease holder of a cluster singleton, if known
+	held   bool   // this daemon holds its lease
 }
 
 // family is one metric of every process.
@@ -95,7 +96,7 @@ var processFamilies = []family{
 // Cluster singletons only; node is this daemon's.
 var leaseFamilies = []family{
 	{"ctlsup_cluster_lease_held", "For a singleton = \"cluster\" process: 1 while this node holds its lease.", "gauge", func(e *encoder, r *row) {
-		e.sample(r, "", "", b2f(r.holder != "" && r.holder == e.node))
+		e.sample(r, "", "", b2f(r.held))
 	}, false},
 	{"ctlsup_cluster_lease_holder", "The node holding the process's lease, as a label, as far as this node knows; always 1.", "gauge", func(e *encoder, r *row) {
 		if r.holder != "" {
@@ -122,9 +123,10 @@ func writeProcesses(w io.Writer, src Source, usages *usageCache) (afterwards fun
 	infos := sup.Processes()
 	usage, afterwards := usages.get(sup, len(infos))
 	var holders map[string]string
+	var held map[string]bool
 	e := &encoder{w: w, buf: make([]byte, 0, flushAt+4<<10)}
 	if src.Cluster != nil {
-		holders = sup.LeaseHolders()
+		holders, held = sup.LeaseHolders(), sup.LeasesHeld()
 		e.node = src.Cluster().Node
 	}
 	rows := make([]row, len(infos))
@@ -133,7 +135,7 @@ func writeProcesses(w io.Writer, src Source, usages *usageCache) (afterwards fun
 		rows[i] = row{labels: `group="` + escapeLabel(p.Group) + `",name="` + escapeLabel(p.Name) + `"`,
 			info: p, usage: usage[p.FullName()], out: p.OutputStats()}
 		if holders != nil && p.Spec.ClusterSingleton {
-			rows[i].holder = holders[p.FullName()]
+			rows[i].holder, rows[i].held = holders[p.FullName()], held[p.FullName()]
 			singletons = append(singletons, &rows[i])
 		}
 	}

@@ -422,6 +422,9 @@ func TestCluster_TwoDaemonsOfOneNodeName(t *testing.T) {
 		}
 		c.checkTicks(in)
 	}
+	if !c.metricsAgree() {
+		t.Error("the metrics do not show one holder of each beat (the twin says it holds them?)")
+	}
 	for _, n := range c.nodes {
 		n.cmd.Process.Signal(syscall.SIGTERM)
 		n.cmd.Wait()
