@@ -21,26 +21,30 @@ type Console struct {
 	// A queued console's lines wait in a backlog that a goroutine writes,
 	// so that a console nobody reads (a full pipe) stalls no program's
 	// pump and no lock of the daemon's for long: a line that does not fit
-	// waits up to consoleWait for room (a reader that keeps up with a
-	// burst frees it in microseconds), then it and the lines after it are
-	// dropped and counted, until the writer has written again.
+	// waits for room (a reader that keeps up with a burst frees it in
+	// microseconds), but lines wait consoleWait in all per second at
+	// most; beyond, they are dropped and counted until the writer has
+	// emptied half the backlog. A reader slower than a program holds a
+	// pump (and an upgrade waiting for that pump) up for half a second at
+	// a time at most.
 	queued    bool
 	backlog   [][]byte
 	size      int
 	writing   bool          // the goroutine runs
 	drained   chan struct{} // closed when the backlog is written; made by Flush
-	stalled   bool          // a line found no room: drop until the next write
+	stalled   bool          // the waits used their share: drop until the backlog is half empty
+	waited    time.Duration // waiting for room since window
+	window    time.Time
 	warnAfter time.Time
 }
 
 const (
 	// consoleBacklog bounds what a queued console holds for a slow reader.
 	consoleBacklog = 1 << 20
-	// consoleWait is how long a line waits for room in a full backlog. Its
-	// caller holds the pipe's reader (and the hub's gate, which an upgrade
-	// waits for): after one such wait, lines are dropped at once until the
-	// writer makes progress.
-	consoleWait = 100 * time.Millisecond
+	// consoleWait is how long lines may wait for room in a full backlog
+	// in a second. Their callers hold the pipe's reader (and the hub's
+	// gate, which an upgrade waits for).
+	consoleWait = 500 * time.Millisecond
 	// pipeBuf is what a pipe keeps whole among other writers' writes
 	// (PIPE_BUF): lines are written together up to it.
 	pipeBuf = 4096
@@ -66,8 +70,11 @@ func (c *Console) put(prefix string, line []byte) bool {
 		return true
 	}
 	n := len(prefix) + len(line)
-	for waited := time.Duration(0); c.size > 0 && c.size+n > consoleBacklog; waited += time.Millisecond {
-		if c.stalled || waited >= consoleWait {
+	for c.size > 0 && c.size+n > consoleBacklog {
+		if now := time.Now(); now.Sub(c.window) >= time.Second {
+			c.window, c.waited = now, 0
+		}
+		if c.stalled || c.waited >= consoleWait {
 			c.stalled = true
 			if now := time.Now(); c.Log != nil && now.After(c.warnAfter) {
 				c.warnAfter = now.Add(time.Minute)
@@ -77,8 +84,10 @@ func (c *Console) put(prefix string, line []byte) bool {
 			return false
 		}
 		c.mu.Unlock()
+		t := time.Now()
 		time.Sleep(time.Millisecond)
 		c.mu.Lock()
+		c.waited += time.Since(t)
 	}
 	b := make([]byte, 0, n)
 	c.backlog = append(c.backlog, append(append(b, prefix...), line...))
@@ -116,7 +125,7 @@ func (c *Console) writeBacklog() {
 		c.mu.Unlock()
 		c.w.Write(buf) // an error (EPIPE) drops the lines: nothing else to do with them
 		c.mu.Lock()
-		c.stalled = false
+		c.stalled = c.stalled && c.size > consoleBacklog/2
 		c.mu.Unlock()
 	}
 }

@@ -91,21 +91,23 @@ type slowWriter struct {
 	mu     sync.Mutex
 	got    bytes.Buffer
 	writes int
+	pause  time.Duration
 }
 
 func (w *slowWriter) Write(b []byte) (int, error) {
-	time.Sleep(20 * time.Microsecond)
+	time.Sleep(w.pause)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.writes++
 	return w.got.Write(b)
 }
 
-// TestQueuedConsole_WaitsForASlowReader: a burst larger than the backlog
-// (a traceback flood, a start-up burst) reaches a reader that is slower
-// than it but reads: nothing is dropped, and lines go out together, whole,
-// a pipe's atomic write at a time.
-func TestQueuedConsole_WaitsForASlowReader(t *testing.T) {
+// TestQueuedConsole_BurstReachesAReaderThatKeepsUp: a burst larger than
+// the backlog (a traceback flood, a start-up burst) reaches a reader that
+// reads as it comes (cat, docker's log reader), if not as fast as the
+// program writes: nothing is dropped, and lines go out together, whole, a
+// pipe's atomic write at a time.
+func TestQueuedConsole_BurstReachesAReaderThatKeepsUp(t *testing.T) {
 	w := &slowWriter{}
 	c := NewQueuedConsole(w)
 	p := &Prefixed{Console: c, Prefix: func() string { return "web | " }}
@@ -127,5 +129,26 @@ func TestQueuedConsole_WaitsForASlowReader(t *testing.T) {
 		if l != "" && l != "web | "+string(line) {
 			t.Fatalf("a line came out cut or mixed: %q", l)
 		}
+	}
+}
+
+// TestQueuedConsole_AReaderFarTooSlowDropsLines: a reader that reads, but
+// far more slowly than a program writes (a few hundred KiB a second), is
+// not waited for line after line: the waits take their share of the time,
+// then lines beyond the backlog are dropped and counted, so the pump (and
+// an upgrade waiting for it) is not held to the reader's pace.
+func TestQueuedConsole_AReaderFarTooSlowDropsLines(t *testing.T) {
+	w := &slowWriter{pause: 20 * time.Millisecond}
+	c := NewQueuedConsole(w)
+	p := &Prefixed{Console: c, Prefix: func() string { return "" }}
+	line := []byte(strings.Repeat("x", 99) + "\n")
+	for range 4 * consoleBacklog / 100 {
+		p.Write(line)
+	}
+	if p.Dropped() == 0 {
+		t.Error("4 MiB went to a reader of 200 KiB/s with nothing dropped: the writer was held to its pace")
+	}
+	if p.Written()+p.Dropped() != int64(4*consoleBacklog/100*len(line)) {
+		t.Errorf("written %d + dropped %d, want every byte counted once", p.Written(), p.Dropped())
 	}
 }
