@@ -444,13 +444,17 @@ func asDirWriter(dir string, fn func() error) error {
 	uid, gid := int(st.Uid), int(st.Gid)
 	sticky := st.Mode&syscall.S_ISVTX != 0
 	switch {
-	case sticky && st.Mode&0o022 != 0 && (st.Mode&0o002 == 0 || !symlinksProtected()):
-		// Only a file's owner may rename it there, so no other identity
-		// can rotate root's log, and only the kernel's protected_symlinks
-		// (world-writable sticky directories only) keeps root from
-		// following a link planted in the middle of the rotation.
+	case sticky && uid != 0 && st.Mode&0o022 != 0:
+		// Its owner may rename anything in it; others may plant links.
+		return withFSID(uid, gid, fn)
+	case sticky && uid == 0 && st.Mode&0o022 != 0 && (st.Mode&0o002 == 0 || !linksProtected()):
+		// Only a file's owner (or the directory's, root) may rename it
+		// there, so only root can rotate root's log, and only the
+		// kernel's protected_symlinks and protected_hardlinks (for
+		// world-writable sticky directories) keep root from following
+		// a link planted in the middle of the rotation.
 		return fmt.Errorf("%s is writable by others and sticky: rotating as root there could follow a planted link", dir)
-	case sticky && uid == 0:
+	case sticky && uid == 0 && st.Mode&0o002 != 0:
 		return fn() // /tmp: the kernel does not follow others' links for root
 	case st.Mode&0o002 != 0:
 		uid, gid = nobody, nobody
@@ -464,12 +468,18 @@ func asDirWriter(dir string, fn func() error) error {
 	return withFSID(uid, gid, fn)
 }
 
-// symlinksProtected reports whether the kernel follows no link in a
-// world-writable sticky directory for anyone but the link's owner or the
-// directory's (fs.protected_symlinks, on by default).
-func symlinksProtected() bool {
-	b, err := os.ReadFile("/proc/sys/fs/protected_symlinks")
-	return err == nil && len(b) > 0 && b[0] == '1'
+// linksProtected reports whether the kernel follows no symbolic link in
+// a world-writable sticky directory for anyone but the link's owner or
+// the directory's, and lets no one link a file they may not write
+// (fs.protected_symlinks and fs.protected_hardlinks, on under systemd).
+func linksProtected() bool {
+	for _, name := range []string{"protected_symlinks", "protected_hardlinks"} {
+		b, err := os.ReadFile("/proc/sys/fs/" + name)
+		if err != nil || len(b) == 0 || b[0] == '0' {
+			return false
+		}
+	}
+	return true
 }
 
 // nobody is the overflow uid and gid.
@@ -484,23 +494,34 @@ const nobody = 65534
 // runtime: it ends with the goroutine.
 func withFSID(uid, gid int, fn func() error) error {
 	runtime.LockOSThread()
-	groups := make([]uint32, 1024)
-	n, _, errno := syscall.RawSyscall(syscall.SYS_GETGROUPS, uintptr(len(groups)), uintptr(unsafe.Pointer(&groups[0])), 0)
-	if errno != 0 {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("getgroups: %w", errno)
+	// The supplementary groups are dropped where the kernel lets the
+	// daemon (a user namespace may not: it rotates with them, as before).
+	n, _, errno := syscall.RawSyscall(syscall.SYS_GETGROUPS, 0, 0, 0)
+	groups := make([]uint32, max(n, 1))
+	if errno == 0 {
+		n, _, errno = syscall.RawSyscall(syscall.SYS_GETGROUPS, n, uintptr(unsafe.Pointer(&groups[0])), 0)
 	}
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_SETGROUPS, 0, 0, 0); errno != 0 {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("setgroups: %w", errno)
+	dropped := false
+	if errno == 0 {
+		_, _, errno = syscall.RawSyscall(syscall.SYS_SETGROUPS, 0, 0, 0)
+		dropped = errno == 0
 	}
-	setfsgid(gid)
+	oldGID := setfsgid(gid)
 	setfsuid(uid)
-	err := fn()
+	var err error
+	if currentFSUID() == uid {
+		err = fn()
+	} else {
+		err = errors.New("cannot take the directory writer's file system identity")
+	}
 	setfsuid(0)
-	setfsgid(0)
-	_, _, errno = syscall.RawSyscall(syscall.SYS_SETGROUPS, n, uintptr(unsafe.Pointer(&groups[0])), 0)
-	if currentFSUID() != 0 || errno != 0 {
+	setfsgid(oldGID)
+	restored := currentFSUID() == 0
+	if dropped {
+		_, _, errno = syscall.RawSyscall(syscall.SYS_SETGROUPS, n, uintptr(unsafe.Pointer(&groups[0])), 0)
+		restored = restored && errno == 0
+	}
+	if !restored {
 		return errors.Join(err, errors.New("cannot restore the file system identity"))
 	}
 	runtime.UnlockOSThread()
@@ -508,7 +529,12 @@ func withFSID(uid, gid int, fn func() error) error {
 }
 
 func setfsuid(id int) { syscall.RawSyscall(syscall.SYS_SETFSUID, uintptr(id), 0, 0) }
-func setfsgid(id int) { syscall.RawSyscall(syscall.SYS_SETFSGID, uintptr(id), 0, 0) }
+
+// setfsgid sets the thread's file system gid and returns the one before.
+func setfsgid(id int) int {
+	old, _, _ := syscall.RawSyscall(syscall.SYS_SETFSGID, uintptr(id), 0, 0)
+	return int(old)
+}
 
 // currentFSUID reads the thread's file system uid: setfsuid(-1) changes
 // nothing and returns it.

@@ -382,14 +382,17 @@ func TestSink_RotationRunsAsTheDirectorysWriter(t *testing.T) {
 	parent := t.TempDir()
 	os.Chmod(parent, 0o755) // traversable, as a log directory's parents are
 	os.Chmod(filepath.Dir(parent), 0o755)
-	dir := filepath.Join(parent, "logs")
-	os.Mkdir(dir, 0o755)
-	os.Chown(dir, nobody, nobody)
-	s := NewSink(filepath.Join(dir, "web.log"), 100, 3, nil)
-	s.Write(bytes.Repeat([]byte("x"), 250))
-	s.Close()
-	if backups, _ := filepath.Glob(filepath.Join(dir, "web-*.log")); len(backups) != 2 {
-		t.Errorf("backups after two rotations in nobody's directory: %v", backups)
+	for _, mode := range []os.FileMode{0o755, 0o775 | os.ModeSticky} {
+		dir := filepath.Join(parent, fmt.Sprintf("logs-%o", mode))
+		os.Mkdir(dir, 0o755)
+		os.Chown(dir, nobody, nobody)
+		os.Chmod(dir, mode) // sticky: its owner may still rename root's log
+		s := NewSink(filepath.Join(dir, "web.log"), 100, 3, nil)
+		s.Write(bytes.Repeat([]byte("x"), 250))
+		s.Close()
+		if backups, _ := filepath.Glob(filepath.Join(dir, "web-*.log")); len(backups) != 2 {
+			t.Errorf("backups after two rotations in nobody's directory (%v): %v", mode, backups)
+		}
 	}
 }
 
