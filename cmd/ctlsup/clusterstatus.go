@@ -81,7 +81,7 @@ func (m *Main) fetchNode(u string) nodeStatus {
 	r := nodeStatus{url: u, node: hostOf(u)}
 	c, err := client.New(u, m.Username, m.Password)
 	if err != nil {
-		r.err, r.node = err, u
+		r.err, r.node = err, withoutPassword(u)
 		return r
 	}
 	if ci, err := c.Call("ctlsup.getClusterInfo"); err == nil && fstr(ci, "node") != "" {
@@ -91,12 +91,21 @@ func (m *Main) fetchNode(u string) nodeStatus {
 	if err != nil {
 		r.err = err
 		if r.node == hostOf(u) {
-			r.node = u
+			r.node = withoutPassword(u)
 		}
 		return r
 	}
 	r.infos = list(all)
 	return r
+}
+
+// withoutPassword is u with no credentials in it, to be shown.
+func withoutPassword(u string) string {
+	if p, err := url.Parse(u); err == nil && p.User != nil {
+		p.User = nil
+		return p.String()
+	}
+	return u
 }
 
 // hostOf names a server by its URL: its host, or this host for a socket.

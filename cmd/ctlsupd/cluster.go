@@ -52,11 +52,10 @@ func (m *Main) openCluster() error {
 // of the old daemon's runs anyway.
 func clusterToken(stateDir string) (string, error) {
 	path := filepath.Join(stateDir, "cluster-token")
-	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	if err != nil {
-		return "", err
+	bootID := "unknown" // no boot id: the token is kept for good
+	if b, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil && len(strings.Fields(string(b))) == 1 {
+		bootID = strings.TrimSpace(string(b))
 	}
-	bootID := strings.TrimSpace(string(boot))
 	if b, err := os.ReadFile(path); err == nil {
 		if f := strings.Fields(string(b)); len(f) == 2 && f[0] == bootID && len(f[1]) == 16 && strings.Trim(f[1], "0123456789abcdef") == "" {
 			return f[1], nil
