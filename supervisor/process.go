@@ -378,6 +378,13 @@ func (p *process) begin() {
 		now = ad.Ended // its exit is judged as at that time
 	}
 	a.m = adoptedMachine(p.spec, ad.Started, now)
+	if !ad.Stopping.IsZero() {
+		// A stop was under way: it goes on, with no second stop signal
+		// (a second TERM may be taken for an order to hurry), for what
+		// is left of stopwaitsecs, and ends in STOPPED.
+		a.m.State = Stopping
+		a.m = arm(a.m, timerStopWait, max(p.spec.StopWait-time.Since(ad.Stopping), 0), time.Now())
+	}
 	// Held down by the previous daemon (a journal of an older ctlsupd
 	// records an operator's stop as it begins), or to be restarted by
 	// Open: if it ends before that, its restart policy does not spawn
@@ -597,7 +604,10 @@ func (p *process) handle(w wake) {
 			ev.at = ad.Ended // the adopted child, reaped by the previous daemon
 		}
 		p.step(ev) // its hold or its restart's spawn recorded
-		if d, ok := child.(ExitDecider); ok {
+		// A retry still to come (BACKOFF, a crash loop's delay) leaves the
+		// exit pending, so that a successor tries again too; the retry's
+		// spawn settles it.
+		if d, ok := child.(ExitDecider); ok && a.m.State != Backoff && !a.m.restartPending() {
 			d.ExitDecided()
 		}
 		p.flushExitLog()

@@ -129,6 +129,10 @@ type Adoption struct {
 	Child   Child
 	Started time.Time // when that process was spawned
 	Ended   time.Time // when it ended, if the previous daemon reaped it
+	// Stopping, if set, is when a stop of the process began, which the
+	// previous daemon did not see end: it goes on (no second stop
+	// signal, what is left of stopwaitsecs) and ends in STOPPED.
+	Stopping time.Time
 	// Restart: the process must be restarted: its configuration changed,
 	// its output can no longer be captured, or a stop was under way (which
 	// may have been a restart's; an operator's stop that ended is Stopped).

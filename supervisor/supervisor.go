@@ -153,7 +153,9 @@ func (s *Supervisor) Open(ctx context.Context) error {
 	if len(redo) > 0 {
 		ctx := context.WithoutCancel(ctx) // committed: the old processes are ours to replace
 		go s.fanOut(ctx, redo, descending, func(p *process) error {
-			s.stop(ctx, p, p.spec.FullName(), WaitForDone, passing)
+			// A stop under way refuses another: either way, wait for it.
+			s.issueStop(ctx, p, p.spec.FullName(), passing)
+			p.waitUntil(ctx, stoppedCond)
 			if a := p.adopted(); !a.Stopped && (p.spec.AutoStart || !a.Fresh) {
 				s.issueStart(ctx, p, p.spec.FullName(), true)
 			}

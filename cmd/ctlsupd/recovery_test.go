@@ -573,7 +573,14 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 // had started manual (autostart = false), which stays stopped, as
 // supervisord leaves it after a restart.
 func TestCrashRecovery_ShutdownCutShortIsAFreshStart(t *testing.T) {
-	// Stops of 3 s: both are still stopping when the daemon is killed.
+	// Stops of 3 s: both are still stopping when the daemon is killed; the
+	// successor starts at once, or once they have ended.
+	for _, gap := range []time.Duration{0, 3500 * time.Millisecond} {
+		t.Run(fmt.Sprint("successor after ", gap), func(t *testing.T) { shutdownCutShort(t, gap) })
+	}
+}
+
+func shutdownCutShort(t *testing.T, gap time.Duration) {
 	slow := "command = [\"/bin/sh\", \"-c\", \"trap 'sleep 3; exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 10\n"
 	path := testConfig(t, map[string]string{"app.toml": "[program.auto]\n" + slow + "[program.manual]\n" + slow + "autostart = false\n"})
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
@@ -586,6 +593,7 @@ func TestCrashRecovery_ShutdownCutShortIsAFreshStart(t *testing.T) {
 	waitUntil(t, "the shutdown under way", log1, func() bool { return strings.Contains(log1.String(), "to die") })
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
+	time.Sleep(gap)
 
 	second, log2 := startDaemon(t, path)
 	waitUntil(t, "the stops finished and auto started again", log2, func() bool {
@@ -605,6 +613,52 @@ func TestCrashRecovery_ShutdownCutShortIsAFreshStart(t *testing.T) {
 	if pid := statusPids(t, sock)["manual:manual"]; pid != 0 {
 		t.Errorf("manual, which does not autostart, was started by the successor of a daemon stopping (pid %d)\n%s", pid, log2)
 	}
+	if got := shows(sock, "manual"); !strings.HasPrefix(got, "STOPPED ") {
+		t.Errorf("manual shows %q: the stop it was in ended, want STOPPED", got)
+	}
+	second.Process.Signal(syscall.SIGTERM)
+	second.Wait()
+}
+
+// TestCrashRecovery_StopUnderWayGoesOn: a daemon killed during a stop
+// leaves it to its successor, which goes on with it: no second stop
+// signal (a program may take a second TERM for an order to hurry, or,
+// in a shell's trap, run its handler twice), and the stop keeps what is
+// left of its stopwaitsecs, so a program that ends within them is not
+// killed. The program is then started again (the stop may have been a
+// restart's); a crash loop's retries go on too.
+func TestCrashRecovery_StopUnderWayGoesOn(t *testing.T) {
+	dir := t.TempDir()
+	terms, tries := filepath.Join(dir, "terms"), filepath.Join(dir, "tries")
+	path := testConfig(t, map[string]string{"app.toml": fmt.Sprintf(
+		"[program.slowstop]\ncommand = [\"/bin/sh\", \"-c\", \"trap 'echo TERM >> %s; sleep 3; exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 5\n", terms) +
+		fmt.Sprintf("[program.crash]\ncommand = [\"/bin/sh\", \"-c\", \"echo try >> %s; sleep 0.2; exit 1\"]\nautostart = false\nstartsecs = 1\nstartretries = 100\n", tries)})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	count := func(file string) int { b, _ := os.ReadFile(file); return strings.Count(string(b), "\n") }
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "slowstop RUNNING", log1, func() bool { return statusPidsOrNil(sock)["slowstop:slowstop"] != 0 })
+	time.Sleep(300 * time.Millisecond) // the shell's trap in place
+	before := statusPids(t, sock)["slowstop:slowstop"]
+	call(t, sock, "supervisor.startProcess", "crash", false)
+	waitUntil(t, "crash in BACKOFF", log1, func() bool { return strings.HasPrefix(shows(sock, "crash"), "BACKOFF") })
+	call(t, sock, "supervisor.stopProcess", "slowstop", false)
+	waitUntil(t, "slowstop's TERM", log1, func() bool { return count(terms) == 1 })
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	triedBefore := count(tries)
+
+	second, log2 := startDaemon(t, path)
+	waitUntil(t, "slowstop started again", log2, func() bool {
+		pid := statusPidsOrNil(sock)["slowstop:slowstop"]
+		return pid != 0 && pid != before
+	})
+	if n := count(terms); n != 1 {
+		t.Errorf("slowstop got %d TERMs, want the first daemon's only", n)
+	}
+	if strings.Contains(log2.String(), "sending SIGKILL") {
+		t.Errorf("the stop went on past what was left of stopwaitsecs:\n%s", log2)
+	}
+	waitUntil(t, "crash tried again", log2, func() bool { return count(tries) > triedBefore })
 	second.Process.Signal(syscall.SIGTERM)
 	second.Wait()
 }

@@ -354,6 +354,12 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	}
 	a.Child = c
 	a.Started = time.UnixMilli(e.SpawnedAt)
+	if e.Stopping {
+		a.Stopping = time.Now() // an older ctlsupd's record: its stop's start unknown
+		if e.StopAt != 0 {
+			a.Stopping = time.UnixMilli(e.StopAt)
+		}
+	}
 	// A stop under way had not ended (an operator's that had would be
 	// held): it may have been a restart's, so it ends in a start, whether
 	// the process ended meanwhile or not.
@@ -406,6 +412,9 @@ func (r *Runtime) decideExit(a *supervisor.Adoption, id uint64, x pendingExit) {
 		a.Ended = time.Now()
 	}
 	a.Restart, a.Fresh = x.Stopping, x.Shutdown
+	if x.Stopping {
+		a.Stopping = a.Ended // the exit ended the stop
+	}
 	r.Logger.Info("exited before the previous daemon acted on it", "pid", x.Pid, "process", x.Name, "status", x.Status.Text)
 }
 

@@ -70,6 +70,7 @@ type journalRecord struct {
 	Pid       int    `json:"pid,omitempty"`
 	StartTime uint64 `json:"start,omitempty"` // /proc/PID/stat starttime
 	SpawnedAt int64  `json:"at,omitempty"`    // unix milliseconds
+	StopAt    int64  `json:"stop_at,omitempty"` // unix milliseconds: when a stop began
 
 	// A held, release or exited record; nil in a live entry, which keeps
 	// an entry (one per process) in the 176-byte size class.
@@ -264,6 +265,9 @@ func (f *stateFile) apply(r journalRecord) {
 		}
 	case r.Stopping:
 		if e := f.entries[r.ID]; e != nil {
+			if !e.Stopping || r.StopAt == 0 {
+				e.StopAt = r.StopAt // the stop's start: a shutdown taking it over goes on with it
+			}
 			e.Stopping, e.Shutdown = true, r.Shutdown
 		}
 	case r.Ended:
@@ -324,8 +328,8 @@ func (f *stateFile) started(id uint64, pid int, start uint64, at time.Time) {
 	f.record(journalRecord{ID: id, Pid: pid, StartTime: start, SpawnedAt: at.UnixMilli()})
 }
 
-func (f *stateFile) stopping(id uint64, shutdown bool) {
-	f.record(journalRecord{ID: id, Stopping: true, Shutdown: shutdown})
+func (f *stateFile) stopping(id uint64, shutdown bool, at time.Time) {
+	f.record(journalRecord{ID: id, Stopping: true, Shutdown: shutdown, StopAt: at.UnixMilli()})
 }
 
 // ended records that the spawn's leader has ended and been reaped, and

@@ -31,7 +31,7 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	f.started(b, 100, 5000, time.UnixMilli(1234))
 	w := f.newID()
 	f.spawning(w, web, "fp-web", []uint64{21, 0}, 0, "")
-	f.stopping(w, true)
+	f.stopping(w, true, time.UnixMilli(5500))
 	f.ended(w, "web", supervisor.ExitStatus{Code: -1, Signaled: true, Text: "terminated by SIGTERM"}, time.UnixMilli(6000))
 	x := f.newID()
 	f.spawning(x, gone, "", nil, 0, "")
@@ -302,7 +302,7 @@ func TestRuntime_ReplacementCutShortLeavesThePredecessor(t *testing.T) {
 				}
 			}
 			if tc.stopping {
-				f.stopping(ids[0], false)
+				f.stopping(ids[0], false, time.Now())
 			}
 			f.close()
 

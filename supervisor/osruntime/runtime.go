@@ -633,7 +633,7 @@ func (c *osChild) Signal(sig syscall.Signal, group bool) error {
 }
 
 // Stopping records that a stop began, so a successor finishes it.
-func (c *osChild) Stopping(shutdown bool) { c.state.stopping(c.id, shutdown) }
+func (c *osChild) Stopping(shutdown bool) { c.state.stopping(c.id, shutdown, time.Now()) }
 
 // Ended reports whether the process has ended, its exit perhaps not yet
 // collected (see supervisor.EndedChild).
