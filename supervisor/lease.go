@@ -307,16 +307,21 @@ func (s *Supervisor) resumeLeases(procs []*process) {
 // whether its lease is still this node's.
 func (s *Supervisor) leaseResumeWait() time.Duration { return 10 * time.Second }
 
-// LeasesHeld is the set of cluster singletons whose lease this daemon
-// holds (another daemon may share its node name).
-func (s *Supervisor) LeasesHeld() map[string]bool {
+// LeaseView is, at one moment, the node holding each cluster
+// singleton's lease as far as this daemon knows (LeaseHolders), and the
+// set of those whose lease this daemon holds (another daemon may share
+// its node name).
+func (s *Supervisor) LeaseView() (holders map[string]string, held map[string]bool) {
 	s.leaseMu.Lock()
 	defer s.leaseMu.Unlock()
-	out := make(map[string]bool, len(s.leases))
-	for k := range s.leases {
-		out[k] = true
+	holders, held = make(map[string]string, len(s.leaseHolders)), make(map[string]bool, len(s.leases))
+	for k, v := range s.leaseHolders {
+		holders[k] = v
 	}
-	return out
+	for k := range s.leases {
+		held[k] = true
+	}
+	return holders, held
 }
 
 // LeaseHolders maps each cluster singleton to the node that holds its

@@ -126,7 +126,7 @@ func writeProcesses(w io.Writer, src Source, usages *usageCache) (afterwards fun
 	var held map[string]bool
 	e := &encoder{w: w, buf: make([]byte, 0, flushAt+4<<10)}
 	if src.Cluster != nil {
-		holders, held = sup.LeaseHolders(), sup.LeasesHeld()
+		holders, held = sup.LeaseView()
 		e.node = src.Cluster().Node
 	}
 	rows := make([]row, len(infos))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -43,7 +44,7 @@ func doClusterStatus(m *Main, names []string, asJSON bool) error {
 	}
 	for _, r := range results {
 		if r.err != nil {
-			m.out(fmt.Sprintf("%-*s%s", nodeWidth+3, r.node, "ERROR ("+r.err.Error()+")"))
+			m.out(fmt.Sprintf("%-*s%s", nodeWidth+3, r.node, "ERROR ("+withoutPassword(r.err.Error())+")"))
 			m.exit = exitGeneric
 			continue
 		}
@@ -99,14 +100,12 @@ func (m *Main) fetchNode(u string) nodeStatus {
 	return r
 }
 
-// withoutPassword is u with no credentials in it, to be shown.
-func withoutPassword(u string) string {
-	if p, err := url.Parse(u); err == nil && p.User != nil {
-		p.User = nil
-		return p.String()
-	}
-	return u
-}
+// userinfo is what precedes a URL's host: user, password and '@'.
+var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@`)
+
+// withoutPassword is text (a URL, or an error quoting one, parsable or
+// not) with no credentials in it, to be shown.
+func withoutPassword(text string) string { return userinfo.ReplaceAllString(text, "$1") }
 
 // hostOf names a server by its URL: its host, or this host for a socket.
 func hostOf(u string) string {
@@ -130,7 +129,7 @@ func clusterJSON(m *Main, results []nodeStatus, names []string) error {
 	out := []row{}
 	for _, r := range results {
 		if r.err != nil {
-			out = append(out, row{Node: r.node, Error: r.err.Error()})
+			out = append(out, row{Node: r.node, Error: withoutPassword(r.err.Error())})
 			m.exit = exitGeneric
 			continue
 		}

@@ -35,6 +35,7 @@ type Console struct {
 	stalled   bool          // the waits used their share: drop until the backlog is half empty
 	waited    time.Duration // waiting for room since window
 	window    time.Time
+	counted   time.Time // the end of the wait last counted in waited
 	warnAfter time.Time
 }
 
@@ -70,13 +71,15 @@ func (c *Console) put(prefix string, line []byte) bool {
 		return true
 	}
 	n := len(prefix) + len(line)
-	for c.size > 0 && c.size+n > consoleBacklog {
-		if now := time.Now(); now.Sub(c.window) >= time.Second {
+	var mine time.Duration // this line's wait
+	for c.stalled || c.size > 0 && c.size+n > consoleBacklog {
+		now := time.Now()
+		if now.Sub(c.window) >= time.Second {
 			c.window, c.waited = now, 0
 		}
-		if c.stalled || c.waited >= consoleWait {
+		if c.stalled || c.waited >= consoleWait || mine >= consoleWait {
 			c.stalled = true
-			if now := time.Now(); c.Log != nil && now.After(c.warnAfter) {
+			if c.Log != nil && now.After(c.warnAfter) {
 				c.warnAfter = now.Add(time.Minute)
 				// Not under the lock: the daemon's log may be this stalled pipe.
 				go c.Log.Warn("the daemon's standard output or error is not being read: dropping programs' lines logged there")
@@ -84,10 +87,18 @@ func (c *Console) put(prefix string, line []byte) bool {
 			return false
 		}
 		c.mu.Unlock()
-		t := time.Now()
 		time.Sleep(time.Millisecond)
 		c.mu.Lock()
-		c.waited += time.Since(t)
+		// Wall time spent waiting, counted once however many pumps wait.
+		from, end := now, time.Now()
+		if c.counted.After(from) {
+			from = c.counted
+		}
+		if end.After(from) {
+			c.waited += end.Sub(from)
+			c.counted = end
+		}
+		mine += end.Sub(now)
 	}
 	b := make([]byte, 0, n)
 	c.backlog = append(c.backlog, append(append(b, prefix...), line...))

@@ -444,16 +444,15 @@ func asDirWriter(dir string, fn func() error) error {
 	uid, gid := int(st.Uid), int(st.Gid)
 	sticky := st.Mode&syscall.S_ISVTX != 0
 	switch {
+	case sticky && st.Mode&0o022 != 0 && (st.Mode&0o002 == 0 || !linksProtected()):
+		// Only a file's owner or the directory's may rename it there, so
+		// only they can rotate root's log, and only the kernel's
+		// protected_symlinks and protected_hardlinks (for world-writable
+		// sticky directories) keep them from following a link another
+		// user planted in the middle of the rotation.
+		return fmt.Errorf("%s is writable by others and sticky: rotating there could follow a planted link", dir)
 	case sticky && uid != 0 && st.Mode&0o022 != 0:
-		// Its owner may rename anything in it; others may plant links.
-		return withFSID(uid, gid, fn)
-	case sticky && uid == 0 && st.Mode&0o022 != 0 && (st.Mode&0o002 == 0 || !linksProtected()):
-		// Only a file's owner (or the directory's, root) may rename it
-		// there, so only root can rotate root's log, and only the
-		// kernel's protected_symlinks and protected_hardlinks (for
-		// world-writable sticky directories) keep root from following
-		// a link planted in the middle of the rotation.
-		return fmt.Errorf("%s is writable by others and sticky: rotating as root there could follow a planted link", dir)
+		return withFSID(uid, gid, fn) // its owner may rename anything in it
 	case sticky && uid == 0 && st.Mode&0o002 != 0:
 		return fn() // /tmp: the kernel does not follow others' links for root
 	case st.Mode&0o002 != 0:
@@ -494,8 +493,9 @@ const nobody = 65534
 // runtime: it ends with the goroutine.
 func withFSID(uid, gid int, fn func() error) error {
 	runtime.LockOSThread()
-	// The supplementary groups are dropped where the kernel lets the
-	// daemon (a user namespace may not: it rotates with them, as before).
+	// The supplementary groups are dropped; where the kernel refuses (a
+	// user namespace, no CAP_SETGID) and there are some, it does not
+	// rotate.
 	n, _, errno := syscall.RawSyscall(syscall.SYS_GETGROUPS, 0, 0, 0)
 	groups := make([]uint32, max(n, 1))
 	if errno == 0 {
@@ -509,14 +509,14 @@ func withFSID(uid, gid int, fn func() error) error {
 	oldGID := setfsgid(gid)
 	setfsuid(uid)
 	var err error
-	if currentFSUID() == uid {
+	if currentFSUID() == uid && currentFSGID() == gid && (dropped || n == 0) {
 		err = fn()
 	} else {
 		err = errors.New("cannot take the directory writer's file system identity")
 	}
 	setfsuid(0)
 	setfsgid(oldGID)
-	restored := currentFSUID() == 0
+	restored := currentFSUID() == 0 && currentFSGID() == oldGID
 	if dropped {
 		_, _, errno = syscall.RawSyscall(syscall.SYS_SETGROUPS, n, uintptr(unsafe.Pointer(&groups[0])), 0)
 		restored = restored && errno == 0
@@ -534,6 +534,12 @@ func setfsuid(id int) { syscall.RawSyscall(syscall.SYS_SETFSUID, uintptr(id), 0,
 func setfsgid(id int) int {
 	old, _, _ := syscall.RawSyscall(syscall.SYS_SETFSGID, uintptr(id), 0, 0)
 	return int(old)
+}
+
+// currentFSGID reads the thread's file system gid, as currentFSUID.
+func currentFSGID() int {
+	r, _, _ := syscall.RawSyscall(syscall.SYS_SETFSGID, ^uintptr(0), 0, 0)
+	return int(r)
 }
 
 // currentFSUID reads the thread's file system uid: setfsuid(-1) changes

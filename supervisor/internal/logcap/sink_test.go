@@ -382,7 +382,7 @@ func TestSink_RotationRunsAsTheDirectorysWriter(t *testing.T) {
 	parent := t.TempDir()
 	os.Chmod(parent, 0o755) // traversable, as a log directory's parents are
 	os.Chmod(filepath.Dir(parent), 0o755)
-	for _, mode := range []os.FileMode{0o755, 0o775 | os.ModeSticky} {
+	for _, mode := range []os.FileMode{0o755, 0o755 | os.ModeSticky} {
 		dir := filepath.Join(parent, fmt.Sprintf("logs-%o", mode))
 		os.Mkdir(dir, 0o755)
 		os.Chown(dir, nobody, nobody)
@@ -459,18 +459,21 @@ func TestSink_NoRotationInAStickyDirectoryOthersWrite(t *testing.T) {
 	parent := t.TempDir()
 	os.Chmod(parent, 0o755)
 	os.Chmod(filepath.Dir(parent), 0o755)
-	dir := filepath.Join(parent, "logs")
-	os.Mkdir(dir, 0o775)
-	os.Chmod(dir, 0o775|os.ModeSticky)
-	log := &bytes.Buffer{}
-	s := NewSink(filepath.Join(dir, "web.log"), 100, 3, slog.New(slog.NewTextHandler(log, nil)))
-	s.Write(bytes.Repeat([]byte("x"), 250))
-	s.Close()
-	if backups, _ := filepath.Glob(filepath.Join(dir, "web-*.log")); len(backups) != 0 || s.Rotations() != 0 {
-		t.Errorf("rotated in a sticky group-writable directory: %v", backups)
-	}
-	if !strings.Contains(log.String(), "sticky") {
-		t.Errorf("the refusal is not said:\n%s", log)
+	for _, owner := range []int{0, nobody} { // root's, or another user's
+		dir := filepath.Join(parent, fmt.Sprint("logs-", owner))
+		os.Mkdir(dir, 0o775)
+		os.Chown(dir, owner, owner)
+		os.Chmod(dir, 0o775|os.ModeSticky)
+		log := &bytes.Buffer{}
+		s := NewSink(filepath.Join(dir, "web.log"), 100, 3, slog.New(slog.NewTextHandler(log, nil)))
+		s.Write(bytes.Repeat([]byte("x"), 250))
+		s.Close()
+		if backups, _ := filepath.Glob(filepath.Join(dir, "web-*.log")); len(backups) != 0 || s.Rotations() != 0 {
+			t.Errorf("rotated in a sticky group-writable directory of uid %d: %v", owner, backups)
+		}
+		if !strings.Contains(log.String(), "sticky") {
+			t.Errorf("the refusal is not said:\n%s", log)
+		}
 	}
 }
 
