@@ -101,7 +101,7 @@ func (m *Main) fetchNode(u string) nodeStatus {
 }
 
 // userinfo is what precedes a URL's host: user, password and '@'.
-var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@`)
+var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/\s]*@`) // to the last '@': a password may hold one
 
 // withoutPassword is text (a URL, or an error quoting one, parsable or
 // not) with no credentials in it, to be shown.
