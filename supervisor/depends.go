@@ -87,6 +87,16 @@ func (s *Supervisor) awaitDeps(p *process, deps []*process) {
 		s.mu.RLock()
 		deps = s.depsLocked(p)
 		cycle := s.waitsOnLocked(deps, p, map[*process]bool{})
+		ready, failed := true, ""
+		for _, d := range deps {
+			switch st := d.info.Load(); {
+			case st.State == Running:
+			case st.State.IsStopped() && !st.Waiting && !s.redoing[d]:
+				failed = "dependency " + d.spec.FullName() + " is " + st.State.String()
+			default:
+				ready = false // a dependency a successor stops to start again is waited for
+			}
+		}
 		s.mu.RUnlock()
 		if cycle {
 			// Groups of two configurations can close a cycle that
@@ -94,16 +104,9 @@ func (s *Supervisor) awaitDeps(p *process, deps []*process) {
 			p.send(ctx, command{kind: cmdDepsFailed, text: "dependency cycle: " + p.spec.FullName() + " waits for itself"})
 			return
 		}
-		ready := true
-		for _, d := range deps {
-			switch st := d.info.Load(); {
-			case st.State == Running:
-			case st.State.IsStopped() && !st.Waiting:
-				p.send(ctx, command{kind: cmdDepsFailed, text: "dependency " + d.spec.FullName() + " is " + st.State.String()})
-				return
-			default:
-				ready = false
-			}
+		if failed != "" {
+			p.send(ctx, command{kind: cmdDepsFailed, text: failed})
+			return
 		}
 		if ready {
 			p.send(ctx, command{kind: cmdDepsReady})

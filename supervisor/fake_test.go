@@ -20,7 +20,7 @@ type fakeRuntime struct {
 	behavior map[string]fakeBehavior
 	checkErr error
 	held     map[string]bool // what Hold recorded: operators' stops
-	journal  []string        // "spawn NAME", "hold NAME", "decided NAME": what a journal would record
+	journal  []string        // "spawn NAME", "hold NAME", "decided NAME", "settled NAME": what a journal would record
 }
 
 func (r *fakeRuntime) Hold(spec *ProcessSpec, down *Down) {
@@ -35,6 +35,13 @@ func (r *fakeRuntime) Hold(spec *ProcessSpec, down *Down) {
 	} else {
 		delete(r.held, spec.FullName())
 	}
+}
+
+// SettleExits is ExitSettler's.
+func (r *fakeRuntime) SettleExits(spec *ProcessSpec) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.journal = append(r.journal, "settled "+spec.FullName())
 }
 
 // ExitDecided is ExitDecider's.

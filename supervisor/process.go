@@ -383,7 +383,8 @@ func (p *process) begin() {
 		// (a second TERM may be taken for an order to hurry), for what
 		// is left of stopwaitsecs, and ends in STOPPED.
 		a.m.State = Stopping
-		a.m = arm(a.m, timerStopWait, max(p.spec.StopWait-time.Since(ad.Stopping), 0), time.Now())
+		// (At most stopwaitsecs: the stop's start is on the wall clock.)
+		a.m = arm(a.m, timerStopWait, min(max(p.spec.StopWait-time.Since(ad.Stopping), 0), p.spec.StopWait), time.Now())
 	}
 	// Held down by the previous daemon (a journal of an older ctlsupd
 	// records an operator's stop as it begins), or to be restarted by
@@ -803,6 +804,13 @@ func (p *process) logMilestone(from, to State, why string) {
 // hold (Close).
 func (p *process) keepDown(from, to State) {
 	a := &p.a
+	if (from == Backoff || from == Starting) && to.IsStopped() {
+		// A retry to come was abandoned (stopped, given up on): the exit
+		// left pending for it is decided.
+		if s, ok := p.rt.(ExitSettler); ok {
+			s.SettleExits(p.spec)
+		}
+	}
 	switch {
 	case a.quietStop:
 	case to == Stopped && a.holdStop, to == Exited:

@@ -672,20 +672,27 @@ func TestSupervisor_HoldIsRecordedOnceTheStopEnds(t *testing.T) {
 // TestSupervisor_ExitIsDecidedAfterWhatFollows: the engine tells the
 // child its exit is decided once what follows it is recorded (the hold of
 // a one-shot job, the restart's spawn), so a daemon killed in between
-// leaves the exit to its successor; and for an exit that records nothing
-// (a failed start's back-off), too.
+// leaves the exit to its successor; an exit whose retry is still to come
+// (BACKOFF) stays pending, until the retry spawns, or is abandoned (a
+// stop, FATAL), which the runtime is told.
 func TestSupervisor_ExitIsDecidedAfterWhatFollows(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rt := newFakeRuntime()
 		rt.set("once", fakeBehavior{exitAfter: time.Second, exitCode: 0})
 		rt.set("again", fakeBehavior{exitAfter: time.Second, exitCode: 1})
 		rt.set("early", fakeBehavior{exitAfter: 100 * time.Millisecond, exitCode: 1})
+		rt.set("loop", fakeBehavior{exitAfter: 100 * time.Millisecond, exitCode: 1})
 		once := named("once", func(s *ProcessSpec) { s.StartSecs = 0; s.AutoRestart = RestartNever })
 		again := named("again", func(s *ProcessSpec) { s.StartSecs = 0; s.AutoRestart = RestartAlways })
 		early := named("early", func(s *ProcessSpec) { s.StartSecs = time.Second; s.StartRetries = 1 })
-		s := mustOpen(t, rt, once, again, early)
+		loop := named("loop", func(s *ProcessSpec) { s.StartSecs = time.Second; s.StartRetries = 100 })
+		s := mustOpen(t, rt, once, again, early, loop)
 		waitState(t, s, "once", Exited)
 		waitState(t, s, "early", Fatal)
+		waitState(t, s, "loop", Backoff)
+		if err := s.stopOne(context.Background(), "loop", WaitForDone); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(100 * time.Millisecond)
 		synctest.Wait()
 		got := map[string][]string{}
@@ -698,7 +705,9 @@ func TestSupervisor_ExitIsDecidedAfterWhatFollows(t *testing.T) {
 		want := map[string][]string{
 			"once":  {"spawn", "hold", "decided"},
 			"again": {"spawn", "spawn", "decided"},
-			"early": {"spawn", "spawn", "decided"},
+			"early": {"spawn", "spawn", "settled", "decided"},
+			// Stopped in BACKOFF: the retry is abandoned, its exit settled.
+			"loop": {"spawn", "spawn", "settled", "hold"},
 		}
 		for name, w := range want {
 			if !slices.Equal(got[name], w) {

@@ -71,6 +71,14 @@ type ExitDecider interface {
 	ExitDecided()
 }
 
+// An ExitSettler is a Runtime told that a program's retry to come was
+// abandoned (stopped, given up on, removed): the exit that led to it,
+// left pending so a successor would retry too (see ExitDecider), is
+// decided.
+type ExitSettler interface {
+	SettleExits(spec *ProcessSpec)
+}
+
 // An EndedChild can tell that its process has ended before the exit has
 // reached the engine through OnExit. At a stop's deadline the engine then
 // waits on for the exit instead of sending SIGKILL: when thousands of

@@ -82,6 +82,9 @@ type Supervisor struct {
 	leaseMu      sync.Mutex
 	leases       map[string]*heldLease // held, by process name
 	leaseHolders map[string]string     // who holds each known lease
+	// redoing: adopted processes being stopped to be started again, after
+	// the daemon's death; guarded by mu.
+	redoing map[*process]bool
 }
 
 type group struct {
@@ -93,7 +96,7 @@ type group struct {
 // until Open.
 func New(rt Runtime, groups []GroupSpec) *Supervisor {
 	s := &Supervisor{rt: rt, byName: map[string]*process{}, quit: make(chan struct{}), closed: make(chan struct{}),
-		leases: map[string]*heldLease{}, leaseHolders: map[string]string{}}
+		leases: map[string]*heldLease{}, leaseHolders: map[string]string{}, redoing: map[*process]bool{}}
 	s.pending = groups
 	return s
 }
@@ -148,6 +151,15 @@ func (s *Supervisor) Open(ctx context.Context) error {
 			fresh = append(fresh, p)
 		}
 	}
+	// What is stopped to be started again is waited for by what depends
+	// on it (see awaitDeps), until it has been.
+	s.mu.Lock()
+	for _, p := range redo {
+		if a := p.adopted(); !a.Stopped && (p.spec.AutoStart || !a.Fresh) {
+			s.redoing[p] = true
+		}
+	}
+	s.mu.Unlock()
 	s.resumeLeases(kept)
 	s.startAuto(ctx, fresh)
 	if len(redo) > 0 {
@@ -159,6 +171,10 @@ func (s *Supervisor) Open(ctx context.Context) error {
 			if a := p.adopted(); !a.Stopped && (p.spec.AutoStart || !a.Fresh) {
 				s.issueStart(ctx, p, p.spec.FullName(), true)
 			}
+			s.mu.Lock()
+			delete(s.redoing, p)
+			s.mu.Unlock()
+			s.changes.notify()
 			return nil
 		})
 	}

@@ -762,3 +762,35 @@ func TestCrashRecovery_ExitItsDeathLeftUndecided(t *testing.T) {
 	second.Process.Signal(syscall.SIGTERM)
 	second.Wait()
 }
+
+// TestCrashRecovery_DependentWaitsForARestartedDependency: after a daemon
+// killed during its own stop, a program whose dependency the successor
+// finishes stopping, to start it again, waits for it instead of finding
+// it STOPPED and giving up (FATAL).
+func TestCrashRecovery_DependentWaitsForARestartedDependency(t *testing.T) {
+	slow := "command = [\"/bin/sh\", \"-c\", \"trap 'sleep 2; exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 10\n"
+	path := testConfig(t, map[string]string{"app.toml": "[program.db]\n" + slow + "priority = 10\n" +
+		"[program.app]\ncommand = [\"/bin/sh\", \"-c\", \"while :; do sleep 0.1; done\"]\nstartsecs = 0\ndepends_on = [\"db\"]\n"})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "db and app RUNNING", log1, func() bool {
+		pids := statusPidsOrNil(sock)
+		return pids["db:db"] != 0 && pids["app:app"] != 0
+	})
+	time.Sleep(300 * time.Millisecond) // db's trap in place
+	first.Process.Signal(syscall.SIGTERM)
+	waitUntil(t, "db stopping", log1, func() bool { return strings.HasPrefix(shows(sock, "db"), "STOPPING") })
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+
+	second, log2 := startDaemon(t, path)
+	waitUntil(t, "db and app RUNNING again", log2, func() bool {
+		pids := statusPidsOrNil(sock)
+		return pids["db:db"] != 0 && pids["app:app"] != 0
+	})
+	if strings.Contains(log2.String(), "FATAL") || strings.Contains(log2.String(), "gave up") {
+		t.Errorf("app gave up on its dependency:\n%s", log2)
+	}
+	second.Process.Signal(syscall.SIGTERM)
+	second.Wait()
+}

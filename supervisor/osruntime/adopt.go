@@ -482,6 +482,9 @@ func (r *Runtime) EndAdoption() {
 	proc.EndAdoption()
 }
 
+// SettleExits is supervisor.ExitSettler's.
+func (r *Runtime) SettleExits(spec *supervisor.ProcessSpec) { r.state.settle(spec.FullName()) }
+
 // Hold records that a process is down for good, and how (nil: that it
 // was started again).
 func (r *Runtime) Hold(spec *supervisor.ProcessSpec, down *supervisor.Down) {

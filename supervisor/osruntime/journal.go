@@ -68,8 +68,8 @@ type journalRecord struct {
 	Gone     bool `json:"gone,omitempty"`
 
 	Pid       int    `json:"pid,omitempty"`
-	StartTime uint64 `json:"start,omitempty"` // /proc/PID/stat starttime
-	SpawnedAt int64  `json:"at,omitempty"`    // unix milliseconds
+	StartTime uint64 `json:"start,omitempty"`   // /proc/PID/stat starttime
+	SpawnedAt int64  `json:"at,omitempty"`      // unix milliseconds
 	StopAt    int64  `json:"stop_at,omitempty"` // unix milliseconds: when a stop began
 
 	// A held, release or exited record; nil in a live entry, which keeps
@@ -102,6 +102,7 @@ type JournalOutcome struct {
 	WasStopping bool   `json:"exit_stopping,omitempty"`
 	WasShutdown bool   `json:"exit_shutdown,omitempty"`
 	Decided     bool   `json:"decided,omitempty"` // the engine decided the exit of the id's spawn
+	Settled     string `json:"settled,omitempty"` // the engine decided every exit of the process named
 }
 
 // pendingExit is an exit the engine had not yet decided (restart, hold,
@@ -247,6 +248,8 @@ func (f *stateFile) apply(r journalRecord) {
 		f.settleExitsOf(r.Held)
 	case r.JournalOutcome != nil && r.Release != "":
 		delete(f.held, r.Release)
+	case r.JournalOutcome != nil && r.Settled != "":
+		f.settleExitsOf(r.Settled)
 	case r.JournalOutcome != nil && r.Exited != "":
 		f.exits[r.ID] = r.pendingExit()
 		if e := f.entries[r.ID]; e != nil {
@@ -361,6 +364,20 @@ func (f *stateFile) decided(id uint64) {
 }
 
 func (f *stateFile) gone(id uint64) { f.record(journalRecord{ID: id, Gone: true}) }
+
+// settle records that every pending exit of name is decided; nothing is
+// written when there is none.
+func (f *stateFile) settle(name string) {
+	f.mu.Lock()
+	pending := false
+	for _, x := range f.exits {
+		pending = pending || x.Name == name
+	}
+	f.mu.Unlock()
+	if pending {
+		f.record(journalRecord{JournalOutcome: &JournalOutcome{Settled: name}})
+	}
+}
 
 // hold records that name is down for good, stopped by an operator or
 // exited as its autorestart says (or, down nil, that it was started

@@ -327,3 +327,33 @@ func TestRuntime_ReplacementCutShortLeavesThePredecessor(t *testing.T) {
 		})
 	}
 }
+
+// TestStateFile_SettleByName: a retry abandoned (stopped in BACKOFF,
+// FATAL without an exit, removed) settles every pending exit of its
+// program, and writes nothing when there is none.
+func TestStateFile_SettleByName(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	f, _, _, _ := openStateFile(path, "b", quietLogger())
+	for _, name := range []string{"web", "worker"} {
+		id := f.newID()
+		f.spawning(id, &supervisor.ProcessSpec{Group: name, Name: name}, "", nil, 0, "")
+		f.ended(id, name, supervisor.ExitStatus{Code: 1, Text: "exit status 1"}, time.Now())
+		f.gone(id)
+	}
+	f.settle("web")
+	before, _ := os.ReadFile(path)
+	f.settle("web") // nothing pending: nothing written
+	f.close()
+	if after, _ := os.ReadFile(path); len(after) != len(before) {
+		t.Errorf("a settle with nothing pending wrote %q", after[len(before):])
+	}
+	_, _, _, exits := openStateFile(path, "b", quietLogger())
+	if len(exits) != 1 {
+		t.Fatalf("pending exits %+v, want worker's only", exits)
+	}
+	for _, x := range exits {
+		if x.Name != "worker" {
+			t.Errorf("pending exit of %s, want worker's", x.Name)
+		}
+	}
+}
