@@ -74,7 +74,10 @@ func (s *Supervisor) issueStart(ctx context.Context, p *process, name string, au
 func (s *Supervisor) awaitDeps(p *process, deps []*process) {
 	ctx := context.Background() // committed: the wait ends with p's state
 	for _, d := range deps {
-		if st := d.info.Load(); st.State.IsStopped() && !st.Waiting {
+		s.mu.RLock()
+		redo := s.redoing[d] // its successor's restart is under way: not started twice
+		s.mu.RUnlock()
+		if st := d.info.Load(); st.State.IsStopped() && !st.Waiting && !redo {
 			s.issueStart(ctx, d, d.spec.FullName(), true)
 		}
 	}

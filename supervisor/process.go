@@ -804,13 +804,16 @@ func (p *process) logMilestone(from, to State, why string) {
 // hold (Close).
 func (p *process) keepDown(from, to State) {
 	a := &p.a
-	if (from == Backoff || from == Starting) && to.IsStopped() {
-		// A retry to come was abandoned (stopped, given up on): the exit
-		// left pending for it is decided.
-		if s, ok := p.rt.(ExitSettler); ok {
-			s.SettleExits(p.spec)
+	defer func() {
+		if (from == Backoff || from == Starting) && to.IsStopped() {
+			// A retry to come was abandoned (stopped, given up on): the
+			// exit left pending for it is decided, once what follows (a
+			// hold) is recorded.
+			if s, ok := p.rt.(ExitSettler); ok {
+				s.SettleExits(p.spec)
+			}
 		}
-	}
+	}()
 	switch {
 	case a.quietStop:
 	case to == Stopped && a.holdStop, to == Exited:

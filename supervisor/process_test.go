@@ -706,8 +706,9 @@ func TestSupervisor_ExitIsDecidedAfterWhatFollows(t *testing.T) {
 			"once":  {"spawn", "hold", "decided"},
 			"again": {"spawn", "spawn", "decided"},
 			"early": {"spawn", "spawn", "settled", "decided"},
-			// Stopped in BACKOFF: the retry is abandoned, its exit settled.
-			"loop": {"spawn", "spawn", "settled", "hold"},
+			// Stopped in BACKOFF: the retry is abandoned, its exit settled
+			// once the stop's hold is recorded.
+			"loop": {"spawn", "spawn", "hold", "settled"},
 		}
 		for name, w := range want {
 			if !slices.Equal(got[name], w) {

@@ -430,9 +430,10 @@ func truncateNoFollow(path string) error {
 // can write into dir, when a root daemon's log directory is writable by
 // another user: a link that user plants in the middle of the rotation
 // then reaches nothing that user could not write anyway. The identity is
-// the directory's owner, or nobody with the directory's group when that
-// group may write it (a setgid log directory of group adm), or nobody when
-// others may.
+// the directory's owner (nobody for root) with the directory's group when
+// that group may write it (a setgid log directory of group adm: its
+// owner, not nobody, can reach it through a parent only it may enter), or
+// nobody when others may.
 func asDirWriter(dir string, fn func() error) error {
 	if os.Geteuid() != 0 {
 		return fn()
@@ -458,7 +459,9 @@ func asDirWriter(dir string, fn func() error) error {
 	case st.Mode&0o002 != 0:
 		uid, gid = nobody, nobody
 	case st.Mode&0o020 != 0:
-		uid = nobody // the group's members may plant links: not as its owner, whose files they could reach
+		if uid == 0 {
+			uid = nobody // the group's members, not root, may plant links
+		}
 	case uid == 0:
 		return fn() // only root can write it
 	}
