@@ -13,24 +13,36 @@ import (
 	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
-// openPool runs one event listener pool of a listener helper in MODE.
-func openPool(t *testing.T, mode string, buffer int) (*supervisor.Supervisor, string, *testhelper.SyncBuffer) {
-	t.Helper()
-	dir := t.TempDir()
-	record := filepath.Join(dir, "events")
-	spec := helperSpec(dir, "pool", testhelper.Argv("listener", record, mode), func(s *supervisor.ProcessSpec) {
+// poolGroup is a pool of one listener helper in MODE, recording what it
+// gets into dir/events, subscribed to events.
+func poolGroup(dir, mode string, buffer int, events ...string) supervisor.GroupSpec {
+	spec := helperSpec(dir, "pool", testhelper.Argv("listener", filepath.Join(dir, "events"), mode), func(s *supervisor.ProcessSpec) {
 		s.Stdin, s.AutoRestart = true, supervisor.RestartAlways
 	})
+	return supervisor.GroupSpec{Name: "pool", Priority: -1, Processes: []supervisor.ProcessSpec{*spec},
+		Listener: &supervisor.ListenerSpec{Events: events, BufferSize: buffer}}
+}
+
+// openGroups opens a supervisor of groups over a runtime in dir.
+func openGroups(t *testing.T, dir string, groups ...supervisor.GroupSpec) (*supervisor.Supervisor, *testhelper.SyncBuffer) {
+	t.Helper()
 	log := &testhelper.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(log, nil))
-	s := supervisor.New(New(filepath.Join(dir, "state"), logger), []supervisor.GroupSpec{{Name: "pool", Processes: []supervisor.ProcessSpec{*spec},
-		Listener: &supervisor.ListenerSpec{Events: []string{"REMOTE_COMMUNICATION"}, BufferSize: buffer}}})
+	s := supervisor.New(New(filepath.Join(dir, "state"), logger), groups)
 	s.Logger = logger
 	if err := s.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close(context.Background()) })
-	return s, record, log
+	return s, log
+}
+
+// openPool runs one event listener pool of a listener helper in MODE.
+func openPool(t *testing.T, mode string, buffer int) (*supervisor.Supervisor, string, *testhelper.SyncBuffer) {
+	t.Helper()
+	dir := t.TempDir()
+	s, log := openGroups(t, dir, poolGroup(dir, mode, buffer, "REMOTE_COMMUNICATION"))
+	return s, filepath.Join(dir, "events"), log
 }
 
 // TestListener_FailIsRequeued: an event the listener answers FAIL comes
@@ -100,23 +112,11 @@ func TestListener_ProtocolBreachSaysUnknown(t *testing.T) {
 func TestListener_GetsTheShutdownsEvents(t *testing.T) {
 	dir := t.TempDir()
 	record := filepath.Join(dir, "events")
-	listener := helperSpec(dir, "pool", testhelper.Argv("listener", record, "slow"), func(s *supervisor.ProcessSpec) {
-		s.Stdin, s.AutoRestart = true, supervisor.RestartAlways
-	})
-	groups := []supervisor.GroupSpec{{Name: "pool", Priority: -1, Processes: []supervisor.ProcessSpec{*listener},
-		Listener: &supervisor.ListenerSpec{Events: []string{"PROCESS_STATE_STOPPED"}, BufferSize: 10}}}
+	groups := []supervisor.GroupSpec{poolGroup(dir, "slow", 10, "PROCESS_STATE_STOPPED")}
 	for i := range 5 {
-		name := fmt.Sprintf("p%d", i)
-		groups = append(groups, supervisor.GroupSpec{Name: name, Priority: 999,
-			Processes: []supervisor.ProcessSpec{*helperSpec(dir, name, testhelper.Argv("sleep"), nil)}})
+		groups = append(groups, sleeperGroup(dir, fmt.Sprintf("p%d", i), 999))
 	}
-	log := &testhelper.SyncBuffer{}
-	logger := slog.New(slog.NewTextHandler(log, nil))
-	s := supervisor.New(New(filepath.Join(dir, "state"), logger), groups)
-	s.Logger = logger
-	if err := s.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	s, log := openGroups(t, dir, groups...)
 	eventually(t, "all running", func() bool {
 		for _, p := range s.ByPriority() {
 			if p.State != supervisor.Running {
@@ -141,22 +141,15 @@ func TestListener_GetsTheShutdownsEvents(t *testing.T) {
 func TestListener_SeesGroupsAddedFromItsOwn(t *testing.T) {
 	dir := t.TempDir()
 	record := filepath.Join(dir, "events")
-	listener := helperSpec(dir, "pool", testhelper.Argv("listener", record, "ok"), func(s *supervisor.ProcessSpec) {
-		s.Stdin, s.AutoRestart = true, supervisor.RestartAlways
-	})
-	groups := []supervisor.GroupSpec{{Name: "pool", Priority: -1, Processes: []supervisor.ProcessSpec{*listener},
-		Listener: &supervisor.ListenerSpec{Events: []string{"PROCESS_GROUP_ADDED"}, BufferSize: 10}},
-		{Name: "early", Priority: -5, Processes: []supervisor.ProcessSpec{*helperSpec(dir, "early", testhelper.Argv("sleep"), nil)}},
-		{Name: "late", Priority: 999, Processes: []supervisor.ProcessSpec{*helperSpec(dir, "late", testhelper.Argv("sleep"), nil)}}}
-	logger := quietLogger()
-	s := supervisor.New(New(filepath.Join(dir, "state"), logger), groups)
-	s.Logger = logger
-	if err := s.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	openGroups(t, dir, poolGroup(dir, "ok", 10, "PROCESS_GROUP_ADDED"), sleeperGroup(dir, "early", -5), sleeperGroup(dir, "late", 999))
 	eventually(t, "late's group added", func() bool { return strings.Contains(readFile(record), "groupname:late") })
 	if got := readFile(record); !strings.Contains(got, "groupname:pool") || strings.Contains(got, "groupname:early") {
 		t.Errorf("events, want pool's and late's only:\n%s", got)
 	}
+}
+
+// sleeperGroup is a group of one helper that sleeps, at priority.
+func sleeperGroup(dir, name string, priority int) supervisor.GroupSpec {
+	return supervisor.GroupSpec{Name: name, Priority: priority,
+		Processes: []supervisor.ProcessSpec{*helperSpec(dir, name, testhelper.Argv("sleep"), nil)}}
 }

@@ -349,6 +349,22 @@ func TestSink_DoesNotFollowPlantedLinks(t *testing.T) {
 	}
 }
 
+// logDir makes dir/NAME with mode and owner under a parent every user may
+// enter, as a log directory's parents are, and returns it.
+func logDir(t *testing.T, name string, mode os.FileMode, owner int) string {
+	t.Helper()
+	parent := t.TempDir()
+	os.Chmod(parent, 0o755)
+	os.Chmod(filepath.Dir(parent), 0o755)
+	dir := filepath.Join(parent, name)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(dir, owner, owner)
+	os.Chmod(dir, mode)
+	return dir
+}
+
 // TestSink_RotationRunsAsTheDirectorysWriter: in a log directory another
 // user can write, rotation runs with that user's file system identity, so
 // a link planted in the middle of it reaches nothing that user could not
@@ -378,15 +394,10 @@ func TestSink_RotationRunsAsTheDirectorysWriter(t *testing.T) {
 		f.Close()
 	}
 
-	// A rotation in a directory nobody owns still rotates.
-	parent := t.TempDir()
-	os.Chmod(parent, 0o755) // traversable, as a log directory's parents are
-	os.Chmod(filepath.Dir(parent), 0o755)
+	// A rotation in a directory nobody owns still rotates (sticky too:
+	// its owner may rename root's log).
 	for _, mode := range []os.FileMode{0o755, 0o755 | os.ModeSticky} {
-		dir := filepath.Join(parent, fmt.Sprintf("logs-%o", mode))
-		os.Mkdir(dir, 0o755)
-		os.Chown(dir, nobody, nobody)
-		os.Chmod(dir, mode) // sticky: its owner may still rename root's log
+		dir := logDir(t, "logs", mode, nobody)
 		s := NewSink(filepath.Join(dir, "web.log"), 100, 3, nil)
 		s.Write(bytes.Repeat([]byte("x"), 250))
 		s.Close()
@@ -403,12 +414,7 @@ func TestSink_RotatesInAGroupWritableDirectory(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: only a root daemon changes identity to rotate")
 	}
-	parent := t.TempDir()
-	os.Chmod(parent, 0o755)
-	os.Chmod(filepath.Dir(parent), 0o755)
-	dir := filepath.Join(parent, "logs")
-	os.Mkdir(dir, 0o775)
-	os.Chmod(dir, 0o775|os.ModeSetgid)
+	dir := logDir(t, "logs", 0o775|os.ModeSetgid, 0)
 	s := NewSink(filepath.Join(dir, "web.log"), 100, 3, nil)
 	s.Write(bytes.Repeat([]byte("x"), 250))
 	s.Close()
@@ -456,14 +462,8 @@ func TestSink_NoRotationInAStickyDirectoryOthersWrite(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: only a root daemon changes identity to rotate")
 	}
-	parent := t.TempDir()
-	os.Chmod(parent, 0o755)
-	os.Chmod(filepath.Dir(parent), 0o755)
 	for _, owner := range []int{0, nobody} { // root's, or another user's
-		dir := filepath.Join(parent, fmt.Sprint("logs-", owner))
-		os.Mkdir(dir, 0o775)
-		os.Chown(dir, owner, owner)
-		os.Chmod(dir, 0o775|os.ModeSticky)
+		dir := logDir(t, "logs", 0o775|os.ModeSticky, owner)
 		log := &bytes.Buffer{}
 		s := NewSink(filepath.Join(dir, "web.log"), 100, 3, slog.New(slog.NewTextHandler(log, nil)))
 		s.Write(bytes.Repeat([]byte("x"), 250))
@@ -486,11 +486,7 @@ func TestSink_FailedRotationDoesNotThrottle(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: root writes the file the rotation may not rename")
 	}
-	parent := t.TempDir()
-	os.Chmod(parent, 0o755)
-	os.Chmod(filepath.Dir(parent), 0o755)
-	dir := filepath.Join(parent, "logs")
-	os.Mkdir(dir, 0o755)
+	dir := logDir(t, "logs", 0o755, 0)
 	path := filepath.Join(dir, "web.log")
 	os.WriteFile(path, bytes.Repeat([]byte("o"), 200), 0o644)
 	os.Chown(dir, 12345, 12345)
