@@ -206,13 +206,28 @@ func call(t *testing.T, sock, method string, args ...any) {
 // shows is how status shows one process: state, start and stop times,
 // exit status and description; "" if it is not listed.
 func shows(sock, name string) string {
-	infos, _ := processInfos(sock)
-	for _, info := range infos {
-		if info["name"] == name {
-			return fmt.Sprint(info["statename"], " ", info["start"], " ", info["stop"], " ", info["exitstatus"], " ", info["description"])
-		}
+	if info := processInfo(sock, name); info != nil {
+		return fmt.Sprint(info["statename"], " ", info["start"], " ", info["stop"], " ", info["exitstatus"], " ", info["description"])
 	}
 	return ""
+}
+
+// processInfo is one process's info from getAllProcessInfo, by name; nil if the
+// daemon does not answer or has no such process.
+func processInfo(sock, name string) map[string]any {
+	infos, _ := processInfos(sock)
+	for _, i := range infos {
+		if i["name"] == name {
+			return i
+		}
+	}
+	return nil
+}
+
+// lineCount is the number of lines in a file (0 if there is none).
+func lineCount(file string) int {
+	b, _ := os.ReadFile(file)
+	return strings.Count(string(b), "\n")
 }
 
 // processInfos is getAllProcessInfo over the control socket, each process
@@ -634,7 +649,7 @@ func TestCrashRecovery_StopUnderWayGoesOn(t *testing.T) {
 		"[program.slowstop]\ncommand = [\"/bin/sh\", \"-c\", \"trap 'echo TERM >> %s; sleep 3; exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 5\n", terms) +
 		fmt.Sprintf("[program.crash]\ncommand = [\"/bin/sh\", \"-c\", \"echo try >> %s; sleep 0.2; exit 1\"]\nautostart = false\nstartsecs = 1\nstartretries = 100\n", tries)})
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
-	count := func(file string) int { b, _ := os.ReadFile(file); return strings.Count(string(b), "\n") }
+	count := lineCount
 	first, log1 := startDaemon(t, path)
 	waitUntil(t, "slowstop RUNNING", log1, func() bool { return statusPidsOrNil(sock)["slowstop:slowstop"] != 0 })
 	time.Sleep(300 * time.Millisecond) // the shell's trap in place
@@ -712,16 +727,8 @@ func TestCrashRecovery_ExitItsDeathLeftUndecided(t *testing.T) {
 		fmt.Sprintf("[program.early]\ncommand = [\"/bin/sh\", \"-c\", \"echo try >> %s; sleep 0.2; exit 1\"]\nstartsecs = 1\nstartretries = 100\nautorestart = false\n", tries)})
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
 	journal := filepath.Join(filepath.Dir(path), "state", "state.json")
-	info := func(name string) map[string]any {
-		infos, _ := processInfos(sock)
-		for _, i := range infos {
-			if i["name"] == name {
-				return i
-			}
-		}
-		return nil
-	}
-	count := func(file string) int { b, _ := os.ReadFile(file); return strings.Count(string(b), "\n") }
+	info := func(name string) map[string]any { return processInfo(sock, name) }
+	count := lineCount
 
 	first, log1 := startDaemon(t, path)
 	waitUntil(t, "oneshot EXITED, early in BACKOFF after two tries", log1, func() bool {
