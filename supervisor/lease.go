@@ -273,13 +273,6 @@ func (s *Supervisor) endLease(name string, h *heldLease) {
 	}
 }
 
-func (s *Supervisor) leaseNode() string {
-	if s.Leases == nil {
-		return ""
-	}
-	return s.Leases.Node()
-}
-
 // resumeLeases takes back the leases of cluster singletons adopted from a
 // previous daemon. One another node holds meanwhile is not this node's to
 // run: its process stops at once and waits for the lease.
