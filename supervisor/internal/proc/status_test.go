@@ -4,6 +4,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -32,6 +35,13 @@ func TestLookPath(t *testing.T) {
 	if got, err := LookPath("prog", "/nonexistent:"+dir, ""); err != nil || got != filepath.Join(dir, "prog") {
 		t.Errorf("PATH search: %q, %v", got, err)
 	}
+	// Entries that are not clean are found, and named, as filepath.Join
+	// names them.
+	for _, entry := range []string{dir + "/", dir + "//", filepath.Join(dir, "sub") + "/.."} {
+		if got, err := LookPath("prog", "/nonexistent:"+entry, ""); err != nil || got != filepath.Join(dir, "prog") {
+			t.Errorf("PATH entry %q: %q, %v", entry, got, err)
+		}
+	}
 	for cmd, want := range map[string]error{
 		"nosuch": ErrNotFound, filepath.Join(dir, "nosuch"): ErrNotFound,
 		filepath.Join(dir, "data"): ErrNotExecutable, dir: ErrNotExecutable,
@@ -46,5 +56,32 @@ func TestLookPath(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	if _, err := LookPath(data, dir, ""); err.Error() != "command at '"+data+"' is not executable" {
 		t.Errorf("error text %q, want supervisord's", err)
+	}
+}
+
+// TestLookPath_AllocatesLittle: every spawn searches PATH, and what a
+// search allocates is garbage that spreads the start's live objects over
+// more memory. A miss costs a path and its C copy, not a FileInfo.
+func TestLookPath_AllocatesLittle(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "prog"), []byte("#!/bin/sh\n"), 0o755)
+	var path []string
+	for i := range 12 {
+		path = append(path, filepath.Join(dir, "missing", strconv.Itoa(i)))
+	}
+	path = append(path, dir)
+	pathVar := strings.Join(path, ":")
+	var before, after runtime.MemStats
+	const runs = 200
+	runtime.ReadMemStats(&before)
+	for range runs {
+		if _, err := LookPath("prog", pathVar, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	perDir := float64(after.TotalAlloc-before.TotalAlloc) / runs / float64(len(path))
+	if perDir > 32 {
+		t.Errorf("a PATH search allocates %.0f bytes a directory, want at most 32", perDir)
 	}
 }
