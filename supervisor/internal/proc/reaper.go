@@ -37,6 +37,7 @@ var reaper struct {
 	log         atomic.Pointer[slog.Logger]
 	orphans     atomic.Int64
 	kicks       atomic.Int64 // sweeps for SIGCHLD, or Acquire's first one
+	walks       atomic.Int64 // waits for any child, each a walk of every child
 }
 
 // Acquire starts the reaper if it is not running and makes this process a
@@ -151,31 +152,22 @@ func reapLoop(sigch <-chan os.Signal, stop <-chan struct{}, stopped chan<- struc
 				continue // the waiter has it, or will
 			}
 			reaper.kicks.Add(1)
-			reapAll(false, 0)
+			reapAll()
 		case <-stop:
-			reapAll(false, 0)
+			reapAll()
 			return
 		}
 	}
 }
 
-// reapAll collects every exited child that is waiting; for the waiter
-// (acquired), only while the reaper is acquired: after its last Release
-// the exits are someone else's to collect, an upgraded image's. first,
-// if not 0, is the child the waiter saw exit: it is collected by its pid
-// and its owner (a restart, typically) runs before the others are looked
-// for, as wait4(-1) walks the daemon's every child (with 10,000: 0.6 ms
-// in the cache, 4 ms out of it) where a wait for one pid took 1 µs (Linux
-// 6.18). Then the sweep, reaping a burst of exits all at once, and one
-// yield to their owners, on this P while it is warm, before the waiter
-// blocks in waitid again.
-func reapAll(acquired bool, first int) {
-	if first > 0 && reap(acquired, first) == reapDelivered {
-		runtime.Gosched()
-	}
+// reapAll collects every exited child that is waiting, for SIGCHLD (the
+// waiter is not waiting), or at the reaper's stop; a burst of exits is
+// reaped all at once, then one yield lets their owners run on this P
+// while it is warm.
+func reapAll() {
 	delivered := 0
 	for {
-		switch reap(acquired, -1) {
+		switch reap(false, -1) {
 		case reapNone:
 			if delivered > 0 {
 				runtime.Gosched()
@@ -184,6 +176,24 @@ func reapAll(acquired bool, first int) {
 		case reapDelivered:
 			delivered++
 		}
+	}
+}
+
+// reapSeen collects the child the waiter saw exit, by its pid, and yields
+// to its owner (a restart, typically). Nothing else is looked for: a
+// wait4(-1) walks the daemon's every child (with 10,000: 0.6 ms in the
+// cache, 4 ms out of it) where a wait for one pid takes 1 us (Linux 6.18),
+// and the waiter's next waitid finds the next exit of a burst as it
+// would. Only while the reaper is acquired: after its last Release the
+// exits are someone else's to collect, an upgraded image's.
+func reapSeen(pid int) {
+	if pid <= 0 { // no pid in the siginfo: look for any
+		for reap(true, -1) != reapNone {
+		}
+		return
+	}
+	if reap(true, pid) == reapDelivered {
+		runtime.Gosched()
 	}
 }
 
@@ -204,6 +214,9 @@ func reap(acquired bool, pid int) int {
 	if acquired && reaper.users == 0 {
 		reaper.mu.Unlock()
 		return reapNone
+	}
+	if pid < 0 {
+		reaper.walks.Add(1)
 	}
 	got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
 	for errors.Is(err, syscall.EINTR) {

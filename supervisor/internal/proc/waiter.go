@@ -69,7 +69,7 @@ func waitLoop() {
 		err := waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOWAIT, nil)
 		switch {
 		case err == nil:
-			reapAll(true, siginfoPid(&info))
+			reapSeen(siginfoPid(&info))
 		case errors.Is(err, unix.EINTR):
 		case errors.Is(err, unix.ECHILD):
 			reaper.mu.Lock()

@@ -32,7 +32,7 @@ func TestWaiter_CollectsWithoutSIGCHLD(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond) // Acquire's own sweep, done
-	kicks := reaper.kicks.Load()
+	kicks, walks := reaper.kicks.Load(), reaper.walks.Load()
 	for range 3 {
 		select {
 		case <-startTrue(t).Done():
@@ -43,6 +43,11 @@ func TestWaiter_CollectsWithoutSIGCHLD(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // a SIGCHLD's sweep would have run by now
 	if n := reaper.kicks.Load() - kicks; n != 0 {
 		t.Errorf("SIGCHLD made the reaper sweep %d times beside the waiter", n)
+	}
+	// Each exit is collected by its pid: a wait for any child would walk
+	// every child the daemon has, once more for each exit.
+	if n := reaper.walks.Load() - walks; n != 0 {
+		t.Errorf("the waiter waited for any child %d times for 3 exits", n)
 	}
 	syscall.Kill(sleeper.Pid, syscall.SIGKILL)
 	<-sleeper.Done()
