@@ -770,6 +770,80 @@ func TestCrashRecovery_ExitItsDeathLeftUndecided(t *testing.T) {
 	second.Wait()
 }
 
+// TestCrashRecovery_ExitWhileNoDaemonRan: programs that end while no
+// daemon runs are reaped by init, so the successor cannot wait for them;
+// the holder kept a pidfd on each spawn, which tells how they exited
+// (Linux 6.15). A one-shot job (autorestart = "unexpected") that
+// finished is not run a second time and shows its exit; a crash is
+// restarted, as it would have been. Where the kernel keeps no status,
+// both are "status unknown" and restarted.
+func TestCrashRecovery_ExitWhileNoDaemonRan(t *testing.T) {
+	dir := t.TempDir()
+	gate := filepath.Join(dir, "go")
+	job := func(name string, code int) string {
+		return fmt.Sprintf("[program.%s]\ncommand = [\"/bin/sh\", \"-c\", \"echo run >> %s; while [ ! -e %s ]; do sleep 0.05; done; exit %d\"]\nstartsecs = 0\nautorestart = \"unexpected\"\n",
+			name, filepath.Join(dir, name+".runs"), gate, code)
+	}
+	path := testConfig(t, map[string]string{"app.toml": job("oneshot", 0) + job("crash", 3)})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	runs := func(name string) int { return lineCount(filepath.Join(dir, name+".runs")) }
+
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "both RUNNING", log1, func() bool {
+		p := statusPidsOrNil(sock)
+		return p["oneshot:oneshot"] != 0 && p["crash:crash"] != 0
+	})
+	pids := statusPids(t, sock)
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	os.WriteFile(gate, nil, 0o644)
+	// Until init has reaped them: only then does the kernel tell.
+	waitUntil(t, "both ended and reaped", log1, func() bool {
+		for _, pid := range pids {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+				return false
+			}
+		}
+		return true
+	})
+
+	second, log2 := startDaemon(t, path)
+	waitUntil(t, "crash run again", log2, func() bool { return runs("crash") == 2 })
+	waitUntil(t, "oneshot judged", log2, func() bool {
+		o := processInfo(sock, "oneshot")
+		return o != nil && o["statename"] != "RUNNING" && o["statename"] != "STARTING"
+	})
+	time.Sleep(300 * time.Millisecond) // a restart of oneshot would have spawned by now
+	var u syscall.Utsname
+	syscall.Uname(&u)
+	var release []byte
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		release = append(release, byte(c))
+	}
+	var major, minor int
+	fmt.Sscanf(string(release), "%d.%d", &major, &minor)
+	if major < 6 || major == 6 && minor < 15 {
+		if !strings.Contains(log2.String(), "status unknown") {
+			t.Errorf("kernel %s keeps no exit status, yet the successor knew one:\n%s", release, log2)
+		}
+		return
+	}
+	if n := runs("oneshot"); n != 1 {
+		t.Errorf("the one-shot job ran %d times, want once:\n%s", n, log2)
+	}
+	if o := processInfo(sock, "oneshot"); o["statename"] != "EXITED" || o["exitstatus"] != 0 {
+		t.Errorf("oneshot after the crash: %v, want EXITED with exit status 0", o)
+	}
+	if !strings.Contains(log2.String(), "exit status 3") || strings.Contains(log2.String(), "status unknown") {
+		t.Errorf("the successor does not tell crash's exit status 3:\n%s", log2)
+	}
+	second.Process.Signal(syscall.SIGTERM)
+	second.Wait()
+}
+
 // TestCrashRecovery_DependentWaitsForARestartedDependency: after a daemon
 // killed during its own stop, a program whose dependency the successor
 // finishes stopping, to start it again, waits for it instead of finding

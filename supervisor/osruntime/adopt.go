@@ -26,7 +26,7 @@ type heldPipe struct {
 
 // takeHeldPipes takes back the read ends the holder kept, by process name.
 func (r *Runtime) takeHeldPipes() {
-	r.heldPipes, r.heldStdin = map[string][]heldPipe{}, map[uint64]int{}
+	r.heldPipes, r.heldStdin, r.heldPidfds = map[string][]heldPipe{}, map[uint64]int{}, map[uint64]int{}
 	if r.holder == nil {
 		return
 	}
@@ -40,6 +40,9 @@ func (r *Runtime) takeHeldPipes() {
 				r.heldStdin[n] = fd
 				continue
 			}
+		}
+		if r.heldPidfd(id, fd) {
+			continue
 		}
 		if key, ok := strings.CutPrefix(id, socketIDPrefix); ok {
 			if r.socks.held == nil {
@@ -294,6 +297,7 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		r.claimed[c.leaf.Path] = true
 	}
 	c.usage = r.acct.begin(name, c.leaf)
+	attr.Pidfd = r.takePidfd(e.ID)
 	if e.Ended {
 		// Reaped by the previous daemon, whose engine had its exit and
 		// recorded what followed (else decideExit gave the engine the
@@ -301,7 +305,10 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		// its cgroup (or process group) is taken over as the previous
 		// daemon held it, killed after stopwaitsecs, or at once by a
 		// singleton's next spawn.
-		attr.OnExit = nil                  // told already
+		attr.OnExit = nil // told already
+		if attr.Pidfd != nil {
+			attr.Pidfd.Close() // the previous daemon journaled the exit
+		}
 		c.journalOrder.Store(exitRecorded) // by the previous daemon
 		c.rt = r                           // before the sweep can end: its gone needs it
 		r.acct.forked(c.usage, proc.Identity{Pid: e.Pid, StartTime: e.StartTime})
@@ -477,6 +484,7 @@ func (r *Runtime) EndAdoption() {
 		syscall.Close(fd)
 		r.holder.Drop(stdinID(ino))
 	}
+	r.dropUnclaimedPidfds()
 	r.sweepLeaves()
 	r.survivors, r.heldPipes, r.claimed, r.heldStdin = nil, nil, nil, nil
 	proc.EndAdoption()

@@ -70,9 +70,12 @@ type Runtime struct {
 	survivors map[string]*journalEntry
 	heldPipes map[string][]heldPipe // by process name
 	heldStdin map[uint64]int        // stdin write ends by pipe inode
-	held      map[string]supervisor.Down
-	exits     map[uint64]pendingExit // exits the previous engine had not decided
-	claimed   map[string]bool        // cgroups adopted or being stopped
+	// heldPidfds are pidfds the holder kept on a previous daemon's
+	// spawns, by spawn id (see pidfds.go).
+	heldPidfds map[uint64]int
+	held       map[string]supervisor.Down
+	exits      map[uint64]pendingExit // exits the previous engine had not decided
+	claimed    map[string]bool        // cgroups adopted or being stopped
 
 	fences fences
 
@@ -407,6 +410,7 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 	}
 	r.state.started(c.id, p.Pid, p.StartTime, at)
 	r.fenceLive(c)
+	r.keepPidfd(c)
 	return c, nil
 }
 
@@ -705,6 +709,7 @@ func (c *osChild) gone() {
 		}
 		if c.rt != nil {
 			c.rt.fenceGone(c)
+			c.rt.dropPidfd(c)
 		}
 	})
 }

@@ -175,6 +175,17 @@ func (c *Client) Store(id string, fd int) {
 	c.sendLocked('S', id, fd)
 }
 
+// Hand gives the holder f under id and closes it: the daemon keeps no
+// copy, so a holder that had to be started again lacks it. For what only
+// a successor needs, such as a pidfd that tells how a process ended while
+// no daemon ran.
+func (c *Client) Hand(id string, f *os.File) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sendLocked('S', id, int(f.Fd()))
+	f.Close()
+}
+
 // Drop tells the holder to close its duplicate of id.
 func (c *Client) Drop(id string) {
 	c.mu.Lock()

@@ -1,7 +1,9 @@
 package proc
 
 import (
+	"fmt"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -55,6 +57,34 @@ func exitFromPidfd(fd int) (syscall.WaitStatus, bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return 0, false
+}
+
+// ExitsOutliveTheParent reports whether the kernel keeps a process's exit
+// status for whoever holds a pidfd on it, after its parent reaped it
+// (PIDFD_INFO_EXIT, Linux 6.15): a pidfd kept while no daemon runs then
+// tells how a program that ended meanwhile exited.
+func ExitsOutliveTheParent() bool {
+	exitInfoOnce.Do(func() {
+		var u unix.Utsname
+		if unix.Uname(&u) == nil {
+			exitInfoKept = kernelAtLeast(unix.ByteSliceToString(u.Release[:]), 6, 15)
+		}
+	})
+	return exitInfoKept
+}
+
+var (
+	exitInfoOnce sync.Once
+	exitInfoKept bool
+)
+
+// kernelAtLeast compares a kernel release ("6.18.44-cloud") with major.minor.
+func kernelAtLeast(release string, major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(release, "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
 }
 
 // watchPidfd opens a pidfd on id and checks, with the pidfd pinning the

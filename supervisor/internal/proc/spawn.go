@@ -49,6 +49,10 @@ type Attr struct {
 	OOMScoreAdj *int
 	// ListenPID sets LISTEN_PID to the child's own pid (see inChild).
 	ListenPID bool
+	// Pidfd, for Adopt, is a pidfd opened on the process at its spawn and
+	// kept since (see OpenPidfd): it tells how a process that ended while
+	// no daemon ran exited. Adopt closes it.
+	Pidfd *os.File
 }
 
 // Container holds a child and everything it started: its cgroup.
@@ -185,6 +189,12 @@ func AdoptEnded(id Identity, a Attr) (*Process, error) {
 // Attr's OnExit, OnGone, GroupGrace and Container apply; the rest is
 // ignored.
 func Adopt(id Identity, a Attr) (*Process, error) {
+	kept := a.Pidfd // closed on return unless an exit is read from it
+	defer func() {
+		if kept != nil {
+			kept.Close()
+		}
+	}()
 	p := newProcess(id.Pid, a)
 	p.StartTime = id.StartTime
 	reaper.mu.Lock()
@@ -208,7 +218,19 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 	reaper.mu.Unlock()
 	f, err := watchPidfd(id)
 	if err != nil {
-		go p.exited(0, false) // ended while no daemon ran
+		// Ended while no daemon ran: a pidfd kept since its spawn knows
+		// how, once its new parent has reaped it.
+		held := kept
+		kept = nil
+		go func() {
+			var ws syscall.WaitStatus
+			known := false
+			if held != nil {
+				ws, known = exitFromPidfd(int(held.Fd()))
+				held.Close()
+			}
+			p.exited(ws, known)
+		}()
 		return p, nil
 	}
 	p.pidfd = f
@@ -287,6 +309,21 @@ func (p *Process) Ended() bool {
 	reaper.mu.Lock()
 	defer reaper.mu.Unlock()
 	return p.endedLocked()
+}
+
+// OpenPidfd opens a pidfd on the child, which the reaper has not reaped:
+// the pid is still its own, so the pidfd names it and no other process.
+func (p *Process) OpenPidfd() (*os.File, error) {
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	if !p.child || reaper.procs[p.Pid] != p {
+		return nil, syscall.ESRCH
+	}
+	fd, err := unix.PidfdOpen(p.Pid, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("pidfd_open", err)
+	}
+	return os.NewFile(uintptr(fd), "pidfd"), nil
 }
 
 // endedLocked is Ended under reaper.mu: a child still registered is not
