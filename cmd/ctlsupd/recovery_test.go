@@ -678,6 +678,45 @@ func TestCrashRecovery_StopUnderWayGoesOn(t *testing.T) {
 	second.Wait()
 }
 
+// TestCrashRecovery_LeftoverStopUnderWayGoesOn: a program removed from the
+// configuration while no daemon ran, whose stop was under way when the
+// daemon died, is a leftover the successor stops; that stop goes on too,
+// with no second stop signal and what is left of stopwaitsecs.
+func TestCrashRecovery_LeftoverStopUnderWayGoesOn(t *testing.T) {
+	dir := t.TempDir()
+	terms := filepath.Join(dir, "terms")
+	path := testConfig(t, map[string]string{"old.toml": fmt.Sprintf(
+		"[program.slowstop]\ncommand = [\"/bin/sh\", \"-c\", \"trap 'echo TERM >> %s; sleep 1.5; exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 5\n", terms),
+		"app.toml": program("web", "sleep")})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "slowstop RUNNING", log1, func() bool { return statusPidsOrNil(sock)["slowstop:slowstop"] != 0 })
+	time.Sleep(300 * time.Millisecond) // the shell's trap in place
+	pid := statusPids(t, sock)["slowstop:slowstop"]
+	call(t, sock, "supervisor.stopProcess", "slowstop", false)
+	waitUntil(t, "slowstop's TERM", log1, func() bool { return lineCount(terms) == 1 })
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	writeConfd(t, path, map[string]string{"old.toml": ""})
+
+	second, log2 := startDaemon(t, path)
+	waitUntil(t, "the leftover stopped", log2, func() bool {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d/cmdline", pid))
+		return err != nil || len(taggedProcs(terms)) == 0
+	})
+	if !strings.Contains(log2.String(), "stopping leftover of a previous daemon") {
+		t.Errorf("slowstop was not stopped as a leftover:\n%s", log2)
+	}
+	if n := lineCount(terms); n != 1 {
+		t.Errorf("slowstop got %d TERMs, want the first daemon's only:\n%s", n, log2)
+	}
+	if strings.Contains(log2.String(), "sending SIGKILL") {
+		t.Errorf("the stop went on past what was left of stopwaitsecs:\n%s", log2)
+	}
+	second.Process.Signal(syscall.SIGTERM)
+	second.Wait()
+}
+
 // TestCrashRecovery_StoppedWithLeftoversStaysStopped: a program an
 // operator stopped whose child lives on a while (here one that ignores
 // SIGTERM, killed stopwaitsecs later) keeps its journal entry until the

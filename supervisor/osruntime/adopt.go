@@ -195,6 +195,12 @@ func (r *Runtime) stopLeftover(e *journalEntry) {
 	l := proc.Leftover{Pid: e.Pid, StartTime: e.StartTime,
 		StopSignal: syscall.Signal(e.StopSignal), StopWait: time.Duration(e.StopWaitMs) * time.Millisecond,
 		StopAsGroup: e.StopAsGroup, KillAsGroup: e.KillAsGroup}
+	if e.Stopping {
+		l.StopBegan = time.Now() // an older ctlsupd's record: its stop's start unknown
+		if e.StopAt != 0 {
+			l.StopBegan = time.UnixMilli(e.StopAt)
+		}
+	}
 	if leaf != nil {
 		l.Container = leaf
 		r.claimed[leaf.Path] = true

@@ -93,6 +93,10 @@ type Leftover struct {
 	StopAsGroup bool
 	KillAsGroup bool
 	Container   Container // its cgroup, if it has one
+	// StopBegan is when the previous daemon sent the stop signal, zero if
+	// it had not: that stop goes on, with no second signal (a shell's
+	// trap would run twice) and what is left of StopWait.
+	StopBegan time.Time
 }
 
 // StopLeftover stops a process that is not this daemon's child, the way the
@@ -103,8 +107,13 @@ type Leftover struct {
 func StopLeftover(l Leftover) {
 	id := Identity{Pid: l.Pid, StartTime: l.StartTime}
 	if id.Alive() {
-		sendTo(id, l.StopSignal, l.StopAsGroup, l.Container)
-		if !waitGone(l.Pid, l.StartTime, l.StopWait) {
+		wait := l.StopWait
+		if l.StopBegan.IsZero() {
+			sendTo(id, l.StopSignal, l.StopAsGroup, l.Container)
+		} else {
+			wait = min(max(time.Until(l.StopBegan.Add(l.StopWait)), 0), l.StopWait)
+		}
+		if !waitGone(l.Pid, l.StartTime, wait) {
 			logger().Warn("leftover did not stop in time: sending SIGKILL", "pid", l.Pid, "stopwait", l.StopWait)
 			sendTo(id, syscall.SIGKILL, l.KillAsGroup, l.Container)
 			waitGone(l.Pid, l.StartTime, 10*time.Second)

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -66,6 +67,47 @@ func TestIdentity_ReusedPidIsNotOurs(t *testing.T) {
 	StopLeftover(Leftover{Pid: s.Pid, StartTime: s.StartTime, StopSignal: syscall.SIGTERM, StopWait: time.Second})
 	if s.Alive() {
 		t.Fatal("StopLeftover left the recorded process running")
+	}
+}
+
+// A leftover whose stop the previous daemon had begun is not signalled a
+// second time (a shell's trap would run twice): the stop goes on for what
+// is left of its stopwait, then SIGKILL.
+func TestStopLeftover_StopUnderWayGoesOn(t *testing.T) {
+	acquire(t)
+	terms := filepath.Join(t.TempDir(), "terms")
+	pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", "trap 'echo term >> " + terms + "' TERM; echo up >> " + terms + "; while :; do sleep 0.05; done"},
+		&syscall.ProcAttr{Sys: &syscall.SysProcAttr{Setpgid: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadStat(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := Identity{Pid: pid, StartTime: st.StartTime}
+	t.Cleanup(func() { signalLeader(id, syscall.SIGKILL) })
+	waitFor := func(what string) {
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if b, _ := os.ReadFile(terms); strings.Contains(string(b), what) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the shell did not write %q", what)
+			}
+		}
+	}
+	waitFor("up")
+	syscall.Kill(pid, syscall.SIGTERM) // the previous daemon's stop
+	waitFor("term")
+	StopLeftover(Leftover{Pid: pid, StartTime: st.StartTime, StopSignal: syscall.SIGTERM,
+		StopWait: time.Second, StopBegan: time.Now()})
+	if id.Alive() {
+		t.Fatal("StopLeftover left the process running")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if b, _ := os.ReadFile(terms); strings.Count(string(b), "term") != 1 {
+		t.Errorf("the leftover got SIGTERM %d times, want once:\n%s", strings.Count(string(b), "term"), b)
 	}
 }
 
