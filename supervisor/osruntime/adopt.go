@@ -303,7 +303,9 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		r.claimed[c.leaf.Path] = true
 	}
 	c.usage = r.acct.begin(name, c.leaf)
-	attr.Pidfd = r.takePidfd(e.ID)
+	if attr.Pidfd = r.takePidfd(e.ID); attr.Pidfd != nil {
+		c.pidfdKept.Store(pidfdHanded) // the holder keeps its own until c is gone
+	}
 	if e.Ended {
 		// Reaped by the previous daemon, whose engine had its exit and
 		// recorded what followed (else decideExit gave the engine the
@@ -321,17 +323,20 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		var err error
 		if c.p, err = proc.AdoptEnded(proc.Identity{Pid: e.Pid, StartTime: e.StartTime}, attr); err != nil {
 			r.Logger.Error("cannot take over leftovers", "process", name, "pid", e.Pid, "err", err)
+			r.dropPidfd(c)
 			r.stopLeftover(e)
 		}
 		return a
 	}
+	c.rt = r // before an exit Adopt reports at once can end c: its gone needs it
 	p, err := proc.Adopt(proc.Identity{Pid: e.Pid, StartTime: e.StartTime}, attr)
 	if err != nil {
 		r.Logger.Error("cannot adopt", "process", name, "pid", e.Pid, "err", err)
+		r.dropPidfd(c)
 		r.stopLeftover(e)
 		return a
 	}
-	c.p, c.rt = p, r
+	c.p = p
 	r.acct.forked(c.usage, p.Identity())
 	r.fenceLive(c)
 	if e.Stdin != 0 {

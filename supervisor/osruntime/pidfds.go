@@ -24,6 +24,15 @@ func pidfdID(spawn uint64) string { return pidfdIDPrefix + strconv.FormatUint(sp
 // keepsPidfds reports whether the holder is given a pidfd on each spawn.
 func (r *Runtime) keepsPidfds() bool { return r.holder != nil && proc.ExitsOutliveTheParent() }
 
+// Whether the holder has c's pidfd: handed by keepPidfd (or by a previous
+// daemon, for an adopted process), or c gone. The two may race: a process
+// that exits at once can be gone before its pidfd is handed, and whichever
+// comes second sends the Drop.
+const (
+	pidfdHanded int32 = 1
+	pidfdGone   int32 = 2
+)
+
 // keepPidfd gives the holder a pidfd on c's process, which it has just
 // spawned.
 func (r *Runtime) keepPidfd(c *osChild) {
@@ -35,11 +44,14 @@ func (r *Runtime) keepPidfd(c *osChild) {
 		return // reaped already: this daemon journals its exit
 	}
 	r.holder.Hand(pidfdID(c.id), f)
+	if c.pidfdKept.Swap(pidfdHanded) == pidfdGone {
+		r.holder.Drop(pidfdID(c.id))
+	}
 }
 
 // dropPidfd tells the holder c's process has ended and its exit is known.
 func (r *Runtime) dropPidfd(c *osChild) {
-	if r.keepsPidfds() {
+	if c.pidfdKept.Swap(pidfdGone) == pidfdHanded {
 		r.holder.Drop(pidfdID(c.id))
 	}
 }

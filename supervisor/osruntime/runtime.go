@@ -605,6 +605,7 @@ type osChild struct {
 	killed       atomic.Bool
 	journalOrder atomic.Int32 // exitRecorded, goneAsked
 	goneOnce     sync.Once
+	pidfdKept    atomic.Int32 // pidfdHanded, pidfdGone (see pidfds.go)
 	rt           *Runtime
 	stdin        *stdinPipe // nil without Stdin
 }

@@ -35,10 +35,17 @@ func LookPath(cmd, path, dir string) (string, error) {
 		}
 		return cmd, checkExec(cmd, statErr(full, syscall.Stat(full, &st)), &st)
 	}
+	if path == "" || strings.IndexByte(cmd, 0) >= 0 {
+		// No PATH searches nothing; a NUL names no file.
+		return "", fmt.Errorf("%w '%s'", ErrNotFound, cmd)
+	}
 	var buf []byte
 	for d := range strings.SplitSeq(path, string(filepath.ListSeparator)) {
 		if d == "" {
 			d = "."
+		}
+		if strings.IndexByte(d, 0) >= 0 {
+			continue // names no directory
 		}
 		if filepath.Clean(d) != d {
 			// Joined as filepath.Join cleans it (lexically, as the old

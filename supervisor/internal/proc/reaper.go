@@ -1,7 +1,7 @@
 // Package proc starts child processes and is the only waiter for them:
-// when a child exits (a thread blocked in waitid tells, naming it;
-// SIGCHLD while no waiter waits), one reaper collects it by its pid,
-// drains wait4(-1), and routes each exit to its process by PID.
+// when a child exits, a thread blocked in waitid names it and the reaper
+// collects it by its pid (SIGCHLD, while that thread does not wait,
+// drains wait4(-1) instead), and routes each exit to its process by PID.
 // A program that uses proc must not call exec.Cmd.Wait while a reaper
 // runs, or the two would steal each other's exit statuses.
 package proc

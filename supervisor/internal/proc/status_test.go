@@ -42,6 +42,15 @@ func TestLookPath(t *testing.T) {
 			t.Errorf("PATH entry %q: %q, %v", entry, got, err)
 		}
 	}
+	// No PATH finds nothing, not what the daemon's directory holds; a
+	// NUL names no file.
+	t.Chdir(dir)
+	if got, err := LookPath("prog", "", ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("an empty PATH found %q, %v", got, err)
+	}
+	if got, err := LookPath("prog\x00junk", dir, ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a command with a NUL found %q, %v", got, err)
+	}
 	for cmd, want := range map[string]error{
 		"nosuch": ErrNotFound, filepath.Join(dir, "nosuch"): ErrNotFound,
 		filepath.Join(dir, "data"): ErrNotExecutable, dir: ErrNotExecutable,
