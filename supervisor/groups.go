@@ -75,6 +75,7 @@ func (s *Supervisor) RemoveGroup(ctx context.Context, name string) error {
 	for _, p := range g.procs {
 		delete(s.byName, p.spec.FullName())
 	}
+	s.registryGen.Add(1)
 	s.mu.Unlock()
 	// Committed: the group is gone from the tables, so its actors end
 	// whatever becomes of ctx.

@@ -16,17 +16,23 @@ const DefaultMemoryCheck = 5 * time.Second
 // wakes only while some process has memory_restart.
 func (s *Supervisor) watchMemory() {
 	over := map[string]int{}
+	var gen uint64
+	var any, known bool
 	for {
 		changed := s.changes.wait()
-		if !s.anyMemoryRestart() {
+		// Only the registry brings memory_restart: the scan of every
+		// process's spec runs again only once it has changed.
+		if g := s.registryGen.Load(); !known || g != gen {
+			gen, any, known = g, s.anyMemoryRestart(), true
+		}
+		if !any {
 			select {
 			case <-changed:
 			case <-s.quit:
 				return
 			}
-			// Only an update brings memory_restart, and the scan reads
-			// every process: once a second at most, not once for each
-			// of the 20,000 changes a start of 10,000 programs makes.
+			// Once a second at most, not once for each of the 20,000
+			// changes a start of 10,000 programs makes.
 			select {
 			case <-time.After(time.Second):
 			case <-s.quit:

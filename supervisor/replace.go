@@ -52,6 +52,7 @@ func (s *Supervisor) swap(old, np *process) bool {
 	}
 	np.groupPrio.Store(old.groupPrio.Load())
 	s.byName[name] = np
+	s.registryGen.Add(1)
 	for _, g := range s.groups {
 		if i := slices.Index(g.procs, old); i >= 0 {
 			g.procs[i] = np

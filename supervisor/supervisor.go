@@ -60,21 +60,24 @@ type Supervisor struct {
 	// old one's NextEventSerial, as supervisord's serials go on.
 	FirstEventSerial uint64
 
-	rt        Runtime
-	applyMu   sync.Mutex // one Apply at a time
-	mu        sync.RWMutex
-	groups    []*group // config order
-	byName    map[string]*process
-	closing   atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
-	pending   []GroupSpec // the config read by the last Reread
-	changes   changes
-	quit      chan struct{} // closed by Close
-	closed    chan struct{} // closed once Close has stopped everything
-	events    bus
-	poolsMu   sync.Mutex
-	pools     map[string]*pool // event listener pools by group
+	rt      Runtime
+	applyMu sync.Mutex // one Apply at a time
+	mu      sync.RWMutex
+	groups  []*group // config order
+	byName  map[string]*process
+	// registryGen counts changes of byName (under mu): what is derived
+	// from every process's spec is computed again only when it moves.
+	registryGen atomic.Uint64
+	closing     atomic.Bool
+	closeOnce   sync.Once
+	closeErr    error
+	pending     []GroupSpec // the config read by the last Reread
+	changes     changes
+	quit        chan struct{} // closed by Close
+	closed      chan struct{} // closed once Close has stopped everything
+	events      bus
+	poolsMu     sync.Mutex
+	pools       map[string]*pool // event listener pools by group
 
 	// Leases, if set, keeps singleton = "cluster" processes to one daemon
 	// of the cluster; set before Open.
@@ -265,6 +268,7 @@ func (s *Supervisor) addGroupLocked(gs GroupSpec, adopt bool) *group {
 		s.byName[ps.FullName()] = p
 	}
 	s.groups = append(s.groups, g)
+	s.registryGen.Add(1)
 	return g
 }
 
@@ -771,6 +775,19 @@ func (s *Supervisor) signalMany(ctx context.Context, procs []*process, sig sysca
 		}
 		return nil
 	}, nil)
+}
+
+// StateCounts counts the processes in each state, without copying or
+// sorting the list as Processes does: a summary read after every burst
+// of changes costs a walk of the registry.
+func (s *Supervisor) StateCounts() map[State]int {
+	counts := map[State]int{}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, p := range s.byName {
+		counts[p.info.Load().State]++
+	}
+	return counts
 }
 
 // Processes returns a snapshot of every process, sorted by group then name

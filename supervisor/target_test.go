@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 	"testing/synctest"
+	"time"
 )
 
 // TestSupervisor_Targets: a group, a process and everything, unknown
@@ -59,6 +60,32 @@ func TestSupervisor_Targets(t *testing.T) {
 		}
 		if err := Err(s.Start(ctx, Process("solo"), WaitForDone)); !errors.Is(err, ErrAlreadyStarted) {
 			t.Errorf("Err of a failed start: %v", err)
+		}
+	})
+}
+
+// TestSupervisor_StateCounts counts what Processes lists, by state.
+func TestSupervisor_StateCounts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		g := GroupSpec{Name: "app"}
+		for i, auto := range []bool{true, true, false} {
+			sp := *testSpec()
+			sp.Name, sp.Group, sp.AutoStart = fmt.Sprint("p", i), "app", auto
+			g.Processes = append(g.Processes, sp)
+		}
+		s := New(rt, []GroupSpec{g})
+		s.Logger = quietLogger()
+		s.Open(context.Background())
+		defer s.Close(context.Background())
+		time.Sleep(2 * time.Second) // past startsecs
+		synctest.Wait()
+		want := map[State]int{}
+		for _, p := range s.Processes() {
+			want[p.State]++
+		}
+		if got := s.StateCounts(); fmt.Sprint(got) != fmt.Sprint(want) || want[Running] != 2 || want[Stopped] != 1 {
+			t.Errorf("StateCounts %v, Processes say %v (want 2 RUNNING, 1 STOPPED)", got, want)
 		}
 	})
 }

@@ -294,6 +294,7 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 	s.mu.Lock()
 	s.groups = s.groups[:0]
 	s.byName = map[string]*process{}
+	s.registryGen.Add(1)
 	for _, gs := range groups {
 		g := &group{spec: gs}
 		for i := range gs.Processes {

@@ -34,18 +34,8 @@ func (m *Main) notifyReloading() {
 
 // statusLine summarises the engine for systemctl status.
 func statusLine(s *supervisor.Supervisor) string {
-	var running, backoff, fatal int
-	for _, p := range s.Processes() {
-		switch p.State {
-		case supervisor.Running:
-			running++
-		case supervisor.Backoff:
-			backoff++
-		case supervisor.Fatal:
-			fatal++
-		}
-	}
-	return fmt.Sprintf("%d running, %d backoff, %d fatal", running, backoff, fatal)
+	n := s.StateCounts()
+	return fmt.Sprintf("%d running, %d backoff, %d fatal", n[supervisor.Running], n[supervisor.Backoff], n[supervisor.Fatal])
 }
 
 // keepStatus sends STATUS= whenever the summary changes, until ctx ends,

@@ -184,6 +184,31 @@ func TestLimits_MemoryRestart(t *testing.T) {
 	}
 }
 
+// TestLimits_MemoryRestartAddedByAnUpdate: the watcher reads every spec
+// again only when the registry changes; a memory_restart an update
+// brings is watched from then on.
+func TestLimits_MemoryRestartAddedByAnUpdate(t *testing.T) {
+	spec := helperSpec(t.TempDir(), "leaky", testhelper.Argv("hold-memory", "48"), nil)
+	h := openOSWith(t, func(s *supervisor.Supervisor) { s.MemoryCheck = 50 * time.Millisecond }, spec)
+	h.wait("leaky", inState(supervisor.Running))
+	time.Sleep(200 * time.Millisecond) // the watcher has seen a registry without memory_restart
+	changed := *spec
+	changed.Limits.MemoryRestart = 16 << 20
+	h.s.Loader = func() ([]supervisor.GroupSpec, error) {
+		return []supervisor.GroupSpec{{Name: spec.Group, Processes: []supervisor.ProcessSpec{changed}}}, nil
+	}
+	if _, err := h.s.Update(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first := h.wait("leaky", func(i *supervisor.ProcessInfo) bool {
+		return i.State == supervisor.Running && i.Spec.Limits.MemoryRestart != 0
+	}).Pid
+	h.wait("leaky", func(i *supervisor.ProcessInfo) bool { return i.State == supervisor.Running && i.Pid != first })
+	if !strings.Contains(h.log.String(), "memory_restart: leaky uses") {
+		t.Errorf("the restart was not logged:\n%s", h.log)
+	}
+}
+
 // TestLimits_RefusedLimitsAreReported: a limit whose controller ctlsupd's
 // cgroup lacks is named in the log; the program still runs.
 func TestLimits_RefusedLimitsAreReported(t *testing.T) {
