@@ -37,11 +37,15 @@ const (
 )
 
 // exitFromPidfd asks the kernel how a process that was not our child
-// ended. The status is there once its reaper (init, or a service manager)
-// has reaped it, which some inits do only every second or so; on kernels
-// before 6.15 nothing is known.
+// ended. The status is there once its new parent (init, or a service
+// manager) has reaped it, which some inits do only every second or two:
+// where the kernel keeps exits (ExitsOutliveTheParent) it is asked until
+// exitWait has passed, polling ever less often; elsewhere nothing is
+// known.
 func exitFromPidfd(fd int) (syscall.WaitStatus, bool) {
-	for range 300 {
+	deadline := time.Now().Add(exitWait)
+	for poll := time.Duration(0); ; poll = min(2*poll+5*time.Millisecond, 100*time.Millisecond) {
+		time.Sleep(poll)
 		var info [64]byte
 		(*pidfdInfo)(unsafe.Pointer(&info)).Mask = pidfdInfoExit
 		_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), pidfdGetInfo, uintptr(unsafe.Pointer(&info)))
@@ -54,10 +58,16 @@ func exitFromPidfd(fd int) (syscall.WaitStatus, bool) {
 				return syscall.WaitStatus(pi.ExitCode), true
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
+		if !ExitsOutliveTheParent() || time.Now().After(deadline) {
+			return 0, false
+		}
 	}
-	return 0, false
 }
+
+// exitWait bounds how long an exit's status is waited for: a zombie whose
+// parent never reaps it keeps it from the kernel for good. Meanwhile the
+// process shows as running, as the zombie it is.
+const exitWait = 30 * time.Second
 
 // ExitsOutliveTheParent reports whether the kernel keeps a process's exit
 // status for whoever holds a pidfd on it, after its parent reaped it
