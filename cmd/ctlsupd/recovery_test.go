@@ -332,6 +332,57 @@ func TestDetach_QuitLeavesProgramsForTheNextDaemon(t *testing.T) {
 	checkTicks(t, tickNumbers(t, filepath.Join(filepath.Dir(path), "log", "ticker.log")))
 }
 
+// TestHolder_KeepsAPidfdOnEveryLiveProcess: the holder keeps a pidfd on
+// each live program, which a successor reads a program's exit from. A
+// holder started again (the old one was killed) is given them anew, and
+// so is the one a successor starts, for the processes it adopts.
+func TestHolder_KeepsAPidfdOnEveryLiveProcess(t *testing.T) {
+	want := 0
+	if kernelKeepsExits() {
+		want = 2
+	}
+	path := testConfig(t, map[string]string{"app.toml": program("one", "sleep") + program("two", "sleep")})
+	stateDir := filepath.Join(filepath.Dir(path), "state")
+	sock := filepath.Join(stateDir, "ctlsup.sock")
+	pidfds := func() int {
+		h := holderPid(stateDir)
+		if h == "" {
+			return -1
+		}
+		ents, _ := os.ReadDir("/proc/" + h + "/fd")
+		n := 0
+		for _, e := range ents {
+			if l, _ := os.Readlink("/proc/" + h + "/fd/" + e.Name()); l == "anon_inode:[pidfd]" {
+				n++
+			}
+		}
+		return n
+	}
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "both RUNNING", log1, func() bool { return len(statusPidsOrNil(sock)) == 2 })
+	waitUntil(t, fmt.Sprintf("%d pidfds in the holder", want), log1, func() bool { return pidfds() == want })
+
+	old := holderPid(stateDir)
+	syscall.Kill(atoiOr0(old), syscall.SIGKILL)
+	waitUntil(t, fmt.Sprintf("a new holder with %d pidfds", want), log1, func() bool {
+		h := holderPid(stateDir)
+		return h != "" && h != old && pidfds() == want
+	})
+
+	old = holderPid(stateDir)
+	syscall.Kill(atoiOr0(old), syscall.SIGKILL)
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	second, log2 := startDaemon(t, path)
+	waitUntil(t, "both adopted", log2, func() bool { return len(statusPidsOrNil(sock)) == 2 })
+	waitUntil(t, fmt.Sprintf("the successor's holder with %d pidfds", want), log2, func() bool {
+		h := holderPid(stateDir)
+		return h != "" && h != old && pidfds() == want
+	})
+	second.Process.Signal(syscall.SIGTERM)
+	second.Wait()
+}
+
 // TestCrashRecovery_ChangedWhileDown: a program whose configuration changed
 // while no daemon ran is adopted and then restarted with its new settings,
 // in the open (STOPPING shows in status); the others keep their pids. A

@@ -339,6 +339,9 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	c.p = p
 	r.acct.forked(c.usage, p.Identity())
 	r.fenceLive(c)
+	if attr.Pidfd == nil {
+		r.keepPidfd(c) // the holder had none: it was started again since
+	}
 	if e.Stdin != 0 {
 		c.stdin = r.takeStdin(e)
 	}

@@ -1,7 +1,9 @@
 package osruntime
 
 import (
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,6 +48,30 @@ func (r *Runtime) keepPidfd(c *osChild) {
 	r.holder.Hand(pidfdID(c.id), f)
 	if c.pidfdKept.Swap(pidfdHanded) == pidfdGone {
 		r.holder.Drop(pidfdID(c.id))
+	}
+}
+
+// rekeepPidfds hands a holder that was started again (the old one died)
+// a pidfd on every live process, as the old one had.
+func (r *Runtime) rekeepPidfds() {
+	if !r.keepsPidfds() {
+		return
+	}
+	r.fences.mu.Lock()
+	live := slices.Collect(maps.Values(r.fences.live))
+	r.fences.mu.Unlock()
+	for _, c := range live {
+		if c.pidfdKept.Load() != pidfdHanded {
+			continue
+		}
+		f, err := c.p.OpenPidfd()
+		if err != nil {
+			continue
+		}
+		r.holder.Hand(pidfdID(c.id), f)
+		if c.pidfdKept.Load() == pidfdGone {
+			r.holder.Drop(pidfdID(c.id)) // gone meanwhile: its Drop may have come first
+		}
 	}
 }
 

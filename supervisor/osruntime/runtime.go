@@ -115,6 +115,7 @@ func (r *Runtime) Open(ctx context.Context) error {
 		r.console = logcap.NewConsole(r.Console)
 	} else {
 		r.holder = holder.Connect(r.StateDir, r.Logger)
+		r.holder.OnReconnect(r.rekeepPidfds)
 	}
 	state, old, held, exits := openStateFile(filepath.Join(r.StateDir, "state.json"), proc.BootID(), r.Logger)
 	r.state, r.held, r.exits = state, held, exits

@@ -35,6 +35,16 @@ type Client struct {
 	fences  map[string]Fence
 	closed  bool
 	lastTry time.Time
+	// reconnected runs, on a goroutine of its own, once a holder is
+	// reached again: it may be a new one, lacking what was handed over.
+	reconnected func()
+}
+
+// OnReconnect sets what runs once a holder is reached again.
+func (c *Client) OnReconnect(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reconnected = f
 }
 
 // Connect reaches the holder of dir, starting one if none answers.
@@ -138,6 +148,9 @@ func (c *Client) reconnectLocked() bool {
 	}
 	for id, f := range c.fences {
 		c.sendFenceLocked(id, f)
+	}
+	if c.conn != nil && c.reconnected != nil {
+		go c.reconnected()
 	}
 	return c.conn != nil
 }

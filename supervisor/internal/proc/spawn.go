@@ -311,9 +311,27 @@ func (p *Process) Ended() bool {
 	return p.endedLocked()
 }
 
-// OpenPidfd opens a pidfd on the child, which the reaper has not reaped:
-// the pid is still its own, so the pidfd names it and no other process.
+// OpenPidfd opens a pidfd on the process: on a child the reaper has not
+// reaped (the pid is still its own, so the pidfd names it and no other
+// process), or a duplicate of the one an adopted process is watched by.
 func (p *Process) OpenPidfd() (*os.File, error) {
+	p.pidfdMu.Lock()
+	if f := p.pidfd; f != nil {
+		defer p.pidfdMu.Unlock()
+		raw, err := f.SyscallConn() // not f.Fd(), which would make it blocking
+		if err != nil {
+			return nil, err
+		}
+		dup, dupErr := -1, error(nil)
+		if err := raw.Control(func(fd uintptr) { dup, dupErr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+			return nil, err
+		}
+		if dupErr != nil {
+			return nil, os.NewSyscallError("fcntl", dupErr)
+		}
+		return os.NewFile(uintptr(dup), "pidfd"), nil
+	}
+	p.pidfdMu.Unlock()
 	reaper.mu.Lock()
 	defer reaper.mu.Unlock()
 	if !p.child || reaper.procs[p.Pid] != p {
