@@ -383,6 +383,55 @@ func TestHolder_KeepsAPidfdOnEveryLiveProcess(t *testing.T) {
 	second.Wait()
 }
 
+// TestCrashRecovery_ChangedWhileDownStartsAfresh: a program kept down
+// (a one-shot job EXITED for good, one an operator stopped) or that ended
+// while no daemon ran, whose configuration changed meanwhile, starts
+// afresh with it as autostart says, as supervisorctl update starts a
+// changed program; one that did not change stays down.
+func TestCrashRecovery_ChangedWhileDownStartsAfresh(t *testing.T) {
+	dir := t.TempDir()
+	gate, runs := filepath.Join(dir, "go"), filepath.Join(dir, "runs")
+	job := func(name, version, wait string) string {
+		return fmt.Sprintf("[program.%s]\ncommand = [\"/bin/sh\", \"-c\", \"echo %s-%s >> %s; %s exit 0\"]\nstartsecs = 0\nautorestart = false\n",
+			name, name, version, runs, wait)
+	}
+	wait := fmt.Sprintf("while [ ! -e %s ]; do sleep 0.05; done;", gate)
+	config := func(version string) map[string]string {
+		return map[string]string{"app.toml": job("done", version, "") + job("ending", version, wait) + job("same", "v1", "") +
+			program("halted", "sleep", `environment = { V = "`+version+`" }`)}
+	}
+	path := testConfig(t, config("v1"))
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "done and same EXITED, ending and halted RUNNING", log1, func() bool {
+		p := statusPidsOrNil(sock)
+		return strings.HasPrefix(shows(sock, "done"), "EXITED") && strings.HasPrefix(shows(sock, "same"), "EXITED") &&
+			p["ending:ending"] != 0 && p["halted:halted"] != 0
+	})
+	call(t, sock, "supervisor.stopProcess", "halted", true)
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	writeConfd(t, path, config("v2"))
+	os.WriteFile(gate, nil, 0o644)
+	time.Sleep(300 * time.Millisecond) // ending ends while no daemon runs
+
+	second, log2 := startDaemon(t, path)
+	waitUntil(t, "done and ending run with v2, halted RUNNING", log2, func() bool {
+		b, _ := os.ReadFile(runs)
+		return strings.Contains(string(b), "done-v2") && strings.Contains(string(b), "ending-v2") &&
+			statusPidsOrNil(sock)["halted:halted"] != 0
+	})
+	time.Sleep(300 * time.Millisecond) // a start of same would have run by now
+	if b, _ := os.ReadFile(runs); strings.Count(string(b), "same-v1") != 1 {
+		t.Errorf("same, unchanged, ran again:\n%s", b)
+	}
+	if info := processInfo(sock, "halted"); info["statename"] != "RUNNING" {
+		t.Errorf("halted: %v", info)
+	}
+	second.Process.Signal(syscall.SIGTERM)
+	second.Wait()
+}
+
 // TestCrashRecovery_ChangedWhileDown: a program whose configuration changed
 // while no daemon ran is adopted and then restarted with its new settings,
 // in the open (STOPPING shows in status); the others keep their pids. A
@@ -933,21 +982,7 @@ func TestCrashRecovery_ExitAnInitReapsLate(t *testing.T) {
 	if !kernelKeepsExits() {
 		t.Skip("the kernel keeps no exit status for a pidfd (Linux 6.15): nothing to wait for")
 	}
-	const prSetChildSubreaper = 36
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
-		t.Fatal(errno)
-	}
-	t.Cleanup(func() {
-		syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 0, 0)
-		// What the dead daemon left (its holder, its programs) became
-		// this process's children: no other test runs meanwhile.
-		for {
-			var ws syscall.WaitStatus
-			if pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil); pid <= 0 || err != nil {
-				return
-			}
-		}
-	})
+	slowInit(t)
 	dir := t.TempDir()
 	gate, runs := filepath.Join(dir, "go"), filepath.Join(dir, "oneshot.runs")
 	path := testConfig(t, map[string]string{"app.toml": fmt.Sprintf(
@@ -981,6 +1016,65 @@ func TestCrashRecovery_ExitAnInitReapsLate(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // a restart would have spawned by now
 	if n := lineCount(runs); n != 1 {
 		t.Errorf("the one-shot job ran %d times, want once:\n%s", n, log2)
+	}
+	second.Process.Signal(syscall.SIGTERM)
+	second.Wait()
+}
+
+// slowInit makes the test process the new parent of what a killed
+// daemon leaves (a child subreaper), reaping only when the test says:
+// an init that reaps late. What is left is reaped at the test's end; no
+// other test runs meanwhile.
+func slowInit(t *testing.T) {
+	const prSetChildSubreaper = 36
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+		t.Fatal(errno)
+	}
+	t.Cleanup(func() {
+		syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 0, 0)
+		for {
+			var ws syscall.WaitStatus
+			if pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil); pid <= 0 || err != nil {
+				return
+			}
+		}
+	})
+}
+
+// TestCrashRecovery_StopEndsBeforeAnInitReapsIt: an adopted process whose
+// stop goes on ends within stopwaitsecs, but its new parent reaps it only
+// later, and only then does the kernel tell its status. Its pidfd said it
+// ended: at the stop's deadline the successor waits on for the status
+// instead of sending SIGKILL to a dead process, which it would log as a
+// stop that timed out.
+func TestCrashRecovery_StopEndsBeforeAnInitReapsIt(t *testing.T) {
+	slowInit(t)
+	dir := t.TempDir()
+	terms := filepath.Join(dir, "terms")
+	path := testConfig(t, map[string]string{"app.toml": fmt.Sprintf(
+		"[program.slowstop]\ncommand = [\"/bin/sh\", \"-c\", \"trap 'echo TERM >> %s; sleep 0.3; exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 2\n", terms)})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "slowstop RUNNING", log1, func() bool { return statusPidsOrNil(sock)["slowstop:slowstop"] != 0 })
+	time.Sleep(300 * time.Millisecond) // the shell's trap in place
+	pid := statusPids(t, sock)["slowstop:slowstop"]
+	call(t, sock, "supervisor.stopProcess", "slowstop", false)
+	waitUntil(t, "slowstop's TERM", log1, func() bool { return lineCount(terms) == 1 })
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+
+	second, log2 := startDaemon(t, path)
+	time.Sleep(3 * time.Second) // past the stop's deadline
+	var ws syscall.WaitStatus
+	if got, err := syscall.Wait4(pid, &ws, 0, nil); got != pid {
+		t.Fatalf("reaping slowstop: %v", err)
+	}
+	waitUntil(t, "slowstop started again", log2, func() bool {
+		now := statusPidsOrNil(sock)["slowstop:slowstop"]
+		return now != 0 && now != pid
+	})
+	if strings.Contains(log2.String(), "sending SIGKILL") {
+		t.Errorf("the successor killed a process that had ended:\n%s", log2)
 	}
 	second.Process.Signal(syscall.SIGTERM)
 	second.Wait()

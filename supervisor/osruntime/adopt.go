@@ -266,8 +266,15 @@ func (r *Runtime) sweepLeaves() {
 // spec still holding output are drained into its logs too.
 func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) supervisor.Adoption {
 	name := spec.FullName()
-	down, held := r.held[name]
-	a := supervisor.Adoption{Stopped: held, Down: down}
+	h, held := r.held[name]
+	if held && h.fp != "" && h.fp != fingerprint(spec) {
+		// Changed while no daemon ran: as after supervisorctl update,
+		// autostart decides, not the stop or exit that held it.
+		r.Logger.Info("configuration changed while no daemon ran: no longer held down", "process", name)
+		r.state.hold(name, nil, "")
+		held = false
+	}
+	a := supervisor.Adoption{Stopped: held, Down: h.Down}
 	delete(r.held, name) // asked for: what remains is of programs gone
 	capture, _ := out.(captureOutput)
 	taken := map[uint64]bool{}
@@ -384,7 +391,7 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	// A stop under way had not ended (an operator's that had would be
 	// held): it may have been a restart's, so it ends in a start, whether
 	// the process ended meanwhile or not.
-	a.Restart = e.Stopping || alive && (lost || changed)
+	a.Restart = e.Stopping || changed || alive && lost
 	a.Fresh = changed || e.Shutdown
 	if alive {
 		r.Logger.Info("adopted", "pid", e.Pid, "process", name)
@@ -482,7 +489,7 @@ func (r *Runtime) EndAdoption() {
 	// An operator's stop of a program removed while no daemon ran would
 	// otherwise hold it stopped should it come back.
 	for name := range r.held {
-		r.state.hold(name, nil)
+		r.state.hold(name, nil, "")
 	}
 	for id := range r.exits {
 		r.state.decided(id) // of programs gone
@@ -510,5 +517,9 @@ func (r *Runtime) SettleExits(spec *supervisor.ProcessSpec) { r.state.settle(spe
 // Hold records that a process is down for good, and how (nil: that it
 // was started again).
 func (r *Runtime) Hold(spec *supervisor.ProcessSpec, down *supervisor.Down) {
-	r.state.hold(spec.FullName(), down)
+	fp := ""
+	if down != nil {
+		fp = r.fingerprints.of(spec)
+	}
+	r.state.hold(spec.FullName(), down, fp)
 }

@@ -84,6 +84,7 @@ type journalRecord struct {
 // embedded pointer only to an exported type.
 type JournalOutcome struct {
 	Held    string `json:"held,omitempty"`
+	HeldFP  string `json:"held_fp,omitempty"`  // the fingerprint of the configuration held
 	State   string `json:"state,omitempty"`    // STOPPED or EXITED; none in an older ctlsupd's journal
 	Start   int64  `json:"start_at,omitempty"` // unix milliseconds: its last start
 	At      int64  `json:"down_at,omitempty"`  // unix milliseconds: when it ended
@@ -140,8 +141,16 @@ func exitedRecord(id uint64, x pendingExit) journalRecord {
 	return journalRecord{ID: id, Ended: true, JournalOutcome: o}
 }
 
-// down is what a held record says.
-func (h *JournalOutcome) down() supervisor.Down {
+// hold is a program kept down (an operator's stop, or an exit for good),
+// and the fingerprint of the configuration it was kept down with: a
+// configuration changed while no daemon ran lifts it, as an update does.
+type hold struct {
+	supervisor.Down
+	fp string // "" in an older ctlsupd's journal
+}
+
+// hold is what a held record says.
+func (h *JournalOutcome) hold() hold {
 	d := supervisor.Down{State: supervisor.Stopped, ExitStatus: h.Exit}
 	if h.State == supervisor.Exited.String() {
 		d.State = supervisor.Exited
@@ -152,11 +161,11 @@ func (h *JournalOutcome) down() supervisor.Down {
 	if h.At != 0 {
 		d.At = time.UnixMilli(h.At)
 	}
-	return d
+	return hold{Down: d, fp: h.HeldFP}
 }
 
-func heldRecord(name string, d supervisor.Down) journalRecord {
-	h := &JournalOutcome{Held: name, State: d.State.String(), Exit: d.ExitStatus}
+func heldRecord(name string, d hold) journalRecord {
+	h := &JournalOutcome{Held: name, HeldFP: d.fp, State: d.State.String(), Exit: d.ExitStatus}
 	if !d.Started.IsZero() {
 		h.Start = d.Started.UnixMilli()
 	}
@@ -180,7 +189,7 @@ type stateFile struct {
 	f         *os.File
 	nextID    uint64
 	entries   map[uint64]*journalEntry
-	held      map[string]supervisor.Down
+	held      map[string]hold
 	exits     map[uint64]pendingExit // by spawn id
 	lines     int
 	lastWarn  time.Time
@@ -194,9 +203,9 @@ type stateFile struct {
 // openStateFile reads what a previous daemon of this boot recorded and
 // starts a fresh journal holding it. The caller resolves the entries
 // (adopts or stops them) and reports each as gone when done with it.
-func openStateFile(path, boot string, log *slog.Logger) (*stateFile, []*journalEntry, map[string]supervisor.Down, map[uint64]pendingExit) {
+func openStateFile(path, boot string, log *slog.Logger) (*stateFile, []*journalEntry, map[string]hold, map[uint64]pendingExit) {
 	f := &stateFile{path: path, boot: boot, log: log, entries: map[uint64]*journalEntry{},
-		held: map[string]supervisor.Down{}, exits: map[uint64]pendingExit{}}
+		held: map[string]hold{}, exits: map[uint64]pendingExit{}}
 	f.load()
 	var old []*journalEntry
 	for _, e := range f.entries {
@@ -244,7 +253,7 @@ func (f *stateFile) apply(r journalRecord) {
 	// records a hold or spawns the program again, which decide it.
 	switch {
 	case r.JournalOutcome != nil && r.Held != "":
-		f.held[r.Held] = r.down()
+		f.held[r.Held] = r.hold()
 		f.settleExitsOf(r.Held)
 	case r.JournalOutcome != nil && r.Release != "":
 		delete(f.held, r.Release)
@@ -382,13 +391,13 @@ func (f *stateFile) settle(name string) {
 // hold records that name is down for good, stopped by an operator or
 // exited as its autorestart says (or, down nil, that it was started
 // again), so that a successor does not start it.
-func (f *stateFile) hold(name string, down *supervisor.Down) {
+func (f *stateFile) hold(name string, down *supervisor.Down, fp string) {
 	f.mu.Lock()
 	was, already := f.held[name]
 	f.mu.Unlock()
 	switch {
-	case down != nil && (!already || was != *down):
-		f.record(heldRecord(name, *down))
+	case down != nil && (!already || was != hold{*down, fp}):
+		f.record(heldRecord(name, hold{*down, fp}))
 	case down == nil && already:
 		f.record(journalRecord{JournalOutcome: &JournalOutcome{Release: name}})
 	}

@@ -37,9 +37,9 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	f.spawning(x, gone, "", nil, 0, "")
 	f.started(x, 300, 1, time.Now())
 	f.gone(x)
-	f.hold("cts:worker", &supervisor.Down{State: supervisor.Exited, Started: time.UnixMilli(4000), At: time.UnixMilli(5000), ExitStatus: 3})
-	f.hold("web:other", &supervisor.Down{State: supervisor.Stopped, At: time.Now()})
-	f.hold("web:other", nil)
+	f.hold("cts:worker", &supervisor.Down{State: supervisor.Exited, Started: time.UnixMilli(4000), At: time.UnixMilli(5000), ExitStatus: 3}, "")
+	f.hold("web:other", &supervisor.Down{State: supervisor.Stopped, At: time.Now()}, "")
+	f.hold("web:other", nil, "")
 	f.close()
 
 	// An older ctlsupd's hold says nothing of how; a line cut short by a
@@ -67,7 +67,7 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 			t.Errorf("unexpected entry %+v", e)
 		}
 	}
-	if d, ok := held["old:image"]; !ok || d != (supervisor.Down{}) {
+	if d, ok := held["old:image"]; !ok || d.Down != (supervisor.Down{}) {
 		t.Errorf("an older ctlsupd's hold: %v", held)
 	}
 	if d, ok := held["cts:worker"]; !ok || d.State != supervisor.Exited || !d.At.Equal(time.UnixMilli(5000)) || !d.Started.Equal(time.UnixMilli(4000)) || d.ExitStatus != 3 || len(held) != 2 {
@@ -107,7 +107,7 @@ func TestStateFile_ExitPendingUntilDecided(t *testing.T) {
 		return id
 	}
 	ids := map[string]uint64{}
-	f.hold("released", &supervisor.Down{}) // an operator's stop, released as it starts again
+	f.hold("released", &supervisor.Down{}, "") // an operator's stop, released as it starts again
 	for _, name := range []string{"decided", "held", "respawned", "released", "pending"} {
 		id := spawn(name)
 		f.ended(id, name, supervisor.ExitStatus{Code: 3, Text: "exit status 3"}, time.UnixMilli(2000))
@@ -115,9 +115,9 @@ func TestStateFile_ExitPendingUntilDecided(t *testing.T) {
 		ids[name] = id
 	}
 	f.decided(ids["decided"])
-	f.hold("held", &supervisor.Down{State: supervisor.Exited, ExitStatus: 3})
+	f.hold("held", &supervisor.Down{State: supervisor.Exited, ExitStatus: 3}, "")
 	spawn("respawned")
-	f.hold("released", nil)
+	f.hold("released", nil, "")
 	f.close()
 	_, _, _, exits := openStateFile(path, "b", quietLogger())
 	want := pendingExit{Name: "pending", Status: supervisor.ExitStatus{Code: 3, Text: "exit status 3"}, Pid: 105,
@@ -202,8 +202,8 @@ func TestRuntime_StopsOfGoneProgramsAreForgotten(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.json")
 	f, _, _, _ := openStateFile(path, proc.BootID(), quietLogger())
-	f.hold("kept", &supervisor.Down{})
-	f.hold("gone", &supervisor.Down{})
+	f.hold("kept", &supervisor.Down{}, "")
+	f.hold("gone", &supervisor.Down{}, "")
 	f.close()
 
 	r := New(dir, quietLogger())
@@ -216,7 +216,7 @@ func TestRuntime_StopsOfGoneProgramsAreForgotten(t *testing.T) {
 	}
 	r.EndAdoption()
 	r.Close()
-	if _, _, held, _ := openStateFile(path, proc.BootID(), quietLogger()); len(held) != 1 || held["kept"] != (supervisor.Down{}) {
+	if _, _, held, _ := openStateFile(path, proc.BootID(), quietLogger()); len(held) != 1 || held["kept"].Down != (supervisor.Down{}) {
 		t.Errorf("operators' stops after the adoption: %v, want kept's only", held)
 	}
 }

@@ -73,7 +73,7 @@ type Runtime struct {
 	// heldPidfds are pidfds the holder kept on a previous daemon's
 	// spawns, by spawn id (see pidfds.go).
 	heldPidfds map[uint64]int
-	held       map[string]supervisor.Down
+	held       map[string]hold
 	exits      map[uint64]pendingExit // exits the previous engine had not decided
 	claimed    map[string]bool        // cgroups adopted or being stopped
 

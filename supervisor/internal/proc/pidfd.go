@@ -65,9 +65,10 @@ func exitFromPidfd(fd int) (syscall.WaitStatus, bool) {
 }
 
 // exitWait bounds how long an exit's status is waited for: a zombie whose
-// parent never reaps it keeps it from the kernel for good. Meanwhile the
-// process shows as running, as the zombie it is.
-const exitWait = 30 * time.Second
+// parent never reaps it keeps it from the kernel for good, and its
+// program is restarted only after. Meanwhile the process shows as
+// running, as the zombie it is.
+const exitWait = 10 * time.Second
 
 // ExitsOutliveTheParent reports whether the kernel keeps a process's exit
 // status for whoever holds a pidfd on it, after its parent reaped it

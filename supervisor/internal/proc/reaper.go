@@ -104,6 +104,9 @@ func Release() {
 	signal.Stop(reaper.sigch)
 	close(reaper.stop)
 	stopped := reaper.stopped
+	// Orphans go to init again: a subreaper that no longer reaps would
+	// keep them zombies, and their exits from whoever holds a pidfd.
+	setSubreaperFlag(0)
 	reaper.mu.Unlock()
 	<-stopped
 }
@@ -119,9 +122,11 @@ func logger() *slog.Logger {
 	return slog.Default()
 }
 
-func setSubreaper() error {
+func setSubreaper() error { return setSubreaperFlag(1) }
+
+func setSubreaperFlag(on uintptr) error {
 	const prSetChildSubreaper = 36
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, on, 0); errno != 0 {
 		return os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", errno)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -404,5 +405,29 @@ func TestReap_TheChildNamed(t *testing.T) {
 	}
 	if got := reap(false, -1); got != reapNone {
 		t.Errorf("a sweep with only a running child: %d, want none", got)
+	}
+}
+
+// TestRelease_EndsTheSubreaper: once the reaper is released, orphans go to
+// init again: a process that no longer reaps must not collect them, or
+// they stay zombies and their exits unknown to a pidfd's holder.
+func TestRelease_EndsTheSubreaper(t *testing.T) {
+	const prGetChildSubreaper = 37
+	subreaper := func() int32 {
+		var on int32
+		if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prGetChildSubreaper, uintptr(unsafe.Pointer(&on)), 0); errno != 0 {
+			t.Fatal(errno)
+		}
+		return on
+	}
+	if err := Acquire(nil); err != nil {
+		t.Fatal(err)
+	}
+	if subreaper() != 1 {
+		t.Error("Acquire did not make this process a child subreaper")
+	}
+	Release()
+	if subreaper() != 0 {
+		t.Error("still a child subreaper after the last Release")
 	}
 }

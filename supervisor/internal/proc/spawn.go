@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -83,6 +84,10 @@ type Process struct {
 	// daemon that started it died): signals go through it.
 	pidfdMu sync.Mutex
 	pidfd   *os.File
+	// terminated: a process that is not our child has ended (its pidfd
+	// said so), its status perhaps not known yet: its new parent may
+	// reap it, which the status waits for, seconds later.
+	terminated atomic.Bool
 }
 
 // Identity is the leader's pid and start time.
@@ -222,6 +227,7 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 		// how, once its new parent has reaped it.
 		held := kept
 		kept = nil
+		p.terminated.Store(true)
 		go func() {
 			var ws syscall.WaitStatus
 			known := false
@@ -236,6 +242,7 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 	p.pidfd = f
 	go func() {
 		waitPidfd(f)
+		p.terminated.Store(true)
 		p.pidfdMu.Lock()
 		ws, known := exitFromPidfd(int(f.Fd()))
 		f.Close()
@@ -348,7 +355,7 @@ func (p *Process) OpenPidfd() (*os.File, error) {
 // reaped, so its pid is still the leader's to ask the kernel about.
 func (p *Process) endedLocked() bool {
 	if !p.child {
-		return false // its pidfd tells
+		return p.terminated.Load() // its pidfd told
 	}
 	if reaper.procs[p.Pid] != p {
 		return true // reaped: its exit is on its way
