@@ -267,10 +267,11 @@ func (r *Runtime) sweepLeaves() {
 func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) supervisor.Adoption {
 	name := spec.FullName()
 	h, held := r.held[name]
-	if held && h.fp != "" && h.fp != fingerprint(spec) {
-		// Changed while no daemon ran: as after supervisorctl update,
-		// autostart decides, not the stop or exit that held it.
-		r.Logger.Info("configuration changed while no daemon ran: no longer held down", "process", name)
+	if held && h.State == supervisor.Exited && h.fp != "" && h.fp != fingerprint(spec) {
+		// An exit for good under a configuration changed while no daemon
+		// ran: as a reload applies a change (keepIntent), autostart
+		// decides again; an operator's stop holds whatever changed.
+		r.Logger.Info("configuration changed while no daemon ran: its exit no longer holds it down", "process", name)
 		r.state.hold(name, nil, "")
 		held = false
 	}

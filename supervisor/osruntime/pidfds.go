@@ -52,7 +52,9 @@ func (r *Runtime) keepPidfd(c *osChild) {
 }
 
 // rekeepPidfds hands a holder that was started again (the old one died)
-// a pidfd on every live process, as the old one had.
+// a pidfd on every live process the fences know: one per program, the
+// newest (a start_before_stop predecessor still stopping is not among
+// them, and ends "status unknown" should the daemon die before it does).
 func (r *Runtime) rekeepPidfds() {
 	if !r.keepsPidfds() {
 		return

@@ -167,12 +167,14 @@ func (r *Runtime) Detach() (undo func()) {
 	r.flushConsoles() // what was taken from the pipes for the daemon's own output
 	r.state.suspend(true)
 	return func() {
+		r.state.suspend(false)
+		resume()
+		// Before the holder: a holder that died meanwhile is started
+		// again by a spawn, which needs the reaper Freeze holds.
+		thaw()
 		if r.holder != nil {
 			r.holder.Reattach()
 		}
-		r.state.suspend(false)
-		resume()
-		thaw()
 		if r.spawner != nil {
 			if err := r.spawner.Reopen(); err != nil {
 				r.Logger.Warn("the daemon forks its children itself", "err", err)

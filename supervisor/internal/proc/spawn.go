@@ -243,11 +243,14 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 	go func() {
 		waitPidfd(f)
 		p.terminated.Store(true)
+		// Taken out under the lock, read without it: the status may wait
+		// seconds for a late reaper, and a signal meanwhile is for a
+		// process that has ended.
 		p.pidfdMu.Lock()
-		ws, known := exitFromPidfd(int(f.Fd()))
-		f.Close()
 		p.pidfd = nil
 		p.pidfdMu.Unlock()
+		ws, known := exitFromPidfd(int(f.Fd()))
+		f.Close()
 		p.exited(ws, known)
 	}()
 	return p, nil
@@ -325,7 +328,7 @@ func (p *Process) OpenPidfd() (*os.File, error) {
 	p.pidfdMu.Lock()
 	if f := p.pidfd; f != nil {
 		defer p.pidfdMu.Unlock()
-		raw, err := f.SyscallConn() // not f.Fd(), which would make it blocking
+		raw, err := f.SyscallConn()
 		if err != nil {
 			return nil, err
 		}
