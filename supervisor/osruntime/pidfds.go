@@ -36,7 +36,7 @@ const (
 )
 
 // keepPidfd gives the holder a pidfd on c's process, which it has just
-// spawned.
+// spawned, or adopted without one kept.
 func (r *Runtime) keepPidfd(c *osChild) {
 	if !r.keepsPidfds() {
 		return
