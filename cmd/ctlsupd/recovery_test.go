@@ -782,20 +782,9 @@ func TestCrashRecovery_StopUnderWayGoesOn(t *testing.T) {
 // daemon died, is a leftover the successor stops; that stop goes on too,
 // with no second stop signal and what is left of stopwaitsecs.
 func TestCrashRecovery_LeftoverStopUnderWayGoesOn(t *testing.T) {
-	dir := t.TempDir()
-	terms := filepath.Join(dir, "terms")
-	path := testConfig(t, map[string]string{"old.toml": fmt.Sprintf(
-		"[program.slowstop]\ncommand = [\"/bin/sh\", \"-c\", \"trap 'echo TERM >> %s; sleep 1.5; exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 5\n", terms),
-		"app.toml": program("web", "sleep")})
-	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
-	first, log1 := startDaemon(t, path)
-	waitUntil(t, "slowstop RUNNING", log1, func() bool { return statusPidsOrNil(sock)["slowstop:slowstop"] != 0 })
-	time.Sleep(300 * time.Millisecond) // the shell's trap in place
-	pid := statusPids(t, sock)["slowstop:slowstop"]
-	call(t, sock, "supervisor.stopProcess", "slowstop", false)
-	waitUntil(t, "slowstop's TERM", log1, func() bool { return lineCount(terms) == 1 })
-	first.Process.Signal(syscall.SIGKILL)
-	first.Wait()
+	terms := filepath.Join(t.TempDir(), "terms")
+	path := testConfig(t, map[string]string{"old.toml": slowStop(terms, "1.5", 5), "app.toml": program("web", "sleep")})
+	pid := stopThenDie(t, path, terms)
 	writeConfd(t, path, map[string]string{"old.toml": ""})
 
 	second, log2 := startDaemon(t, path)
@@ -814,6 +803,30 @@ func TestCrashRecovery_LeftoverStopUnderWayGoesOn(t *testing.T) {
 	}
 	second.Process.Signal(syscall.SIGTERM)
 	second.Wait()
+}
+
+// slowStop is a program "slowstop" whose TERM trap notes each TERM in
+// terms and exits after stopTakes seconds.
+func slowStop(terms, stopTakes string, stopwaitsecs int) string {
+	return fmt.Sprintf("[program.slowstop]\ncommand = [\"/bin/sh\", \"-c\", \"trap 'echo TERM >> %s; sleep %s; exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = %d\n",
+		terms, stopTakes, stopwaitsecs)
+}
+
+// stopThenDie starts a daemon on path, stops slowstop, and kills the
+// daemon with SIGKILL once the stop's TERM has landed: the stop is under
+// way for a successor. It returns slowstop's pid.
+func stopThenDie(t *testing.T, path, terms string) int {
+	t.Helper()
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "slowstop RUNNING", log1, func() bool { return statusPidsOrNil(sock)["slowstop:slowstop"] != 0 })
+	time.Sleep(300 * time.Millisecond) // the shell's trap in place
+	pid := statusPids(t, sock)["slowstop:slowstop"]
+	call(t, sock, "supervisor.stopProcess", "slowstop", false)
+	waitUntil(t, "slowstop's TERM", log1, func() bool { return lineCount(terms) == 1 })
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	return pid
 }
 
 // TestCrashRecovery_StoppedWithLeftoversStaysStopped: a program an
@@ -1048,19 +1061,10 @@ func slowInit(t *testing.T) {
 // stop that timed out.
 func TestCrashRecovery_StopEndsBeforeAnInitReapsIt(t *testing.T) {
 	slowInit(t)
-	dir := t.TempDir()
-	terms := filepath.Join(dir, "terms")
-	path := testConfig(t, map[string]string{"app.toml": fmt.Sprintf(
-		"[program.slowstop]\ncommand = [\"/bin/sh\", \"-c\", \"trap 'echo TERM >> %s; sleep 0.3; exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 2\n", terms)})
+	terms := filepath.Join(t.TempDir(), "terms")
+	path := testConfig(t, map[string]string{"app.toml": slowStop(terms, "0.3", 2)})
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
-	first, log1 := startDaemon(t, path)
-	waitUntil(t, "slowstop RUNNING", log1, func() bool { return statusPidsOrNil(sock)["slowstop:slowstop"] != 0 })
-	time.Sleep(300 * time.Millisecond) // the shell's trap in place
-	pid := statusPids(t, sock)["slowstop:slowstop"]
-	call(t, sock, "supervisor.stopProcess", "slowstop", false)
-	waitUntil(t, "slowstop's TERM", log1, func() bool { return lineCount(terms) == 1 })
-	first.Process.Signal(syscall.SIGKILL)
-	first.Wait()
+	pid := stopThenDie(t, path, terms)
 
 	second, log2 := startDaemon(t, path)
 	time.Sleep(3 * time.Second) // past the stop's deadline

@@ -26,9 +26,12 @@ func acquire(t *testing.T) {
 
 // stranger starts /bin/sleep in a process group of its own, outside the
 // reaper, as some other service's process.
-func stranger(t *testing.T) Identity {
+func stranger(t *testing.T) Identity { return strangerRunning(t, "/bin/sleep", "sleep", "30") }
+
+// strangerRunning is stranger with a command of the test's.
+func strangerRunning(t *testing.T, path string, argv ...string) Identity {
 	t.Helper()
-	pid, err := syscall.ForkExec("/bin/sleep", []string{"sleep", "30"}, &syscall.ProcAttr{
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Sys: &syscall.SysProcAttr{Setpgid: true}})
 	if err != nil {
 		t.Fatal(err)
@@ -77,17 +80,8 @@ func TestIdentity_ReusedPidIsNotOurs(t *testing.T) {
 func TestStopLeftover_StopUnderWayGoesOn(t *testing.T) {
 	acquire(t)
 	terms := filepath.Join(t.TempDir(), "terms")
-	pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", "trap 'echo term >> " + terms + "' TERM; echo up >> " + terms + "; while :; do sleep 0.05; done"},
-		&syscall.ProcAttr{Sys: &syscall.SysProcAttr{Setpgid: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := ReadStat(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := Identity{Pid: pid, StartTime: st.StartTime}
-	t.Cleanup(func() { signalLeader(id, syscall.SIGKILL) })
+	id := strangerRunning(t, "/bin/sh", "sh", "-c", "trap 'echo term >> "+terms+"' TERM; echo up >> "+terms+"; while :; do sleep 0.05; done")
+	pid := id.Pid
 	waitFor := func(what string) {
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 			if b, _ := os.ReadFile(terms); strings.Contains(string(b), what) {
@@ -101,7 +95,7 @@ func TestStopLeftover_StopUnderWayGoesOn(t *testing.T) {
 	waitFor("up")
 	syscall.Kill(pid, syscall.SIGTERM) // the previous daemon's stop
 	waitFor("term")
-	StopLeftover(Leftover{Pid: pid, StartTime: st.StartTime, StopSignal: syscall.SIGTERM,
+	StopLeftover(Leftover{Pid: pid, StartTime: id.StartTime, StopSignal: syscall.SIGTERM,
 		StopWait: time.Second, StopBegan: time.Now()})
 	if id.Alive() {
 		t.Fatal("StopLeftover left the process running")
