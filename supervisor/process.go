@@ -356,7 +356,9 @@ func (p *process) begin() {
 	a := &p.a
 	ad := p.adopted()
 	if ad.Child == nil {
-		a.m.OperatorStopped = ad.Stopped
+		// An exit for good is not an operator's stop: a reload that
+		// changes it starts it again, as it would in the old daemon.
+		a.m.OperatorStopped = ad.Stopped && ad.Down.State != Exited
 		if d := ad.Down; ad.Stopped && !d.At.IsZero() {
 			// As the previous daemon showed it: started and ended when,
 			// with what exit code, STOPPED or EXITED.

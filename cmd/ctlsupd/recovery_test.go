@@ -427,6 +427,16 @@ func TestCrashRecovery_ChangedWhileDownStartsAfresh(t *testing.T) {
 	if info := processInfo(sock, "halted"); info["statename"] != "STOPPED" {
 		t.Errorf("halted, which an operator stopped: %v", info)
 	}
+	// Held EXITED by the successor, same is changed and reloaded: it
+	// runs again, as it would have in the first daemon.
+	cfg := config("v2")
+	cfg["app.toml"] = strings.ReplaceAll(cfg["app.toml"], "same-v1", "same-v3")
+	writeConfd(t, path, cfg)
+	second.Process.Signal(syscall.SIGHUP)
+	waitUntil(t, "same run with v3 after SIGHUP", log2, func() bool {
+		b, _ := os.ReadFile(runs)
+		return strings.Contains(string(b), "same-v3")
+	})
 	second.Process.Signal(syscall.SIGTERM)
 	second.Wait()
 }

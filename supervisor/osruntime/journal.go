@@ -143,7 +143,9 @@ func exitedRecord(id uint64, x pendingExit) journalRecord {
 
 // hold is a program kept down (an operator's stop, or an exit for good),
 // and the fingerprint of the configuration it was kept down with: a
-// configuration changed while no daemon ran lifts it, as an update does.
+// configuration changed while no daemon ran lifts an exit's hold, as
+// reread and update on SIGHUP start a changed program again; an
+// operator's stop holds, as SIGHUP keeps it.
 type hold struct {
 	supervisor.Down
 	fp string // "" in an older ctlsupd's journal

@@ -38,6 +38,10 @@ type Client struct {
 	// reconnected runs, on a goroutine of its own, once a holder is
 	// reached again: it may be a new one, lacking what was handed over.
 	reconnected func()
+	// undropped are ids dropped while no holder was reached (detached,
+	// or lost): the holder is told once reached again, or it would keep
+	// them for as long as it lives.
+	undropped map[string]bool
 }
 
 // OnReconnect sets what runs once a holder is reached again.
@@ -149,6 +153,15 @@ func (c *Client) reconnectLocked() bool {
 	for id, f := range c.fences {
 		c.sendFenceLocked(id, f)
 	}
+	for id := range c.undropped {
+		if _, again := c.held[id]; !again && c.conn != nil {
+			if err := c.writeLocked('D', id); err != nil {
+				c.dropConnLocked(err)
+				return false
+			}
+		}
+		delete(c.undropped, id)
+	}
 	if c.conn != nil && c.reconnected != nil {
 		go c.reconnected()
 	}
@@ -205,6 +218,12 @@ func (c *Client) Drop(id string) {
 	defer c.mu.Unlock()
 	delete(c.held, id) // also for ids a previous daemon stored
 	c.sendLocked('D', id)
+	if c.conn == nil {
+		if c.undropped == nil {
+			c.undropped = map[string]bool{}
+		}
+		c.undropped[id] = true
+	}
 }
 
 // Take returns every descriptor the holder keeps, by id: the read ends a

@@ -106,3 +106,34 @@ func TestHolder_KeepsHandsBackAndIsReplaced(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A drop while detached (a process of a detach that is undone ends before
+// the holder is reached again) reaches the holder once it is: else the
+// holder keeps the descriptor for as long as it lives.
+func TestHolder_DropWhileDetachedReachesIt(t *testing.T) {
+	if err := proc.Acquire(slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Release()
+	dir := t.TempDir()
+	c := Connect(dir, slog.New(slog.DiscardHandler))
+	defer c.Quit()
+	var p [2]int
+	syscall.Pipe2(p[:], syscall.O_CLOEXEC)
+	defer syscall.Close(p[1])
+	c.Store("gone", p[0])
+	c.Detach()
+	c.Drop("gone")
+	syscall.Close(p[0])
+	c.Reattach()
+	got, err := c.Take()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, fd := range got {
+		syscall.Close(fd)
+		if id == "gone" {
+			t.Error("the holder still keeps what was dropped while detached")
+		}
+	}
+}

@@ -328,7 +328,7 @@ func (p *Process) OpenPidfd() (*os.File, error) {
 	p.pidfdMu.Lock()
 	if f := p.pidfd; f != nil {
 		defer p.pidfdMu.Unlock()
-		raw, err := f.SyscallConn()
+		raw, err := f.SyscallConn() // the descriptor without touching its mode
 		if err != nil {
 			return nil, err
 		}
