@@ -754,8 +754,7 @@ func shutdownCutShort(t *testing.T, gap time.Duration) {
 func TestCrashRecovery_StopUnderWayGoesOn(t *testing.T) {
 	dir := t.TempDir()
 	terms, tries := filepath.Join(dir, "terms"), filepath.Join(dir, "tries")
-	path := testConfig(t, map[string]string{"app.toml": fmt.Sprintf(
-		"[program.slowstop]\ncommand = [\"/bin/sh\", \"-c\", \"trap 'echo TERM >> %s; sleep 3; exit 0' TERM; while :; do sleep 0.1; done\"]\nstartsecs = 0\nstopwaitsecs = 5\n", terms) +
+	path := testConfig(t, map[string]string{"app.toml": slowStop(terms, "3", 5) +
 		fmt.Sprintf("[program.crash]\ncommand = [\"/bin/sh\", \"-c\", \"echo try >> %s; sleep 0.2; exit 1\"]\nautostart = false\nstartsecs = 1\nstartretries = 100\n", tries)})
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
 	count := lineCount
