@@ -42,6 +42,7 @@ type Client struct {
 	// or lost): the holder is told once reached again, or it would keep
 	// them for as long as it lives.
 	undropped map[string]bool
+	marks     int // counts the listings' marks
 }
 
 // OnReconnect sets what runs once a holder is reached again.
@@ -235,13 +236,21 @@ func (c *Client) Take() (map[string]int, error) {
 	if c.conn == nil {
 		return nil, errors.New("no fd holder")
 	}
-	// A connection of its own, so the watcher does not eat the answers.
+	// A connection of its own, so the watcher does not eat the answers;
+	// the mark on the main one keeps the listing after what was sent
+	// there. A holder older than marks ignores them and lists at once.
+	c.marks++
+	mark := fmt.Sprintf("%d.%d", os.Getpid(), c.marks)
+	if err := c.writeLocked('Y', mark); err != nil {
+		c.dropConnLocked(err)
+		return nil, err
+	}
 	conn, err := dial(c.dir)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	if _, err := conn.Write([]byte{'L'}); err != nil {
+	if _, err := conn.Write(append([]byte{'L'}, mark...)); err != nil {
 		return nil, err
 	}
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))

@@ -11,7 +11,8 @@
 //
 //	'S' id + one descriptor  store (replacing the one under id)
 //	'D' id                   drop
-//	'L'                      list: answered by 'F' id + descriptor per entry, then 'E'
+//	'L' [mark]               list: answered by 'F' id + descriptor per entry, then 'E'
+//	'Y' mark                 mark: what this connection sent before is handled
 //	'Q'                      quit: answered by 'q', then the holder exits
 //	'K' id \n params + fds   fence (replacing the one under id); see fence.go
 //	'C' id                   cancel a fence
@@ -59,10 +60,15 @@ func init() {
 }
 
 type server struct {
-	mu     sync.Mutex
-	fds    map[string]int
-	fences map[string]*fence
-	conns  map[*net.UnixConn]bool // connections being handled
+	mu       sync.Mutex
+	fds      map[string]int
+	fences   map[string]*fence
+	conns    map[*net.UnixConn]uint64 // connections being handled, by accept order
+	accepted uint64
+	// marks are the 'Y' marks handled and not yet waited for by a listing;
+	// marked is closed and replaced each time one arrives.
+	marks  map[string]bool
+	marked chan struct{}
 	quit   chan struct{}
 	once   sync.Once
 }
@@ -88,7 +94,8 @@ func serve(dir string) error {
 	if err != nil {
 		return err
 	}
-	s := &server{fds: map[string]int{}, fences: map[string]*fence{}, conns: map[*net.UnixConn]bool{}, quit: make(chan struct{})}
+	s := &server{fds: map[string]int{}, fences: map[string]*fence{}, conns: map[*net.UnixConn]uint64{},
+		marks: map[string]bool{}, marked: make(chan struct{}), quit: make(chan struct{})}
 	go func() {
 		<-s.quit
 		l.Close()
@@ -114,7 +121,8 @@ func serve(dir string) error {
 		// Registered before its handler runs: a listing must wait for what
 		// a client that already hung up had sent (see settle).
 		s.mu.Lock()
-		s.conns[c] = true
+		s.accepted++
+		s.conns[c] = s.accepted
 		s.mu.Unlock()
 		go s.handle(c)
 	}
@@ -142,6 +150,7 @@ func (s *server) handle(c *net.UnixConn) {
 	}()
 	buf := make([]byte, maxMsg)
 	oob := make([]byte, syscall.CmsgSpace(4*4))
+	first := true
 	for {
 		n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
 		if err != nil || n == 0 {
@@ -149,6 +158,12 @@ func (s *server) handle(c *net.UnixConn) {
 		}
 		fds := receivedFDs(oob[:oobn])
 		op, id := buf[0], string(buf[1:n])
+		if first {
+			// A client that reconnects sent its earlier messages on a
+			// connection it closed: they come first.
+			s.settle(c, true)
+			first = false
+		}
 		switch op {
 		case 'S':
 			if len(fds) == 1 {
@@ -161,8 +176,13 @@ func (s *server) handle(c *net.UnixConn) {
 			fds = s.fence(id, fds)
 		case 'C':
 			s.cancelFence(id)
+		case 'Y':
+			s.mark(id)
 		case 'L':
-			s.settle(c)
+			s.settle(c, false)
+			if id != "" {
+				s.awaitMark(id)
+			}
 			s.list(c)
 		case 'Q':
 			c.Write([]byte{'q'})
@@ -216,15 +236,17 @@ func (s *server) exitWhenIdle() {
 }
 
 // settle waits (a few seconds at most) until what clients that have hung
-// up sent before they went is stored: a daemon killed right after a store
-// must not have its successor list the holder before that store.
-func (s *server) settle(self *net.UnixConn) {
+// up sent before they went is handled (only those accepted before self,
+// if older): a daemon killed right after a store must not have its
+// successor list the holder before that store, nor a client's drop on a
+// new connection pass its store on the one it closed.
+func (s *server) settle(self *net.UnixConn, older bool) {
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
 		pending := false
 		s.mu.Lock()
-		for c := range s.conns {
-			if c != self && hungUp(c) {
+		for c, seq := range s.conns {
+			if c != self && (!older || seq < s.conns[self]) && hungUp(c) {
 				pending = true
 			}
 		}
@@ -233,6 +255,37 @@ func (s *server) settle(self *net.UnixConn) {
 			return
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// mark records that a client's connection reached the mark id: what it
+// sent there before is handled.
+func (s *server) mark(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.marks[id] = true
+	close(s.marked)
+	s.marked = make(chan struct{})
+}
+
+// awaitMark waits (a few seconds at most) for the mark id: a listing asked
+// on a connection of its own must not pass what the same client sent on
+// its main connection just before, which another handler reads.
+func (s *server) awaitMark(id string) {
+	deadline := time.After(3 * time.Second)
+	for {
+		s.mu.Lock()
+		done, marked := s.marks[id], s.marked
+		delete(s.marks, id)
+		s.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-marked:
+		case <-deadline:
+			return
+		}
 	}
 }
 
