@@ -149,7 +149,7 @@ func (c *clusterTest) checkClusterStatus(within time.Duration) {
 			return
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("cluster status never agreed:\n%s", out)
+			c.t.Fatalf("cluster status never agreed:\n%s\nlogs:\n%s", out, c.logs())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
