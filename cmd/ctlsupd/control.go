@@ -28,7 +28,7 @@ type control struct {
 	servers []*http.Server
 	socket  string
 	conns   *busyConns
-	// bigAnswer is poked after an answer of minRelease or more, whose
+	// bigAnswer is poked after an answer of bigAnswerBytes or more, whose
 	// buffers are free heap once it is out (see keepStatus).
 	bigAnswer chan struct{}
 }
@@ -48,7 +48,7 @@ func (c *control) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	cw := &countingWriter{ResponseWriter: w}
 	h.ServeHTTP(cw, r)
-	if cw.n >= minRelease {
+	if cw.n >= bigAnswerBytes {
 		select {
 		case c.bigAnswer <- struct{}{}:
 		default:

@@ -35,9 +35,15 @@ func limitHeapGrowth() {
 // of 5000 programs left 2.7 MiB free (0.55 KiB a program, of 4.4), which a
 // floor of 4 MiB kept. Each burst arms the timer once: an idle daemon never
 // wakes for it.
+// Stacks and large control answers keep the floor of 4 MiB: goroutines
+// that need their stacks would have them shrunk in vain, and a dashboard
+// fetching a status of a few thousand programs every few seconds would
+// have each answer's pages returned and faulted in again.
 const (
-	quietRelease = time.Second
-	minRelease   = 1 << 20
+	quietRelease    = time.Second
+	minRelease      = 1 << 20
+	minStackRelease = 4 << 20
+	bigAnswerBytes  = 4 << 20
 )
 
 var heapSamples = []metrics.Sample{
@@ -65,7 +71,7 @@ func releaseIdleMemory() bool {
 		free += objects - live
 	}
 	stacks, goroutines := heapSamples[3].Value.Uint64(), heapSamples[4].Value.Uint64()
-	shrink := stacks > goroutines*idleStack && stacks-goroutines*idleStack >= minRelease
+	shrink := stacks > goroutines*idleStack && stacks-goroutines*idleStack >= minStackRelease
 	if free < minRelease && !shrink {
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -238,12 +239,14 @@ func (c *Client) Take() (map[string]int, error) {
 	}
 	// A connection of its own, so the watcher does not eat the answers;
 	// the mark on the main one keeps the listing after what was sent
-	// there. A holder older than marks ignores them and lists at once.
+	// there (the nonce: a re-executed daemon keeps its pid). A holder
+	// older than marks ignores them and lists at once; a mark that could
+	// not be sent is not waited for.
 	c.marks++
-	mark := fmt.Sprintf("%d.%d", os.Getpid(), c.marks)
+	mark := fmt.Sprintf("%d.%d.%d", os.Getpid(), c.marks, rand.Uint64())
 	if err := c.writeLocked('Y', mark); err != nil {
 		c.dropConnLocked(err)
-		return nil, err
+		mark = ""
 	}
 	conn, err := dial(c.dir)
 	if err != nil {

@@ -65,9 +65,10 @@ type server struct {
 	fences   map[string]*fence
 	conns    map[*net.UnixConn]uint64 // connections being handled, by accept order
 	accepted uint64
-	// marks are the 'Y' marks handled and not yet waited for by a listing;
-	// marked is closed and replaced each time one arrives.
-	marks  map[string]bool
+	// marks are the 'Y' marks handled and not yet waited for by a listing,
+	// with when they came; marked is closed and replaced each time one
+	// arrives.
+	marks  map[string]time.Time
 	marked chan struct{}
 	quit   chan struct{}
 	once   sync.Once
@@ -95,7 +96,7 @@ func serve(dir string) error {
 		return err
 	}
 	s := &server{fds: map[string]int{}, fences: map[string]*fence{}, conns: map[*net.UnixConn]uint64{},
-		marks: map[string]bool{}, marked: make(chan struct{}), quit: make(chan struct{})}
+		marks: map[string]time.Time{}, marked: make(chan struct{}), quit: make(chan struct{})}
 	go func() {
 		<-s.quit
 		l.Close()
@@ -263,19 +264,29 @@ func (s *server) settle(self *net.UnixConn, older bool) {
 func (s *server) mark(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.marks[id] = true
+	// A mark whose listing never came (the client's dial failed, or it
+	// gave up) is of no use once a listing would have stopped waiting.
+	for m, at := range s.marks {
+		if time.Since(at) > 2*markWait {
+			delete(s.marks, m)
+		}
+	}
+	s.marks[id] = time.Now()
 	close(s.marked)
 	s.marked = make(chan struct{})
 }
+
+const markWait = 3 * time.Second
 
 // awaitMark waits (a few seconds at most) for the mark id: a listing asked
 // on a connection of its own must not pass what the same client sent on
 // its main connection just before, which another handler reads.
 func (s *server) awaitMark(id string) {
-	deadline := time.After(3 * time.Second)
+	deadline := time.After(markWait)
 	for {
 		s.mu.Lock()
-		done, marked := s.marks[id], s.marked
+		_, done := s.marks[id]
+		marked := s.marked
 		delete(s.marks, id)
 		s.mu.Unlock()
 		if done {
