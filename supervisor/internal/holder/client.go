@@ -206,11 +206,12 @@ func (c *Client) Store(id string, fd int) {
 // Hand gives the holder f under id and closes it: the daemon keeps no
 // copy, so a holder that had to be started again lacks it. For what only
 // a successor needs, such as a pidfd that tells how a process ended while
-// no daemon ran.
+// no daemon ran: the holder keeps it only while its descriptor table has
+// room beside what Store gives it, which keeps programs alive.
 func (c *Client) Hand(id string, f *os.File) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.sendLocked('S', id, int(f.Fd()))
+	c.sendLocked('H', id, int(f.Fd()))
 	f.Close()
 }
 

@@ -10,6 +10,7 @@
 // a byte for the operation followed by an identifier:
 //
 //	'S' id + one descriptor  store (replacing the one under id)
+//	'H' id + one descriptor  store a spare: kept only while there is room
 //	'D' id                   drop
 //	'L' [mark]               list: answered by 'F' id + descriptor per entry, then 'E'
 //	'Y' mark                 mark: what this connection sent before is handled
@@ -60,11 +61,18 @@ func init() {
 }
 
 type server struct {
-	mu       sync.Mutex
-	fds      map[string]int
-	fences   map[string]*fence
-	conns    map[*net.UnixConn]uint64 // connections being handled, by accept order
-	accepted uint64
+	mu  sync.Mutex
+	fds map[string]int
+	// spares are what 'H' stored: given up first when descriptors run
+	// short (see makeRoomLocked).
+	spares map[string]int
+	// crowded: descriptors run short; crowdedAt is how many were held
+	// when they last did (see noteFillLocked).
+	crowded   bool
+	crowdedAt int
+	fences    map[string]*fence
+	conns     map[*net.UnixConn]uint64 // connections being handled, by accept order
+	accepted  uint64
 	// marks are the 'Y' marks handled and not yet waited for by a listing,
 	// with when they came; marked is closed and replaced each time one
 	// arrives.
@@ -95,7 +103,7 @@ func serve(dir string) error {
 	if err != nil {
 		return err
 	}
-	s := &server{fds: map[string]int{}, fences: map[string]*fence{}, conns: map[*net.UnixConn]uint64{},
+	s := &server{fds: map[string]int{}, spares: map[string]int{}, fences: map[string]*fence{}, conns: map[*net.UnixConn]uint64{},
 		marks: map[string]time.Time{}, marked: make(chan struct{}), quit: make(chan struct{})}
 	go func() {
 		<-s.quit
@@ -171,6 +179,11 @@ func (s *server) handle(c *net.UnixConn) {
 				s.store(id, fds[0])
 				fds = fds[1:]
 			}
+		case 'H':
+			if len(fds) == 1 {
+				s.storeSpare(id, fds[0])
+				fds = fds[1:]
+			}
 		case 'D':
 			s.drop(id)
 		case 'K':
@@ -198,19 +211,84 @@ func (s *server) handle(c *net.UnixConn) {
 func (s *server) store(id string, fd int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.fds[id]; ok {
-		syscall.Close(old)
-	}
+	s.forgetLocked(id)
 	s.fds[id] = fd
+	// While crowded, each store lets a spare go: the table fills no
+	// further while spares are left.
+	if s.noteFillLocked(fd) || s.crowded {
+		s.evictSpareLocked()
+	}
+}
+
+// storeSpare keeps fd under id unless descriptors run short: a spare (a
+// pidfd, which tells a successor how a process ended) must never take the
+// place of a pipe, whose read end keeps its program alive while no daemon
+// runs.
+func (s *server) storeSpare(id string, fd int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forgetLocked(id)
+	if s.noteFillLocked(fd) || s.crowded {
+		syscall.Close(fd)
+		return
+	}
+	s.spares[id] = fd
+}
+
+// noteFillLocked learns from fd, just received, how full the descriptor
+// table is (the kernel gives the lowest free number), and reports whether
+// fd is in the reserve at its top: the holder is crowded from then on,
+// and takes no spare, until it holds a reserve's worth fewer descriptors
+// than it did then (programs went, and their pipes with them).
+func (s *server) noteFillLocked(fd int) bool {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil || lim.Cur > 1<<30 {
+		return false
+	}
+	n := int(lim.Cur)
+	reserve := max(4, n/32)
+	held := len(s.fds) + len(s.spares)
+	switch {
+	case fd >= n-reserve:
+		s.crowded, s.crowdedAt = true, held
+		return true
+	case s.crowded && held < s.crowdedAt-reserve:
+		s.crowded = false
+	}
+	return false
+}
+
+// evictSpareLocked closes a spare, so that the next pipe has a slot
+// where the kernel would drop it.
+func (s *server) evictSpareLocked() {
+	victim, highest := "", -1
+	for id, spare := range s.spares {
+		if spare > highest {
+			victim, highest = id, spare
+		}
+	}
+	if highest >= 0 {
+		syscall.Close(highest)
+		delete(s.spares, victim)
+	}
+}
+
+// forgetLocked closes what id names, if anything.
+func (s *server) forgetLocked(id string) {
+	if fd, ok := s.fds[id]; ok {
+		syscall.Close(fd)
+		delete(s.fds, id)
+	}
+	if fd, ok := s.spares[id]; ok {
+		syscall.Close(fd)
+		delete(s.spares, id)
+	}
 }
 
 func (s *server) drop(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if fd, ok := s.fds[id]; ok {
-		syscall.Close(fd)
-		delete(s.fds, id)
-	}
+	s.forgetLocked(id)
 }
 
 // idleExit is how long a holder with nothing to hold and no client stays.
@@ -222,7 +300,7 @@ func (s *server) exitWhenIdle() {
 	var idleSince time.Time
 	for range time.Tick(idleExit / 6) {
 		s.mu.Lock()
-		idle := len(s.fds) == 0 && len(s.fences) == 0 && len(s.conns) == 0
+		idle := len(s.fds) == 0 && len(s.spares) == 0 && len(s.fences) == 0 && len(s.conns) == 0
 		s.mu.Unlock()
 		switch {
 		case !idle:
@@ -320,9 +398,11 @@ func hungUp(c *net.UnixConn) bool {
 func (s *server) list(c *net.UnixConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for id, fd := range s.fds {
-		if _, _, err := c.WriteMsgUnix(append([]byte{'F'}, id...), syscall.UnixRights(fd), nil); err != nil {
-			return
+	for _, m := range []map[string]int{s.fds, s.spares} {
+		for id, fd := range m {
+			if _, _, err := c.WriteMsgUnix(append([]byte{'F'}, id...), syscall.UnixRights(fd), nil); err != nil {
+				return
+			}
 		}
 	}
 	c.Write([]byte{'E'})

@@ -4,9 +4,12 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
@@ -135,5 +138,59 @@ func TestHolder_DropWhileDetachedReachesIt(t *testing.T) {
 		if id == "gone" {
 			t.Error("the holder still keeps what was dropped while detached")
 		}
+	}
+}
+
+// When descriptors run short in the holder, spares (pidfds) give way to
+// what Store gives it: a pipe's read end keeps its program alive while
+// no daemon runs, a pidfd only tells how it ended.
+func TestHolder_PipesComeBeforeSpares(t *testing.T) {
+	if err := proc.Acquire(slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Release()
+	dir := t.TempDir()
+	c := Connect(dir, slog.New(slog.DiscardHandler))
+	defer c.Quit()
+	pid := holderPid(dir)
+	if pid == 0 {
+		t.Fatal("no holder")
+	}
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 32, Max: 32}, nil); err != nil {
+		t.Fatal(err)
+	}
+	const n = 14 // with the holder's own ten, more than 32 with a spare each
+	for i := range n {
+		var p [2]int
+		if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(p[0])
+		defer syscall.Close(p[1])
+		c.Store("pipe"+strconv.Itoa(i), p[0])
+		spare, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Hand("spare"+strconv.Itoa(i), spare)
+	}
+	got, err := c.Take()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spares := 0
+	for id, fd := range got {
+		syscall.Close(fd)
+		if strings.HasPrefix(id, "spare") {
+			spares++
+		}
+	}
+	for i := range n {
+		if _, ok := got["pipe"+strconv.Itoa(i)]; !ok {
+			t.Errorf("pipe%d is lost (%d spares kept)", i, spares)
+		}
+	}
+	if spares == 0 {
+		t.Error("no spare kept: they should have the room the pipes leave")
 	}
 }
