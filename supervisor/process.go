@@ -180,7 +180,14 @@ func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger, out Output) *pr
 
 // logger is the process's logger: made when first needed, since most
 // processes log only when something goes wrong.
-func (p *process) logger() *slog.Logger { return p.log.With("process", p.spec.FullName()) }
+func (p *process) logger() *slog.Logger {
+	if p.spec.Instance != "" {
+		// Said apart, so that supervisord's format keeps the group
+		// (the instance) where supervisord writes the name alone.
+		return p.log.With("process", p.spec.FullName(), "instance", p.spec.Instance)
+	}
+	return p.log.With("process", p.spec.FullName())
+}
 
 // alog is the logger of the actor's own lines: an exit's line still
 // pending is written first, so that the lines keep their order.

@@ -16,8 +16,10 @@ import (
 // "supervisord"): "2006-01-02 15:04:05,000 INFO spawned: 'web' with pid
 // 42", with supervisord's level names and, for the lines it also writes,
 // its wording and level. Other lines are the message and then key=value
-// pairs. A process is named group:name where it has a group of its own:
-// supervisord's name alone would not tell the instances apart.
+// pairs. A process is named by its name alone, as supervisord names it,
+// so that patterns written for supervisord.log match; a process of an
+// instance keeps its group:name, as the name alone would not tell the
+// instances apart.
 type supervisordLog struct {
 	mu    *sync.Mutex
 	w     io.Writer
@@ -85,7 +87,11 @@ func supervisordText(msg string, attrs []slog.Attr) string {
 		}
 		return "", false
 	}
-	name, named := get("process")
+	full, named := get("process")
+	name := full
+	if _, instance := get("instance"); !instance {
+		name = full[strings.LastIndexByte(full, ':')+1:]
+	}
 	pid, _ := get("pid")
 	status, _ := get("status")
 	switch {
@@ -107,7 +113,7 @@ func supervisordText(msg string, attrs []slog.Attr) string {
 			return fmt.Sprintf("killing '%s' (%s) with SIGKILL", name, pid)
 		}
 		if strings.HasPrefix(msg, "success: ") || strings.HasPrefix(msg, "gave up: ") || strings.HasPrefix(msg, "waiting for ") {
-			return msg // written with the name already
+			return strings.Replace(msg, full, name, 1) // written with the full name
 		}
 	}
 	var b strings.Builder

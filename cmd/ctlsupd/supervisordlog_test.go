@@ -10,11 +10,13 @@ import (
 
 // TestSupervisordLog: log_format = "supervisord" writes supervisord.log's
 // lines: its time format and level names, its wording for the process
-// lines it writes too, key=value pairs after the others.
+// lines it writes too, key=value pairs after the others. A process is
+// named as supervisord names it (web, web_00), one of an instance by its
+// group too.
 func TestSupervisordLog(t *testing.T) {
 	var b bytes.Buffer
 	log := slog.New(newSupervisordLog(&b, slog.LevelInfo))
-	web := log.With("process", "turkey:web")
+	web := log.With("process", "turkey:web", "instance", "turkey")
 	web.Info("spawned", "pid", 42)
 	web.Info("success: turkey:web entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)", "process", "turkey:web")
 	web.Warn("exited", "pid", 42, "status", "exit status 1; not expected")
@@ -22,6 +24,14 @@ func TestSupervisordLog(t *testing.T) {
 	web.Warn("spawn error", "err", "can't find command '/no/such'")
 	web.Info("waiting for turkey:web to stop")
 	web.Warn("did not stop in time: sending SIGKILL", "pid", 42, "stopwaitsecs", 10)
+	shop := log.With("process", "shop:web")
+	shop.Info("spawned", "pid", 44)
+	shop.Info("success: shop:web entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)")
+	shop.Warn("exited", "pid", 44, "status", "exit status 1; not expected")
+	shop.Info("gave up: shop:web entered FATAL state, too many start retries too quickly")
+	pool := log.With("process", "celery:celery_01")
+	pool.Warn("stopped", "pid", 45, "status", "terminated by SIGTERM")
+	pool.Warn("did not stop in time: sending SIGKILL", "pid", 45, "stopwaitsecs", 10)
 	log.Info("waiting for turkey:web, turkey:beat to die")
 	log.Info("reaped orphan", "pid", 4242, "status", "exit status 0")
 	log.Info("ctlsupd started with pid 7", "pid", 7, "config", "/etc/ctlsup/ctlsupd.toml")
@@ -37,6 +47,12 @@ func TestSupervisordLog(t *testing.T) {
 		`INFO spawnerr: can't find command '/no/such'`,
 		`INFO waiting for turkey:web to stop`,
 		`WARN killing 'turkey:web' \(42\) with SIGKILL`,
+		`INFO spawned: 'web' with pid 44`,
+		`INFO success: web entered RUNNING state, process has stayed up for > than 1 seconds \(startsecs\)`,
+		`WARN exited: web \(exit status 1; not expected\)`,
+		`INFO gave up: web entered FATAL state, too many start retries too quickly`,
+		`WARN stopped: celery_01 \(terminated by SIGTERM\)`,
+		`WARN killing 'celery_01' \(45\) with SIGKILL`,
 		`INFO waiting for turkey:web, turkey:beat to die`,
 		`INFO reaped unknown pid 4242 \(exit status 0\)`,
 		`INFO ctlsupd started with pid 7`,
