@@ -16,9 +16,13 @@ func Description(p *supervisor.ProcessInfo, now time.Time) string {
 		up := now.Truncate(time.Second).Sub(p.Start.Truncate(time.Second))
 		return fmt.Sprintf("pid %d, uptime %s", p.Pid, Uptime(up))
 	case supervisor.Starting:
-		// A crash loop's delay, a wait for dependencies, or what a notify
-		// program says of its start; a plain start says nothing, as
-		// supervisord's.
+		// A crash loop's delay, counting down, a wait for dependencies, or
+		// what a notify program says of its start; a plain start says
+		// nothing, as supervisord's.
+		if p.SpawnErr != "" && p.BackoffDelay > 0 && !p.Stop.IsZero() {
+			left := max(p.Stop.Add(p.BackoffDelay).Sub(now), 0)
+			return fmt.Sprintf("%s, restarting in %s", p.SpawnErr, (left + time.Second - 1).Truncate(time.Second))
+		}
 		if p.SpawnErr != "" {
 			return p.SpawnErr
 		}

@@ -3,6 +3,8 @@ package api
 import (
 	"testing"
 	"time"
+
+	"github.com/ctlsup/ctlsup/supervisor"
 )
 
 func TestUptime(t *testing.T) {
@@ -13,6 +15,24 @@ func TestUptime(t *testing.T) {
 	} {
 		if got := Uptime(d); got != want {
 			t.Errorf("Uptime(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// TestDescription_CrashLoopCountsDown: a crash loop's status says how
+// long is left until the restart, not the whole delay again and again.
+func TestDescription_CrashLoopCountsDown(t *testing.T) {
+	exit := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	p := &supervisor.ProcessInfo{State: supervisor.Starting, SpawnErr: "crash loop: exit status 1",
+		BackoffDelay: 8 * time.Second, Start: exit.Add(-time.Second), Stop: exit}
+	for after, want := range map[time.Duration]string{
+		200 * time.Millisecond:  "crash loop: exit status 1, restarting in 8s",
+		2500 * time.Millisecond: "crash loop: exit status 1, restarting in 6s",
+		8 * time.Second:         "crash loop: exit status 1, restarting in 0s",
+		9 * time.Second:         "crash loop: exit status 1, restarting in 0s",
+	} {
+		if got := Description(p, exit.Add(after)); got != want {
+			t.Errorf("%s after the exit: %q, want %q", after, got, want)
 		}
 	}
 }

@@ -377,7 +377,8 @@ func exited(m machine, st ExitStatus, spec *ProcessSpec, ended, now time.Time) (
 	}
 	m.State = Starting
 	m.Delay = min(time.Second<<min(m.Crashes-2, 30), delayCap(spec))
-	m.SpawnErr = fmt.Sprintf("crash loop: %s, restarting in %s", st.Text, m.Delay)
+	// Status adds the time left, counting down.
+	m.SpawnErr = "crash loop: " + st.Text
 	m.Restarts-- // counted when the retry timer spawns
 	return arm(m, timerRetry, m.Delay, now), nil, nil
 }
