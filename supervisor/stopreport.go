@@ -40,7 +40,12 @@ func (s *Supervisor) reportStops() {
 			if at, ok := reported[name]; !ok {
 				reported[name] = now // its stop's start was logged
 			} else if now.Sub(at) >= stopReportEvery && !shuttingDown {
-				s.Logger.Info(fmt.Sprintf("waiting for %s to stop", name), "process", name)
+				s.mu.RLock()
+				p := s.byName[name]
+				s.mu.RUnlock()
+				if p != nil { // with its logger: an instance's is said apart
+					p.logger().Info(fmt.Sprintf("waiting for %s to stop", name))
+				}
 				reported[name] = now
 			}
 		}

@@ -56,9 +56,9 @@ autorestart = true
 		return string(out)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	// The 8 s back-off, counting down: the 4 s one before it never
-	// shows more than 4.
-	eightSeconds := regexp.MustCompile(`restarting in [5-8]s`)
+	// The 8 s back-off, counting down (the 4 s one before it never shows
+	// more than 4), early enough to leave time for two Ansible runs.
+	eightSeconds := regexp.MustCompile(`restarting in [78]s`)
 	for !eightSeconds.MatchString(status()) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no 8 s back-off; status: %s", status())

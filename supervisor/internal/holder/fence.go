@@ -79,6 +79,7 @@ func (s *server) fence(msg string, fds []int) []int {
 		old.close()
 	}
 	s.fences[id] = f
+	s.makeRoomLocked()
 	s.mu.Unlock()
 	return nil
 }

@@ -66,13 +66,13 @@ type server struct {
 	// spares are what 'H' stored: given up first when descriptors run
 	// short (see makeRoomLocked).
 	spares map[string]int
-	// crowded: descriptors run short; crowdedAt is how many were held
-	// when they last did (see noteFillLocked).
-	crowded   bool
-	crowdedAt int
-	fences    map[string]*fence
-	conns     map[*net.UnixConn]uint64 // connections being handled, by accept order
-	accepted  uint64
+	// base is how many descriptors the holder had open before its first
+	// client (stdio, its lock, the listener, the runtime's own); see
+	// makeRoomLocked.
+	base     int
+	fences   map[string]*fence
+	conns    map[*net.UnixConn]uint64 // connections being handled, by accept order
+	accepted uint64
 	// marks are the 'Y' marks handled and not yet waited for by a listing,
 	// with when they came; marked is closed and replaced each time one
 	// arrives.
@@ -104,7 +104,7 @@ func serve(dir string) error {
 		return err
 	}
 	s := &server{fds: map[string]int{}, spares: map[string]int{}, fences: map[string]*fence{}, conns: map[*net.UnixConn]uint64{},
-		marks: map[string]time.Time{}, marked: make(chan struct{}), quit: make(chan struct{})}
+		marks: map[string]time.Time{}, marked: make(chan struct{}), quit: make(chan struct{}), base: openDescriptors()}
 	go func() {
 		<-s.quit
 		l.Close()
@@ -132,6 +132,7 @@ func serve(dir string) error {
 		s.mu.Lock()
 		s.accepted++
 		s.conns[c] = s.accepted
+		s.makeRoomLocked()
 		s.mu.Unlock()
 		go s.handle(c)
 	}
@@ -213,64 +214,75 @@ func (s *server) store(id string, fd int) {
 	defer s.mu.Unlock()
 	s.forgetLocked(id)
 	s.fds[id] = fd
-	// While crowded, each store lets a spare go: the table fills no
-	// further while spares are left.
-	if s.noteFillLocked(fd) || s.crowded {
-		s.evictSpareLocked()
-	}
+	s.makeRoomLocked()
 }
 
 // storeSpare keeps fd under id unless descriptors run short: a spare (a
 // pidfd, which tells a successor how a process ended) must never take the
 // place of a pipe, whose read end keeps its program alive while no daemon
-// runs.
+// runs. It never replaces what 'S' stored under the same id.
 func (s *server) storeSpare(id string, fd int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.forgetLocked(id)
-	if s.noteFillLocked(fd) || s.crowded {
+	if _, stored := s.fds[id]; stored || s.freeLocked()-1 < s.reserve() {
 		syscall.Close(fd)
 		return
 	}
+	s.forgetLocked(id)
 	s.spares[id] = fd
 }
 
-// noteFillLocked learns from fd, just received, how full the descriptor
-// table is (the kernel gives the lowest free number), and reports whether
-// fd is in the reserve at its top: the holder is crowded from then on,
-// and takes no spare, until it holds a reserve's worth fewer descriptors
-// than it did then (programs went, and their pipes with them).
-func (s *server) noteFillLocked(fd int) bool {
-	var lim syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil || lim.Cur > 1<<30 {
-		return false
-	}
-	n := int(lim.Cur)
-	reserve := max(4, n/32)
-	held := len(s.fds) + len(s.spares)
-	switch {
-	case fd >= n-reserve:
-		s.crowded, s.crowdedAt = true, held
-		return true
-	case s.crowded && held < s.crowdedAt-reserve:
-		s.crowded = false
-	}
-	return false
+// Descriptors the holder keeps free, while it has spares to let go: a
+// message's descriptors are installed as it is received, and one that
+// finds the table full is dropped by the kernel.
+func (s *server) reserve() int {
+	return max(4, limitNofile()/32)
 }
 
-// evictSpareLocked closes a spare, so that the next pipe has a slot
-// where the kernel would drop it.
-func (s *server) evictSpareLocked() {
-	victim, highest := "", -1
-	for id, spare := range s.spares {
-		if spare > highest {
-			victim, highest = id, spare
+// limitNofile is the holder's descriptor limit (read each time: it may
+// be changed from outside, by prlimit).
+func limitNofile() int {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil || lim.Cur > 1<<30 {
+		return 1 << 30
+	}
+	return int(lim.Cur)
+}
+
+// freeLocked is how many more descriptors the holder may open.
+func (s *server) freeLocked() int {
+	open := s.base + len(s.conns) + len(s.fds) + len(s.spares)
+	for _, f := range s.fences {
+		open++
+		if f.killFile >= 0 {
+			open++
 		}
 	}
-	if highest >= 0 {
+	return limitNofile() - open
+}
+
+// makeRoomLocked lets spares go until a reserve is free again, after
+// anything that took descriptors (a store, a fence, a connection).
+func (s *server) makeRoomLocked() {
+	for s.freeLocked() < s.reserve() && len(s.spares) > 0 {
+		victim, highest := "", -1
+		for id, spare := range s.spares {
+			if spare > highest {
+				victim, highest = id, spare
+			}
+		}
 		syscall.Close(highest)
 		delete(s.spares, victim)
 	}
+}
+
+// openDescriptors counts this process's open descriptors.
+func openDescriptors() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0
+	}
+	return len(ents) - 1 // the directory's own, open while read
 }
 
 // forgetLocked closes what id names, if anything.

@@ -159,38 +159,63 @@ func TestHolder_PipesComeBeforeSpares(t *testing.T) {
 	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 32, Max: 32}, nil); err != nil {
 		t.Fatal(err)
 	}
-	const n = 14 // with the holder's own ten, more than 32 with a spare each
-	for i := range n {
+	pipe := func(id string) {
 		var p [2]int
 		if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
 			t.Fatal(err)
 		}
-		defer syscall.Close(p[0])
-		defer syscall.Close(p[1])
-		c.Store("pipe"+strconv.Itoa(i), p[0])
-		spare, err := os.Open(os.DevNull)
+		t.Cleanup(func() { syscall.Close(p[0]); syscall.Close(p[1]) })
+		c.Store(id, p[0])
+	}
+	spare := func(id string) {
+		f, err := os.Open(os.DevNull)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Hand("spare"+strconv.Itoa(i), spare)
+		c.Hand(id, f)
 	}
-	got, err := c.Take()
-	if err != nil {
-		t.Fatal(err)
-	}
-	spares := 0
-	for id, fd := range got {
-		syscall.Close(fd)
-		if strings.HasPrefix(id, "spare") {
-			spares++
+	check := func(want []string, someSpare bool) {
+		t.Helper()
+		got, err := c.Take()
+		if err != nil {
+			t.Fatal(err)
+		}
+		spares := 0
+		for id, fd := range got {
+			syscall.Close(fd)
+			if strings.HasPrefix(id, "spare") {
+				spares++
+			}
+		}
+		for _, id := range want {
+			if _, ok := got[id]; !ok {
+				t.Errorf("%s is lost (%d spares kept)", id, spares)
+			}
+		}
+		if someSpare && spares == 0 {
+			t.Error("no spare kept: they should have the room the pipes leave")
 		}
 	}
-	for i := range n {
-		if _, ok := got["pipe"+strconv.Itoa(i)]; !ok {
-			t.Errorf("pipe%d is lost (%d spares kept)", i, spares)
+	// With the holder's own ten, more than 32 with a spare each.
+	var pipes []string
+	for i := range 14 {
+		pipes = append(pipes, "pipe"+strconv.Itoa(i))
+		pipe(pipes[i])
+		spare("spare" + strconv.Itoa(i))
+	}
+	check(pipes, true)
+	// Programs go, leaving holes; spawns of two pipes and a spare each
+	// fill them, and past them.
+	for _, id := range pipes[:6] {
+		c.Drop(id)
+	}
+	pipes = pipes[6:]
+	for i := range 4 {
+		for _, s := range []string{"a", "b"} {
+			pipes = append(pipes, "pipe"+strconv.Itoa(i)+s)
+			pipe(pipes[len(pipes)-1])
 		}
+		spare("spare" + strconv.Itoa(100+i))
 	}
-	if spares == 0 {
-		t.Error("no spare kept: they should have the room the pipes leave")
-	}
+	check(pipes, false)
 }
