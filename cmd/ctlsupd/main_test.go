@@ -23,6 +23,13 @@ import (
 var daemonBinary string // built once by TestMain
 
 func TestMain(m *testing.M) {
+	if os.Getenv(releaseChildEnv) != "" {
+		if err := releaseCheck(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	testhelper.Run()
 	os.Setenv("GORACE", "atexit_sleep_ms=0")
 	dir, err := os.MkdirTemp("", "ctlsupd-test")
