@@ -127,7 +127,7 @@ func (c *converter) run(all []Section) (*Result, error) {
 			}
 		}
 	}
-	c.logDir = "/var/log/supervisor"
+	c.logDir = ""
 	for i := range all {
 		s := &all[i]
 		switch kind, _, _ := strings.Cut(s.Name, ":"); kind {
@@ -145,9 +145,16 @@ func (c *converter) run(all []Section) (*Result, error) {
 	if c.stateDir == "" {
 		c.stateDir = "/run/ctlsup"
 	}
+	logDirNote := ""
+	if c.logDir == "" {
+		// Debian's own supervisord.conf names this one; without it,
+		// supervisord kept AUTO logs in the temporary directory.
+		c.logDir = "/var/log/supervisor"
+		logDirNote = "  # no childlogdir was set: supervisord kept AUTO logs in /tmp"
+	}
 	// The daemon's log keeps supervisord.log's lines, for what reads them.
-	fmt.Fprintf(&c.daemon, "# Converted by ctlsup convert from supervisord configuration.\ninclude = [\"conf.d/*.toml\"]\nlog_dir = %s\nstate_dir = %s\nlog_format = \"supervisord\"\n",
-		tomlString(c.logDir), tomlString(c.stateDir))
+	fmt.Fprintf(&c.daemon, "# Converted by ctlsup convert from supervisord configuration.\ninclude = [\"conf.d/*.toml\"]\nlog_dir = %s%s\nstate_dir = %s\nlog_format = \"supervisord\"\n",
+		tomlString(c.logDir), logDirNote, tomlString(c.stateDir))
 	c.daemon.WriteString(c.settings.String())
 	c.daemon.WriteString(strings.Join(c.control, ""))
 	c.progs.WriteString("# Converted by ctlsup convert from supervisord configuration.\n")

@@ -270,6 +270,23 @@ command=/bin/echo %(ENV_CTLSUP_TEST_OPTS)s
 	}
 }
 
+// TestConvert_LogDirDefault: without childlogdir, the logs go where
+// Debian's supervisord.conf puts them, and the file says supervisord's
+// own default was the temporary directory; with it, nothing is said.
+func TestConvert_LogDirDefault(t *testing.T) {
+	res, _ := convertText(t, "[supervisord]\n[program:web]\ncommand=/bin/sleep 1000\n")
+	if d := load(t, res).Daemon; d.LogDir != "/var/log/supervisor" {
+		t.Errorf("log_dir %s, want /var/log/supervisor", d.LogDir)
+	}
+	if !strings.Contains(res.Daemon, "no childlogdir was set: supervisord kept AUTO logs in /tmp") {
+		t.Errorf("the default is not explained:\n%s", res.Daemon)
+	}
+	res, _ = convertText(t, "[supervisord]\nchildlogdir=/srv/logs\n[program:web]\ncommand=/bin/sleep 1000\n")
+	if strings.Contains(res.Daemon, "childlogdir") {
+		t.Errorf("a childlogdir given is explained as missing:\n%s", res.Daemon)
+	}
+}
+
 // TestConvert_DaemonLogAndLimits: the daemon's own log keeps its rotation;
 // limits above supervisord's defaults, which its children inherit and
 // ctlsupd's do not, are named with the unit setting that gives them.
