@@ -13,15 +13,13 @@ import (
 func Description(p *supervisor.ProcessInfo, now time.Time) string {
 	switch p.State {
 	case supervisor.Running:
-		up := now.Truncate(time.Second).Sub(p.Start.Truncate(time.Second))
-		return fmt.Sprintf("pid %d, uptime %s", p.Pid, Uptime(up))
+		return fmt.Sprintf("pid %d, uptime %s", p.Pid, Uptime(uptime(p, now)))
 	case supervisor.Starting:
 		// A crash loop's delay, counting down, a wait for dependencies, or
 		// what a notify program says of its start; a plain start says
 		// nothing, as supervisord's.
-		if p.SpawnErr != "" && p.BackoffDelay > 0 && !p.Stop.IsZero() {
-			left := max(p.Stop.Add(p.BackoffDelay).Sub(now), 0)
-			return fmt.Sprintf("%s, restarting in %s", p.SpawnErr, (left + time.Second - 1).Truncate(time.Second))
+		if left, ok := retryLeft(p, now); ok { // in seconds, as the page counts
+			return fmt.Sprintf("%s, restarting in %ds", p.SpawnErr, left/time.Second)
 		}
 		if p.SpawnErr != "" {
 			return p.SpawnErr
@@ -39,6 +37,21 @@ func Description(p *supervisor.ProcessInfo, now time.Time) string {
 		return p.Stop.Local().Format("Jan 02 03:04 PM")
 	}
 	return ""
+}
+
+// retryLeft is the time left, in whole seconds rounded up, until a crash
+// loop's restart: its delay runs from the exit.
+func retryLeft(p *supervisor.ProcessInfo, now time.Time) (time.Duration, bool) {
+	if p.State != supervisor.Starting || p.SpawnErr == "" || p.BackoffDelay <= 0 || p.Stop.IsZero() {
+		return 0, false
+	}
+	left := max(p.Stop.Add(p.BackoffDelay).Sub(now), 0)
+	return (left + time.Second - 1).Truncate(time.Second), true
+}
+
+// uptime is a running process's uptime as status shows it.
+func uptime(p *supervisor.ProcessInfo, now time.Time) time.Duration {
+	return now.Truncate(time.Second).Sub(p.Start.Truncate(time.Second))
 }
 
 // Uptime formats a duration the way Python prints a timedelta: "H:MM:SS",

@@ -35,4 +35,9 @@ func TestDescription_CrashLoopCountsDown(t *testing.T) {
 			t.Errorf("%s after the exit: %q, want %q", after, got, want)
 		}
 	}
+	// In seconds past a minute too, as the web page counts them.
+	p.BackoffDelay = time.Minute
+	if got, want := Description(p, exit), "crash loop: exit status 1, restarting in 60s"; got != want {
+		t.Errorf("a minute's delay: %q, want %q", got, want)
+	}
 }

@@ -126,14 +126,28 @@ type uiProcess struct {
 	Pid         int    `json:"pid"`
 	Waiting     bool   `json:"waiting,omitempty"`
 	Backoff     bool   `json:"backoff,omitempty"` // a back-off delay runs (crash loop or failed start)
+	// What the page counts on from between pushes, in seconds: a running
+	// process's uptime, or the time left of a crash loop's delay, whose
+	// text before ", restarting in" is Waits.
+	Up    *int64 `json:"up,omitempty"`
+	Left  *int64 `json:"left,omitempty"`
+	Waits string `json:"waits,omitempty"`
 }
 
 func (s *Server) uiSnapshot() []uiProcess {
 	now := time.Now()
 	var out []uiProcess
 	for _, p := range s.Supervisor.Processes() {
-		out = append(out, uiProcess{Group: p.Group, Name: p.Name, Spec: p.FullName(), State: p.State.String(),
-			Description: Description(p, now), Pid: p.Pid, Waiting: p.Waiting, Backoff: p.BackoffDelay > 0})
+		u := uiProcess{Group: p.Group, Name: p.Name, Spec: p.FullName(), State: p.State.String(),
+			Description: Description(p, now), Pid: p.Pid, Waiting: p.Waiting, Backoff: p.BackoffDelay > 0}
+		if p.State == supervisor.Running {
+			up := int64(max(uptime(p, now), 0) / time.Second)
+			u.Up = &up
+		} else if left, ok := retryLeft(p, now); ok {
+			secs := int64(left / time.Second)
+			u.Left, u.Waits = &secs, p.SpawnErr
+		}
+		out = append(out, u)
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -114,6 +115,18 @@ autorestart = true
 			os.WriteFile(shot, png, 0o644)
 		}
 	}
+
+	// With no push coming (the stream closed), uptimes still count up.
+	upNow := `document.querySelector('[data-process="turkey:web"] .desc').textContent`
+	up, err := chromedp.Run(step, chromedp.Evaluate[string](`es.close(); es = null; `+upNow))
+	if err != nil || !regexp.MustCompile(`^pid \d+, uptime \d+:\d\d:\d\d$`).MatchString(up) {
+		t.Errorf("turkey:web's description: %q %v", up, err)
+	}
+	ticking, stopTicking := context.WithTimeout(step, 5*time.Second)
+	if _, err := chromedp.Run(ticking, chromedp.Poll[bool](fmt.Sprintf(`%s !== %q`, upNow, up))); err != nil {
+		t.Errorf("the uptime does not count between pushes (still %q): %v", up, err)
+	}
+	stopTicking()
 
 	// An action without the page's token is refused.
 	status, err := chromedp.Run(step, chromedp.Evaluate[int](`fetch("ui/action", {method: "POST", body: JSON.stringify({Action: "stopall"})}).then(r => r.status)`,
