@@ -128,10 +128,10 @@ type uiProcess struct {
 	Backoff     bool   `json:"backoff,omitempty"` // a back-off delay runs (crash loop or failed start)
 	// What the page counts on from between pushes, in seconds: a running
 	// process's uptime, or the time left of a crash loop's delay, whose
-	// text before ", restarting in" is Waits.
-	Up    *int64 `json:"up,omitempty"`
-	Left  *int64 `json:"left,omitempty"`
-	Waits string `json:"waits,omitempty"`
+	// text before ", restarting in" is SpawnErr.
+	Up       *int64 `json:"up,omitempty"`
+	Left     *int64 `json:"left,omitempty"`
+	SpawnErr string `json:"spawnerr,omitempty"`
 }
 
 func (s *Server) uiSnapshot() []uiProcess {
@@ -145,7 +145,7 @@ func (s *Server) uiSnapshot() []uiProcess {
 			u.Up = &up
 		} else if left, ok := retryLeft(p, now); ok {
 			secs := int64(left / time.Second)
-			u.Left, u.Waits = &secs, p.SpawnErr
+			u.Left, u.SpawnErr = &secs, p.SpawnErr
 		}
 		out = append(out, u)
 	}

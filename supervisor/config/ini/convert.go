@@ -150,7 +150,7 @@ func (c *converter) run(all []Section) (*Result, error) {
 		// Debian's own supervisord.conf names this one; without it,
 		// supervisord kept AUTO logs in the temporary directory.
 		c.logDir = "/var/log/supervisor"
-		logDirNote = "  # no childlogdir was set: supervisord kept AUTO logs in /tmp"
+		logDirNote = "  # no childlogdir was set: supervisord kept AUTO logs in $TMPDIR or /tmp"
 	}
 	// The daemon's log keeps supervisord.log's lines, for what reads them.
 	fmt.Fprintf(&c.daemon, "# Converted by ctlsup convert from supervisord configuration.\ninclude = [\"conf.d/*.toml\"]\nlog_dir = %s%s\nstate_dir = %s\nlog_format = \"supervisord\"\n",

@@ -278,7 +278,7 @@ func TestConvert_LogDirDefault(t *testing.T) {
 	if d := load(t, res).Daemon; d.LogDir != "/var/log/supervisor" {
 		t.Errorf("log_dir %s, want /var/log/supervisor", d.LogDir)
 	}
-	if !strings.Contains(res.Daemon, "no childlogdir was set: supervisord kept AUTO logs in /tmp") {
+	if !strings.Contains(res.Daemon, "no childlogdir was set: supervisord kept AUTO logs in $TMPDIR or /tmp") {
 		t.Errorf("the default is not explained:\n%s", res.Daemon)
 	}
 	res, _ = convertText(t, "[supervisord]\nchildlogdir=/srv/logs\n[program:web]\ncommand=/bin/sleep 1000\n")

@@ -110,17 +110,26 @@ func TestHolder_KeepsHandsBackAndIsReplaced(t *testing.T) {
 	}
 }
 
+// connected starts a holder of its own for the test, with the reaper
+// that starting it needs, and its client.
+func connected(t *testing.T) (*Client, string) {
+	if err := proc.Acquire(slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	c := Connect(dir, slog.New(slog.DiscardHandler))
+	t.Cleanup(func() {
+		c.Quit()
+		proc.Release()
+	})
+	return c, dir
+}
+
 // A drop while detached (a process of a detach that is undone ends before
 // the holder is reached again) reaches the holder once it is: else the
 // holder keeps the descriptor for as long as it lives.
 func TestHolder_DropWhileDetachedReachesIt(t *testing.T) {
-	if err := proc.Acquire(slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	defer proc.Release()
-	dir := t.TempDir()
-	c := Connect(dir, slog.New(slog.DiscardHandler))
-	defer c.Quit()
+	c, _ := connected(t)
 	var p [2]int
 	syscall.Pipe2(p[:], syscall.O_CLOEXEC)
 	defer syscall.Close(p[1])
@@ -145,13 +154,7 @@ func TestHolder_DropWhileDetachedReachesIt(t *testing.T) {
 // what Store gives it: a pipe's read end keeps its program alive while
 // no daemon runs, a pidfd only tells how it ended.
 func TestHolder_PipesComeBeforeSpares(t *testing.T) {
-	if err := proc.Acquire(slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	defer proc.Release()
-	dir := t.TempDir()
-	c := Connect(dir, slog.New(slog.DiscardHandler))
-	defer c.Quit()
+	c, dir := connected(t)
 	pid := holderPid(dir)
 	if pid == 0 {
 		t.Fatal("no holder")
