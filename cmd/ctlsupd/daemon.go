@@ -217,6 +217,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 	// misbehave on some kernel: the daemon then forks its children itself.
 	rt.DirectFork = os.Getenv("CTLSUPD_DIRECT_FORK") == "1"
 	rt.HelperFork = os.Getenv("CTLSUPD_HELPER_FORK") == "1"
+	rt.OnBurst = procs.raise
 	m.runtime.Store(rt)
 	prev := m.Supervisor
 	m.Supervisor = supervisor.New(rt, cfg.Groups)

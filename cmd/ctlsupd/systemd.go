@@ -39,8 +39,9 @@ func statusLine(s *supervisor.Supervisor) string {
 }
 
 // keepStatus sends STATUS= whenever the summary changes, until ctx ends,
-// and returns free memory once the engine is quiet after a burst, or
-// after a large answer of the control API (memory.go). It follows the engine's change broadcast: no polling.
+// and once the engine is quiet after a burst, or after a large answer of
+// the control API, takes back a burst's second P (procs.go) and returns
+// free memory (memory.go). It follows the engine's change broadcast: no polling.
 // statusEvery spaces STATUS= updates: each counts every process.
 const statusEvery = time.Second
 
@@ -72,6 +73,7 @@ func (m *Main) keepStatus(ctx context.Context) {
 		case <-m.control.bigAnswer:
 			quiet.Reset(quietRelease)
 		case <-quiet.C:
+			procs.lower()
 			if releaseIdleMemory() {
 				m.Logger.Debug("returned free memory to the kernel")
 			}

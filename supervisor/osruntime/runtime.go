@@ -44,7 +44,12 @@ type Runtime struct {
 	// is done: five thousand programs starting at once would hold ten
 	// thousand descriptors on top of the ones they keep, and run out.
 	spawnSlots chan struct{}
-	holder     *holder.Client // nil in the foreground (ctlsup run)
+	// OnBurst, set before Open, is called when a spawn begins while
+	// another is under way: many programs starting at once (a boot, a
+	// start all, an update). ctlsupd lends the burst a second P (see
+	// cmd/ctlsupd/procs.go). It must not block.
+	OnBurst func()
+	holder  *holder.Client // nil in the foreground (ctlsup run)
 	// spawner forks the children without copying the daemon's
 	// descriptor table (see proc.Spawner); nil: Go's fork does.
 	spawner *proc.Spawner
@@ -311,6 +316,9 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 	}
 	r.spawnSlots <- struct{}{}
 	defer func() { <-r.spawnSlots }()
+	if len(r.spawnSlots) > 1 && r.OnBurst != nil {
+		r.OnBurst()
+	}
 	var cred *proc.Credential
 	if spec.User != "" {
 		if cred, err = proc.LookupUser(spec.User); err != nil {
