@@ -156,13 +156,15 @@ func byProcess(log string) map[string][]string {
 // same order, with pool serials counting up from 0; and so it does under
 // ctlsupd running supervisord's own file through ctlsup convert.
 func TestEvents_ListenerSeesWhatSupervisordSends(t *testing.T) {
-	testhelper.RequireReference(t, "supervisorctl")
-	logs := map[string]string{}
+	supervisorctl := testhelper.RequireReference(t, "supervisorctl")
+	logs, avail := map[string]string{}, map[string]string{}
 	for _, kind := range []string{"supervisord", "ctlsupd", "converted"} {
 		dir := t.TempDir()
 		_, url := listenerDaemon(t, kind, dir, false)
 		events := filepath.Join(dir, "events.log")
 		waitFile(t, events, "processname:once groupname:once from_state:RUNNING expected:0", 20*time.Second)
+		out, _ := exec.Command(supervisorctl, "-s", url, "avail").CombinedOutput()
+		avail[kind] = string(out)
 		c, _ := client.New(url, "", "")
 		c.Call("supervisor.startProcess", "failing", true)
 		waitFile(t, events, "PROCESS_STATE_FATAL", 20*time.Second)
@@ -174,6 +176,10 @@ func TestEvents_ListenerSeesWhatSupervisordSends(t *testing.T) {
 	}
 	want := byProcess(logs["supervisord"])
 	for _, kind := range []string{"ctlsupd", "converted"} {
+		// A pool without a priority is -1, its process 999, as supervisord's.
+		if avail[kind] != avail["supervisord"] {
+			t.Errorf("avail under %s:\n%s\nunder supervisord:\n%s", kind, avail[kind], avail["supervisord"])
+		}
 		got := byProcess(logs[kind])
 		for _, p := range []string{"once", "failing", "recorder", "talker", "other"} {
 			if !slices.Equal(got[p], want[p]) {

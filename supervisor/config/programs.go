@@ -199,6 +199,11 @@ func (l *loader) build(d *Daemon) ([]supervisor.GroupSpec, error) {
 			g.Processes = append(g.Processes, s)
 			if s.Instance == "" {
 				g.Priority = s.Priority // a program's own group: supervisord's homogeneous group
+				if p.listener && !p.r.has("priority") {
+					// As supervisord's: a pool without a priority starts
+					// first and stops last, its processes keep 999.
+					g.Priority = -1
+				}
 			}
 			if p.listener {
 				g.Listener = listenerSpec(p.r)
@@ -315,7 +320,7 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 		Program:               p.name,
 		User:                  r.str("user", ""),
 		Umask:                 r.octal("umask"),
-		Priority:              r.integer("priority", map[bool]int{false: defaultPriority, true: -1}[p.listener], -1<<31),
+		Priority:              r.integer("priority", defaultPriority, -1<<31),
 		AutoStart:             r.boolean("autostart", true),
 		AutoRestart:           autoRestart(r),
 		ExitCodes:             r.ints("exitcodes", []int{0}),
