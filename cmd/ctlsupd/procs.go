@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ctlsupd's work is waiting: on children, pipes and requests. Logs are
@@ -17,8 +18,10 @@ import (
 // A burst of spawns is the exception (see procGovernor).
 func limitProcs() int {
 	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-		procs.limited = true
+		// Go's default: the CPUs the process may use, within a
+		// container's CPU limit too.
+		procs.cpus = runtime.GOMAXPROCS(1)
+		procs.limited.Store(true)
 	}
 	return runtime.GOMAXPROCS(0)
 }
@@ -28,44 +31,66 @@ func limitProcs() int {
 var procs procGovernor
 
 // procGovernor gives many spawns at once (a boot, a start all, an update)
-// burstProcs Ps, and the daemon one P again once its engine has been
-// quiet (keepStatus). Forks are one at a time, and the forking thread
-// waits in the kernel for its child's exec without a P; with one P the
-// daemon's own work for the next spawn (pipes, cgroup, journal, holder)
-// waits for the runtime to hand the P over, and on two CPUs a fifth of
-// the machine's time in a start of 5000 went idle. With two Ps that
-// start took 4.3-4.5 s instead of 4.8-4.9 (idle CPU halved). A third P
-// would prepare spawns faster than the fork lock lets them go.
+// burstProcs Ps, and the daemon one P again once no spawn has begun
+// while another was under way for burstQuiet. Forks are one at a time,
+// and the forking thread waits in the kernel for its child's exec
+// without a P; with one P the daemon's own work for the next spawn
+// (pipes, cgroup, journal, holder) waits for the runtime to hand the P
+// over, and on two CPUs a fifth of the machine's time in a start of 5000
+// went idle. With two Ps that start took 4.3-4.4 s instead of 4.7-4.8
+// (idle CPU halved). A third P would prepare spawns faster than the fork
+// lock lets them go.
 type procGovernor struct {
-	limited bool // limitProcs chose one P: GOMAXPROCS was not given
+	limited atomic.Bool // limitProcs chose one P: GOMAXPROCS was not given
+	cpus    int         // the Ps Go would have run on; set before any spawn
 	raised  atomic.Bool
-	mu      sync.Mutex // orders raise and lower
+	last    atomic.Int64 // when a spawn last overlapped another, as monotonic ns since governorEpoch
+	mu      sync.Mutex   // orders raising and lowering; guards timer
+	timer   *time.Timer
 }
 
-const burstProcs = 2
+const (
+	burstProcs = 2
+	burstQuiet = time.Second
+)
 
-// raise lends the burst its Ps; cheap when they are already lent.
+var governorEpoch = time.Now()
+
+// raise is called as a spawn begins while another is under way: it lends
+// the burst its Ps, or keeps them lent.
 func (g *procGovernor) raise() {
-	if !g.limited || g.raised.Load() || runtime.NumCPU() < 2 {
+	if !g.limited.Load() {
+		return
+	}
+	g.last.Store(int64(time.Since(governorEpoch)))
+	if g.raised.Load() {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.raised.Load() {
-		runtime.GOMAXPROCS(burstProcs)
-		g.raised.Store(true)
+	if g.raised.Load() || g.cpus < 2 {
+		return
+	}
+	runtime.GOMAXPROCS(min(burstProcs, g.cpus))
+	g.raised.Store(true)
+	if g.timer == nil {
+		g.timer = time.AfterFunc(burstQuiet, g.settle)
+	} else {
+		g.timer.Reset(burstQuiet)
 	}
 }
 
-// lower takes them back once the burst is over.
-func (g *procGovernor) lower() {
-	if !g.raised.Load() {
-		return
-	}
+// settle takes the Ps back once the burst has been over for burstQuiet,
+// or looks again when it may be. A raise racing it at worst costs the
+// burst its second P until its next overlapping spawn.
+func (g *procGovernor) settle() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.raised.Load() {
-		runtime.GOMAXPROCS(1)
-		g.raised.Store(false)
+	since := time.Since(governorEpoch) - time.Duration(g.last.Load())
+	if since < burstQuiet {
+		g.timer.Reset(burstQuiet - since)
+		return
 	}
+	runtime.GOMAXPROCS(1)
+	g.raised.Store(false)
 }

@@ -39,9 +39,8 @@ func statusLine(s *supervisor.Supervisor) string {
 }
 
 // keepStatus sends STATUS= whenever the summary changes, until ctx ends,
-// and once the engine is quiet after a burst, or after a large answer of
-// the control API, takes back a burst's second P (procs.go) and returns
-// free memory (memory.go). It follows the engine's change broadcast: no polling.
+// and returns free memory once the engine is quiet after a burst, or
+// after a large answer of the control API (memory.go). It follows the engine's change broadcast: no polling.
 // statusEvery spaces STATUS= updates: each counts every process.
 const statusEvery = time.Second
 
@@ -61,19 +60,21 @@ func (m *Main) keepStatus(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changed:
-			quiet.Reset(quietRelease)
 			// The line counts every process: once a second at most.
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(statusEvery):
 			}
+			// Quiet from now: armed before the wait, the timer ran out as
+			// it ended, and a burst longer than the wait was taken for
+			// over every other second, its memory returned mid-burst.
+			quiet.Reset(quietRelease)
 		case <-swapped:
 			quiet.Reset(quietRelease)
 		case <-m.control.bigAnswer:
 			quiet.Reset(quietRelease)
 		case <-quiet.C:
-			procs.lower()
 			if releaseIdleMemory() {
 				m.Logger.Debug("returned free memory to the kernel")
 			}

@@ -267,7 +267,7 @@ func (r *Runtime) sweepLeaves() {
 func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) supervisor.Adoption {
 	name := spec.FullName()
 	h, held := r.held[name]
-	if held && h.State == supervisor.Exited && h.fp != "" && h.fp != fingerprint(spec) {
+	if held && h.State == supervisor.Exited && h.fp != "" && !sameConfig(h.fp, spec) {
 		// An exit for good under a configuration changed while no daemon
 		// ran: as a reload applies a change (keepIntent), autostart
 		// decides again; an operator's stop holds whatever changed.
@@ -293,7 +293,7 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	// An exit the previous engine had not decided is decided here, unless
 	// a hold, a live process or a changed configuration decides instead.
 	if id, x, ok := r.takePendingExit(name); ok {
-		if !held && (e == nil || e.Ended) && (x.Fingerprint == "" || x.Fingerprint == fingerprint(spec)) {
+		if !held && (e == nil || e.Ended) && (x.Fingerprint == "" || sameConfig(x.Fingerprint, spec)) {
 			r.decideExit(&a, id, x)
 		} else {
 			r.state.decided(id)
@@ -373,7 +373,7 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	// A process that has ended is left to its restart policy, which
 	// starts it with the current configuration anyway.
 	alive := (proc.Identity{Pid: e.Pid, StartTime: e.StartTime}).Alive()
-	changed := e.Fingerprint != fingerprint(spec)
+	changed := !sameConfig(e.Fingerprint, spec)
 	switch {
 	case !alive:
 	case lost:

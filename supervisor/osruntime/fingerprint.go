@@ -36,6 +36,26 @@ func fingerprint(spec *supervisor.ProcessSpec) string {
 	return sumOf(b)
 }
 
+// sameConfig reports whether a fingerprint a previous daemon recorded is
+// spec's. Daemons before 2026-12 gave an event listener's processes
+// priority -1 where no priority was set (now 999, as supervisord's; the
+// pool keeps -1), so such a listener's recorded sum is also accepted with
+// that priority: an upgrade changes nothing it runs. Listeners always
+// read stdin; a program that does and whose priority went from -1 to 999
+// while no daemon ran is taken for unchanged, which a priority is to a
+// running process.
+func sameConfig(recorded string, spec *supervisor.ProcessSpec) bool {
+	if recorded == fingerprint(spec) {
+		return true
+	}
+	if spec.Priority != 999 || !spec.Stdin {
+		return false
+	}
+	old := *spec
+	old.Priority = -1
+	return recorded == fingerprint(&old)
+}
+
 func sumOf(canonical []byte) string {
 	sum := sha256.Sum256(canonical)
 	return hex.EncodeToString(sum[:8])

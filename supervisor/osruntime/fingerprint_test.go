@@ -153,3 +153,31 @@ func fillRandom(rng *rand.Rand, v reflect.Value, depth int) {
 		}
 	}
 }
+
+// TestSameConfig_ListenerOfAnEarlierDaemon: a daemon upgraded from one
+// that gave a listener without a priority -1 (now 999) finds its
+// configuration unchanged, and only that.
+func TestSameConfig_ListenerOfAnEarlierDaemon(t *testing.T) {
+	listener := testSpec()
+	listener.Stdin, listener.Priority = true, 999
+	earlier := *listener
+	earlier.Priority = -1
+	if !sameConfig(fingerprint(&earlier), listener) {
+		t.Error("a listener recorded with priority -1 is taken for changed")
+	}
+	if !sameConfig(fingerprint(listener), listener) {
+		t.Error("a listener recorded as it is is taken for changed")
+	}
+	program := testSpec()
+	program.Priority = 999
+	earlierProgram := *program
+	earlierProgram.Priority = -1
+	if sameConfig(fingerprint(&earlierProgram), program) {
+		t.Error("a program without stdin whose priority changed is taken for unchanged")
+	}
+	changed := earlier
+	changed.Argv = []string{"/bin/other"}
+	if sameConfig(fingerprint(&changed), listener) {
+		t.Error("a listener whose command changed is taken for unchanged")
+	}
+}
