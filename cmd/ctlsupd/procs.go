@@ -59,7 +59,7 @@ var governorEpoch = time.Now()
 // raise is called as a spawn begins while another is under way: it lends
 // the burst its Ps, or keeps them lent.
 func (g *procGovernor) raise() {
-	if !g.limited.Load() {
+	if !g.limited.Load() || g.cpus < 2 {
 		return
 	}
 	g.last.Store(int64(time.Since(governorEpoch)))
@@ -68,7 +68,7 @@ func (g *procGovernor) raise() {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.raised.Load() || g.cpus < 2 {
+	if g.raised.Load() {
 		return
 	}
 	runtime.GOMAXPROCS(min(burstProcs, g.cpus))
@@ -87,10 +87,15 @@ func (g *procGovernor) settle() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	since := time.Since(governorEpoch) - time.Duration(g.last.Load())
-	if since < burstQuiet {
+	switch {
+	case !g.limited.Load():
+		// No longer governed (a test's daemon ended): GOMAXPROCS is
+		// someone else's again.
+	case since < burstQuiet:
 		g.timer.Reset(burstQuiet - since)
 		return
+	default:
+		runtime.GOMAXPROCS(1)
 	}
-	runtime.GOMAXPROCS(1)
 	g.raised.Store(false)
 }

@@ -60,16 +60,13 @@ func (m *Main) keepStatus(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changed:
+			quiet.Reset(quietRelease)
 			// The line counts every process: once a second at most.
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(statusEvery):
 			}
-			// Quiet from now: armed before the wait, the timer ran out as
-			// it ended, and a burst longer than the wait was taken for
-			// over every other second, its memory returned mid-burst.
-			quiet.Reset(quietRelease)
 		case <-swapped:
 			quiet.Reset(quietRelease)
 		case <-m.control.bigAnswer:
