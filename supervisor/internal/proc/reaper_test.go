@@ -425,3 +425,27 @@ func TestRelease_EndsTheSubreaper(t *testing.T) {
 		t.Error("still a child subreaper after the last Release")
 	}
 }
+
+// An exit's bookkeeping (its sweep's settling, OnGone) waits settleDelay:
+// the exit's owner, a restart typically, gets to its fork first even if
+// it blocks on the way.
+func TestSweep_SettlesBehindTheExitsOwner(t *testing.T) {
+	acquire(t)
+	var exited, gone atomic.Int64
+	done := make(chan struct{})
+	p, err := Start(Attr{Path: "/bin/true", Argv: []string{"true"}, Umask: -1,
+		OnExit: func(int, syscall.WaitStatus, bool) { exited.Store(time.Now().UnixNano()) },
+		OnGone: func() { gone.Store(time.Now().UnixNano()); close(done) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.Done()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnGone not called")
+	}
+	if d := time.Duration(gone.Load() - exited.Load()); d < settleDelay {
+		t.Errorf("the exit was settled %v after its owner heard of it, before its owner's %v", d, settleDelay)
+	}
+}
