@@ -45,11 +45,15 @@ type Runtime struct {
 	// thousand descriptors on top of the ones they keep, and run out.
 	spawnSlots chan struct{}
 	// OnBurst, set before Open, is called when a spawn begins while
-	// another is under way: many programs starting at once (a boot, a
-	// start all, an update). ctlsupd lends the burst a second P (see
+	// another is under way, or within burstGap of the last one's end:
+	// many programs starting at once (a boot, a start all, an update).
+	// On one P spawns seldom overlap (the next waits for the P), but they
+	// follow each other at once. ctlsupd lends the burst a second P (see
 	// cmd/ctlsupd/procs.go). It must not block.
-	OnBurst func()
-	holder  *holder.Client // nil in the foreground (ctlsup run)
+	OnBurst   func()
+	lastSpawn atomic.Int64 // when a spawn last ended, as monotonic ns since born
+	born      time.Time
+	holder    *holder.Client // nil in the foreground (ctlsup run)
 	// spawner forks the children without copying the daemon's
 	// descriptor table (see proc.Spawner); nil: Go's fork does.
 	spawner *proc.Spawner
@@ -91,12 +95,17 @@ type Runtime struct {
 	daemonEnv     []envVar // what children inherit of the daemon's environment, by name
 }
 
+// burstGap: a spawn that begins this soon after another ended belongs to
+// the same burst. A start of many takes well under a millisecond between
+// one spawn's end and the next one's beginning.
+const burstGap = 2 * time.Millisecond
+
 // New returns a runtime keeping its state under stateDir.
 func New(stateDir string, log *slog.Logger) *Runtime {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Runtime{StateDir: stateDir, Logger: log, hub: logcap.NewHub(), spawnSlots: make(chan struct{}, 32)}
+	return &Runtime{StateDir: stateDir, Logger: log, hub: logcap.NewHub(), spawnSlots: make(chan struct{}, 32), born: time.Now()}
 }
 
 // Open acquires the reaper, reaches the fd holder (starting one if none
@@ -315,8 +324,11 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		return nil, err
 	}
 	r.spawnSlots <- struct{}{}
-	defer func() { <-r.spawnSlots }()
-	if len(r.spawnSlots) > 1 && r.OnBurst != nil {
+	defer func() {
+		r.lastSpawn.Store(int64(time.Since(r.born)))
+		<-r.spawnSlots
+	}()
+	if r.OnBurst != nil && (len(r.spawnSlots) > 1 || time.Since(r.born)-time.Duration(r.lastSpawn.Load()) < burstGap) {
 		r.OnBurst()
 	}
 	var cred *proc.Credential
