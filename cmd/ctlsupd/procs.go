@@ -31,8 +31,10 @@ func limitProcs() int {
 var procs procGovernor
 
 // procGovernor gives many spawns at once (a boot, a start all, an update)
-// burstProcs Ps, and the daemon one P again once no spawn has begun
-// while another was under way for burstQuiet. Forks are one at a time,
+// burstProcs Ps, and the daemon one P again once for burstQuiet no spawn
+// has begun while another was under way or right after one ended (the
+// runtime's OnBurst). Programs that restart on their own more than a few
+// times a second in all keep the second P too. Forks are one at a time,
 // and the forking thread waits in the kernel for its child's exec
 // without a P; with one P the daemon's own work for the next spawn
 // (pipes, cgroup, journal, holder) waits for the runtime to hand the P
@@ -44,7 +46,7 @@ type procGovernor struct {
 	limited atomic.Bool // limitProcs chose one P: GOMAXPROCS was not given
 	cpus    int         // the Ps Go would have run on; set before any spawn
 	raised  atomic.Bool
-	last    atomic.Int64 // when a spawn last overlapped another, as monotonic ns since governorEpoch
+	last    atomic.Int64 // when a burst's spawn last began, as monotonic ns since governorEpoch
 	mu      sync.Mutex   // orders raising and lowering; guards timer
 	timer   *time.Timer
 }
@@ -56,8 +58,8 @@ const (
 
 var governorEpoch = time.Now()
 
-// raise is called as a spawn begins while another is under way: it lends
-// the burst its Ps, or keeps them lent.
+// raise is called as a spawn of a burst begins: it lends the burst its
+// Ps, or keeps them lent.
 func (g *procGovernor) raise() {
 	if !g.limited.Load() || g.cpus < 2 {
 		return

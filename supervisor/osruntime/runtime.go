@@ -328,7 +328,7 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		r.lastSpawn.Store(int64(time.Since(r.born)))
 		<-r.spawnSlots
 	}()
-	if r.OnBurst != nil && (len(r.spawnSlots) > 1 || time.Since(r.born)-time.Duration(r.lastSpawn.Load()) < burstGap) {
+	if last := r.lastSpawn.Load(); r.OnBurst != nil && (len(r.spawnSlots) > 1 || last != 0 && time.Since(r.born)-time.Duration(last) < burstGap) {
 		r.OnBurst()
 	}
 	var cred *proc.Credential

@@ -431,6 +431,18 @@ func TestRelease_EndsTheSubreaper(t *testing.T) {
 // it blocks on the way.
 func TestSweep_SettlesBehindTheExitsOwner(t *testing.T) {
 	acquire(t)
+	// An exit that joins a batch already due settles with it.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		settling.mu.Lock()
+		running := settling.running
+		settling.mu.Unlock()
+		if !running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("earlier exits are still being settled")
+		}
+	}
 	var exited, gone atomic.Int64
 	done := make(chan struct{})
 	p, err := Start(Attr{Path: "/bin/true", Argv: []string{"true"}, Umask: -1,

@@ -401,15 +401,13 @@ func (p *Process) exited(ws syscall.WaitStatus, known bool) {
 		leftovers.sweeps[p.Pid] = sw
 		leftovers.mu.Unlock()
 		close(p.done)
-		// What follows an exit (is anything of the group left? then the
-		// owner's gone: a cgroup's usage read and its removal) is queued
-		// first, so that its goroutine, if it has to start, yields the
-		// next turn to the owner's: the reaper goes on reaping, and the
-		// exit's owner (a restart, typically) runs before the bookkeeping.
-		settleLater(p, sw)
 		if p.onExit != nil {
 			p.onExit(p.Pid, ws, known)
 		}
+		// What follows an exit (is anything of the group left? then the
+		// owner's gone: a cgroup's usage read and its removal) comes
+		// after the exit's owner (a restart, typically): see settleDelay.
+		settleLater(p, sw)
 	})
 }
 
@@ -440,9 +438,13 @@ func (p *Process) settle(sw *sweep) {
 	if leftovers.sweeps[p.Pid] == sw {
 		delete(leftovers.sweeps, p.Pid)
 	}
+	leftovers.mu.Unlock()
+	// Done once gone is: a shutdown waiting for the sweeps (KillLeftovers)
+	// then closes the journal, the cgroups and the holder after it.
+	p.gone()
+	leftovers.mu.Lock()
 	leftovers.doneLocked()
 	leftovers.mu.Unlock()
-	p.gone()
 }
 
 // settling is the exits whose sweeps are still to be settled, in the
