@@ -38,6 +38,7 @@ var reaper struct {
 	orphans     atomic.Int64
 	kicks       atomic.Int64 // sweeps for SIGCHLD, or Acquire's first one
 	walks       atomic.Int64 // waits for any child, each a walk of every child
+	anyWaits    atomic.Int64 // the waiter's waitids for any child, each a walk too
 }
 
 // Acquire starts the reaper if it is not running and makes this process a
@@ -71,6 +72,7 @@ func Acquire(log *slog.Logger) error {
 	// otherwise.
 	signal.Notify(reaper.sigch, syscall.SIGCHLD)
 	go reapLoop(reaper.sigch, reaper.stop, reaper.stopped)
+	openExitWatchLocked()
 	startWaiterLocked()
 	reaper.sigch <- syscall.SIGCHLD // collect exits that came before Notify
 	return nil
@@ -101,6 +103,7 @@ func Release() {
 		reaper.mu.Unlock()
 		return
 	}
+	kickWaiterLocked() // waiting in the exits' set, it parks
 	signal.Stop(reaper.sigch)
 	close(reaper.stop)
 	stopped := reaper.stopped
@@ -154,6 +157,9 @@ func reapLoop(sigch <-chan os.Signal, stop <-chan struct{}, stopped chan<- struc
 		select {
 		case <-sigch:
 			if waiter.active.Load() {
+				if waiter.inSet.Load() {
+					sweepSoon() // for exits the set does not name
+				}
 				continue // the waiter has it, or will
 			}
 			reaper.kicks.Add(1)
@@ -191,15 +197,17 @@ func reapAll() {
 // and the waiter's next waitid finds the next exit of a burst as it
 // would. Only while the reaper is acquired: after its last Release the
 // exits are someone else's to collect, an upgraded image's.
-func reapSeen(pid int) {
+func reapSeen(pid int) int {
 	if pid <= 0 { // no pid in the siginfo: look for any
 		for reap(true, -1) != reapNone {
 		}
-		return
+		return reapNone
 	}
-	if reap(true, pid) == reapDelivered {
+	got := reap(true, pid)
+	if got == reapDelivered {
 		runtime.Gosched()
 	}
+	return got
 }
 
 // What reap did.
@@ -233,6 +241,9 @@ func reap(acquired bool, pid int) int {
 	}
 	p := reaper.procs[got]
 	delete(reaper.procs, got)
+	if p != nil && p.child {
+		unwatchExitLocked(p)
+	}
 	if p == nil && reaper.failedForks > 0 && ws.Exited() && ws.ExitStatus() == 253 {
 		reaper.failedForks--
 		reaper.mu.Unlock()

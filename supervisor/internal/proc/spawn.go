@@ -80,6 +80,9 @@ type Process struct {
 	// child: it was registered with the reaper as our child, so that its
 	// absence from reaper.procs means it was reaped. Guarded by reaper.mu.
 	child bool
+	// exitFD is the reaper's pidfd on a child in the exits' set, -1 if
+	// none (see exitwatch.go). Guarded by reaper.mu.
+	exitFD int32
 	// pidfd, for a process that is not our child (adopted after the
 	// daemon that started it died): signals go through it.
 	pidfdMu sync.Mutex
@@ -159,6 +162,7 @@ func forkLocked(a Attr, fork forkExec) (*Process, error) {
 	}
 	reaper.procs[p.Pid] = p
 	p.child = true
+	watchExitLocked(p)
 	forkedLocked()
 	return p, nil
 }
@@ -217,6 +221,7 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 	if err == nil && st.StartTime == id.StartTime && st.Ppid == os.Getpid() {
 		reaper.procs[id.Pid] = p
 		p.child = true
+		watchExitLocked(p)
 		reaper.mu.Unlock()
 		return p, nil
 	}

@@ -10,6 +10,7 @@ import (
 )
 
 // A child's exit reaches the reaper through the waiter, a thread blocked
+// in the exits' set of pidfds (exitwatch.go) or, while a child has none,
 // in waitid(WNOWAIT), which the kernel wakes directly; it reaps nothing
 // itself, so every exit is still collected under the reaper's lock.
 // SIGCHLD goes through the Go runtime's signal handler, its signal
@@ -29,6 +30,9 @@ var waiter struct {
 	forks uint64 // children registered, to tell whether one came during a waitid
 	// active: the waiter is in, or about to enter, waitid for the reaper.
 	active atomic.Bool
+	// inSet: it waits in the exits' set (exitwatch.go), not in waitid:
+	// SIGCHLD then sweeps for the exits the set does not name.
+	inSet atomic.Bool
 }
 
 // waitid is unix.Waitid; a test makes it fail.
@@ -64,8 +68,26 @@ func waitLoop() {
 		}
 		waiter.active.Store(true)
 		forks := waiter.forks
+		inSet := waitInSetLocked()
+		if inSet && !waiter.inSet.Load() {
+			// A SIGCHLD let go while it waited for any child may have
+			// been an orphan's that the last waitid did not see.
+			exits.sweepDue = false
+			defer sweepSoon()
+		}
+		waiter.inSet.Store(inSet)
 		reaper.mu.Unlock()
+		if inSet {
+			if err := waitExits(); err != nil {
+				logger().Warn("the reaper's waiter waits for any child from now on", "err", err)
+				reaper.mu.Lock()
+				exits.epfd = -1 // its pidfds stay open, in a set nobody waits in
+				reaper.mu.Unlock()
+			}
+			continue
+		}
 		var info unix.Siginfo
+		reaper.anyWaits.Add(1)
 		err := waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOWAIT, nil)
 		switch {
 		case err == nil:

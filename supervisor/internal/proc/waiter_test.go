@@ -20,11 +20,81 @@ func startTrue(t *testing.T) *Process {
 	return p
 }
 
-// While the waiter waits, it alone collects each exit: SIGCHLD does not
-// make the reaper sweep beside it. It parks, not spins, once no child is
-// left.
+// waitForAnyChild makes the waiter wait for any child until the test
+// ends, as it does while a child has no pidfd in the exits' set.
+func waitForAnyChild(t *testing.T) {
+	reaper.mu.Lock()
+	exits.unwatched++
+	kickWaiterLocked()
+	reaper.mu.Unlock()
+	t.Cleanup(func() {
+		reaper.mu.Lock()
+		exits.unwatched--
+		kickWaiterLocked()
+		reaper.mu.Unlock()
+	})
+}
+
+// Each exit is collected from the exits' set, by the pid its pidfd names:
+// no wait for any child, no sweep (their SIGCHLDs' sweep is held off
+// here), however many children there are.
+func TestWaiter_CollectsFromTheSet(t *testing.T) {
+	acquire(t)
+	exitSweepDelay = time.Hour
+	t.Cleanup(func() {
+		reaper.mu.Lock()
+		exitSweepDelay = 20 * time.Millisecond
+		if exits.sweepTick != nil && exits.sweepTick.Stop() {
+			exits.sweepDue = false
+		}
+		reaper.mu.Unlock()
+	})
+	sleeper, err := Start(Attr{Path: "/bin/sleep", Argv: []string{"sleep", "30"}, Umask: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { syscall.Kill(sleeper.Pid, syscall.SIGKILL); <-sleeper.Done() }()
+	time.Sleep(50 * time.Millisecond) // Acquire's own sweep, done
+	walks, anyWaits := reaper.walks.Load(), reaper.anyWaits.Load()
+	for range 3 {
+		select {
+		case <-startTrue(t).Done():
+		case <-time.After(10 * time.Second):
+			t.Fatal("an exit was not collected")
+		}
+	}
+	if n := reaper.anyWaits.Load() - anyWaits; n != 0 {
+		t.Errorf("the waiter waited for any child %d times for 3 exits", n)
+	}
+	if n := reaper.walks.Load() - walks; n != 0 {
+		t.Errorf("the reaper swept %d times for 3 exits", n)
+	}
+}
+
+// An orphan reparented to the daemon has no pidfd in the set: its
+// SIGCHLD sweeps for it.
+func TestWaiter_SweepsForOrphans(t *testing.T) {
+	acquire(t)
+	EndAdoption() // an unknown child's exit is an orphan's from now on
+	orphans := reaper.orphans.Load()
+	p, err := Start(Attr{Path: "/bin/sh", Argv: []string{"sh", "-c", "sleep 0.2 & exit 0"}, Umask: -1, GroupGrace: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.Done()
+	for deadline := time.Now().Add(10 * time.Second); reaper.orphans.Load() == orphans; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the orphan's exit was not collected")
+		}
+	}
+}
+
+// While the waiter waits for any child, it alone collects each exit:
+// SIGCHLD does not make the reaper sweep beside it. It parks, not spins,
+// once no child is left.
 func TestWaiter_CollectsWithoutSIGCHLD(t *testing.T) {
 	acquire(t)
+	waitForAnyChild(t)
 	// A child that runs throughout keeps the waiter waiting, as a
 	// daemon's programs do.
 	sleeper, err := Start(Attr{Path: "/bin/sleep", Argv: []string{"sleep", "30"}, Umask: -1})
@@ -110,6 +180,7 @@ const waiterRefusedProbe = "CTLSUP_TEST_WAITID_REFUSED"
 func TestWaiter_RefusedFallsBackToSIGCHLD(t *testing.T) {
 	if os.Getenv(waiterRefusedProbe) != "" {
 		waitid = func(int, int, *unix.Siginfo, int, *unix.Rusage) error { return unix.EPERM }
+		exitSetUsable = false
 		if err := Acquire(nil); err != nil {
 			os.Exit(2)
 		}
