@@ -69,14 +69,14 @@ func waitLoop() {
 		waiter.active.Store(true)
 		forks := waiter.forks
 		inSet := waitInSetLocked()
-		if inSet && !waiter.inSet.Load() {
-			// A SIGCHLD let go while it waited for any child may have
-			// been an orphan's that the last waitid did not see.
-			exits.sweepDue = false
-			defer sweepSoon()
-		}
+		// A SIGCHLD let go while it waited for any child may have been
+		// an orphan's that the last waitid did not see.
+		sweep := inSet && !waiter.inSet.Load()
 		waiter.inSet.Store(inSet)
 		reaper.mu.Unlock()
+		if sweep {
+			sweepSoon()
+		}
 		if inSet {
 			if err := waitExits(); err != nil {
 				logger().Warn("the reaper's waiter waits for any child from now on", "err", err)

@@ -40,7 +40,33 @@ func waitForAnyChild(t *testing.T) {
 // here), however many children there are.
 func TestWaiter_CollectsFromTheSet(t *testing.T) {
 	acquire(t)
-	exitSweepDelay = time.Hour
+	sleeper, err := Start(Attr{Path: "/bin/sleep", Argv: []string{"sleep", "30"}, Umask: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { syscall.Kill(sleeper.Pid, syscall.SIGKILL); <-sleeper.Done() }()
+	reaper.mu.Lock()
+	inSet := waitInSetLocked()
+	reaper.mu.Unlock()
+	if !inSet {
+		t.Skip("no exits' set here: the kernel refused pidfds or epoll")
+	}
+	// Acquire's own sweeps, and the set's first, done; later ones held
+	// off until the test ends.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		reaper.mu.Lock()
+		due := exits.sweepDue
+		if !due {
+			exitSweepDelay = time.Hour
+		}
+		reaper.mu.Unlock()
+		if !due {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a sweep stayed due")
+		}
+	}
 	t.Cleanup(func() {
 		reaper.mu.Lock()
 		exitSweepDelay = 20 * time.Millisecond
@@ -49,12 +75,7 @@ func TestWaiter_CollectsFromTheSet(t *testing.T) {
 		}
 		reaper.mu.Unlock()
 	})
-	sleeper, err := Start(Attr{Path: "/bin/sleep", Argv: []string{"sleep", "30"}, Umask: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { syscall.Kill(sleeper.Pid, syscall.SIGKILL); <-sleeper.Done() }()
-	time.Sleep(50 * time.Millisecond) // Acquire's own sweep, done
+	time.Sleep(50 * time.Millisecond) // an immediate sweep for Acquire, done
 	walks, anyWaits := reaper.walks.Load(), reaper.anyWaits.Load()
 	for range 3 {
 		select {
@@ -147,12 +168,21 @@ func TestWaiter_LeavesExitsAfterRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The waiter sits in waitid for this child while the reaper is
-	// released; the next exit wakes it.
+	// released (it cannot be woken there, as it can in the exits' set);
+	// the next exit wakes it.
+	waitForAnyChild(t)
 	sleeper, err := Start(Attr{Path: "/bin/sleep", Argv: []string{"sleep", "30"}, Umask: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		// Reaped here, not by the reaper: it forgets it first.
+		reaper.mu.Lock()
+		if reaper.procs[sleeper.Pid] == sleeper {
+			delete(reaper.procs, sleeper.Pid)
+			unwatchExitLocked(sleeper)
+		}
+		reaper.mu.Unlock()
 		syscall.Kill(sleeper.Pid, syscall.SIGKILL)
 		var ws syscall.WaitStatus
 		syscall.Wait4(sleeper.Pid, &ws, 0, nil)
