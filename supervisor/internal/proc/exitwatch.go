@@ -33,6 +33,7 @@ var exits struct {
 	// descriptors above half the soft limit to pipes and sockets.
 	maxFD     int
 	sweepDue  bool        // a SIGCHLD sweep is scheduled
+	sweeping  bool        // one is under way
 	sweepTick *time.Timer // its timer
 }
 
@@ -163,6 +164,9 @@ func waitExits() error {
 // registered. An event of a child reaped meanwhile (by a sweep) is stale:
 // its pidfd is already out.
 func dropIfStuck(pid int) {
+	if reap(true, pid) != reapNone {
+		return // a new child under the pid, ended since
+	}
 	reaper.mu.Lock()
 	defer reaper.mu.Unlock()
 	p := reaper.procs[pid]
@@ -204,8 +208,19 @@ func sweepSoon() {
 func sweepNow() {
 	reaper.mu.Lock()
 	exits.sweepDue = false
+	users := reaper.users
+	exits.sweeping = users > 0
 	reaper.mu.Unlock()
+	if users == 0 {
+		return // released: the exits are the next image's
+	}
+	defer func() {
+		reaper.mu.Lock()
+		exits.sweeping = false
+		reaper.mu.Unlock()
+	}()
 	reaper.kicks.Add(1)
+	last := 0
 	for {
 		var info unix.Siginfo
 		reaper.walks.Add(1)
@@ -214,8 +229,19 @@ func sweepNow() {
 			continue
 		}
 		pid := siginfoPid(&info)
-		if err != nil || pid <= 0 || reap(true, pid) == reapNone {
-			return // none left, or released: the exits are the next image's
+		if err != nil || pid <= 0 {
+			return // none left
 		}
+		if reap(true, pid) == reapNone {
+			// Released, or the exit was collected by another meanwhile
+			// (the waiter, by its pidfd): the rest are still due.
+			reaper.mu.Lock()
+			released := reaper.users == 0
+			reaper.mu.Unlock()
+			if released || pid == last {
+				return
+			}
+		}
+		last = pid
 	}
 }

@@ -55,7 +55,7 @@ func TestWaiter_CollectsFromTheSet(t *testing.T) {
 	// off until the test ends.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		reaper.mu.Lock()
-		due := exits.sweepDue
+		due := exits.sweepDue || exits.sweeping
 		if !due {
 			exitSweepDelay = time.Hour
 		}
