@@ -116,6 +116,13 @@ func unwatchExitLocked(p *Process) {
 		}
 		return
 	}
+	closeExitFDLocked(p)
+}
+
+// closeExitFDLocked takes p's pidfd out of the set and closes it: out
+// first, as a copy the holder keeps of the same pidfd would keep it in
+// the set. reaper.mu is held.
+func closeExitFDLocked(p *Process) {
 	unix.EpollCtl(exits.epfd, unix.EPOLL_CTL_DEL, int(p.exitFD), nil)
 	unix.Close(int(p.exitFD))
 	p.exitFD = -1
@@ -178,9 +185,7 @@ func dropIfStuck(pid int) {
 	if n, _ := unix.Poll([]unix.PollFd{{Fd: p.exitFD, Events: unix.POLLIN}}, 0); n <= 0 {
 		return
 	}
-	unix.EpollCtl(exits.epfd, unix.EPOLL_CTL_DEL, int(p.exitFD), nil)
-	unix.Close(int(p.exitFD))
-	p.exitFD = -1
+	closeExitFDLocked(p)
 	exits.unwatched++
 	logger().Warn("a child's pidfd reports an exit the reaper cannot collect: waiting for any child", "pid", pid)
 }

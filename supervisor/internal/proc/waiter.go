@@ -16,7 +16,8 @@ import (
 // SIGCHLD goes through the Go runtime's signal handler, its signal
 // goroutine and a channel: three wakeups, 0.3 ms on an idle machine,
 // which is as long as the kernel takes to end the child. While the
-// waiter waits, the reaper's loop lets SIGCHLD go: taking the reaper's
+// waiter waits for any child, the reaper's loop lets SIGCHLD go (in the
+// set, it schedules a sweep for orphans): taking the reaper's
 // lock to scan every child (22 us with 1000) for an exit the waiter had
 // collected delayed the restart that exit started. SIGCHLD sweeps while
 // the waiter does not wait: parked with no child (a child the daemon did
