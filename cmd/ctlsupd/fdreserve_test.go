@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -56,11 +57,24 @@ func TestControl_AnswersOutOfDescriptors(t *testing.T) {
 	if len(infos) != 40 {
 		t.Fatalf("%d processes listed, want 40", len(infos))
 	}
+	var running []int
+	for _, info := range infos {
+		if pid, _ := info["pid"].(int); pid > 0 {
+			running = append(running, pid)
+		}
+	}
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
 
 	second, log2 := start()
 	waitUntil(t, "the survivors adopted", log2, func() bool { return strings.Contains(log2.String(), "adopted") })
+	// Out of descriptors, a survivor that could not be looked up was
+	// taken for ended, and started a second time.
+	for _, pid := range running {
+		if syscall.Kill(pid, 0) == nil && strings.Contains(log2.String(), fmt.Sprintf(`"ended while no daemon ran" pid=%d `, pid)) {
+			t.Errorf("pid %d runs, and was taken for ended:\n%s", pid, log2)
+		}
+	}
 	waitUntil(t, "descriptors to run out", log2, func() bool {
 		return strings.Contains(log2.String(), "too many open files")
 	})

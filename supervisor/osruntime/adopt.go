@@ -106,8 +106,9 @@ func survivorOf(a, b *journalEntry) (keep, other *journalEntry) {
 	if a.ID > b.ID {
 		older, newer = b, a
 	}
-	olderAlive := !older.Ended && (proc.Identity{Pid: older.Pid, StartTime: older.StartTime}).Alive()
-	newerAlive := !newer.Ended && (proc.Identity{Pid: newer.Pid, StartTime: newer.StartTime}).Alive()
+	// One that cannot be looked up (out of descriptors) counts as alive.
+	olderAlive := !older.Ended && !(proc.Identity{Pid: older.Pid, StartTime: older.StartTime}).Gone()
+	newerAlive := !newer.Ended && !(proc.Identity{Pid: newer.Pid, StartTime: newer.StartTime}).Gone()
 	switch {
 	case olderAlive != newerAlive && newerAlive, // the predecessor ended (reaped, or unseen)
 		olderAlive == newerAlive && older.Stopping:
@@ -129,14 +130,10 @@ func findByPipes(inodes []uint64) (pid int, start uint64, ok bool) {
 	if len(want) == 0 {
 		return 0, 0, false
 	}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	pids, _ := proc.Pids()
+	for _, p := range pids {
 		for _, fd := range []string{"/fd/1", "/fd/2"} {
-			if link, _ := os.Readlink("/proc/" + e.Name() + fd); want[link] {
+			if link, _ := os.Readlink("/proc/" + strconv.Itoa(p) + fd); want[link] {
 				if st, err := proc.ReadStat(p); err == nil && st.Pgrp == p && st.State != 'Z' {
 					return p, st.StartTime, true
 				}
@@ -205,7 +202,8 @@ func (r *Runtime) stopLeftover(e *journalEntry) {
 		l.Container = leaf
 		r.claimed[leaf.Path] = true
 	}
-	if !id.Alive() && len(proc.OursGroupMembers(id)) == 0 && (leaf == nil || !leaf.Populated()) {
+	members, known := proc.OursGroupMembers(id)
+	if id.Gone() && known && len(members) == 0 && (leaf == nil || !leaf.Populated()) {
 		if leaf != nil {
 			leaf.Remove()
 		}
@@ -371,8 +369,9 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		lost = lost || (!ok && writing)
 	}
 	// A process that has ended is left to its restart policy, which
-	// starts it with the current configuration anyway.
-	alive := (proc.Identity{Pid: e.Pid, StartTime: e.StartTime}).Alive()
+	// starts it with the current configuration anyway. Adopt knows: a
+	// process it could not look up (out of descriptors) is not ended.
+	alive := !p.Ended()
 	changed := !sameConfig(e.Fingerprint, spec)
 	switch {
 	case !alive:

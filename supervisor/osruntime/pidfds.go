@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
@@ -108,6 +110,7 @@ func (r *Runtime) takePidfd(spawn uint64) *os.File {
 		return nil
 	}
 	delete(r.heldPidfds, spawn)
+	unix.SetNonblock(fd, true) // Adopt may wait on it in the runtime's poller
 	return os.NewFile(uintptr(fd), "pidfd")
 }
 

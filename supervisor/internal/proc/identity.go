@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"errors"
 	"os"
 	"strings"
 )
@@ -13,27 +14,54 @@ type Identity struct {
 	StartTime uint64
 }
 
-// Alive reports whether the process still runs (a zombie does not count).
+// Alive reports whether the process provably still runs (a zombie does
+// not count): only then may it be signalled.
 func (id Identity) Alive() bool { return Alive(id.Pid, id.StartTime) }
 
-// GroupOurs reports whether process group id.Pid may still be the group
-// this leader founded. A process group's id stays allocated while any
-// member lives, so the number cannot name another process meanwhile. If a
-// live process holds that pid with another start time, every member of
-// ours is gone and the group with that id, if any, is a stranger's.
+// Gone reports whether the process has provably ended: a process that
+// cannot be looked up (out of descriptors) is neither Alive nor Gone.
+func (id Identity) Gone() bool {
+	alive, known := id.check()
+	return known && !alive
+}
+
+func (id Identity) check() (alive, known bool) { return check(id.Pid, id.StartTime) }
+
+// errCannotTell is a signal not sent because /proc could not be read to
+// prove its target (out of descriptors).
+var errCannotTell = errors.New("cannot tell whether the process is still ours: out of file descriptors")
+
+// GroupOurs reports whether process group id.Pid is provably still the
+// group this leader founded, or what is left of it: only then may it be
+// signalled. A process group's id stays allocated while any member
+// lives, so the number cannot name another process meanwhile. If a live
+// process holds that pid with another start time, every member of ours
+// is gone and the group with that id, if any, is a stranger's.
 func GroupOurs(id Identity) bool {
+	ours, known := groupOurs(id)
+	return ours && known
+}
+
+// groupOurs is GroupOurs, with known false when /proc could not be read.
+func groupOurs(id Identity) (ours, known bool) {
 	st, err := ReadStat(id.Pid)
 	if err != nil {
-		return true // no process has that pid: any member with that pgid is ours
+		// No process has that pid: any member with that pgid is ours.
+		return true, statGone(err)
 	}
-	return st.StartTime == id.StartTime
+	return st.StartTime == id.StartTime, true
 }
 
 // OursGroupMembers lists the live members of the leader's process group,
-// or none when the group id now belongs to someone else.
-func OursGroupMembers(id Identity) []int {
-	if !GroupOurs(id) {
-		return nil
+// or none when the group id now belongs to someone else; ok is false
+// when /proc could not be read, and then the list says nothing.
+func OursGroupMembers(id Identity) (pids []int, ok bool) {
+	ours, known := groupOurs(id)
+	if !known {
+		return nil, false
+	}
+	if !ours {
+		return nil, true
 	}
 	return GroupMembers(id.Pid)
 }

@@ -99,18 +99,38 @@ func kernelAtLeast(release string, major, minor int) bool {
 }
 
 // watchPidfd opens a pidfd on id and checks, with the pidfd pinning the
-// process, that it is still the one recorded. The returned file waits in
+// process, that it is still the one recorded: ESRCH if it is not,
+// another error if that cannot be told (out of descriptors). The returned file waits in
 // the runtime's poller: readable once the process has terminated.
 func watchPidfd(id Identity) (*os.File, error) {
 	fd, err := unix.PidfdOpen(id.Pid, unix.PIDFD_NONBLOCK)
 	if err != nil {
 		return nil, os.NewSyscallError("pidfd_open", err)
 	}
-	if !id.Alive() {
+	switch alive, known := id.check(); {
+	case !known:
+		unix.Close(fd)
+		return nil, errCannotTell
+	case !alive:
 		unix.Close(fd)
 		return nil, syscall.ESRCH
 	}
 	return os.NewFile(uintptr(fd), "pidfd"), nil
+}
+
+// pidfdReadable reports whether the process behind f has terminated.
+func pidfdReadable(f *os.File) bool {
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	readable := false
+	raw.Control(func(fd uintptr) {
+		p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, _ := unix.Poll(p, 0)
+		readable = n > 0
+	})
+	return readable
 }
 
 // waitPidfd blocks until the process behind f terminates.

@@ -61,27 +61,74 @@ func ReadStat(pid int) (Stat, error) {
 	return Stat{State: f[0][0], Ppid: ppid, Pgrp: pgrp, StartTime: start}, nil
 }
 
-// Alive reports whether the process with this pid and start time still runs
-// (a zombie does not count).
+// Alive reports whether the process with this pid and start time provably
+// still runs (a zombie does not count): only then may it be signalled.
 func Alive(pid int, start uint64) bool {
-	st, err := ReadStat(pid)
-	return err == nil && st.StartTime == start && st.State != 'Z'
+	alive, _ := check(pid, start)
+	return alive
 }
 
-// GroupMembers lists the live processes of a process group.
-func GroupMembers(pgid int) []int {
-	ents, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+// check tells whether the process with this pid and start time still
+// runs; known is false when /proc could not be read for another reason
+// than the process's end (out of descriptors), and then nothing is known:
+// not that it runs, not that it ended.
+func check(pid int, start uint64) (alive, known bool) {
+	st, err := ReadStat(pid)
+	if err != nil {
+		return false, statGone(err)
+	}
+	return st.StartTime == start && st.State != 'Z', true
+}
+
+// statGone reports whether a failed read of /proc/PID/stat means the
+// process has ended: no such entry, or it went while being read.
+func statGone(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH)
+}
+
+// GroupMembers lists the live processes of a process group; ok is false
+// when /proc could not be listed (out of descriptors).
+func GroupMembers(pgid int) (pids []int, ok bool) {
+	pidsNow, ok := Pids()
+	for _, pid := range pidsNow {
 		if st, err := ReadStat(pid); err == nil && st.Pgrp == pgid && st.State != 'Z' {
 			pids = append(pids, pid)
+		} else if err != nil && !statGone(err) {
+			ok = false
 		}
 	}
-	return pids
+	return pids, ok
+}
+
+// Pids lists /proc's processes, through a spare descriptor if need be.
+func Pids() ([]int, bool) {
+	fd, err := openShort(func() (int, error) {
+		return unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, false
+	}
+	defer closeShort(fd)
+	var pids []int
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, false
+		}
+		if n <= 0 {
+			return pids, true
+		}
+		_, _, names := unix.ParseDirent(buf[:n], -1, nil)
+		for _, name := range names {
+			if pid, err := strconv.Atoi(name); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
 }
 
 // Leftover is a process a previous daemon started, with its stop settings.
@@ -106,7 +153,7 @@ type Leftover struct {
 // since it cannot wait4 on a process it did not start.
 func StopLeftover(l Leftover) {
 	id := Identity{Pid: l.Pid, StartTime: l.StartTime}
-	if id.Alive() {
+	if !id.Gone() { // or cannot tell: each signal proves its target
 		wait := l.StopWait
 		if l.StopBegan.IsZero() {
 			sendTo(id, l.StopSignal, l.StopAsGroup, l.Container)
@@ -146,12 +193,18 @@ func sendTo(id Identity, sig syscall.Signal, group bool, c Container) {
 // signalLeader signals a process that is not our child through a pidfd,
 // which pins it while its identity is checked: no reused pid is hit.
 func signalLeader(id Identity, sig syscall.Signal) error {
-	fd, err := unix.PidfdOpen(id.Pid, 0)
-	if err != nil {
+	fd, err := openShort(func() (int, error) { return unix.PidfdOpen(id.Pid, 0) })
+	if err == unix.ESRCH {
 		return nil // gone
 	}
-	defer unix.Close(fd)
-	if !id.Alive() {
+	if err != nil {
+		return os.NewSyscallError("pidfd_open", err)
+	}
+	defer closeShort(fd)
+	switch alive, known := id.check(); {
+	case !known:
+		return errCannotTell
+	case !alive:
 		return nil
 	}
 	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil && err != syscall.ESRCH {
@@ -160,15 +213,18 @@ func signalLeader(id Identity, sig syscall.Signal) error {
 	return nil
 }
 
+// waitGone waits until the process has provably ended, at most d.
 func waitGone(pid int, start uint64, d time.Duration) bool {
 	deadline := time.Now().Add(d)
-	for Alive(pid, start) {
+	for {
+		if alive, known := check(pid, start); known && !alive {
+			return true
+		}
 		if time.Now().After(deadline) {
 			return false
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return true
 }
 
 // GroupStat is what the live members of one process group use.
@@ -242,11 +298,11 @@ func ResidentBytes(pids []int) int64 {
 // figure) into buf: open, read, close, nothing allocated. Accounting reads
 // a few for every program at each metrics scrape.
 func ReadSmall(path string, buf []byte) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := openShort(func() (int, error) { return unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(fd)
+	defer closeShort(fd)
 	n := 0
 	for n < len(buf) {
 		m, err := unix.Read(fd, buf[n:])

@@ -60,6 +60,7 @@ func Acquire(log *slog.Logger) error {
 		return err
 	}
 	closeInheritedOnExec()
+	keepSpares()
 	if reaper.procs == nil {
 		reaper.procs = map[int]*Process{}
 	}

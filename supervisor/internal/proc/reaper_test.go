@@ -54,7 +54,7 @@ func TestIdentity_ReusedPidIsNotOurs(t *testing.T) {
 	acquire(t)
 	s := stranger(t)
 	recorded := Identity{Pid: s.Pid, StartTime: s.StartTime - 1}
-	if recorded.Alive() || GroupOurs(recorded) || len(OursGroupMembers(recorded)) != 0 {
+	if members, ok := OursGroupMembers(recorded); recorded.Alive() || GroupOurs(recorded) || len(members) != 0 || !ok {
 		t.Fatal("a reused pid must not count as ours")
 	}
 	p := &Process{Pid: recorded.Pid, StartTime: recorded.StartTime}

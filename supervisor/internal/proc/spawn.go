@@ -87,6 +87,10 @@ type Process struct {
 	// daemon that started it died): signals go through it.
 	pidfdMu sync.Mutex
 	pidfd   *os.File
+	// polled: not our child, and no pidfd could be opened on it (out of
+	// descriptors): /proc is read until one can (watchByProc), and each
+	// signal is proven by its start time first. Guarded by pidfdMu.
+	polled bool
 	// terminated: a process that is not our child has ended (its pidfd
 	// said so), its status perhaps not known yet: its new parent may
 	// reap it, which the status waits for, seconds later.
@@ -193,12 +197,15 @@ func AdoptEnded(id Identity, a Attr) (*Process, error) {
 // Adopt takes over a process that a previous daemon started, once its
 // identity is proven. After an in-place upgrade it is still our child and
 // the reaper waits for it; after the daemon died it is someone else's
-// child, watched through a pidfd. A process that has already ended is
-// reported at once, with its status when the kernel still knows it.
-// Attr's OnExit, OnGone, GroupGrace and Container apply; the rest is
-// ignored.
+// child, watched through a pidfd: the one kept since its spawn (Attr's
+// Pidfd), else one opened now. A process that has already ended is
+// reported at once, with its status when the kernel still knows it. A
+// process that cannot be looked up (out of descriptors) is never taken
+// for ended: it is watched through /proc until it can be.
+// Attr's OnExit, OnGone, GroupGrace, Container and Pidfd apply; the rest
+// is ignored.
 func Adopt(id Identity, a Attr) (*Process, error) {
-	kept := a.Pidfd // closed on return unless an exit is read from it
+	kept := a.Pidfd // closed on return unless the process is watched by it
 	defer func() {
 		if kept != nil {
 			kept.Close()
@@ -214,11 +221,11 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 	if ws, ok := reaper.unclaimed[id.Pid]; ok {
 		delete(reaper.unclaimed, id.Pid)
 		reaper.mu.Unlock()
+		p.terminated.Store(true)
 		go p.exited(ws, true)
 		return p, nil
 	}
-	st, err := ReadStat(id.Pid)
-	if err == nil && st.StartTime == id.StartTime && st.Ppid == os.Getpid() {
+	if ourChild(id) {
 		reaper.procs[id.Pid] = p
 		p.child = true
 		watchExitLocked(p)
@@ -226,25 +233,55 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 		return p, nil
 	}
 	reaper.mu.Unlock()
-	f, err := watchPidfd(id)
-	if err != nil {
-		// Ended while no daemon ran: a pidfd kept since its spawn knows
-		// how, once its new parent has reaped it.
-		held := kept
+	if kept != nil {
+		// Opened by the daemon that spawned it, on its own unreaped
+		// child: it names that process and no other, alive or ended.
+		f := kept
 		kept = nil
-		p.terminated.Store(true)
-		go func() {
-			var ws syscall.WaitStatus
-			known := false
-			if held != nil {
-				ws, known = exitFromPidfd(int(held.Fd()))
-				held.Close()
-			}
-			p.exited(ws, known)
-		}()
+		p.watchPidfd(f)
 		return p, nil
 	}
-	p.pidfd = f
+	f, err := watchPidfd(id)
+	switch {
+	case err == nil:
+		p.watchPidfd(f)
+	case errors.Is(err, syscall.ESRCH):
+		// Ended while no daemon ran, and nothing tells how.
+		p.terminated.Store(true)
+		go p.exited(0, false)
+	default:
+		p.polled = true
+		go p.watchByProc(id)
+	}
+	return p, nil
+}
+
+// ourChild reports whether the recorded process is an unreaped child of
+// this daemon, as after an in-place upgrade. reaper.mu is held. Where
+// /proc cannot be read, the kernel says whether the pid is a child of
+// ours: an unreaped child's pid is its own, and every child of this
+// daemon is a spawn the journal recorded.
+func ourChild(id Identity) bool {
+	st, err := ReadStat(id.Pid)
+	if err == nil {
+		return st.StartTime == id.StartTime && st.Ppid == os.Getpid()
+	}
+	if statGone(err) {
+		return false
+	}
+	var info unix.Siginfo
+	return unix.Waitid(unix.P_PID, id.Pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil) == nil
+}
+
+// watchPidfd watches a process that is not our child through f, a pidfd
+// on it: an exit already there is known before it returns (Ended).
+func (p *Process) watchPidfd(f *os.File) {
+	if pidfdReadable(f) {
+		p.terminated.Store(true)
+	}
+	p.pidfdMu.Lock()
+	p.pidfd, p.polled = f, false
+	p.pidfdMu.Unlock()
 	go func() {
 		waitPidfd(f)
 		p.terminated.Store(true)
@@ -258,8 +295,35 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 		f.Close()
 		p.exited(ws, known)
 	}()
-	return p, nil
 }
+
+// watchByProc watches a process that is not our child and that no pidfd
+// could be opened on: it reads /proc every procPoll until a pidfd can be
+// had, or the process has provably ended.
+func (p *Process) watchByProc(id Identity) {
+	for {
+		time.Sleep(procPoll)
+		if id.Gone() {
+			break
+		}
+		f, err := watchPidfd(id)
+		if err == nil {
+			p.watchPidfd(f)
+			return
+		}
+		if errors.Is(err, syscall.ESRCH) {
+			break
+		}
+	}
+	p.terminated.Store(true)
+	p.pidfdMu.Lock()
+	p.polled = false
+	p.pidfdMu.Unlock()
+	p.exited(0, false)
+}
+
+// procPoll is how often a process watched through /proc is looked at.
+var procPoll = 250 * time.Millisecond
 
 // Signal sends sig to the leader. A leader that has exited is not an
 // error. Until the reaper has waited for it, the pid names this child
@@ -276,7 +340,11 @@ func (p *Process) Signal(sig syscall.Signal) error {
 		}
 		return err
 	}
+	polled := p.polled
 	p.pidfdMu.Unlock()
+	if polled {
+		return signalLeader(p.Identity(), sig)
+	}
 	reaper.mu.Lock()
 	defer reaper.mu.Unlock()
 	if reaper.procs[p.Pid] != p {
@@ -300,7 +368,10 @@ func (p *Process) SignalGroup(sig syscall.Signal) error {
 		}
 		return signalInContainer(p.container, p.Pid, sig)
 	}
-	if !GroupOurs(p.Identity()) {
+	switch ours, known := groupOurs(p.Identity()); {
+	case !known:
+		return errCannotTell
+	case !ours:
 		return nil
 	}
 	err := syscall.Kill(-p.Pid, sig)
@@ -632,19 +703,26 @@ func KillLeftoverGroup(pgid int) bool {
 // killAndWait kills the group while it is provably ours and waits until it
 // is empty; it reports whether it is.
 func killAndWait(id Identity, deadline time.Time) bool {
-	if !GroupOurs(id) {
-		return true // every member of ours is gone
-	}
-	if errors.Is(syscall.Kill(-id.Pid, syscall.SIGKILL), syscall.ESRCH) {
-		return true // no member at all: no /proc scan
-	}
-	for len(OursGroupMembers(id)) > 0 {
+	for {
+		ours, known := groupOurs(id)
+		if known && !ours {
+			return true // every member of ours is gone
+		}
+		if known {
+			if errors.Is(syscall.Kill(-id.Pid, syscall.SIGKILL), syscall.ESRCH) {
+				return true // no member at all: no /proc scan
+			}
+			if members, ok := OursGroupMembers(id); ok && len(members) == 0 {
+				return true
+			}
+		}
+		// Members left, or /proc unreadable (out of descriptors): the
+		// group is not reported gone until it provably is.
 		if time.Now().After(deadline) {
 			return false
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return true
 }
 
 // KillLeftovers kills every leftover process group now, without waiting for
@@ -684,25 +762,35 @@ func KillLeftovers() {
 
 // groupAlive reports whether the leader's process group still has a
 // member of ours: kill(2) with signal 0 tells without scanning /proc.
+// A group that cannot be looked up counts as alive: its sweep then waits
+// and kills only what it can prove.
 func groupAlive(id Identity) bool {
-	return GroupOurs(id) && syscall.Kill(-id.Pid, 0) == nil
+	ours, known := groupOurs(id)
+	return !known || ours && syscall.Kill(-id.Pid, 0) == nil
 }
 
 // signalInContainer sends sig to the members of process group pgid that
 // are in c. Each is pinned by a pidfd and proven to be in c afterwards, so
 // a pid reused by a stranger meanwhile is never signalled.
 func signalInContainer(c Container, pgid int, sig syscall.Signal) error {
+	var err error
 	for _, pid := range c.Procs() {
-		fd, err := unix.PidfdOpen(pid, 0)
-		if err != nil {
-			continue // gone
+		fd, openErr := openShort(func() (int, error) { return unix.PidfdOpen(pid, 0) })
+		if openErr != nil {
+			if openErr != unix.ESRCH {
+				err = os.NewSyscallError("pidfd_open", openErr)
+			}
+			continue
 		}
-		if st, err := ReadStat(pid); err == nil && st.Pgrp == pgid && c.Contains(pid) {
+		st, statErr := ReadStat(pid)
+		if statErr == nil && st.Pgrp == pgid && c.Contains(pid) {
 			unix.PidfdSendSignal(fd, sig, nil, 0)
+		} else if statErr != nil && !statGone(statErr) {
+			err = errCannotTell
 		}
-		unix.Close(fd)
+		closeShort(fd)
 	}
-	return nil
+	return err
 }
 
 // devNull is /dev/null, opened once: the stdin of most children.

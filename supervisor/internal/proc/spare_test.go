@@ -1,0 +1,121 @@
+package proc
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// exhaustDescriptors lowers the descriptor limit near what is open and
+// fills the rest, spares included; the cleanup gives all back.
+func exhaustDescriptors(t *testing.T) []int {
+	t.Helper()
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	for len(spares) > 0 {
+		unix.Close(<-spares)
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := old
+	lim.Cur = uint64(len(ents) + 64)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	var fill []int
+	t.Cleanup(func() {
+		for _, fd := range fill {
+			unix.Close(fd)
+		}
+		unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
+		keepSpares()
+	})
+	for {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == unix.EMFILE {
+			return fill
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		fill = append(fill, fd)
+	}
+}
+
+// A process that cannot be looked up because the daemon is out of
+// descriptors is not taken for ended: adopted, it is watched through
+// /proc until it provably ends, and the spares let it be proven and
+// signalled. Taken for ended, a live program was started a second time.
+func TestAdopt_OutOfDescriptorsIsNotAnEnd(t *testing.T) {
+	acquire(t)
+	// Someone else's child (a shell that waits for it), as after the
+	// daemon that started it died.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", "sleep 30 & echo $!; wait"},
+		&syscall.ProcAttr{Files: []uintptr{0, w.Fd(), 2}, Sys: &syscall.SysProcAttr{Setpgid: true}})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(sh, syscall.SIGKILL) })
+	buf := make([]byte, 32)
+	n, _ := r.Read(buf)
+	r.Close()
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	st, err := ReadStat(pid)
+	if err != nil || st.Ppid != sh {
+		t.Fatalf("sleep %d: %+v, %v", pid, st, err)
+	}
+	id := Identity{Pid: pid, StartTime: st.StartTime}
+	t.Cleanup(func() { signalLeader(id, syscall.SIGKILL) })
+
+	fill := exhaustDescriptors(t)
+	if id.Alive() || id.Gone() {
+		t.Fatal("with no descriptor left, the process must be neither proven alive nor gone")
+	}
+	exits := make(chan bool, 1)
+	p, err := Adopt(id, Attr{OnExit: func(_ int, _ syscall.WaitStatus, known bool) { exits <- known }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Ended() {
+		t.Fatal("a process that could not be looked up was taken for ended")
+	}
+	select {
+	case <-exits:
+		t.Fatal("a live process was reported ended")
+	case <-time.After(4 * procPoll):
+	}
+	// Two descriptors for the spares: the process can be proven and
+	// signalled, and its watch still has none of its own.
+	unix.Close(fill[0])
+	unix.Close(fill[1])
+	fill[0], fill[1] = -1, -1
+	keepSpares()
+	if !id.Alive() {
+		t.Fatal("through the spares, the process is proven alive")
+	}
+	if err := p.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exits:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the end of a process watched through /proc was not seen")
+	}
+	if !id.Gone() {
+		t.Fatal("reported ended while it runs")
+	}
+}
