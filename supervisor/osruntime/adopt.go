@@ -106,15 +106,38 @@ func survivorOf(a, b *journalEntry) (keep, other *journalEntry) {
 	if a.ID > b.ID {
 		older, newer = b, a
 	}
-	// One that cannot be looked up (out of descriptors) counts as alive.
-	olderAlive := !older.Ended && !(proc.Identity{Pid: older.Pid, StartTime: older.StartTime}).Gone()
-	newerAlive := !newer.Ended && !(proc.Identity{Pid: newer.Pid, StartTime: newer.StartTime}).Gone()
-	switch {
-	case olderAlive != newerAlive && newerAlive, // the predecessor ended (reaped, or unseen)
-		olderAlive == newerAlive && older.Stopping:
+	if keepNewer(liveness(older), liveness(newer), older.Stopping) {
 		return newer, older
 	}
 	return older, newer
+}
+
+// keepNewer is survivorOf's choice, by the two processes' liveness.
+func keepNewer(older, newer int, olderStopping bool) bool {
+	return newer > older || // the predecessor ended (reaped, or unseen)
+		newer == older && olderStopping
+}
+
+// Liveness of a journal entry's process, in order: provably ended, cannot
+// tell (out of descriptors), provably running. One that cannot be told
+// is neither kept over a running one nor given up for an ended one.
+const (
+	liveEnded = iota
+	liveUnknown
+	liveRunning
+)
+
+func liveness(e *journalEntry) int {
+	if e.Ended {
+		return liveEnded
+	}
+	switch alive, known := (proc.Identity{Pid: e.Pid, StartTime: e.StartTime}).Check(); {
+	case !known:
+		return liveUnknown
+	case alive:
+		return liveRunning
+	}
+	return liveEnded
 }
 
 // findByPipes finds the leader of a process group holding one of the pipes
@@ -212,7 +235,14 @@ func (r *Runtime) stopLeftover(e *journalEntry) {
 	}
 	r.Logger.Warn("stopping leftover of a previous daemon", "process", e.Name, "pid", e.Pid)
 	go func() {
-		proc.StopLeftover(l)
+		for warned := false; !proc.StopLeftover(&l); time.Sleep(time.Second) {
+			// Out of descriptors, or a member that outlives SIGKILL:
+			// its journal entry stays until it is provably gone.
+			if !warned {
+				r.Logger.Warn("cannot prove a leftover of a previous daemon stopped: trying again", "process", e.Name, "pid", e.Pid)
+				warned = true
+			}
+		}
 		if leaf != nil {
 			leaf.Remove()
 		}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/ctlsup/ctlsup/supervisor"
 	"github.com/ctlsup/ctlsup/supervisor/internal/holder"
-	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 	"golang.org/x/sys/unix"
 )
 
@@ -89,7 +88,12 @@ func (r *Runtime) sendFence(c *osChild, f fenceSpec) {
 		r.Logger.Warn("cannot fence the process: it will not be stopped if the daemon dies", "process", c.name, "err", err)
 		return
 	}
-	if !proc.Alive(c.p.Pid, c.p.StartTime) {
+	switch alive, known := c.p.Identity().Check(); {
+	case !known:
+		syscall.Close(pidfd)
+		r.Logger.Warn("cannot fence the process: it will not be stopped if the daemon dies", "process", c.name, "err", "out of file descriptors")
+		return
+	case !alive:
 		syscall.Close(pidfd) // ended, and the pid is someone else's now
 		return
 	}

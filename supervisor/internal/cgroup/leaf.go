@@ -140,7 +140,9 @@ func (l *Leaf) Populated() bool {
 	var buf [256]byte
 	b, err := proc.ReadSmall(l.Path+"/cgroup.events", buf[:])
 	if err != nil {
-		return false
+		// Removed, it is empty; unreadable for want of descriptors, a
+		// member may remain.
+		return proc.OutOfResources(err)
 	}
 	return keyed(b, "populated") == 1
 }
@@ -165,7 +167,11 @@ func (l *Leaf) Procs() []int {
 // by Procs may have been reused once its process was reaped; a signal goes
 // through a pidfd opened first and checked with Contains after.
 func (l *Leaf) Contains(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	var buf [4096]byte
+	b, err := proc.ReadSmall("/proc/"+strconv.Itoa(pid)+"/cgroup", buf[:])
+	if err == nil && len(b) == len(buf) {
+		b, err = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	}
 	if err != nil {
 		return false
 	}

@@ -32,6 +32,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
 // wanted are the controllers a leaf may use, in the order they are enabled.
@@ -231,14 +233,7 @@ func exists(path string) bool {
 
 // writeFile writes one value into a cgroup interface file: one write(2),
 // as the kernel parses it.
-func writeFile(path, value string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write([]byte(value))
-	return errors.Join(err, f.Close())
-}
+func writeFile(path, value string) error { return proc.WriteSmall(path, value) }
 
 // Close removes the leaves that are empty, and the base with them unless
 // the daemon's own leaf keeps it: every program has stopped.

@@ -25,6 +25,10 @@ func (id Identity) Gone() bool {
 	return known && !alive
 }
 
+// Check tells whether the process still runs; known is false when that
+// cannot be told (out of descriptors).
+func (id Identity) Check() (alive, known bool) { return check(id.Pid, id.StartTime) }
+
 func (id Identity) check() (alive, known bool) { return check(id.Pid, id.StartTime) }
 
 // errCannotTell is a signal not sent because /proc could not be read to

@@ -70,6 +70,26 @@ func exitFromPidfd(fd int) (syscall.WaitStatus, bool) {
 // running, as the zombie it is.
 const exitWait = 10 * time.Second
 
+// pidfdProcess asks the kernel which process a pidfd names and who its
+// parent is (PIDFD_GET_INFO, Linux 6.13), without /proc. ok is false
+// where the kernel cannot say: too old, or the process reaped.
+func pidfdProcess(f *os.File) (pid, ppid int, ok bool) {
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return 0, 0, false
+	}
+	var info [64]byte
+	var errno syscall.Errno
+	raw.Control(func(fd uintptr) {
+		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, pidfdGetInfo, uintptr(unsafe.Pointer(&info)))
+	})
+	if errno != 0 {
+		return 0, 0, false
+	}
+	pi := (*pidfdInfo)(unsafe.Pointer(&info))
+	return int(pi.Tgid), int(pi.Ppid), true
+}
+
 // ExitsOutliveTheParent reports whether the kernel keeps a process's exit
 // status for whoever holds a pidfd on it, after its parent reaped it
 // (PIDFD_INFO_EXIT, Linux 6.15): a pidfd kept while no daemon runs then

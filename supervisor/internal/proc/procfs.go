@@ -80,11 +80,17 @@ func check(pid int, start uint64) (alive, known bool) {
 	return st.StartTime == start && st.State != 'Z', true
 }
 
-// statGone reports whether a failed read of /proc/PID/stat means the
-// process has ended: no such entry, or it went while being read.
-func statGone(err error) bool {
-	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH)
+// OutOfResources reports whether err is the daemon's want of descriptors
+// or memory: it says nothing about the file or process asked about.
+func OutOfResources(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || errors.Is(err, unix.ENOMEM)
 }
+
+// statGone reports whether a failed read of /proc/PID/stat means the
+// process is not the one asked about: no such entry, it went while being
+// read, or it is hidden (hidepid), which no process of ours is. Only
+// the daemon's want of descriptors or memory tells nothing.
+func statGone(err error) bool { return !OutOfResources(err) }
 
 // GroupMembers lists the live processes of a process group; ok is false
 // when /proc could not be listed (out of descriptors).
@@ -150,13 +156,18 @@ type Leftover struct {
 // daemon would stop its own: stop signal, stopwait, SIGKILL (logged); then
 // kills what remains of its process group. Every signal is sent only while
 // the process, or its group, is provably the recorded one. It polls /proc,
-// since it cannot wait4 on a process it did not start.
-func StopLeftover(l Leftover) {
+// since it cannot wait4 on a process it did not start. It reports whether
+// the process and its group are provably gone: a stop that could not
+// prove its targets (out of descriptors) is for its caller to try again,
+// with StopBegan set once the stop signal went out.
+func StopLeftover(l *Leftover) bool {
 	id := Identity{Pid: l.Pid, StartTime: l.StartTime}
 	if !id.Gone() { // or cannot tell: each signal proves its target
 		wait := l.StopWait
 		if l.StopBegan.IsZero() {
-			sendTo(id, l.StopSignal, l.StopAsGroup, l.Container)
+			if sendTo(id, l.StopSignal, l.StopAsGroup, l.Container) == nil {
+				l.StopBegan = time.Now()
+			}
 		} else {
 			wait = min(max(time.Until(l.StopBegan.Add(l.StopWait)), 0), l.StopWait)
 		}
@@ -169,25 +180,30 @@ func StopLeftover(l Leftover) {
 	// A kill takes effect asynchronously: wait until the members are gone,
 	// so nothing new starts beside them.
 	sw := &sweep{id: id, container: l.Container}
-	sw.killAndWait(time.Now().Add(10 * time.Second))
+	return sw.killAndWait(time.Now().Add(10*time.Second)) && id.Gone()
 }
 
 // sendTo signals a leftover's leader, or its group: through its cgroup
 // when it has one, else while the group is provably its.
-func sendTo(id Identity, sig syscall.Signal, group bool, c Container) {
+func sendTo(id Identity, sig syscall.Signal, group bool, c Container) error {
 	if group && c != nil {
 		if sig == syscall.SIGKILL {
-			c.Kill()
-		} else {
-			signalInContainer(c, id.Pid, sig)
+			return c.Kill()
 		}
-		return
+		return signalInContainer(c, id.Pid, sig)
 	}
-	if group && GroupOurs(id) {
-		syscall.Kill(-id.Pid, sig)
-		return
+	if group {
+		switch ours, known := groupOurs(id); {
+		case !known:
+			return errCannotTell
+		case ours:
+			if err := syscall.Kill(-id.Pid, sig); err != nil && err != syscall.ESRCH {
+				return err
+			}
+			return nil
+		}
 	}
-	signalLeader(id, sig)
+	return signalLeader(id, sig)
 }
 
 // signalLeader signals a process that is not our child through a pidfd,
@@ -292,6 +308,27 @@ func ResidentBytes(pids []int) int64 {
 		}
 	}
 	return total
+}
+
+// WriteSmall writes a short value to a control file (a cgroup's), through
+// a spare descriptor if need be: a kill through cgroup.kill must not fail
+// for want of one.
+func WriteSmall(path string, value string) error {
+	fd, err := openShort(func() (int, error) { return unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0) })
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer closeShort(fd)
+	for {
+		_, err = unix.Write(fd, []byte(value))
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return &os.PathError{Op: "write", Path: path, Err: err}
+	}
+	return nil
 }
 
 // ReadSmall reads a file of at most len(buf) bytes (a /proc or cgroup

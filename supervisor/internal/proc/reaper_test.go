@@ -59,8 +59,10 @@ func TestIdentity_ReusedPidIsNotOurs(t *testing.T) {
 	}
 	p := &Process{Pid: recorded.Pid, StartTime: recorded.StartTime}
 	p.SignalGroup(syscall.SIGKILL)
-	StopLeftover(Leftover{Pid: recorded.Pid, StartTime: recorded.StartTime, StopSignal: syscall.SIGTERM,
-		StopWait: 100 * time.Millisecond, StopAsGroup: true, KillAsGroup: true})
+	if !StopLeftover(&Leftover{Pid: recorded.Pid, StartTime: recorded.StartTime, StopSignal: syscall.SIGTERM,
+		StopWait: 100 * time.Millisecond, StopAsGroup: true, KillAsGroup: true}) {
+		t.Error("a leftover whose pid is a stranger's must count as gone")
+	}
 	if !killAndWait(recorded, time.Now().Add(100*time.Millisecond)) {
 		t.Error("a stranger's group must count as none of ours left")
 	}
@@ -68,7 +70,9 @@ func TestIdentity_ReusedPidIsNotOurs(t *testing.T) {
 		t.Fatal("the stranger was killed")
 	}
 	// The real identity is ours to stop.
-	StopLeftover(Leftover{Pid: s.Pid, StartTime: s.StartTime, StopSignal: syscall.SIGTERM, StopWait: time.Second})
+	if !StopLeftover(&Leftover{Pid: s.Pid, StartTime: s.StartTime, StopSignal: syscall.SIGTERM, StopWait: time.Second}) {
+		t.Error("StopLeftover did not report the recorded process gone")
+	}
 	if s.Alive() {
 		t.Fatal("StopLeftover left the recorded process running")
 	}
@@ -95,8 +99,10 @@ func TestStopLeftover_StopUnderWayGoesOn(t *testing.T) {
 	waitFor("up")
 	syscall.Kill(pid, syscall.SIGTERM) // the previous daemon's stop
 	waitFor("term")
-	StopLeftover(Leftover{Pid: pid, StartTime: id.StartTime, StopSignal: syscall.SIGTERM,
-		StopWait: time.Second, StopBegan: time.Now()})
+	if !StopLeftover(&Leftover{Pid: pid, StartTime: id.StartTime, StopSignal: syscall.SIGTERM,
+		StopWait: time.Second, StopBegan: time.Now()}) {
+		t.Error("StopLeftover did not report the process gone")
+	}
 	if id.Alive() {
 		t.Fatal("StopLeftover left the process running")
 	}

@@ -1,6 +1,8 @@
 package proc
 
 import (
+	"time"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -13,8 +15,9 @@ import (
 // process while its identity is checked): on EMFILE one is closed and the
 // open tried again in its place (the kernel gives the lowest free
 // number), and it is taken again once the borrowed descriptor is closed.
-// Two, because a check opens a pidfd and then reads /proc under it.
-// Nobody waits for one: a borrower that finds none answers "cannot tell".
+// Two, because a check opens a pidfd and then reads /proc under it. A
+// borrower that finds none waits a little (spareWait) for one to come
+// back, then answers "cannot tell".
 var spares = make(chan int, 2)
 
 // keepSpares takes the spare descriptors that are missing, as far as
@@ -42,14 +45,31 @@ func openShort(open func() (int, error)) (int, error) {
 	if err != unix.EMFILE {
 		return fd, err
 	}
-	select {
-	case s := <-spares:
-		unix.Close(s)
-		return open()
-	default:
-		return fd, err
+	wait := time.NewTimer(spareWait)
+	defer wait.Stop()
+	for {
+		select {
+		case s := <-spares:
+			unix.Close(s)
+			return open()
+		case <-wait.C:
+			return fd, err
+		case <-time.After(spareRetry):
+			// A descriptor may have been freed meanwhile, or a borrower
+			// closed its own without the spare coming back.
+			if fd, err = open(); err != unix.EMFILE {
+				return fd, err
+			}
+		}
 	}
 }
+
+// spareWait bounds the wait for a spare; spareRetry is how often the open
+// is tried again meanwhile.
+const (
+	spareWait  = 100 * time.Millisecond
+	spareRetry = 10 * time.Millisecond
+)
 
 // closeShort closes a descriptor openShort gave, and takes back a spare
 // it may have used.

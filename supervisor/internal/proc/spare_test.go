@@ -119,3 +119,26 @@ func TestAdopt_OutOfDescriptorsIsNotAnEnd(t *testing.T) {
 		t.Fatal("reported ended while it runs")
 	}
 }
+
+// Our own unreaped child's group is signalled without /proc: the leader
+// holds the group's id. Out of descriptors, a stop of it still reaches
+// it (it used to be "cannot tell", and the program was left UNKNOWN).
+func TestSignalGroup_OwnChildOutOfDescriptors(t *testing.T) {
+	acquire(t)
+	exits := make(chan struct{})
+	p, err := Start(Attr{Path: "/bin/sh", Argv: []string{"sh", "-c", "sleep 30 & wait"}, Umask: -1,
+		OnExit: func(int, syscall.WaitStatus, bool) { close(exits) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.SignalGroup(syscall.SIGKILL) })
+	exhaustDescriptors(t)
+	if err := p.SignalGroup(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exits:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the group was not killed")
+	}
+}

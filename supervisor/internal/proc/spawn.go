@@ -163,6 +163,11 @@ func forkLocked(a Attr, fork forkExec) (*Process, error) {
 		p.StartTime = tick
 	} else if st, err := ReadStat(pid); err == nil {
 		p.StartTime = st.StartTime
+	} else {
+		// Without its start time the child could never be proven ours:
+		// not to signal, not to adopt. Unreaped, the pid is still its.
+		syscall.Kill(pid, syscall.SIGKILL)
+		return nil, &os.PathError{Op: "read start time", Path: a.Path, Err: err}
 	}
 	reaper.procs[p.Pid] = p
 	p.child = true
@@ -225,7 +230,14 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 		go p.exited(ws, true)
 		return p, nil
 	}
-	if ourChild(id) {
+	if kept != nil {
+		if pid, _, ok := pidfdProcess(kept); ok && pid != id.Pid {
+			kept.Close() // another spawn's: the journal's pid was found by its pipes
+			kept = nil
+		}
+	}
+	child, known := ourChild(id, kept)
+	if child {
 		reaper.procs[id.Pid] = p
 		p.child = true
 		watchExitLocked(p)
@@ -239,6 +251,12 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 		f := kept
 		kept = nil
 		p.watchPidfd(f)
+		return p, nil
+	}
+	if !known {
+		// Our child or not, alive or not: /proc will tell.
+		p.polled = true
+		go p.watchByProc(id)
 		return p, nil
 	}
 	f, err := watchPidfd(id)
@@ -257,20 +275,22 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 }
 
 // ourChild reports whether the recorded process is an unreaped child of
-// this daemon, as after an in-place upgrade. reaper.mu is held. Where
-// /proc cannot be read, the kernel says whether the pid is a child of
-// ours: an unreaped child's pid is its own, and every child of this
-// daemon is a spawn the journal recorded.
-func ourChild(id Identity) bool {
+// this daemon, as after an in-place upgrade; known is false when neither
+// /proc nor kept (a pidfd on it, if any) can tell. reaper.mu is held.
+func ourChild(id Identity, kept *os.File) (child, known bool) {
 	st, err := ReadStat(id.Pid)
 	if err == nil {
-		return st.StartTime == id.StartTime && st.Ppid == os.Getpid()
+		return st.StartTime == id.StartTime && st.Ppid == os.Getpid(), true
 	}
 	if statGone(err) {
-		return false
+		return false, true
 	}
-	var info unix.Siginfo
-	return unix.Waitid(unix.P_PID, id.Pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil) == nil
+	if kept != nil {
+		if pid, ppid, ok := pidfdProcess(kept); ok && pid == id.Pid {
+			return ppid == os.Getpid(), true
+		}
+	}
+	return false, false
 }
 
 // watchPidfd watches a process that is not our child through f, a pidfd
@@ -368,6 +388,18 @@ func (p *Process) SignalGroup(sig syscall.Signal) error {
 		}
 		return signalInContainer(p.container, p.Pid, sig)
 	}
+	reaper.mu.Lock()
+	if p.child && reaper.procs[p.Pid] == p {
+		// Unreaped, the leader holds its group's id: no stranger's group
+		// can have it, and /proc need not say so.
+		err := syscall.Kill(-p.Pid, sig)
+		reaper.mu.Unlock()
+		if errors.Is(err, syscall.ESRCH) {
+			return nil
+		}
+		return err
+	}
+	reaper.mu.Unlock()
 	switch ours, known := groupOurs(p.Identity()); {
 	case !known:
 		return errCannotTell
@@ -604,6 +636,9 @@ type sweep struct {
 	// exit that registered it. Guarded by leftovers.mu.
 	taken bool
 	gone  func()
+	// retrying: finishSweep could not finish it, and tries again (its
+	// own goroutine only).
+	retrying bool
 }
 
 // takeLocked stops the sweep's grace period for a caller that finishes it
@@ -676,11 +711,25 @@ func killLeftoverGroup(sw *sweep) {
 }
 
 // finishSweep kills the group and reports it gone once it is empty.
+// Members that outlive SIGKILL (in uninterruptible sleep) or cannot be
+// looked up (out of descriptors) keep the spawn from being gone: the
+// sweep is tried again every sweepRetry until they are.
 func finishSweep(sw *sweep, deadline time.Time) {
-	if sw.killAndWait(deadline) && sw.gone != nil {
-		sw.gone()
+	if sw.killAndWait(deadline) {
+		if sw.gone != nil {
+			sw.gone()
+		}
+		return
 	}
+	if !sw.retrying {
+		sw.retrying = true
+		logger().Warn("leftover processes outlived SIGKILL, or cannot be looked up: trying again", "pgid", sw.id.Pid, "cgroup", sw.container != nil)
+	}
+	time.AfterFunc(sweepRetry, func() { finishSweep(sw, time.Now().Add(5*time.Second)) })
 }
+
+// sweepRetry is how long a sweep that could not finish waits to try again.
+const sweepRetry = time.Second
 
 // KillLeftoverGroup kills at once the members of process group pgid if it
 // is a leftover waiting for its grace period, waits until they are gone, and
