@@ -79,15 +79,14 @@ func pidfdProcess(f *os.File) (pid, ppid int, ok bool) {
 		return 0, 0, false
 	}
 	var info [64]byte
-	var errno syscall.Errno
-	raw.Control(func(fd uintptr) {
+	errno := syscall.EBADF
+	if raw.Control(func(fd uintptr) {
 		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, pidfdGetInfo, uintptr(unsafe.Pointer(&info)))
-	})
-	if errno != 0 {
+	}) != nil || errno != 0 {
 		return 0, 0, false
 	}
 	pi := (*pidfdInfo)(unsafe.Pointer(&info))
-	return int(pi.Tgid), int(pi.Ppid), true
+	return int(pi.Tgid), int(pi.Ppid), pi.Tgid != 0
 }
 
 // ExitsOutliveTheParent reports whether the kernel keeps a process's exit

@@ -22,9 +22,15 @@ type Stat struct {
 
 // ReadStat reads /proc/PID/stat. It allocates little: it runs at every
 // spawn, and for every process when a group's members are listed.
-func ReadStat(pid int) (Stat, error) {
+func ReadStat(pid int) (Stat, error) { return readStat(pid, openShort) }
+
+// readStatLocked is ReadStat for callers that hold the reaper's lock: it
+// does not wait for a spare descriptor.
+func readStatLocked(pid int) (Stat, error) { return readStat(pid, openShortNow) }
+
+func readStat(pid int, opener func(func() (int, error)) (int, error)) (Stat, error) {
 	var buf [1024]byte
-	b, err := ReadSmall("/proc/"+strconv.Itoa(pid)+"/stat", buf[:])
+	b, err := readSmall("/proc/"+strconv.Itoa(pid)+"/stat", buf[:], opener)
 	if err == nil && len(b) == len(buf) {
 		// A line this long: a command name of parentheses and spaces
 		// cannot make it, but the fields after it may grow one day.
@@ -87,10 +93,12 @@ func OutOfResources(err error) bool {
 }
 
 // statGone reports whether a failed read of /proc/PID/stat means the
-// process is not the one asked about: no such entry, it went while being
-// read, or it is hidden (hidepid), which no process of ours is. Only
-// the daemon's want of descriptors or memory tells nothing.
-func statGone(err error) bool { return !OutOfResources(err) }
+// process has ended: no such entry, or it went while being read. Anything
+// else (out of descriptors, a process hidden by hidepid or made
+// undumpable) tells nothing about it.
+func statGone(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH)
+}
 
 // GroupMembers lists the live processes of a process group; ok is false
 // when /proc could not be listed (out of descriptors).
@@ -99,8 +107,8 @@ func GroupMembers(pgid int) (pids []int, ok bool) {
 	for _, pid := range pidsNow {
 		if st, err := ReadStat(pid); err == nil && st.Pgrp == pgid && st.State != 'Z' {
 			pids = append(pids, pid)
-		} else if err != nil && !statGone(err) {
-			ok = false
+		} else if OutOfResources(err) {
+			ok = false // an unreadable process (hidepid) is no member we could prove
 		}
 	}
 	return pids, ok
@@ -150,6 +158,7 @@ type Leftover struct {
 	// it had not: that stop goes on, with no second signal (a shell's
 	// trap would run twice) and what is left of StopWait.
 	StopBegan time.Time
+	killed    bool // SIGKILL sent (and said so) by an earlier try
 }
 
 // StopLeftover stops a process that is not this daemon's child, the way the
@@ -165,14 +174,18 @@ func StopLeftover(l *Leftover) bool {
 	if !id.Gone() { // or cannot tell: each signal proves its target
 		wait := l.StopWait
 		if l.StopBegan.IsZero() {
-			if sendTo(id, l.StopSignal, l.StopAsGroup, l.Container) == nil {
-				l.StopBegan = time.Now()
+			if err := sendTo(id, l.StopSignal, l.StopAsGroup, l.Container); errors.Is(err, errCannotTell) {
+				return false // no SIGKILL before the stop signal went out
 			}
+			l.StopBegan = time.Now()
 		} else {
 			wait = min(max(time.Until(l.StopBegan.Add(l.StopWait)), 0), l.StopWait)
 		}
 		if !waitGone(l.Pid, l.StartTime, wait) {
-			logger().Warn("leftover did not stop in time: sending SIGKILL", "pid", l.Pid, "stopwait", l.StopWait)
+			if !l.killed {
+				logger().Warn("leftover did not stop in time: sending SIGKILL", "pid", l.Pid, "stopwait", l.StopWait)
+				l.killed = true
+			}
 			sendTo(id, syscall.SIGKILL, l.KillAsGroup, l.Container)
 			waitGone(l.Pid, l.StartTime, 10*time.Second)
 		}
@@ -334,8 +347,10 @@ func WriteSmall(path string, value string) error {
 // ReadSmall reads a file of at most len(buf) bytes (a /proc or cgroup
 // figure) into buf: open, read, close, nothing allocated. Accounting reads
 // a few for every program at each metrics scrape.
-func ReadSmall(path string, buf []byte) ([]byte, error) {
-	fd, err := openShort(func() (int, error) { return unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
+func ReadSmall(path string, buf []byte) ([]byte, error) { return readSmall(path, buf, openShort) }
+
+func readSmall(path string, buf []byte, opener func(func() (int, error)) (int, error)) ([]byte, error) {
+	fd, err := opener(func() (int, error) { return unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
 	if err != nil {
 		return nil, err
 	}

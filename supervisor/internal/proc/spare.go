@@ -38,23 +38,46 @@ func keepSpares() {
 }
 
 // openShort runs open (which returns a new descriptor), and once more in a
-// spare's place when the descriptors have run out. The descriptor is
-// closed with closeShort.
-func openShort(open func() (int, error)) (int, error) {
+// spare's place when the descriptors have run out, waiting for one up to
+// spareWait. The descriptor is closed with closeShort.
+func openShort(open func() (int, error)) (int, error) { return openSpare(open, spareWait) }
+
+// openShortNow is openShort without the wait, for callers that hold the
+// reaper's lock: every reap and spawn would wait with them.
+func openShortNow(open func() (int, error)) (int, error) { return openSpare(open, 0) }
+
+func openSpare(open func() (int, error), wait time.Duration) (int, error) {
 	fd, err := open()
 	if err != unix.EMFILE {
 		return fd, err
 	}
-	wait := time.NewTimer(spareWait)
-	defer wait.Stop()
+	inPlace := func(s int) (int, error) {
+		unix.Close(s)
+		fd, err := open()
+		if err != nil {
+			keepSpares() // the slot it freed is free again
+		}
+		return fd, err
+	}
+	if wait <= 0 {
+		select {
+		case s := <-spares:
+			return inPlace(s)
+		default:
+			return fd, err
+		}
+	}
+	expired := time.NewTimer(wait)
+	defer expired.Stop()
+	retry := time.NewTicker(spareRetry)
+	defer retry.Stop()
 	for {
 		select {
 		case s := <-spares:
-			unix.Close(s)
-			return open()
-		case <-wait.C:
+			return inPlace(s)
+		case <-expired.C:
 			return fd, err
-		case <-time.After(spareRetry):
+		case <-retry.C:
 			// A descriptor may have been freed meanwhile, or a borrower
 			// closed its own without the spare coming back.
 			if fd, err = open(); err != unix.EMFILE {

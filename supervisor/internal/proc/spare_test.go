@@ -12,8 +12,9 @@ import (
 )
 
 // exhaustDescriptors lowers the descriptor limit near what is open and
-// fills the rest, spares included; the cleanup gives all back.
-func exhaustDescriptors(t *testing.T) []int {
+// fills the rest, spares included. It returns the filling descriptors and
+// a func that gives all back (the cleanup calls it too).
+func exhaustDescriptors(t *testing.T) ([]int, func()) {
 	t.Helper()
 	var old unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
@@ -32,17 +33,25 @@ func exhaustDescriptors(t *testing.T) []int {
 		t.Fatal(err)
 	}
 	var fill []int
-	t.Cleanup(func() {
+	released := false
+	release := func() {
+		if released {
+			return
+		}
+		released = true
 		for _, fd := range fill {
-			unix.Close(fd)
+			if fd >= 0 {
+				unix.Close(fd)
+			}
 		}
 		unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
 		keepSpares()
-	})
+	}
+	t.Cleanup(release)
 	for {
 		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err == unix.EMFILE {
-			return fill
+			return fill, release
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -81,7 +90,7 @@ func TestAdopt_OutOfDescriptorsIsNotAnEnd(t *testing.T) {
 	id := Identity{Pid: pid, StartTime: st.StartTime}
 	t.Cleanup(func() { signalLeader(id, syscall.SIGKILL) })
 
-	fill := exhaustDescriptors(t)
+	fill, _ := exhaustDescriptors(t)
 	if id.Alive() || id.Gone() {
 		t.Fatal("with no descriptor left, the process must be neither proven alive nor gone")
 	}
@@ -140,5 +149,56 @@ func TestSignalGroup_OwnChildOutOfDescriptors(t *testing.T) {
 	case <-exits:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the group was not killed")
+	}
+}
+
+// A sweep that cannot look its group up (out of descriptors) neither
+// reports the spawn gone nor kills what it cannot prove; it tries again,
+// and finishes once it can.
+func TestSweep_RetriesWhatItCannotTell(t *testing.T) {
+	acquire(t)
+	// A group whose leader ended and whose member lives on.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", "sleep 30 & echo $!"},
+		&syscall.ProcAttr{Files: []uintptr{0, w.Fd(), 2}, Sys: &syscall.SysProcAttr{Setpgid: true}})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := ReadStat(leader)
+	buf := make([]byte, 32)
+	n, _ := r.Read(buf)
+	r.Close()
+	member, _ := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	t.Cleanup(func() { syscall.Kill(member, syscall.SIGKILL) })
+	for deadline := time.Now().Add(5 * time.Second); isAlive(leader); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the leader did not end")
+		}
+	}
+	gone := make(chan struct{})
+	sw := &sweep{id: Identity{Pid: leader, StartTime: st.StartTime}, gone: func() { close(gone) }}
+
+	_, release := exhaustDescriptors(t)
+	finishSweep(sw, time.Now().Add(200*time.Millisecond))
+	select {
+	case <-gone:
+		t.Fatal("reported gone while its group could not be looked up")
+	case <-time.After(2 * sweepRetryFirst):
+	}
+	release()
+	if !isAlive(member) {
+		t.Fatal("a member was killed while its group could not be proven ours")
+	}
+	select {
+	case <-gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sweep did not finish once descriptors were back")
+	}
+	if isAlive(member) {
+		t.Error("the group's member outlived its sweep")
 	}
 }

@@ -161,12 +161,17 @@ func forkLocked(a Attr, fork forkExec) (*Process, error) {
 	}
 	if tick, ok := startTick(before, after); ok {
 		p.StartTime = tick
-	} else if st, err := ReadStat(pid); err == nil {
+	} else if st, err := readStatLocked(pid); err == nil {
 		p.StartTime = st.StartTime
 	} else {
 		// Without its start time the child could never be proven ours:
-		// not to signal, not to adopt. Unreaped, the pid is still its.
+		// not to signal, not to adopt. Unreaped, the pid (and its group's
+		// id) is still its. The reaper reaps it as no one's.
+		syscall.Kill(-pid, syscall.SIGKILL)
 		syscall.Kill(pid, syscall.SIGKILL)
+		if a.Container != nil {
+			a.Container.Kill()
+		}
 		return nil, &os.PathError{Op: "read start time", Path: a.Path, Err: err}
 	}
 	reaper.procs[p.Pid] = p
@@ -278,7 +283,7 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 // this daemon, as after an in-place upgrade; known is false when neither
 // /proc nor kept (a pidfd on it, if any) can tell. reaper.mu is held.
 func ourChild(id Identity, kept *os.File) (child, known bool) {
-	st, err := ReadStat(id.Pid)
+	st, err := readStatLocked(id.Pid)
 	if err == nil {
 		return st.StartTime == id.StartTime && st.Ppid == os.Getpid(), true
 	}
@@ -636,9 +641,10 @@ type sweep struct {
 	// exit that registered it. Guarded by leftovers.mu.
 	taken bool
 	gone  func()
-	// retrying: finishSweep could not finish it, and tries again (its
-	// own goroutine only).
-	retrying bool
+	// stuckSince and retryEvery: finishSweep could not finish it, and
+	// tries again (retryLater; its own chain only).
+	stuckSince time.Time
+	retryEvery time.Duration
 }
 
 // takeLocked stops the sweep's grace period for a caller that finishes it
@@ -700,6 +706,12 @@ func (l *leftoverSweeps) doneLocked() {
 // group and waits until its members are gone.
 func killLeftoverGroup(sw *sweep) {
 	leftovers.mu.Lock()
+	if sw.taken {
+		// Taken as its timer fired (KillLeftoverGroup, KillLeftovers):
+		// its taker finishes it.
+		leftovers.mu.Unlock()
+		return
+	}
 	if leftovers.sweeps[sw.id.Pid] == sw {
 		delete(leftovers.sweeps, sw.id.Pid)
 	}
@@ -711,9 +723,6 @@ func killLeftoverGroup(sw *sweep) {
 }
 
 // finishSweep kills the group and reports it gone once it is empty.
-// Members that outlive SIGKILL (in uninterruptible sleep) or cannot be
-// looked up (out of descriptors) keep the spawn from being gone: the
-// sweep is tried again every sweepRetry until they are.
 func finishSweep(sw *sweep, deadline time.Time) {
 	if sw.killAndWait(deadline) {
 		if sw.gone != nil {
@@ -721,15 +730,41 @@ func finishSweep(sw *sweep, deadline time.Time) {
 		}
 		return
 	}
-	if !sw.retrying {
-		sw.retrying = true
-		logger().Warn("leftover processes outlived SIGKILL, or cannot be looked up: trying again", "pgid", sw.id.Pid, "cgroup", sw.container != nil)
-	}
-	time.AfterFunc(sweepRetry, func() { finishSweep(sw, time.Now().Add(5*time.Second)) })
+	sw.retryLater()
 }
 
-// sweepRetry is how long a sweep that could not finish waits to try again.
-const sweepRetry = time.Second
+// retryLater tries a sweep that could not finish again, ever less often:
+// members that outlive SIGKILL (in uninterruptible sleep) or cannot be
+// looked up (out of descriptors) keep the spawn from being gone. A process
+// group's (no cgroup) is given up after sweepGiveUp: once its last member
+// is gone its id may come to name a stranger's group, which a retry
+// without end would one day kill. Only the sweep's own chain calls it.
+func (sw *sweep) retryLater() {
+	if sw.stuckSince.IsZero() {
+		sw.stuckSince, sw.retryEvery = time.Now(), sweepRetryFirst
+		logger().Warn("leftover processes outlived SIGKILL, or cannot be looked up: trying again", "pgid", sw.id.Pid, "cgroup", sw.container != nil)
+	} else {
+		sw.retryEvery = min(2*sw.retryEvery, sweepRetryMax)
+	}
+	if sw.container == nil && time.Since(sw.stuckSince) > sweepGiveUp {
+		logger().Error("leftover processes could not be stopped: given up", "pgid", sw.id.Pid, "since", sw.stuckSince)
+		if sw.gone != nil {
+			sw.gone()
+		}
+		return
+	}
+	time.AfterFunc(sw.retryEvery, func() { finishSweep(sw, time.Now().Add(sweepTry)) })
+}
+
+// How a stuck sweep is tried again: first after sweepRetryFirst, then
+// twice as long each time up to sweepRetryMax, each try a kill and
+// sweepTry to see its effect.
+const (
+	sweepRetryFirst = time.Second
+	sweepRetryMax   = time.Minute
+	sweepTry        = 100 * time.Millisecond
+	sweepGiveUp     = 10 * time.Minute
+)
 
 // KillLeftoverGroup kills at once the members of process group pgid if it
 // is a leftover waiting for its grace period, waits until they are gone, and
@@ -823,7 +858,11 @@ func groupAlive(id Identity) bool {
 // a pid reused by a stranger meanwhile is never signalled.
 func signalInContainer(c Container, pgid int, sig syscall.Signal) error {
 	var err error
-	for _, pid := range c.Procs() {
+	pids := c.Procs()
+	if len(pids) == 0 && c.Populated() {
+		return errCannotTell // unreadable for want of descriptors
+	}
+	for _, pid := range pids {
 		fd, openErr := openShort(func() (int, error) { return unix.PidfdOpen(pid, 0) })
 		if openErr != nil {
 			if openErr != unix.ESRCH {
@@ -834,7 +873,7 @@ func signalInContainer(c Container, pgid int, sig syscall.Signal) error {
 		st, statErr := ReadStat(pid)
 		if statErr == nil && st.Pgrp == pgid && c.Contains(pid) {
 			unix.PidfdSendSignal(fd, sig, nil, 0)
-		} else if statErr != nil && !statGone(statErr) {
+		} else if OutOfResources(statErr) {
 			err = errCannotTell
 		}
 		closeShort(fd)
