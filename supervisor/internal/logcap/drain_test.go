@@ -224,6 +224,10 @@ func TestDrain_FirstWarningCountsTheLoss(t *testing.T) {
 	pp.Stdout.Write([]byte("lost line\n"))
 	pp.Stdout.Close()
 	waitWritten(t, s, 10)
+	// The loss is counted before the warning is logged.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log.String(), "dropping output") && time.Now().Before(deadline); {
+		time.Sleep(2 * time.Millisecond)
+	}
 	if got := log.String(); !strings.Contains(got, "dropping output") || !strings.Contains(got, "dropped_bytes=10") {
 		t.Errorf("warning %q, want it to count the 10 bytes dropped", got)
 	}
