@@ -33,7 +33,7 @@ func (id Identity) check() (alive, known bool) { return check(id.Pid, id.StartTi
 
 // errCannotTell is a signal not sent because /proc could not be read to
 // prove its target (out of descriptors).
-var errCannotTell = errors.New("cannot tell whether the process is still ours: out of file descriptors")
+var errCannotTell = errors.New("cannot tell whether the process is still ours: /proc unreadable (out of file descriptors?)")
 
 // GroupOurs reports whether process group id.Pid is provably still the
 // group this leader founded, or what is left of it: only then may it be

@@ -460,6 +460,15 @@ func (p *Process) OpenPidfd() (*os.File, error) {
 	if !p.child || reaper.procs[p.Pid] != p {
 		return nil, syscall.ESRCH
 	}
+	if p.exitFD >= 0 {
+		// A copy of the exits' set's: one pidfd_open a spawn, not two
+		// (the set takes its own out before it closes it).
+		fd, err := unix.FcntlInt(uintptr(p.exitFD), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return nil, os.NewSyscallError("fcntl", err)
+		}
+		return os.NewFile(uintptr(fd), "pidfd"), nil
+	}
 	fd, err := unix.PidfdOpen(p.Pid, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("pidfd_open", err)
