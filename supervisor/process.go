@@ -498,7 +498,9 @@ func (p *process) step(ev event) error {
 			c, serr := p.rt.Start(p.spec, p.out)
 			if serr != nil {
 				p.alog().Warn("spawn error", "err", serr)
-				follow = append(follow, event{kind: evSpawnFailed, err: serr.Error()})
+				// One line: it is a status description, and errors
+				// joined put each on its own.
+				follow = append(follow, event{kind: evSpawnFailed, err: strings.ReplaceAll(serr.Error(), "\n", "; ")})
 				continue
 			}
 			p.watch(c)

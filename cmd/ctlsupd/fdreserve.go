@@ -95,5 +95,23 @@ func (l *reserveListener) Accept() (net.Conn, error) {
 		c, err = l.Listener.Accept()
 	}
 	l.r.refill()
-	return c, err
+	if err != nil {
+		return nil, err
+	}
+	return &reserveConn{Conn: c, r: l.r}, nil
+}
+
+// reserveConn gives the reserve its descriptor back as it closes: left to
+// the next accept, the one it frees was taken meanwhile by whatever else
+// wanted one (a pidfd, a log file), and once connections had used up the
+// reserve the control socket answered no one again.
+type reserveConn struct {
+	net.Conn
+	r *fdReserve
+}
+
+func (c *reserveConn) Close() error {
+	err := c.Conn.Close()
+	c.r.refill()
+	return err
 }

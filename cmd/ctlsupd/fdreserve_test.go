@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,21 @@ func TestControl_AnswersOutOfDescriptors(t *testing.T) {
 	})
 	for range 3 {
 		answers("the adopting daemon", log2)
+	}
+	// Connections held past the reserve, then closed: the descriptors
+	// they free go back to the reserve, not to whatever else wants one.
+	var hogs []net.Conn
+	for range controlReserve + 4 {
+		if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+			hogs = append(hogs, c)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	for _, c := range hogs {
+		c.Close()
+	}
+	for range 3 {
+		answers("the adopting daemon, after connections held past its reserve", log2)
 	}
 	// Out of descriptors, a survivor that could not be looked up was
 	// taken for ended, and started a second time. The control socket

@@ -3,6 +3,7 @@ package osruntime
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -382,6 +383,7 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		c.stdin = r.takeStdin(e)
 	}
 	lost := false
+	var later []pendingPipe
 	for i, ino := range e.Pipes {
 		if ino == 0 || taken[ino] {
 			continue
@@ -390,13 +392,23 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		if i == 1 {
 			stream = logcap.StreamStderr
 		}
-		fd, ok, writing := reopenPipe(e.Pid, i+1, ino)
+		fd, ok, writing, noRoom := reopenPipe(e.Pid, i+1, ino)
+		if noRoom {
+			// Not lost for want of a descriptor: restarted, a program
+			// that runs would find none for its new pipes either.
+			later = append(later, pendingPipe{fd: i + 1, ino: ino, stream: stream})
+			continue
+		}
 		if ok && capture.Capture != nil {
 			ok = capture.Adopt(fd, stream) == nil
 		}
 		// Lost only if the program still writes into that pipe: one that
 		// closed or redirected its stdout needs no reader.
 		lost = lost || (!ok && writing)
+	}
+	if len(later) > 0 && !lost {
+		r.Logger.Warn("out of file descriptors: an adopted process's output is read once one is free", "process", name, "pid", e.Pid)
+		go retakePipes(c.p, later, capture)
 	}
 	// A process that has ended is left to its restart policy, which
 	// starts it with the current configuration anyway. Adopt knows: a
@@ -492,23 +504,60 @@ func (c *exitedChild) Ended() bool                       { return true }
 func (c *exitedChild) ExitDecided()                      { c.state.decided(c.id) }
 
 // reopenPipe opens a new read end on the pipe a process holds as fd n, if
-// it still is the recorded pipe; writing says whether it is.
-func reopenPipe(pid, n int, ino uint64) (fd int, ok, writing bool) {
+// it still is the recorded pipe; writing says whether it is, noRoom that
+// it could not be opened for want of a descriptor.
+func reopenPipe(pid, n int, ino uint64) (fd int, ok, writing, noRoom bool) {
 	path := fmt.Sprintf("/proc/%d/fd/%d", pid, n)
 	if link, err := os.Readlink(path); err != nil || link != "pipe:["+strconv.FormatUint(ino, 10)+"]" {
-		return -1, false, false
+		return -1, false, false, false
 	}
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return -1, false, true
+		return -1, false, true, proc.OutOfResources(err)
 	}
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil || st.Ino != ino || st.Mode&unix.S_IFMT != unix.S_IFIFO {
 		unix.Close(fd)
-		return -1, false, true
+		return -1, false, true, false
 	}
-	return fd, true, true
+	return fd, true, true, false
 }
+
+// pendingPipe is an output pipe of an adopted process not read yet.
+type pendingPipe struct {
+	fd     int // the process's
+	ino    uint64
+	stream string
+}
+
+// retakePipes reads an adopted process's output pipes that no descriptor
+// was left for at its adoption, once one is: meanwhile the holder keeps
+// the pipes' read ends, so the program's writes do not fail (they wait
+// once a pipe is full). It ends with the process.
+func retakePipes(p *proc.Process, pipes []pendingPipe, capture captureOutput) {
+	for len(pipes) > 0 {
+		select {
+		case <-p.Done():
+			return
+		case <-time.After(pipeRetry):
+		}
+		pipes = slices.DeleteFunc(pipes, func(pp pendingPipe) bool {
+			fd, ok, _, noRoom := reopenPipe(p.Pid, pp.fd, pp.ino)
+			switch {
+			case noRoom:
+				return false
+			case ok && capture.Capture != nil:
+				capture.Adopt(fd, pp.stream)
+			case ok:
+				unix.Close(fd)
+			}
+			return true
+		})
+	}
+}
+
+// pipeRetry is how often retakePipes tries.
+const pipeRetry = time.Second
 
 // EndAdoption stops what a previous daemon left that no process of the
 // configuration adopted, and lets go of pipes nobody claimed.

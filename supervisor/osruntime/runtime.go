@@ -133,6 +133,9 @@ func (r *Runtime) Open(ctx context.Context) error {
 	}
 	state, old, held, exits := openStateFile(filepath.Join(r.StateDir, "state.json"), proc.BootID(), r.Logger)
 	r.state, r.held, r.exits = state, held, exits
+	if err := r.hub.Prepare(); err != nil {
+		r.Logger.Warn("log capture", "err", err) // tried again at each pipe
+	}
 	r.takeHeldPipes()
 	r.survivors, r.claimed = map[string]*journalEntry{}, map[string]bool{}
 	for _, e := range old {
@@ -445,6 +448,12 @@ func (r *Runtime) fork(spec *supervisor.ProcessSpec, c *osChild, attr *proc.Attr
 	if r.useCgroups() {
 		leaf, dir, err := r.cgroups.NewLeaf(c.name, c.id, leafLimits(spec.Limits))
 		switch {
+		case leaf == nil && proc.OutOfResources(err):
+			// Out of descriptors for now: started outside a cgroup, what
+			// the program starts (setsid, a double fork) could outlive it
+			// for good. The spawn fails and is retried, as one that
+			// finds no descriptor for its pipes is.
+			return nil, fmt.Errorf("cannot create the process's cgroup: %w", err)
 		case leaf == nil:
 			r.Logger.Warn("cannot create the process's cgroup: its process group contains it", "process", c.name, "err", err)
 		case err != nil:

@@ -40,6 +40,11 @@ func (h *Hub) Quiesce() (resume func()) {
 	return h.gate.Unlock
 }
 
+// Prepare starts watching for output before any pipe is given: a daemon
+// that then takes back every pipe the holder kept may have no descriptor
+// left for the poller's own.
+func (h *Hub) Prepare() error { return h.poller.ensureStarted() }
+
 // Close stops the poller once the runtime's processes are gone: what is
 // left in a pipe is drained one last time into its log, and the pipe is
 // closed.
@@ -48,10 +53,9 @@ func (h *Hub) Close() error {
 	if p.closed.Swap(true) {
 		return nil
 	}
-	p.once.Do(func() {}) // a poller never started stays so
-	if p.file == nil {
-		return nil
-	}
+	p.startMu.Lock() // a poller never started stays so
+	started := p.started
+	p.startMu.Unlock()
 	p.mu.Lock()
 	left := make([]*reader, 0, len(p.pipes))
 	for _, r := range p.pipes {
@@ -60,6 +64,9 @@ func (h *Hub) Close() error {
 	p.mu.Unlock()
 	for _, r := range left {
 		r.close()
+	}
+	if !started {
+		return nil
 	}
 	return p.file.Close()
 }

@@ -26,13 +26,17 @@ import (
 type poller struct {
 	broken atomic.Bool // epoll failed: every pipe is polled on a timer
 	closed atomic.Bool // its hub closed: run ends quietly
-	once   sync.Once
-	epfd   int
-	file   *os.File // keeps epfd open and in the runtime's poller
-	raw    syscall.RawConn
-	err    error
-	mu     sync.Mutex
-	pipes  map[int32]*reader
+	// degraded: a pipe is drained on a timer, its epoll not to be had.
+	degraded atomic.Bool
+	// startMu guards the start: a start that failed (out of descriptors)
+	// is tried again by the next watch, not kept as the poller's fate.
+	startMu sync.Mutex
+	started bool
+	epfd    atomic.Int32 // 0 until started: a pipe drained on a timer may finish meanwhile
+	file    *os.File     // keeps epfd open and in the runtime's poller
+	raw     syscall.RawConn
+	mu      sync.Mutex
+	pipes   map[int32]*reader
 }
 
 // watch starts watching r's pipe.
@@ -40,13 +44,23 @@ func (p *poller) watch(r *reader) error {
 	if p.closed.Load() {
 		return errors.New("log capture closed")
 	}
-	p.once.Do(p.start)
-	if p.err != nil || p.pipes == nil {
-		return errors.Join(errors.New("cannot watch log pipes"), p.err)
-	}
+	startErr := p.ensureStarted()
 	p.mu.Lock()
+	if p.pipes == nil {
+		p.pipes = map[int32]*reader{}
+	}
 	p.pipes[int32(r.fd)] = r
 	p.mu.Unlock()
+	if startErr != nil {
+		// No epoll descriptor to be had (out of descriptors): the pipe is
+		// drained on a timer, as when epoll fails, rather than given up,
+		// which would leave the program's next write an EPIPE.
+		if !p.degraded.Swap(true) {
+			slog.Warn("log capture: draining a pipe on a timer until epoll can be had", "err", startErr)
+		}
+		go r.pollBroken()
+		return nil
+	}
 	if p.broken.Load() {
 		go r.pollBroken()
 		return nil
@@ -58,33 +72,50 @@ func (p *poller) watch(r *reader) error {
 	return nil
 }
 
-func (p *poller) start() {
+// ensureStarted starts the poller unless it runs. A start that failed is
+// tried again next time: its epoll descriptor may be back.
+func (p *poller) ensureStarted() error {
+	p.startMu.Lock()
+	defer p.startMu.Unlock()
+	if p.started {
+		return nil
+	}
+	if p.closed.Load() {
+		return errors.New("log capture closed")
+	}
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err == nil {
-		err = unix.SetNonblock(epfd, true)
+		if err = unix.SetNonblock(epfd, true); err != nil {
+			unix.Close(epfd)
+		}
 	}
 	if err != nil {
-		p.err = errors.Join(errors.New("cannot watch log pipes"), err)
-		return
+		return fmt.Errorf("cannot watch log pipes: %w", err)
 	}
-	p.epfd = epfd
+	p.epfd.Store(int32(epfd))
 	// The epoll descriptor itself waits in the runtime's poller. A thread
 	// blocked in epoll_wait would hold a P: the runtime takes it back
 	// after 10 ms, and each time its monitor then polls every 20 µs for a
 	// millisecond, which under a busy log cost as much CPU as the copying.
 	f := os.NewFile(uintptr(epfd), "log pipes")
 	if p.raw, err = f.SyscallConn(); err != nil {
-		p.err = errors.Join(errors.New("cannot watch log pipes"), err)
-		return
+		f.Close()
+		return fmt.Errorf("cannot watch log pipes: %w", err)
 	}
+	p.mu.Lock()
 	p.file = f
-	p.pipes = map[int32]*reader{}
+	if p.pipes == nil {
+		p.pipes = map[int32]*reader{}
+	}
+	p.mu.Unlock()
+	p.started = true
 	go p.run()
+	return nil
 }
 
 func (p *poller) ctl(op, fd int) error {
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(fd)}
-	return unix.EpollCtl(p.epfd, op, fd, &ev)
+	return unix.EpollCtl(int(p.epfd.Load()), op, fd, &ev)
 }
 
 func (p *poller) forget(fd int) {
@@ -311,7 +342,9 @@ func (r *reader) close() {
 
 func (r *reader) finish(err error) {
 	r.finished.Store(true)
-	unix.EpollCtl(r.hub.poller.epfd, unix.EPOLL_CTL_DEL, r.fd, nil)
+	if epfd := r.hub.poller.epfd.Load(); epfd > 0 {
+		unix.EpollCtl(int(epfd), unix.EPOLL_CTL_DEL, r.fd, nil)
+	}
 	r.hub.poller.forget(r.fd)
 	if r.keeper != nil {
 		r.keeper.Drop(r.id) // before the close: the number may be reused at once

@@ -126,6 +126,13 @@ func watchPidfd(id Identity) (*os.File, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("pidfd_open", err)
 	}
+	if fd >= lastFreeFD() {
+		// Kept for good, it would take a descriptor the control socket's
+		// reserve or a log file needs: the process is watched through
+		// /proc instead, until one lower down is free.
+		unix.Close(fd)
+		return nil, os.NewSyscallError("pidfd_open", unix.EMFILE)
+	}
 	switch alive, known := id.check(); {
 	case !known:
 		unix.Close(fd)
@@ -135,6 +142,16 @@ func watchPidfd(id Identity) (*os.File, error) {
 		return nil, syscall.ESRCH
 	}
 	return os.NewFile(uintptr(fd), "pidfd"), nil
+}
+
+// lastFreeFD is where the descriptors a watch may keep end: the last
+// 1/32 of the soft limit, at least 16, are left to short-lived uses.
+func lastFreeFD() int {
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil || lim.Cur > 1<<30 {
+		return 1 << 30
+	}
+	return int(lim.Cur) - max(int(lim.Cur)/32, 16)
 }
 
 // pidfdReadable reports whether the process behind f has terminated.

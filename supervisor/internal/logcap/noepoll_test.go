@@ -1,0 +1,70 @@
+package logcap
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// A pipe given to a hub that cannot make its epoll descriptor (out of
+// descriptors, as a successor daemon that took back every pipe the holder
+// kept) is drained on a timer, not given up: given up, its reader was
+// closed and the program's next write an EPIPE. The failure is not the
+// poller's fate either: a later pipe gets epoll.
+func TestPoller_NoDescriptorForEpollDrainsOnATimer(t *testing.T) {
+	h := NewHub()
+	defer h.Close()
+	dir := t.TempDir()
+	s := NewSink(filepath.Join(dir, "p.log"), 0, 0, nil)
+	defer s.Close()
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	w := os.NewFile(uintptr(p[1]), "w")
+	defer w.Close()
+
+	var old unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_NOFILE, &old)
+	ents, _ := os.ReadDir("/proc/self/fd")
+	lim := old
+	lim.Cur = uint64(len(ents) + 16)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	var fill []int
+	release := func() {
+		for _, fd := range fill {
+			unix.Close(fd)
+		}
+		fill = nil
+		unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
+	}
+	defer release()
+	for {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			break
+		}
+		fill = append(fill, fd)
+	}
+	if err := h.Prepare(); err == nil {
+		t.Fatal("an epoll descriptor was made with none left")
+	}
+	c := &Capture{Stdout: s, Hub: h}
+	if err := c.Adopt(p[0], StreamStdout); err != nil {
+		t.Fatalf("a pipe was given up: %v", err)
+	}
+	release()
+	w.Write([]byte("still read\n"))
+	waitWritten(t, s, int64(len("still read\n")))
+	if b, _ := os.ReadFile(filepath.Join(dir, "p.log")); !strings.Contains(string(b), "still read") {
+		t.Errorf("log: %q", b)
+	}
+	if err := h.Prepare(); err != nil {
+		t.Errorf("the poller did not start once descriptors were back: %v", err)
+	}
+}
