@@ -2,6 +2,7 @@ package osruntime
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strconv"
@@ -408,7 +409,7 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	}
 	if len(later) > 0 && !lost {
 		r.Logger.Warn("out of file descriptors: an adopted process's output is read once one is free", "process", name, "pid", e.Pid)
-		go retakePipes(c.p, later, capture)
+		go retakePipes(c.p, later, capture, r.Logger)
 	}
 	// A process that has ended is left to its restart policy, which
 	// starts it with the current configuration anyway. Adopt knows: a
@@ -534,7 +535,7 @@ type pendingPipe struct {
 // was left for at its adoption, once one is: meanwhile the holder keeps
 // the pipes' read ends, so the program's writes do not fail (they wait
 // once a pipe is full). It ends with the process.
-func retakePipes(p *proc.Process, pipes []pendingPipe, capture captureOutput) {
+func retakePipes(p *proc.Process, pipes []pendingPipe, capture captureOutput, log *slog.Logger) {
 	for len(pipes) > 0 {
 		select {
 		case <-p.Done():
@@ -543,11 +544,19 @@ func retakePipes(p *proc.Process, pipes []pendingPipe, capture captureOutput) {
 		}
 		pipes = slices.DeleteFunc(pipes, func(pp pendingPipe) bool {
 			fd, ok, _, noRoom := reopenPipe(p.Pid, pp.fd, pp.ino)
+			if ok && fd >= proc.LastFreeFD() {
+				// Kept for good, it would take one of the last
+				// descriptors, which short-lived uses need.
+				unix.Close(fd)
+				noRoom = true
+			}
 			switch {
 			case noRoom:
 				return false
 			case ok && capture.Capture != nil:
-				capture.Adopt(fd, pp.stream)
+				if err := capture.Adopt(fd, pp.stream); err != nil {
+					log.Warn("cannot take over a log pipe", "pid", p.Pid, "err", err)
+				}
 			case ok:
 				unix.Close(fd)
 			}

@@ -448,12 +448,17 @@ func (r *Runtime) fork(spec *supervisor.ProcessSpec, c *osChild, attr *proc.Attr
 	if r.useCgroups() {
 		leaf, dir, err := r.cgroups.NewLeaf(c.name, c.id, leafLimits(spec.Limits))
 		switch {
-		case leaf == nil && proc.OutOfResources(err):
-			// Out of descriptors for now: started outside a cgroup, what
-			// the program starts (setsid, a double fork) could outlive it
-			// for good. The spawn fails and is retried, as one that
-			// finds no descriptor for its pipes is.
-			return nil, fmt.Errorf("cannot create the process's cgroup: %w", err)
+		case proc.OutOfResources(err):
+			// Out of descriptors for now: started outside a cgroup, or
+			// without its limits, what the program starts (setsid, a
+			// double fork) could outlive it for good, or its limits never
+			// apply. The spawn fails and is retried, as one that finds no
+			// descriptor for its pipes is.
+			if leaf != nil {
+				dir.Close()
+				leaf.Remove()
+			}
+			return nil, &cgroupError{err}
 		case leaf == nil:
 			r.Logger.Warn("cannot create the process's cgroup: its process group contains it", "process", c.name, "err", err)
 		case err != nil:

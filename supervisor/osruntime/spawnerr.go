@@ -17,6 +17,9 @@ import (
 // learnt it. Go's fork reports only the errno: a missing directory is then
 // recognised by looking, and anything else is the exec's.
 func spawnFailure(spec *supervisor.ProcessSpec, cred *proc.Credential, err error) error {
+	if cg := (*cgroupError)(nil); errors.As(err, &cg) {
+		return cg
+	}
 	var child *proc.ChildError
 	if errors.As(err, &child) {
 		name := errnoName(child.Errno)
@@ -51,3 +54,9 @@ func errnoName(e syscall.Errno) string {
 	}
 	return e.Error()
 }
+
+// cgroupError is a spawn that did not happen for want of its cgroup.
+type cgroupError struct{ err error }
+
+func (e *cgroupError) Error() string { return "cannot create the process's cgroup: " + e.err.Error() }
+func (e *cgroupError) Unwrap() error { return e.err }

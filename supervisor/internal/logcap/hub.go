@@ -20,7 +20,11 @@ type Hub struct {
 }
 
 // NewHub returns a hub; its poller starts with the first pipe.
-func NewHub() *Hub { return &Hub{sinks: map[string]*Sink{}} }
+func NewHub() *Hub {
+	h := &Hub{sinks: map[string]*Sink{}}
+	h.poller.epfd.Store(-1)
+	return h
+}
 
 // Quiesce waits until no pipe is being drained and keeps it so until the
 // returned function is called: bytes are then either in a pipe or in a log

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -64,7 +65,18 @@ func TestPoller_NoDescriptorForEpollDrainsOnATimer(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "p.log")); !strings.Contains(string(b), "still read") {
 		t.Errorf("log: %q", b)
 	}
-	if err := h.Prepare(); err != nil {
-		t.Errorf("the poller did not start once descriptors were back: %v", err)
+	// Handed to epoll once the poller can start: no timer for its life.
+	onTimer := func() bool {
+		h.poller.mu.Lock()
+		defer h.poller.mu.Unlock()
+		r := h.poller.pipes[int32(p[0])]
+		return r != nil && r.polling.Load()
 	}
+	for deadline := time.Now().Add(5 * time.Second); onTimer(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the pipe is still drained on a timer")
+		}
+	}
+	w.Write([]byte("through epoll\n"))
+	waitWritten(t, s, int64(len("still read\nthrough epoll\n")))
 }

@@ -26,26 +26,39 @@ import (
 type poller struct {
 	broken atomic.Bool // epoll failed: every pipe is polled on a timer
 	closed atomic.Bool // its hub closed: run ends quietly
-	// degraded: a pipe is drained on a timer, its epoll not to be had.
+	// degraded: a pipe was drained on a timer, no epoll to be had; a
+	// start is then tried again at most once a second (lastTry).
 	degraded atomic.Bool
+	lastTry  atomic.Int64
+	running  atomic.Bool // started: read without startMu
 	// startMu guards the start: a start that failed (out of descriptors)
 	// is tried again by the next watch, not kept as the poller's fate.
 	startMu sync.Mutex
 	started bool
-	epfd    atomic.Int32 // 0 until started: a pipe drained on a timer may finish meanwhile
+	epfd    atomic.Int32 // -1 until started (NewHub): a pipe drained on a timer may finish meanwhile
 	file    *os.File     // keeps epfd open and in the runtime's poller
 	raw     syscall.RawConn
 	mu      sync.Mutex
 	pipes   map[int32]*reader
 }
 
+// errClosed: the hub was closed.
+var errClosed = errors.New("log capture closed")
+
 // watch starts watching r's pipe.
 func (p *poller) watch(r *reader) error {
 	if p.closed.Load() {
-		return errors.New("log capture closed")
+		return errClosed
 	}
 	startErr := p.ensureStarted()
+	if errors.Is(startErr, errClosed) {
+		return startErr
+	}
 	p.mu.Lock()
+	if p.closed.Load() {
+		p.mu.Unlock() // Close, which sets closed first, took its list
+		return errClosed
+	}
 	if p.pipes == nil {
 		p.pipes = map[int32]*reader{}
 	}
@@ -81,7 +94,7 @@ func (p *poller) ensureStarted() error {
 		return nil
 	}
 	if p.closed.Load() {
-		return errors.New("log capture closed")
+		return errClosed
 	}
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err == nil {
@@ -92,7 +105,6 @@ func (p *poller) ensureStarted() error {
 	if err != nil {
 		return fmt.Errorf("cannot watch log pipes: %w", err)
 	}
-	p.epfd.Store(int32(epfd))
 	// The epoll descriptor itself waits in the runtime's poller. A thread
 	// blocked in epoll_wait would hold a P: the runtime takes it back
 	// after 10 ms, and each time its monitor then polls every 20 µs for a
@@ -102,6 +114,7 @@ func (p *poller) ensureStarted() error {
 		f.Close()
 		return fmt.Errorf("cannot watch log pipes: %w", err)
 	}
+	p.epfd.Store(int32(epfd))
 	p.mu.Lock()
 	p.file = f
 	if p.pipes == nil {
@@ -109,6 +122,7 @@ func (p *poller) ensureStarted() error {
 	}
 	p.mu.Unlock()
 	p.started = true
+	p.running.Store(true)
 	go p.run()
 	return nil
 }
@@ -247,7 +261,37 @@ func (r *reader) pollBroken() {
 	}
 	for r.drainBroken() {
 		time.Sleep(brokenPoll)
+		if r.toEpoll() {
+			return
+		}
 	}
+}
+
+// toEpoll hands a pipe drained on a timer because no epoll descriptor
+// could be had to epoll, once the poller runs (its start is tried again
+// at most once a second).
+func (r *reader) toEpoll() bool {
+	p := &r.hub.poller
+	if p.broken.Load() || p.closed.Load() {
+		return false
+	}
+	if !p.running.Load() {
+		now := time.Now().UnixNano()
+		last := p.lastTry.Load()
+		if now-last < int64(time.Second) || !p.lastTry.CompareAndSwap(last, now) || p.ensureStarted() != nil {
+			return false
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished.Load() {
+		return true
+	}
+	if p.ctl(unix.EPOLL_CTL_ADD, r.fd) != nil {
+		return false
+	}
+	r.polling.Store(false)
+	return true
 }
 
 func (r *reader) drainBroken() bool {
@@ -274,6 +318,9 @@ func (r *reader) drainOnce() (time.Duration, bool) {
 	defer r.mu.Unlock()
 	if r.finished.Load() {
 		return 0, false // a flush reached EOF after the pipe fired
+	}
+	if r.polling.Load() {
+		return 0, false // drained on a timer: a stale event of a reused number
 	}
 	if r.capacity == 0 {
 		r.capacity, _ = unix.FcntlInt(uintptr(r.fd), unix.F_GETPIPE_SZ, 0)
@@ -342,7 +389,7 @@ func (r *reader) close() {
 
 func (r *reader) finish(err error) {
 	r.finished.Store(true)
-	if epfd := r.hub.poller.epfd.Load(); epfd > 0 {
+	if epfd := r.hub.poller.epfd.Load(); epfd >= 0 {
 		unix.EpollCtl(int(epfd), unix.EPOLL_CTL_DEL, r.fd, nil)
 	}
 	r.hub.poller.forget(r.fd)

@@ -126,7 +126,7 @@ func watchPidfd(id Identity) (*os.File, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("pidfd_open", err)
 	}
-	if fd >= lastFreeFD() {
+	if fd >= LastFreeFD() {
 		// Kept for good, it would take a descriptor the control socket's
 		// reserve or a log file needs: the process is watched through
 		// /proc instead, until one lower down is free.
@@ -144,9 +144,9 @@ func watchPidfd(id Identity) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "pidfd"), nil
 }
 
-// lastFreeFD is where the descriptors a watch may keep end: the last
+// LastFreeFD is where the descriptors a watch may keep end: the last
 // 1/32 of the soft limit, at least 16, are left to short-lived uses.
-func lastFreeFD() int {
+func LastFreeFD() int {
 	var lim unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil || lim.Cur > 1<<30 {
 		return 1 << 30
