@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // A pipe an adopted process writes into that cannot be opened for want
@@ -29,30 +31,7 @@ func TestReopenPipe_NoDescriptorIsNotLost(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var old unix.Rlimit
-	unix.Getrlimit(unix.RLIMIT_NOFILE, &old)
-	ents, _ := os.ReadDir("/proc/self/fd")
-	lim := old
-	lim.Cur = uint64(len(ents) + 16)
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	var fill []int
-	release := func() {
-		for _, fd := range fill {
-			unix.Close(fd)
-		}
-		fill = nil
-		unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
-	}
-	defer release()
-	for {
-		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			break
-		}
-		fill = append(fill, fd)
-	}
+	_, release := testhelper.ExhaustDescriptors(t, 16)
 	if _, ok, writing, noRoom := reopenPipe(cmd.Process.Pid, 1, st.Ino); ok || !writing || !noRoom {
 		t.Fatalf("out of descriptors: ok %v writing %v noRoom %v, want a pipe still written into, for later", ok, writing, noRoom)
 	}

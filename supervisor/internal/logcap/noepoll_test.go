@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // A pipe given to a hub that cannot make its epoll descriptor (out of
@@ -28,30 +30,7 @@ func TestPoller_NoDescriptorForEpollDrainsOnATimer(t *testing.T) {
 	w := os.NewFile(uintptr(p[1]), "w")
 	defer w.Close()
 
-	var old unix.Rlimit
-	unix.Getrlimit(unix.RLIMIT_NOFILE, &old)
-	ents, _ := os.ReadDir("/proc/self/fd")
-	lim := old
-	lim.Cur = uint64(len(ents) + 16)
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	var fill []int
-	release := func() {
-		for _, fd := range fill {
-			unix.Close(fd)
-		}
-		fill = nil
-		unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
-	}
-	defer release()
-	for {
-		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			break
-		}
-		fill = append(fill, fd)
-	}
+	_, release := testhelper.ExhaustDescriptors(t, 16)
 	if err := h.Prepare(); err == nil {
 		t.Fatal("an epoll descriptor was made with none left")
 	}

@@ -22,15 +22,15 @@ type Stat struct {
 
 // ReadStat reads /proc/PID/stat. It allocates little: it runs at every
 // spawn, and for every process when a group's members are listed.
-func ReadStat(pid int) (Stat, error) { return readStat(pid, openShort) }
+func ReadStat(pid int) (Stat, error) { return readStat(pid, spareWait) }
 
 // readStatLocked is ReadStat for callers that hold the reaper's lock: it
 // does not wait for a spare descriptor.
-func readStatLocked(pid int) (Stat, error) { return readStat(pid, openShortNow) }
+func readStatLocked(pid int) (Stat, error) { return readStat(pid, 0) }
 
-func readStat(pid int, opener func(func() (int, error)) (int, error)) (Stat, error) {
+func readStat(pid int, spareWait time.Duration) (Stat, error) {
 	var buf [1024]byte
-	b, err := readSmall("/proc/"+strconv.Itoa(pid)+"/stat", buf[:], opener)
+	b, err := readSmall("/proc/"+strconv.Itoa(pid)+"/stat", buf[:], spareWait)
 	if err == nil && len(b) == len(buf) {
 		// A line this long: a command name of parentheses and spaces
 		// cannot make it, but the fields after it may grow one day.
@@ -327,7 +327,7 @@ func ResidentBytes(pids []int) int64 {
 // a spare descriptor if need be: a kill through cgroup.kill must not fail
 // for want of one.
 func WriteSmall(path string, value string) error {
-	fd, err := openShort(func() (int, error) { return unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0) })
+	fd, err := openFileShort(path, unix.O_WRONLY, spareWait)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -345,12 +345,13 @@ func WriteSmall(path string, value string) error {
 }
 
 // ReadSmall reads a file of at most len(buf) bytes (a /proc or cgroup
-// figure) into buf: open, read, close, nothing allocated. Accounting reads
+// figure) into buf: open, read, close, nothing allocated but the path's
+// NUL-terminated copy. Accounting reads
 // a few for every program at each metrics scrape.
-func ReadSmall(path string, buf []byte) ([]byte, error) { return readSmall(path, buf, openShort) }
+func ReadSmall(path string, buf []byte) ([]byte, error) { return readSmall(path, buf, spareWait) }
 
-func readSmall(path string, buf []byte, opener func(func() (int, error)) (int, error)) ([]byte, error) {
-	fd, err := opener(func() (int, error) { return unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
+func readSmall(path string, buf []byte, spareWait time.Duration) ([]byte, error) {
+	fd, err := openFileShort(path, unix.O_RDONLY, spareWait)
 	if err != nil {
 		return nil, err
 	}

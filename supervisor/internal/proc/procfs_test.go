@@ -46,3 +46,13 @@ func TestReadStat_OddCommandName(t *testing.T) {
 		t.Errorf("stat of %d: %+v, want ppid %d, pgrp %d", pid, st, os.Getpid(), pid)
 	}
 }
+
+// ReadSmall allocates only the path's NUL-terminated copy while
+// descriptors are to be had (the spares cost nothing then): a metrics
+// scrape reads a few files for every program.
+func TestReadSmall_AllocatesOnlyThePath(t *testing.T) {
+	var buf [1024]byte
+	if n := testing.AllocsPerRun(100, func() { ReadSmall("/proc/self/stat", buf[:]) }); n > 1 {
+		t.Errorf("ReadSmall allocates %v times, want 1", n)
+	}
+}

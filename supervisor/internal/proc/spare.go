@@ -42,9 +42,15 @@ func keepSpares() {
 // spareWait. The descriptor is closed with closeShort.
 func openShort(open func() (int, error)) (int, error) { return openSpare(open, spareWait) }
 
-// openShortNow is openShort without the wait, for callers that hold the
-// reaper's lock: every reap and spawn would wait with them.
-func openShortNow(open func() (int, error)) (int, error) { return openSpare(open, 0) }
+// openFileShort is openShort for a file, with no closure made unless the
+// descriptors have run out: a metrics scrape reads a few files a program.
+func openFileShort(path string, flags int, wait time.Duration) (int, error) {
+	fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
+	if err != unix.EMFILE {
+		return fd, err
+	}
+	return openSpare(func() (int, error) { return unix.Open(path, flags|unix.O_CLOEXEC, 0) }, wait)
+}
 
 func openSpare(open func() (int, error), wait time.Duration) (int, error) {
 	fd, err := open()

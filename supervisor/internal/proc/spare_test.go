@@ -9,55 +9,24 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
-// exhaustDescriptors lowers the descriptor limit near what is open and
-// fills the rest, spares included. It returns the filling descriptors and
-// a func that gives all back (the cleanup calls it too).
+// exhaustDescriptors fills the descriptor table, spares included (see
+// testhelper.ExhaustDescriptors); given back, the spares are taken again.
 func exhaustDescriptors(t *testing.T) ([]int, func()) {
 	t.Helper()
-	var old unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
-		t.Fatal(err)
-	}
 	for len(spares) > 0 {
 		unix.Close(<-spares)
 	}
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lim := old
-	lim.Cur = uint64(len(ents) + 64)
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	var fill []int
-	released := false
-	release := func() {
-		if released {
-			return
-		}
-		released = true
-		for _, fd := range fill {
-			if fd >= 0 {
-				unix.Close(fd)
-			}
-		}
-		unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
+	fill, release := testhelper.ExhaustDescriptors(t, 64)
+	giveBack := func() {
+		release()
 		keepSpares()
 	}
-	t.Cleanup(release)
-	for {
-		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err == unix.EMFILE {
-			return fill, release
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		fill = append(fill, fd)
-	}
+	t.Cleanup(giveBack)
+	return fill, giveBack
 }
 
 // A process that cannot be looked up because the daemon is out of
