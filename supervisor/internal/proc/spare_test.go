@@ -37,21 +37,8 @@ func TestAdopt_OutOfDescriptorsIsNotAnEnd(t *testing.T) {
 	acquire(t)
 	// Someone else's child (a shell that waits for it), as after the
 	// daemon that started it died.
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sh, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", "sleep 30 & echo $!; wait"},
-		&syscall.ProcAttr{Files: []uintptr{0, w.Fd(), 2}, Sys: &syscall.SysProcAttr{Setpgid: true}})
-	w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sh, pid := shellWithChild(t, "sleep 30 & echo $!; wait")
 	t.Cleanup(func() { syscall.Kill(sh, syscall.SIGKILL) })
-	buf := make([]byte, 32)
-	n, _ := r.Read(buf)
-	r.Close()
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
 	st, err := ReadStat(pid)
 	if err != nil || st.Ppid != sh {
 		t.Fatalf("sleep %d: %+v, %v", pid, st, err)
@@ -127,21 +114,8 @@ func TestSignalGroup_OwnChildOutOfDescriptors(t *testing.T) {
 func TestSweep_RetriesWhatItCannotTell(t *testing.T) {
 	acquire(t)
 	// A group whose leader ended and whose member lives on.
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	leader, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", "sleep 30 & echo $!"},
-		&syscall.ProcAttr{Files: []uintptr{0, w.Fd(), 2}, Sys: &syscall.SysProcAttr{Setpgid: true}})
-	w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	leader, member := shellWithChild(t, "sleep 30 & echo $!")
 	st, _ := ReadStat(leader)
-	buf := make([]byte, 32)
-	n, _ := r.Read(buf)
-	r.Close()
-	member, _ := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
 	t.Cleanup(func() { syscall.Kill(member, syscall.SIGKILL) })
 	for deadline := time.Now().Add(5 * time.Second); isAlive(leader); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -170,4 +144,25 @@ func TestSweep_RetriesWhatItCannotTell(t *testing.T) {
 	if isAlive(member) {
 		t.Error("the group's member outlived its sweep")
 	}
+}
+
+// shellWithChild starts sh -c script, in a process group of its own,
+// outside the reaper; script starts a child and prints its pid.
+func shellWithChild(t *testing.T, script string) (shell, child int) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	shell, err = syscall.ForkExec("/bin/sh", []string{"sh", "-c", script},
+		&syscall.ProcAttr{Files: []uintptr{0, w.Fd(), 2}, Sys: &syscall.SysProcAttr{Setpgid: true}})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 32)
+	n, _ := r.Read(buf)
+	child, _ = strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	return shell, child
 }
