@@ -113,18 +113,17 @@ var stateNames = func() map[supervisor.State]string {
 	return m
 }()
 
-// writeProcesses writes every process family of src's engine to w, and
+// writeProcesses writes every process family of src's engine, and
 // returns what the scrape calls once it has answered (see usageCache.get).
-func writeProcesses(w io.Writer, src Source, usages *usageCache) (afterwards func(), err error) {
+func writeProcesses(e *encoder, src Source, usages *usageCache) (afterwards func()) {
 	sup := src.Supervisor()
 	if sup == nil {
-		return nothing, nil
+		return nothing
 	}
 	infos := sup.Processes()
 	usage, afterwards := usages.get(sup, len(infos))
 	var holders map[string]string
 	var held map[string]bool
-	e := &encoder{w: w, buf: make([]byte, 0, flushAt+4<<10)}
 	if src.Cluster != nil {
 		holders, held = sup.LeaseView()
 		e.node = src.Cluster().Node
@@ -156,12 +155,12 @@ func writeProcesses(w io.Writer, src Source, usages *usageCache) (afterwards fun
 			}
 		}
 	}
-	return afterwards, e.flush()
+	return afterwards
 }
 
 // encoder appends to one buffer and writes it out when it passes flushAt:
 // a sample is a handful of appends, not a handful of calls through a
-// bufio.Writer.
+// bufio.Writer. After a failed write it writes nothing more.
 type encoder struct {
 	w    io.Writer
 	err  error
@@ -172,6 +171,10 @@ type encoder struct {
 
 const flushAt = 64 << 10
 
+func newEncoder(w io.Writer) *encoder {
+	return &encoder{w: w, buf: make([]byte, 0, flushAt+4<<10)}
+}
+
 func (e *encoder) flush() error {
 	if e.err == nil && len(e.buf) > 0 {
 		_, e.err = e.w.Write(e.buf)
@@ -180,17 +183,39 @@ func (e *encoder) flush() error {
 	return e.err
 }
 
-func (e *encoder) family(f family) {
-	e.name = f.name
+func (e *encoder) family(f family) { e.header(f.name, f.help, f.typ) }
+
+// header begins the family name.
+func (e *encoder) header(name, help, typ string) {
+	e.name = name
 	e.buf = append(e.buf, "# HELP "...)
-	e.buf = append(e.buf, f.name...)
+	e.buf = append(e.buf, name...)
 	e.buf = append(e.buf, ' ')
-	e.buf = append(e.buf, f.help...)
+	e.buf = append(e.buf, help...)
 	e.buf = append(e.buf, "\n# TYPE "...)
-	e.buf = append(e.buf, f.name...)
+	e.buf = append(e.buf, name...)
 	e.buf = append(e.buf, ' ')
-	e.buf = append(e.buf, f.typ...)
+	e.buf = append(e.buf, typ...)
 	e.buf = append(e.buf, '\n')
+}
+
+// series writes one series of the current family that is no process's:
+// the family's name with suffix (a summary's _sum), and labels, already
+// written as the format wants them (`mode="cgroup"`), if any.
+func (e *encoder) series(suffix, labels string, v float64) {
+	b := append(e.buf, e.name...)
+	b = append(b, suffix...)
+	if labels != "" {
+		b = append(b, '{')
+		b = append(b, labels...)
+		b = append(b, '}')
+	}
+	b = append(b, ' ')
+	b = appendValue(b, v)
+	e.buf = append(b, '\n')
+	if len(e.buf) >= flushAt {
+		e.flush()
+	}
 }
 
 // sample writes one series of the current family: r's labels and
