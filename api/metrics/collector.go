@@ -35,6 +35,9 @@ type ClusterStats struct {
 
 // writeDaemon writes the daemon's own families.
 func writeDaemon(e *encoder, src Source) {
+	if e.err != nil {
+		return // the scraper went away
+	}
 	gauge := func(name, help, labels string, v float64) {
 		e.header(name, help, "gauge")
 		e.series("", labels, v)

@@ -8,7 +8,6 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -46,7 +45,6 @@ var runtimeSampleNames = []string{
 	"/gc/gogc:percent",
 	"/gc/gomemlimit:bytes",
 	"/sched/gomaxprocs:threads",
-	"/sched/goroutines:goroutines",
 }
 
 const (
@@ -73,32 +71,25 @@ const (
 	sGOGC
 	sMemLimit
 	sGOMAXPROCS
-	sGoroutines
 )
 
-// runtimeReader reads the runtime's figures for one scrape at a time,
-// reusing its buffers.
+// runtimeReader reads the runtime's figures. A scrape reads into buffers
+// of its own: nothing is shared, so a scraper that stops reading holds up
+// no other.
 type runtimeReader struct {
-	mu      sync.Mutex
+	start float64 // process start, seconds since the epoch
+}
+
+func newRuntimeReader() *runtimeReader { return &runtimeReader{start: processStart()} }
+
+// runtimeReading is one scrape's reading.
+type runtimeReading struct {
 	samples []metrics.Sample
 	gc      debug.GCStats
 	buf     []byte // /proc/self reads
-	dirents []byte
-	start   float64 // process start, seconds since the epoch
 }
 
-func newRuntimeReader() *runtimeReader {
-	r := &runtimeReader{samples: make([]metrics.Sample, len(runtimeSampleNames)),
-		buf: make([]byte, 0, 4<<10), dirents: make([]byte, 8<<10)}
-	for i, name := range runtimeSampleNames {
-		r.samples[i].Name = name
-	}
-	r.gc.PauseQuantiles = make([]time.Duration, 5)
-	r.start = processStart()
-	return r
-}
-
-func (r *runtimeReader) value(i int) float64 {
+func (r *runtimeReading) value(i int) float64 {
 	v := r.samples[i].Value
 	switch v.Kind() {
 	case metrics.KindUint64:
@@ -110,10 +101,16 @@ func (r *runtimeReader) value(i int) float64 {
 }
 
 // write writes the go_* and process_* families.
-func (r *runtimeReader) write(e *encoder) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (rr *runtimeReader) write(e *encoder) {
+	if e.err != nil {
+		return // the scraper went away
+	}
+	r := &runtimeReading{samples: make([]metrics.Sample, len(runtimeSampleNames)), buf: make([]byte, 0, 4<<10)}
+	for i, name := range runtimeSampleNames {
+		r.samples[i].Name = name
+	}
 	metrics.Read(r.samples)
+	r.gc.PauseQuantiles = make([]time.Duration, 5)
 	debug.ReadGCStats(&r.gc)
 	v := r.value
 
@@ -133,7 +130,8 @@ func (r *runtimeReader) write(e *encoder) {
 	}
 	gauge("go_gc_gogc_percent", "The collector's heap growth target, in percent (GOGC).", v(sGOGC))
 	gauge("go_gc_gomemlimit_bytes", "The runtime's soft memory limit (GOMEMLIMIT).", v(sMemLimit))
-	gauge("go_goroutines", "Goroutines that exist now.", v(sGoroutines))
+	// NumGoroutine, not /sched/goroutines, which counts the runtime's own.
+	gauge("go_goroutines", "Goroutines that exist now.", float64(runtime.NumGoroutine()))
 	e.header("go_info", "The Go version ctlsupd was built with, as a label; always 1.", "gauge")
 	e.series("", `version="`+escapeLabel(runtime.Version())+`"`, 1)
 	gauge("go_memstats_alloc_bytes", "Bytes of heap objects, live or not yet swept.", v(sHeapObjects))
@@ -174,14 +172,14 @@ func (r *runtimeReader) write(e *encoder) {
 		counter("process_network_receive_bytes_total", "Bytes received over IP in ctlsupd's network namespace (IpExt InOctets).", in)
 		counter("process_network_transmit_bytes_total", "Bytes sent over IP in ctlsupd's network namespace (IpExt OutOctets).", out)
 	}
-	if n, ok := r.openFDs(); ok {
+	if n, ok := openFDs(); ok {
 		gauge("process_open_fds", "ctlsupd's open descriptors.", float64(n))
 	}
 	if st.ok {
 		gauge("process_resident_memory_bytes", "ctlsupd's resident memory.", st.rss)
 	}
-	if r.start > 0 {
-		gauge("process_start_time_seconds", "When ctlsupd started, in seconds since the epoch.", r.start)
+	if rr.start > 0 {
+		gauge("process_start_time_seconds", "When ctlsupd started, in seconds since the epoch.", rr.start)
 	}
 	if st.ok {
 		gauge("process_virtual_memory_bytes", "ctlsupd's virtual memory size.", st.vsize)
@@ -208,7 +206,7 @@ type selfStat struct {
 }
 
 // stat reads ctlsupd's CPU time and memory from /proc/self/stat.
-func (r *runtimeReader) stat() selfStat {
+func (r *runtimeReading) stat() selfStat {
 	f, ok := statFields(r.read("/proc/self/stat"))
 	if !ok {
 		return selfStat{}
@@ -265,10 +263,15 @@ func processStart() float64 {
 	return 0
 }
 
-// netOctets reads IpExt's InOctets and OutOctets from /proc/self/net/netstat.
-func (r *runtimeReader) netOctets() (in, out float64, ok bool) {
+// netOctets reads IpExt's InOctets and OutOctets from
+// /proc/self/net/netstat; one the kernel does not list reads 0.
+func (r *runtimeReading) netOctets() (in, out float64, ok bool) {
+	b := r.read("/proc/self/net/netstat")
+	if b == nil {
+		return 0, 0, false
+	}
 	var names [][]byte
-	for line := range bytes.Lines(r.read("/proc/self/net/netstat")) {
+	for line := range bytes.Lines(b) {
 		rest, found := bytes.CutPrefix(line, []byte("IpExt:"))
 		if !found {
 			continue
@@ -277,26 +280,28 @@ func (r *runtimeReader) netOctets() (in, out float64, ok bool) {
 			names = bytes.Fields(rest)
 			continue
 		}
-		found = false
 		for i, v := range bytes.Fields(rest) {
 			if i >= len(names) {
 				break
 			}
 			x, err := strconv.ParseFloat(string(v), 64)
+			if err != nil {
+				continue
+			}
 			switch string(names[i]) {
 			case "InOctets":
-				in, found = x, err == nil
+				in = x
 			case "OutOctets":
-				out, ok = x, err == nil && found
+				out = x
 			}
 		}
-		return in, out, ok
+		break
 	}
-	return 0, 0, false
+	return in, out, true
 }
 
 // read reads a small /proc file into r.buf; nil if it cannot.
-func (r *runtimeReader) read(path string) []byte {
+func (r *runtimeReading) read(path string) []byte {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil
@@ -315,17 +320,24 @@ func (r *runtimeReader) read(path string) []byte {
 	}
 }
 
-// openFDs counts /proc/self/fd's entries without a name for each: at
-// 10,000 programs the daemon holds over 20,000 descriptors.
-func (r *runtimeReader) openFDs() (int, bool) {
+// openFDs counts ctlsupd's descriptors. Since Linux 6.2 the size of
+// /proc/self/fd is that count, which takes no descriptor (a daemon out of
+// them still reports how many it has) and no listing of 20,000 entries at
+// 10,000 programs; older kernels list them.
+func openFDs() (int, bool) {
+	var st unix.Stat_t
+	if unix.Stat("/proc/self/fd", &st) == nil && st.Size > 0 {
+		return int(st.Size), true
+	}
 	fd, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, false
 	}
 	defer unix.Close(fd)
+	dirents := make([]byte, 8<<10)
 	count := 0
 	for {
-		n, err := unix.Getdents(fd, r.dirents)
+		n, err := unix.Getdents(fd, dirents)
 		if err == unix.EINTR {
 			continue
 		}
@@ -335,9 +347,10 @@ func (r *runtimeReader) openFDs() (int, bool) {
 		if n <= 0 {
 			return count - 1, true // the one just opened to list them
 		}
-		for b := r.dirents[:n]; len(b) >= 19; {
-			reclen := int(binary.NativeEndian.Uint16(b[16:18])) // linux_dirent64's d_reclen
-			if reclen <= 0 || reclen > len(b) {
+		for b := dirents[:n]; len(b) >= 19; {
+			// linux_dirent64's d_reclen: 8-aligned, past a name and its NUL.
+			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+			if reclen < 24 || reclen > len(b) {
 				break
 			}
 			if name := b[19:reclen]; !(name[0] == '.' && (name[1] == 0 || name[1] == '.' && name[2] == 0)) {

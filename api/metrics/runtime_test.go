@@ -24,7 +24,13 @@ func TestRuntimeSeries_AsPrometheusGoClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ours, _ := scrape(t, serve(t, metrics.Source{Supervisor: func() *supervisor.Supervisor { return nil }, Version: "test"}))
+	url := serve(t, metrics.Source{Supervisor: func() *supervisor.Supervisor { return nil }, Version: "test"})
+	// A collection first: runtime/metrics counts what each P allocated
+	// as the P's cache is flushed, which a collection does.
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	ours, _ := scrape(t, url)
 	if len(theirs) < 30 {
 		t.Fatalf("the client wrote %d families", len(theirs))
 	}
@@ -62,8 +68,37 @@ func TestRuntimeSeries_AsPrometheusGoClient(t *testing.T) {
 	}
 	// Read after theirs: as much CPU or more, about as many descriptors
 	// (the scrape's own connection comes and goes) and resident pages.
-	if got, want := get(ours, "process_cpu_seconds_total"), get(byName, "process_cpu_seconds_total"); got < want {
+	if got, want := get(ours, "process_cpu_seconds_total"), get(byName, "process_cpu_seconds_total"); got < want || got > want+1 {
 		t.Errorf("process_cpu_seconds_total = %v, before it %v", got, want)
+	}
+	if got, want := get(ours, "process_virtual_memory_bytes"), get(byName, "process_virtual_memory_bytes"); got < want/2 || got > want*2 {
+		t.Errorf("process_virtual_memory_bytes = %v, want about %v", got, want)
+	}
+	if got, want := get(ours, "go_goroutines"), float64(runtime.NumGoroutine()); math.Abs(got-want) > 4 {
+		t.Errorf("go_goroutines = %v, want about %v", got, want)
+	}
+	// The memory figures against runtime.ReadMemStats, read just after.
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	for name, want := range map[string]uint64{
+		"go_memstats_sys_bytes": ms.Sys, "go_memstats_heap_sys_bytes": ms.HeapSys, "go_memstats_heap_idle_bytes": ms.HeapIdle,
+		"go_memstats_heap_inuse_bytes": ms.HeapInuse, "go_memstats_heap_released_bytes": ms.HeapReleased,
+		"go_memstats_stack_inuse_bytes": ms.StackInuse, "go_memstats_stack_sys_bytes": ms.StackSys,
+		"go_memstats_mspan_inuse_bytes": ms.MSpanInuse, "go_memstats_mspan_sys_bytes": ms.MSpanSys,
+		"go_memstats_mcache_inuse_bytes": ms.MCacheInuse, "go_memstats_mcache_sys_bytes": ms.MCacheSys,
+		"go_memstats_gc_sys_bytes": ms.GCSys, "go_memstats_other_sys_bytes": ms.OtherSys,
+		"go_memstats_buck_hash_sys_bytes": ms.BuckHashSys, "go_memstats_next_gc_bytes": ms.NextGC,
+	} {
+		if got := get(ours, name); math.Abs(got-float64(want)) > max(0.1*float64(want), 512<<10) {
+			t.Errorf("%s = %v, ReadMemStats says %v", name, got, want)
+		}
+	}
+	// Counters: between ReadMemStats before the scrape and after it.
+	for name, want := range map[string][2]uint64{"go_memstats_mallocs_total": {before.Mallocs, ms.Mallocs},
+		"go_memstats_frees_total": {before.Frees, ms.Frees}, "go_memstats_alloc_bytes_total": {before.TotalAlloc, ms.TotalAlloc}} {
+		if got := get(ours, name); got < float64(want[0]) || got > float64(want[1]) {
+			t.Errorf("%s = %v, ReadMemStats says %v before and %v after", name, got, want[0], want[1])
+		}
 	}
 	if got, want := get(ours, "process_open_fds"), get(byName, "process_open_fds"); got < 3 || math.Abs(got-want) > 8 {
 		t.Errorf("process_open_fds = %v, want about %v", got, want)
