@@ -86,7 +86,6 @@ func newRuntimeReader() *runtimeReader { return &runtimeReader{start: processSta
 type runtimeReading struct {
 	samples []metrics.Sample
 	gc      debug.GCStats
-	buf     []byte // /proc/self reads
 }
 
 func (r *runtimeReading) value(i int) float64 {
@@ -105,7 +104,7 @@ func (rr *runtimeReader) write(e *encoder) {
 	if e.err != nil {
 		return // the scraper went away
 	}
-	r := &runtimeReading{samples: make([]metrics.Sample, len(runtimeSampleNames)), buf: make([]byte, 0, 4<<10)}
+	r := &runtimeReading{samples: make([]metrics.Sample, len(runtimeSampleNames))}
 	for i, name := range runtimeSampleNames {
 		r.samples[i].Name = name
 	}
@@ -160,7 +159,7 @@ func (rr *runtimeReader) write(e *encoder) {
 	threads, _ := runtime.ThreadCreateProfile(nil)
 	gauge("go_threads", "Operating system threads the runtime created.", float64(threads))
 
-	st := r.stat()
+	st := selfStatus()
 	if st.ok {
 		counter("process_cpu_seconds_total", "User and system CPU time of ctlsupd itself, in seconds.", st.cpu)
 	}
@@ -168,7 +167,7 @@ func (rr *runtimeReader) write(e *encoder) {
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil {
 		gauge("process_max_fds", "ctlsupd's limit of open descriptors (soft RLIMIT_NOFILE).", float64(lim.Cur))
 	}
-	if in, out, ok := r.netOctets(); ok {
+	if in, out, ok := netOctets(); ok {
 		counter("process_network_receive_bytes_total", "Bytes received over IP in ctlsupd's network namespace (IpExt InOctets).", in)
 		counter("process_network_transmit_bytes_total", "Bytes sent over IP in ctlsupd's network namespace (IpExt OutOctets).", out)
 	}
@@ -205,9 +204,9 @@ type selfStat struct {
 	cpu, rss, vsize float64
 }
 
-// stat reads ctlsupd's CPU time and memory from /proc/self/stat.
-func (r *runtimeReading) stat() selfStat {
-	f, ok := statFields(r.read("/proc/self/stat"))
+// selfStatus reads ctlsupd's CPU time and memory from /proc/self/stat.
+func selfStatus() selfStat {
+	f, ok := statFields(read("/proc/self/stat"))
 	if !ok {
 		return selfStat{}
 	}
@@ -265,8 +264,8 @@ func processStart() float64 {
 
 // netOctets reads IpExt's InOctets and OutOctets from
 // /proc/self/net/netstat; one the kernel does not list reads 0.
-func (r *runtimeReading) netOctets() (in, out float64, ok bool) {
-	b := r.read("/proc/self/net/netstat")
+func netOctets() (in, out float64, ok bool) {
+	b := read("/proc/self/net/netstat")
 	if b == nil {
 		return 0, 0, false
 	}
@@ -300,24 +299,10 @@ func (r *runtimeReading) netOctets() (in, out float64, ok bool) {
 	return in, out, true
 }
 
-// read reads a small /proc file into r.buf; nil if it cannot.
-func (r *runtimeReading) read(path string) []byte {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	r.buf = r.buf[:0]
-	for {
-		if len(r.buf) == cap(r.buf) {
-			r.buf = append(r.buf, 0)[:len(r.buf)]
-		}
-		n, err := f.Read(r.buf[len(r.buf):cap(r.buf)])
-		r.buf = r.buf[:len(r.buf)+n]
-		if err != nil || n == 0 {
-			return r.buf
-		}
-	}
+// read reads a small /proc file; nil if it cannot.
+func read(path string) []byte {
+	b, _ := os.ReadFile(path)
+	return b
 }
 
 // openFDs counts ctlsupd's descriptors. Since Linux 6.2 the size of
