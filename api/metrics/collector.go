@@ -38,35 +38,28 @@ func writeDaemon(e *encoder, src Source) {
 	if e.err != nil {
 		return // the scraper went away
 	}
-	gauge := func(name, help, labels string, v float64) {
-		e.header(name, help, "gauge")
-		e.series("", labels, v)
-	}
-	e.header("ctlsup_build_info", "ctlsupd's version, as labels; always 1.", "gauge")
-	e.series("", `goversion="`+escapeLabel(runtime.Version())+`",version="`+escapeLabel(src.Version)+`"`, 1)
+	e.single("ctlsup_build_info", "ctlsupd's version, as labels; always 1.", "gauge",
+		`goversion="`+escapeLabel(runtime.Version())+`",version="`+escapeLabel(src.Version)+`"`, 1)
 	if src.Cluster != nil {
 		cs := src.Cluster()
-		gauge("ctlsup_cluster_lease_acquire_seconds", "How long the last acquisition waited, from its first try.", "", cs.LastAcquireWait.Seconds())
+		e.single("ctlsup_cluster_lease_acquire_seconds", "How long the last acquisition waited, from its first try.", "gauge", "", cs.LastAcquireWait.Seconds())
 		e.header("ctlsup_cluster_lease_renewals_total", "Renewals of this node's leases, by outcome.", "counter")
 		e.series("", `result="failed"`, float64(cs.RenewFailures))
 		e.series("", `result="ok"`, float64(cs.Renewals))
-		e.header("ctlsup_cluster_leases_acquired_total", "Leases this node acquired.", "counter")
-		e.series("", "", float64(cs.Acquired))
-		e.header("ctlsup_cluster_leases_lost_total", "Leases this node lost (could not renew in time, or taken away): their processes were stopped.", "counter")
-		e.series("", "", float64(cs.Lost))
+		e.single("ctlsup_cluster_leases_acquired_total", "Leases this node acquired.", "counter", "", float64(cs.Acquired))
+		e.single("ctlsup_cluster_leases_lost_total", "Leases this node lost (could not renew in time, or taken away): their processes were stopped.", "counter", "", float64(cs.Lost))
 	}
 	if src.LastReload != nil {
 		ok, at := src.LastReload()
-		gauge("ctlsup_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded successfully.", "", float64(at.UnixMilli())/1000)
-		gauge("ctlsup_config_last_reload_successful", "Whether the last configuration reload succeeded (1) or failed (0).", "", b2f(ok))
+		e.single("ctlsup_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded successfully.", "gauge", "", float64(at.UnixMilli())/1000)
+		e.single("ctlsup_config_last_reload_successful", "Whether the last configuration reload succeeded (1) or failed (0).", "gauge", "", b2f(ok))
 	}
 	if src.Containment != nil {
-		gauge("ctlsup_containment_info", "How programs are contained: a cgroup per process, or process groups (the fallback); always 1.",
+		e.single("ctlsup_containment_info", "How programs are contained: a cgroup per process, or process groups (the fallback); always 1.", "gauge",
 			`mode="`+escapeLabel(src.Containment())+`"`, 1)
 	}
 	if src.Orphans != nil {
-		e.header("ctlsup_orphans_reaped_total", "Exits of processes ctlsupd did not start (reparented grandchildren) it reaped.", "counter")
-		e.series("", "", float64(src.Orphans()))
+		e.single("ctlsup_orphans_reaped_total", "Exits of processes ctlsupd did not start (reparented grandchildren) it reaped.", "counter", "", float64(src.Orphans()))
 	}
 }
 

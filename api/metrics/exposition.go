@@ -199,6 +199,12 @@ func (e *encoder) header(name, help, typ string) {
 	e.buf = append(e.buf, '\n')
 }
 
+// single writes a family of one series.
+func (e *encoder) single(name, help, typ, labels string, v float64) {
+	e.header(name, help, typ)
+	e.series("", labels, v)
+}
+
 // series writes one series of the current family that is no process's:
 // the family's name with suffix (a summary's _sum), and labels, already
 // written as the format wants them (`mode="cgroup"`), if any.

@@ -119,20 +119,13 @@ func (rr *runtimeReader) write(e *encoder) {
 	}
 	e.series("_sum", "", r.gc.PauseTotal.Seconds())
 	e.series("_count", "", float64(r.gc.NumGC))
-	gauge := func(name, help string, x float64) {
-		e.header(name, help, "gauge")
-		e.series("", "", x)
-	}
-	counter := func(name, help string, x float64) {
-		e.header(name, help, "counter")
-		e.series("", "", x)
-	}
+	gauge := func(name, help string, x float64) { e.single(name, help, "gauge", "", x) }
+	counter := func(name, help string, x float64) { e.single(name, help, "counter", "", x) }
 	gauge("go_gc_gogc_percent", "The collector's heap growth target, in percent (GOGC).", v(sGOGC))
 	gauge("go_gc_gomemlimit_bytes", "The runtime's soft memory limit (GOMEMLIMIT).", v(sMemLimit))
 	// NumGoroutine, not /sched/goroutines, which counts the runtime's own.
 	gauge("go_goroutines", "Goroutines that exist now.", float64(runtime.NumGoroutine()))
-	e.header("go_info", "The Go version ctlsupd was built with, as a label; always 1.", "gauge")
-	e.series("", `version="`+escapeLabel(runtime.Version())+`"`, 1)
+	e.single("go_info", "The Go version ctlsupd was built with, as a label; always 1.", "gauge", `version="`+escapeLabel(runtime.Version())+`"`, 1)
 	gauge("go_memstats_alloc_bytes", "Bytes of heap objects, live or not yet swept.", v(sHeapObjects))
 	counter("go_memstats_alloc_bytes_total", "Bytes of heap objects ever allocated.", v(sAllocBytes))
 	gauge("go_memstats_buck_hash_sys_bytes", "Bytes of the profiling bucket table.", v(sProfBuckets))
