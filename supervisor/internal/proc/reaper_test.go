@@ -207,7 +207,16 @@ func TestAdopt_OwnChildrenAndGoneOnes(t *testing.T) {
 	}
 	quick := spawn("/bin/sh", "-c", "exit 7")
 	long := spawn("/bin/sleep", "30")
-	time.Sleep(200 * time.Millisecond) // the quick one ends and is reaped, unclaimed
+	// The quick one ends and is reaped, unclaimed. (Still running, the
+	// AdoptEnded below would take it for a leftover of its group.)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := ReadStat(quick.Pid); statGone(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the quick one was not reaped")
+		}
+	}
 
 	type exit struct {
 		ws    syscall.WaitStatus

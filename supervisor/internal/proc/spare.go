@@ -57,11 +57,13 @@ func openSpare(open func() (int, error), wait time.Duration) (int, error) {
 	if err != unix.EMFILE {
 		return fd, err
 	}
+	// In a spare's place: another opener may take the slot between the
+	// spare's close and the open, and then the wait goes on.
 	inPlace := func(s int) (int, error) {
 		unix.Close(s)
 		fd, err := open()
 		if err != nil {
-			keepSpares() // the slot it freed is free again
+			keepSpares() // the slot it freed may be free again
 		}
 		return fd, err
 	}
@@ -80,7 +82,9 @@ func openSpare(open func() (int, error), wait time.Duration) (int, error) {
 	for {
 		select {
 		case s := <-spares:
-			return inPlace(s)
+			if fd, err = inPlace(s); err != unix.EMFILE {
+				return fd, err
+			}
 		case <-expired.C:
 			return fd, err
 		case <-retry.C:

@@ -29,6 +29,48 @@ func exhaustDescriptors(t *testing.T) ([]int, func()) {
 	return fill, giveBack
 }
 
+// whileFull runs check with the table full and no spare kept, and returns
+// what it returned once the table was still full afterwards. Another
+// goroutine of the test binary (the watcher of an earlier test's process
+// closing its pidfd, a sweep reading /proc) may free a descriptor at any
+// moment: the check may have used it, so it is run again. A descriptor
+// freed during the check is seen after it: closed by closeShort it is a
+// spare again, closed otherwise it is taken by the top-up; what the
+// top-up takes is held until the test ends.
+func whileFull(t *testing.T, check func() bool) bool {
+	t.Helper()
+	var taken []int
+	t.Cleanup(func() {
+		for _, fd := range taken {
+			unix.Close(fd)
+		}
+	})
+	topUp := func() (took int) {
+		for len(spares) > 0 {
+			unix.Close(<-spares)
+		}
+		for {
+			fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return took
+			}
+			taken = append(taken, fd)
+			took++
+		}
+	}
+	for range 50 {
+		topUp()
+		told := check()
+		if len(spares) == 0 && topUp() == 0 {
+			return told
+		}
+		t.Log("a descriptor was freed during the check: checking again")
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the test binary kept freeing descriptors: the table never stayed full through a check")
+	return false
+}
+
 // A process that cannot be looked up because the daemon is out of
 // descriptors is not taken for ended: adopted, it is watched through
 // /proc until it provably ends, and the spares let it be proven and
@@ -47,7 +89,7 @@ func TestAdopt_OutOfDescriptorsIsNotAnEnd(t *testing.T) {
 	t.Cleanup(func() { signalLeader(id, syscall.SIGKILL) })
 
 	fill, _ := exhaustDescriptors(t)
-	if id.Alive() || id.Gone() {
+	if told := whileFull(t, func() bool { return id.Alive() || id.Gone() }); told {
 		t.Fatal("with no descriptor left, the process must be neither proven alive nor gone")
 	}
 	exits := make(chan bool, 1)
@@ -64,10 +106,13 @@ func TestAdopt_OutOfDescriptorsIsNotAnEnd(t *testing.T) {
 	case <-time.After(4 * procPoll):
 	}
 	// Two descriptors for the spares: the process can be proven and
-	// signalled, and its watch still has none of its own.
-	unix.Close(fill[0])
-	unix.Close(fill[1])
-	fill[0], fill[1] = -1, -1
+	// signalled, and its watch still has none of its own. The last two,
+	// above LastFreeFD: the watch, polling /proc meanwhile, may keep no
+	// pidfd on either.
+	last := len(fill) - 2
+	unix.Close(fill[last])
+	unix.Close(fill[last+1])
+	fill[last], fill[last+1] = -1, -1
 	keepSpares()
 	if !id.Alive() {
 		t.Fatal("through the spares, the process is proven alive")
