@@ -3,6 +3,7 @@ package holder
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
@@ -20,6 +23,8 @@ import (
 const (
 	sendTimeout = 2 * time.Second
 	retryEvery  = 10 * time.Second
+	// quitWait bounds the wait for a holder told to quit to exit.
+	quitWait = 2 * time.Second
 )
 
 // Client is the daemon's side of the holder. It keeps the set of
@@ -292,11 +297,44 @@ func (c *Client) Quit() {
 	if c.conn == nil {
 		return
 	}
+	// A daemon that has stopped leaves no holder behind, as an operator
+	// (or systemd's stop) expects: the holder's end is waited for, on a
+	// pidfd taken while the connection shows the pid is still its.
+	ended := peerPidfd(c.conn)
 	c.sendLocked('Q', "")
+	deadline := time.Now().Add(quitWait)
 	if c.conn != nil {
+		// Its answer, then the end of the connection as it exits.
+		c.conn.SetReadDeadline(deadline)
+		io.Copy(io.Discard, c.conn)
 		c.conn.Close()
 		c.conn = nil
 	}
+	if ended >= 0 {
+		if wait := time.Until(deadline); wait > 0 {
+			unix.Poll([]unix.PollFd{{Fd: int32(ended), Events: unix.POLLIN}}, int(wait.Milliseconds())+1)
+		}
+		unix.Close(ended)
+	}
+}
+
+// peerPidfd opens a pidfd on the process at the other end of conn, -1 if
+// none can be.
+func peerPidfd(conn *net.UnixConn) int {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	fd := -1
+	raw.Control(func(sock uintptr) {
+		cred, err := unix.GetsockoptUcred(int(sock), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		if err == nil && cred.Pid > 0 {
+			if pfd, err := unix.PidfdOpen(int(cred.Pid), 0); err == nil {
+				fd = pfd
+			}
+		}
+	})
+	return fd
 }
 
 // Detach lets go of the holder without stopping it: the daemon exits or
