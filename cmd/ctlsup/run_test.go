@@ -122,12 +122,13 @@ func (r *runner) exitCode(t *testing.T) int {
 func TestRun_PrefixesPortsAndExit(t *testing.T) {
 	dir, tag := procfileDir(t, "web: echo \"web on $PORT\"; exec sleep TAG\n"+
 		"worker: echo \"worker $PORT says $GREETING\"; exec sleep TAG\n"+
-		"quick: sleep 0.5; echo bye; exit 3\n")
+		"quick: while [ ! -e go-on ]; do sleep 0.05; done; echo bye; exit 3\n")
 	r := startRun(t, dir, "-m", "web=1,worker=2,quick=1", "-p", "6000")
 	r.until(t, "web       | web on 6000", "worker_00 | worker 6100 says hi there", "worker_01 | worker 6101 says hi there")
 	if n := aliveSoon(tag, 3); n != 3 {
 		t.Errorf("%d tagged processes, want web and two workers", n)
 	}
+	os.WriteFile(filepath.Join(dir, "go-on"), nil, 0o644) // quick exits now
 	r.until(t, "quick     | bye", "ctlsup    | quick exited: exit status 3")
 	if code := r.exitCode(t); code != 3 {
 		t.Errorf("exit %d, want quick's 3", code)

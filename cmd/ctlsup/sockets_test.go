@@ -420,8 +420,11 @@ func TestStdin_Fg(t *testing.T) {
 		}
 		in.Close()
 		if client == supervisorctl {
-			// Its output thread ends only at its next 30 s poll.
-			time.Sleep(200 * time.Millisecond)
+			// Its output thread ends only at its next 30 s poll: killed
+			// once it has said it leaves.
+			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "Exiting foreground") && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
 			cmd.Process.Kill()
 		}
 		cmd.Wait()

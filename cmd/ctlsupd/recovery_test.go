@@ -278,6 +278,65 @@ func holderPid(stateDir string) string {
 
 func atoiOr0(s string) int { n, _ := strconv.Atoi(s); return n }
 
+// waitTrapped waits until each program (group:name) runs a process that
+// catches SIGTERM: a shell's trap is in place, and a stop finds it.
+func waitTrapped(t *testing.T, log *testhelper.SyncBuffer, sock string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		waitUntil(t, name+"'s TERM trap in place", log, func() bool { return catchesTerm(statusPidsOrNil(sock)[name]) })
+	}
+}
+
+// catchesTerm reports whether process pid has a handler for SIGTERM.
+func catchesTerm(pid int) bool {
+	if pid == 0 {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + itoa(pid) + "/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if mask, ok := strings.CutPrefix(line, "SigCgt:\t"); ok {
+			bits, err := strconv.ParseUint(mask, 16, 64)
+			return err == nil && bits&(1<<(syscall.SIGTERM-1)) != 0
+		}
+	}
+	return false
+}
+
+// pipesOf names the pipes (pipe:[inode]) a process's stdout and stderr are.
+func pipesOf(pid int) []string {
+	var pipes []string
+	for _, fd := range []string{"1", "2"} {
+		if l, err := os.Readlink("/proc/" + itoa(pid) + "/fd/" + fd); err == nil && strings.HasPrefix(l, "pipe:") {
+			pipes = append(pipes, l)
+		}
+	}
+	return pipes
+}
+
+// holdsAll reports whether process pid has a descriptor on each pipe.
+func holdsAll(pid int, pipes []string) bool {
+	dir := "/proc/" + itoa(pid) + "/fd/"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	held := map[string]bool{}
+	for _, e := range ents {
+		if l, err := os.Readlink(dir + e.Name()); err == nil {
+			held[l] = true
+		}
+	}
+	for _, p := range pipes {
+		if !held[p] {
+			return false
+		}
+	}
+	return true
+}
+
 // TestDetach_QuitLeavesProgramsForTheNextDaemon: SIGQUIT (systemd's
 // RestartKillSignal in the shipped unit) makes ctlsupd exit 0 leaving its
 // programs running; the next ctlsupd adopts them. A holder killed
@@ -310,7 +369,15 @@ func TestDetach_QuitLeavesProgramsForTheNextDaemon(t *testing.T) {
 	}
 	syscall.Kill(atoiOr0(old), syscall.SIGKILL)
 	waitUntil(t, "a new holder", log2, func() bool { h := holderPid(stateDir); return h != "" && h != old })
-	time.Sleep(100 * time.Millisecond) // let it receive the pipes
+	// Killed before the new holder has the pipes, the ticker would die of
+	// SIGPIPE while no daemon runs.
+	pipes := append(pipesOf(before["ticker:ticker"]), pipesOf(before["sleeper:sleeper"])...)
+	if len(pipes) == 0 {
+		t.Fatal("the programs' output goes to no pipe")
+	}
+	waitUntil(t, "the new holder holds every output pipe", log2, func() bool {
+		return holdsAll(atoiOr0(holderPid(stateDir)), pipes)
+	})
 	second.Process.Signal(syscall.SIGKILL)
 	second.Wait()
 	time.Sleep(300 * time.Millisecond) // the ticker writes meanwhile: with no reader it would die of SIGPIPE
@@ -645,7 +712,7 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(filepath.Dir(path), "log", "noterm.log"))
 		return strings.Contains(string(b), "ignoring TERM")
 	})
-	time.Sleep(300 * time.Millisecond) // the shells' traps
+	waitTrapped(t, log1, sock, "slowterm:slowterm", "manual:manual")
 	before := statusPids(t, sock)
 	doneJob := shows(sock, "oneshot")
 	for _, name := range []string{"noterm", "slowterm", "manual"} {
@@ -657,7 +724,7 @@ func TestCrashRecovery_FinishesWhatItsDeathCutShort(t *testing.T) {
 	})
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
-	time.Sleep(1500 * time.Millisecond) // slowterm ends while no daemon runs
+	waitUntil(t, "slowterm ended while no daemon runs", log1, func() bool { return !isLive(before["slowterm:slowterm"]) })
 
 	second, log2 := startDaemon(t, path)
 	waitUntil(t, "noterm, slowterm and manual started again", log2, func() bool {
@@ -711,7 +778,7 @@ func shutdownCutShort(t *testing.T, gap time.Duration) {
 	first, log1 := startDaemon(t, path)
 	waitUntil(t, "auto RUNNING", log1, func() bool { return statusPidsOrNil(sock)["auto:auto"] != 0 })
 	call(t, sock, "supervisor.startProcess", "manual")
-	time.Sleep(300 * time.Millisecond) // the shells' traps in place
+	waitTrapped(t, log1, sock, "auto:auto", "manual:manual")
 	before := statusPids(t, sock)
 	first.Process.Signal(syscall.SIGTERM)
 	waitUntil(t, "the shutdown under way", log1, func() bool { return strings.Contains(log1.String(), "to die") })
@@ -760,7 +827,7 @@ func TestCrashRecovery_StopUnderWayGoesOn(t *testing.T) {
 	count := lineCount
 	first, log1 := startDaemon(t, path)
 	waitUntil(t, "slowstop RUNNING", log1, func() bool { return statusPidsOrNil(sock)["slowstop:slowstop"] != 0 })
-	time.Sleep(300 * time.Millisecond) // the shell's trap in place
+	waitTrapped(t, log1, sock, "slowstop:slowstop")
 	before := statusPids(t, sock)["slowstop:slowstop"]
 	call(t, sock, "supervisor.startProcess", "crash", false)
 	waitUntil(t, "crash in BACKOFF", log1, func() bool { return strings.HasPrefix(shows(sock, "crash"), "BACKOFF") })
@@ -829,7 +896,7 @@ func stopThenDie(t *testing.T, path, terms string) int {
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
 	first, log1 := startDaemon(t, path)
 	waitUntil(t, "slowstop RUNNING", log1, func() bool { return statusPidsOrNil(sock)["slowstop:slowstop"] != 0 })
-	time.Sleep(300 * time.Millisecond) // the shell's trap in place
+	waitTrapped(t, log1, sock, "slowstop:slowstop")
 	pid := statusPids(t, sock)["slowstop:slowstop"]
 	call(t, sock, "supervisor.stopProcess", "slowstop", false)
 	waitUntil(t, "slowstop's TERM", log1, func() bool { return lineCount(terms) == 1 })
@@ -1126,7 +1193,7 @@ func TestCrashRecovery_DependentWaitsForARestartedDependency(t *testing.T) {
 		pids := statusPidsOrNil(sock)
 		return pids["db:db"] != 0 && pids["app:app"] != 0
 	})
-	time.Sleep(300 * time.Millisecond) // db's trap in place
+	waitTrapped(t, log1, sock, "db:db")
 	first.Process.Signal(syscall.SIGTERM)
 	waitUntil(t, "db stopping", log1, func() bool { return strings.HasPrefix(shows(sock, "db"), "STOPPING") })
 	first.Process.Signal(syscall.SIGKILL)

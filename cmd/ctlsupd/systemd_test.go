@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -127,39 +128,61 @@ func TestSystemd_WatchdogNeedsAnAnsweringEngine(t *testing.T) {
 	path := testConfig(t, map[string]string{"a.toml": program("web", "sleep")})
 	r := &runningMain{sigs: make(chan os.Signal, 1), done: make(chan error, 1), stderr: &testhelper.SyncBuffer{}}
 	var wedged atomic.Bool
+	var passed atomic.Int64 // pings the engine answered: each is sent
+	blocked := make(chan struct{})
+	var blockedOnce sync.Once
 	started := make(chan struct{})
 	r.m = &Main{ConfigPath: path, Stdout: r.stderr, Stderr: r.stderr, Signals: r.sigs,
 		Started: func(m *Main) { close(started) }}
 	r.m.pingHook = func(ctx context.Context) error {
 		if wedged.Load() {
+			blockedOnce.Do(func() { close(blocked) })
 			<-ctx.Done()
 			return ctx.Err()
 		}
-		return r.m.engine.Load().Ping(ctx)
+		err := r.m.engine.Load().Ping(ctx)
+		if err == nil {
+			passed.Add(1)
+		}
+		return err
 	}
 	go func() { r.done <- r.m.Run(context.Background()) }()
 	<-started
-	pings := func(d time.Duration) int {
-		n := 0
+	got := 0 // WATCHDOG=1 received
+	// readUntil reads messages until done says so or d has passed.
+	readUntil := func(d time.Duration, done func() bool) {
 		end := time.After(d)
-		for {
+		for !done() {
 			select {
 			case m := <-msgs:
 				if m == "WATCHDOG=1" {
-					n++
+					got++
 				}
 			case <-end:
-				return n
+				return
 			}
 		}
 	}
-	if n := pings(time.Second); n < 5 {
-		t.Errorf("%d pings in a second with a 200ms watchdog, want about 10", n)
+	readUntil(10*time.Second, func() bool { return got >= 5 })
+	if got < 5 {
+		t.Fatalf("%d pings in 10 s with a 200ms watchdog", got)
 	}
 	wedged.Store(true)
-	pings(150 * time.Millisecond) // one ping may be under way
-	if n := pings(time.Second); n != 0 {
-		t.Errorf("%d pings while the engine was wedged", n)
+	select {
+	case <-blocked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watchdog stopped asking the engine")
+	}
+	// The watchdog asks, then sends, one ping at a time: once a ping
+	// waits on the wedged engine, every answered one has been sent.
+	want := int(passed.Load())
+	readUntil(10*time.Second, func() bool { return got >= want })
+	if got != want {
+		t.Fatalf("%d pings received, %d answered by the engine", got, want)
+	}
+	readUntil(time.Second, func() bool { return false })
+	if got != want {
+		t.Errorf("%d pings while the engine was wedged", got-want)
 	}
 	r.sigs <- syscall.SIGTERM
 	<-r.done

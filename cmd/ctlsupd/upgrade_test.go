@@ -170,7 +170,7 @@ func TestUpgrade_RestartAcrossIt(t *testing.T) {
 	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
 	d, out := startDaemon(t, path)
 	waitUntil(t, "slowstop RUNNING", out, func() bool { return len(statusPidsOrNil(sock)) == 1 })
-	time.Sleep(300 * time.Millisecond) // its trap in place
+	waitTrapped(t, out, sock, "slowstop:slowstop")
 	conn, err := net.Dial("unix", sock)
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,23 @@ func startTrue(t *testing.T) *Process {
 	return p
 }
 
+// reaperSettled waits until no SIGCHLD waits for the reaper and its
+// counts of sweeps and waits have not moved for 100 ms: what Acquire or an
+// earlier child set off is done before a test counts.
+func reaperSettled(t *testing.T) {
+	t.Helper()
+	counts := func() [3]int64 { return [3]int64{reaper.kicks.Load(), reaper.walks.Load(), reaper.anyWaits.Load()} }
+	last, since := counts(), time.Now()
+	for deadline := time.Now().Add(10 * time.Second); time.Since(since) < 100*time.Millisecond; time.Sleep(10 * time.Millisecond) {
+		if now := counts(); now != last || len(reaper.sigch) > 0 {
+			last, since = now, time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the reaper did not settle")
+		}
+	}
+}
+
 // waitForAnyChild makes the waiter wait for any child until the test
 // ends, as it does while a child has no pidfd in the exits' set.
 func waitForAnyChild(t *testing.T) {
@@ -81,7 +98,7 @@ func TestWaiter_CollectsFromTheSet(t *testing.T) {
 		}
 		reaper.mu.Unlock()
 	})
-	time.Sleep(50 * time.Millisecond) // an immediate sweep for Acquire, done
+	reaperSettled(t) // Acquire's own sweep, done
 	walks, anyWaits := reaper.walks.Load(), reaper.anyWaits.Load()
 	for range 3 {
 		select {
@@ -128,7 +145,7 @@ func TestWaiter_CollectsWithoutSIGCHLD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // Acquire's own sweep, done
+	reaperSettled(t) // Acquire's own sweep, done
 	kicks, walks := reaper.kicks.Load(), reaper.walks.Load()
 	for range 3 {
 		select {
@@ -199,7 +216,13 @@ func TestWaiter_LeavesExitsAfterRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // time for a waiter to steal it
+	// Once it has exited (seen without reaping it), time for a waiter to
+	// steal it.
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != nil {
+		t.Fatalf("the exit was not left for its waiter: waitid: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond)
 	var ws syscall.WaitStatus
 	got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
 	if err != nil || got != pid || !ws.Exited() {
