@@ -343,6 +343,14 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	c.usage = r.acct.begin(name, c.leaf)
 	if attr.Pidfd = r.takePidfd(e.ID); attr.Pidfd != nil {
 		c.pidfdKept.Store(pidfdHanded) // the holder keeps its own until c is gone
+	} else {
+		// Watched through /proc for want of a descriptor, it gets one
+		// once a pidfd can be had.
+		attr.OnPidfd = func(p *proc.Process) {
+			if c.pidfdKept.Load() == 0 {
+				r.keepPidfd(c, p)
+			}
+		}
 	}
 	if e.Ended {
 		// Reaped by the previous daemon, whose engine had its exit and
@@ -378,7 +386,7 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	r.acct.forked(c.usage, p.Identity())
 	r.fenceLive(c)
 	if attr.Pidfd == nil {
-		r.keepPidfd(c) // the holder had none: it was started again since
+		r.keepPidfd(c, p) // the holder had none: it was started again since
 	}
 	if e.Stdin != 0 {
 		c.stdin = r.takeStdin(e)

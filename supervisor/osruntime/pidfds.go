@@ -37,13 +37,13 @@ const (
 	pidfdGone   int32 = 2
 )
 
-// keepPidfd gives the holder a pidfd on c's process, which it has just
+// keepPidfd gives the holder a pidfd on c's process p, which it has just
 // spawned, or adopted without one kept.
-func (r *Runtime) keepPidfd(c *osChild) {
+func (r *Runtime) keepPidfd(c *osChild, p *proc.Process) {
 	if !r.keepsPidfds() {
 		return
 	}
-	f, err := c.p.OpenPidfd()
+	f, err := p.OpenPidfd()
 	if err != nil {
 		return // reaped already: this daemon journals its exit
 	}

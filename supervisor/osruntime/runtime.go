@@ -436,7 +436,7 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 	}
 	r.state.started(c.id, p.Pid, p.StartTime, at)
 	r.fenceLive(c)
-	r.keepPidfd(c)
+	r.keepPidfd(c, c.p)
 	return c, nil
 }
 

@@ -211,3 +211,72 @@ func shellWithChild(t *testing.T, script string) (shell, child int) {
 	child, _ = strconv.Atoi(strings.TrimSpace(string(buf[:n])))
 	return shell, child
 }
+
+// Our own child (as a daemon's image before an in-place upgrade left it),
+// adopted while /proc could not tell whose child it was, is the reaper's
+// once it can: its exit is collected with its status, and a pidfd can be
+// had on it for the holder.
+func TestAdopt_OwnChildOutOfDescriptorsIsClaimed(t *testing.T) {
+	acquire(t)
+	pid, err := syscall.ForkExec("/bin/sleep", []string{"sleep", "30"}, &syscall.ProcAttr{Sys: &syscall.SysProcAttr{Setpgid: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	st, err := ReadStat(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := Identity{Pid: pid, StartTime: st.StartTime}
+	type exit struct {
+		ws    syscall.WaitStatus
+		known bool
+	}
+	exits := make(chan exit, 1)
+	watched := make(chan *Process, 1)
+	attr := Attr{OnExit: func(_ int, ws syscall.WaitStatus, known bool) { exits <- exit{ws, known} },
+		OnPidfd: func(p *Process) { watched <- p }}
+
+	_, release := exhaustDescriptors(t)
+	p, err := Adopt(id, attr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reaper.mu.Lock()
+	claimed := reaper.procs[pid] == p
+	reaper.mu.Unlock()
+	if claimed {
+		t.Log("a descriptor was free at the adoption: claimed at once")
+	}
+	release()
+	select {
+	case got := <-watched:
+		if got != p {
+			t.Fatal("OnPidfd was given another process")
+		}
+	case <-time.After(10 * time.Second):
+		if !claimed {
+			t.Fatal("with descriptors back, the process was neither claimed nor watched through a pidfd")
+		}
+	}
+	reaper.mu.Lock()
+	claimed = reaper.procs[pid] == p && p.child
+	reaper.mu.Unlock()
+	if !claimed {
+		t.Fatal("our own child is watched as a stranger's")
+	}
+	f, err := p.OpenPidfd()
+	if err != nil {
+		t.Fatalf("no pidfd on the claimed child: %v", err)
+	}
+	f.Close()
+	syscall.Kill(pid, syscall.SIGTERM)
+	select {
+	case e := <-exits:
+		if !e.known || e.ws.Signal() != syscall.SIGTERM {
+			t.Errorf("exit %+v, want known, by SIGTERM", e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the claimed child's exit was not collected")
+	}
+}

@@ -54,6 +54,11 @@ type Attr struct {
 	// kept since (see OpenPidfd): it tells how a process that ended while
 	// no daemon ran exited. Adopt closes it.
 	Pidfd *os.File
+	// OnPidfd, for Adopt, is called (on a goroutine of the watch's) once
+	// a process watched through /proc, for want of a descriptor when it
+	// was adopted, is watched through a pidfd after all, or is found to
+	// be our child: OpenPidfd gives a pidfd from then on.
+	OnPidfd func(*Process)
 }
 
 // Container holds a child and everything it started: its cgroup.
@@ -212,8 +217,8 @@ func AdoptEnded(id Identity, a Attr) (*Process, error) {
 // reported at once, with its status when the kernel still knows it. A
 // process that cannot be looked up (out of descriptors) is never taken
 // for ended: it is watched through /proc until it can be.
-// Attr's OnExit, OnGone, GroupGrace, Container and Pidfd apply; the rest
-// is ignored.
+// Attr's OnExit, OnGone, GroupGrace, Container, Pidfd and OnPidfd apply;
+// the rest is ignored.
 func Adopt(id Identity, a Attr) (*Process, error) {
 	kept := a.Pidfd // closed on return unless the process is watched by it
 	defer func() {
@@ -261,7 +266,7 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 	if !known {
 		// Our child or not, alive or not: /proc will tell.
 		p.polled = true
-		go p.watchByProc(id)
+		go p.watchByProc(id, a.OnPidfd)
 		return p, nil
 	}
 	f, err := watchPidfd(id)
@@ -274,7 +279,7 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 		go p.exited(0, false)
 	default:
 		p.polled = true
-		go p.watchByProc(id)
+		go p.watchByProc(id, a.OnPidfd)
 	}
 	return p, nil
 }
@@ -325,15 +330,24 @@ func (p *Process) watchPidfd(f *os.File) {
 // watchByProc watches a process that is not our child and that no pidfd
 // could be opened on: it reads /proc every procPoll until a pidfd can be
 // had, or the process has provably ended.
-func (p *Process) watchByProc(id Identity) {
+func (p *Process) watchByProc(id Identity, onPidfd func(*Process)) {
 	for {
 		time.Sleep(procPoll)
+		if p.claimAsChild(id) {
+			if onPidfd != nil {
+				onPidfd(p)
+			}
+			return
+		}
 		if id.Gone() {
 			break
 		}
 		f, err := watchPidfd(id)
 		if err == nil {
 			p.watchPidfd(f)
+			if onPidfd != nil {
+				onPidfd(p)
+			}
 			return
 		}
 		if errors.Is(err, syscall.ESRCH) {
@@ -345,6 +359,27 @@ func (p *Process) watchByProc(id Identity) {
 	p.polled = false
 	p.pidfdMu.Unlock()
 	p.exited(0, false)
+}
+
+// claimAsChild gives the reaper a process adopted while nothing could
+// tell whose child it was, once /proc tells it is ours (this daemon's
+// image before an in-place upgrade spawned it): its exit is then
+// collected with its status, as any child's, where a stranger's watch
+// would report it unknown. It reports whether it did.
+func (p *Process) claimAsChild(id Identity) bool {
+	reaper.mu.Lock()
+	if child, known := ourChild(id, nil); !known || !child || reaper.users == 0 {
+		reaper.mu.Unlock()
+		return false
+	}
+	reaper.procs[id.Pid] = p
+	p.child = true
+	watchExitLocked(p)
+	reaper.mu.Unlock()
+	p.pidfdMu.Lock()
+	p.polled = false
+	p.pidfdMu.Unlock()
+	return true
 }
 
 // procPoll is how often a process watched through /proc is looked at.
