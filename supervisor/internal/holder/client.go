@@ -299,27 +299,39 @@ func (c *Client) Quit() {
 	}
 	// A daemon that has stopped leaves no holder behind, as an operator
 	// (or systemd's stop) expects: the holder's end is waited for, on a
-	// pidfd taken while the connection shows the pid is still its.
-	ended := peerPidfd(c.conn)
-	c.sendLocked('Q', "")
+	// pidfd on the connection's peer, at most quitWait in all.
 	deadline := time.Now().Add(quitWait)
-	if c.conn != nil {
-		// Its answer, then the end of the connection as it exits.
-		c.conn.SetReadDeadline(deadline)
-		io.Copy(io.Discard, c.conn)
+	ended := peerPidfd(c.conn)
+	if ended >= 0 {
+		defer unix.Close(ended)
+	}
+	c.conn.SetWriteDeadline(deadline)
+	if _, _, err := c.conn.WriteMsgUnix([]byte{'Q'}, nil, nil); err != nil {
 		c.conn.Close()
 		c.conn = nil
+		return // not told: it goes once idle (see exitWhenIdle)
 	}
-	if ended >= 0 {
-		if wait := time.Until(deadline); wait > 0 {
-			unix.Poll([]unix.PollFd{{Fd: int32(ended), Events: unix.POLLIN}}, int(wait.Milliseconds())+1)
+	// Its answer, then the end of the connection as it exits.
+	c.conn.SetReadDeadline(deadline)
+	io.Copy(io.Discard, c.conn)
+	c.conn.Close()
+	c.conn = nil
+	for ended >= 0 {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return
 		}
-		unix.Close(ended)
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(ended), Events: unix.POLLIN}}, int(wait.Milliseconds())+1)
+		if err != unix.EINTR && (err != nil || n > 0) {
+			return
+		}
 	}
 }
 
 // peerPidfd opens a pidfd on the process at the other end of conn, -1 if
-// none can be.
+// none can be. SO_PEERCRED gives the pid the holder had when it listened:
+// the connection not hung up after the open proves the pidfd is the
+// holder's, not a process given its pid since.
 func peerPidfd(conn *net.UnixConn) int {
 	raw, err := conn.SyscallConn()
 	if err != nil {
@@ -328,11 +340,19 @@ func peerPidfd(conn *net.UnixConn) int {
 	fd := -1
 	raw.Control(func(sock uintptr) {
 		cred, err := unix.GetsockoptUcred(int(sock), unix.SOL_SOCKET, unix.SO_PEERCRED)
-		if err == nil && cred.Pid > 0 {
-			if pfd, err := unix.PidfdOpen(int(cred.Pid), 0); err == nil {
-				fd = pfd
-			}
+		if err != nil || cred.Pid <= 0 {
+			return
 		}
+		pfd, err := unix.PidfdOpen(int(cred.Pid), 0)
+		if err != nil {
+			return
+		}
+		pfds := []unix.PollFd{{Fd: int32(sock), Events: unix.POLLRDHUP}}
+		if n, err := unix.Poll(pfds, 0); err != nil || (n > 0 && pfds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0) {
+			unix.Close(pfd)
+			return
+		}
+		fd = pfd
 	})
 	return fd
 }

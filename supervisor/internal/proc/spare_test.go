@@ -222,17 +222,18 @@ func TestAdopt_OwnChildOutOfDescriptorsIsClaimed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
 	st, err := ReadStat(pid)
 	if err != nil {
+		syscall.Kill(pid, syscall.SIGKILL)
 		t.Fatal(err)
 	}
 	id := Identity{Pid: pid, StartTime: st.StartTime}
+	t.Cleanup(func() { signalLeader(id, syscall.SIGKILL) })
 	type exit struct {
 		ws    syscall.WaitStatus
 		known bool
 	}
-	exits := make(chan exit, 1)
+	exits := make(chan exit, 2)
 	watched := make(chan *Process, 1)
 	attr := Attr{OnExit: func(_ int, ws syscall.WaitStatus, known bool) { exits <- exit{ws, known} },
 		OnPidfd: func(p *Process) { watched <- p }}
@@ -278,5 +279,66 @@ func TestAdopt_OwnChildOutOfDescriptorsIsClaimed(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the claimed child's exit was not collected")
+	}
+	select {
+	case e := <-exits:
+		t.Errorf("a second exit reported: %+v", e)
+	case <-time.After(2 * procPoll):
+	}
+}
+
+// Our own child adopted while /proc could not tell whose child it was,
+// that ends before /proc can (collected by a sweep as an unknown child's),
+// is reported with its status, as Adopt reports one that ended before it.
+func TestAdopt_OwnChildEndedWhileUntoldHasItsStatus(t *testing.T) {
+	acquire(t)
+	pid, err := syscall.ForkExec("/bin/sleep", []string{"sleep", "30"}, &syscall.ProcAttr{Sys: &syscall.SysProcAttr{Setpgid: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadStat(pid)
+	if err != nil {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatal(err)
+	}
+	id := Identity{Pid: pid, StartTime: st.StartTime}
+	type exit struct {
+		ws    syscall.WaitStatus
+		known bool
+	}
+	exits := make(chan exit, 2)
+	_, release := exhaustDescriptors(t)
+	p, err := Adopt(id, Attr{OnExit: func(_ int, ws syscall.WaitStatus, known bool) { exits <- exit{ws, known} }})
+	if err != nil {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatal(err)
+	}
+	reaper.mu.Lock()
+	claimed := reaper.procs[pid] == p
+	reaper.mu.Unlock()
+	if claimed {
+		t.Log("a descriptor was free at the adoption: claimed at once")
+	}
+	// Alive and unreaped, the pid is still our child's.
+	syscall.Kill(pid, syscall.SIGTERM)
+	for deadline := time.Now().Add(10 * time.Second); !claimed; time.Sleep(10 * time.Millisecond) {
+		reaper.mu.Lock()
+		_, swept := reaper.unclaimed[pid]
+		reaper.mu.Unlock()
+		if swept || len(exits) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the exit was not collected")
+		}
+	}
+	release()
+	select {
+	case e := <-exits:
+		if !e.known || e.ws.Signal() != syscall.SIGTERM {
+			t.Errorf("exit %+v, want known, by SIGTERM", e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the end was not reported")
 	}
 }

@@ -333,11 +333,16 @@ func (p *Process) watchPidfd(f *os.File) {
 func (p *Process) watchByProc(id Identity, onPidfd func(*Process)) {
 	for {
 		time.Sleep(procPoll)
-		if p.claimAsChild(id) {
+		switch claimed, known := p.claimAsChild(id); {
+		case claimed:
 			if onPidfd != nil {
 				onPidfd(p)
 			}
 			return
+		case !known:
+			// Whose child it is decides how it is watched: not
+			// decided, it is not watched through a pidfd either.
+			continue
 		}
 		if id.Gone() {
 			break
@@ -355,9 +360,7 @@ func (p *Process) watchByProc(id Identity, onPidfd func(*Process)) {
 		}
 	}
 	p.terminated.Store(true)
-	p.pidfdMu.Lock()
-	p.polled = false
-	p.pidfdMu.Unlock()
+	p.endPolling()
 	p.exited(0, false)
 }
 
@@ -365,21 +368,38 @@ func (p *Process) watchByProc(id Identity, onPidfd func(*Process)) {
 // tell whose child it was, once /proc tells it is ours (this daemon's
 // image before an in-place upgrade spawned it): its exit is then
 // collected with its status, as any child's, where a stranger's watch
-// would report it unknown. It reports whether it did.
-func (p *Process) claimAsChild(id Identity) bool {
+// would report it unknown. An exit a sweep collected meanwhile, while
+// adoption lasts, is reported with its status, as Adopt does. claimed
+// says it did either; known is false while /proc cannot tell.
+func (p *Process) claimAsChild(id Identity) (claimed, known bool) {
 	reaper.mu.Lock()
-	if child, known := ourChild(id, nil); !known || !child || reaper.users == 0 {
+	if ws, ok := reaper.unclaimed[id.Pid]; ok {
+		delete(reaper.unclaimed, id.Pid)
 		reaper.mu.Unlock()
-		return false
+		p.endPolling()
+		p.terminated.Store(true)
+		p.exited(ws, true)
+		return true, true
+	}
+	child, known := ourChild(id, nil)
+	if !known || !child || reaper.users == 0 || reaper.procs[id.Pid] != nil {
+		reaper.mu.Unlock()
+		return false, known
 	}
 	reaper.procs[id.Pid] = p
 	p.child = true
 	watchExitLocked(p)
 	reaper.mu.Unlock()
+	p.endPolling()
+	return true, true
+}
+
+// endPolling ends the /proc watch's proving of each signal: the process
+// is the reaper's, or has ended.
+func (p *Process) endPolling() {
 	p.pidfdMu.Lock()
 	p.polled = false
 	p.pidfdMu.Unlock()
-	return true
 }
 
 // procPoll is how often a process watched through /proc is looked at.
