@@ -341,7 +341,13 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		r.claimed[c.leaf.Path] = true
 	}
 	c.usage = r.acct.begin(name, c.leaf)
-	if attr.Pidfd = r.takePidfd(e.ID); attr.Pidfd != nil {
+	if attr.Pidfd = r.takePidfd(e.ID); attr.Pidfd != nil && proc.PidfdNamesAnother(attr.Pidfd, e.Pid) {
+		// Another spawn's: the journal's pid was found by its pipes.
+		// The holder is given this process's instead, below.
+		attr.Pidfd.Close()
+		attr.Pidfd = nil
+	}
+	if attr.Pidfd != nil {
 		c.pidfdKept.Store(pidfdHanded) // the holder keeps its own until c is gone
 	} else {
 		// Watched through /proc for want of a descriptor, it gets one

@@ -89,6 +89,14 @@ func pidfdProcess(f *os.File) (pid, ppid int, ok bool) {
 	return int(pi.Tgid), int(pi.Ppid), pi.Tgid != 0
 }
 
+// PidfdNamesAnother reports whether the kernel says f names a live
+// process other than pid: a pidfd kept for a spawn whose journaled pid
+// was corrected since.
+func PidfdNamesAnother(f *os.File, pid int) bool {
+	named, _, ok := pidfdProcess(f)
+	return ok && named != pid
+}
+
 // ExitsOutliveTheParent reports whether the kernel keeps a process's exit
 // status for whoever holds a pidfd on it, after its parent reaped it
 // (PIDFD_INFO_EXIT, Linux 6.15): a pidfd kept while no daemon runs then

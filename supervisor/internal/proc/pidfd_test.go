@@ -1,6 +1,12 @@
 package proc
 
-import "testing"
+import (
+	"os"
+	"os/exec"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
 
 func TestKernelAtLeast(t *testing.T) {
 	for release, want := range map[string]bool{
@@ -11,4 +17,40 @@ func TestKernelAtLeast(t *testing.T) {
 			t.Errorf("kernelAtLeast(%q, 6, 15) = %v, want %v", release, got, want)
 		}
 	}
+}
+
+// TestPidfdNamesAnother: a pidfd on one live process names another pid,
+// not its own; once its process is reaped, it names nothing the kernel
+// can tell, so it is not taken for another's.
+func TestPidfdNamesAnother(t *testing.T) {
+	if _, _, ok := pidfdProcess(pidfdOn(t, os.Getpid())); !ok {
+		t.Skipf("PIDFD_GET_INFO needs Linux 6.13; this kernel cannot say which process a pidfd names")
+	}
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f := pidfdOn(t, cmd.Process.Pid)
+	if PidfdNamesAnother(f, cmd.Process.Pid) {
+		t.Errorf("a pidfd on %d is said to name another process", cmd.Process.Pid)
+	}
+	if !PidfdNamesAnother(f, os.Getpid()) {
+		t.Errorf("a pidfd on %d is not told apart from pid %d", cmd.Process.Pid, os.Getpid())
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if PidfdNamesAnother(f, os.Getpid()) {
+		t.Errorf("a pidfd on a reaped process is said to name a live other")
+	}
+}
+
+func pidfdOn(t *testing.T, pid int) *os.File {
+	t.Helper()
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	t.Cleanup(func() { f.Close() })
+	return f
 }

@@ -241,7 +241,7 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 		return p, nil
 	}
 	if kept != nil {
-		if pid, _, ok := pidfdProcess(kept); ok && pid != id.Pid {
+		if PidfdNamesAnother(kept, id.Pid) {
 			kept.Close() // another spawn's: the journal's pid was found by its pipes
 			kept = nil
 		}
