@@ -311,7 +311,7 @@ func TestProcess_EndedOnceCollected(t *testing.T) {
 	delete(reaper.procs, p.Pid) // as the reaper's wait4, before the delivery
 	collected := p.endedLocked()
 	reaper.procs[p.Pid] = p
-	stranger := &Process{Pid: p.Pid, done: make(chan struct{})}
+	stranger := &Process{Pid: p.Pid}
 	notOurs := stranger.endedLocked()
 	reaper.mu.Unlock()
 	if !collected {
@@ -474,5 +474,48 @@ func TestSweep_SettlesBehindTheExitsOwner(t *testing.T) {
 	}
 	if d := time.Duration(gone.Load() - exited.Load()); d < settleDelay {
 		t.Errorf("the exit was settled %v after its owner heard of it, before its owner's %v", d, settleDelay)
+	}
+}
+
+// TestProcess_DoneBeforeAndAfterTheExit: Done's channel is made by its
+// first caller, so one taken before the exit is closed by it, and one
+// taken after it is closed already; Status is valid in both.
+func TestProcess_DoneBeforeAndAfterTheExit(t *testing.T) {
+	acquire(t)
+	exited := make(chan struct{})
+	before, err := Start(Attr{Path: "/bin/sleep", Argv: []string{"sleep", "30"}, Umask: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := Start(Attr{Path: "/bin/sh", Argv: []string{"sh", "-c", "exit 3"}, Umask: -1,
+		OnExit: func(int, syscall.WaitStatus, bool) { close(exited) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := before.Done()
+	before.Signal(syscall.SIGKILL)
+	select {
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a Done taken before the exit was not closed by it")
+	}
+	if ws := before.Status(); !ws.Signaled() || ws.Signal() != syscall.SIGKILL || !before.Ended() {
+		t.Errorf("status %v, ended %v: want killed by SIGKILL, ended", ws, before.Ended())
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("sh did not exit")
+	}
+	if !after.Ended() {
+		t.Error("a reaped process is not ended")
+	}
+	select {
+	case <-after.Done():
+	default:
+		t.Fatal("a Done taken after the exit is not closed")
+	}
+	if ws := after.Status(); ws.ExitStatus() != 3 {
+		t.Errorf("status %v, want exit 3", ws)
 	}
 }

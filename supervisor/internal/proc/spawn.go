@@ -79,9 +79,14 @@ type Process struct {
 	container Container
 	onExit    func(int, syscall.WaitStatus, bool)
 	onGone    func()
-	done      chan struct{}
 	status    syscall.WaitStatus
-	once      sync.Once
+	// reaped is set once status is valid; done, made by the first Done
+	// only (most processes are never waited on that way, and a channel
+	// is 96 bytes a program), is closed then. doneMu guards done.
+	reaped atomic.Bool
+	doneMu sync.Mutex
+	done   chan struct{}
+	once   sync.Once
 	// child: it was registered with the reaper as our child, so that its
 	// absence from reaper.procs means it was reaped. Guarded by reaper.mu.
 	child bool
@@ -187,7 +192,7 @@ func forkLocked(a Attr, fork forkExec) (*Process, error) {
 }
 
 func newProcess(pid int, a Attr) *Process {
-	return &Process{Pid: pid, grace: a.GroupGrace, container: a.Container, onExit: a.OnExit, onGone: a.OnGone, done: make(chan struct{})}
+	return &Process{Pid: pid, grace: a.GroupGrace, container: a.Container, onExit: a.OnExit, onGone: a.OnGone}
 }
 
 // AdoptEnded takes over what a process a previous daemon started and
@@ -479,10 +484,8 @@ func (p *Process) SignalGroup(sig syscall.Signal) error {
 // ended. A process that is not our child (adopted after a daemon's death)
 // is ended once its pidfd said so.
 func (p *Process) Ended() bool {
-	select {
-	case <-p.done:
+	if p.reaped.Load() {
 		return true
-	default:
 	}
 	reaper.mu.Lock()
 	defer reaper.mu.Unlock()
@@ -557,7 +560,17 @@ func siginfoPid(info *unix.Siginfo) int {
 }
 
 // Done is closed once the leader was reaped; Status is valid then.
-func (p *Process) Done() <-chan struct{} { return p.done }
+func (p *Process) Done() <-chan struct{} {
+	p.doneMu.Lock()
+	defer p.doneMu.Unlock()
+	if p.done == nil {
+		p.done = make(chan struct{})
+		if p.reaped.Load() {
+			close(p.done)
+		}
+	}
+	return p.done
+}
 
 // Status is the leader's wait status, valid after Done.
 func (p *Process) Status() syscall.WaitStatus { return p.status }
@@ -577,7 +590,12 @@ func (p *Process) exited(ws syscall.WaitStatus, known bool) {
 		leftovers.pending++
 		leftovers.sweeps[p.Pid] = sw
 		leftovers.mu.Unlock()
-		close(p.done)
+		p.doneMu.Lock()
+		p.reaped.Store(true)
+		if p.done != nil {
+			close(p.done)
+		}
+		p.doneMu.Unlock()
 		if p.onExit != nil {
 			p.onExit(p.Pid, ws, known)
 		}
