@@ -77,7 +77,17 @@ func (r *Runtime) resolve(e *journalEntry) {
 		return
 	}
 	if e.Pid == 0 {
-		pid, start, ok := findByPipes(e.Pipes)
+		pid, start, ok, ended := r.findByKeptPidfd(e)
+		if ended {
+			// Its leader ended before its pid was recorded, as above:
+			// whatever holds its pipes or cgroup now is something it
+			// left (the pidfd, not a search, says which process it was).
+			r.state.gone(e.ID)
+			return
+		}
+		if !ok {
+			pid, start, ok = findByPipes(e.Pipes)
+		}
 		if !ok {
 			pid, start, ok = r.findInLeaf(e)
 		}
@@ -140,6 +150,20 @@ func liveness(e *journalEntry) int {
 		return liveRunning
 	}
 	return liveEnded
+}
+
+// findByKeptPidfd asks the pidfd the holder kept since a spawn whose pid
+// was not recorded which process its leader is, or whether it ended: a
+// search by pipes or cgroup could find a descendant that took them over.
+// ok and ended are both false where the pidfd cannot tell (there is
+// none, or the kernel is older than 6.13).
+func (r *Runtime) findByKeptPidfd(e *journalEntry) (pid int, start uint64, ok, ended bool) {
+	fd, kept := r.heldPidfds[e.ID]
+	if !kept {
+		return 0, 0, false, false
+	}
+	id, ended, known := proc.KeptPidfdLeader(fd)
+	return id.Pid, id.StartTime, known && !ended, ended
 }
 
 // findByPipes finds the leader of a process group holding one of the pipes
@@ -342,10 +366,11 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	}
 	c.usage = r.acct.begin(name, c.leaf)
 	if attr.Pidfd = r.takePidfd(e.ID); attr.Pidfd != nil && proc.PidfdNamesAnother(attr.Pidfd, e.Pid) {
-		// Another spawn's: the journal's pid was found by its pipes.
-		// The holder is given this process's instead, below.
+		// Not this process's: the holder drops its copy, and is given
+		// this process's instead, below.
 		attr.Pidfd.Close()
 		attr.Pidfd = nil
+		r.holder.Drop(pidfdID(e.ID))
 	}
 	if attr.Pidfd != nil {
 		c.pidfdKept.Store(pidfdHanded) // the holder keeps its own until c is gone

@@ -220,11 +220,15 @@ func (s *server) store(id string, fd int) {
 // storeSpare keeps fd under id unless descriptors run short: a spare (a
 // pidfd, which tells a successor how a process ended) must never take the
 // place of a pipe, whose read end keeps its program alive while no daemon
-// runs. It never replaces what 'S' stored under the same id.
+// runs. It never replaces what 'S' stored under the same id, and always
+// a spare kept under it (which takes no more room): that one may name
+// another process now.
 func (s *server) storeSpare(id string, fd int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, stored := s.fds[id]; stored || s.freeLocked()-1 < s.reserve() {
+	_, stored := s.fds[id]
+	_, replaces := s.spares[id]
+	if stored || !replaces && s.freeLocked()-1 < s.reserve() {
 		syscall.Close(fd)
 		return
 	}

@@ -219,3 +219,63 @@ func TestHolder_PipesComeBeforeSpares(t *testing.T) {
 	}
 	check(pipes, false)
 }
+
+// A spare handed again under its id replaces the one kept, even with no
+// room for another: the old one may name another process now (a spawn's
+// pidfd corrected at an adoption), and the swap takes no descriptor.
+func TestHolder_SpareIsReplacedWhenShort(t *testing.T) {
+	c, dir := connected(t)
+	pid := holderPid(dir)
+	if pid == 0 {
+		t.Fatal("no holder")
+	}
+	// opened counts the holder's descriptors on each file.
+	opened := func() map[string]int {
+		n := map[string]int{}
+		fdDir := "/proc/" + strconv.Itoa(pid) + "/fd/"
+		ents, _ := os.ReadDir(fdDir)
+		for _, e := range ents {
+			if l, err := os.Readlink(fdDir + e.Name()); err == nil {
+				n[l]++
+			}
+		}
+		return n
+	}
+	waitOpened := func(path string, want int) map[string]int {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for n := opened(); ; n = opened() {
+			if n[path] == want {
+				return n
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the holder has %d descriptors on %s, want %d: %v", n[path], path, want, n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	hand := func(path string) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Hand("spare", f)
+	}
+	nulls := opened()[os.DevNull]
+	hand(os.DevNull)
+	waitOpened(os.DevNull, nulls+1)
+	// No room for another spare: the holder's descriptors, and two free
+	// (one for the spare as it arrives), below its reserve of four.
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := uint64(len(ents) + 2)
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: limit, Max: limit}, nil); err != nil {
+		t.Fatal(err)
+	}
+	hand("/dev/zero")
+	if n := waitOpened("/dev/zero", 1); n[os.DevNull] != nulls {
+		t.Errorf("the spare handed again was kept beside the one it replaces: %v", n)
+	}
+}

@@ -78,11 +78,15 @@ func pidfdProcess(f *os.File) (pid, ppid int, ok bool) {
 	if err != nil {
 		return 0, 0, false
 	}
+	if raw.Control(func(fd uintptr) { pid, ppid, ok = pidfdProcessFD(fd) }) != nil {
+		return 0, 0, false
+	}
+	return pid, ppid, ok
+}
+
+func pidfdProcessFD(fd uintptr) (pid, ppid int, ok bool) {
 	var info [64]byte
-	errno := syscall.EBADF
-	if raw.Control(func(fd uintptr) {
-		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, pidfdGetInfo, uintptr(unsafe.Pointer(&info)))
-	}) != nil || errno != 0 {
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, pidfdGetInfo, uintptr(unsafe.Pointer(&info))); errno != 0 {
 		return 0, 0, false
 	}
 	pi := (*pidfdInfo)(unsafe.Pointer(&info))
@@ -95,6 +99,39 @@ func pidfdProcess(f *os.File) (pid, ppid int, ok bool) {
 func PidfdNamesAnother(f *os.File, pid int) bool {
 	named, _, ok := pidfdProcess(f)
 	return ok && named != pid
+}
+
+// KeptPidfdLeader tells, from a pidfd kept since a spawn (a raw
+// descriptor the caller keeps), what became of the spawn's leader: ended
+// (exited, reaped or not), or running as id, its start time read while
+// it provably still had that pid. known is false where that cannot be
+// told: a kernel without PIDFD_GET_INFO, or /proc unreadable (out of
+// descriptors).
+func KeptPidfdLeader(fd int) (id Identity, ended, known bool) {
+	if pidfdExited(fd) {
+		return Identity{}, true, true
+	}
+	pid, _, ok := pidfdProcessFD(uintptr(fd))
+	if !ok {
+		return Identity{}, false, false
+	}
+	st, err := ReadStat(pid)
+	if pidfdExited(fd) {
+		// Ended meanwhile: the pid, and what /proc said of it, may be
+		// another's already.
+		return Identity{}, true, true
+	}
+	if err != nil {
+		return Identity{}, false, false
+	}
+	return Identity{Pid: pid, StartTime: st.StartTime}, false, true
+}
+
+// pidfdExited reports whether the process a pidfd names has terminated.
+func pidfdExited(fd int) bool {
+	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, _ := unix.Poll(p, 0)
+	return n > 0
 }
 
 // ExitsOutliveTheParent reports whether the kernel keeps a process's exit
@@ -169,11 +206,7 @@ func pidfdReadable(f *os.File) bool {
 		return false
 	}
 	readable := false
-	raw.Control(func(fd uintptr) {
-		p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, _ := unix.Poll(p, 0)
-		readable = n > 0
-	})
+	raw.Control(func(fd uintptr) { readable = pidfdExited(int(fd)) })
 	return readable
 }
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -53,4 +54,45 @@ func pidfdOn(t *testing.T, pid int) *os.File {
 	f := os.NewFile(uintptr(fd), "pidfd")
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+// TestKeptPidfdLeader: a pidfd kept since a spawn names its leader while
+// it runs (pid and start time), and says it ended once it exits, whether
+// or not its parent has reaped it yet.
+func TestKeptPidfdLeader(t *testing.T) {
+	if _, _, ok := pidfdProcess(pidfdOn(t, os.Getpid())); !ok {
+		t.Skipf("PIDFD_GET_INFO needs Linux 6.13; this kernel cannot say which process a pidfd names")
+	}
+	cmd := exec.Command("sh", "-c", "read line")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	fd := int(pidfdOn(t, pid).Fd())
+	id, ended, known := KeptPidfdLeader(fd)
+	st, err := ReadStat(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !known || ended || id != (Identity{Pid: pid, StartTime: st.StartTime}) {
+		t.Errorf("running: %+v ended %v known %v, want pid %d start %d", id, ended, known, pid, st.StartTime)
+	}
+	stdin.Close() // sh exits; nobody reaps it yet
+	for st.State != 'Z' {
+		time.Sleep(5 * time.Millisecond)
+		if st, err = ReadStat(pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ended, known := KeptPidfdLeader(fd); !ended || !known {
+		t.Errorf("a zombie: ended %v known %v, want ended", ended, known)
+	}
+	cmd.Wait()
+	if _, ended, known := KeptPidfdLeader(fd); !ended || !known {
+		t.Errorf("reaped: ended %v known %v, want ended", ended, known)
+	}
 }
