@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -179,6 +180,51 @@ func underLoad(t *testing.T, addr string, n int, action func()) *loadResult {
 	return res
 }
 
+// waitGunicornBooted waits until every gunicorn master the daemon runs
+// has at least workers workers with their own signal handlers. Gunicorn
+// 20.1 says READY=1 before it forks its workers, and a worker that gets
+// SIGTERM before its handlers are set (it runs the master's, inherited,
+// which queue the signal in its copy of the master's state) serves on
+// until the master kills it, 30 s later, in the middle of a request:
+// under any supervisor, a restart that comes that soon loses one. A
+// worker's own handlers leave SIGHUP at its default; the master's catch it.
+func waitGunicornBooted(t *testing.T, url string, workers int) {
+	t.Helper()
+	masters := strings.Fields(ctl(t, url, "pid", "all"))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		booted := map[string]int{}
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			b, err := os.ReadFile("/proc/" + e.Name() + "/status")
+			if err != nil {
+				continue
+			}
+			var ppid string
+			var caught uint64
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "PPid:\t"); ok {
+					ppid = v
+				} else if v, ok := strings.CutPrefix(line, "SigCgt:\t"); ok {
+					caught, _ = strconv.ParseUint(v, 16, 64)
+				}
+			}
+			if caught&(1<<(syscall.SIGTERM-1)) != 0 && caught&(1<<(syscall.SIGHUP-1)) == 0 {
+				booted[ppid]++
+			}
+		}
+		all := len(masters) > 0
+		for _, m := range masters {
+			all = all && booted[m] >= workers
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gunicorn masters %v: workers with their own signal handlers %v, want %d each", masters, booted, workers)
+		}
+	}
+}
+
 // TestSockets_GunicornRestartsLoseNothing: Debian's gunicorn takes the
 // socket ctlsupd holds (LISTEN_FDS), says READY=1 on NOTIFY_SOCKET, and is
 // restarted five times while a client sends requests: none fails.
@@ -199,6 +245,7 @@ startsecs = 20
 stopwaitsecs = 40
 `, addr, gunicorn))
 	restartsUnderLoad(t, addr, 5, func() {
+		waitGunicornBooted(t, url, 2)
 		if out := ctl(t, url, "restart", "web"); !strings.Contains(out, "web: started") {
 			t.Fatalf("restart: %s", out)
 		}
@@ -294,6 +341,7 @@ rolling_update = 1
 		time.Sleep(50 * time.Millisecond)
 	}
 	restartsUnderLoad(t, addr, 1, func() {
+		waitGunicornBooted(t, url, 1)
 		low := fewestRunning(t, url, 4, func() {
 			if out := ctl(t, url, "restart", "--rolling", "web"); strings.Count(out, ": restarted") != 4 {
 				t.Fatalf("rolling restart: %s", out)
@@ -308,6 +356,7 @@ rolling_update = 1
 	restartsUnderLoad(t, addr, 1, func() {
 		os.WriteFile(conf, []byte(strings.ReplaceAll(strings.ReplaceAll(programs, "APP", filepath.Join(dir, "app")), "VER", "2")), 0o644)
 		ctl(t, url, "reread")
+		waitGunicornBooted(t, url, 1)
 		low := fewestRunning(t, url, 4, func() {
 			if out := ctl(t, url, "update"); !strings.Contains(out, "web: updated") {
 				t.Fatalf("update: %s", out)
@@ -351,6 +400,7 @@ start_before_stop = true
 	for range 3 {
 		before := strings.TrimSpace(ctl(t, url, "pid", "web"))
 		restartsUnderLoad(t, addr, 1, func() {
+			waitGunicornBooted(t, url, 1)
 			low := fewestRunning(t, url, 1, func() {
 				if out := ctl(t, url, "restart", "--rolling", "web"); !strings.Contains(out, "web: restarted") {
 					t.Fatalf("restart: %s", out)
