@@ -99,6 +99,8 @@ func (r *Runtime) resolve(e *journalEntry) {
 		if e.SpawnedAt == 0 {
 			e.SpawnedAt = time.Now().UnixMilli()
 		}
+		// Journaled, so that a successor of this daemon need not search.
+		r.state.started(e.ID, e.Pid, e.StartTime, time.UnixMilli(e.SpawnedAt))
 	}
 	if prev := r.survivors[e.Name]; prev != nil {
 		keep, other := survivorOf(prev, e)

@@ -15,8 +15,9 @@ import (
 // TestResolve_KeptPidfdNamesAnUnrecordedLeader: a spawn whose pid the
 // daemon died before recording is found by the pidfd the holder kept on
 // it, not by a search of its pipes, which finds whoever else holds them
-// (here an earlier process). Once its leader has ended, reaped or not,
-// the spawn is gone: what holds its pipes is not adopted in its place.
+// (here an earlier process), and the pid is journaled. Once its leader
+// has ended, reaped or not, the spawn is gone: what holds its pipes is
+// not adopted in its place.
 func TestResolve_KeptPidfdNamesAnUnrecordedLeader(t *testing.T) {
 	var p [2]int
 	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
@@ -70,6 +71,8 @@ func TestResolve_KeptPidfdNamesAnUnrecordedLeader(t *testing.T) {
 
 	if e := resolveWithPidfd(); e == nil || e.Pid != leader.Process.Pid {
 		t.Errorf("resolved to %+v, want the kept pidfd's process %d", e, leader.Process.Pid)
+	} else if j := f.entries[e.ID]; j.Pid != e.Pid || j.StartTime != e.StartTime {
+		t.Errorf("journal says pid %d start %d, resolved %d %d: a successor would search again", j.Pid, j.StartTime, e.Pid, e.StartTime)
 	}
 	leader.Process.Kill()
 	for !pidfdSaysEnded(t, leader.Process.Pid) {

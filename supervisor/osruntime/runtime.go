@@ -434,9 +434,12 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		lock.Truncate(0)
 		fmt.Fprintf(lock, "%d\n", p.Pid)
 	}
-	r.state.started(c.id, p.Pid, p.StartTime, at)
 	r.fenceLive(c)
+	// The holder gets its pidfd before the pid is journaled: a successor
+	// of a daemon that died in between learns from it which process the
+	// spawn's leader is, or that it ended (see resolve).
 	r.keepPidfd(c, c.p)
+	r.state.started(c.id, p.Pid, p.StartTime, at)
 	return c, nil
 }
 

@@ -221,8 +221,8 @@ func (s *server) store(id string, fd int) {
 // pidfd, which tells a successor how a process ended) must never take the
 // place of a pipe, whose read end keeps its program alive while no daemon
 // runs. It never replaces what 'S' stored under the same id, and always
-// a spare kept under it (which takes no more room): that one may name
-// another process now.
+// a spare kept under it, which takes no more room: a pidfd handed again
+// under a spawn's id supersedes the one kept.
 func (s *server) storeSpare(id string, fd int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -221,8 +221,8 @@ func TestHolder_PipesComeBeforeSpares(t *testing.T) {
 }
 
 // A spare handed again under its id replaces the one kept, even with no
-// room for another: the old one may name another process now (a spawn's
-// pidfd corrected at an adoption), and the swap takes no descriptor.
+// room for another: the swap takes no descriptor, and the one handed
+// last is the one that names the spawn's process.
 func TestHolder_SpareIsReplacedWhenShort(t *testing.T) {
 	c, dir := connected(t)
 	pid := holderPid(dir)

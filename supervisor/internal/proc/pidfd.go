@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -113,9 +114,17 @@ func KeptPidfdLeader(fd int) (id Identity, ended, known bool) {
 	}
 	pid, _, ok := pidfdProcessFD(uintptr(fd))
 	if !ok {
-		return Identity{}, false, false
+		// Reaped since the poll above, or a kernel that cannot say.
+		exited := pidfdExited(fd)
+		return Identity{}, exited, exited
 	}
+	// Out of descriptors, /proc is tried again for a while: the search
+	// a caller falls back on could find another process.
 	st, err := ReadStat(pid)
+	for try := 0; err != nil && !errors.Is(err, syscall.ENOENT) && try < statRetries; try++ {
+		time.Sleep(100 * time.Millisecond)
+		st, err = ReadStat(pid)
+	}
 	if pidfdExited(fd) {
 		// Ended meanwhile: the pid, and what /proc said of it, may be
 		// another's already.
@@ -127,11 +136,19 @@ func KeptPidfdLeader(fd int) (id Identity, ended, known bool) {
 	return Identity{Pid: pid, StartTime: st.StartTime}, false, true
 }
 
+// statRetries bounds KeptPidfdLeader's wait for a descriptor: 2 s.
+const statRetries = 20
+
 // pidfdExited reports whether the process a pidfd names has terminated.
 func pidfdExited(fd int) bool {
 	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	n, _ := unix.Poll(p, 0)
-	return n > 0
+	for {
+		n, err := unix.Poll(p, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return n > 0 && p[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0
+	}
 }
 
 // ExitsOutliveTheParent reports whether the kernel keeps a process's exit
