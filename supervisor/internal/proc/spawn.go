@@ -247,7 +247,7 @@ func Adopt(id Identity, a Attr) (*Process, error) {
 	}
 	if kept != nil {
 		if PidfdNamesAnother(kept, id.Pid) {
-			kept.Close() // another spawn's: the journal's pid was found by its pipes
+			kept.Close() // another process's: of no use to watch this one
 			kept = nil
 		}
 	}
