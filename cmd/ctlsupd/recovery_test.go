@@ -142,6 +142,74 @@ func TestCrashRecovery_AdoptsSurvivors(t *testing.T) {
 	checkTicks(t, tickNumbers(t, tickLog))
 }
 
+// TestCrashRecovery_AdoptsAZombieLeaderOfLiveThreads: a program whose
+// main thread exited (pthread_exit) while its other threads run shows its
+// leader as a zombie in /proc. A successor adopts it by its pid, starts
+// no second copy beside it, and a stop reaches it: told by the pidfd the
+// fd holder kept, or, the holder killed too, by /proc.
+func TestCrashRecovery_AdoptsAZombieLeaderOfLiveThreads(t *testing.T) {
+	bin := testhelper.LeaderExitsProgram(t)
+	t.Run("holder", func(t *testing.T) { adoptZombieLeader(t, bin, false) })
+	t.Run("no holder", func(t *testing.T) { adoptZombieLeader(t, bin, true) })
+}
+
+func adoptZombieLeader(t *testing.T, bin string, killHolder bool) {
+	path := testConfig(t, map[string]string{"app.toml": fmt.Sprintf(
+		"[program.threads]\ncommand = [%q]\nstartsecs = 0\nstopwaitsecs = 2\nautorestart = true\n", bin)})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	logFile := filepath.Join(filepath.Dir(path), "log", "threads.log")
+
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "RUNNING", log1, func() bool { return statusPidsOrNil(sock)["threads:threads"] != 0 })
+	pid := statusPids(t, sock)["threads:threads"]
+	waitUntil(t, "its main thread's exit", log1, func() bool { zombie, live := leaderOfLiveThreads(pid); return zombie && live })
+	if killHolder {
+		holder := atoiOr0(holderPid(filepath.Join(filepath.Dir(path), "state")))
+		if holder == 0 {
+			t.Fatalf("no fd holder\n%s", log1)
+		}
+		syscall.Kill(holder, syscall.SIGKILL)
+		waitUntil(t, "the holder's end", log1, func() bool { return !isLive(holder) })
+	}
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+
+	second, log2 := startDaemon(t, path)
+	waitUntil(t, "the successor to serve", log2, func() bool { return statusPidsOrNil(sock) != nil })
+	if got := statusPids(t, sock)["threads:threads"]; got != pid {
+		t.Fatalf("after the crash: pid %d RUNNING, want %d adopted\n%s", got, pid, log2)
+	}
+	if n := strings.Count(readFile(logFile), "thread runs"); n != 1 {
+		t.Errorf("%d copies started, want 1\n%s", n, log2)
+	}
+	call(t, sock, "supervisor.stopProcess", "threads:threads")
+	waitUntil(t, "its threads to end", log2, func() bool { _, live := leaderOfLiveThreads(pid); return !live })
+	second.Process.Signal(syscall.SIGTERM)
+	if err := second.Wait(); err != nil {
+		t.Errorf("ctlsupd exit: %v\n%s", err, log2)
+	}
+}
+
+// leaderOfLiveThreads reports whether process pid's leader thread is a
+// zombie, and whether the process still has a live thread.
+func leaderOfLiveThreads(pid int) (zombie, live bool) {
+	b, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
+	if err != nil {
+		return false, false
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 18 {
+		return false, false
+	}
+	zombie = f[0] == "Z"
+	return zombie, !zombie || f[17] != "1" // num_threads: the zombie leader counts
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
 // tickNumbers reads the numbers of the tick helper's lines.
 func tickNumbers(t *testing.T, path string) []int {
 	t.Helper()

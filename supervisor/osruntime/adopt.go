@@ -185,7 +185,7 @@ func findByPipes(inodes []uint64) (pid int, start uint64, ok bool) {
 	for _, p := range pids {
 		for _, fd := range []string{"/fd/1", "/fd/2"} {
 			if link, _ := os.Readlink("/proc/" + strconv.Itoa(p) + fd); want[link] {
-				if st, err := proc.ReadStat(p); err == nil && st.Pgrp == p && st.State != 'Z' {
+				if st, err := proc.ReadStat(p); err == nil && st.Pgrp == p && st.Running() {
 					return p, st.StartTime, true
 				}
 			}
@@ -228,7 +228,7 @@ func (r *Runtime) findInLeaf(e *journalEntry) (pid int, start uint64, ok bool) {
 		return 0, 0, false
 	}
 	for _, p := range leaf.Procs() {
-		if st, err := proc.ReadStat(p); err == nil && st.Pgrp == p && st.State != 'Z' {
+		if st, err := proc.ReadStat(p); err == nil && st.Pgrp == p && st.Running() {
 			return p, st.StartTime, true
 		}
 	}

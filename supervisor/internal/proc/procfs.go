@@ -14,10 +14,20 @@ import (
 
 // Stat is what /proc/PID/stat says about a process.
 type Stat struct {
-	State     byte   // 'R', 'S', 'Z', ...
+	State     byte   // the leader thread's: 'R', 'S', 'Z', ...
 	Ppid      int    // parent's pid
 	Pgrp      int    // process group id
+	Threads   int    // threads of the process, a zombie leader's among them
 	StartTime uint64 // clock ticks after boot: with the pid, identifies a process
+}
+
+// Running reports whether the process has not ended. /proc shows the
+// leader thread's own state: a leader whose main thread called
+// pthread_exit is a zombie while its other threads run on, and the
+// process is alive (its pidfd is not readable, waitpid does not report
+// it, and a second copy must not start beside it).
+func (st Stat) Running() bool {
+	return st.State != 'Z' && st.State != 'X' || st.Threads > 1
 }
 
 // ReadStat reads /proc/PID/stat. It allocates little: it runs at every
@@ -44,7 +54,8 @@ func readStat(pid int, spareWait time.Duration) (Stat, error) {
 	if i < 0 {
 		return Stat{}, errors.New("malformed stat")
 	}
-	// Fields after the name: state(0) ppid(1) pgrp(2) ... starttime(19).
+	// Fields after the name: state(0) ppid(1) pgrp(2) ... num_threads(17)
+	// ... starttime(19).
 	var f [20][]byte
 	n := 0
 	for rest := b[i+1:]; n < len(f); n++ {
@@ -63,12 +74,14 @@ func readStat(pid int, spareWait time.Duration) (Stat, error) {
 	}
 	ppid, _ := strconv.Atoi(string(f[1]))
 	pgrp, _ := strconv.Atoi(string(f[2]))
+	threads, _ := strconv.Atoi(string(f[17]))
 	start, _ := strconv.ParseUint(string(f[19]), 10, 64)
-	return Stat{State: f[0][0], Ppid: ppid, Pgrp: pgrp, StartTime: start}, nil
+	return Stat{State: f[0][0], Ppid: ppid, Pgrp: pgrp, Threads: threads, StartTime: start}, nil
 }
 
 // Alive reports whether the process with this pid and start time provably
-// still runs (a zombie does not count): only then may it be signalled.
+// still runs (a zombie does not count, a zombie leader of live threads
+// does): only then may it be signalled.
 func Alive(pid int, start uint64) bool {
 	alive, _ := check(pid, start)
 	return alive
@@ -83,7 +96,7 @@ func check(pid int, start uint64) (alive, known bool) {
 	if err != nil {
 		return false, statGone(err)
 	}
-	return st.StartTime == start && st.State != 'Z', true
+	return st.StartTime == start && st.Running(), true
 }
 
 // OutOfResources reports whether err is the daemon's want of descriptors
@@ -105,7 +118,7 @@ func statGone(err error) bool {
 func GroupMembers(pgid int) (pids []int, ok bool) {
 	pidsNow, ok := Pids()
 	for _, pid := range pidsNow {
-		if st, err := ReadStat(pid); err == nil && st.Pgrp == pgid && st.State != 'Z' {
+		if st, err := ReadStat(pid); err == nil && st.Pgrp == pgid && st.Running() {
 			pids = append(pids, pid)
 		} else if OutOfResources(err) {
 			ok = false // an unreadable process (hidepid) is no member we could prove
