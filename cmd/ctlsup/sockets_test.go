@@ -195,21 +195,12 @@ func waitGunicornBooted(t *testing.T, url string, workers int) {
 		booted := map[string]int{}
 		ents, _ := os.ReadDir("/proc")
 		for _, e := range ents {
-			b, err := os.ReadFile("/proc/" + e.Name() + "/status")
+			pid, err := strconv.Atoi(e.Name())
 			if err != nil {
 				continue
 			}
-			var ppid string
-			var caught uint64
-			for _, line := range strings.Split(string(b), "\n") {
-				if v, ok := strings.CutPrefix(line, "PPid:\t"); ok {
-					ppid = v
-				} else if v, ok := strings.CutPrefix(line, "SigCgt:\t"); ok {
-					caught, _ = strconv.ParseUint(v, 16, 64)
-				}
-			}
-			if caught&(1<<(syscall.SIGTERM-1)) != 0 && caught&(1<<(syscall.SIGHUP-1)) == 0 {
-				booted[ppid]++
+			if st, ok := testhelper.ReadProcStatus(pid); ok && st.Catches(syscall.SIGTERM) && !st.Catches(syscall.SIGHUP) {
+				booted[strconv.Itoa(st.PPid)]++
 			}
 		}
 		all := len(masters) > 0

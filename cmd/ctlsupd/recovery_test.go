@@ -193,16 +193,9 @@ func adoptZombieLeader(t *testing.T, bin string, killHolder bool) {
 // leaderOfLiveThreads reports whether process pid's leader thread is a
 // zombie, and whether the process still has a live thread.
 func leaderOfLiveThreads(pid int) (zombie, live bool) {
-	b, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
-	if err != nil {
-		return false, false
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 18 {
-		return false, false
-	}
-	zombie = f[0] == "Z"
-	return zombie, !zombie || f[17] != "1" // num_threads: the zombie leader counts
+	st, ok := testhelper.ReadProcStatus(pid)
+	zombie = ok && st.State == 'Z'
+	return zombie, ok && (!zombie || st.Threads > 1) // a zombie leader counts
 }
 
 func readFile(path string) string {
@@ -357,20 +350,8 @@ func waitTrapped(t *testing.T, log *testhelper.SyncBuffer, sock string, names ..
 
 // catchesTerm reports whether process pid has a handler for SIGTERM.
 func catchesTerm(pid int) bool {
-	if pid == 0 {
-		return false
-	}
-	b, err := os.ReadFile("/proc/" + itoa(pid) + "/status")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if mask, ok := strings.CutPrefix(line, "SigCgt:\t"); ok {
-			bits, err := strconv.ParseUint(mask, 16, 64)
-			return err == nil && bits&(1<<(syscall.SIGTERM-1)) != 0
-		}
-	}
-	return false
+	st, ok := testhelper.ReadProcStatus(pid)
+	return pid != 0 && ok && st.Catches(syscall.SIGTERM)
 }
 
 // pipesOf names the pipes (pipe:[inode]) a process's stdout and stderr are.
