@@ -298,9 +298,10 @@ func GroupUsage() map[int]GroupStat {
 		if i < 0 {
 			continue
 		}
-		// After the name: state(0) ppid(1) pgrp(2) ... utime(11) stime(12) ... rss(21).
+		// After the name: state(0) ppid(1) pgrp(2) ... utime(11) stime(12)
+		// ... num_threads(17) ... rss(21).
 		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 22 || f[0] == "Z" {
+		if len(f) < 22 {
 			continue
 		}
 		pgrp, _ := strconv.Atoi(f[2])
@@ -309,6 +310,12 @@ func GroupUsage() map[int]GroupStat {
 		cutime, _ := strconv.ParseInt(f[13], 10, 64)
 		cstime, _ := strconv.ParseInt(f[14], 10, 64)
 		rss, _ := strconv.ParseInt(f[21], 10, 64)
+		if f[0] == "Z" {
+			if threads, _ := strconv.Atoi(f[17]); threads <= 1 {
+				continue // ended
+			}
+			rss = threadResident(e.Name()) // a zombie leader of live threads
+		}
 		g := out[pgrp]
 		g.RSSBytes += rss * page
 		g.CPUSeconds += float64(utime+stime+cutime+cstime) / clockTicks
@@ -330,10 +337,37 @@ func ResidentBytes(pids []int) int64 {
 		}
 		if f := strings.Fields(string(b)); len(f) > 1 {
 			n, _ := strconv.ParseInt(f[1], 10, 64)
+			if n == 0 {
+				n = threadResident(strconv.Itoa(pid))
+			}
 			total += n * page
 		}
 	}
 	return total
+}
+
+// threadResident is the resident pages of process pid as another of its
+// threads reports them. A leader whose main thread exited while others
+// run on (pthread_exit) reports no memory of its own: its view of the
+// address space went with its thread.
+func threadResident(pid string) int64 {
+	tasks, _ := os.ReadDir("/proc/" + pid + "/task")
+	var buf [128]byte
+	for _, t := range tasks {
+		if t.Name() == pid {
+			continue
+		}
+		b, err := ReadSmall("/proc/"+pid+"/task/"+t.Name()+"/statm", buf[:])
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) > 1 {
+			if n, _ := strconv.ParseInt(f[1], 10, 64); n > 0 {
+				return n
+			}
+		}
+	}
+	return 0
 }
 
 // WriteSmall writes a short value to a control file (a cgroup's), through

@@ -66,10 +66,11 @@ func TestReadSmall_AllocatesOnlyThePath(t *testing.T) {
 
 // TestCheck_ZombieLeaderOfLiveThreadsRuns: a process whose main thread
 // called pthread_exit shows its leader as a zombie while its other
-// threads run. It is alive, and a stop must reach it; once its last
-// thread ends, it is a zombie like any other.
+// threads run. It is alive, its memory is reported, and a stop must
+// reach it; once its last thread ends, it is a zombie like any other.
 func TestCheck_ZombieLeaderOfLiveThreadsRuns(t *testing.T) {
 	cmd := exec.Command(testhelper.LeaderExitsProgram(t))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +105,13 @@ func TestCheck_ZombieLeaderOfLiveThreadsRuns(t *testing.T) {
 	}
 	if id.Gone() {
 		t.Fatal("Gone while a thread runs")
+	}
+	// Its memory and CPU are still reported, memory_restart among their users.
+	if rss := ResidentBytes([]int{pid}); rss == 0 {
+		t.Error("ResidentBytes of a zombie leader of live threads: 0")
+	}
+	if g := GroupUsage()[pid]; g.Members != 1 || g.RSSBytes == 0 {
+		t.Errorf("GroupUsage of its group: %+v, want 1 member with its memory", g)
 	}
 
 	if err := signalLeader(id, syscall.SIGTERM); err != nil {
