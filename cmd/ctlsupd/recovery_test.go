@@ -144,8 +144,9 @@ func TestCrashRecovery_AdoptsSurvivors(t *testing.T) {
 
 // TestCrashRecovery_AdoptsAZombieLeaderOfLiveThreads: a program whose
 // main thread exited (pthread_exit) while its other threads run shows its
-// leader as a zombie in /proc. A successor adopts it by its pid, starts
-// no second copy beside it, and a stop reaches it: told by the pidfd the
+// leader as a zombie in /proc, which lists no descriptors for it. A
+// successor adopts it by its pid, starts no second copy beside it, reads
+// its output on, and a stop reaches it: told by the pidfd and pipes the
 // fd holder kept, or, the holder killed too, by /proc.
 func TestCrashRecovery_AdoptsAZombieLeaderOfLiveThreads(t *testing.T) {
 	bin := testhelper.LeaderExitsProgram(t)
@@ -175,10 +176,15 @@ func adoptZombieLeader(t *testing.T, bin string, killHolder bool) {
 	first.Wait()
 
 	second, log2 := startDaemon(t, path)
-	waitUntil(t, "the successor to serve", log2, func() bool { return statusPidsOrNil(sock) != nil })
-	if got := statusPids(t, sock)["threads:threads"]; got != pid {
+	waitUntil(t, "the successor's decision", log2, func() bool {
+		return strings.Contains(log2.String(), "adopted") || strings.Contains(log2.String(), "ended while no daemon ran")
+	})
+	if got := statusPids(t, sock)["threads:threads"]; got != pid || !strings.Contains(log2.String(), "adopted") {
 		t.Fatalf("after the crash: pid %d RUNNING, want %d adopted\n%s", got, pid, log2)
 	}
+	// Its output is still read, from the pipes its live thread holds.
+	call(t, sock, "supervisor.signalProcess", "threads:threads", "USR1")
+	waitUntil(t, "its answer to USR1 in its log", log2, func() bool { return strings.Contains(readFile(logFile), "usr1") })
 	if n := strings.Count(readFile(logFile), "thread runs"); n != 1 {
 		t.Errorf("%d copies started, want 1\n%s", n, log2)
 	}
@@ -350,8 +356,11 @@ func waitTrapped(t *testing.T, log *testhelper.SyncBuffer, sock string, names ..
 
 // catchesTerm reports whether process pid has a handler for SIGTERM.
 func catchesTerm(pid int) bool {
+	if pid == 0 {
+		return false
+	}
 	st, ok := testhelper.ReadProcStatus(pid)
-	return pid != 0 && ok && st.Catches(syscall.SIGTERM)
+	return ok && st.Catches(syscall.SIGTERM)
 }
 
 // pipesOf names the pipes (pipe:[inode]) a process's stdout and stderr are.

@@ -1,7 +1,6 @@
 package osruntime
 
 import (
-	"fmt"
 	"log/slog"
 	"os"
 	"slices"
@@ -183,8 +182,8 @@ func findByPipes(inodes []uint64) (pid int, start uint64, ok bool) {
 	}
 	pids, _ := proc.Pids()
 	for _, p := range pids {
-		for _, fd := range []string{"/fd/1", "/fd/2"} {
-			if link, _ := os.Readlink("/proc/" + strconv.Itoa(p) + fd); want[link] {
+		for _, fd := range []int{1, 2} {
+			if link, _ := os.Readlink(proc.FDPath(p, fd)); want[link] {
 				if st, err := proc.ReadStat(p); err == nil && st.Pgrp == p && st.Running() {
 					return p, st.StartTime, true
 				}
@@ -205,7 +204,7 @@ func (r *Runtime) takeStdin(e *journalEntry) *stdinPipe {
 		return r.adoptStdin(fd, id)
 	}
 	var st unix.Stat_t
-	link := "/proc/" + strconv.Itoa(e.Pid) + "/fd/0"
+	link := proc.FDPath(e.Pid, 0)
 	if unix.Stat(link, &st) != nil || st.Ino != e.Stdin {
 		return nil
 	}
@@ -549,7 +548,7 @@ func (c *exitedChild) ExitDecided()                      { c.state.decided(c.id)
 // it still is the recorded pipe; writing says whether it is, noRoom that
 // it could not be opened for want of a descriptor.
 func reopenPipe(pid, n int, ino uint64) (fd int, ok, writing, noRoom bool) {
-	path := fmt.Sprintf("/proc/%d/fd/%d", pid, n)
+	path := proc.FDPath(pid, n)
 	if link, err := os.Readlink(path); err != nil || link != "pipe:["+strconv.FormatUint(ino, 10)+"]" {
 		return -1, false, false, false
 	}

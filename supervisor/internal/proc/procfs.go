@@ -27,7 +27,7 @@ type Stat struct {
 // process is alive (its pidfd is not readable, waitpid does not report
 // it, and a second copy must not start beside it).
 func (st Stat) Running() bool {
-	return st.State != 'Z' && st.State != 'X' || st.Threads > 1
+	return (st.State != 'Z' && st.State != 'X') || st.Threads > 1
 }
 
 // ReadStat reads /proc/PID/stat. It allocates little: it runs at every
@@ -418,4 +418,25 @@ func readSmall(path string, buf []byte, spareWait time.Duration) ([]byte, error)
 		n += m
 	}
 	return buf[:n], nil
+}
+
+// FDPath is where /proc shows descriptor n of process pid, for readlink,
+// stat or open: /proc/PID/fd/N, or, where that is missing, the same
+// descriptor as another of its threads sees it. A leader whose main
+// thread exited while others run (pthread_exit) shows no descriptors of
+// its own, though the process holds them.
+func FDPath(pid, n int) string {
+	p, fd := strconv.Itoa(pid), strconv.Itoa(n)
+	path := "/proc/" + p + "/fd/" + fd
+	var st unix.Stat_t
+	if unix.Lstat(path, &st) == nil {
+		return path
+	}
+	tasks, _ := os.ReadDir("/proc/" + p + "/task")
+	for _, t := range tasks {
+		if other := "/proc/" + p + "/task/" + t.Name() + "/fd/" + fd; t.Name() != p && unix.Lstat(other, &st) == nil {
+			return other
+		}
+	}
+	return path
 }

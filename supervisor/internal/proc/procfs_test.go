@@ -106,6 +106,10 @@ func TestCheck_ZombieLeaderOfLiveThreadsRuns(t *testing.T) {
 	if id.Gone() {
 		t.Fatal("Gone while a thread runs")
 	}
+	// Its descriptors are found through its live thread.
+	if link, err := os.Readlink(FDPath(pid, 1)); err != nil || !strings.HasPrefix(link, "pipe:") {
+		t.Errorf("FDPath(%d, 1): %q, %v; want its stdout pipe", pid, link, err)
+	}
 	// Its memory and CPU are still reported, memory_restart among their users.
 	if rss := ResidentBytes([]int{pid}); rss == 0 {
 		t.Error("ResidentBytes of a zombie leader of live threads: 0")
