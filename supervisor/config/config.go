@@ -220,6 +220,11 @@ func parseFile(path string) (*file, error) {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			msg, line = pe.Message, pe.Position.Line
+			// The parser counts a line's newline as the next line's: an
+			// unclosed [table at a line's end is on that line.
+			if at := pe.Position.Start; at >= 0 && at < len(f.text) && f.text[at] == '\n' {
+				line = 1 + strings.Count(f.text[:at], "\n")
+			}
 		}
 		if looksLikeSupervisordINI(f.text) {
 			msg += " (this is supervisord's INI: `ctlsup convert " + path + "` writes it as ctlsup's TOML)"
@@ -298,9 +303,8 @@ func Load(path string) (*Config, error) {
 			r := &reader{f: nf, desc: "", m: nf.m}
 			r.checkKeys(includedKeys)
 			if r.err != nil {
-				e := r.err.(*Error)
-				e.Msg += " (daemon settings belong in the daemon file)"
-				return nil, e
+				each(r.err, func(e *Error) { e.Msg += " (daemon settings belong in the daemon file)" })
+				return nil, r.err
 			}
 			cfg.Files = append(cfg.Files, inc)
 			work = append(work, nf)

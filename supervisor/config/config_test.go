@@ -62,6 +62,14 @@ func TestLoad_Errors(t *testing.T) {
 			`conf.d/app.toml:2: `},
 		"daemon key in conf.d": {daemonFile, "log_dir = \"/tmp\"\n",
 			`conf.d/app.toml:1: unknown key "log_dir"`},
+		"daemon keys in conf.d, all told": {daemonFile, "state_dir = \"/x\"\nlog_dir = \"/tmp\"\n",
+			"conf.d/app.toml:1: unknown key \"state_dir\" (daemon settings belong in the daemon file)\n" +
+				"conf.d/app.toml:2: unknown key \"log_dir\" (daemon settings belong in the daemon file)"},
+		"unknown keys, all told in the file's order": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nstopwaitsec = 3\nautorestrat = true\n",
+			"conf.d/app.toml:3: program \"web\": unknown key \"stopwaitsec\" (did you mean stopwaitsecs?)\n" +
+				"conf.d/app.toml:4: program \"web\": unknown key \"autorestrat\" (did you mean \"autorestart\"?)"},
+		"unclosed table name": {daemonFile, "[program.web\ncommand = \"/bin/true\"\n",
+			`conf.d/app.toml:1: expected '.' or ']' to end table name`},
 		"unknown socket": {daemonFile, "[program.web]\ncommand = \"/bin/true\"\nsockets = [\"http\"]\n",
 			`conf.d/app.toml:3: program "web": socket "http" is not defined (define it with [socket.http])`},
 		"bad listen": {daemonFile, "[socket.http]\nlisten = \"8000\"\n",

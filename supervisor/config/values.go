@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -34,11 +35,43 @@ func (r *reader) fail(key, format string, args ...any) {
 func (r *reader) has(key string) bool { _, ok := r.m[key]; return ok }
 
 // checkKeys rejects every key not in allowed: a typo in a supervisor config
-// is the most common silent failure.
+// is the most common silent failure. All of a table's unknown keys are
+// told at once, in the file's order, so that an operator fixes them in
+// one round.
 func (r *reader) checkKeys(allowed []string) {
+	if r.err != nil {
+		return
+	}
+	var unknown []*Error
 	for _, k := range slices.Sorted(maps.Keys(r.m)) {
 		if !slices.Contains(allowed, k) {
-			r.fail(k, "%s", unknownKey(k, allowed))
+			line := r.f.line(append(slices.Clone(r.path), k)...)
+			unknown = append(unknown, &Error{File: r.f.name, Line: line, Table: r.desc, Key: k, Msg: unknownKey(k, allowed)})
+		}
+	}
+	slices.SortStableFunc(unknown, func(a, b *Error) int { return a.Line - b.Line })
+	switch len(unknown) {
+	case 0:
+	case 1:
+		r.err = unknown[0]
+	default:
+		errs := make([]error, len(unknown))
+		for i, e := range unknown {
+			errs[i] = e
+		}
+		r.err = errors.Join(errs...)
+	}
+}
+
+// each calls fn for every *Error err is or joins.
+func each(err error, fn func(*Error)) {
+	if e, ok := err.(*Error); ok {
+		fn(e)
+		return
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			each(e, fn)
 		}
 	}
 }
