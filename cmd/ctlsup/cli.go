@@ -114,6 +114,9 @@ func (m *Main) resolveServer() error {
 		if err != nil {
 			return err
 		}
+		if srv.Warning != nil {
+			fmt.Fprintf(m.Stderr, "Warning: %v\n", srv.Warning)
+		}
 		m.ServerURL = srv.URL
 		m.Peers = append(m.Peers, srv.Peers...)
 		// Each from the file unless given, as supervisorctl takes them.

@@ -143,3 +143,34 @@ func TestCLI_PasswordOptionAlone(t *testing.T) {
 		t.Errorf("user %q password %q, want the file's user and -p's password", m.Username, m.Password)
 	}
 }
+
+// TestCLI_DaemonFileTypoStillLocatesTheDaemon: an unknown key written
+// into the daemon file since the daemon loaded it does not cost the
+// operator every command: the socket is still read from it, and the key
+// is said on stderr.
+func TestCLI_DaemonFileTypoStillLocatesTheDaemon(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "ctlsupd.toml")
+	os.WriteFile(conf, []byte("logdir = \"log\"\n[control]\nsocket = \"run/ctl.sock\"\nsocket_mod = \"0700\"\n"), 0o644)
+	m := NewMain()
+	var stderr strings.Builder
+	m.ConfigPath, m.Stderr = conf, &stderr
+	if err := m.resolveServer(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "unix://" + filepath.Join(dir, "run", "ctl.sock"); m.ServerURL != want {
+		t.Errorf("server %q, want %q", m.ServerURL, want)
+	}
+	for _, key := range []string{`ctlsupd.toml:1: daemon: unknown key "logdir"`, `ctlsupd.toml:4: control: unknown key "socket_mod"`} {
+		if !strings.Contains(stderr.String(), key) {
+			t.Errorf("stderr %q does not tell %s", stderr.String(), key)
+		}
+	}
+	// A value the socket depends on that cannot be read is still an error.
+	os.WriteFile(conf, []byte("[control]\nsocket = 7\n"), 0o644)
+	m = NewMain()
+	m.ConfigPath, m.Stderr = conf, &stderr
+	if err := m.resolveServer(); err == nil {
+		t.Error("a socket that is not a string: no error")
+	}
+}

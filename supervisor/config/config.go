@@ -127,6 +127,10 @@ type file struct {
 	lines lineIndex
 	m     map[string]any
 	keys  []toml.Key // definition order
+	// unknownKeys, when set, collects the unknown keys instead of failing
+	// on them: a client that looks for the control socket reads past a
+	// typo the running daemon never loaded.
+	unknownKeys *[]error
 }
 
 // Limits on what a configuration file may be: a file that breaks one is an

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,11 +16,16 @@ type Server struct {
 	URL                string
 	Username, Password string
 	Peers              []string // [cluster] peers: the other nodes' URLs, for status
+	// Warning tells the unknown keys of the daemon file, read past: the
+	// daemon that runs loaded the file before they were written, and an
+	// operator must still reach it (a daemon started with them would
+	// refuse them).
+	Warning error
 }
 
 // LocateServer reads only what locates the control socket: the daemon
-// file's own settings (no conf.d file is read, so a mistake in one does
-// not stop every command), or, for a supervisord INI file as Ansible and
+// file's own settings (no conf.d file is read, and an unknown key in it is
+// a Warning, so a mistake in one does not stop every command), or, for a supervisord INI file as Ansible and
 // Salt pass it, [supervisorctl] serverurl, else [unix_http_server] file,
 // else [inet_http_server] port, with their credentials.
 func LocateServer(path string) (Server, error) {
@@ -34,12 +40,14 @@ func LocateServer(path string) (Server, error) {
 	if err != nil {
 		return Server{}, fmt.Errorf("cannot read configuration: %w", err)
 	}
+	var unknown []error
+	f.unknownKeys = &unknown
 	var d Daemon
 	if err := (&loader{env: os.LookupEnv, seen: map[string]bool{}}).daemon(f, &d); err != nil {
 		return Server{}, err
 	}
 	user, pass := d.Control.SocketAuth()
-	return Server{URL: d.ServerURL(), Username: user, Password: pass, Peers: d.Cluster.Peers}, nil
+	return Server{URL: d.ServerURL(), Username: user, Password: pass, Peers: d.Cluster.Peers, Warning: errors.Join(unknown...)}, nil
 }
 
 // looksLikeINI tells a supervisord file by its sections: TOML has no

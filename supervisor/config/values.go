@@ -50,6 +50,12 @@ func (r *reader) checkKeys(allowed []string) {
 		}
 	}
 	slices.SortStableFunc(unknown, func(a, b *Error) int { return a.Line - b.Line })
+	if r.f.unknownKeys != nil {
+		for _, e := range unknown {
+			*r.f.unknownKeys = append(*r.f.unknownKeys, e)
+		}
+		return
+	}
 	switch len(unknown) {
 	case 0:
 	case 1:
