@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/ctlsup/ctlsup/supervisor/config"
@@ -35,6 +36,9 @@ func doCheck(m *Main, arg string) error {
 	}
 	var b strings.Builder
 	cfg.WriteSummary(&b)
+	for _, w := range cfg.CheckCommands(osruntime.CheckCommand) {
+		fmt.Fprintf(&b, "warning: %v\n", w)
+	}
 	m.out(strings.TrimSuffix(b.String(), "\n"))
 	return nil
 }

@@ -89,6 +89,12 @@ func TestCLI_Check(t *testing.T) {
 	if out, code := runMain("", nil, "check", "-c", other); code != 1 || !strings.Contains(out, `other.toml:3: program "api": user = "nobdy"`) {
 		t.Errorf("check -c FILE with an unknown user: exit %d\n%s", code, out)
 	}
+	// A command this host lacks is a warning: supervisord starts with it.
+	os.WriteFile(other, []byte("[program.api]\ncommand = \"/no/such/gunicorn\"\n"), 0o644)
+	if out, code := runMain("", nil, "check", "-c", other); code != 0 || !strings.Contains(out, "OK, 1 groups, 1 processes") ||
+		!strings.Contains(out, `warning: `+other+`:2: program "api": command: can't find command '/no/such/gunicorn' (on this host)`) {
+		t.Errorf("check -c FILE with a missing command: exit %d\n%s", code, out)
+	}
 }
 
 // TestCLI_FindsTheServerWithoutReadingConfd: a mistake in a conf.d file

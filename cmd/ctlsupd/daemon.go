@@ -268,6 +268,9 @@ func (m *Main) printCheck() error {
 		return err
 	}
 	m.Config.WriteSummary(m.Stdout)
+	for _, w := range m.Config.CheckCommands(osruntime.CheckCommand) {
+		fmt.Fprintf(m.Stderr, "warning: %v\n", w)
+	}
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/ctlsup/ctlsup/supervisor"
 )
 
 // Check finds what the files are right about but the machine is not,
@@ -35,6 +37,39 @@ func (c *Config) Check(checkUser func(name string) error) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CheckCommands finds the commands a spawn would not find on this host,
+// as checkCommand (the runtime's lookup) says, once per program and
+// command. They are warnings, not errors: supervisord starts with them
+// too (the program goes FATAL), a program that does not autostart may
+// be installed later, and an upgrade's --check must not refuse the new
+// binary for them.
+func (c *Config) CheckCommands(checkCommand func(*supervisor.ProcessSpec) error) []error {
+	var warnings []error
+	checked := map[string]bool{}
+	for _, g := range c.Groups {
+		for i := range g.Processes {
+			p := &g.Processes[i]
+			key := p.Program + "\x00" + strings.Join(p.Argv[:min(1, len(p.Argv))], "") + "\x00" + p.Directory + "\x00" + p.Environment["PATH"]
+			if checked[key] {
+				continue
+			}
+			checked[key] = true
+			err := checkCommand(p)
+			if err == nil {
+				continue
+			}
+			if at := c.commandAt[p.Program]; at != nil {
+				e := *at
+				e.Msg = fmt.Sprintf("command: %v (on this host)", err)
+				warnings = append(warnings, &e)
+			} else {
+				warnings = append(warnings, fmt.Errorf("process %s: command: %w (on this host)", p.FullName(), err))
+			}
+		}
+	}
+	return warnings
 }
 
 // WriteSummary lists every process with its command, then a line saying

@@ -33,6 +33,9 @@ type Config struct {
 	// userAt is where each user a program runs as is first named, for
 	// Check's errors.
 	userAt map[string]*Error
+	// commandAt is where each program's command is set, for
+	// CheckCommands' warnings.
+	commandAt map[string]*Error
 }
 
 // Daemon holds the daemon file's own settings.
@@ -285,7 +288,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read configuration: %w", err)
 	}
-	l := &loader{env: os.LookupEnv, seen: map[string]bool{path: true}, where: map[string]*reader{}, defined: map[string]def{}, userAt: map[string]*Error{}}
+	l := &loader{env: os.LookupEnv, seen: map[string]bool{path: true}, where: map[string]*reader{}, defined: map[string]def{}, userAt: map[string]*Error{}, commandAt: map[string]*Error{}}
 	cfg := &Config{Files: []string{path}}
 	if err := l.daemon(df, &cfg.Daemon); err != nil {
 		return nil, err
@@ -324,7 +327,7 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	detachStrings(cfg)
-	cfg.userAt = l.userAt
+	cfg.userAt, cfg.commandAt = l.userAt, l.commandAt
 	return cfg, nil
 }
 
@@ -342,6 +345,8 @@ type loader struct {
 	socketsByName map[string]*socketDef
 	// userAt is where each user is first named (Config.userAt).
 	userAt map[string]*Error
+	// commandAt is where each program's command is set (Config.commandAt).
+	commandAt map[string]*Error
 	// where is each process's program table, for errors found later.
 	where map[string]*reader
 }

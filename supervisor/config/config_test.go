@@ -335,6 +335,34 @@ func TestLoad_NoEnvironmentNoMap(t *testing.T) {
 	}
 }
 
+// TestCheck_MissingCommandWarnsOnceWithItsLine: a command this host
+// lacks is a warning (supervisord starts with it, and so must an
+// upgrade's --check), once per program, at the line that sets it.
+func TestCheck_MissingCommandWarnsOnceWithItsLine(t *testing.T) {
+	path := writeConfig(t, daemonFile, map[string]string{"app.toml": "[instance.a]\n[instance.b]\n" +
+		"[program.web]\ninstances = [\"a\", \"b\"]\ncommand = \"/srv/venv/bin/gunicornn app\"\nnumprocs = 2\n" +
+		"[program.ok]\ncommand = \"/bin/true\"\n"})
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	warnings := cfg.CheckCommands(func(p *supervisor.ProcessSpec) error {
+		asked = append(asked, p.Argv[0])
+		if p.Argv[0] == "/bin/true" {
+			return nil
+		}
+		return fmt.Errorf("can't find command '%s'", p.Argv[0])
+	})
+	want := filepath.Join(filepath.Dir(path), "conf.d", "app.toml") + `:5: program "web": command: can't find command '/srv/venv/bin/gunicornn' (on this host)`
+	if len(warnings) != 1 || warnings[0].Error() != want {
+		t.Errorf("warnings:\n got %v\nwant %s", warnings, want)
+	}
+	if len(asked) != 2 {
+		t.Errorf("commands looked up %v, want each program's once", asked)
+	}
+}
+
 // TestCheck_MissingUserOnceWithItsLine: --check reports a user missing on
 // this host once, at the file and line that first names it, however many
 // processes run as it.

@@ -402,6 +402,9 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 			}
 			s.Directory = r.f.abs(expandKey(r, x, "directory", r.str("directory", "")))
 			checkPathLength(r, "directory", s.Directory)
+			if _, ok := l.commandAt[s.Program]; !ok {
+				l.commandAt[s.Program] = &Error{File: r.f.name, Line: r.f.line(append(slices.Clone(r.path), "command")...), Table: r.desc, Key: "command"}
+			}
 			s.User = expandKey(r, x, "user", s.User)
 			if _, ok := l.userAt[s.User]; !ok && s.User != "" {
 				l.userAt[s.User] = &Error{File: r.f.name, Line: r.f.line(append(slices.Clone(r.path), "user")...), Table: r.desc, Key: "user"}

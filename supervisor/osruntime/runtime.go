@@ -826,6 +826,13 @@ func OpenLogFile(path string, maxBytes int64, backups int) LogFile {
 
 // CheckUser reports whether a program's user exists, as a spawn would
 // find it.
+// CheckCommand looks spec's command up as a spawn would: on its PATH,
+// from its directory.
+func CheckCommand(spec *supervisor.ProcessSpec) error {
+	_, err := resolve(spec)
+	return err
+}
+
 func CheckUser(name string) error {
 	_, err := proc.LookupUser(name)
 	return err
