@@ -130,6 +130,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.CheckOnly {
 		return m.printCheck()
 	}
+	cfg.DropPlaces()
 	m.inherited = takeInherited()
 	m.listeners, m.listenAddr = map[string]net.Listener{}, map[string]string{}
 	if err := m.openLog(); err != nil {

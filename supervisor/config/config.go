@@ -326,8 +326,8 @@ func Load(path string) (*Config, error) {
 	if err := checkDependencies(cfg.Groups, l.where); err != nil {
 		return nil, err
 	}
-	detachStrings(cfg)
 	cfg.userAt, cfg.commandAt = l.userAt, l.commandAt
+	detachStrings(cfg)
 	return cfg, nil
 }
 

@@ -10,9 +10,12 @@ import (
 // text, so a program's name alone kept the whole file alive for the
 // daemon's life (a few hundred bytes per program); and many programs
 // share a directory, a user or an environment value, now stored once.
+// The unexported lookup tables are walked too: their keys are names.
 func detachStrings(cfg *Config) {
 	d := detacher{strs: map[string]string{}, ptrs: map[uintptr]bool{}}
 	d.walk(reflect.ValueOf(cfg).Elem())
+	d.walk(reflect.ValueOf(&cfg.userAt).Elem())
+	d.walk(reflect.ValueOf(&cfg.commandAt).Elem())
 }
 
 type detacher struct {
