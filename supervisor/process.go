@@ -181,9 +181,11 @@ func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger, out Output) *pr
 // logger is the process's logger: made when first needed, since most
 // processes log only when something goes wrong.
 func (p *process) logger() *slog.Logger {
-	if p.spec.Instance != "" {
+	if p.spec.Instance != "" && p.spec.NameShared() {
 		// Said apart, so that supervisord's format keeps the group
-		// (the instance) where supervisord writes the name alone.
+		// (the instance) where supervisord writes the name alone: the
+		// name does not tell the process. A converted [group:x] names
+		// each of its programs once, and its lines stay supervisord's.
 		return p.log.With("process", p.spec.FullName(), "instance", p.spec.Instance)
 	}
 	return p.log.With("process", p.spec.FullName())

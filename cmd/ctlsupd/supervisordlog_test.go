@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"log/slog"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,8 +12,8 @@ import (
 // TestSupervisordLog: log_format = "supervisord" writes supervisord.log's
 // lines: its time format and level names, its wording for the process
 // lines it writes too, key=value pairs after the others. A process is
-// named as supervisord names it (web, web_00), one of an instance by its
-// group too.
+// named as supervisord names it (web, web_00), one of an instance whose
+// name another instance shares by its group too.
 func TestSupervisordLog(t *testing.T) {
 	var b bytes.Buffer
 	log := slog.New(newSupervisordLog(&b, slog.LevelInfo))
@@ -68,5 +69,24 @@ func TestSupervisordLog(t *testing.T) {
 		if !regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ` + w + `$`).MatchString(lines[i]) {
 			t.Errorf("line %d: %q, want %s", i, lines[i], w)
 		}
+	}
+}
+
+// TestSupervisordLog_NamesAsSupervisord: in supervisord's format a process
+// of an instance is named alone, as supervisord names a process of a
+// [group:x] (which convert makes an instance), unless another instance
+// runs a process of the same name.
+func TestSupervisordLog_NamesAsSupervisord(t *testing.T) {
+	path := testConfig(t, map[string]string{"app.toml": "[instance.turkey]\n[instance.iraq]\n" +
+		program("iraq-web", "sleep", `instances = ["iraq"]`) +
+		program("beat", "sleep", `instances = ["turkey", "iraq"]`)})
+	daemon, _ := os.ReadFile(path)
+	os.WriteFile(path, bytes.Replace(daemon, []byte("[control]"), []byte("log_format = \"supervisord\"\n[control]"), 1), 0o644)
+	_, log := startDaemon(t, path)
+	for _, name := range []string{"iraq-web", "turkey:beat", "iraq:beat"} {
+		waitUntil(t, name+"'s spawn", log, func() bool { return strings.Contains(log.String(), "INFO spawned: '"+name+"' with pid ") })
+	}
+	if strings.Contains(log.String(), "'iraq:iraq-web'") {
+		t.Errorf("iraq-web, the only process of its name, is named with its group:\n%s", log)
 	}
 }

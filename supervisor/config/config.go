@@ -122,7 +122,7 @@ var webhookKeys = []string{"url", "events"}
 
 // file is one parsed TOML file.
 type file struct {
-	name string // as shown in errors: relative to the working directory when shorter
+	name string // as shown in errors: absolute, as supervisord shows it (the daemon's working directory means nothing to whoever reads its faults)
 	dir  string
 	// text is what it says, indexed by line only for an error's sake: the
 	// index of a file of 10,000 programs costs a fifth of its load.
@@ -214,9 +214,9 @@ func tooDeep(text string) int {
 func parseFile(path string) (*file, error) {
 	b, err := readConfigFile(path)
 	if err != nil {
-		return nil, &Error{File: displayName(path), Msg: err.Error()}
+		return nil, &Error{File: path, Msg: err.Error()}
 	}
-	f := &file{name: displayName(path), dir: filepath.Dir(path), text: string(b)}
+	f := &file{name: path, dir: filepath.Dir(path), text: string(b)}
 	if line := tooDeep(f.text); line > 0 {
 		return nil, &Error{File: f.name, Line: line, Msg: fmt.Sprintf("arrays and tables nest more than %d deep", maxNesting)}
 	}
@@ -257,17 +257,6 @@ func (f *file) line(path ...string) int {
 	}
 	return f.lines.line(path...)
 }
-
-func displayName(path string) string {
-	if wd, err := os.Getwd(); err == nil {
-		if rel, err := filepath.Rel(wd, path); err == nil && len(rel) < len(path) && !startsDotDot(rel) {
-			return rel
-		}
-	}
-	return path
-}
-
-func startsDotDot(p string) bool { return len(p) >= 2 && p[:2] == ".." }
 
 // abs resolves p relative to the directory of the file that holds it.
 func (f *file) abs(p string) string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -388,5 +389,52 @@ func TestCheck_MissingUserOnceWithItsLine(t *testing.T) {
 	}
 	if len(asked) != 2 {
 		t.Errorf("users looked up %v, want each once", asked)
+	}
+}
+
+// TestLoad_ErrorsNameFilesAbsolute: an error names its file by its
+// absolute path wherever the loader runs: a daemon's working directory
+// (/ under systemd) means nothing to whoever reads its faults.
+func TestLoad_ErrorsNameFilesAbsolute(t *testing.T) {
+	path := writeConfig(t, daemonFile, map[string]string{"app.toml": "[program.web]\ncommand = \"/bin/true\"\nstopwaitsecs = \"10s\"\n"})
+	want := filepath.Join(filepath.Dir(path), "conf.d", "app.toml") + ":3:"
+	for _, wd := range []string{"/", filepath.Dir(path)} {
+		t.Chdir(wd)
+		_, err := config.Load(path)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("in %s: %v, want it to begin %q", wd, err, want)
+		}
+	}
+}
+
+// TestLoad_NameShared: a process whose name another process has (one
+// program in several instances) is marked; a program of one instance, or
+// of none, is not. A group edited elsewhere stays Equal.
+func TestLoad_NameShared(t *testing.T) {
+	path := writeConfig(t, daemonFile, map[string]string{"app.toml": "[instance.turkey]\n[instance.iraq]\n" +
+		"[program.beat]\ncommand = \"/bin/true\"\ninstances = [\"turkey\", \"iraq\"]\n" +
+		"[program.iraq-web]\ncommand = \"/bin/true\"\ninstances = [\"iraq\"]\n" +
+		"[program.web]\ncommand = \"/bin/true\"\n"})
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"turkey:beat": true, "iraq:beat": true, "iraq:iraq-web": false, "web": false}
+	for _, g := range cfg.Groups {
+		for _, p := range g.Processes {
+			if shared, ok := want[p.FullName()]; !ok || p.NameShared() != shared {
+				t.Errorf("%s: NameShared %v, want %v", p.FullName(), p.NameShared(), shared)
+			}
+		}
+	}
+	a, b := cfg.Groups[0], cfg.Groups[0]
+	b.Processes = slices.Clone(a.Processes)
+	b.Processes[0].SetNameShared(!a.Processes[0].NameShared())
+	if !a.Equal(&b) || !a.Processes[0].Equal(&b.Processes[0]) {
+		t.Error("specs that differ only in NameShared are not Equal")
+	}
+	b.Processes[0].StopWait++
+	if a.Equal(&b) || a.Processes[0].Equal(&b.Processes[0]) {
+		t.Error("specs of different stopwaitsecs are Equal")
 	}
 }
