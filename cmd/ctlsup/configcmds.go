@@ -200,9 +200,11 @@ func doUpdate(m *Main, arg string) error {
 // updateGroup applies a changed group. Against ctlsupd only its changed
 // processes stop and start again (ctlsup's own methods); against
 // supervisord, which lacks them, the group is stopped, removed and added
-// again, as supervisorctl does. Either way it prints supervisorctl's lines.
+// again, as supervisorctl does. Either way it prints supervisorctl's lines;
+// "stopped" only if something stopped (a group that only gained or lost
+// a process stops none of those it keeps).
 func updateGroup(m *Main, g string) error {
-	_, err := m.call("ctlsup.stopChangedProcesses", g)
+	stopped, err := m.call("ctlsup.stopChangedProcesses", g)
 	if faultCode(err) == fUnknownMethod {
 		if _, err := m.call("supervisor.stopProcessGroup", g); err != nil {
 			return err
@@ -217,7 +219,9 @@ func updateGroup(m *Main, g string) error {
 	if err != nil {
 		return err
 	}
-	m.out(g + ": stopped")
+	if len(list(stopped)) > 0 {
+		m.out(g + ": stopped")
+	}
 	_, err = m.call("ctlsup.updateProcessGroup", g)
 	return err
 }
