@@ -42,7 +42,8 @@ func (s *Supervisor) AddGroup(ctx context.Context, name string) error {
 		s.mu.Unlock()
 		return opErr("add", name, ErrAlreadyAdded, "")
 	}
-	g := s.addGroupLocked(s.pending[i], false)
+	g := s.addGroupLocked(s.pending[i], false, sharedNames(s.pending[i:i+1], s.byName))
+	s.markSharedNamesLocked()
 	s.mu.Unlock()
 	s.keepSockets()
 	s.startPools()
@@ -76,6 +77,7 @@ func (s *Supervisor) RemoveGroup(ctx context.Context, name string) error {
 		delete(s.byName, p.spec.FullName())
 	}
 	s.registryGen.Add(1)
+	s.markSharedNamesLocked()
 	s.mu.Unlock()
 	// Committed: the group is gone from the tables, so its actors end
 	// whatever becomes of ctx.

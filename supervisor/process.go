@@ -85,6 +85,10 @@ type process struct {
 	// listener: it is an event listener, whose protocol state a successor
 	// cannot know.
 	listener bool
+	// nameShared: another process has its name (one program run in
+	// several instances), so that its logger tells its group; set by the
+	// supervisor whenever its tables change (markSharedNamesLocked).
+	nameShared atomic.Bool
 
 	box mailbox
 	a   actorState // the actor's own: touched only by the turn under way
@@ -181,11 +185,12 @@ func newProcess(spec *ProcessSpec, rt Runtime, log *slog.Logger, out Output) *pr
 // logger is the process's logger: made when first needed, since most
 // processes log only when something goes wrong.
 func (p *process) logger() *slog.Logger {
-	if p.spec.Instance != "" && p.spec.NameShared() {
+	if p.spec.Instance != "" && p.nameShared.Load() {
 		// Said apart, so that supervisord's format keeps the group
 		// (the instance) where supervisord writes the name alone: the
 		// name does not tell the process. A converted [group:x] names
-		// each of its programs once, and its lines stay supervisord's.
+		// each of its programs once, and its lines stay supervisord's;
+		// other formats have the group in the full name anyway.
 		return p.log.With("process", p.spec.FullName(), "instance", p.spec.Instance)
 	}
 	return p.log.With("process", p.spec.FullName())

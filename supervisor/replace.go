@@ -22,14 +22,14 @@ func (s *Supervisor) replace(ctx context.Context, old *process, spec *ProcessSpe
 		if err := s.shutdown(ctx, []*process{old}); err != nil {
 			return err
 		}
-		np := s.newProcess(spec, false, old.listener)
+		np := s.newProcess(spec, false, old.listener, old.nameShared.Load())
 		if !s.swap(old, np) {
 			s.shutdown(ctx, []*process{np})
 			return opErr("restart", name, ErrBadName, "replaced meanwhile")
 		}
 		return s.start(ctx, np, name, WaitForDone)
 	}
-	np := s.newProcess(spec, false, old.listener)
+	np := s.newProcess(spec, false, old.listener, old.nameShared.Load())
 	np.groupPrio.Store(old.groupPrio.Load())
 	if err := s.start(ctx, np, name, WaitForDone); err != nil {
 		// The old one serves on; the failed replacement goes.

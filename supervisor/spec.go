@@ -89,12 +89,8 @@ type ProcessSpec struct {
 	ClusterSingleton bool
 
 	RedirectStderr bool
-	// nameShared: another process of the configuration has this name
-	// (see NameShared). Unexported: it is no part of what a spec runs,
-	// nor of its fingerprint or Equal.
-	nameShared bool
-	Stdout     LogSpec
-	Stderr     LogSpec
+	Stdout         LogSpec
+	Stderr         LogSpec
 
 	Limits Limits
 
@@ -202,23 +198,7 @@ func (s *ProcessSpec) exitExpected(code int) bool {
 }
 
 // Equal reports whether two specs would run the same process the same way.
-// Whether its name is shared is not part of that: a program added to a
-// second instance changes nothing its first instance runs.
-func (s *ProcessSpec) Equal(o *ProcessSpec) bool {
-	a, b := *s, *o
-	a.nameShared, b.nameShared = false, false
-	return reflect.DeepEqual(&a, &b)
-}
-
-// NameShared reports whether another process of the configuration has
-// this name (one program run in several instances): its group must be
-// told with it. supervisord's log format writes the name alone
-// otherwise, as supervisord does.
-func (s *ProcessSpec) NameShared() bool { return s.nameShared }
-
-// SetNameShared says whether another process of the configuration has
-// this name; the loader, which sees them all, sets it.
-func (s *ProcessSpec) SetNameShared(shared bool) { s.nameShared = shared }
+func (s *ProcessSpec) Equal(o *ProcessSpec) bool { return reflect.DeepEqual(s, o) }
 
 // GroupSpec is a process group: an instance, or a program of no instance.
 type GroupSpec struct {
@@ -229,16 +209,5 @@ type GroupSpec struct {
 	Listener *ListenerSpec
 }
 
-// Equal reports whether two group specs are identical, as ProcessSpec.Equal
-// tells their processes.
-func (g *GroupSpec) Equal(o *GroupSpec) bool {
-	if g.Name != o.Name || g.Priority != o.Priority || len(g.Processes) != len(o.Processes) || !reflect.DeepEqual(g.Listener, o.Listener) {
-		return false
-	}
-	for i := range g.Processes {
-		if !g.Processes[i].Equal(&o.Processes[i]) {
-			return false
-		}
-	}
-	return true
-}
+// Equal reports whether two group specs are identical.
+func (g *GroupSpec) Equal(o *GroupSpec) bool { return reflect.DeepEqual(g, o) }

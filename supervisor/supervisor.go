@@ -124,8 +124,9 @@ func (s *Supervisor) Open(ctx context.Context) error {
 	go s.watchMemory()
 	go s.reportStops()
 	s.mu.Lock()
+	shared := sharedNames(s.pending, nil)
 	for _, gs := range s.pending {
-		s.addGroupLocked(gs, true)
+		s.addGroupLocked(gs, true, shared)
 	}
 	all := s.allLocked()
 	s.mu.Unlock()
@@ -236,10 +237,13 @@ func (s *Supervisor) Close(ctx context.Context) error {
 
 // newProcess makes the actor of spec, which it shares with the
 // configuration it came from: a spec is never changed once loaded.
-func (s *Supervisor) newProcess(spec *ProcessSpec, adopt, listener bool) *process {
+// nameShared says whether another process has its name, before its
+// actor logs anything.
+func (s *Supervisor) newProcess(spec *ProcessSpec, adopt, listener, nameShared bool) *process {
 	pid := new(atomic.Int64)
 	p := newProcess(spec, s.rt, s.Logger, s.newOutput(spec, listener, pid))
 	p.listener, p.pid = listener, pid
+	p.nameShared.Store(nameShared)
 	p.changed = s.changes.notify
 	p.onState = s.emitState
 	if p.spec.ClusterSingleton && s.Leases != nil {
@@ -258,11 +262,11 @@ func (s *Supervisor) newProcess(spec *ProcessSpec, adopt, listener bool) *proces
 // addGroupLocked registers a group and starts its actors, adopting what a
 // previous daemon left for them when adopt is set. Must be called with
 // s.mu held.
-func (s *Supervisor) addGroupLocked(gs GroupSpec, adopt bool) *group {
+func (s *Supervisor) addGroupLocked(gs GroupSpec, adopt bool, shared map[string]bool) *group {
 	g := &group{spec: gs}
 	for i := range gs.Processes {
 		ps := &gs.Processes[i]
-		p := s.newProcess(ps, adopt, gs.Listener != nil)
+		p := s.newProcess(ps, adopt, gs.Listener != nil, shared[ps.Name])
 		p.groupPrio.Store(int64(gs.Priority))
 		g.procs = append(g.procs, p)
 		s.byName[ps.FullName()] = p
@@ -270,6 +274,38 @@ func (s *Supervisor) addGroupLocked(gs GroupSpec, adopt bool) *group {
 	s.groups = append(s.groups, g)
 	s.registryGen.Add(1)
 	return g
+}
+
+// sharedNames are the names more than one process of groups and procs
+// has (one program run in several instances): their log lines tell the
+// group, which supervisord's format leaves out where the name is enough.
+func sharedNames(groups []GroupSpec, procs map[string]*process) map[string]bool {
+	count := map[string]int{}
+	for _, g := range groups {
+		for _, p := range g.Processes {
+			count[p.Name]++
+		}
+	}
+	for _, p := range procs {
+		count[p.spec.Name]++
+	}
+	shared := map[string]bool{}
+	for name, n := range count {
+		if n > 1 {
+			shared[name] = true
+		}
+	}
+	return shared
+}
+
+// markSharedNamesLocked marks the processes whose name another process
+// has (sharedNames), once the tables are whole after a change that may
+// have given a process's name to another, or taken it. s.mu held.
+func (s *Supervisor) markSharedNamesLocked() {
+	shared := sharedNames(nil, s.byName)
+	for _, p := range s.byName {
+		p.nameShared.Store(shared[p.spec.Name])
+	}
 }
 
 // allLocked lists every process, groups in config order. Must be called with

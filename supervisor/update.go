@@ -295,13 +295,14 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 	s.groups = s.groups[:0]
 	s.byName = map[string]*process{}
 	s.registryGen.Add(1)
+	shared := sharedNames(groups, nil)
 	for _, gs := range groups {
 		g := &group{spec: gs}
 		for i := range gs.Processes {
 			ps := &gs.Processes[i]
 			p := keep[ps.FullName()]
 			if p == nil {
-				p = s.newProcess(ps, false, gs.Listener != nil)
+				p = s.newProcess(ps, false, gs.Listener != nil, shared[ps.Name])
 			}
 			p.groupPrio.Store(int64(gs.Priority))
 			g.procs = append(g.procs, p)
@@ -309,6 +310,7 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 		}
 		s.groups = append(s.groups, g)
 	}
+	s.markSharedNamesLocked() // of those kept
 	var starts []*process
 	for _, name := range restart {
 		starts = append(starts, s.byName[name])

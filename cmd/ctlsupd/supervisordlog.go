@@ -17,9 +17,9 @@ import (
 // 42", with supervisord's level names and, for the lines it also writes,
 // its wording and level. Other lines are the message and then key=value
 // pairs. A process is named by its name alone, as supervisord names it,
-// so that patterns written for supervisord.log match; a process of an
-// instance keeps its group:name, as the name alone would not tell the
-// instances apart.
+// so that patterns written for supervisord.log match; a process whose
+// name another instance's process has (its logger says its "instance")
+// keeps its group:name, as the name alone would not tell them apart.
 type supervisordLog struct {
 	mu    *sync.Mutex
 	w     io.Writer

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -404,37 +403,5 @@ func TestLoad_ErrorsNameFilesAbsolute(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("in %s: %v, want it to begin %q", wd, err, want)
 		}
-	}
-}
-
-// TestLoad_NameShared: a process whose name another process has (one
-// program in several instances) is marked; a program of one instance, or
-// of none, is not. A group edited elsewhere stays Equal.
-func TestLoad_NameShared(t *testing.T) {
-	path := writeConfig(t, daemonFile, map[string]string{"app.toml": "[instance.turkey]\n[instance.iraq]\n" +
-		"[program.beat]\ncommand = \"/bin/true\"\ninstances = [\"turkey\", \"iraq\"]\n" +
-		"[program.iraq-web]\ncommand = \"/bin/true\"\ninstances = [\"iraq\"]\n" +
-		"[program.web]\ncommand = \"/bin/true\"\n"})
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]bool{"turkey:beat": true, "iraq:beat": true, "iraq:iraq-web": false, "web": false}
-	for _, g := range cfg.Groups {
-		for _, p := range g.Processes {
-			if shared, ok := want[p.FullName()]; !ok || p.NameShared() != shared {
-				t.Errorf("%s: NameShared %v, want %v", p.FullName(), p.NameShared(), shared)
-			}
-		}
-	}
-	a, b := cfg.Groups[0], cfg.Groups[0]
-	b.Processes = slices.Clone(a.Processes)
-	b.Processes[0].SetNameShared(!a.Processes[0].NameShared())
-	if !a.Equal(&b) || !a.Processes[0].Equal(&b.Processes[0]) {
-		t.Error("specs that differ only in NameShared are not Equal")
-	}
-	b.Processes[0].StopWait++
-	if a.Equal(&b) || a.Processes[0].Equal(&b.Processes[0]) {
-		t.Error("specs of different stopwaitsecs are Equal")
 	}
 }

@@ -210,7 +210,6 @@ func (l *loader) build(d *Daemon) ([]supervisor.GroupSpec, error) {
 			}
 		}
 	}
-	markSharedNames(groups)
 	// Groups in definition order: instances where defined, programs of no
 	// instance where defined.
 	out := make([]supervisor.GroupSpec, 0, len(order))
@@ -521,20 +520,4 @@ func procfileCommand(r *reader) []string {
 	}
 	r.fail("procfile", "procfile %s has no process type %q", path, typ)
 	return nil
-}
-
-// markSharedNames marks the processes whose name another process has too:
-// a program run in several instances.
-func markSharedNames(groups map[string]*supervisor.GroupSpec) {
-	count := map[string]int{}
-	for _, g := range groups {
-		for _, p := range g.Processes {
-			count[p.Name]++
-		}
-	}
-	for _, g := range groups {
-		for i := range g.Processes {
-			g.Processes[i].SetNameShared(count[g.Processes[i].Name] > 1)
-		}
-	}
 }

@@ -65,6 +65,6 @@ func TestDropPlaces(t *testing.T) {
 	}
 	ws := cfg.CheckCommands(func(*supervisor.ProcessSpec) error { return fmt.Errorf("missing") })
 	if len(ws) != n || !strings.Contains(ws[0].Error(), "web0000") {
-		t.Errorf("CheckCommands after DropPlaces: %d warnings, the first %v", len(ws), ws[0])
+		t.Errorf("CheckCommands after DropPlaces: %d warnings: %.300v", len(ws), ws)
 	}
 }

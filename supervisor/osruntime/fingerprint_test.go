@@ -181,15 +181,3 @@ func TestSameConfig_ListenerOfAnEarlierDaemon(t *testing.T) {
 		t.Error("a listener whose command changed is taken for unchanged")
 	}
 }
-
-// TestFingerprint_NameSharedIsNoPart: whether another instance shares a
-// process's name changes nothing it runs: an upgrade, or a program added
-// to a second instance, finds the first one's configuration unchanged.
-func TestFingerprint_NameSharedIsNoPart(t *testing.T) {
-	spec := testSpec()
-	shared := *spec
-	shared.SetNameShared(true)
-	if fingerprint(spec) != fingerprint(&shared) || fingerprintJSON(spec) != fingerprintJSON(&shared) {
-		t.Error("NameShared changes the fingerprint")
-	}
-}
