@@ -516,3 +516,45 @@ func TestConvert_RepeatsMergeAsSupervisordReadsThem(t *testing.T) {
 		t.Errorf("notes %+v, want stdout_syslog at b.conf:3", res.Omitted)
 	}
 }
+
+// TestConvert_CeleryBeatIsASingleton: a program that runs celery's beat
+// (alone, embedded in a worker, or the older commands) becomes a
+// singleton, as one beat per application is what its operators need;
+// other programs, and a beat given numprocs, do not.
+func TestConvert_CeleryBeatIsASingleton(t *testing.T) {
+	commands := map[string]bool{
+		"/srv/env/bin/celery -A proj beat -l info":        true,
+		"celery -A proj worker -B --loglevel=INFO":        true,
+		"/srv/env/bin/celery worker --beat":               true,
+		"/srv/env/bin/celerybeat --schedule=/tmp/sched":   true,
+		"/srv/env/bin/python manage.py celery beat":       true,
+		"/bin/sh -c 'exec celery -A proj beat'":           true,
+		"/srv/env/bin/celery -A proj worker -n beat@%%h":  false,
+		"/srv/env/bin/gunicorn proj.wsgi -b :8000":        false,
+		"/srv/env/bin/python manage.py heartbeat --beat":  false,
+		"/srv/env/bin/celery -A proj worker -c 4 -Q beat": true, // a queue named beat reads as the subcommand: a false singleton is safe
+	}
+	var text strings.Builder
+	i := 0
+	names := map[string]string{}
+	for cmd := range commands {
+		name := fmt.Sprintf("p%d", i)
+		names[name] = cmd
+		fmt.Fprintf(&text, "[program:%s]\ncommand=%s\n", name, cmd)
+		i++
+	}
+	text.WriteString("[program:beats]\ncommand=celery -A proj beat\nprocess_name=%(program_name)s_%(process_num)d\nnumprocs=2\n")
+	res, _ := convertText(t, text.String())
+	cfg := load(t, res)
+	for _, g := range cfg.Groups {
+		for _, p := range g.Processes {
+			want := commands[names[p.Name]]
+			if p.Program == "beats" {
+				want = false
+			}
+			if p.Singleton != want {
+				t.Errorf("%s (%s): singleton %v, want %v", p.FullName(), strings.Join(p.Argv, " "), p.Singleton, want)
+			}
+		}
+	}
+}
