@@ -305,12 +305,12 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 				p = s.newProcess(ps, false, gs.Listener != nil, shared[ps.Name])
 			}
 			p.groupPrio.Store(int64(gs.Priority))
+			p.nameShared.Store(shared[ps.Name]) // a kept one's may change
 			g.procs = append(g.procs, p)
 			s.byName[ps.FullName()] = p
 		}
 		s.groups = append(s.groups, g)
 	}
-	s.markSharedNamesLocked() // of those kept
 	var starts []*process
 	for _, name := range restart {
 		starts = append(starts, s.byName[name])
