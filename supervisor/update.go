@@ -292,7 +292,9 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 	}
 
 	s.mu.Lock()
-	s.groups = s.groups[:0]
+	// A new array: the old one's tail would keep removed groups, their
+	// processes and specs, reachable until the list grew over them.
+	s.groups = make([]*group, 0, len(groups))
 	s.byName = map[string]*process{}
 	s.registryGen.Add(1)
 	shared := sharedNames(groups, nil)
