@@ -332,11 +332,11 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	}
 	a := supervisor.Adoption{Stopped: held, Down: h.Down}
 	delete(r.held, name) // asked for: what remains is of programs gone
-	capture, _ := out.(captureOutput)
+	capture, _ := out.(*output)
 	taken := map[uint64]bool{}
 	for _, hp := range r.heldPipes[name] {
 		taken[hp.ino] = true
-		if capture.Capture == nil {
+		if capture == nil {
 			syscall.Close(hp.fd)
 			r.holder.Drop(hp.id)
 		} else if err := capture.Adopt(hp.fd, hp.stream); err != nil {
@@ -440,7 +440,7 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 			later = append(later, pendingPipe{fd: i + 1, ino: ino, stream: stream})
 			continue
 		}
-		if ok && capture.Capture != nil {
+		if ok && capture != nil {
 			ok = capture.Adopt(fd, stream) == nil
 		}
 		// Lost only if the program still writes into that pipe: one that
@@ -575,7 +575,7 @@ type pendingPipe struct {
 // was left for at its adoption, once one is: meanwhile the holder keeps
 // the pipes' read ends, so the program's writes do not fail (they wait
 // once a pipe is full). It ends with the process.
-func retakePipes(p *proc.Process, pipes []pendingPipe, capture captureOutput, log *slog.Logger) {
+func retakePipes(p *proc.Process, pipes []pendingPipe, capture *output, log *slog.Logger) {
 	for len(pipes) > 0 {
 		select {
 		case <-p.Done():
@@ -593,7 +593,7 @@ func retakePipes(p *proc.Process, pipes []pendingPipe, capture captureOutput, lo
 			switch {
 			case noRoom:
 				return false
-			case ok && capture.Capture != nil:
+			case ok && capture != nil:
 				if err := capture.Adopt(fd, pp.stream); err != nil {
 					log.Warn("cannot take over a log pipe", "pid", p.Pid, "err", err)
 				}
@@ -643,11 +643,12 @@ func (r *Runtime) EndAdoption() {
 func (r *Runtime) SettleExits(spec *supervisor.ProcessSpec) { r.state.settle(spec.FullName()) }
 
 // Hold records that a process is down for good, and how (nil: that it
-// was started again).
+// was started again). A hold follows an operator's stop or an exit for
+// good, seldom enough to sum the spec again (about 15 us).
 func (r *Runtime) Hold(spec *supervisor.ProcessSpec, down *supervisor.Down) {
 	fp := ""
 	if down != nil {
-		fp = r.fingerprints.of(spec)
+		fp = fingerprint(spec)
 	}
 	r.state.hold(spec.FullName(), down, fp)
 }

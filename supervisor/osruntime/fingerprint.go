@@ -113,36 +113,6 @@ func isZero(v any) bool {
 	return false
 }
 
-// fingerprints remembers each process's last spec and its fingerprint: a
-// spec does not change once loaded, and restarts do not recompute it.
-type fingerprints struct {
-	mu   sync.Mutex
-	last map[string]specFingerprint // by process name
-}
-
-type specFingerprint struct {
-	spec *supervisor.ProcessSpec
-	sum  string
-}
-
-func (f *fingerprints) of(spec *supervisor.ProcessSpec) string {
-	name := spec.FullName()
-	f.mu.Lock()
-	if e, ok := f.last[name]; ok && e.spec == spec {
-		f.mu.Unlock()
-		return e.sum
-	}
-	f.mu.Unlock()
-	sum := fingerprint(spec)
-	f.mu.Lock()
-	if f.last == nil {
-		f.last = map[string]specFingerprint{}
-	}
-	f.last[name] = specFingerprint{spec, sum}
-	f.mu.Unlock()
-	return sum
-}
-
 var errNotCanonical = errors.New("no canonical form")
 
 // appendCanonical appends the spec v as the round trip prints it: the

@@ -88,7 +88,6 @@ type Runtime struct {
 
 	fences fences
 
-	fingerprints  fingerprints
 	consoles      [2]*logcap.Console // the daemon's stdout and stderr, for programs logging there
 	consolesOnce  sync.Once
 	daemonEnvOnce sync.Once
@@ -204,7 +203,8 @@ func (r *Runtime) Detach() (undo func()) {
 func (r *Runtime) NewOutput(spec *supervisor.ProcessSpec) supervisor.Output {
 	// A sink's warnings name its path; processes may share it.
 	log := r.Logger
-	c := &logcap.Capture{Redirect: spec.RedirectStderr, Name: spec.FullName(), Hub: r.hub}
+	o := &output{Capture: logcap.Capture{Redirect: spec.RedirectStderr, Name: spec.FullName(), Hub: r.hub}, sum: fingerprint(spec)}
+	c := &o.Capture
 	if r.holder != nil {
 		c.Keeper = r.holder
 	}
@@ -213,7 +213,7 @@ func (r *Runtime) NewOutput(spec *supervisor.ProcessSpec) supervisor.Output {
 		if !spec.RedirectStderr {
 			c.Stderr = &logcap.Prefixed{Console: r.console, Prefix: func() string { return r.ConsolePrefix(spec, true) }}
 		}
-		return captureOutput{c}
+		return o
 	}
 	stream := func(l supervisor.LogSpec) logcap.Stream {
 		if fd, ok := supervisor.ConsoleFD(l.Path); ok {
@@ -227,7 +227,7 @@ func (r *Runtime) NewOutput(spec *supervisor.ProcessSpec) supervisor.Output {
 	if spec.Stderr.Path != "" && !spec.RedirectStderr {
 		c.Stderr = stream(spec.Stderr)
 	}
-	return captureOutput{c}
+	return o
 }
 
 // flushConsoles gives the lines queued for the daemon's own output a
@@ -252,9 +252,24 @@ func (r *Runtime) daemonConsole(fd int) *logcap.Console {
 	return r.consoles[fd-1]
 }
 
-type captureOutput struct{ *logcap.Capture }
+// output is a process's log capture, and the fingerprint of its spec
+// that its spawns record: a process keeps its spec for life, so the sum is
+// made once, and goes with the process.
+type output struct {
+	logcap.Capture
+	sum string
+}
 
-func (c captureOutput) Stats() supervisor.OutputStats {
+// specSum is spec's fingerprint, as made once with its output o (nil: an
+// output not made by NewOutput).
+func specSum(spec *supervisor.ProcessSpec, o *output) string {
+	if o != nil {
+		return o.sum
+	}
+	return fingerprint(spec)
+}
+
+func (c *output) Stats() supervisor.OutputStats {
 	var st supervisor.OutputStats
 	if s := c.Stdout; s != nil {
 		st.StdoutBytes, st.StdoutDropped, st.Rotations = s.Written(), s.Dropped(), s.Rotations()
@@ -344,8 +359,9 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 	var stdin *stdinPipe
 	var stdinIno uint64
 	var pipes logcap.Pipes
-	if c, ok := out.(captureOutput); ok {
-		if pipes, err = c.Attach(); err != nil {
+	capture, _ := out.(*output)
+	if capture != nil {
+		if pipes, err = capture.Attach(); err != nil {
 			return nil, fmt.Errorf("cannot make output pipes: %w", err)
 		}
 		files[1], files[2] = pipes.Stdout, pipes.Stderr
@@ -406,11 +422,12 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		OOMScoreAdj: spec.Limits.OOMScoreAdj,
 	}
 	at := time.Now()
-	p, err := r.fork(spec, c, &attr, pipes.Inodes[:], stdinIno)
+	sum := specSum(spec, capture)
+	p, err := r.fork(spec, sum, c, &attr, pipes.Inodes[:], stdinIno)
 	if err != nil && c.leaf != nil && errors.Is(err, syscall.ENOSYS) {
 		r.dropCgroups(err)
 		r.abandon(c)
-		p, err = r.fork(spec, c, &attr, pipes.Inodes[:], stdinIno)
+		p, err = r.fork(spec, sum, c, &attr, pipes.Inodes[:], stdinIno)
 	}
 	if err != nil {
 		r.abandon(c)
@@ -445,7 +462,7 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 
 // fork records the spawn and forks it, into a cgroup of its own when
 // cgroups are in use.
-func (r *Runtime) fork(spec *supervisor.ProcessSpec, c *osChild, attr *proc.Attr, pipes []uint64, stdin uint64) (*proc.Process, error) {
+func (r *Runtime) fork(spec *supervisor.ProcessSpec, sum string, c *osChild, attr *proc.Attr, pipes []uint64, stdin uint64) (*proc.Process, error) {
 	c.id, c.leaf = r.state.newID(), nil
 	attr.CgroupDir, attr.Container = nil, nil
 	if r.useCgroups() {
@@ -477,7 +494,7 @@ func (r *Runtime) fork(spec *supervisor.ProcessSpec, c *osChild, attr *proc.Attr
 	c.usage = r.acct.begin(c.name, c.leaf)
 	// Recorded before the fork: a daemon killed right after it leaves a
 	// child its successor finds by these pipes, or by its cgroup.
-	r.state.spawning(c.id, spec, r.fingerprints.of(spec), pipes, stdin, c.cgroupPath())
+	r.state.spawning(c.id, spec, sum, pipes, stdin, c.cgroupPath())
 	return r.startProcess(*attr)
 }
 

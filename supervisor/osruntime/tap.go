@@ -10,7 +10,7 @@ import (
 // sent as PROCESS_LOG events. A tapped stream is read into the daemon
 // instead of spliced: these are small.
 func (r *Runtime) NewTappedOutput(spec *supervisor.ProcessSpec, stdout, stderr func([]byte)) supervisor.Output {
-	out := r.NewOutput(spec).(captureOutput)
+	out := r.NewOutput(spec).(*output)
 	if stdout != nil {
 		out.Stdout = &tap{inner: out.Stdout, fn: stdout}
 	}
