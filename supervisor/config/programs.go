@@ -182,6 +182,12 @@ func (l *loader) build(d *Daemon) ([]supervisor.GroupSpec, error) {
 		if err != nil {
 			return nil, err
 		}
+		var listener *supervisor.ListenerSpec
+		if p.listener {
+			if listener = listenerSpec(p.r); p.r.err != nil {
+				return nil, p.r.err
+			}
+		}
 		for _, s := range specs {
 			if s.Instance == "" {
 				if prev, clash := groupLine[s.Group]; clash && prev != p.r.desc {
@@ -205,8 +211,8 @@ func (l *loader) build(d *Daemon) ([]supervisor.GroupSpec, error) {
 					g.Priority = -1
 				}
 			}
-			if p.listener {
-				g.Listener = listenerSpec(p.r)
+			if listener != nil {
+				g.Listener = listener
 			}
 		}
 	}
