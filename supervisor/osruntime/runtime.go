@@ -606,6 +606,15 @@ func (r *Runtime) childEnv(spec *supervisor.ProcessSpec, cred *proc.Credential) 
 	if spec.Directory != "" {
 		over["PWD"] = spec.Directory // the daemon's own would mislead the child
 	}
+	over["SUPERVISOR_ENABLED"] = "1"
+	over["SUPERVISOR_PROCESS_NAME"] = spec.Name
+	over["SUPERVISOR_GROUP_NAME"] = spec.Group
+	if r.ServerURL != "" {
+		over["SUPERVISOR_SERVER_URL"] = r.ServerURL
+	}
+	// The program's environment wins over supervisord's variables, as in
+	// supervisord: a listener run as another user reaches the daemon over
+	// TCP with its own SUPERVISOR_SERVER_URL (supervisord's serverurl=).
 	for k, v := range spec.Environment {
 		// What the daemon sets for the sockets and readiness it gives
 		// is its own to set: a program's copy would win in getenv.
@@ -613,12 +622,6 @@ func (r *Runtime) childEnv(spec *supervisor.ProcessSpec, cred *proc.Credential) 
 			continue
 		}
 		over[k] = v
-	}
-	over["SUPERVISOR_ENABLED"] = "1"
-	over["SUPERVISOR_PROCESS_NAME"] = spec.Name
-	over["SUPERVISOR_GROUP_NAME"] = spec.Group
-	if r.ServerURL != "" {
-		over["SUPERVISOR_SERVER_URL"] = r.ServerURL
 	}
 	// Both sorted by name: merged, the daemon's "k=v" strings are reused
 	// and only what the spawn sets is built.

@@ -729,6 +729,34 @@ func exitOf(c supervisor.Child) supervisor.ExitStatus {
 // TestChildEnv_OneOfEachName: a name the spawn sets replaces the daemon's
 // own rather than following it (Go programs keep the first of two, glibc
 // getenv too), and the environment is sorted by name.
+// TestChildEnv_ProgramSetsSupervisorVariables: a program's environment
+// wins over the SUPERVISOR_* variables, as supervisord applies it last:
+// memmon or httpok run as another user than the daemon's reach it over
+// TCP through their own SUPERVISOR_SERVER_URL.
+func TestChildEnv_ProgramSetsSupervisorVariables(t *testing.T) {
+	r := New(t.TempDir(), quietLogger())
+	r.ServerURL = "unix:///run/ctlsup.sock"
+	spec := &supervisor.ProcessSpec{Name: "memmon", Group: "memmon",
+		Environment: map[string]string{"SUPERVISOR_SERVER_URL": "http://127.0.0.1:9001", "SUPERVISOR_USERNAME": "ops"}}
+	got := map[string]string{}
+	for _, kv := range r.childEnv(spec, nil) {
+		k, v, _ := strings.Cut(kv, "=")
+		got[k] = v
+	}
+	for k, want := range map[string]string{"SUPERVISOR_SERVER_URL": "http://127.0.0.1:9001", "SUPERVISOR_USERNAME": "ops",
+		"SUPERVISOR_PROCESS_NAME": "memmon", "SUPERVISOR_ENABLED": "1"} {
+		if got[k] != want {
+			t.Errorf("%s=%q, want %q", k, got[k], want)
+		}
+	}
+	spec.Environment = nil
+	for _, kv := range r.childEnv(spec, nil) {
+		if k, v, _ := strings.Cut(kv, "="); k == "SUPERVISOR_SERVER_URL" && v != r.ServerURL {
+			t.Errorf("without its own, a program gets SUPERVISOR_SERVER_URL=%q, want the daemon's %q", v, r.ServerURL)
+		}
+	}
+}
+
 func TestChildEnv_OneOfEachName(t *testing.T) {
 	t.Setenv("CTLSUP_FROM_DAEMON", "kept")
 	t.Setenv("PWD", "/daemon")

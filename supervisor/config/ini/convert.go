@@ -34,7 +34,6 @@ type Result struct {
 var dropped = map[string]string{
 	"stdout_syslog": "syslog output is not supported; logs go to files",
 	"stderr_syslog": "syslog output is not supported; logs go to files",
-	"serverurl":     "children get SUPERVISOR_SERVER_URL of ctlsupd's own socket",
 }
 
 // Convert reads supervisord configuration files (following [include]) and

@@ -558,3 +558,55 @@ func TestConvert_CeleryBeatIsASingleton(t *testing.T) {
 		}
 	}
 }
+
+// TestConvert_ServerURLBecomesEnvironment: a program's serverurl= is the
+// SUPERVISOR_SERVER_URL supervisord gives it (memmon and httpok, run as a
+// user the daemon's socket refuses, reach it over TCP), which ctlsupd
+// takes from the program's environment; environment= names it last, and
+// [supervisord] environment= not at all (supervisord sets it over that).
+func TestConvert_ServerURLBecomesEnvironment(t *testing.T) {
+	res, _ := convertText(t, `[supervisord]
+environment=SUPERVISOR_SERVER_URL="unix:///from/daemon.sock",APP="x"
+[eventlistener:memmon]
+command=python3 -m superlance.memmon -p hog=40MB
+events=TICK_5
+user=nobody
+serverurl=http://127.0.0.1:9001
+environment=SUPERVISOR_USERNAME="admin",SUPERVISOR_PASSWORD="s3cret"
+[program:auto]
+command=/bin/cat
+serverurl=AUTO
+[program:own]
+command=/bin/cat
+serverurl=http://127.0.0.1:9001
+environment=SUPERVISOR_SERVER_URL="http://127.0.0.1:9002"
+[program:only]
+command=/bin/cat
+serverurl = http://127.0.0.1:9003
+`)
+	for _, o := range res.Omitted {
+		if o.Key == "serverurl" {
+			t.Errorf("reported as not carried over: %s", o)
+		}
+	}
+	cfg := load(t, res)
+	want := map[string]map[string]string{
+		"memmon": {"SUPERVISOR_SERVER_URL": "http://127.0.0.1:9001", "SUPERVISOR_USERNAME": "admin", "APP": "x"},
+		"auto":   {"SUPERVISOR_SERVER_URL": "", "APP": "x"}, // the daemon's own, as supervisord sets it over its environment
+		"own":    {"SUPERVISOR_SERVER_URL": "http://127.0.0.1:9002"},
+		"only":   {"SUPERVISOR_SERVER_URL": "http://127.0.0.1:9003"},
+	}
+	for _, g := range cfg.Groups {
+		for _, p := range g.Processes {
+			for k, v := range want[p.Name] {
+				if p.Environment[k] != v {
+					t.Errorf("%s: %s=%q, want %q\n%s", p.Name, k, p.Environment[k], v, res.Programs)
+				}
+			}
+			delete(want, p.Name)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("not converted: %v", want)
+	}
+}

@@ -101,6 +101,7 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 	if err != nil {
 		return err
 	}
+	serverURL := serverURLEnv(s)
 	for _, key := range s.Keys {
 		k := key
 		val := func() (string, error) {
@@ -203,6 +204,9 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			if err != nil {
 				return fmt.Errorf("%s:%d: [%s] %v", k.In(s), k.Line, s.Name, err)
 			}
+			if !slices.ContainsFunc(pairs, func(p [2]string) bool { return p[0] == serverURLVar }) {
+				pairs = append(serverURL, pairs...)
+			}
 			if err := c.environment(w, s, k.Line, pairs, vars); err != nil {
 				return err
 			}
@@ -222,7 +226,7 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			if !strings.HasPrefix(s.Name, "eventlistener:") && report {
 				c.omit(s, k.Name, "an event listener's key, in a program", k.Line)
 			}
-		case "numprocs", "numprocs_start", "process_name":
+		case "numprocs", "numprocs_start", "process_name", "serverurl":
 		default:
 			if report {
 				why, ok := dropped[k.Name]
@@ -233,8 +237,8 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			}
 		}
 	}
-	if !envWritten && len(c.daemonEnv) > 0 {
-		if err := c.environment(w, s, s.Line, nil, vars); err != nil {
+	if !envWritten && (len(c.daemonEnv) > 0 || serverURL != nil) {
+		if err := c.environment(w, s, s.Line, serverURL, vars); err != nil {
 			return err
 		}
 	}
@@ -258,6 +262,26 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 	// supervisord's defaults, written out: ctlsup's own default kills the
 	// whole group.
 	fmt.Fprintf(w, "stopasgroup = %v\nkillasgroup = %v\n", stopAsGroup, killAsGroup || stopAsGroup)
+	return nil
+}
+
+const serverURLVar = "SUPERVISOR_SERVER_URL"
+
+// supervisordSets are the variables supervisord sets in a child over its
+// own environment: [supervisord] environment= never reaches a child
+// with them. A program's environment= is applied after them, and wins.
+var supervisordSets = map[string]bool{"SUPERVISOR_ENABLED": true, serverURLVar: true,
+	"SUPERVISOR_PROCESS_NAME": true, "SUPERVISOR_GROUP_NAME": true}
+
+// serverURLEnv is what a program's serverurl= becomes: the variable
+// supervisord sets from it, which ctlsupd takes from the program's
+// environment. AUTO or empty, as unset, leaves the daemon's own URL; a
+// variable of the same name in environment= wins, as in supervisord.
+func serverURLEnv(s *Section) [][2]string {
+	k, ok := s.Get("serverurl")
+	if v := strings.TrimSpace(k.Value); ok && v != "" && !strings.EqualFold(v, "AUTO") {
+		return [][2]string{{serverURLVar, v}}
+	}
 	return nil
 }
 
@@ -313,7 +337,7 @@ var envRefRE = regexp.MustCompile(`%\(ENV_([A-Za-z0-9_]+)\)`)
 // supervisord's children inherit, then the program's own, which wins.
 func (c *converter) environment(w io.Writer, s *Section, line int, own [][2]string, vars map[string]string) error {
 	pairs := slices.DeleteFunc(slices.Clone(c.daemonEnv), func(d [2]string) bool {
-		return slices.ContainsFunc(own, func(o [2]string) bool { return o[0] == d[0] })
+		return supervisordSets[d[0]] || slices.ContainsFunc(own, func(o [2]string) bool { return o[0] == d[0] })
 	})
 	var parts []string
 	for _, p := range pairs {
