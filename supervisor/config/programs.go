@@ -188,7 +188,7 @@ func (l *loader) build(d *Daemon) ([]supervisor.GroupSpec, error) {
 				return nil, p.r.err
 			}
 		}
-		for _, s := range specs {
+		for i, s := range specs {
 			if s.Instance == "" {
 				if prev, clash := groupLine[s.Group]; clash && prev != p.r.desc {
 					return nil, &Error{File: p.r.f.name, Line: p.r.f.line(p.r.path...), Table: p.r.desc,
@@ -202,7 +202,14 @@ func (l *loader) build(d *Daemon) ([]supervisor.GroupSpec, error) {
 						Msg: fmt.Sprintf("process %q is defined twice", s.FullName())}
 				}
 			}
-			g.Processes = append(g.Processes, s)
+			if g.Processes == nil {
+				// The spec stays where it was read: a copy would leave
+				// the read one's 512 bytes as garbage between every two
+				// programs' specs, holes that outlive the load.
+				g.Processes = specs[i : i+1 : i+1]
+			} else {
+				g.Processes = append(g.Processes, s)
+			}
 			if s.Instance == "" {
 				g.Priority = s.Priority // a program's own group: supervisord's homogeneous group
 				if p.listener && !p.r.has("priority") {
