@@ -203,7 +203,7 @@ func (r *Runtime) Detach() (undo func()) {
 func (r *Runtime) NewOutput(spec *supervisor.ProcessSpec) supervisor.Output {
 	// A sink's warnings name its path; processes may share it.
 	log := r.Logger
-	o := &output{Capture: logcap.Capture{Redirect: spec.RedirectStderr, Name: spec.FullName(), Hub: r.hub}, sum: fingerprint(spec)}
+	o := &output{Capture: logcap.Capture{Redirect: spec.RedirectStderr, Name: spec.FullName(), Hub: r.hub}}
 	c := &o.Capture
 	if r.holder != nil {
 		c.Keeper = r.holder
@@ -257,16 +257,19 @@ func (r *Runtime) daemonConsole(fd int) *logcap.Console {
 // made once, and goes with the process.
 type output struct {
 	logcap.Capture
-	sum string
+	sum string // made by its first spawn, on its actor: not under the engine's lock
 }
 
-// specSum is spec's fingerprint, as made once with its output o (nil: an
-// output not made by NewOutput).
+// specSum is spec's fingerprint, made once for its output o (nil: an
+// output not made by NewOutput). Only the process's actor spawns it.
 func specSum(spec *supervisor.ProcessSpec, o *output) string {
-	if o != nil {
-		return o.sum
+	if o == nil {
+		return fingerprint(spec)
 	}
-	return fingerprint(spec)
+	if o.sum == "" {
+		o.sum = fingerprint(spec)
+	}
+	return o.sum
 }
 
 func (c *output) Stats() supervisor.OutputStats {
