@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,13 +20,14 @@ import (
 const exitLeftOut = 3
 
 // doConvert writes ctlsup TOML from supervisord INI:
-// `ctlsup convert [-o DIR] supervisord.conf [conf.d/*.conf ...]`.
+// `ctlsup convert [-o DIR [-f]] supervisord.conf [conf.d/*.conf ...]`.
 func doConvert(m *Main, arg string) error {
 	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	out := fs.String("o", "", "write DIR/ctlsupd.toml and DIR/conf.d/supervisord.toml (default: print them)")
+	force := fs.Bool("f", false, "with -o, replace files edited since convert wrote them")
 	if err := fs.Parse(strings.Fields(arg)); err != nil || fs.NArg() == 0 {
-		fmt.Fprintln(m.Stderr, "usage: ctlsup convert [-o DIR] supervisord.conf [conf.d/*.conf ...]")
+		fmt.Fprintln(m.Stderr, "usage: ctlsup convert [-o DIR [-f]] supervisord.conf [conf.d/*.conf ...]")
 		m.exit = exitInvalidArgs
 		return nil
 	}
@@ -43,7 +46,25 @@ func doConvert(m *Main, arg string) error {
 	if *out == "" {
 		fmt.Fprintf(m.Stdout, "# ---- ctlsupd.toml\n%s\n# ---- conf.d/supervisord.toml\n%s", res.Daemon, res.Programs)
 	} else {
-		daemon, progs, err := writeConverted(*out, res.Daemon, res.Programs)
+		daemonTOML, programsTOML := stamp(res.Daemon), stamp(res.Programs)
+		if !*force {
+			for _, f := range []struct{ path, next string }{
+				{filepath.Join(*out, "ctlsupd.toml"), daemonTOML},
+				{filepath.Join(*out, "conf.d", "supervisord.toml"), programsTOML},
+			} {
+				if edited, err := editedSinceConverted(f.path, f.next); err != nil || edited {
+					if err == nil {
+						err = fmt.Errorf("%s was edited since convert wrote it, or convert did not write it: converting again would lose that. "+
+							"Make the change in the supervisord configuration and convert again with -f, or edit the TOML from now on and stop converting; "+
+							"programs of your own can go in a conf.d file of their own, which convert leaves alone (%s left as it was)", f.path, *out)
+					}
+					fmt.Fprintln(m.Stderr, "ctlsup convert:", err)
+					m.exit = exitGeneric
+					return nil
+				}
+			}
+		}
+		daemon, progs, err := writeConverted(*out, daemonTOML, programsTOML)
 		if errors.Is(err, errDoesNotLoad) {
 			fmt.Fprintln(m.Stderr, "ctlsup convert:", err)
 			m.exit = exitGeneric
@@ -69,6 +90,36 @@ func doConvert(m *Main, arg string) error {
 }
 
 var errDoesNotLoad = errors.New("the converted configuration does not load")
+
+// stampPrefix begins the last line of a file convert writes: the sum of
+// what comes before it, by which a later conversion tells whether the
+// file was edited since (and would lose the edits).
+const stampPrefix = "# ctlsup convert: sha256 "
+
+// stamp is text with its stamp line.
+func stamp(text string) string {
+	sum := sha256.Sum256([]byte(text))
+	return text + stampPrefix + hex.EncodeToString(sum[:]) + "\n"
+}
+
+// editedSinceConverted reports whether the file at path holds what no
+// stamp vouches for: edited since convert wrote it, or written by someone
+// else. A missing file, or one that already holds next, is not.
+func editedSinceConverted(path, next string) (bool, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	text := string(b)
+	if text == next {
+		return false, nil
+	}
+	i := strings.LastIndex(text, stampPrefix)
+	return i < 0 || (i > 0 && text[i-1] != '\n') || stamp(text[:i]) != text, nil
+}
 
 // unsetEnvRefs names the variables the converted files take from the
 // environment (what %(ENV_X)s became) that are not set in this one. It

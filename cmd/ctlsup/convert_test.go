@@ -239,3 +239,42 @@ func TestConvert_UnsetEnvironmentIsNamedAtOnce(t *testing.T) {
 		t.Errorf("a failed conversion removed the link that was at its -o: %v", err)
 	}
 }
+
+// TestConvert_KeepsHandEdits: converting again replaces what convert
+// wrote, but not a file edited since (or one convert never wrote), whose
+// edits would be lost without a word; -f replaces it.
+func TestConvert_KeepsHandEdits(t *testing.T) {
+	dir := t.TempDir()
+	conf, out := filepath.Join(dir, "supervisord.conf"), filepath.Join(dir, "out")
+	os.WriteFile(conf, []byte("[program:web]\ncommand=/bin/sleep 1000\nstartsecs=2\n"), 0o644)
+	if text, code := runMain("", nil, "convert", "-o", out, conf); code != 0 {
+		t.Fatalf("first conversion: exit %d\n%s", code, text)
+	}
+	progs := filepath.Join(out, "conf.d", "supervisord.toml")
+	// The INI changes: converting again follows it.
+	os.WriteFile(conf, []byte("[program:web]\ncommand=/bin/sleep 1000\nstartsecs=3\n"), 0o644)
+	if text, code := runMain("", nil, "convert", "-o", out, conf); code != 0 || !strings.Contains(readFile(progs), "startsecs = 3") {
+		t.Fatalf("converting a changed INI over convert's own files: exit %d\n%s\n%s", code, text, readFile(progs))
+	}
+	// An edit by hand is not lost.
+	edited := strings.Replace(readFile(progs), "startsecs = 3\n", "startsecs = 3\nrestart_max_delay = 10\n", 1)
+	os.WriteFile(progs, []byte(edited), 0o644)
+	text, code := runMain("", nil, "convert", "-o", out, conf)
+	if code != exitGeneric || !strings.Contains(text, progs+" was edited since convert wrote it") {
+		t.Errorf("converting over a hand edit: exit %d\n%s", code, text)
+	}
+	if readFile(progs) != edited {
+		t.Errorf("the edited file changed:\n%s", readFile(progs))
+	}
+	// Nor is a ctlsupd.toml convert never wrote.
+	daemon := filepath.Join(out, "ctlsupd.toml")
+	os.WriteFile(progs, []byte(""), 0o644)
+	mine := "# mine\ninclude = [\"conf.d/*.toml\"]\n"
+	os.WriteFile(daemon, []byte(mine), 0o644)
+	if text, code := runMain("", nil, "convert", "-o", out, conf); code != exitGeneric || !strings.Contains(text, daemon) || readFile(daemon) != mine {
+		t.Errorf("converting over a file convert did not write: exit %d\n%s", code, text)
+	}
+	if text, code := runMain("", nil, "convert", "-o", out, "-f", conf); code != 0 || readFile(daemon) == mine || strings.Contains(readFile(progs), "restart_max_delay") {
+		t.Errorf("-f: exit %d\n%s", code, text)
+	}
+}
