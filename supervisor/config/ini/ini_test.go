@@ -562,12 +562,11 @@ func TestConvert_CeleryBeatIsASingleton(t *testing.T) {
 // TestConvert_ServerURLBecomesEnvironment: a program's serverurl= is the
 // SUPERVISOR_SERVER_URL supervisord gives it (memmon and httpok, run as a
 // user the daemon's socket refuses, reach it over TCP), which ctlsupd
-// takes from the program's environment; environment= names it last, and
-// [supervisord] environment= not at all (supervisord sets it over that).
+// takes from the program's environment. supervisord applies the
+// environment after it: the program's environment= wins, then
+// [supervisord] environment=, then serverurl=.
 func TestConvert_ServerURLBecomesEnvironment(t *testing.T) {
-	res, _ := convertText(t, `[supervisord]
-environment=SUPERVISOR_SERVER_URL="unix:///from/daemon.sock",APP="x"
-[eventlistener:memmon]
+	programs := `[eventlistener:memmon]
 command=python3 -m superlance.memmon -p hog=40MB
 events=TICK_5
 user=nobody
@@ -583,30 +582,69 @@ environment=SUPERVISOR_SERVER_URL="http://127.0.0.1:9002"
 [program:only]
 command=/bin/cat
 serverurl = http://127.0.0.1:9003
-`)
-	for _, o := range res.Omitted {
-		if o.Key == "serverurl" {
-			t.Errorf("reported as not carried over: %s", o)
-		}
-	}
-	cfg := load(t, res)
-	want := map[string]map[string]string{
-		"memmon": {"SUPERVISOR_SERVER_URL": "http://127.0.0.1:9001", "SUPERVISOR_USERNAME": "admin", "APP": "x"},
-		"auto":   {"SUPERVISOR_SERVER_URL": "", "APP": "x"}, // the daemon's own, as supervisord sets it over its environment
-		"own":    {"SUPERVISOR_SERVER_URL": "http://127.0.0.1:9002"},
-		"only":   {"SUPERVISOR_SERVER_URL": "http://127.0.0.1:9003"},
-	}
-	for _, g := range cfg.Groups {
-		for _, p := range g.Processes {
-			for k, v := range want[p.Name] {
-				if p.Environment[k] != v {
-					t.Errorf("%s: %s=%q, want %q\n%s", p.Name, k, p.Environment[k], v, res.Programs)
-				}
+`
+	for _, tc := range []struct {
+		daemon string
+		want   map[string]map[string]string
+	}{
+		{"", map[string]map[string]string{
+			"memmon": {"SUPERVISOR_SERVER_URL": "http://127.0.0.1:9001", "SUPERVISOR_USERNAME": "admin"},
+			"auto":   {"SUPERVISOR_SERVER_URL": ""}, // ctlsupd's own
+			"own":    {"SUPERVISOR_SERVER_URL": "http://127.0.0.1:9002"},
+			"only":   {"SUPERVISOR_SERVER_URL": "http://127.0.0.1:9003"},
+		}},
+		{"[supervisord]\nenvironment=SUPERVISOR_SERVER_URL=\"unix:///from/daemon.sock\",APP=\"x\"\n", map[string]map[string]string{
+			"memmon": {"SUPERVISOR_SERVER_URL": "unix:///from/daemon.sock", "SUPERVISOR_USERNAME": "admin", "APP": "x"},
+			"auto":   {"SUPERVISOR_SERVER_URL": "unix:///from/daemon.sock", "APP": "x"},
+			"own":    {"SUPERVISOR_SERVER_URL": "http://127.0.0.1:9002", "APP": "x"},
+			"only":   {"SUPERVISOR_SERVER_URL": "unix:///from/daemon.sock"},
+		}},
+	} {
+		res, _ := convertText(t, tc.daemon+programs)
+		for _, o := range res.Omitted {
+			if o.Key == "serverurl" {
+				t.Errorf("reported as not carried over: %s", o)
 			}
-			delete(want, p.Name)
+		}
+		cfg := load(t, res)
+		want := tc.want
+		for _, g := range cfg.Groups {
+			for _, p := range g.Processes {
+				for k, v := range want[p.Name] {
+					if p.Environment[k] != v {
+						t.Errorf("%q: %s: %s=%q, want %q\n%s", tc.daemon, p.Name, k, p.Environment[k], v, res.Programs)
+					}
+				}
+				delete(want, p.Name)
+			}
+		}
+		if len(want) > 0 {
+			t.Errorf("not converted: %v", want)
 		}
 	}
-	if len(want) > 0 {
-		t.Errorf("not converted: %v", want)
+}
+
+// TestConvert_RefusesWhatSupervisordRefuses: an event listener with
+// redirect_stderr, or an event type supervisord does not know, stops
+// supervisord at start; convert says so at the INI's line, where it used
+// to write TOML that did not load.
+func TestConvert_RefusesWhatSupervisordRefuses(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"[eventlistener:crashmail]\ncommand=/bin/cat\nevents=PROCESS_STATE_EXITED\nredirect_stderr=true\n",
+			`:4: [eventlistener:crashmail] redirect_stderr = true: an event listener's stdout is its protocol`},
+		{"[eventlistener:crashmail]\ncommand=/bin/cat\nevents=PROCESS_STATE,PROCESS_STATE_EXITTED\n",
+			`:3: [eventlistener:crashmail] events: "PROCESS_STATE_EXITTED" is not an event type`},
+		{"[eventlistener:memmon]\ncommand=/bin/cat\nevents=TICK_10\n",
+			`:3: [eventlistener:memmon] events: "TICK_10" is not an event type`},
+		{"[eventlistener:memmon]\ncommand=/bin/cat\nevents=tick_60\n", // supervisord's names are exact
+			`:3: [eventlistener:memmon] events: "tick_60" is not an event type`},
+	} {
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "supervisord.conf")
+		os.WriteFile(conf, []byte(tc.text), 0o644)
+		_, err := ini.Convert([]string{conf})
+		if err == nil || !strings.Contains(err.Error(), conf+tc.want) {
+			t.Errorf("%q: error %v, want it to contain %s", tc.text, err, conf+tc.want)
+		}
 	}
 }

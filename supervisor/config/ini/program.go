@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ctlsup/ctlsup/supervisor"
 )
 
 // program converts one [program:x]. Its processes keep supervisord's names:
@@ -101,7 +103,7 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 	if err != nil {
 		return err
 	}
-	serverURL := serverURLEnv(s)
+	serverURL := c.serverURLEnv(s)
 	for _, key := range s.Keys {
 		k := key
 		val := func() (string, error) {
@@ -204,9 +206,7 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			if err != nil {
 				return fmt.Errorf("%s:%d: [%s] %v", k.In(s), k.Line, s.Name, err)
 			}
-			if !slices.ContainsFunc(pairs, func(p [2]string) bool { return p[0] == serverURLVar }) {
-				pairs = append(serverURL, pairs...)
-			}
+			pairs = append(serverURL, pairs...)
 			if err := c.environment(w, s, k.Line, pairs, vars); err != nil {
 				return err
 			}
@@ -267,22 +267,30 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 
 const serverURLVar = "SUPERVISOR_SERVER_URL"
 
-// supervisordSets are the variables supervisord sets in a child over its
-// own environment: [supervisord] environment= never reaches a child
-// with them. A program's environment= is applied after them, and wins.
-var supervisordSets = map[string]bool{"SUPERVISOR_ENABLED": true, serverURLVar: true,
-	"SUPERVISOR_PROCESS_NAME": true, "SUPERVISOR_GROUP_NAME": true}
-
 // serverURLEnv is what a program's serverurl= becomes: the variable
 // supervisord sets from it, which ctlsupd takes from the program's
-// environment. AUTO or empty, as unset, leaves the daemon's own URL; a
-// variable of the same name in environment= wins, as in supervisord.
-func serverURLEnv(s *Section) [][2]string {
+// environment. AUTO or empty, as unset, leaves the daemon's own URL.
+// supervisord applies the program's environment (its own environment=
+// over [supervisord]'s) after setting it, so a SUPERVISOR_SERVER_URL
+// in either wins, and serverurl= then says nothing.
+func (c *converter) serverURLEnv(s *Section) [][2]string {
 	k, ok := s.Get("serverurl")
-	if v := strings.TrimSpace(k.Value); ok && v != "" && !strings.EqualFold(v, "AUTO") {
-		return [][2]string{{serverURLVar, v}}
+	v := strings.TrimSpace(k.Value)
+	if !ok || v == "" || strings.EqualFold(v, "AUTO") {
+		return nil
 	}
-	return nil
+	named := func(pairs [][2]string) bool {
+		return slices.ContainsFunc(pairs, func(p [2]string) bool { return p[0] == serverURLVar })
+	}
+	if named(c.daemonEnv) {
+		return nil
+	}
+	if e, ok := s.Get("environment"); ok {
+		if pairs, err := parseEnvironment(e.Value); err == nil && named(pairs) {
+			return nil
+		}
+	}
+	return [][2]string{{serverURLVar, v}}
 }
 
 // withDaemonEnv adds to a program's expansions the variables of
@@ -337,7 +345,7 @@ var envRefRE = regexp.MustCompile(`%\(ENV_([A-Za-z0-9_]+)\)`)
 // supervisord's children inherit, then the program's own, which wins.
 func (c *converter) environment(w io.Writer, s *Section, line int, own [][2]string, vars map[string]string) error {
 	pairs := slices.DeleteFunc(slices.Clone(c.daemonEnv), func(d [2]string) bool {
-		return supervisordSets[d[0]] || slices.ContainsFunc(own, func(o [2]string) bool { return o[0] == d[0] })
+		return slices.ContainsFunc(own, func(o [2]string) bool { return o[0] == d[0] })
 	})
 	var parts []string
 	for _, p := range pairs {
@@ -415,11 +423,21 @@ func (c *converter) eventListener(s *Section, name string, declared map[string]b
 		return fmt.Errorf("%s:%d: [%s]: %q is defined twice", s.File, s.Line, s.Name, name)
 	}
 	declared["program\x00"+name] = true
+	// What supervisord refuses to start with is an error here too, at
+	// its line, not a file that does not load.
+	if k, ok := s.Get("redirect_stderr"); ok {
+		if b, err := boolean(k.Value); err == nil && b {
+			return fmt.Errorf("%s:%d: [%s] redirect_stderr = true: an event listener's stdout is its protocol, which its stderr would break", k.In(s), k.Line, s.Name)
+		}
+	}
 	fmt.Fprintf(&c.progs, "\n[eventlistener.%s]\n", tomlKey(name))
 	if k, ok := s.Get("events"); ok {
 		var q []string
 		for _, e := range strings.Split(k.Value, ",") {
 			if e = strings.TrimSpace(e); e != "" {
+				if !supervisor.ValidEventType(e) {
+					return fmt.Errorf("%s:%d: [%s] events: %q is not an event type", k.In(s), k.Line, s.Name, e)
+				}
 				q = append(q, tomlString(e))
 			}
 		}
