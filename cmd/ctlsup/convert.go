@@ -20,14 +20,14 @@ import (
 const exitLeftOut = 3
 
 // doConvert writes ctlsup TOML from supervisord INI:
-// `ctlsup convert [-o DIR [-f]] supervisord.conf [conf.d/*.conf ...]`.
+// `ctlsup convert [-o DIR [-force]] supervisord.conf [conf.d/*.conf ...]`.
 func doConvert(m *Main, arg string) error {
 	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	out := fs.String("o", "", "write DIR/ctlsupd.toml and DIR/conf.d/supervisord.toml (default: print them)")
-	force := fs.Bool("f", false, "with -o, replace files edited since convert wrote them")
-	if err := fs.Parse(strings.Fields(arg)); err != nil || fs.NArg() == 0 {
-		fmt.Fprintln(m.Stderr, "usage: ctlsup convert [-o DIR [-f]] supervisord.conf [conf.d/*.conf ...]")
+	force := fs.Bool("force", false, "with -o, replace files that differ from what convert wrote there")
+	if err := fs.Parse(strings.Fields(arg)); err != nil || fs.NArg() == 0 || *force && *out == "" {
+		fmt.Fprintln(m.Stderr, "usage: ctlsup convert [-o DIR [-force]] supervisord.conf [conf.d/*.conf ...]")
 		m.exit = exitInvalidArgs
 		return nil
 	}
@@ -46,17 +46,15 @@ func doConvert(m *Main, arg string) error {
 	if *out == "" {
 		fmt.Fprintf(m.Stdout, "# ---- ctlsupd.toml\n%s\n# ---- conf.d/supervisord.toml\n%s", res.Daemon, res.Programs)
 	} else {
-		daemonTOML, programsTOML := stamp(res.Daemon), stamp(res.Programs)
 		if !*force {
-			for _, f := range []struct{ path, next string }{
-				{filepath.Join(*out, "ctlsupd.toml"), daemonTOML},
-				{filepath.Join(*out, "conf.d", "supervisord.toml"), programsTOML},
+			for _, f := range []struct{ path, text string }{
+				{filepath.Join(*out, "ctlsupd.toml"), res.Daemon},
+				{filepath.Join(*out, "conf.d", "supervisord.toml"), res.Programs},
 			} {
-				if edited, err := editedSinceConverted(f.path, f.next); err != nil || edited {
+				if edited, err := editedSinceConverted(f.path, f.text); err != nil || edited {
 					if err == nil {
-						err = fmt.Errorf("%s was edited since convert wrote it, or convert did not write it: converting again would lose that. "+
-							"Make the change in the supervisord configuration and convert again with -f, or edit the TOML from now on and stop converting; "+
-							"programs of your own can go in a conf.d file of their own, which convert leaves alone (%s left as it was)", f.path, *out)
+						err = fmt.Errorf("%s is not what convert wrote there (edited by hand, or not written by convert): replacing it would lose that. "+
+							"Carry the change into the supervisord configuration and use -force, or edit the TOML from now on (%s left as it was)", f.path, *out)
 					}
 					fmt.Fprintln(m.Stderr, "ctlsup convert:", err)
 					m.exit = exitGeneric
@@ -64,7 +62,7 @@ func doConvert(m *Main, arg string) error {
 				}
 			}
 		}
-		daemon, progs, err := writeConverted(*out, daemonTOML, programsTOML)
+		daemon, progs, err := writeConverted(*out, stamp(res.Daemon), stamp(res.Programs))
 		if errors.Is(err, errDoesNotLoad) {
 			fmt.Fprintln(m.Stderr, "ctlsup convert:", err)
 			m.exit = exitGeneric
@@ -104,7 +102,9 @@ func stamp(text string) string {
 
 // editedSinceConverted reports whether the file at path holds what no
 // stamp vouches for: edited since convert wrote it, or written by someone
-// else. A missing file, or one that already holds next, is not.
+// else. A missing file is not, nor one that holds what convert would
+// write now (next, unstamped), stamped or not: an earlier convert's
+// files carry no stamp.
 func editedSinceConverted(path, next string) (bool, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -114,7 +114,7 @@ func editedSinceConverted(path, next string) (bool, error) {
 		return false, err
 	}
 	text := string(b)
-	if text == next {
+	if text == next || text == stamp(next) {
 		return false, nil
 	}
 	i := strings.LastIndex(text, stampPrefix)

@@ -241,8 +241,9 @@ func TestConvert_UnsetEnvironmentIsNamedAtOnce(t *testing.T) {
 }
 
 // TestConvert_KeepsHandEdits: converting again replaces what convert
-// wrote, but not a file edited since (or one convert never wrote), whose
-// edits would be lost without a word; -f replaces it.
+// wrote (an earlier convert's, unstamped, too), but not a file edited
+// since or one convert never wrote, whose edits would be lost without a
+// word; -force replaces it.
 func TestConvert_KeepsHandEdits(t *testing.T) {
 	dir := t.TempDir()
 	conf, out := filepath.Join(dir, "supervisord.conf"), filepath.Join(dir, "out")
@@ -260,7 +261,7 @@ func TestConvert_KeepsHandEdits(t *testing.T) {
 	edited := strings.Replace(readFile(progs), "startsecs = 3\n", "startsecs = 3\nrestart_max_delay = 10\n", 1)
 	os.WriteFile(progs, []byte(edited), 0o644)
 	text, code := runMain("", nil, "convert", "-o", out, conf)
-	if code != exitGeneric || !strings.Contains(text, progs+" was edited since convert wrote it") {
+	if code != exitGeneric || !strings.Contains(text, progs+" is not what convert wrote there") {
 		t.Errorf("converting over a hand edit: exit %d\n%s", code, text)
 	}
 	if readFile(progs) != edited {
@@ -274,7 +275,18 @@ func TestConvert_KeepsHandEdits(t *testing.T) {
 	if text, code := runMain("", nil, "convert", "-o", out, conf); code != exitGeneric || !strings.Contains(text, daemon) || readFile(daemon) != mine {
 		t.Errorf("converting over a file convert did not write: exit %d\n%s", code, text)
 	}
-	if text, code := runMain("", nil, "convert", "-o", out, "-f", conf); code != 0 || readFile(daemon) == mine || strings.Contains(readFile(progs), "restart_max_delay") {
-		t.Errorf("-f: exit %d\n%s", code, text)
+	if text, code := runMain("", nil, "convert", "-o", out, "-force", conf); code != 0 || readFile(daemon) == mine || strings.Contains(readFile(progs), "restart_max_delay") {
+		t.Errorf("-force: exit %d\n%s", code, text)
+	}
+	// An earlier convert's files, unstamped but unchanged, are replaced.
+	for _, f := range []string{daemon, progs} {
+		text := readFile(f)
+		os.WriteFile(f, []byte(text[:strings.LastIndex(text, "# ctlsup convert: sha256 ")]), 0o644)
+	}
+	if text, code := runMain("", nil, "convert", "-o", out, conf); code != 0 {
+		t.Errorf("converting over an earlier convert's files: exit %d\n%s", code, text)
+	}
+	if _, code := runMain("", nil, "convert", "-force", conf); code != exitInvalidArgs {
+		t.Errorf("-force without -o: exit %d, want %d", code, exitInvalidArgs)
 	}
 }

@@ -183,7 +183,7 @@ func helpExport(m *Main) {
 }
 
 func helpConvert(m *Main) {
-	m.out("convert [-o DIR [-f]] supervisord.conf [conf.d/*.conf ...]")
+	m.out("convert [-o DIR [-force]] supervisord.conf [conf.d/*.conf ...]")
 	m.out("\t\t\tWrite ctlsup TOML from supervisord INI; exit 3 if settings were left out")
-	m.out("\t\t\t(-f: replace files in DIR edited since convert wrote them)")
+	m.out("\t\t\t(-force: replace files in DIR edited since convert wrote them)")
 }

@@ -583,8 +583,9 @@ func lockHolders(lock *os.File) []string {
 }
 
 // childEnv builds the environment from scratch: the daemon's own minus what
-// systemd addressed to the daemon alone, the user's login variables, the
-// instance and program environment, and supervisord's SUPERVISOR_* names.
+// systemd addressed to the daemon alone, the user's login variables,
+// supervisord's SUPERVISOR_* names, then the instance and program
+// environment, which wins over all of them.
 func (r *Runtime) childEnv(spec *supervisor.ProcessSpec, cred *proc.Credential) []string {
 	r.daemonEnvOnce.Do(func() {
 		seen := map[string]bool{}

@@ -726,9 +726,6 @@ func exitOf(c supervisor.Child) supervisor.ExitStatus {
 	return <-ch
 }
 
-// TestChildEnv_OneOfEachName: a name the spawn sets replaces the daemon's
-// own rather than following it (Go programs keep the first of two, glibc
-// getenv too), and the environment is sorted by name.
 // TestChildEnv_ProgramSetsSupervisorVariables: a program's environment
 // wins over the SUPERVISOR_* variables, as supervisord applies it last:
 // memmon or httpok run as another user than the daemon's reach it over
@@ -757,6 +754,9 @@ func TestChildEnv_ProgramSetsSupervisorVariables(t *testing.T) {
 	}
 }
 
+// TestChildEnv_OneOfEachName: a name the spawn sets replaces the daemon's
+// own rather than following it (Go programs keep the first of two, glibc
+// getenv too), and the environment is sorted by name.
 func TestChildEnv_OneOfEachName(t *testing.T) {
 	t.Setenv("CTLSUP_FROM_DAEMON", "kept")
 	t.Setenv("PWD", "/daemon")
