@@ -2,10 +2,10 @@ package supervisor
 
 import (
 	"context"
-	"runtime"
 	"testing"
-	"time"
 	"weak"
+
+	"github.com/ctlsup/ctlsup/supervisor/testhelper"
 )
 
 // TestSupervisor_UpdateForgetsRemovedGroups: an update that removes a
@@ -30,12 +30,5 @@ func TestSupervisor_UpdateForgetsRemovedGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The actor may still be returning from its last turn.
-	deadline := time.Now().Add(10 * time.Second)
-	for gone.Value() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the removed group's process is still reachable")
-		}
-		runtime.GC()
-		time.Sleep(10 * time.Millisecond)
-	}
+	testhelper.WaitCollected(t, gone, "the removed group's process")
 }

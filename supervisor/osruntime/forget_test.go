@@ -2,9 +2,7 @@ package osruntime
 
 import (
 	"context"
-	"runtime"
 	"testing"
-	"time"
 	"weak"
 
 	"github.com/ctlsup/ctlsup/supervisor"
@@ -33,12 +31,5 @@ func TestOS_RemovedProgramIsForgotten(t *testing.T) {
 	if _, err := h.s.Process("gone"); err == nil {
 		t.Fatal("the removed program is still in the engine")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for spec.Value() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the removed program's spec is still reachable")
-		}
-		runtime.GC()
-		time.Sleep(20 * time.Millisecond)
-	}
+	testhelper.WaitCollected(t, spec, "the removed program's spec")
 }
