@@ -440,7 +440,9 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 			}
 			stdin.close()
 		}
-		return nil, spawnFailure(spec, cred, err)
+		why := spawnFailure(spec, cred, err)
+		tellChildLog(pipes, err, why)
+		return nil, why
 	}
 	c.p = p
 	r.acct.forked(c.usage, p.Identity())

@@ -297,7 +297,7 @@ func TestOS_SpawnErrors(t *testing.T) {
 			s.AutoStart, s.StartRetries, s.User = false, 0, "no-such-user-ctlsup"
 		}),
 		helperSpec(dir, "badinterp", []string{filepath.Join(dir, "script")}, func(s *supervisor.ProcessSpec) {
-			s.AutoStart, s.StartRetries = false, 0
+			s.AutoStart, s.StartRetries, s.Stderr, s.RedirectStderr = false, 0, supervisor.LogSpec{}, true
 		}),
 		helperSpec(dir, "logisdir", testhelper.Argv("sleep"), func(s *supervisor.ProcessSpec) {
 			s.AutoStart, s.StartRetries, s.Stdout.Path = false, 0, dir
@@ -331,6 +331,20 @@ func TestOS_SpawnErrors(t *testing.T) {
 		info := h.wait(name, inState(supervisor.Fatal))
 		if !strings.Contains(info.SpawnErr, text) {
 			t.Errorf("%s: description %q, want %q", name, info.SpawnErr, text)
+		}
+	}
+	// A child that failed before its exec says why in its stderr log (in
+	// stdout's when redirected), as supervisord's child does; a spawn
+	// that never forked has no child to say it.
+	for path, line := range map[string]string{
+		filepath.Join(dir, "nodir.err.log"): "ctlsupd: couldn't chdir to /no/such/dir: ENOENT\n",
+		filepath.Join(dir, "badinterp.log"): "ctlsupd: couldn't exec " + filepath.Join(dir, "script") + ": ENOENT\n",
+	} {
+		eventually(t, path+" saying why", func() bool { return readFile(path) == line })
+	}
+	for _, name := range []string{"missing", "nouser"} {
+		if b, err := os.ReadFile(filepath.Join(dir, name+".err.log")); err == nil {
+			t.Errorf("%s: a spawn without a child wrote its stderr log: %q", name, b)
 		}
 	}
 }

@@ -160,6 +160,9 @@ func TestSpawner_CgroupExecFailure(t *testing.T) {
 			if info := h.wait("garbage", inState(supervisor.Fatal)); info.SpawnErr != "couldn't exec "+bad+": ENOEXEC" {
 				t.Errorf("description %q, want the exec's error as supervisord words it", info.SpawnErr)
 			}
+			eventually(t, "the stderr log saying why", func() bool {
+				return readFile(spec.Stderr.Path) == "ctlsupd: couldn't exec "+bad+": ENOEXEC\n"
+			})
 			// The failed child was waited for before its cgroup was removed.
 			if left, _ := filepath.Glob(filepath.Join(h.rt.cgroups.Base, "garbage@*")); len(left) != 0 {
 				t.Errorf("the failed spawn's cgroup remains: %v", left)

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/internal/logcap"
 	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
@@ -60,3 +61,18 @@ type cgroupError struct{ err error }
 
 func (e *cgroupError) Error() string { return "cannot create the process's cgroup: " + e.err.Error() }
 func (e *cgroupError) Unwrap() error { return e.err }
+
+// tellChildLog writes why a forked child failed before its exec into the
+// child's own stderr pipe, so its stderr log (stdout's when redirected)
+// says it, where an operator who runs `tail` looks: supervisord's child
+// writes the same line there. A spawn that failed before any fork
+// (command not found, no pipes, no cgroup) had no child and writes
+// nothing. The pipe's reader is still pumping: it reaches EOF once the
+// caller closes the write end.
+func tellChildLog(pipes logcap.Pipes, err, why error) {
+	var child *proc.ChildError
+	if pipes.Stderr == nil || !errors.As(err, &child) {
+		return
+	}
+	pipes.Stderr.Write([]byte("ctlsupd: " + why.Error() + "\n"))
+}
