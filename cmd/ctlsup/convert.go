@@ -45,6 +45,16 @@ func doConvert(m *Main, arg string) error {
 	}
 	if *out == "" {
 		fmt.Fprintf(m.Stdout, "# ---- ctlsupd.toml\n%s\n# ---- conf.d/supervisord.toml\n%s", res.Daemon, res.Programs)
+		// Printed all the same, to be read; the exit status says whether
+		// it would load. ${X} it cannot resolve here is left to the
+		// daemon's environment, and said so.
+		if unset := unsetEnvRefs(res.Daemon + res.Programs); len(unset) > 0 {
+			fmt.Fprintf(m.Stderr, "ctlsup convert: not checked that it loads: %%(ENV_X)s became ${X}, which ctlsupd reads from its own environment, and these are not set here: %s\n", strings.Join(unset, ", "))
+		} else if err := printedLoads(res.Daemon, res.Programs); err != nil {
+			fmt.Fprintln(m.Stderr, "ctlsup convert:", err)
+			m.exit = exitGeneric
+			return nil
+		}
 	} else {
 		if !*force {
 			for _, f := range []struct{ path, text string }{
@@ -185,22 +195,13 @@ func writeConverted(out, daemonTOML, programsTOML string) (daemon, progs string,
 	if err != nil {
 		return "", "", err
 	}
-	stage, err := os.MkdirTemp(out, ".convert-")
+	stage, err := stageConverted(out, daemonTOML, programsTOML)
 	if err != nil {
 		return "", "", err
 	}
 	defer os.RemoveAll(stage)
 	stagedDaemon := filepath.Join(stage, "ctlsupd.toml")
 	stagedProgs := filepath.Join(stage, "conf.d", "supervisord.toml")
-	if err := os.Mkdir(filepath.Dir(stagedProgs), 0o755); err != nil {
-		return "", "", err
-	}
-	if err := os.WriteFile(stagedDaemon, []byte(daemonTOML), 0o644); err != nil {
-		return "", "", err
-	}
-	if err := os.WriteFile(stagedProgs, []byte(programsTOML), 0o644); err != nil {
-		return "", "", err
-	}
 	if _, err := config.Load(stagedDaemon); err != nil {
 		// Named as the file it would have been: the staged one is gone.
 		text := strings.ReplaceAll(err.Error(), stage, out+" (converted)")
@@ -218,4 +219,40 @@ func writeConverted(out, daemonTOML, programsTOML string) (daemon, progs string,
 		return "", "", err
 	}
 	return daemon, progs, nil
+}
+
+// stageConverted writes the two files into a new directory in parent (the
+// system's temporary directory if empty), laid out as in DIR, and returns
+// it: the caller removes it.
+func stageConverted(parent, daemonTOML, programsTOML string) (stage string, err error) {
+	if stage, err = os.MkdirTemp(parent, ".convert-"); err != nil {
+		return "", err
+	}
+	progs := filepath.Join(stage, "conf.d", "supervisord.toml")
+	err = os.Mkdir(filepath.Dir(progs), 0o755)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(stage, "ctlsupd.toml"), []byte(daemonTOML), 0o644)
+	}
+	if err == nil {
+		err = os.WriteFile(progs, []byte(programsTOML), 0o644)
+	}
+	if err != nil {
+		os.RemoveAll(stage)
+		return "", err
+	}
+	return stage, nil
+}
+
+// printedLoads checks printed output as -o checks what it writes: the two
+// files, laid out as in DIR, must load.
+func printedLoads(daemonTOML, programsTOML string) error {
+	stage, err := stageConverted("", daemonTOML, programsTOML)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stage)
+	if _, err := config.Load(filepath.Join(stage, "ctlsupd.toml")); err != nil {
+		return fmt.Errorf("%w: %s", errDoesNotLoad, strings.ReplaceAll(err.Error(), stage+"/", ""))
+	}
+	return nil
 }

@@ -203,6 +203,33 @@ func TestConvert_FailureLeavesTheOutputAlone(t *testing.T) {
 
 func readFile(path string) string { b, _ := os.ReadFile(path); return string(b) }
 
+// TestConvert_PrintedOutputIsChecked: without -o, the converted TOML is
+// printed and checked as -o checks it; one that would not load is still
+// printed, to be read, and the exit status and stderr say it does not
+// load. Unset ${X} are named instead of failing the check.
+func TestConvert_PrintedOutputIsChecked(t *testing.T) {
+	dir := t.TempDir()
+	good, broken, env := filepath.Join(dir, "good.conf"), filepath.Join(dir, "broken.conf"), filepath.Join(dir, "env.conf")
+	os.WriteFile(good, []byte("[program:web]\ncommand=/bin/sleep 1000\n"), 0o644)
+	os.WriteFile(broken, []byte("[program:web]\ncommand=/bin/sleep 1000\n[program:nocmd]\ndirectory=/tmp\n"), 0o644)
+	os.WriteFile(env, []byte("[program:web]\ncommand=/bin/sleep %(ENV_CTLSUP_TEST_UNSET)s\n"), 0o644)
+	os.Unsetenv("CTLSUP_TEST_UNSET")
+	if text, code := runMain("", nil, "convert", good); code != 0 || strings.Contains(text, "does not load") || !strings.Contains(text, "[program.web]") {
+		t.Errorf("the good file: exit %d\n%s", code, text)
+	}
+	text, code := runMain("", nil, "convert", broken)
+	if code != exitGeneric || !strings.Contains(text, "does not load") || !strings.Contains(text, "nocmd") || !strings.Contains(text, "[program.web]") {
+		t.Errorf("the broken file: exit %d, want %d, the error and the TOML\n%s", code, exitGeneric, text)
+	}
+	if strings.Contains(text, ".convert-") {
+		t.Errorf("the error names the staged copy:\n%s", text)
+	}
+	text, code = runMain("", nil, "convert", env)
+	if code != 0 || !strings.Contains(text, "not checked") || !strings.Contains(text, "CTLSUP_TEST_UNSET") {
+		t.Errorf("unset ${X}: exit %d\n%s", code, text)
+	}
+}
+
 // TestConvert_UnsetEnvironmentIsNamedAtOnce: %(ENV_X)s becomes ${X}, read
 // from ctlsupd's environment when it loads the file; a conversion into a
 // directory with some of them unset names them all at once and makes
