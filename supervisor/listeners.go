@@ -64,6 +64,7 @@ type listener struct {
 	resultLen int    // -1: waiting for the RESULT line
 	result    []byte
 	event     *poolEvent // the event it is BUSY with
+	spoke     bool       // it has said READY since it started
 }
 
 // startPools starts a pool for every listener group (before anything
@@ -182,17 +183,32 @@ func (pl *pool) run() {
 // drainPool gives a listener's pool, before the daemon's shutdown stops
 // the listener, up to its stopwaitsecs (at most maxDrain) to hand out the
 // events it holds: the shutdown's own, which listeners stop last to see,
-// and which a listener stopped at once would never get.
+// and which a listener stopped at once would never get. A pool none of
+// whose listeners has said READY since it started is not waited for: a
+// listener that never took an event will not take these. Events left
+// behind are logged.
 func (s *Supervisor) drainPool(ctx context.Context, p *process) {
 	pl := s.poolOf(p.spec)
 	if pl == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, min(p.spec.StopWait, maxDrain))
+	wait := min(p.spec.StopWait, maxDrain)
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	for !pl.drained(ctx) {
+	for {
+		d := pl.drained(ctx)
+		switch {
+		case d.gone:
+			return
+		case d.done && d.held > 0:
+			s.Logger.Warn(fmt.Sprintf("pool %s: %d events not handed out before the shutdown: no listener of it is READY", pl.name, d.held))
+			return
+		case d.done:
+			return
+		}
 		select {
 		case <-ctx.Done():
+			s.Logger.Warn(fmt.Sprintf("pool %s: %d events not handed out before the shutdown: its listeners took longer than %s", pl.name, d.held, wait))
 			return
 		case <-time.After(drainPoll):
 		}
@@ -207,18 +223,25 @@ const (
 	maxDrain = 10 * time.Second
 )
 
-// drained reports whether the pool has handed out, and had answered, every
-// event it holds, or holds only events no listener of it can take (none
-// runs, or each broke the protocol); or the pool is gone, or ctx ended.
-func (pl *pool) drained(ctx context.Context) bool {
-	reply := make(chan bool, 1)
+// drainState is what drained found: done when the pool has handed out,
+// and had answered, every event it holds, or holds only events (held) no
+// listener of it can take (none runs, none has said READY since its
+// start, or each broke the protocol); gone when the pool is, or ctx
+// ended before it answered.
+type drainState struct {
+	done, gone bool
+	held       int
+}
+
+func (pl *pool) drained(ctx context.Context) drainState {
+	reply := make(chan drainState, 1)
 	pl.post(func() {
 		busy, able := false, false
 		for _, l := range pl.members {
 			busy = busy || l.state == listenerBusy
-			able = able || l.running && l.state != listenerUnknown
+			able = able || l.running && l.state != listenerUnknown && l.spoke
 		}
-		reply <- !busy && (len(pl.buf) == 0 || !able)
+		reply <- drainState{done: !busy && (len(pl.buf) == 0 || !able), held: len(pl.buf)}
 	})
 	select {
 	case d := <-reply:
@@ -226,7 +249,7 @@ func (pl *pool) drained(ctx context.Context) bool {
 	case <-pl.stopped:
 	case <-ctx.Done():
 	}
-	return true
+	return drainState{gone: true}
 }
 
 // accept buffers an event (at the head when it comes back).
@@ -311,7 +334,7 @@ func (pl *pool) parse(name string, l *listener) {
 				pl.brokeProtocol(name, l, "ACKNOWLEDGED")
 				return
 			}
-			l.pending, l.state = l.pending[len(ready):], listenerReady
+			l.pending, l.state, l.spoke = l.pending[len(ready):], listenerReady, true
 		case listenerReady:
 			pl.brokeProtocol(name, l, "READY")
 		case listenerBusy:

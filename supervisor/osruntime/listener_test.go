@@ -134,6 +134,36 @@ func TestListener_GetsTheShutdownsEvents(t *testing.T) {
 	}
 }
 
+// TestListener_NeverReadyIsNotWaitedFor: a listener that has not said
+// READY since it started will not take the shutdown's events: the
+// shutdown does not wait its stopwaitsecs (up to maxDrain) for it, and
+// says what was left behind.
+func TestListener_NeverReadyIsNotWaitedFor(t *testing.T) {
+	dir := t.TempDir()
+	pool := poolGroup(dir, "never-ready", 10, "PROCESS_STATE_STOPPED")
+	pool.Processes[0].StopWait = time.Minute
+	groups := []supervisor.GroupSpec{pool}
+	for i := range 3 {
+		groups = append(groups, sleeperGroup(dir, fmt.Sprintf("p%d", i), 999))
+	}
+	s, log := openGroups(t, dir, groups...)
+	eventually(t, "all running", func() bool {
+		for _, p := range s.ByPriority() {
+			if p.State != supervisor.Running {
+				return false
+			}
+		}
+		return true
+	})
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "pool pool: 3 events not handed out before the shutdown: no listener of it is READY") ||
+		strings.Contains(log.String(), "took longer") {
+		t.Errorf("the shutdown's log:\n%s", log)
+	}
+}
+
 // TestListener_SeesGroupsAddedFromItsOwn: at start, a pool sees
 // PROCESS_GROUP_ADDED for its own group and those added after it (by
 // priority), as supervisord's, which creates each pool as it adds its
