@@ -49,6 +49,9 @@ type pool struct {
 	buf     []*poolEvent
 	members map[string]*listener // by full name
 	procs   []*process           // the group's, when the pool started
+	// leftTold: the shutdown's drain has logged what the pool kept, once
+	// for the pool, whichever of its listeners' stops found it.
+	leftTold atomic.Bool
 }
 
 type poolEvent struct {
@@ -193,22 +196,29 @@ func (s *Supervisor) drainPool(ctx context.Context, p *process) {
 		return
 	}
 	wait := min(p.spec.StopWait, maxDrain)
-	ctx, cancel := context.WithTimeout(ctx, wait)
+	waitCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
+	left := func(held int, why string) {
+		if held > 0 && pl.leftTold.CompareAndSwap(false, true) {
+			s.Logger.Warn(fmt.Sprintf("pool %s: %d events not handed out before the shutdown: %s", pl.name, held, why))
+		}
+	}
 	for {
-		d := pl.drained(ctx)
+		d := pl.drained(waitCtx)
 		switch {
 		case d.gone:
 			return
-		case d.done && d.held > 0:
-			s.Logger.Warn(fmt.Sprintf("pool %s: %d events not handed out before the shutdown: no listener of it is READY", pl.name, d.held))
-			return
 		case d.done:
+			left(d.held, "no listener of it is READY")
 			return
 		}
 		select {
-		case <-ctx.Done():
-			s.Logger.Warn(fmt.Sprintf("pool %s: %d events not handed out before the shutdown: its listeners took longer than %s", pl.name, d.held, wait))
+		case <-waitCtx.Done():
+			if ctx.Err() != nil {
+				left(d.held, "the shutdown stopped waiting")
+			} else {
+				left(d.held, fmt.Sprintf("its listeners took longer than %s", wait))
+			}
 			return
 		case <-time.After(drainPoll):
 		}

@@ -3,6 +3,7 @@ package osruntime
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,6 +136,30 @@ func nofileLine(t *testing.T, pid int) string {
 	}
 	t.Fatalf("no descriptor limit for %d", pid)
 	return ""
+}
+
+// TestSpawner_GoForkChildFailureIsLogged: Go's fork reports a child's
+// failure as a bare errno; the child's stderr log says why all the same.
+func TestSpawner_GoForkChildFailureIsLogged(t *testing.T) {
+	dir := t.TempDir()
+	spec := helperSpec(dir, "nodir", testhelper.Argv("sleep"), func(s *supervisor.ProcessSpec) {
+		s.AutoStart, s.StartRetries, s.Directory = false, 0, "/no/such/dir"
+	})
+	h := openOS(t, spec)
+	h.rt.spawner.SharedFork.Store(false)
+	h.rt.spawner.SmallTable.Store(math.MaxInt32) // Go's fork, not the helper
+	if err := supervisor.Err(h.s.Start(context.Background(), supervisor.Process("nodir"), supervisor.WaitForDone)); !errors.Is(err, supervisor.ErrSpawn) {
+		t.Fatalf("start: %v, want a spawn error", err)
+	}
+	if info := h.wait("nodir", inState(supervisor.Fatal)); info.SpawnErr != "couldn't chdir to /no/such/dir: ENOENT" {
+		t.Errorf("description %q", info.SpawnErr)
+	}
+	eventually(t, "the stderr log saying why", func() bool {
+		return readFile(spec.Stderr.Path) == "ctlsupd: couldn't chdir to /no/such/dir: ENOENT\n"
+	})
+	if h.rt.spawner.SharedForks() != 0 {
+		t.Error("forked by the daemon's own fork, not Go's")
+	}
 }
 
 // TestSpawner_CgroupExecFailure: a child that cannot exec reports why, and

@@ -65,14 +65,36 @@ func (e *cgroupError) Unwrap() error { return e.err }
 // tellChildLog writes why a forked child failed before its exec into the
 // child's own stderr pipe, so its stderr log (stdout's when redirected)
 // says it, where an operator who runs `tail` looks: supervisord's child
-// writes the same line there. A spawn that failed before any fork
-// (command not found, no pipes, no cgroup) had no child and writes
-// nothing. The pipe's reader is still pumping: it reaches EOF once the
-// caller closes the write end.
+// writes the same line there. The pipe's reader is still pumping: it
+// reaches EOF once the caller closes the write end.
+//
+// Go's fork reports a child's failure as a bare errno, as it does the
+// fork's own: those the daemon's resources explain (no process or
+// memory for a fork, no descriptor) are not the program's and are left
+// to its status. A spawn that failed before any fork (command not found,
+// no pipes, no cgroup) had no child and writes nothing.
 func tellChildLog(pipes logcap.Pipes, err, why error) {
-	var child *proc.ChildError
-	if pipes.Stderr == nil || !errors.As(err, &child) {
+	if pipes.Stderr == nil || !childFailed(err) {
 		return
 	}
 	pipes.Stderr.Write([]byte("ctlsupd: " + why.Error() + "\n"))
+}
+
+// childFailed reports whether err is a forked child's failure: one its
+// forker named the step of, or Go's fork's errno (see tellChildLog).
+func childFailed(err error) bool {
+	var child *proc.ChildError
+	if errors.As(err, &child) {
+		return true
+	}
+	var fork *os.PathError
+	var errno syscall.Errno
+	if !errors.As(err, &fork) || fork.Op != proc.OpFork || !errors.As(fork.Err, &errno) {
+		return false
+	}
+	switch errno {
+	case syscall.EAGAIN, syscall.ENOMEM, syscall.EMFILE, syscall.ENFILE:
+		return false
+	}
+	return true
 }

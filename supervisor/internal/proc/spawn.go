@@ -129,6 +129,10 @@ func start(a Attr, fork forkExec) (*Process, error) {
 	return forkLocked(a, fork)
 }
 
+// OpFork is the Op of the *os.PathError a failed fork, or its child's
+// failure before the exec, returns.
+const OpFork = "fork/exec"
+
 // forkLocked forks and registers a child. reaper.mu is held.
 func forkLocked(a Attr, fork forkExec) (*Process, error) {
 	// Descriptors, not os.Files: os.StartProcess would also open a pidfd
@@ -160,7 +164,7 @@ func forkLocked(a Attr, fork forkExec) (*Process, error) {
 	runtime.KeepAlive(a.Files)
 	runtime.KeepAlive(a.CgroupDir)
 	if err != nil {
-		return nil, &os.PathError{Op: "fork/exec", Path: a.Path, Err: err}
+		return nil, &os.PathError{Op: OpFork, Path: a.Path, Err: err}
 	}
 	p := newProcess(pid, a)
 	// Not reaped yet, so the pid is this child's, dead or alive.
