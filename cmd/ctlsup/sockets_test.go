@@ -132,6 +132,14 @@ func ctl(t *testing.T, url string, args ...string) string {
 	return string(out)
 }
 
+// ctlCode runs ctlsup against the daemon, and gives its exit status too.
+func ctlCode(t *testing.T, url string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(ctlsupBin, append([]string{"-s", url}, args...)...)
+	out, _ := cmd.CombinedOutput()
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
 func waitServing(t *testing.T, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)

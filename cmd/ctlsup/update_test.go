@@ -42,3 +42,29 @@ func TestUpdate_SaysStoppedOnlyWhenSomethingStopped(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdate_UnknownUserFailsReread: a program whose user this host does
+// not have fails reread and update (CANT_REREAD, exit 1, with file and
+// line), as under supervisord and as --check says; nothing of the change
+// is applied, not even another group's.
+func TestUpdate_UnknownUserFailsReread(t *testing.T) {
+	const web = "[instance.cts]\n[program.web]\ncommand = \"/bin/sleep 1001\"\ninstances = [\"cts\"]\nstartsecs = 0\n"
+	dir, url := appDaemon(t, web)
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(ctl(t, url, "status", "cts:web"), "RUNNING") {
+		if time.Now().After(deadline) {
+			t.Fatalf("cts:web never ran: %s", ctl(t, url, "status"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	os.WriteFile(filepath.Join(dir, "conf.d", "bad.toml"), []byte("[program.bad]\ncommand = \"/bin/sleep 1002\"\nuser = \"no-such-user-ctlsup\"\n"), 0o644)
+	for _, cmd := range []string{"reread", "update"} {
+		out, code := ctlCode(t, url, cmd)
+		if code != 1 || !strings.Contains(out, "CANT_REREAD") || !strings.Contains(out, "bad.toml:3") || !strings.Contains(out, "no-such-user-ctlsup") {
+			t.Errorf("%s: exit %d\n%q", cmd, code, out)
+		}
+	}
+	if out := ctl(t, url, "status", "bad"); !strings.Contains(out, "no such process") {
+		t.Errorf("the refused program was added: %s", out)
+	}
+}

@@ -255,10 +255,19 @@ func (m *Main) startEngine(ctx context.Context) error {
 	return nil
 }
 
-// load reads the configuration again for reread and update.
+// load reads the configuration again for reread and update. A user this
+// host does not have fails it, as --check and supervisord's reread do:
+// the running configuration stays, and the tool that applied the change
+// is told (CANT_REREAD), where the program would only have gone FATAL
+// after an update that reported success. (At the daemon's start such a
+// program goes FATAL instead: refusing to start would take every other
+// program's supervision down with it.)
 func (m *Main) load() ([]supervisor.GroupSpec, error) {
 	cfg, err := config.Load(m.ConfigPath)
 	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Check(osruntime.CheckUser); err != nil {
 		return nil, err
 	}
 	return cfg.Groups, nil

@@ -850,8 +850,6 @@ func OpenLogFile(path string, maxBytes int64, backups int) LogFile {
 	return logcap.NewLineSink(path, maxBytes, backups)
 }
 
-// CheckUser reports whether a program's user exists, as a spawn would
-// find it.
 // CheckCommand looks spec's command up as a spawn would: on its PATH,
 // from its directory.
 func CheckCommand(spec *supervisor.ProcessSpec) error {
@@ -859,6 +857,8 @@ func CheckCommand(spec *supervisor.ProcessSpec) error {
 	return err
 }
 
+// CheckUser reports whether a program's user exists, as a spawn would
+// find it.
 func CheckUser(name string) error {
 	_, err := proc.LookupUser(name)
 	return err
