@@ -462,12 +462,12 @@ stderr_logfile=/var/log/lis%(process_num)d.err
 		t.Errorf("omitted: %+v", res.Omitted)
 	}
 
-	res, _ = convertText(t, "[eventlistener:lis]\ncommand=/bin/cat\nnumprocs=2\nnumprocs_start=1\nevents=TICK_5\n")
+	res, _ = convertText(t, "[eventlistener:lis]\ncommand=/bin/cat\nprocess_name=%(program_name)s_%(process_num)02d\nnumprocs=2\nnumprocs_start=1\nevents=TICK_5\n")
 	if len(res.Omitted) != 1 || res.Omitted[0].Key != "numprocs_start" {
 		t.Errorf("numprocs_start of a pool: %+v, want it reported", res.Omitted)
 	}
 	conf := filepath.Join(t.TempDir(), "supervisord.conf")
-	os.WriteFile(conf, []byte("[eventlistener:lis]\ncommand=/bin/cat %(process_num)02d\nnumprocs=2\nevents=TICK_5\n"), 0o644)
+	os.WriteFile(conf, []byte("[eventlistener:lis]\ncommand=/bin/cat %(process_num)02d\nprocess_name=%(program_name)s_%(process_num)02d\nnumprocs=2\nevents=TICK_5\n"), 0o644)
 	if _, err := ini.Convert([]string{conf}); err == nil || !strings.Contains(err.Error(), "has no width or padding") {
 		t.Errorf("a padded process_num in a pool: %v, want an error that says why", err)
 	}
@@ -625,8 +625,8 @@ serverurl = http://127.0.0.1:9003
 }
 
 // TestConvert_RefusesWhatSupervisordRefuses: an event listener with
-// redirect_stderr, or an event type supervisord does not know, stops
-// supervisord at start; convert says so at the INI's line, where it used
+// redirect_stderr, an event type supervisord does not know, or numprocs
+// without %(process_num) in process_name stops supervisord at start; convert says so at the INI's line, where it used
 // to write TOML that did not load.
 func TestConvert_RefusesWhatSupervisordRefuses(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
@@ -638,6 +638,12 @@ func TestConvert_RefusesWhatSupervisordRefuses(t *testing.T) {
 			`:3: [eventlistener:memmon] events: "TICK_10" is not an event type`},
 		{"[eventlistener:memmon]\ncommand=/bin/cat\nevents=tick_60\n", // supervisord's names are exact
 			`:3: [eventlistener:memmon] events: "tick_60" is not an event type`},
+		{"[program:web]\ncommand=/bin/cat\nnumprocs=2\n",
+			`:3: [program:web] numprocs = 2: process_name ("%(program_name)s") must contain %(process_num)`},
+		{"[program:web]\ncommand=/bin/cat\nprocess_name=web_%(program_name)s\nnumprocs=3\n",
+			`:4: [program:web] numprocs = 3: process_name ("web_%(program_name)s") must contain %(process_num)`},
+		{"[eventlistener:lis]\ncommand=/bin/cat\nevents=TICK_5\nnumprocs=2\n",
+			`:4: [eventlistener:lis] numprocs = 2: process_name ("%(program_name)s") must contain %(process_num)`},
 	} {
 		dir := t.TempDir()
 		conf := filepath.Join(dir, "supervisord.conf")

@@ -35,6 +35,9 @@ func (c *converter) program(s *Section, name string, groups []string, declared m
 	if k, ok := s.Get("process_name"); ok {
 		procPattern = k.Value
 	}
+	if err := needsProcessNum(s, num, procPattern); err != nil {
+		return err
+	}
 	instances := groups
 	for i := range num {
 		vars := c.withDaemonEnv(map[string]string{"program_name": name, "process_num": strconv.Itoa(start + i),
@@ -460,6 +463,13 @@ func (c *converter) eventListener(s *Section, name string, declared map[string]b
 		if err != nil || n < 1 {
 			return fmt.Errorf("%s:%d: [%s] numprocs = %q", k.In(s), k.Line, s.Name, k.Value)
 		}
+		pattern := "%(program_name)s"
+		if p, ok := s.Get("process_name"); ok {
+			pattern = p.Value
+		}
+		if err := needsProcessNum(s, n, pattern); err != nil {
+			return err
+		}
 		if n > 1 {
 			fmt.Fprintf(&c.progs, "numprocs = %d\n", n)
 			if p, ok := s.Get("process_name"); ok && p.Value != "%(program_name)s_%(process_num)02d" {
@@ -474,4 +484,16 @@ func (c *converter) eventListener(s *Section, name string, declared map[string]b
 		}
 	}
 	return c.programKeys(s, vars, true)
+}
+
+// needsProcessNum refuses, as supervisord does, numprocs above 1 with a
+// process_name that does not name %(process_num): every process would
+// have the same name.
+func needsProcessNum(s *Section, numprocs int, processName string) error {
+	if numprocs <= 1 || strings.Contains(processName, "%(process_num)") {
+		return nil
+	}
+	k, _ := s.Get("numprocs")
+	return fmt.Errorf("%s:%d: [%s] numprocs = %d: process_name (%q) must contain %%(process_num), or every process would have the same name",
+		k.In(s), k.Line, s.Name, numprocs, processName)
 }
