@@ -320,7 +320,7 @@ func (s *Server) methods() map[string]method {
 					return nil, a.err
 				}
 				if sig < 0 {
-					return s.badSignalAll(sup.Processes(), a.str(0)), nil
+					return s.badSignalAll(sup.ByPriority(), signalText(a.p[0])), nil
 				}
 				rs, err := sup.Signal(ctx, supervisor.All(), syscall.Signal(sig))
 				if err != nil {

@@ -332,7 +332,7 @@ func (s *Server) signal(ctx context.Context, a args, wholeGroup bool) (any, erro
 			return nil, toFault(err, name)
 		}
 		if sig < 0 {
-			return nil, fault(faultBadSignal, signalText(a.p[1]))
+			return nil, badSignal(signalText(a.p[1]))
 		}
 		if err := supervisor.Err(s.Supervisor.Signal(ctx, t, syscall.Signal(sig))); err != nil {
 			return nil, toFault(err, name)
@@ -344,7 +344,7 @@ func (s *Server) signal(ctx context.Context, a args, wholeGroup bool) (any, erro
 			return nil, fault(faultBadName, t.Group)
 		}
 		var procs []*supervisor.ProcessInfo
-		for _, p := range s.Supervisor.Processes() {
+		for _, p := range s.Supervisor.ByPriority() {
 			if p.Group == t.Group {
 				procs = append(procs, p)
 			}
@@ -359,15 +359,22 @@ func (s *Server) signal(ctx context.Context, a args, wholeGroup bool) (any, erro
 }
 
 // badSignalAll is supervisord's answer to a group signal it cannot parse:
-// one BAD_SIGNAL result per signallable process.
+// one BAD_SIGNAL result per signallable process, in the order a valid
+// signal's results come (priority).
 func (s *Server) badSignalAll(procs []*supervisor.ProcessInfo, sig string) []any {
 	var rs []supervisor.Result
 	for _, p := range procs {
 		if p.State.IsSignallable() {
-			rs = append(rs, supervisor.Result{Name: p.Name, Group: p.Group, Err: fault(faultBadSignal, sig)})
+			rs = append(rs, supervisor.Result{Name: p.Name, Group: p.Group, Err: badSignal(sig)})
 		}
 	}
 	return results(rs)
+}
+
+// badSignal names the signal given even when it is empty ("BAD_SIGNAL: "),
+// as supervisord's fault does; other faults drop an empty detail.
+func badSignal(sig string) *xmlrpc.Fault {
+	return &xmlrpc.Fault{Code: faultBadSignal, String: faultNames[faultBadSignal] + ": " + sig}
 }
 
 func signalText(v any) string {
@@ -384,8 +391,8 @@ func signalText(v any) string {
 // then, as empty. A program whose spawns all failed before there was a
 // process (a missing command) has no configured log in supervisord
 // either: NO_FILE. (One that failed in the child, at its chdir or setuid,
-// has supervisord write why into the log; ctlsupd says it in the spawn
-// error, so a configured log is missing: NO_FILE there.)
+// has why written into its log, by supervisord's child and by ctlsupd:
+// the file is there to read.)
 func hasLog(p *supervisor.ProcessInfo, log supervisor.LogSpec) bool {
 	return log.Auto() || p.Pid != 0 || !p.Stop.IsZero()
 }

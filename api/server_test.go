@@ -50,12 +50,18 @@ func sleeper(dir, group, name string, mod func(*supervisor.ProcessSpec)) supervi
 
 func newHarness(t *testing.T, configure func(h *harness)) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil, configure)
+}
+
+// newHarnessWith is newHarness whose specs mod adjusts first.
+func newHarnessWith(t *testing.T, mod func(*supervisor.ProcessSpec), configure func(h *harness)) *harness {
+	t.Helper()
 	h := &harness{t: t, dir: t.TempDir()}
 	h.sock = filepath.Join(h.dir, "ctl.sock")
 	h.groups = []supervisor.GroupSpec{
-		{Name: "solo", Priority: 999, Processes: []supervisor.ProcessSpec{sleeper(h.dir, "solo", "solo", nil)}},
+		{Name: "solo", Priority: 999, Processes: []supervisor.ProcessSpec{sleeper(h.dir, "solo", "solo", mod)}},
 		{Name: "grp", Priority: 999, Processes: []supervisor.ProcessSpec{
-			sleeper(h.dir, "grp", "alpha", nil), sleeper(h.dir, "grp", "beta", nil)}},
+			sleeper(h.dir, "grp", "alpha", mod), sleeper(h.dir, "grp", "beta", mod)}},
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h.sup = supervisor.New(osruntime.New(filepath.Join(h.dir, "state"), logger), h.groups)
@@ -149,6 +155,53 @@ func TestServer_Faults(t *testing.T) {
 	}
 	if _, err := h.client.Call("supervisor.stopProcess", "solo"); faultOf(err) == nil || faultOf(err).String != "NOT_RUNNING: solo" {
 		t.Errorf("stop of a stopped process: %v", err)
+	}
+}
+
+// TestServer_BadSignalAsSupervisord: a signal supervisord cannot parse
+// gets its fault text, naming the signal even when empty, and a group's
+// or everyone's results come in priority order, as a valid signal's do
+// (they came by name). Surrounding blanks are taken, as Python's int()
+// and strip() take them.
+func TestServer_BadSignalAsSupervisord(t *testing.T) {
+	h := newHarnessWith(t, func(s *supervisor.ProcessSpec) {
+		if s.Name == "alpha" {
+			s.Priority = 500 // after beta's 0
+		}
+	}, nil)
+	if _, err := h.client.Call("supervisor.signalProcess", "solo", ""); faultOf(err) == nil || faultOf(err).String != "BAD_SIGNAL: " {
+		t.Errorf("empty signal: %v, want \"BAD_SIGNAL: \"", err)
+	}
+	if got, err := h.client.Call("supervisor.signalProcess", "solo", " CONT "); err != nil || got != true {
+		t.Errorf("\" CONT \": %v, %v", got, err)
+	}
+	order := func(v any) string {
+		var names []string
+		for _, r := range v.([]any) {
+			st := r.(xmlrpc.Struct)
+			g, _ := st.Get("group")
+			n, _ := st.Get("name")
+			d, _ := st.Get("description")
+			names = append(names, fmt.Sprintf("%s:%s %s", g, n, d))
+		}
+		return strings.Join(names, ", ")
+	}
+	for _, call := range []struct {
+		method string
+		params []any
+		want   string
+	}{
+		{"supervisor.signalAllProcesses", []any{"FOO"}, "grp:beta BAD_SIGNAL: FOO, grp:alpha BAD_SIGNAL: FOO, solo:solo BAD_SIGNAL: FOO"},
+		{"supervisor.signalProcessGroup", []any{"grp", ""}, "grp:beta BAD_SIGNAL: , grp:alpha BAD_SIGNAL: "},
+		{"supervisor.signalAllProcesses", []any{"CONT"}, "grp:beta OK, grp:alpha OK, solo:solo OK"},
+	} {
+		v, err := h.client.Call(call.method, call.params...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := order(v); got != call.want {
+			t.Errorf("%s%q:\n got %s\nwant %s", call.method, call.params, got, call.want)
+		}
 	}
 }
 

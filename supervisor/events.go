@@ -205,7 +205,7 @@ func (s *Supervisor) EmitRemote(typ, data string) {
 // enables it.
 func (s *Supervisor) emitLog(spec *ProcessSpec, pid int, channel string, data []byte) {
 	s.emit("PROCESS_LOG_"+strings.ToUpper(channel), fmt.Sprintf("processname:%s groupname:%s pid:%d channel:%s\n%s",
-		spec.Name, spec.Group, pid, channel, data))
+		spec.Name, spec.Group, pid, channel, eventData(data)))
 }
 
 func (s *Supervisor) emitGroup(added bool, name string) {

@@ -504,7 +504,7 @@ func (s *Supervisor) streamEvents(spec *ProcessSpec, pid func() int, channel str
 			}
 			pending, capturing = pending[i+len(captureEnd):], false
 			s.emit("PROCESS_COMMUNICATION_"+strings.ToUpper(channel),
-				fmt.Sprintf("processname:%s groupname:%s pid:%d\n%s", spec.Name, spec.Group, pid(), capture))
+				fmt.Sprintf("processname:%s groupname:%s pid:%d\n%s", spec.Name, spec.Group, pid(), eventData(capture)))
 		}
 	}
 }

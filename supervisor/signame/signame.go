@@ -4,6 +4,7 @@ package signame
 
 import (
 	"fmt"
+	"strings"
 	"syscall"
 )
 
@@ -45,6 +46,7 @@ func Name(sig syscall.Signal) string {
 // signal ("15"), or 0, which only asks whether the process is alive (as
 // kill -0 does: Python's signal module lists 0 as SIG_DFL).
 func Parse(s string) (syscall.Signal, bool) {
+	s = strings.TrimSpace(s) // Python's int() and strip() take " HUP"
 	var n int
 	if _, err := fmt.Sscanf(s, "%d", &n); err == nil && fmt.Sprint(n) == s {
 		if _, named := signalNames[syscall.Signal(n)]; named || n == 0 {
