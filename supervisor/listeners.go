@@ -68,6 +68,7 @@ type listener struct {
 	result    []byte
 	event     *poolEvent // the event it is BUSY with
 	spoke     bool       // it has said READY since it started
+	runSince  time.Time  // when it last became RUNNING
 }
 
 // startPools starts a pool for every listener group (before anything
@@ -187,9 +188,9 @@ func (pl *pool) run() {
 // the listener, up to its stopwaitsecs (at most maxDrain) to hand out the
 // events it holds: the shutdown's own, which listeners stop last to see,
 // and which a listener stopped at once would never get. A pool none of
-// whose listeners has said READY since it started is not waited for: a
-// listener that never took an event will not take these. Events left
-// behind are logged.
+// whose listeners has said READY since it started, readyGrace or more
+// ago, is not waited for: a listener that never took an event will not
+// take these. Events left behind are logged.
 func (s *Supervisor) drainPool(ctx context.Context, p *process) {
 	pl := s.poolOf(p.spec)
 	if pl == nil {
@@ -231,12 +232,16 @@ const (
 	// stop: the stop of the daemon must stay within what systemd allows
 	// it (the longest stopwaitsecs and a margin).
 	maxDrain = 10 * time.Second
+	// readyGrace: a listener that has run this long without saying READY
+	// is not waited for; one that started more recently (a restart just
+	// before the shutdown, an interpreter still importing) may yet say it.
+	readyGrace = 3 * time.Second
 )
 
 // drainState is what drained found: done when the pool has handed out,
 // and had answered, every event it holds, or holds only events (held) no
 // listener of it can take (none runs, none has said READY since its
-// start, or each broke the protocol); gone when the pool is, or ctx
+// start readyGrace ago, or each broke the protocol); gone when the pool is, or ctx
 // ended before it answered.
 type drainState struct {
 	done, gone bool
@@ -249,7 +254,7 @@ func (pl *pool) drained(ctx context.Context) drainState {
 		busy, able := false, false
 		for _, l := range pl.members {
 			busy = busy || l.state == listenerBusy
-			able = able || l.running && l.state != listenerUnknown && l.spoke
+			able = able || l.running && l.state != listenerUnknown && (l.spoke || time.Since(l.runSince) < readyGrace)
 		}
 		reply <- drainState{done: !busy && (len(pl.buf) == 0 || !able), held: len(pl.buf)}
 	})
@@ -412,6 +417,7 @@ func (pl *pool) memberState(name string, to State) {
 			pl.reject(l)
 			*l = listener{proc: l.proc, state: listenerAcknowledged, resultLen: -1}
 		case Running:
+			l.runSince = time.Now()
 		case Stopping:
 			// It may still answer: its event comes back only if it
 			// ends without (supervisord's finish()).

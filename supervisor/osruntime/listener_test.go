@@ -134,10 +134,10 @@ func TestListener_GetsTheShutdownsEvents(t *testing.T) {
 	}
 }
 
-// TestListener_NeverReadyIsNotWaitedFor: listeners that have not said
-// READY since they started will not take the shutdown's events: the
-// shutdown does not wait their stopwaitsecs (up to maxDrain) for them,
-// and says once for the pool what was left behind.
+// TestListener_NeverReadyIsNotWaitedFor: listeners that have run for
+// readyGrace (3 s) without saying READY will not take the shutdown's
+// events: the shutdown does not wait their stopwaitsecs (up to maxDrain)
+// for them, and says once for the pool what was left behind.
 func TestListener_NeverReadyIsNotWaitedFor(t *testing.T) {
 	dir := t.TempDir()
 	pool := poolGroup(dir, "never-ready", 10, "PROCESS_STATE_STOPPED")
@@ -158,6 +158,7 @@ func TestListener_NeverReadyIsNotWaitedFor(t *testing.T) {
 		}
 		return true
 	})
+	time.Sleep(3500 * time.Millisecond) // past readyGrace, still not READY
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
