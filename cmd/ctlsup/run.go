@@ -176,6 +176,9 @@ func doRun(m *Main, arg string) error {
 // status ctlsup run should end with.
 func (m *Main) supervise(ctx context.Context, sup *supervisor.Supervisor, keepGoing bool, say func(string, ...any)) int {
 	reported := map[string]bool{}
+	// With keepGoing, the exit is the first failure's code, however many
+	// exits later the last process ends.
+	firstFailure := 0
 	for {
 		changed := sup.Changed()
 		running, failed := 0, -1
@@ -196,12 +199,15 @@ func (m *Main) supervise(ctx context.Context, sup *supervisor.Supervisor, keepGo
 			if failed < 0 {
 				failed = code
 			}
+			if firstFailure == 0 {
+				firstFailure = code
+			}
 		}
 		if failed >= 0 && !keepGoing {
 			return failed
 		}
 		if running == 0 {
-			return max(failed, 0)
+			return firstFailure
 		}
 		select {
 		case <-ctx.Done():

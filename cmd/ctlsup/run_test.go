@@ -172,6 +172,20 @@ func TestRun_KeepGoing(t *testing.T) {
 	}
 }
 
+// TestRun_KeepGoingExitsWithTheFirstFailure: with --keep-going, ctlsup
+// run ends once every process has, with the first failure's code, even
+// when the last one to exit succeeded (it exited 0).
+func TestRun_KeepGoingExitsWithTheFirstFailure(t *testing.T) {
+	dir, _ := procfileDir(t, "quick: exit 4\nlater: while [ ! -e go-on ]; do sleep 0.05; done; exit 0\n")
+	r := startRun(t, dir, "--keep-going")
+	r.until(t, "ctlsup | quick exited: exit status 4")
+	os.WriteFile(filepath.Join(dir, "go-on"), nil, 0o644)
+	r.until(t, "ctlsup | later exited: exit status 0")
+	if code := r.exitCode(t); code != 4 {
+		t.Errorf("exit %d, want quick's 4", code)
+	}
+}
+
 // TestExport_TOMLLoads: the exported TOML loads in ctlsupd with the same
 // process names and PORTs ctlsup run gives.
 func TestExport_TOMLLoads(t *testing.T) {

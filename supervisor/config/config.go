@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -321,8 +322,12 @@ func Load(path string) (*Config, error) {
 }
 
 type loader struct {
-	env       func(string) (string, bool)
-	seen      map[string]bool
+	env  func(string) (string, bool)
+	seen map[string]bool
+	// locating: read for a client, which needs only where the daemon
+	// listens: what only the daemon refuses (an unsafe http_listen) does
+	// not keep the client from the running daemon.
+	locating  bool
 	instances []*instanceDef
 	programs  []*programDef
 	sockets   []*socketDef
@@ -421,6 +426,12 @@ func (l *loader) daemon(f *file, d *Daemon) error {
 			c.fail(pair.userKey, "%s without %s: set both", pair.userKey, pair.passKey)
 		}
 	}
+	if addr := d.Control.HTTPListen; addr != "" && !l.locating {
+		user, pass := d.Control.HTTPAuth()
+		if err := checkHTTPListen(addr, user, pass); err != nil {
+			c.fail("http_listen", "http_listen = %q: %v", addr, err)
+		}
+	}
 	m := r.table("metrics")
 	m.desc = "metrics"
 	m.checkKeys(metricsKeys)
@@ -494,4 +505,19 @@ func (l *loader) includes(f *file) ([]string, error) {
 		}
 	}
 	return out, r.err
+}
+
+// checkHTTPListen refuses what the daemon would refuse to listen on: an
+// address that is not host:port, or one reachable from other hosts
+// without credentials. Checked as the file loads, so that --check (and
+// an upgrade, which runs it first) refuses it, not the new daemon.
+func checkHTTPListen(addr, username, password string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("not host:port (%v)", err)
+	}
+	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" && (username == "" || password == "") {
+		return errors.New("off loopback it needs username and password (or http_username and http_password)")
+	}
+	return nil
 }

@@ -43,7 +43,7 @@ func LocateServer(path string) (Server, error) {
 	var unknown []error
 	f.unknownKeys = &unknown
 	var d Daemon
-	if err := (&loader{env: os.LookupEnv, seen: map[string]bool{}}).daemon(f, &d); err != nil {
+	if err := (&loader{env: os.LookupEnv, seen: map[string]bool{}, locating: true}).daemon(f, &d); err != nil {
 		return Server{}, err
 	}
 	user, pass := d.Control.SocketAuth()
