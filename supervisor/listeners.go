@@ -232,17 +232,19 @@ const (
 	// stop: the stop of the daemon must stay within what systemd allows
 	// it (the longest stopwaitsecs and a margin).
 	maxDrain = 10 * time.Second
-	// readyGrace: a listener that has run this long without saying READY
-	// is not waited for; one that started more recently (a restart just
-	// before the shutdown, an interpreter still importing) may yet say it.
+	// readyGrace: a listener RUNNING this long without saying READY is
+	// not waited for; one RUNNING for less (an interpreter still
+	// importing) may yet say it.
 	readyGrace = 3 * time.Second
 )
 
 // drainState is what drained found: done when the pool has handed out,
 // and had answered, every event it holds, or holds only events (held) no
-// listener of it can take (none runs, none has said READY since its
-// start readyGrace ago, or each broke the protocol); gone when the pool is, or ctx
-// ended before it answered.
+// listener of it can take (none is RUNNING, none became so less than
+// readyGrace ago or has said READY since, or each broke the protocol);
+// gone when the pool is, or ctx ended before it answered. A listener
+// still STARTING is not waited for: one that crash-loops would hold the
+// shutdown for the whole drain.
 type drainState struct {
 	done, gone bool
 	held       int

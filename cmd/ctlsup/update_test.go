@@ -46,7 +46,7 @@ func TestUpdate_SaysStoppedOnlyWhenSomethingStopped(t *testing.T) {
 // TestUpdate_UnknownUserFailsReread: a program whose user this host does
 // not have fails reread and update (CANT_REREAD, exit 1, with file and
 // line), as under supervisord and as --check says; nothing of the change
-// is applied, not even another group's.
+// is applied.
 func TestUpdate_UnknownUserFailsReread(t *testing.T) {
 	const web = "[instance.cts]\n[program.web]\ncommand = \"/bin/sleep 1001\"\ninstances = [\"cts\"]\nstartsecs = 0\n"
 	dir, url := appDaemon(t, web)

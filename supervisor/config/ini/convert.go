@@ -2,6 +2,7 @@ package ini
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -293,7 +294,15 @@ func (c *converter) httpServer(s *Section) {
 		case k.Name == "chown":
 			fmt.Fprintf(&b, "socket_owner = %s\n", tomlString(k.Value))
 		case k.Name == "port":
-			fmt.Fprintf(&b, "http_listen = %s\n", tomlString(strings.Replace(k.Value, "*:", ":", 1)))
+			addr := strings.Replace(k.Value, "*:", ":", 1)
+			if port, open := openWithoutCredentials(s, addr); open {
+				// supervisord serves it to anyone with a CRIT in its log;
+				// ctlsupd refuses to. Kept for local clients (supervisorctl
+				// in the same container), and said.
+				addr = "127.0.0.1:" + port
+				c.omit(s, k.Name, fmt.Sprintf("port = %s without username and password: ctlsupd does not serve its control to other hosts unauthenticated; written as %s (add username and password to keep it open)", k.Value, addr), k.Line)
+			}
+			fmt.Fprintf(&b, "http_listen = %s\n", tomlString(addr))
 		case k.Name == "username" || k.Name == "password":
 			// Each server keeps its own credentials, as in supervisord.
 			prefix := "socket_"
@@ -311,4 +320,20 @@ func (c *converter) httpServer(s *Section) {
 		// Both servers share ctlsupd's one [control] table.
 		c.control = append(c.control, strings.TrimPrefix(b.String(), "\n[control]\n"))
 	}
+}
+
+// openWithoutCredentials reports whether [inet_http_server] would listen
+// off loopback (addr as host:port) without both credentials, and its port.
+func openWithoutCredentials(s *Section, addr string) (port string, open bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", false
+	}
+	user, hasUser := s.Get("username")
+	pass, hasPass := s.Get("password")
+	if hasUser && hasPass && user.Value != "" && pass.Value != "" {
+		return port, false
+	}
+	ip := net.ParseIP(host)
+	return port, host != "localhost" && (ip == nil || !ip.IsLoopback())
 }

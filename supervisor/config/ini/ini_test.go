@@ -393,6 +393,35 @@ command=/bin/sleep 1000
 	}
 }
 
+// TestConvert_OpenHTTPServerStaysLocal: an [inet_http_server] on every
+// interface without credentials, which supervisord serves with a CRIT in
+// its log and ctlsupd refuses, converts to the same port on loopback (a
+// supervisorctl in the same host or container still reaches it), said at
+// the INI's line; with credentials, or on loopback, it converts as is.
+func TestConvert_OpenHTTPServerStaysLocal(t *testing.T) {
+	for _, tc := range []struct{ section, listen, omitted string }{
+		{"[inet_http_server]\nport=*:9001\n", "127.0.0.1:9001", "supervisord.conf:2 port"},
+		{"[inet_http_server]\nport=0.0.0.0:9001\nusername=ops\n", "127.0.0.1:9001", "supervisord.conf:2 port"},
+		{"[inet_http_server]\nport=*:9001\nusername=ops\npassword=x\n", ":9001", ""},
+		{"[inet_http_server]\nport=127.0.0.1:9001\n", "127.0.0.1:9001", ""},
+	} {
+		res, _ := convertText(t, tc.section+"[program:web]\ncommand=/bin/sleep 1000\n")
+		var omitted []string
+		for _, o := range res.Omitted {
+			omitted = append(omitted, fmt.Sprintf("%s:%d %s", filepath.Base(o.File), o.Line, o.Key))
+		}
+		if got := strings.Join(omitted, "; "); got != tc.omitted {
+			t.Errorf("%q: omitted %q, want %q", tc.section, got, tc.omitted)
+		}
+		if tc.section == "[inet_http_server]\nport=0.0.0.0:9001\nusername=ops\n" {
+			continue // half a pair of credentials: the load refuses it, as supervisord does
+		}
+		if got := load(t, res).Daemon.Control.HTTPListen; got != tc.listen {
+			t.Errorf("%q: http_listen %q, want %q", tc.section, got, tc.listen)
+		}
+	}
+}
+
 // TestConvert_IncludeExpands: [include] files expands %(here)s and
 // %(ENV_X)s as supervisord does; an unset name is an error, not an
 // include that silently matches nothing.
@@ -626,8 +655,9 @@ serverurl = http://127.0.0.1:9003
 
 // TestConvert_RefusesWhatSupervisordRefuses: an event listener with
 // redirect_stderr, an event type supervisord does not know, or numprocs
-// without %(process_num) in process_name stops supervisord at start; convert says so at the INI's line, where it used
-// to write TOML that did not load.
+// without %(process_num) in process_name stops supervisord at start;
+// convert says so at the INI's line, where it used to write TOML that
+// did not load.
 func TestConvert_RefusesWhatSupervisordRefuses(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
 		{"[eventlistener:crashmail]\ncommand=/bin/cat\nevents=PROCESS_STATE_EXITED\nredirect_stderr=true\n",
