@@ -47,8 +47,7 @@ func Name(sig syscall.Signal) string {
 // kill -0 does: Python's signal module lists 0 as SIG_DFL).
 func Parse(s string) (syscall.Signal, bool) {
 	s = strings.TrimSpace(s) // Python's int() and strip() take " HUP"
-	var n int
-	if _, err := fmt.Sscanf(s, "%d", &n); err == nil && fmt.Sprint(n) == s {
+	if n, ok := pyInt(s); ok {
 		if _, named := signalNames[syscall.Signal(n)]; named || n == 0 {
 			return syscall.Signal(n), true
 		}
@@ -71,4 +70,31 @@ func Parse(s string) (syscall.Signal, bool) {
 	}
 	sig, ok := aliases[name]
 	return sig, ok
+}
+
+// pyInt reads a decimal integer as Python's int() does, surrounding
+// blanks already trimmed: a sign, leading zeros, and single underscores
+// between digits ("+15", "015", "1_5").
+func pyInt(s string) (int, bool) {
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg, s = s[0] == '-', s[1:]
+	}
+	if s == "" || s[0] == '_' || s[len(s)-1] == '_' || strings.Contains(s, "__") {
+		return 0, false
+	}
+	n := 0
+	for _, c := range s {
+		switch {
+		case c == '_':
+			continue
+		case c < '0' || c > '9' || n > 1<<20:
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
