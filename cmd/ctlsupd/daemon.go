@@ -34,6 +34,10 @@ type Main struct {
 	// Signals delivers TERM/INT (shut down), HUP (reread + update) and USR2
 	// (reopen logs). main wires it to os/signal; tests send on it.
 	Signals <-chan os.Signal
+	// SignalSink is the channel main gave os/signal (Signals' other end),
+	// for an upgrade that failed to give the signals back to; nil in tests
+	// that send on Signals themselves.
+	SignalSink chan<- os.Signal
 	// Started, if set, is called once every autostart process was issued.
 	Started func(*Main)
 

@@ -30,7 +30,7 @@ func main() {
 	// daemon, as Go does to a program that leaves SIGPIPE alone. Caught,
 	// not ignored: children get the default back at their exec.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	m.Signals = sigs
+	m.Signals, m.SignalSink = sigs, sigs
 	if err := m.Run(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "ctlsupd:", err)
 		os.Exit(1)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -134,7 +135,18 @@ func (m *Main) upgrade() {
 	undo := m.Supervisor.Detach()
 	pass, env, err := m.passable()
 	if err == nil {
+		// USR1, USR2 and HUP end a process by default: one that came
+		// while the new image starts, before its runtime handles it, would
+		// end the daemon (a burst of USR1 did). Ignored across the exec,
+		// which keeps an ignored disposition (and the new runtime handles
+		// them from its first moment): another USR1 would be another
+		// upgrade, and a new image reads its configuration and opens its
+		// logs as it starts anyway.
+		signal.Ignore(execSafe...)
 		err = syscall.Exec(exePath, os.Args, append(os.Environ(), inheritEnv+"="+env))
+		if m.SignalSink != nil {
+			signal.Notify(m.SignalSink, execSafe...)
+		}
 	}
 	m.Logger.Error("upgrade failed: carrying on with the running binary", "err", err)
 	// Closed first: undo starts helpers, which must not inherit them.
@@ -143,6 +155,10 @@ func (m *Main) upgrade() {
 	m.resumeServing()
 	m.notify("READY=1")
 }
+
+// execSafe are the handled signals whose loss across an upgrade's exec
+// costs nothing (see upgrade).
+var execSafe = []os.Signal{syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP}
 
 // passable duplicates the descriptors the new image needs and names them
 // for CTLSUPD_INHERIT. dup(2) leaves close-on-exec off, and working on

@@ -203,3 +203,51 @@ func TestUpgrade_RestartAcrossIt(t *testing.T) {
 	d.Process.Signal(syscall.SIGTERM)
 	d.Wait()
 }
+
+// TestUpgrade_SignalBurst: USR1 (and USR2, HUP) sent again and again, as
+// a script in a loop might, while the daemon executes its new image: each
+// that came before the new runtime handled it ended the daemon (USR1's
+// default action), leaving its programs without a supervisor. The daemon
+// now lives through the burst, keeps its pid and its programs'.
+func TestUpgrade_SignalBurst(t *testing.T) {
+	path := testConfig(t, map[string]string{"app.toml": program("ticker", "tick")})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	d, out := startDaemon(t, path)
+	waitUntil(t, "ticker RUNNING", out, func() bool { return len(statusPidsOrNil(sock)) == 1 })
+	before := statusPids(t, sock)
+	if before["ticker:ticker"] == 0 {
+		t.Fatalf("no ticker:ticker in %v", before)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- d.Wait() }()
+	for i := range 40 {
+		d.Process.Signal([]syscall.Signal{syscall.SIGUSR1, syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGUSR2}[i%4])
+		time.Sleep(13 * time.Millisecond)
+	}
+	// Upgrades asked for during the burst may still follow one another;
+	// the daemon answers once the last is done.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			t.Fatalf("the daemon ended during the burst (%v):\n%s", err, out)
+		default:
+		}
+		if pids := statusPidsOrNil(sock); len(pids) == 1 {
+			if pids["ticker:ticker"] != before["ticker:ticker"] {
+				t.Errorf("ticker's pid %v, was %v", pids, before)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon does not answer after the burst:\n%s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	select {
+	case err := <-exited:
+		t.Fatalf("the daemon ended after the burst (%v):\n%s", err, out)
+	default:
+	}
+}
