@@ -188,9 +188,9 @@ func (pl *pool) run() {
 // the listener, up to its stopwaitsecs (at most maxDrain) to hand out the
 // events it holds: the shutdown's own, which listeners stop last to see,
 // and which a listener stopped at once would never get. A pool none of
-// whose listeners has said READY since it started, readyGrace or more
-// ago, is not waited for: a listener that never took an event will not
-// take these. Events left behind are logged.
+// whose listeners has said READY since it became RUNNING, readyGrace or
+// more ago, is not waited for: a listener that never took an event will
+// not take these. Events left behind are logged.
 func (s *Supervisor) drainPool(ctx context.Context, p *process) {
 	pl := s.poolOf(p.spec)
 	if pl == nil {

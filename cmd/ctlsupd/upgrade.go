@@ -138,10 +138,12 @@ func (m *Main) upgrade() {
 		// USR1, USR2 and HUP end a process by default: one that came
 		// while the new image starts, before its runtime handles it, would
 		// end the daemon (a burst of USR1 did). Ignored across the exec,
-		// which keeps an ignored disposition (and the new runtime handles
-		// them from its first moment): another USR1 would be another
-		// upgrade, and a new image reads its configuration and opens its
-		// logs as it starts anyway.
+		// which keeps an ignored disposition (the new runtime goes on
+		// ignoring them until main asks for them): another USR1 would be
+		// another upgrade, and a new image reads its configuration and
+		// opens its logs as it starts anyway. TERM, INT and QUIT must not
+		// be lost: one in that moment ends the daemon as a crash does,
+		// its programs held for the next start.
 		signal.Ignore(execSafe...)
 		err = syscall.Exec(exePath, os.Args, append(os.Environ(), inheritEnv+"="+env))
 		if m.SignalSink != nil {
