@@ -117,14 +117,7 @@ func TestListener_GetsTheShutdownsEvents(t *testing.T) {
 		groups = append(groups, sleeperGroup(dir, fmt.Sprintf("p%d", i), 999))
 	}
 	s, log := openGroups(t, dir, groups...)
-	eventually(t, "all running", func() bool {
-		for _, p := range s.ByPriority() {
-			if p.State != supervisor.Running {
-				return false
-			}
-		}
-		return true
-	})
+	waitAllRunning(t, s)
 	time.Sleep(200 * time.Millisecond) // the listener's READY
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -150,14 +143,7 @@ func TestListener_NeverReadyIsNotWaitedFor(t *testing.T) {
 		groups = append(groups, sleeperGroup(dir, fmt.Sprintf("p%d", i), 999))
 	}
 	s, log := openGroups(t, dir, groups...)
-	eventually(t, "all running", func() bool {
-		for _, p := range s.ByPriority() {
-			if p.State != supervisor.Running {
-				return false
-			}
-		}
-		return true
-	})
+	waitAllRunning(t, s)
 	time.Sleep(3500 * time.Millisecond) // past readyGrace, still not READY
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -186,4 +172,17 @@ func TestListener_SeesGroupsAddedFromItsOwn(t *testing.T) {
 func sleeperGroup(dir, name string, priority int) supervisor.GroupSpec {
 	return supervisor.GroupSpec{Name: name, Priority: priority,
 		Processes: []supervisor.ProcessSpec{*helperSpec(dir, name, testhelper.Argv("sleep"), nil)}}
+}
+
+// waitAllRunning waits until every process of s is RUNNING.
+func waitAllRunning(t *testing.T, s *supervisor.Supervisor) {
+	t.Helper()
+	eventually(t, "all running", func() bool {
+		for _, p := range s.ByPriority() {
+			if p.State != supervisor.Running {
+				return false
+			}
+		}
+		return true
+	})
 }
