@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -268,12 +267,10 @@ type xmlSource struct{ d *xml.Decoder }
 
 func newXMLSource(r io.Reader) *xmlSource {
 	d := xml.NewDecoder(r)
-	d.CharsetReader = func(charset string, input io.Reader) (io.Reader, error) {
-		if strings.EqualFold(charset, "utf-8") || strings.EqualFold(charset, "us-ascii") {
-			return input, nil
-		}
-		return nil, fmt.Errorf("unsupported charset %q", charset)
-	}
+	// A body is UTF-8 whatever its declaration says, as supervisord reads
+	// it (it decodes the bytes as UTF-8 before parsing): PHP's encoder
+	// declares iso-8859-1 for ASCII, and invalid UTF-8 is still refused.
+	d.CharsetReader = func(_ string, input io.Reader) (io.Reader, error) { return input, nil }
 	return &xmlSource{d}
 }
 

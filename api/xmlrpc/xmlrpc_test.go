@@ -3,6 +3,7 @@ package xmlrpc
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -88,6 +89,25 @@ func TestDecode_Forms(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(c.Params, want) {
 			t.Errorf("%s: %#v %v", in, c, err)
 		}
+	}
+}
+
+// TestDecode_DeclaredEncodingIsIgnored: a body is read as UTF-8 whatever
+// encoding it declares, as supervisord reads it: PHP's encoder declares
+// iso-8859-1 for plain ASCII, and a byte that is not UTF-8 is refused
+// even under a declaration that would allow it.
+func TestDecode_DeclaredEncodingIsIgnored(t *testing.T) {
+	call := "<methodCall><methodName>supervisor.getProcessInfo</methodName><params><param><value><string>%s</string></value></param></params></methodCall>"
+	for _, enc := range []string{"iso-8859-1", "ISO-8859-1", "windows-1252", "utf-16", "koi8-r"} {
+		in := `<?xml version="1.0" encoding="` + enc + `"?>` + "\n" + fmt.Sprintf(call, "t\u00e9")
+		c, err := DecodeCall(strings.NewReader(in))
+		if err != nil || !reflect.DeepEqual(c.Params, []any{"t\u00e9"}) {
+			t.Errorf("declared %s: %#v %v", enc, c, err)
+		}
+	}
+	latin1 := `<?xml version="1.0" encoding="iso-8859-1"?>` + fmt.Sprintf(call, "t\xe9")
+	if _, err := DecodeCall(strings.NewReader(latin1)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("a latin-1 byte: err %v, want ErrMalformed", err)
 	}
 }
 
