@@ -208,12 +208,14 @@ func (s *Server) multicall(ctx context.Context, a args) (any, error) {
 	size := 0
 	for _, c := range calls {
 		st, _ := c.(xmlrpc.Struct)
-		name, _ := st.Get("methodName")
+		name, named := st.Get("methodName")
 		params, _ := st.Get("params")
 		var v any
 		var f *xmlrpc.Fault
-		switch n, _ := name.(string); {
-		case n == "":
+		// A name that is there but empty is an unknown method, as in
+		// supervisord; only a missing (or unusable) one is "No methodName".
+		switch n, isString := name.(string); {
+		case !named || !isString:
 			f = fault(faultIncorrectParameters, "No methodName")
 		case n == "system.multicall":
 			f = fault(faultIncorrectParameters, "Recursive system.multicall forbidden")
@@ -341,7 +343,7 @@ func (s *Server) signal(ctx context.Context, a args, wholeGroup bool) (any, erro
 	}
 	if sig < 0 {
 		if !s.Supervisor.Active(t.Group) {
-			return nil, fault(faultBadName, t.Group)
+			return nil, fault(faultBadName, name)
 		}
 		var procs []*supervisor.ProcessInfo
 		for _, p := range s.Supervisor.ByPriority() {
@@ -353,7 +355,8 @@ func (s *Server) signal(ctx context.Context, a args, wholeGroup bool) (any, erro
 	}
 	rs, err := s.Supervisor.Signal(ctx, t, syscall.Signal(sig))
 	if err != nil {
-		return nil, toFault(err, t.Group)
+		// The name as given ("web:*"), as supervisord's fault has it.
+		return nil, toFault(err, name)
 	}
 	return results(rs), nil
 }

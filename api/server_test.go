@@ -138,6 +138,9 @@ func TestServer_Faults(t *testing.T) {
 		{"supervisor.startProcessGroup", []any{"nosuch"}, 10, "BAD_NAME: nosuch"},
 		{"supervisor.signalProcess", []any{"solo", "BOGUS"}, 11, "BAD_SIGNAL: BOGUS"},
 		{"supervisor.signalProcess", []any{"all", "CONT"}, 10, "BAD_NAME: all"},
+		{"supervisor.signalProcess", []any{"nosuch:*", "0"}, 10, "BAD_NAME: nosuch:*"},
+		{"supervisor.signalProcess", []any{":", "0"}, 10, "BAD_NAME: :"},
+		{"supervisor.signalProcess", []any{"nosuch:*", "BOGUS"}, 10, "BAD_NAME: nosuch:*"},
 		{"supervisor.readProcessStdoutLog", []any{"solo", 0, -1}, 3, "BAD_ARGUMENTS"},
 		{"supervisor.readProcessStdoutLog", []any{"solo", -5, 5}, 3, "BAD_ARGUMENTS"},
 		{"supervisor.addProcessGroup", []any{"grp"}, 90, "ALREADY_ADDED: grp"},
@@ -306,6 +309,7 @@ func TestServer_Multicall(t *testing.T) {
 		xmlrpc.Struct{{Name: "methodName", Value: "supervisor.getProcessInfo"}, {Name: "params", Value: []any{"nosuch"}}},
 		xmlrpc.Struct{{Name: "methodName", Value: "system.multicall"}, {Name: "params", Value: []any{}}},
 		xmlrpc.Struct{{Name: "params", Value: []any{}}},
+		xmlrpc.Struct{{Name: "methodName", Value: ""}, {Name: "params", Value: []any{}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -314,7 +318,7 @@ func TestServer_Multicall(t *testing.T) {
 	if rs[0] != "3.0" {
 		t.Errorf("first result %v, want the bare value", rs[0])
 	}
-	for i, want := range map[int]string{1: "BAD_NAME: nosuch", 2: "INCORRECT_PARAMETERS: Recursive system.multicall forbidden", 3: "INCORRECT_PARAMETERS: No methodName"} {
+	for i, want := range map[int]string{1: "BAD_NAME: nosuch", 2: "INCORRECT_PARAMETERS: Recursive system.multicall forbidden", 3: "INCORRECT_PARAMETERS: No methodName", 4: "UNKNOWN_METHOD"} {
 		if s, _ := rs[i].(xmlrpc.Struct).Get("faultString"); s != want {
 			t.Errorf("result %d: %v, want %q", i, rs[i], want)
 		}
