@@ -770,3 +770,77 @@ func TestServer_RemoteCommEventFormatsAnyValue(t *testing.T) {
 		t.Error("binary data that is no UTF-8 was taken")
 	}
 }
+
+// TestServer_RefusedStartSaysWhy: a start refused for its command names
+// the command, as supervisord's NO_FILE and NOT_EXECUTABLE do, alone and
+// in a group's results; and a process stopped in BACKOFF keeps its spawn
+// error, as supervisord's spawnerr stays.
+func TestServer_RefusedStartSaysWhy(t *testing.T) {
+	h := newHarness(t, nil)
+	notExec := filepath.Join(h.dir, "not-exec")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := sleeper(h.dir, "mix", "missing", func(s *supervisor.ProcessSpec) {
+		s.AutoStart, s.Argv = false, []string{"/no/such/binary"}
+	})
+	plain := sleeper(h.dir, "mix", "plain", func(s *supervisor.ProcessSpec) {
+		s.AutoStart, s.Argv = false, []string{notExec}
+	})
+	flaky := sleeper(h.dir, "flaky", "flaky", func(s *supervisor.ProcessSpec) {
+		s.Argv, s.StartSecs, s.StartRetries = []string{"/bin/sh", "-c", "exit 3"}, time.Second, 100
+	})
+	h.groups = append(h.groups, supervisor.GroupSpec{Name: "mix", Priority: 999, Processes: []supervisor.ProcessSpec{missing, plain}},
+		supervisor.GroupSpec{Name: "flaky", Priority: 999, Processes: []supervisor.ProcessSpec{flaky}})
+	if _, err := h.client.Call("supervisor.reloadConfig"); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"mix", "flaky"} {
+		if _, err := h.client.Call("supervisor.addProcessGroup", g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantMissing := "NO_FILE: can't find command '/no/such/binary'"
+	wantPlain := "NOT_EXECUTABLE: command at '" + notExec + "' is not executable"
+	for name, want := range map[string]string{"mix:missing": wantMissing, "mix:plain": wantPlain} {
+		if _, err := h.client.Call("supervisor.startProcess", name, true); faultOf(err) == nil || faultOf(err).String != want {
+			t.Errorf("start %s: %v, want %q", name, err, want)
+		}
+	}
+	got, err := h.client.Call("supervisor.startProcessGroup", "mix", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got.([]any) {
+		st := r.(xmlrpc.Struct)
+		name, _ := st.Get("name")
+		desc, _ := st.Get("description")
+		if want := map[any]string{"missing": wantMissing, "plain": wantPlain}[name]; desc != want {
+			t.Errorf("group start of %v: %q, want %q", name, desc, want)
+		}
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, err := h.sup.Process("flaky")
+		if err == nil && p.State == supervisor.Backoff {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("flaky never in BACKOFF: %+v", p)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := h.client.Call("supervisor.stopProcess", "flaky"); err != nil {
+		t.Fatal(err)
+	}
+	info, err := h.client.Call("supervisor.getProcessInfo", "flaky")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, _ := info.(xmlrpc.Struct).Get("statename")
+	spawnerr, _ := info.(xmlrpc.Struct).Get("spawnerr")
+	if state != "STOPPED" || spawnerr != "Exited too quickly (process log may have details)" {
+		t.Errorf("stopped in BACKOFF: %v, spawnerr %q; want STOPPED keeping its spawn error", state, spawnerr)
+	}
+}

@@ -46,14 +46,14 @@ func (s *Supervisor) issueStart(ctx context.Context, p *process, name string, au
 	s.mu.RUnlock()
 	if s.needsLease(p) {
 		if err := p.send(ctx, command{kind: cmdWait, text: clusterWait("", ""), auto: auto}); err != nil {
-			return opErr("start", name, err, p.info.Load().SpawnErr)
+			return opErr("start", name, err, startDetail(err, p))
 		}
 		go s.leaseWaiter(p)
 		return nil
 	}
 	if len(deps) == 0 {
 		if err := p.send(ctx, command{kind: cmdStart, auto: auto}); err != nil {
-			return opErr("start", name, err, p.info.Load().SpawnErr)
+			return opErr("start", name, err, startDetail(err, p))
 		}
 		return nil
 	}
@@ -62,7 +62,7 @@ func (s *Supervisor) issueStart(ctx context.Context, p *process, name string, au
 		names[i] = d.spec.FullName()
 	}
 	if err := p.send(ctx, command{kind: cmdWait, text: "waiting for " + strings.Join(names, ", "), auto: auto}); err != nil {
-		return opErr("start", name, err, p.info.Load().SpawnErr)
+		return opErr("start", name, err, startDetail(err, p))
 	}
 	go s.awaitDeps(p, deps)
 	return nil

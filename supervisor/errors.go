@@ -43,3 +43,14 @@ func (e *OpError) Unwrap() error { return e.Err }
 func opErr(op, name string, err error, detail string) error {
 	return &OpError{Op: op, Name: name, Err: err, Detail: detail}
 }
+
+// startDetail is what a refused start says beside its fault: the command
+// check's reason ("can't find command '/opt/app/bin/celery'"), as
+// supervisord's NO_FILE and NOT_EXECUTABLE give it, else the last spawn
+// error.
+func startDetail(err error, p *process) string {
+	if errors.Is(err, ErrNoFile) || errors.Is(err, ErrNotExecutable) {
+		return err.Error()
+	}
+	return p.info.Load().SpawnErr
+}

@@ -635,7 +635,7 @@ func (s *Supervisor) awaitStart(ctx context.Context, p *process, name string) er
 		err = p.waitUntil(ctx, cond)
 	}
 	if err != nil {
-		return opErr("start", name, err, p.info.Load().SpawnErr)
+		return opErr("start", name, err, startDetail(err, p))
 	}
 	return nil
 }

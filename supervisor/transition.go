@@ -153,7 +153,9 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 			m.ReadyTimedOut, m.OperatorStopped = false, true
 			return m, nil, nil
 		case m.restartPending(), m.State == Backoff:
-			m.State, m.OperatorStopped, m.Delay, m.SpawnErr, m.Waiting = Stopped, true, 0, "", false
+			// The spawn error stays, as supervisord's spawnerr does: why
+			// the process was down when it was stopped.
+			m.State, m.OperatorStopped, m.Delay, m.Waiting = Stopped, true, 0, false
 			m = disarm(m)
 			return m, nil, nil
 		case m.State == Starting, m.State == Running:
