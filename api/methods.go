@@ -68,28 +68,12 @@ func (a *args) str(i int) string {
 }
 
 // text reads a parameter as supervisord formats it, for methods that take
-// any value: a number, a boolean or a date as Python's str() prints it,
-// binary data as UTF-8 text.
+// any value: as Python's str() prints it (pyStr); base64 data must be
+// UTF-8 text, as supervisord decodes it.
 func (a *args) text(i int) string {
 	if i < len(a.p) {
-		switch v := a.p[i].(type) {
-		case string:
-			return v
-		case int:
-			return strconv.Itoa(v)
-		case bool:
-			if v {
-				return "True"
-			}
-			return "False"
-		case float64:
-			return pyFloat(v)
-		case []byte:
-			if utf8.Valid(v) {
-				return string(v) // supervisord decodes base64 as UTF-8 text
-			}
-		case time.Time:
-			return v.Format("2006-01-02 15:04:05") // a datetime's str()
+		if b, ok := a.p[i].([]byte); !ok || utf8.Valid(b) {
+			return pyStr(a.p[i])
 		}
 	}
 	a.err = fault(faultIncorrectParameters, "")
@@ -388,12 +372,17 @@ func (s *Server) methods() map[string]method {
 				if len(a.p) == 2 {
 					switch v := a.p[1].(type) {
 					case string:
-					case bool:
-						// supervisord names what it was given, as Python
-						// prints it.
-						return nil, fault(faultIncorrectParameters, map[bool]string{true: "True", false: "False"}[v])
+					case []byte:
+						// base64: supervisord decodes it as UTF-8 text.
+						if utf8.Valid(v) {
+							a.p[1] = string(v)
+						}
+					case nil:
+						return nil, fault(faultIncorrectParameters, "")
 					default:
-						return nil, fault(faultIncorrectParameters, fmt.Sprint(v))
+						// supervisord names what it was given, as
+						// Python's str() prints it.
+						return nil, fault(faultIncorrectParameters, pyStr(v))
 					}
 				}
 				name, chars := a.str(0), a.str(1)

@@ -172,7 +172,7 @@ func (m *Main) catchAll(err error) {
 	var pe *client.ProtocolError
 	switch {
 	case errors.As(err, &f):
-		m.out(fmt.Sprintf("error: <class 'xmlrpc.client.Fault'>, <Fault %d: %s>", f.Code, pyRepr(f.String)))
+		m.out(fmt.Sprintf("error: <class 'xmlrpc.client.Fault'>, <Fault %d: %s>", f.Code, xmlrpc.PyQuote(f.String)))
 	case errors.Is(err, syscall.ENOENT):
 		m.out("error: <class 'FileNotFoundError'>, [Errno 2] No such file or directory")
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -186,20 +186,6 @@ func (m *Main) catchAll(err error) {
 		m.out("error: " + err.Error())
 	}
 	m.exit = exitGeneric
-}
-
-// pyRepr quotes a string as Python's repr does.
-func pyRepr(s string) string {
-	q := "'"
-	if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
-		q = `"`
-	}
-	r := strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\t", `\t`, "\r", `\r`)
-	s = r.Replace(s)
-	if q == "'" {
-		s = strings.ReplaceAll(s, "'", `\'`)
-	}
-	return q + s + q
 }
 
 // call invokes a method on the server.

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ctlsup/ctlsup/api/xmlrpc"
 )
 
 func doTail(m *Main, arg string) error {
@@ -40,7 +42,7 @@ func doTail(m *Main, arg string) error {
 	if len(args) > 1 {
 		channel = strings.ToLower(args[len(args)-1])
 		if channel != "stdout" && channel != "stderr" {
-			m.out(fmt.Sprintf("Error: bad channel %s", pyRepr(channel)))
+			m.out(fmt.Sprintf("Error: bad channel %s", xmlrpc.PyQuote(channel)))
 			m.exit = exitGeneric
 			return nil
 		}
