@@ -53,18 +53,23 @@ func errTooLarge(n int) error {
 // output (supervisord makes it at the spawn), and reads as empty until
 // then.
 func readLog(ctx context.Context, path string, offset, length int, unwrittenIsEmpty bool) (string, error) {
-	if length < 0 || (offset < 0 && length != 0) {
-		return "", fault(faultBadArguments, "")
-	}
+	// The file first, then the arguments, as supervisord checks them.
 	if path == "" {
 		return "", fault(faultNoFile, "")
 	}
 	f, err := openLog(path)
-	if unwrittenIsEmpty && errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	if err != nil {
+	unwritten := unwrittenIsEmpty && errors.Is(err, fs.ErrNotExist)
+	if err != nil && !unwritten {
 		return "", fault(faultNoFile, path)
+	}
+	if length < 0 || (offset < 0 && length != 0) {
+		if f != nil {
+			f.Close()
+		}
+		return "", fault(faultBadArguments, "")
+	}
+	if unwritten {
+		return "", nil
 	}
 	defer f.Close()
 	st, err := f.Stat()
@@ -97,11 +102,13 @@ func readLog(ctx context.Context, path string, offset, length int, unwrittenIsEm
 // still read: a longer tail says overflow, as supervisord's does. A log
 // that does not exist (none configured, or not written yet) gives
 // supervisord's answer: nothing, at offset 0; one that cannot be opened,
-// nothing at the client's offset.
-func tailLog(ctx context.Context, path string, offset, length int) []any {
+// nothing at the client's offset. With unwrittenIsEmpty (see readLog) a
+// log not written yet is supervisord's empty file: it says overflow for
+// an offset and length that end before 0.
+func tailLog(ctx context.Context, path string, offset, length int, unwrittenIsEmpty bool) []any {
 	f, err := openLog(path)
 	if path == "" || errors.Is(err, fs.ErrNotExist) {
-		return []any{"", 0, false}
+		return []any{"", 0, unwrittenIsEmpty && path != "" && offset+length < 0}
 	}
 	if err != nil {
 		return []any{"", offset, false}

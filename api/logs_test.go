@@ -29,6 +29,16 @@ func TestReadLog_Offsets(t *testing.T) {
 	if _, err := readLog(context.Background(), missing, 0, 0, false); err == nil || !strings.Contains(err.Error(), "NO_FILE") {
 		t.Errorf("missing file: %v, want NO_FILE", err)
 	}
+	// The file is looked for before the arguments, as supervisord does.
+	if _, err := readLog(context.Background(), missing, 0, -1, false); err == nil || !strings.Contains(err.Error(), "NO_FILE") {
+		t.Errorf("missing file, bad arguments: %v, want NO_FILE", err)
+	}
+	if _, err := readLog(context.Background(), "", -1, 5, false); err == nil || !strings.Contains(err.Error(), "NO_FILE") {
+		t.Errorf("no log, bad arguments: %v, want NO_FILE", err)
+	}
+	if _, err := readLog(context.Background(), path, 0, -1, false); err == nil || !strings.Contains(err.Error(), "BAD_ARGUMENTS") {
+		t.Errorf("bad arguments: %v", err)
+	}
 	// A process's log before its first output: empty, as supervisord's
 	// (made at the spawn) would be; bad arguments are still refused.
 	if got, err := readLog(context.Background(), missing, -100, 0, true); err != nil || got != "" {
@@ -51,13 +61,24 @@ func TestTailLog_Supervisord(t *testing.T) {
 		{10, 4, []any{"", 10, false}},    // nothing new
 		{0, 20, []any{"0123456789", 10, false}},
 	} {
-		if got := tailLog(context.Background(), path, tc.off, tc.n); !reflect.DeepEqual(got, tc.want) {
+		if got := tailLog(context.Background(), path, tc.off, tc.n, false); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("tailLog(%d, %d) = %v, want %v", tc.off, tc.n, got, tc.want)
 		}
 	}
 	// supervisord's answer for a log that does not exist: offset 0.
-	if got := tailLog(context.Background(), filepath.Join(t.TempDir(), "none"), 7, 4); !reflect.DeepEqual(got, []any{"", 0, false}) {
+	missing := filepath.Join(t.TempDir(), "none")
+	if got := tailLog(context.Background(), missing, 7, 4, false); !reflect.DeepEqual(got, []any{"", 0, false}) {
 		t.Errorf("missing file: %v", got)
+	}
+	// A process's log before its first output is supervisord's empty
+	// file: overflow when offset+length ends before 0.
+	for _, tc := range []struct {
+		off, n   int
+		overflow bool
+	}{{-100000, 0, true}, {0, 1600, false}, {-5, 4, true}, {7, 4, false}} {
+		if got := tailLog(context.Background(), missing, tc.off, tc.n, true); !reflect.DeepEqual(got, []any{"", 0, tc.overflow}) {
+			t.Errorf("unwritten tailLog(%d, %d) = %v, want overflow %v", tc.off, tc.n, got, tc.overflow)
+		}
 	}
 }
 
@@ -71,7 +92,7 @@ func TestReadLog_PlantedFIFO(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		readLog(context.Background(), path, 0, 0, false)
-		tailLog(context.Background(), path, 0, 100)
+		tailLog(context.Background(), path, 0, 100, false)
 		close(done)
 	}()
 	select {

@@ -427,7 +427,8 @@ func (s *Server) tailProcLog(ctx context.Context, a args, stream func(*superviso
 	if err != nil {
 		return nil, toFault(err, name)
 	}
-	return tailLog(ctx, stream(p).Path, off, n), nil
+	log := stream(p)
+	return tailLog(ctx, log.Path, off, n, hasLog(p, log)), nil
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
