@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -23,6 +24,9 @@ import (
 const (
 	apiVersion   = "3.0"
 	maxBodyBytes = 1 << 20
+	// maxBodyDrain is how much of a refused body is read and dropped so
+	// that its client gets the answer.
+	maxBodyDrain = 64 << 20
 )
 
 // Server is supervisord's control interface over a Supervisor.
@@ -132,6 +136,11 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request) {
 	if _, err := buf.ReadFrom(body); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
+			// Read what the client is still sending (up to a bound, within
+			// ReadTimeout) before answering: a client that writes its
+			// whole body first, as Python's does, otherwise fails with a
+			// broken pipe instead of reading the 413.
+			io.CopyN(io.Discard, r.Body, maxBodyDrain)
 			http.Error(w, "Request Entity Too Large", http.StatusRequestEntityTooLarge)
 			return
 		}

@@ -867,3 +867,29 @@ func TestServer_StdinTakesTextAsSupervisord(t *testing.T) {
 		}
 	}
 }
+
+// TestServer_TooLargeIsReadByAWriteFirstClient: a client that writes its
+// whole body before it reads, as Python's xmlrpc.client does, gets the
+// 413 for a body over the limit, not a broken pipe.
+func TestServer_TooLargeIsReadByAWriteFirstClient(t *testing.T) {
+	h := newHarness(t, nil)
+	c, err := net.Dial("unix", h.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	body := strings.Repeat("x", 8<<20)
+	req := fmt.Sprintf("POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatalf("writing the request: %v", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("status %d, want 413", resp.StatusCode)
+	}
+}
