@@ -141,7 +141,7 @@ func (s *Server) methods() map[string]method {
 			fn: func(context.Context, args) (any, error) { return apiVersion, nil }},
 		"supervisor.getSupervisorVersion": {sig: []string{"string"}, help: "The version of the daemon answering.", returns: "the daemon's version",
 			fn: func(context.Context, args) (any, error) { return s.Version, nil }},
-		"supervisor.getIdentification": {sig: []string{"string"}, help: "The identification string of this daemon, as configured.", returns: "the identification string",
+		"supervisor.getIdentification": {sig: []string{"string"}, help: "The identification string of this daemon: always \"supervisor\" (supervisord's identifier option has no counterpart).", returns: "the identification string",
 			fn: func(context.Context, args) (any, error) { return s.Identification, nil }},
 		"supervisor.getState": {sig: []string{"struct"}, help: "The daemon's own state: RUNNING, or SHUTDOWN while it stops.", returns: "statecode and statename",
 			fn: func(context.Context, args) (any, error) {
