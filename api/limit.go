@@ -3,87 +3,121 @@ package api
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// Connection limits keep clients from starving the programs of file
-// descriptors: a listener holds at most MaxConns connections, and at most
-// MaxConnsPerHost from one TCP peer address; a connection over a limit is
-// closed at once, so the backlog keeps moving for everyone else.
-const (
-	MaxConns        = 256
-	MaxConnsPerHost = 32
-)
+// MaxConns bounds the connections a listener holds, so that clients cannot
+// starve the programs of file descriptors. A connection over the limit
+// does not wait and is not refused: the connection used least recently
+// is closed to make room. An idle client, a tail left open or a flood of
+// sockets that send nothing thus gives way to the next request; refusing
+// newcomers instead let any local user (or 32 browser tabs behind one
+// proxy) lock Nagios and supervisorctl out.
+const MaxConns = 256
 
 // Timeouts of the control servers: a client has ReadTimeout to send a whole
-// request (a slow body holds nothing longer), and an idle keep-alive
-// connection is closed after IdleTimeout.
+// request (a slow body holds nothing longer). An idle keep-alive
+// connection stays open, as supervisord's do: supervisor's
+// SupervisorTransport, which superlance's listeners and dashboards keep
+// for their lifetime, never reconnects. MaxConns bounds what idle
+// connections hold.
 const (
 	ReadHeaderTimeout = 10 * time.Second
 	ReadTimeout       = 30 * time.Second
-	IdleTimeout       = 30 * time.Second
+	IdleTimeout       = 365 * 24 * time.Hour
 )
 
-// LimitListener applies the connection limits to l.
-func LimitListener(l net.Listener, max, perHost int) net.Listener {
-	return &limited{Listener: l, max: max, perHost: perHost, hosts: map[string]int{}}
+// LimitListener holds l to max connections (see MaxConns); full, if set,
+// is told each time one was closed to make room.
+func LimitListener(l net.Listener, max int, full func()) net.Listener {
+	return &limited{Listener: l, max: max, full: full, conns: map[*limitedConn]struct{}{}, born: time.Now()}
 }
 
 type limited struct {
 	net.Listener
-	max, perHost int
-	mu           sync.Mutex
-	open         int
-	hosts        map[string]int
+	max   int
+	full  func()
+	born  time.Time // activity is counted from here, on the monotonic clock
+	mu    sync.Mutex
+	conns map[*limitedConn]struct{}
 }
 
+func (l *limited) now() int64 { return int64(time.Since(l.born)) }
+
+// Accept is called by one goroutine, the server's loop: the room made for
+// a connection is not taken by another.
 func (l *limited) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
 	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		host := peerHost(c)
 		l.mu.Lock()
-		over := l.open >= l.max || (host != "" && l.hosts[host] >= l.perHost)
-		if !over {
-			l.open++
-			if host != "" {
-				l.hosts[host]++
-			}
+		if len(l.conns) < l.max {
+			lc := &limitedConn{Conn: c, l: l}
+			lc.last.Store(l.now())
+			l.conns[lc] = struct{}{}
+			l.mu.Unlock()
+			return lc, nil
 		}
+		victim := l.leastUsedLocked()
 		l.mu.Unlock()
-		if over {
-			c.Close()
-			continue
+		victim.Close()
+		if l.full != nil {
+			l.full()
 		}
-		return &limitedConn{Conn: c, l: l, host: host}, nil
 	}
 }
 
-func peerHost(c net.Conn) string {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.String()
+// leastUsedLocked is the connection to close for room: the oldest of
+// those that never sent a byte (a flood of silent sockets goes first, not
+// a request under way), else the one used least recently.
+func (l *limited) leastUsedLocked() *limitedConn {
+	var victim *limitedConn
+	for o := range l.conns {
+		switch {
+		case victim == nil:
+			victim = o
+		case o.spoke.Load() != victim.spoke.Load():
+			if !o.spoke.Load() {
+				victim = o
+			}
+		case o.last.Load() < victim.last.Load():
+			victim = o
+		}
 	}
-	return ""
+	return victim
 }
 
 type limitedConn struct {
 	net.Conn
-	l    *limited
-	host string
-	once sync.Once
+	l     *limited
+	last  atomic.Int64 // when it last read or wrote (see limited.now)
+	spoke atomic.Bool  // it has sent a byte
+	once  sync.Once
+}
+
+func (c *limitedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.last.Store(c.l.now())
+		if !c.spoke.Load() {
+			c.spoke.Store(true)
+		}
+	}
+	return n, err
+}
+
+func (c *limitedConn) Write(b []byte) (int, error) {
+	c.last.Store(c.l.now())
+	return c.Conn.Write(b)
 }
 
 func (c *limitedConn) Close() error {
 	c.once.Do(func() {
 		c.l.mu.Lock()
-		c.l.open--
-		if c.host != "" {
-			if c.l.hosts[c.host]--; c.l.hosts[c.host] == 0 {
-				delete(c.l.hosts, c.host)
-			}
-		}
+		delete(c.l.conns, c)
 		c.l.mu.Unlock()
 	})
 	return c.Conn.Close()

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"net/http"
@@ -10,61 +11,84 @@ import (
 	"github.com/ctlsup/ctlsup/api"
 )
 
-// TestLimitListener: a flood of idle TCP connections from one peer holds at
-// most MaxConnsPerHost of the daemon's descriptors; the rest are closed at
-// once, and the server goes on answering.
+// TestLimitListener: a flood of silent TCP connections holds at most
+// MaxConns of the daemon's descriptors, yet neither locks out a new
+// client nor costs a client its idle keep-alive connection: the silent
+// ones are closed first to make room.
 func TestLimitListener(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	full := make(chan struct{}, 4*api.MaxConns)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }),
-		ReadHeaderTimeout: api.ReadHeaderTimeout}
-	go srv.Serve(api.LimitListener(l, api.MaxConns, api.MaxConnsPerHost))
+		ReadHeaderTimeout: api.ReadHeaderTimeout, IdleTimeout: api.IdleTimeout}
+	go srv.Serve(api.LimitListener(l, api.MaxConns, func() { full <- struct{}{} }))
 	defer srv.Close()
 
-	var held, closed int
-	var conns []net.Conn
-	for range 2 * api.MaxConnsPerHost {
+	// A client that keeps its connection, as supervisor's transport does.
+	kept, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kept.Close()
+	keptReader := bufio.NewReader(kept)
+	ask := func() error {
+		kept.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(kept, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(keptReader, nil)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return nil
+	}
+	if err := ask(); err != nil {
+		t.Fatal(err)
+	}
+
+	var flood []net.Conn
+	defer func() {
+		for _, c := range flood {
+			c.Close()
+		}
+	}()
+	for range 2 * api.MaxConns {
 		c, err := net.Dial("tcp", l.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
-		conns = append(conns, c)
+		flood = append(flood, c)
 	}
-	// A connection the server has not got to yet reads as held: rounds
-	// go on until the excess is closed, or 10 s.
-	open := conns
-	for deadline := time.Now().Add(10 * time.Second); closed < api.MaxConnsPerHost && time.Now().Before(deadline); {
-		var still []net.Conn
-		for _, c := range open {
-			c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-			if _, err := c.Read(make([]byte, 1)); err == io.EOF {
-				closed++
-				c.Close()
-			} else {
-				still = append(still, c)
-			}
+	// Every connection past the limit closed one of the flood's; a new
+	// client is answered meanwhile.
+	deadline := time.After(20 * time.Second)
+	for range api.MaxConns + 1 {
+		select {
+		case <-full:
+		case <-deadline:
+			t.Fatalf("fewer than %d connections were closed for room", api.MaxConns+1)
 		}
-		open = still
 	}
-	held = len(open)
-	for _, c := range open {
-		c.Close()
+	resp, err := http.Get("http://" + l.Addr().String())
+	if err != nil {
+		t.Fatalf("a new client during the flood: %v", err)
 	}
-	if held != api.MaxConnsPerHost || closed != api.MaxConnsPerHost {
-		t.Errorf("%d connections held and %d closed; want %d each", held, closed, api.MaxConnsPerHost)
+	resp.Body.Close()
+	if err := ask(); err != nil {
+		t.Errorf("the kept connection was closed for the flood: %v", err)
 	}
-	// The flood's connections closed, their places are given back as the
-	// server sees them close.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		resp, err := http.Get("http://" + l.Addr().String())
-		if err == nil {
-			resp.Body.Close()
-			break
+	closed := 0
+	for _, c := range flood {
+		c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err == io.EOF {
+			closed++
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server stopped answering: %v", err)
-		}
+	}
+	if closed < api.MaxConns {
+		t.Errorf("%d of the flood's %d connections closed; want at least %d", closed, len(flood), api.MaxConns)
 	}
 }

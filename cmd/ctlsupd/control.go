@@ -102,7 +102,7 @@ func (m *Main) openControl(passed net.Listener) error {
 		c.socket = "" // systemd owns a socket it passed
 	}
 	m.listenAddr["control"] = addr
-	l = &pausable{Listener: api.LimitListener(l, api.MaxConns, api.MaxConnsPerHost), conns: c.conns}
+	l = &pausable{Listener: api.LimitListener(l, api.MaxConns, m.connsFull), conns: c.conns}
 	listeners = append(listeners, l)
 	m.listeners["control"] = l
 	auth := map[net.Listener]api.Credentials{}
@@ -123,7 +123,7 @@ func (m *Main) openControl(passed net.Listener) error {
 				return err
 			}
 		}
-		tl = &pausable{Listener: api.LimitListener(tl, api.MaxConns, api.MaxConnsPerHost), conns: c.conns}
+		tl = &pausable{Listener: api.LimitListener(tl, api.MaxConns, m.connsFull), conns: c.conns}
 		auth[tl] = api.Credentials{Username: user, Password: pass}
 		listeners = append(listeners, tl)
 		m.listeners["tcp"] = tl
@@ -203,4 +203,16 @@ func activationListeners(log *slog.Logger) map[string]net.Listener {
 		}
 	}
 	return out
+}
+
+// connsFull warns, at most once a minute, that a listener held
+// api.MaxConns connections and closed the one used least recently to let
+// another in.
+func (m *Main) connsFull() {
+	now := time.Now().UnixNano()
+	last := m.fullWarned.Load()
+	if now-last < int64(time.Minute) || !m.fullWarned.CompareAndSwap(last, now) {
+		return
+	}
+	m.Logger.Warn("control connections at their limit: the one used least recently was closed to let another in", "limit", api.MaxConns)
 }

@@ -55,6 +55,8 @@ type Main struct {
 	// fdReserve lets the control and metrics listeners accept when the
 	// daemon is out of descriptors.
 	fdReserve *fdReserve
+	// fullWarned is when connsFull last warned (unix nanoseconds).
+	fullWarned atomic.Int64
 
 	// inherited are the descriptors a previous image passed across an
 	// upgrade, until taken; listeners are the open ones by the same names

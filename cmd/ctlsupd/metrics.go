@@ -52,7 +52,7 @@ func (m *Main) openMetrics(l net.Listener) error {
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: api.ReadHeaderTimeout,
 		ReadTimeout: api.ReadTimeout, IdleTimeout: api.IdleTimeout}
 	m.metricsServer = srv
-	l = &pausable{Listener: api.LimitListener(l, api.MaxConns, api.MaxConnsPerHost)}
+	l = &pausable{Listener: api.LimitListener(l, api.MaxConns, m.connsFull)}
 	m.listeners["metrics"] = l
 	m.MetricsAddr = l.Addr().String()
 	go func() {

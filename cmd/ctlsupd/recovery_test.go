@@ -674,7 +674,7 @@ func TestEdges_IdleConnectionsCannotStarveThePrograms(t *testing.T) {
 		t.Errorf("the daemon ran out of descriptors:\n%s", log)
 	}
 	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", d.Process.Pid))
-	if len(fds) > api.MaxConnsPerHost+100 {
+	if len(fds) > api.MaxConns+100 {
 		t.Errorf("the daemon holds %d descriptors with %d idle connections open", len(fds), len(conns))
 	}
 	if statusPidsOrNil(sock) == nil {
