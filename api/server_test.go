@@ -414,12 +414,35 @@ func TestServer_OldTailPage(t *testing.T) {
 	h.client.Call("supervisor.stopProcess", "grp:beta")
 	page = get("/")
 	for _, want := range []string{
-		`<a href="tail.html?processname=grp%3Aalpha">grp:alpha</a></span><span class="state RUNNING">running</span><span class="desc">pid `,
-		`<a href="tail.html?processname=grp%3Abeta">grp:beta</a></span><span class="state STOPPED">stopped</span>`,
-		`>solo</a></span><span class="state RUNNING">running</span>`,
+		`<a href="tail.html?processname=grp%3Aalpha">grp:alpha</a></span><span class="state running statusrunning">running</span><span class="desc">pid `,
+		`<a href="tail.html?processname=grp%3Abeta">grp:beta</a></span><span class="state stopped statusnominal">stopped</span>`,
+		`>solo</a></span><span class="state running statusrunning">running</span>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page as served lacks %q:\n%s", want, page)
+		}
+	}
+	// With nothing running, the page says "running" nowhere, and no
+	// state in capitals: `check_http -s running` must fail, as on
+	// supervisord's page (its script and style are files of their own).
+	for _, name := range []string{"solo", "grp:alpha"} {
+		h.client.Call("supervisor.stopProcess", name)
+	}
+	page = get("/index.html")
+	for _, word := range []string{"running", "RUNNING", "STOPPED", "FATAL", "BACKOFF", "STARTING", "statusrunning"} {
+		if strings.Contains(page, word) {
+			t.Errorf("the page with nothing running says %q:\n%s", word, page)
+		}
+	}
+	if !strings.Contains(page, `<title>Supervisor Status</title>`) {
+		t.Errorf("the title is not supervisord's:\n%s", page)
+	}
+	for path, ctype := range map[string]string{"/ui/page.js": "text/javascript", "/ui/page.css": "text/css"} {
+		resp := post(t, h.sock, path, "", nil)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) || len(body) < 500 {
+			t.Errorf("%s: %d %s, %d bytes", path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 		}
 	}
 }

@@ -22,9 +22,13 @@ import (
 // The web page: supervisord's status page (start, stop, restart, clear,
 // tail, restart and stop all) on the same listeners and auth as XML-RPC,
 // with the state kept live by server-sent events and the tail following.
-// One HTML file with its script and style, served from the binary.
+// An HTML file, its script and its style, served from the binary. The
+// script and style are files of their own so that the page as served
+// holds no state words but its processes' ("running" in a script made
+// `check_http -s running` pass with nothing running), and so that the
+// page needs no inline code.
 //
-//go:embed web/index.html
+//go:embed web/index.html web/page.js web/page.css
 var webFiles embed.FS
 
 // csrfToken guards the page's actions: a POST must carry it in a header,
@@ -55,10 +59,15 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request) {
 		page, _ := webFiles.ReadFile("web/index.html")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'")
 		w.Header().Set("X-Frame-Options", "DENY")
 		text := strings.Replace(string(page), "{{CSRF}}", csrfToken, 1)
 		w.Write([]byte(strings.Replace(text, "{{GROUPS}}", renderGroups(s.uiSnapshot()), 1)))
+	case (r.URL.Path == "/ui/page.js" || r.URL.Path == "/ui/page.css") && r.Method == http.MethodGet:
+		body, _ := webFiles.ReadFile("web/" + strings.TrimPrefix(r.URL.Path, "/ui/"))
+		w.Header().Set("Content-Type", map[bool]string{true: "text/javascript; charset=utf-8", false: "text/css; charset=utf-8"}[strings.HasSuffix(r.URL.Path, ".js")])
+		w.Header().Set("Cache-Control", "no-cache") // a new binary's come with its page
+		w.Write(body)
 	case r.URL.Path == "/ui/state" && r.Method == http.MethodGet:
 		s.serveState(w, r)
 	case r.URL.Path == "/ui/action" && r.Method == http.MethodPost:

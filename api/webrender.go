@@ -30,10 +30,23 @@ func renderGroups(procs []uiProcess) string {
 		if p.Backoff || p.State == "FATAL" {
 			desc += " alert"
 		}
+		state := strings.ToLower(p.State)
 		b.WriteString(`<div class="row" data-process="` + esc(p.Spec) + `" data-pid="` + strconv.Itoa(p.Pid) + `"><span class="name"><a href="tail.html?processname=` +
-			esc(url.QueryEscape(p.Spec)) + `">` + esc(p.Spec) + `</a></span><span class="state ` + esc(p.State) + `">` +
-			esc(strings.ToLower(p.State)) + `</span><span class="` + desc + `">` + esc(p.Description) + "</span></div>\n")
+			esc(url.QueryEscape(p.Spec)) + `">` + esc(p.Spec) + `</a></span><span class="state ` + esc(state) + " " + statusClass(p.State) + `">` +
+			esc(state) + `</span><span class="` + desc + `">` + esc(p.Description) + "</span></div>\n")
 	}
 	b.WriteString("</section>\n")
 	return b.String()
+}
+
+// statusClass is the class supervisord's page gives a state, which checks
+// of its page may look for (statuserror: FATAL or BACKOFF).
+func statusClass(state string) string {
+	switch state {
+	case "RUNNING":
+		return "statusrunning"
+	case "FATAL", "BACKOFF":
+		return "statuserror"
+	}
+	return "statusnominal"
 }

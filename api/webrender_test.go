@@ -18,7 +18,7 @@ func TestRenderGroups(t *testing.T) {
 	for _, want := range []string{
 		`<section data-group="a&lt;b"><h2>a&lt;b</h2>`,
 		`href="tail.html?processname=a%3Cb%3Ax">a&lt;b:x</a>`,
-		`<span class="state FATAL">fatal</span><span class="desc alert">&#34;quoted&#34; &amp; &lt;tag&gt;</span>`,
+		`<span class="state fatal statuserror">fatal</span><span class="desc alert">&#34;quoted&#34; &amp; &lt;tag&gt;</span>`,
 		`</section>` + "\n" + `<section data-group="c">`,
 		`data-process="c" data-pid="7"`,
 	} {

@@ -62,7 +62,7 @@ autorestart = true
 		return res.Value
 	}
 	if err := chromedp.Do(step,
-		chromedp.WaitVisible(chromedp.CSS(`[data-process="turkey:web"] .state.RUNNING`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-process="turkey:web"] .state.running`)),
 		chromedp.WaitVisible(chromedp.CSS(`#live.on`)),
 	); err != nil {
 		t.Fatalf("the page: %v\n%s", err, log)
@@ -79,7 +79,7 @@ autorestart = true
 	before := pidOf("turkey:beat")
 	n, _ := strconv.Atoi(before)
 	syscall.Kill(n, syscall.SIGKILL)
-	if err := chromedp.Do(step, chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-process="turkey:beat"]:not([data-pid="%s"]):not([data-pid="0"]) .state.RUNNING`, before)))); err != nil {
+	if err := chromedp.Do(step, chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-process="turkey:beat"]:not([data-pid="%s"]):not([data-pid="0"]) .state.running`, before)))); err != nil {
 		t.Errorf("the kill did not show: %v", err)
 	}
 
@@ -87,7 +87,7 @@ autorestart = true
 	web := pidOf("iraq:web")
 	if err := chromedp.Do(step,
 		chromedp.Click(chromedp.CSS(`[data-process="iraq:web"] button[data-action="restart"]`)),
-		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-process="iraq:web"]:not([data-pid="%s"]):not([data-pid="0"]) .state.RUNNING`, web))),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-process="iraq:web"]:not([data-pid="%s"]):not([data-pid="0"]) .state.running`, web))),
 	); err != nil {
 		t.Errorf("restart by click: %v", err)
 	}
