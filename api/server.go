@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -99,6 +100,22 @@ func WithCredentials(ctx context.Context, creds Credentials) context.Context {
 	return context.WithValue(ctx, credentialsKey{}, creds)
 }
 
+// basicAuth reads basic credentials as supervisord does, which takes any
+// blanks between the scheme and the token (RFC 7235 allows them; Go's
+// Request.BasicAuth takes exactly one space) and a token without padding.
+func basicAuth(r *http.Request) (user, pass string, ok bool) {
+	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !found || !strings.EqualFold(scheme, "Basic") {
+		return "", "", false
+	}
+	// Padding optional, as Python's decoder takes it.
+	b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(token), "="))
+	if err != nil {
+		return "", "", false
+	}
+	return strings.Cut(string(b), ":")
+}
+
 // authorized checks basic auth in constant time.
 func (s *Server) authorized(r *http.Request) bool {
 	want := Credentials{s.Username, s.Password}
@@ -112,7 +129,7 @@ func (want Credentials) allow(r *http.Request) bool {
 	if want.Username == "" {
 		return true
 	}
-	user, pass, ok := r.BasicAuth()
+	user, pass, ok := basicAuth(r)
 	if !ok {
 		return false
 	}

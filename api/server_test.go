@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -474,6 +475,20 @@ func TestServer_Auth(t *testing.T) {
 		_, err := c.Call("supervisor.getState")
 		if (err == nil) != (want == 200) || (want == 401 && !errors.Is(err, client.ErrUnauthorized)) {
 			t.Errorf("password %q: %v", pass, err)
+		}
+	}
+	// The header as hand-written clients send it: blanks after the
+	// scheme, its case, no padding.
+	token := base64.StdEncoding.EncodeToString([]byte("ops:abc123")) // "b3BzOmFiYzEyMw=="
+	for _, value := range []string{"Basic " + token, "Basic   " + token, "basic " + token, "BASIC " + token,
+		"Basic " + strings.TrimRight(token, "=")} {
+		if resp := post(t, h.sock, "/RPC2", string(call), map[string]string{"Authorization": value}); resp.StatusCode != 200 {
+			t.Errorf("Authorization: %q: status %d", value, resp.StatusCode)
+		}
+	}
+	for _, value := range []string{"Bearer " + token, "Basic", "Basic !!!", "Basic " + base64.StdEncoding.EncodeToString([]byte("ops"))} {
+		if resp := post(t, h.sock, "/RPC2", string(call), map[string]string{"Authorization": value}); resp.StatusCode != 401 {
+			t.Errorf("Authorization: %q: status %d, want 401", value, resp.StatusCode)
 		}
 	}
 }
