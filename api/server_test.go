@@ -3,8 +3,8 @@ package api_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
