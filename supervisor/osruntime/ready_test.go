@@ -129,6 +129,9 @@ func TestSockets_HeldAcrossRestarts(t *testing.T) {
 	})
 	h := openOS(t, spec)
 	first := h.wait("web", inState(supervisor.Running))
+	// Its output reaches the log after its port answers the probe, at
+	// the capture's pace: waited for.
+	eventually(t, "the program's report", func() bool { return strings.Contains(readFile(spec.Stdout.Path), "\n") })
 	if out := readFile(spec.Stdout.Path); !strings.Contains(out, "LISTEN_FDS 1 LISTEN_PID ok true names http") {
 		t.Fatalf("the program saw: %q", out)
 	}
