@@ -1,32 +1,38 @@
 package api
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 // MaxConns bounds the connections a listener holds, so that clients cannot
 // starve the programs of file descriptors. A connection over the limit
-// does not wait and is not refused: the connection used least recently
-// is closed to make room. An idle client, a tail left open or a flood of
-// sockets that send nothing thus gives way to the next request; refusing
-// newcomers instead let any local user (or 32 browser tabs behind one
-// proxy) lock Nagios and supervisorctl out.
+// is not refused: another is closed to make room (see victimLocked).
+// Refusing newcomers let any local user, or 32 browser tabs behind one
+// proxy, lock Nagios and supervisorctl out.
 const MaxConns = 256
 
-// Timeouts of the control servers: a client has ReadTimeout to send a whole
-// request (a slow body holds nothing longer). An idle keep-alive
-// connection stays open, as supervisord's do: supervisor's
-// SupervisorTransport, which superlance's listeners and dashboards keep
-// for their lifetime, never reconnects. MaxConns bounds what idle
-// connections hold.
+// Timeouts of the control servers: a client has ReadHeaderTimeout to send
+// a request's headers and ReadTimeout to send all of it (a slow body holds
+// nothing longer). A keep-alive connection is closed after IdleTimeout
+// unused, supervisord's zombie timeout: a client that keeps one connection
+// between calls a minute or more apart (superlance's memmon on TICK_60,
+// through supervisor's SupervisorTransport, which does not retry a call
+// on a closed connection) must find it open. (Zero would not do: Go's
+// server then takes ReadTimeout.)
 const (
 	ReadHeaderTimeout = 10 * time.Second
 	ReadTimeout       = 30 * time.Second
-	IdleTimeout       = 365 * 24 * time.Hour
+	IdleTimeout       = 30 * time.Minute
 )
+
+// youngConn is how long a new connection is spared while older ones can
+// make room: time for its request to be read and answered.
+const youngConn = time.Second
 
 // LimitListener holds l to max connections (see MaxConns); full, if set,
 // is told each time one was closed to make room.
@@ -38,7 +44,7 @@ type limited struct {
 	net.Listener
 	max   int
 	full  func()
-	born  time.Time // activity is counted from here, on the monotonic clock
+	born  time.Time // times are counted from here, on the monotonic clock
 	mu    sync.Mutex
 	conns map[*limitedConn]struct{}
 }
@@ -46,71 +52,107 @@ type limited struct {
 func (l *limited) now() int64 { return int64(time.Since(l.born)) }
 
 // Accept is called by one goroutine, the server's loop: the room made for
-// a connection is not taken by another.
+// a connection is not taken by another. Out of descriptors, it closes a
+// connection that is only waiting (see victimLocked) for the one queued.
 func (l *limited) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
+	if err != nil && (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && l.makeRoom(true) != rankNone {
+		c, err = l.Listener.Accept()
+	}
 	if err != nil {
 		return nil, err
 	}
 	for {
 		l.mu.Lock()
 		if len(l.conns) < l.max {
-			lc := &limitedConn{Conn: c, l: l}
-			lc.last.Store(l.now())
+			lc := &limitedConn{Conn: c, l: l, accepted: l.now()}
+			lc.last.Store(lc.accepted)
 			l.conns[lc] = struct{}{}
 			l.mu.Unlock()
 			return lc, nil
 		}
-		victim := l.leastUsedLocked()
 		l.mu.Unlock()
-		victim.Close()
-		if l.full != nil {
-			l.full()
-		}
+		l.makeRoom(false)
 	}
 }
 
-// leastUsedLocked is the connection to close for room: the oldest of
-// those that never sent a byte (a flood of silent sockets goes first, not
-// a request under way), else the one used least recently.
-func (l *limited) leastUsedLocked() *limitedConn {
+// makeRoom closes the connection victimLocked picks, and says its rank;
+// idleOnly: only one that was answered (and waits for nothing), else it
+// closes none and says rankNone.
+func (l *limited) makeRoom(idleOnly bool) int {
+	l.mu.Lock()
+	victim, rank := l.victimLocked()
+	l.mu.Unlock()
+	if victim == nil || idleOnly && rank != rankAnswered {
+		return rankNone
+	}
+	victim.Close()
+	if l.full != nil {
+		l.full()
+	}
+	return rank
+}
+
+// Ranks of the connections to close for room, first to last.
+const (
+	// rankUnanswered: older than youngConn and never answered: a socket
+	// that sends nothing or half a request (what a flood holds), or a
+	// request still being served, oldest first.
+	rankUnanswered = iota
+	// rankYoung: accepted less than youngConn ago, oldest first: a flood
+	// faster than MaxConns a second closes its own, and a newcomer
+	// lives for MaxConns accepts.
+	rankYoung
+	// rankAnswered: older and answered at least once: a kept connection,
+	// least recently used first.
+	rankAnswered
+	rankNone // nothing to close
+)
+
+// victimLocked is the connection to close to make room, and its rank.
+func (l *limited) victimLocked() (*limitedConn, int) {
+	now := l.now()
 	var victim *limitedConn
-	for o := range l.conns {
-		switch {
-		case victim == nil:
-			victim = o
-		case o.spoke.Load() != victim.spoke.Load():
-			if !o.spoke.Load() {
-				victim = o
+	var vRank int
+	var vKey int64
+	for c := range l.conns {
+		rank, key := rankYoung, c.accepted
+		if now-c.accepted >= int64(youngConn) {
+			if c.answered.Load() {
+				rank, key = rankAnswered, c.last.Load()
+			} else {
+				rank = rankUnanswered
 			}
-		case o.last.Load() < victim.last.Load():
-			victim = o
+		}
+		if victim == nil || rank < vRank || rank == vRank && key < vKey {
+			victim, vRank, vKey = c, rank, key
 		}
 	}
-	return victim
+	return victim, vRank
 }
 
 type limitedConn struct {
 	net.Conn
-	l     *limited
-	last  atomic.Int64 // when it last read or wrote (see limited.now)
-	spoke atomic.Bool  // it has sent a byte
-	once  sync.Once
+	l        *limited
+	accepted int64        // when it was accepted (see limited.now)
+	last     atomic.Int64 // when it last read or wrote
+	answered atomic.Bool  // the server has written to it
+	once     sync.Once
 }
 
 func (c *limitedConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if n > 0 {
 		c.last.Store(c.l.now())
-		if !c.spoke.Load() {
-			c.spoke.Store(true)
-		}
 	}
 	return n, err
 }
 
 func (c *limitedConn) Write(b []byte) (int, error) {
 	c.last.Store(c.l.now())
+	if !c.answered.Load() {
+		c.answered.Store(true)
+	}
 	return c.Conn.Write(b)
 }
 

@@ -101,8 +101,9 @@ func WithCredentials(ctx context.Context, creds Credentials) context.Context {
 }
 
 // basicAuth reads basic credentials as supervisord does, which takes any
-// blanks between the scheme and the token (RFC 7235 allows them; Go's
-// Request.BasicAuth takes exactly one space) and a token without padding.
+// blanks between the scheme and the token (RFC 7235 allows them), and a
+// little more leniently: a token without its '=' padding too, which Go's
+// Request.BasicAuth refuses and supervisord answers with 400.
 func basicAuth(r *http.Request) (user, pass string, ok bool) {
 	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !found || !strings.EqualFold(scheme, "Basic") {

@@ -478,7 +478,7 @@ func TestServer_Auth(t *testing.T) {
 		}
 	}
 	// The header as hand-written clients send it: blanks after the
-	// scheme, its case, no padding.
+	// scheme, its case, and (more leniently than supervisord) no padding.
 	token := base64.StdEncoding.EncodeToString([]byte("ops:abc123")) // "b3BzOmFiYzEyMw=="
 	for _, value := range []string{"Basic " + token, "Basic   " + token, "basic " + token, "BASIC " + token,
 		"Basic " + strings.TrimRight(token, "=")} {

@@ -41,8 +41,9 @@ var csrfToken = func() string {
 	return hex.EncodeToString(b)
 }()
 
-// serveWeb serves GET / (the page), GET /ui/state (server-sent events)
-// and POST /ui/action.
+// serveWeb serves GET / (the page), GET /ui/page.js and /ui/page.css (its
+// script and style), GET /ui/state (server-sent events) and POST
+// /ui/action.
 func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case (r.URL.Path == "/" || r.URL.Path == "/index.html") && r.Method == http.MethodGet:

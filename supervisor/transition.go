@@ -153,8 +153,12 @@ func transition(m machine, ev event, spec *ProcessSpec, now time.Time) (machine,
 			m.ReadyTimedOut, m.OperatorStopped = false, true
 			return m, nil, nil
 		case m.restartPending(), m.State == Backoff:
-			// The spawn error stays, as supervisord's spawnerr does: why
-			// the process was down when it was stopped.
+			// A spawn error stays, as supervisord's spawnerr does: why the
+			// process was down when it was stopped. A wait's text (for
+			// dependencies, for a lease) is no spawn error: it goes.
+			if m.Waiting {
+				m.SpawnErr = ""
+			}
 			m.State, m.OperatorStopped, m.Delay, m.Waiting = Stopped, true, 0, false
 			m = disarm(m)
 			return m, nil, nil

@@ -319,8 +319,14 @@ func TestTransition_WaitForDependencies(t *testing.T) {
 	if _, _, err := transition(m, event{kind: evSignal, sig: syscall.SIGHUP}, spec, now); err != ErrNotRunning {
 		t.Errorf("signal while waiting: %v", err)
 	}
-	if s, _, _ := transition(m, event{kind: evStop}, spec, now); s.State != Stopped || s.Waiting {
-		t.Errorf("stop while waiting: %s", s.State)
+	// The wait's text is no spawn error: a stop drops it (a waited start
+	// stopped meanwhile then ends as an abnormal termination).
+	if s, _, _ := transition(m, event{kind: evStop}, spec, now); s.State != Stopped || s.Waiting || s.SpawnErr != "" {
+		t.Errorf("stop while waiting: %s, spawnerr %q", s.State, s.SpawnErr)
+	}
+	backoff := machine{State: Backoff, SpawnErr: tooQuicklyText}
+	if s, _, _ := transition(backoff, event{kind: evStop}, spec, now); s.State != Stopped || s.SpawnErr != tooQuicklyText {
+		t.Errorf("stop in BACKOFF: %s, spawnerr %q; want it kept", s.State, s.SpawnErr)
 	}
 	if r, effs, _ := transition(m, event{kind: evDepsReady}, spec, now); r.State != Starting || r.Waiting || effectsString(effs) != "spawn" {
 		t.Errorf("deps ready: %s %s", r.State, effectsString(effs))
