@@ -81,9 +81,9 @@ func (l *limited) Accept() (net.Conn, error) {
 // closes none and says rankNone.
 func (l *limited) makeRoom(idleOnly bool) int {
 	l.mu.Lock()
-	victim, rank := l.victimLocked()
+	victim, rank := l.victimLocked(idleOnly)
 	l.mu.Unlock()
-	if victim == nil || idleOnly && rank != rankAnswered {
+	if victim == nil {
 		return rankNone
 	}
 	victim.Close()
@@ -109,8 +109,9 @@ const (
 	rankNone // nothing to close
 )
 
-// victimLocked is the connection to close to make room, and its rank.
-func (l *limited) victimLocked() (*limitedConn, int) {
+// victimLocked is the connection to close to make room, and its rank;
+// answeredOnly: of the kept connections alone.
+func (l *limited) victimLocked(answeredOnly bool) (*limitedConn, int) {
 	now := l.now()
 	var victim *limitedConn
 	var vRank int
@@ -123,6 +124,9 @@ func (l *limited) victimLocked() (*limitedConn, int) {
 			} else {
 				rank = rankUnanswered
 			}
+		}
+		if answeredOnly && rank != rankAnswered {
+			continue
 		}
 		if victim == nil || rank < vRank || rank == vRank && key < vKey {
 			victim, vRank, vKey = c, rank, key

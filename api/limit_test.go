@@ -186,9 +186,11 @@ func TestLimitListener_OutOfDescriptors(t *testing.T) {
 	emfile := func() (net.Conn, error) { return nil, &net.OpError{Op: "accept", Err: syscall.EMFILE} }
 	kept, keptPeer := net.Pipe()
 	defer keptPeer.Close()
+	busy, _ := net.Pipe() // a request under way, never answered yet
 	queued, _ := net.Pipe()
 	inner := &scripted{next: []func() (net.Conn, error){
 		func() (net.Conn, error) { return kept, nil },
+		func() (net.Conn, error) { return busy, nil },
 		emfile,
 		func() (net.Conn, error) { return queued, nil },
 		emfile, emfile,
@@ -200,12 +202,19 @@ func TestLimitListener_OutOfDescriptors(t *testing.T) {
 	}
 	go io.Copy(io.Discard, keptPeer)
 	c.Write([]byte("HTTP/1.1 200 OK\r\n\r\n")) // answered: a kept connection
-	time.Sleep(1100 * time.Millisecond)        // no longer a new one
+	b, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // neither is a new one
 	if got, err := l.Accept(); err != nil || got == nil {
 		t.Fatalf("out of descriptors with a kept connection: %v", err)
 	}
 	if _, err := c.Write([]byte("x")); err == nil {
 		t.Error("the kept connection is still open")
+	}
+	if err := b.SetDeadline(time.Now().Add(time.Hour)); err != nil {
+		t.Errorf("the request under way was closed: %v", err)
 	}
 	if _, err := l.Accept(); !errors.Is(err, syscall.EMFILE) {
 		t.Errorf("out of descriptors with nothing kept: %v, want EMFILE", err)
