@@ -29,6 +29,13 @@ type Client struct {
 	base string // http://host[:port] used in requests
 }
 
+// SchemeError is a server URL that is neither unix:// nor http://.
+type SchemeError string
+
+func (e SchemeError) Error() string {
+	return fmt.Sprintf("unsupported server URL %q (use unix:///path or http://host:port)", string(e))
+}
+
 // New returns a client for url ("unix:///run/ctlsup/ctlsup.sock" or
 // "http://127.0.0.1:9001").
 func New(url, username, password string) (*Client, error) {
@@ -45,7 +52,7 @@ func New(url, username, password string) (*Client, error) {
 	case strings.HasPrefix(url, "http://"):
 		c.base = strings.TrimSuffix(url, "/")
 	default:
-		return nil, fmt.Errorf("unsupported server URL %q (use unix:///path or http://host:port)", url)
+		return nil, SchemeError(url)
 	}
 	c.http = &http.Client{Transport: tr}
 	return c, nil

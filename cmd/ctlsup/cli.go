@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -41,6 +40,16 @@ type Main struct {
 
 	client *client.Client
 	exit   int
+	// prompt is the shell's, supervisorctl's unless a supervisord INI
+	// file's [supervisorctl] prompt says otherwise.
+	prompt string
+	// quit: quit, exit or EOF ended the session.
+	quit bool
+	// askCredentials, in the shell, asks for a username and password
+	// after a 401; false at the end of input.
+	askCredentials func() bool
+	// defaultPaths replaces searchPaths' list (tests).
+	defaultPaths []string
 	// confirm asks the operator a yes/no question; nil (a command given
 	// on the command line) is yes.
 	confirm func(question string) bool
@@ -58,34 +67,31 @@ func NewMain() *Main {
 // split again, as supervisorctl does) or, with none, the interactive shell.
 // It returns the exit status.
 func (m *Main) Run(args []string) int {
-	fs := flag.NewFlagSet("ctlsup", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.StringVar(&m.ConfigPath, "c", "", "ctlsupd configuration `file` (finds the socket)")
-	fs.Func("s", "server `URL`: unix:///path or http://host:port; again for more servers (status shows all)", func(v string) error {
-		if m.ServerURL == "" {
-			m.ServerURL = v
-		} else {
-			m.Peers = append(m.Peers, v)
-		}
-		return nil
-	})
-	fs.StringVar(&m.Username, "u", "", "`user` for basic auth")
-	fs.StringVar(&m.Password, "p", "", "`password` for basic auth")
-	fs.Usage = func() {
-		fmt.Fprintln(m.Stderr, "usage: ctlsup [-c FILE] [-s URL] [-u USER] [-p PASSWORD] [command [args]]")
-		fs.PrintDefaults()
+	o := m.newOptions()
+	if err := o.fs.Parse(o.unglue(args)); err != nil {
+		return m.errorAndHelp(parseError(err))
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return exitInvalidArgs
+	if o.help {
+		fmt.Fprint(m.Stdout, usage)
+		return 0
 	}
+	fs := o.fs
 	if fs.NArg() > 0 && (fs.Arg(0) == "check" || fs.Arg(0) == "run" || fs.Arg(0) == "export" || fs.Arg(0) == "convert") {
 		m.onecmd(strings.Join(fs.Args(), " "))
 		return m.exit
 	}
+	if m.ConfigPath != "" {
+		if _, err := os.Stat(m.ConfigPath); err != nil {
+			return m.errorAndHelp("could not find config file " + m.ConfigPath)
+		}
+	}
 	if err := m.resolveServer(); err != nil {
+		var scheme client.SchemeError
+		if errors.As(err, &scheme) {
+			// As supervisorctl reports it, at its first call.
+			m.out(fmt.Sprintf("error: <class 'ValueError'>, Unknown protocol for serverurl %s", string(scheme)))
+			return exitGeneric
+		}
 		fmt.Fprintln(m.Stderr, "Error:", err)
 		return exitInvalidArgs
 	}
@@ -96,36 +102,52 @@ func (m *Main) Run(args []string) int {
 	return m.exit
 }
 
-// resolveServer finds the server: -s or CTLSUP_SERVER (then nothing is
-// read), or the daemon file's socket and credentials (-c or the default
-// file; its conf.d files are not read), or a supervisord INI file's.
+// resolveServer finds the server: -s or CTLSUP_SERVER (then no file is
+// read unless -c names one, for its credentials, as supervisorctl takes
+// them), or the daemon file's socket and credentials (-c, else the
+// default file, else the first supervisord INI file where supervisorctl
+// looks for one; a ctlsupd file's conf.d files are not read).
 func (m *Main) resolveServer() error {
-	if m.ServerURL == "" {
-		m.ServerURL = m.Getenv("CTLSUP_SERVER")
+	given := m.ServerURL
+	if given == "" {
+		given = m.Getenv("CTLSUP_SERVER")
 	}
 	path := m.ConfigPath
-	if path == "" {
-		if _, err := os.Stat(config.DefaultPath); err == nil {
-			path = config.DefaultPath
+	if path == "" && given == "" {
+		for _, p := range m.searchPaths() {
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				path = p
+				break
+			}
 		}
 	}
-	if path != "" && m.ServerURL == "" {
+	if path != "" {
 		srv, err := config.LocateServer(path)
-		if err != nil {
+		switch {
+		case err != nil && given == "":
 			return err
+		case err == nil:
+			if srv.Warning != nil {
+				fmt.Fprintf(m.Stderr, "Warning: %v\n", srv.Warning)
+			}
+			if given == "" {
+				m.ServerURL = srv.URL
+				m.Peers = append(m.Peers, srv.Peers...)
+			}
+			// Each from the file unless given, as supervisorctl takes them.
+			if m.Username == "" {
+				m.Username = srv.Username
+			}
+			if m.Password == "" {
+				m.Password = srv.Password
+			}
+			if srv.Prompt != "" {
+				m.prompt = srv.Prompt
+			}
 		}
-		if srv.Warning != nil {
-			fmt.Fprintf(m.Stderr, "Warning: %v\n", srv.Warning)
-		}
-		m.ServerURL = srv.URL
-		m.Peers = append(m.Peers, srv.Peers...)
-		// Each from the file unless given, as supervisorctl takes them.
-		if m.Username == "" {
-			m.Username = srv.Username
-		}
-		if m.Password == "" {
-			m.Password = srv.Password
-		}
+	}
+	if m.ServerURL == "" {
+		m.ServerURL = given
 	}
 	if m.ServerURL == "" {
 		m.ServerURL = "unix:///run/ctlsup/ctlsup.sock"
@@ -148,21 +170,50 @@ type command struct {
 // onecmd runs one command line. An error a command does not handle ends
 // it the way supervisorctl's catch-all does: one line, exit status 1.
 func (m *Main) onecmd(line string) {
-	line = strings.TrimSpace(line)
+	name, arg, line := parseline(line)
 	if line == "" {
 		return
 	}
-	name, arg, _ := strings.Cut(line, " ")
-	arg = strings.TrimSpace(arg)
+	if name == "EOF" || name == "quit" || name == "exit" {
+		m.out("") // as supervisorctl's do_EOF, which quit and exit are
+		m.quit = true
+		return
+	}
 	c, ok := commands[name]
 	if !ok {
 		m.out("*** Unknown syntax: " + line)
 		m.exit = exitGeneric
 		return
 	}
-	if err := c.run(m, arg); err != nil {
+	err := c.run(m, arg)
+	if errors.Is(err, client.ErrUnauthorized) && m.askCredentials != nil {
+		// The shell asks, and runs the command again, as supervisorctl's.
+		m.out("Server requires authentication")
+		if m.askCredentials() {
+			m.onecmd(line)
+			return
+		}
+	}
+	if err != nil {
 		m.catchAll(err)
 	}
+}
+
+// parseline splits a command line as Python's cmd module does: "?" is
+// help, the command is the leading letters, digits and underscores, and
+// the argument the rest, trimmed (so a tab separates them too).
+func parseline(line string) (name, arg, full string) {
+	line = strings.TrimSpace(line)
+	if rest, ok := strings.CutPrefix(line, "?"); ok {
+		line = "help " + rest
+	}
+	i := strings.IndexFunc(line, func(r rune) bool {
+		return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	})
+	if i < 0 {
+		i = len(line)
+	}
+	return line[:i], strings.TrimSpace(line[i:]), line
 }
 
 // catchAll prints an unexpected error as supervisorctl does, without the

@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ctlsup/ctlsup/api/xmlrpc"
 )
 
 func runMain(stdin string, env map[string]string, args ...string) (string, int) {
@@ -51,9 +56,43 @@ func TestCLI_ServerFromEnvJSONAndShell(t *testing.T) {
 	// The interactive shell: status first, then commands until quit; it
 	// exits 0 whatever they did, as supervisorctl's does.
 	out, code = runMain("pid sleeper\nbogus\nquit\n", env)
-	if !strings.Contains(out, "grp:alpha") || strings.Count(out, "ctlsup> ") != 3 ||
+	if !strings.Contains(out, "grp:alpha") || strings.Count(out, "supervisor> ") != 3 ||
 		!strings.Contains(out, "*** Unknown syntax: bogus") || code != 0 {
 		t.Errorf("shell: exit %d\n%s", code, out)
+	}
+	// Lines as Python's cmd reads them: a tab separates, "?" is help, and
+	// an EOF line ends the shell as quit does.
+	out, _ = runMain("pid\tsleeper\n? stop\nEOF\npid sleeper\n", env)
+	if strings.Count(out, "supervisor> ") != 3 || !strings.Contains(out, "stop <name>") || strings.Contains(out, "Unknown syntax") {
+		t.Errorf("shell, cmd's syntax:\n%s", out)
+	}
+	// supervisorctl's options: long forms, values glued, -h on stdout.
+	noEnv := map[string]string{}
+	for _, args := range [][]string{
+		{"--serverurl", d.url, "pid", "sleeper"},
+		{"--serverurl=" + d.url, "pid", "sleeper"},
+		{"-s" + d.url, "pid", "sleeper"},
+		{"-r", "/nonexistent/history", "-s", d.url, "pid", "sleeper"},
+	} {
+		if out, code := runMain("", noEnv, args...); code != 0 || strings.TrimSpace(out) == "" || strings.Contains(out, "rror") {
+			t.Errorf("%q: exit %d\n%s", args, code, out)
+		}
+	}
+	// -i with a command runs the command alone, as supervisorctl 4.2.5's.
+	if out, code := runMain("quit\n", env, "-i", "pid", "sleeper"); strings.Contains(out, "supervisor> ") || strings.TrimSpace(out) == "" || code != 0 {
+		t.Errorf("-i with a command: exit %d\n%s", code, out)
+	}
+	if out, code := runMain("", noEnv, "-h"); code != 0 || !strings.Contains(out, "Usage: ctlsup [options] [action [arguments]]") {
+		t.Errorf("-h: exit %d\n%s", code, out)
+	}
+	if out, code := runMain("", noEnv, "-x", "status"); code != 2 || !strings.HasPrefix(out, "Error: option -x not recognized\nFor help, use ") {
+		t.Errorf("-x: exit %d\n%s", code, out)
+	}
+	if out, code := runMain("", noEnv, "-s", "bogus://x", "status"); code != 1 || out != "error: <class 'ValueError'>, Unknown protocol for serverurl bogus://x\n" {
+		t.Errorf("bad scheme: exit %d\n%s", code, out)
+	}
+	if out, code := runMain("", env, "exit"); code != 0 || out != "\n" {
+		t.Errorf("exit: exit %d %q", code, out)
 	}
 	// shutdown and reload ask first in the shell, and the next line
 	// answers: "n" (or anything but y...) leaves the daemon be.
@@ -178,5 +217,59 @@ func TestCLI_DaemonFileTypoStillLocatesTheDaemon(t *testing.T) {
 	m.ConfigPath, m.Stderr = conf, &stderr
 	if err := m.resolveServer(); err == nil {
 		t.Error("a socket that is not a string: no error")
+	}
+}
+
+// TestCLI_FileCredentialsWithServerURL: -c and -s together take the URL
+// from -s and the credentials (and the shell's prompt) from the file, as
+// supervisorctl does (Ansible passes both).
+func TestCLI_FileCredentialsWithServerURL(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "supervisord.conf")
+	os.WriteFile(conf, []byte("[supervisorctl]\nserverurl=unix:///nonexistent.sock\nusername=ops\npassword=secret\nprompt=myhost\n"), 0o644)
+	m := NewMain()
+	m.ConfigPath, m.ServerURL = conf, "http://127.0.0.1:9"
+	if err := m.resolveServer(); err != nil {
+		t.Fatal(err)
+	}
+	if m.ServerURL != "http://127.0.0.1:9" || m.Username != "ops" || m.Password != "secret" || m.prompt != "myhost" {
+		t.Errorf("url %q user %q password %q prompt %q", m.ServerURL, m.Username, m.Password, m.prompt)
+	}
+}
+
+// TestCLI_FindsSupervisordFileWithoutC: with no -c, -s or CTLSUP_SERVER,
+// the file is looked for as supervisorctl looks: ctlsupd's default first,
+// then supervisord.conf here, ...
+func TestCLI_FindsSupervisordFileWithoutC(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "supervisord.conf")
+	os.WriteFile(conf, []byte("[unix_http_server]\nfile=/run/found.sock\n"), 0o644)
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" },
+		defaultPaths: []string{filepath.Join(dir, "ctlsupd.toml"), conf}}
+	if err := m.resolveServer(); err != nil {
+		t.Fatal(err)
+	}
+	if m.ServerURL != "unix:///run/found.sock" {
+		t.Errorf("url %q, want the supervisord file's socket", m.ServerURL)
+	}
+}
+
+// TestCLI_ShellAsksForCredentials: in the shell, a server that wants
+// credentials gets them asked for, and the command runs again with them,
+// as supervisorctl's shell does; the password is not taken as a command.
+func TestCLI_ShellAsksForCredentials(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, pass, ok := r.BasicAuth(); !ok || user != "ops" || pass != "secret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="default"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		body, _ := xmlrpc.EncodeResponse("4.2.5")
+		w.Write(body)
+	}))
+	defer srv.Close()
+	out, code := runMain("ops\nsecret\nversion\n", map[string]string{}, "-s", srv.URL)
+	if strings.Count(out, "Server requires authentication") < 1 || !strings.Contains(out, "Username:Password:") ||
+		!strings.Contains(out, "4.2.5") || strings.Contains(out, "Unknown syntax") || code != 0 {
+		t.Errorf("exit %d\n%s", code, out)
 	}
 }

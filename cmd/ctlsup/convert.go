@@ -26,12 +26,13 @@ func doConvert(m *Main, arg string) error {
 	fs.SetOutput(m.Stderr)
 	out := fs.String("o", "", "write DIR/ctlsupd.toml and DIR/conf.d/supervisord.toml (default: print them)")
 	force := fs.Bool("force", false, "with -o, replace files that differ from what convert wrote there")
-	if err := fs.Parse(strings.Fields(arg)); err != nil || fs.NArg() == 0 || *force && *out == "" {
+	files, err := parseInterspersed(fs, strings.Fields(arg))
+	if err != nil || len(files) == 0 || *force && *out == "" {
 		fmt.Fprintln(m.Stderr, "usage: ctlsup convert [-o DIR [-force]] supervisord.conf [conf.d/*.conf ...]")
 		m.exit = exitInvalidArgs
 		return nil
 	}
-	res, err := ini.Convert(fs.Args())
+	res, err := ini.Convert(files)
 	if err != nil {
 		fmt.Fprintln(m.Stderr, "ctlsup convert:", err)
 		m.exit = exitGeneric
@@ -255,4 +256,21 @@ func printedLoads(daemonTOML, programsTOML string) error {
 		return fmt.Errorf("%w: %s", errDoesNotLoad, strings.ReplaceAll(err.Error(), stage+"/", ""))
 	}
 	return nil
+}
+
+// parseInterspersed parses flags wherever they stand among the other
+// arguments (convert FILE -o DIR, as well as convert -o DIR FILE) and
+// returns the others.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }

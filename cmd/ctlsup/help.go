@@ -35,12 +35,17 @@ func init() {
 		"run":      {doRun, helpRun},
 		"export":   {doExport, helpExport},
 		"convert":  {doConvert, helpConvert},
-		"quit":     {func(*Main, string) error { return nil }, func(m *Main) { m.out("quit\tExit the supervisor shell.") }},
-		"exit":     {func(*Main, string) error { return nil }, func(m *Main) { m.out("exit\tExit the supervisor shell.") }},
+		// Run by onecmd itself, which ends the shell with them.
+		"quit": {nil, func(m *Main) { m.out("quit\tExit the supervisor shell.") }},
+		"exit": {nil, func(m *Main) { m.out("exit\tExit the supervisor shell.") }},
 	}
 }
 
 func doHelp(m *Main, arg string) error {
+	if arg == "EOF" {
+		m.out("To quit, type ^D or use the quit command")
+		return nil
+	}
 	if arg != "" {
 		c, ok := commands[strings.TrimSpace(arg)]
 		if !ok {

@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"os"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // shell is the interactive mode: status first, then one command a line
@@ -17,19 +20,56 @@ func (m *Main) shell() int {
 		fmt.Fprint(m.Stdout, question)
 		return sc.Scan() && strings.HasPrefix(strings.ToLower(sc.Text()), "y")
 	}
+	m.askCredentials = func() bool {
+		fmt.Fprint(m.Stdout, "Username:")
+		if !sc.Scan() {
+			return false
+		}
+		user := sc.Text()
+		fmt.Fprint(m.Stdout, "Password:")
+		restore := m.noEcho()
+		ok := sc.Scan()
+		restore()
+		m.out("")
+		if !ok {
+			return false
+		}
+		m.Username, m.Password = user, sc.Text()
+		m.client.Username, m.client.Password = m.Username, m.Password
+		return true
+	}
+	prompt := m.prompt
+	if prompt == "" {
+		prompt = "supervisor"
+	}
+	m.quit = false
 	m.onecmd("status")
 	m.exit = 0
-	for {
-		fmt.Fprint(m.Stdout, "ctlsup> ")
+	for !m.quit {
+		fmt.Fprint(m.Stdout, prompt+"> ")
 		if !sc.Scan() {
 			m.out("")
 			return 0
 		}
-		line := strings.TrimSpace(sc.Text())
-		if line == "quit" || line == "exit" {
-			m.out("") // as at the end of input, as supervisorctl does
-			return 0
-		}
-		m.onecmd(line)
+		m.onecmd(sc.Text())
 	}
+	return 0
+}
+
+// noEcho turns the terminal's echo off while a password is typed, if
+// stdin is a terminal; it returns what turns it back on.
+func (m *Main) noEcho() (restore func()) {
+	f, ok := m.Stdin.(*os.File)
+	if !ok {
+		return func() {}
+	}
+	fd := int(f.Fd())
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return func() {}
+	}
+	quiet := *t
+	quiet.Lflag &^= unix.ECHO
+	unix.IoctlSetTermios(fd, unix.TCSETS, &quiet)
+	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, t) }
 }

@@ -16,6 +16,8 @@ type Server struct {
 	URL                string
 	Username, Password string
 	Peers              []string // [cluster] peers: the other nodes' URLs, for status
+	// Prompt is a supervisord INI file's [supervisorctl] prompt, if set.
+	Prompt string
 	// Warning tells the unknown keys of the daemon file, read past: the
 	// daemon that runs loaded the file before they were written, and an
 	// operator must still reach it (a daemon started with them would
@@ -94,7 +96,7 @@ func iniServer(path string) (Server, error) {
 		}
 		return ""
 	}
-	var s Server
+	s := Server{Prompt: get("supervisorctl", "prompt")}
 	switch {
 	case get("supervisorctl", "serverurl") != "":
 		s.URL = get("supervisorctl", "serverurl")
