@@ -335,6 +335,9 @@ func post(t *testing.T, sock, path, body string, header map[string]string) *http
 	if body == "" {
 		method = http.MethodGet
 	}
+	if rest, ok := strings.CutPrefix(path, "HEAD "); ok {
+		method, path = http.MethodHead, rest
+	}
 	req, _ := http.NewRequest(method, "http://localhost"+path, strings.NewReader(body))
 	for k, v := range header {
 		req.Header.Set(k, v)
@@ -360,8 +363,9 @@ func TestServer_HTTPErrors(t *testing.T) {
 		"unknown":   {"/nosuch", "", 404},
 		"no log":    {"/logtail/nosuch", "", 404},
 		// supervisord's addresses of its page and its tail page.
-		"index.html": {"/index.html", "", 200},
-		"tail.html":  {"/tail.html", "", 200},
+		"index.html":     {"/index.html", "", 200},
+		"tail.html":      {"/tail.html", "", 200},
+		"tail.html HEAD": {"HEAD /tail.html?processname=solo", "", 200},
 		// Its ?action= links, which any page can forge, are refused.
 		"action link": {"/index.html?processname=grp%3Aalpha&action=stop", "", 403},
 	} {

@@ -83,7 +83,8 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request) {
 // process's stdout log, with a link that reloads it, and one to the live
 // tail. Always 200, with the message in the page, as supervisord's.
 func (s *Server) serveOldTail(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
+	// HEAD too, as supervisord answers it (checks that only look for a 200).
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		http.Error(w, "Bad Request", http.StatusBadRequest)
 		return
 	}
