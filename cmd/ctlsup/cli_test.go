@@ -273,3 +273,21 @@ func TestCLI_ShellAsksForCredentials(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, out)
 	}
 }
+
+// TestCLI_Unglue: a short option's glued value is split off as getopt
+// does, and an option's own value is left whole whatever it looks like.
+func TestCLI_Unglue(t *testing.T) {
+	o := NewMain().newOptions()
+	for in, want := range map[string]string{
+		"-uadmin -psecret status":        "-u admin -p secret status",
+		"-c/etc/x.conf tail -f web":      "-c /etc/x.conf tail -f web",
+		"-p -secret -s unix:///x status": "-p -secret -s unix:///x status",
+		"--serverurl=unix:///x -i pid":   "--serverurl=unix:///x -i pid",
+		"-serverurl unix:///x pid":       "-serverurl unix:///x pid",
+		"-s unix:///x -- -weird":         "-s unix:///x -- -weird",
+	} {
+		if got := strings.Join(o.unglue(strings.Fields(in)), " "); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}

@@ -67,18 +67,34 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // the first argument that is no option.
 func (o *options) unglue(args []string) []string {
 	var out []string
-	for i, a := range args {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
 		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
 			return append(out, args[i:]...)
 		}
-		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "--") && len(a) > 2 && o.fs.Lookup(name) == nil && strings.ContainsRune("csupr", rune(a[1])) {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := o.fs.Lookup(name)
+		switch {
+		case f == nil && !strings.HasPrefix(a, "--") && len(a) > 2 && strings.ContainsRune("csupr", rune(a[1])):
 			out = append(out, a[:2], a[2:])
-			continue
+		case f != nil && !hasValue && !isBool(f):
+			// Its value is the next argument, whatever it looks like
+			// (-p -secret).
+			out = append(out, a)
+			if i+1 < len(args) {
+				i++
+				out = append(out, args[i])
+			}
+		default:
+			out = append(out, a)
 		}
-		out = append(out, a)
 	}
 	return out
+}
+
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // usage is the help -h prints, on stdout as supervisorctl's.
