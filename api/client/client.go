@@ -27,6 +27,7 @@ type Client struct {
 
 	http *http.Client
 	base string // http://host[:port] used in requests
+	bad  error  // the URL's scheme is unknown: every call fails with it
 }
 
 // SchemeError is a server URL that is neither unix:// nor http://.
@@ -37,7 +38,8 @@ func (e SchemeError) Error() string {
 }
 
 // New returns a client for url ("unix:///run/ctlsup/ctlsup.sock" or
-// "http://127.0.0.1:9001").
+// "http://127.0.0.1:9001"). For a URL of another scheme it returns a
+// SchemeError, and a client whose calls return it.
 func New(url, username, password string) (*Client, error) {
 	c := &Client{URL: url, Username: username, Password: password}
 	tr := &http.Transport{MaxIdleConns: 2, IdleConnTimeout: 30 * time.Second, DisableCompression: true}
@@ -52,16 +54,21 @@ func New(url, username, password string) (*Client, error) {
 	case strings.HasPrefix(url, "http://"):
 		c.base = strings.TrimSuffix(url, "/")
 	default:
-		return nil, SchemeError(url)
+		// A client still, whose every call fails so: supervisorctl
+		// reports the URL at its first call, not before.
+		c.bad = SchemeError(url)
 	}
 	c.http = &http.Client{Transport: tr}
-	return c, nil
+	return c, c.bad
 }
 
 // Call invokes method. A fault comes back as a *xmlrpc.Fault error;
 // connection errors wrap the syscall error (syscall.ENOENT when the socket
 // file is missing, syscall.ECONNREFUSED when nothing listens).
 func (c *Client) Call(method string, params ...any) (any, error) {
+	if c.bad != nil {
+		return nil, c.bad
+	}
 	body, err := xmlrpc.EncodeCall(method, params...)
 	if err != nil {
 		return nil, err
@@ -96,6 +103,9 @@ func (c *Client) Call(method string, params ...any) (any, error) {
 
 // Get opens a streaming GET (for /logtail and /mainlogtail).
 func (c *Client) Get(ctx context.Context, path string) (*http.Response, error) {
+	if c.bad != nil {
+		return nil, c.bad
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
 		return nil, err

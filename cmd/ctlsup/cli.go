@@ -69,7 +69,7 @@ func NewMain() *Main {
 func (m *Main) Run(args []string) int {
 	o := m.newOptions()
 	if err := o.fs.Parse(o.unglue(args)); err != nil {
-		return m.errorAndHelp(parseError(err))
+		return m.errorAndHelp(parseError(err, args))
 	}
 	if o.help {
 		fmt.Fprint(m.Stdout, usage)
@@ -85,15 +85,10 @@ func (m *Main) Run(args []string) int {
 			return m.errorAndHelp("could not find config file " + m.ConfigPath)
 		}
 	}
-	if err := m.resolveServer(); err != nil {
-		var scheme client.SchemeError
-		if errors.As(err, &scheme) {
-			// As supervisorctl reports it, at its first call.
-			m.out(fmt.Sprintf("error: <class 'ValueError'>, Unknown protocol for serverurl %s", string(scheme)))
-			return exitGeneric
-		}
-		fmt.Fprintln(m.Stderr, "Error:", err)
-		return exitInvalidArgs
+	if err := m.resolveServer(); err != nil && !errors.As(err, new(client.SchemeError)) {
+		// (An unknown scheme is reported at the first call, as
+		// supervisorctl reports it: help and exit work without one.)
+		return m.errorAndHelp(err.Error())
 	}
 	if fs.NArg() == 0 {
 		return m.shell()
@@ -102,18 +97,21 @@ func (m *Main) Run(args []string) int {
 	return m.exit
 }
 
-// resolveServer finds the server: -s or CTLSUP_SERVER (then no file is
-// read unless -c names one, for its credentials, as supervisorctl takes
-// them), or the daemon file's socket and credentials (-c, else the
-// default file, else the first supervisord INI file where supervisorctl
-// looks for one; a ctlsupd file's conf.d files are not read).
+// resolveServer finds the server and its credentials as supervisorctl
+// does: the file is -c's, else the first of searchPaths (ctlsupd's
+// default, then supervisorctl's); its URL serves unless -s or
+// CTLSUP_SERVER gives one, and its credentials (and prompt) unless -u
+// and -p do. CTLSUP_SERVER without -c reads no file. A -c file that
+// cannot be read is an error; a file found by looking that cannot, when
+// the URL is given, is passed over.
 func (m *Main) resolveServer() error {
-	given := m.ServerURL
-	if given == "" {
-		given = m.Getenv("CTLSUP_SERVER")
+	fromEnv := m.ServerURL == "" && m.Getenv("CTLSUP_SERVER") != ""
+	if m.ServerURL == "" {
+		m.ServerURL = m.Getenv("CTLSUP_SERVER")
 	}
+	given := m.ServerURL != ""
 	path := m.ConfigPath
-	if path == "" && given == "" {
+	if path == "" && !fromEnv {
 		for _, p := range m.searchPaths() {
 			if st, err := os.Stat(p); err == nil && !st.IsDir() {
 				path = p
@@ -123,14 +121,14 @@ func (m *Main) resolveServer() error {
 	}
 	if path != "" {
 		srv, err := config.LocateServer(path)
-		switch {
-		case err != nil && given == "":
+		if err != nil && (m.ConfigPath != "" || !given) {
 			return err
-		case err == nil:
+		}
+		if err == nil {
 			if srv.Warning != nil {
 				fmt.Fprintf(m.Stderr, "Warning: %v\n", srv.Warning)
 			}
-			if given == "" {
+			if !given {
 				m.ServerURL = srv.URL
 				m.Peers = append(m.Peers, srv.Peers...)
 			}
@@ -145,9 +143,6 @@ func (m *Main) resolveServer() error {
 				m.prompt = srv.Prompt
 			}
 		}
-	}
-	if m.ServerURL == "" {
-		m.ServerURL = given
 	}
 	if m.ServerURL == "" {
 		m.ServerURL = "unix:///run/ctlsup/ctlsup.sock"
@@ -228,6 +223,8 @@ func (m *Main) catchAll(err error) {
 		m.out("error: <class 'FileNotFoundError'>, [Errno 2] No such file or directory")
 	case errors.Is(err, syscall.ECONNREFUSED):
 		m.out("error: <class 'ConnectionRefusedError'>, [Errno 111] Connection refused")
+	case errors.As(err, new(client.SchemeError)):
+		m.out(fmt.Sprintf("error: <class 'ValueError'>, Unknown protocol for serverurl %s", m.ServerURL))
 	case errors.Is(err, client.ErrUnauthorized):
 		m.out("Server requires authentication")
 		m.out("error: <class 'xmlrpc.client.ProtocolError'>, <ProtocolError for 127.0.0.1/RPC2: 401 Unauthorized>")

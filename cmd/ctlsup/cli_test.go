@@ -138,8 +138,8 @@ func TestCLI_Check(t *testing.T) {
 
 // TestCLI_FindsTheServerWithoutReadingConfd: a mistake in a conf.d file
 // (or a variable the client's environment lacks) does not stop commands;
-// -s reads no file at all; a supervisord INI file, as Ansible and Salt
-// pass it with -c, names the server too.
+// a -c file that cannot be read is an error, with -s too; a supervisord
+// INI file, as Ansible and Salt pass it with -c, names the server too.
 func TestCLI_FindsTheServerWithoutReadingConfd(t *testing.T) {
 	d := startDaemon(t, "ctlsupd")
 	d.waitAutostarted(t)
@@ -154,7 +154,8 @@ func TestCLI_FindsTheServerWithoutReadingConfd(t *testing.T) {
 	}
 	broken := filepath.Join(dir, "broken.toml")
 	os.WriteFile(broken, []byte("this is not TOML ["), 0o644)
-	if out, code := runMain("", nil, "-c", broken, "-s", d.url, "pid"); code != 0 {
+	// -c names a file to read, -s or not, as supervisorctl reads it.
+	if out, code := runMain("", nil, "-c", broken, "-s", d.url, "pid"); code != 2 || !strings.HasPrefix(out, "Error: cannot read configuration") {
 		t.Errorf("-s with a broken -c file: exit %d\n%s", code, out)
 	}
 	conf := filepath.Join(dir, "supervisord.conf")
@@ -263,13 +264,18 @@ func TestCLI_ShellAsksForCredentials(t *testing.T) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		body, _ := xmlrpc.EncodeResponse("4.2.5")
+		call, _ := io.ReadAll(r.Body)
+		version := "3.0" // the API's, which the client checks first
+		if strings.Contains(string(call), "getSupervisorVersion") {
+			version = "4.2.5"
+		}
+		body, _ := xmlrpc.EncodeResponse(version)
 		w.Write(body)
 	}))
 	defer srv.Close()
 	out, code := runMain("ops\nsecret\nversion\n", map[string]string{}, "-s", srv.URL)
 	if strings.Count(out, "Server requires authentication") < 1 || !strings.Contains(out, "Username:Password:") ||
-		!strings.Contains(out, "4.2.5") || strings.Contains(out, "Unknown syntax") || code != 0 {
+		!strings.Contains(out, "supervisor> 4.2.5\n") || strings.Contains(out, "Unknown syntax") || code != 0 {
 		t.Errorf("exit %d\n%s", code, out)
 	}
 }
@@ -289,5 +295,39 @@ func TestCLI_Unglue(t *testing.T) {
 		if got := strings.Join(o.unglue(strings.Fields(in)), " "); got != want {
 			t.Errorf("%q: %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCLI_ServerURLTakesTheFoundFilesCredentials: -s gives the URL, and
+// the file found where supervisorctl looks still gives the credentials;
+// a -c file that only gives credentials serves beside -s; one that cannot
+// be read is an error even with -s.
+func TestCLI_ServerURLTakesTheFoundFilesCredentials(t *testing.T) {
+	dir := t.TempDir()
+	found := filepath.Join(dir, "supervisord.conf")
+	os.WriteFile(found, []byte("[supervisorctl]\nusername=admin\npassword=s3cret\nprompt=myhost\n"), 0o644)
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" },
+		ServerURL: "http://127.0.0.1:9", defaultPaths: []string{filepath.Join(dir, "none.toml"), found}}
+	if err := m.resolveServer(); err != nil {
+		t.Fatal(err)
+	}
+	if m.ServerURL != "http://127.0.0.1:9" || m.Username != "admin" || m.Password != "s3cret" || m.prompt != "myhost" {
+		t.Errorf("found file with -s: url %q user %q password %q prompt %q", m.ServerURL, m.Username, m.Password, m.prompt)
+	}
+	m = &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, ConfigPath: found}
+	if err := m.resolveServer(); err != nil || m.ServerURL != "http://localhost:9001" || m.Username != "admin" {
+		t.Errorf("credentials-only -c alone: url %q user %q err %v; want supervisorctl's default URL", m.ServerURL, m.Username, err)
+	}
+	broken := filepath.Join(dir, "broken.conf")
+	os.WriteFile(broken, []byte("[supervisorctl\nusername=admin\n"), 0o644)
+	if out, code := runMain("", map[string]string{}, "-c", broken, "-s", "http://127.0.0.1:9", "status"); code != 2 || !strings.HasPrefix(out, "Error: ") {
+		t.Errorf("a broken -c with -s: exit %d\n%s", code, out)
+	}
+	if out, code := runMain("", map[string]string{}, "--bogus"); code != 2 || !strings.HasPrefix(out, "Error: option --bogus not recognized\n") {
+		t.Errorf("--bogus: exit %d\n%s", code, out)
+	}
+	// An unknown scheme fails the first call, not help.
+	if out, code := runMain("", map[string]string{}, "-s", "bogus://x", "help", "stop"); code != 0 || !strings.Contains(out, "stop <name>") {
+		t.Errorf("help with a bad scheme: exit %d\n%s", code, out)
 	}
 }

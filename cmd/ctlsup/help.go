@@ -42,10 +42,6 @@ func init() {
 }
 
 func doHelp(m *Main, arg string) error {
-	if arg == "EOF" {
-		m.out("To quit, type ^D or use the quit command")
-		return nil
-	}
 	if arg != "" {
 		c, ok := commands[strings.TrimSpace(arg)]
 		if !ok {

@@ -119,14 +119,23 @@ command line, a shell interpreting actions typed interactively is started.
 Use the action "help" to find out about available actions.
 `
 
-// parseError is a command-line error as supervisorctl words it.
-func parseError(err error) string {
+// parseError is a command-line error as supervisorctl words it, naming
+// the option as it was typed (--bogus, where Go's flag says -bogus).
+func parseError(err error, args []string) string {
 	msg := err.Error()
+	typed := func(name string) string {
+		for _, a := range args {
+			if opt, _, _ := strings.Cut(a, "="); strings.TrimLeft(opt, "-") == strings.TrimLeft(name, "-") {
+				return opt
+			}
+		}
+		return name
+	}
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-		return "option " + name + " not recognized"
+		return "option " + typed(name) + " not recognized"
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
-		return "option " + name + " requires argument"
+		return "option " + typed(name) + " requires argument"
 	}
 	return msg
 }
@@ -138,7 +147,11 @@ func (m *Main) searchPaths() []string {
 	if m.defaultPaths != nil {
 		return m.defaultPaths
 	}
-	here := filepath.Dir(filepath.Dir(os.Args[0]))
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	here := filepath.Dir(filepath.Dir(exe))
 	return []string{config.DefaultPath, filepath.Join(here, "etc", "supervisord.conf"), filepath.Join(here, "supervisord.conf"),
 		"supervisord.conf", "etc/supervisord.conf", "/etc/supervisord.conf", "/etc/supervisor/supervisord.conf"}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -71,5 +72,23 @@ func (m *Main) noEcho() (restore func()) {
 	quiet := *t
 	quiet.Lflag &^= unix.ECHO
 	unix.IoctlSetTermios(fd, unix.TCSETS, &quiet)
-	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, t) }
+	// Ctrl-C at the prompt gives the terminal its echo back before the
+	// shell ends, as supervisorctl's (an empty line, exit 0).
+	interrupted := make(chan os.Signal, 1)
+	signal.Notify(interrupted, os.Interrupt)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-interrupted:
+			unix.IoctlSetTermios(fd, unix.TCSETS, t)
+			m.out("")
+			os.Exit(0)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(interrupted)
+		close(done)
+		unix.IoctlSetTermios(fd, unix.TCSETS, t)
+	}
 }

@@ -111,6 +111,10 @@ func iniServer(path string) (Server, error) {
 		}
 		s.URL = "http://" + port
 		s.Username, s.Password = get("inet_http_server", "username"), get("inet_http_server", "password")
+	case hasSection(sections, "supervisorctl"):
+		// supervisorctl's own default, for a file that only gives its
+		// credentials (Ansible's, with server_url beside it).
+		s.URL = "http://localhost:9001"
 	default:
 		return Server{}, fmt.Errorf("%s: no [supervisorctl] serverurl, [unix_http_server] or [inet_http_server]", path)
 	}
@@ -121,4 +125,13 @@ func iniServer(path string) (Server, error) {
 		s.URL = "unix://" + filepath.Clean(strings.TrimPrefix(s.URL, "unix://"))
 	}
 	return s, bad
+}
+
+func hasSection(sections []ini.Section, name string) bool {
+	for i := range sections {
+		if sections[i].Name == name {
+			return true
+		}
+	}
+	return false
 }
