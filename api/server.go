@@ -109,7 +109,6 @@ func basicAuth(r *http.Request) (user, pass string, ok bool) {
 	if !found || !strings.EqualFold(scheme, "Basic") {
 		return "", "", false
 	}
-	// Padding optional, as Python's decoder takes it.
 	b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(token), "="))
 	if err != nil {
 		return "", "", false

@@ -66,8 +66,12 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(strings.Replace(text, "{{GROUPS}}", renderGroups(s.uiSnapshot()), 1)))
 	case (r.URL.Path == "/ui/page.js" || r.URL.Path == "/ui/page.css") && r.Method == http.MethodGet:
 		body, _ := webFiles.ReadFile("web/" + strings.TrimPrefix(r.URL.Path, "/ui/"))
-		w.Header().Set("Content-Type", map[bool]string{true: "text/javascript; charset=utf-8", false: "text/css; charset=utf-8"}[strings.HasSuffix(r.URL.Path, ".js")])
-		w.Header().Set("Cache-Control", "no-cache") // a new binary's come with its page
+		ctype := "text/css; charset=utf-8"
+		if strings.HasSuffix(r.URL.Path, ".js") {
+			ctype = "text/javascript; charset=utf-8"
+		}
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Cache-Control", "no-cache") // checked again: an upgrade brings its own
 		w.Write(body)
 	case r.URL.Path == "/ui/state" && r.Method == http.MethodGet:
 		s.serveState(w, r)

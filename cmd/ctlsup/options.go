@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,7 @@ type options struct {
 func (m *Main) newOptions() *options {
 	o := &options{fs: flag.NewFlagSet("ctlsup", flag.ContinueOnError)}
 	fs := o.fs
-	fs.SetOutput(discard{})
+	fs.SetOutput(io.Discard)
 	server := func(v string) error {
 		if m.ServerURL == "" {
 			m.ServerURL = v
@@ -58,10 +59,6 @@ func (m *Main) newOptions() *options {
 	}
 	return o
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // unglue splits a short option from a value glued to it (-uadmin), up to
 // the first argument that is no option.

@@ -206,13 +206,12 @@ func activationListeners(log *slog.Logger) map[string]net.Listener {
 }
 
 // connsFull warns, at most once a minute, that a listener held
-// api.MaxConns connections and closed the one used least recently to let
-// another in.
+// api.MaxConns connections and closed one to let another in.
 func (m *Main) connsFull() {
 	now := time.Now().UnixNano()
 	last := m.fullWarned.Load()
 	if now-last < int64(time.Minute) || !m.fullWarned.CompareAndSwap(last, now) {
 		return
 	}
-	m.Logger.Warn("control connections at their limit: the one used least recently was closed to let another in", "limit", api.MaxConns)
+	m.Logger.Warn("control connections at their limit: one was closed to let another in (unanswered ones first, then new ones, then the least recently used)", "limit", api.MaxConns)
 }
