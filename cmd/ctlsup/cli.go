@@ -67,17 +67,16 @@ func NewMain() *Main {
 // split again, as supervisorctl does) or, with none, the interactive shell.
 // It returns the exit status.
 func (m *Main) Run(args []string) int {
-	o := m.newOptions()
-	if err := o.fs.Parse(o.unglue(args)); err != nil {
-		return m.errorAndHelp(parseError(err, args))
+	action, help, err := m.parseOptions(args)
+	if err != nil {
+		return m.errorAndHelp(err.Error())
 	}
-	if o.help {
+	if help {
 		fmt.Fprint(m.Stdout, usage)
 		return 0
 	}
-	fs := o.fs
-	if fs.NArg() > 0 && (fs.Arg(0) == "check" || fs.Arg(0) == "run" || fs.Arg(0) == "export" || fs.Arg(0) == "convert") {
-		m.onecmd(strings.Join(fs.Args(), " "))
+	if len(action) > 0 && (action[0] == "check" || action[0] == "run" || action[0] == "export" || action[0] == "convert") {
+		m.onecmd(strings.Join(action, " "))
 		return m.exit
 	}
 	if m.ConfigPath != "" {
@@ -90,10 +89,10 @@ func (m *Main) Run(args []string) int {
 		// supervisorctl reports it: help and exit work without one.)
 		return m.errorAndHelp(err.Error())
 	}
-	if fs.NArg() == 0 {
+	if len(action) == 0 {
 		return m.shell()
 	}
-	m.onecmd(strings.Join(fs.Args(), " "))
+	m.onecmd(strings.Join(action, " "))
 	return m.exit
 }
 

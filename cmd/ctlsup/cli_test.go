@@ -280,21 +280,103 @@ func TestCLI_ShellAsksForCredentials(t *testing.T) {
 	}
 }
 
-// TestCLI_Unglue: a short option's glued value is split off as getopt
-// does, and an option's own value is left whole whatever it looks like.
-func TestCLI_Unglue(t *testing.T) {
-	o := NewMain().newOptions()
+// TestCLI_Getopt: options are parsed as Python's getopt parses
+// supervisorctl's (the expected results are what it gives): clusters,
+// glued values, values that look like options, unique prefixes of long
+// names, and its errors word for word.
+func TestCLI_Getopt(t *testing.T) {
 	for in, want := range map[string]string{
-		"-uadmin -psecret status":        "-u admin -p secret status",
-		"-c/etc/x.conf tail -f web":      "-c /etc/x.conf tail -f web",
-		"-p -secret -s unix:///x status": "-p -secret -s unix:///x status",
-		"--serverurl=unix:///x -i pid":   "--serverurl=unix:///x -i pid",
-		"-serverurl unix:///x pid":       "-serverurl unix:///x pid",
-		"-s unix:///x -- -weird":         "-s unix:///x -- -weird",
+		"-uadmin -psecret status":        "-u=admin -p=secret | status",
+		"-c/etc/x.conf tail -f web":      "-c=/etc/x.conf | tail -f web",
+		"-p -secret -s unix:///x status": "-p=-secret -s=unix:///x | status",
+		"--serverurl=unix:///x -i pid":   "--serverurl=unix:///x -i= | pid",
+		"-serverurl unix:///x pid":       "-s=erverurl | unix:///x pid",
+		"-s unix:///x -- -weird":         "-s=unix:///x | -weird",
+		"-ic /etc/x.conf status":         "-i= -c=/etc/x.conf | status",
+		"-iuadmin status":                "-i= -u=admin | status",
+		"--serv unix:///x status":        "--serverurl=unix:///x | status",
+		"--user=admin --pass secret":     "--username=admin --password=secret | ",
+		"--h":                            "error: option --h not a unique prefix",
+		"--he":                           "--help= | ",
+		"--i":                            "--interactive= | ",
+		"--in status":                    "--interactive= | status",
+		"--interactive=1":                "error: option --interactive must not have an argument",
+		"--bogus":                        "error: option --bogus not recognized",
+		"-x status":                      "error: option -x not recognized",
+		"-c":                             "error: option -c requires argument",
+		"--configuration":                "error: option --configuration requires argument",
+		"-p=x status":                    "-p==x | status",
+		"- status":                       " | - status",
+		"status -c x":                    " | status -c x",
+		"--":                             " | ",
+		"-?":                             "-?= | ",
+		"-h -x":                          "error: option -x not recognized",
+		"-é":                             "error: option -é not recognized",
+		"--=x":                           "error: option -- not a unique prefix",
+		"--history_file=/tmp/h -r x":     "--history_file=/tmp/h -r=x | ",
+		"-:":                             "error: option -: not recognized",
 	} {
-		if got := strings.Join(o.unglue(strings.Fields(in)), " "); got != want {
+		opts, rest, err := getopt(strings.Fields(in), shortOptions, longOptions)
+		got := ""
+		if err != nil {
+			got = "error: " + err.Error()
+		} else {
+			var parts []string
+			for _, o := range opts {
+				parts = append(parts, o.name+"="+o.value)
+			}
+			got = strings.Join(parts, " ") + " | " + strings.Join(rest, " ")
+		}
+		if got != want {
 			t.Errorf("%q: %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCLI_ServerURLMustBeAURL: -s takes what Python's urlparse finds a
+// scheme and a host or path in (the expected results are its), and the
+// refusal reads as supervisorctl's.
+func TestCLI_ServerURLMustBeAURL(t *testing.T) {
+	for v, want := range map[string]bool{
+		"unix:///tmp/x.sock":    true,
+		"http://localhost:9001": true,
+		"localhost:9001":        true,
+		"foo":                   false,
+		"http:":                 false,
+		"http://":               false,
+		"http:///x":             true,
+		"unix://":               false,
+		":x":                    false,
+		"1http://x":             false,
+		"http:?x":               false,
+		"http:;x":               false,
+		"http:/a;b":             true,
+		"h t://x":               false,
+		"bogus://x":             true,
+		"  http://x":            true,
+		"ht\ntp://x":            true,
+		"http:#x":               false,
+		"x:y":                   true,
+		"é://x":                 false,
+		"http://x?y":            true,
+		"unix:;":                true,
+	} {
+		if got := pyURL(v); got != want {
+			t.Errorf("%q: %v, want %v", v, got, want)
+		}
+	}
+	out, code := runMain("", map[string]string{}, "--serverurl", "foo", "status")
+	if code != 2 || !strings.HasPrefix(out, "Error: invalid value for --serverurl 'foo': value 'foo' is not a URL\n") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+	out, code = runMain("", map[string]string{}, "-u", "a", "-ub", "status")
+	if code != 2 || !strings.HasPrefix(out, "Error: conflicting command line option '-u'\n") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+	// -h is heard before a conflict that follows it, as supervisorctl's
+	// handler exits at once.
+	if out, code := runMain("", map[string]string{}, "-h", "-u", "a", "-u", "b"); code != 0 || !strings.Contains(out, "Usage:") {
+		t.Errorf("exit %d\n%s", code, out)
 	}
 }
 

@@ -1,98 +1,114 @@
 package main
 
 import (
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/ctlsup/ctlsup/api/xmlrpc"
 	"github.com/ctlsup/ctlsup/supervisor/config"
 )
 
-// options are supervisorctl's command-line options, short and long
-// (-c/--configuration, -s/--serverurl, -u/--username, -p/--password,
-// -i/--interactive, -r/--history_file, -h/--help, -?), with a short
-// option's value glued to it (-c/etc/x.conf) or apart, as getopt takes
-// them; scripts and cron jobs written for supervisorctl pass them so.
-type options struct {
-	fs   *flag.FlagSet
-	help bool
-}
+// supervisorctl's options in getopt's terms: -c/--configuration,
+// -s/--serverurl, -u/--username, -p/--password, -i/--interactive,
+// -r/--history_file, -h/--help and -?. Scripts and cron jobs written for
+// supervisorctl pass them so.
+const shortOptions = "h?c:s:u:p:ir:"
 
-func (m *Main) newOptions() *options {
-	o := &options{fs: flag.NewFlagSet("ctlsup", flag.ContinueOnError)}
-	fs := o.fs
-	fs.SetOutput(io.Discard)
-	server := func(v string) error {
-		if m.ServerURL == "" {
-			m.ServerURL = v
-		} else {
-			m.Peers = append(m.Peers, v)
-		}
-		return nil
-	}
-	for _, name := range []string{"c", "configuration"} {
-		fs.StringVar(&m.ConfigPath, name, "", "")
-	}
-	for _, name := range []string{"s", "serverurl"} {
-		fs.Func(name, "", server)
-	}
-	for _, name := range []string{"u", "username"} {
-		fs.StringVar(&m.Username, name, "", "")
-	}
-	for _, name := range []string{"p", "password"} {
-		fs.StringVar(&m.Password, name, "", "")
-	}
-	// Without a command the shell starts anyway, and with one
-	// supervisorctl 4.2.5 runs it alone: -i changes nothing.
-	for _, name := range []string{"i", "interactive"} {
-		fs.Bool(name, false, "")
-	}
-	// The shell keeps no history: the file is accepted and left alone.
-	for _, name := range []string{"r", "history_file"} {
-		fs.String(name, "", "")
-	}
-	for _, name := range []string{"h", "help", "?"} {
-		fs.BoolVar(&o.help, name, false, "")
-	}
-	return o
-}
+var longOptions = []string{"help", "configuration=", "serverurl=", "username=", "password=", "interactive", "history_file="}
 
-// unglue splits a short option from a value glued to it (-uadmin), up to
-// the first argument that is no option.
-func (o *options) unglue(args []string) []string {
-	var out []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
-			return append(out, args[i:]...)
+// shortOf is the short option a long one is another name for.
+var shortOf = map[string]byte{"help": 'h', "configuration": 'c', "serverurl": 's', "username": 'u', "password": 'p',
+	"interactive": 'i', "history_file": 'r'}
+
+// parseOptions sets m's fields from the options in args, in their order
+// as supervisorctl applies them, and returns the action and its
+// arguments; help is set by -h, which wins over what follows it. An
+// error is worded as supervisorctl's.
+func (m *Main) parseOptions(args []string) (action []string, help bool, err error) {
+	opts, rest, err := getopt(args, shortOptions, longOptions)
+	if err != nil {
+		return nil, false, err
+	}
+	given := map[byte]bool{}
+	for _, o := range opts {
+		key := o.name[1]
+		if long, ok := strings.CutPrefix(o.name, "--"); ok {
+			key = shortOf[long]
 		}
-		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		f := o.fs.Lookup(name)
-		switch {
-		case f == nil && !strings.HasPrefix(a, "--") && len(a) > 2 && strings.ContainsRune("csupr", rune(a[1])):
-			out = append(out, a[:2], a[2:])
-		case f != nil && !hasValue && !isBool(f):
-			// Its value is the next argument, whatever it looks like
-			// (-p -secret).
-			out = append(out, a)
-			if i+1 < len(args) {
-				i++
-				out = append(out, args[i])
+		if key == 'h' || key == '?' {
+			return nil, true, nil
+		}
+		// More -s options are more servers, whose status is shown in one
+		// table; supervisorctl takes one of each.
+		if given[key] && key != 's' {
+			return nil, false, fmt.Errorf("conflicting command line option %s", xmlrpc.PyQuote(o.name))
+		}
+		given[key] = true
+		switch key {
+		case 'c':
+			m.ConfigPath = o.value
+		case 's':
+			if !pyURL(o.value) {
+				return nil, false, fmt.Errorf("invalid value for %s %s: value %s is not a URL", o.name, xmlrpc.PyQuote(o.value), xmlrpc.PyQuote(o.value))
 			}
-		default:
-			out = append(out, a)
+			if m.ServerURL == "" {
+				m.ServerURL = o.value
+			} else {
+				m.Peers = append(m.Peers, o.value)
+			}
+		case 'u':
+			m.Username = o.value
+		case 'p':
+			m.Password = o.value
 		}
+		// -i changes nothing: without an action the shell starts anyway,
+		// and with one supervisorctl 4.2.5 runs it alone. The shell keeps
+		// no history, so -r's file is accepted and left alone.
 	}
-	return out
+	return rest, false, nil
 }
 
-func isBool(f *flag.Flag) bool {
-	b, ok := f.Value.(interface{ IsBoolFlag() bool })
-	return ok && b.IsBoolFlag()
+// pyURL is supervisorctl's test of a -s value: Python's urlparse finds a
+// scheme in it, and a host or a path.
+func pyURL(v string) bool {
+	v = strings.TrimLeftFunc(v, func(r rune) bool { return r <= ' ' })
+	v = strings.NewReplacer("\t", "", "\r", "", "\n", "").Replace(v)
+	v, _, _ = strings.Cut(v, "#")
+	v, _, _ = strings.Cut(v, "?")
+	i := strings.IndexByte(v, ':')
+	if i <= 0 || !isASCIILetter(v[0]) || strings.IndexFunc(v[:i], func(r rune) bool {
+		return !(r < utf8.RuneSelf && (isASCIILetter(byte(r)) || r >= '0' && r <= '9' || strings.ContainsRune("+-.", r)))
+	}) >= 0 {
+		return false
+	}
+	path := v[i+1:]
+	if hier, ok := strings.CutPrefix(path, "//"); ok {
+		slash := strings.IndexByte(hier, '/')
+		if slash != 0 && hier != "" {
+			return true // a host
+		}
+		path = hier[max(slash, 0):]
+	}
+	// In a scheme that has them, parameters after the last segment's ';'
+	// are no part of the path.
+	if usesParams[strings.ToLower(v[:i])] {
+		from := max(strings.LastIndexByte(path, '/'), 0)
+		if semi := strings.IndexByte(path[from:], ';'); semi >= 0 {
+			path = path[:from+semi]
+		}
+	}
+	return path != ""
 }
+
+// usesParams are the schemes whose paths Python's urlparse splits ';'
+// parameters from.
+var usesParams = map[string]bool{"ftp": true, "hdl": true, "prospero": true, "http": true, "imap": true, "https": true,
+	"shttp": true, "rtsp": true, "rtspu": true, "sip": true, "sips": true, "mms": true, "sftp": true, "tel": true}
+
+func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 // usage is the help -h prints, on stdout as supervisorctl's.
 const usage = `ctlsup -- control ctlsupd (or supervisord) from the command line.
@@ -115,27 +131,6 @@ Actions are commands like "tail" or "stop".  If no action is given on the
 command line, a shell interpreting actions typed interactively is started.
 Use the action "help" to find out about available actions.
 `
-
-// parseError is a command-line error as supervisorctl words it, naming
-// the option as it was typed (--bogus, where Go's flag says -bogus).
-func parseError(err error, args []string) string {
-	msg := err.Error()
-	typed := func(name string) string {
-		for _, a := range args {
-			if opt, _, _ := strings.Cut(a, "="); strings.TrimLeft(opt, "-") == strings.TrimLeft(name, "-") {
-				return opt
-			}
-		}
-		return name
-	}
-	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-		return "option " + typed(name) + " not recognized"
-	}
-	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
-		return "option " + typed(name) + " requires argument"
-	}
-	return msg
-}
 
 // searchPaths are where a file is looked for when no -c is given:
 // ctlsupd's own default, then where supervisorctl looks for its own
