@@ -148,6 +148,11 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Bad Request", http.StatusBadRequest)
 		return
 	}
+	if r.ContentLength > maxBodyBytes && strings.Contains(strings.ToLower(r.Header.Get("Expect")), "100-continue") {
+		// The client waits to be told to send the body: refuse it unsent.
+		http.Error(w, "Request Entity Too Large", http.StatusRequestEntityTooLarge)
+		return
+	}
 	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(body); err != nil {

@@ -935,3 +935,28 @@ func TestServer_TooLargeIsReadByAWriteFirstClient(t *testing.T) {
 		t.Errorf("status %d, want 413", resp.StatusCode)
 	}
 }
+
+// TestServer_TooLargeIsRefusedBeforeContinue: a client that asks before
+// it sends (Expect: 100-continue, as curl does for a large body) is
+// refused at once, never told to go on with a body that will be refused.
+func TestServer_TooLargeIsRefusedBeforeContinue(t *testing.T) {
+	h := newHarness(t, nil)
+	c, err := net.Dial("unix", h.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	req := fmt.Sprintf("POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", 8<<20)
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("status %d, want 413 before any body is sent", resp.StatusCode)
+	}
+}
