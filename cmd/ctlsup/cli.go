@@ -45,17 +45,20 @@ type Main struct {
 	prompt string
 	// quit: quit, exit or EOF ended the session.
 	quit bool
-	// askCredentials, in the shell, asks for a username and password
-	// after a 401; false at the end of input.
+	// interactive is -i: a command given on the command line asks, as
+	// the shell does (see interact).
+	interactive bool
+	// askCredentials, in the shell or under -i, asks for a username and
+	// password after a 401; false at the end of input.
 	askCredentials func() bool
 	// defaultPaths replaces searchPaths' list (tests).
 	defaultPaths []string
 	// confirm asks the operator a yes/no question; nil (a command given
-	// on the command line) is yes.
+	// on the command line, without -i) is yes.
 	confirm func(question string) bool
 }
 
-// confirmed asks, in the shell, whether to go on.
+// confirmed asks, in the shell or under -i, whether to go on.
 func (m *Main) confirmed(question string) bool { return m.confirm == nil || m.confirm(question) }
 
 // NewMain returns a client writing to the process's stdout and stderr.
@@ -91,6 +94,9 @@ func (m *Main) Run(args []string) int {
 	}
 	if len(action) == 0 {
 		return m.shell()
+	}
+	if m.interactive {
+		m.interact()
 	}
 	m.onecmd(strings.Join(action, " "))
 	return m.exit

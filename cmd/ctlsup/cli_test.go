@@ -278,6 +278,16 @@ func TestCLI_ShellAsksForCredentials(t *testing.T) {
 		!strings.Contains(out, "supervisor> 4.2.5\n") || strings.Contains(out, "Unknown syntax") || code != 0 {
 		t.Errorf("exit %d\n%s", code, out)
 	}
+	// -i makes a command given on the command line ask as the shell does;
+	// without it, the command fails.
+	out, code = runMain("ops\nsecret\n", map[string]string{}, "-i", "-s", srv.URL, "version")
+	if out != "Server requires authentication\nUsername:Password:\n4.2.5\n" || code != 0 {
+		t.Errorf("-i version: exit %d\n%q", code, out)
+	}
+	out, code = runMain("ops\nsecret\n", map[string]string{}, "-s", srv.URL, "version")
+	if !strings.Contains(out, "Server requires authentication") || strings.Contains(out, "Username:") || code == 0 {
+		t.Errorf("version without -i: exit %d\n%q", code, out)
+	}
 }
 
 // TestCLI_Getopt: options are parsed as Python's getopt parses

@@ -63,10 +63,12 @@ func (m *Main) parseOptions(args []string) (action []string, help bool, err erro
 			m.Username = o.value
 		case 'p':
 			m.Password = o.value
+		case 'i':
+			// Without an action the shell starts anyway; with one,
+			// supervisorctl 4.2.5 runs it alone, asking as its shell does.
+			m.interactive = true
 		}
-		// -i changes nothing: without an action the shell starts anyway,
-		// and with one supervisorctl 4.2.5 runs it alone. The shell keeps
-		// no history, so -r's file is accepted and left alone.
+		// The shell keeps no history: -r's file is accepted and left alone.
 	}
 	return rest, false, nil
 }
@@ -118,7 +120,8 @@ Usage: ctlsup [options] [action [arguments]]
 Options:
 -c/--configuration FILENAME -- configuration file path (searches if not given)
 -h/--help -- print usage message and exit
--i/--interactive -- accepted (the shell starts when no action is given)
+-i/--interactive -- ask, as the shell does, before shutdown or reload and
+                     for credentials the server wants
 -s/--serverurl URL -- URL on which the server listens (unix:///path or
                       http://host:port); again for more servers
 -u/--username USERNAME -- username to use for authentication with server

@@ -14,9 +14,31 @@ import (
 // until quit, exit or end of input. It exits 0 whatever the commands did,
 // as supervisorctl's does: a script piping commands in checks output.
 func (m *Main) shell() int {
+	sc := m.interact()
+	prompt := m.prompt
+	if prompt == "" {
+		prompt = "supervisor"
+	}
+	m.quit = false
+	m.onecmd("status")
+	m.exit = 0
+	for !m.quit {
+		fmt.Fprint(m.Stdout, prompt+"> ")
+		if !sc.Scan() {
+			m.out("")
+			return 0
+		}
+		m.onecmd(sc.Text())
+	}
+	return 0
+}
+
+// interact makes the session ask the operator, as supervisorctl's does
+// in its shell or under -i: whether to go on with shutdown and reload (the
+// answer is the next line; end of input is no), and for a username and
+// password after a 401. It returns the reader of the lines that follow.
+func (m *Main) interact() *bufio.Scanner {
 	sc := bufio.NewScanner(m.Stdin)
-	// shutdown and reload ask first here, as supervisorctl's shell does;
-	// the answer is the next line (end of input is no).
 	m.confirm = func(question string) bool {
 		fmt.Fprint(m.Stdout, question)
 		return sc.Scan() && strings.HasPrefix(strings.ToLower(sc.Text()), "y")
@@ -39,22 +61,7 @@ func (m *Main) shell() int {
 		m.client.Username, m.client.Password = m.Username, m.Password
 		return true
 	}
-	prompt := m.prompt
-	if prompt == "" {
-		prompt = "supervisor"
-	}
-	m.quit = false
-	m.onecmd("status")
-	m.exit = 0
-	for !m.quit {
-		fmt.Fprint(m.Stdout, prompt+"> ")
-		if !sc.Scan() {
-			m.out("")
-			return 0
-		}
-		m.onecmd(sc.Text())
-	}
-	return 0
+	return sc
 }
 
 // noEcho turns the terminal's echo off while a password is typed, if
