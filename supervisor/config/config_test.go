@@ -226,6 +226,12 @@ killasgroup = false
 		solo.AutoRestart != supervisor.RestartNever || solo.Umask != -1 || solo.Group != "solo" {
 		t.Errorf("solo %+v", solo)
 	}
+	// A discarded stream keeps its rotation settings, for getAllConfigInfo
+	// to show as supervisord does.
+	if solo.Stdout.MaxBytes == 0 || solo.Stdout.MaxBytes != solo.Stderr.MaxBytes || solo.Stdout.Backups != solo.Stderr.Backups {
+		t.Errorf("solo's discarded stdout: rotation %d/%d, want its stderr's %d/%d",
+			solo.Stdout.MaxBytes, solo.Stdout.Backups, solo.Stderr.MaxBytes, solo.Stderr.Backups)
+	}
 	if cfg.Daemon.Control.Socket != "/run/x/ctlsup.sock" || cfg.Daemon.Control.SocketMode != 0o700 {
 		t.Errorf("daemon %+v", cfg.Daemon)
 	}

@@ -487,14 +487,16 @@ func autoRestart(r *reader) supervisor.AutoRestart {
 }
 
 // logSpec reads stdout_logfile or stderr_logfile: "auto" (the default) is
-// auto, "none" discards, anything else is a path.
+// auto, "none" discards, anything else is a path. A discarded stream
+// keeps its rotation settings, unused, for getAllConfigInfo to show as
+// supervisord does.
 func logSpec(r *reader, x *expander, key, auto string, maxBytes int64, backups int) supervisor.LogSpec {
 	v := expandKey(r, x, key, r.str(key, "auto"))
 	switch v {
 	case "auto", "AUTO":
 		return supervisor.AutoLog(auto, maxBytes, backups)
 	case "none", "NONE":
-		return supervisor.LogSpec{}
+		return supervisor.LogSpec{MaxBytes: maxBytes, Backups: backups}
 	default:
 		v = r.f.abs(v)
 		checkLogPath(r, key, v)

@@ -29,11 +29,28 @@ import (
 // straight from the struct, the text costs one buffer instead of the
 // round trip's few hundred allocations per program.
 func fingerprint(spec *supervisor.ProcessSpec) string {
+	spec = withoutUnused(spec)
 	b, err := appendCanonical(make([]byte, 0, 512), reflect.ValueOf(spec).Elem())
 	if err != nil {
 		return fingerprintJSON(spec)
 	}
 	return sumOf(b)
+}
+
+// withoutUnused is spec less what runs nothing: a discarded stream's
+// rotation settings (which daemons before 2026-12 did not keep).
+func withoutUnused(spec *supervisor.ProcessSpec) *supervisor.ProcessSpec {
+	discarded := func(l supervisor.LogSpec) bool { return l.Path == "" && (l.MaxBytes != 0 || l.Backups != 0) }
+	if !discarded(spec.Stdout) && !discarded(spec.Stderr) {
+		return spec
+	}
+	s := *spec
+	for _, l := range []*supervisor.LogSpec{&s.Stdout, &s.Stderr} {
+		if discarded(*l) {
+			l.MaxBytes, l.Backups = 0, 0
+		}
+	}
+	return &s
 }
 
 // sameConfig reports whether a fingerprint a previous daemon recorded is
@@ -65,7 +82,7 @@ func sumOf(canonical []byte) string {
 // decode into maps, drop zero values, marshal again (maps marshal with
 // sorted keys). It is kept for values appendCanonical does not know.
 func fingerprintJSON(spec *supervisor.ProcessSpec) string {
-	b, _ := json.Marshal(spec)
+	b, _ := json.Marshal(withoutUnused(spec))
 	var v any
 	json.Unmarshal(b, &v)
 	b, _ = json.Marshal(dropZero(v))

@@ -181,3 +181,22 @@ func TestSameConfig_ListenerOfAnEarlierDaemon(t *testing.T) {
 		t.Error("a listener whose command changed is taken for unchanged")
 	}
 }
+
+// TestFingerprint_DiscardedStreamsRotation: the rotation settings of a
+// stream sent nowhere change nothing a program runs, and daemons before
+// 2026-12 recorded such a stream without them: its fingerprint is the
+// same either way, so an upgrade adopts the program as it is.
+func TestFingerprint_DiscardedStreamsRotation(t *testing.T) {
+	earlier := testSpec()
+	earlier.Stdout, earlier.Stderr = supervisor.LogSpec{}, supervisor.LogSpec{Path: "/var/log/x.err", MaxBytes: 1 << 20, Backups: 2}
+	now := *earlier
+	now.Stdout = supervisor.LogSpec{MaxBytes: 50 << 20, Backups: 10}
+	if fingerprint(&now) != fingerprint(earlier) {
+		t.Error("a discarded stream's rotation settings changed the fingerprint")
+	}
+	kept := *earlier
+	kept.Stderr.MaxBytes = 2 << 20
+	if fingerprint(&kept) == fingerprint(earlier) {
+		t.Error("a written stream's rotation settings left the fingerprint alone")
+	}
+}
