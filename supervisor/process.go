@@ -73,7 +73,8 @@ type process struct {
 	// an update may change it while the process runs on.
 	groupPrio atomic.Int64
 	// onState reports each state change as supervisord's events; set
-	// before begin. pid is the current (or just ended) process's.
+	// before begin. pid is the live process's, or the one whose exit
+	// caused the change, else 0.
 	onState func(spec *ProcessSpec, from, to State, tries, pid int, expected bool)
 	// mayNotSpawn, if set, says a spawn must wait (for a cluster lease);
 	// onGated then starts that wait, once the wait is published (gated).
@@ -466,13 +467,20 @@ func (p *process) step(ev event) error {
 		a.exitLog.judge(prev, m)
 	}
 	if p.onState != nil && (m.State != prev || m.HasVia) {
+		// The events name the live process, or the one whose exit this
+		// is; a change with neither (a stop while waiting to retry) names
+		// none, pid 0, as supervisord's.
+		pid := a.lastPid
+		if a.child == nil && ev.kind != evExit {
+			pid = 0
+		}
 		from := prev
 		if m.HasVia && m.Via != prev {
-			p.onState(p.spec, prev, m.Via, m.Backoff, a.lastPid, m.ExitExpected)
+			p.onState(p.spec, prev, m.Via, m.Backoff, pid, m.ExitExpected)
 			from = m.Via
 		}
 		if m.State != from {
-			p.onState(p.spec, from, m.State, m.Backoff, a.lastPid, m.ExitExpected)
+			p.onState(p.spec, from, m.State, m.Backoff, pid, m.ExitExpected)
 		}
 	}
 	if m.State != prev {

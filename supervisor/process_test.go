@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -842,5 +843,69 @@ func TestSupervisor_ShutdownTakesOverAStopUnderWay(t *testing.T) {
 			t.Error("the shutdown did not take over the stop under way")
 		}
 		<-s.closed
+	})
+}
+
+// TestSupervisor_StateEventsNameTheLiveProcess: PROCESS_STATE events name
+// the live process, or the one whose exit they report; a stop while no
+// process runs (BACKOFF, a crash loop's wait) names none, pid 0, as
+// supervisord's: a listener that acts on the pid must not get one the
+// kernel may have given to another process since.
+func TestSupervisor_StateEventsNameTheLiveProcess(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		rt.set("flaky", fakeBehavior{exitAfter: 100 * time.Millisecond, exitCode: 2})
+		rt.set("loop", fakeBehavior{exitAfter: 2 * time.Second, exitCode: 2})
+		s := mustOpen(t, rt,
+			named("flaky", func(s *ProcessSpec) { s.StartSecs = time.Second; s.StartRetries = 5 }),
+			named("loop", func(s *ProcessSpec) {
+				s.StartSecs, s.AutoRestart, s.RestartMaxDelay = time.Second, RestartAlways, time.Minute
+			}),
+			named("steady", func(s *ProcessSpec) { s.StartSecs = 0 }))
+		defer s.Close(context.Background())
+		var mu sync.Mutex
+		var got []string
+		s.Subscribe([]string{"PROCESS_STATE"}, func(e Event) {
+			mu.Lock()
+			got = append(got, e.Type+" "+e.Payload)
+			mu.Unlock()
+		})
+		waitState(t, s, "flaky", Backoff)
+		waitState(t, s, "steady", Running)
+		// loop runs 2 s, past its startsecs, then exits: after the first
+		// restart, one after a run that short waits (a crash loop), in
+		// STARTING with no process.
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+			if info, _ := s.Process("loop"); info.State == Starting && info.Pid == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("loop never waited to restart")
+			}
+		}
+		steady, _ := s.Process("steady")
+		for _, name := range []string{"flaky", "loop", "steady"} {
+			if err := s.stopOne(context.Background(), name, WaitForDone); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		stopped := map[string]string{}
+		for _, e := range got {
+			if rest, ok := strings.CutPrefix(e, "PROCESS_STATE_STOPPED processname:"); ok {
+				name, _, _ := strings.Cut(rest, " ")
+				stopped[name] = e
+			}
+		}
+		for name, want := range map[string]string{
+			"flaky":  "PROCESS_STATE_STOPPED processname:flaky groupname:flaky from_state:BACKOFF pid:0",
+			"loop":   "PROCESS_STATE_STOPPED processname:loop groupname:loop from_state:STARTING pid:0",
+			"steady": fmt.Sprintf("PROCESS_STATE_STOPPED processname:steady groupname:steady from_state:STOPPING pid:%d", steady.Pid),
+		} {
+			if stopped[name] != want {
+				t.Errorf("%s: %q, want %q", name, stopped[name], want)
+			}
+		}
 	})
 }
