@@ -498,23 +498,40 @@ func (s *Supervisor) streamEvents(spec *ProcessSpec, pid func() int, channel str
 			}
 			i := bytes.Index(pending, []byte(captureEnd))
 			if i < 0 {
-				keep := max(0, len(pending)-len(captureEnd)+1)
-				capture = append(capture, pending[:keep]...)
+				keep := len(pending) - tokenStartAtEnd(pending, captureEnd)
+				capture = boundWrite(capture, pending[:keep], captureMax)
 				pending = pending[keep:]
-				if int64(len(capture)) > captureMax {
-					capture = capture[:captureMax]
-				}
 				return
 			}
-			capture = append(capture, pending[:i]...)
-			if int64(len(capture)) > captureMax {
-				capture = capture[:captureMax]
-			}
+			capture = boundWrite(capture, pending[:i], captureMax)
 			pending, capturing = pending[i+len(captureEnd):], false
 			s.emit("PROCESS_COMMUNICATION_"+strings.ToUpper(channel),
 				fmt.Sprintf("processname:%s groupname:%s pid:%d\n%s", spec.Name, spec.Group, pid(), eventData(capture)))
 		}
 	}
+}
+
+// boundWrite appends p to a capture as supervisord's capture buffer
+// does: a write that would take it past max first drops as many bytes
+// from its front as it brings. What is captured is then mostly the end
+// of a block, and one write larger than max is kept whole; the buffer
+// never holds more than max and one write.
+func boundWrite(buf, p []byte, max int64) []byte {
+	if int64(len(buf)+len(p)) > max {
+		buf = buf[min(len(p), len(buf)):]
+	}
+	return append(buf, p...)
+}
+
+// tokenStartAtEnd is the length of the longest end of b that begins
+// token: what must wait for the next write to tell.
+func tokenStartAtEnd(b []byte, token string) int {
+	for n := min(len(b), len(token)-1); n > 0; n-- {
+		if string(b[len(b)-n:]) == token[:n] {
+			return n
+		}
+	}
+	return 0
 }
 
 // groupNames lists the active groups in supervisord's order (priority,
