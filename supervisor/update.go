@@ -190,12 +190,27 @@ func (s *Supervisor) StopChanged(ctx context.Context, name string, w Wait) ([]Re
 	}
 	s.mu.RLock()
 	next := s.pendingSpecsLocked(name)
+	whole := false
+	if pi := slices.IndexFunc(s.pending, func(g GroupSpec) bool { return g.Name == name }); pi >= 0 {
+		for _, g := range s.groups {
+			whole = whole || g.spec.Name == name && replacedWhole(&g.spec, &s.pending[pi])
+		}
+	}
 	s.mu.RUnlock()
-	procs = slices.DeleteFunc(procs, func(p *process) bool {
-		ns := next[p.spec.FullName()]
-		return ns != nil && (ns.Equal(p.spec) || rolls(p, ns))
-	})
+	if !whole {
+		procs = slices.DeleteFunc(procs, func(p *process) bool {
+			ns := next[p.spec.FullName()]
+			return ns != nil && (ns.Equal(p.spec) || rolls(p, ns))
+		})
+	}
 	return s.stopMany(ctx, procs, w, passing), nil
+}
+
+// replacedWhole reports whether a change of a group replaces it whole: a
+// changed listener group is, as supervisord replaces a changed group, so
+// that its listeners start afresh with the new pool.
+func replacedWhole(running, next *GroupSpec) bool {
+	return (running.Listener != nil || next.Listener != nil) && !running.Equal(next)
 }
 
 // pendingSpecsLocked maps the namespecs of a group's processes in the
@@ -242,13 +257,11 @@ func (s *Supervisor) applyLocked(ctx context.Context, groups []GroupSpec, startC
 	var restart []string   // new processes to start after the stops
 	var rollouts []rollout // running processes replaced a batch at a time
 	keep := map[string]*process{}
-	// A changed listener group is replaced whole, as supervisord replaces
-	// a changed group: its listeners start afresh with the new pool.
 	replaced := map[string]bool{}
 	s.mu.RLock()
 	for _, og := range s.groups {
 		for _, g := range groups {
-			if g.Name == og.spec.Name && (g.Listener != nil || og.spec.Listener != nil) && !og.spec.Equal(&g) {
+			if g.Name == og.spec.Name && replacedWhole(&og.spec, &g) {
 				replaced[g.Name] = true
 			}
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,5 +67,31 @@ func TestUpdate_UnknownUserFailsReread(t *testing.T) {
 	}
 	if out := ctl(t, url, "status", "bad"); !strings.Contains(out, "no such process") {
 		t.Errorf("the refused program was added: %s", out)
+	}
+}
+
+// TestUpdate_SaysStoppedForAReplacedPool: a listener pool whose events
+// change is replaced whole, its listeners stopped; `update` says so, as
+// supervisorctl's does.
+func TestUpdate_SaysStoppedForAReplacedPool(t *testing.T) {
+	const pool = "[eventlistener.pool]\ncommand = \"/bin/sh -c 'echo READY; exec sleep 1003'\"\nstartsecs = 0\nevents = [%q]\n"
+	dir, url := appDaemon(t, fmt.Sprintf(pool, "PROCESS_STATE"))
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(ctl(t, url, "status", "pool"), "RUNNING") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool never ran: %s", ctl(t, url, "status"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	before := strings.TrimSpace(ctl(t, url, "pid", "pool"))
+	os.WriteFile(filepath.Join(dir, "conf.d", "app.toml"), []byte(fmt.Sprintf(pool, "TICK_60")), 0o644)
+	if out := ctl(t, url, "reread"); out != "pool: changed\n" {
+		t.Fatalf("reread: %q", out)
+	}
+	if out := ctl(t, url, "update"); out != "pool: stopped\npool: updated process group\n" {
+		t.Errorf("update: %q", out)
+	}
+	if after := strings.TrimSpace(ctl(t, url, "pid", "pool")); after == before {
+		t.Errorf("the pool's listener was not replaced: pid %s", after)
 	}
 }
