@@ -106,7 +106,9 @@ func iniServer(path string) (Server, error) {
 		s.Username, s.Password = get("unix_http_server", "username"), get("unix_http_server", "password")
 	case get("inet_http_server", "port") != "":
 		port := get("inet_http_server", "port")
-		if strings.HasPrefix(port, ":") || strings.HasPrefix(port, "*:") {
+		// A bare port, ":port" and "*:port" are every interface to
+		// supervisord: this host is reached on loopback.
+		if !strings.Contains(port, ":") || strings.HasPrefix(port, ":") || strings.HasPrefix(port, "*:") {
 			port = "127.0.0.1:" + port[strings.Index(port, ":")+1:]
 		}
 		s.URL = "http://" + port

@@ -24,3 +24,23 @@ func TestLocateServer_TakesWhatOnlyTheDaemonRefuses(t *testing.T) {
 		t.Errorf("locate: %+v, %v", srv, err)
 	}
 }
+
+// TestLocateServer_InetPortForms: supervisord's [inet_http_server] port
+// may be a bare port, ":port" or "*:port", all meaning every interface:
+// the client reaches this host on loopback.
+func TestLocateServer_InetPortForms(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "supervisord.conf")
+	for port, want := range map[string]string{
+		"9555":           "http://127.0.0.1:9555",
+		":9555":          "http://127.0.0.1:9555",
+		"*:9555":         "http://127.0.0.1:9555",
+		"10.0.0.1:9555":  "http://10.0.0.1:9555",
+		"localhost:9555": "http://localhost:9555",
+	} {
+		os.WriteFile(path, []byte("[inet_http_server]\nport="+port+"\n[supervisorctl]\n"), 0o644)
+		if srv, err := LocateServer(path); err != nil || srv.URL != want {
+			t.Errorf("port=%s: %q %v, want %q", port, srv.URL, err, want)
+		}
+	}
+}

@@ -295,6 +295,9 @@ func (c *converter) httpServer(s *Section) {
 			fmt.Fprintf(&b, "socket_owner = %s\n", tomlString(k.Value))
 		case k.Name == "port":
 			addr := strings.Replace(k.Value, "*:", ":", 1)
+			if !strings.Contains(addr, ":") {
+				addr = ":" + addr // a bare port: every interface, as supervisord reads it
+			}
 			if port, open := openWithoutCredentials(s, addr); open {
 				// supervisord serves it to anyone with a CRIT in its log;
 				// ctlsupd refuses to. Kept for local clients (supervisorctl

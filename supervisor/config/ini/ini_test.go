@@ -404,6 +404,9 @@ func TestConvert_OpenHTTPServerStaysLocal(t *testing.T) {
 		{"[inet_http_server]\nport=0.0.0.0:9001\nusername=ops\n", "127.0.0.1:9001", "supervisord.conf:2 port"},
 		{"[inet_http_server]\nport=*:9001\nusername=ops\npassword=x\n", ":9001", ""},
 		{"[inet_http_server]\nport=127.0.0.1:9001\n", "127.0.0.1:9001", ""},
+		// A bare port is every interface to supervisord.
+		{"[inet_http_server]\nport=9001\n", "127.0.0.1:9001", "supervisord.conf:2 port"},
+		{"[inet_http_server]\nport=9001\nusername=ops\npassword=x\n", ":9001", ""},
 	} {
 		res, _ := convertText(t, tc.section+"[program:web]\ncommand=/bin/sleep 1000\n")
 		var omitted []string
