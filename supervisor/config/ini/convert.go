@@ -99,6 +99,25 @@ type converter struct {
 	// daemonEnvVars its converted values as %(ENV_X)s finds them.
 	daemonEnv     [][2]string
 	daemonEnvVars map[string]string
+	// cwd is where supervisord resolved relative paths from: its working
+	// directory, [supervisord] directory when it daemonizes, else the /
+	// its service starts in.
+	cwd string
+}
+
+// rooted makes a relative path absolute from supervisord's working
+// directory, and says so: ctlsupd reads a relative path from the
+// directory of the file that holds it, where a converted one would name
+// another place. A path that starts with an expansion is left as it is.
+func (c *converter) rooted(s *Section, k Key, v string, report bool) string {
+	if v == "" || filepath.IsAbs(v) || strings.HasPrefix(v, "$") {
+		return v
+	}
+	abs := filepath.Join(c.cwd, v)
+	if report {
+		c.omit(s, k.Name, fmt.Sprintf("%q is relative: supervisord resolved it from its working directory; written as %s (check it is the place meant)", v, abs), k.Line)
+	}
+	return abs
 }
 
 func (c *converter) omit(s *Section, key, why string, line int) {
@@ -127,7 +146,16 @@ func (c *converter) run(all []Section) (*Result, error) {
 			}
 		}
 	}
-	c.logDir = ""
+	c.logDir, c.cwd = "", "/"
+	for i := range all {
+		if all[i].Name == "supervisord" {
+			if k, ok := all[i].Get("directory"); ok {
+				if v, err := expand(k.Value, map[string]string{"here": filepath.Dir(all[i].File)}); err == nil && filepath.IsAbs(v) {
+					c.cwd = v
+				}
+			}
+		}
+	}
 	for i := range all {
 		s := &all[i]
 		switch kind, _, _ := strings.Cut(s.Name, ":"); kind {
@@ -135,7 +163,13 @@ func (c *converter) run(all []Section) (*Result, error) {
 			c.supervisord(s)
 		case "unix_http_server", "inet_http_server":
 			c.httpServer(s)
-		case "supervisorctl", "include", "rpcinterface", "group", "program", "eventlistener":
+		case "rpcinterface":
+			// Every supervisord.conf names supervisord's own interface,
+			// which ctlsupd serves; a plugin's methods it does not have.
+			if f, _ := s.Get("supervisor.rpcinterface_factory"); strings.TrimSpace(f.Value) != "supervisor.rpcinterface:make_main_rpcinterface" {
+				c.omit(s, "", "RPC interface plugins are not supported: clients calling its methods get UNKNOWN_METHOD", s.Line)
+			}
+		case "supervisorctl", "include", "group", "program", "eventlistener":
 		case "fcgi-program", "ctlplugin":
 			c.omit(s, "", kind+" sections are not supported", s.Line)
 		default:
@@ -213,11 +247,15 @@ func (c *converter) supervisord(s *Section) {
 		}
 		switch k.Name {
 		case "childlogdir":
-			c.logDir = v
+			c.logDir = c.rooted(s, k, v, true)
 		case "logfile":
 			if v != "AUTO" && v != "NONE" && v != "syslog" {
-				fmt.Fprintf(&c.settings, "logfile = %s\n", tomlString(v))
+				fmt.Fprintf(&c.settings, "logfile = %s\n", tomlString(c.rooted(s, k, v, true)))
 			}
+		case "directory":
+			// ctlsupd keeps the directory it is started in; what
+			// supervisord resolved from this one is written absolute.
+			c.omit(s, k.Name, "ctlsupd does not change its working directory; relative paths are written from "+c.cwd, k.Line)
 		case "loglevel":
 			logLevel = map[string]string{"critical": "error", "error": "error", "warn": "warn", "info": "info",
 				"debug": "debug", "trace": "debug", "blather": "debug"}[strings.ToLower(k.Value)]
@@ -247,7 +285,9 @@ func (c *converter) supervisord(s *Section) {
 			// state, in a directory beside supervisord's pid file: a
 			// configuration that runs without root keeps doing so, and two
 			// converted daemons do not share one state directory.
-			c.stateDir = filepath.Join(filepath.Dir(v), "ctlsup")
+			c.stateDir = filepath.Join(filepath.Dir(c.rooted(s, k, v, false)), "ctlsup")
+		case "umask":
+			c.omit(s, k.Name, "supervisord gives its umask to programs only when it daemonizes (not under -n, as Debian's service runs it); ctlsupd gives its own: set umask in a program to keep "+strings.TrimSpace(v), k.Line)
 		case "nodaemon", "silent", "nocleanup", "minprocs":
 			// ctlsupd manages these itself: pid file in state_dir, runs in
 			// the foreground under systemd. minprocs only ever raises a
@@ -288,7 +328,7 @@ func (c *converter) httpServer(s *Section) {
 		k.Value = v
 		switch {
 		case s.Name == "unix_http_server" && k.Name == "file":
-			fmt.Fprintf(&b, "socket = %s\n", tomlString(k.Value))
+			fmt.Fprintf(&b, "socket = %s\n", tomlString(c.rooted(s, k, k.Value, true)))
 		case k.Name == "chmod":
 			fmt.Fprintf(&b, "socket_mode = %s\n", tomlString(strings.TrimPrefix(k.Value, "0o")))
 		case k.Name == "chown":

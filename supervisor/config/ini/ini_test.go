@@ -687,3 +687,56 @@ func TestConvert_RefusesWhatSupervisordRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestConvert_RelativePathsAreRooted: supervisord resolves a relative
+// program directory, log file or socket from its working directory
+// ([supervisord] directory, where it daemonizes, else the / its service
+// starts in); ctlsupd would read it from the converted file's directory.
+// Convert writes it absolute, and says so at its line.
+func TestConvert_RelativePathsAreRooted(t *testing.T) {
+	const programs = "[unix_http_server]\nfile=run/s.sock\n[program:web]\ncommand=/bin/sleep 1000\ndirectory=app\nstdout_logfile=logs/%(program_name)s.log\nstderr_logfile=/var/log/web.err\n"
+	for _, tc := range []struct{ daemon, root string }{
+		{"", "/"},
+		{"[supervisord]\ndirectory=/srv/cts\n", "/srv/cts"},
+	} {
+		res, _ := convertText(t, tc.daemon+programs)
+		cfg := load(t, res)
+		web := cfg.Groups[0].Processes[0]
+		if web.Directory != filepath.Join(tc.root, "app") || web.Stdout.Path != filepath.Join(tc.root, "logs/web.log") ||
+			web.Stderr.Path != "/var/log/web.err" || cfg.Daemon.Control.Socket != filepath.Join(tc.root, "run/s.sock") {
+			t.Errorf("root %s: directory %q, stdout %q, stderr %q, socket %q", tc.root, web.Directory, web.Stdout.Path, web.Stderr.Path, cfg.Daemon.Control.Socket)
+		}
+		var said []string
+		for _, o := range res.Omitted {
+			if strings.Contains(o.Why, "is relative") {
+				said = append(said, o.Key)
+			}
+		}
+		if got := strings.Join(said, " "); got != "file directory stdout_logfile" {
+			t.Errorf("root %s: relative paths said for %q, want file, directory and stdout_logfile", tc.root, got)
+		}
+	}
+}
+
+// TestConvert_SaysWhatItCannotKeep: an RPC interface plugin (its methods
+// will be missing) and [supervisord] umask (which reaches programs only
+// when supervisord daemonizes) are said; supervisord's own interface is
+// not.
+func TestConvert_SaysWhatItCannotKeep(t *testing.T) {
+	res, _ := convertText(t, "[supervisord]\numask=027\n"+
+		"[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"+
+		"[rpcinterface:twiddler]\nsupervisor.rpcinterface_factory = supervisor_twiddler.rpcinterface:make_twiddler_rpcinterface\n"+
+		"[program:web]\ncommand=/bin/sleep 1000\n")
+	var got []string
+	for _, o := range res.Omitted {
+		got = append(got, o.Section+" "+o.Key)
+	}
+	if strings.Join(got, "; ") != "supervisord umask; rpcinterface:twiddler " {
+		t.Errorf("said %q", got)
+	}
+	for _, o := range res.Omitted {
+		if o.Key == "umask" && !strings.Contains(o.Why, "set umask in a program to keep 027") {
+			t.Errorf("umask: %s", o.Why)
+		}
+	}
+}

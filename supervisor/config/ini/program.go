@@ -125,6 +125,9 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			if k.Name == "command" && report {
 				c.envWords(s, k, own)
 			}
+			if k.Name == "directory" {
+				v = c.rooted(s, k, v, report)
+			}
 			fmt.Fprintf(w, "%s = %s\n", k.Name, tomlString(v))
 		case "umask":
 			if _, err := strconv.ParseUint(strings.TrimPrefix(k.Value, "0o"), 8, 32); err != nil {
@@ -190,7 +193,7 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "%s = %s\n", k.Name, tomlString(v))
+				fmt.Fprintf(w, "%s = %s\n", k.Name, tomlString(c.rooted(s, k, v, report)))
 			}
 		case "stdout_logfile_maxbytes", "stderr_logfile_maxbytes":
 			if maxBytes == nil {
