@@ -2,7 +2,9 @@ package api
 
 import (
 	"encoding/json"
+	"os/user"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,6 +71,20 @@ func results(rs []supervisor.Result) []any {
 	return out
 }
 
+// numericUID is a user's uid, as supervisord's getAllConfigInfo gives it
+// (a number, or the name as given if this host does not know it).
+func numericUID(name string) any {
+	if n, err := strconv.Atoi(name); err == nil {
+		return n
+	}
+	if u, err := user.Lookup(name); err == nil {
+		if n, err := strconv.Atoi(u.Uid); err == nil {
+			return n
+		}
+	}
+	return name
+}
+
 func noneIfEmpty(s string) string {
 	if s == "" {
 		return "none"
@@ -80,15 +96,19 @@ func noneIfEmpty(s string) string {
 // getAllConfigInfo does, sorted by process name.
 func configInfo(s *supervisor.Supervisor) []any {
 	var out []xmlrpc.Struct
+	uids := map[string]any{}
 	for _, g := range s.Pending() {
 		inuse := s.Active(g.Name)
 		for _, p := range g.Processes {
 			uid := any("none")
 			if p.User != "" {
-				uid = p.User
+				if uids[p.User] == nil {
+					uids[p.User] = numericUID(p.User)
+				}
+				uid = uids[p.User]
 			}
-			// A program has one rotation for its logs: stderr sent to
-			// stdout's log still shows it, as supervisord shows its
+			// A program has one rotation for both its logs: stderr sent to
+			// stdout's log still shows it, where supervisord shows its own
 			// stderr settings, used or not.
 			stderr := p.Stderr
 			if p.RedirectStderr {

@@ -56,3 +56,21 @@ func TestConfigInfo_WhatTheProgramSays(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigInfo_UIDIsANumber: uid is the user's number, as supervisord
+// gives it, or "none" for a program run as the daemon's user.
+func TestConfigInfo_UIDIsANumber(t *testing.T) {
+	var specs []supervisor.ProcessSpec
+	for _, u := range []string{"root", "0", ""} {
+		specs = append(specs, supervisor.ProcessSpec{Name: "p" + u, Group: "g", Program: "p", Argv: []string{"/bin/true"}, User: u})
+	}
+	s := supervisor.New(nil, []supervisor.GroupSpec{{Name: "g", Processes: specs}})
+	got := map[string]any{}
+	for _, v := range configInfo(s) {
+		name, _ := v.(xmlrpc.Struct).Get("name")
+		got[name.(string)], _ = v.(xmlrpc.Struct).Get("uid")
+	}
+	if got["proot"] != 0 || got["p0"] != 0 || got["p"] != "none" {
+		t.Errorf("uids %v, want root and 0 as 0, none for no user", got)
+	}
+}
