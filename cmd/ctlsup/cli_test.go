@@ -288,6 +288,16 @@ func TestCLI_ShellAsksForCredentials(t *testing.T) {
 	if !strings.Contains(out, "Server requires authentication") || strings.Contains(out, "Username:") || code == 0 {
 		t.Errorf("version without -i: exit %d\n%q", code, out)
 	}
+	// Input that ends at a question fails the command, as Python's
+	// EOFError fails supervisorctl's.
+	out, code = runMain("", map[string]string{}, "-i", "-s", srv.URL, "version")
+	if out != "Server requires authentication\nUsername:error: <class 'EOFError'>, EOF when reading a line\n" || code != 1 {
+		t.Errorf("-i version, no input: exit %d\n%q", code, out)
+	}
+	out, code = runMain("", map[string]string{}, "-i", "-s", srv.URL, "shutdown")
+	if out != "Really shut the remote supervisord process down y/N? error: <class 'EOFError'>, EOF when reading a line\n" || code != 1 {
+		t.Errorf("-i shutdown, no input: exit %d\n%q", code, out)
+	}
 }
 
 // TestCLI_Getopt: options are parsed as Python's getopt parses
@@ -371,8 +381,29 @@ func TestCLI_ServerURLMustBeAURL(t *testing.T) {
 		"http://x?y":            true,
 		"unix:;":                true,
 	} {
-		if got := pyURL(v); got != want {
-			t.Errorf("%q: %v, want %v", v, got, want)
+		if err := pyURL(v); (err == nil) != want {
+			t.Errorf("%q: %v, want a URL: %v", v, err, want)
+		}
+	}
+	for v, want := range map[string]string{
+		"http://[::1":       "Invalid IPv6 URL",
+		"http://[x]:9001":   "'x' does not appear to be an IPv4 or IPv6 address",
+		"http://[::1]:9001": "",
+		"http://[1.2.3.4]/": "An IPv4 address cannot be in brackets",
+		"http://a[::1]/":    "Invalid IPv6 URL",
+		"http://[::1]x/":    "Invalid IPv6 URL",
+		"http://u@[::1]:1":  "",
+		"http://[v1.x]/":    "",
+		"http://[vz]/":      "IPvFuture address is invalid",
+		"//[x":              "Invalid IPv6 URL",
+		"http://a]b":        "Invalid IPv6 URL",
+	} {
+		got := ""
+		if err := pyURL(v); err != nil {
+			got = err.Error()
+		}
+		if got != want {
+			t.Errorf("%q: %q, want %q", v, got, want)
 		}
 	}
 	out, code := runMain("", map[string]string{}, "--serverurl", "foo", "status")

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/ctlsup/ctlsup/api/xmlrpc"
 	"github.com/ctlsup/ctlsup/supervisor/config"
@@ -51,8 +50,8 @@ func (m *Main) parseOptions(args []string) (action []string, help bool, err erro
 		case 'c':
 			m.ConfigPath = o.value
 		case 's':
-			if !pyURL(o.value) {
-				return nil, false, fmt.Errorf("invalid value for %s %s: value %s is not a URL", o.name, xmlrpc.PyQuote(o.value), xmlrpc.PyQuote(o.value))
+			if err := pyURL(o.value); err != nil {
+				return nil, false, fmt.Errorf("invalid value for %s %s: %v", o.name, xmlrpc.PyQuote(o.value), err)
 			}
 			if m.ServerURL == "" {
 				m.ServerURL = o.value
@@ -72,45 +71,6 @@ func (m *Main) parseOptions(args []string) (action []string, help bool, err erro
 	}
 	return rest, false, nil
 }
-
-// pyURL is supervisorctl's test of a -s value: Python's urlparse finds a
-// scheme in it, and a host or a path.
-func pyURL(v string) bool {
-	v = strings.TrimLeftFunc(v, func(r rune) bool { return r <= ' ' })
-	v = strings.NewReplacer("\t", "", "\r", "", "\n", "").Replace(v)
-	v, _, _ = strings.Cut(v, "#")
-	v, _, _ = strings.Cut(v, "?")
-	i := strings.IndexByte(v, ':')
-	if i <= 0 || !isASCIILetter(v[0]) || strings.IndexFunc(v[:i], func(r rune) bool {
-		return !(r < utf8.RuneSelf && (isASCIILetter(byte(r)) || r >= '0' && r <= '9' || strings.ContainsRune("+-.", r)))
-	}) >= 0 {
-		return false
-	}
-	path := v[i+1:]
-	if hier, ok := strings.CutPrefix(path, "//"); ok {
-		slash := strings.IndexByte(hier, '/')
-		if slash != 0 && hier != "" {
-			return true // a host
-		}
-		path = hier[max(slash, 0):]
-	}
-	// In a scheme that has them, parameters after the last segment's ';'
-	// are no part of the path.
-	if usesParams[strings.ToLower(v[:i])] {
-		from := max(strings.LastIndexByte(path, '/'), 0)
-		if semi := strings.IndexByte(path[from:], ';'); semi >= 0 {
-			path = path[:from+semi]
-		}
-	}
-	return path != ""
-}
-
-// usesParams are the schemes whose paths Python's urlparse splits ';'
-// parameters from.
-var usesParams = map[string]bool{"ftp": true, "hdl": true, "prospero": true, "http": true, "imap": true, "https": true,
-	"shttp": true, "rtsp": true, "rtspu": true, "sip": true, "sips": true, "mms": true, "sftp": true, "tel": true}
-
-func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 // usage is the help -h prints, on stdout as supervisorctl's.
 const usage = `ctlsup -- control ctlsupd (or supervisord) from the command line.
