@@ -191,8 +191,8 @@ func (m *Main) onecmd(line string) {
 		m.out("Server requires authentication")
 		if m.askCredentials() {
 			m.onecmd(line)
-			return
 		}
+		return // (input ended at the question: said, and failed)
 	}
 	if err != nil {
 		m.catchAll(err)

@@ -35,28 +35,38 @@ func (m *Main) shell() int {
 
 // interact makes the session ask the operator, as supervisorctl's does
 // in its shell or under -i: whether to go on with shutdown and reload (the
-// answer is the next line; end of input is no), and for a username and
-// password after a 401. It returns the reader of the lines that follow.
+// answer is the next line), and for a username and password after a 401.
+// It returns the reader of the lines that follow.
 func (m *Main) interact() *bufio.Scanner {
 	sc := bufio.NewScanner(m.Stdin)
+	// Input that ends at a question fails the command, as Python's
+	// input() raising EOFError fails supervisorctl's.
+	ended := func() bool {
+		m.out("error: <class 'EOFError'>, EOF when reading a line")
+		m.exit = exitGeneric
+		return false
+	}
 	m.confirm = func(question string) bool {
 		fmt.Fprint(m.Stdout, question)
-		return sc.Scan() && strings.HasPrefix(strings.ToLower(sc.Text()), "y")
+		if !sc.Scan() {
+			return ended()
+		}
+		return strings.HasPrefix(strings.ToLower(sc.Text()), "y")
 	}
 	m.askCredentials = func() bool {
 		fmt.Fprint(m.Stdout, "Username:")
 		if !sc.Scan() {
-			return false
+			return ended()
 		}
 		user := sc.Text()
 		fmt.Fprint(m.Stdout, "Password:")
 		restore := m.noEcho()
 		ok := sc.Scan()
 		restore()
-		m.out("")
 		if !ok {
-			return false
+			return ended()
 		}
+		m.out("")
 		m.Username, m.Password = user, sc.Text()
 		m.client.Username, m.client.Password = m.Username, m.Password
 		return true
