@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -99,25 +100,61 @@ type converter struct {
 	// daemonEnvVars its converted values as %(ENV_X)s finds them.
 	daemonEnv     [][2]string
 	daemonEnvVars map[string]string
-	// cwd is where supervisord resolved relative paths from: its working
-	// directory, [supervisord] directory when it daemonizes, else the /
-	// its service starts in.
-	cwd string
+	// spawnDir is where supervisord resolved the relative paths it uses
+	// as it spawns (a program's directory and logs, childlogdir) from:
+	// [supervisord] directory when it daemonizes, else the / its service
+	// starts it in. Its own paths (logfile, pidfile, socket) it made
+	// absolute as it read them, from where it started: /.
+	spawnDir string
 }
 
-// rooted makes a relative path absolute from supervisord's working
-// directory, and says so: ctlsupd reads a relative path from the
+// startDir is where supervisord's service starts it.
+const startDir = "/"
+
+// rooted makes a relative path absolute from base, as supervisord
+// resolved it, and says so: ctlsupd reads a relative path from the
 // directory of the file that holds it, where a converted one would name
-// another place. A path that starts with an expansion is left as it is.
-func (c *converter) rooted(s *Section, k Key, v string, report bool) string {
+// another place. With tilde, a leading ~ or ~user is expanded as
+// supervisord expanded it (here, for the user converting: supervisord's
+// service runs as root). A path that starts with an expansion is left as
+// it is.
+func (c *converter) rooted(s *Section, k Key, v, base string, tilde, report bool) string {
 	if v == "" || filepath.IsAbs(v) || strings.HasPrefix(v, "$") {
 		return v
 	}
-	abs := filepath.Join(c.cwd, v)
+	if tilde && strings.HasPrefix(v, "~") {
+		name, rest, _ := strings.Cut(v[1:], "/")
+		home, err := lookupHome(name)
+		if err != nil || home == "" {
+			if report {
+				c.omit(s, k.Name, fmt.Sprintf("%q names a home directory this host does not know: write it out", v), k.Line)
+			}
+			return v
+		}
+		abs := filepath.Join(home, rest)
+		if report {
+			c.omit(s, k.Name, fmt.Sprintf("%q: supervisord expanded ~ to its user's home; written as %s (check it is the place meant)", v, abs), k.Line)
+		}
+		return abs
+	}
+	abs := filepath.Join(base, v)
 	if report {
-		c.omit(s, k.Name, fmt.Sprintf("%q is relative: supervisord resolved it from its working directory; written as %s (check it is the place meant)", v, abs), k.Line)
+		c.omit(s, k.Name, fmt.Sprintf("%q is relative: supervisord resolved it from %s; written as %s (check it is the place meant)", v, base, abs), k.Line)
 	}
 	return abs
+}
+
+// lookupHome is the home directory of name, or of the user converting
+// when name is empty.
+func lookupHome(name string) (string, error) {
+	u, err := user.Current()
+	if name != "" {
+		u, err = user.Lookup(name)
+	}
+	if err != nil {
+		return "", err
+	}
+	return u.HomeDir, nil
 }
 
 func (c *converter) omit(s *Section, key, why string, line int) {
@@ -146,14 +183,18 @@ func (c *converter) run(all []Section) (*Result, error) {
 			}
 		}
 	}
-	c.logDir, c.cwd = "", "/"
+	c.logDir, c.spawnDir = "", startDir
 	for i := range all {
-		if all[i].Name == "supervisord" {
-			if k, ok := all[i].Get("directory"); ok {
-				if v, err := expand(k.Value, map[string]string{"here": filepath.Dir(all[i].File)}); err == nil && filepath.IsAbs(v) {
-					c.cwd = v
-				}
-			}
+		if all[i].Name != "supervisord" {
+			continue
+		}
+		k, ok := all[i].Get("directory")
+		nodaemon, _ := all[i].Get("nodaemon")
+		if b, _ := boolean(nodaemon.Value); !ok || b {
+			continue
+		}
+		if v, err := expand(k.Value, map[string]string{"here": filepath.Dir(all[i].File)}); err == nil && filepath.IsAbs(v) {
+			c.spawnDir = v
 		}
 	}
 	for i := range all {
@@ -247,15 +288,15 @@ func (c *converter) supervisord(s *Section) {
 		}
 		switch k.Name {
 		case "childlogdir":
-			c.logDir = c.rooted(s, k, v, true)
+			c.logDir = c.rooted(s, k, v, c.spawnDir, true, true)
 		case "logfile":
 			if v != "AUTO" && v != "NONE" && v != "syslog" {
-				fmt.Fprintf(&c.settings, "logfile = %s\n", tomlString(c.rooted(s, k, v, true)))
+				fmt.Fprintf(&c.settings, "logfile = %s\n", tomlString(c.rooted(s, k, v, startDir, true, true)))
 			}
 		case "directory":
 			// ctlsupd keeps the directory it is started in; what
 			// supervisord resolved from this one is written absolute.
-			c.omit(s, k.Name, "ctlsupd does not change its working directory; relative paths are written from "+c.cwd, k.Line)
+			c.omit(s, k.Name, "supervisord moves to it only when it daemonizes (not under -n, as Debian's service runs it); ctlsupd does not move: relative program paths are written from "+c.spawnDir, k.Line)
 		case "loglevel":
 			logLevel = map[string]string{"critical": "error", "error": "error", "warn": "warn", "info": "info",
 				"debug": "debug", "trace": "debug", "blather": "debug"}[strings.ToLower(k.Value)]
@@ -285,7 +326,7 @@ func (c *converter) supervisord(s *Section) {
 			// state, in a directory beside supervisord's pid file: a
 			// configuration that runs without root keeps doing so, and two
 			// converted daemons do not share one state directory.
-			c.stateDir = filepath.Join(filepath.Dir(c.rooted(s, k, v, false)), "ctlsup")
+			c.stateDir = filepath.Join(filepath.Dir(c.rooted(s, k, v, startDir, true, false)), "ctlsup")
 		case "umask":
 			c.omit(s, k.Name, "supervisord gives its umask to programs only when it daemonizes (not under -n, as Debian's service runs it); ctlsupd gives its own: set umask in a program to keep "+strings.TrimSpace(v), k.Line)
 		case "nodaemon", "silent", "nocleanup", "minprocs":
@@ -328,7 +369,7 @@ func (c *converter) httpServer(s *Section) {
 		k.Value = v
 		switch {
 		case s.Name == "unix_http_server" && k.Name == "file":
-			fmt.Fprintf(&b, "socket = %s\n", tomlString(c.rooted(s, k, k.Value, true)))
+			fmt.Fprintf(&b, "socket = %s\n", tomlString(c.rooted(s, k, k.Value, startDir, true, true)))
 		case k.Name == "chmod":
 			fmt.Fprintf(&b, "socket_mode = %s\n", tomlString(strings.TrimPrefix(k.Value, "0o")))
 		case k.Name == "chown":

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ctlsup/ctlsup/supervisor"
 	"github.com/ctlsup/ctlsup/supervisor/config"
 	"github.com/ctlsup/ctlsup/supervisor/config/ini"
 	"github.com/ctlsup/ctlsup/supervisor/testhelper"
@@ -688,32 +689,51 @@ func TestConvert_RefusesWhatSupervisordRefuses(t *testing.T) {
 	}
 }
 
-// TestConvert_RelativePathsAreRooted: supervisord resolves a relative
-// program directory, log file or socket from its working directory
-// ([supervisord] directory, where it daemonizes, else the / its service
-// starts in); ctlsupd would read it from the converted file's directory.
-// Convert writes it absolute, and says so at its line.
+// TestConvert_RelativePathsAreRooted: supervisord makes its own relative
+// paths (socket, log, pid file) absolute as it reads them, from where it
+// starts (/ under Debian's service), and resolves a program's directory
+// and logs as it spawns, from [supervisord] directory when it daemonizes
+// (not under nodaemon), else from where it started; it expands ~ in log
+// and socket paths. ctlsupd would read a relative path from the converted
+// file's directory: convert writes it absolute, and says so at its line.
 func TestConvert_RelativePathsAreRooted(t *testing.T) {
-	const programs = "[unix_http_server]\nfile=run/s.sock\n[program:web]\ncommand=/bin/sleep 1000\ndirectory=app\nstdout_logfile=logs/%(program_name)s.log\nstderr_logfile=/var/log/web.err\n"
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const programs = "[unix_http_server]\nfile=run/s.sock\n[program:web]\ncommand=/bin/sleep 1000\ndirectory=app\n" +
+		"stdout_logfile=logs/%(program_name)s.log\nstderr_logfile=/var/log/web.err\n" +
+		"[program:home]\ncommand=/bin/sleep 1000\nstdout_logfile=~/home.log\n"
 	for _, tc := range []struct{ daemon, root string }{
 		{"", "/"},
 		{"[supervisord]\ndirectory=/srv/cts\n", "/srv/cts"},
+		{"[supervisord]\ndirectory=/srv/cts\nnodaemon=true\n", "/"},
 	} {
 		res, _ := convertText(t, tc.daemon+programs)
 		cfg := load(t, res)
-		web := cfg.Groups[0].Processes[0]
+		var web, hm supervisor.ProcessSpec
+		for _, g := range cfg.Groups {
+			for _, p := range g.Processes {
+				if p.Name == "web" {
+					web = p
+				} else {
+					hm = p
+				}
+			}
+		}
 		if web.Directory != filepath.Join(tc.root, "app") || web.Stdout.Path != filepath.Join(tc.root, "logs/web.log") ||
-			web.Stderr.Path != "/var/log/web.err" || cfg.Daemon.Control.Socket != filepath.Join(tc.root, "run/s.sock") {
-			t.Errorf("root %s: directory %q, stdout %q, stderr %q, socket %q", tc.root, web.Directory, web.Stdout.Path, web.Stderr.Path, cfg.Daemon.Control.Socket)
+			web.Stderr.Path != "/var/log/web.err" || cfg.Daemon.Control.Socket != "/run/s.sock" || hm.Stdout.Path != filepath.Join(home, "home.log") {
+			t.Errorf("root %s: directory %q, stdout %q, stderr %q, socket %q, ~ log %q", tc.root, web.Directory, web.Stdout.Path,
+				web.Stderr.Path, cfg.Daemon.Control.Socket, hm.Stdout.Path)
 		}
 		var said []string
 		for _, o := range res.Omitted {
-			if strings.Contains(o.Why, "is relative") {
-				said = append(said, o.Key)
+			if strings.Contains(o.Why, "is relative") || strings.Contains(o.Why, "expanded ~") {
+				said = append(said, o.Section+" "+o.Key)
 			}
 		}
-		if got := strings.Join(said, " "); got != "file directory stdout_logfile" {
-			t.Errorf("root %s: relative paths said for %q, want file, directory and stdout_logfile", tc.root, got)
+		if got := strings.Join(said, "; "); got != "unix_http_server file; program:web directory; program:web stdout_logfile; program:home stdout_logfile" {
+			t.Errorf("root %s: said for %q", tc.root, got)
 		}
 	}
 }

@@ -126,7 +126,7 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 				c.envWords(s, k, own)
 			}
 			if k.Name == "directory" {
-				v = c.rooted(s, k, v, report)
+				v = c.rooted(s, k, v, c.spawnDir, false, report) // (no ~ expansion: supervisord makes none here)
 			}
 			fmt.Fprintf(w, "%s = %s\n", k.Name, tomlString(v))
 		case "umask":
@@ -193,7 +193,7 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "%s = %s\n", k.Name, tomlString(c.rooted(s, k, v, report)))
+				fmt.Fprintf(w, "%s = %s\n", k.Name, tomlString(c.rooted(s, k, v, c.spawnDir, true, report)))
 			}
 		case "stdout_logfile_maxbytes", "stderr_logfile_maxbytes":
 			if maxBytes == nil {
