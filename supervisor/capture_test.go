@@ -19,7 +19,12 @@ func TestCapture_BoundAsSupervisords(t *testing.T) {
 		{"one write under the bound", []string{captureBegin + "hello" + captureEnd}, "hello"},
 		{"one write over the bound is kept whole", []string{captureBegin + "0123456789abcdefghijklmnopqrstuvwxyz" + captureEnd},
 			"0123456789abcdefghijklmnopqrstuvwxyz"},
-		{"writes past the bound keep the last ones", []string{captureBegin + "aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc" + captureEnd}, "cccccccccc"},
+		// Writes no longer than the end token wait, joined, as in
+		// supervisord's dispatcher: these three reach the bound as one.
+		{"short writes are joined first", []string{captureBegin + "aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc" + captureEnd},
+			"aaaaaaaaaabbbbbbbbbbcccccccccc"},
+		{"writes past the bound keep the last ones", []string{captureBegin + strings.Repeat("a", 30), strings.Repeat("b", 30),
+			strings.Repeat("c", 30) + captureEnd}, strings.Repeat("c", 30)},
 		{"writes within the bound are joined", []string{captureBegin + "aaaaa", "bbbbb", "ccccc" + captureEnd}, "aaaaabbbbbccccc"},
 		{"a token split across writes", []string{captureBegin + "0123<!--XSUPER", "VISOR:END-->"}, "0123"},
 		{"a token's start that is not one", []string{captureBegin + "01<!--X", "Y" + captureEnd}, "01<!--XY"},

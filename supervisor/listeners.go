@@ -496,6 +496,11 @@ func (s *Supervisor) streamEvents(spec *ProcessSpec, pid func() int, channel str
 				pending, capturing, capture = pending[i+len(captureBegin):], true, nil
 				continue
 			}
+			// supervisord waits for more than a token's length before it
+			// looks: small writes reach its bound joined.
+			if len(pending) <= len(captureEnd) {
+				return
+			}
 			i := bytes.Index(pending, []byte(captureEnd))
 			if i < 0 {
 				keep := len(pending) - tokenStartAtEnd(pending, captureEnd)
