@@ -181,7 +181,8 @@ func (s *Supervisor) withPendingGroup(name string) ([]GroupSpec, bool) {
 }
 
 // StopChanged stops the processes of a group that the pending configuration
-// changes or drops, leaving the others running: the first step of updating
+// changes or drops, leaving the others running (all of a listener pool
+// that is replaced whole, see replacedWhole): the first step of updating
 // one group without restarting what did not change.
 func (s *Supervisor) StopChanged(ctx context.Context, name string, w Wait) ([]Result, error) {
 	procs, err := s.groupProcs("stop", name)

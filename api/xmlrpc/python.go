@@ -11,7 +11,9 @@ import (
 // supervisorctl's messages show: in single quotes unless it holds one
 // and no double quote, with backslash, tab, newline and carriage return
 // escaped, and any other character that is not printable as \xNN, \uNNNN
-// or \UNNNNNNNN.
+// or \UNNNNNNNN. Printable is Go's Unicode tables' word: a few thousand
+// code points unassigned in Python 3.11's older tables, which it escapes,
+// are printed here.
 func PyQuote(s string) string {
 	q := '\''
 	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {

@@ -261,6 +261,14 @@ func TestHolder_SpareIsReplacedWhenShort(t *testing.T) {
 		}
 		c.Hand("spare", f)
 	}
+	sockets := func(n map[string]int) (count int) {
+		for l, c := range n {
+			if strings.HasPrefix(l, "socket:") {
+				count += c
+			}
+		}
+		return count
+	}
 	nulls := opened()[os.DevNull]
 	hand(os.DevNull)
 	// A listing answers after what was handed before it is settled: the
@@ -277,6 +285,14 @@ func TestHolder_SpareIsReplacedWhenShort(t *testing.T) {
 		t.Fatalf("the spare was not kept while there was room: %v", got)
 	}
 	waitOpened(os.DevNull, nulls+1)
+	// The listing's own connection must be gone before the room is
+	// measured, or it would leave one free: the holder's sockets are then
+	// its listener and the client's one connection.
+	for deadline := time.Now().Add(5 * time.Second); sockets(opened()) != 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the listing's connection stays open: %v", opened())
+		}
+	}
 	// No room for another spare: the holder's descriptors, and two free
 	// (one for the spare as it arrives), below its reserve of four.
 	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
