@@ -53,6 +53,7 @@ func pyURL(value string) error {
 // no IPv6 address (nor an IPvFuture one).
 func checkBrackets(netloc string) error {
 	opened, closed := strings.Contains(netloc, "["), strings.Contains(netloc, "]")
+	//lint:ignore ST1005 Python's words, which supervisorctl prints
 	invalid := errors.New("Invalid IPv6 URL")
 	if opened != closed {
 		return invalid
@@ -86,6 +87,7 @@ func checkBrackets(netloc string) error {
 		return fmt.Errorf("%s does not appear to be an IPv4 or IPv6 address", xmlrpc.PyQuote(host))
 	}
 	if ip.Is4() {
+		//lint:ignore ST1005 Python's words, which supervisorctl prints
 		return errors.New("An IPv4 address cannot be in brackets")
 	}
 	return nil
