@@ -915,14 +915,23 @@ func TestServer_StdinTakesTextAsSupervisord(t *testing.T) {
 // 413 for a body over the limit, not a broken pipe.
 func TestServer_TooLargeIsReadByAWriteFirstClient(t *testing.T) {
 	h := newHarness(t, nil)
+	body := strings.Repeat("x", 8<<20)
+	resp := rawRequest(t, h, fmt.Sprintf("POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("status %d, want 413", resp.StatusCode)
+	}
+}
+
+// rawRequest writes req whole on a connection of its own, then reads
+// the first answer.
+func rawRequest(t *testing.T, h *harness, req string) *http.Response {
+	t.Helper()
 	c, err := net.Dial("unix", h.sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(30 * time.Second))
-	body := strings.Repeat("x", 8<<20)
-	req := fmt.Sprintf("POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatalf("writing the request: %v", err)
 	}
@@ -931,9 +940,7 @@ func TestServer_TooLargeIsReadByAWriteFirstClient(t *testing.T) {
 		t.Fatalf("reading the answer: %v", err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Errorf("status %d, want 413", resp.StatusCode)
-	}
+	return resp
 }
 
 // TestServer_TooLargeIsRefusedBeforeContinue: a client that asks before
@@ -941,21 +948,7 @@ func TestServer_TooLargeIsReadByAWriteFirstClient(t *testing.T) {
 // refused at once, never told to go on with a body that will be refused.
 func TestServer_TooLargeIsRefusedBeforeContinue(t *testing.T) {
 	h := newHarness(t, nil)
-	c, err := net.Dial("unix", h.sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	req := fmt.Sprintf("POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", 8<<20)
-	if _, err := io.WriteString(c, req); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("reading the answer: %v", err)
-	}
-	resp.Body.Close()
+	resp := rawRequest(t, h, fmt.Sprintf("POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", 8<<20))
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("status %d, want 413 before any body is sent", resp.StatusCode)
 	}
