@@ -66,10 +66,12 @@ type Var struct {
 
 var keyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
 
-// ParseEnv reads KEY=VALUE lines with an optional "export " prefix and #
+// ParseEnv reads KEY=VALUE lines with an optional "export" prefix and #
 // comment lines. Values are literal: surrounding single or double quotes
 // are removed, and in double quotes \n, \" and \\ are unescaped; nothing is
-// interpolated.
+// interpolated. A # comment may follow a quoted value, as the shell
+// allows; after an unquoted one it is part of the value, as foreman
+// keeps it.
 func ParseEnv(r io.Reader) ([]Var, error) {
 	var vars []Var
 	sc := bufio.NewScanner(r)
@@ -79,24 +81,52 @@ func ParseEnv(r io.Reader) ([]Var, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		line = strings.TrimSpace(strings.TrimPrefix(line, "export "))
+		if rest, ok := strings.CutPrefix(line, "export"); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
+			line = strings.TrimSpace(rest)
+		}
 		key, value, ok := strings.Cut(line, "=")
 		key = strings.TrimSpace(key)
 		if !ok || !keyRE.MatchString(key) {
 			return nil, &Error{n, fmt.Sprintf("%q is not KEY=VALUE", line)}
 		}
-		value = strings.TrimSpace(value)
-		switch {
-		case len(value) >= 2 && value[0] == '\'' && value[len(value)-1] == '\'':
-			value = value[1 : len(value)-1]
-		case len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"':
-			value = strings.NewReplacer(`\n`, "\n", `\"`, `"`, `\\`, `\`).Replace(value[1 : len(value)-1])
-		case strings.HasPrefix(value, "'") || strings.HasPrefix(value, `"`):
-			return nil, &Error{n, fmt.Sprintf("%s: unterminated quote", key)}
+		value, err := envValue(strings.TrimSpace(value))
+		if err != nil {
+			return nil, &Error{n, fmt.Sprintf("%s: %v", key, err)}
 		}
 		vars = append(vars, Var{key, value})
 	}
 	return vars, sc.Err()
+}
+
+// envValue is a value as written after its '=': quoted, the text between
+// the quotes, where only blanks or a # comment may follow the closing one.
+func envValue(v string) (string, error) {
+	if v == "" || v[0] != '\'' && v[0] != '"' {
+		return v, nil
+	}
+	q := v[0]
+	end := -1
+	for i := 1; i < len(v); i++ {
+		if q == '"' && v[i] == '\\' {
+			i++ // an escaped character: \" does not close
+			continue
+		}
+		if v[i] == q {
+			end = i
+			break
+		}
+	}
+	if end < 0 {
+		return "", fmt.Errorf("the %c quote is not closed", q)
+	}
+	if rest := strings.TrimSpace(v[end+1:]); rest != "" && !strings.HasPrefix(rest, "#") {
+		return "", fmt.Errorf("%q follows the closing quote", rest)
+	}
+	inner := v[1:end]
+	if q == '"' {
+		inner = strings.NewReplacer(`\n`, "\n", `\"`, `"`, `\\`, `\`).Replace(inner)
+	}
+	return inner, nil
 }
 
 // Formation is how many processes of each type run: "web=2,worker=4",
@@ -112,7 +142,7 @@ func ParseFormation(s string) (Formation, error) {
 	if strings.TrimSpace(s) == "" {
 		return f, nil
 	}
-	named := false
+	named, allGiven := false, false
 	for _, part := range strings.Split(s, ",") {
 		name, num, ok := strings.Cut(strings.TrimSpace(part), "=")
 		name = strings.TrimSpace(name)
@@ -121,12 +151,12 @@ func ParseFormation(s string) (Formation, error) {
 			return f, fmt.Errorf("formation %q: %q is not NAME=COUNT", s, part)
 		}
 		if name == "all" {
-			f.all = n
+			f.all, allGiven = n, true
 		} else {
 			f.counts[name], named = n, true
 		}
 	}
-	if named && !strings.Contains(s, "all=") {
+	if named && !allGiven {
 		f.all = 0 // naming types runs only those, as foreman does
 	}
 	return f, nil
@@ -158,3 +188,18 @@ func (f Formation) Unknown(entries []Entry) []string {
 // Port is foreman's PORT for process index i (from 0) of the type at
 // position typeIndex in the Procfile: base + 100 per type + i.
 func Port(base, typeIndex, i int) int { return base + 100*typeIndex + i }
+
+// Only narrows f to the named types, as `foreman start web` runs web
+// alone: each runs as many as f gives it by name, else as many as all=,
+// else one; the others run none.
+func (f Formation) Only(names []string) Formation {
+	g := Formation{counts: map[string]int{}}
+	for _, name := range names {
+		n, ok := f.counts[name]
+		if !ok {
+			n = max(f.all, 1)
+		}
+		g.counts[name] = n
+	}
+	return g
+}

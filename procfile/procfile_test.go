@@ -45,7 +45,15 @@ func TestParseEnv(t *testing.T) {
 	if !reflect.DeepEqual(vars, want) {
 		t.Errorf("got %+v", vars)
 	}
-	for _, bad := range []string{"NOVALUE\n", "1X=2\n", "A='open\n"} {
+	// A comment after a quoted value, and "export" followed by a tab.
+	vars, err = ParseEnv(strings.NewReader("A=\"x\" # the shell's comment\nexport\tB=tab\nC='y'\t#c\nD=\"a\\\"b\"\nexported=1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Var{{"A", "x"}, {"B", "tab"}, {"C", "y"}, {"D", `a"b`}, {"exported", "1"}}; !reflect.DeepEqual(vars, want) {
+		t.Errorf("got %+v, want %+v", vars, want)
+	}
+	for _, bad := range []string{"NOVALUE\n", "1X=2\n", "A='open\n", "A=\"x\"y\n", "A=\"x\\\"\n"} {
 		if _, err := ParseEnv(strings.NewReader(bad)); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -59,6 +67,8 @@ func TestFormation(t *testing.T) {
 		"all=2":              {2, 2, 2},
 		"all=1,worker=3":     {1, 3, 1},
 		" web = 2 , beat=0 ": {2, 0, 0},
+		"beat=2":             {0, 0, 2},
+		"webcall=1":          {0, 0, 0}, // a name ending in "all" is not all
 	} {
 		f, err := ParseFormation(in)
 		if err != nil {
@@ -72,6 +82,11 @@ func TestFormation(t *testing.T) {
 		if _, err := ParseFormation(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+	only, _ := ParseFormation("worker=3")
+	only = only.Only([]string{"web", "worker"})
+	if got := [3]int{only.Count("web"), only.Count("worker"), only.Count("beat")}; got != [3]int{1, 3, 0} {
+		t.Errorf("worker=3 narrowed to web and worker: %v, want [1 3 0]", got)
 	}
 	if Port(5000, 0, 0) != 5000 || Port(5000, 1, 2) != 5102 {
 		t.Error("ports are base + 100 per type + index")

@@ -12,7 +12,7 @@ import (
 // `check`, `check FILE` or `check -c FILE`.
 func doCheck(m *Main, arg string) error {
 	path := m.ConfigPath
-	switch f := strings.Fields(arg); {
+	switch f := m.words(arg); {
 	case len(f) == 1:
 		path = f[0]
 	case len(f) == 2 && f[0] == "-c":

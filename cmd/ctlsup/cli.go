@@ -51,6 +51,11 @@ type Main struct {
 	// askCredentials, in the shell or under -i, asks for a username and
 	// password after a 401; false at the end of input.
 	askCredentials func() bool
+	// localArgs are a local command's words (run, export, convert,
+	// check) as the command line gave them, not joined and split again
+	// as supervisorctl's commands are: paths and formations may hold
+	// blanks. nil in the shell.
+	localArgs []string
 	// defaultPaths replaces searchPaths' list (tests).
 	defaultPaths []string
 	// confirm asks the operator a yes/no question; nil (a command given
@@ -79,6 +84,7 @@ func (m *Main) Run(args []string) int {
 		return 0
 	}
 	if len(action) > 0 && (action[0] == "check" || action[0] == "run" || action[0] == "export" || action[0] == "convert") {
+		m.localArgs = append([]string{}, action[1:]...)
 		m.onecmd(strings.Join(action, " "))
 		return m.exit
 	}
@@ -100,6 +106,15 @@ func (m *Main) Run(args []string) int {
 	}
 	m.onecmd(strings.Join(action, " "))
 	return m.exit
+}
+
+// words are a local command's arguments: as given on the command line,
+// else arg split at blanks.
+func (m *Main) words(arg string) []string {
+	if m.localArgs != nil {
+		return m.localArgs
+	}
+	return strings.Fields(arg)
 }
 
 // resolveServer finds the server and its credentials as supervisorctl

@@ -26,7 +26,7 @@ func doConvert(m *Main, arg string) error {
 	fs.SetOutput(m.Stderr)
 	out := fs.String("o", "", "write DIR/ctlsupd.toml and DIR/conf.d/supervisord.toml (default: print them)")
 	force := fs.Bool("force", false, "with -o, replace files that differ from what convert wrote there")
-	files, err := parseInterspersed(fs, strings.Fields(arg))
+	files, err := parseInterspersed(fs, m.words(arg))
 	if err != nil || len(files) == 0 || *force && *out == "" {
 		fmt.Fprintln(m.Stderr, "usage: ctlsup convert [-o DIR [-force]] supervisord.conf [conf.d/*.conf ...]")
 		m.exit = exitInvalidArgs

@@ -174,12 +174,12 @@ func helpUpdate(m *Main) {
 }
 
 func helpRun(m *Main) {
-	m.out("run [-f Procfile] [-e .env] [-m web=2,worker=1] [-p 5000] [--keep-going] [--timestamps]")
+	m.out("run [-f Procfile] [-e .env[,more.env]] [-m web=2,worker=1] [-p 5000] [--keep-going] [--timestamps] [TYPE ...]")
 	m.out("\t\t\tRun a Procfile in the foreground (Ctrl-C stops it)")
 }
 
 func helpExport(m *Main) {
-	m.out("export toml [-f Procfile] [-m formation] [-p port] [--instance NAME] [--log-dir DIR]")
+	m.out("export toml [-f Procfile] [-e .env] [-m formation] [-p port] [--instance NAME] [--log-dir DIR] [TYPE ...]")
 	m.out("\t\t\tWrite the conf.d TOML a server would use for a Procfile")
 }
 

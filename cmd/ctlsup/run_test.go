@@ -186,10 +186,94 @@ func TestRun_KeepGoingExitsWithTheFirstFailure(t *testing.T) {
 	}
 }
 
+// TestRun_StopReachesTheShellsChild: the shell of a Procfile line may
+// keep its command as a child; Ctrl-C's stop signal reaches that child,
+// which stops as it chooses, instead of being killed once the shell is
+// gone.
+func TestRun_StopReachesTheShellsChild(t *testing.T) {
+	dir, tag := procfileDir(t, "web: sh -c 'trap \"echo graceful; exit 0\" TERM; echo up; while :; do sleep 0.05; done'; echo TAG\n")
+	r := startRun(t, dir)
+	r.until(t, "web    | up")
+	r.cmd.Process.Signal(syscall.SIGINT)
+	r.until(t, "web    | graceful")
+	if code := r.exitCode(t); code != 0 {
+		t.Errorf("exit %d after Ctrl-C", code)
+	}
+	if n := aliveSoon(tag, 0); n != 0 {
+		t.Errorf("%d processes left behind", n)
+	}
+}
+
+// TestRun_TypesPortsAndDirectory: process types named on the command line
+// (with options after them) are the only ones run; the base port is the
+// env file's PORT, as foreman's; every process runs in the Procfile's
+// directory, whose path may hold blanks, with foreman's PS.
+func TestRun_TypesPortsAndDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "my app")
+	os.Mkdir(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "Procfile"), []byte("web: echo \"web on $PORT as $PS in $(pwd)\"; exec sleep 1000\n"+
+		"worker: echo \"worker on $PORT as $PS\"; exec sleep 1000\nother: echo other; exec sleep 1000\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "base.env"), []byte("PORT=3000\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "more.env"), []byte("GREETING=\"hi\" # a comment\n"), 0o644)
+	r := startRun(t, t.TempDir(), "-f", filepath.Join(dir, "Procfile"), "web", "worker", "-m", "worker=2",
+		"-e", filepath.Join(dir, "base.env")+","+filepath.Join(dir, "more.env"))
+	got := r.until(t, "web       | web on 3000 as web.1 in "+dir, "worker_00 | worker on 3100 as worker.1", "worker_01 | worker on 3101 as worker.2")
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	got = append(got, r.until(t, "ctlsup    | stopping all processes")...)
+	for _, l := range got {
+		if strings.HasPrefix(l, "other") || strings.Contains(l, "started with pid 0") {
+			t.Errorf("line %q", l)
+		}
+	}
+	r.exitCode(t)
+}
+
+// TestRun_ClosedOutputStopsAll: when the reader of ctlsup run's output
+// goes away (ctlsup run | head), every process is stopped before ctlsup
+// exits, with the shell's code for SIGPIPE; none is orphaned.
+func TestRun_ClosedOutputStopsAll(t *testing.T) {
+	dir, tag := procfileDir(t, "web: while :; do echo tick; sleep 0.05; done\nquiet: exec sleep TAG\n")
+	cmd := exec.Command(ctlsupBin, "run")
+	cmd.Dir = dir
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { testhelper.Stop(cmd) })
+	if n := aliveSoon(tag, 1); n != 1 {
+		t.Fatalf("%d quiet processes", n)
+	}
+	stdout.Close()
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 141 {
+		t.Errorf("ctlsup run ended with %v, want exit status 141", err)
+	}
+	if n := aliveSoon(tag, 0); n != 0 {
+		t.Errorf("%d processes left behind", n)
+	}
+}
+
+// TestRun_HangupStopsAllWithTheFailure: closing the terminal (SIGHUP)
+// stops everything, as Ctrl-C does, and under --keep-going ctlsup exits
+// with the failure seen before it.
+func TestRun_HangupStopsAllWithTheFailure(t *testing.T) {
+	dir, tag := procfileDir(t, "quick: exit 2\nweb: exec sleep TAG\n")
+	r := startRun(t, dir, "--keep-going")
+	r.until(t, "ctlsup | quick exited: exit status 2")
+	r.cmd.Process.Signal(syscall.SIGHUP)
+	if code := r.exitCode(t); code != 2 {
+		t.Errorf("exit %d, want quick's 2", code)
+	}
+	if n := aliveSoon(tag, 0); n != 0 {
+		t.Errorf("%d processes left behind", n)
+	}
+}
+
 // TestExport_TOMLLoads: the exported TOML loads in ctlsupd with the same
 // process names and PORTs ctlsup run gives.
 func TestExport_TOMLLoads(t *testing.T) {
 	dir, _ := procfileDir(t, "web: gunicorn app:app --bind :$PORT\nworker: celery -A app worker\n")
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("GREETING='hi there'\nPORT=7000\nCONTROL=\"a\x07b\"\n"), 0o644)
 	cmd := exec.Command(ctlsupBin, "export", "toml", "-m", "web=1,worker=2", "--instance", "cts", "--log-dir", "/var/log/cts")
 	cmd.Dir = dir
 	out, err := cmd.Output()
@@ -206,15 +290,31 @@ func TestExport_TOMLLoads(t *testing.T) {
 	var got []string
 	for _, g := range cfg.Groups {
 		for _, p := range g.Processes {
-			got = append(got, p.FullName()+" PORT="+p.Environment["PORT"]+" "+p.Argv[2]+" "+p.Environment["GREETING"]+" "+p.Stdout.Path)
+			got = append(got, fmt.Sprintf("%s PORT=%s PS=%s %s %s %s %q %v %s", p.FullName(), p.Environment["PORT"], p.Environment["PS"], p.Argv[2],
+				p.Environment["GREETING"], p.Stdout.Path, p.Environment["CONTROL"], p.StopAsGroup, p.Directory))
 		}
 	}
 	want := []string{
-		"cts:web PORT=5000 gunicorn app:app --bind :$PORT hi there /var/log/cts/web.log",
-		"cts:worker_00 PORT=5100 celery -A app worker hi there /var/log/cts/worker_00.log",
-		"cts:worker_01 PORT=5101 celery -A app worker hi there /var/log/cts/worker_01.log",
+		`cts:web PORT=7000 PS=web.1 gunicorn app:app --bind :$PORT hi there /var/log/cts/web.log "a\ab" true ` + dir,
+		`cts:worker_00 PORT=7100 PS=worker.1 celery -A app worker hi there /var/log/cts/worker_00.log "a\ab" true ` + dir,
+		`cts:worker_01 PORT=7101 PS=worker.2 celery -A app worker hi there /var/log/cts/worker_01.log "a\ab" true ` + dir,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestExport_RefusesWhatTOMLCannotHold: a value that is not UTF-8 would
+// reach the program re-encoded; export says so instead of writing it.
+func TestExport_RefusesWhatTOMLCannotHold(t *testing.T) {
+	dir, _ := procfileDir(t, "web: exec sleep 1000\n")
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("LATIN1=\"caf\xe9\"\n"), 0o644)
+	cmd := exec.Command(ctlsupBin, "export", "toml")
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err == nil || len(out) > 0 || !strings.Contains(stderr.String(), "LATIN1 is not UTF-8") {
+		t.Errorf("export: %v, %q, stderr %q", err, out, stderr.String())
 	}
 }

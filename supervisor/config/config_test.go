@@ -269,6 +269,19 @@ stopsignal = "INT"
 	if strings.Join(p.Argv, "|") != "/bin/sh|-c|gunicorn app:app --bind :$PORT" || p.StopSignal != syscall.SIGINT {
 		t.Errorf("web %+v", p)
 	}
+	// It runs where the Procfile is, and its stop signal reaches the
+	// shell's children, as under foreman; both can be set otherwise.
+	if p.Directory != filepath.Dir(path) || !p.StopAsGroup || !p.KillAsGroup {
+		t.Errorf("web runs in %q, stopasgroup %v, killasgroup %v", p.Directory, p.StopAsGroup, p.KillAsGroup)
+	}
+	path = writeConfig(t, daemonFile, map[string]string{"app.toml": "[program.web]\nprocfile = \"../Procfile:web\"\ndirectory = \"/tmp\"\nstopasgroup = false\n"})
+	os.WriteFile(filepath.Join(filepath.Dir(path), "Procfile"), []byte("web: gunicorn app:app\n"), 0o644)
+	if cfg, err = config.Load(path); err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Groups[0].Processes[0]; p.Directory != "/tmp" || p.StopAsGroup {
+		t.Errorf("set: web runs in %q, stopasgroup %v", p.Directory, p.StopAsGroup)
+	}
 	for text, want := range map[string]string{
 		"[program.web]\nprocfile = \"../Procfile:nosuch\"\n":                    `conf.d/app.toml:2: program "web": procfile `,
 		"[program.web]\nprocfile = \"../Procfile:web\"\ncommand = \"/bin/x\"\n": `conf.d/app.toml:2: program "web": set command or procfile, not both`,

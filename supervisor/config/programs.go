@@ -282,11 +282,14 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 		r.checkKeys(programKeys)
 	}
 	var words []string
+	// A Procfile's commands run where it is, as foreman runs them,
+	// unless directory says otherwise.
+	defaultDir := ""
 	switch {
 	case r.has("procfile") && r.has("command"):
 		r.fail("procfile", "set command or procfile, not both")
 	case r.has("procfile"):
-		words = procfileCommand(r)
+		words, defaultDir = procfileCommand(r)
 	case !r.has("command"):
 		r.fail("command", "command is required (or procfile = \"Procfile:TYPE\")")
 	}
@@ -330,18 +333,20 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 		r.fail("start_before_stop", "start_before_stop runs two of the program at once for a moment, which singleton forbids")
 	}
 	base := supervisor.ProcessSpec{
-		Program:               p.name,
-		User:                  r.str("user", ""),
-		Umask:                 r.octal("umask"),
-		Priority:              r.integer("priority", defaultPriority, -1<<31),
-		AutoStart:             r.boolean("autostart", true),
-		AutoRestart:           autoRestart(r),
-		ExitCodes:             r.ints("exitcodes", []int{0}),
-		StartSecs:             time.Duration(r.integer("startsecs", defaultStartSecs, 0)) * time.Second,
-		StartRetries:          r.integer("startretries", defaultStartRetries, -1),
-		StopSignal:            r.signal("stopsignal", syscall.SIGTERM),
-		StopWait:              time.Duration(r.integer("stopwaitsecs", defaultStopWaitSecs, 0)) * time.Second,
-		StopAsGroup:           r.boolean("stopasgroup", false),
+		Program:      p.name,
+		User:         r.str("user", ""),
+		Umask:        r.octal("umask"),
+		Priority:     r.integer("priority", defaultPriority, -1<<31),
+		AutoStart:    r.boolean("autostart", true),
+		AutoRestart:  autoRestart(r),
+		ExitCodes:    r.ints("exitcodes", []int{0}),
+		StartSecs:    time.Duration(r.integer("startsecs", defaultStartSecs, 0)) * time.Second,
+		StartRetries: r.integer("startretries", defaultStartRetries, -1),
+		StopSignal:   r.signal("stopsignal", syscall.SIGTERM),
+		StopWait:     time.Duration(r.integer("stopwaitsecs", defaultStopWaitSecs, 0)) * time.Second,
+		// A Procfile's command runs under /bin/sh -c, which may keep it
+		// as a child: its stop signal goes to the group, as foreman's.
+		StopAsGroup:           r.boolean("stopasgroup", r.has("procfile")),
 		KillAsGroup:           r.boolean("killasgroup", true),
 		RestartMaxDelay:       time.Duration(r.integer("restart_max_delay", defaultRestartMaxDelay, 0)) * time.Second,
 		Singleton:             singleton,
@@ -413,7 +418,7 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 			for j, w := range words {
 				s.Argv[j] = expandKey(r, x, "command", w)
 			}
-			s.Directory = r.f.abs(expandKey(r, x, "directory", r.str("directory", "")))
+			s.Directory = r.f.abs(expandKey(r, x, "directory", r.str("directory", defaultDir)))
 			checkPathLength(r, "directory", s.Directory)
 			if _, ok := l.commandAt[s.Program]; !ok {
 				l.commandAt[s.Program] = &Error{File: r.f.name, Line: r.f.line(append(slices.Clone(r.path), "command")...), Table: r.desc, Key: "command"}
@@ -506,33 +511,34 @@ func logSpec(r *reader, x *expander, key, auto string, maxBytes int64, backups i
 
 // procfileCommand reads `procfile = "PATH:TYPE"`: the command of process
 // type TYPE in the Procfile at PATH (relative to this file), run with
-// /bin/sh -c as foreman runs it. A server's TOML then adds only what
+// /bin/sh -c as foreman runs it, and the Procfile's directory (its $
+// doubled, as a directory value's). A server's TOML then adds only what
 // differs from the Procfile.
-func procfileCommand(r *reader) []string {
+func procfileCommand(r *reader) (words []string, dir string) {
 	ref := r.str("procfile", "")
 	i := strings.LastIndex(ref, ":")
 	if i <= 0 || i == len(ref)-1 {
 		r.fail("procfile", "procfile = %q is not \"PATH:TYPE\", such as \"Procfile:web\"", ref)
-		return nil
+		return nil, ""
 	}
 	path, typ := r.f.abs(ref[:i]), ref[i+1:]
 	f, err := os.Open(path)
 	if err != nil {
 		r.fail("procfile", "procfile: %v", err)
-		return nil
+		return nil, ""
 	}
 	defer f.Close()
 	entries, err := procfile.Parse(f)
 	if err != nil {
 		r.fail("procfile", "procfile %s: %v", path, err)
-		return nil
+		return nil, ""
 	}
 	for _, e := range entries {
 		if e.Name == typ {
 			// $ belongs to the shell here, not to ${NAME} expansion.
-			return []string{"/bin/sh", "-c", strings.ReplaceAll(e.Command, "$", "$$")}
+			return []string{"/bin/sh", "-c", strings.ReplaceAll(e.Command, "$", "$$")}, strings.ReplaceAll(filepath.Dir(path), "$", "$$")
 		}
 	}
 	r.fail("procfile", "procfile %s has no process type %q", path, typ)
-	return nil
+	return nil, ""
 }

@@ -229,7 +229,7 @@ func (c *converter) run(all []Section) (*Result, error) {
 	}
 	// The daemon's log keeps supervisord.log's lines, for what reads them.
 	fmt.Fprintf(&c.daemon, "# Converted by ctlsup convert from supervisord configuration.\ninclude = [\"conf.d/*.toml\"]\nlog_dir = %s%s\nstate_dir = %s\nlog_format = \"supervisord\"\n",
-		tomlString(c.logDir), logDirNote, tomlString(c.stateDir))
+		TOMLString(c.logDir), logDirNote, TOMLString(c.stateDir))
 	c.daemon.WriteString(c.settings.String())
 	c.daemon.WriteString(strings.Join(c.control, ""))
 	c.progs.WriteString("# Converted by ctlsup convert from supervisord configuration.\n")
@@ -291,7 +291,7 @@ func (c *converter) supervisord(s *Section) {
 			c.logDir = c.rooted(s, k, v, c.spawnDir, true, true)
 		case "logfile":
 			if v != "AUTO" && v != "NONE" && v != "syslog" {
-				fmt.Fprintf(&c.settings, "logfile = %s\n", tomlString(c.rooted(s, k, v, startDir, true, true)))
+				fmt.Fprintf(&c.settings, "logfile = %s\n", TOMLString(c.rooted(s, k, v, startDir, true, true)))
 			}
 		case "directory":
 			// ctlsupd keeps the directory it is started in; what
@@ -338,7 +338,7 @@ func (c *converter) supervisord(s *Section) {
 		}
 	}
 	if logLevel != "" {
-		fmt.Fprintf(&c.settings, "loglevel = %s\n", tomlString(logLevel))
+		fmt.Fprintf(&c.settings, "loglevel = %s\n", TOMLString(logLevel))
 	}
 }
 
@@ -369,11 +369,11 @@ func (c *converter) httpServer(s *Section) {
 		k.Value = v
 		switch {
 		case s.Name == "unix_http_server" && k.Name == "file":
-			fmt.Fprintf(&b, "socket = %s\n", tomlString(c.rooted(s, k, k.Value, startDir, true, true)))
+			fmt.Fprintf(&b, "socket = %s\n", TOMLString(c.rooted(s, k, k.Value, startDir, true, true)))
 		case k.Name == "chmod":
-			fmt.Fprintf(&b, "socket_mode = %s\n", tomlString(strings.TrimPrefix(k.Value, "0o")))
+			fmt.Fprintf(&b, "socket_mode = %s\n", TOMLString(strings.TrimPrefix(k.Value, "0o")))
 		case k.Name == "chown":
-			fmt.Fprintf(&b, "socket_owner = %s\n", tomlString(k.Value))
+			fmt.Fprintf(&b, "socket_owner = %s\n", TOMLString(k.Value))
 		case k.Name == "port":
 			addr := strings.Replace(k.Value, "*:", ":", 1)
 			if !strings.Contains(addr, ":") {
@@ -386,14 +386,14 @@ func (c *converter) httpServer(s *Section) {
 				addr = "127.0.0.1:" + port
 				c.omit(s, k.Name, fmt.Sprintf("port = %s without username and password: ctlsupd does not serve its control to other hosts unauthenticated; written as %s (add username and password to keep it open)", k.Value, addr), k.Line)
 			}
-			fmt.Fprintf(&b, "http_listen = %s\n", tomlString(addr))
+			fmt.Fprintf(&b, "http_listen = %s\n", TOMLString(addr))
 		case k.Name == "username" || k.Name == "password":
 			// Each server keeps its own credentials, as in supervisord.
 			prefix := "socket_"
 			if s.Name == "inet_http_server" {
 				prefix = "http_"
 			}
-			fmt.Fprintf(&b, "%s%s = %s\n", prefix, k.Name, tomlString(k.Value))
+			fmt.Fprintf(&b, "%s%s = %s\n", prefix, k.Name, TOMLString(k.Value))
 		default:
 			c.omit(s, k.Name, "no ctlsupd equivalent", k.Line)
 		}

@@ -97,8 +97,9 @@ func expandWith(s string, vars map[string]string, env func(string) (string, bool
 	return b.String(), nil
 }
 
-// tomlString quotes s as a TOML basic string.
-func tomlString(s string) string {
+// TOMLString quotes s as a TOML basic string (Go's strconv.Quote writes
+// \x and \a escapes, which TOML has not).
+func TOMLString(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
 	for _, r := range s {
@@ -120,11 +121,11 @@ func tomlString(s string) string {
 	return b.String()
 }
 
-// tomlKey writes a key bare when it can be.
-func tomlKey(k string) string {
+// TOMLKey writes a key bare when it can be.
+func TOMLKey(k string) string {
 	for _, c := range k {
 		if !(c == '_' || c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return tomlString(k)
+			return TOMLString(k)
 		}
 	}
 	return k

@@ -55,7 +55,7 @@ func (c *converter) program(s *Section, name string, groups []string, declared m
 		for _, inst := range instances {
 			if !declared["instance\x00"+inst] {
 				declared["instance\x00"+inst] = true
-				fmt.Fprintf(&c.progs, "\n[instance.%s]\n", tomlKey(inst))
+				fmt.Fprintf(&c.progs, "\n[instance.%s]\n", TOMLKey(inst))
 				// The group's priority: a [group:x]'s own, or for the
 				// group supervisord makes of one program, the program's.
 				prio, ok := c.groupPrio[inst]
@@ -74,11 +74,11 @@ func (c *converter) program(s *Section, name string, groups []string, declared m
 			return fmt.Errorf("%s:%d: [%s]: process %q is defined twice", s.File, s.Line, s.Name, proc)
 		}
 		declared["program\x00"+proc] = true
-		fmt.Fprintf(&c.progs, "\n[program.%s]\n", tomlKey(proc))
+		fmt.Fprintf(&c.progs, "\n[program.%s]\n", TOMLKey(proc))
 		if len(instances) > 0 {
 			q := make([]string, len(instances))
 			for j, in := range instances {
-				q[j] = tomlString(in)
+				q[j] = TOMLString(in)
 			}
 			fmt.Fprintf(&c.progs, "instances = [%s]\n", strings.Join(q, ", "))
 		}
@@ -128,12 +128,12 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 			if k.Name == "directory" {
 				v = c.rooted(s, k, v, c.spawnDir, false, report) // (no ~ expansion: supervisord makes none here)
 			}
-			fmt.Fprintf(w, "%s = %s\n", k.Name, tomlString(v))
+			fmt.Fprintf(w, "%s = %s\n", k.Name, TOMLString(v))
 		case "umask":
 			if _, err := strconv.ParseUint(strings.TrimPrefix(k.Value, "0o"), 8, 32); err != nil {
 				return fmt.Errorf("%s:%d: [%s] umask = %q is not an octal mode such as 022", k.In(s), k.Line, s.Name, k.Value)
 			}
-			fmt.Fprintf(w, "umask = %s\n", tomlString(k.Value))
+			fmt.Fprintf(w, "umask = %s\n", TOMLString(k.Value))
 		case "priority", "startsecs", "startretries", "stopwaitsecs":
 			n, err := strconv.Atoi(k.Value)
 			if err != nil {
@@ -177,7 +177,7 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 				return fmt.Errorf("%s:%d: [%s] stopsignal = %q: ctlsupd stops a program with one of %s",
 					k.In(s), k.Line, s.Name, k.Value, strings.Join(stopSignals, ", "))
 			}
-			fmt.Fprintf(w, "stopsignal = %s\n", tomlString(sig))
+			fmt.Fprintf(w, "stopsignal = %s\n", TOMLString(sig))
 		case "stdout_logfile", "stderr_logfile":
 			switch strings.ToUpper(k.Value) {
 			case "AUTO":
@@ -193,7 +193,7 @@ func (c *converter) programKeys(s *Section, vars map[string]string, report bool)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "%s = %s\n", k.Name, tomlString(c.rooted(s, k, v, c.spawnDir, true, report)))
+				fmt.Fprintf(w, "%s = %s\n", k.Name, TOMLString(c.rooted(s, k, v, c.spawnDir, true, report)))
 			}
 		case "stdout_logfile_maxbytes", "stderr_logfile_maxbytes":
 			if maxBytes == nil {
@@ -358,7 +358,7 @@ func (c *converter) environment(w io.Writer, s *Section, line int, own [][2]stri
 		// As supervisord read it, once, for the daemon: expanding it again
 		// here would find its own %(ENV_X)s among the daemon's variables.
 		if v, ok := c.daemonEnvVars["ENV_"+p[0]]; ok {
-			parts = append(parts, tomlKey(p[0])+" = "+tomlString(v))
+			parts = append(parts, TOMLKey(p[0])+" = "+TOMLString(v))
 		}
 	}
 	for _, p := range own {
@@ -366,7 +366,7 @@ func (c *converter) environment(w io.Writer, s *Section, line int, own [][2]stri
 		if err != nil {
 			return fmt.Errorf("%s:%d: [%s] environment: %v", s.fileOf("environment", line), line, s.Name, err)
 		}
-		parts = append(parts, tomlKey(p[0])+" = "+tomlString(v))
+		parts = append(parts, TOMLKey(p[0])+" = "+TOMLString(v))
 	}
 	fmt.Fprintf(w, "environment = { %s }\n", strings.Join(parts, ", "))
 	return nil
@@ -405,7 +405,7 @@ func sizeValue(v string) string {
 	if n, err := strconv.Atoi(v); err == nil {
 		return strconv.Itoa(n)
 	}
-	return tomlString(v)
+	return TOMLString(v)
 }
 
 // stopSignals are the signals ctlsupd stops a program with (config.go's).
@@ -436,7 +436,7 @@ func (c *converter) eventListener(s *Section, name string, declared map[string]b
 			return fmt.Errorf("%s:%d: [%s] redirect_stderr = true: an event listener's stdout is its protocol, which its stderr would break", k.In(s), k.Line, s.Name)
 		}
 	}
-	fmt.Fprintf(&c.progs, "\n[eventlistener.%s]\n", tomlKey(name))
+	fmt.Fprintf(&c.progs, "\n[eventlistener.%s]\n", TOMLKey(name))
 	if k, ok := s.Get("events"); ok {
 		var q []string
 		for _, e := range strings.Split(k.Value, ",") {
@@ -444,7 +444,7 @@ func (c *converter) eventListener(s *Section, name string, declared map[string]b
 				if !supervisor.ValidEventType(e) {
 					return fmt.Errorf("%s:%d: [%s] events: %q is not an event type", k.In(s), k.Line, s.Name, e)
 				}
-				q = append(q, tomlString(e))
+				q = append(q, TOMLString(e))
 			}
 		}
 		fmt.Fprintf(&c.progs, "events = [%s]\n", strings.Join(q, ", "))

@@ -178,7 +178,9 @@ type Prefixed struct {
 const maxPartial = 64 << 10
 
 // Write prints every complete line; a partial one waits for its end, up
-// to maxPartial, when what it has so far goes out as it is.
+// to maxPartial, when what it has so far goes out as a line of its own,
+// and the rest follows behind a prefix of its own: a terminal never
+// shows another process's line inside it.
 func (p *Prefixed) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -192,7 +194,7 @@ func (p *Prefixed) Write(b []byte) (int, error) {
 		p.partial = p.partial[i+1:]
 	}
 	if len(p.partial) >= maxPartial {
-		p.emit(p.partial)
+		p.emit(append(p.partial, '\n'))
 		p.partial = nil
 	}
 	if len(p.partial) == 0 {

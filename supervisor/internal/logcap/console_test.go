@@ -31,6 +31,13 @@ func TestPrefixed_LongLinesAreBounded(t *testing.T) {
 	if got := strings.Count(out.String(), "x"); got != 20*len(chunk) {
 		t.Errorf("%d of %d bytes passed on", got, 20*len(chunk))
 	}
+	// Each piece of the long line is a line of its own behind the
+	// prefix: another process's line cannot land inside one.
+	for i, line := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		if !strings.HasPrefix(line, "web| ") || strings.Count(line, "web| ") != 1 {
+			t.Fatalf("piece %d of the long line: %.40q...", i, line)
+		}
+	}
 }
 
 // blockingWriter takes nothing until released, as a pipe nobody reads.
