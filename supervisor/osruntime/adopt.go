@@ -256,6 +256,11 @@ func (r *Runtime) stopLeftover(e *journalEntry) {
 	if id.Gone() && known && len(members) == 0 && (leaf == nil || !leaf.Populated()) {
 		if leaf != nil {
 			leaf.Remove()
+		} else if others, ok := proc.GroupMembers(id.Pid); ok && len(others) > 0 {
+			// Its leader is gone, and what is in a group of its id went
+			// to init: a stranger's, or its own, nothing tells which.
+			r.Logger.Warn("leaving the processes of a process group a previous daemon's program led: its leader is gone, and they cannot be told from a stranger's",
+				"process", e.Name, "pgid", id.Pid, "pids", others)
 		}
 		r.state.gone(e.ID)
 		return

@@ -37,10 +37,14 @@ var errCannotTell = errors.New("cannot tell whether the process is still ours: /
 
 // GroupOurs reports whether process group id.Pid is provably still the
 // group this leader founded, or what is left of it: only then may it be
-// signalled. A process group's id stays allocated while any member
-// lives, so the number cannot name another process meanwhile. If a live
-// process holds that pid with another start time, every member of ours
-// is gone and the group with that id, if any, is a stranger's.
+// signalled. While the leader lives (same start time), the group is its.
+// Once it is gone, the id proves nothing by itself: the group may have
+// emptied, a stranger taken the pid, founded a group of that id (setsid,
+// as a double-forking daemon does) and left it. What is left of ours
+// descends from this process, the programs' child subreaper (anything a
+// program leaves behind is re-parented to it), so the group is ours only
+// if every member does. A group left by a previous daemon, whose members
+// went to init, cannot be proven ours once its leader is gone.
 func GroupOurs(id Identity) bool {
 	ours, known := groupOurs(id)
 	return ours && known
@@ -49,11 +53,45 @@ func GroupOurs(id Identity) bool {
 // groupOurs is GroupOurs, with known false when /proc could not be read.
 func groupOurs(id Identity) (ours, known bool) {
 	st, err := ReadStat(id.Pid)
-	if err != nil {
-		// No process has that pid: any member with that pgid is ours.
-		return true, statGone(err)
+	if err == nil {
+		return st.StartTime == id.StartTime, true
 	}
-	return st.StartTime == id.StartTime, true
+	if !statGone(err) {
+		return false, false
+	}
+	members, ok := GroupMembers(id.Pid)
+	if !ok {
+		return false, false
+	}
+	self := os.Getpid()
+	for _, m := range members {
+		mine, known := descendsFrom(m, self)
+		if !known {
+			return false, false
+		}
+		if !mine {
+			return false, true
+		}
+	}
+	return true, true
+}
+
+// descendsFrom reports whether pid is a descendant of ancestor, by its
+// parents in /proc; a process that ends meanwhile is not proven one.
+func descendsFrom(pid, ancestor int) (yes, known bool) {
+	for range 128 { // deeper than any real tree
+		st, err := ReadStat(pid)
+		switch {
+		case err != nil:
+			return false, statGone(err)
+		case st.Ppid == ancestor:
+			return true, true
+		case st.Ppid <= 1:
+			return false, true
+		}
+		pid = st.Ppid
+	}
+	return false, true
 }
 
 // OursGroupMembers lists the live members of the leader's process group,

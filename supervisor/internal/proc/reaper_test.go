@@ -519,3 +519,84 @@ func TestProcess_DoneBeforeAndAfterTheExit(t *testing.T) {
 		t.Errorf("status %v, want exit 3", ws)
 	}
 }
+
+// A process group whose leader is gone may be a stranger's: ours emptied,
+// a stranger took the pid, founded a group of that id (setsid, as a
+// double-forking daemon does) and left it. Its members do not descend
+// from this process, and nothing may signal them. What a leader of ours
+// leaves in its group does descend from it (its subreaper), and is
+// stopped.
+func TestIdentity_GroupOfAGoneLeaderIsOursOnlyByDescent(t *testing.T) {
+	// The stranger first, while this process is no subreaper: its sleep
+	// goes to init when the shells exit.
+	out, err := exec.Command("sh", "-c", `setsid sh -c 'sleep 1000 >/dev/null 2>&1 & echo $$' &`).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	members := waitGroupOf(t, gone)
+	strangerID := memberIdentity(t, members[0])
+	t.Cleanup(func() { signalLeader(strangerID, syscall.SIGKILL) })
+	if mine, _ := descendsFrom(strangerID.Pid, os.Getpid()); mine {
+		t.Fatal("the stranger's sleep descends from the test: this process is a subreaper already")
+	}
+	acquire(t)
+	recorded := Identity{Pid: gone, StartTime: 1} // the leader of ours that pid once was
+	if ms, ok := OursGroupMembers(recorded); GroupOurs(recorded) || len(ms) != 0 || !ok {
+		t.Fatalf("a stranger's group of a gone leader's id counts as ours (%v, %v)", ms, ok)
+	}
+	if !killAndWait(recorded, time.Now().Add(100*time.Millisecond)) {
+		t.Error("a stranger's group must count as none of ours left")
+	}
+	if !StopLeftover(&Leftover{Pid: recorded.Pid, StartTime: recorded.StartTime, StopSignal: syscall.SIGTERM,
+		StopWait: 100 * time.Millisecond, StopAsGroup: true, KillAsGroup: true}) {
+		t.Error("a leftover whose group is a stranger's must count as gone")
+	}
+	if !strangerID.Alive() {
+		t.Fatal("the stranger was killed")
+	}
+
+	// Ours: a leader that left a sleep in its group and exited.
+	pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", "sleep 1000 >/dev/null 2>&1 & exit 0"}, &syscall.ProcAttr{
+		Sys: &syscall.SysProcAttr{Setpgid: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadStat(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := Identity{Pid: pid, StartTime: st.StartTime}
+	left := memberIdentity(t, waitGroupOf(t, pid)[0])
+	t.Cleanup(func() { signalLeader(left, syscall.SIGKILL) })
+	if !killAndWait(leader, time.Now().Add(5*time.Second)) || left.Alive() {
+		t.Error("what a leader of ours left in its group was not stopped")
+	}
+}
+
+// waitGroupOf waits until the leader pgid is gone and its group holds a
+// member, and returns the members.
+func waitGroupOf(t *testing.T, pgid int) []int {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var ws syscall.WaitStatus
+		syscall.Wait4(pgid, &ws, syscall.WNOHANG, nil) // ours, if it is our child
+		if _, err := ReadStat(pgid); err == nil {
+			continue
+		}
+		if ms, ok := GroupMembers(pgid); ok && len(ms) > 0 {
+			return ms
+		}
+	}
+	t.Fatalf("group %d: no member left behind a gone leader", pgid)
+	return nil
+}
+
+func memberIdentity(t *testing.T, pid int) Identity {
+	t.Helper()
+	st, err := ReadStat(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Identity{Pid: pid, StartTime: st.StartTime}
+}
