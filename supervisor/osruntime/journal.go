@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/supervisor"
+	"golang.org/x/sys/unix"
 )
 
 // The state journal, state_dir/state.json, is how a daemon's successor
@@ -187,14 +188,23 @@ type stateFile struct {
 	boot string
 	log  *slog.Logger
 
-	mu        sync.Mutex
-	f         *os.File
-	nextID    uint64
-	entries   map[uint64]*journalEntry
-	held      map[string]hold
-	exits     map[uint64]pendingExit // by spawn id
-	lines     int
-	lastWarn  time.Time
+	mu       sync.Mutex
+	f        *os.File
+	nextID   uint64
+	entries  map[uint64]*journalEntry
+	held     map[string]hold
+	exits    map[uint64]pendingExit // by spawn id
+	lines    int
+	lastWarn time.Time
+	// size is the file's; up to reservedTo, its blocks are allocated.
+	size, reservedTo int64
+	// compactFailed: the last rewrite failed then; the next waits a
+	// second, appending meanwhile.
+	compactFailed time.Time
+	// gap: a record could not be written; the file lacks it until it is
+	// rewritten whole (tried at gapTried).
+	gap       bool
+	gapTried  time.Time
 	suspended bool // a successor takes over: write nothing
 	// closed: the runtime closed; a record that comes later (a leftover's
 	// stop outliving it) is not written: rewriting the file would replace
@@ -223,6 +233,12 @@ func openStateFile(path, boot string, log *slog.Logger) (*stateFile, []*journalE
 func (f *stateFile) load() {
 	b, err := os.ReadFile(f.path)
 	if err != nil {
+		return
+	}
+	if f.boot == "" {
+		// Without this boot's id, a journal of an earlier boot would pass
+		// for this one's, and its pids name other processes now.
+		f.log.Warn("cannot read this boot's id (/proc/sys/kernel/random/boot_id): ignoring the state file, adopting nothing", "path", f.path)
 		return
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -311,8 +327,11 @@ func (f *stateFile) record(r journalRecord) {
 	if f.suspended {
 		return // written whole when resumed
 	}
-	if f.lines > 2*(len(f.entries)+len(f.held)+len(f.exits))+256 {
-		f.compactLocked()
+	// Rewritten whole once it has grown, or to put back what a failed
+	// write left out; appended to when that fails too (a full disk may
+	// have room for a line but not for a copy), so that no record a
+	// successor needs is dropped while there is room for it.
+	if f.lines > 2*(len(f.entries)+len(f.held)+len(f.exits))+256 && time.Since(f.compactFailed) >= time.Second && f.compactLocked() {
 		return
 	}
 	b, _ := json.Marshal(r)
@@ -406,8 +425,9 @@ func (f *stateFile) hold(name string, down *supervisor.Down, fp string) {
 }
 
 // compactLocked rewrites the journal as a boot line and one record per
-// live entry, then keeps appending to the new file.
-func (f *stateFile) compactLocked() {
+// live entry, then keeps appending to the new file; false if it could
+// not (the journal is then as it was).
+func (f *stateFile) compactLocked() bool {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	// The header carries the last id: spawn ids (which name cgroups too)
@@ -431,41 +451,90 @@ func (f *stateFile) compactLocked() {
 	tmp := f.path + ".tmp"
 	os.Remove(tmp)
 	tf, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	reserved := false
 	if err == nil {
 		_, err = tf.Write(buf.Bytes())
+		reserved = err == nil && reserve(tf, int64(buf.Len()))
 		err = errors.Join(err, tf.Close())
 	}
-	if err != nil {
-		f.warnLocked(err)
-		return
+	if err == nil {
+		err = os.Rename(tmp, f.path)
 	}
-	if err := os.Rename(tmp, f.path); err != nil {
+	if err != nil {
+		os.Remove(tmp) // what it holds of a full disk
 		f.warnLocked(err)
-		return
+		f.compactFailed = time.Now()
+		return false
 	}
 	nf, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		f.warnLocked(err)
-		return
+		return false
 	}
 	if f.f != nil {
 		f.f.Close()
 	}
-	f.f, f.lines = nf, n
+	f.f, f.lines, f.gap = nf, n, false
+	f.size, f.reservedTo = int64(buf.Len()), int64(buf.Len())
+	if reserved {
+		f.reservedTo += journalReserve
+	}
+	return true
+}
+
+// journalReserve is the room kept allocated past the journal's end, so
+// that a full disk does not stop the records of the spawns that come
+// while it is full (about 2000 of them); it is renewed as it is used.
+const journalReserve = 512 << 10
+
+// reserve allocates journalReserve bytes past size without growing the
+// file (fallocate's KEEP_SIZE): appends there need no new blocks. A file
+// system that cannot (or a disk already full) leaves none.
+func reserve(f *os.File, size int64) bool {
+	return unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, size, journalReserve) == nil
 }
 
 func (f *stateFile) writeLocked(b []byte) {
-	if f.f == nil {
-		f.compactLocked()
-		return
+	if f.gap && time.Since(f.gapTried) >= time.Second {
+		// A record is missing from the file: try to put it back, once
+		// a second at most while the disk stays full.
+		f.gapTried = time.Now()
+		if f.compactLocked() {
+			return
+		}
 	}
-	if _, err := f.f.Write(b); err != nil {
+	if f.f == nil {
+		nf, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0)
+		if err != nil {
+			f.warnLocked(err)
+			f.gap = true
+			return
+		}
+		st, err := nf.Stat()
+		if err != nil {
+			nf.Close()
+			f.warnLocked(err)
+			f.gap = true
+			return
+		}
+		// After a newline: a failed write may have left part of a line,
+		// which this one must not extend.
+		f.f, b = nf, append([]byte{'\n'}, b...)
+		f.size, f.reservedTo = st.Size(), st.Size()
+	}
+	n, err := f.f.Write(b)
+	f.size += int64(n)
+	if err != nil {
 		f.warnLocked(err)
 		f.f.Close()
-		f.f = nil // rewrite whole at the next change: the disk may have room again
+		f.f = nil // reopened, or rewritten whole, at the next change: the disk may have room again
+		f.gap = true
 		return
 	}
 	f.lines++
+	if f.reservedTo-f.size < journalReserve/2 && reserve(f.f, f.size) {
+		f.reservedTo = f.size + journalReserve
+	}
 }
 
 // warnLocked logs a failing state file at most once a minute: the programs

@@ -176,6 +176,47 @@ func TestStateFile_Compacts(t *testing.T) {
 	}
 }
 
+// Without a boot id (/proc/sys/kernel/random/boot_id unreadable), a
+// journal cannot be told from an earlier boot's: nothing in it is taken.
+func TestStateFile_NoBootIDTrustsNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	f, _, _, _ := openStateFile(path, "", quietLogger())
+	id := f.newID()
+	f.spawning(id, &supervisor.ProcessSpec{Group: "cts", Name: "beat"}, "fp", nil, 0, "")
+	f.started(id, 4242, 77, time.Now())
+	f.close()
+	if _, got, _, _ := openStateFile(path, "", quietLogger()); len(got) != 0 {
+		t.Fatalf("entries taken from a journal of an unknown boot: %+v", got)
+	}
+}
+
+// A journal that cannot be rewritten (a full disk has room for a line but
+// not for a copy; here the copy's name is taken) is appended to: a spawn
+// recorded then is still found by a successor, which would otherwise
+// start a second copy of it.
+func TestStateFile_AppendsWhenItCannotCompact(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	f, _, _, _ := openStateFile(path, "b", quietLogger())
+	os.MkdirAll(filepath.Join(path+".tmp", "in the way"), 0o755)
+	spec := &supervisor.ProcessSpec{Group: "g", Name: "n"}
+	for i := range 600 { // past the size that asks for a rewrite
+		id := f.newID()
+		f.spawning(id, spec, "", nil, 0, "")
+		f.started(id, 1000+i, 1, time.Now())
+		f.gone(id)
+	}
+	live := &supervisor.ProcessSpec{Group: "cts", Name: "beat"}
+	id := f.newID()
+	f.spawning(id, live, "fp", nil, 0, "")
+	f.started(id, 4242, 77, time.Now())
+	f.close()
+	_, got, _, _ := openStateFile(path, "b", quietLogger())
+	if len(got) != 1 || got[0].Name != "cts:beat" || got[0].Pid != 4242 {
+		t.Fatalf("a successor finds %+v, want the beat's spawn", got)
+	}
+}
+
 // TestFingerprint_NewSettingsKeepIt: a setting a newer daemon knows, left
 // at its zero value, does not change a spec's fingerprint (an upgrade
 // would otherwise restart every adopted program); a set one does.

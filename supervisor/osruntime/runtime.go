@@ -532,6 +532,14 @@ func (r *Runtime) takeLock(spec *supervisor.ProcessSpec) (*os.File, error) {
 	name := filepath.Join(r.StateDir, "locks", spec.Group+"."+spec.Program+".lock")
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
+		// A state directory gone read-only (or full) still holds the
+		// lock file an earlier spawn made, and flock needs no write
+		// access: the beat starts, its pid just not written in it.
+		if ro, rerr := os.Open(name); rerr == nil {
+			f, err = ro, nil
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("cannot open singleton lock: %w", err)
 	}
 	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
