@@ -266,13 +266,23 @@ func (r *Runtime) stopLeftover(e *journalEntry) {
 		return
 	}
 	r.Logger.Warn("stopping leftover of a previous daemon", "process", e.Name, "pid", e.Pid)
+	// Close waits for it, having cut its grace: a leftover that ignores
+	// its stop signal must not outlive the daemon's shutdown.
+	l.Cut = r.leftoverCut
+	r.leftoverStops.Add(1)
 	go func() {
-		for warned := false; !proc.StopLeftover(&l); time.Sleep(time.Second) {
+		defer r.leftoverStops.Done()
+		for warned := false; !proc.StopLeftover(&l); {
 			// Out of descriptors, or a member that outlives SIGKILL:
 			// its journal entry stays until it is provably gone.
 			if !warned {
 				r.Logger.Warn("cannot prove a leftover of a previous daemon stopped: trying again", "process", e.Name, "pid", e.Pid)
 				warned = true
+			}
+			select {
+			case <-time.After(time.Second):
+			case <-r.leftoverCut:
+				return // tried once more with no grace: the journal keeps it for the next daemon
 			}
 		}
 		if leaf != nil {

@@ -299,6 +299,40 @@ func TestRuntime_LiveEntryOutranksAnEndedOne(t *testing.T) {
 	}
 }
 
+// TestRuntime_CloseFinishesLeftoverStops: a previous daemon's process
+// that no program adopts is stopped with its own stopwaitsecs; one that
+// ignores its stop signal must not outlive this daemon's shutdown, which
+// cuts the grace and kills it, as it does its own programs' leftovers.
+func TestRuntime_CloseFinishesLeftoverStops(t *testing.T) {
+	dir := t.TempDir()
+	left := exec.Command("/bin/sh", "-c", "trap '' TERM; exec sleep 1000")
+	left.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := left.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer left.Process.Kill()
+	st, err := proc.ReadStat(left.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := proc.Identity{Pid: left.Process.Pid, StartTime: st.StartTime}
+	f, _, _, _ := openStateFile(filepath.Join(dir, "state.json"), proc.BootID(), quietLogger())
+	spawn := f.newID()
+	f.spawning(spawn, &supervisor.ProcessSpec{Group: "gone", Name: "gone", StopSignal: syscall.SIGTERM, StopWait: time.Hour}, "", nil, 0, "")
+	f.started(spawn, id.Pid, id.StartTime, time.Now())
+	f.close()
+
+	r := New(dir, quietLogger())
+	if err := r.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.EndAdoption() // nothing adopts it: its stop begins
+	r.Close()
+	if !id.Gone() {
+		t.Fatal("a leftover that ignores its stop signal outlived the daemon's shutdown")
+	}
+}
+
 // TestRuntime_ReplacementCutShortLeavesThePredecessor: a daemon killed
 // while a replacement (start_before_stop) was getting ready leaves two
 // live processes of one program; the predecessor, which served, is

@@ -88,6 +88,12 @@ type Runtime struct {
 
 	fences fences
 
+	// Stops of a previous daemon's leftovers under way: Close cuts their
+	// grace (leftoverCut) and waits for them.
+	leftoverStops sync.WaitGroup
+	leftoverCut   chan struct{}
+	cutLeftovers  sync.Once
+
 	consoles      [2]*logcap.Console // the daemon's stdout and stderr, for programs logging there
 	consolesOnce  sync.Once
 	daemonEnvOnce sync.Once
@@ -104,7 +110,8 @@ func New(stateDir string, log *slog.Logger) *Runtime {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Runtime{StateDir: stateDir, Logger: log, hub: logcap.NewHub(), spawnSlots: make(chan struct{}, 32), born: time.Now()}
+	return &Runtime{StateDir: stateDir, Logger: log, hub: logcap.NewHub(), spawnSlots: make(chan struct{}, 32), born: time.Now(),
+		leftoverCut: make(chan struct{})}
 }
 
 // Open acquires the reaper, reaches the fd holder (starting one if none
@@ -143,10 +150,13 @@ func (r *Runtime) Open(ctx context.Context) error {
 	return nil
 }
 
-// Close kills what is left of stopped programs' process groups, stops the
-// fd holder and releases the reaper: every program has stopped.
+// Close kills what is left of stopped programs' process groups and of a
+// previous daemon's leftovers (their grace cut short), stops the fd
+// holder and releases the reaper: every program has stopped.
 func (r *Runtime) Close() error {
+	r.cutLeftovers.Do(func() { close(r.leftoverCut) })
 	proc.KillLeftovers()
+	r.leftoverStops.Wait()
 	if r.spawner != nil {
 		r.spawner.Close()
 	}

@@ -171,7 +171,10 @@ type Leftover struct {
 	// it had not: that stop goes on, with no second signal (a shell's
 	// trap would run twice) and what is left of StopWait.
 	StopBegan time.Time
-	killed    bool // SIGKILL sent (and said so) by an earlier try
+	// Cut, once closed, ends the stop's grace at once: the daemon is
+	// shutting down, and SIGKILL goes out now, as for its own programs.
+	Cut    <-chan struct{}
+	killed bool // SIGKILL sent (and said so) by an earlier try
 }
 
 // StopLeftover stops a process that is not this daemon's child, the way the
@@ -194,7 +197,7 @@ func StopLeftover(l *Leftover) bool {
 		} else {
 			wait = min(max(time.Until(l.StopBegan.Add(l.StopWait)), 0), l.StopWait)
 		}
-		if !waitGone(l.Pid, l.StartTime, wait) {
+		if !waitGoneOr(l.Pid, l.StartTime, wait, l.Cut) {
 			if !l.killed {
 				logger().Warn("leftover did not stop in time: sending SIGKILL", "pid", l.Pid, "stopwait", l.StopWait)
 				l.killed = true
@@ -256,8 +259,13 @@ func signalLeader(id Identity, sig syscall.Signal) error {
 }
 
 // waitGone waits until the process has provably ended, at most d.
-func waitGone(pid int, start uint64, d time.Duration) bool {
+func waitGone(pid int, start uint64, d time.Duration) bool { return waitGoneOr(pid, start, d, nil) }
+
+// waitGoneOr is waitGone that gives up when cut is closed.
+func waitGoneOr(pid int, start uint64, d time.Duration, cut <-chan struct{}) bool {
 	deadline := time.Now().Add(d)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		if alive, known := check(pid, start); known && !alive {
 			return true
@@ -265,7 +273,11 @@ func waitGone(pid int, start uint64, d time.Duration) bool {
 		if time.Now().After(deadline) {
 			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-tick.C:
+		case <-cut:
+			return false
+		}
 	}
 }
 
