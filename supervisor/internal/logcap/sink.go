@@ -166,8 +166,7 @@ func (s *Sink) Write(p []byte) (int, error) {
 		s.failLocked(int64(len(p)), err)
 		return len(p), nil
 	}
-	if s.wholeWrites && s.rotatesLocked() && s.size > 0 && s.size+int64(len(p)) > s.MaxBytes {
-		s.rotateLocked()
+	if s.wholeWrites && s.rotatesLocked() && s.size > 0 && s.size+int64(len(p)) > s.MaxBytes && s.rotateLocked() {
 		if err := s.openLocked(); err != nil {
 			s.failLocked(int64(len(p)), err)
 			return len(p), nil
@@ -218,7 +217,9 @@ func (s *Sink) roomLocked() (int64, error) {
 		return 1 << 30, nil
 	}
 	if s.size >= s.MaxBytes {
-		s.rotateLocked()
+		if !s.rotateLocked() {
+			return 1 << 30, nil // past MaxBytes until a rotation succeeds
+		}
 		if err := s.openLocked(); err != nil {
 			return 0, err // the caller counts what it drops, then tells
 		}
@@ -292,12 +293,28 @@ func (s *Sink) checkLocked() {
 	s.checkAfter = monoNow() + time.Second
 	var cur unix.Stat_t
 	if perr := unix.Stat(s.Path, &cur); perr != nil || err != nil || cur.Dev != st.Dev || cur.Ino != st.Ino {
-		s.closeLocked()
+		// The new file is opened before the old one is let go: when it
+		// cannot be (no descriptor to spare), output goes on where it
+		// went (a rotated file keeps it) instead of nowhere.
+		old := s.f
+		s.f = nil
+		if err := s.openLocked(); err != nil {
+			s.f = old
+			s.warnLocked("cannot open log; writing on to the file it names no longer", err)
+			return
+		}
+		old.Close()
 	}
 }
 
-func (s *Sink) rotateLocked() {
-	s.closeLocked()
+// rotateLocked rotates the file at Path and reports whether it did; the
+// caller then opens the new one. The file being written stays open until
+// the rotation has succeeded: one that fails (for want of a descriptor,
+// at the daemon's limit; lumberjack may have renamed the file already)
+// leaves output going where it went, past logfile_maxbytes, instead of
+// nowhere, and checkLocked moves to a new file at Path within a second,
+// through the descriptor closing the old one frees.
+func (s *Sink) rotateLocked() bool {
 	var err error
 	if s.Backups == 0 {
 		err = truncateNoFollow(s.Path)
@@ -324,9 +341,11 @@ func (s *Sink) rotateLocked() {
 	if err != nil {
 		s.rotateAfter = monoNow() + rotateRetry
 		s.warnLocked("cannot rotate log; it grows past logfile_maxbytes until a rotation succeeds", err)
-		return
+		return false
 	}
+	s.closeLocked()
 	s.rotations.Add(1)
+	return true
 }
 
 func (s *Sink) failLocked(lost int64, err error) {
