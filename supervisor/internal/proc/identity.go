@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // Identity is what proves a process is the one this daemon started: its
@@ -58,6 +59,11 @@ func groupOurs(id Identity) (ours, known bool) {
 	}
 	if !statGone(err) {
 		return false, false
+	}
+	// No member at all (most exits): nothing to signal and nothing to
+	// prove, told by kill(2) without a scan of /proc.
+	if errors.Is(syscall.Kill(-id.Pid, 0), syscall.ESRCH) {
+		return true, true
 	}
 	members, ok := GroupMembers(id.Pid)
 	if !ok {

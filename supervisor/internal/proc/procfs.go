@@ -264,8 +264,6 @@ func waitGone(pid int, start uint64, d time.Duration) bool { return waitGoneOr(p
 // waitGoneOr is waitGone that gives up when cut is closed.
 func waitGoneOr(pid int, start uint64, d time.Duration, cut <-chan struct{}) bool {
 	deadline := time.Now().Add(d)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
 	for {
 		if alive, known := check(pid, start); known && !alive {
 			return true
@@ -273,8 +271,12 @@ func waitGoneOr(pid int, start uint64, d time.Duration, cut <-chan struct{}) boo
 		if time.Now().After(deadline) {
 			return false
 		}
+		if cut == nil {
+			time.Sleep(20 * time.Millisecond) // allocates nothing: watchers poll this for long
+			continue
+		}
 		select {
-		case <-tick.C:
+		case <-time.After(20 * time.Millisecond):
 		case <-cut:
 			return false
 		}
