@@ -3,6 +3,7 @@ package proc
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -71,33 +72,76 @@ func groupOurs(id Identity) (ours, known bool) {
 	}
 	self := os.Getpid()
 	for _, m := range members {
-		mine, known := descendsFrom(m, self)
-		if !known {
+		switch descentOf(m, self) {
+		case memberGone:
+			// Ended since the listing: nothing of it to prove.
+		case cannotTell:
 			return false, false
-		}
-		if !mine {
+		case notDescendant:
 			return false, true
 		}
 	}
 	return true, true
 }
 
-// descendsFrom reports whether pid is a descendant of ancestor, by its
-// parents in /proc; a process that ends meanwhile is not proven one.
-func descendsFrom(pid, ancestor int) (yes, known bool) {
+// UnprovenMembers lists the members of a gone leader's process group
+// that do not descend from this process: left alone, as a stranger's
+// would be (what a previous daemon's program left went to init).
+func UnprovenMembers(id Identity) []int {
+	if alive, _ := check(id.Pid, id.StartTime); alive || errors.Is(syscall.Kill(-id.Pid, 0), syscall.ESRCH) {
+		return nil
+	}
+	members, _ := GroupMembers(id.Pid)
+	self := os.Getpid()
+	return slices.DeleteFunc(members, func(m int) bool { return descentOf(m, self) != notDescendant })
+}
+
+// descent is how a process relates to an ancestor, as /proc tells.
+type descent int
+
+const (
+	descendant descent = iota
+	notDescendant
+	memberGone // the process itself ended
+	cannotTell // /proc unreadable, or the tree kept changing under the walk
+)
+
+// descentOf tells whether pid descends from ancestor, by the parents in
+// /proc. A parent that ends during the walk re-parents its children, and
+// a pid reused meanwhile names a process younger than its supposed
+// child: either way the walk starts again, three times at most.
+func descentOf(pid, ancestor int) descent {
+	for range 3 {
+		if d, again := walkUp(pid, ancestor); !again {
+			return d
+		}
+	}
+	return cannotTell
+}
+
+func walkUp(member, ancestor int) (d descent, again bool) {
+	pid, child := member, uint64(0)
 	for range 128 { // deeper than any real tree
 		st, err := ReadStat(pid)
 		switch {
-		case err != nil:
-			return false, statGone(err)
+		case err != nil && !statGone(err):
+			return cannotTell, false
+		case err != nil && pid == member:
+			return memberGone, false
+		case pid == member && (!st.Running() || st.Ppid == 0):
+			// Ending (a zombie), or being reaped: /proc shows a process
+			// whose parent has let it go with no parent at all.
+			return memberGone, false
+		case err != nil, st.Ppid == 0, child != 0 && st.StartTime > child:
+			return cannotTell, true
 		case st.Ppid == ancestor:
-			return true, true
+			return descendant, false
 		case st.Ppid <= 1:
-			return false, true
+			return notDescendant, false
 		}
-		pid = st.Ppid
+		pid, child = st.Ppid, st.StartTime
 	}
-	return false, true
+	return cannotTell, false
 }
 
 // OursGroupMembers lists the live members of the leader's process group,

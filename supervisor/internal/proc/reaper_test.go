@@ -537,7 +537,7 @@ func TestIdentity_GroupOfAGoneLeaderIsOursOnlyByDescent(t *testing.T) {
 	members := waitGroupOf(t, gone)
 	strangerID := memberIdentity(t, members[0])
 	t.Cleanup(func() { signalLeader(strangerID, syscall.SIGKILL) })
-	if mine, _ := descendsFrom(strangerID.Pid, os.Getpid()); mine {
+	if descentOf(strangerID.Pid, os.Getpid()) == descendant {
 		t.Fatal("the stranger's sleep descends from the test: this process is a subreaper already")
 	}
 	acquire(t)
@@ -562,13 +562,14 @@ func TestIdentity_GroupOfAGoneLeaderIsOursOnlyByDescent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	leader := Identity{Pid: pid}
+	t.Cleanup(func() { killAndWait(leader, time.Now().Add(5*time.Second)) })
 	st, err := ReadStat(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	leader := Identity{Pid: pid, StartTime: st.StartTime}
+	leader.StartTime = st.StartTime
 	left := memberIdentity(t, waitGroupOf(t, pid)[0])
-	t.Cleanup(func() { signalLeader(left, syscall.SIGKILL) })
 	if !killAndWait(leader, time.Now().Add(5*time.Second)) || left.Alive() {
 		t.Error("what a leader of ours left in its group was not stopped")
 	}
@@ -599,4 +600,44 @@ func memberIdentity(t *testing.T, pid int) Identity {
 		t.Fatal(err)
 	}
 	return Identity{Pid: pid, StartTime: st.StartTime}
+}
+
+// A group of ours whose leader is gone, with members that keep starting
+// short-lived children (a shell loop, a worker pool recycling workers):
+// a child that ends between the listing and the look at its parents is
+// nothing to prove, and the group stays ours, to be killed whole.
+func TestIdentity_ChurningGroupOfAGoneLeaderStaysOurs(t *testing.T) {
+	acquire(t)
+	start := func() Identity {
+		pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", strings.Repeat("(while :; do /bin/true; done) >/dev/null 2>&1 & ", 6) + "sleep 0.2"},
+			&syscall.ProcAttr{Sys: &syscall.SysProcAttr{Setpgid: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Registered first: loops left behind by a failure would run on.
+		id := Identity{Pid: pid}
+		t.Cleanup(func() { killAndWait(id, time.Now().Add(5*time.Second)) })
+		st, err := ReadStat(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id.StartTime = st.StartTime
+		waitGroupOf(t, pid)
+		return id
+	}
+	leader := start()
+	for i := range 200 {
+		if ours, known := groupOurs(leader); known && !ours {
+			t.Fatalf("look %d: our own churning group taken for a stranger's", i)
+		}
+	}
+	for i := range 10 {
+		l := start()
+		if !killAndWait(l, time.Now().Add(5*time.Second)) {
+			t.Fatalf("group %d not killed", i)
+		}
+		if ms, _ := GroupMembers(l.Pid); len(ms) > 0 {
+			t.Fatalf("group %d: reported gone with %d members alive", i, len(ms))
+		}
+	}
 }

@@ -614,6 +614,14 @@ func (p *Process) exited(ws syscall.WaitStatus, known bool) {
 // of the group live on, or ends the spawn (gone) when none does.
 func (p *Process) settle(sw *sweep) {
 	alive := sw.alive()
+	if !alive && sw.container == nil {
+		if pids := UnprovenMembers(sw.id); len(pids) > 0 {
+			// An adopted leader's: what it left went to init, and nothing
+			// tells it from a stranger's group of that id.
+			logger().Warn("leaving processes of the process group a gone leader led: they do not descend from this daemon, so nothing proves them ours",
+				"pgid", sw.id.Pid, "pids", pids)
+		}
+	}
 	leftovers.mu.Lock()
 	if sw.taken {
 		leftovers.mu.Unlock()
