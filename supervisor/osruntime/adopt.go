@@ -266,9 +266,9 @@ func (r *Runtime) stopLeftover(e *journalEntry) {
 		return
 	}
 	r.Logger.Warn("stopping leftover of a previous daemon", "process", e.Name, "pid", e.Pid)
-	// Close waits for it, having cut its grace: a leftover that ignores
-	// its stop signal must not outlive the daemon's shutdown.
-	l.Cut = r.leftoverCut
+	// Close waits for it, as it waits for its own programs' stops (with
+	// their stopwaitsecs): a leftover that ignores its stop signal must
+	// not outlive the daemon's shutdown.
 	r.leftoverStops.Add(1)
 	go func() {
 		defer r.leftoverStops.Done()
@@ -282,7 +282,7 @@ func (r *Runtime) stopLeftover(e *journalEntry) {
 			select {
 			case <-time.After(time.Second):
 			case <-r.leftoverCut:
-				return // tried once more with no grace: the journal keeps it for the next daemon
+				return // the daemon is closing: the journal keeps it for the next daemon
 			}
 		}
 		if leaf != nil {

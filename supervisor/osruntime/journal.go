@@ -201,6 +201,9 @@ type stateFile struct {
 	// compactFailed: the last rewrite failed then; the next waits a
 	// second, appending meanwhile.
 	compactFailed time.Time
+	// thisBoot: the file at path is this boot's journal (read so, or
+	// rewritten by this daemon): records may be appended to it.
+	thisBoot bool
 	// gap: a record could not be written; the file lacks it until it is
 	// rewritten whole (tried at gapTried).
 	gap       bool
@@ -258,6 +261,7 @@ func (f *stateFile) load() {
 				return
 			}
 			f.nextID = r.ID
+			f.thisBoot = true
 			continue
 		}
 		f.apply(r)
@@ -474,7 +478,7 @@ func (f *stateFile) compactLocked() bool {
 	if f.f != nil {
 		f.f.Close()
 	}
-	f.f, f.lines, f.gap = nf, n, false
+	f.f, f.lines, f.gap, f.thisBoot = nf, n, false, true
 	f.size, f.reservedTo = int64(buf.Len()), int64(buf.Len())
 	if reserved {
 		f.reservedTo += journalReserve
@@ -504,6 +508,14 @@ func (f *stateFile) writeLocked(b []byte) {
 		}
 	}
 	if f.f == nil {
+		if !f.thisBoot {
+			// Appended to a journal of another boot (a rewrite failed on
+			// a disk still full after a reboot), a record would be read
+			// under that boot's header, and ignored.
+			f.warnLocked(errors.New("the journal is another boot's and cannot be rewritten"))
+			f.gap = true
+			return
+		}
 		nf, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0)
 		if err != nil {
 			f.warnLocked(err)
@@ -553,8 +565,8 @@ func (f *stateFile) suspend(on bool) {
 	defer f.mu.Unlock()
 	was := f.suspended
 	f.suspended = on
-	if was && !on {
-		f.compactLocked() // what happened meanwhile
+	if was && !on && !f.compactLocked() {
+		f.gap = true // what happened meanwhile is in no file yet
 	}
 }
 

@@ -302,7 +302,7 @@ func TestRuntime_LiveEntryOutranksAnEndedOne(t *testing.T) {
 // TestRuntime_CloseFinishesLeftoverStops: a previous daemon's process
 // that no program adopts is stopped with its own stopwaitsecs; one that
 // ignores its stop signal must not outlive this daemon's shutdown, which
-// cuts the grace and kills it, as it does its own programs' leftovers.
+// waits for that stop, as it waits for its own programs'.
 func TestRuntime_CloseFinishesLeftoverStops(t *testing.T) {
 	dir := t.TempDir()
 	left := exec.Command("/bin/sh", "-c", "trap '' TERM; exec sleep 1000")
@@ -318,7 +318,7 @@ func TestRuntime_CloseFinishesLeftoverStops(t *testing.T) {
 	id := proc.Identity{Pid: left.Process.Pid, StartTime: st.StartTime}
 	f, _, _, _ := openStateFile(filepath.Join(dir, "state.json"), proc.BootID(), quietLogger())
 	spawn := f.newID()
-	f.spawning(spawn, &supervisor.ProcessSpec{Group: "gone", Name: "gone", StopSignal: syscall.SIGTERM, StopWait: time.Hour}, "", nil, 0, "")
+	f.spawning(spawn, &supervisor.ProcessSpec{Group: "gone", Name: "gone", StopSignal: syscall.SIGTERM, StopWait: time.Second}, "", nil, 0, "")
 	f.started(spawn, id.Pid, id.StartTime, time.Now())
 	f.close()
 

@@ -88,8 +88,8 @@ type Runtime struct {
 
 	fences fences
 
-	// Stops of a previous daemon's leftovers under way: Close cuts their
-	// grace (leftoverCut) and waits for them.
+	// Stops of a previous daemon's leftovers under way: Close waits for
+	// them, and ends their retries (leftoverCut).
 	leftoverStops sync.WaitGroup
 	leftoverCut   chan struct{}
 	cutLeftovers  sync.Once
@@ -150,9 +150,9 @@ func (r *Runtime) Open(ctx context.Context) error {
 	return nil
 }
 
-// Close kills what is left of stopped programs' process groups and of a
-// previous daemon's leftovers (their grace cut short), stops the fd
-// holder and releases the reaper: every program has stopped.
+// Close waits for the stops of a previous daemon's leftovers, kills what
+// is left of stopped programs' process groups, stops the fd holder and
+// releases the reaper: every program has stopped.
 func (r *Runtime) Close() error {
 	r.cutLeftovers.Do(func() { close(r.leftoverCut) })
 	proc.KillLeftovers()

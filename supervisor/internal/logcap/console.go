@@ -193,9 +193,11 @@ func (p *Prefixed) Write(b []byte) (int, error) {
 		p.emit(p.partial[:i+1])
 		p.partial = p.partial[i+1:]
 	}
-	if len(p.partial) >= maxPartial {
-		p.emit(append(p.partial, '\n'))
-		p.partial = nil
+	for len(p.partial) >= maxPartial {
+		// A full-capacity slice: the newline goes into a copy, not over
+		// the next piece's first byte.
+		p.emit(append(p.partial[:maxPartial:maxPartial], '\n'))
+		p.partial = p.partial[maxPartial:]
 	}
 	if len(p.partial) == 0 {
 		p.partial = nil // not the whole of a long line's buffer kept behind

@@ -27,15 +27,16 @@ func TestPrefixed_LongLinesAreBounded(t *testing.T) {
 			t.Fatalf("%d bytes held for a line's end", len(p.partial))
 		}
 	}
+	p.Write([]byte(strings.Repeat("x", 200<<10))) // one read of more than a piece
 	p.Flush()
-	if got := strings.Count(out.String(), "x"); got != 20*len(chunk) {
-		t.Errorf("%d of %d bytes passed on", got, 20*len(chunk))
+	if got := strings.Count(out.String(), "x"); got != 20*len(chunk)+200<<10 {
+		t.Errorf("%d of %d bytes passed on", got, 20*len(chunk)+200<<10)
 	}
 	// Each piece of the long line is a line of its own behind the
 	// prefix: another process's line cannot land inside one.
 	for i, line := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
-		if !strings.HasPrefix(line, "web| ") || strings.Count(line, "web| ") != 1 {
-			t.Fatalf("piece %d of the long line: %.40q...", i, line)
+		if !strings.HasPrefix(line, "web| ") || strings.Count(line, "web| ") != 1 || len(line) > len("web| ")+maxPartial {
+			t.Fatalf("piece %d of the long line (%d bytes): %.40q...", i, len(line), line)
 		}
 	}
 }

@@ -19,46 +19,9 @@ func TestSink_RotationWithoutADescriptorKeepsOutput(t *testing.T) {
 	path := filepath.Join(dir, "app.log")
 	s := NewSink(path, 100, 2, nil)
 	defer s.Close()
-	// The sink's descriptor high, the ones below it free: once the limit
-	// is set at it and they are taken, no open succeeds.
-	var low []*os.File
-	for range 64 {
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			t.Fatal(err)
-		}
-		low = append(low, f)
-	}
 	line := []byte(strings.Repeat("x", 39) + "\n")
-	s.Write(line)
-	for _, f := range low {
-		f.Close()
-	}
-	var saved syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &saved); err != nil {
-		t.Fatal(err)
-	}
-	limited := saved
-	limited.Cur = uint64(s.fd)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &limited); err != nil {
-		t.Fatal(err)
-	}
-	var filler []*os.File
-	restore := func() {
-		for _, f := range filler {
-			f.Close()
-		}
-		filler = nil
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &saved)
-	}
+	restore := noDescriptorLeft(t, s, line)
 	defer restore()
-	for {
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			break
-		}
-		filler = append(filler, f)
-	}
 	written := len(line)
 	for range 5 { // past MaxBytes: a rotation that cannot open its file
 		s.Write(line)
@@ -86,5 +49,67 @@ func TestSink_RotationWithoutADescriptorKeepsOutput(t *testing.T) {
 	}
 	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
 		t.Errorf("no new file at the path once a descriptor was free: %v", err)
+	}
+}
+
+// noDescriptorLeft writes line to s (opening its file, at a descriptor
+// above 64 free ones), then lowers the descriptor limit to that number
+// and takes every descriptor under it: no open succeeds until restore.
+func noDescriptorLeft(t *testing.T, s *Sink, line []byte) (restore func()) {
+	t.Helper()
+	var low []*os.File
+	for range 64 {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		low = append(low, f)
+	}
+	s.Write(line)
+	for _, f := range low {
+		f.Close()
+	}
+	var saved syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &saved); err != nil {
+		t.Fatal(err)
+	}
+	limited := saved
+	limited.Cur = uint64(s.fd)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &limited); err != nil {
+		t.Fatal(err)
+	}
+	var filler []*os.File
+	for {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			break
+		}
+		filler = append(filler, f)
+	}
+	return func() {
+		for _, f := range filler {
+			f.Close()
+		}
+		filler = nil
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &saved)
+	}
+}
+
+// TestSink_DeletedFileIsLetGo: a log deleted under the sink while no
+// descriptor is free for a new one is not written on (its space would
+// stay pinned, its bytes counted as written): they are dropped, and
+// counted so.
+func TestSink_DeletedFileIsLetGo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	s := NewSink(path, 0, 0, nil)
+	defer s.Close()
+	line := []byte("a line\n")
+	restore := noDescriptorLeft(t, s, line)
+	defer restore()
+	os.Remove(path)
+	time.Sleep(1100 * time.Millisecond) // the sink looks for its path once a second
+	s.Write(line)
+	if s.Dropped() != int64(len(line)) {
+		t.Errorf("%d bytes dropped, want the line written after the deletion", s.Dropped())
 	}
 }

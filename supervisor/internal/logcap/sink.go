@@ -166,9 +166,10 @@ func (s *Sink) Write(p []byte) (int, error) {
 		s.failLocked(int64(len(p)), err)
 		return len(p), nil
 	}
-	if s.wholeWrites && s.rotatesLocked() && s.size > 0 && s.size+int64(len(p)) > s.MaxBytes && s.rotateLocked() {
-		if err := s.openLocked(); err != nil {
-			s.failLocked(int64(len(p)), err)
+	if s.wholeWrites && s.rotatesLocked() && s.size > 0 && s.size+int64(len(p)) > s.MaxBytes {
+		s.rotateLocked()
+		if s.f == nil {
+			s.failLocked(int64(len(p)), errors.New("no file to write after a rotation"))
 			return len(p), nil
 		}
 	}
@@ -217,11 +218,12 @@ func (s *Sink) roomLocked() (int64, error) {
 		return 1 << 30, nil
 	}
 	if s.size >= s.MaxBytes {
-		if !s.rotateLocked() {
+		s.rotateLocked()
+		switch {
+		case s.f == nil:
+			return 0, errors.New("no file to write after a rotation") // the caller counts what it drops, then tells
+		case s.rotateFailed:
 			return 1 << 30, nil // past MaxBytes until a rotation succeeds
-		}
-		if err := s.openLocked(); err != nil {
-			return 0, err // the caller counts what it drops, then tells
 		}
 	}
 	return max(s.MaxBytes-s.size, 1), nil
@@ -293,28 +295,57 @@ func (s *Sink) checkLocked() {
 	s.checkAfter = monoNow() + time.Second
 	var cur unix.Stat_t
 	if perr := unix.Stat(s.Path, &cur); perr != nil || err != nil || cur.Dev != st.Dev || cur.Ino != st.Ino {
-		// The new file is opened before the old one is let go: when it
-		// cannot be (no descriptor to spare), output goes on where it
-		// went (a rotated file keeps it) instead of nowhere.
-		old := s.f
-		s.f = nil
-		if err := s.openLocked(); err != nil {
-			s.f = old
+		if err := s.reopenLocked(); err != nil && s.f != nil {
 			s.warnLocked("cannot open log; writing on to the file it names no longer", err)
-			return
 		}
-		old.Close()
 	}
 }
 
-// rotateLocked rotates the file at Path and reports whether it did; the
-// caller then opens the new one. The file being written stays open until
-// the rotation has succeeded: one that fails (for want of a descriptor,
-// at the daemon's limit; lumberjack may have renamed the file already)
-// leaves output going where it went, past logfile_maxbytes, instead of
-// nowhere, and checkLocked moves to a new file at Path within a second,
-// through the descriptor closing the old one frees.
-func (s *Sink) rotateLocked() bool {
+// reopenLocked opens a new file at Path in place of the one being
+// written, which stays open until then: when no descriptor is free, the
+// output goes on where it went (a rotated file keeps it) instead of
+// nowhere. When the old descriptor's number is under the limit, giving
+// it up frees one, so it is closed first and the open tried again; a
+// file that has been deleted is let go too (writing into it would only
+// pin its space: the output is dropped, and counted).
+func (s *Sink) reopenLocked() error {
+	old := s.f
+	s.f = nil
+	err := s.openLocked()
+	if err != nil && old != nil && (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && fdUnderLimit(s.fd) {
+		old.Close()
+		old = nil
+		err = s.openLocked()
+	}
+	if err == nil {
+		if old != nil {
+			old.Close()
+		}
+		return nil
+	}
+	var st unix.Stat_t
+	if old != nil && unix.Fstat(int(old.Fd()), &st) == nil && st.Nlink > 0 {
+		s.f = old
+	} else if old != nil {
+		old.Close()
+	}
+	return err
+}
+
+// fdUnderLimit says whether descriptor fd is one a new open could get
+// back once it is closed: not if the limit was lowered under it.
+func fdUnderLimit(fd int) bool {
+	var rl unix.Rlimit
+	return unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && uint64(fd) < rl.Cur
+}
+
+// rotateLocked rotates the file at Path and opens the new one. The file
+// being written stays open until its successor is (see reopenLocked): a
+// rotation that fails (a directory no longer writable; no descriptor to
+// spare, when lumberjack may have renamed the file already) leaves output
+// going where it went, past logfile_maxbytes, instead of nowhere, and the
+// next try is rotateRetry later.
+func (s *Sink) rotateLocked() {
 	var err error
 	if s.Backups == 0 {
 		err = truncateNoFollow(s.Path)
@@ -337,15 +368,31 @@ func (s *Sink) rotateLocked() bool {
 		}
 		s.rotateAfter = monoNow() + time.Millisecond
 	}
+	if err == nil || s.renamedLocked() {
+		// Rotated, or renamed before lumberjack failed to make the new
+		// file (no descriptor): either way the path wants a new file.
+		if oerr := s.reopenLocked(); oerr != nil {
+			err = errors.Join(err, oerr)
+		} else {
+			err = nil
+		}
+	}
 	s.rotateFailed = err != nil
 	if err != nil {
 		s.rotateAfter = monoNow() + rotateRetry
 		s.warnLocked("cannot rotate log; it grows past logfile_maxbytes until a rotation succeeds", err)
+		return
+	}
+	s.rotations.Add(1)
+}
+
+// renamedLocked says whether Path no longer names the open file.
+func (s *Sink) renamedLocked() bool {
+	var open, cur unix.Stat_t
+	if s.f == nil || unix.Fstat(s.fd, &open) != nil {
 		return false
 	}
-	s.closeLocked()
-	s.rotations.Add(1)
-	return true
+	return unix.Stat(s.Path, &cur) != nil || cur.Dev != open.Dev || cur.Ino != open.Ino
 }
 
 func (s *Sink) failLocked(lost int64, err error) {

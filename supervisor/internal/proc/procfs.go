@@ -171,10 +171,7 @@ type Leftover struct {
 	// it had not: that stop goes on, with no second signal (a shell's
 	// trap would run twice) and what is left of StopWait.
 	StopBegan time.Time
-	// Cut, once closed, ends the stop's grace at once: the daemon is
-	// shutting down, and SIGKILL goes out now, as for its own programs.
-	Cut    <-chan struct{}
-	killed bool // SIGKILL sent (and said so) by an earlier try
+	killed    bool // SIGKILL sent (and said so) by an earlier try
 }
 
 // StopLeftover stops a process that is not this daemon's child, the way the
@@ -197,7 +194,7 @@ func StopLeftover(l *Leftover) bool {
 		} else {
 			wait = min(max(time.Until(l.StopBegan.Add(l.StopWait)), 0), l.StopWait)
 		}
-		if !waitGoneOr(l.Pid, l.StartTime, wait, l.Cut) {
+		if !waitGone(l.Pid, l.StartTime, wait) {
 			if !l.killed {
 				logger().Warn("leftover did not stop in time: sending SIGKILL", "pid", l.Pid, "stopwait", l.StopWait)
 				l.killed = true
@@ -259,10 +256,7 @@ func signalLeader(id Identity, sig syscall.Signal) error {
 }
 
 // waitGone waits until the process has provably ended, at most d.
-func waitGone(pid int, start uint64, d time.Duration) bool { return waitGoneOr(pid, start, d, nil) }
-
-// waitGoneOr is waitGone that gives up when cut is closed.
-func waitGoneOr(pid int, start uint64, d time.Duration, cut <-chan struct{}) bool {
+func waitGone(pid int, start uint64, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for {
 		if alive, known := check(pid, start); known && !alive {
@@ -271,15 +265,7 @@ func waitGoneOr(pid int, start uint64, d time.Duration, cut <-chan struct{}) boo
 		if time.Now().After(deadline) {
 			return false
 		}
-		if cut == nil {
-			time.Sleep(20 * time.Millisecond) // allocates nothing: watchers poll this for long
-			continue
-		}
-		select {
-		case <-time.After(20 * time.Millisecond):
-		case <-cut:
-			return false
-		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
