@@ -557,22 +557,32 @@ func TestIdentity_GroupOfAGoneLeaderIsOursOnlyByDescent(t *testing.T) {
 	}
 
 	// Ours: a leader that left a sleep in its group and exited.
-	pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", "sleep 1000 >/dev/null 2>&1 & exit 0"}, &syscall.ProcAttr{
+	leader := groupLeader(t, "sleep 1000 >/dev/null 2>&1 & sleep 0.2")
+	left := memberIdentity(t, waitGroupOf(t, leader.Pid)[0])
+	if !killAndWait(leader, time.Now().Add(5*time.Second)) || left.Alive() {
+		t.Error("what a leader of ours left in its group was not stopped")
+	}
+}
+
+// groupLeader starts sh -c script as the leader of a process group of
+// its own (a script that lives long enough for its start time to be
+// read), and kills what is left of the group once the test ends.
+func groupLeader(t *testing.T, script string) Identity {
+	t.Helper()
+	pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", script}, &syscall.ProcAttr{
 		Sys: &syscall.SysProcAttr{Setpgid: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	leader := Identity{Pid: pid}
-	t.Cleanup(func() { killAndWait(leader, time.Now().Add(5*time.Second)) })
+	// Registered first: what a failure leaves behind would run on.
+	id := Identity{Pid: pid}
+	t.Cleanup(func() { killAndWait(id, time.Now().Add(5*time.Second)) })
 	st, err := ReadStat(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	leader.StartTime = st.StartTime
-	left := memberIdentity(t, waitGroupOf(t, pid)[0])
-	if !killAndWait(leader, time.Now().Add(5*time.Second)) || left.Alive() {
-		t.Error("what a leader of ours left in its group was not stopped")
-	}
+	id.StartTime = st.StartTime
+	return id
 }
 
 // waitGroupOf waits until the leader pgid is gone and its group holds a
@@ -609,20 +619,8 @@ func memberIdentity(t *testing.T, pid int) Identity {
 func TestIdentity_ChurningGroupOfAGoneLeaderStaysOurs(t *testing.T) {
 	acquire(t)
 	start := func() Identity {
-		pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", strings.Repeat("(while :; do /bin/true; done) >/dev/null 2>&1 & ", 6) + "sleep 0.2"},
-			&syscall.ProcAttr{Sys: &syscall.SysProcAttr{Setpgid: true}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Registered first: loops left behind by a failure would run on.
-		id := Identity{Pid: pid}
-		t.Cleanup(func() { killAndWait(id, time.Now().Add(5*time.Second)) })
-		st, err := ReadStat(pid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id.StartTime = st.StartTime
-		waitGroupOf(t, pid)
+		id := groupLeader(t, strings.Repeat("(while :; do /bin/true; done) >/dev/null 2>&1 & ", 6)+"sleep 0.2")
+		waitGroupOf(t, id.Pid)
 		return id
 	}
 	leader := start()
