@@ -318,3 +318,33 @@ func TestExport_RefusesWhatTOMLCannotHold(t *testing.T) {
 		t.Errorf("export: %v, %q, stderr %q", err, out, stderr.String())
 	}
 }
+
+// TestRun_ExitComesAfterTheLastLine: a process's last output is printed
+// before the line saying it exited, as foreman prints them.
+func TestRun_ExitComesAfterTheLastLine(t *testing.T) {
+	var procfile strings.Builder
+	for i := range 8 {
+		fmt.Fprintf(&procfile, "p%d: seq 1 3000; exit 0\n", i)
+	}
+	dir, _ := procfileDir(t, procfile.String())
+	r := startRun(t, dir, "--keep-going")
+	var got []string
+	for l := range r.lines {
+		got = append(got, l)
+	}
+	r.cmd.Wait()
+	last := map[string]bool{}
+	for _, l := range got {
+		name, text, _ := strings.Cut(l, " | ")
+		name = strings.TrimSpace(name)
+		if text == "3000" {
+			last[name] = true
+		}
+		if p, ok := strings.CutSuffix(text, " exited: exit status 0"); ok && name == "ctlsup" && !last[p] {
+			t.Errorf("%q came before %s's last line", l, p)
+		}
+	}
+	if len(last) != 8 {
+		t.Errorf("%d processes printed their last line, want 8", len(last))
+	}
+}

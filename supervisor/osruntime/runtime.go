@@ -420,6 +420,9 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 	}
 	c := &osChild{name: spec.FullName(), state: r.state, acct: &r.acct,
 		memoryMax: spec.Limits.MemoryMax, rt: r, stdin: stdin}
+	if r.console != nil {
+		c.console = capture
+	}
 	attr := proc.Attr{
 		Path:        path,
 		Argv:        spec.Argv,
@@ -692,6 +695,9 @@ type osChild struct {
 	pidfdKept    atomic.Int32 // pidfdHanded, pidfdGone (see pidfds.go)
 	rt           *Runtime
 	stdin        *stdinPipe // nil without Stdin
+	// console is its output where that is the console (ctlsup run): a
+	// person reads its last lines before the line saying it exited.
+	console *output
 }
 
 // WriteStdin queues b for the process's stdin.
@@ -749,6 +755,11 @@ func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {
 		}
 	}
 	c.recordExit(st)
+	if c.console != nil {
+		// A log file's reader may lag: the reaper does not wait on a
+		// disk. The console is written at once anyway.
+		c.console.Flush()
+	}
 	c.Exited(st)
 }
 

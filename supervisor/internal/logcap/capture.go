@@ -242,6 +242,16 @@ func (c *Capture) Clear() error {
 	return err
 }
 
+// Flush takes what the pipes hold now, without waiting for more: the
+// output a process wrote before it exited, read before its exit is told.
+func (c *Capture) Flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.readers {
+		r.flush()
+	}
+}
+
 // Close closes both log files for good, after taking what the pipes hold:
 // a program's last lines before it exited are in its pipe, and a batch may
 // not have taken them yet. Each stream is closed once, even when both are
