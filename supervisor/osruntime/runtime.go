@@ -94,6 +94,8 @@ type Runtime struct {
 	leftoverCut   chan struct{}
 	cutLeftovers  sync.Once
 
+	commands commands // on_exit and on_fatal actions, exec probes
+
 	consoles      [2]*logcap.Console // the daemon's stdout and stderr, for programs logging there
 	consolesOnce  sync.Once
 	daemonEnvOnce sync.Once
@@ -111,7 +113,7 @@ func New(stateDir string, log *slog.Logger) *Runtime {
 		log = slog.Default()
 	}
 	return &Runtime{StateDir: stateDir, Logger: log, hub: logcap.NewHub(), spawnSlots: make(chan struct{}, 32), born: time.Now(),
-		leftoverCut: make(chan struct{})}
+		leftoverCut: make(chan struct{}), commands: commands{cut: make(chan struct{})}}
 }
 
 // Open acquires the reaper, reaches the fd holder (starting one if none
@@ -155,6 +157,7 @@ func (r *Runtime) Open(ctx context.Context) error {
 // releases the reaper: every program has stopped.
 func (r *Runtime) Close() error {
 	r.cutLeftovers.Do(func() { close(r.leftoverCut) })
+	r.commands.stop()
 	proc.KillLeftovers()
 	r.leftoverStops.Wait()
 	if r.spawner != nil {
@@ -808,58 +811,6 @@ func (c *osChild) gone() {
 			c.rt.dropPidfd(c)
 		}
 	})
-}
-
-// Run runs argv to completion under the reaper, which must be running (the
-// runtime is open), with its output in a temporary file; it kills the
-// command when ctx ends. exec.Cmd cannot be used: its Wait would race the
-// reaper.
-func (r *Runtime) Run(ctx context.Context, argv []string) (output []byte, status supervisor.ExitStatus, err error) {
-	return r.run(ctx, proc.Attr{Path: argv[0], Argv: argv, Env: os.Environ(), Umask: -1})
-}
-
-// RunCommand runs a shell command (an on_fatal or on_exit action) with env
-// added to the daemon's environment, for at most a minute.
-func (r *Runtime) RunCommand(ctx context.Context, command string, env []string) ([]byte, supervisor.ExitStatus, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	var base []string
-	for _, kv := range os.Environ() {
-		// What systemd addressed to the daemon alone, as for programs.
-		if !strings.HasPrefix(kv, "NOTIFY_SOCKET=") && !strings.HasPrefix(kv, "LISTEN_") && !strings.HasPrefix(kv, "WATCHDOG_") {
-			base = append(base, kv)
-		}
-	}
-	return r.run(ctx, proc.Attr{Path: "/bin/sh", Argv: []string{"/bin/sh", "-c", command}, Env: append(base, env...), Umask: -1})
-}
-
-// run is Run with the child's attributes: a readiness command runs as its
-// program does (user, directory, environment).
-func (r *Runtime) run(ctx context.Context, a proc.Attr) (output []byte, status supervisor.ExitStatus, err error) {
-	out, err := os.CreateTemp("", "ctlsup-run-")
-	if err != nil {
-		return nil, status, err
-	}
-	defer os.Remove(out.Name())
-	defer out.Close()
-	exited := make(chan supervisor.ExitStatus, 1)
-	a.Files = []*os.File{nil, out, out}
-	a.OnExit = func(_ int, ws syscall.WaitStatus, _ bool) {
-		exited <- supervisor.ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
-	}
-	p, err := r.startProcess(a)
-	if err != nil {
-		return nil, status, err
-	}
-	select {
-	case status = <-exited:
-	case <-ctx.Done():
-		p.Signal(syscall.SIGKILL)
-		status = <-exited
-		err = ctx.Err()
-	}
-	output, _ = os.ReadFile(out.Name())
-	return output, status, err
 }
 
 // LogFile is a rotated log file written the way program logs are, never
