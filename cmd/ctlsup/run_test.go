@@ -329,8 +329,14 @@ func TestRun_ExitComesAfterTheLastLine(t *testing.T) {
 	dir, _ := procfileDir(t, procfile.String())
 	r := startRun(t, dir, "--keep-going")
 	var got []string
-	for l := range r.lines {
-		got = append(got, l)
+	timeout := time.After(30 * time.Second)
+	for done := false; !done; {
+		select {
+		case l, ok := <-r.lines:
+			got, done = append(got, l), !ok
+		case <-timeout:
+			t.Fatalf("ctlsup run did not end; %d lines", len(got))
+		}
 	}
 	r.cmd.Wait()
 	last := map[string]bool{}

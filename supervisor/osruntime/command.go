@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -19,8 +21,9 @@ import (
 // of its own where cgroups are in use, so what it leaves running (a
 // setsid'd child, a double-forked daemon) is killed when it exits. The
 // daemon stops those still running when it closes, and waits for them, so
-// none outlives it; one a crash leaves behind is killed by the successor,
-// which removes every cgroup its journal does not claim.
+// none outlives it. One a crash or an in-place upgrade leaves behind is
+// killed by the successor, which removes every cgroup its journal does not
+// claim (in process-group mode it runs to its end).
 
 // commands are the commands running.
 type commands struct {
@@ -28,6 +31,7 @@ type commands struct {
 	closed  bool
 	running sync.WaitGroup
 	cut     chan struct{} // closed when the daemon closes
+	warned  atomic.Bool   // that a command's cgroup could not be made
 }
 
 // errClosing: a command asked for once the daemon has begun to close.
@@ -103,29 +107,28 @@ func (r *Runtime) run(ctx context.Context, a proc.Attr) (output []byte, status s
 	a.OnExit = func(_ int, ws syscall.WaitStatus, _ bool) {
 		exited <- supervisor.ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
 	}
-	leaf := r.commandLeaf(&a)
-	p, err := r.startProcess(a)
-	if a.CgroupDir != nil {
-		a.CgroupDir.Close()
-	}
+	p, err := r.startCommand(a)
 	if err != nil {
-		if leaf != nil {
-			leaf.Remove()
-		}
 		return nil, status, err
+	}
+	// The leader too, by its pidfd: it may have left its cgroup (su's
+	// pam_systemd, systemd-run --scope), where the cgroup's kill misses it.
+	signal := func(sig syscall.Signal) {
+		p.SignalGroup(sig)
+		p.Signal(sig)
 	}
 	select {
 	case status = <-exited:
 	case <-ctx.Done():
-		p.SignalGroup(syscall.SIGKILL)
+		signal(syscall.SIGKILL)
 		status = <-exited
 		err = ctx.Err()
 	case <-r.commands.cut:
-		p.SignalGroup(syscall.SIGTERM)
+		signal(syscall.SIGTERM)
 		select {
 		case status = <-exited:
 		case <-time.After(commandStopWait):
-			p.SignalGroup(syscall.SIGKILL)
+			signal(syscall.SIGKILL)
 			status = <-exited
 		}
 		err = errClosing
@@ -134,19 +137,34 @@ func (r *Runtime) run(ctx context.Context, a proc.Attr) (output []byte, status s
 	return output, status, err
 }
 
-// commandLeaf puts a command in a cgroup of its own, removed once nothing
-// of it runs; without one (cgroups off, or none can be made) its process
-// group contains it.
-func (r *Runtime) commandLeaf(a *proc.Attr) *cgroup.Leaf {
+// startCommand starts a command in a cgroup of its own, removed once
+// nothing of it runs; without one (cgroups off, or none can be made) its
+// process group contains it. A refused clone into a cgroup (a container's
+// seccomp filter) turns cgroups off, as a program's spawn does.
+func (r *Runtime) startCommand(a proc.Attr) (*proc.Process, error) {
 	if !r.useCgroups() {
-		return nil
+		return r.startProcess(a)
 	}
-	leaf, dir, err := r.cgroups.NewLeaf(commandCgroup, r.state.newID(), cgroup.Limits{})
+	// Named for this daemon alone: a successor never takes the cgroup of
+	// a command a crash left for its own, nor sweeps its own away.
+	leaf, dir, err := r.cgroups.NewLeaf(commandCgroup+"-"+strconv.FormatInt(r.born.UnixNano(), 36), r.state.newID(), cgroup.Limits{})
 	if leaf == nil {
-		r.Logger.Warn("cannot create a command's cgroup: its process group contains it", "command", strings.Join(a.Argv, " "), "err", err)
-		return nil
+		if r.commands.warned.CompareAndSwap(false, true) {
+			r.Logger.Warn("cannot create a command's cgroup: its process group contains it", "command", strings.Join(a.Argv, " "), "err", err)
+		}
+		return r.startProcess(a)
 	}
 	a.CgroupDir, a.Container = dir, leaf
 	a.OnGone = func() { leaf.Remove() }
-	return leaf
+	p, err := r.startProcess(a)
+	dir.Close()
+	if err != nil {
+		leaf.Remove()
+		if errors.Is(err, syscall.ENOSYS) {
+			r.dropCgroups(err)
+			a.CgroupDir, a.Container, a.OnGone = nil, nil, nil
+			return r.startProcess(a)
+		}
+	}
+	return p, err
 }

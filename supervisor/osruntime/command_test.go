@@ -61,6 +61,50 @@ func TestCommand_StoppedWhenTheDaemonCloses(t *testing.T) {
 	}
 }
 
+// TestCommand_LeaderOutsideItsCgroupIsStopped: a command whose shell
+// moved itself out of its cgroup (as su's pam_systemd does) is still
+// killed when its time is up, and the close does not wait for it forever.
+func TestCommand_LeaderOutsideItsCgroupIsStopped(t *testing.T) {
+	h := openOS(t)
+	requireCgroups(t, h)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	t.Cleanup(func() { killPidIn(pidFile) })
+	procs := filepath.Join(cgroup2Root(t), "cgroup.procs")
+	cmd := fmt.Sprintf("echo $$ > %s && echo $$ > %s && exec sleep 1000", procs, pidFile)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := h.rt.RunCommand(ctx, cmd, nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != context.DeadlineExceeded {
+			t.Errorf("err %v, want its time up", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the command outside its cgroup was not stopped")
+	}
+	if pid := pidIn(t, pidFile); alive(pid) {
+		t.Errorf("its sleep %d still runs", pid)
+	}
+}
+
+// cgroup2Root is where the cgroup v2 hierarchy is mounted.
+func cgroup2Root(t *testing.T) string {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	for line := range strings.SplitSeq(string(b), "\n") {
+		_, after, ok := strings.Cut(line, " - ")
+		f := strings.Fields(line)
+		if ok && strings.HasPrefix(after, "cgroup2 ") && len(f) > 4 {
+			return f[4]
+		}
+	}
+	t.Fatal("no cgroup2 mount")
+	return ""
+}
+
 func pidIn(t *testing.T, path string) int {
 	t.Helper()
 	b, _ := os.ReadFile(path)
