@@ -99,3 +99,26 @@ func startTime(pid int) string {
 	}
 	return f[19]
 }
+
+// firstSpawnDelay is how long after the daemon pid's own start its first
+// child running command began, by their start times in /proc (clock ticks
+// of 10 ms): the daemon's preparation (loading its configuration, its
+// state, helpers) before its first spawn. -1 if it has no such child.
+func firstSpawnDelay(pid int, command string) float64 {
+	daemon, err := strconv.ParseInt(startTime(pid), 10, 64)
+	if err != nil {
+		return none
+	}
+	first := int64(-1)
+	for kid := range childPids(pid) {
+		comm, _ := os.ReadFile("/proc/" + strconv.Itoa(kid) + "/comm")
+		t, err := strconv.ParseInt(startTime(kid), 10, 64)
+		if err == nil && strings.TrimSpace(string(comm)) == command && (first < 0 || t < first) {
+			first = t
+		}
+	}
+	if first < 0 {
+		return none
+	}
+	return float64(first-daemon) / 100
+}
