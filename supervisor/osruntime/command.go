@@ -41,8 +41,8 @@ var errClosing = errors.New("not run: the daemon is shutting down")
 // has between SIGTERM and SIGKILL.
 const commandStopWait = 5 * time.Second
 
-// commandCgroup names a command's cgroup (with a journal id, which no
-// program's spawn shares).
+// commandCgroup begins a command's cgroup's name, which the daemon's
+// start time and a journal id (no program's spawn shares it) end.
 const commandCgroup = "ctlsup-command"
 
 func (c *commands) begin() bool {
@@ -117,19 +117,27 @@ func (r *Runtime) run(ctx context.Context, a proc.Attr) (output []byte, status s
 		p.SignalGroup(sig)
 		p.Signal(sig)
 	}
+	// After SIGKILL the exit is waited for a while only: a process stuck
+	// in the kernel (a dead NFS mount) must not hold the daemon's stop.
+	kill := func() {
+		signal(syscall.SIGKILL)
+		select {
+		case status = <-exited:
+		case <-time.After(commandStopWait):
+			status = supervisor.ExitStatus{Code: -1, Text: "still running after SIGKILL"}
+		}
+	}
 	select {
 	case status = <-exited:
 	case <-ctx.Done():
-		signal(syscall.SIGKILL)
-		status = <-exited
+		kill()
 		err = ctx.Err()
 	case <-r.commands.cut:
 		signal(syscall.SIGTERM)
 		select {
 		case status = <-exited:
 		case <-time.After(commandStopWait):
-			signal(syscall.SIGKILL)
-			status = <-exited
+			kill()
 		}
 		err = errClosing
 	}
