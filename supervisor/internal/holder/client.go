@@ -114,10 +114,15 @@ func (c *Client) watch(conn *net.UnixConn) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.conn != conn {
-		return
+	if c.closed || c.conn != nil && c.conn != conn {
+		return // closed, or a newer connection serves
 	}
-	c.dropConnLocked(errors.New("fd holder went away"))
+	// Dropped already by a failed send (the holder died under it, or a
+	// reconnect reached the dying one): no send may come to reconnect,
+	// so this goroutine does.
+	if c.conn == conn {
+		c.dropConnLocked(errors.New("fd holder went away"))
+	}
 	// A holder dying closes its connections before its listening socket:
 	// a reconnect that fast may reach the dying one and be reset. Try
 	// again, soon at first, until one holds the descriptors or the

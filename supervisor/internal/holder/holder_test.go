@@ -1,6 +1,7 @@
 package holder
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"strconv"
@@ -312,5 +313,47 @@ func TestHolder_SpareIsReplacedWhenShort(t *testing.T) {
 			t.Fatalf("the spare handed again was not kept in place of the one it replaces: %v", n)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestHolder_ReplacedAfterAFailedSend: a send that fails drops the
+// connection (the holder died under it: a reconnect that reached the dying
+// holder fails so); the client reaches a holder again without waiting for
+// another send, and gives it what it holds.
+func TestHolder_ReplacedAfterAFailedSend(t *testing.T) {
+	if err := proc.Acquire(slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Release()
+	dir := t.TempDir()
+	c := Connect(dir, slog.New(slog.DiscardHandler))
+	t.Cleanup(c.Quit)
+	var p [2]int
+	syscall.Pipe2(p[:], syscall.O_CLOEXEC)
+	c.Store("one", p[0])
+	old := holderPid(dir)
+	if old == 0 {
+		t.Fatal("no holder")
+	}
+	syscall.Kill(old, syscall.SIGKILL)
+	c.mu.Lock()
+	if c.conn != nil {
+		c.dropConnLocked(errors.New("a send failed")) // as sendLocked does
+	}
+	c.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if h := holderPid(dir); h != 0 && h != old {
+			c.mu.Lock()
+			reached := c.conn != nil
+			c.mu.Unlock()
+			if reached {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no holder reached again after a failed send")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
