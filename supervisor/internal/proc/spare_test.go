@@ -175,7 +175,13 @@ func retriesWhatItCannotTell(t *testing.T) bool {
 	// A group whose leader ended and whose member lives on.
 	leader, member := shellWithChild(t, "sleep 30 & echo $!")
 	st, _ := ReadStat(leader)
-	t.Cleanup(func() { syscall.Kill(member, syscall.SIGKILL) })
+	ms, _ := ReadStat(member)
+	t.Cleanup(func() {
+		// Only the sleep started here: its pid may be another's by now.
+		if now, err := ReadStat(member); err == nil && now.StartTime == ms.StartTime {
+			syscall.Kill(member, syscall.SIGKILL)
+		}
+	})
 	for deadline := time.Now().Add(5 * time.Second); isAlive(leader); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the leader did not end")
