@@ -206,6 +206,23 @@ func TestRun_StopReachesTheShellsChild(t *testing.T) {
 	}
 }
 
+// TestRun_TheShellsChildGetsItsGrace: at Ctrl-C, a shell that dies of
+// the TERM at once leaves its child, which the TERM reached too, the rest
+// of the 5 s to finish, as foreman gives; one that ignores the TERM is
+// killed when they are up, and nothing is left behind.
+func TestRun_TheShellsChildGetsItsGrace(t *testing.T) {
+	dir, tag := procfileDir(t, "web: sh -c 'trap \"sleep 0.5; echo graceful; exit 0\" TERM; echo up; while :; do sleep 0.05; done # TAG'; echo\n"+
+		"deaf: sh -c 'trap \"\" TERM; echo up; while :; do sleep 0.05; done # TAG'; echo\n")
+	r := startRun(t, dir)
+	r.until(t, "web    | up", "deaf   | up")
+	r.cmd.Process.Signal(syscall.SIGINT)
+	r.until(t, "web    | graceful")
+	r.exitCode(t)
+	if n := alive(tag); n != 0 {
+		t.Errorf("%d processes left behind once ctlsup run exited", n)
+	}
+}
+
 // TestRun_TypesPortsAndDirectory: process types named on the command line
 // (with options after them) are the only ones run; the base port is the
 // env file's PORT, as foreman's; every process runs in the Procfile's

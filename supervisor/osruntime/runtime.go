@@ -730,8 +730,13 @@ func (c *osChild) Signal(sig syscall.Signal, group bool) error {
 	return c.p.Signal(sig)
 }
 
-// Stopping records that a stop began, so a successor finishes it.
-func (c *osChild) Stopping(shutdown bool) { c.state.stopping(c.id, shutdown, time.Now()) }
+// Stopping records that a stop began, so a successor finishes it, and
+// bounds what the rest of the group may take at shutdown.
+func (c *osChild) Stopping(shutdown bool) {
+	now := time.Now()
+	c.p.Stopping(now)
+	c.state.stopping(c.id, shutdown, now)
+}
 
 // Ended reports whether the process has ended, its exit perhaps not yet
 // collected (see supervisor.EndedChild).

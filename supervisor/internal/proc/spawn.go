@@ -76,6 +76,9 @@ type Process struct {
 	Pid       int
 	StartTime uint64 // the leader's, as /proc/PID/stat gives it (see starttime.go)
 	grace     time.Duration
+	// stopBy is when a stop that began must be over (unix ns; 0: no stop
+	// began): at shutdown, the rest of the group gets until then.
+	stopBy    atomic.Int64
 	container Container
 	onExit    func(int, syscall.WaitStatus, bool)
 	onGone    func()
@@ -589,7 +592,7 @@ func (p *Process) exited(ws syscall.WaitStatus, known bool) {
 		// and a shutdown waits for it (KillLeftovers). Whether anything
 		// is left is asked after the exit's owner has run: a read of
 		// the cgroup's events that a restart need not wait for.
-		sw := &sweep{id: p.Identity(), container: p.container, gone: p.gone}
+		sw := &sweep{id: p.Identity(), container: p.container, gone: p.gone, stopBy: p.stopBy.Load()}
 		leftovers.mu.Lock()
 		leftovers.pending++
 		leftovers.sweeps[p.Pid] = sw
@@ -630,14 +633,9 @@ func (p *Process) settle(sw *sweep) {
 	if alive {
 		grace := p.grace
 		if leftovers.closing > 0 {
-			grace = 0 // the daemon is shutting down: no grace period
+			grace = min(grace, sw.leftOfStop())
 		}
-		sw.timer = time.AfterFunc(grace, func() {
-			killLeftoverGroup(sw)
-			leftovers.mu.Lock()
-			leftovers.doneLocked()
-			leftovers.mu.Unlock()
-		})
+		sw.timer = time.AfterFunc(grace, sw.expire)
 		leftovers.mu.Unlock()
 		return
 	}
@@ -717,6 +715,14 @@ func settleQueued() {
 // settleYieldEvery is how many exits are settled between yields.
 const settleYieldEvery = 32
 
+// Stopping notes that the process's stop began at: the stop may take
+// its grace period from then, and no longer, whatever part of the group
+// outlives the leader (see KillLeftovers). A second call (the shutdown
+// taking over an operator's stop) keeps the first.
+func (p *Process) Stopping(at time.Time) {
+	p.stopBy.CompareAndSwap(0, at.Add(p.grace).UnixNano())
+}
+
 func (p *Process) gone() {
 	if p.onGone != nil {
 		p.onGone()
@@ -739,6 +745,28 @@ type sweep struct {
 	// tries again (retryLater; its own chain only).
 	stuckSince time.Time
 	retryEvery time.Duration
+	// stopBy is the leader's stop's end (Process.stopBy), 0 if the
+	// leader ended on its own.
+	stopBy int64
+}
+
+// expire ends the grace period: the group is killed.
+func (sw *sweep) expire() {
+	killLeftoverGroup(sw)
+	leftovers.mu.Lock()
+	leftovers.doneLocked()
+	leftovers.mu.Unlock()
+}
+
+// leftOfStop is what a shutdown leaves the group to end in: what remains
+// of the stop its leader was given, so that what the stop signal reached
+// (a shell's child, a worker that finishes its task) ends as gracefully
+// as the leader could; none if the leader ended on its own.
+func (sw *sweep) leftOfStop() time.Duration {
+	if sw.stopBy == 0 {
+		return 0
+	}
+	return max(0, time.Until(time.Unix(0, sw.stopBy)))
 }
 
 // takeLocked stops the sweep's grace period for a caller that finishes it
@@ -903,9 +931,10 @@ func killAndWait(id Identity, deadline time.Time) bool {
 	}
 }
 
-// KillLeftovers kills every leftover process group now, without waiting for
-// its grace period, and waits for them to die, and for sweeps already under
-// way: the daemon leaves no process behind when it exits.
+// KillLeftovers kills every leftover process group, and waits for them to
+// die, and for sweeps already under way: the daemon leaves no process
+// behind when it exits. A group whose leader was stopped has until its
+// stop's time is up (Process.Stopping); any other, none.
 func KillLeftovers() {
 	leftovers.mu.Lock()
 	leftovers.closing++
@@ -920,6 +949,14 @@ func KillLeftovers() {
 			// Not settled yet: its settling, with no grace period while
 			// closing, finishes it. Taken here, thousands of exits just
 			// reaped would each be killed and scanned for again.
+			continue
+		}
+		if left := sw.leftOfStop(); left > 0 {
+			// Its grace, counted from the leader's exit, is cut to
+			// what is left of the stop; waited for below.
+			if sw.timer.Stop() {
+				sw.timer = time.AfterFunc(left, sw.expire)
+			}
 			continue
 		}
 		sw.takeLocked()
