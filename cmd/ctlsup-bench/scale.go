@@ -312,6 +312,7 @@ func features(bin binaries, n, kills int) {
 	for _, v := range []variant{
 		{label: "as shipped (cgroups, spawner, fd holder)"},
 		{label: "process groups (CTLSUP_CGROUPS=off)", env: "CTLSUP_CGROUPS=off"},
+		{label: "no fd holder (CTLSUPD_NO_HOLDER=1)", env: "CTLSUPD_NO_HOLDER=1"},
 		{label: "forked by the helper (CTLSUPD_HELPER_FORK=1)", env: "CTLSUPD_HELPER_FORK=1"},
 		{label: "forked by Go's fork (CTLSUPD_DIRECT_FORK=1)", env: "CTLSUPD_DIRECT_FORK=1"},
 		{label: "a held unix socket each", extra: func(i int) string {

@@ -224,6 +224,7 @@ func (m *Main) startEngine(ctx context.Context) error {
 	// misbehave on some kernel: the daemon then forks its children itself.
 	rt.DirectFork = os.Getenv("CTLSUPD_DIRECT_FORK") == "1"
 	rt.HelperFork = os.Getenv("CTLSUPD_HELPER_FORK") == "1"
+	rt.NoHolder = os.Getenv("CTLSUPD_NO_HOLDER") == "1" // for the bench only
 	rt.OnBurst = procs.raise
 	m.runtime.Store(rt)
 	prev := m.Supervisor

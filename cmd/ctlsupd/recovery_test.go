@@ -1268,3 +1268,20 @@ func TestCrashRecovery_DependentWaitsForARestartedDependency(t *testing.T) {
 	second.Process.Signal(syscall.SIGTERM)
 	second.Wait()
 }
+
+// TestNoHolder_RunsWithoutOne: CTLSUPD_NO_HOLDER=1, the bench's switch to
+// measure what the fd holder costs, runs the programs with no holder.
+func TestNoHolder_RunsWithoutOne(t *testing.T) {
+	t.Setenv("CTLSUPD_NO_HOLDER", "1")
+	path := testConfig(t, map[string]string{"app.toml": program("one", "sleep") + program("two", "sleep")})
+	stateDir := filepath.Join(filepath.Dir(path), "state")
+	d, log := startDaemon(t, path)
+	waitUntil(t, "both RUNNING", log, func() bool { return len(statusPidsOrNil(filepath.Join(stateDir, "ctlsup.sock"))) == 2 })
+	if h := holderPid(stateDir); h != "" {
+		t.Errorf("holder %s runs", h)
+	}
+	d.Process.Signal(syscall.SIGTERM)
+	if err := d.Wait(); err != nil {
+		t.Errorf("ctlsupd exit: %v\n%s", err, log)
+	}
+}

@@ -53,7 +53,7 @@ type Runtime struct {
 	OnBurst   func()
 	lastSpawn atomic.Int64 // when a spawn last ended, as monotonic ns since born
 	born      time.Time
-	holder    *holder.Client // nil in the foreground (ctlsup run)
+	holder    *holder.Client // nil in the foreground (ctlsup run), or NoHolder
 	// spawner forks the children without copying the daemon's
 	// descriptor table (see proc.Spawner); nil: Go's fork does.
 	spawner *proc.Spawner
@@ -61,8 +61,13 @@ type Runtime struct {
 	// daemon's table. HelperFork leaves every fork to the helper, never
 	// sharing the daemon's table.
 	DirectFork, HelperFork bool
-	cgroups                *cgroup.Manager // nil in process-group mode; set by Open
-	cgroupsOff             atomic.Bool     // the kernel refused a spawn into a cgroup
+	// NoHolder, set before Open, runs without the fd holder, to measure
+	// what it costs: an upgrade or a crash then loses every program's
+	// output pipe (their programs are restarted) and how what ended
+	// meanwhile exited.
+	NoHolder   bool
+	cgroups    *cgroup.Manager // nil in process-group mode; set by Open
+	cgroupsOff atomic.Bool     // the kernel refused a spawn into a cgroup
 	// containment is the mode in use, published for metrics.
 	containment  atomic.Pointer[Containment]
 	limitsWarned sync.Map // process names told their limits cannot apply
@@ -135,7 +140,7 @@ func (r *Runtime) Open(ctx context.Context) error {
 	}
 	if r.Console != nil {
 		r.console = logcap.NewConsole(r.Console)
-	} else {
+	} else if !r.NoHolder {
 		r.holder = holder.Connect(r.StateDir, r.Logger)
 		r.holder.OnReconnect(r.rekeepPidfds)
 	}
