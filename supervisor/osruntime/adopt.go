@@ -485,6 +485,12 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		if e.StopAt != 0 {
 			a.Stopping = time.UnixMilli(e.StopAt)
 		}
+		// On the monotonic clock, as the engine goes on with the stop:
+		// what is left of stopwaitsecs.
+		c.stopAt = time.Now().Add(-min(max(time.Since(a.Stopping), 0), spec.StopWait))
+		if spec.StopAsGroup {
+			c.p.StoppingGroup(c.stopAt)
+		}
 	}
 	// A stop under way had not ended (an operator's that had would be
 	// held): it may have been a restart's, so it ends in a start, whether

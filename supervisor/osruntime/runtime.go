@@ -706,6 +706,8 @@ type osChild struct {
 	// console is its output where that is the console (ctlsup run): a
 	// person reads its last lines before the line saying it exited.
 	console *output
+	// stopAt is when its stop began (the engine's actor's alone).
+	stopAt time.Time
 }
 
 // WriteStdin queues b for the process's stdin.
@@ -730,16 +732,22 @@ func (c *osChild) Signal(sig syscall.Signal, group bool) error {
 		c.killed.Store(true)
 	}
 	if group {
+		if sig != syscall.SIGKILL && !c.stopAt.IsZero() {
+			// A stop's signal that reached the whole group: what
+			// outlives the leader may end as gracefully.
+			c.p.StoppingGroup(c.stopAt)
+		}
 		return c.p.SignalGroup(sig)
 	}
 	return c.p.Signal(sig)
 }
 
-// Stopping records that a stop began, so a successor finishes it, and
-// bounds what the rest of the group may take at shutdown.
+// Stopping records that a stop began, so a successor finishes it.
 func (c *osChild) Stopping(shutdown bool) {
 	now := time.Now()
-	c.p.Stopping(now)
+	if c.stopAt.IsZero() {
+		c.stopAt = now
+	}
 	c.state.stopping(c.id, shutdown, now)
 }
 

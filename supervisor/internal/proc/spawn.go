@@ -76,8 +76,8 @@ type Process struct {
 	Pid       int
 	StartTime uint64 // the leader's, as /proc/PID/stat gives it (see starttime.go)
 	grace     time.Duration
-	// stopBy is when a stop that began must be over (unix ns; 0: no stop
-	// began): at shutdown, the rest of the group gets until then.
+	// stopBy is when a stop whose signal reached the whole group must be
+	// over (monoNow's; 0: none): at shutdown, the group gets until then.
 	stopBy    atomic.Int64
 	container Container
 	onExit    func(int, syscall.WaitStatus, bool)
@@ -632,8 +632,9 @@ func (p *Process) settle(sw *sweep) {
 	}
 	if alive {
 		grace := p.grace
+		sw.graceEnd = monoNow() + int64(grace)
 		if leftovers.closing > 0 {
-			grace = min(grace, sw.leftOfStop())
+			grace = sw.leftOfStop()
 		}
 		sw.timer = time.AfterFunc(grace, sw.expire)
 		leftovers.mu.Unlock()
@@ -715,13 +716,18 @@ func settleQueued() {
 // settleYieldEvery is how many exits are settled between yields.
 const settleYieldEvery = 32
 
-// Stopping notes that the process's stop began at: the stop may take
-// its grace period from then, and no longer, whatever part of the group
-// outlives the leader (see KillLeftovers). A second call (the shutdown
-// taking over an operator's stop) keeps the first.
-func (p *Process) Stopping(at time.Time) {
-	p.stopBy.CompareAndSwap(0, at.Add(p.grace).UnixNano())
+// StoppingGroup notes that a stop began at, its signal sent to the whole
+// group: what outlives the leader may take the grace period from then,
+// and no longer (see KillLeftovers). A second call keeps the first.
+func (p *Process) StoppingGroup(at time.Time) {
+	p.stopBy.CompareAndSwap(0, int64(at.Sub(monoBase)+p.grace))
 }
+
+// monoBase is what stop deadlines count from, on the monotonic clock: a
+// wall clock set back must not make a shutdown wait longer.
+var monoBase = time.Now()
+
+func monoNow() int64 { return int64(time.Since(monoBase)) }
 
 func (p *Process) gone() {
 	if p.onGone != nil {
@@ -746,8 +752,9 @@ type sweep struct {
 	stuckSince time.Time
 	retryEvery time.Duration
 	// stopBy is the leader's stop's end (Process.stopBy), 0 if the
-	// leader ended on its own.
-	stopBy int64
+	// leader ended on its own or its stop signal was its alone; graceEnd
+	// is when its grace period ends (monoNow's), once armed.
+	stopBy, graceEnd int64
 }
 
 // expire ends the grace period: the group is killed.
@@ -759,14 +766,15 @@ func (sw *sweep) expire() {
 }
 
 // leftOfStop is what a shutdown leaves the group to end in: what remains
-// of the stop its leader was given, so that what the stop signal reached
-// (a shell's child, a worker that finishes its task) ends as gracefully
-// as the leader could; none if the leader ended on its own.
+// of the stop its leader was given, when the stop signal reached them too
+// (a shell's child, a worker that finishes its task), so that they end
+// as gracefully as the leader could; none otherwise: nothing asked them
+// to end.
 func (sw *sweep) leftOfStop() time.Duration {
 	if sw.stopBy == 0 {
 		return 0
 	}
-	return max(0, time.Until(time.Unix(0, sw.stopBy)))
+	return time.Duration(max(0, min(sw.stopBy, sw.graceEnd)-monoNow()))
 }
 
 // takeLocked stops the sweep's grace period for a caller that finishes it
@@ -797,32 +805,20 @@ func (sw *sweep) killAndWait(deadline time.Time) bool {
 }
 
 // leftovers are the sweeps waiting for their grace period; each kills its
-// group when the period ends, or at once by KillLeftovers.
+// group when the period ends, or sooner at shutdown (KillLeftovers).
 type leftoverSweeps struct {
 	mu     sync.Mutex
 	sweeps map[int]*sweep
 	// pending counts exits whose sweep has not run, been stopped or
-	// found nothing to do; idle is signalled when it drops to zero. (A
-	// WaitGroup would forbid an exit's Add while KillLeftovers waits.)
+	// found nothing to do: KillLeftovers waits until it is zero.
 	pending int
-	idle    sync.Cond
-	closing int // KillLeftovers calls under way: sweeps get no grace
+	closing int // KillLeftovers calls under way: see leftOfStop
 }
 
-var leftovers = newLeftoverSweeps()
-
-func newLeftoverSweeps() *leftoverSweeps {
-	l := &leftoverSweeps{sweeps: map[int]*sweep{}}
-	l.idle.L = &l.mu
-	return l
-}
+var leftovers = &leftoverSweeps{sweeps: map[int]*sweep{}}
 
 // doneLocked counts one pending sweep as over. l.mu is held.
-func (l *leftoverSweeps) doneLocked() {
-	if l.pending--; l.pending == 0 {
-		l.idle.Broadcast()
-	}
-}
+func (l *leftoverSweeps) doneLocked() { l.pending-- }
 
 // killLeftoverGroup is a sweep whose grace period ended: it kills the
 // group and waits until its members are gone.
@@ -933,8 +929,8 @@ func killAndWait(id Identity, deadline time.Time) bool {
 
 // KillLeftovers kills every leftover process group, and waits for them to
 // die, and for sweeps already under way: the daemon leaves no process
-// behind when it exits. A group whose leader was stopped has until its
-// stop's time is up (Process.Stopping); any other, none.
+// behind when it exits. A group whose stop signal went to all of it has
+// until its stop's time is up (Process.StoppingGroup); any other, none.
 func KillLeftovers() {
 	leftovers.mu.Lock()
 	leftovers.closing++
@@ -968,11 +964,44 @@ func KillLeftovers() {
 	for _, sw := range sweeps {
 		finishSweep(sw, deadline)
 	}
-	leftovers.mu.Lock()
-	for leftovers.pending > 0 {
-		leftovers.idle.Wait()
+	// Groups given the rest of their stop are done once they are empty:
+	// they need not wait for its end.
+	for {
+		leftovers.mu.Lock()
+		if leftovers.pending == 0 {
+			leftovers.mu.Unlock()
+			return
+		}
+		var waiting []*sweep
+		for _, sw := range leftovers.sweeps {
+			if sw.timer != nil {
+				waiting = append(waiting, sw)
+			}
+		}
+		leftovers.mu.Unlock()
+		for _, sw := range waiting {
+			if !sw.alive() && takeSweep(sw) {
+				finishSweep(sw, time.Now().Add(5*time.Second))
+			}
+		}
+		time.Sleep(emptyPoll)
 	}
-	leftovers.mu.Unlock()
+}
+
+// emptyPoll is how often a shutdown looks for groups it waits for that
+// have emptied.
+const emptyPoll = 20 * time.Millisecond
+
+// takeSweep takes sw for its caller to finish, unless another has.
+func takeSweep(sw *sweep) bool {
+	leftovers.mu.Lock()
+	defer leftovers.mu.Unlock()
+	if sw.taken || leftovers.sweeps[sw.id.Pid] != sw {
+		return false
+	}
+	delete(leftovers.sweeps, sw.id.Pid)
+	sw.takeLocked()
+	return true
 }
 
 // groupAlive reports whether the leader's process group still has a

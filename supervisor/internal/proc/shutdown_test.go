@@ -1,0 +1,151 @@
+package proc
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startWithMember starts a shell that starts member in the background,
+// prints its pid and waits on its stdin; it returns the shell's process
+// and the member's pid.
+func startWithMember(t *testing.T, grace time.Duration, member string) (*Process, int) {
+	t.Helper()
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	in, inw, _ := os.Pipe()
+	t.Cleanup(func() { inw.Close() })
+	p, err := Start(Attr{Path: "/bin/sh", Argv: []string{"sh", "-c", member + " >/dev/null & echo $!; exec 1>&-; read _"}, Umask: -1,
+		Files: []*os.File{in, w, nil}, GroupGrace: grace})
+	w.Close()
+	in.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 32)
+	n, _ := r.Read(buf)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	if pid == 0 {
+		t.Fatal("no member pid")
+	}
+	t.Cleanup(func() {
+		if isAlive(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return p, pid
+}
+
+// stopLeader sends the leader SIGTERM and waits until its exit's sweep
+// has its grace period armed.
+func stopLeader(t *testing.T, p *Process) {
+	t.Helper()
+	p.Signal(syscall.SIGTERM)
+	<-p.Done()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		leftovers.mu.Lock()
+		sw := leftovers.sweeps[p.Pid]
+		armed := sw != nil && sw.timer != nil
+		leftovers.mu.Unlock()
+		if armed {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no sweep armed for the leader's group")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// killLeftoversWithin runs KillLeftovers and fails the test if it has not
+// returned within limit: each case's grace is an hour, its bound seconds.
+func killLeftoversWithin(t *testing.T, limit time.Duration) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { KillLeftovers(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("KillLeftovers still waits after %v", limit)
+	}
+}
+
+// TestKillLeftovers_NoGroupStopNoWait: what outlives a leader whose stop
+// signal was its alone (stopasgroup off) was asked nothing: a shutdown
+// kills it at once, not after the grace period.
+func TestKillLeftovers_NoGroupStopNoWait(t *testing.T) {
+	acquire(t)
+	p, member := startWithMember(t, time.Hour, "sleep 3600")
+	stopLeader(t, p)
+	killLeftoversWithin(t, 30*time.Second)
+	if isAlive(member) {
+		t.Errorf("member %d still runs", member)
+	}
+}
+
+// TestKillLeftovers_GroupStopEndsWithItsGrace: a group stop's rest is
+// bounded by the grace period armed at the leader's exit, even for a stop
+// recorded as beginning later (the wall clock moved, say).
+func TestKillLeftovers_GroupStopEndsWithItsGrace(t *testing.T) {
+	acquire(t)
+	p, member := startWithMember(t, time.Second, "sleep 3600")
+	p.StoppingGroup(time.Now().Add(time.Hour))
+	stopLeader(t, p)
+	killLeftoversWithin(t, 30*time.Second)
+	if isAlive(member) {
+		t.Errorf("member %d still runs", member)
+	}
+}
+
+// TestKillLeftovers_EmptiedGroupEndsTheWait: a shutdown waiting for a
+// group stop's rest is done once the group has ended, not at its end.
+func TestKillLeftovers_EmptiedGroupEndsTheWait(t *testing.T) {
+	acquire(t)
+	p, _ := startWithMember(t, time.Hour, "sleep 0.5")
+	p.StoppingGroup(time.Now())
+	stopLeader(t, p)
+	killLeftoversWithin(t, 30*time.Second)
+}
+
+// TestKillLeftovers_GivesTheRestOfAGroupStop: a member the group's stop
+// signal reached is left the rest of the stop by a shutdown; one that
+// does not end by then is killed, and every sweep is counted done once.
+func TestKillLeftovers_GivesTheRestOfAGroupStop(t *testing.T) {
+	acquire(t)
+	done := t.TempDir() + "/done"
+	graceful, member := startWithMember(t, time.Hour, "sh -c 'sleep 0.3; echo x > \"$0\"' "+done)
+	graceful.StoppingGroup(time.Now())
+	stopLeader(t, graceful)
+	const n = 20
+	var deaf []int
+	for i := range n {
+		p, m := startWithMember(t, 2*time.Second, "sleep 3600")
+		deaf = append(deaf, m)
+		// Their stops end around KillLeftovers' start: some re-armed,
+		// some firing as it runs.
+		p.StoppingGroup(time.Now().Add(-2*time.Second + time.Duration(i)*50*time.Millisecond))
+		stopLeader(t, p)
+	}
+	killLeftoversWithin(t, 30*time.Second)
+	if _, err := os.Stat(done); err != nil {
+		t.Errorf("the graceful member did not finish: %v", err)
+	}
+	if isAlive(member) {
+		t.Errorf("graceful member %d still runs", member)
+	}
+	for _, m := range deaf {
+		if isAlive(m) {
+			t.Errorf("member %d still runs", m)
+		}
+	}
+	leftovers.mu.Lock()
+	pending := leftovers.pending
+	leftovers.mu.Unlock()
+	if pending != 0 {
+		t.Errorf("%d sweeps pending", pending)
+	}
+}
