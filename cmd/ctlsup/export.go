@@ -73,11 +73,13 @@ func writeTOML(w io.Writer, source, instance, logDir string, run *procfileRun) {
 		fmt.Fprintln(w, "environment = {", envList(run.vars), "}")
 	}
 	// One program per process: each has its own PORT, as foreman gives
-	// it. It runs where the Procfile is, and its stop signal goes to the
-	// shell's whole group, as under ctlsup run.
+	// it. It runs where the Procfile is, as under ctlsup run: exec'd by
+	// the shell where it is one simple command, else with its stop
+	// signal sent to the shell's whole group.
 	for _, p := range run.procs {
-		fmt.Fprintf(w, "\n[program.%s]\ninstances = [%s]\ncommand = [\"/bin/sh\", \"-c\", %s]\ndirectory = %s\nenvironment = { PORT = \"%d\", PS = %s }\nautorestart = true\nstopasgroup = true\nstopwaitsecs = 5\n",
-			ini.TOMLKey(p.name), ini.TOMLString(instance), ini.TOMLString(literal(p.command)), ini.TOMLString(literal(run.dir)), p.port, ini.TOMLString(p.ps))
+		argv, grouped := procfile.Shell(p.command)
+		fmt.Fprintf(w, "\n[program.%s]\ninstances = [%s]\ncommand = [\"/bin/sh\", \"-c\", %s]\ndirectory = %s\nenvironment = { PORT = \"%d\", PS = %s }\nautorestart = true\nstopasgroup = %v\nstopwaitsecs = 5\n",
+			ini.TOMLKey(p.name), ini.TOMLString(instance), ini.TOMLString(literal(argv[2])), ini.TOMLString(literal(run.dir)), p.port, ini.TOMLString(p.ps), grouped)
 	}
 }
 

@@ -200,13 +200,15 @@ func doRun(m *Main, arg string) error {
 	color := map[string]string{}
 	for i, p := range run.procs {
 		color[p.name] = colors[i%len(colors)]
+		// One simple command is exec'd by its shell; a shell that stays
+		// keeps the command as its child: the stop signal then goes to
+		// the whole group, as foreman's and honcho's.
+		argv, grouped := procfile.Shell(p.command)
 		group.Processes = append(group.Processes, supervisor.ProcessSpec{
 			Name: p.name, Group: "local", Program: p.name, Instance: "local",
-			Argv: []string{"/bin/sh", "-c", p.command}, Directory: run.dir, Umask: -1, Environment: run.env(p),
+			Argv: argv, Directory: run.dir, Umask: -1, Environment: run.env(p),
 			Priority: 999, AutoStart: true, AutoRestart: supervisor.RestartNever, ExitCodes: []int{0},
-			// The shell may keep the command as its child: the stop
-			// signal goes to the whole group, as foreman's and honcho's.
-			StopSignal: syscall.SIGTERM, StopWait: 5 * time.Second, StopAsGroup: true, KillAsGroup: true,
+			StopSignal: syscall.SIGTERM, StopWait: 5 * time.Second, StopAsGroup: grouped, KillAsGroup: true,
 			// One pipe for both, as foreman gives: a traceback stays
 			// after the lines printed before it.
 			RedirectStderr:  true,
@@ -250,9 +252,16 @@ func doRun(m *Main, arg string) error {
 	say := func(format string, args ...any) {
 		fmt.Fprintf(out, "%s%s\n", prefix("ctlsup"), fmt.Sprintf(format, args...))
 	}
-	code := m.supervise(ctx, sup, *keepGoing, say)
+	reported := map[string]bool{}
+	code := m.supervise(ctx, sup, *keepGoing, say, reported)
 	say("stopping all processes")
 	sup.Close(context.Background())
+	// How each process still running ended, as foreman tells.
+	for _, p := range sup.Processes() {
+		if !reported[p.Name] && !p.Start.IsZero() {
+			say("%s stopped: %s", p.Name, exitText(p))
+		}
+	}
 	if out.isBroken() {
 		code = exitBrokenPipe
 	}
@@ -295,11 +304,10 @@ func (c *consoleOut) isBroken() bool {
 	return c.gone
 }
 
-// supervise says when each process starts and ends, and waits for
-// Ctrl-C, or for a process to end; it returns the exit status ctlsup run
-// should end with.
-func (m *Main) supervise(ctx context.Context, sup *supervisor.Supervisor, keepGoing bool, say func(string, ...any)) int {
-	reported := map[string]bool{}
+// supervise says when each process starts and ends, noting those it
+// told of in reported, and waits for Ctrl-C, or for a process to end; it
+// returns the exit status ctlsup run should end with.
+func (m *Main) supervise(ctx context.Context, sup *supervisor.Supervisor, keepGoing bool, say func(string, ...any), reported map[string]bool) int {
 	started := map[string]int{}
 	// With keepGoing, the exit is the first failure's code, however many
 	// exits later the last process ends, or an interrupt comes.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -223,6 +224,40 @@ func TestRun_TheShellsChildGetsItsGrace(t *testing.T) {
 	}
 }
 
+// TestRun_ASimpleCommandIsTheProcess: a Procfile line that is one simple
+// command is exec'd by its shell: the pid ctlsup run reports, and signals,
+// is the command's own.
+func TestRun_ASimpleCommandIsTheProcess(t *testing.T) {
+	dir, tag := procfileDir(t, "web: sleep TAG\n")
+	r := startRun(t, dir)
+	pid := 0
+	timeout := time.After(10 * time.Second)
+	for pid == 0 {
+		select {
+		case l := <-r.lines:
+			if rest, ok := strings.CutPrefix(l, "ctlsup | web started with pid "); ok {
+				pid, _ = strconv.Atoi(rest)
+			}
+		case <-timeout:
+			t.Fatal("no start line")
+		}
+	}
+	// Until its exec, the pid runs the shell.
+	got := ""
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if got = strings.ReplaceAll(string(cmdline), "\x00", " "); got == "sleep "+tag+" " {
+			break
+		}
+	}
+	if got != "sleep "+tag+" " {
+		t.Errorf("pid %d runs %q, not the command", pid, got)
+	}
+	r.cmd.Process.Signal(syscall.SIGINT)
+	r.until(t, "ctlsup | web stopped: killed by a signal")
+	r.exitCode(t)
+}
+
 // TestRun_TypesPortsAndDirectory: process types named on the command line
 // (with options after them) are the only ones run; the base port is the
 // env file's PORT, as foreman's; every process runs in the Procfile's
@@ -291,7 +326,7 @@ func TestRun_HangupStopsAllWithTheFailure(t *testing.T) {
 // TestExport_TOMLLoads: the exported TOML loads in ctlsupd with the same
 // process names and PORTs ctlsup run gives.
 func TestExport_TOMLLoads(t *testing.T) {
-	dir, _ := procfileDir(t, "web: gunicorn app:app --bind :$PORT\nworker: celery -A app worker\n")
+	dir, _ := procfileDir(t, "web: gunicorn app:app --bind :$PORT\nworker: ./wait-for redis && celery -A app worker\n")
 	os.WriteFile(filepath.Join(dir, ".env"), []byte("GREETING='hi there'\nPORT=7000\nCONTROL=\"a\x07b\"\n"), 0o644)
 	cmd := exec.Command(ctlsupBin, "export", "toml", "-m", "web=1,worker=2", "--instance", "cts", "--log-dir", "/var/log/cts")
 	cmd.Dir = dir
@@ -314,9 +349,9 @@ func TestExport_TOMLLoads(t *testing.T) {
 		}
 	}
 	want := []string{
-		`cts:web PORT=7000 PS=web.1 gunicorn app:app --bind :$PORT hi there /var/log/cts/web.log "a\ab" true ` + dir,
-		`cts:worker_00 PORT=7100 PS=worker.1 celery -A app worker hi there /var/log/cts/worker_00.log "a\ab" true ` + dir,
-		`cts:worker_01 PORT=7101 PS=worker.2 celery -A app worker hi there /var/log/cts/worker_01.log "a\ab" true ` + dir,
+		`cts:web PORT=7000 PS=web.1 exec gunicorn app:app --bind :$PORT hi there /var/log/cts/web.log "a\ab" false ` + dir,
+		`cts:worker_00 PORT=7100 PS=worker.1 ./wait-for redis && celery -A app worker hi there /var/log/cts/worker_00.log "a\ab" true ` + dir,
+		`cts:worker_01 PORT=7101 PS=worker.2 ./wait-for redis && celery -A app worker hi there /var/log/cts/worker_01.log "a\ab" true ` + dir,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -266,16 +266,26 @@ stopsignal = "INT"
 		t.Fatal(err)
 	}
 	p := cfg.Groups[0].Processes[0]
-	if strings.Join(p.Argv, "|") != "/bin/sh|-c|gunicorn app:app --bind :$PORT" || p.StopSignal != syscall.SIGINT {
+	// One simple command: the shell execs it, so its signals (the stop,
+	// gunicorn's HUP) reach it, and the stop is its alone.
+	if strings.Join(p.Argv, "|") != "/bin/sh|-c|exec gunicorn app:app --bind :$PORT" || p.StopSignal != syscall.SIGINT {
 		t.Errorf("web %+v", p)
 	}
-	// It runs where the Procfile is, and its stop signal reaches the
-	// shell's children, as under foreman; both can be set otherwise.
-	if p.Directory != filepath.Dir(path) || !p.StopAsGroup || !p.KillAsGroup {
+	// It runs where the Procfile is; both can be set otherwise.
+	if p.Directory != filepath.Dir(path) || p.StopAsGroup || !p.KillAsGroup {
 		t.Errorf("web runs in %q, stopasgroup %v, killasgroup %v", p.Directory, p.StopAsGroup, p.KillAsGroup)
 	}
+	// A list keeps its shell: the stop signal goes to the group to reach
+	// the command, as under foreman.
+	os.WriteFile(filepath.Join(filepath.Dir(path), "Procfile"), []byte("web: ./migrate; gunicorn app:app --bind :$PORT\n"), 0o644)
+	if cfg, err = config.Load(path); err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Groups[0].Processes[0]; strings.Join(p.Argv, "|") != "/bin/sh|-c|./migrate; gunicorn app:app --bind :$PORT" || !p.StopAsGroup {
+		t.Errorf("a list: argv %q, stopasgroup %v", p.Argv, p.StopAsGroup)
+	}
 	path = writeConfig(t, daemonFile, map[string]string{"app.toml": "[program.web]\nprocfile = \"../Procfile:web\"\ndirectory = \"/tmp\"\nstopasgroup = false\n"})
-	os.WriteFile(filepath.Join(filepath.Dir(path), "Procfile"), []byte("web: gunicorn app:app\n"), 0o644)
+	os.WriteFile(filepath.Join(filepath.Dir(path), "Procfile"), []byte("web: ./migrate; gunicorn app:app\n"), 0o644)
 	if cfg, err = config.Load(path); err != nil {
 		t.Fatal(err)
 	}

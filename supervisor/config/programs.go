@@ -285,11 +285,12 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 	// A Procfile's commands run where it is, as foreman runs them,
 	// unless directory says otherwise.
 	defaultDir := ""
+	shellStays := false // a Procfile command's shell keeps it as a child
 	switch {
 	case r.has("procfile") && r.has("command"):
 		r.fail("procfile", "set command or procfile, not both")
 	case r.has("procfile"):
-		words, defaultDir = procfileCommand(r)
+		words, defaultDir, shellStays = procfileCommand(r)
 	case !r.has("command"):
 		r.fail("command", "command is required (or procfile = \"Procfile:TYPE\")")
 	}
@@ -344,9 +345,10 @@ func (l *loader) readProgram(p *programDef, instances map[string]*instanceDef, d
 		StartRetries: r.integer("startretries", defaultStartRetries, -1),
 		StopSignal:   r.signal("stopsignal", syscall.SIGTERM),
 		StopWait:     time.Duration(r.integer("stopwaitsecs", defaultStopWaitSecs, 0)) * time.Second,
-		// A Procfile's command runs under /bin/sh -c, which may keep it
-		// as a child: its stop signal goes to the group, as foreman's.
-		StopAsGroup:           r.boolean("stopasgroup", r.has("procfile")),
+		// A Procfile's command that is more than one simple command
+		// runs under a shell that stays: its stop signal goes to the
+		// group, as foreman's, to reach the command.
+		StopAsGroup:           r.boolean("stopasgroup", shellStays),
 		KillAsGroup:           r.boolean("killasgroup", true),
 		RestartMaxDelay:       time.Duration(r.integer("restart_max_delay", defaultRestartMaxDelay, 0)) * time.Second,
 		Singleton:             singleton,
@@ -511,34 +513,39 @@ func logSpec(r *reader, x *expander, key, auto string, maxBytes int64, backups i
 
 // procfileCommand reads `procfile = "PATH:TYPE"`: the command of process
 // type TYPE in the Procfile at PATH (relative to this file), run with
-// /bin/sh -c as foreman runs it, and the Procfile's directory (its $
-// doubled, as a directory value's). A server's TOML then adds only what
-// differs from the Procfile.
-func procfileCommand(r *reader) (words []string, dir string) {
+// /bin/sh -c as foreman runs it (exec'd where it is one simple command:
+// procfile.Shell), and the Procfile's directory (its $ doubled, as a
+// directory value's). A server's TOML then adds only what differs from
+// the Procfile.
+func procfileCommand(r *reader) (words []string, dir string, shellStays bool) {
 	ref := r.str("procfile", "")
 	i := strings.LastIndex(ref, ":")
 	if i <= 0 || i == len(ref)-1 {
 		r.fail("procfile", "procfile = %q is not \"PATH:TYPE\", such as \"Procfile:web\"", ref)
-		return nil, ""
+		return nil, "", false
 	}
 	path, typ := r.f.abs(ref[:i]), ref[i+1:]
 	f, err := os.Open(path)
 	if err != nil {
 		r.fail("procfile", "procfile: %v", err)
-		return nil, ""
+		return nil, "", false
 	}
 	defer f.Close()
 	entries, err := procfile.Parse(f)
 	if err != nil {
 		r.fail("procfile", "procfile %s: %v", path, err)
-		return nil, ""
+		return nil, "", false
 	}
 	for _, e := range entries {
 		if e.Name == typ {
+			argv, grouped := procfile.Shell(e.Command)
 			// $ belongs to the shell here, not to ${NAME} expansion.
-			return []string{"/bin/sh", "-c", strings.ReplaceAll(e.Command, "$", "$$")}, strings.ReplaceAll(filepath.Dir(path), "$", "$$")
+			for i := range argv {
+				argv[i] = strings.ReplaceAll(argv[i], "$", "$$")
+			}
+			return argv, strings.ReplaceAll(filepath.Dir(path), "$", "$$"), grouped
 		}
 	}
 	r.fail("procfile", "procfile %s has no process type %q", path, typ)
-	return nil, ""
+	return nil, "", false
 }
