@@ -100,6 +100,21 @@ func WithCredentials(ctx context.Context, creds Credentials) context.Context {
 	return context.WithValue(ctx, credentialsKey{}, creds)
 }
 
+type streamingKey struct{}
+
+// WithStreaming makes a request of ctx's that streams without end (a
+// followed log) call streaming once its headers are out: it is no answer
+// to wait for, as an upgrade waits for answers.
+func WithStreaming(ctx context.Context, streaming func()) context.Context {
+	return context.WithValue(ctx, streamingKey{}, streaming)
+}
+
+func streamingStarted(ctx context.Context) {
+	if f, ok := ctx.Value(streamingKey{}).(func()); ok {
+		f()
+	}
+}
+
 // basicAuth reads basic credentials as supervisord does, which takes any
 // blanks between the scheme and the token (RFC 7235 allows them), and a
 // little more leniently: a token without its '=' padding too, which Go's

@@ -72,6 +72,7 @@ func (s *Server) serveTail(w http.ResponseWriter, r *http.Request) {
 	if flusher != nil {
 		flusher.Flush() // the headers, before any output: the log may not exist yet
 	}
+	streamingStarted(r.Context())
 	ticker := time.NewTicker(tailPoll)
 	defer ticker.Stop()
 	buf := make([]byte, 64<<10)

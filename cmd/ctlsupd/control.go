@@ -132,7 +132,10 @@ func (m *Main) openControl(passed net.Listener) error {
 		creds := auth[l]
 		srv := &http.Server{Handler: c, ConnState: c.conns.track,
 			// Each listener asks for its own credentials.
-			ConnContext:       func(ctx context.Context, _ net.Conn) context.Context { return api.WithCredentials(ctx, creds) },
+			ConnContext: func(ctx context.Context, conn net.Conn) context.Context {
+				ctx = api.WithStreaming(ctx, func() { c.conns.streaming(conn) })
+				return api.WithCredentials(ctx, creds)
+			},
 			ReadHeaderTimeout: api.ReadHeaderTimeout, ReadTimeout: api.ReadTimeout, IdleTimeout: api.IdleTimeout}
 		c.servers = append(c.servers, srv)
 		go func() {

@@ -144,8 +144,19 @@ func (b *busyConns) track(c net.Conn, st http.ConnState) {
 	}
 }
 
-// wait waits until no connection is busy, or d has passed (a client that
-// follows a log with tail -f stays busy).
+// streaming marks c as following a log (tail -f): no answer is due on
+// it, and an upgrade closes it at once.
+func (b *busyConns) streaming(c net.Conn) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.busy, c)
+	if len(b.busy) == 0 && b.pending == 0 {
+		b.quiet.Broadcast()
+	}
+}
+
+// wait waits until no connection is busy, or d has passed (a request
+// that takes longer, a stop with a long stopwaitsecs).
 func (b *busyConns) wait(d time.Duration) {
 	t := time.AfterFunc(d, func() { b.mu.Lock(); b.quiet.Broadcast(); b.mu.Unlock() })
 	defer t.Stop()
