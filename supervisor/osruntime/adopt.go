@@ -375,7 +375,7 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	delete(r.survivors, name)
 	c := &osChild{name: name, state: r.state, id: e.ID, acct: &r.acct,
 		memoryMax: spec.Limits.MemoryMax}
-	attr := proc.Attr{GroupGrace: spec.StopWait, OnExit: c.exited, OnGone: c.gone}
+	attr := proc.Attr{GroupGrace: spec.StopWait, LeftoverSignal: spec.StopSignal, OnExit: c.exited, OnGone: c.gone}
 	if c.leaf = r.leafOf(e); c.leaf != nil {
 		attr.Container = c.leaf
 		r.claimed[c.leaf.Path] = true

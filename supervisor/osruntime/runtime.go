@@ -432,18 +432,19 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		c.console = capture
 	}
 	attr := proc.Attr{
-		Path:        path,
-		Argv:        spec.Argv,
-		Env:         env,
-		ListenPID:   len(socks) > 0,
-		Dir:         spec.Directory,
-		Cred:        cred,
-		Umask:       spec.Umask,
-		Files:       files,
-		GroupGrace:  spec.StopWait,
-		OnExit:      c.exited,
-		OnGone:      c.gone,
-		OOMScoreAdj: spec.Limits.OOMScoreAdj,
+		Path:           path,
+		Argv:           spec.Argv,
+		Env:            env,
+		ListenPID:      len(socks) > 0,
+		Dir:            spec.Directory,
+		Cred:           cred,
+		Umask:          spec.Umask,
+		Files:          files,
+		GroupGrace:     spec.StopWait,
+		LeftoverSignal: spec.StopSignal,
+		OnExit:         c.exited,
+		OnGone:         c.gone,
+		OOMScoreAdj:    spec.Limits.OOMScoreAdj,
 	}
 	at := time.Now()
 	sum := specSum(spec, capture)

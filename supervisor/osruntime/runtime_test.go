@@ -228,6 +228,9 @@ func TestOS_OrphansAreKilledAfterGrace(t *testing.T) {
 	spec := helperSpec(t.TempDir(), "forker", testhelper.Argv("orphans", "3"), func(s *supervisor.ProcessSpec) {
 		s.AutoRestart = supervisor.RestartNever
 		s.StopWait = 300 * time.Millisecond
+		// Sent to the grandchildren at the exit (see
+		// TestSweep_LeftoversAreAskedToEnd): one they ignore.
+		s.StopSignal = syscall.SIGWINCH
 	})
 	h := openOS(t, spec)
 	h.wait("forker", inState(supervisor.Exited))
@@ -246,7 +249,8 @@ func TestOS_OrphansAreKilledAfterGrace(t *testing.T) {
 	})
 	eventually(t, "the sweep and the reaped orphans in the daemon log", func() bool {
 		log := h.log.String()
-		return strings.Contains(log, "killing leftover processes") && strings.Count(log, "reaped orphan") == 3
+		return strings.Contains(log, "asking the leftover processes of an ended main process to end") &&
+			strings.Contains(log, "killing leftover processes") && strings.Count(log, "reaped orphan") == 3
 	})
 }
 
@@ -257,6 +261,7 @@ func TestOS_GrandchildHoldingStdout(t *testing.T) {
 	spec := helperSpec(t.TempDir(), "holder", testhelper.Argv("hold-stdout"), func(s *supervisor.ProcessSpec) {
 		s.AutoRestart = supervisor.RestartNever
 		s.StopWait = 5 * time.Second
+		s.StopSignal = syscall.SIGWINCH // the grandchild lives on to write
 	})
 	h := openOS(t, spec)
 	t0 := time.Now()

@@ -149,3 +149,40 @@ func TestKillLeftovers_GivesTheRestOfAGroupStop(t *testing.T) {
 		t.Errorf("%d sweeps pending", pending)
 	}
 }
+
+// TestSweep_LeftoversAreAskedToEnd: what outlives a leader that ended on
+// its own (a gunicorn master's workers, holding its port) is sent the
+// leftover signal at once, not left alone until the grace period's kill.
+func TestSweep_LeftoversAreAskedToEnd(t *testing.T) {
+	acquire(t)
+	done := t.TempDir() + "/asked"
+	in, inw, _ := os.Pipe()
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	member := `sh -c 'trap "echo x > \"$0\"; exit 0" TERM; echo ready; while :; do sleep 0.05; done' ` + done
+	p, err := Start(Attr{Path: "/bin/sh", Argv: []string{"sh", "-c", member + " & read _"}, Umask: -1,
+		Files: []*os.File{in, w, nil}, GroupGrace: time.Hour, LeftoverSignal: syscall.SIGTERM})
+	in.Close()
+	w.Close()
+	if err != nil {
+		inw.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-p.Pid, syscall.SIGKILL) })
+	buf := make([]byte, 16)
+	if n, _ := r.Read(buf); !strings.HasPrefix(string(buf[:n]), "ready") {
+		t.Fatalf("member said %q", buf[:n])
+	}
+	inw.Close() // the leader's read ends: it exits on its own
+	<-p.Done()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(done); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the leftover was not asked to end")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -28,6 +28,11 @@ type Attr struct {
 	// GroupGrace is how long members of the child's process group may
 	// outlive the leader before they are killed; 0 kills them at once.
 	GroupGrace time.Duration
+	// LeftoverSignal, if not 0, is sent to what outlives the leader when
+	// it ends (its stop signal, say): what it left, a dead gunicorn
+	// master's workers holding its port, is asked to end before the kill.
+	// Not where the leader's stop signal went to the whole group already.
+	LeftoverSignal syscall.Signal
 	// OnExit is called with the leader's pid and wait status once it has
 	// ended, possibly before Start has returned; it must not block. known
 	// is false when the status could not be learnt (an adopted process
@@ -76,6 +81,8 @@ type Process struct {
 	Pid       int
 	StartTime uint64 // the leader's, as /proc/PID/stat gives it (see starttime.go)
 	grace     time.Duration
+	// leftoverSig is Attr.LeftoverSignal (signals fit a byte).
+	leftoverSig uint8
 	// stopBy is when a stop whose signal reached the whole group must be
 	// over (monoNow's; 0: none): at shutdown, the group gets until then.
 	stopBy    atomic.Int64
@@ -199,7 +206,7 @@ func forkLocked(a Attr, fork forkExec) (*Process, error) {
 }
 
 func newProcess(pid int, a Attr) *Process {
-	return &Process{Pid: pid, grace: a.GroupGrace, container: a.Container, onExit: a.OnExit, onGone: a.OnGone}
+	return &Process{Pid: pid, grace: a.GroupGrace, leftoverSig: uint8(a.LeftoverSignal), container: a.Container, onExit: a.OnExit, onGone: a.OnGone}
 }
 
 // AdoptEnded takes over what a process a previous daemon started and
@@ -629,6 +636,21 @@ func (p *Process) settle(sw *sweep) {
 	if sw.taken {
 		leftovers.mu.Unlock()
 		return // its taker finishes it
+	}
+	if alive && sw.stopBy == 0 && p.leftoverSig != 0 && leftovers.closing == 0 {
+		// Unless the stop signal reached them with the leader's stop,
+		// or the daemon is shutting down: then they are killed at once.
+		leftovers.mu.Unlock()
+		sig := syscall.Signal(p.leftoverSig)
+		logger().Info("asking the leftover processes of an ended main process to end", "pgid", p.Pid, "signal", sig)
+		if err := p.SignalGroup(sig); err != nil {
+			logger().Warn("cannot signal leftover processes", "pgid", p.Pid, "err", err)
+		}
+		leftovers.mu.Lock()
+		if sw.taken {
+			leftovers.mu.Unlock()
+			return
+		}
 	}
 	if alive {
 		grace := p.grace
