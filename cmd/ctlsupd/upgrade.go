@@ -120,7 +120,32 @@ func (m *Main) checkUpgrade() error {
 	if st.Code != 0 || st.Signaled {
 		return fmt.Errorf("%s --check failed (%s): %s", exePath, st.Text, strings.TrimSpace(string(out)))
 	}
-	return nil
+	return m.configInForce()
+}
+
+// configInForce refuses an upgrade while the configuration on disk
+// differs from the one running: the new image reads it from disk, and
+// would apply it as update does, restarting what changed. An upgrade
+// changes the binary, never the configuration in force; update does.
+func (m *Main) configInForce() error {
+	groups, err := m.load()
+	if err != nil {
+		return fmt.Errorf("cannot read the configuration: %w", err)
+	}
+	d := m.Supervisor.Diff(groups)
+	if d.Empty() {
+		return nil
+	}
+	var parts []string
+	for _, c := range []struct {
+		what  string
+		names []string
+	}{{"added", d.Added}, {"changed", d.Changed}, {"removed", d.Removed}} {
+		if len(c.names) > 0 {
+			parts = append(parts, c.what+": "+strings.Join(c.names, ", "))
+		}
+	}
+	return fmt.Errorf("the configuration on disk is not the one running (%s), and the new binary would apply it: apply it first (ctlsup update), or put the running one back", strings.Join(parts, "; "))
 }
 
 // upgrade executes the binary on disk in place, which checkUpgrade has

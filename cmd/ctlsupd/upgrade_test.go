@@ -251,3 +251,45 @@ func TestUpgrade_SignalBurst(t *testing.T) {
 	default:
 	}
 }
+
+// TestUpgrade_RefusedWhileTheConfigurationIsNotApplied: the new image
+// reads the configuration from disk, so an edit not yet applied would
+// go live with the binary, restarting what it changed. The upgrade is
+// refused, naming what differs, and goes ahead once update applied it.
+func TestUpgrade_RefusedWhileTheConfigurationIsNotApplied(t *testing.T) {
+	path := testConfig(t, map[string]string{"app.toml": program("ticker", "tick") + program("sleeper", "sleep")})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	_, out := startDaemon(t, path)
+	waitUntil(t, "both RUNNING", out, func() bool { return len(statusPidsOrNil(sock)) == 2 })
+	before := statusPids(t, sock)
+	writeConfd(t, path, map[string]string{"app.toml": program("ticker", "tick", "startretries = 5") + program("sleeper", "sleep")})
+	c, err := client.New("unix://"+sock, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Call("ctlsup.upgrade")
+	if err == nil || !strings.Contains(err.Error(), "changed: ticker") {
+		t.Fatalf("upgrade with an edit not applied: %v", err)
+	}
+	if _, err := c.Call("supervisor.reloadConfig"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Call("supervisor.stopProcessGroup", "ticker"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Call("supervisor.removeProcessGroup", "ticker"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Call("supervisor.addProcessGroup", "ticker"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "both RUNNING again", out, func() bool { return len(statusPidsOrNil(sock)) == 2 })
+	if _, err := c.Call("ctlsup.upgrade"); err != nil {
+		t.Fatalf("upgrade once the edit is applied: %v", err)
+	}
+	waitUntil(t, "the new image to run", out, func() bool { return strings.Count(out.String(), "ctlsupd started") == 2 })
+	if after := statusPids(t, sock); after["sleeper:sleeper"] != before["sleeper:sleeper"] {
+		t.Errorf("sleeper's pid %d, was %d", after["sleeper:sleeper"], before["sleeper:sleeper"])
+	}
+}
