@@ -145,22 +145,24 @@ type exitLog struct {
 	// stopped: the exit ended a stop, which supervisord logs as "stopped"
 	// and neither expected nor not.
 	stopped bool
-	// codeExpected: an exit code of exitcodes (a signal death is not).
-	codeExpected bool
-	level        slog.Level
+	// stopEnd: an end a stop asks for: an exit code of exitcodes, or
+	// death by the stop signal.
+	stopEnd bool
+	level   slog.Level
 }
 
 // judge completes the line once the exit's transition is known, as
 // supervisord's: "stopped" when it ended a stop (a readiness check's
 // timeout is a failed start, not a stop), else "exited" and whether it
 // was expected (a code of exitcodes, from RUNNING). What was not
-// expected is a warning; a stop is one unless its code is of exitcodes.
+// expected is a warning; so is a stop that ended otherwise than by a code
+// of exitcodes or its stop signal (the SIGKILL after stopwaitsecs).
 func (e *exitLog) judge(from State, next *machine) {
 	e.stopped = from == Stopping && next.State == Stopped
 	ok := next.ExitExpected
 	switch {
 	case e.stopped:
-		ok = e.codeExpected
+		ok = e.stopEnd
 	case ok:
 		e.text += "; expected"
 	default:
@@ -623,7 +625,8 @@ func (p *process) handle(w wake) {
 			return
 		}
 		a.exitLog = &exitLog{at: time.Now(), pid: a.child.Pid(), text: w.exit.Text,
-			codeExpected: !w.exit.Signaled && p.spec.exitExpected(w.exit.Code), level: slog.LevelInfo}
+			stopEnd: !w.exit.Signaled && p.spec.exitExpected(w.exit.Code) || w.exit.Signaled && w.exit.Signal == p.spec.StopSignal,
+			level:   slog.LevelInfo}
 		child := a.child
 		a.child = nil
 		ev := event{kind: evExit, exit: w.exit}

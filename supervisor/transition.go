@@ -8,9 +8,10 @@ import (
 
 // ExitStatus is how a process ended, in supervisord's terms.
 type ExitStatus struct {
-	Code     int    // exit code; -1 when a signal ended the process
-	Signaled bool   // true when a signal ended the process
-	Text     string // "exit status 1", "terminated by SIGTERM"
+	Code     int            // exit code; -1 when a signal ended the process
+	Signaled bool           // true when a signal ended the process
+	Signal   syscall.Signal // which, when Signaled and known
+	Text     string         // "exit status 1", "terminated by SIGTERM"
 	// OOMKilled: the kernel killed it for exceeding its memory limit.
 	OOMKilled bool
 }

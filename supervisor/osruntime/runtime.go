@@ -766,6 +766,9 @@ func (c *osChild) exited(pid int, ws syscall.WaitStatus, known bool) {
 		return
 	}
 	st := supervisor.ExitStatus{Code: proc.ExitCode(ws), Signaled: ws.Signaled(), Text: proc.Describe(ws)}
+	if st.Signaled {
+		st.Signal = ws.Signal()
+	}
 	// The kernel counts its OOM kills in the spawn's cgroup: a SIGKILL
 	// the daemon did not send, with one counted, is the OOM killer's.
 	if c.leaf != nil && ws.Signaled() && ws.Signal() == syscall.SIGKILL && !c.killed.Load() && c.leaf.OOMKills() > 0 {

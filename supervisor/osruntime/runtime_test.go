@@ -179,19 +179,27 @@ func TestOS_ExitLinesSayWhetherExpected(t *testing.T) {
 		helperSpec(dir, "early", []string{"/bin/sh", "-c", "exit 0"}, func(s *supervisor.ProcessSpec) {
 			s.StartSecs, s.StartRetries = 10*time.Second, 0
 		}),
-		helperSpec(dir, "sleeper", testhelper.Argv("sleep"), nil))
+		helperSpec(dir, "sleeper", testhelper.Argv("sleep"), nil),
+		helperSpec(dir, "deaf", []string{"/bin/sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"}, func(s *supervisor.ProcessSpec) {
+			s.StopWait = 300 * time.Millisecond
+		}))
 	h.wait("clean", inState(supervisor.Exited))
 	h.wait("dirty", inState(supervisor.Exited))
 	h.wait("early", inState(supervisor.Fatal))
 	h.wait("sleeper", inState(supervisor.Running))
-	if err := supervisor.Err(h.s.Stop(context.Background(), supervisor.Process("sleeper"), supervisor.WaitForDone)); err != nil {
-		t.Fatal(err)
+	h.wait("deaf", inState(supervisor.Running))
+	eventually(t, "deaf's trap", func() bool { return strings.Contains(readFile(filepath.Join(dir, "deaf.log")), "ready") })
+	for _, name := range []string{"sleeper", "deaf"} {
+		if err := supervisor.Err(h.s.Stop(context.Background(), supervisor.Process(name), supervisor.WaitForDone)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, want := range []string{
 		`level=INFO msg=exited process=clean pid=\d+ status="exit status 0; expected"`,
 		`level=WARN msg=exited process=dirty pid=\d+ status="exit status 3; not expected"`,
 		`level=WARN msg=exited process=early pid=\d+ status="exit status 0; not expected"`, // before startsecs
-		`level=WARN msg=stopped process=sleeper pid=\d+ status="terminated by SIGTERM"`,    // not of exitcodes
+		`level=INFO msg=stopped process=sleeper pid=\d+ status="terminated by SIGTERM"`,    // by its stop signal
+		`level=WARN msg=stopped process=deaf pid=\d+ status="terminated by SIGKILL"`,       // after stopwaitsecs
 	} {
 		if !regexp.MustCompile(want).MatchString(h.log.String()) {
 			t.Errorf("no line matches %s:\n%s", want, h.log)
