@@ -250,6 +250,10 @@ func (m *Main) catchAll(err error) {
 		m.out("error: <class 'xmlrpc.client.ProtocolError'>, <ProtocolError for 127.0.0.1/RPC2: 401 Unauthorized>")
 	case errors.As(err, &pe):
 		m.out(fmt.Sprintf("error: <class 'xmlrpc.client.ProtocolError'>, %s", pe))
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		// The connection closed with no answer (the daemon upgrading in
+		// place or restarting, say): what was asked may have been done.
+		m.out("error: <class 'http.client.RemoteDisconnected'>, Remote end closed connection without response")
 	default:
 		m.out("error: " + err.Error())
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -452,5 +453,31 @@ func TestCLI_ServerURLTakesTheFoundFilesCredentials(t *testing.T) {
 	// An unknown scheme fails the first call, not help.
 	if out, code := runMain("", map[string]string{}, "-s", "bogus://x", "help", "stop"); code != 0 || !strings.Contains(out, "stop <name>") {
 		t.Errorf("help with a bad scheme: exit %d\n%s", code, out)
+	}
+}
+
+// TestCLI_ConnectionClosedWithoutAnAnswer: a daemon that closes the
+// connection before answering (an upgrade in place under way) is reported
+// as supervisorctl reports it.
+func TestCLI_ConnectionClosedWithoutAnAnswer(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Read(make([]byte, 4096))
+			c.Close()
+		}
+	}()
+	out, code := runMain("", map[string]string{}, "-s", "unix://"+sock, "status")
+	if code != 1 || !strings.Contains(out, "error: <class 'http.client.RemoteDisconnected'>, Remote end closed connection without response\n") {
+		t.Errorf("exit %d\n%s", code, out)
 	}
 }
