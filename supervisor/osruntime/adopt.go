@@ -488,8 +488,9 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 		// On the monotonic clock, as the engine goes on with the stop:
 		// what is left of stopwaitsecs.
 		c.stopAt = time.Now().Add(-min(max(time.Since(a.Stopping), 0), spec.StopWait))
+		c.p.Stopping(c.stopAt)
 		if spec.StopAsGroup {
-			c.p.StoppingGroup(c.stopAt)
+			c.p.StopReachedGroup()
 		}
 	}
 	// A stop under way had not ended (an operator's that had would be

@@ -734,9 +734,7 @@ func (c *osChild) Signal(sig syscall.Signal, group bool) error {
 	}
 	if group {
 		if sig != syscall.SIGKILL && !c.stopAt.IsZero() {
-			// A stop's signal that reached the whole group: what
-			// outlives the leader may end as gracefully.
-			c.p.StoppingGroup(c.stopAt)
+			c.p.StopReachedGroup() // what outlives the leader was asked
 		}
 		return c.p.SignalGroup(sig)
 	}
@@ -749,6 +747,7 @@ func (c *osChild) Stopping(shutdown bool) {
 	if c.stopAt.IsZero() {
 		c.stopAt = now
 	}
+	c.p.Stopping(c.stopAt)
 	c.state.stopping(c.id, shutdown, now)
 }
 

@@ -74,10 +74,10 @@ func killLeftoversWithin(t *testing.T, limit time.Duration) {
 	}
 }
 
-// TestKillLeftovers_NoGroupStopNoWait: what outlives a leader whose stop
-// signal was its alone (stopasgroup off) was asked nothing: a shutdown
-// kills it at once, not after the grace period.
-func TestKillLeftovers_NoGroupStopNoWait(t *testing.T) {
+// TestKillLeftovers_NoStopNoWait: what outlives a leader that ended on
+// its own (no stop began) is killed at once by a shutdown, not after the
+// grace period.
+func TestKillLeftovers_NoStopNoWait(t *testing.T) {
 	acquire(t)
 	p, member := startWithMember(t, time.Hour, "sleep 3600")
 	stopLeader(t, p)
@@ -87,13 +87,13 @@ func TestKillLeftovers_NoGroupStopNoWait(t *testing.T) {
 	}
 }
 
-// TestKillLeftovers_GroupStopEndsWithItsGrace: a group stop's rest is
-// bounded by the grace period armed at the leader's exit, even for a stop
-// recorded as beginning later (the wall clock moved, say).
-func TestKillLeftovers_GroupStopEndsWithItsGrace(t *testing.T) {
+// TestKillLeftovers_StopEndsWithItsGrace: a stop's rest is bounded by the
+// grace period armed at the leader's exit, even for a stop recorded as
+// beginning later (the wall clock moved, say).
+func TestKillLeftovers_StopEndsWithItsGrace(t *testing.T) {
 	acquire(t)
 	p, member := startWithMember(t, time.Second, "sleep 3600")
-	p.StoppingGroup(time.Now().Add(time.Hour))
+	p.Stopping(time.Now().Add(time.Hour))
 	stopLeader(t, p)
 	killLeftoversWithin(t, 30*time.Second)
 	if isAlive(member) {
@@ -102,23 +102,23 @@ func TestKillLeftovers_GroupStopEndsWithItsGrace(t *testing.T) {
 }
 
 // TestKillLeftovers_EmptiedGroupEndsTheWait: a shutdown waiting for a
-// group stop's rest is done once the group has ended, not at its end.
+// stop's rest is done once the group has ended, not at its end.
 func TestKillLeftovers_EmptiedGroupEndsTheWait(t *testing.T) {
 	acquire(t)
 	p, _ := startWithMember(t, time.Hour, "sleep 0.5")
-	p.StoppingGroup(time.Now())
+	p.Stopping(time.Now())
 	stopLeader(t, p)
 	killLeftoversWithin(t, 30*time.Second)
 }
 
-// TestKillLeftovers_GivesTheRestOfAGroupStop: a member the group's stop
-// signal reached is left the rest of the stop by a shutdown; one that
-// does not end by then is killed, and every sweep is counted done once.
-func TestKillLeftovers_GivesTheRestOfAGroupStop(t *testing.T) {
+// TestKillLeftovers_GivesTheRestOfAStop: a member a stop asked to end is
+// left the rest of the stop by a shutdown; one that does not end by then
+// is killed, and every sweep is counted done once.
+func TestKillLeftovers_GivesTheRestOfAStop(t *testing.T) {
 	acquire(t)
 	done := t.TempDir() + "/done"
 	graceful, member := startWithMember(t, time.Hour, "sh -c 'sleep 0.3; echo x > \"$0\"' "+done)
-	graceful.StoppingGroup(time.Now())
+	graceful.Stopping(time.Now())
 	stopLeader(t, graceful)
 	const n = 20
 	var deaf []int
@@ -127,7 +127,7 @@ func TestKillLeftovers_GivesTheRestOfAGroupStop(t *testing.T) {
 		deaf = append(deaf, m)
 		// Their stops end around KillLeftovers' start: some re-armed,
 		// some firing as it runs.
-		p.StoppingGroup(time.Now().Add(-2*time.Second + time.Duration(i)*50*time.Millisecond))
+		p.Stopping(time.Now().Add(-2*time.Second + time.Duration(i)*50*time.Millisecond))
 		stopLeader(t, p)
 	}
 	killLeftoversWithin(t, 30*time.Second)

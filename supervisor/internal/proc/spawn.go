@@ -83,13 +83,15 @@ type Process struct {
 	grace     time.Duration
 	// leftoverSig is Attr.LeftoverSignal (signals fit a byte).
 	leftoverSig uint8
-	// stopBy is when a stop whose signal reached the whole group must be
-	// over (monoNow's; 0: none): at shutdown, the group gets until then.
-	stopBy    atomic.Int64
-	container Container
-	onExit    func(int, syscall.WaitStatus, bool)
-	onGone    func()
-	status    syscall.WaitStatus
+	// stopBy is when its stop must be over (monoNow's; 0: no stop): at
+	// shutdown, what outlives the leader gets until then. stopReached:
+	// the stop's signal went to the whole group.
+	stopBy      atomic.Int64
+	stopReached atomic.Bool
+	container   Container
+	onExit      func(int, syscall.WaitStatus, bool)
+	onGone      func()
+	status      syscall.WaitStatus
 	// reaped is set once status is valid; done, made by the first Done
 	// only (most processes are never waited on that way, and a channel
 	// is 96 bytes a program), is closed then. doneMu guards done.
@@ -599,7 +601,7 @@ func (p *Process) exited(ws syscall.WaitStatus, known bool) {
 		// and a shutdown waits for it (KillLeftovers). Whether anything
 		// is left is asked after the exit's owner has run: a read of
 		// the cgroup's events that a restart need not wait for.
-		sw := &sweep{id: p.Identity(), container: p.container, gone: p.gone, stopBy: p.stopBy.Load()}
+		sw := &sweep{id: p.Identity(), container: p.container, gone: p.gone, stopBy: p.stopBy.Load(), stopReached: p.stopReached.Load()}
 		leftovers.mu.Lock()
 		leftovers.pending++
 		leftovers.sweeps[p.Pid] = sw
@@ -637,9 +639,10 @@ func (p *Process) settle(sw *sweep) {
 		leftovers.mu.Unlock()
 		return // its taker finishes it
 	}
-	if alive && sw.stopBy == 0 && p.leftoverSig != 0 && leftovers.closing == 0 {
-		// Unless the stop signal reached them with the leader's stop,
-		// or the daemon is shutting down: then they are killed at once.
+	if alive && !sw.stopReached && p.leftoverSig != 0 && (leftovers.closing == 0 || sw.stopBy != 0) {
+		// Unless the stop signal reached them with the leader's, or
+		// the daemon is shutting down and the leader ended on its own:
+		// then they are killed at once.
 		leftovers.mu.Unlock()
 		sig := syscall.Signal(p.leftoverSig)
 		logger().Info("asking the leftover processes of an ended main process to end", "pgid", p.Pid, "signal", sig)
@@ -738,12 +741,17 @@ func settleQueued() {
 // settleYieldEvery is how many exits are settled between yields.
 const settleYieldEvery = 32
 
-// StoppingGroup notes that a stop began at, its signal sent to the whole
-// group: what outlives the leader may take the grace period from then,
-// and no longer (see KillLeftovers). A second call keeps the first.
-func (p *Process) StoppingGroup(at time.Time) {
+// Stopping notes that a stop began at: what outlives the leader, asked
+// to end (the stop signal, or the leftover signal at the leader's exit),
+// may take the grace period from then, and no longer, even at shutdown
+// (see KillLeftovers). A second call keeps the first.
+func (p *Process) Stopping(at time.Time) {
 	p.stopBy.CompareAndSwap(0, int64(at.Sub(monoBase)+p.grace))
 }
+
+// StopReachedGroup notes that the stop's signal went to the whole group:
+// what outlives the leader needs no leftover signal.
+func (p *Process) StopReachedGroup() { p.stopReached.Store(true) }
 
 // monoBase is what stop deadlines count from, on the monotonic clock: a
 // wall clock set back must not make a shutdown wait longer.
@@ -774,9 +782,10 @@ type sweep struct {
 	stuckSince time.Time
 	retryEvery time.Duration
 	// stopBy is the leader's stop's end (Process.stopBy), 0 if the
-	// leader ended on its own or its stop signal was its alone; graceEnd
-	// is when its grace period ends (monoNow's), once armed.
+	// leader ended on its own; graceEnd is when its grace period ends
+	// (monoNow's), once armed. stopReached: Process.stopReached.
 	stopBy, graceEnd int64
+	stopReached      bool
 }
 
 // expire ends the grace period: the group is killed.
@@ -788,10 +797,9 @@ func (sw *sweep) expire() {
 }
 
 // leftOfStop is what a shutdown leaves the group to end in: what remains
-// of the stop its leader was given, when the stop signal reached them too
-// (a shell's child, a worker that finishes its task), so that they end
-// as gracefully as the leader could; none otherwise: nothing asked them
-// to end.
+// of the stop its leader was given, so that what the stop asked to end
+// (a shell's child, a worker that finishes its task) ends as gracefully
+// as the leader could; none if the leader ended on its own.
 func (sw *sweep) leftOfStop() time.Duration {
 	if sw.stopBy == 0 {
 		return 0
@@ -951,8 +959,8 @@ func killAndWait(id Identity, deadline time.Time) bool {
 
 // KillLeftovers kills every leftover process group, and waits for them to
 // die, and for sweeps already under way: the daemon leaves no process
-// behind when it exits. A group whose stop signal went to all of it has
-// until its stop's time is up (Process.StoppingGroup); any other, none.
+// behind when it exits. A group whose leader was stopped has until its
+// stop's time is up (Process.Stopping); any other, none.
 func KillLeftovers() {
 	leftovers.mu.Lock()
 	leftovers.closing++
