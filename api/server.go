@@ -103,8 +103,8 @@ func WithCredentials(ctx context.Context, creds Credentials) context.Context {
 type streamingKey struct{}
 
 // WithStreaming makes a request of ctx's that streams without end (a
-// followed log) call streaming once its headers are out: it is no answer
-// to wait for, as an upgrade waits for answers.
+// followed log, the web page's state) call streaming once it has begun:
+// it is no answer to wait for, as an upgrade waits for answers.
 func WithStreaming(ctx context.Context, streaming func()) context.Context {
 	return context.WithValue(ctx, streamingKey{}, streaming)
 }

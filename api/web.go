@@ -185,6 +185,7 @@ func (s *Server) serveState(w http.ResponseWriter, r *http.Request) {
 	rc.SetWriteDeadline(time.Time{})
 	keepAlive := time.NewTicker(25 * time.Second)
 	defer keepAlive.Stop()
+	streaming := true
 	for {
 		changed := s.Supervisor.Changed()
 		b, _ := json.Marshal(s.uiSnapshot())
@@ -192,6 +193,10 @@ func (s *Server) serveState(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		flusher.Flush()
+		if streaming {
+			streamingStarted(r.Context()) // the page reconnects after an upgrade
+			streaming = false
+		}
 	wait:
 		select {
 		case <-r.Context().Done():

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"net/http"
@@ -10,16 +11,17 @@ import (
 	"time"
 
 	"github.com/ctlsup/ctlsup/api"
+	"github.com/ctlsup/ctlsup/supervisor"
 )
 
-// TestBusyConns_AFollowedLogIsNoAnswerToWaitFor: a client following the
-// main log (tail -f) is not waited for by an upgrade, which waited its
-// whole 5 s for one, and held every control request meanwhile; a request
-// being answered still is.
-func TestBusyConns_AFollowedLogIsNoAnswerToWaitFor(t *testing.T) {
+// TestBusyConns_StreamsAreNoAnswersToWaitFor: a client following the
+// main log (tail -f) or the web page's state stream is not waited for by
+// an upgrade, which waited its whole 5 s for one, and held every control
+// request meanwhile; a request being answered still is.
+func TestBusyConns_StreamsAreNoAnswersToWaitFor(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "ctlsupd.log")
 	os.WriteFile(log, []byte("a line\n"), 0o644)
-	srv := api.NewServer(nil)
+	srv := api.NewServer(supervisor.New(nil, nil))
 	srv.MainLog = log
 	b := newBusyConns()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -32,21 +34,22 @@ func TestBusyConns_AFollowedLogIsNoAnswerToWaitFor(t *testing.T) {
 		}}
 	go hs.Serve(l)
 	t.Cleanup(func() { hs.Close() })
-	resp, err := http.Get("http://" + l.Addr().String() + "/mainlogtail")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	line := make([]byte, 7)
-	if _, err := resp.Body.Read(line); err != nil || string(line) != "a line\n" {
-		t.Fatalf("read %q, %v", line, err)
-	}
-	waited := make(chan struct{})
-	go func() { b.wait(time.Hour); close(waited) }()
-	select {
-	case <-waited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the wait for answers waits for a followed log")
+	for _, path := range []string{"/mainlogtail", "/ui/state"} {
+		resp, err := http.Get("http://" + l.Addr().String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+			t.Fatalf("%s: %q, %v", path, line, err)
+		}
+		waited := make(chan struct{})
+		go func() { b.wait(time.Hour); close(waited) }()
+		select {
+		case <-waited:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the wait for answers waits for %s", path)
+		}
 	}
 	// A request under way is waited for.
 	active := &net.TCPConn{}
