@@ -123,14 +123,17 @@ func (m *Main) checkUpgrade() error {
 	return m.configInForce()
 }
 
-// configInForce refuses an upgrade while the configuration on disk
-// differs from the one running: the new image reads it from disk, and
-// would apply it as update does, restarting what changed. An upgrade
-// changes the binary, never the configuration in force; update does.
+// configInForce refuses an upgrade while the programs' configuration on
+// disk differs from the one running: the new image reads it from disk,
+// and would apply it as update does, restarting what changed. An upgrade
+// changes the binary, not the programs in force; update does.
 func (m *Main) configInForce() error {
 	groups, err := m.load()
 	if err != nil {
-		return fmt.Errorf("cannot read the configuration: %w", err)
+		// The new binary's check read it: a key only it knows, say,
+		// which update refuses as well. Nothing to compare with.
+		m.Logger.Warn("upgrade: the running binary cannot read the configuration on disk, which the new one accepts: the new image applies it as update does", "err", err)
+		return nil
 	}
 	d := m.Supervisor.Diff(groups)
 	if d.Empty() {
