@@ -97,7 +97,8 @@ type JournalOutcome struct {
 	// ctlsupd reads it as the ended record it knows.
 	Exited      string `json:"exited,omitempty"` // the process's name
 	Signaled    bool   `json:"signaled,omitempty"`
-	Text        string `json:"text,omitempty"` // "exit status 3"
+	Signal      int    `json:"signal,omitempty"` // which, when signaled
+	Text        string `json:"text,omitempty"`   // "exit status 3"
 	OOM         bool   `json:"oom,omitempty"`
 	ExitPid     int    `json:"exit_pid,omitempty"`
 	ExitFP      string `json:"exit_fp,omitempty"`
@@ -120,7 +121,7 @@ type pendingExit struct {
 
 func (h *JournalOutcome) pendingExit() pendingExit {
 	x := pendingExit{Name: h.Exited, Fingerprint: h.ExitFP, Pid: h.ExitPid, Stopping: h.WasStopping, Shutdown: h.WasShutdown,
-		Status: supervisor.ExitStatus{Code: h.Exit, Signaled: h.Signaled, Text: h.Text, OOMKilled: h.OOM}}
+		Status: supervisor.ExitStatus{Code: h.Exit, Signaled: h.Signaled, Signal: syscall.Signal(h.Signal), Text: h.Text, OOMKilled: h.OOM}}
 	if h.Start != 0 {
 		x.Started = time.UnixMilli(h.Start)
 	}
@@ -132,7 +133,7 @@ func (h *JournalOutcome) pendingExit() pendingExit {
 
 func exitedRecord(id uint64, x pendingExit) journalRecord {
 	o := &JournalOutcome{Exited: x.Name, ExitFP: x.Fingerprint, ExitPid: x.Pid, WasStopping: x.Stopping, WasShutdown: x.Shutdown,
-		Exit: x.Status.Code, Signaled: x.Status.Signaled, Text: x.Status.Text, OOM: x.Status.OOMKilled}
+		Exit: x.Status.Code, Signaled: x.Status.Signaled, Signal: int(x.Status.Signal), Text: x.Status.Text, OOM: x.Status.OOMKilled}
 	if !x.Started.IsZero() {
 		o.Start = x.Started.UnixMilli()
 	}

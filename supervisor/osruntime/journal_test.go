@@ -32,7 +32,7 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	w := f.newID()
 	f.spawning(w, web, "fp-web", []uint64{21, 0}, 0, "")
 	f.stopping(w, true, time.UnixMilli(5500))
-	f.ended(w, "web", supervisor.ExitStatus{Code: -1, Signaled: true, Text: "terminated by SIGTERM"}, time.UnixMilli(6000))
+	f.ended(w, "web", supervisor.ExitStatus{Code: -1, Signaled: true, Signal: syscall.SIGTERM, Text: "terminated by SIGTERM"}, time.UnixMilli(6000))
 	x := f.newID()
 	f.spawning(x, gone, "", nil, 0, "")
 	f.started(x, 300, 1, time.Now())
@@ -75,7 +75,7 @@ func TestStateFile_SuccessorReadsTheJournal(t *testing.T) {
 	}
 
 	// web's exit is pending: nothing recorded what followed it.
-	want := pendingExit{Name: "web", Fingerprint: "fp-web", Status: supervisor.ExitStatus{Code: -1, Signaled: true, Text: "terminated by SIGTERM"},
+	want := pendingExit{Name: "web", Fingerprint: "fp-web", Status: supervisor.ExitStatus{Code: -1, Signaled: true, Signal: syscall.SIGTERM, Text: "terminated by SIGTERM"},
 		At: time.UnixMilli(6000), Stopping: true, Shutdown: true}
 	if x, ok := exits[w]; !ok || x != want || len(exits) != 1 {
 		t.Errorf("pending exits: %+v, want web's %+v", exits, want)
