@@ -588,7 +588,7 @@ func TestCrashRecovery_ChangedWhileDown(t *testing.T) {
 	if now := statusPids(t, sock); now["kept:kept"] != before["kept:kept"] {
 		t.Errorf("kept: pid %d, was %d", now["kept:kept"], before["kept:kept"])
 	}
-	for _, want := range []string{"configuration changed while no daemon ran", "stopping leftover of a previous daemon"} {
+	for _, want := range []string{"configuration changed since it started", "stopping leftover of a previous daemon"} {
 		if !strings.Contains(log2.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, log2)
 		}

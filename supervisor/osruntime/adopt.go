@@ -476,7 +476,7 @@ func (r *Runtime) Adopt(spec *supervisor.ProcessSpec, out supervisor.Output) sup
 	case lost:
 		r.Logger.Warn("the output pipes of an adopted process are gone: restarting it", "process", name, "pid", e.Pid)
 	case changed:
-		r.Logger.Info("configuration changed while no daemon ran: restarting", "process", name, "pid", e.Pid)
+		r.Logger.Info("configuration changed since it started (read anew by this daemon): restarting", "process", name, "pid", e.Pid)
 	}
 	a.Child = c
 	a.Started = time.UnixMilli(e.SpawnedAt)
