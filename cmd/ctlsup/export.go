@@ -76,10 +76,20 @@ func writeTOML(w io.Writer, source, instance, logDir string, run *procfileRun) {
 	// it. It runs where the Procfile is, as under ctlsup run: exec'd by
 	// the shell where it is one simple command, else with its stop
 	// signal sent to the shell's whole group.
+	copies := map[string]int{} // of each process type
+	for _, p := range run.procs {
+		copies[p.typ]++
+	}
 	for _, p := range run.procs {
 		argv, grouped := procfile.Shell(p.command)
 		fmt.Fprintf(w, "\n[program.%s]\ninstances = [%s]\ncommand = [\"/bin/sh\", \"-c\", %s]\ndirectory = %s\nenvironment = { PORT = \"%d\", PS = %s }\nautorestart = true\nstopasgroup = %v\nstopwaitsecs = 5\n",
 			ini.TOMLKey(p.name), ini.TOMLString(instance), ini.TOMLString(literal(argv[2])), ini.TOMLString(literal(run.dir)), p.port, ini.TOMLString(p.ps), grouped)
+		// What ctlsupd guards that foreman leaves to care, as convert
+		// marks it: one beat (of a formation's copies, each would hold
+		// a lock of its own).
+		if copies[p.typ] == 1 && ini.RunsCeleryBeat(p.command) {
+			fmt.Fprintln(w, "singleton = true # celery beat: a second one would send every periodic task twice")
+		}
 	}
 }
 

@@ -48,6 +48,7 @@ func (o *procfileOptions) register(fs *flag.FlagSet) {
 // local is one process of the Procfile's single local instance.
 type local struct {
 	name, command string
+	typ           string // its process type
 	port          int
 	// ps is foreman's name for it, web.1: its PS variable.
 	ps string
@@ -124,7 +125,7 @@ func (o *procfileOptions) load(types []string, getenv func(string) string) (*pro
 			if n > 1 {
 				name = fmt.Sprintf("%s_%02d", e.Name, k)
 			}
-			run.procs = append(run.procs, local{name: name, command: e.Command, port: procfile.Port(base, i, k), ps: e.Name + "." + strconv.Itoa(k+1)})
+			run.procs = append(run.procs, local{name: name, command: e.Command, typ: e.Name, port: procfile.Port(base, i, k), ps: e.Name + "." + strconv.Itoa(k+1)})
 		}
 	}
 	if len(run.procs) == 0 {

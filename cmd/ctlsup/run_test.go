@@ -326,9 +326,9 @@ func TestRun_HangupStopsAllWithTheFailure(t *testing.T) {
 // TestExport_TOMLLoads: the exported TOML loads in ctlsupd with the same
 // process names and PORTs ctlsup run gives.
 func TestExport_TOMLLoads(t *testing.T) {
-	dir, _ := procfileDir(t, "web: gunicorn app:app --bind :$PORT\nworker: ./wait-for redis && celery -A app worker\n")
+	dir, _ := procfileDir(t, "web: gunicorn app:app --bind :$PORT\nworker: ./wait-for redis && celery -A app worker\nbeat: celery -A app beat\n")
 	os.WriteFile(filepath.Join(dir, ".env"), []byte("GREETING='hi there'\nPORT=7000\nCONTROL=\"a\x07b\"\n"), 0o644)
-	cmd := exec.Command(ctlsupBin, "export", "toml", "-m", "web=1,worker=2", "--instance", "cts", "--log-dir", "/var/log/cts")
+	cmd := exec.Command(ctlsupBin, "export", "toml", "-m", "web=1,worker=2,beat=1", "--instance", "cts", "--log-dir", "/var/log/cts")
 	cmd.Dir = dir
 	out, err := cmd.Output()
 	if err != nil {
@@ -344,14 +344,15 @@ func TestExport_TOMLLoads(t *testing.T) {
 	var got []string
 	for _, g := range cfg.Groups {
 		for _, p := range g.Processes {
-			got = append(got, fmt.Sprintf("%s PORT=%s PS=%s %s %s %s %q %v %s", p.FullName(), p.Environment["PORT"], p.Environment["PS"], p.Argv[2],
-				p.Environment["GREETING"], p.Stdout.Path, p.Environment["CONTROL"], p.StopAsGroup, p.Directory))
+			got = append(got, fmt.Sprintf("%s PORT=%s PS=%s %s %s %s %q %v %v %s", p.FullName(), p.Environment["PORT"], p.Environment["PS"], p.Argv[2],
+				p.Environment["GREETING"], p.Stdout.Path, p.Environment["CONTROL"], p.StopAsGroup, p.Singleton, p.Directory))
 		}
 	}
 	want := []string{
-		`cts:web PORT=7000 PS=web.1 exec gunicorn app:app --bind :$PORT hi there /var/log/cts/web.log "a\ab" false ` + dir,
-		`cts:worker_00 PORT=7100 PS=worker.1 ./wait-for redis && celery -A app worker hi there /var/log/cts/worker_00.log "a\ab" true ` + dir,
-		`cts:worker_01 PORT=7101 PS=worker.2 ./wait-for redis && celery -A app worker hi there /var/log/cts/worker_01.log "a\ab" true ` + dir,
+		`cts:web PORT=7000 PS=web.1 exec gunicorn app:app --bind :$PORT hi there /var/log/cts/web.log "a\ab" false false ` + dir,
+		`cts:worker_00 PORT=7100 PS=worker.1 ./wait-for redis && celery -A app worker hi there /var/log/cts/worker_00.log "a\ab" true false ` + dir,
+		`cts:worker_01 PORT=7101 PS=worker.2 ./wait-for redis && celery -A app worker hi there /var/log/cts/worker_01.log "a\ab" true false ` + dir,
+		`cts:beat PORT=7200 PS=beat.1 exec celery -A app beat hi there /var/log/cts/beat.log "a\ab" false true ` + dir,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

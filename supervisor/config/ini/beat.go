@@ -5,11 +5,11 @@ import (
 	"strings"
 )
 
-// runsCeleryBeat reports whether command runs celery's beat scheduler:
+// RunsCeleryBeat reports whether command runs celery's beat scheduler:
 // `celery ... beat`, a worker with its beat embedded (-B, --beat), or the
 // older `celerybeat` and `manage.py celery beat`. Exactly one may run per
 // application: a second sends every periodic task twice.
-func runsCeleryBeat(command string) bool {
+func RunsCeleryBeat(command string) bool {
 	celery := false
 	for _, w := range strings.Fields(command) {
 		w = strings.Trim(w, `"'`)

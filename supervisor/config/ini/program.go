@@ -88,7 +88,7 @@ func (c *converter) program(s *Section, name string, groups []string, declared m
 		// What ctlsupd guards that supervisord left to care: one beat.
 		// Of a beat given numprocs each copy would hold a lock of its own.
 		if k, ok := s.Get("command"); ok && num == 1 {
-			if command, err := expand(k.Value, vars); err == nil && runsCeleryBeat(command) {
+			if command, err := expand(k.Value, vars); err == nil && RunsCeleryBeat(command) {
 				fmt.Fprintln(&c.progs, "singleton = true # celery beat: a second one would send every periodic task twice")
 			}
 		}
