@@ -92,6 +92,9 @@ func doConvert(m *Main, arg string) error {
 	for _, o := range res.Omitted {
 		fmt.Fprintln(m.Stderr, "not carried over:", o)
 	}
+	for _, o := range res.Notes {
+		fmt.Fprintln(m.Stderr, "note:", o)
+	}
 	if len(res.Omitted) > 0 {
 		m.exit = exitLeftOut
 	}

@@ -30,6 +30,9 @@ type Result struct {
 	Daemon   string     // ctlsupd.toml
 	Programs string     // conf.d/supervisord.toml
 	Omitted  []Omission // what was left out, in file order
+	// Notes are what was carried over as it was but likely needs a
+	// change (each also a comment in the TOML), in file order.
+	Notes []Omission
 }
 
 // dropped are supervisord program keys ctlsup has no use for, with why.

@@ -760,3 +760,40 @@ func TestConvert_SaysWhatItCannotKeep(t *testing.T) {
 		}
 	}
 }
+
+// TestConvert_NotesAUWSGIStoppedWithTERM: uWSGI 2.0 reloads on TERM,
+// supervisord's default stop signal: the stop waits stopwaitsecs and
+// kills it. Convert carries it over as it is, and says so, in the TOML
+// and in its notes; not where the command or stopsignal has it stop.
+func TestConvert_NotesAUWSGIStoppedWithTERM(t *testing.T) {
+	res, _ := convertText(t, `[supervisord]
+[program:kano_konnect-uwsgi]
+command=/srv/env/bin/uwsgi --http :9090 --wsgi-file wsgi.py
+[program:dies]
+command=uwsgi --http :9091 --die-on-term
+[program:hooked]
+command=uwsgi --master --hook-master-start "unix_signal:15 gracefully_kill_them_all"
+[program:quit]
+command=uwsgi --http :9092
+stopsignal=QUIT
+[program:term]
+command=uwsgi --http :9093
+stopsignal=SIGTERM
+[program:web]
+command=gunicorn app:app
+`)
+	load(t, res)
+	var got []string
+	for _, o := range res.Notes {
+		got = append(got, o.Section+" "+o.Key)
+	}
+	if want := "program:kano_konnect-uwsgi stopsignal\nprogram:term stopsignal"; strings.Join(got, "\n") != want {
+		t.Errorf("notes %q, want %q", got, want)
+	}
+	if n := strings.Count(res.Programs, "# uWSGI 2.0 reloads on SIGTERM"); n != 2 {
+		t.Errorf("%d notes in the TOML:\n%s", n, res.Programs)
+	}
+	if len(res.Omitted) != 0 {
+		t.Errorf("omitted %v", res.Omitted)
+	}
+}

@@ -92,6 +92,11 @@ func (c *converter) program(s *Section, name string, groups []string, declared m
 				fmt.Fprintln(&c.progs, "singleton = true # celery beat: a second one would send every periodic task twice")
 			}
 		}
+		if k, ok := s.Get("command"); ok && i == 0 && uwsgiReloadsOnStop(k.Value, s) {
+			why := uwsgiStopNote
+			fmt.Fprintf(&c.progs, "# %s\n", why)
+			c.res.Notes = append(c.res.Notes, Omission{File: s.fileOf("command", k.Line), Line: k.Line, Section: s.Name, Key: "stopsignal", Why: why})
+		}
 	}
 	return nil
 }
