@@ -2,6 +2,7 @@ package osruntime
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ctlsup/ctlsup/supervisor"
+	"github.com/ctlsup/ctlsup/supervisor/internal/proc"
 )
 
 // notifier is the runtime's sd_notify socket, as systemd's
@@ -53,6 +55,7 @@ func (r *Runtime) notifyAddress() (string, error) {
 		if err != nil {
 			return "", err
 		}
+		os.Chmod(dir, 0o711) // reached by programs of other users, not listed
 		n.tmpDir, path = dir, filepath.Join(dir, "notify.sock")
 	}
 	os.Remove(path)
@@ -191,3 +194,34 @@ func (c *osChild) owns(pid int) bool {
 
 // note passes a readiness note to the engine; it never blocks.
 func (c *osChild) note(n supervisor.Note) { c.Note(n) }
+
+// reachable tells why a program running as cred could not send to the
+// notify socket at path: a directory on the way it may not search (a
+// state_dir under a private directory). Its READY=1 would be refused
+// (EACCES), and it would sit in STARTING until startsecs had it killed,
+// with nothing in status to say why.
+func reachable(path string, cred *proc.Credential) error {
+	if cred == nil || cred.Uid == 0 {
+		return nil // the daemon's own user, or root: it made the path
+	}
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		var st unix.Stat_t
+		if err := unix.Stat(dir, &st); err != nil {
+			return fmt.Errorf("ready = \"notify\": cannot tell whether user %s can reach the notify socket %s: %w", cred.Name, path, err)
+		}
+		bit := uint32(0o001)
+		switch {
+		case st.Uid == cred.Uid:
+			bit = 0o100
+		case st.Gid == cred.Gid || slices.Contains(cred.Groups, st.Gid):
+			bit = 0o010
+		}
+		if st.Mode&bit == 0 {
+			return fmt.Errorf("ready = \"notify\": user %s cannot reach the notify socket %s: it may not search %s (mode %04o): let it (chmod o+x, or state_dir elsewhere)",
+				cred.Name, path, dir, st.Mode&0o7777)
+		}
+		if dir == "/" || dir == "." {
+			return nil
+		}
+	}
+}

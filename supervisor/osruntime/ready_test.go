@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -210,5 +211,24 @@ func TestActions_OnFatalAndOnExit(t *testing.T) {
 	case <-shutdown:
 	case <-time.After(10 * time.Second):
 		t.Fatalf("on_fatal = shutdown did not ask for a shutdown:\n%s", h.log)
+	}
+}
+
+// TestOS_NotifySocketOutOfReachIsSaid: a ready = "notify" program running
+// as a user who may not search the state directory could not send its
+// READY=1: it sat in STARTING until startsecs had it killed, again and
+// again, with nothing to say why. Its spawn fails, saying so.
+func TestOS_NotifySocketOutOfReachIsSaid(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("switching users needs root; CI runs as root")
+	}
+	h := openOS(t, helperSpec(t.TempDir(), "notifier", []string{"/bin/sleep", "1000"}, func(s *supervisor.ProcessSpec) {
+		s.StartRetries, s.User = 0, "nobody"
+		s.Ready = supervisor.Readiness{Kind: supervisor.ReadyNotify}
+	}))
+	info := h.wait("notifier", inState(supervisor.Fatal))
+	if !strings.Contains(info.SpawnErr, "user nobody cannot reach the notify socket "+filepath.Join(h.dir, "state", "notify.sock")+": it may not search ") ||
+		!strings.Contains(info.SpawnErr, "(mode 0700)") {
+		t.Errorf("description %q", info.SpawnErr)
 	}
 }

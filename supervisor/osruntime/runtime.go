@@ -416,6 +416,9 @@ func (r *Runtime) Start(spec *supervisor.ProcessSpec, out supervisor.Output) (su
 		if err != nil {
 			return nil, fmt.Errorf("cannot make the notify socket: %w", err)
 		}
+		if err := reachable(addr, cred); err != nil {
+			return nil, err
+		}
 		env = append(env, "NOTIFY_SOCKET="+addr)
 	}
 	if spec.Stdin {
