@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -170,12 +171,20 @@ func (m *Main) upgrade() {
 		// ignoring them until main asks for them): another USR1 would be
 		// another upgrade, and a new image reads its configuration and
 		// opens its logs as it starts anyway. TERM, INT and QUIT must not
-		// be lost: one in that moment ends the daemon as a crash does,
+		// be lost: one that came during the pause (queued for this loop,
+		// which the exec would drop) ends the upgrade and is acted on;
+		// one that comes from here on ends the daemon as a crash does,
 		// its programs held for the next start.
 		signal.Ignore(execSafe...)
-		err = syscall.Exec(exePath, os.Args, append(os.Environ(), inheritEnv+"="+env))
+		signal.Reset(execEnding...)
+		if m.endingQueued() {
+			err = errors.New("a signal to stop or detach came first")
+		} else {
+			err = syscall.Exec(exePath, os.Args, append(os.Environ(), inheritEnv+"="+env))
+		}
 		if m.SignalSink != nil {
 			signal.Notify(m.SignalSink, execSafe...)
+			signal.Notify(m.SignalSink, execEnding...)
 		}
 	}
 	m.Logger.Error("upgrade failed: carrying on with the running binary", "err", err)
@@ -184,6 +193,35 @@ func (m *Main) upgrade() {
 	undo()
 	m.resumeServing()
 	m.notify("READY=1")
+}
+
+// execEnding are the handled signals that end the daemon (see upgrade).
+var execEnding = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT}
+
+// endingQueued reports whether a signal of execEnding waits in Signals,
+// and leaves every signal that waited there for the loop that reads it.
+func (m *Main) endingQueued() bool {
+	if m.SignalSink == nil {
+		return false
+	}
+	var queued []os.Signal
+	for drained := false; !drained; {
+		select {
+		case sig := <-m.Signals:
+			queued = append(queued, sig)
+		default:
+			drained = true
+		}
+	}
+	ending := false
+	for _, sig := range queued {
+		ending = ending || slices.Contains(execEnding, sig)
+		select {
+		case m.SignalSink <- sig:
+		default: // the channel is the loop's only: what it held fits again
+		}
+	}
+	return ending
 }
 
 // execSafe are the handled signals whose loss across an upgrade's exec

@@ -293,3 +293,47 @@ func TestUpgrade_RefusedWhileTheConfigurationIsNotApplied(t *testing.T) {
 		t.Errorf("sleeper's pid %d, was %d", after["sleeper:sleeper"], before["sleeper:sleeper"])
 	}
 }
+
+// TestUpgrade_TermDuringItsPauseIsObeyed: a TERM that comes while an
+// upgrade waits for a request under way (systemctl stop during a deploy)
+// was queued for a loop the exec then dropped: the new image ran on.
+// The upgrade gives way to it, and the daemon shuts down.
+func TestUpgrade_TermDuringItsPauseIsObeyed(t *testing.T) {
+	path := testConfig(t, map[string]string{"app.toml": `[program.deaf]
+command = ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"]
+startsecs = 0
+stopwaitsecs = 6
+`})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	d, out := startDaemon(t, path)
+	waitUntil(t, "deaf RUNNING", out, func() bool { return len(statusPidsOrNil(sock)) == 1 })
+	// A stop that waits for its end holds the upgrade's pause.
+	go func() {
+		c, err := client.New("unix://"+sock, "", "")
+		if err == nil {
+			c.Call("supervisor.stopProcess", "deaf", true)
+			c.Close()
+		}
+	}()
+	waitUntil(t, "the stop under way", out, func() bool { return strings.Contains(out.String(), "waiting for deaf") })
+	c, err := client.New("unix://"+sock, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Call("ctlsup.upgrade"); err != nil {
+		t.Fatalf("ctlsup.upgrade: %v", err)
+	}
+	c.Close()
+	waitUntil(t, "the upgrade's pause", out, func() bool { return strings.Contains(out.String(), "upgrading: executing the binary") })
+	d.Process.Signal(syscall.SIGTERM)
+	exited := make(chan error, 1)
+	go func() { exited <- d.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the daemon runs on after a TERM during the upgrade:\n%s", out)
+	}
+	if !strings.Contains(out.String(), "received SIGTERM") || strings.Count(out.String(), "ctlsupd started") != 1 {
+		t.Errorf("not the shutdown the TERM asked for:\n%s", out)
+	}
+}
