@@ -75,10 +75,36 @@ func (s *Sink) attach() {
 
 func (s *Sink) detach() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pipes--; s.pipes == 0 {
+	s.pipes--
+	idle := s.pipes == 0
+	if idle {
 		s.closeLocked()
 	}
+	s.mu.Unlock()
+	if idle && s.hub != nil {
+		s.hub.closeUnreferenced(s)
+	}
+}
+
+// closeUnreferenced closes s for good if its last Close came while pipes
+// still wrote into it (see Close) and none does now.
+func (h *Hub) closeUnreferenced(s *Sink) {
+	key := filepath.Clean(s.Path)
+	h.mu.Lock()
+	if s.refs > 0 || h.sinks[key] != s {
+		h.mu.Unlock()
+		return
+	}
+	s.mu.Lock()
+	if s.pipes > 0 {
+		s.mu.Unlock()
+		h.mu.Unlock()
+		return
+	}
+	delete(h.sinks, key)
+	s.mu.Unlock()
+	h.mu.Unlock()
+	s.closeForGood()
 }
 
 // clockStart is the origin of monoNow.
@@ -444,6 +470,17 @@ func (s *Sink) Close() error {
 		s.refs--
 		last := s.refs == 0
 		if last {
+			s.mu.Lock()
+			pumped := s.pipes > 0
+			s.mu.Unlock()
+			if pumped {
+				// What a stopped process left still writes (a wrapper's
+				// server finishing its stop, at shutdown or as its
+				// program is removed): its lines are kept until its
+				// last pipe is at EOF (closeUnreferenced).
+				h.mu.Unlock()
+				return nil
+			}
 			delete(h.sinks, filepath.Clean(s.Path))
 		}
 		h.mu.Unlock()
@@ -451,6 +488,11 @@ func (s *Sink) Close() error {
 			return nil
 		}
 	}
+	return s.closeForGood()
+}
+
+// closeForGood closes the file, and drops what is written from now on.
+func (s *Sink) closeForGood() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true

@@ -666,3 +666,48 @@ func fifoWithReader(t *testing.T, path string) *os.File {
 	t.Cleanup(func() { r.Close() })
 	return r
 }
+
+// TestSink_ClosedWhileAPipeWritesKeepsItsLines: a shared sink closed by
+// its last user (its program removed, or the daemon shutting down) while
+// a pipe still writes into it (a stopped wrapper's server finishing its
+// stop) keeps those lines until the pipe is at EOF, then closes.
+func TestSink_ClosedWhileAPipeWritesKeepsItsLines(t *testing.T) {
+	h := NewHub()
+	defer h.Close()
+	path := filepath.Join(t.TempDir(), "p.log")
+	s := h.OpenSink(path, 0, 0, nil)
+	c := &Capture{Stdout: s, Hub: h}
+	pp, err := c.Attach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pp.Stdout
+	w.Write([]byte("before\n"))
+	waitWritten(t, s, 7)
+	c.Close()
+	w.Write([]byte("after the close\n"))
+	waitWritten(t, s, 7+16)
+	if b, _ := os.ReadFile(path); string(b) != "before\nafter the close\n" {
+		t.Errorf("log holds %q", b)
+	}
+	w.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sink is still open after its last pipe's EOF")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	h.mu.Lock()
+	_, kept := h.sinks[filepath.Clean(path)]
+	h.mu.Unlock()
+	if kept {
+		t.Error("the hub still lists the sink")
+	}
+}
