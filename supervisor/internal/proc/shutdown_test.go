@@ -186,3 +186,29 @@ func TestSweep_LeftoversAreAskedToEnd(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestSweep_EndsOnceItsProcessGroupEmpties: a process group's sweep ends
+// as soon as the group has no member left, not at its grace period's end:
+// its id, free again, may come to name another program's group (pid
+// reuse), whose processes also descend from the daemon.
+func TestSweep_EndsOnceItsProcessGroupEmpties(t *testing.T) {
+	acquire(t)
+	gone := make(chan struct{})
+	p, err := Start(Attr{Path: "/bin/sh", Argv: []string{"sh", "-c", "sleep 0.3 & exit 0"}, Umask: -1,
+		GroupGrace: time.Hour, OnGone: func() { close(gone) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.Done()
+	select {
+	case <-gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sweep still waits for its grace period after its group emptied")
+	}
+	leftovers.mu.Lock()
+	_, listed := leftovers.sweeps[p.Pid]
+	leftovers.mu.Unlock()
+	if listed {
+		t.Error("the sweep is still listed")
+	}
+}

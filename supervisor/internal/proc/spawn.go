@@ -661,7 +661,8 @@ func (p *Process) settle(sw *sweep) {
 		if leftovers.closing > 0 {
 			grace = sw.leftOfStop()
 		}
-		sw.timer = time.AfterFunc(grace, sw.expire)
+		sw.deadline = monoNow() + int64(grace)
+		sw.armLocked()
 		leftovers.mu.Unlock()
 		return
 	}
@@ -783,9 +784,63 @@ type sweep struct {
 	retryEvery time.Duration
 	// stopBy is the leader's stop's end (Process.stopBy), 0 if the
 	// leader ended on its own; graceEnd is when its grace period ends
-	// (monoNow's), once armed. stopReached: Process.stopReached.
-	stopBy, graceEnd int64
-	stopReached      bool
+	// (monoNow's), once armed, and deadline when its timer kills the
+	// group (graceEnd, or sooner at shutdown). stopReached:
+	// Process.stopReached.
+	stopBy, graceEnd, deadline int64
+	stopReached                bool
+}
+
+// armLocked sets the sweep's timer for its deadline. A process group's
+// (no cgroup) looks every groupPoll whether it has emptied: its id, free
+// again, may come to name another group (pid reuse), which no check of
+// its members can tell from this one's leftovers (both descend from the
+// daemon). leftovers.mu is held.
+func (sw *sweep) armLocked() {
+	d := time.Duration(sw.deadline - monoNow())
+	if sw.container == nil {
+		d = min(d, groupPoll)
+	}
+	sw.timer = time.AfterFunc(max(d, 0), sw.tick)
+}
+
+// groupPoll is how often a process group's sweep looks whether the group
+// has emptied.
+const groupPoll = 100 * time.Millisecond
+
+// tick is the sweep's timer: it kills the group at its deadline, ends
+// the sweep once a process group has emptied, or waits on. Like expire,
+// it counts the sweep done if it was taken as it fired (its taker could
+// not stop it).
+func (sw *sweep) tick() {
+	if sw.container != nil || monoNow() >= sw.deadline {
+		sw.expire()
+		return
+	}
+	emptied := errors.Is(syscall.Kill(-sw.id.Pid, 0), syscall.ESRCH)
+	leftovers.mu.Lock()
+	switch {
+	case sw.taken:
+		leftovers.doneLocked()
+		leftovers.mu.Unlock()
+		return
+	case !emptied:
+		sw.armLocked()
+		leftovers.mu.Unlock()
+		return
+	}
+	// The group is gone: a group of its id from now on is another's.
+	sw.taken = true
+	if leftovers.sweeps[sw.id.Pid] == sw {
+		delete(leftovers.sweeps, sw.id.Pid)
+	}
+	leftovers.mu.Unlock()
+	if sw.gone != nil {
+		sw.gone()
+	}
+	leftovers.mu.Lock()
+	leftovers.doneLocked()
+	leftovers.mu.Unlock()
 }
 
 // expire ends the grace period: the group is killed.
@@ -981,7 +1036,8 @@ func KillLeftovers() {
 			// Its grace, counted from the leader's exit, is cut to
 			// what is left of the stop; waited for below.
 			if sw.timer.Stop() {
-				sw.timer = time.AfterFunc(left, sw.expire)
+				sw.deadline = monoNow() + int64(left)
+				sw.armLocked()
 			}
 			continue
 		}
