@@ -1285,3 +1285,35 @@ func TestNoHolder_RunsWithoutOne(t *testing.T) {
 		t.Errorf("ctlsupd exit: %v\n%s", err, log)
 	}
 }
+
+// TestCrashRecovery_RemovedLeftoverStopsWithItsPipesRead: a program
+// removed while no daemon ran is stopped by the next daemon as a leftover;
+// its output pipes, kept by the holder, are read on while it stops. They
+// were closed at once, so its first line after the stop signal killed it
+// (SIGPIPE) before its graceful stop had ended.
+func TestCrashRecovery_RemovedLeftoverStopsWithItsPipesRead(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "stopped")
+	path := testConfig(t, map[string]string{"app.toml": program("kept", "sleep") + fmt.Sprintf(`[program.graceful]
+command = ["/bin/sh", "-c", "trap 'for i in 1 2 3 4 5; do echo step $i; sleep 0.1; done; echo done > %s; exit 0' TERM; echo up; while :; do sleep 0.05; done"]
+startsecs = 0
+stopwaitsecs = 10
+`, marker)})
+	sock := filepath.Join(filepath.Dir(path), "state", "ctlsup.sock")
+	first, log1 := startDaemon(t, path)
+	waitUntil(t, "both RUNNING", log1, func() bool { return len(statusPidsOrNil(sock)) == 2 })
+	waitUntil(t, "graceful's trap set", log1, func() bool {
+		b, _ := os.ReadFile(filepath.Join(filepath.Dir(path), "log", "graceful.log"))
+		return strings.Contains(string(b), "up")
+	})
+	before := statusPids(t, sock)
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	writeConfd(t, path, map[string]string{"app.toml": program("kept", "sleep")})
+	second, log2 := startDaemon(t, path)
+	waitUntil(t, "the removed program stopped", log2, func() bool { return !isLive(before["graceful:graceful"]) })
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("the leftover did not finish its stop: %v\n%s", err, log2)
+	}
+	second.Process.Signal(syscall.SIGTERM)
+	second.Wait()
+}

@@ -1,11 +1,13 @@
 package osruntime
 
 import (
+	"io"
 	"log/slog"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -266,12 +268,16 @@ func (r *Runtime) stopLeftover(e *journalEntry) {
 		return
 	}
 	r.Logger.Warn("stopping leftover of a previous daemon", "process", e.Name, "pid", e.Pid)
+	// Its output pipes are read on while it stops: closed, its next
+	// write would end it (SIGPIPE) before its stop did.
+	stopDraining := r.drainLeftover(e)
 	// Close waits for it, as it waits for its own programs' stops (with
 	// their stopwaitsecs): a leftover that ignores its stop signal must
 	// not outlive the daemon's shutdown.
 	r.leftoverStops.Add(1)
 	go func() {
 		defer r.leftoverStops.Done()
+		defer stopDraining()
 		for warned := false; !proc.StopLeftover(&l); {
 			// Out of descriptors, or a member that outlives SIGKILL:
 			// its journal entry stays until it is provably gone.
@@ -290,6 +296,39 @@ func (r *Runtime) stopLeftover(e *journalEntry) {
 		}
 		r.state.gone(e.ID)
 	}()
+}
+
+// drainLeftover reads, and drops, what a leftover of a previous daemon
+// (its program gone from the configuration, so its log with it) writes
+// into the pipes the holder kept, until the returned func is called,
+// which then closes them and has the holder drop them.
+func (r *Runtime) drainLeftover(e *journalEntry) (stop func()) {
+	var mine, others []heldPipe
+	for _, hp := range r.heldPipes[e.Name] {
+		if slices.Contains(e.Pipes, hp.ino) {
+			mine = append(mine, hp)
+		} else {
+			others = append(others, hp)
+		}
+	}
+	r.heldPipes[e.Name] = others
+	var files []*os.File
+	var wg sync.WaitGroup
+	for _, hp := range mine {
+		unix.SetNonblock(hp.fd, true) // so that Close ends a read under way
+		f := os.NewFile(uintptr(hp.fd), "leftover's "+hp.stream)
+		files = append(files, f)
+		wg.Go(func() { io.Copy(io.Discard, f) })
+	}
+	return func() {
+		for _, f := range files {
+			f.Close() // ends its copy
+		}
+		wg.Wait()
+		for _, hp := range mine {
+			r.holder.Drop(hp.id)
+		}
+	}
 }
 
 // leafOf is the cgroup a journal entry names, if it is one of ours.
