@@ -20,13 +20,6 @@ func Shell(command string) (argv []string, grouped bool) {
 	return []string{"/bin/sh", "-c", command[:at] + "exec " + command[at:]}, false
 }
 
-// Simple reports whether command is one simple command that `exec` put
-// before its command word runs unchanged, or one that execs already.
-func Simple(command string) bool {
-	_, ok := simple(command)
-	return ok
-}
-
 // simple reports whether command is one simple command: no list, pipe,
 // background job, subshell, group or command substitution outside quotes
 // (a redirection, ${NAME...} and a comment are fine), its command word a

@@ -53,8 +53,8 @@ func TestSimple(t *testing.T) {
 		`"./my server" --port 80`:                         false,
 		"trap 'echo bye' TERM":                            false,
 	} {
-		if got := Simple(cmd); got != want {
-			t.Errorf("Simple(%q) = %v, want %v", cmd, got, want)
+		if _, got := simple(cmd); got != want {
+			t.Errorf("simple(%q) = %v, want %v", cmd, got, want)
 		}
 	}
 }
