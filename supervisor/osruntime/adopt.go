@@ -311,7 +311,9 @@ func (r *Runtime) drainLeftover(e *journalEntry) (stop func()) {
 			others = append(others, hp)
 		}
 	}
-	r.heldPipes[e.Name] = others
+	if len(mine) > 0 {
+		r.heldPipes[e.Name] = others
+	}
 	var files []*os.File
 	var wg sync.WaitGroup
 	for _, hp := range mine {
